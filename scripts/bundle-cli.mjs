@@ -1,0 +1,21 @@
+// Bundle the CLI into one file so `store get` loads one module instead of
+// dozens: Node start-up dominates a short command. better-sqlite3 is native
+// and stays external.
+import { build } from 'esbuild';
+import { chmodSync } from 'node:fs';
+
+const outfile = 'dist/bin/store.js';
+await build({
+  entryPoints: ['src/cli/bin.ts'],
+  outfile,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  external: ['better-sqlite3'],
+  banner: { js: '#!/usr/bin/env node' },
+  sourcemap: 'linked',
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+chmodSync(outfile, 0o755);

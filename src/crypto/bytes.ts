@@ -1,0 +1,61 @@
+/** Byte helpers: shape checks (never echo content), concat, constant-time compare, wipe. */
+
+export const utf8 = new TextEncoder();
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+
+/** Concatenate byte arrays into one new array. */
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  let len = 0;
+  for (const p of parts) len += p.length;
+  const out = new Uint8Array(len);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** 4-byte big-endian encoding of an unsigned 32-bit integer. */
+export function u32be(n: number): Uint8Array {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, n >>> 0, false);
+  return out;
+}
+
+export function readU32be(b: Uint8Array, offset: number): number {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(offset, false);
+}
+
+/** Constant-time equality for equal-length inputs (length itself is not secret). */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}
+
+/** Overwrite key material we own. Best effort: JS may have copied it elsewhere. */
+export function wipe(...arrays: (Uint8Array | undefined | null)[]): void {
+  for (const a of arrays) a?.fill(0);
+}
+
+/** Decode UTF-8 or return undefined when the bytes are not valid UTF-8. */
+export function tryUtf8(b: Uint8Array): string | undefined {
+  try {
+    return utf8Strict.decode(b);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Strict base64 decode: the canonical alphabet, optional padding, surrounding whitespace ignored. */
+export function fromBase64(text: string): Uint8Array | undefined {
+  const t = text.trim();
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(t) || t.replace(/=+$/, '').length % 4 === 1) return undefined;
+  return new Uint8Array(Buffer.from(t, 'base64'));
+}
+
+export function toBase64(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+}

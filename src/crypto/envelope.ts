@@ -1,0 +1,54 @@
+/**
+ * Values under data keys: seal under the keyset's primary, open under the key
+ * the ciphertext's header names. Every failure to open a value is one
+ * E_TAMPERED, whatever the cause, so an attacker learns nothing from which
+ * check failed; library errors are replaced, never wrapped.
+ */
+import { StoreError, TamperedError } from '../errors.js';
+import { AeadOpenError, open, seal } from './aead.js';
+import { aadFor } from './aad.js';
+import { concat } from './bytes.js';
+import { encodeHeader, parseBlob } from './format.js';
+import type { DataKey, Keyset } from './keyset.js';
+
+export interface SealedValue {
+  blob: Uint8Array;
+  keyId: number;
+}
+
+function place(name: string, version: number): string {
+  return `${name} version ${version}`;
+}
+
+/** Seal `plaintext` as `name`@`version` of store `storeId` under `key`. */
+export function sealValue(key: DataKey, storeId: Uint8Array, name: string, version: number, plaintext: Uint8Array): SealedValue {
+  if (!key.material) throw new StoreError('E_TAMPERED', `data key ${key.version} has no material`);
+  const header = encodeHeader(key.id);
+  const sealed = seal(key.material, plaintext, aadFor(header, storeId, name, version));
+  return { blob: concat(header, sealed), keyId: key.id };
+}
+
+/**
+ * Open the blob stored as `name`@`version`.
+ * @throws TamperedError E_TAMPERED on any failure to authenticate
+ * @throws StoreError E_UNSUPPORTED_FORMAT for an unknown format byte
+ */
+export function openValue(keyset: Keyset, storeId: Uint8Array, name: string, version: number, blob: Uint8Array): Uint8Array {
+  const what = place(name, version);
+  const { header, keyId, sealed } = parseBlob(blob, what);
+  const key = keyset.byId(keyId);
+  if (!key?.material) {
+    throw new TamperedError(`cannot decrypt ${what}: it names data key ${keyId.toString(16)}, which this store does not hold`);
+  }
+  try {
+    return open(key.material, sealed, aadFor(header, storeId, name, version));
+  } catch (e) {
+    if (e instanceof AeadOpenError) throw new TamperedError(`cannot decrypt ${what}: data was altered or moved`);
+    throw e;
+  }
+}
+
+/** The key id a blob names, without opening it (for rewrap bookkeeping). */
+export function blobKeyId(blob: Uint8Array, name: string, version: number): number {
+  return parseBlob(blob, place(name, version)).keyId;
+}

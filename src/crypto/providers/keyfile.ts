@@ -1,0 +1,75 @@
+/**
+ * Master key in a key file: 32 random bytes, base64, mode 0600. Like ssh with
+ * a private key, a file readable by group or others is refused.
+ */
+import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { StoreError } from '../../errors.js';
+import { toBase64, wipe } from '../bytes.js';
+import { masterKeyMissing, type MasterKeySource } from '../master.js';
+import { randomBytes } from '../random.js';
+import { MASTER_KEY_BYTES } from '../raw-master.js';
+import { decodeMasterKey, rawKeySource } from './raw-key.js';
+
+export interface KeyFileOptions {
+  /** At init, create the file with a new random key when it does not exist. */
+  create?: boolean;
+}
+
+/** Write a new key file (fails if one exists: never overwrite a key). */
+export function createKeyFile(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const key = randomBytes(MASTER_KEY_BYTES);
+  const text = Buffer.from(`${toBase64(key)}\n`);
+  wipe(key);
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  } catch (e) {
+    throw new StoreError('E_IO', `cannot create key file ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  try {
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+    text.fill(0);
+  }
+}
+
+/** Read and check a key file. */
+export function readKeyFile(path: string): Uint8Array {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw masterKeyMissing(`cannot read key file ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? 'error'}`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw masterKeyMissing(`key file ${path} is not a regular file`);
+    if ((st.mode & 0o077) !== 0) {
+      throw new StoreError(
+        'E_INSECURE_KEYFILE',
+        `key file ${path} is readable by others (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')})`,
+        [`chmod 600 ${path}`],
+      );
+    }
+    const raw = readFileSync(fd);
+    try {
+      return decodeMasterKey(raw.toString('latin1'), `key file ${path}`);
+    } finally {
+      raw.fill(0);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A key-file master-key source; with `create`, init makes the file if absent. */
+export function keyFile(path: string, options: KeyFileOptions = {}): MasterKeySource {
+  return rawKeySource('keyfile', async (creating) => {
+    if (creating && options.create && !existsSync(path)) createKeyFile(path);
+    return readKeyFile(path);
+  });
+}

@@ -1,0 +1,56 @@
+/** Master key from a passphrase: scrypt with a random 16-byte salt kept in the store header. */
+import { fromBase64, toBase64, utf8, wipe } from '../bytes.js';
+import { DEFAULT_SCRYPT, checkScryptParams, scrypt, type ScryptParams } from '../kdf.js';
+import { checkFamily, masterKeyMissing, type MasterKeySource, type MasterParams } from '../master.js';
+import { randomBytes } from '../random.js';
+import { rawMasterKey } from '../raw-master.js';
+import { StoreError } from '../../errors.js';
+
+const SALT_BYTES = 16;
+
+export interface PassphraseOptions {
+  /** scrypt cost for a new store (default logN 17, r 8, p 1; never below logN 15). */
+  scrypt?: Partial<ScryptParams>;
+}
+
+function readParams(params: MasterParams): { salt: Uint8Array; cost: ScryptParams } {
+  const salt = typeof params.salt === 'string' ? fromBase64(params.salt) : undefined;
+  if (params.kdf !== 'scrypt' || !salt || salt.length !== SALT_BYTES) {
+    throw new StoreError('E_UNSUPPORTED_FORMAT', 'the store header has no usable passphrase KDF parameters');
+  }
+  const cost = checkScryptParams({ logN: Number(params.logN), r: Number(params.r), p: Number(params.p) });
+  return { salt, cost };
+}
+
+/**
+ * A passphrase master-key source. The passphrase is copied and wiped once
+ * the key is derived; a source therefore unlocks or creates once.
+ */
+export function passphrase(secret: string | Uint8Array, options: PassphraseOptions = {}): MasterKeySource {
+  const pw = typeof secret === 'string' ? utf8.encode(secret) : new Uint8Array(secret);
+  if (pw.length === 0) throw masterKeyMissing('the passphrase is empty');
+
+  async function derive(storeId: Uint8Array, salt: Uint8Array, cost: ScryptParams) {
+    const root = await scrypt(pw, salt, cost);
+    try {
+      return rawMasterKey('passphrase', root, storeId);
+    } finally {
+      wipe(root, pw);
+    }
+  }
+
+  return {
+    kind: 'passphrase',
+    async create(storeId) {
+      const cost = checkScryptParams({ ...DEFAULT_SCRYPT, ...options.scrypt });
+      const salt = randomBytes(SALT_BYTES);
+      const key = await derive(storeId, salt, cost);
+      return { key, params: { kind: 'passphrase', kdf: 'scrypt', ...cost, salt: toBase64(salt) } };
+    },
+    async unlock(storeId, params) {
+      checkFamily('passphrase', params);
+      const { salt, cost } = readParams(params);
+      return derive(storeId, salt, cost);
+    },
+  };
+}

@@ -1,0 +1,13 @@
+/** Strongbox: a local encrypted secret store. The public library API. */
+export { initStore, openStore, readStoreMaster, type InitOptions, type OpenOptions } from './store/open.js';
+export { Store } from './store/store.js';
+export type * from './store/types.js';
+export { defaultStorePath } from './store/paths.js';
+export { nameProblem, checkName } from './store/names.js';
+export { SecretBytes } from './crypto/secret.js';
+export type { MasterKeySource, MasterKey, MasterKind, MasterParams } from './crypto/master.js';
+export type { KeyStatus, DataKeyInfo } from './crypto/keyset.js';
+export { passphrase, type PassphraseOptions } from './crypto/providers/passphrase.js';
+export { keyFile, createKeyFile, type KeyFileOptions } from './crypto/providers/keyfile.js';
+export { envKey, rawKey } from './crypto/providers/raw-key.js';
+export { StoreError, TamperedError, WrongMasterKeyError, CasMismatchError, isStoreError, type ErrorCode } from './errors.js';

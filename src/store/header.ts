@@ -1,0 +1,64 @@
+/**
+ * The store header: public facts kept in the `meta` table (format, store id,
+ * master-key parameters and check, limits). Readable without any key, so the
+ * CLI can tell which master key a store wants before asking for it.
+ */
+import { StoreError } from '../errors.js';
+import type { MasterParams } from '../crypto/master.js';
+import type { StorageOps } from './storage.js';
+
+export const STORE_FORMAT = 'strongbox/v1';
+export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
+/** Hard ceiling for the per-store value limit (SQLite's default blob limit is 1 GB). */
+export const MAX_VALUE_BYTES_LIMIT = 64 * 1024 * 1024;
+
+export interface StoreHeader {
+  storeId: Uint8Array;
+  createdAt: number;
+  master: MasterParams;
+  masterCheck: string;
+  maxValueBytes: number;
+  /** 0: unlimited. */
+  defaultMaxVersions: number;
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+export function writeHeader(tx: StorageOps, h: StoreHeader): void {
+  tx.setMeta('format', STORE_FORMAT);
+  tx.setMeta('store_id', hex(h.storeId));
+  tx.setMeta('created_at', String(h.createdAt));
+  tx.setMeta('master', JSON.stringify(h.master));
+  tx.setMeta('master_check', h.masterCheck);
+  tx.setMeta('max_value_bytes', String(h.maxValueBytes));
+  tx.setMeta('default_max_versions', String(h.defaultMaxVersions));
+}
+
+/** @throws StoreError E_UNSUPPORTED_FORMAT / E_NOT_A_STORE when the header is not one we wrote */
+export function readHeader(tx: StorageOps, path: string): StoreHeader {
+  const format = tx.getMeta('format');
+  if (format === undefined) throw new StoreError('E_NOT_A_STORE', `${path} has no Strongbox header`);
+  if (format !== STORE_FORMAT) throw new StoreError('E_UNSUPPORTED_FORMAT', `${path} has store format "${format}"; this program reads ${STORE_FORMAT}`);
+  const id = tx.getMeta('store_id') ?? '';
+  let master: MasterParams;
+  try {
+    master = JSON.parse(tx.getMeta('master') ?? '') as MasterParams;
+  } catch {
+    throw new StoreError('E_NOT_A_STORE', `${path} has a damaged header (master)`);
+  }
+  if (!/^[0-9a-f]{32}$/.test(id) || typeof master?.kind !== 'string') {
+    throw new StoreError('E_NOT_A_STORE', `${path} has a damaged header`);
+  }
+  return {
+    storeId: new Uint8Array(Buffer.from(id, 'hex')),
+    createdAt: Number(tx.getMeta('created_at')),
+    master,
+    masterCheck: tx.getMeta('master_check') ?? '',
+    maxValueBytes: Number(tx.getMeta('max_value_bytes') ?? DEFAULT_MAX_VALUE_BYTES),
+    defaultMaxVersions: Number(tx.getMeta('default_max_versions') ?? 0),
+  };
+}
+
+export function storeIdHex(h: StoreHeader): string {
+  return hex(h.storeId);
+}

@@ -1,0 +1,67 @@
+/**
+ * The keyset as the store keeps it: data keys wrapped by the master key, each
+ * bound to the store id, its key id and version. Unwrapped once at open and
+ * held in memory until close. Also the master-key check, which tells a wrong
+ * master key (E_WRONG_MASTER_KEY) apart from a damaged keyset (E_TAMPERED)
+ * before any secret is touched.
+ */
+import { TamperedError, WrongMasterKeyError } from '../errors.js';
+import { keyWrapAad, masterCheckAad } from '../crypto/aad.js';
+import { equalBytes, fromBase64, toBase64, utf8, wipe } from '../crypto/bytes.js';
+import { Keyset, type DataKey } from '../crypto/keyset.js';
+import type { MasterKey } from '../crypto/master.js';
+import type { KeyRow } from './storage.js';
+
+const CHECK_PLAINTEXT = utf8.encode('strongbox master key check v1');
+
+export async function makeMasterCheck(master: MasterKey, storeId: Uint8Array): Promise<string> {
+  return toBase64(await master.wrap(CHECK_PLAINTEXT, masterCheckAad(storeId)));
+}
+
+/** @throws WrongMasterKeyError when `master` is not the key the store was made with */
+export async function verifyMasterCheck(master: MasterKey, storeId: Uint8Array, check: string | undefined): Promise<void> {
+  const blob = check === undefined ? undefined : fromBase64(check);
+  let opened: Uint8Array | undefined;
+  try {
+    if (blob) opened = await master.unwrap(blob, masterCheckAad(storeId));
+  } catch {
+    opened = undefined;
+  }
+  if (!opened || !equalBytes(opened, CHECK_PLAINTEXT)) {
+    throw new WrongMasterKeyError('the master key does not open this store', [
+      'check the passphrase or key file; nothing was read or changed',
+    ]);
+  }
+}
+
+export async function wrapKey(master: MasterKey, storeId: Uint8Array, key: DataKey): Promise<KeyRow> {
+  const wrapped = key.material ? await master.wrap(key.material, keyWrapAad(storeId, key.id, key.version)) : null;
+  return { id: key.id, version: key.version, status: key.status, createdAt: key.createdAt, wrapped };
+}
+
+/** Unwrap every key that still has material. */
+export async function unwrapKeyset(master: MasterKey, storeId: Uint8Array, rows: KeyRow[]): Promise<Keyset> {
+  const keys: DataKey[] = [];
+  try {
+    for (const r of rows) {
+      const key: DataKey = { id: r.id, version: r.version, status: r.status, createdAt: r.createdAt };
+      if (r.wrapped) {
+        try {
+          key.material = await master.unwrap(r.wrapped, keyWrapAad(storeId, r.id, r.version));
+        } catch {
+          throw new TamperedError(`data key ${r.version} cannot be unwrapped: the keyset was altered`);
+        }
+      }
+      keys.push(key);
+    }
+  } catch (e) {
+    for (const k of keys) wipe(k.material);
+    throw e;
+  }
+  const keyset = new Keyset(keys);
+  if (!keyset.primary()?.material) {
+    keyset.wipe();
+    throw new TamperedError('the keyset has no usable primary data key');
+  }
+  return keyset;
+}

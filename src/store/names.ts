@@ -1,0 +1,36 @@
+/** Secret names: 1–256 chars of [A-Za-z0-9._/-], no leading or trailing '/', no empty, '.' or '..' segment. */
+import { StoreError } from '../errors.js';
+
+export const MAX_NAME_LENGTH = 256;
+const NAME_CHARS = /^[A-Za-z0-9._/-]+$/;
+
+/** Why `name` is not a valid secret name, or undefined when it is. */
+export function nameProblem(name: unknown): string | undefined {
+  if (typeof name !== 'string') return 'a name must be a string';
+  if (name.length === 0) return 'a name must not be empty';
+  if (name.length > MAX_NAME_LENGTH) return `a name is at most ${MAX_NAME_LENGTH} characters (got ${name.length})`;
+  if (!NAME_CHARS.test(name)) return 'a name may hold only letters, digits and . _ / -';
+  if (name.startsWith('/') || name.endsWith('/')) return "a name must not start or end with '/'";
+  for (const seg of name.split('/')) {
+    if (seg === '') return "a name must not hold an empty segment ('//')";
+    if (seg === '.' || seg === '..') return "a name must not hold a '.' or '..' segment";
+  }
+  return undefined;
+}
+
+/** @throws StoreError E_INVALID_NAME */
+export function checkName(name: unknown): string {
+  const problem = nameProblem(name);
+  if (problem) {
+    // The name is not secret, but a wrong one may be a value typed in the wrong
+    // place: quote it only when it is short and printable.
+    const shown = typeof name === 'string' && name.length <= 64 && /^[\x21-\x7e]*$/.test(name) ? ` "${name}"` : '';
+    throw new StoreError('E_INVALID_NAME', `invalid secret name${shown}: ${problem}`);
+  }
+  return name as string;
+}
+
+/** A list pattern is a glob when it holds * ? or [, else a name prefix. */
+export function isGlob(pattern: string): boolean {
+  return /[*?[]/.test(pattern);
+}

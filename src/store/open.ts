@@ -1,0 +1,98 @@
+/**
+ * initStore / openStore: the library's doors. A wrong master key is found by
+ * the master-key check before any data key or secret is touched.
+ */
+import { StoreError } from '../errors.js';
+
+import { Keyset } from '../crypto/keyset.js';
+import type { MasterKey, MasterKeySource, MasterParams } from '../crypto/master.js';
+import { randomBytes } from '../crypto/random.js';
+import { makeMasterCheck, unwrapKeyset, verifyMasterCheck, wrapKey } from './keys.js';
+import { DEFAULT_MAX_VALUE_BYTES, MAX_VALUE_BYTES_LIMIT, readHeader, writeHeader, type StoreHeader } from './header.js';
+import { SqliteStorage } from './sqlite/driver.js';
+import { createStoreFile, openStoreFile } from './sqlite/open.js';
+import { Store } from './store.js';
+
+export interface OpenOptions {
+  /** Clock in ms since the epoch (tests). */
+  now?: () => number;
+}
+
+export interface InitOptions extends OpenOptions {
+  /** Largest value accepted, in bytes (default 1 MiB). */
+  maxValueBytes?: number;
+  /** Versions kept per secret unless a secret says otherwise (default 0: all). */
+  maxVersions?: number;
+}
+
+const STORE_ID_BYTES = 16;
+
+/**
+ * Create a new store at `path` protected by `master`.
+ * @throws E_STORE_EXISTS, E_MASTER_KEY, E_INSECURE_KEYFILE, E_USAGE, E_IO
+ */
+export async function initStore(path: string, master: MasterKeySource, options: InitOptions = {}): Promise<Store> {
+  const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+  if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 1 || maxValueBytes > MAX_VALUE_BYTES_LIMIT) {
+    throw new StoreError('E_USAGE', `maxValueBytes must be 1..${MAX_VALUE_BYTES_LIMIT}`);
+  }
+  const maxVersions = options.maxVersions ?? 0;
+  if (!Number.isSafeInteger(maxVersions) || maxVersions < 0) throw new StoreError('E_USAGE', 'maxVersions must be 0 (all) or more');
+  const now = options.now ?? Date.now;
+  const storeId = randomBytes(STORE_ID_BYTES);
+  const created = now();
+
+  // All the slow and fallible key work first, so a failure leaves no file behind.
+  const { key, params } = await master.create(storeId);
+  const keyset = new Keyset();
+  try {
+    const first = keyset.generate(created, 'primary');
+    keyset.add(first);
+    const row = await wrapKey(key, storeId, first);
+    const header: StoreHeader = {
+      storeId, createdAt: created, master: params, masterCheck: await makeMasterCheck(key, storeId),
+      maxValueBytes, defaultMaxVersions: maxVersions,
+    };
+    const storage = new SqliteStorage(createStoreFile(path));
+    storage.write((tx) => {
+      writeHeader(tx, header);
+      tx.insertKey(row);
+    });
+    return new Store({ path, storage, header, master: key, keyset, now });
+  } catch (e) {
+    keyset.wipe();
+    key.close();
+    throw e;
+  }
+}
+
+/** The master-key parameters a store was made with: readable without any key. */
+export async function readStoreMaster(path: string): Promise<MasterParams> {
+  const storage = new SqliteStorage(await openStoreFile(path));
+  try {
+    return storage.read((tx) => readHeader(tx, path)).master;
+  } finally {
+    storage.close();
+  }
+}
+
+/**
+ * Open the store at `path` with `master`.
+ * @throws E_NO_STORE, E_NOT_A_STORE, E_SCHEMA_TOO_NEW, E_WRONG_MASTER_KEY, E_MASTER_KEY, E_TAMPERED
+ */
+export async function openStore(path: string, master: MasterKeySource, options: OpenOptions = {}): Promise<Store> {
+  const storage = new SqliteStorage(await openStoreFile(path));
+  let key: MasterKey | undefined;
+  try {
+    const { header, rows } = storage.read((tx) => ({ header: readHeader(tx, path), rows: tx.keys() }));
+    key = await master.unlock(header.storeId, header.master);
+    await verifyMasterCheck(key, header.storeId, header.masterCheck);
+    const keyset = await unwrapKeyset(key, header.storeId, rows);
+    return new Store({ path, storage, header, master: key, keyset, now: options.now ?? Date.now });
+  } catch (e) {
+    key?.close();
+    storage.close();
+    throw e;
+  }
+}
+

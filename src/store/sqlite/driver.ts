@@ -1,0 +1,239 @@
+/**
+ * The SQLite driver behind `Storage`: prepared statements with bound
+ * parameters only (never `verbose`, never a bound statement's toString, both
+ * of which would expand values into text), each multi-row change inside one
+ * synchronous transaction.
+ */
+import type Database from 'better-sqlite3';
+import type { KeyStatus } from '../../crypto/keyset.js';
+import type {
+  KeyRow, SecretAndVersion, SecretListRow, SecretRow, Storage, StorageOps, StoreCounts, VersionRow,
+} from '../storage.js';
+
+interface RawSecret {
+  id: number;
+  name: string;
+  current_version: number;
+  max_versions: number;
+  custom: string;
+  created_at: number;
+  updated_at: number;
+}
+
+interface RawVersion {
+  version: number;
+  created_at: number;
+  deleted_at: number | null;
+  destroyed_at: number | null;
+  key_id: number | null;
+  ciphertext: Buffer | null;
+}
+
+type RawJoined = RawSecret & { v_version: number | null; v_created_at: number; v_deleted_at: number | null; v_destroyed_at: number | null; v_key_id: number | null; v_ciphertext: Buffer | null };
+
+const SECRET_COLS = 's.id, s.name, s.current_version, s.max_versions, s.custom, s.created_at, s.updated_at';
+const JOINED_COLS = `${SECRET_COLS}, v.version AS v_version, v.created_at AS v_created_at, v.deleted_at AS v_deleted_at,
+  v.destroyed_at AS v_destroyed_at, v.key_id AS v_key_id, v.ciphertext AS v_ciphertext`;
+
+function toSecret(r: RawSecret): SecretRow {
+  return {
+    id: r.id,
+    name: r.name,
+    currentVersion: r.current_version,
+    maxVersions: r.max_versions,
+    custom: JSON.parse(r.custom) as Record<string, string>,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function bytes(b: Buffer | null): Uint8Array | null {
+  return b === null ? null : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function toVersion(r: RawVersion): VersionRow {
+  return {
+    version: r.version,
+    createdAt: r.created_at,
+    deletedAt: r.deleted_at,
+    destroyedAt: r.destroyed_at,
+    keyId: r.key_id,
+    ciphertext: bytes(r.ciphertext),
+  };
+}
+
+function toJoined(r: RawJoined | undefined): SecretAndVersion | undefined {
+  if (!r) return undefined;
+  const version: VersionRow | undefined = r.v_version === null ? undefined : {
+    version: r.v_version,
+    createdAt: r.v_created_at,
+    deletedAt: r.v_deleted_at,
+    destroyedAt: r.v_destroyed_at,
+    keyId: r.v_key_id,
+    ciphertext: bytes(r.v_ciphertext),
+  };
+  return { secret: toSecret(r), version };
+}
+
+function buffer(b: Uint8Array | null): Buffer | null {
+  return b === null ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** Bind a list of version numbers as one JSON array parameter. */
+function versionList(versions: number[]): string {
+  return JSON.stringify(versions.map((v) => Math.trunc(v)));
+}
+
+export class SqliteStorage implements Storage {
+  readonly #db: Database.Database;
+  readonly #s;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+    const p = (sql: string) => db.prepare(sql);
+    this.#s = {
+      getMeta: p('SELECT value FROM meta WHERE key = ?').pluck(),
+      setMeta: p('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      findSecret: p(`SELECT ${SECRET_COLS} FROM secrets s WHERE s.name = ?`),
+      insertSecret: p(`INSERT INTO secrets (name, current_version, created_at, updated_at) VALUES (?, 0, ?, ?)
+        RETURNING id, name, current_version, max_versions, custom, created_at, updated_at`),
+      updateSecret: p('UPDATE secrets SET current_version = ?, max_versions = ?, custom = ?, updated_at = ? WHERE id = ?'),
+      deleteSecret: p('DELETE FROM secrets WHERE id = ?'),
+      readCurrent: p(`SELECT ${JOINED_COLS} FROM secrets s
+        LEFT JOIN versions v ON v.secret_id = s.id AND v.version = s.current_version WHERE s.name = ?`),
+      readVersion: p(`SELECT ${JOINED_COLS} FROM secrets s
+        LEFT JOIN versions v ON v.secret_id = s.id AND v.version = ? WHERE s.name = ?`),
+      readAt: p(`SELECT ${JOINED_COLS} FROM secrets s
+        LEFT JOIN versions v ON v.secret_id = s.id AND v.version = (
+          SELECT max(version) FROM versions WHERE secret_id = s.id AND created_at <= ?)
+        WHERE s.name = ?`),
+      listVersions: p(`SELECT version, created_at, deleted_at, destroyed_at, key_id, NULL AS ciphertext
+        FROM versions WHERE secret_id = ? ORDER BY version`),
+      insertVersion: p(`INSERT INTO versions (secret_id, version, created_at, deleted_at, destroyed_at, key_id, ciphertext)
+        VALUES (?, ?, ?, ?, ?, ?, ?)`),
+      setDeleted: p(`UPDATE versions SET deleted_at = ?
+        WHERE secret_id = ? AND version IN (SELECT value FROM json_each(?)) AND destroyed_at IS NULL`),
+      destroy: p(`UPDATE versions SET destroyed_at = ?, ciphertext = NULL, key_id = NULL
+        WHERE secret_id = ? AND version IN (SELECT value FROM json_each(?)) AND destroyed_at IS NULL`),
+      pruneList: p(`SELECT version FROM versions WHERE secret_id = ? ORDER BY version DESC LIMIT -1 OFFSET ?`).pluck(),
+      pruneDelete: p(`DELETE FROM versions WHERE secret_id = ? AND version IN (SELECT value FROM json_each(?))`),
+      listPrefix: p(`${LIST_SQL} WHERE s.name > ? AND s.name >= ? AND s.name < ? ${LIST_TAIL}`),
+      listGlob: p(`${LIST_SQL} WHERE s.name > ? AND s.name GLOB ? ${LIST_TAIL}`),
+      countSecrets: p('SELECT count(*) FROM secrets').pluck(),
+      countVersions: p(`SELECT count(*) AS versions,
+        coalesce(sum(deleted_at IS NULL AND destroyed_at IS NULL), 0) AS live FROM versions`),
+      countByKey: p('SELECT key_id, count(*) AS n FROM versions WHERE key_id IS NOT NULL GROUP BY key_id'),
+      keys: p('SELECT id, version, status, created_at, wrapped FROM data_keys ORDER BY version'),
+      insertKey: p('INSERT INTO data_keys (id, version, status, created_at, wrapped) VALUES (?, ?, ?, ?, ?)'),
+    };
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.#s.getMeta.get(key) as string | undefined;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.#s.setMeta.run(key, value);
+  }
+
+  findSecret(name: string): SecretRow | undefined {
+    const r = this.#s.findSecret.get(name) as RawSecret | undefined;
+    return r && toSecret(r);
+  }
+
+  insertSecret(name: string, now: number): SecretRow {
+    return toSecret(this.#s.insertSecret.get(name, now, now) as RawSecret);
+  }
+
+  updateSecret(row: SecretRow): void {
+    this.#s.updateSecret.run(row.currentVersion, row.maxVersions, JSON.stringify(row.custom), row.updatedAt, row.id);
+  }
+
+  deleteSecret(id: number): void {
+    this.#s.deleteSecret.run(id);
+  }
+
+  readVersion(name: string, version?: number): SecretAndVersion | undefined {
+    const r = version === undefined ? this.#s.readCurrent.get(name) : this.#s.readVersion.get(version, name);
+    return toJoined(r as RawJoined | undefined);
+  }
+
+  readVersionAt(name: string, at: number): SecretAndVersion | undefined {
+    return toJoined(this.#s.readAt.get(at, name) as RawJoined | undefined);
+  }
+
+  listVersions(secretId: number): VersionRow[] {
+    return (this.#s.listVersions.all(secretId) as RawVersion[]).map(toVersion);
+  }
+
+  insertVersion(secretId: number, r: VersionRow): void {
+    this.#s.insertVersion.run(secretId, r.version, r.createdAt, r.deletedAt, r.destroyedAt, r.keyId, buffer(r.ciphertext));
+  }
+
+  setDeleted(secretId: number, versions: number[], deletedAt: number | null): void {
+    this.#s.setDeleted.run(deletedAt, secretId, versionList(versions));
+  }
+
+  destroyVersions(secretId: number, versions: number[], now: number): void {
+    this.#s.destroy.run(now, secretId, versionList(versions));
+  }
+
+  pruneVersions(secretId: number, keep: number): number[] {
+    const doomed = this.#s.pruneList.all(secretId, keep) as number[];
+    if (doomed.length > 0) this.#s.pruneDelete.run(secretId, versionList(doomed));
+    return doomed.reverse();
+  }
+
+  listSecrets(pattern: { prefix?: string; glob?: string }, after: string, limit: number): SecretListRow[] {
+    const rows = pattern.glob !== undefined
+      ? this.#s.listGlob.all(after, pattern.glob, limit)
+      : this.#s.listPrefix.all(after, pattern.prefix ?? '', `${pattern.prefix ?? ''}\u007f`, limit);
+    return (rows as (RawSecret & { oldest: number; n: number; cur_deleted: number; cur_destroyed: number })[]).map((r) => ({
+      ...toSecret(r),
+      oldestVersion: r.oldest ?? 0,
+      versionCount: r.n,
+      currentDeleted: r.cur_deleted === 1,
+      currentDestroyed: r.cur_destroyed === 1,
+    }));
+  }
+
+  counts(): StoreCounts {
+    const v = this.#s.countVersions.get() as { versions: number; live: number };
+    const byKey = new Map<number, number>();
+    for (const r of this.#s.countByKey.all() as { key_id: number; n: number }[]) byKey.set(r.key_id, r.n);
+    return { secrets: this.#s.countSecrets.get() as number, versions: v.versions, liveVersions: v.live, byKey };
+  }
+
+  keys(): KeyRow[] {
+    return (this.#s.keys.all() as { id: number; version: number; status: KeyStatus; created_at: number; wrapped: Buffer | null }[]).map(
+      (r) => ({ id: r.id, version: r.version, status: r.status, createdAt: r.created_at, wrapped: bytes(r.wrapped) }),
+    );
+  }
+
+  insertKey(r: KeyRow): void {
+    this.#s.insertKey.run(r.id, r.version, r.status, r.createdAt, buffer(r.wrapped));
+  }
+
+  write<T>(fn: (tx: StorageOps) => T): T {
+    return this.#db.transaction(() => fn(this)).immediate();
+  }
+
+  read<T>(fn: (tx: StorageOps) => T): T {
+    return this.#db.transaction(() => fn(this)).deferred();
+  }
+
+  checkpoint(): void {
+    this.#db.pragma('wal_checkpoint(TRUNCATE)');
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+}
+
+const LIST_SQL = `SELECT ${SECRET_COLS},
+  (SELECT min(version) FROM versions WHERE secret_id = s.id) AS oldest,
+  (SELECT count(*) FROM versions WHERE secret_id = s.id) AS n,
+  cur.deleted_at IS NOT NULL AS cur_deleted, cur.destroyed_at IS NOT NULL AS cur_destroyed
+  FROM secrets s LEFT JOIN versions cur ON cur.secret_id = s.id AND cur.version = s.current_version`;
+const LIST_TAIL = 'ORDER BY s.name LIMIT ?';

@@ -1,0 +1,106 @@
+/**
+ * Creating and opening the SQLite file. A file is checked before anything is
+ * written to it: a file that is not a store, or a store from a newer program,
+ * is refused and left byte-for-byte as it was.
+ */
+import Database from 'better-sqlite3';
+import { closeSync, constants, existsSync, fchmodSync, mkdirSync, openSync, readSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { StoreError } from '../../errors.js';
+import { withExclusiveLock } from '../lock.js';
+import { APPLICATION_ID, SCHEMA_VERSION, migrate } from './schema.js';
+
+const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
+/** Writers wait this long for another process's transaction before E_LOCKED. */
+const BUSY_TIMEOUT_MS = 10_000;
+
+function applyConnectionPragmas(db: Database.Database): void {
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  db.pragma('synchronous = FULL'); // a write that returned is on disk
+  db.pragma('foreign_keys = ON');
+  db.pragma('secure_delete = ON'); // freed pages are zeroed: destroyed ciphertexts do not linger
+}
+
+/** Create a new, empty store file (0600, directory 0700 when we make it) with the schema. */
+export function createStoreFile(path: string): Database.Database {
+  const dir = dirname(path);
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new StoreError('E_STORE_EXISTS', `${path} already exists`, ['open it, or choose another path']);
+    throw new StoreError('E_IO', `cannot create ${path}: ${code ?? 'error'}`);
+  }
+  fchmodSync(fd, 0o600); // the umask may have taken bits away, never added: make it exact
+  closeSync(fd);
+  try {
+    const db = new Database(path, { fileMustExist: true });
+    db.pragma('journal_mode = WAL'); // -wal and -shm inherit the file's 0600
+    applyConnectionPragmas(db);
+    migrate(db, 0);
+    return db;
+  } catch (e) {
+    unlinkSync(path);
+    throw e;
+  }
+}
+
+function readMagic(path: string): Buffer {
+  const head = Buffer.alloc(SQLITE_MAGIC.length);
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new StoreError('E_NO_STORE', `no store at ${path}`, ['create one with: store init']);
+    throw new StoreError('E_IO', `cannot open ${path}: ${code ?? 'error'}`);
+  }
+  try {
+    readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return head;
+}
+
+function notAStore(path: string): StoreError {
+  return new StoreError('E_NOT_A_STORE', `${path} is not a Strongbox store`);
+}
+
+/** Open an existing store file, migrating it forward under the lock if it is older. */
+export async function openStoreFile(path: string): Promise<Database.Database> {
+  if (!readMagic(path).equals(SQLITE_MAGIC)) throw notAStore(path);
+  let db: Database.Database;
+  try {
+    db = new Database(path, { fileMustExist: true });
+  } catch {
+    throw notAStore(path);
+  }
+  try {
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    const appId = db.pragma('application_id', { simple: true }) as number;
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (appId !== APPLICATION_ID) throw notAStore(path);
+    if (version > SCHEMA_VERSION) {
+      throw new StoreError(
+        'E_SCHEMA_TOO_NEW',
+        `${path} has schema version ${version}; this program knows up to ${SCHEMA_VERSION}`,
+        ['upgrade Strongbox to open this store'],
+      );
+    }
+    if (version < SCHEMA_VERSION) {
+      await withExclusiveLock(path, () => {
+        const now = db.pragma('user_version', { simple: true }) as number;
+        if (now < SCHEMA_VERSION) migrate(db, now);
+      }, { wait: true });
+    }
+    applyConnectionPragmas(db);
+    return db;
+  } catch (e) {
+    db.close();
+    if (e instanceof StoreError) throw e;
+    throw notAStore(path);
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Schema and forward-only migrations, versioned by PRAGMA user_version.
+ * Migrations run inside one transaction under the store's exclusive lock;
+ * a program older than the store refuses it rather than guess.
+ */
+import type Database from 'better-sqlite3';
+
+/** 'SBX1': marks the file as a Strongbox store for `file(1)` and for us. */
+export const APPLICATION_ID = 0x53425831;
+
+/** migrations[i] takes a store from schema i to i+1. */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE data_keys (
+    id         INTEGER PRIMARY KEY,          -- random 32-bit key id, named by ciphertexts
+    version    INTEGER NOT NULL UNIQUE,      -- 1, 2, 3 … in creation order
+    status     TEXT NOT NULL CHECK (status IN ('primary', 'active', 'retired', 'destroyed')),
+    created_at INTEGER NOT NULL,
+    wrapped    BLOB                          -- under the master key; NULL once destroyed
+  );
+  CREATE UNIQUE INDEX data_keys_one_primary ON data_keys(status) WHERE status = 'primary';
+
+  CREATE TABLE secrets (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    name            TEXT NOT NULL UNIQUE,
+    current_version INTEGER NOT NULL,
+    max_versions    INTEGER NOT NULL DEFAULT 0,
+    custom          TEXT NOT NULL DEFAULT '{}',
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+  );
+
+  CREATE TABLE versions (
+    secret_id    INTEGER NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,
+    version      INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL,
+    deleted_at   INTEGER,
+    destroyed_at INTEGER,
+    key_id       INTEGER,                    -- NULL once destroyed
+    ciphertext   BLOB,                       -- NULL once destroyed
+    PRIMARY KEY (secret_id, version)
+  ) WITHOUT ROWID;
+  CREATE INDEX versions_by_key ON versions(key_id) WHERE key_id IS NOT NULL;
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Apply every migration from `from` up, in one transaction. */
+export function migrate(db: Database.Database, from: number): void {
+  db.transaction(() => {
+    for (let v = from; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]!);
+    db.pragma(`application_id = ${APPLICATION_ID}`);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}

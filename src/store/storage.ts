@@ -1,0 +1,96 @@
+/**
+ * The one narrow interface between the store's logic and its persistence
+ * (DESIGN.md §7): rows in, rows out, transactions. SQL stays in the driver
+ * (src/store/sqlite), so a PostgreSQL driver can sit behind the same calls.
+ * Rows hold ciphertext, ids and metadata only, never plaintext.
+ */
+import type { KeyStatus } from '../crypto/keyset.js';
+
+export interface SecretRow {
+  id: number;
+  name: string;
+  currentVersion: number;
+  /** 0: the store default applies. */
+  maxVersions: number;
+  custom: Record<string, string>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface VersionRow {
+  version: number;
+  createdAt: number;
+  deletedAt: number | null;
+  destroyedAt: number | null;
+  keyId: number | null;
+  ciphertext: Uint8Array | null;
+}
+
+/** One joined read: a secret and one of its versions (absent when no such version). */
+export interface SecretAndVersion {
+  secret: SecretRow;
+  version: VersionRow | undefined;
+}
+
+export interface KeyRow {
+  id: number;
+  version: number;
+  status: KeyStatus;
+  createdAt: number;
+  wrapped: Uint8Array | null;
+}
+
+export interface SecretListRow extends SecretRow {
+  oldestVersion: number;
+  versionCount: number;
+  /** State of the current version. */
+  currentDeleted: boolean;
+  currentDestroyed: boolean;
+}
+
+export interface StoreCounts {
+  secrets: number;
+  versions: number;
+  liveVersions: number;
+  /** Versions under each data key id. */
+  byKey: Map<number, number>;
+}
+
+/** Operations valid inside a transaction (and outside one, for single reads). */
+export interface StorageOps {
+  getMeta(key: string): string | undefined;
+  setMeta(key: string, value: string): void;
+
+  findSecret(name: string): SecretRow | undefined;
+  insertSecret(name: string, now: number): SecretRow;
+  updateSecret(row: SecretRow): void;
+  deleteSecret(id: number): void;
+
+  /** `version` undefined: the current version. */
+  readVersion(name: string, version?: number): SecretAndVersion | undefined;
+  /** The newest version created at or before `at` (ms). */
+  readVersionAt(name: string, at: number): SecretAndVersion | undefined;
+  listVersions(secretId: number): VersionRow[];
+  insertVersion(secretId: number, row: VersionRow): void;
+  setDeleted(secretId: number, versions: number[], deletedAt: number | null): void;
+  destroyVersions(secretId: number, versions: number[], now: number): void;
+  /** Remove all but the newest `keep` versions; returns the removed version numbers. */
+  pruneVersions(secretId: number, keep: number): number[];
+
+  /** Names after `after`, in order, matching a prefix or glob. */
+  listSecrets(pattern: { prefix?: string; glob?: string }, after: string, limit: number): SecretListRow[];
+  counts(): StoreCounts;
+
+  keys(): KeyRow[];
+  insertKey(row: KeyRow): void;
+}
+
+export interface Storage extends StorageOps {
+  /** Run `fn` in a write transaction (BEGIN IMMEDIATE): all or nothing. */
+  write<T>(fn: (tx: StorageOps) => T): T;
+  /** Run `fn` over one consistent snapshot. */
+  read<T>(fn: (tx: StorageOps) => T): T;
+  /** Push the WAL into the database and truncate it, so freed pages linger nowhere. */
+  checkpoint(): void;
+  close(): void;
+}

@@ -1,0 +1,418 @@
+/**
+ * The Store: versioned secrets with Vault KV v2 semantics over the narrow
+ * Storage interface. Every write is a new version in one BEGIN IMMEDIATE
+ * transaction; values are sealed under the keyset's primary data key and
+ * bound to (store id, name, version). The API is async (DESIGN.md §7) though
+ * the driver beneath is synchronous.
+ */
+import { CasMismatchError, StoreError } from '../errors.js';
+import { openValue, sealValue } from '../crypto/envelope.js';
+import { type Keyset } from '../crypto/keyset.js';
+import type { MasterKey } from '../crypto/master.js';
+import { SecretBytes } from '../crypto/secret.js';
+import { wipe } from '../crypto/bytes.js';
+import { unwrapKeyset } from './keys.js';
+import { storeIdHex, type StoreHeader } from './header.js';
+import { checkName, isGlob } from './names.js';
+import { SCHEMA_VERSION } from './sqlite/schema.js';
+import type { SecretAndVersion, SecretListRow, SecretRow, Storage, StorageOps, VersionRow } from './storage.js';
+import type {
+  GetOptions, KeyInfo, ListOptions, MetadataUpdate, PutOptions, SecretMetadata, SecretSummary, SecretVersion,
+  StoreStatus, VersionInfo, VersionState, WriteResult,
+} from './types.js';
+
+const LIST_PAGE = 500;
+const MAX_CUSTOM_KEYS = 64;
+const MAX_CUSTOM_KEY_LENGTH = 128;
+const MAX_CUSTOM_VALUE_LENGTH = 512;
+
+export interface StoreContext {
+  path: string;
+  storage: Storage;
+  header: StoreHeader;
+  master: MasterKey;
+  keyset: Keyset;
+  now: () => number;
+}
+
+function stateOf(v: VersionRow): VersionState {
+  if (v.destroyedAt !== null) return 'destroyed';
+  if (v.deletedAt !== null) return 'deleted';
+  return 'live';
+}
+
+function usage(message: string): StoreError {
+  return new StoreError('E_USAGE', message);
+}
+
+function checkVersionNumber(v: unknown, what = 'version'): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw usage(`${what} must be a whole number from 1 up`);
+  return v;
+}
+
+function checkVersions(versions: readonly number[] | undefined): number[] | undefined {
+  if (versions === undefined) return undefined;
+  if (!Array.isArray(versions) || versions.length === 0) throw usage('versions must list at least one version');
+  return [...new Set(versions.map((v) => checkVersionNumber(v)))];
+}
+
+function toTime(at: Date | number | string): number {
+  const t = at instanceof Date ? at.getTime() : typeof at === 'number' ? at : Date.parse(at);
+  if (!Number.isFinite(t)) throw usage('the time must be a date, an ISO 8601 string or milliseconds since the epoch');
+  return t;
+}
+
+function notFound(name: string): StoreError {
+  return new StoreError('E_NOT_FOUND', `no secret named ${name}`);
+}
+
+export class Store {
+  readonly #c: StoreContext;
+  #closed = false;
+
+  constructor(context: StoreContext) {
+    this.#c = context;
+  }
+
+  get path(): string {
+    return this.#c.path;
+  }
+
+  #ctx(): StoreContext {
+    if (this.#closed) throw new StoreError('E_CLOSED', 'the store is closed');
+    return this.#c;
+  }
+
+  #bytesOf(value: Uint8Array | string | SecretBytes, allowEmpty: boolean): SecretBytes {
+    const secret = SecretBytes.from(value);
+    const limit = this.#c.header.maxValueBytes;
+    if (secret.length > limit) {
+      throw new StoreError('E_VALUE_TOO_LARGE', `the value is ${secret.length} bytes; this store takes at most ${limit}`);
+    }
+    if (secret.length === 0 && !allowEmpty) {
+      throw new StoreError('E_INVALID_VALUE', 'the value is empty', ['pass allowEmpty (CLI: --allow-empty) to store an empty value']);
+    }
+    return secret;
+  }
+
+  /** Append version n+1 of `name`; inside a write transaction. */
+  #append(tx: StorageOps, name: string, plaintext: Uint8Array, cas: number | undefined): WriteResult {
+    const c = this.#c;
+    const now = c.now();
+    const secret = tx.findSecret(name) ?? tx.insertSecret(name, now);
+    if (cas !== undefined && cas !== secret.currentVersion) throw new CasMismatchError(name, cas, secret.currentVersion);
+    const version = secret.currentVersion + 1;
+    const primary = c.keyset.primary()!;
+    const { blob, keyId } = sealValue(primary, c.header.storeId, name, version, plaintext);
+    tx.insertVersion(secret.id, { version, createdAt: now, deletedAt: null, destroyedAt: null, keyId, ciphertext: blob });
+    tx.updateSecret({ ...secret, currentVersion: version, updatedAt: now });
+    this.#prune(tx, secret);
+    return { name, version, createdAt: new Date(now) };
+  }
+
+  #prune(tx: StorageOps, secret: SecretRow): number[] {
+    const keep = secret.maxVersions || this.#c.header.defaultMaxVersions;
+    return keep > 0 ? tx.pruneVersions(secret.id, keep) : [];
+  }
+
+  /** Open a stored version's value, reloading the keyset once if another process added a key. */
+  async #open(name: string, v: VersionRow): Promise<SecretBytes> {
+    const c = this.#c;
+    if (v.keyId !== null && !c.keyset.byId(v.keyId)) await this.#reloadKeys();
+    return new SecretBytes(openValue(c.keyset, c.header.storeId, name, v.version, v.ciphertext!));
+  }
+
+  async #reloadKeys(): Promise<void> {
+    const c = this.#c;
+    const fresh = await unwrapKeyset(c.master, c.header.storeId, c.storage.keys());
+    c.keyset.wipe();
+    c.keyset = fresh;
+  }
+
+  /** The value of `found`'s version, or the error its state calls for. */
+  #live(name: string, found: SecretAndVersion | undefined, what: string): VersionRow {
+    if (!found) throw notFound(name);
+    const v = found.version;
+    if (!v) throw new StoreError('E_NOT_FOUND', `${name} has no ${what}`);
+    if (v.destroyedAt !== null) throw new StoreError('E_DESTROYED', `${name} version ${v.version} was destroyed`);
+    if (v.deletedAt !== null) {
+      throw new StoreError('E_DELETED', `${name} version ${v.version} is deleted`, [
+        `undelete it with: store undelete ${name} --versions ${v.version}`,
+      ]);
+    }
+    return v;
+  }
+
+  /**
+   * Write a new version of `name`.
+   * @throws E_INVALID_NAME, E_INVALID_VALUE, E_VALUE_TOO_LARGE, E_CAS_MISMATCH, E_USAGE
+   */
+  async put(name: string, value: Uint8Array | string | SecretBytes, options: PutOptions = {}): Promise<WriteResult> {
+    const c = this.#ctx();
+    checkName(name);
+    if (options.cas !== undefined && (!Number.isSafeInteger(options.cas) || options.cas < 0)) {
+      throw usage('cas must be a whole number from 0 up');
+    }
+    const secret = this.#bytesOf(value, options.allowEmpty ?? false);
+    return c.storage.write((tx) => this.#append(tx, name, secret.expose(), options.cas));
+  }
+
+  /**
+   * Read the current version, a given version, or the version current at a time.
+   * @throws E_NOT_FOUND, E_DELETED, E_DESTROYED, E_TAMPERED, E_INVALID_NAME, E_USAGE
+   */
+  async get(name: string, options: GetOptions = {}): Promise<SecretVersion> {
+    const c = this.#ctx();
+    checkName(name);
+    let found: SecretAndVersion | undefined;
+    let what = 'current version';
+    if (options.version !== undefined) {
+      if (options.at !== undefined) throw usage('give a version or a time, not both');
+      found = c.storage.readVersion(name, checkVersionNumber(options.version));
+      what = `version ${options.version}`;
+    } else if (options.at !== undefined) {
+      const at = toTime(options.at);
+      found = c.storage.readVersionAt(name, at);
+      what = `version at ${new Date(at).toISOString()}`;
+    } else {
+      found = c.storage.readVersion(name);
+    }
+    const v = this.#live(name, found, what);
+    return { name, version: v.version, createdAt: new Date(v.createdAt), value: await this.#open(name, v) };
+  }
+
+  /** Every version of `name`, oldest first. @throws E_NOT_FOUND */
+  async history(name: string): Promise<VersionInfo[]> {
+    const c = this.#ctx();
+    checkName(name);
+    return c.storage.read((tx) => {
+      const secret = tx.findSecret(name);
+      if (!secret) throw notFound(name);
+      const keyVersion = new Map(c.keyset.info().map((k) => [k.id, k.version]));
+      return tx.listVersions(secret.id).map((v) => {
+        const info: VersionInfo = { version: v.version, createdAt: new Date(v.createdAt), state: stateOf(v) };
+        if (v.deletedAt !== null) info.deletedAt = new Date(v.deletedAt);
+        if (v.destroyedAt !== null) info.destroyedAt = new Date(v.destroyedAt);
+        if (v.keyId !== null) {
+          const kv = keyVersion.get(v.keyId);
+          if (kv !== undefined) info.keyVersion = kv;
+        }
+        return info;
+      });
+    });
+  }
+
+  /** Names and metadata (never values), a page at a time: safe for very large stores. */
+  async *entries(options: ListOptions = {}): AsyncGenerator<SecretSummary> {
+    const pattern = options.pattern ?? '';
+    const match = isGlob(pattern) ? { glob: pattern } : { prefix: pattern };
+    let after = '';
+    for (;;) {
+      const page: SecretListRow[] = this.#ctx().storage.listSecrets(match, after, LIST_PAGE);
+      for (const r of page) {
+        yield {
+          ...metadataOf(r, r.oldestVersion),
+          versions: r.versionCount,
+          state: r.currentDestroyed ? 'destroyed' : r.currentDeleted ? 'deleted' : 'live',
+        };
+      }
+      if (page.length < LIST_PAGE) return;
+      after = page[page.length - 1]!.name;
+    }
+  }
+
+  /** All matching secrets' summaries, sorted by name. */
+  async list(options: ListOptions = {}): Promise<SecretSummary[]> {
+    const out: SecretSummary[] = [];
+    for await (const s of this.entries(options)) out.push(s);
+    return out;
+  }
+
+  /** Versions to act on: the given ones (each must exist) or the current one. */
+  #targets(tx: StorageOps, name: string, versions: number[] | undefined): { secret: SecretRow; versions: number[] } {
+    const secret = tx.findSecret(name);
+    if (!secret) throw notFound(name);
+    const existing = new Set(tx.listVersions(secret.id).map((v) => v.version));
+    const chosen = versions ?? [secret.currentVersion];
+    const missing = chosen.filter((v) => !existing.has(v));
+    if (missing.length > 0) throw new StoreError('E_NOT_FOUND', `${name} has no version ${missing.join(', ')}`);
+    return { secret, versions: chosen };
+  }
+
+  /** Soft-delete versions (the current one by default); undelete restores them. @throws E_NOT_FOUND */
+  async delete(name: string, options: { versions?: number[] } = {}): Promise<number[]> {
+    const c = this.#ctx();
+    checkName(name);
+    const versions = checkVersions(options.versions);
+    return c.storage.write((tx) => {
+      const t = this.#targets(tx, name, versions);
+      tx.setDeleted(t.secret.id, t.versions, c.now());
+      return t.versions;
+    });
+  }
+
+  /** Restore soft-deleted versions (the current one by default). @throws E_NOT_FOUND */
+  async undelete(name: string, options: { versions?: number[] } = {}): Promise<number[]> {
+    const c = this.#ctx();
+    checkName(name);
+    const versions = checkVersions(options.versions);
+    return c.storage.write((tx) => {
+      const t = this.#targets(tx, name, versions);
+      tx.setDeleted(t.secret.id, t.versions, null);
+      return t.versions;
+    });
+  }
+
+  /**
+   * Erase the ciphertexts of these versions for good. Freed pages are zeroed
+   * (secure_delete) and the WAL is checkpointed so no old page lingers.
+   * @throws E_NOT_FOUND, E_USAGE
+   */
+  async destroy(name: string, versions: number[]): Promise<number[]> {
+    const c = this.#ctx();
+    checkName(name);
+    const chosen = checkVersions(versions);
+    if (!chosen) throw usage('destroy needs the versions to erase');
+    const done = c.storage.write((tx) => {
+      const t = this.#targets(tx, name, chosen);
+      tx.destroyVersions(t.secret.id, t.versions, c.now());
+      return t.versions;
+    });
+    this.#scrub();
+    return done;
+  }
+
+  /** Remove the secret and every version. @throws E_NOT_FOUND */
+  async purge(name: string): Promise<void> {
+    const c = this.#ctx();
+    checkName(name);
+    c.storage.write((tx) => {
+      const secret = tx.findSecret(name);
+      if (!secret) throw notFound(name);
+      tx.deleteSecret(secret.id);
+    });
+    this.#scrub();
+  }
+
+  /** Best effort: another reader's open snapshot can keep old WAL frames until it ends. */
+  #scrub(): void {
+    try {
+      this.#c.storage.checkpoint();
+    } catch {
+      // A busy checkpoint is not a failure of the erase itself; the next one completes it.
+    }
+  }
+
+  /**
+   * Write a new version whose value is version `version`'s.
+   * @throws E_NOT_FOUND, E_DELETED, E_DESTROYED, E_CAS_MISMATCH
+   */
+  async rollback(name: string, version: number, options: { cas?: number } = {}): Promise<WriteResult> {
+    const c = this.#ctx();
+    checkName(name);
+    checkVersionNumber(version);
+    // Make sure every key the old version may name is loaded before the sync transaction.
+    const probe = this.#live(name, c.storage.readVersion(name, version), `version ${version}`);
+    if (probe.keyId !== null && !c.keyset.byId(probe.keyId)) await this.#reloadKeys();
+    return c.storage.write((tx) => {
+      const v = this.#live(name, tx.readVersion(name, version), `version ${version}`);
+      const plaintext = openValue(c.keyset, c.header.storeId, name, v.version, v.ciphertext!);
+      try {
+        return this.#append(tx, name, plaintext, options.cas);
+      } finally {
+        wipe(plaintext);
+      }
+    });
+  }
+
+  /** @throws E_NOT_FOUND */
+  async getMetadata(name: string): Promise<SecretMetadata> {
+    const c = this.#ctx();
+    checkName(name);
+    return c.storage.read((tx) => {
+      const secret = tx.findSecret(name);
+      if (!secret) throw notFound(name);
+      const versions = tx.listVersions(secret.id);
+      return metadataOf(secret, versions[0]?.version ?? 0);
+    });
+  }
+
+  /**
+   * Change max versions (older versions beyond it are pruned at once) or the custom map.
+   * @throws E_NOT_FOUND, E_USAGE
+   */
+  async setMetadata(name: string, update: MetadataUpdate): Promise<SecretMetadata> {
+    const c = this.#ctx();
+    checkName(name);
+    if (update.maxVersions !== undefined && (!Number.isSafeInteger(update.maxVersions) || update.maxVersions < 0)) {
+      throw usage('maxVersions must be a whole number from 0 (store default) up');
+    }
+    if (update.custom !== undefined) checkCustom(update.custom);
+    return c.storage.write((tx) => {
+      const secret = tx.findSecret(name);
+      if (!secret) throw notFound(name);
+      const next: SecretRow = {
+        ...secret,
+        maxVersions: update.maxVersions ?? secret.maxVersions,
+        custom: update.custom ? { ...update.custom } : secret.custom,
+        updatedAt: c.now(),
+      };
+      tx.updateSecret(next);
+      this.#prune(tx, next);
+      return metadataOf(next, tx.listVersions(secret.id)[0]?.version ?? 0);
+    });
+  }
+
+  /** Store-wide facts: ids, counts, keys. Never key material. */
+  async status(): Promise<StoreStatus> {
+    const c = this.#ctx();
+    const counts = c.storage.read((tx) => tx.counts());
+    const keys: KeyInfo[] = c.keyset.info().map((k) => ({ ...k, versions: counts.byKey.get(k.id) ?? 0 }));
+    return {
+      path: c.path,
+      storeId: storeIdHex(c.header),
+      schemaVersion: SCHEMA_VERSION,
+      createdAt: new Date(c.header.createdAt),
+      masterKind: c.header.master.kind,
+      secrets: counts.secrets,
+      versions: counts.versions,
+      liveVersions: counts.liveVersions,
+      maxValueBytes: c.header.maxValueBytes,
+      defaultMaxVersions: c.header.defaultMaxVersions,
+      keys,
+    };
+  }
+
+  /** Zero the data keys, forget the master key, close the file. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#c.keyset.wipe();
+    this.#c.master.close();
+    this.#c.storage.close();
+  }
+}
+
+function metadataOf(s: SecretRow, oldestVersion: number): SecretMetadata {
+  return {
+    name: s.name,
+    currentVersion: s.currentVersion,
+    oldestVersion,
+    maxVersions: s.maxVersions,
+    custom: s.custom,
+    createdAt: new Date(s.createdAt),
+    updatedAt: new Date(s.updatedAt),
+  };
+}
+
+function checkCustom(custom: Record<string, string>): void {
+  if (typeof custom !== 'object' || custom === null || Array.isArray(custom)) throw usage('custom metadata must be an object of strings');
+  const entries = Object.entries(custom);
+  if (entries.length > MAX_CUSTOM_KEYS) throw usage(`custom metadata holds at most ${MAX_CUSTOM_KEYS} keys`);
+  for (const [k, v] of entries) {
+    if (k.length === 0 || k.length > MAX_CUSTOM_KEY_LENGTH) throw usage(`custom metadata keys are 1..${MAX_CUSTOM_KEY_LENGTH} characters`);
+    if (typeof v !== 'string' || v.length > MAX_CUSTOM_VALUE_LENGTH) {
+      throw usage(`custom metadata value of "${k}" must be a string of at most ${MAX_CUSTOM_VALUE_LENGTH} characters`);
+    }
+  }
+}

@@ -1,0 +1,91 @@
+/** Public shapes of the library API: metadata only, except `SecretVersion.value`. */
+import type { SecretBytes } from '../crypto/secret.js';
+import type { DataKeyInfo } from '../crypto/keyset.js';
+import type { MasterKind } from '../crypto/master.js';
+
+export type VersionState = 'live' | 'deleted' | 'destroyed';
+
+/** What `get` returns. `value` prints as `[redacted N bytes]`; `.expose()` / `.text()` give the plaintext. */
+export interface SecretVersion {
+  name: string;
+  version: number;
+  createdAt: Date;
+  value: SecretBytes;
+}
+
+/** What a write returns. */
+export interface WriteResult {
+  name: string;
+  version: number;
+  createdAt: Date;
+}
+
+export interface VersionInfo {
+  version: number;
+  createdAt: Date;
+  state: VersionState;
+  deletedAt?: Date;
+  destroyedAt?: Date;
+  /** Version of the data key the value is sealed under (absent once destroyed). */
+  keyVersion?: number;
+}
+
+export interface SecretMetadata {
+  name: string;
+  currentVersion: number;
+  oldestVersion: number;
+  /** Versions kept (0: the store default). */
+  maxVersions: number;
+  custom: Record<string, string>;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface SecretSummary extends SecretMetadata {
+  versions: number;
+  /** State of the current version. */
+  state: VersionState;
+}
+
+export interface KeyInfo extends DataKeyInfo {
+  /** How many versions this key encrypts. */
+  versions: number;
+}
+
+export interface StoreStatus {
+  path: string;
+  storeId: string;
+  schemaVersion: number;
+  createdAt: Date;
+  masterKind: MasterKind;
+  secrets: number;
+  versions: number;
+  liveVersions: number;
+  maxValueBytes: number;
+  defaultMaxVersions: number;
+  keys: KeyInfo[];
+}
+
+export interface PutOptions {
+  /** Check-and-set: write only if the current version is this (0: only if absent). */
+  cas?: number;
+  /** Accept an empty value (refused by default: an empty stdin is usually a mistake). */
+  allowEmpty?: boolean;
+}
+
+export interface GetOptions {
+  version?: number;
+  /** The version current at this time. */
+  at?: Date | number | string;
+}
+
+export interface ListOptions {
+  /** A name prefix, or a glob when it holds * ? or [. */
+  pattern?: string;
+}
+
+export interface MetadataUpdate {
+  maxVersions?: number;
+  /** Replaces the whole custom map. Not secret: stored in plaintext. */
+  custom?: Record<string, string>;
+}
