@@ -13,7 +13,10 @@ await build({
   target: 'node20',
   format: 'esm',
   external: ['better-sqlite3'],
-  banner: { js: '#!/usr/bin/env node' },
+  // Bundled CommonJS dependencies (commander, proper-lockfile) call require().
+  banner: {
+    js: "#!/usr/bin/env node\nimport { createRequire as __sbCreateRequire } from 'node:module';\nconst require = __sbCreateRequire(import.meta.url);",
+  },
   sourcemap: 'linked',
   legalComments: 'none',
   logLevel: 'warning',

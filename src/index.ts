@@ -1,5 +1,5 @@
 /** Strongbox: a local encrypted secret store. The public library API. */
-export { initStore, openStore, readStoreMaster, type InitOptions, type OpenOptions } from './store/open.js';
+export { initStore, openStore, type InitOptions, type OpenOptions, type MasterKeyChoice } from './store/open.js';
 export { Store } from './store/store.js';
 export type * from './store/types.js';
 export { defaultStorePath } from './store/paths.js';

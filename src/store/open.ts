@@ -66,26 +66,21 @@ export async function initStore(path: string, master: MasterKeySource, options: 
   }
 }
 
-/** The master-key parameters a store was made with: readable without any key. */
-export async function readStoreMaster(path: string): Promise<MasterParams> {
-  const storage = new SqliteStorage(await openStoreFile(path));
-  try {
-    return storage.read((tx) => readHeader(tx, path)).master;
-  } finally {
-    storage.close();
-  }
-}
+/** A master-key source, or a function choosing one from the store's recorded parameters. */
+export type MasterKeyChoice = MasterKeySource | ((params: MasterParams) => MasterKeySource | Promise<MasterKeySource>);
 
 /**
- * Open the store at `path` with `master`.
+ * Open the store at `path` with `master` (or with the source `master` picks
+ * once it has seen which kind of master key the store was made with).
  * @throws E_NO_STORE, E_NOT_A_STORE, E_SCHEMA_TOO_NEW, E_WRONG_MASTER_KEY, E_MASTER_KEY, E_TAMPERED
  */
-export async function openStore(path: string, master: MasterKeySource, options: OpenOptions = {}): Promise<Store> {
+export async function openStore(path: string, master: MasterKeyChoice, options: OpenOptions = {}): Promise<Store> {
   const storage = new SqliteStorage(await openStoreFile(path));
   let key: MasterKey | undefined;
   try {
     const { header, rows } = storage.read((tx) => ({ header: readHeader(tx, path), rows: tx.keys() }));
-    key = await master.unlock(header.storeId, header.master);
+    const source = typeof master === 'function' ? await master(header.master) : master;
+    key = await source.unlock(header.storeId, header.master);
     await verifyMasterCheck(key, header.storeId, header.masterCheck);
     const keyset = await unwrapKeyset(key, header.storeId, rows);
     return new Store({ path, storage, header, master: key, keyset, now: options.now ?? Date.now });

@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { StoreError } from '../../errors.js';
+import { SecretBytes } from '../../crypto/secret.js';
+import { readAll } from '../io.js';
+import { promptHidden } from '../prompt.js';
+import { wholeNumber, type Context } from '../context.js';
+
+interface SetOptions {
+  file?: string;
+  value?: string;
+  cas?: number;
+  allowEmpty?: boolean;
+  trimNewline?: boolean;
+  json?: boolean;
+}
+
+/** The value: --file, else --value (warned), else a prompt on a terminal, else stdin. */
+async function readValue(name: string, opts: SetOptions, ctx: Context): Promise<Uint8Array> {
+  if (opts.file !== undefined) {
+    try {
+      return new Uint8Array(readFileSync(opts.file));
+    } catch (e) {
+      throw new StoreError('E_IO', `cannot read ${opts.file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  }
+  if (opts.value !== undefined) {
+    await ctx.note('warning: --value puts the secret in argv, where ps and shell history can see it; prefer stdin or --file');
+    return new TextEncoder().encode(opts.value);
+  }
+  if (ctx.io.stdinIsTTY) {
+    const typed = await promptHidden(`Value for ${name}: `);
+    if (!typed) throw new StoreError('E_USAGE', 'no value given');
+    return typed;
+  }
+  return readAll(ctx.io.stdin);
+}
+
+function trimNewline(b: Uint8Array): Uint8Array {
+  let end = b.length;
+  if (end > 0 && b[end - 1] === 0x0a) end--;
+  if (end > 0 && b[end - 1] === 0x0d) end--;
+  return b.subarray(0, end);
+}
+
+export function registerSet(program: Command, ctx: Context): void {
+  program
+    .command('set')
+    .description('write a new version of a secret (value from stdin, --file, or a prompt)')
+    .argument('<name>', 'secret name')
+    .option('--file <path>', 'read the value from a file')
+    .option('--value <value>', 'the value itself (unsafe: visible in argv)')
+    .option('--cas <n>', 'write only if the current version is N (0: only if absent)', wholeNumber('--cas'))
+    .option('--allow-empty', 'accept an empty value')
+    .option('--trim-newline', 'drop one trailing newline (as `echo` adds)')
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, opts: SetOptions, cmd: Command) => {
+      await ctx.withStore(cmd, async (store) => {
+        const raw = await readValue(name, opts, ctx);
+        try {
+          const value = opts.trimNewline ? trimNewline(raw) : raw;
+          const r = await store.put(name, new SecretBytes(value), { cas: opts.cas, allowEmpty: opts.allowEmpty });
+          if (opts.json) await ctx.json(r);
+          else await ctx.out(`${r.name}: version ${r.version}`);
+        } finally {
+          raw.fill(0);
+        }
+      });
+    });
+}

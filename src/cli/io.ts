@@ -1,0 +1,55 @@
+/**
+ * The CLI's window on the process: streams, environment, terminals. Injected
+ * so `run()` can be driven in-process; the only layer that touches stdio.
+ */
+import type { Readable, Writable } from 'node:stream';
+
+export interface Io {
+  stdin: Readable;
+  stdout: Writable;
+  stderr: Writable;
+  env: Record<string, string | undefined>;
+  stdinIsTTY: boolean;
+  stderrIsTTY: boolean;
+}
+
+export function processIo(): Io {
+  return {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    stdinIsTTY: Boolean(process.stdin.isTTY),
+    stderrIsTTY: Boolean(process.stderr.isTTY),
+  };
+}
+
+/** Read a whole stream as bytes. */
+export async function readAll(stream: Readable): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of stream) {
+    const b = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    chunks.push(b);
+    length += b.length;
+  }
+  const out = new Uint8Array(length);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+    c.fill(0); // these hold the secret too
+  }
+  return out;
+}
+
+/** Write and wait until the stream has taken it (binary-safe, no newline added). */
+export function write(stream: Writable, data: Uint8Array | string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stream.write(data, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+export function line(stream: Writable, text: string): Promise<void> {
+  return write(stream, `${text}\n`);
+}

@@ -1,0 +1,71 @@
+/**
+ * The `store` program: parse, run one command, map its error to an exit
+ * status. No crypto and no SQL here; messages are safe to print because the
+ * library never puts a value into one.
+ */
+import { Command, CommanderError } from 'commander';
+import { StoreError } from '../errors.js';
+import { EXIT, EXIT_FOR } from './exit-codes.js';
+import { Context } from './context.js';
+import type { Io } from './io.js';
+import { registerInit } from './commands/init.js';
+import { registerSet } from './commands/set.js';
+import { registerGet } from './commands/get.js';
+import { registerList } from './commands/list.js';
+import { registerHistory } from './commands/history.js';
+import { registerLifecycle } from './commands/lifecycle.js';
+import { registerStatus } from './commands/status.js';
+import { registerMeta } from './commands/meta.js';
+
+export const VERSION = '0.1.0';
+
+function program(ctx: Context): Command {
+  const p = new Command('store')
+    .description('Strongbox: a local encrypted secret store')
+    .version(VERSION, '-V, --version')
+    .option('--store <path>', 'the store file (env STORE_PATH; default $XDG_DATA_HOME/strongbox/store.db)')
+    .option('--keyfile <path>', 'master key file (env STORE_KEYFILE)')
+    .option('--passphrase-file <path>', 'read the passphrase from a file (env STORE_PASSPHRASE_FILE; or STORE_PASSPHRASE)')
+    .option('--debug', 'print stack traces on errors')
+    .showHelpAfterError('(run store --help for usage)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => ctx.io.stdout.write(s),
+      writeErr: (s) => ctx.io.stderr.write(s),
+      outputError: (s, write) => write(s.replace(/^error: /, 'store: error: ')),
+    });
+  for (const register of [registerInit, registerSet, registerGet, registerList, registerHistory, registerLifecycle, registerMeta, registerStatus]) {
+    register(p, ctx);
+  }
+  p.addHelpText('after', `
+Exit status: 0 ok, 1 error, 2 usage or invalid input, 3 not found / deleted / destroyed,
+4 check-and-set conflict, 5 wrong master key or tampered data, 6 master key missing or unusable,
+7 no store / not a store / too new, 75 locked (try again).`);
+  for (const c of p.commands) c.exitOverride();
+  return p;
+}
+
+/** Run the CLI with `argv` (without node and script); resolves to the exit status. */
+export async function run(argv: string[], io: Io): Promise<number> {
+  const ctx = new Context(io);
+  const debug = argv.includes('--debug');
+  try {
+    await program(ctx).parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and --version end this way too, with status 0; commander already printed.
+      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (e instanceof StoreError) {
+      io.stderr.write(`store: error: ${e.message}\n`);
+      for (const hint of e.hints) io.stderr.write(`store: hint: ${hint}\n`);
+      if (debug && e.stack) io.stderr.write(`${e.stack}\n`);
+      return EXIT_FOR[e.code] ?? EXIT.generic;
+    }
+    io.stderr.write(`store: error: internal error: ${(e as Error)?.message ?? String(e)}\n`);
+    if (debug && (e as Error)?.stack) io.stderr.write(`${(e as Error).stack}\n`);
+    else io.stderr.write('store: hint: run again with --debug for details\n');
+    return EXIT.generic;
+  }
+}
