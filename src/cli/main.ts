@@ -22,7 +22,6 @@ export const VERSION = '0.1.0';
 function program(ctx: Context): Command {
   const p = new Command('store')
     .description('Strongbox: a local encrypted secret store')
-    .version(VERSION, '-V, --version')
     .option('--store <path>', 'the store file (env STORE_PATH; default $XDG_DATA_HOME/strongbox/store.db)')
     .option('--keyfile <path>', 'master key file (env STORE_KEYFILE)')
     .option('--passphrase-file <path>', 'read the passphrase from a file (env STORE_PASSPHRASE_FILE; or STORE_PASSPHRASE)')
@@ -38,6 +37,8 @@ function program(ctx: Context): Command {
     register(p, ctx);
   }
   p.addHelpText('after', `
+store -V (or store --version alone) prints the program version.
+
 Exit status: 0 ok, 1 error, 2 usage or invalid input, 3 not found / deleted / destroyed,
 4 check-and-set conflict, 5 wrong master key or tampered data, 6 master key missing or unusable,
 7 no store / not a store / too new, 75 locked (try again).`);
@@ -49,6 +50,11 @@ Exit status: 0 ok, 1 error, 2 usage or invalid input, 3 not found / deleted / de
 export async function run(argv: string[], io: Io): Promise<number> {
   const ctx = new Context(io);
   const debug = argv.includes('--debug');
+  // Not commander's .version(): its --version would shadow `get --version N`.
+  if (argv.length === 1 && (argv[0] === '-V' || argv[0] === '--version')) {
+    io.stdout.write(`${VERSION}\n`);
+    return EXIT.ok;
+  }
   try {
     await program(ctx).parseAsync(argv, { from: 'user' });
     return EXIT.ok;

@@ -1,0 +1,48 @@
+// Runs the built CLI (dist/bin/store.js) as a child process, as a user would.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const CLI = resolve('dist/bin/store.js');
+
+export interface CliResult {
+  status: number;
+  stdout: Buffer;
+  stderr: string;
+  out: string;
+}
+
+export interface CliOptions {
+  input?: string | Uint8Array;
+  env?: Record<string, string | undefined>;
+}
+
+/** Environment without the caller's store settings, so tests cannot pick up a real store. */
+export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('STORE_')) delete env[k];
+  for (const [k, v] of Object.entries(extra)) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return env;
+}
+
+export function cli(args: string[], options: CliOptions = {}): CliResult {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    input: options.input ?? '',
+    env: cleanEnv(options.env),
+    timeout: 60_000,
+  });
+  if (r.error) throw r.error;
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.toString(), out: r.stdout.toString() };
+}
+
+/** A temp dir with a store path and a key file path inside, removed by `cleanup`. */
+export function workspace(): { dir: string; db: string; key: string; base: string[]; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'strongbox-cli-'));
+  const db = join(dir, 'store.db');
+  const key = join(dir, 'master.key');
+  return { dir, db, key, base: ['--store', db, '--keyfile', key], cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
