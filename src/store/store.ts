@@ -367,7 +367,7 @@ export class Store {
   async status(): Promise<StoreStatus> {
     const c = this.#ctx();
     const counts = c.storage.read((tx) => tx.counts());
-    const keys: KeyInfo[] = c.keyset.info().map((k) => ({ ...k, versions: counts.byKey.get(k.id) ?? 0 }));
+    const keys: KeyInfo[] = c.keyset.info().map((k) => ({ ...k, createdAt: new Date(k.createdAt), versions: counts.byKey.get(k.id) ?? 0 }));
     return {
       path: c.path,
       storeId: storeIdHex(c.header),

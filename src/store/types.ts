@@ -47,7 +47,8 @@ export interface SecretSummary extends SecretMetadata {
   state: VersionState;
 }
 
-export interface KeyInfo extends DataKeyInfo {
+export interface KeyInfo extends Omit<DataKeyInfo, 'createdAt'> {
+  createdAt: Date;
   /** How many versions this key encrypts. */
   versions: number;
 }

@@ -9,7 +9,7 @@ export function registerStatus(program: Command, ctx: Context): void {
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       await ctx.withStore(cmd, async (store) => {
         const s = await store.status();
-        const keys = s.keys.map((k) => ({ ...k, id: k.id.toString(16).padStart(8, '0'), createdAt: new Date(k.createdAt) }));
+        const keys = s.keys.map((k) => ({ ...k, id: k.id.toString(16).padStart(8, '0') }));
         if (opts.json) return ctx.json({ ...s, keys });
         await ctx.out([
           `store:         ${s.path}`,

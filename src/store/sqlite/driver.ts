@@ -4,7 +4,8 @@
  * of which would expand values into text), each multi-row change inside one
  * synchronous transaction.
  */
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
+import { StoreError } from '../../errors.js';
 import type { KeyStatus } from '../../crypto/keyset.js';
 import type {
   KeyRow, SecretAndVersion, SecretListRow, SecretRow, Storage, StorageOps, StoreCounts, VersionRow,
@@ -77,6 +78,23 @@ function toJoined(r: RawJoined | undefined): SecretAndVersion | undefined {
 
 function buffer(b: Uint8Array | null): Buffer | null {
   return b === null ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
+ * SQLite's failures as our codes. SQLITE_BUSY after the busy timeout means
+ * another process held the write lock too long: try again (E_LOCKED).
+ */
+function translate(e: unknown): never {
+  if (e instanceof Database.SqliteError) {
+    if (e.code.startsWith('SQLITE_BUSY') || e.code.startsWith('SQLITE_LOCKED')) {
+      throw new StoreError('E_LOCKED', 'the store is busy: another process held its write lock too long', ['try again']);
+    }
+    if (e.code.startsWith('SQLITE_CORRUPT') || e.code === 'SQLITE_NOTADB') {
+      throw new StoreError('E_NOT_A_STORE', `the store file is damaged (${e.code})`, ['restore it from a backup']);
+    }
+    throw new StoreError('E_IO', `the store file could not be used (${e.code})`);
+  }
+  throw e;
 }
 
 /** Bind a list of version numbers as one JSON array parameter. */
@@ -154,12 +172,20 @@ export class SqliteStorage implements Storage {
   }
 
   readVersion(name: string, version?: number): SecretAndVersion | undefined {
-    const r = version === undefined ? this.#s.readCurrent.get(name) : this.#s.readVersion.get(version, name);
-    return toJoined(r as RawJoined | undefined);
+    try {
+      const r = version === undefined ? this.#s.readCurrent.get(name) : this.#s.readVersion.get(version, name);
+      return toJoined(r as RawJoined | undefined);
+    } catch (e) {
+      return translate(e);
+    }
   }
 
   readVersionAt(name: string, at: number): SecretAndVersion | undefined {
-    return toJoined(this.#s.readAt.get(at, name) as RawJoined | undefined);
+    try {
+      return toJoined(this.#s.readAt.get(at, name) as RawJoined | undefined);
+    } catch (e) {
+      return translate(e);
+    }
   }
 
   listVersions(secretId: number): VersionRow[] {
@@ -215,11 +241,19 @@ export class SqliteStorage implements Storage {
   }
 
   write<T>(fn: (tx: StorageOps) => T): T {
-    return this.#db.transaction(() => fn(this)).immediate();
+    try {
+      return this.#db.transaction(() => fn(this)).immediate();
+    } catch (e) {
+      return translate(e);
+    }
   }
 
   read<T>(fn: (tx: StorageOps) => T): T {
-    return this.#db.transaction(() => fn(this)).deferred();
+    try {
+      return this.#db.transaction(() => fn(this)).deferred();
+    } catch (e) {
+      return translate(e);
+    }
   }
 
   checkpoint(): void {
