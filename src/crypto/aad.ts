@@ -13,9 +13,42 @@ function lp(b: Uint8Array): Uint8Array {
   return concat(u32be(b.length), b);
 }
 
-/** AAD of a value: header ‖ label ‖ store id ‖ name ‖ version. */
+/**
+ * AAD of a value: lp(header) ‖ lp(label) ‖ lp(store id) ‖ lp(name) ‖ version (u32).
+ * Built in one allocation without DataView or TextEncoder for ASCII names:
+ * it runs on every get and put.
+ */
 export function aadFor(header: Uint8Array, storeId: Uint8Array, name: string, version: number): Uint8Array {
-  return concat(lp(header), lp(VALUE_LABEL), lp(storeId), lp(utf8.encode(name)), u32be(version));
+  const nameBytes = isAscii(name) ? undefined : utf8.encode(name);
+  const nameLength = nameBytes ? nameBytes.length : name.length;
+  const out = new Uint8Array(16 + header.length + VALUE_LABEL.length + storeId.length + nameLength + 4);
+  let off = putField(out, 0, header);
+  off = putField(out, off, VALUE_LABEL);
+  off = putField(out, off, storeId);
+  putU32(out, off, nameLength);
+  off += 4;
+  if (nameBytes) out.set(nameBytes, off);
+  else for (let i = 0; i < nameLength; i++) out[off + i] = name.charCodeAt(i);
+  putU32(out, off + nameLength, version);
+  return out;
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+function putU32(out: Uint8Array, off: number, n: number): void {
+  out[off] = n >>> 24;
+  out[off + 1] = (n >>> 16) & 0xff;
+  out[off + 2] = (n >>> 8) & 0xff;
+  out[off + 3] = n & 0xff;
+}
+
+function putField(out: Uint8Array, off: number, field: Uint8Array): number {
+  putU32(out, off, field.length);
+  out.set(field, off + 4);
+  return off + 4 + field.length;
 }
 
 /** AAD of a wrapped data key: label ‖ store id ‖ key id ‖ key version. */

@@ -3,9 +3,13 @@ import { StoreError } from '../errors.js';
 
 export const MAX_NAME_LENGTH = 256;
 const NAME_CHARS = /^[A-Za-z0-9._/-]+$/;
+/** The whole rule in one expression: segments of allowed chars, none '.' or '..', joined by '/'. */
+const VALID_NAME = /^(?!\.\.?(?:\/|$))(?:[A-Za-z0-9._-]+)(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9._-]+)*$/;
 
 /** Why `name` is not a valid secret name, or undefined when it is. */
 export function nameProblem(name: unknown): string | undefined {
+  // Fast path: checked on every get and put.
+  if (typeof name === 'string' && name.length <= MAX_NAME_LENGTH && VALID_NAME.test(name)) return undefined;
   if (typeof name !== 'string') return 'a name must be a string';
   if (name.length === 0) return 'a name must not be empty';
   if (name.length > MAX_NAME_LENGTH) return `a name is at most ${MAX_NAME_LENGTH} characters (got ${name.length})`;
@@ -15,7 +19,7 @@ export function nameProblem(name: unknown): string | undefined {
     if (seg === '') return "a name must not hold an empty segment ('//')";
     if (seg === '.' || seg === '..') return "a name must not hold a '.' or '..' segment";
   }
-  return undefined;
+  return 'a name breaks the naming rules';
 }
 
 /** @throws StoreError E_INVALID_NAME */

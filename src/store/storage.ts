@@ -26,9 +26,9 @@ export interface VersionRow {
   ciphertext: Uint8Array | null;
 }
 
-/** One joined read: a secret and one of its versions (absent when no such version). */
+/** One joined read: a secret's id and one of its versions (absent when no such version). */
 export interface SecretAndVersion {
-  secret: SecretRow;
+  secretId: number;
   version: VersionRow | undefined;
 }
 

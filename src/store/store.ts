@@ -116,9 +116,13 @@ export class Store {
   }
 
   /** Open a stored version's value, reloading the keyset once if another process added a key. */
-  async #open(name: string, v: VersionRow): Promise<SecretBytes> {
+  async #openAfterReload(name: string, v: VersionRow): Promise<SecretBytes> {
+    await this.#reloadKeys();
+    return this.#open(name, v);
+  }
+
+  #open(name: string, v: VersionRow): SecretBytes {
     const c = this.#c;
-    if (v.keyId !== null && !c.keyset.byId(v.keyId)) await this.#reloadKeys();
     return new SecretBytes(openValue(c.keyset, c.header.storeId, name, v.version, v.ciphertext!));
   }
 
@@ -178,7 +182,9 @@ export class Store {
       found = c.storage.readVersion(name);
     }
     const v = this.#live(name, found, what);
-    return { name, version: v.version, createdAt: new Date(v.createdAt), value: await this.#open(name, v) };
+    // No await on the common path: a key we do not hold means another process rotated.
+    const value = v.keyId !== null && !c.keyset.byId(v.keyId) ? await this.#openAfterReload(name, v) : this.#open(name, v);
+    return { name, version: v.version, createdAt: new Date(v.createdAt), value };
   }
 
   /** Every version of `name`, oldest first. @throws E_NOT_FOUND */

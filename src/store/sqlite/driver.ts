@@ -30,10 +30,11 @@ interface RawVersion {
   ciphertext: Buffer | null;
 }
 
-type RawJoined = RawSecret & { v_version: number | null; v_created_at: number; v_deleted_at: number | null; v_destroyed_at: number | null; v_key_id: number | null; v_ciphertext: Buffer | null };
+type RawJoined = { id: number; v_version: number | null; v_created_at: number; v_deleted_at: number | null; v_destroyed_at: number | null; v_key_id: number | null; v_ciphertext: Buffer | null };
 
 const SECRET_COLS = 's.id, s.name, s.current_version, s.max_versions, s.custom, s.created_at, s.updated_at';
-const JOINED_COLS = `${SECRET_COLS}, v.version AS v_version, v.created_at AS v_created_at, v.deleted_at AS v_deleted_at,
+// The get path: the secret's id and the version's columns, nothing to parse.
+const JOINED_COLS = `s.id, v.version AS v_version, v.created_at AS v_created_at, v.deleted_at AS v_deleted_at,
   v.destroyed_at AS v_destroyed_at, v.key_id AS v_key_id, v.ciphertext AS v_ciphertext`;
 
 function toSecret(r: RawSecret): SecretRow {
@@ -73,7 +74,7 @@ function toJoined(r: RawJoined | undefined): SecretAndVersion | undefined {
     keyId: r.v_key_id,
     ciphertext: bytes(r.v_ciphertext),
   };
-  return { secret: toSecret(r), version };
+  return { secretId: r.id, version };
 }
 
 function buffer(b: Uint8Array | null): Buffer | null {
