@@ -25,7 +25,8 @@ export type ErrorCode =
   | 'E_UNSUPPORTED_FORMAT' // an encrypted blob has an unknown format byte
   | 'E_LOCKED' // another process holds the store's exclusive lock
   | 'E_CLOSED' // the store was closed
-  | 'E_IO'; // the file system refused
+  | 'E_IO' // the file system refused
+  | 'E_KEY_IN_USE'; // a data key still encrypts versions, or is the primary
 
 /** Base class of every error Strongbox throws on purpose. */
 export class StoreError extends Error {

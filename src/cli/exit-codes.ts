@@ -34,4 +34,5 @@ export const EXIT_FOR: Record<ErrorCode, number> = {
   E_LOCKED: EXIT.locked,
   E_CLOSED: EXIT.generic,
   E_IO: EXIT.generic,
+  E_KEY_IN_USE: EXIT.usage,
 };

@@ -15,16 +15,19 @@ export interface ScryptParams {
 }
 
 export const DEFAULT_SCRYPT: ScryptParams = { logN: 17, r: 8, p: 1 };
-/** Never below N=2^15 (DESIGN.md §2); never above 2^22 (4 GiB at r=8). */
+/** Never below N=2^15 (DESIGN.md §2); never above 2^22. */
 export const MIN_LOG_N = 15;
 export const MAX_LOG_N = 22;
+/** scrypt needs 128·N·r bytes: a crafted header must not make an open take more than 4 GiB. */
+const MAX_SCRYPT_BYTES = 4 * 1024 ** 3;
 
 /** @throws StoreError E_UNSUPPORTED_FORMAT when parameters are out of bounds */
 export function checkScryptParams(p: ScryptParams): ScryptParams {
   const ok =
     Number.isInteger(p.logN) && p.logN >= MIN_LOG_N && p.logN <= MAX_LOG_N &&
     Number.isInteger(p.r) && p.r >= 1 && p.r <= 32 &&
-    Number.isInteger(p.p) && p.p >= 1 && p.p <= 16;
+    Number.isInteger(p.p) && p.p >= 1 && p.p <= 16 &&
+    128 * 2 ** p.logN * p.r <= MAX_SCRYPT_BYTES;
   if (!ok) {
     throw new StoreError(
       'E_UNSUPPORTED_FORMAT',

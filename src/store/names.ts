@@ -34,7 +34,37 @@ export function checkName(name: unknown): string {
   return name as string;
 }
 
-/** A list pattern is a glob when it holds * ? or [, else a name prefix. */
-export function isGlob(pattern: string): boolean {
-  return /[*?[]/.test(pattern);
+export interface NamePattern {
+  /** Every match starts with this literal prefix (lets the store read a key range). */
+  prefix: string;
+  /** Undefined for a plain prefix: every name under the prefix matches. */
+  test?: (name: string) => boolean;
+}
+
+/**
+ * A list pattern: a glob when it holds * ? or [, else a name prefix. As in a
+ * shell, `*` and `?` stay within one segment (they never match '/'); `**`
+ * crosses segments; `[abc]`, `[a-z]`, `[!a]` are character classes.
+ */
+export function namePattern(pattern: string): NamePattern {
+  const first = pattern.search(/[*?[]/);
+  if (first < 0) return { prefix: pattern };
+  let re = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern[i]!;
+    if (ch === '*' && pattern[i + 1] === '*') {
+      re += '.*';
+      i++;
+    } else if (ch === '*') re += '[^/]*';
+    else if (ch === '?') re += '[^/]';
+    else if (ch === '[') {
+      const end = pattern.indexOf(']', i + 2);
+      if (end < 0) throw new StoreError('E_USAGE', `unclosed [ in pattern "${pattern}"`);
+      const body = pattern.slice(i + 1, end).replace(/^!/, '^').replace(/[\\\]]/g, '\\$&');
+      re += `[${body}]`;
+      i = end;
+    } else re += ch.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  const regex = new RegExp(`^${re}$`);
+  return { prefix: pattern.slice(0, first), test: (name) => regex.test(name) };
 }

@@ -40,6 +40,15 @@ export interface KeyRow {
   wrapped: Uint8Array | null;
 }
 
+/** A version waiting to be re-encrypted under the primary key. */
+export interface RewrapRow {
+  secretId: number;
+  name: string;
+  version: number;
+  keyId: number;
+  ciphertext: Uint8Array;
+}
+
 export interface SecretListRow extends SecretRow {
   oldestVersion: number;
   versionCount: number;
@@ -77,12 +86,20 @@ export interface StorageOps {
   /** Remove all but the newest `keep` versions; returns the removed version numbers. */
   pruneVersions(secretId: number, keep: number): number[];
 
-  /** Names after `after`, in order, matching a prefix or glob. */
-  listSecrets(pattern: { prefix?: string; glob?: string }, after: string, limit: number): SecretListRow[];
+  /** Up to `limit` secrets whose names start with `prefix` and sort after `after`, in name order. */
+  listSecrets(prefix: string, after: string, limit: number): SecretListRow[];
   counts(): StoreCounts;
 
   keys(): KeyRow[];
   insertKey(row: KeyRow): void;
+  /** The id of the primary data key as stored now (another process may have rotated). */
+  primaryKeyId(): number | undefined;
+  setKeyStatus(id: number, status: KeyRow['status']): void;
+  setKeyWrapping(id: number, wrapped: Uint8Array | null): void;
+  /** Up to `limit` versions still sealed under data key `keyId`. */
+  versionsUnderKey(keyId: number, limit: number): RewrapRow[];
+  /** Replace a version's ciphertext only if it is still under `fromKeyId`; false when it moved on. */
+  replaceCiphertext(secretId: number, version: number, fromKeyId: number, toKeyId: number, ciphertext: Uint8Array): boolean;
 }
 
 export interface Storage extends StorageOps {

@@ -13,7 +13,7 @@ import { SecretBytes } from '../crypto/secret.js';
 import { wipe } from '../crypto/bytes.js';
 import { unwrapKeyset } from './keys.js';
 import { storeIdHex, type StoreHeader } from './header.js';
-import { checkName, isGlob } from './names.js';
+import { checkName, namePattern } from './names.js';
 import { SCHEMA_VERSION } from './sqlite/schema.js';
 import type { SecretAndVersion, SecretListRow, SecretRow, Storage, StorageOps, VersionRow } from './storage.js';
 import type {
@@ -84,6 +84,9 @@ export class Store {
   }
 
   #bytesOf(value: Uint8Array | string | SecretBytes, allowEmpty: boolean): SecretBytes {
+    if (!(typeof value === 'string' || value instanceof Uint8Array || value instanceof SecretBytes)) {
+      throw new StoreError('E_INVALID_VALUE', 'a value must be bytes (Uint8Array), a string or SecretBytes');
+    }
     const secret = SecretBytes.from(value);
     const limit = this.#c.header.maxValueBytes;
     if (secret.length > limit) {
@@ -210,12 +213,12 @@ export class Store {
 
   /** Names and metadata (never values), a page at a time: safe for very large stores. */
   async *entries(options: ListOptions = {}): AsyncGenerator<SecretSummary> {
-    const pattern = options.pattern ?? '';
-    const match = isGlob(pattern) ? { glob: pattern } : { prefix: pattern };
+    const { prefix, test } = namePattern(options.pattern ?? '');
     let after = '';
     for (;;) {
-      const page: SecretListRow[] = this.#ctx().storage.listSecrets(match, after, LIST_PAGE);
+      const page: SecretListRow[] = this.#ctx().storage.listSecrets(prefix, after, LIST_PAGE);
       for (const r of page) {
+        if (test && !test(r.name)) continue;
         yield {
           ...metadataOf(r, r.oldestVersion),
           versions: r.versionCount,

@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { StoreError } from '../../errors.js';
 import type { KeyStatus } from '../../crypto/keyset.js';
 import type {
-  KeyRow, SecretAndVersion, SecretListRow, SecretRow, Storage, StorageOps, StoreCounts, VersionRow,
+  KeyRow, RewrapRow, SecretAndVersion, SecretListRow, SecretRow, Storage, StorageOps, StoreCounts, VersionRow,
 } from '../storage.js';
 
 interface RawSecret {
@@ -137,13 +137,19 @@ export class SqliteStorage implements Storage {
       pruneList: p(`SELECT version FROM versions WHERE secret_id = ? ORDER BY version DESC LIMIT -1 OFFSET ?`).pluck(),
       pruneDelete: p(`DELETE FROM versions WHERE secret_id = ? AND version IN (SELECT value FROM json_each(?))`),
       listPrefix: p(`${LIST_SQL} WHERE s.name > ? AND s.name >= ? AND s.name < ? ${LIST_TAIL}`),
-      listGlob: p(`${LIST_SQL} WHERE s.name > ? AND s.name GLOB ? ${LIST_TAIL}`),
       countSecrets: p('SELECT count(*) FROM secrets').pluck(),
       countVersions: p(`SELECT count(*) AS versions,
         coalesce(sum(deleted_at IS NULL AND destroyed_at IS NULL), 0) AS live FROM versions`),
       countByKey: p('SELECT key_id, count(*) AS n FROM versions WHERE key_id IS NOT NULL GROUP BY key_id'),
       keys: p('SELECT id, version, status, created_at, wrapped FROM data_keys ORDER BY version'),
       insertKey: p('INSERT INTO data_keys (id, version, status, created_at, wrapped) VALUES (?, ?, ?, ?, ?)'),
+      primaryKeyId: p("SELECT id FROM data_keys WHERE status = 'primary'").pluck(),
+      setKeyStatus: p('UPDATE data_keys SET status = ? WHERE id = ?'),
+      setKeyWrapping: p('UPDATE data_keys SET wrapped = ? WHERE id = ?'),
+      versionsUnderKey: p(`SELECT v.secret_id, s.name, v.version, v.key_id, v.ciphertext
+        FROM versions v JOIN secrets s ON s.id = v.secret_id WHERE v.key_id = ? LIMIT ?`),
+      replaceCiphertext: p(`UPDATE versions SET key_id = ?, ciphertext = ?
+        WHERE secret_id = ? AND version = ? AND key_id = ?`),
     };
   }
 
@@ -211,10 +217,9 @@ export class SqliteStorage implements Storage {
     return doomed.reverse();
   }
 
-  listSecrets(pattern: { prefix?: string; glob?: string }, after: string, limit: number): SecretListRow[] {
-    const rows = pattern.glob !== undefined
-      ? this.#s.listGlob.all(after, pattern.glob, limit)
-      : this.#s.listPrefix.all(after, pattern.prefix ?? '', `${pattern.prefix ?? ''}\u007f`, limit);
+  listSecrets(prefix: string, after: string, limit: number): SecretListRow[] {
+    // Names are ASCII below 0x7f, so [prefix, prefix + DEL) is exactly the names under prefix.
+    const rows = this.#s.listPrefix.all(after, prefix, `${prefix}\u007f`, limit);
     return (rows as (RawSecret & { oldest: number; n: number; cur_deleted: number; cur_destroyed: number })[]).map((r) => ({
       ...toSecret(r),
       oldestVersion: r.oldest ?? 0,
@@ -239,6 +244,27 @@ export class SqliteStorage implements Storage {
 
   insertKey(r: KeyRow): void {
     this.#s.insertKey.run(r.id, r.version, r.status, r.createdAt, buffer(r.wrapped));
+  }
+
+  primaryKeyId(): number | undefined {
+    return this.#s.primaryKeyId.get() as number | undefined;
+  }
+
+  setKeyStatus(id: number, status: KeyStatus): void {
+    this.#s.setKeyStatus.run(status, id);
+  }
+
+  setKeyWrapping(id: number, wrapped: Uint8Array | null): void {
+    this.#s.setKeyWrapping.run(buffer(wrapped), id);
+  }
+
+  versionsUnderKey(keyId: number, limit: number): RewrapRow[] {
+    const rows = this.#s.versionsUnderKey.all(keyId, limit) as { secret_id: number; name: string; version: number; key_id: number; ciphertext: Buffer }[];
+    return rows.map((r) => ({ secretId: r.secret_id, name: r.name, version: r.version, keyId: r.key_id, ciphertext: bytes(r.ciphertext)! }));
+  }
+
+  replaceCiphertext(secretId: number, version: number, fromKeyId: number, toKeyId: number, ciphertext: Uint8Array): boolean {
+    return this.#s.replaceCiphertext.run(toKeyId, buffer(ciphertext), secretId, version, fromKeyId).changes === 1;
   }
 
   write<T>(fn: (tx: StorageOps) => T): T {

@@ -4,7 +4,7 @@
  * is refused and left byte-for-byte as it was.
  */
 import Database from 'better-sqlite3';
-import { closeSync, constants, existsSync, fchmodSync, mkdirSync, openSync, readSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, existsSync, fchmodSync, fstatSync, mkdirSync, openSync, readSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreError } from '../../errors.js';
 import { withExclusiveLock } from '../lock.js';
@@ -24,7 +24,11 @@ function applyConnectionPragmas(db: Database.Database): void {
 /** Create a new, empty store file (0600, directory 0700 when we make it) with the schema. */
 export function createStoreFile(path: string): Database.Database {
   const dir = dirname(path);
-  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new StoreError('E_IO', `cannot create directory ${dir}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
@@ -35,13 +39,15 @@ export function createStoreFile(path: string): Database.Database {
   }
   fchmodSync(fd, 0o600); // the umask may have taken bits away, never added: make it exact
   closeSync(fd);
+  let db: Database.Database | undefined;
   try {
-    const db = new Database(path, { fileMustExist: true });
+    db = new Database(path, { fileMustExist: true });
     db.pragma('journal_mode = WAL'); // -wal and -shm inherit the file's 0600
     applyConnectionPragmas(db);
     migrate(db, 0);
     return db;
   } catch (e) {
+    db?.close(); // first, so SQLite removes its -wal and -shm
     unlinkSync(path);
     throw e;
   }
@@ -58,6 +64,7 @@ function readMagic(path: string): Buffer {
     throw new StoreError('E_IO', `cannot open ${path}: ${code ?? 'error'}`);
   }
   try {
+    if (!fstatSync(fd).isFile()) throw new StoreError('E_NOT_A_STORE', `${path} is not a file`);
     readSync(fd, head, 0, head.length, 0);
   } finally {
     closeSync(fd);

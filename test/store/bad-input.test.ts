@@ -1,0 +1,389 @@
+/**
+ * Bad input: each refused with its code, and the store unchanged afterwards
+ * (a logical snapshot: list + metadata + history + every value, and the file
+ * bytes where nothing should write).
+ */
+import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { initStore, openStore, rawKey, StoreError, type InitOptions, type Store } from '../../src/index.js';
+import { SCHEMA_VERSION } from '../../src/store/sqlite/schema.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+async function fresh(options: InitOptions = {}): Promise<{ store: Store; path: string; key: Uint8Array }> {
+  const path = join(tempDir(), 'store.db');
+  const key = new Uint8Array(randomBytes(32));
+  const store = await initStore(path, rawKey(key), options);
+  onTestFinished(() => store.close());
+  return { store, path, key };
+}
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof StoreError) return e.code;
+    throw e;
+  }
+  throw new Error('expected a StoreError, the call succeeded');
+}
+
+async function errorOf(p: Promise<unknown>): Promise<StoreError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof StoreError) return e;
+    throw e;
+  }
+  throw new Error('expected a StoreError, the call succeeded');
+}
+
+/** Everything a reader can see: list, metadata, history and every version's value or state. */
+async function snapshot(store: Store): Promise<unknown> {
+  const secrets = [];
+  for (const s of await store.list()) {
+    const history = await store.history(s.name);
+    const values: [number, string][] = [];
+    for (const h of history) {
+      try {
+        values.push([h.version, hex((await store.get(s.name, { version: h.version })).value.expose())]);
+      } catch (e) {
+        values.push([h.version, (e as StoreError).code]);
+      }
+    }
+    secrets.push({ summary: s, meta: await store.getMetadata(s.name), history, values });
+  }
+  const st = await store.status();
+  return { secrets, counts: [st.secrets, st.versions, st.liveVersions], keys: st.keys };
+}
+
+/** The bytes of the database and its WAL (what a write would change). */
+function fileBytes(path: string): string {
+  const wal = `${path}-wal`;
+  return hex(readFileSync(path)) + '|' + (existsSync(wal) ? hex(readFileSync(wal)) : '-');
+}
+
+/** A store with some history: live, deleted and destroyed versions, metadata. */
+async function seeded(options: InitOptions = {}) {
+  const f = await fresh(options);
+  const { store } = f;
+  await store.put('app/db', 'one');
+  await store.put('app/db', 'two');
+  await store.put('app/api', new Uint8Array([0, 1, 2, 255]));
+  await store.put('gone', 'x');
+  await store.put('gone', 'y');
+  await store.delete('gone', { versions: [1] });
+  await store.destroy('gone', [2]);
+  await store.setMetadata('app/db', { custom: { owner: 'ops' } });
+  return f;
+}
+
+const BAD_NAMES: [string, unknown][] = [
+  ['empty', ''],
+  ['leading slash', '/a'],
+  ['trailing slash', 'a/'],
+  ['empty segment', 'a//b'],
+  ['dot-dot segment', 'a/../b'],
+  ['dot segment', 'a/./b'],
+  ['only dot', '.'],
+  ['only dot-dot', '..'],
+  ['space', 'a b'],
+  ['257 chars', 'a'.repeat(257)],
+  ['non-ASCII', 'café'],
+  ['backslash', 'a\\b'],
+  ['colon', 'a:b'],
+  ['star', 'a*'],
+  ['newline', 'a\nb'],
+  ['NUL', 'a\0b'],
+  ['number', 42],
+  ['undefined', undefined],
+  ['null', null],
+  ['object', { name: 'a' }],
+];
+
+describe('invalid names → E_INVALID_NAME, store unchanged', () => {
+  for (const [what, name] of BAD_NAMES) {
+    it(`refuses a name that is ${what} in every operation`, async () => {
+      const { store, path } = await seeded();
+      const before = await snapshot(store);
+      const bytes = fileBytes(path);
+      const n = name as string;
+      const calls: [string, () => Promise<unknown>][] = [
+        ['put', () => store.put(n, 'value')],
+        ['put cas 0', () => store.put(n, 'value', { cas: 0 })],
+        ['get', () => store.get(n)],
+        ['get version', () => store.get(n, { version: 1 })],
+        ['history', () => store.history(n)],
+        ['delete', () => store.delete(n)],
+        ['undelete', () => store.undelete(n)],
+        ['destroy', () => store.destroy(n, [1])],
+        ['purge', () => store.purge(n)],
+        ['rollback', () => store.rollback(n, 1)],
+        ['getMetadata', () => store.getMetadata(n)],
+        ['setMetadata', () => store.setMetadata(n, { maxVersions: 1 })],
+      ];
+      for (const [op, call] of calls) expect(await code(call()), op).toBe('E_INVALID_NAME');
+      expect(fileBytes(path)).toBe(bytes);
+      expect(await snapshot(store)).toEqual(before);
+    });
+  }
+
+  it('accepts names at the edges of the rules', async () => {
+    const { store } = await fresh();
+    const ok = ['a', 'A-Z_0.9', 'a'.repeat(256), 'a/b/c', '.hidden', 'a/.b', 'a..b', '...', 'x/..y', '-', '_/_'];
+    for (const n of ok) {
+      await store.put(n, 'v');
+      expect((await store.get(n)).value.text()).toBe('v');
+    }
+    expect((await store.list()).length).toBe(ok.length);
+  });
+
+  it('the error quotes a short printable name but never a long or unprintable one', async () => {
+    const { store } = await fresh();
+    expect((await errorOf(store.put('a b', 'v'))).message).not.toContain('a b'); // not printable ASCII (space)
+    expect((await errorOf(store.put('a//b', 'v'))).message).toContain('"a//b"');
+    const long = `CANARY${'x'.repeat(300)}`;
+    expect((await errorOf(store.put(long, 'v'))).message).not.toContain('CANARY');
+  });
+});
+
+describe('bad values', () => {
+  it('a value over maxValueBytes is E_VALUE_TOO_LARGE and writes nothing', async () => {
+    const { store, path } = await seeded({ maxValueBytes: 1024 });
+    const before = await snapshot(store);
+    const bytes = fileBytes(path);
+    expect(await code(store.put('app/db', new Uint8Array(1025)))).toBe('E_VALUE_TOO_LARGE');
+    expect(await code(store.put('new', new Uint8Array(1025)))).toBe('E_VALUE_TOO_LARGE');
+    expect(await code(store.put('new', 'x'.repeat(1025)))).toBe('E_VALUE_TOO_LARGE');
+    // 400 three-byte characters: 400 chars but 1,200 bytes.
+    expect(await code(store.put('new', '€'.repeat(400)))).toBe('E_VALUE_TOO_LARGE');
+    expect(await code(store.put('new', new Uint8Array(1025), { cas: 0, allowEmpty: true }))).toBe('E_VALUE_TOO_LARGE');
+    expect(fileBytes(path)).toBe(bytes);
+    expect(await snapshot(store)).toEqual(before);
+    await store.put('new', new Uint8Array(1024));
+  });
+
+  it('the default limit is 1 MiB: 1 MiB + 1 is E_VALUE_TOO_LARGE, 1 MiB is accepted', async () => {
+    const { store, path } = await seeded();
+    expect((await store.status()).maxValueBytes).toBe(1024 * 1024);
+    const before = await snapshot(store);
+    const bytes = fileBytes(path);
+    expect(await code(store.put('big', new Uint8Array(1024 * 1024 + 1)))).toBe('E_VALUE_TOO_LARGE');
+    expect(fileBytes(path)).toBe(bytes);
+    expect(await snapshot(store)).toEqual(before);
+    const full = new Uint8Array(randomBytes(1024 * 1024));
+    await store.put('big', full);
+    expect(Buffer.from((await store.get('big')).value.expose()).equals(full)).toBe(true);
+  });
+
+  it('the error says the size, never the value', async () => {
+    const { store } = await fresh({ maxValueBytes: 16 });
+    const e = await errorOf(store.put('a', 'CANARY-too-large-value'));
+    expect(e.code).toBe('E_VALUE_TOO_LARGE');
+    expect(e.message).toContain('22');
+    expect(e.message).not.toContain('CANARY');
+  });
+
+  it('an empty value is E_INVALID_VALUE and writes nothing; allowEmpty: true stores it', async () => {
+    const { store, path } = await seeded();
+    const before = await snapshot(store);
+    const bytes = fileBytes(path);
+    expect(await code(store.put('empty', ''))).toBe('E_INVALID_VALUE');
+    expect(await code(store.put('empty', new Uint8Array(0)))).toBe('E_INVALID_VALUE');
+    expect(await code(store.put('app/db', '', { allowEmpty: false }))).toBe('E_INVALID_VALUE');
+    expect(fileBytes(path)).toBe(bytes);
+    expect(await snapshot(store)).toEqual(before);
+    const w = await store.put('empty', '', { allowEmpty: true });
+    expect(w.version).toBe(1);
+    const got = await store.get('empty');
+    expect(got.value.length).toBe(0);
+    expect(got.value.text()).toBe('');
+    expect((await store.put('app/db', new Uint8Array(0), { allowEmpty: true })).version).toBe(3);
+  });
+
+  it('a value that is neither bytes nor a string is E_INVALID_VALUE (a StoreError) and writes nothing', async () => {
+    const { store, path } = await seeded();
+    const before = await snapshot(store);
+    const bytes = fileBytes(path);
+    for (const value of [42, null, undefined, [1, 2, 3], { a: 1 }]) {
+      expect(await code(store.put('odd', value as unknown as string)), JSON.stringify(value)).toBe('E_INVALID_VALUE');
+    }
+    expect(fileBytes(path)).toBe(bytes);
+    expect(await snapshot(store)).toEqual(before);
+  });
+
+  it('a CAS mismatch writes nothing', async () => {
+    const { store } = await seeded();
+    const before = await snapshot(store);
+    expect(await code(store.put('app/db', 'x', { cas: 1 }))).toBe('E_CAS_MISMATCH');
+    expect(await code(store.put('brand-new', 'x', { cas: 3 }))).toBe('E_CAS_MISMATCH');
+    expect(await code(store.rollback('app/db', 1, { cas: 7 }))).toBe('E_CAS_MISMATCH');
+    expect(await snapshot(store)).toEqual(before);
+  });
+
+  it('bad versions, times and metadata are E_USAGE and change nothing', async () => {
+    const { store, path } = await seeded();
+    const before = await snapshot(store);
+    const bytes = fileBytes(path);
+    expect(await code(store.get('app/db', { version: 0 }))).toBe('E_USAGE');
+    expect(await code(store.get('app/db', { version: '1' as unknown as number }))).toBe('E_USAGE');
+    expect(await code(store.get('app/db', { at: 'yesterday-ish' }))).toBe('E_USAGE');
+    expect(await code(store.delete('app/db', { versions: [0] }))).toBe('E_USAGE');
+    expect(await code(store.delete('app/db', { versions: 1 as unknown as number[] }))).toBe('E_USAGE');
+    expect(await code(store.destroy('app/db', []))).toBe('E_USAGE');
+    expect(await code(store.rollback('app/db', -1))).toBe('E_USAGE');
+    expect(await code(store.setMetadata('app/db', { maxVersions: -2 }))).toBe('E_USAGE');
+    expect(await code(store.setMetadata('app/db', { custom: { k: 1 as unknown as string } }))).toBe('E_USAGE');
+    expect(await code(store.put('app/db', 'v', { cas: -1 }))).toBe('E_USAGE');
+    expect(fileBytes(path)).toBe(bytes);
+    expect(await snapshot(store)).toEqual(before);
+  });
+
+  it('operations on missing versions are E_NOT_FOUND and change nothing (all or nothing)', async () => {
+    const { store } = await seeded();
+    const before = await snapshot(store);
+    expect(await code(store.delete('app/db', { versions: [1, 2, 3] }))).toBe('E_NOT_FOUND');
+    expect(await code(store.undelete('gone', { versions: [1, 5] }))).toBe('E_NOT_FOUND');
+    expect(await code(store.destroy('app/db', [2, 3]))).toBe('E_NOT_FOUND');
+    expect(await code(store.rollback('app/db', 3))).toBe('E_NOT_FOUND');
+    expect(await snapshot(store)).toEqual(before);
+  });
+});
+
+describe('files that are not stores → E_NOT_A_STORE, file bytes unchanged', () => {
+  async function expectRefused(path: string, want = 'E_NOT_A_STORE') {
+    const dir = readdirSync(join(path, '..')).sort();
+    const bytes = readFileSync(path);
+    expect(await code(openStore(path, rawKey(new Uint8Array(32))))).toBe(want);
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+    return dir;
+  }
+
+  it('random bytes', async () => {
+    const path = join(tempDir(), 'random.db');
+    writeFileSync(path, randomBytes(8192));
+    const dir = await expectRefused(path);
+    expect(readdirSync(join(path, '..')).sort()).toEqual(dir);
+  });
+
+  it('an empty file', async () => {
+    const path = join(tempDir(), 'empty.db');
+    writeFileSync(path, '');
+    const dir = await expectRefused(path);
+    expect(readdirSync(join(path, '..')).sort()).toEqual(dir);
+    expect(readFileSync(path).length).toBe(0);
+  });
+
+  it('a short text file', async () => {
+    const path = join(tempDir(), 'text.db');
+    writeFileSync(path, 'hello\n');
+    await expectRefused(path);
+  });
+
+  it('the SQLite magic followed by garbage', async () => {
+    const path = join(tempDir(), 'garbage.db');
+    writeFileSync(path, Buffer.concat([Buffer.from('SQLite format 3\0', 'latin1'), randomBytes(4096)]));
+    await expectRefused(path);
+  });
+
+  it('a foreign SQLite database (and one using user_version itself)', async () => {
+    for (const userVersion of [0, 7, 1000]) {
+      const path = join(tempDir(), `foreign-${userVersion}.db`);
+      const db = new Database(path);
+      db.exec("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT); INSERT INTO meta VALUES ('format', 'strongbox/v1');");
+      db.exec('CREATE TABLE t (x); INSERT INTO t VALUES (1), (2)');
+      db.pragma(`user_version = ${userVersion}`);
+      db.close();
+      const dir = await expectRefused(path);
+      expect(readdirSync(join(path, '..')).sort()).toEqual(dir);
+      const check = new Database(path, { readonly: true });
+      expect(check.pragma('user_version', { simple: true })).toBe(userVersion);
+      check.close();
+    }
+  });
+
+  it('a foreign SQLite database in WAL mode', async () => {
+    const path = join(tempDir(), 'foreign-wal.db');
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.exec('CREATE TABLE t (x); INSERT INTO t VALUES (1)');
+    db.close();
+    await expectRefused(path);
+  });
+
+  it('a directory is refused with a StoreError (E_NOT_A_STORE or E_IO), not a raw fs error', async () => {
+    const dir = join(tempDir(), 'a-dir.db');
+    mkdirSync(dir);
+    let err: unknown;
+    try {
+      await openStore(dir, rawKey(new Uint8Array(32)));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(StoreError);
+    expect(['E_NOT_A_STORE', 'E_IO']).toContain((err as StoreError).code);
+  });
+});
+
+describe('a store from a newer program → E_SCHEMA_TOO_NEW, file bytes unchanged', () => {
+  for (const raise of [1, 100]) {
+    it(`user_version raised to SCHEMA_VERSION + ${raise}`, async () => {
+      const { store, path, key } = await seeded();
+      await store.close();
+      const db = new Database(path);
+      db.pragma(`user_version = ${SCHEMA_VERSION + raise}`);
+      db.close();
+      const dir = readdirSync(join(path, '..')).sort();
+      const bytes = readFileSync(path);
+      const e = await errorOf(openStore(path, rawKey(key)));
+      expect(e.code).toBe('E_SCHEMA_TOO_NEW');
+      expect(e.message).toContain(String(SCHEMA_VERSION + raise));
+      expect(readFileSync(path).equals(bytes)).toBe(true);
+      expect(readdirSync(join(path, '..')).sort()).toEqual(dir);
+      // Even a wrong key gets the schema error first: nothing about keys is read.
+      expect(await code(openStore(path, rawKey(new Uint8Array(32))))).toBe('E_SCHEMA_TOO_NEW');
+      expect(readFileSync(path).equals(bytes)).toBe(true);
+    });
+  }
+});
+
+describe('paths', () => {
+  it('init on an existing store is E_STORE_EXISTS and leaves it as it was', async () => {
+    const { store, path, key } = await seeded();
+    const before = await snapshot(store);
+    await store.close();
+    const bytes = readFileSync(path);
+    expect(await code(initStore(path, rawKey(new Uint8Array(randomBytes(32)))))).toBe('E_STORE_EXISTS');
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+    const again = await openStore(path, rawKey(key));
+    onTestFinished(() => again.close());
+    expect(await snapshot(again)).toEqual(before);
+  });
+
+  it('init on any existing file (even empty) or directory is E_STORE_EXISTS, bytes unchanged', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'notes.txt');
+    writeFileSync(file, 'precious');
+    const empty = join(dir, 'empty');
+    writeFileSync(empty, '');
+    const sub = join(dir, 'sub');
+    mkdirSync(sub);
+    expect(await code(initStore(file, rawKey(new Uint8Array(32))))).toBe('E_STORE_EXISTS');
+    expect(await code(initStore(empty, rawKey(new Uint8Array(32))))).toBe('E_STORE_EXISTS');
+    expect(await code(initStore(sub, rawKey(new Uint8Array(32))))).toBe('E_STORE_EXISTS');
+    expect(readFileSync(file, 'utf8')).toBe('precious');
+    expect(readFileSync(empty).length).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(['empty', 'notes.txt', 'sub']);
+  });
+
+  it('open of a missing path is E_NO_STORE and creates nothing', async () => {
+    const dir = tempDir();
+    expect(await code(openStore(join(dir, 'missing.db'), rawKey(new Uint8Array(32))))).toBe('E_NO_STORE');
+    expect(await code(openStore(join(dir, 'no', 'such', 'dir.db'), rawKey(new Uint8Array(32))))).toBe('E_NO_STORE');
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
