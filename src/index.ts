@@ -1,6 +1,7 @@
 /** Strongbox: a local encrypted secret store. The public library API. */
 export { initStore, openStore, type InitOptions, type OpenOptions, type MasterKeyChoice } from './store/open.js';
 export { Store } from './store/store.js';
+export type { RotateOptions, RotateReport } from './store/rotation.js';
 export type * from './store/types.js';
 export { defaultStorePath } from './store/paths.js';
 export { nameProblem, checkName } from './store/names.js';

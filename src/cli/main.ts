@@ -16,6 +16,8 @@ import { registerHistory } from './commands/history.js';
 import { registerLifecycle } from './commands/lifecycle.js';
 import { registerStatus } from './commands/status.js';
 import { registerMeta } from './commands/meta.js';
+import { registerKeys } from './commands/keys.js';
+import { registerRotateMaster } from './commands/rotate-master.js';
 
 export const VERSION = '0.1.0';
 
@@ -33,7 +35,7 @@ function program(ctx: Context): Command {
       writeErr: (s) => ctx.io.stderr.write(s),
       outputError: (s, write) => write(s.replace(/^error: /, 'store: error: ')),
     });
-  for (const register of [registerInit, registerSet, registerGet, registerList, registerHistory, registerLifecycle, registerMeta, registerStatus]) {
+  for (const register of [registerInit, registerSet, registerGet, registerList, registerHistory, registerLifecycle, registerMeta, registerStatus, registerKeys, registerRotateMaster]) {
     register(p, ctx);
   }
   p.addHelpText('after', `
@@ -42,7 +44,11 @@ store -V (or store --version alone) prints the program version.
 Exit status: 0 ok, 1 error, 2 usage or invalid input, 3 not found / deleted / destroyed,
 4 check-and-set conflict, 5 wrong master key or tampered data, 6 master key missing or unusable,
 7 no store / not a store / too new, 75 locked (try again).`);
-  for (const c of p.commands) c.exitOverride();
+  const override = (c: Command): void => {
+    c.exitOverride();
+    c.commands.forEach(override);
+  };
+  p.commands.forEach(override);
   return p;
 }
 

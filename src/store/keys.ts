@@ -65,3 +65,26 @@ export async function unwrapKeyset(master: MasterKey, storeId: Uint8Array, rows:
   }
   return keyset;
 }
+
+/** Thrown inside a write transaction when the stored primary is not ours: reload, then retry. */
+export class StaleKeyset extends Error {
+  constructor() {
+    super('the keyset changed in another process');
+    this.name = 'StaleKeyset';
+  }
+}
+
+/** What reloading needs from an open store. */
+export interface KeysetHolder {
+  storage: { keys(): KeyRow[] };
+  header: { storeId: Uint8Array };
+  master: MasterKey;
+  keyset: Keyset;
+}
+
+/** Replace the in-memory keyset with the stored one (another process may have rotated). */
+export async function reloadKeyset(c: KeysetHolder): Promise<void> {
+  const fresh = await unwrapKeyset(c.master, c.header.storeId, c.storage.keys());
+  c.keyset.wipe();
+  c.keyset = fresh;
+}

@@ -11,7 +11,10 @@ import { type Keyset } from '../crypto/keyset.js';
 import type { MasterKey } from '../crypto/master.js';
 import { SecretBytes } from '../crypto/secret.js';
 import { wipe } from '../crypto/bytes.js';
-import { unwrapKeyset } from './keys.js';
+import { reloadKeyset, StaleKeyset } from './keys.js';
+import { destroyKey, rotateKeys, type RotateOptions, type RotateReport } from './rotation.js';
+import { rotateMaster } from './master-rotation.js';
+import type { MasterKeySource } from '../crypto/master.js';
 import { storeIdHex, type StoreHeader } from './header.js';
 import { checkName, namePattern } from './names.js';
 import { SCHEMA_VERSION } from './sqlite/schema.js';
@@ -101,6 +104,8 @@ export class Store {
   /** Append version n+1 of `name`; inside a write transaction. */
   #append(tx: StorageOps, name: string, plaintext: Uint8Array, cas: number | undefined): WriteResult {
     const c = this.#c;
+    // Inside the write lock: never seal under a key another process has demoted.
+    if (tx.primaryKeyId() !== c.keyset.primary()?.id) throw new StaleKeyset();
     const now = c.now();
     const secret = tx.findSecret(name) ?? tx.insertSecret(name, now);
     if (cas !== undefined && cas !== secret.currentVersion) throw new CasMismatchError(name, cas, secret.currentVersion);
@@ -130,10 +135,19 @@ export class Store {
   }
 
   async #reloadKeys(): Promise<void> {
-    const c = this.#c;
-    const fresh = await unwrapKeyset(c.master, c.header.storeId, c.storage.keys());
-    c.keyset.wipe();
-    c.keyset = fresh;
+    await reloadKeyset(this.#c);
+  }
+
+  /** Run a write that seals values; if another process rotated keys meanwhile, reload and run it again. */
+  async #sealingWrite<T>(fn: (tx: StorageOps) => T): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return this.#c.storage.write(fn);
+      } catch (e) {
+        if (!(e instanceof StaleKeyset) || attempt >= 3) throw e;
+        await this.#reloadKeys();
+      }
+    }
   }
 
   /** The value of `found`'s version, or the error its state calls for. */
@@ -161,7 +175,7 @@ export class Store {
       throw usage('cas must be a whole number from 0 up');
     }
     const secret = this.#bytesOf(value, options.allowEmpty ?? false);
-    return c.storage.write((tx) => this.#append(tx, name, secret.expose(), options.cas));
+    return this.#sealingWrite((tx) => this.#append(tx, name, secret.expose(), options.cas));
   }
 
   /**
@@ -323,7 +337,7 @@ export class Store {
     // Make sure every key the old version may name is loaded before the sync transaction.
     const probe = this.#live(name, c.storage.readVersion(name, version), `version ${version}`);
     if (probe.keyId !== null && !c.keyset.byId(probe.keyId)) await this.#reloadKeys();
-    return c.storage.write((tx) => {
+    return this.#sealingWrite((tx) => {
       const v = this.#live(name, tx.readVersion(name, version), `version ${version}`);
       const plaintext = openValue(c.keyset, c.header.storeId, name, v.version, v.ciphertext!);
       try {
@@ -390,6 +404,40 @@ export class Store {
       defaultMaxVersions: c.header.defaultMaxVersions,
       keys,
     };
+  }
+
+  /**
+   * Rotate data keys: a new primary (unless `ifOlderThanMs` says the current
+   * one is young enough), then rewrap old versions in short batches and retire
+   * unused keys. Runs under the store's exclusive lock; resumable.
+   * @throws E_LOCKED, E_USAGE, E_TAMPERED
+   */
+  async rotateKeys(options: RotateOptions = {}): Promise<RotateReport> {
+    return rotateKeys(this.#ctx(), options);
+  }
+
+  /** The data keys with how many versions each encrypts. */
+  async keys(): Promise<KeyInfo[]> {
+    this.#ctx();
+    await this.#reloadKeys();
+    return (await this.status()).keys;
+  }
+
+  /** Erase a retired data key. @throws E_KEY_IN_USE, E_NOT_FOUND, E_LOCKED */
+  async destroyKey(keyVersion: number, options: { wait?: boolean } = {}): Promise<void> {
+    checkVersionNumber(keyVersion, 'key version');
+    await destroyKey(this.#ctx(), keyVersion, options);
+  }
+
+  /**
+   * Wrap the data keys under a new master key; the old one no longer opens the store.
+   * @throws E_LOCKED, E_MASTER_KEY
+   */
+  async rotateMaster(next: MasterKeySource, options: { wait?: boolean } = {}): Promise<void> {
+    const c = this.#ctx();
+    const key = await rotateMaster(c, next, options);
+    c.master.close();
+    c.master = key;
   }
 
   /** Zero the data keys, forget the master key, close the file. Idempotent. */

@@ -1,0 +1,69 @@
+/** rotate-keys, keys, keys destroy: the data-key lifecycle. */
+import type { Command } from 'commander';
+import { table, wholeNumber, type Context } from '../context.js';
+import { parseDuration, progressBar } from '../progress.js';
+
+function days(ms: number): string {
+  return `${(ms / 86_400_000).toFixed(1)} days`;
+}
+
+export function registerKeys(program: Command, ctx: Context): void {
+  program
+    .command('rotate-keys')
+    .description('make a new primary data key, then re-encrypt old versions under it (resumable; for cron)')
+    .option('--if-older-than <duration>', 'only make a new key if the primary is this old (e.g. 30d); still finishes an interrupted rewrap', parseDuration)
+    .option('--no-rewrap', 'only make the new key; leave old versions under their keys')
+    .option('--batch <n>', 'versions per transaction (default 200)', wholeNumber('--batch', 1))
+    .option('--wait', 'wait for another exclusive operation to finish')
+    .option('--no-wait', 'exit 75 at once if the store is locked (default)')
+    .option('--json', 'print the report as JSON')
+    .action(async (opts: { ifOlderThan?: number; rewrap: boolean; batch?: number; wait?: boolean; json?: boolean }, cmd: Command) => {
+      await ctx.withStore(cmd, async (store) => {
+        const bar = progressBar(ctx.io, 'rewrap');
+        let r;
+        try {
+          r = await store.rotateKeys({
+            ifOlderThanMs: opts.ifOlderThan, rewrap: opts.rewrap, batchSize: opts.batch, wait: opts.wait ?? false,
+            onProgress: bar.update,
+          });
+        } finally {
+          bar.end();
+        }
+        if (opts.json) return ctx.json(r);
+        const head = r.rotated
+          ? `new primary data key ${r.primaryVersion}`
+          : `primary data key ${r.primaryVersion} is ${days(r.previousPrimaryAgeMs)} old, younger than asked: no new key`;
+        const retired = r.retired.length ? `; retired key ${r.retired.join(', ')}` : '';
+        return ctx.out(`${head}; rewrapped ${r.rewrapped} version(s) in ${r.batches} batch(es), longest ${r.longestBatchMs.toFixed(1)} ms${retired}; ${(r.durationMs / 1000).toFixed(2)} s`);
+      });
+    });
+
+  const keys = program
+    .command('keys')
+    .description('list data keys: id, version, status, created, versions each encrypts')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      await ctx.withStore(cmd, async (store) => {
+        const list = (await store.keys()).map((k) => ({ ...k, id: k.id.toString(16).padStart(8, '0') }));
+        if (opts.json) return ctx.json(list);
+        return ctx.out(table(
+          ['KEY', 'ID', 'STATUS', 'CREATED', 'VERSIONS'],
+          list.map((k) => [String(k.version), k.id, k.status, k.createdAt.toISOString(), String(k.versions)]),
+        ));
+      });
+    });
+
+  keys
+    .command('destroy')
+    .description('erase a retired data key for good (refused while anything uses it)')
+    .argument('<key-version>', 'the key version (see store keys)', wholeNumber('KEY_VERSION', 1))
+    .option('--wait', 'wait for another exclusive operation to finish')
+    .option('--json', 'print as JSON')
+    .action(async (version: number, opts: { wait?: boolean; json?: boolean }, cmd: Command) => {
+      await ctx.withStore(cmd, async (store) => {
+        await store.destroyKey(version, { wait: opts.wait ?? false });
+        if (opts.json) return ctx.json({ keyVersion: version, status: 'destroyed' });
+        return ctx.out(`data key ${version}: destroyed`);
+      });
+    });
+}

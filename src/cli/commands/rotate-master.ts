@@ -1,0 +1,37 @@
+import { Option, type Command } from 'commander';
+import type { MasterKind } from '../../crypto/master.js';
+import { wholeNumber, type Context } from '../context.js';
+import { sourceForInit } from '../master.js';
+
+interface RotateMasterOptions {
+  to: MasterKind;
+  newKeyfile?: string;
+  newPassphraseFile?: string;
+  scryptLogN?: number;
+  wait?: boolean;
+  json?: boolean;
+}
+
+export function registerRotateMaster(program: Command, ctx: Context): void {
+  program
+    .command('rotate-master')
+    .description('wrap the data keys under a new master key; the old one stops working')
+    .addOption(new Option('--to <kind>', 'the new master key kind').choices(['passphrase', 'keyfile', 'env']).makeOptionMandatory())
+    .option('--new-keyfile <path>', 'with --to keyfile: the new key file (created 0600 if absent)')
+    .option('--new-passphrase-file <path>', 'with --to passphrase: read it from a file (or env STORE_NEW_PASSPHRASE, or the prompt)')
+    .option('--scrypt-log-n <n>', 'with --to passphrase: KDF cost, log2 N', wholeNumber('--scrypt-log-n'))
+    .option('--wait', 'wait for another exclusive operation to finish')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nWith --to env the new key is read from STORE_NEW_MASTER_KEY (base64 of 32 bytes).')
+    .action(async (opts: RotateMasterOptions, cmd: Command) => {
+      // The new key is given like the old one at init, under NEW_ names, so both can be present.
+      const env = ctx.io.env;
+      const newIo = { ...ctx.io, env: { ...env, STORE_MASTER_KEY: env.STORE_NEW_MASTER_KEY, STORE_PASSPHRASE: env.STORE_NEW_PASSPHRASE } };
+      await ctx.withStore(cmd, async (store) => {
+        const next = await sourceForInit(opts.to, { keyfile: opts.newKeyfile, passphraseFile: opts.newPassphraseFile, scryptLogN: opts.scryptLogN }, newIo);
+        await store.rotateMaster(next, { wait: opts.wait ?? false });
+        if (opts.json) return ctx.json({ masterKind: opts.to });
+        return ctx.out(`master key rotated to ${opts.to}${opts.newKeyfile ? ` (${opts.newKeyfile})` : ''}; the old key no longer opens this store`);
+      });
+    });
+}

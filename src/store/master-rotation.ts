@@ -1,0 +1,47 @@
+/**
+ * Master-key rotation: wrap every data key under a new master key and replace
+ * the header's master parameters and check, all in one transaction, so the
+ * store opens with exactly one of the two keys at any moment. Values are not
+ * touched: they are under data keys, which do not change.
+ */
+import type { MasterKey, MasterKeySource } from '../crypto/master.js';
+import { makeMasterCheck, reloadKeyset, wrapKey } from './keys.js';
+import { withExclusiveLock } from './lock.js';
+import type { RotationContext } from './rotation.js';
+import type { StoreHeader } from './header.js';
+import type { KeyRow } from './storage.js';
+
+export interface MasterRotationContext extends RotationContext {
+  header: StoreHeader;
+}
+
+/** Returns the new master key; the caller swaps it in and closes the old one. */
+export async function rotateMaster(
+  c: MasterRotationContext,
+  next: MasterKeySource,
+  options: { wait?: boolean } = {},
+): Promise<MasterKey> {
+  return withExclusiveLock(c.path, async () => {
+    await reloadKeyset(c);
+    const { key, params } = await next.create(c.header.storeId);
+    try {
+      const rows: KeyRow[] = [];
+      for (const k of c.keyset.info()) {
+        const full = c.keyset.byId(k.id)!;
+        rows.push(await wrapKey(key, c.header.storeId, full));
+      }
+      const check = await makeMasterCheck(key, c.header.storeId);
+      c.storage.write((tx) => {
+        for (const r of rows) tx.setKeyWrapping(r.id, r.wrapped);
+        tx.setMeta('master', JSON.stringify(params));
+        tx.setMeta('master_check', check);
+      });
+      c.header.master = params;
+      c.header.masterCheck = check;
+      return key;
+    } catch (e) {
+      key.close();
+      throw e;
+    }
+  }, options);
+}

@@ -1,0 +1,175 @@
+/**
+ * Data-key rotation (DESIGN.md §4 rotate-keys): a new primary key, then
+ * rewrap — every version still under an older key is opened and sealed again
+ * under the primary, in short BEGIN IMMEDIATE batches so other processes'
+ * writers wait at most one batch (readers never wait, WAL). All progress
+ * lives in the rows themselves: a run killed at any point leaves every
+ * version under some key we hold, and the next run picks up what is left.
+ * Keys that nothing references any more become `retired`.
+ */
+import { StoreError } from '../errors.js';
+import { openValue, sealValue } from '../crypto/envelope.js';
+import { wipe } from '../crypto/bytes.js';
+import { reloadKeyset, wrapKey, type KeysetHolder } from './keys.js';
+import { withExclusiveLock } from './lock.js';
+import type { Storage } from './storage.js';
+
+export interface RotateOptions {
+  /** Make a new primary only if the current one is at least this old (ms); rewrap still resumes. */
+  ifOlderThanMs?: number;
+  /** Re-encrypt old versions under the new primary (default true). */
+  rewrap?: boolean;
+  /** Versions per transaction (default 200). */
+  batchSize?: number;
+  /** Wait for the store's exclusive lock instead of failing with E_LOCKED. */
+  wait?: boolean;
+  /** Called after each batch. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface RotateReport {
+  /** True when a new primary key was made. */
+  rotated: boolean;
+  primaryVersion: number;
+  /** Age of the primary before this run, in ms. */
+  previousPrimaryAgeMs: number;
+  rewrapped: number;
+  /** Key versions that became retired. */
+  retired: number[];
+  batches: number;
+  /** The longest single batch transaction, in ms: what a concurrent writer may have waited. */
+  longestBatchMs: number;
+  durationMs: number;
+}
+
+export interface RotationContext extends KeysetHolder {
+  path: string;
+  storage: Storage;
+  now: () => number;
+}
+
+const DEFAULT_BATCH = 200;
+const MAX_BATCH = 10_000;
+
+/** Make a new primary: the old one becomes `active` (decrypt only). One transaction. */
+async function addPrimary(c: RotationContext): Promise<number> {
+  const fresh = c.keyset.generate(c.now(), 'primary');
+  const row = await wrapKey(c.master, c.header.storeId, fresh);
+  wipe(fresh.material);
+  const old = c.keyset.primary();
+  c.storage.write((tx) => {
+    if (old) tx.setKeyStatus(old.id, 'active');
+    tx.insertKey(row);
+  });
+  await reloadKeyset(c);
+  return fresh.version;
+}
+
+/** Re-encrypt every version not under the primary, batch by batch. */
+function rewrapAll(c: RotationContext, batchSize: number, onProgress?: RotateOptions['onProgress']) {
+  const primary = c.keyset.primary()!;
+  const byKey = c.storage.counts().byKey;
+  const oldKeys = c.keyset.info().filter((k) => k.id !== primary.id && (byKey.get(k.id) ?? 0) > 0);
+  const total = oldKeys.reduce((n, k) => n + (byKey.get(k.id) ?? 0), 0);
+  let done = 0;
+  let batches = 0;
+  let longestBatchMs = 0;
+  onProgress?.(0, total);
+  for (const old of oldKeys) {
+    for (;;) {
+      const started = performance.now();
+      const n = c.storage.write((tx) => {
+        const rows = tx.versionsUnderKey(old.id, batchSize);
+        for (const r of rows) {
+          const plaintext = openValue(c.keyset, c.header.storeId, r.name, r.version, r.ciphertext);
+          try {
+            const sealed = sealValue(primary, c.header.storeId, r.name, r.version, plaintext);
+            tx.replaceCiphertext(r.secretId, r.version, old.id, sealed.keyId, sealed.blob);
+          } finally {
+            wipe(plaintext);
+          }
+        }
+        return rows.length;
+      });
+      longestBatchMs = Math.max(longestBatchMs, performance.now() - started);
+      if (n === 0) break;
+      batches++;
+      done += n;
+      onProgress?.(Math.min(done, total), total);
+      if (n < batchSize) break;
+    }
+  }
+  return { rewrapped: done, batches, longestBatchMs };
+}
+
+/** Every non-primary key that no version references becomes `retired`. */
+function retireUnused(c: RotationContext): number[] {
+  return c.storage.write((tx) => {
+    const byKey = tx.counts().byKey;
+    const retired: number[] = [];
+    for (const k of tx.keys()) {
+      if (k.status === 'active' && !byKey.has(k.id)) {
+        tx.setKeyStatus(k.id, 'retired');
+        retired.push(k.version);
+      }
+    }
+    return retired;
+  });
+}
+
+export async function rotateKeys(c: RotationContext, options: RotateOptions = {}): Promise<RotateReport> {
+  const batchSize = options.batchSize ?? DEFAULT_BATCH;
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH) {
+    throw new StoreError('E_USAGE', `batch size must be 1..${MAX_BATCH}`);
+  }
+  if (options.ifOlderThanMs !== undefined && !(options.ifOlderThanMs >= 0)) {
+    throw new StoreError('E_USAGE', 'ifOlderThanMs must be 0 or more');
+  }
+  const started = performance.now();
+  return withExclusiveLock(c.path, async () => {
+    await reloadKeyset(c); // another process may have rotated since we opened
+    const current = c.keyset.primary()!;
+    const previousPrimaryAgeMs = Math.max(0, c.now() - current.createdAt);
+    const due = options.ifOlderThanMs === undefined || previousPrimaryAgeMs >= options.ifOlderThanMs;
+    const primaryVersion = due ? await addPrimary(c) : current.version;
+    const work = options.rewrap === false
+      ? { rewrapped: 0, batches: 0, longestBatchMs: 0 }
+      : rewrapAll(c, batchSize, options.onProgress);
+    const retired = retireUnused(c);
+    await reloadKeyset(c);
+    return {
+      rotated: due,
+      primaryVersion,
+      previousPrimaryAgeMs,
+      ...work,
+      retired,
+      durationMs: performance.now() - started,
+    };
+  }, { wait: options.wait });
+}
+
+/**
+ * Erase a retired key's material for good. Refused for a key that still
+ * encrypts anything, and for the primary or an active key.
+ */
+export async function destroyKey(c: RotationContext, keyVersion: number, options: { wait?: boolean } = {}): Promise<void> {
+  await withExclusiveLock(c.path, async () => {
+    c.storage.write((tx) => {
+      const key = tx.keys().find((k) => k.version === keyVersion);
+      if (!key) throw new StoreError('E_NOT_FOUND', `no data key version ${keyVersion}`);
+      if (key.status === 'destroyed') return;
+      const uses = tx.counts().byKey.get(key.id) ?? 0;
+      if (key.status !== 'retired' || uses > 0) {
+        throw new StoreError(
+          'E_KEY_IN_USE',
+          `data key ${keyVersion} is ${key.status} and encrypts ${uses} version(s); only a retired key can be destroyed`,
+          ['run store rotate-keys first: it rewraps old versions and retires unused keys'],
+        );
+      }
+      tx.setKeyWrapping(key.id, null);
+      tx.setKeyStatus(key.id, 'destroyed');
+    });
+    c.storage.checkpoint();
+    await reloadKeyset(c);
+  }, options);
+}
