@@ -1,0 +1,144 @@
+// Data-key rotation and master-key rotation through the library.
+import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { initStore, openStore, rawKey, keyFile, passphrase, type Store } from '../../src/index.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const KEY = new Uint8Array(32).fill(3);
+
+async function fresh(now?: () => number): Promise<{ path: string; store: Store }> {
+  const path = join(tempDir(), 'store.db');
+  return { path, store: await initStore(path, rawKey(KEY), now ? { now } : {}) };
+}
+
+async function fill(store: Store, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await store.put(`s/${i % 7}`, `value-${i}`);
+}
+
+async function everyValue(store: Store): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const s of await store.list()) {
+    for (const h of await store.history(s.name)) {
+      if (h.state === 'live') out.set(`${s.name}@${h.version}`, (await store.get(s.name, { version: h.version })).value.text());
+    }
+  }
+  return out;
+}
+
+describe('rotateKeys', () => {
+  it('makes a new primary, rewraps every version under it, retires the old key', async () => {
+    const { store } = await fresh();
+    await fill(store, 40);
+    const before = await everyValue(store);
+    const r = await store.rotateKeys({ batchSize: 7 });
+    expect(r).toMatchObject({ rotated: true, primaryVersion: 2, rewrapped: 40, retired: [1] });
+    expect(r.batches).toBe(6); // 40 versions in batches of 7
+    const keys = await store.keys();
+    expect(keys.map((k) => [k.version, k.status, k.versions])).toEqual([[1, 'retired', 0], [2, 'primary', 40]]);
+    expect(await everyValue(store)).toEqual(before);
+    expect((await store.history('s/0')).every((h) => h.keyVersion === 2)).toBe(true);
+    await store.close();
+  });
+
+  it('--no-rewrap leaves old versions under their (now active) key; a later run finishes', async () => {
+    const { store } = await fresh();
+    await fill(store, 10);
+    const r = await store.rotateKeys({ rewrap: false });
+    expect(r).toMatchObject({ rotated: true, rewrapped: 0, retired: [] });
+    await store.put('s/new', 'under-2');
+    expect((await store.keys()).map((k) => [k.status, k.versions])).toEqual([['active', 10], ['primary', 1]]);
+    const again = await store.rotateKeys({ ifOlderThanMs: 86_400_000 });
+    expect(again).toMatchObject({ rotated: false, primaryVersion: 2, rewrapped: 10, retired: [1] });
+    await store.close();
+  });
+
+  it('ifOlderThanMs: a no-op while the primary is young, a rotation once it is old enough', async () => {
+    let t = Date.UTC(2026, 0, 1);
+    const { store } = await fresh(() => t);
+    await fill(store, 3);
+    t += 29 * 86_400_000;
+    expect(await store.rotateKeys({ ifOlderThanMs: 30 * 86_400_000 })).toMatchObject({ rotated: false, primaryVersion: 1, rewrapped: 0 });
+    t += 86_400_000;
+    expect(await store.rotateKeys({ ifOlderThanMs: 30 * 86_400_000 })).toMatchObject({ rotated: true, primaryVersion: 2, rewrapped: 3 });
+    await store.close();
+  });
+
+  it('a handle opened before another rotated writes under the new primary and reads rewrapped values', async () => {
+    const { path, store: rotator } = await fresh();
+    await fill(rotator, 5);
+    const stale = await openStore(path, rawKey(KEY));
+    await rotator.rotateKeys();
+    await rotator.destroyKey(1);
+    // The stale handle still holds key 1 in memory: its next write must not use it.
+    const w = await stale.put('s/late', 'written-after-rotation');
+    expect((await rotator.history('s/late')).find((h) => h.version === w.version)?.keyVersion).toBe(2);
+    // s/0 is now under key 2, which the stale handle never saw: it reloads the keyset.
+    expect((await stale.get('s/0')).value.text()).toBe('value-0');
+    await stale.close();
+    await rotator.close();
+  });
+
+  it('destroyKey refuses the primary, an active key and anything still referenced', async () => {
+    const { store } = await fresh();
+    await fill(store, 4);
+    await expect(store.destroyKey(1)).rejects.toMatchObject({ code: 'E_KEY_IN_USE' });
+    await store.rotateKeys({ rewrap: false });
+    await expect(store.destroyKey(1)).rejects.toMatchObject({ code: 'E_KEY_IN_USE' });
+    await expect(store.destroyKey(9)).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+    await store.rotateKeys({ ifOlderThanMs: 1e12 });
+    await store.destroyKey(1);
+    expect((await store.keys())[0]).toMatchObject({ version: 1, status: 'destroyed' });
+    expect((await store.get('s/1')).value.text()).toBe('value-1');
+    await store.close();
+  });
+
+  it('a destroyed key has no material left in the file', async () => {
+    const { path, store } = await fresh();
+    await fill(store, 2);
+    await store.rotateKeys();
+    await store.destroyKey(1);
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    const row = db.prepare('SELECT status, wrapped FROM data_keys WHERE version = 1').get() as { status: string; wrapped: Buffer | null };
+    db.close();
+    expect(row).toEqual({ status: 'destroyed', wrapped: null });
+  });
+
+  it('refuses a bad batch size', async () => {
+    const { store } = await fresh();
+    await expect(store.rotateKeys({ batchSize: 0 })).rejects.toMatchObject({ code: 'E_USAGE' });
+    await expect(store.rotateKeys({ batchSize: 1.5 })).rejects.toMatchObject({ code: 'E_USAGE' });
+    expect((await store.keys())).toHaveLength(1);
+    await store.close();
+  });
+});
+
+describe('rotateMaster', () => {
+  it('moves from a raw key to a key file to a passphrase; each old key stops opening the store', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'store.db');
+    const store = await initStore(path, rawKey(KEY));
+    await store.put('db/password', 'hunter2');
+    await store.rotateKeys({ rewrap: false }); // two data keys, both must be rewrapped under the new master
+    await store.put('db/password', 'hunter3');
+
+    await store.rotateMaster(keyFile(join(dir, 'new.key'), { create: true }));
+    expect((await store.get('db/password', { version: 1 })).value.text()).toBe('hunter2'); // same handle keeps working
+    await store.close();
+    await expect(openStore(path, rawKey(KEY))).rejects.toMatchObject({ code: 'E_WRONG_MASTER_KEY' });
+
+    const viaFile = await openStore(path, keyFile(join(dir, 'new.key')));
+    expect((await viaFile.status()).masterKind).toBe('keyfile');
+    await viaFile.rotateMaster(passphrase('new passphrase', { scrypt: { logN: 15 } }));
+    await viaFile.put('db/password', 'hunter4');
+    await viaFile.close();
+    await expect(openStore(path, keyFile(join(dir, 'new.key')))).rejects.toMatchObject({ code: 'E_WRONG_MASTER_KEY' });
+
+    const viaPw = await openStore(path, passphrase('new passphrase'));
+    expect((await viaPw.get('db/password')).value.text()).toBe('hunter4');
+    expect((await viaPw.get('db/password', { version: 1 })).value.text()).toBe('hunter2');
+    await viaPw.close();
+    await expect(openStore(path, passphrase('wrong'))).rejects.toMatchObject({ code: 'E_WRONG_MASTER_KEY' });
+  });
+});
