@@ -11,7 +11,7 @@ import { StoreError } from '../errors.js';
 import { openValue, sealValue } from '../crypto/envelope.js';
 import { wipe } from '../crypto/bytes.js';
 import { reloadKeyset, wrapKey, type KeysetHolder } from './keys.js';
-import { withExclusiveLock } from './lock.js';
+import { withExclusiveLock, type HeldLock } from './lock.js';
 import type { Storage } from './storage.js';
 
 export interface RotateOptions {
@@ -65,8 +65,11 @@ async function addPrimary(c: RotationContext): Promise<number> {
   return fresh.version;
 }
 
+/** Let timers run (the lock refresh, a progress bar) between batches. */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** Re-encrypt every version not under the primary, batch by batch. */
-function rewrapAll(c: RotationContext, batchSize: number, onProgress?: RotateOptions['onProgress']) {
+async function rewrapAll(c: RotationContext, lock: HeldLock, batchSize: number, onProgress?: RotateOptions['onProgress']) {
   const primary = c.keyset.primary()!;
   const byKey = c.storage.counts().byKey;
   const oldKeys = c.keyset.info().filter((k) => k.id !== primary.id && (byKey.get(k.id) ?? 0) > 0);
@@ -77,6 +80,8 @@ function rewrapAll(c: RotationContext, batchSize: number, onProgress?: RotateOpt
   onProgress?.(0, total);
   for (const old of oldKeys) {
     for (;;) {
+      await yieldToEventLoop();
+      lock.check();
       const started = performance.now();
       const n = c.storage.write((tx) => {
         const rows = tx.versionsUnderKey(old.id, batchSize);
@@ -126,7 +131,7 @@ export async function rotateKeys(c: RotationContext, options: RotateOptions = {}
     throw new StoreError('E_USAGE', 'ifOlderThanMs must be 0 or more');
   }
   const started = performance.now();
-  return withExclusiveLock(c.path, async () => {
+  return withExclusiveLock(c.path, async (lock) => {
     await reloadKeyset(c); // another process may have rotated since we opened
     const current = c.keyset.primary()!;
     const previousPrimaryAgeMs = Math.max(0, c.now() - current.createdAt);
@@ -134,7 +139,7 @@ export async function rotateKeys(c: RotationContext, options: RotateOptions = {}
     const primaryVersion = due ? await addPrimary(c) : current.version;
     const work = options.rewrap === false
       ? { rewrapped: 0, batches: 0, longestBatchMs: 0 }
-      : rewrapAll(c, batchSize, options.onProgress);
+      : await rewrapAll(c, lock, batchSize, options.onProgress);
     const retired = retireUnused(c);
     await reloadKeyset(c);
     return {
