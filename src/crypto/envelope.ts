@@ -33,8 +33,10 @@ export function sealValue(key: DataKey, storeId: Uint8Array, name: string, versi
  * @throws TamperedError E_TAMPERED on any failure to authenticate
  * @throws StoreError E_UNSUPPORTED_FORMAT for an unknown format byte
  */
-export function openValue(keyset: Keyset, storeId: Uint8Array, name: string, version: number, blob: Uint8Array): Uint8Array {
+export function openValue(keyset: Keyset, storeId: Uint8Array, name: string, version: number, blob: Uint8Array | null): Uint8Array {
   const what = place(name, version);
+  // A live version without a ciphertext can only come from an edit of the file.
+  if (blob === null) throw new TamperedError(`cannot decrypt ${what}: its ciphertext is missing`);
   const { header, keyId, sealed } = parseBlob(blob, what);
   const key = keyset.byId(keyId);
   if (!key?.material) {

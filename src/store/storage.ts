@@ -107,7 +107,10 @@ export interface Storage extends StorageOps {
   write<T>(fn: (tx: StorageOps) => T): T;
   /** Run `fn` over one consistent snapshot. */
   read<T>(fn: (tx: StorageOps) => T): T;
-  /** Push the WAL into the database and truncate it, so freed pages linger nowhere. */
-  checkpoint(): void;
+  /**
+   * Push the WAL into the database and truncate it, so freed pages linger
+   * nowhere. False when another connection's open snapshot kept it from finishing.
+   */
+  checkpoint(): boolean;
   close(): void;
 }

@@ -72,6 +72,8 @@ function notFound(name: string): StoreError {
 export class Store {
   readonly #c: StoreContext;
   #closed = false;
+  /** A destroy or purge whose WAL checkpoint has not finished yet. */
+  #scrubPending = false;
 
   constructor(context: StoreContext) {
     this.#c = context;
@@ -131,7 +133,7 @@ export class Store {
 
   #open(name: string, v: VersionRow): SecretBytes {
     const c = this.#c;
-    return new SecretBytes(openValue(c.keyset, c.header.storeId, name, v.version, v.ciphertext!));
+    return new SecretBytes(openValue(c.keyset, c.header.storeId, name, v.version, v.ciphertext));
   }
 
   async #reloadKeys(): Promise<void> {
@@ -175,7 +177,9 @@ export class Store {
       throw usage('cas must be a whole number from 0 up');
     }
     const secret = this.#bytesOf(value, options.allowEmpty ?? false);
-    return this.#sealingWrite((tx) => this.#append(tx, name, secret.expose(), options.cas));
+    const written = await this.#sealingWrite((tx) => this.#append(tx, name, secret.expose(), options.cas));
+    if (this.#scrubPending) this.#scrub();
+    return written;
   }
 
   /**
@@ -317,13 +321,14 @@ export class Store {
     this.#scrub();
   }
 
-  /** Best effort: another reader's open snapshot can keep old WAL frames until it ends. */
+  /**
+   * After destroy or purge: checkpoint and truncate the WAL so the erased
+   * ciphertext's old page lingers nowhere. Another connection's open snapshot
+   * can block that; then the erase itself stands, and this process tries
+   * again after each later write and at close until it succeeds.
+   */
   #scrub(): void {
-    try {
-      this.#c.storage.checkpoint();
-    } catch {
-      // A busy checkpoint is not a failure of the erase itself; the next one completes it.
-    }
+    this.#scrubPending = !this.#c.storage.checkpoint();
   }
 
   /**
@@ -339,7 +344,7 @@ export class Store {
     if (probe.keyId !== null && !c.keyset.byId(probe.keyId)) await this.#reloadKeys();
     return this.#sealingWrite((tx) => {
       const v = this.#live(name, tx.readVersion(name, version), `version ${version}`);
-      const plaintext = openValue(c.keyset, c.header.storeId, name, v.version, v.ciphertext!);
+      const plaintext = openValue(c.keyset, c.header.storeId, name, v.version, v.ciphertext);
       try {
         return this.#append(tx, name, plaintext, options.cas);
       } finally {
@@ -443,6 +448,7 @@ export class Store {
   /** Zero the data keys, forget the master key, close the file. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    if (this.#scrubPending) this.#scrub();
     this.#closed = true;
     this.#c.keyset.wipe();
     this.#c.master.close();

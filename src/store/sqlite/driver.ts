@@ -6,6 +6,7 @@
  */
 import Database from 'better-sqlite3';
 import { StoreError } from '../../errors.js';
+import { BUSY_TIMEOUT_MS } from './open.js';
 import type { KeyStatus } from '../../crypto/keyset.js';
 import type {
   KeyRow, RewrapRow, SecretAndVersion, SecretListRow, SecretRow, Storage, StorageOps, StoreCounts, VersionRow,
@@ -102,6 +103,9 @@ function translate(e: unknown): never {
 function versionList(versions: number[]): string {
   return JSON.stringify(versions.map((v) => Math.trunc(v)));
 }
+
+/** How long a checkpoint waits for readers before it reports that it could not finish. */
+const CHECKPOINT_WAIT_MS = 250;
 
 export class SqliteStorage implements Storage {
   readonly #db: Database.Database;
@@ -283,8 +287,17 @@ export class SqliteStorage implements Storage {
     }
   }
 
-  checkpoint(): void {
-    this.#db.pragma('wal_checkpoint(TRUNCATE)');
+  checkpoint(): boolean {
+    // A reader's snapshot blocks TRUNCATE; do not stall the caller for the whole busy timeout.
+    this.#db.pragma(`busy_timeout = ${CHECKPOINT_WAIT_MS}`);
+    try {
+      const [r] = this.#db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+      return r?.busy === 0;
+    } catch {
+      return false;
+    } finally {
+      this.#db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
   }
 
   close(): void {

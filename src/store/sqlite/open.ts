@@ -12,7 +12,7 @@ import { APPLICATION_ID, SCHEMA_VERSION, migrate } from './schema.js';
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 /** Writers wait this long for another process's transaction before E_LOCKED. */
-const BUSY_TIMEOUT_MS = 10_000;
+export const BUSY_TIMEOUT_MS = 10_000;
 
 function applyConnectionPragmas(db: Database.Database): void {
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);

@@ -1,0 +1,345 @@
+/**
+ * Model-based test of the Store's version semantics (DESIGN.md §4) with
+ * fc.commands: every command runs against a real SQLite store in a temp dir
+ * and against a plain in-memory model; after each command the store's answer
+ * (bytes, version numbers, or error code) and the touched secret's history
+ * must equal the model's.
+ */
+import fc from 'fast-check';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { initStore, openStore, rawKey, isStoreError, type Store } from '../../src/index.js';
+
+// ---------------------------------------------------------------- temp dirs
+
+const base = mkdtempSync(join(tmpdir(), 'strongbox-prop-model-'));
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+let dirCount = 0;
+function freshDir(): string {
+  return mkdtempSync(join(base, `run${dirCount++}-`));
+}
+
+// -------------------------------------------------------------------- model
+
+type VState = 'live' | 'deleted' | 'destroyed';
+interface MVersion {
+  value: Uint8Array;
+  state: VState;
+}
+interface MSecret {
+  current: number;
+  versions: Map<number, MVersion>;
+}
+interface Model {
+  secrets: Map<string, MSecret>;
+}
+interface Real {
+  store: Store;
+  path: string;
+  key: Uint8Array;
+}
+
+type Outcome<T> = { ok: T } | { code: string };
+
+/** Run `fn`; a StoreError becomes its code, anything else is a test failure. */
+async function outcome<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: await fn() };
+  } catch (e) {
+    if (isStoreError(e)) return { code: e.code };
+    throw e;
+  }
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+
+/** What the model says a read of `version` (or the current one) gives: value hex or an error code. */
+function modelRead(m: Model, name: string, version?: number): Outcome<{ version: number; value: string }> {
+  const s = m.secrets.get(name);
+  if (!s) return { code: 'E_NOT_FOUND' };
+  const n = version ?? s.current;
+  const v = s.versions.get(n);
+  if (!v) return { code: 'E_NOT_FOUND' };
+  if (v.state === 'destroyed') return { code: 'E_DESTROYED' };
+  if (v.state === 'deleted') return { code: 'E_DELETED' };
+  return { ok: { version: n, value: hex(v.value) } };
+}
+
+function modelHistory(m: Model, name: string): Outcome<{ version: number; state: VState }[]> {
+  const s = m.secrets.get(name);
+  if (!s) return { code: 'E_NOT_FOUND' };
+  return { ok: [...s.versions.entries()].sort((a, b) => a[0] - b[0]).map(([version, v]) => ({ version, state: v.state })) };
+}
+
+async function realHistory(r: Real, name: string): Promise<Outcome<{ version: number; state: VState }[]>> {
+  const h = await outcome(() => r.store.history(name));
+  return 'ok' in h ? { ok: h.ok.map((v) => ({ version: v.version, state: v.state })) } : h;
+}
+
+/** After any command, the touched secret's versions and states must match the model. */
+async function checkHistory(m: Model, r: Real, name: string): Promise<void> {
+  expect(await realHistory(r, name)).toEqual(modelHistory(m, name));
+}
+
+/** The cas to send: none, the right one, or a wrong one derived from `wrong`. */
+type CasChoice = { kind: 'none' } | { kind: 'right' } | { kind: 'wrong'; n: number };
+
+function casFor(m: Model, name: string, choice: CasChoice): number | undefined {
+  const current = m.secrets.get(name)?.current ?? 0;
+  if (choice.kind === 'none') return undefined;
+  if (choice.kind === 'right') return current;
+  return choice.n === current ? choice.n + 1 : choice.n;
+}
+
+/** Apply a new version `value` to the model (cas already checked). */
+function modelAppend(m: Model, name: string, value: Uint8Array): number {
+  let s = m.secrets.get(name);
+  if (!s) {
+    s = { current: 0, versions: new Map() };
+    m.secrets.set(name, s);
+  }
+  s.current += 1;
+  s.versions.set(s.current, { value: new Uint8Array(value), state: 'live' });
+  return s.current;
+}
+
+/** Which versions an operation targets, or E_NOT_FOUND when the name or one version is missing. */
+function modelTargets(m: Model, name: string, versions: number[] | undefined): Outcome<number[]> {
+  const s = m.secrets.get(name);
+  if (!s) return { code: 'E_NOT_FOUND' };
+  const chosen = versions ? [...new Set(versions)] : [s.current];
+  if (chosen.some((v) => !s.versions.has(v))) return { code: 'E_NOT_FOUND' };
+  return { ok: chosen };
+}
+
+// ----------------------------------------------------------------- commands
+
+class PutCmd implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly name: string, readonly value: Uint8Array, readonly cas: CasChoice) {}
+  check(): boolean {
+    return true;
+  }
+  async run(m: Model, r: Real): Promise<void> {
+    const cas = casFor(m, this.name, this.cas);
+    const current = m.secrets.get(this.name)?.current ?? 0;
+    const got = await outcome(() => r.store.put(this.name, this.value, cas === undefined ? {} : { cas }));
+    if (cas !== undefined && cas !== current) {
+      expect(got).toEqual({ code: 'E_CAS_MISMATCH' });
+    } else {
+      const version = modelAppend(m, this.name, this.value);
+      expect('ok' in got && got.ok.version).toBe(version);
+    }
+    await checkHistory(m, r, this.name);
+  }
+  toString(): string {
+    return `put(${this.name}, ${this.value.length}B, cas=${JSON.stringify(this.cas)})`;
+  }
+}
+
+class GetCmd implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly name: string, readonly version: number | undefined) {}
+  check(): boolean {
+    return true;
+  }
+  async run(m: Model, r: Real): Promise<void> {
+    const got = await outcome(() => r.store.get(this.name, this.version === undefined ? {} : { version: this.version }));
+    const real = 'ok' in got ? { ok: { version: got.ok.version, value: hex(got.ok.value.expose()) } } : got;
+    expect(real).toEqual(modelRead(m, this.name, this.version));
+  }
+  toString(): string {
+    return `get(${this.name}${this.version === undefined ? '' : `, v${this.version}`})`;
+  }
+}
+
+type StateOp = 'delete' | 'undelete' | 'destroy';
+
+class StateCmd implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly op: StateOp, readonly name: string, readonly versions: number[] | undefined) {}
+  check(): boolean {
+    return true;
+  }
+  async run(m: Model, r: Real): Promise<void> {
+    const opts = this.versions === undefined ? {} : { versions: this.versions };
+    const got = await outcome(() =>
+      this.op === 'delete' ? r.store.delete(this.name, opts)
+        : this.op === 'undelete' ? r.store.undelete(this.name, opts)
+          : r.store.destroy(this.name, this.versions!),
+    );
+    const want = modelTargets(m, this.name, this.versions);
+    expect(got).toEqual(want);
+    if ('ok' in want) {
+      const s = m.secrets.get(this.name)!;
+      for (const n of want.ok) {
+        const v = s.versions.get(n)!;
+        if (v.state === 'destroyed') continue; // nothing brings a destroyed version back
+        v.state = this.op === 'delete' ? 'deleted' : this.op === 'undelete' ? 'live' : 'destroyed';
+      }
+    }
+    await checkHistory(m, r, this.name);
+  }
+  toString(): string {
+    return `${this.op}(${this.name}${this.versions === undefined ? '' : `, [${this.versions.join(',')}]`})`;
+  }
+}
+
+class RollbackCmd implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly name: string, readonly version: number, readonly cas: CasChoice) {}
+  check(): boolean {
+    return true;
+  }
+  async run(m: Model, r: Real): Promise<void> {
+    const cas = casFor(m, this.name, this.cas);
+    const got = await outcome(() => r.store.rollback(this.name, this.version, cas === undefined ? {} : { cas }));
+    const source = modelRead(m, this.name, this.version);
+    const current = m.secrets.get(this.name)?.current ?? 0;
+    if ('code' in source) {
+      expect(got).toEqual(source);
+    } else if (cas !== undefined && cas !== current) {
+      expect(got).toEqual({ code: 'E_CAS_MISMATCH' });
+    } else {
+      const s = m.secrets.get(this.name)!;
+      const version = modelAppend(m, this.name, s.versions.get(this.version)!.value);
+      expect('ok' in got && got.ok.version).toBe(version);
+    }
+    await checkHistory(m, r, this.name);
+  }
+  toString(): string {
+    return `rollback(${this.name}, v${this.version}, cas=${JSON.stringify(this.cas)})`;
+  }
+}
+
+class PurgeCmd implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly name: string) {}
+  check(): boolean {
+    return true;
+  }
+  async run(m: Model, r: Real): Promise<void> {
+    const got = await outcome(() => r.store.purge(this.name));
+    if (m.secrets.has(this.name)) {
+      expect(got).toEqual({ ok: undefined });
+      m.secrets.delete(this.name);
+    } else {
+      expect(got).toEqual({ code: 'E_NOT_FOUND' });
+    }
+    await checkHistory(m, r, this.name);
+  }
+  toString(): string {
+    return `purge(${this.name})`;
+  }
+}
+
+class ReopenCmd implements fc.AsyncCommand<Model, Real> {
+  check(): boolean {
+    return true;
+  }
+  async run(_m: Model, r: Real): Promise<void> {
+    await r.store.close();
+    r.store = await openStore(r.path, rawKey(r.key));
+  }
+  toString(): string {
+    return 'close+reopen';
+  }
+}
+
+/** Whole-store check: list() summaries, every name's history, every version's read. */
+class CheckAllCmd implements fc.AsyncCommand<Model, Real> {
+  check(): boolean {
+    return true;
+  }
+  async run(m: Model, r: Real): Promise<void> {
+    const listed = (await r.store.list()).map((s) => ({ name: s.name, currentVersion: s.currentVersion, versions: s.versions, state: s.state }));
+    const names = [...m.secrets.keys()].sort();
+    expect(listed).toEqual(names.map((name) => {
+      const s = m.secrets.get(name)!;
+      return { name, currentVersion: s.current, versions: s.versions.size, state: s.versions.get(s.current)!.state };
+    }));
+    for (const name of NAMES) {
+      await checkHistory(m, r, name);
+      const max = (m.secrets.get(name)?.current ?? 0) + 1;
+      for (let v = 1; v <= max; v++) {
+        const got = await outcome(() => r.store.get(name, { version: v }));
+        const real = 'ok' in got ? { ok: { version: got.ok.version, value: hex(got.ok.value.expose()) } } : got;
+        expect(real).toEqual(modelRead(m, name, v));
+      }
+    }
+  }
+  toString(): string {
+    return 'checkAll';
+  }
+}
+
+// --------------------------------------------------------------- arbitraries
+
+/** A small pool so that commands keep hitting the same secrets; two share a prefix. */
+const NAMES = ['a', 'app/db', 'app/db.password', 'Z-9_x'] as const;
+const nameArb = fc.constantFrom(...NAMES);
+const valueArb = fc.oneof(
+  { weight: 10, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 48 }) },
+  { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 6000 }) },
+);
+const versionArb = fc.integer({ min: 1, max: 5 });
+const versionsArb = fc.option(fc.array(versionArb, { minLength: 1, maxLength: 3 }), { nil: undefined });
+const casArb: fc.Arbitrary<CasChoice> = fc.oneof(
+  fc.constant<CasChoice>({ kind: 'none' }),
+  fc.constant<CasChoice>({ kind: 'right' }),
+  fc.integer({ min: 0, max: 7 }).map((n): CasChoice => ({ kind: 'wrong', n })),
+);
+
+const putArb = fc.tuple(nameArb, valueArb, casArb).map(([n, v, c]) => new PutCmd(n, v, c));
+// Puts listed three times: fc.commands picks uniformly, and reads need something to read.
+const commandArbs = [
+  putArb,
+  putArb,
+  putArb,
+  fc.tuple(nameArb, fc.option(versionArb, { nil: undefined })).map(([n, v]) => new GetCmd(n, v)),
+  fc.tuple(nameArb, versionsArb).map(([n, v]) => new StateCmd('delete', n, v)),
+  fc.tuple(nameArb, versionsArb).map(([n, v]) => new StateCmd('undelete', n, v)),
+  fc.tuple(nameArb, fc.array(versionArb, { minLength: 1, maxLength: 3 })).map(([n, v]) => new StateCmd('destroy', n, v)),
+  fc.tuple(nameArb, versionArb, casArb).map(([n, v, c]) => new RollbackCmd(n, v, c)),
+  nameArb.map((n) => new PurgeCmd(n)),
+  fc.constant(new ReopenCmd()),
+  fc.constant(new CheckAllCmd()),
+];
+
+// --------------------------------------------------------------------- tests
+
+describe('store model (fc.commands)', () => {
+  it('every command answers as the in-memory model does', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.commands(commandArbs, { maxCommands: 50, size: 'max' }), async (cmds) => {
+        const path = join(freshDir(), 'store.db');
+        const key = new Uint8Array(randomBytes(32));
+        const real: Real = { store: await initStore(path, rawKey(key)), path, key };
+        const model: Model = { secrets: new Map() };
+        try {
+          await fc.asyncModelRun(() => ({ model, real }), cmds);
+          // Whatever ran, a final reopen sees exactly the model.
+          await new ReopenCmd().run(model, real);
+          await new CheckAllCmd().run(model, real);
+        } finally {
+          await real.store.close();
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('a purged name restarts at version 1 and old versions are gone', async () => {
+    const path = join(freshDir(), 'store.db');
+    const store = await initStore(path, rawKey(new Uint8Array(randomBytes(32))));
+    try {
+      await store.put('p', 'one');
+      await store.put('p', 'two');
+      await store.purge('p');
+      await expect(store.get('p')).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+      expect((await store.put('p', 'three', { cas: 0 })).version).toBe(1);
+      await expect(store.get('p', { version: 2 })).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+      expect((await store.get('p')).value.text()).toBe('three');
+    } finally {
+      await store.close();
+    }
+  });
+});
