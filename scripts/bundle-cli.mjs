@@ -1,6 +1,6 @@
 // Bundle the CLI into one file so `store get` loads one module instead of
 // dozens: Node start-up dominates a short command. better-sqlite3 is native
-// and stays external.
+// and stays external, as does pkcs11js.
 import { build } from 'esbuild';
 import { chmodSync } from 'node:fs';
 
@@ -12,7 +12,7 @@ await build({
   platform: 'node',
   target: 'node20',
   format: 'esm',
-  external: ['better-sqlite3'],
+  external: ['better-sqlite3', 'pkcs11js'], // native addons; pkcs11js is loaded only for HSM stores
   // Bundled CommonJS dependencies (commander, proper-lockfile) call require().
   banner: {
     js: "#!/usr/bin/env node\nimport { createRequire as __sbCreateRequire } from 'node:module';\nconst require = __sbCreateRequire(import.meta.url);",

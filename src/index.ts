@@ -11,4 +11,5 @@ export type { KeyStatus, DataKeyInfo } from './crypto/keyset.js';
 export { passphrase, type PassphraseOptions } from './crypto/providers/passphrase.js';
 export { keyFile, createKeyFile, type KeyFileOptions } from './crypto/providers/keyfile.js';
 export { envKey, rawKey } from './crypto/providers/raw-key.js';
+export { pkcs11, type Pkcs11Options } from './crypto/providers/pkcs11.js';
 export { StoreError, TamperedError, WrongMasterKeyError, CasMismatchError, isStoreError, type ErrorCode } from './errors.js';

@@ -17,12 +17,16 @@ export class Context {
 
   /** Global options; flags win over environment variables. */
   globals(cmd: Command): GlobalOptions {
-    const o = cmd.optsWithGlobals() as { store?: string; keyfile?: string; passphraseFile?: string; debug?: boolean };
+    const o = cmd.optsWithGlobals() as Partial<GlobalOptions>;
     const env = this.io.env;
     return {
       store: o.store ?? defaultStorePath(env),
       keyfile: o.keyfile ?? (env.STORE_KEYFILE || undefined),
       passphraseFile: o.passphraseFile ?? (env.STORE_PASSPHRASE_FILE || undefined),
+      module: o.module ?? (env.STORE_PKCS11_MODULE || undefined),
+      pinFile: o.pinFile ?? (env.STORE_PKCS11_PIN_FILE || undefined),
+      tokenLabel: o.tokenLabel,
+      keyLabel: o.keyLabel,
       debug: Boolean(o.debug),
     };
   }

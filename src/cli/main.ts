@@ -27,6 +27,8 @@ function program(ctx: Context): Command {
     .option('--store <path>', 'the store file (env STORE_PATH; default $XDG_DATA_HOME/strongbox/store.db)')
     .option('--keyfile <path>', 'master key file (env STORE_KEYFILE)')
     .option('--passphrase-file <path>', 'read the passphrase from a file (env STORE_PASSPHRASE_FILE; or STORE_PASSPHRASE)')
+    .option('--module <path>', 'PKCS#11 module of an HSM master key (env STORE_PKCS11_MODULE)')
+    .option('--pin-file <path>', 'read the PKCS#11 PIN from a file (env STORE_PKCS11_PIN_FILE; or STORE_PKCS11_PIN)')
     .option('--debug', 'print stack traces on errors')
     .showHelpAfterError('(run store --help for usage)')
     .exitOverride()

@@ -14,6 +14,11 @@ import { promptHidden } from './prompt.js';
 export interface MasterOptions {
   keyfile?: string;
   passphraseFile?: string;
+  /** PKCS#11: module path, PIN file, and at init the token and key labels. */
+  module?: string;
+  pinFile?: string;
+  tokenLabel?: string;
+  keyLabel?: string;
   /** scrypt cost for a new passphrase store (log2 N). */
   scryptLogN?: number;
 }
@@ -29,14 +34,16 @@ function stripNewline(b: Uint8Array): Uint8Array {
   return b.subarray(0, end);
 }
 
-async function readPassphrase(opts: MasterOptions, io: Io, confirm: boolean): Promise<Uint8Array> {
-  if (opts.passphraseFile) {
-    try {
-      return stripNewline(new Uint8Array(readFileSync(opts.passphraseFile)));
-    } catch (e) {
-      throw missing(`cannot read passphrase file ${opts.passphraseFile}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, []);
-    }
+function readSecretFile(path: string, what: string): Uint8Array {
+  try {
+    return stripNewline(new Uint8Array(readFileSync(path)));
+  } catch (e) {
+    throw missing(`cannot read ${what} file ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, []);
   }
+}
+
+async function readPassphrase(opts: MasterOptions, io: Io, confirm: boolean): Promise<Uint8Array> {
+  if (opts.passphraseFile) return readSecretFile(opts.passphraseFile, 'passphrase');
   if (io.env.STORE_PASSPHRASE) return new TextEncoder().encode(io.env.STORE_PASSPHRASE);
   const first = await promptHidden('Passphrase: ');
   if (!first) {
@@ -63,6 +70,32 @@ async function passphraseSource(opts: MasterOptions, io: Io, creating: boolean):
   }
 }
 
+async function readPin(opts: MasterOptions, io: Io): Promise<Uint8Array> {
+  if (opts.pinFile) return readSecretFile(opts.pinFile, 'PIN');
+  if (io.env.STORE_PKCS11_PIN) return new TextEncoder().encode(io.env.STORE_PKCS11_PIN);
+  const typed = await promptHidden('PKCS#11 PIN: ');
+  if (!typed) throw missing('no PKCS#11 PIN given', ['use --pin-file FILE or STORE_PKCS11_PIN, or run on a terminal to be asked']);
+  return typed;
+}
+
+async function hsmSource(opts: MasterOptions, io: Io, params?: MasterParams): Promise<MasterKeySource> {
+  const hint = typeof params?.moduleHint === 'string' ? params.moduleHint : undefined;
+  const module = opts.module ?? io.env.STORE_PKCS11_MODULE ?? hint;
+  if (!module) throw missing('no PKCS#11 module given', ['use --module PATH or STORE_PKCS11_MODULE (SoftHSM2: /usr/lib/softhsm/libsofthsm2.so)']);
+  const creating = params === undefined;
+  if (creating && (!opts.tokenLabel || !opts.keyLabel)) {
+    throw new StoreError('E_USAGE', 'a PKCS#11 master key needs --token-label and --key-label');
+  }
+  const pin = await readPin(opts, io);
+  try {
+    // Lazy import: only HSM users load the PKCS#11 code and its native addon.
+    const { pkcs11 } = await import('../crypto/providers/pkcs11.js');
+    return pkcs11({ module, tokenLabel: opts.tokenLabel, keyLabel: opts.keyLabel, pin, create: creating });
+  } finally {
+    pin.fill(0); // pkcs11() keeps its own copy
+  }
+}
+
 function keySource(opts: MasterOptions, io: Io, creating: boolean): MasterKeySource {
   if (opts.keyfile) return keyFile(opts.keyfile, { create: creating });
   if (io.env.STORE_MASTER_KEY) return envKey('STORE_MASTER_KEY', io.env);
@@ -79,8 +112,10 @@ export async function sourceForInit(kind: MasterKind, opts: MasterOptions, io: I
       return keyFile(opts.keyfile, { create: true });
     case 'env':
       return envKey('STORE_MASTER_KEY', io.env);
+    case 'pkcs11':
+      return hsmSource(opts, io);
     default:
-      throw new StoreError('E_USAGE', `unknown master key kind "${kind}"; choose passphrase, keyfile or env`);
+      throw new StoreError('E_USAGE', `unknown master key kind "${kind}"; choose passphrase, keyfile, env or pkcs11`);
   }
 }
 
@@ -94,7 +129,9 @@ export function defaultInitKind(opts: MasterOptions, io: Io): MasterKind {
 /** A chooser for openStore: the source matching the kind the store was made with. */
 export function sourceForOpen(opts: MasterOptions, io: Io): (params: MasterParams) => Promise<MasterKeySource> {
   return async (params) => {
-    if (masterFamily(params.kind) === 'passphrase') return passphraseSource(opts, io, false);
+    const family = masterFamily(params.kind);
+    if (family === 'passphrase') return passphraseSource(opts, io, false);
+    if (family === 'pkcs11') return hsmSource(opts, io, params);
     return keySource(opts, io, false);
   };
 }

@@ -5,7 +5,7 @@
  * master key (E_WRONG_MASTER_KEY) apart from a damaged keyset (E_TAMPERED)
  * before any secret is touched.
  */
-import { TamperedError, WrongMasterKeyError } from '../errors.js';
+import { StoreError, TamperedError, WrongMasterKeyError } from '../errors.js';
 import { keyWrapAad, masterCheckAad } from '../crypto/aad.js';
 import { equalBytes, fromBase64, toBase64, utf8, wipe } from '../crypto/bytes.js';
 import { Keyset, type DataKey } from '../crypto/keyset.js';
@@ -24,7 +24,9 @@ export async function verifyMasterCheck(master: MasterKey, storeId: Uint8Array, 
   let opened: Uint8Array | undefined;
   try {
     if (blob) opened = await master.unwrap(blob, masterCheckAad(storeId));
-  } catch {
+  } catch (e) {
+    // A failing HSM (E_MASTER_KEY) is not a wrong key: say what it is.
+    if (e instanceof StoreError) throw e;
     opened = undefined;
   }
   if (!opened || !equalBytes(opened, CHECK_PLAINTEXT)) {
@@ -48,7 +50,8 @@ export async function unwrapKeyset(master: MasterKey, storeId: Uint8Array, rows:
       if (r.wrapped) {
         try {
           key.material = await master.unwrap(r.wrapped, keyWrapAad(storeId, r.id, r.version));
-        } catch {
+        } catch (e) {
+          if (e instanceof StoreError) throw e;
           throw new TamperedError(`data key ${r.version} cannot be unwrapped: the keyset was altered`);
         }
       }

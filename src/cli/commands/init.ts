@@ -9,7 +9,9 @@ export function registerInit(program: Command, ctx: Context): void {
   program
     .command('init')
     .description('create a new store')
-    .addOption(new Option('--master <kind>', 'where the master key comes from').choices(['passphrase', 'keyfile', 'env']))
+    .addOption(new Option('--master <kind>', 'where the master key comes from').choices(['passphrase', 'keyfile', 'env', 'pkcs11']))
+    .option('--token-label <label>', 'with --master pkcs11: the token holding the key')
+    .option('--key-label <label>', 'with --master pkcs11: the AES key (created non-extractable if absent)')
     .option('--max-versions <n>', 'versions kept per secret (0: all)', wholeNumber('--max-versions'))
     .option('--max-value-bytes <n>', 'largest value accepted (default 1 MiB)', wholeNumber('--max-value-bytes', 1))
     .option('--scrypt-log-n <n>', `passphrase KDF cost, log2 N (${MIN_LOG_N}..${MAX_LOG_N}, default 17)`, wholeNumber('--scrypt-log-n'))

@@ -5,6 +5,8 @@ import { sourceForInit } from '../master.js';
 
 interface RotateMasterOptions {
   to: MasterKind;
+  tokenLabel?: string;
+  keyLabel?: string;
   newKeyfile?: string;
   newPassphraseFile?: string;
   scryptLogN?: number;
@@ -16,7 +18,9 @@ export function registerRotateMaster(program: Command, ctx: Context): void {
   program
     .command('rotate-master')
     .description('wrap the data keys under a new master key; the old one stops working')
-    .addOption(new Option('--to <kind>', 'the new master key kind').choices(['passphrase', 'keyfile', 'env']).makeOptionMandatory())
+    .addOption(new Option('--to <kind>', 'the new master key kind').choices(['passphrase', 'keyfile', 'env', 'pkcs11']).makeOptionMandatory())
+    .option('--token-label <label>', 'with --to pkcs11: the token holding the new key (with the global --module and --pin-file)')
+    .option('--key-label <label>', 'with --to pkcs11: the AES key (created non-extractable if absent)')
     .option('--new-keyfile <path>', 'with --to keyfile: the new key file (created 0600 if absent)')
     .option('--new-passphrase-file <path>', 'with --to passphrase: read it from a file (or env STORE_NEW_PASSPHRASE, or the prompt)')
     .option('--scrypt-log-n <n>', 'with --to passphrase: KDF cost, log2 N', wholeNumber('--scrypt-log-n'))
@@ -27,8 +31,12 @@ export function registerRotateMaster(program: Command, ctx: Context): void {
       // The new key is given like the old one at init, under NEW_ names, so both can be present.
       const env = ctx.io.env;
       const newIo = { ...ctx.io, env: { ...env, STORE_MASTER_KEY: env.STORE_NEW_MASTER_KEY, STORE_PASSPHRASE: env.STORE_NEW_PASSPHRASE } };
+      const g = ctx.globals(cmd);
       await ctx.withStore(cmd, async (store) => {
-        const next = await sourceForInit(opts.to, { keyfile: opts.newKeyfile, passphraseFile: opts.newPassphraseFile, scryptLogN: opts.scryptLogN }, newIo);
+        const next = await sourceForInit(opts.to, {
+          keyfile: opts.newKeyfile, passphraseFile: opts.newPassphraseFile, scryptLogN: opts.scryptLogN,
+          module: g.module, pinFile: g.pinFile, tokenLabel: opts.tokenLabel, keyLabel: opts.keyLabel,
+        }, newIo);
         await store.rotateMaster(next, { wait: opts.wait ?? false });
         if (opts.json) return ctx.json({ masterKind: opts.to });
         return ctx.out(`master key rotated to ${opts.to}${opts.newKeyfile ? ` (${opts.newKeyfile})` : ''}; the old key no longer opens this store`);

@@ -30,7 +30,10 @@ export function passphrase(secret: string | Uint8Array, options: PassphraseOptio
   const pw = typeof secret === 'string' ? utf8.encode(secret) : new Uint8Array(secret);
   if (pw.length === 0) throw masterKeyMissing('the passphrase is empty');
 
+  let used = false;
   async function derive(storeId: Uint8Array, salt: Uint8Array, cost: ScryptParams) {
+    if (used) throw masterKeyMissing('this passphrase source was used already (its copy of the passphrase is wiped): make a new one');
+    used = true;
     const root = await scrypt(pw, salt, cost);
     try {
       return rawMasterKey('passphrase', root, storeId);

@@ -1,0 +1,62 @@
+// The CLI against a real SoftHSM2 token: init, get/set, rotate-keys,
+// rotate-master between the HSM and a key file, and the clear errors.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { softHsm, USER_PIN, type SoftHsm } from '../helpers/softhsm.js';
+import { cli, workspace } from './run-cli.js';
+
+let hsm: SoftHsm;
+const ws = workspace();
+const pinFile = join(ws.dir, 'pin');
+const hsmArgs = () => ['--store', ws.db, '--module', hsm.module, '--pin-file', pinFile];
+
+beforeAll(() => {
+  hsm = softHsm(); // sets SOFTHSM2_CONF, which the CLI children inherit
+  hsm.initToken('cli-token');
+  writeFileSync(pinFile, `${USER_PIN}\n`, { mode: 0o600 });
+});
+afterAll(() => ws.cleanup());
+
+describe('store with a PKCS#11 master key', () => {
+  it('init creates the key in the token; set, get and rotate-keys work through it', () => {
+    const init = cli([...hsmArgs(), 'init', '--master', 'pkcs11', '--token-label', 'cli-token', '--key-label', 'strongbox-master']);
+    expect(init.status, init.stderr).toBe(0);
+    expect(cli([...hsmArgs(), 'set', 'db/password'], { input: 'from-the-hsm' }).status).toBe(0);
+    // The module path recorded as a hint is enough; the PIN can come from the environment.
+    expect(cli(['--store', ws.db, 'get', 'db/password'], { env: { STORE_PKCS11_PIN: USER_PIN } }).out).toBe('from-the-hsm');
+    const rot = cli([...hsmArgs(), 'rotate-keys', '--json']);
+    expect(rot.status, rot.stderr).toBe(0);
+    expect(JSON.parse(rot.out)).toMatchObject({ rotated: true, rewrapped: 1 });
+    expect(JSON.parse(cli([...hsmArgs(), 'status', '--json']).out).masterKind).toBe('pkcs11');
+  });
+
+  it('a wrong PIN, a missing module, a missing token or no PIN each give a clear error', () => {
+    const wrong = cli(['--store', ws.db, '--module', hsm.module, 'get', 'db/password'], { env: { STORE_PKCS11_PIN: '0000' } });
+    expect(wrong.status).toBe(5);
+    expect(wrong.stderr).toMatch(/refused the PIN/);
+    expect(wrong.stderr).not.toContain('0000');
+    const noModule = cli(['--store', ws.db, '--module', join(ws.dir, 'missing.so'), '--pin-file', pinFile, 'get', 'db/password']);
+    expect(noModule.status).toBe(6);
+    expect(noModule.stderr).toMatch(/cannot load PKCS#11 module/);
+    const noPin = cli(['--store', ws.db, '--module', hsm.module, 'get', 'db/password']);
+    expect(noPin.status).toBe(6);
+    const noToken = cli(['--store', join(ws.dir, 'other.db'), '--module', hsm.module, '--pin-file', pinFile,
+      'init', '--master', 'pkcs11', '--token-label', 'no-such-token', '--key-label', 'k']);
+    expect(noToken.status).toBe(6);
+    expect(noToken.stderr).toMatch(/no PKCS#11 token labelled "no-such-token".*cli-token/);
+  });
+
+  it('rotate-master moves from the HSM to a key file and back; each old key stops working', () => {
+    const keyFile = join(ws.dir, 'moved.key');
+    expect(cli([...hsmArgs(), 'rotate-master', '--to', 'keyfile', '--new-keyfile', keyFile]).status).toBe(0);
+    expect(cli(['--store', ws.db, '--keyfile', keyFile, 'get', 'db/password']).out).toBe('from-the-hsm');
+    expect(cli([...hsmArgs(), 'get', 'db/password']).status).not.toBe(0);
+
+    const back = cli(['--store', ws.db, '--keyfile', keyFile, '--module', hsm.module, '--pin-file', pinFile,
+      'rotate-master', '--to', 'pkcs11', '--token-label', 'cli-token', '--key-label', 'strongbox-master-2']);
+    expect(back.status, back.stderr).toBe(0);
+    expect(cli([...hsmArgs(), 'get', 'db/password']).out).toBe('from-the-hsm');
+    expect(cli(['--store', ws.db, '--keyfile', keyFile, 'get', 'db/password']).status).not.toBe(0);
+  });
+});
