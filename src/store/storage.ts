@@ -112,5 +112,12 @@ export interface Storage extends StorageOps {
    * nowhere. False when another connection's open snapshot kept it from finishing.
    */
   checkpoint(): boolean;
+  /**
+   * A consistent online copy of the whole database to `destination` (a new
+   * file), while other connections keep reading and writing.
+   */
+  backupTo(destination: string, onProgress?: (done: number, total: number) => void): Promise<void>;
+  /** SQLite's own structural check: an empty list when the file is sound. */
+  integrityProblems(): string[];
   close(): void;
 }

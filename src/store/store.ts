@@ -69,6 +69,14 @@ function notFound(name: string): StoreError {
   return new StoreError('E_NOT_FOUND', `no secret named ${name}`);
 }
 
+/** Reach into an open store: for modules of src/store only (backup, export, audit), not public API. */
+const contexts = new WeakMap<Store, () => StoreContext>();
+
+/** The open store's context (throws E_CLOSED once closed). Internal to src/store. */
+export function contextOf(store: Store): StoreContext {
+  return contexts.get(store)!();
+}
+
 export class Store {
   readonly #c: StoreContext;
   #closed = false;
@@ -77,6 +85,7 @@ export class Store {
 
   constructor(context: StoreContext) {
     this.#c = context;
+    contexts.set(this, () => this.#ctx());
   }
 
   get path(): string {

@@ -300,10 +300,34 @@ export class SqliteStorage implements Storage {
     }
   }
 
+  async backupTo(destination: string, onProgress?: (done: number, total: number) => void): Promise<void> {
+    try {
+      await this.#db.backup(destination, {
+        progress: ({ totalPages, remainingPages }) => {
+          onProgress?.(totalPages - remainingPages, totalPages);
+          return BACKUP_PAGES_PER_STEP;
+        },
+      });
+    } catch (e) {
+      translate(e);
+    }
+  }
+
+  integrityProblems(): string[] {
+    const rows = this.#db.pragma('integrity_check') as { integrity_check: string }[];
+    const problems = rows.map((r) => r.integrity_check).filter((m) => m !== 'ok');
+    const fk = this.#db.pragma('foreign_key_check') as unknown[];
+    if (fk.length > 0) problems.push(`${fk.length} row(s) break a foreign key`);
+    return problems;
+  }
+
   close(): void {
     if (this.#db.open) this.#db.close();
   }
 }
+
+/** Pages copied per backup step; between steps other connections get the file. */
+const BACKUP_PAGES_PER_STEP = 1000;
 
 const LIST_SQL = `SELECT ${SECRET_COLS},
   (SELECT min(version) FROM versions WHERE secret_id = s.id) AS oldest,
