@@ -26,7 +26,8 @@ export type ErrorCode =
   | 'E_LOCKED' // another process holds the store's exclusive lock
   | 'E_CLOSED' // the store was closed
   | 'E_IO' // the file system refused
-  | 'E_KEY_IN_USE'; // a data key still encrypts versions, or is the primary
+  | 'E_KEY_IN_USE' // a data key still encrypts versions, or is the primary
+  | 'E_INVALID_IMPORT'; // an import file holds entries that cannot be imported (all listed; nothing written)
 
 /** Base class of every error Strongbox throws on purpose. */
 export class StoreError extends Error {

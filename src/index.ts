@@ -13,3 +13,12 @@ export { keyFile, createKeyFile, type KeyFileOptions } from './crypto/providers/
 export { envKey, rawKey } from './crypto/providers/raw-key.js';
 export { pkcs11, type Pkcs11Options } from './crypto/providers/pkcs11.js';
 export { StoreError, TamperedError, WrongMasterKeyError, CasMismatchError, isStoreError, type ErrorCode } from './errors.js';
+export {
+  backupStore, restoreStore, verifyStore, VerificationError,
+  type BackupOptions, type BackupReport, type RestoreOptions, type RestoreReport, type VerifyOptions, type VerifyReport, type VerifyProblem,
+} from './store/backup.js';
+export {
+  exportStore, exportPlain, importBundle, importPlain, readBundleInfo, detectImportFormat, ImportRefusedError,
+  type BundleKey, type BundleInfo, type ExportOptions, type PlainExportOptions, type ExportReport, type ImportOptions,
+  type BundleImportOptions, type PlainImportOptions, type ImportReport, type ConflictPolicy, type PlainFormat, type ImportFormat,
+} from './store/export.js';

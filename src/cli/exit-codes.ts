@@ -35,4 +35,5 @@ export const EXIT_FOR: Record<ErrorCode, number> = {
   E_CLOSED: EXIT.generic,
   E_IO: EXIT.generic,
   E_KEY_IN_USE: EXIT.usage,
+  E_INVALID_IMPORT: EXIT.usage,
 };

@@ -18,10 +18,55 @@ import { registerStatus } from './commands/status.js';
 import { registerMeta } from './commands/meta.js';
 import { registerKeys } from './commands/keys.js';
 import { registerRotateMaster } from './commands/rotate-master.js';
+import { registerAudit, registerConfig } from './commands/audit.js';
+import { registerExport } from './commands/export.js';
+import { registerBackup } from './commands/backup.js';
 
 export const VERSION = '0.1.0';
 
-function program(ctx: Context): Command {
+type Register = (program: Command, ctx: Context) => void;
+
+/** Every command group with the command names it registers. */
+const COMMANDS: [names: string[], register: Register][] = [
+  [['init'], registerInit],
+  [['set'], registerSet],
+  [['get'], registerGet],
+  [['list', 'ls'], registerList],
+  [['history'], registerHistory],
+  [['delete', 'undelete', 'destroy', 'purge', 'rollback'], registerLifecycle],
+  [['meta'], registerMeta],
+  [['status'], registerStatus],
+  [['rotate-keys', 'keys'], registerKeys],
+  [['rotate-master'], registerRotateMaster],
+  [['audit'], registerAudit],
+  [['config'], registerConfig],
+  [['export', 'import'], registerExport],
+  [['backup', 'restore', 'verify'], registerBackup],
+];
+
+/** Global options that take a value (their value is not a command name). */
+const GLOBAL_VALUE_OPTIONS = new Set(['--store', '--keyfile', '--passphrase-file', '--module', '--pin-file']);
+
+/**
+ * The command groups to build: only the named command's, since building all
+ * of them is measurable start-up for a short command like `store get`; all of
+ * them for help, a typo or no command, so commander can list and suggest.
+ */
+function groupsFor(argv: string[]): Register[] {
+  const all = COMMANDS.map(([, register]) => register);
+  if (argv.includes('-h') || argv.includes('--help')) return all;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (GLOBAL_VALUE_OPTIONS.has(arg)) i++;
+    else if (!arg.startsWith('-')) {
+      const group = COMMANDS.find(([names]) => names.includes(arg));
+      return group ? [group[1]] : all;
+    }
+  }
+  return all;
+}
+
+function program(ctx: Context, argv: string[]): Command {
   const p = new Command('store')
     .description('Strongbox: a local encrypted secret store')
     .option('--store <path>', 'the store file (env STORE_PATH; default $XDG_DATA_HOME/strongbox/store.db)')
@@ -37,9 +82,7 @@ function program(ctx: Context): Command {
       writeErr: (s) => ctx.io.stderr.write(s),
       outputError: (s, write) => write(s.replace(/^error: /, 'store: error: ')),
     });
-  for (const register of [registerInit, registerSet, registerGet, registerList, registerHistory, registerLifecycle, registerMeta, registerStatus, registerKeys, registerRotateMaster]) {
-    register(p, ctx);
-  }
+  for (const register of groupsFor(argv)) register(p, ctx);
   p.addHelpText('after', `
 store -V (or store --version alone) prints the program version.
 
@@ -64,7 +107,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return EXIT.ok;
   }
   try {
-    await program(ctx).parseAsync(argv, { from: 'user' });
+    await program(ctx, argv).parseAsync(argv, { from: 'user' });
     return EXIT.ok;
   } catch (e) {
     if (e instanceof CommanderError) {

@@ -8,6 +8,7 @@ import { concat, u32be, utf8 } from './bytes.js';
 const VALUE_LABEL = utf8.encode('strongbox/value/v1');
 const KEYWRAP_LABEL = utf8.encode('strongbox/keywrap/v1');
 const CHECK_LABEL = utf8.encode('strongbox/master-check/v1');
+const AUDIT_KEY_LABEL = utf8.encode('strongbox/audit-key/v1');
 
 function lp(b: Uint8Array): Uint8Array {
   return concat(u32be(b.length), b);
@@ -59,4 +60,9 @@ export function keyWrapAad(storeId: Uint8Array, keyId: number, keyVersion: numbe
 /** AAD of the master-key check blob: label ‖ store id. */
 export function masterCheckAad(storeId: Uint8Array): Uint8Array {
   return concat(lp(CHECK_LABEL), lp(storeId));
+}
+
+/** AAD of the wrapped audit-log key: label ‖ store id. */
+export function auditKeyAad(storeId: Uint8Array): Uint8Array {
+  return concat(lp(AUDIT_KEY_LABEL), lp(storeId));
 }

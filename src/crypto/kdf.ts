@@ -4,7 +4,6 @@
  * agreeing). Parameters live in the store header so they can be raised later;
  * they are capped on read so a crafted header cannot make us burn memory.
  */
-import { scrypt as nodeScrypt } from 'node:crypto';
 import { StoreError } from '../errors.js';
 
 export interface ScryptParams {
@@ -39,12 +38,13 @@ export function checkScryptParams(p: ScryptParams): ScryptParams {
 
 /** Derive `length` bytes from `passphrase` and `salt`. */
 export function scrypt(passphrase: Uint8Array, salt: Uint8Array, params: ScryptParams, length = 32): Promise<Uint8Array> {
-  const { logN, r, p } = checkScryptParams(params);
+  const { logN, r, p } = checkScryptParams(params); // throws at once, before any work
   const N = 2 ** logN;
-  return new Promise((resolve, reject) => {
+  // node:crypto is imported here, not at start-up: key-file stores never need scrypt.
+  return import('node:crypto').then(({ scrypt: nodeScrypt }) => new Promise((resolve, reject) => {
     nodeScrypt(passphrase, salt, length, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 }, (err, key) => {
       if (err) reject(new StoreError('E_MASTER_KEY', `scrypt failed: ${err.message}`));
       else resolve(new Uint8Array(key.buffer, key.byteOffset, key.byteLength));
     });
-  });
+  }));
 }

@@ -20,7 +20,15 @@ export interface StoreHeader {
   maxValueBytes: number;
   /** 0: unlimited. */
   defaultMaxVersions: number;
+  /** The audit-log key wrapped by the master key (absent in a store from before the audit log). */
+  auditKey: string | undefined;
+  /** Whether reads are audited too (config audit.reads, default true). */
+  auditReads: boolean;
 }
+
+/** Settings a user may change with `store config set` (kept in the header as config.KEY). */
+export const CONFIG_KEYS = ['audit.reads'] as const;
+export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
@@ -32,6 +40,8 @@ export function writeHeader(tx: StorageOps, h: StoreHeader): void {
   tx.setMeta('master_check', h.masterCheck);
   tx.setMeta('max_value_bytes', String(h.maxValueBytes));
   tx.setMeta('default_max_versions', String(h.defaultMaxVersions));
+  if (h.auditKey !== undefined) tx.setMeta('audit_key', h.auditKey);
+  tx.setMeta('config.audit.reads', String(h.auditReads));
 }
 
 /** @throws StoreError E_UNSUPPORTED_FORMAT / E_NOT_A_STORE when the header is not one we wrote */
@@ -56,6 +66,8 @@ export function readHeader(tx: StorageOps, path: string): StoreHeader {
     masterCheck: tx.getMeta('master_check') ?? '',
     maxValueBytes: Number(tx.getMeta('max_value_bytes') ?? DEFAULT_MAX_VALUE_BYTES),
     defaultMaxVersions: Number(tx.getMeta('default_max_versions') ?? 0),
+    auditKey: tx.getMeta('audit_key'),
+    auditReads: tx.getMeta('config.audit.reads') !== 'false',
   };
 }
 

@@ -6,8 +6,9 @@
  * before any secret is touched.
  */
 import { StoreError, TamperedError, WrongMasterKeyError } from '../errors.js';
-import { keyWrapAad, masterCheckAad } from '../crypto/aad.js';
+import { auditKeyAad, keyWrapAad, masterCheckAad } from '../crypto/aad.js';
 import { equalBytes, fromBase64, toBase64, utf8, wipe } from '../crypto/bytes.js';
+import { randomBytes } from '../crypto/random.js';
 import { Keyset, type DataKey } from '../crypto/keyset.js';
 import type { MasterKey } from '../crypto/master.js';
 import type { KeyRow } from './storage.js';
@@ -79,7 +80,7 @@ export class StaleKeyset extends Error {
 
 /** What reloading needs from an open store. */
 export interface KeysetHolder {
-  storage: { keys(): KeyRow[] };
+  storage: { keys(): KeyRow[]; getMeta(key: string): string | undefined };
   header: { storeId: Uint8Array };
   master: MasterKey;
   keyset: Keyset;
@@ -87,7 +88,42 @@ export interface KeysetHolder {
 
 /** Replace the in-memory keyset with the stored one (another process may have rotated). */
 export async function reloadKeyset(c: KeysetHolder): Promise<void> {
-  const fresh = await unwrapKeyset(c.master, c.header.storeId, c.storage.keys());
+  let fresh: Keyset;
+  try {
+    fresh = await unwrapKeyset(c.master, c.header.storeId, c.storage.keys());
+  } catch (e) {
+    // Keys that no longer open under our master key: was the master rotated meanwhile?
+    if (e instanceof TamperedError) {
+      const stillOurs = await verifyMasterCheck(c.master, c.header.storeId, c.storage.getMeta('master_check')).then(() => true, () => false);
+      if (!stillOurs) {
+        throw new WrongMasterKeyError('the master key was rotated by another process since this store was opened', [
+          'close the store and open it again with the new master key',
+        ]);
+      }
+    }
+    throw e;
+  }
   c.keyset.wipe();
   c.keyset = fresh;
+}
+
+/** A new audit-log key, and its wrapped form for the header. */
+export async function makeAuditKey(master: MasterKey, storeId: Uint8Array): Promise<{ key: Uint8Array; wrapped: string }> {
+  const key = randomBytes(32);
+  return { key, wrapped: await wrapAuditKey(master, storeId, key) };
+}
+
+export async function wrapAuditKey(master: MasterKey, storeId: Uint8Array, key: Uint8Array): Promise<string> {
+  return toBase64(await master.wrap(key, auditKeyAad(storeId)));
+}
+
+/** @throws TamperedError when the wrapped audit key does not open */
+export async function unwrapAuditKey(master: MasterKey, storeId: Uint8Array, wrapped: string): Promise<Uint8Array> {
+  const blob = fromBase64(wrapped);
+  try {
+    if (blob) return await master.unwrap(blob, auditKeyAad(storeId));
+  } catch (e) {
+    if (e instanceof StoreError) throw e;
+  }
+  throw new TamperedError('the audit key cannot be unwrapped: the header was altered');
 }

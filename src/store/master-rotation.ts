@@ -5,7 +5,7 @@
  * touched: they are under data keys, which do not change.
  */
 import type { MasterKey, MasterKeySource } from '../crypto/master.js';
-import { makeMasterCheck, reloadKeyset, wrapKey } from './keys.js';
+import { makeMasterCheck, reloadKeyset, wrapAuditKey, wrapKey } from './keys.js';
 import { withExclusiveLock } from './lock.js';
 import type { RotationContext } from './rotation.js';
 import type { StoreHeader } from './header.js';
@@ -31,11 +31,15 @@ export async function rotateMaster(
         rows.push(await wrapKey(key, c.header.storeId, full));
       }
       const check = await makeMasterCheck(key, c.header.storeId);
+      const auditKey = await c.audit.wrapKeyWith((k) => wrapAuditKey(key, c.header.storeId, k));
       c.storage.write((tx) => {
         for (const r of rows) tx.setKeyWrapping(r.id, r.wrapped);
         tx.setMeta('master', JSON.stringify(params));
         tx.setMeta('master_check', check);
+        tx.setMeta('audit_key', auditKey);
+        c.audit.append(tx, { action: 'rotate-master', outcome: 'ok', detail: `to ${params.kind}` });
       });
+      c.header.auditKey = auditKey;
       c.header.master = params;
       c.header.masterCheck = check;
       return key;

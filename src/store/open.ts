@@ -7,7 +7,9 @@ import { StoreError } from '../errors.js';
 import { Keyset } from '../crypto/keyset.js';
 import type { MasterKey, MasterKeySource, MasterParams } from '../crypto/master.js';
 import { randomBytes } from '../crypto/random.js';
-import { makeMasterCheck, unwrapKeyset, verifyMasterCheck, wrapKey } from './keys.js';
+import { makeAuditKey, makeMasterCheck, unwrapAuditKey, unwrapKeyset, verifyMasterCheck, wrapKey } from './keys.js';
+import { AuditLog, type AuditActor } from './audit.js';
+import { userInfo } from 'node:os';
 import { DEFAULT_MAX_VALUE_BYTES, MAX_VALUE_BYTES_LIMIT, readHeader, writeHeader, type StoreHeader } from './header.js';
 import { SqliteStorage } from './sqlite/driver.js';
 import { createStoreFile, openStoreFile } from './sqlite/open.js';
@@ -16,6 +18,42 @@ import { Store } from './store.js';
 export interface OpenOptions {
   /** Clock in ms since the epoch (tests). */
   now?: () => number;
+  /** Who the audit log names (default: the OS user and this process). */
+  actor?: AuditActor;
+}
+
+function defaultActor(): AuditActor {
+  let user: string;
+  try {
+    user = userInfo().username;
+  } catch {
+    user = `uid:${process.getuid?.() ?? 'unknown'}`; // a container user with no passwd entry
+  }
+  return { user, pid: process.pid };
+}
+
+/**
+ * The audit log of an opened store. A store made before the audit log gets
+ * its key now; if another process made one meanwhile, that one wins.
+ */
+async function openAudit(storage: SqliteStorage, header: StoreHeader, master: MasterKey, options: OpenOptions, now: () => number): Promise<AuditLog> {
+  const actor = options.actor ?? defaultActor();
+  if (header.auditKey !== undefined) {
+    return new AuditLog(await unwrapAuditKey(master, header.storeId, header.auditKey), header.storeId, actor, now);
+  }
+  const made = await makeAuditKey(master, header.storeId);
+  const log = new AuditLog(made.key, header.storeId, actor, now);
+  const existing = storage.write((tx) => {
+    const other = tx.getMeta('audit_key');
+    if (other !== undefined) return other;
+    tx.setMeta('audit_key', made.wrapped);
+    log.append(tx, { action: 'audit.start', outcome: 'ok' });
+    return undefined;
+  });
+  header.auditKey = existing ?? made.wrapped;
+  if (existing === undefined) return log;
+  log.close();
+  return new AuditLog(await unwrapAuditKey(master, header.storeId, existing), header.storeId, actor, now);
 }
 
 export interface InitOptions extends OpenOptions {
@@ -49,16 +87,19 @@ export async function initStore(path: string, master: MasterKeySource, options: 
     const first = keyset.generate(created, 'primary');
     keyset.add(first);
     const row = await wrapKey(key, storeId, first);
+    const auditKey = await makeAuditKey(key, storeId);
     const header: StoreHeader = {
       storeId, createdAt: created, master: params, masterCheck: await makeMasterCheck(key, storeId),
-      maxValueBytes, defaultMaxVersions: maxVersions,
+      maxValueBytes, defaultMaxVersions: maxVersions, auditKey: auditKey.wrapped, auditReads: true,
     };
+    const audit = new AuditLog(auditKey.key, storeId, options.actor ?? defaultActor(), now);
     const storage = new SqliteStorage(createStoreFile(path));
     storage.write((tx) => {
       writeHeader(tx, header);
       tx.insertKey(row);
+      audit.append(tx, { action: 'init', outcome: 'ok', detail: `master ${params.kind}` });
     });
-    return new Store({ path, storage, header, master: key, keyset, now });
+    return new Store({ path, storage, header, master: key, keyset, now, audit });
   } catch (e) {
     keyset.wipe();
     key.close();
@@ -83,7 +124,9 @@ export async function openStore(path: string, master: MasterKeyChoice, options: 
     key = await source.unlock(header.storeId, header.master);
     await verifyMasterCheck(key, header.storeId, header.masterCheck);
     const keyset = await unwrapKeyset(key, header.storeId, rows);
-    return new Store({ path, storage, header, master: key, keyset, now: options.now ?? Date.now });
+    const now = options.now ?? Date.now;
+    const audit = await openAudit(storage, header, key, options, now);
+    return new Store({ path, storage, header, master: key, keyset, now, audit });
   } catch (e) {
     key?.close();
     storage.close();

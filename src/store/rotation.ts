@@ -13,6 +13,7 @@ import { wipe } from '../crypto/bytes.js';
 import { reloadKeyset, wrapKey, type KeysetHolder } from './keys.js';
 import { withExclusiveLock, type HeldLock } from './lock.js';
 import type { Storage } from './storage.js';
+import type { AuditLog } from './audit.js';
 
 export interface RotateOptions {
   /** Make a new primary only if the current one is at least this old (ms); rewrap still resumes. */
@@ -46,6 +47,7 @@ export interface RotationContext extends KeysetHolder {
   path: string;
   storage: Storage;
   now: () => number;
+  audit: AuditLog;
 }
 
 const DEFAULT_BATCH = 200;
@@ -65,8 +67,14 @@ async function addPrimary(c: RotationContext): Promise<number> {
   return fresh.version;
 }
 
-/** Let timers run (the lock refresh, a progress bar) between batches. */
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+/**
+ * Between batches: let timers run (the lock refresh, a progress bar), and
+ * leave the write lock free long enough for the other processes' writers,
+ * which poll for it every millisecond, to get in: they wait one batch, not
+ * the whole rewrap.
+ */
+const BATCH_GAP_MS = 3;
+const pause = () => new Promise<void>((resolve) => setTimeout(resolve, BATCH_GAP_MS));
 
 /** Re-encrypt every version not under the primary, batch by batch. */
 async function rewrapAll(c: RotationContext, lock: HeldLock, batchSize: number, onProgress?: RotateOptions['onProgress']) {
@@ -80,7 +88,7 @@ async function rewrapAll(c: RotationContext, lock: HeldLock, batchSize: number, 
   onProgress?.(0, total);
   for (const old of oldKeys) {
     for (;;) {
-      await yieldToEventLoop();
+      await pause();
       lock.check();
       const started = performance.now();
       const n = c.storage.write((tx) => {
@@ -107,8 +115,8 @@ async function rewrapAll(c: RotationContext, lock: HeldLock, batchSize: number, 
   return { rewrapped: done, batches, longestBatchMs };
 }
 
-/** Every non-primary key that no version references becomes `retired`. */
-function retireUnused(c: RotationContext): number[] {
+/** Every non-primary key that no version references becomes `retired`; the run is audited in the same transaction. */
+function retireUnused(c: RotationContext, summary: (retired: number[]) => string): number[] {
   return c.storage.write((tx) => {
     const byKey = tx.counts().byKey;
     const retired: number[] = [];
@@ -118,6 +126,7 @@ function retireUnused(c: RotationContext): number[] {
         retired.push(k.version);
       }
     }
+    c.audit.append(tx, { action: 'rotate-keys', outcome: 'ok', detail: summary(retired) });
     return retired;
   });
 }
@@ -140,7 +149,8 @@ export async function rotateKeys(c: RotationContext, options: RotateOptions = {}
     const work = options.rewrap === false
       ? { rewrapped: 0, batches: 0, longestBatchMs: 0 }
       : await rewrapAll(c, lock, batchSize, options.onProgress);
-    const retired = retireUnused(c);
+    const retired = retireUnused(c, (r) =>
+      `primary key ${primaryVersion}${due ? ' (new)' : ''}; rewrapped ${work.rewrapped}${r.length ? `; retired ${r.join(',')}` : ''}`);
     await reloadKeyset(c);
     return {
       rotated: due,
@@ -173,6 +183,7 @@ export async function destroyKey(c: RotationContext, keyVersion: number, options
       }
       tx.setKeyWrapping(key.id, null);
       tx.setKeyStatus(key.id, 'destroyed');
+      c.audit.append(tx, { action: 'keys.destroy', outcome: 'ok', detail: `key ${keyVersion}` });
     });
     c.storage.checkpoint();
     await reloadKeyset(c);

@@ -49,6 +49,28 @@ export interface RewrapRow {
   ciphertext: Uint8Array;
 }
 
+/** One audit entry as stored: metadata only, never a value. */
+export interface AuditRow {
+  seq: number;
+  at: number;
+  actor: string;
+  pid: number;
+  action: string;
+  name: string | null;
+  /** Comma-separated version numbers. */
+  versions: string | null;
+  outcome: string;
+  detail: string | null;
+  mac: Uint8Array;
+}
+
+export interface AuditFilter {
+  name?: string;
+  action?: string;
+  since?: number;
+  until?: number;
+}
+
 export interface SecretListRow extends SecretRow {
   oldestVersion: number;
   versionCount: number;
@@ -100,11 +122,22 @@ export interface StorageOps {
   versionsUnderKey(keyId: number, limit: number): RewrapRow[];
   /** Replace a version's ciphertext only if it is still under `fromKeyId`; false when it moved on. */
   replaceCiphertext(secretId: number, version: number, fromKeyId: number, toKeyId: number, ciphertext: Uint8Array): boolean;
+
+  lastAudit(): { seq: number; mac: Uint8Array } | undefined;
+  insertAudit(row: AuditRow): void;
+  /** Up to `limit` entries after `afterSeq` in order, optionally filtered. */
+  auditPage(afterSeq: number, limit: number, filter?: AuditFilter): AuditRow[];
 }
 
 export interface Storage extends StorageOps {
   /** Run `fn` in a write transaction (BEGIN IMMEDIATE): all or nothing. */
   write<T>(fn: (tx: StorageOps) => T): T;
+  /**
+   * A write transaction committed without waiting for the disk (synchronous
+   * NORMAL): for audit entries of reads, which must be written before the
+   * value is returned but need not survive a power cut.
+   */
+  writeRelaxed<T>(fn: (tx: StorageOps) => T): T;
   /** Run `fn` over one consistent snapshot. */
   read<T>(fn: (tx: StorageOps) => T): T;
   /**
@@ -112,12 +145,20 @@ export interface Storage extends StorageOps {
    * nowhere. False when another connection's open snapshot kept it from finishing.
    */
   checkpoint(): boolean;
-  /**
-   * A consistent online copy of the whole database to `destination` (a new
-   * file), while other connections keep reading and writing.
-   */
-  backupTo(destination: string, onProgress?: (done: number, total: number) => void): Promise<void>;
   /** SQLite's own structural check: an empty list when the file is sound. */
   integrityProblems(): string[];
   close(): void;
+  /**
+   * A consistent online copy that also finishes while other processes write
+   * continuously (fixed small backup steps would restart forever then), and a
+   * small store is copied whole while writers wait for the copy (fast): the
+   * copy an online backup uses. `destination` is an existing empty file.
+   */
+  snapshotTo(destination: string, onProgress?: (done: number, total: number) => void): Promise<void>;
+  /**
+   * Up to `limit` versions with their ciphertexts, in (secret id, version)
+   * order, after the given position (`afterSecretId` 0: from the start): one
+   * scan of every version, for verification.
+   */
+  scanVersions(afterSecretId: number, afterVersion: number, limit: number): (VersionRow & { secretId: number; name: string; secretUpdatedAt: number })[];
 }

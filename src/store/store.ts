@@ -15,16 +15,20 @@ import { reloadKeyset, StaleKeyset } from './keys.js';
 import { destroyKey, rotateKeys, type RotateOptions, type RotateReport } from './rotation.js';
 import { rotateMaster } from './master-rotation.js';
 import type { MasterKeySource } from '../crypto/master.js';
-import { storeIdHex, type StoreHeader } from './header.js';
-import { checkName, namePattern } from './names.js';
+import { CONFIG_KEYS, storeIdHex, type ConfigKey, type StoreHeader } from './header.js';
+import { checkName, namePattern, nameProblem } from './names.js';
+import type { AuditEntry, AuditLog } from './audit.js';
 import { SCHEMA_VERSION } from './sqlite/schema.js';
 import type { SecretAndVersion, SecretListRow, SecretRow, Storage, StorageOps, VersionRow } from './storage.js';
 import type {
-  GetOptions, KeyInfo, ListOptions, MetadataUpdate, PutOptions, SecretMetadata, SecretSummary, SecretVersion,
+  AuditQuery, AuditRecord, AuditVerifyReport, GetOptions, KeyInfo, ListOptions, MetadataUpdate, PutOptions, SecretMetadata, SecretSummary, SecretVersion,
   StoreStatus, VersionInfo, VersionState, WriteResult,
 } from './types.js';
 
 const LIST_PAGE = 500;
+/** Failures that happen before the store is touched: not audited (see #recordFailure). */
+const REFUSED_INPUT = new Set<string>(['E_USAGE', 'E_INVALID_NAME', 'E_INVALID_VALUE', 'E_VALUE_TOO_LARGE']);
+const AUDIT_PAGE = 1000;
 const MAX_CUSTOM_KEYS = 64;
 const MAX_CUSTOM_KEY_LENGTH = 128;
 const MAX_CUSTOM_VALUE_LENGTH = 512;
@@ -36,6 +40,7 @@ export interface StoreContext {
   master: MasterKey;
   keyset: Keyset;
   now: () => number;
+  audit: AuditLog;
 }
 
 function stateOf(v: VersionRow): VersionState {
@@ -176,6 +181,57 @@ export class Store {
   }
 
   /**
+   * Run a change; if it fails, record the failure in the audit log (in its
+   * own transaction: the change's rolled back) and rethrow. A change that
+   * succeeds records itself inside its own transaction.
+   */
+  async #change<T>(action: string, name: string | undefined, fn: () => Promise<T> | T): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      this.#recordFailure(action, name, e, false);
+      throw e;
+    }
+  }
+
+  /** Run a read and record it (unless reads are not audited); a read that cannot be recorded fails. */
+  async #read<T>(entry: Omit<AuditEntry, 'outcome'>, fn: () => Promise<T> | T, versionsOf?: (result: T) => number[]): Promise<T> {
+    const c = this.#ctx();
+    let result: T;
+    try {
+      result = await fn();
+    } catch (e) {
+      if (c.header.auditReads) this.#recordFailure(entry.action, entry.name, e, true);
+      throw e;
+    }
+    if (c.header.auditReads) {
+      const versions = versionsOf?.(result);
+      c.storage.writeRelaxed((tx) => c.audit.append(tx, { ...entry, ...(versions ? { versions } : {}), outcome: 'ok' }));
+    }
+    return result;
+  }
+
+  /**
+   * Input refused before the store was touched (a bad name, value or option)
+   * leaves the file exactly as it was; everything else that failed (not
+   * found, check-and-set, tampered, locked…) is an attempt worth recording.
+   */
+  #recordFailure(action: string, name: string | undefined, e: unknown, relaxed: boolean): void {
+    if (this.#closed || (e instanceof StoreError && REFUSED_INPUT.has(e.code))) return;
+    const c = this.#c;
+    const entry: AuditEntry = {
+      action,
+      outcome: e instanceof StoreError ? e.code : 'E_INTERNAL',
+      ...(name !== undefined && nameProblem(name) === undefined ? { name } : {}),
+    };
+    try {
+      (relaxed ? c.storage.writeRelaxed.bind(c.storage) : c.storage.write.bind(c.storage))((tx) => c.audit.append(tx, entry));
+    } catch {
+      // The operation failed already; that failure is what the caller must see.
+    }
+  }
+
+  /**
    * Write a new version of `name`.
    * @throws E_INVALID_NAME, E_INVALID_VALUE, E_VALUE_TOO_LARGE, E_CAS_MISMATCH, E_USAGE
    */
@@ -185,8 +241,14 @@ export class Store {
     if (options.cas !== undefined && (!Number.isSafeInteger(options.cas) || options.cas < 0)) {
       throw usage('cas must be a whole number from 0 up');
     }
-    const secret = this.#bytesOf(value, options.allowEmpty ?? false);
-    const written = await this.#sealingWrite((tx) => this.#append(tx, name, secret.expose(), options.cas));
+    const written = await this.#change('put', name, () => {
+      const secret = this.#bytesOf(value, options.allowEmpty ?? false);
+      return this.#sealingWrite((tx) => {
+        const r = this.#append(tx, name, secret.expose(), options.cas);
+        c.audit.append(tx, { action: 'put', name, versions: [r.version], outcome: 'ok' });
+        return r;
+      });
+    });
     if (this.#scrubPending) this.#scrub();
     return written;
   }
@@ -196,6 +258,10 @@ export class Store {
    * @throws E_NOT_FOUND, E_DELETED, E_DESTROYED, E_TAMPERED, E_INVALID_NAME, E_USAGE
    */
   async get(name: string, options: GetOptions = {}): Promise<SecretVersion> {
+    return this.#read({ action: 'get', name }, () => this.#get(name, options), (s) => [s.version]);
+  }
+
+  async #get(name: string, options: GetOptions): Promise<SecretVersion> {
     const c = this.#ctx();
     checkName(name);
     let found: SecretAndVersion | undefined;
@@ -220,8 +286,8 @@ export class Store {
   /** Every version of `name`, oldest first. @throws E_NOT_FOUND */
   async history(name: string): Promise<VersionInfo[]> {
     const c = this.#ctx();
-    checkName(name);
-    return c.storage.read((tx) => {
+    return this.#read({ action: 'history', name }, () => c.storage.read((tx) => {
+      checkName(name);
       const secret = tx.findSecret(name);
       if (!secret) throw notFound(name);
       const keyVersion = new Map(c.keyset.info().map((k) => [k.id, k.version]));
@@ -235,7 +301,7 @@ export class Store {
         }
         return info;
       });
-    });
+    }));
   }
 
   /** Names and metadata (never values), a page at a time: safe for very large stores. */
@@ -259,9 +325,11 @@ export class Store {
 
   /** All matching secrets' summaries, sorted by name. */
   async list(options: ListOptions = {}): Promise<SecretSummary[]> {
-    const out: SecretSummary[] = [];
-    for await (const s of this.entries(options)) out.push(s);
-    return out;
+    return this.#read({ action: 'list', detail: options.pattern || '*' }, async () => {
+      const out: SecretSummary[] = [];
+      for await (const s of this.entries(options)) out.push(s);
+      return out;
+    });
   }
 
   /** Versions to act on: the given ones (each must exist) or the current one. */
@@ -279,11 +347,14 @@ export class Store {
   async delete(name: string, options: { versions?: number[] } = {}): Promise<number[]> {
     const c = this.#ctx();
     checkName(name);
-    const versions = checkVersions(options.versions);
-    return c.storage.write((tx) => {
-      const t = this.#targets(tx, name, versions);
-      tx.setDeleted(t.secret.id, t.versions, c.now());
-      return t.versions;
+    return this.#change('delete', name, () => {
+      const versions = checkVersions(options.versions);
+      return c.storage.write((tx) => {
+        const t = this.#targets(tx, name, versions);
+        tx.setDeleted(t.secret.id, t.versions, c.now());
+        c.audit.append(tx, { action: 'delete', name, versions: t.versions, outcome: 'ok' });
+        return t.versions;
+      });
     });
   }
 
@@ -291,11 +362,14 @@ export class Store {
   async undelete(name: string, options: { versions?: number[] } = {}): Promise<number[]> {
     const c = this.#ctx();
     checkName(name);
-    const versions = checkVersions(options.versions);
-    return c.storage.write((tx) => {
-      const t = this.#targets(tx, name, versions);
-      tx.setDeleted(t.secret.id, t.versions, null);
-      return t.versions;
+    return this.#change('undelete', name, () => {
+      const versions = checkVersions(options.versions);
+      return c.storage.write((tx) => {
+        const t = this.#targets(tx, name, versions);
+        tx.setDeleted(t.secret.id, t.versions, null);
+        c.audit.append(tx, { action: 'undelete', name, versions: t.versions, outcome: 'ok' });
+        return t.versions;
+      });
     });
   }
 
@@ -307,12 +381,15 @@ export class Store {
   async destroy(name: string, versions: number[]): Promise<number[]> {
     const c = this.#ctx();
     checkName(name);
-    const chosen = checkVersions(versions);
-    if (!chosen) throw usage('destroy needs the versions to erase');
-    const done = c.storage.write((tx) => {
-      const t = this.#targets(tx, name, chosen);
-      tx.destroyVersions(t.secret.id, t.versions, c.now());
-      return t.versions;
+    const done = await this.#change('destroy', name, () => {
+      const chosen = checkVersions(versions);
+      if (!chosen) throw usage('destroy needs the versions to erase');
+      return c.storage.write((tx) => {
+        const t = this.#targets(tx, name, chosen);
+        tx.destroyVersions(t.secret.id, t.versions, c.now());
+        c.audit.append(tx, { action: 'destroy', name, versions: t.versions, outcome: 'ok' });
+        return t.versions;
+      });
     });
     this.#scrub();
     return done;
@@ -322,11 +399,12 @@ export class Store {
   async purge(name: string): Promise<void> {
     const c = this.#ctx();
     checkName(name);
-    c.storage.write((tx) => {
+    await this.#change('purge', name, () => c.storage.write((tx) => {
       const secret = tx.findSecret(name);
       if (!secret) throw notFound(name);
       tx.deleteSecret(secret.id);
-    });
+      c.audit.append(tx, { action: 'purge', name, outcome: 'ok' });
+    }));
     this.#scrub();
   }
 
@@ -347,31 +425,35 @@ export class Store {
   async rollback(name: string, version: number, options: { cas?: number } = {}): Promise<WriteResult> {
     const c = this.#ctx();
     checkName(name);
-    checkVersionNumber(version);
-    // Make sure every key the old version may name is loaded before the sync transaction.
-    const probe = this.#live(name, c.storage.readVersion(name, version), `version ${version}`);
-    if (probe.keyId !== null && !c.keyset.byId(probe.keyId)) await this.#reloadKeys();
-    return this.#sealingWrite((tx) => {
-      const v = this.#live(name, tx.readVersion(name, version), `version ${version}`);
-      const plaintext = openValue(c.keyset, c.header.storeId, name, v.version, v.ciphertext);
-      try {
-        return this.#append(tx, name, plaintext, options.cas);
-      } finally {
-        wipe(plaintext);
-      }
+    return this.#change('rollback', name, async () => {
+      checkVersionNumber(version);
+      // Make sure every key the old version may name is loaded before the sync transaction.
+      const probe = this.#live(name, c.storage.readVersion(name, version), `version ${version}`);
+      if (probe.keyId !== null && !c.keyset.byId(probe.keyId)) await this.#reloadKeys();
+      return this.#sealingWrite((tx) => {
+        const v = this.#live(name, tx.readVersion(name, version), `version ${version}`);
+        const plaintext = openValue(c.keyset, c.header.storeId, name, v.version, v.ciphertext);
+        try {
+          const r = this.#append(tx, name, plaintext, options.cas);
+          c.audit.append(tx, { action: 'rollback', name, versions: [r.version], outcome: 'ok', detail: `value of version ${version}` });
+          return r;
+        } finally {
+          wipe(plaintext);
+        }
+      });
     });
   }
 
   /** @throws E_NOT_FOUND */
   async getMetadata(name: string): Promise<SecretMetadata> {
     const c = this.#ctx();
-    checkName(name);
-    return c.storage.read((tx) => {
+    return this.#read({ action: 'metadata.get', name }, () => c.storage.read((tx) => {
+      checkName(name);
       const secret = tx.findSecret(name);
       if (!secret) throw notFound(name);
       const versions = tx.listVersions(secret.id);
       return metadataOf(secret, versions[0]?.version ?? 0);
-    });
+    }));
   }
 
   /**
@@ -381,6 +463,7 @@ export class Store {
   async setMetadata(name: string, update: MetadataUpdate): Promise<SecretMetadata> {
     const c = this.#ctx();
     checkName(name);
+    return this.#change('metadata.set', name, () => {
     if (update.maxVersions !== undefined && (!Number.isSafeInteger(update.maxVersions) || update.maxVersions < 0)) {
       throw usage('maxVersions must be a whole number from 0 (store default) up');
     }
@@ -395,8 +478,15 @@ export class Store {
         updatedAt: c.now(),
       };
       tx.updateSecret(next);
-      this.#prune(tx, next);
+      const pruned = this.#prune(tx, next);
+      const detail = [
+        update.maxVersions !== undefined ? `maxVersions=${update.maxVersions}` : '',
+        update.custom ? 'custom' : '',
+        pruned.length ? `pruned ${pruned.join(',')}` : '',
+      ].filter(Boolean).join('; ');
+      c.audit.append(tx, { action: 'metadata.set', name, outcome: 'ok', ...(detail ? { detail } : {}) });
       return metadataOf(next, tx.listVersions(secret.id)[0]?.version ?? 0);
+    });
     });
   }
 
@@ -427,7 +517,8 @@ export class Store {
    * @throws E_LOCKED, E_USAGE, E_TAMPERED
    */
   async rotateKeys(options: RotateOptions = {}): Promise<RotateReport> {
-    return rotateKeys(this.#ctx(), options);
+    const c = this.#ctx();
+    return this.#change('rotate-keys', undefined, () => rotateKeys(c, options));
   }
 
   /** The data keys with how many versions each encrypts. */
@@ -439,8 +530,11 @@ export class Store {
 
   /** Erase a retired data key. @throws E_KEY_IN_USE, E_NOT_FOUND, E_LOCKED */
   async destroyKey(keyVersion: number, options: { wait?: boolean } = {}): Promise<void> {
-    checkVersionNumber(keyVersion, 'key version');
-    await destroyKey(this.#ctx(), keyVersion, options);
+    const c = this.#ctx();
+    await this.#change('keys.destroy', undefined, () => {
+      checkVersionNumber(keyVersion, 'key version');
+      return destroyKey(c, keyVersion, options);
+    });
   }
 
   /**
@@ -449,9 +543,56 @@ export class Store {
    */
   async rotateMaster(next: MasterKeySource, options: { wait?: boolean } = {}): Promise<void> {
     const c = this.#ctx();
-    const key = await rotateMaster(c, next, options);
+    const key = await this.#change('rotate-master', undefined, () => rotateMaster(c, next, options));
     c.master.close();
     c.master = key;
+  }
+
+  /** Audit entries, oldest first, a page at a time; filtered by name, action and time. */
+  async *auditEntries(filter: AuditQuery = {}): AsyncGenerator<AuditRecord> {
+    const q = { ...filter, since: filter.since === undefined ? undefined : toTime(filter.since), until: filter.until === undefined ? undefined : toTime(filter.until) };
+    let after = 0;
+    for (;;) {
+      const page = this.#ctx().storage.auditPage(after, AUDIT_PAGE, q);
+      for (const r of page) {
+        yield {
+          seq: r.seq, at: new Date(r.at), actor: r.actor, pid: r.pid, action: r.action, outcome: r.outcome,
+          ...(r.name !== null ? { name: r.name } : {}),
+          ...(r.versions !== null ? { versions: r.versions.split(',').map(Number) } : {}),
+          ...(r.detail !== null ? { detail: r.detail } : {}),
+        };
+      }
+      if (page.length < AUDIT_PAGE) return;
+      after = page[page.length - 1]!.seq;
+    }
+  }
+
+  /** Check the audit chain: the first entry that was edited, dropped, moved or inserted, if any. */
+  async verifyAudit(): Promise<AuditVerifyReport> {
+    const c = this.#ctx();
+    const result = c.storage.read((tx) => c.audit.verify((after) => tx.auditPage(after, AUDIT_PAGE), tx.getMeta('audit_head')));
+    return { ok: result.problem === undefined, entries: result.entries, ...(result.problem ? { firstProblem: result.problem } : {}) };
+  }
+
+  /** A store setting (see CONFIG_KEYS). */
+  async getConfig(key: ConfigKey): Promise<string> {
+    const c = this.#ctx();
+    if (!CONFIG_KEYS.includes(key)) throw usage(`unknown setting "${key}"; known: ${CONFIG_KEYS.join(', ')}`);
+    return String(c.header.auditReads);
+  }
+
+  /** Change a store setting; audited. */
+  async setConfig(key: ConfigKey, value: string): Promise<void> {
+    const c = this.#ctx();
+    await this.#change('config.set', undefined, () => {
+      if (!CONFIG_KEYS.includes(key)) throw usage(`unknown setting "${key}"; known: ${CONFIG_KEYS.join(', ')}`);
+      if (value !== 'true' && value !== 'false') throw usage(`${key} takes true or false, not "${value}"`);
+      c.storage.write((tx) => {
+        tx.setMeta(`config.${key}`, value);
+        c.audit.append(tx, { action: 'config.set', outcome: 'ok', detail: `${key}=${value}` });
+      });
+      c.header.auditReads = value === 'true';
+    });
   }
 
   /** Zero the data keys, forget the master key, close the file. Idempotent. */
@@ -459,6 +600,7 @@ export class Store {
     if (this.#closed) return;
     if (this.#scrubPending) this.#scrub();
     this.#closed = true;
+    this.#c.audit.close();
     this.#c.keyset.wipe();
     this.#c.master.close();
     this.#c.storage.close();

@@ -90,3 +90,32 @@ export interface MetadataUpdate {
   /** Replaces the whole custom map. Not secret: stored in plaintext. */
   custom?: Record<string, string>;
 }
+
+/** One audit entry: who did what to which secret, and how it ended. Never a value. */
+export interface AuditRecord {
+  seq: number;
+  at: Date;
+  /** OS user name. */
+  actor: string;
+  pid: number;
+  action: string;
+  name?: string;
+  versions?: number[];
+  /** 'ok' or the error code. */
+  outcome: string;
+  detail?: string;
+}
+
+export interface AuditQuery {
+  name?: string;
+  action?: string;
+  since?: Date | number | string;
+  until?: Date | number | string;
+}
+
+export interface AuditVerifyReport {
+  ok: boolean;
+  entries: number;
+  /** The first entry where the chain breaks. */
+  firstProblem?: { seq: number; problem: string };
+}

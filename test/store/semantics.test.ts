@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { initStore, openStore, passphrase, rawKey, SecretBytes, StoreError, type InitOptions, type Store } from '../../src/index.js';
 import { tempDir } from '../helpers/tmp.js';
+import { SCHEMA_VERSION } from '../../src/store/sqlite/schema.js';
 
 const T0 = Date.UTC(2024, 0, 1, 12, 0, 0);
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -656,7 +657,7 @@ describe('history and status', () => {
     const { store, path } = await fresh({ now: c.now, maxValueBytes: 4096 });
     let st = await store.status();
     expect(st).toMatchObject({
-      path, schemaVersion: 1, masterKind: 'raw', secrets: 0, versions: 0, liveVersions: 0, maxValueBytes: 4096, defaultMaxVersions: 0,
+      path, schemaVersion: SCHEMA_VERSION, masterKind: 'raw', secrets: 0, versions: 0, liveVersions: 0, maxValueBytes: 4096, defaultMaxVersions: 0,
     });
     expect(st.storeId).toMatch(/^[0-9a-f]{32}$/);
     expect(st.createdAt.getTime()).toBe(T0);

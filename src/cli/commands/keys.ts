@@ -59,7 +59,9 @@ export function registerKeys(program: Command, ctx: Context): void {
     .argument('<key-version>', 'the key version (see store keys)', wholeNumber('KEY_VERSION', 1))
     .option('--wait', 'wait for another exclusive operation to finish')
     .option('--json', 'print as JSON')
-    .action(async (version: number, opts: { wait?: boolean; json?: boolean }, cmd: Command) => {
+    .action(async (version: number, _opts: object, cmd: Command) => {
+      // `keys` has a --json too, and commander gives a flag to the first command that knows it.
+      const opts = cmd.optsWithGlobals() as { wait?: boolean; json?: boolean };
       await ctx.withStore(cmd, async (store) => {
         await store.destroyKey(version, { wait: opts.wait ?? false });
         if (opts.json) return ctx.json({ keyVersion: version, status: 'destroyed' });

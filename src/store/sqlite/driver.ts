@@ -4,12 +4,13 @@
  * of which would expand values into text), each multi-row change inside one
  * synchronous transaction.
  */
-import Database from 'better-sqlite3';
+import { Database } from './native.js';
 import { StoreError } from '../../errors.js';
 import { BUSY_TIMEOUT_MS } from './open.js';
+import { onlineBackup } from './files.js';
 import type { KeyStatus } from '../../crypto/keyset.js';
 import type {
-  KeyRow, RewrapRow, SecretAndVersion, SecretListRow, SecretRow, Storage, StorageOps, StoreCounts, VersionRow,
+  AuditFilter, AuditRow, KeyRow, RewrapRow, SecretAndVersion, SecretListRow, SecretRow, Storage, StorageOps, StoreCounts, VersionRow,
 } from '../storage.js';
 
 interface RawSecret {
@@ -99,6 +100,41 @@ function translate(e: unknown): never {
   throw e;
 }
 
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+/** Block the thread for `ms` (the storage API is synchronous, as better-sqlite3 is). */
+function sleepSync(ms: number): void {
+  Atomics.wait(sleeper, 0, 0, ms);
+}
+
+function isBusy(e: unknown): boolean {
+  return e instanceof Database.SqliteError && (e.code.startsWith('SQLITE_BUSY') || e.code.startsWith('SQLITE_LOCKED'));
+}
+
+/** How often a waiting writer tries again for the write lock. */
+const POLL_MS = 1;
+
+/**
+ * Run `fn`, trying again every millisecond while another connection holds the
+ * lock, up to the busy timeout. SQLite's own busy handler sleeps ever longer
+ * (up to 100 ms a time), so a writer waiting behind a run of short
+ * transactions, such as rewrap batches, would keep waking up too late and
+ * wait for the whole run instead of one batch.
+ */
+function patiently<T>(fn: () => T): T {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      return fn();
+    } catch (e) {
+      if (isBusy(e) && Date.now() < deadline) {
+        sleepSync(POLL_MS);
+        continue;
+      }
+      return translate(e);
+    }
+  }
+}
+
 /** Bind a list of version numbers as one JSON array parameter. */
 function versionList(versions: number[]): string {
   return JSON.stringify(versions.map((v) => Math.trunc(v)));
@@ -108,11 +144,12 @@ function versionList(versions: number[]): string {
 const CHECKPOINT_WAIT_MS = 250;
 
 export class SqliteStorage implements Storage {
-  readonly #db: Database.Database;
+  readonly #db: Database;
   readonly #s;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database) {
     this.#db = db;
+    db.pragma('busy_timeout = 0'); // waiting is done by patiently(), in short polls
     const p = (sql: string) => db.prepare(sql);
     this.#s = {
       getMeta: p('SELECT value FROM meta WHERE key = ?').pluck(),
@@ -154,6 +191,13 @@ export class SqliteStorage implements Storage {
         FROM versions v JOIN secrets s ON s.id = v.secret_id WHERE v.key_id = ? LIMIT ?`),
       replaceCiphertext: p(`UPDATE versions SET key_id = ?, ciphertext = ?
         WHERE secret_id = ? AND version = ? AND key_id = ?`),
+      lastAudit: p('SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1'),
+      insertAudit: p(`INSERT INTO audit (seq, at, actor, pid, action, name, versions, outcome, detail, mac)
+        VALUES (@seq, @at, @actor, @pid, @action, @name, @versions, @outcome, @detail, @mac)`),
+      auditPage: p(`SELECT seq, at, actor, pid, action, name, versions, outcome, detail, mac FROM audit
+        WHERE seq > @after AND (@name IS NULL OR name = @name) AND (@action IS NULL OR action = @action)
+          AND (@since IS NULL OR at >= @since) AND (@until IS NULL OR at <= @until)
+        ORDER BY seq LIMIT @limit`),
     };
   }
 
@@ -183,20 +227,14 @@ export class SqliteStorage implements Storage {
   }
 
   readVersion(name: string, version?: number): SecretAndVersion | undefined {
-    try {
+    return patiently(() => {
       const r = version === undefined ? this.#s.readCurrent.get(name) : this.#s.readVersion.get(version, name);
       return toJoined(r as RawJoined | undefined);
-    } catch (e) {
-      return translate(e);
-    }
+    });
   }
 
   readVersionAt(name: string, at: number): SecretAndVersion | undefined {
-    try {
-      return toJoined(this.#s.readAt.get(at, name) as RawJoined | undefined);
-    } catch (e) {
-      return translate(e);
-    }
+    return patiently(() => toJoined(this.#s.readAt.get(at, name) as RawJoined | undefined));
   }
 
   listVersions(secretId: number): VersionRow[] {
@@ -271,20 +309,38 @@ export class SqliteStorage implements Storage {
     return this.#s.replaceCiphertext.run(toKeyId, buffer(ciphertext), secretId, version, fromKeyId).changes === 1;
   }
 
+  lastAudit(): { seq: number; mac: Uint8Array } | undefined {
+    const r = this.#s.lastAudit.get() as { seq: number; mac: Buffer } | undefined;
+    return r && { seq: r.seq, mac: bytes(r.mac)! };
+  }
+
+  insertAudit(row: AuditRow): void {
+    this.#s.insertAudit.run({ ...row, mac: buffer(row.mac) });
+  }
+
+  auditPage(afterSeq: number, limit: number, filter: AuditFilter = {}): AuditRow[] {
+    const rows = this.#s.auditPage.all({
+      after: afterSeq, limit, name: filter.name ?? null, action: filter.action ?? null,
+      since: filter.since ?? null, until: filter.until ?? null,
+    }) as (Omit<AuditRow, 'mac'> & { mac: Buffer })[];
+    return rows.map((r) => ({ ...r, mac: bytes(r.mac)! }));
+  }
+
   write<T>(fn: (tx: StorageOps) => T): T {
+    return patiently(() => this.#db.transaction(() => fn(this)).immediate());
+  }
+
+  writeRelaxed<T>(fn: (tx: StorageOps) => T): T {
+    this.#db.pragma('synchronous = NORMAL');
     try {
-      return this.#db.transaction(() => fn(this)).immediate();
-    } catch (e) {
-      return translate(e);
+      return this.write(fn);
+    } finally {
+      this.#db.pragma('synchronous = FULL');
     }
   }
 
   read<T>(fn: (tx: StorageOps) => T): T {
-    try {
-      return this.#db.transaction(() => fn(this)).deferred();
-    } catch (e) {
-      return translate(e);
-    }
+    return patiently(() => this.#db.transaction(() => fn(this)).deferred());
   }
 
   checkpoint(): boolean {
@@ -296,20 +352,7 @@ export class SqliteStorage implements Storage {
     } catch {
       return false;
     } finally {
-      this.#db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    }
-  }
-
-  async backupTo(destination: string, onProgress?: (done: number, total: number) => void): Promise<void> {
-    try {
-      await this.#db.backup(destination, {
-        progress: ({ totalPages, remainingPages }) => {
-          onProgress?.(totalPages - remainingPages, totalPages);
-          return BACKUP_PAGES_PER_STEP;
-        },
-      });
-    } catch (e) {
-      translate(e);
+      this.#db.pragma('busy_timeout = 0');
     }
   }
 
@@ -324,10 +367,31 @@ export class SqliteStorage implements Storage {
   close(): void {
     if (this.#db.open) this.#db.close();
   }
+
+  async snapshotTo(destination: string, onProgress?: (done: number, total: number) => void): Promise<void> {
+    try {
+      await onlineBackup(this.#db, destination, onProgress);
+    } catch (e) {
+      translate(e);
+    }
+  }
+
+  scanVersions(afterSecretId: number, afterVersion: number, limit: number): (VersionRow & { secretId: number; name: string; secretUpdatedAt: number })[] {
+    try {
+      // Prepared on first use: only verification scans, and the constructor is on every command's start-up path.
+      this.#scan ??= this.#db.prepare(`SELECT v.secret_id, s.name, s.updated_at, v.version, v.created_at, v.deleted_at, v.destroyed_at,
+        v.key_id, v.ciphertext FROM versions v JOIN secrets s ON s.id = v.secret_id
+        WHERE (v.secret_id, v.version) > (?, ?) ORDER BY v.secret_id, v.version LIMIT ?`);
+      const rows = this.#scan.all(afterSecretId, afterVersion, limit) as (RawVersion & { secret_id: number; name: string; updated_at: number })[];
+      return rows.map((r) => ({ ...toVersion(r), secretId: r.secret_id, name: r.name, secretUpdatedAt: r.updated_at }));
+    } catch (e) {
+      return translate(e);
+    }
+  }
+
+  #scan: { all(...params: number[]): unknown[] } | undefined;
 }
 
-/** Pages copied per backup step; between steps other connections get the file. */
-const BACKUP_PAGES_PER_STEP = 1000;
 
 const LIST_SQL = `SELECT ${SECRET_COLS},
   (SELECT min(version) FROM versions WHERE secret_id = s.id) AS oldest,

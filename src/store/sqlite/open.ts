@@ -3,7 +3,7 @@
  * written to it: a file that is not a store, or a store from a newer program,
  * is refused and left byte-for-byte as it was.
  */
-import Database from 'better-sqlite3';
+import { Database, nativeBinding } from './native.js';
 import { closeSync, constants, existsSync, fchmodSync, fstatSync, mkdirSync, openSync, readSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreError } from '../../errors.js';
@@ -14,7 +14,7 @@ const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 /** Writers wait this long for another process's transaction before E_LOCKED. */
 export const BUSY_TIMEOUT_MS = 10_000;
 
-function applyConnectionPragmas(db: Database.Database): void {
+function applyConnectionPragmas(db: Database): void {
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.pragma('synchronous = FULL'); // a write that returned is on disk
   db.pragma('foreign_keys = ON');
@@ -22,7 +22,7 @@ function applyConnectionPragmas(db: Database.Database): void {
 }
 
 /** Create a new, empty store file (0600, directory 0700 when we make it) with the schema. */
-export function createStoreFile(path: string): Database.Database {
+export function createStoreFile(path: string): Database {
   const dir = dirname(path);
   try {
     if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -39,9 +39,9 @@ export function createStoreFile(path: string): Database.Database {
   }
   fchmodSync(fd, 0o600); // the umask may have taken bits away, never added: make it exact
   closeSync(fd);
-  let db: Database.Database | undefined;
+  let db: Database | undefined;
   try {
-    db = new Database(path, { fileMustExist: true });
+    db = new Database(path, { fileMustExist: true, nativeBinding: nativeBinding() });
     db.pragma('journal_mode = WAL'); // -wal and -shm inherit the file's 0600
     applyConnectionPragmas(db);
     migrate(db, 0);
@@ -77,11 +77,11 @@ function notAStore(path: string): StoreError {
 }
 
 /** Open an existing store file, migrating it forward under the lock if it is older. */
-export async function openStoreFile(path: string): Promise<Database.Database> {
+export async function openStoreFile(path: string): Promise<Database> {
   if (!readMagic(path).equals(SQLITE_MAGIC)) throw notAStore(path);
-  let db: Database.Database;
+  let db: Database;
   try {
-    db = new Database(path, { fileMustExist: true });
+    db = new Database(path, { fileMustExist: true, nativeBinding: nativeBinding() });
   } catch {
     throw notAStore(path);
   }

@@ -3,7 +3,7 @@
  * Migrations run inside one transaction under the store's exclusive lock;
  * a program older than the store refuses it rather than guess.
  */
-import type Database from 'better-sqlite3';
+import type { Database } from './native.js';
 
 /** 'SBX1': marks the file as a Strongbox store for `file(1)` and for us. */
 export const APPLICATION_ID = 0x53425831;
@@ -47,12 +47,31 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX versions_by_key ON versions(key_id) WHERE key_id IS NOT NULL;
   `,
+  // 2: the audit log (src/store/audit.ts).
+  `
+  CREATE TABLE audit (
+    seq      INTEGER PRIMARY KEY,
+    at       INTEGER NOT NULL,
+    actor    TEXT NOT NULL,
+    pid      INTEGER NOT NULL,
+    action   TEXT NOT NULL,
+    name     TEXT,
+    versions TEXT,
+    outcome  TEXT NOT NULL,
+    detail   TEXT,
+    mac      BLOB NOT NULL
+  );
+  CREATE INDEX audit_by_name ON audit(name) WHERE name IS NOT NULL;
+  -- Version metadata without the ciphertexts: history, list and counts read
+  -- this index and never the (possibly megabyte) values.
+  CREATE INDEX versions_meta ON versions(secret_id, version, created_at, deleted_at, destroyed_at, key_id);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Apply every migration from `from` up, in one transaction. */
-export function migrate(db: Database.Database, from: number): void {
+export function migrate(db: Database, from: number): void {
   db.transaction(() => {
     for (let v = from; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]!);
     db.pragma(`application_id = ${APPLICATION_ID}`);

@@ -1,0 +1,101 @@
+/** store audit [filters] / store audit verify / store config get|set|list. */
+import type { Command } from 'commander';
+import { StoreError } from '../../errors.js';
+import { CONFIG_KEYS, type ConfigKey } from '../../store/header.js';
+import { table, type Context } from '../context.js';
+
+interface AuditOptions {
+  name?: string;
+  action?: string;
+  since?: string;
+  until?: string;
+  json?: boolean;
+}
+
+function checkTime(option: string, text: string | undefined): void {
+  if (text !== undefined && !Number.isFinite(Date.parse(text))) {
+    throw new StoreError('E_USAGE', `${option} takes an ISO 8601 time such as 2026-01-31T12:00:00Z, not "${text}"`);
+  }
+}
+
+export function registerAudit(program: Command, ctx: Context): void {
+  const audit = program
+    .command('audit')
+    .description('the audit log: who did what to which secret, and how it ended (never values)')
+    .option('--name <name>', 'only entries about this secret')
+    .option('--action <action>', 'only this action (put, get, delete, rotate-keys, …)')
+    .option('--since <time>', 'only entries at or after this ISO 8601 time')
+    .option('--until <time>', 'only entries at or before this ISO 8601 time')
+    .option('--json', 'print as JSON')
+    .action(async (opts: AuditOptions, cmd: Command) => {
+      checkTime('--since', opts.since);
+      checkTime('--until', opts.until);
+      await ctx.withStore(cmd, async (store) => {
+        const entries = [];
+        for await (const e of store.auditEntries({ name: opts.name, action: opts.action, since: opts.since, until: opts.until })) entries.push(e);
+        if (opts.json) return ctx.json(entries);
+        if (entries.length === 0) return ctx.note('no audit entries match');
+        return ctx.out(table(
+          ['SEQ', 'TIME', 'ACTOR', 'PID', 'ACTION', 'NAME', 'VERSIONS', 'OUTCOME', 'DETAIL'],
+          entries.map((e) => [String(e.seq), e.at.toISOString(), e.actor, String(e.pid), e.action, e.name ?? '-',
+            e.versions?.join(',') ?? '-', e.outcome, e.detail ?? '']),
+        ));
+      });
+    });
+
+  audit
+    .command('verify')
+    .description('check the hash chain: report the first entry that was edited, removed, moved or inserted')
+    .option('--json', 'print as JSON')
+    .action(async (_opts: object, cmd: Command) => {
+      // `audit` has a --json too, and commander gives a flag to the first command that knows it.
+      const opts = cmd.optsWithGlobals() as { json?: boolean };
+      await ctx.withStore(cmd, async (store) => {
+        const r = await store.verifyAudit();
+        if (opts.json) await ctx.json(r);
+        if (!r.ok) {
+          throw new StoreError('E_TAMPERED', `audit log broken at entry ${r.firstProblem!.seq}: ${r.firstProblem!.problem}`, [
+            `the ${r.entries} entries before it are intact`,
+          ]);
+        }
+        if (!opts.json) await ctx.out(`audit log intact: ${r.entries} entries`);
+      });
+    });
+}
+
+export function registerConfig(program: Command, ctx: Context): void {
+  const config = program.command('config').description(`store settings (${CONFIG_KEYS.join(', ')})`);
+  const known = (key: string): ConfigKey => {
+    if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
+      throw new StoreError('E_USAGE', `unknown setting "${key}"; known: ${CONFIG_KEYS.join(', ')}`);
+    }
+    return key as ConfigKey;
+  };
+  config
+    .command('get')
+    .argument('<key>', 'the setting')
+    .action(async (key: string, _opts: object, cmd: Command) => {
+      await ctx.withStore(cmd, async (store) => ctx.out(await store.getConfig(known(key))));
+    });
+  config
+    .command('set')
+    .argument('<key>', 'the setting')
+    .argument('<value>', 'its new value')
+    .action(async (key: string, value: string, _opts: object, cmd: Command) => {
+      await ctx.withStore(cmd, async (store) => {
+        await store.setConfig(known(key), value);
+        await ctx.out(`${key} = ${value}`);
+      });
+    });
+  config
+    .command('list')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      await ctx.withStore(cmd, async (store) => {
+        const all: Record<string, string> = {};
+        for (const k of CONFIG_KEYS) all[k] = await store.getConfig(k);
+        if (opts.json) return ctx.json(all);
+        return ctx.out(Object.entries(all).map(([k, v]) => `${k} = ${v}`).join('\n'));
+      });
+    });
+}

@@ -1,0 +1,213 @@
+/** export, import: encrypted bundles between stores; plaintext JSON / .env only when asked. */
+import { existsSync, readFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { StoreError } from '../../errors.js';
+import { MAX_LOG_N, MIN_LOG_N } from '../../crypto/kdf.js';
+import { createKeyFile } from '../../crypto/providers/keyfile.js';
+import {
+  detectImportFormat, exportPlain, exportStore, importBundle, importPlain,
+  type BundleKey, type ConflictPolicy, type ExportReport, type ImportReport, type PlainFormat,
+} from '../../store/export.js';
+import { wholeNumber, type Context } from '../context.js';
+import type { Io } from '../io.js';
+import { promptHidden } from '../prompt.js';
+
+interface KeyOptions {
+  recipientKeyfile?: string;
+  exportPassphraseFile?: string;
+}
+
+interface ExportCliOptions extends KeyOptions {
+  prefix?: string;
+  allVersions?: boolean;
+  scryptLogN?: number;
+  plaintext?: boolean;
+  format?: PlainFormat;
+  json?: boolean;
+}
+
+interface ImportCliOptions extends KeyOptions {
+  onConflict: ConflictPolicy;
+  dryRun?: boolean;
+  format?: PlainFormat;
+  prefix?: string;
+  allowEmpty?: boolean;
+  json?: boolean;
+}
+
+const PASSPHRASE_HINT = 'use --export-passphrase-file F or STORE_EXPORT_PASSPHRASE, or run on a terminal to be asked';
+
+function stripNewline(b: Uint8Array): Uint8Array {
+  let end = b.length;
+  if (end > 0 && b[end - 1] === 0x0a) end--;
+  if (end > 0 && b[end - 1] === 0x0d) end--;
+  return b.subarray(0, end);
+}
+
+/** The bundle passphrase: a file, STORE_EXPORT_PASSPHRASE, or a no-echo prompt (twice when exporting). Never argv. */
+async function bundlePassphrase(opts: KeyOptions, io: Io, confirm: boolean): Promise<Uint8Array> {
+  if (opts.exportPassphraseFile) {
+    try {
+      return stripNewline(new Uint8Array(readFileSync(opts.exportPassphraseFile)));
+    } catch (e) {
+      throw new StoreError('E_MASTER_KEY', `cannot read export passphrase file ${opts.exportPassphraseFile}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  }
+  if (io.env.STORE_EXPORT_PASSPHRASE) return new TextEncoder().encode(io.env.STORE_EXPORT_PASSPHRASE);
+  const first = await promptHidden('Export passphrase: ');
+  if (!first) throw new StoreError('E_MASTER_KEY', 'no export passphrase given', [PASSPHRASE_HINT, 'or seal the bundle to a key file with --recipient-keyfile K']);
+  if (confirm) {
+    const again = await promptHidden('Export passphrase again: ');
+    const same = again !== undefined && Buffer.from(first).equals(Buffer.from(again));
+    again?.fill(0);
+    if (!same) {
+      first.fill(0);
+      throw new StoreError('E_USAGE', 'the export passphrases do not match');
+    }
+  }
+  return first;
+}
+
+function summaryOfExport(r: ExportReport): string {
+  const what = `exported ${r.secrets} secret(s) (${r.versions} version(s)) to ${r.path}`;
+  if (r.format !== 'bundle') return `${what} as ${r.format}`;
+  return `${what}, sealed ${r.keyKind === 'keyfile' ? `to key file id ${r.keyId}` : 'with a passphrase'}${r.allVersions ? '' : ' (current versions only)'}`;
+}
+
+function summaryOfImport(r: ImportReport): string {
+  const secrets = r.created.length + r.overwritten.length + r.appended.length;
+  const head = r.dryRun ? `dry run, nothing written: would import ${secrets} secret(s) (${r.versions} version(s)) from ${r.path}` : `imported ${secrets} secret(s) (${r.versions} version(s)) from ${r.path}`;
+  const parts = [`${r.created.length} created`];
+  if (r.overwritten.length) parts.push(`${r.overwritten.length} overwritten`);
+  if (r.appended.length) parts.push(`${r.appended.length} given a new version`);
+  parts.push(`${r.skipped.length} skipped`);
+  if (r.pruned) parts.push(`${r.pruned} old version(s) pruned by max-versions`);
+  return `${head}: ${parts.join(', ')}`;
+}
+
+export function registerExport(program: Command, ctx: Context): void {
+  program
+    .command('export')
+    .description('write secrets to an encrypted bundle another store can import (or, with --plaintext, to JSON or .env)')
+    .argument('<file>', 'the file to create (never overwritten; mode 0600)')
+    .option('--prefix <prefix>', 'only secrets whose names start with this')
+    .option('--all-versions', 'every version that is not destroyed, with its state (default: each current live version)')
+    .option('--recipient-keyfile <path>', 'seal to a 32-byte key file (base64, mode 0600; created if absent) instead of a passphrase')
+    .option('--export-passphrase-file <path>', 'read the bundle passphrase from a file (or env STORE_EXPORT_PASSPHRASE, or the prompt)')
+    .option('--scrypt-log-n <n>', `bundle passphrase KDF cost, log2 N (${MIN_LOG_N}..${MAX_LOG_N}, default 17)`, wholeNumber('--scrypt-log-n'))
+    .option('--plaintext', 'write values in clear text (needs --format; warns)')
+    .addOption(new Option('--format <format>', 'with --plaintext: json ({"name": "value"}) or env (NAME="value")').choices(['json', 'env']))
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', `
+The global --passphrase-file is the store's own passphrase; the bundle's is --export-passphrase-file.
+A plaintext export takes each current live value; JSON needs UTF-8 values, .env also names without '/'.`)
+    .action(async (file: string, opts: ExportCliOptions, cmd: Command) => {
+      if (opts.plaintext) {
+        if (!opts.format) throw new StoreError('E_USAGE', '--plaintext needs --format json or --format env');
+        if (opts.allVersions || opts.recipientKeyfile || opts.exportPassphraseFile || opts.scryptLogN !== undefined) {
+          throw new StoreError('E_USAGE', '--plaintext takes only --format and --prefix (no --all-versions and no key options)');
+        }
+      } else if (opts.format) {
+        throw new StoreError('E_USAGE', '--format is for --plaintext exports; an encrypted bundle has one format');
+      }
+      if (opts.recipientKeyfile && opts.exportPassphraseFile) {
+        throw new StoreError('E_USAGE', 'give --recipient-keyfile or --export-passphrase-file, not both');
+      }
+      if (existsSync(file)) throw new StoreError('E_USAGE', `${file} already exists; export never overwrites a file`, ['remove it, or choose another file name']);
+      await ctx.withStore(cmd, async (store) => {
+        let report: ExportReport;
+        if (opts.plaintext) {
+          report = await exportPlain(store, file, { format: opts.format!, prefix: opts.prefix });
+          await ctx.note(`warning: ${file} holds ${report.secrets} secret value(s) in plain text: protect it and delete it when done`);
+        } else {
+          let key: BundleKey;
+          let pw: Uint8Array | undefined;
+          if (opts.recipientKeyfile) {
+            if (!existsSync(opts.recipientKeyfile)) {
+              createKeyFile(opts.recipientKeyfile);
+              await ctx.note(`created key file ${opts.recipientKeyfile} (mode 0600): the importer needs it, so pass it on by a safe channel`);
+            }
+            key = { keyFile: opts.recipientKeyfile };
+          } else {
+            pw = await bundlePassphrase(opts, ctx.io, true);
+            key = { passphrase: pw, scrypt: opts.scryptLogN !== undefined ? { logN: opts.scryptLogN } : undefined };
+          }
+          try {
+            report = await exportStore(store, file, { key, prefix: opts.prefix, allVersions: opts.allVersions });
+          } finally {
+            pw?.fill(0);
+          }
+        }
+        if (opts.json) return ctx.json(report);
+        await ctx.out(summaryOfExport(report));
+        if (report.skippedNotLive.length) {
+          await ctx.note(`skipped ${report.skippedNotLive.length} secret(s) whose current version is deleted or destroyed: ${report.skippedNotLive.join(', ')}`);
+        }
+        if (report.skippedDestroyed) await ctx.note(`left out ${report.skippedDestroyed} destroyed version(s): their values no longer exist`);
+      });
+    });
+
+  program
+    .command('import')
+    .description('import an encrypted bundle (from store export), or a plaintext JSON / .env file')
+    .argument('<file>', 'a bundle, a JSON object {"name": "value"}, or a .env file')
+    .addOption(new Option('--on-conflict <policy>', 'for a name the store already holds: leave it, replace the whole secret, or add the imported value as a new version')
+      .choices(['skip', 'overwrite', 'new-version']).default('skip'))
+    .option('--dry-run', 'check everything and report what would happen; write nothing')
+    .addOption(new Option('--format <format>', 'a plaintext file: json or env (default: by extension, else by content)').choices(['json', 'env']))
+    .option('--prefix <prefix>', 'a plaintext file: prepend this to every name (e.g. app/)')
+    .option('--allow-empty', 'a plaintext file: accept empty values')
+    .option('--recipient-keyfile <path>', 'a bundle sealed to a key file: that key file')
+    .option('--export-passphrase-file <path>', 'a bundle sealed with a passphrase: read it from a file (or env STORE_EXPORT_PASSPHRASE, or the prompt)')
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', `
+Nothing is written unless every entry can be: a damaged or altered bundle (exit 5), a wrong
+passphrase or key file (exit 5), or any invalid name or value (exit 2, all listed) writes nothing.
+For a .env file each variable name becomes the secret name as it is (after --prefix).`)
+    .action(async (file: string, opts: ImportCliOptions, cmd: Command) => {
+      const format = opts.format ?? detectImportFormat(file);
+      if (format === 'bundle') {
+        if (opts.prefix !== undefined || opts.allowEmpty) {
+          throw new StoreError('E_USAGE', '--prefix and --allow-empty are for plaintext files; a bundle keeps its names and values');
+        }
+      } else if (opts.recipientKeyfile || opts.exportPassphraseFile) {
+        throw new StoreError('E_USAGE', `${file} is a plaintext ${format} file: it needs no key`);
+      }
+      await ctx.withStore(cmd, async (store) => {
+        let report: ImportReport;
+        if (format === 'bundle') {
+          let pw: Uint8Array | undefined;
+          try {
+            report = await importBundle(store, file, {
+              onConflict: opts.onConflict,
+              dryRun: opts.dryRun,
+              key: async (info) => {
+                if (info.kind === 'keyfile' && !opts.recipientKeyfile) {
+                  throw new StoreError('E_MASTER_KEY', `${file} is sealed to key file id ${info.keyId}`, ['give that key file with --recipient-keyfile K']);
+                }
+                if (opts.recipientKeyfile) return { keyFile: opts.recipientKeyfile };
+                pw = await bundlePassphrase(opts, ctx.io, false);
+                return { passphrase: pw };
+              },
+            });
+          } finally {
+            pw?.fill(0);
+          }
+        } else {
+          report = await importPlain(store, file, {
+            format, onConflict: opts.onConflict, dryRun: opts.dryRun, prefix: opts.prefix, allowEmpty: opts.allowEmpty,
+          });
+        }
+        if (opts.json) return ctx.json(report);
+        await ctx.out(summaryOfImport(report));
+        if (report.skipped.length) {
+          await ctx.note(`skipped ${report.skipped.length} name(s) the store already holds (see --on-conflict): ${report.skipped.join(', ')}`);
+        }
+        if (report.overwritten.length) await ctx.note(`${opts.dryRun ? 'would replace' : 'replaced'}: ${report.overwritten.join(', ')}`);
+        if (report.appended.length) await ctx.note(`${opts.dryRun ? 'would add a new version to' : 'added a new version to'}: ${report.appended.join(', ')}`);
+        if (report.noCurrentValue.length) {
+          await ctx.note(`left untouched, the bundle holds no live current value for: ${report.noCurrentValue.join(', ')}`);
+        }
+      });
+    });
+}

@@ -1,0 +1,132 @@
+/**
+ * The audit log: append-only, hash-chained, keyed. Every operation appends an
+ * entry (time, actor, pid, action, name, versions, outcome; never a value) in
+ * the same transaction as the change it records, so a change that cannot be
+ * logged does not happen (fail closed, as Vault does).
+ *
+ * Each entry carries mac = HMAC-SHA256(auditKey, previous mac ‖ entry), the
+ * first chained to a genesis value bound to the store id. The audit key is 32
+ * random bytes wrapped by the master key (like a data key), so someone who
+ * can write the file but lacks the master key cannot edit, drop, reorder or
+ * insert entries without `verify` naming the first bad one. The head (last
+ * seq and mac) is kept in the header too, to catch a dropped tail; rolling
+ * the whole file back to an older copy is beyond what the file can show.
+ */
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { concat, equalBytes, utf8, wipe } from '../crypto/bytes.js';
+import type { AuditRow, StorageOps } from './storage.js';
+
+export interface AuditEntry {
+  action: string;
+  name?: string;
+  versions?: number[];
+  /** 'ok', or the error code the operation failed with. */
+  outcome: string;
+  /** Non-secret context: a list pattern, a key version, a file path. */
+  detail?: string;
+}
+
+export interface AuditActor {
+  user: string;
+  pid: number;
+}
+
+export interface AuditProblem {
+  seq: number;
+  problem: string;
+}
+
+const GENESIS_LABEL = utf8.encode('strongbox/audit/v1');
+
+function u64(n: number): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, BigInt(n), false);
+  return out;
+}
+
+function lp(text: string | null): Uint8Array {
+  const b = utf8.encode(text ?? '');
+  return concat(u64(b.length), b);
+}
+
+/** The bytes an entry's MAC covers, each field length-prefixed. */
+function entryBytes(r: Omit<AuditRow, 'mac'>): Uint8Array {
+  return concat(u64(r.seq), u64(r.at), lp(r.actor), u64(r.pid), lp(r.action), lp(r.name), lp(r.versions), lp(r.outcome), lp(r.detail));
+}
+
+export class AuditLog {
+  #key: Uint8Array | undefined;
+  readonly #genesis: Uint8Array;
+
+  /** Takes ownership of `key` (wiped at close). */
+  constructor(key: Uint8Array, storeId: Uint8Array, readonly actor: AuditActor, private readonly now: () => number) {
+    this.#key = key;
+    this.#genesis = hmac(sha256, key, concat(GENESIS_LABEL, storeId));
+  }
+
+  #mac(previous: Uint8Array, row: Omit<AuditRow, 'mac'>): Uint8Array {
+    if (!this.#key) throw new Error('audit log: used after close');
+    return hmac(sha256, this.#key, concat(previous, entryBytes(row)));
+  }
+
+  /** Append inside the caller's transaction. */
+  append(tx: StorageOps, e: AuditEntry): void {
+    const last = tx.lastAudit();
+    const row: Omit<AuditRow, 'mac'> = {
+      seq: (last?.seq ?? 0) + 1,
+      at: this.now(),
+      actor: this.actor.user,
+      pid: this.actor.pid,
+      action: e.action,
+      name: e.name ?? null,
+      versions: e.versions && e.versions.length > 0 ? e.versions.join(',') : null,
+      outcome: e.outcome,
+      detail: e.detail ?? null,
+    };
+    const mac = this.#mac(last?.mac ?? this.#genesis, row);
+    tx.insertAudit({ ...row, mac });
+    tx.setMeta('audit_head', `${row.seq}:${Buffer.from(mac).toString('hex')}`);
+  }
+
+  /**
+   * Check the chain page by page. Returns the first problem, or undefined
+   * when every entry and the head agree.
+   */
+  verify(pages: (afterSeq: number) => AuditRow[], head: string | undefined): { entries: number; problem?: AuditProblem } {
+    let previous = this.#genesis;
+    let expected = 1;
+    let entries = 0;
+    for (;;) {
+      const page = pages(expected - 1);
+      for (const row of page) {
+        if (row.seq !== expected) {
+          return { entries, problem: { seq: expected, problem: row.seq > expected ? `entries ${expected}..${row.seq - 1} are missing` : `entry ${row.seq} is out of order` } };
+        }
+        if (!equalBytes(this.#mac(previous, row), row.mac)) {
+          return { entries, problem: { seq: row.seq, problem: 'entry was altered, inserted or moved (its MAC does not match the chain)' } };
+        }
+        previous = row.mac;
+        expected++;
+        entries++;
+      }
+      if (page.length === 0) break;
+    }
+    const [headSeq, headMac] = (head ?? '0:').split(':');
+    if (Number(headSeq) !== expected - 1 || (entries > 0 && headMac !== Buffer.from(previous).toString('hex'))) {
+      return { entries, problem: { seq: expected, problem: `the log ends at entry ${expected - 1} but its head says ${headSeq}: entries were removed from the end` } };
+    }
+    return { entries };
+  }
+
+  /** The audit key wrapped under `master` (for master-key rotation), without letting the key out. */
+  async wrapKeyWith(wrap: (key: Uint8Array) => Promise<string>): Promise<string> {
+    if (!this.#key) throw new Error('audit log: used after close');
+    return wrap(this.#key);
+  }
+
+  close(): void {
+    wipe(this.#key, this.#genesis);
+    this.#key = undefined;
+  }
+}

@@ -1,0 +1,977 @@
+/**
+ * Export and import (DESIGN.md §4): an encrypted bundle portable to another
+ * store (docs/export-format.md), and plaintext JSON / .env only when asked.
+ *
+ * Export reads one consistent snapshot (one read transaction) and writes the
+ * bundle record by record, so memory does not grow with the store. Import
+ * reads the bundle twice: the first pass opens and checks every record and
+ * the trailer without touching the store; only then does the second pass,
+ * inside ONE write transaction, re-encrypt each value under the target's
+ * primary data key. Any failure in either pass writes nothing.
+ *
+ * Values never appear in an error, a report or a temp file (there is none:
+ * the output file is the only file written, created 0600, never overwritten).
+ */
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, extname } from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { StoreError } from '../errors.js';
+import {
+  BUNDLE_MAGIC_PREFIX, BundleReader, BundleWriter, HEADER_PEEK_BYTES, bundleHeaderLength, decodeBundleHeader, hex,
+  keyFileBundleKey, keyFileHeader, passphraseBundleKey, passphraseHeader, recordLength, verifyBundleKey,
+  type BundleHeader, type BundleRecord, type SecretRecord,
+} from '../crypto/bundle.js';
+import { tryUtf8, utf8, wipe } from '../crypto/bytes.js';
+import { openValue, sealValue } from '../crypto/envelope.js';
+import { DEFAULT_SCRYPT, type ScryptParams } from '../crypto/kdf.js';
+import { readKeyFile } from '../crypto/providers/keyfile.js';
+import { reloadKeyset, StaleKeyset } from './keys.js';
+import { nameProblem } from './names.js';
+import { contextOf, type Store, type StoreContext } from './store.js';
+import type { SecretRow, StorageOps, VersionRow } from './storage.js';
+
+/** How an export bundle is sealed, or how to open one. */
+export type BundleKey =
+  /** A passphrase: scrypt (default logN 17, r 8, p 1; logN 15..22) then HKDF. */
+  | { passphrase: string | Uint8Array; scrypt?: Partial<ScryptParams> }
+  /** A 32-byte key in base64 in a file of mode 0600 (the rules of key-file master keys). */
+  | { keyFile: string }
+  /** The same 32 bytes given directly (copied). */
+  | { key: Uint8Array };
+
+/** The public facts of a bundle, readable without its key. */
+export interface BundleInfo {
+  kind: 'passphrase' | 'keyfile';
+  /** Key-file bundles: the id of the key file they are sealed to (hex). */
+  keyId?: string;
+  scrypt?: ScryptParams;
+  allVersions: boolean;
+  createdAt: Date;
+  secrets: number;
+  versions: number;
+}
+
+export type PlainFormat = 'json' | 'env';
+export type ImportFormat = 'bundle' | PlainFormat;
+/** What import does with a name the target already holds. */
+export type ConflictPolicy = 'skip' | 'overwrite' | 'new-version';
+export const CONFLICT_POLICIES: readonly ConflictPolicy[] = ['skip', 'overwrite', 'new-version'];
+
+export interface ExportOptions {
+  key: BundleKey;
+  /** Only secrets whose names start with this. */
+  prefix?: string;
+  /** Every version that is not destroyed; default: each secret's current live version only. */
+  allVersions?: boolean;
+}
+
+export interface PlainExportOptions {
+  format: PlainFormat;
+  prefix?: string;
+}
+
+export interface ExportReport {
+  path: string;
+  format: ImportFormat;
+  secrets: number;
+  versions: number;
+  allVersions: boolean;
+  /** Secrets left out because their current version is deleted or destroyed (current-only exports). */
+  skippedNotLive: string[];
+  /** Destroyed versions left out (their values no longer exist). */
+  skippedDestroyed: number;
+  /** Bundles: how they are sealed. */
+  keyKind?: 'passphrase' | 'keyfile';
+  keyId?: string;
+  bytes: number;
+}
+
+export interface ImportOptions {
+  /** Default `skip`: an existing name is left untouched and reported. */
+  onConflict?: ConflictPolicy;
+  /** Check everything and report what would happen; write nothing. */
+  dryRun?: boolean;
+}
+
+export interface BundleImportOptions extends ImportOptions {
+  /** The key, or a function choosing it once the bundle's header has been read. */
+  key: BundleKey | ((info: BundleInfo) => BundleKey | Promise<BundleKey>);
+}
+
+export interface PlainImportOptions extends ImportOptions {
+  /** Default: by extension (.json, .env), else by content. */
+  format?: PlainFormat;
+  /** Prepended to every name in the file. */
+  prefix?: string;
+  /** Accept empty values (refused by default, as `store set` does). */
+  allowEmpty?: boolean;
+}
+
+export interface ImportReport {
+  path: string;
+  format: ImportFormat;
+  dryRun: boolean;
+  onConflict: ConflictPolicy;
+  /** Names that did not exist and were created. */
+  created: string[];
+  /** Existing names replaced entirely (overwrite). */
+  overwritten: string[];
+  /** Existing names that got the imported value as a new version (new-version). */
+  appended: string[];
+  /** Existing names left untouched (skip). */
+  skipped: string[];
+  /** new-version: existing names the bundle holds no live current value for (left untouched). */
+  noCurrentValue: string[];
+  /** Versions written (or, in a dry run, that would be). */
+  versions: number;
+  /** Old versions removed by max-versions after the import. */
+  pruned: number;
+}
+
+/** An import refused because of its content; `problems` lists every one (names, never values). */
+export class ImportRefusedError extends StoreError {
+  readonly problems: readonly string[];
+  constructor(path: string, problems: string[]) {
+    const shown = problems.slice(0, MAX_PROBLEMS_SHOWN).map((p) => `\n  ${p}`).join('');
+    const more = problems.length > MAX_PROBLEMS_SHOWN ? `\n  … and ${problems.length - MAX_PROBLEMS_SHOWN} more` : '';
+    super('E_INVALID_IMPORT', `cannot import ${path}: ${problems.length} problem(s), nothing was written:${shown}${more}`);
+    this.name = 'ImportRefusedError';
+    this.problems = problems;
+  }
+}
+
+const MAX_PROBLEMS_SHOWN = 100;
+const LIST_PAGE = 500;
+/** The store's own limits on custom metadata (src/store/store.ts). */
+const MAX_CUSTOM_KEYS = 64;
+const MAX_CUSTOM_KEY_LENGTH = 128;
+const MAX_CUSTOM_VALUE_LENGTH = 512;
+/** Plaintext import files are read whole; this bounds the memory it takes. */
+const MAX_PLAIN_FILE_BYTES = 256 * 1024 * 1024;
+const FLUSH_BYTES = 1024 * 1024;
+
+function usage(message: string, hints: string[] = []): StoreError {
+  return new StoreError('E_USAGE', message, hints);
+}
+
+/** A name as it may appear in a message: quoted when short and printable (it may be a misplaced value). */
+function shown(name: string, where?: string): string {
+  if (name.length > 0 && name.length <= 64 && /^[\x21-\x7e]*$/.test(name)) return `"${name}"`;
+  return where ?? `a name of ${name.length} characters`;
+}
+
+function checkPolicy(p: ConflictPolicy | undefined): ConflictPolicy {
+  const policy = p ?? 'skip';
+  if (!CONFLICT_POLICIES.includes(policy)) throw usage(`onConflict must be one of ${CONFLICT_POLICIES.join(', ')}, not "${String(p)}"`);
+  return policy;
+}
+
+function checkPrefix(prefix: string | undefined): string {
+  if (prefix === undefined) return '';
+  if (typeof prefix !== 'string' || prefix.length > 256) throw usage('a prefix must be a string of at most 256 characters');
+  return prefix;
+}
+
+// ---- files ------------------------------------------------------------------------------------
+
+/** Create `path` for writing: new file only (never overwrite), mode 0600. */
+function createNew(path: string): number {
+  try {
+    return openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw usage(`${path} already exists; export never overwrites a file`, ['remove it, or choose another file name']);
+    throw new StoreError('E_IO', `cannot create ${path}: ${code ?? 'error'}`);
+  }
+}
+
+/** Buffered positional writes to a file we created; `reset` starts it over (after a keyset reload). */
+class Sink {
+  #pos = 0;
+  #chunks: Uint8Array[] = [];
+  #pending = 0;
+  constructor(private readonly fd: number, private readonly wipeChunks: boolean) {}
+
+  get bytes(): number {
+    return this.#pos + this.#pending;
+  }
+
+  write(b: Uint8Array): void {
+    this.#chunks.push(b);
+    this.#pending += b.length;
+    if (this.#pending >= FLUSH_BYTES) this.flush();
+  }
+
+  flush(): void {
+    if (this.#pending === 0) return;
+    const chunks = this.#chunks;
+    const all = chunks.length === 1 ? chunks[0]! : new Uint8Array(this.#pending);
+    if (chunks.length > 1) {
+      let off = 0;
+      for (const c of chunks) {
+        all.set(c, off);
+        off += c.length;
+      }
+    }
+    let done = 0;
+    try {
+      while (done < all.length) done += writeSync(this.fd, all, done, all.length - done, this.#pos + done);
+    } catch (e) {
+      throw new StoreError('E_IO', `cannot write the export file: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    } finally {
+      if (this.wipeChunks) {
+        wipe(all);
+        for (const c of chunks) wipe(c);
+      }
+    }
+    this.#pos += all.length;
+    this.#chunks = [];
+    this.#pending = 0;
+  }
+
+  reset(): void {
+    if (this.wipeChunks) for (const c of this.#chunks) wipe(c);
+    this.#chunks = [];
+    this.#pending = 0;
+    this.#pos = 0;
+    ftruncateSync(this.fd, 0);
+  }
+}
+
+/** Run `fn` on a new 0600 file; on failure the file is removed, on success synced to disk. */
+async function withNewFile<T>(path: string, wipeChunks: boolean, fn: (sink: Sink) => Promise<T>): Promise<T> {
+  const fd = createNew(path);
+  const sink = new Sink(fd, wipeChunks);
+  let ok = false;
+  try {
+    const out = await fn(sink);
+    sink.flush();
+    fsyncSync(fd);
+    ok = true;
+    return out;
+  } finally {
+    closeSync(fd);
+    if (!ok) {
+      try {
+        unlinkSync(path);
+      } catch {
+        // already gone: nothing to clean up
+      }
+    }
+  }
+}
+
+/** A bundle file read by position, with a read-ahead buffer (it holds ciphertext only). */
+class BundleFile {
+  readonly size: number;
+  readonly headerBytes: Uint8Array;
+  readonly #fd: number;
+  readonly #buf = new Uint8Array(FLUSH_BYTES);
+  #bufPos = 0;
+  #bufLen = 0;
+
+  private constructor(fd: number, size: number) {
+    this.#fd = fd;
+    this.size = size;
+    const peek = new Uint8Array(this.#read(0, Math.min(HEADER_PEEK_BYTES, size)));
+    const length = bundleHeaderLength(peek);
+    if (length > size) decodeBundleHeader(new Uint8Array(this.#read(0, size))); // throws: cut short
+    this.headerBytes = new Uint8Array(this.#read(0, length));
+  }
+
+  static open(path: string): BundleFile {
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDONLY);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new StoreError('E_IO', `cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? 'error'}`);
+    }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw new StoreError('E_IO', `${path} is not a regular file`);
+      return new BundleFile(fd, st.size);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+  }
+
+  /** `n` bytes at `pos`: a view, valid until the next read. Short reads mean the file changed under us. */
+  #read(pos: number, n: number): Uint8Array {
+    if (n > this.#buf.length) {
+      const out = new Uint8Array(n);
+      let done = 0;
+      while (done < n) {
+        const got = readSync(this.#fd, out, done, n - done, pos + done);
+        if (got === 0) break;
+        done += got;
+      }
+      return out.subarray(0, done);
+    }
+    if (pos < this.#bufPos || pos + n > this.#bufPos + this.#bufLen) {
+      this.#bufPos = pos;
+      this.#bufLen = 0;
+      while (this.#bufLen < this.#buf.length) {
+        const got = readSync(this.#fd, this.#buf, this.#bufLen, this.#buf.length - this.#bufLen, pos + this.#bufLen);
+        if (got === 0) break;
+        this.#bufLen += got;
+      }
+    }
+    const start = pos - this.#bufPos;
+    return this.#buf.subarray(start, Math.min(start + n, this.#bufLen));
+  }
+
+  /**
+   * Open every record in order, calling `fn` for each; ends with the checks
+   * of the trailer and of the file's end.
+   * @throws StoreError E_TAMPERED
+   */
+  walk(key: Uint8Array, fn: (rec: BundleRecord, reader: BundleReader) => void): BundleHeader {
+    const reader = new BundleReader(key, this.headerBytes);
+    let pos = this.headerBytes.length;
+    while (pos < this.size) {
+      const prefix = new Uint8Array(this.#read(pos, Math.min(4, this.size - pos)));
+      if (reader.ended) reader.next(prefix, prefix); // throws: bytes after the trailer
+      const n = recordLength(prefix, this.size - pos - 4, reader.index);
+      const sealed = this.#read(pos + 4, n);
+      if (sealed.length !== n) recordLength(prefix, sealed.length, reader.index); // throws: the file shrank
+      pos += 4 + n;
+      const rec = reader.next(prefix, sealed);
+      if (rec.type !== 'end') fn(rec, reader);
+    }
+    reader.finish();
+    return reader.header;
+  }
+
+  close(): void {
+    closeSync(this.#fd);
+  }
+}
+
+// ---- keys -------------------------------------------------------------------------------------
+
+function passphraseBytes(p: string | Uint8Array): Uint8Array {
+  const pw = typeof p === 'string' ? utf8.encode(p) : new Uint8Array(p);
+  if (pw.length === 0) throw new StoreError('E_MASTER_KEY', 'the export passphrase is empty');
+  return pw;
+}
+
+function fileKeyOf(key: BundleKey): Uint8Array {
+  if ('keyFile' in key) return readKeyFile(key.keyFile);
+  if ('key' in key) {
+    if (!(key.key instanceof Uint8Array) || key.key.length !== 32) throw new StoreError('E_MASTER_KEY', 'a bundle key must be 32 bytes');
+    return new Uint8Array(key.key);
+  }
+  throw usage('a bundle key is { passphrase }, { keyFile } or { key }');
+}
+
+/** A fresh header (random salt) for `key`, and the bundle key it gives. */
+async function newBundleKey(key: BundleKey, fields: Pick<BundleHeader, 'allVersions' | 'createdAt'>): Promise<{ header: BundleHeader; bundleKey: Uint8Array }> {
+  if (key && 'passphrase' in key) {
+    const pw = passphraseBytes(key.passphrase);
+    try {
+      const header = passphraseHeader({ ...DEFAULT_SCRYPT, ...key.scrypt }, fields);
+      return { header, bundleKey: await passphraseBundleKey(pw, header) };
+    } finally {
+      wipe(pw);
+    }
+  }
+  const fileKey = fileKeyOf(key);
+  try {
+    const header = keyFileHeader(fileKey, fields);
+    return { header, bundleKey: keyFileBundleKey(fileKey, header) };
+  } finally {
+    wipe(fileKey);
+  }
+}
+
+/** The bundle key for an existing header. @throws E_WRONG_MASTER_KEY, E_MASTER_KEY */
+async function bundleKeyFor(key: BundleKey, header: BundleHeader): Promise<Uint8Array> {
+  if (key && 'passphrase' in key) {
+    const pw = passphraseBytes(key.passphrase);
+    try {
+      return await passphraseBundleKey(pw, header);
+    } finally {
+      wipe(pw);
+    }
+  }
+  const fileKey = fileKeyOf(key);
+  try {
+    return keyFileBundleKey(fileKey, header);
+  } finally {
+    wipe(fileKey);
+  }
+}
+
+function infoOf(h: BundleHeader): BundleInfo {
+  const info: BundleInfo = { kind: h.kind, allVersions: h.allVersions, createdAt: new Date(h.createdAt), secrets: h.secrets, versions: h.versions };
+  if (h.keyId) info.keyId = hex(h.keyId);
+  if (h.scrypt) info.scrypt = { ...h.scrypt };
+  return info;
+}
+
+/**
+ * The public facts at the head of a bundle, without its key (which key it wants, counts).
+ * @throws E_IO, E_UNSUPPORTED_FORMAT, E_TAMPERED
+ */
+export function readBundleInfo(path: string): BundleInfo {
+  const file = BundleFile.open(path);
+  try {
+    return infoOf(decodeBundleHeader(file.headerBytes));
+  } finally {
+    file.close();
+  }
+}
+
+// ---- export -----------------------------------------------------------------------------------
+
+/** A value under a data key this process has not loaded: reload the keyset, then start over. */
+class NeedKeys extends Error {}
+
+interface Selected {
+  secret: SecretRow;
+  /** Versions to export (no ciphertext), oldest first; empty when the secret is left out. */
+  versions: VersionRow[];
+  destroyed: number;
+}
+
+/** The secrets under `prefix` in name order, with the versions an export takes from each. */
+function* selection(tx: StorageOps, prefix: string, allVersions: boolean): Generator<Selected> {
+  let after = '';
+  for (;;) {
+    const page = tx.listSecrets(prefix, after, LIST_PAGE);
+    for (const s of page) {
+      const all = tx.listVersions(s.id);
+      const notDestroyed = all.filter((v) => v.destroyedAt === null);
+      const versions = allVersions
+        ? notDestroyed
+        : notDestroyed.filter((v) => v.version === s.currentVersion && v.deletedAt === null);
+      yield { secret: s, versions, destroyed: allVersions ? all.length - notDestroyed.length : 0 };
+    }
+    if (page.length < LIST_PAGE) return;
+    after = page[page.length - 1]!.name;
+  }
+}
+
+/** The plaintext of a version in a read transaction. The caller wipes it. */
+function plaintextOf(c: StoreContext, tx: StorageOps, name: string, version: number): Uint8Array {
+  const found = tx.readVersion(name, version)?.version;
+  if (!found || found.destroyedAt !== null) throw new Error(`export: ${name} version ${version} vanished inside one snapshot`);
+  if (found.keyId !== null && !c.keyset.byId(found.keyId)) throw new NeedKeys();
+  return openValue(c.keyset, c.header.storeId, name, version, found.ciphertext);
+}
+
+/** Run `fn` over one snapshot; if it meets a data key we lack (another process rotated), reload and start over. */
+async function snapshot<T>(c: StoreContext, sink: Sink, fn: (tx: StorageOps) => T): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return c.storage.read(fn);
+    } catch (e) {
+      if (!(e instanceof NeedKeys) || attempt >= 3) throw e;
+      sink.reset();
+      await reloadKeyset(c);
+    }
+  }
+}
+
+/**
+ * Write an encrypted bundle of the store's secrets to `path` (a new file,
+ * mode 0600). One consistent snapshot; records written one by one.
+ * @throws E_USAGE (file exists), E_IO, E_MASTER_KEY, E_INSECURE_KEYFILE, E_TAMPERED
+ */
+export async function exportStore(store: Store, path: string, options: ExportOptions): Promise<ExportReport> {
+  const c = contextOf(store);
+  const prefix = checkPrefix(options.prefix);
+  const allVersions = options.allVersions ?? false;
+  const { header, bundleKey } = await newBundleKey(options.key, { allVersions, createdAt: c.now() });
+  try {
+    return await withNewFile(path, false, (sink) => snapshot(c, sink, (tx) => {
+      // First pass: counts (the header states them); second: the records.
+      const report: ExportReport = {
+        path, format: 'bundle', secrets: 0, versions: 0, allVersions, skippedNotLive: [], skippedDestroyed: 0,
+        keyKind: header.kind, bytes: 0,
+      };
+      if (header.keyId) report.keyId = hex(header.keyId);
+      for (const s of selection(tx, prefix, allVersions)) {
+        report.skippedDestroyed += s.destroyed;
+        if (s.versions.length === 0) {
+          report.skippedNotLive.push(s.secret.name);
+          continue;
+        }
+        report.secrets++;
+        report.versions += s.versions.length;
+      }
+      const writer = new BundleWriter(bundleKey, { ...header, secrets: report.secrets, versions: report.versions });
+      sink.write(writer.header());
+      for (const { secret: s, versions } of selection(tx, prefix, allVersions)) {
+        if (versions.length === 0) continue;
+        sink.write(writer.secret({
+          name: s.name, currentVersion: s.currentVersion, maxVersions: s.maxVersions, createdAt: s.createdAt,
+          updatedAt: s.updatedAt, custom: s.custom, versionCount: versions.length,
+        }));
+        for (const v of versions) {
+          const value = plaintextOf(c, tx, s.name, v.version);
+          try {
+            sink.write(writer.version({ version: v.version, createdAt: v.createdAt, deletedAt: v.deletedAt, value }));
+          } finally {
+            wipe(value);
+          }
+        }
+      }
+      sink.write(writer.trailer());
+      report.bytes = sink.bytes;
+      return report;
+    }).then((report) => auditExport(c, report)));
+  } finally {
+    wipe(bundleKey);
+  }
+}
+
+/**
+ * Record an export in the audit log before the file is kept: an export that
+ * cannot be logged is removed (fail closed, like every change).
+ */
+function auditExport(c: StoreContext, r: ExportReport): ExportReport {
+  const detail = `${r.format} ${r.path}: ${r.secrets} secret(s), ${r.versions} version(s)${r.allVersions ? ', all versions' : ''}`;
+  c.storage.write((tx) => c.audit.append(tx, { action: 'export', outcome: 'ok', detail }));
+  return r;
+}
+
+const ENV_NAME = /^[A-Za-z0-9_.-]+$/;
+
+/**
+ * `NAME=<value>\n` such that dotenv's parser reads back exactly `value`, or
+ * undefined when no quoting does (dotenv has no escape for a backslash or a
+ * quote inside double quotes). Each candidate is checked by parsing it.
+ */
+export function envLine(name: string, value: string): string | undefined {
+  if (!ENV_NAME.test(name)) return undefined;
+  const candidates = [
+    `"${value.replace(/\n/g, '\\n').replace(/\r/g, '\\r')}"`,
+    `'${value}'`,
+    `\`${value}\``,
+    value,
+  ];
+  for (const quoted of candidates) {
+    const line = `${name}=${quoted}\n`;
+    const back = parseDotenv(line);
+    const keys = Object.keys(back);
+    if (keys.length === 1 && keys[0] === name && back[name] === value) return line;
+  }
+  return undefined;
+}
+
+/**
+ * Write each current live value under `prefix` in plain text, as a JSON
+ * object `{"name": "value"}` or a .env file, to `path` (a new file, 0600).
+ * Values must be UTF-8 (and, for .env, names without '/' and values dotenv
+ * can read back unchanged); otherwise nothing is written and every offending
+ * secret is named.
+ * @throws E_USAGE, E_INVALID_VALUE, E_IO, E_TAMPERED
+ */
+export async function exportPlain(store: Store, path: string, options: PlainExportOptions): Promise<ExportReport> {
+  const c = contextOf(store);
+  const prefix = checkPrefix(options.prefix);
+  const format = options.format;
+  if (format !== 'json' && format !== 'env') throw usage(`a plaintext export format is json or env, not "${String(format)}"`);
+  return withNewFile(path, true, (sink) => snapshot(c, sink, (tx) => {
+    const report: ExportReport = {
+      path, format, secrets: 0, versions: 0, allVersions: false, skippedNotLive: [], skippedDestroyed: 0, bytes: 0,
+    };
+    // First pass: every value must be writable, or nothing is written.
+    const problems: string[] = [];
+    for (const { secret: s, versions } of selection(tx, prefix, false)) {
+      if (versions.length === 0) {
+        report.skippedNotLive.push(s.name);
+        continue;
+      }
+      if (format === 'env' && !ENV_NAME.test(s.name)) {
+        problems.push(`${s.name}: a .env name holds only letters, digits and _ . - (no '/')`);
+        continue;
+      }
+      const value = plaintextOf(c, tx, s.name, versions[0]!.version);
+      try {
+        const text = tryUtf8(value);
+        if (text === undefined) problems.push(`${s.name}: the value is not UTF-8 text`);
+        else if (format === 'env' && envLine(s.name, text) === undefined) {
+          problems.push(`${s.name}: the value cannot be quoted so that dotenv reads it back unchanged`);
+        }
+      } finally {
+        wipe(value);
+      }
+    }
+    if (problems.length > 0) {
+      throw new StoreError('E_INVALID_VALUE', `cannot export as ${format}, nothing was written:${problems.map((p) => `\n  ${p}`).join('')}`, [
+        'use an encrypted export (it carries any bytes and every name), or leave these out with --prefix',
+      ]);
+    }
+    sink.write(utf8.encode(format === 'json' ? '{' : '# Strongbox plaintext export: this file holds secret values in clear text\n'));
+    for (const { secret: s, versions } of selection(tx, prefix, false)) {
+      if (versions.length === 0) continue;
+      const value = plaintextOf(c, tx, s.name, versions[0]!.version);
+      const text = tryUtf8(value)!;
+      wipe(value);
+      const entry = format === 'json'
+        ? `${report.secrets === 0 ? '' : ','}\n  ${JSON.stringify(s.name)}: ${JSON.stringify(text)}`
+        : envLine(s.name, text)!;
+      sink.write(utf8.encode(entry));
+      report.secrets++;
+      report.versions++;
+    }
+    if (format === 'json') sink.write(utf8.encode(report.secrets === 0 ? '}\n' : '\n}\n'));
+    report.bytes = sink.bytes;
+    return report;
+  }).then((report) => auditExport(c, report)));
+}
+
+// ---- import -----------------------------------------------------------------------------------
+
+function emptyReport(path: string, format: ImportFormat, dryRun: boolean, onConflict: ConflictPolicy): ImportReport {
+  return { path, format, dryRun, onConflict, created: [], overwritten: [], appended: [], skipped: [], noCurrentValue: [], versions: 0, pruned: 0 };
+}
+
+function customProblem(custom: Record<string, string>): string | undefined {
+  const entries = Object.entries(custom);
+  if (entries.length > MAX_CUSTOM_KEYS) return `custom metadata holds ${entries.length} keys (at most ${MAX_CUSTOM_KEYS})`;
+  for (const [k, v] of entries) {
+    if (k.length === 0 || k.length > MAX_CUSTOM_KEY_LENGTH) return `a custom metadata key is not 1..${MAX_CUSTOM_KEY_LENGTH} characters`;
+    if (v.length > MAX_CUSTOM_VALUE_LENGTH) return `a custom metadata value is over ${MAX_CUSTOM_VALUE_LENGTH} characters`;
+  }
+  return undefined;
+}
+
+/**
+ * Run `fn` in a write transaction (a read one for a dry run) whose sealing
+ * key is the stored primary; reload the keyset and retry if another process rotated.
+ */
+async function sealingTransaction(c: StoreContext, dryRun: boolean, fn: (tx: StorageOps) => void): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      if (dryRun) {
+        c.storage.read(fn);
+      } else {
+        c.storage.write((tx) => {
+          if (tx.primaryKeyId() !== c.keyset.primary()?.id) throw new StaleKeyset();
+          fn(tx);
+        });
+      }
+      return;
+    } catch (e) {
+      if (!(e instanceof StaleKeyset) || attempt >= 3) throw e;
+      await reloadKeyset(c);
+    }
+  }
+}
+
+/** Writes (or, in a dry run, counts) inside one transaction; shared by bundle and plain imports. */
+class Importer {
+  readonly #detail: string;
+
+  constructor(
+    private readonly c: StoreContext,
+    private readonly tx: StorageOps,
+    private readonly report: ImportReport,
+    private readonly dryRun: boolean,
+  ) {
+    this.#detail = `${report.format} ${report.path} (on conflict: ${report.onConflict})`;
+  }
+
+  /** One audit entry per secret written, in the import's own transaction (fail closed, like every change). */
+  audit(name: string, versions: number[]): void {
+    if (!this.dryRun) this.c.audit.append(this.tx, { action: 'import', name, versions, outcome: 'ok', detail: this.#detail });
+  }
+
+  /** The secret row to import versions into, or what the policy says instead. */
+  begin(name: string, createdAt: number): { mode: 'create'; row: SecretRow | undefined } | { mode: 'skip' } | { mode: 'append'; row: SecretRow } {
+    const existing = this.tx.findSecret(name);
+    if (existing) {
+      switch (this.report.onConflict) {
+        case 'skip':
+          this.report.skipped.push(name);
+          return { mode: 'skip' };
+        case 'new-version':
+          return { mode: 'append', row: existing };
+        case 'overwrite':
+          this.report.overwritten.push(name);
+          if (!this.dryRun) this.tx.deleteSecret(existing.id);
+          break;
+      }
+    } else {
+      this.report.created.push(name);
+    }
+    return { mode: 'create', row: this.dryRun ? undefined : this.tx.insertSecret(name, createdAt) };
+  }
+
+  /** Insert a version as it was in the source (number, times, state). */
+  insert(row: SecretRow | undefined, name: string, version: number, createdAt: number, deletedAt: number | null, value: Uint8Array): void {
+    this.report.versions++;
+    if (!row) return;
+    const primary = this.c.keyset.primary()!;
+    const { blob, keyId } = sealValue(primary, this.c.header.storeId, name, version, value);
+    this.tx.insertVersion(row.id, { version, createdAt, deletedAt, destroyedAt: null, keyId, ciphertext: blob });
+  }
+
+  /** Append `value` as version n+1 of an existing secret, as a put would. */
+  append(row: SecretRow, value: Uint8Array): void {
+    this.report.appended.push(row.name);
+    const now = this.c.now();
+    const next: SecretRow = { ...row, currentVersion: row.currentVersion + 1, updatedAt: now };
+    if (this.dryRun) {
+      this.insert(undefined, row.name, next.currentVersion, now, null, value);
+      this.#prune(undefined, row.maxVersions, this.tx.listVersions(row.id).length + 1);
+      return;
+    }
+    this.insert(row, row.name, next.currentVersion, now, null, value);
+    this.tx.updateSecret(next);
+    this.#prune(row.id, row.maxVersions, 0);
+    this.audit(row.name, [next.currentVersion]);
+  }
+
+  /** Set a created secret's metadata once its versions are in. */
+  finish(row: SecretRow | undefined, fields: Pick<SecretRow, 'currentVersion' | 'maxVersions' | 'custom' | 'updatedAt'>, versions: number[]): void {
+    if (row) {
+      this.tx.updateSecret({ ...row, ...fields });
+      this.audit(row.name, versions);
+    }
+    this.#prune(row?.id, fields.maxVersions, versions.length);
+  }
+
+  /** Apply max versions as every write does (the secret's own, else the store default). */
+  #prune(secretId: number | undefined, maxVersions: number, versions: number): void {
+    const keep = maxVersions || this.c.header.defaultMaxVersions;
+    if (keep <= 0) return;
+    if (secretId === undefined) this.report.pruned += Math.max(0, versions - keep); // dry run: count only
+    else this.report.pruned += this.tx.pruneVersions(secretId, keep).length;
+  }
+}
+
+/**
+ * Import an encrypted bundle into `store`. Every record and the trailer are
+ * checked before anything is written; the import itself is one transaction.
+ * Versions keep their numbers, times and states; secrets their metadata.
+ * @throws E_WRONG_MASTER_KEY, E_TAMPERED, E_UNSUPPORTED_FORMAT, E_INVALID_IMPORT, E_MASTER_KEY, E_IO, E_USAGE
+ */
+export async function importBundle(store: Store, path: string, options: BundleImportOptions): Promise<ImportReport> {
+  const c = contextOf(store);
+  const onConflict = checkPolicy(options.onConflict);
+  const dryRun = options.dryRun ?? false;
+  const file = BundleFile.open(path);
+  try {
+    const header = decodeBundleHeader(file.headerBytes);
+    const spec = typeof options.key === 'function' ? await options.key(infoOf(header)) : options.key;
+    const key = await bundleKeyFor(spec, header);
+    try {
+      verifyBundleKey(key, file.headerBytes);
+
+      // Pass 1: open every record and the trailer; check what the target store would refuse.
+      const problems: string[] = [];
+      const limit = c.header.maxValueBytes;
+      let current: SecretRecord | undefined;
+      file.walk(key, (rec) => {
+        if (rec.type === 'secret') {
+          current = rec;
+          const problem = nameProblem(rec.name) ?? customProblem(rec.custom);
+          if (problem) problems.push(`${shown(rec.name)}: ${problem}`);
+        } else {
+          if (rec.value.length > limit) {
+            problems.push(`${current!.name} version ${rec.version}: the value is ${rec.value.length} bytes; this store takes at most ${limit}`);
+          }
+          wipe(rec.value);
+        }
+      });
+      if (problems.length > 0) throw new ImportRefusedError(path, problems);
+
+      // Pass 2: the same records again, now written in one transaction.
+      let report = emptyReport(path, 'bundle', dryRun, onConflict);
+      await sealingTransaction(c, dryRun, (tx) => {
+        report = emptyReport(path, 'bundle', dryRun, onConflict);
+        const im = new Importer(c, tx, report, dryRun);
+        let group: { rec: SecretRecord; target: ReturnType<Importer['begin']>; versions: number[]; appended: boolean } | undefined;
+        const close = () => {
+          if (!group) return;
+          const { rec, target } = group;
+          if (target.mode === 'create') {
+            im.finish(target.row, { currentVersion: rec.currentVersion, maxVersions: rec.maxVersions, custom: rec.custom, updatedAt: rec.updatedAt }, group.versions);
+          } else if (target.mode === 'append' && !group.appended) {
+            report.noCurrentValue.push(rec.name);
+          }
+        };
+        file.walk(key, (rec) => {
+          if (rec.type === 'secret') {
+            close();
+            group = { rec, target: im.begin(rec.name, rec.createdAt), versions: [], appended: false };
+            return;
+          }
+          try {
+            const g = group!;
+            if (g.target.mode === 'create') {
+              im.insert(g.target.row, g.rec.name, rec.version, rec.createdAt, rec.deletedAt, rec.value);
+              g.versions.push(rec.version);
+            } else if (g.target.mode === 'append' && rec.version === g.rec.currentVersion && rec.deletedAt === null) {
+              im.append(g.target.row, rec.value);
+              g.appended = true;
+            }
+          } finally {
+            wipe(rec.value);
+          }
+        });
+        close();
+      });
+      if (!dryRun && report.overwritten.length > 0) c.storage.checkpoint();
+      return report;
+    } finally {
+      wipe(key);
+    }
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Which kind of import file `path` is: an encrypted bundle (by its magic
+ * line), else JSON or .env by extension (.json; .env, *.env, .env.*), else by
+ * content (JSON starts with '{').
+ * @throws E_IO
+ */
+export function detectImportFormat(path: string): ImportFormat {
+  const head = readHead(path, 64);
+  if (Buffer.from(head).toString('latin1').startsWith(BUNDLE_MAGIC_PREFIX)) return 'bundle';
+  return plainFormatOf(path, head);
+}
+
+function plainFormatOf(path: string, head: Uint8Array): PlainFormat {
+  const ext = extname(path).toLowerCase();
+  const base = basename(path).toLowerCase();
+  if (ext === '.json') return 'json';
+  if (ext === '.env' || base === '.env' || base.startsWith('.env.')) return 'env';
+  const text = Buffer.from(head).toString('latin1').replace(/^\uFEFF|^\xEF\xBB\xBF/, '').trimStart();
+  return text.startsWith('{') ? 'json' : 'env';
+}
+
+function readHead(path: string, n: number): Uint8Array {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new StoreError('E_IO', `cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? 'error'}`);
+  }
+  try {
+    const buf = new Uint8Array(n);
+    return buf.subarray(0, readSync(fd, buf, 0, n, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readPlainFile(path: string): Uint8Array {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new StoreError('E_IO', `cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? 'error'}`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new StoreError('E_IO', `${path} is not a regular file`);
+    if (st.size > MAX_PLAIN_FILE_BYTES) throw new StoreError('E_INVALID_IMPORT', `${path} is ${st.size} bytes; a plaintext import file is at most ${MAX_PLAIN_FILE_BYTES}`);
+    const out = new Uint8Array(st.size);
+    let done = 0;
+    while (done < out.length) {
+      const got = readSync(fd, out, done, out.length - done, done);
+      if (got === 0) break;
+      done += got;
+    }
+    return out.subarray(0, done);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The entries of a plaintext import file, in file order, or the problems that stop it. */
+export function parsePlain(text: string, format: PlainFormat): { entries: [string, unknown][]; problems: string[] } {
+  if (format === 'json') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // JSON.parse's message quotes the input: never pass it on.
+      return { entries: [], problems: ['the file is not valid JSON (expected an object {"name": "value", …})'] };
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      return { entries: [], problems: ['the JSON is not an object (expected {"name": "value", …})'] };
+    }
+    return { entries: Object.entries(parsed), problems: [] };
+  }
+  return { entries: Object.entries(parseDotenv(text)), problems: [] };
+}
+
+/**
+ * Import a plaintext JSON object `{"name": "value"}` or .env file (dotenv's
+ * parser; each variable name is the secret name, after `prefix`). Every
+ * entry is checked first (name rules, string values, size, empty values) and
+ * all problems are reported at once; then one transaction writes them all.
+ * @throws E_INVALID_IMPORT, E_IO, E_USAGE
+ */
+export async function importPlain(store: Store, path: string, options: PlainImportOptions = {}): Promise<ImportReport> {
+  const c = contextOf(store);
+  const onConflict = checkPolicy(options.onConflict);
+  const dryRun = options.dryRun ?? false;
+  const prefix = checkPrefix(options.prefix);
+  if (options.format !== undefined && options.format !== 'json' && options.format !== 'env') {
+    throw usage(`a plaintext import format is json or env, not "${String(options.format)}"`);
+  }
+  const bytes = readPlainFile(path);
+  if (Buffer.from(bytes.subarray(0, 32)).toString('latin1').startsWith(BUNDLE_MAGIC_PREFIX)) {
+    wipe(bytes);
+    throw usage(`${path} is an encrypted export bundle, not a plaintext file`, ['import it without --format']);
+  }
+  const format = options.format ?? plainFormatOf(path, bytes.subarray(0, 64));
+  let text = tryUtf8(bytes);
+  wipe(bytes);
+  if (text === undefined) throw new ImportRefusedError(path, ['the file is not UTF-8 text']);
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+
+  const { entries, problems } = parsePlain(text, format);
+  const limit = c.header.maxValueBytes;
+  const values: [string, Uint8Array][] = [];
+  try {
+    entries.forEach(([key, value], i) => {
+      const name = prefix + key;
+      const where = `entry ${i + 1}`;
+      const problem = nameProblem(name);
+      if (problem) problems.push(`${shown(name, where)}: invalid secret name: ${problem}`);
+      if (typeof value !== 'string') {
+        problems.push(`${shown(name, where)}: the value must be a string, not ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+        return;
+      }
+      const bytesOf = utf8.encode(value);
+      if (bytesOf.length === 0 && !options.allowEmpty) problems.push(`${shown(name, where)}: the value is empty (allow with --allow-empty)`);
+      else if (bytesOf.length > limit) problems.push(`${shown(name, where)}: the value is ${bytesOf.length} bytes; this store takes at most ${limit}`);
+      values.push([name, bytesOf]);
+    });
+    if (problems.length > 0) throw new ImportRefusedError(path, problems);
+
+    let report = emptyReport(path, format, dryRun, onConflict);
+    await sealingTransaction(c, dryRun, (tx) => {
+      report = emptyReport(path, format, dryRun, onConflict);
+      const im = new Importer(c, tx, report, dryRun);
+      const now = c.now();
+      for (const [name, value] of values) {
+        const target = im.begin(name, now);
+        if (target.mode === 'create') {
+          im.insert(target.row, name, 1, now, null, value);
+          im.finish(target.row, { currentVersion: 1, maxVersions: 0, custom: {}, updatedAt: now }, [1]);
+        } else if (target.mode === 'append') {
+          im.append(target.row, value);
+        }
+      }
+    });
+    if (!dryRun && report.overwritten.length > 0) c.storage.checkpoint();
+    return report;
+  } finally {
+    for (const [, v] of values) wipe(v);
+  }
+}

@@ -1,0 +1,346 @@
+/**
+ * Model-based test of data-key and master-key rotation with fc.commands.
+ * Two Store handles on one SQLite file stand for two processes (each has its
+ * own connection and its own in-memory keyset). Any interleaving of put, get,
+ * complete rotations, cron-style rotations (--if-older-than), rotations
+ * without rewrap, rotations "killed" between batches (onProgress throws
+ * after a committed batch: the exception leaves rotateKeys() exactly where a
+ * SIGKILL between two batches would), master-key rotations between raw keys,
+ * close-and-reopen and key destruction must keep every version's value equal
+ * to the model's, and every key a version names present and not destroyed.
+ */
+import fc from 'fast-check';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { initStore, isStoreError, openStore, rawKey, type Store } from '../../src/index.js';
+
+const base = mkdtempSync(join(tmpdir(), 'strongbox-prop-rotation-'));
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+let runs = 0;
+
+const NAMES = ['app/db', 'app/api-key', 'ci/token', 'x'] as const;
+const THIRTY_DAYS = 30 * 86_400_000;
+
+// ---------------------------------------------------------------- model and real
+
+interface Model {
+  /** Every version's value, version n at index n - 1. */
+  values: Map<string, string[]>;
+}
+
+interface Real {
+  path: string;
+  /** The current master key: whatever opens the store now. */
+  key: Uint8Array;
+  handles: [Store, Store];
+  /** A raw connection, for the invariants the API cannot show. */
+  db: Database.Database;
+}
+
+type H = 0 | 1;
+
+class Killed extends Error {
+  constructor() {
+    super('killed between batches');
+  }
+}
+
+const fresh = () => new Uint8Array(randomBytes(32));
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (e) {
+    if (isStoreError(e)) return e.code;
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------- invariants
+
+interface KeyRowLite {
+  id: number;
+  version: number;
+  status: string;
+  wrapped: Buffer | null;
+}
+
+function sqlKeys(r: Real): KeyRowLite[] {
+  return r.db.prepare('SELECT id, version, status, wrapped FROM data_keys ORDER BY version').all() as KeyRowLite[];
+}
+
+function versionsByKey(r: Real): Map<number, number> {
+  const rows = r.db.prepare('SELECT key_id, count(*) AS n FROM versions WHERE key_id IS NOT NULL GROUP BY key_id').all() as { key_id: number; n: number }[];
+  return new Map(rows.map((x) => [x.key_id, x.n]));
+}
+
+const modelTotal = (m: Model) => [...m.values.values()].reduce((n, vs) => n + vs.length, 0);
+
+/** After every command: one primary; every version under a key that exists, is not destroyed and still has material. */
+async function checkInvariants(m: Model, r: Real): Promise<void> {
+  const keys = sqlKeys(r);
+  expect(keys.filter((k) => k.status === 'primary')).toHaveLength(1);
+  const usable = new Set(keys.filter((k) => k.status !== 'destroyed' && k.wrapped !== null).map((k) => k.id));
+  const orphans = r.db.prepare(
+    "SELECT count(*) FROM versions WHERE key_id IS NULL OR key_id NOT IN (SELECT id FROM data_keys WHERE status != 'destroyed' AND wrapped IS NOT NULL)",
+  ).pluck().get();
+  expect(orphans).toBe(0);
+  const byKey = versionsByKey(r);
+  for (const id of byKey.keys()) expect(usable.has(id)).toBe(true);
+  for (const k of keys) {
+    if (k.status === 'retired' || k.status === 'destroyed') expect(byKey.get(k.id) ?? 0).toBe(0);
+    if (k.status === 'destroyed') expect(k.wrapped).toBeNull();
+  }
+  expect(r.db.prepare('SELECT count(*) FROM versions').pluck().get()).toBe(modelTotal(m));
+}
+
+/**
+ * Every version's value and the keys as a newly opened store sees them. A
+ * third handle, so the checks never refresh the actors' keysets: those stay
+ * as stale as another process's would.
+ */
+async function checkAllValues(m: Model, r: Real): Promise<void> {
+  const store = await openStore(r.path, rawKey(r.key));
+  try {
+    for (const [name, values] of m.values) {
+      for (let i = 0; i < values.length; i++) {
+        const got = await store.get(name, { version: i + 1 });
+        expect(got.value.text()).toBe(values[i]);
+      }
+      expect((await store.get(name)).version).toBe(values.length);
+    }
+    const keys = await store.keys();
+    expect(keys.map((k) => [k.version, k.status, k.versions])).toEqual(
+      sqlKeys(r).map((k) => [k.version, k.status, versionsByKey(r).get(k.id) ?? 0]),
+    );
+    expect(keys.filter((k) => k.status === 'primary')).toHaveLength(1);
+  } finally {
+    await store.close();
+  }
+}
+
+/** A complete rotation leaves every version under the primary and every other key retired or destroyed. */
+function expectFullyRotated(r: Real): void {
+  const keys = sqlKeys(r);
+  const primary = keys.find((k) => k.status === 'primary')!;
+  const byKey = versionsByKey(r);
+  for (const k of keys) {
+    if (k.id === primary.id) continue;
+    expect(byKey.get(k.id) ?? 0).toBe(0);
+    expect(['retired', 'destroyed']).toContain(k.status);
+  }
+}
+
+function notUnderPrimary(r: Real): number {
+  const primary = sqlKeys(r).find((k) => k.status === 'primary')!;
+  return r.db.prepare('SELECT count(*) FROM versions WHERE key_id IS NOT NULL AND key_id != ?').pluck().get(primary.id) as number;
+}
+
+// ---------------------------------------------------------------- commands
+
+class PutCmd implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly h: H, readonly name: string, readonly value: string) {}
+  check = () => true;
+  async run(m: Model, r: Real): Promise<void> {
+    const w = await r.handles[this.h].put(this.name, this.value);
+    const values = m.values.get(this.name) ?? [];
+    values.push(this.value);
+    m.values.set(this.name, values);
+    expect(w.version).toBe(values.length);
+    await checkInvariants(m, r);
+  }
+  toString = () => `put[${this.h}](${this.name}, ${JSON.stringify(this.value)})`;
+}
+
+class GetCmd implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly h: H, readonly name: string, readonly pick: number | undefined) {}
+  check = () => true;
+  async run(m: Model, r: Real): Promise<void> {
+    const values = m.values.get(this.name);
+    if (!values) {
+      expect(await codeOf(r.handles[this.h].get(this.name))).toBe('E_NOT_FOUND');
+      return;
+    }
+    const version = this.pick === undefined ? values.length : 1 + (this.pick % values.length);
+    const got = await r.handles[this.h].get(this.name, this.pick === undefined ? {} : { version });
+    expect(got.version).toBe(version);
+    expect(got.value.text()).toBe(values[version - 1]);
+  }
+  toString = () => `get[${this.h}](${this.name}${this.pick === undefined ? '' : `, #${this.pick}`})`;
+}
+
+type RotateMode = 'full' | 'cron' | 'no-rewrap';
+
+class RotateCmd implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly h: H, readonly mode: RotateMode, readonly batch: number) {}
+  check = () => true;
+  async run(m: Model, r: Real): Promise<void> {
+    const keysBefore = sqlKeys(r).length;
+    const pending = notUnderPrimary(r);
+    const report = await r.handles[this.h].rotateKeys({
+      batchSize: this.batch,
+      ...(this.mode === 'cron' ? { ifOlderThanMs: THIRTY_DAYS } : {}),
+      ...(this.mode === 'no-rewrap' ? { rewrap: false } : {}),
+    });
+    // Every key in these runs is seconds old: cron makes no new key.
+    expect(report.rotated).toBe(this.mode !== 'cron');
+    expect(sqlKeys(r)).toHaveLength(this.mode === 'cron' ? keysBefore : keysBefore + 1);
+    if (this.mode === 'no-rewrap') {
+      expect(report.rewrapped).toBe(0);
+      expect(notUnderPrimary(r)).toBe(modelTotal(m));
+    } else {
+      // A new key: everything moves; cron: whatever an earlier run left behind.
+      expect(report.rewrapped).toBe(this.mode === 'full' ? modelTotal(m) : pending);
+      expectFullyRotated(r);
+    }
+    await checkInvariants(m, r);
+    await checkAllValues(m, r);
+  }
+  toString = () => `rotateKeys[${this.h}](${this.mode}, batch ${this.batch})`;
+}
+
+/** A rotation that dies right after its first committed batch. */
+class KilledRotateCmd implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly h: H, readonly cron: boolean, readonly batch: number) {}
+  check = () => true;
+  async run(m: Model, r: Real): Promise<void> {
+    const before = sqlKeys(r);
+    const pending = this.cron ? notUnderPrimary(r) : modelTotal(m);
+    let committed = 0;
+    let killed = false;
+    try {
+      await r.handles[this.h].rotateKeys({
+        batchSize: this.batch,
+        ...(this.cron ? { ifOlderThanMs: THIRTY_DAYS } : {}),
+        onProgress: (done) => {
+          if (done > 0) {
+            committed = done;
+            throw new Killed();
+          }
+        },
+      });
+    } catch (e) {
+      if (!(e instanceof Killed)) throw e;
+      killed = true;
+    }
+    const after = sqlKeys(r);
+    expect(after).toHaveLength(this.cron ? before.length : before.length + 1);
+    if (killed) {
+      // The batch it reported is committed, and the lock is free for the next run.
+      expect(committed).toBeGreaterThan(0);
+      expect(committed).toBeLessThanOrEqual(this.batch);
+      expect(notUnderPrimary(r)).toBe(pending - committed);
+      expect(existsSync(`${r.path}.lock`)).toBe(false);
+    } else {
+      expectFullyRotated(r); // nothing was left to rewrap: it ran to the end
+    }
+    await checkInvariants(m, r);
+    await checkAllValues(m, r);
+  }
+  toString = () => `killedRotateKeys[${this.h}](${this.cron ? 'cron, ' : ''}batch ${this.batch})`;
+}
+
+class RotateMasterCmd implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly h: H) {}
+  check = () => true;
+  async run(m: Model, r: Real): Promise<void> {
+    const old = r.key;
+    const next = fresh();
+    await r.handles[this.h].rotateMaster(rawKey(next));
+    r.key = next;
+    // The other "process" unlocked with the old master key: it must reopen.
+    const other: H = this.h === 0 ? 1 : 0;
+    await r.handles[other].close();
+    r.handles[other] = await openStore(r.path, rawKey(r.key));
+    expect(await codeOf(openStore(r.path, rawKey(old)).then((s) => s.close()))).toBe('E_WRONG_MASTER_KEY');
+    await checkInvariants(m, r);
+    await checkAllValues(m, r);
+  }
+  toString = () => `rotateMaster[${this.h}]`;
+}
+
+class ReopenCmd implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly h: H) {}
+  check = () => true;
+  async run(m: Model, r: Real): Promise<void> {
+    await r.handles[this.h].close();
+    r.handles[this.h] = await openStore(r.path, rawKey(r.key));
+    await checkInvariants(m, r);
+    await checkAllValues(m, r);
+  }
+  toString = () => `reopen[${this.h}]`;
+}
+
+/** Destroy some key: allowed only for a retired (or already destroyed) key that encrypts nothing. */
+class DestroyKeyCmd implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly h: H, readonly pick: number) {}
+  check = () => true;
+  async run(m: Model, r: Real): Promise<void> {
+    const keys = sqlKeys(r);
+    const key = keys[this.pick % keys.length]!;
+    const uses = versionsByKey(r).get(key.id) ?? 0;
+    const code = await codeOf(r.handles[this.h].destroyKey(key.version));
+    const allowed = (key.status === 'retired' || key.status === 'destroyed') && uses === 0;
+    expect(code).toBe(allowed ? 'ok' : 'E_KEY_IN_USE');
+    const now = sqlKeys(r).find((k) => k.id === key.id)!;
+    expect(now.status).toBe(allowed ? 'destroyed' : key.status);
+    await checkInvariants(m, r);
+    await checkAllValues(m, r);
+  }
+  toString = () => `destroyKey[${this.h}](#${this.pick})`;
+}
+
+// ---------------------------------------------------------------- arbitraries
+
+const handle = fc.constantFrom<H>(0, 1);
+const name = fc.constantFrom(...NAMES);
+const batch = fc.integer({ min: 1, max: 4 });
+
+const put = fc.tuple(handle, name, fc.string({ minLength: 1, maxLength: 24 })).map(([h, n, v]) => new PutCmd(h, n, v));
+
+// fc.commands picks uniformly among these: puts listed several times, so
+// rotations have versions to move and killed ones stop part-way.
+const commands = [
+  put, put, put, put,
+  fc.tuple(handle, name, fc.option(fc.nat(), { nil: undefined })).map(([h, n, p]) => new GetCmd(h, n, p)),
+  fc.tuple(handle, fc.constantFrom<RotateMode>('full', 'cron', 'no-rewrap'), batch).map(([h, mode, b]) => new RotateCmd(h, mode, b)),
+  fc.tuple(handle, fc.boolean(), batch).map(([h, cron, b]) => new KilledRotateCmd(h, cron, b)),
+  fc.tuple(handle, fc.boolean(), batch).map(([h, cron, b]) => new KilledRotateCmd(h, cron, b)),
+  handle.map((h) => new RotateMasterCmd(h)),
+  handle.map((h) => new ReopenCmd(h)),
+  fc.tuple(handle, fc.nat()).map(([h, p]) => new DestroyKeyCmd(h, p)),
+];
+
+describe('rotation model (fc.commands, two handles on one store)', () => {
+  it('puts, gets, full / cron / killed / no-rewrap rotations, master rotations, reopen and key destruction keep every value', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.commands(commands, { maxCommands: 40, size: 'max' }), async (cmds) => {
+        const dir = mkdtempSync(join(base, `run${runs++}-`));
+        const path = join(dir, 'store.db');
+        const key = fresh();
+        const first = await initStore(path, rawKey(key));
+        const real: Real = { path, key, handles: [first, await openStore(path, rawKey(key))], db: new Database(path, { fileMustExist: true }) };
+        const model: Model = { values: new Map() };
+        try {
+          // Some versions to start with, so the first rotation already has work.
+          for (const n of NAMES) {
+            for (let v = 1; v <= 2; v++) await new PutCmd(0, n, `${n} seed ${v}`).run(model, real);
+          }
+          await fc.asyncModelRun(() => ({ model, real }), cmds);
+          await checkInvariants(model, real);
+          await checkAllValues(model, real);
+        } finally {
+          real.db.close();
+          for (const s of real.handles) await s.close();
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }),
+      { numRuns: 80 },
+    );
+  });
+});
