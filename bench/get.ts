@@ -1,0 +1,163 @@
+/**
+ * floor-get vs library get, on 100,000 secrets of 64 bytes read in a fixed
+ * random order.
+ *
+ * floor-get: better-sqlite3 point read by name from a plain
+ * `t(name TEXT PRIMARY KEY, value BLOB)` WAL table (each value sealed by
+ * src/crypto/aead.ts under one key, with an AAD of the same length as the
+ * store's), then aead.open of that blob.
+ *
+ * get: `await store.get(name)` on a store holding the same number of secrets.
+ * The store is built through the public API, put() after put(), each its own
+ * synchronous=FULL commit, but in a RAM directory (/dev/shm) where fsync is
+ * free; the closed file is then copied next to the floor's file on disk and
+ * reopened with openStore. Both files live in the same temp dir.
+ */
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { initStore, openStore, rawKey, type Store } from '../src/index.js';
+import { open, seal } from '../src/crypto/aead.js';
+import { aadFor } from '../src/crypto/aad.js';
+import { encodeHeader } from '../src/crypto/format.js';
+import { randomBytes } from '../src/crypto/random.js';
+import { expectedSum, nameOf, readOrder, valueOf } from './data.js';
+import { check, equalBytes, now, paired, QUICK, removeDir, scratchDir, size, type Row } from './harness.js';
+import { copyDatabase, openFloor, ramDir } from './sqlite.js';
+
+const TARGET_RATIO = 0.6;
+
+/** The length of the AAD the store builds for one of our names, so the floor's AEAD does the same work. */
+function storeAadLength(): number {
+  return aadFor(encodeHeader(1), new Uint8Array(16), nameOf(0), 1).length;
+}
+
+/** Build a store of `rows` secrets with put(), in RAM when we can; returns the rate and where it was built. */
+async function populate(rows: number, master: Uint8Array, workDir: string): Promise<{ path: string; rate: number; where: string }> {
+  const ram = ramDir();
+  const buildDir = ram ? mkdtempSync(join(ram, 'strongbox-bench-build-')) : workDir;
+  const built = join(buildDir, 'store.db');
+  try {
+    const store = await initStore(built, rawKey(master));
+    const t0 = now();
+    for (let i = 0; i < rows; i++) await store.put(nameOf(i), valueOf(i));
+    const rate = rows / ((now() - t0) / 1000);
+    await store.close();
+    const path = ram ? copyDatabase(built, workDir, 'store.db') : built;
+    return { path, rate, where: ram ? `${ram} (tmpfs), then copied` : `${workDir} (disk: no tmpfs found)` };
+  } finally {
+    if (ram) removeDir(buildDir);
+  }
+}
+
+export async function benchGet(notes: string[]): Promise<Row[]> {
+  const rows = size(100_000, 1_000);
+  const ops = size(50_000, 2_000);
+  const rounds = QUICK ? 3 : 5;
+  const dir = scratchDir('get');
+  let store: Store | undefined;
+  const floor = openFloor(join(dir, 'floor.db'));
+  try {
+    const names = Array.from({ length: rows }, (_, i) => nameOf(i));
+
+    // floor table: the same names and values, sealed with the same primitive.
+    const key = randomBytes(32);
+    const aad = randomBytes(storeAadLength());
+    floor.db.transaction(() => {
+      for (let i = 0; i < rows; i++) floor.insert.run(names[i]!, seal(key, valueOf(i), aad));
+    })();
+    check(floor.count() === rows, `floor-get: table holds ${rows} rows`);
+
+    const master = randomBytes(32);
+    const built = await populate(rows, master, dir);
+    store = await openStore(built.path, rawKey(master));
+    // The get path itself (one read, one AEAD open): reads not audited here;
+    // the audited default is measured below as its own row.
+    await store.setConfig('audit.reads', 'false');
+    const st = await store.status();
+    check(st.secrets === rows && st.liveVersions === rows, `get: store holds ${rows} live secrets`);
+
+    const order = readOrder(Math.max(ops * 4, 100_000), rows);
+
+    // Check before timing: sampled names read back their own values, on both sides.
+    for (let k = 0; k < Math.min(1_000, rows); k++) {
+      const i = order[order.length - 1 - k]!;
+      const want = valueOf(i);
+      check(equalBytes(open(key, floor.select.get(names[i]!)!, aad), want), `floor-get: ${names[i]} reads back its value`);
+      const got = await store.get(names[i]!);
+      check(got.version === 1 && equalBytes(got.value.expose(), want), `get: ${names[i]} reads back its value`);
+    }
+
+    // The timed loops fold each value's first byte into a sum, checked afterwards.
+    let fPos = 0;
+    let fSum = 0;
+    let lPos = 0;
+    let lSum = 0;
+    const s = store;
+    const floorLoop = (n: number) => {
+      for (let k = 0; k < n; k++) {
+        const blob = floor.select.get(names[order[fPos++ % order.length]!]!)!;
+        fSum += open(key, blob, aad)[0]!;
+      }
+    };
+    const libLoop = async (n: number) => {
+      for (let k = 0; k < n; k++) {
+        const v = await s.get(names[order[lPos++ % order.length]!]!);
+        lSum += v.value.expose()[0]!;
+      }
+    };
+    const r = await paired(rounds, ops, floorLoop, libLoop, Math.min(ops, 20_000));
+    check(fSum === expectedSum(order, 0, fPos), 'floor-get: every timed read returned its value');
+    check(lSum === expectedSum(order, 0, lPos), 'get: every timed read returned its value');
+
+    // The default: every read also appends an audit entry (a write transaction, not fsynced).
+    await store.setConfig('audit.reads', 'true');
+    const auditedOps = Math.max(200, Math.floor(ops / 10));
+    fPos = fSum = lPos = lSum = 0;
+    const ra = await paired(rounds, auditedOps, floorLoop, libLoop, Math.min(auditedOps, 2_000));
+    check(lSum === expectedSum(order, 0, lPos), 'get (audited): every timed read returned its value');
+
+    if (!built.where.includes('tmpfs')) notes.push(`get: the ${rows}-secret store was built on disk (no tmpfs): populate rate is fsync-bound`);
+    return [
+      {
+        name: 'populate: put() ×' + rows.toLocaleString('en-US'),
+        opsPerSec: built.rate,
+        ratio: null,
+        target: '—',
+        mark: 'info',
+        detail: `one commit each, synchronous=FULL, built in ${built.where}`,
+      },
+      {
+        name: 'floor-get',
+        opsPerSec: r.floor,
+        ratio: null,
+        target: '—',
+        mark: 'info',
+        detail: `sqlite point read + aead open, ${rows.toLocaleString('en-US')} rows`,
+      },
+      {
+        name: 'get',
+        opsPerSec: r.subject,
+        ratio: r.ratio,
+        ratioKind: 'throughput',
+        floor: 'floor-get',
+        target: `≥ ${TARGET_RATIO * 100} % of floor-get`,
+        mark: r.ratio >= TARGET_RATIO ? 'pass' : 'FAIL',
+        detail: `await store.get(name), audit.reads false, ${rows.toLocaleString('en-US')} secrets, ${r.rounds}×${ops.toLocaleString('en-US')} reads/side`,
+      },
+      {
+        name: 'get, reads audited (default)',
+        opsPerSec: ra.subject,
+        ratio: ra.ratio,
+        ratioKind: 'throughput',
+        floor: 'floor-get',
+        target: '—',
+        mark: 'info',
+        detail: `each get also appends a chained audit entry in a write transaction (synchronous=NORMAL)`,
+      },
+    ];
+  } finally {
+    await store?.close();
+    floor.db.close();
+    removeDir(dir);
+  }
+}
