@@ -27,7 +27,7 @@ import { contextOf, type Store, type StoreContext } from './store.js';
 import type { Storage, VersionRow } from './storage.js';
 import { SqliteStorage } from './sqlite/driver.js';
 import { openStoreFile } from './sqlite/open.js';
-import { setJournalMode, settle, storeIdOf, whileQuiesced } from './sqlite/files.js';
+import { copyFileInto, setJournalMode, settle, storeIdOf, whileQuiesced } from './sqlite/files.js';
 
 /** One thing verification found wrong. `code` is the error it stands for. */
 export interface VerifyProblem {
@@ -141,7 +141,6 @@ const SCAN_PAGE = 256;
 const YIELD_EVERY = 1000;
 /** Key reloads allowed during one walk (another process may rotate meanwhile). */
 const MAX_RELOADS = 3;
-const COPY_CHUNK = 1024 * 1024;
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -302,7 +301,11 @@ async function inspect(c: Inspected, options: VerifyOptions): Promise<VerifyRepo
  * @throws E_CLOSED
  */
 export async function verifyStore(store: Store, options: VerifyOptions = {}): Promise<VerifyReport> {
-  return inspect(contextOf(store), options);
+  const c = contextOf(store);
+  const report = await inspect(c, options);
+  const outcome = report.ok ? 'ok' : gravestCode(report.problems);
+  c.storage.writeRelaxed((tx) => c.audit.append(tx, { action: 'verify', outcome, detail: options.deep ? 'deep' : 'structure' }));
+  return report;
 }
 
 // ---- files ------------------------------------------------------------
@@ -379,28 +382,6 @@ function placeNew(tmp: string, path: string): void {
   unlinkSync(tmp);
 }
 
-/** Copy `from` into the existing file `to` (keeping `to`'s mode), then sync it. */
-function copyInto(from: string, to: string): number {
-  const src = openSync(from, 'r');
-  const dst = openSync(to, 'r+');
-  const buf = Buffer.allocUnsafe(COPY_CHUNK);
-  let total = 0;
-  try {
-    for (;;) {
-      const n = readSync(src, buf, 0, buf.length, null);
-      if (n === 0) break;
-      let off = 0;
-      while (off < n) off += writeSync(dst, buf, off, n - off);
-      total += n;
-    }
-    fsyncSync(dst);
-  } finally {
-    closeSync(src);
-    closeSync(dst);
-  }
-  return total;
-}
-
 /** Error messages about a temp copy should name the file the user gave. */
 function renamed(e: unknown, from: string, to: string): unknown {
   if (!(e instanceof StoreError) || !e.message.includes(from)) return e;
@@ -467,6 +448,7 @@ export async function backupStore(store: Store, file: string, options: BackupOpt
     const bytes = statSync(tmp).size;
     placeNew(tmp, file);
     syncDir(dirname(file));
+    c.storage.write((tx) => c.audit.append(tx, { action: 'backup', outcome: 'ok', detail: file }));
     return { file, storeId: storeIdHex(c.header), bytes, durationMs: performance.now() - started, verified };
   } finally {
     removeTemp(tmp);
@@ -641,7 +623,7 @@ export async function restoreStore(path: string, backupFile: string, master: Mas
   return withExclusiveLock(path, async (lock) => {
     const tmp = privateTemp(path, 'restore');
     try {
-      copyInto(backupFile, tmp);
+      copyFileInto(backupFile, tmp, { sync: true });
       let store: Store;
       try {
         store = await openStore(tmp, master);
@@ -668,6 +650,8 @@ export async function restoreStore(path: string, backupFile: string, master: Mas
         }
         lock.check();
         report = await inspect(c, { deep: true, onProgress: options.onProgress });
+        // The restored store's own log says where it came from.
+        if (report.ok) c.storage.write((tx) => c.audit.append(tx, { action: 'restore', outcome: 'ok', detail: `from ${backupFile}` }));
       } finally {
         await store.close();
       }

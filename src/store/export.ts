@@ -12,7 +12,7 @@
  * Values never appear in an error, a report or a temp file (there is none:
  * the output file is the only file written, created 0600, never overwritten).
  */
-import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { StoreError } from '../errors.js';
@@ -280,16 +280,9 @@ class BundleFile {
   }
 
   static open(path: string): BundleFile {
-    let fd: number;
+    const fd = openForReading(path);
     try {
-      fd = openSync(path, constants.O_RDONLY);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new StoreError('E_IO', `cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? 'error'}`);
-    }
-    try {
-      const st = fstatSync(fd);
-      if (!st.isFile()) throw new StoreError('E_IO', `${path} is not a regular file`);
+      const st = regularFileStat(fd, path);
       return new BundleFile(fd, st.size);
     } catch (e) {
       closeSync(fd);
@@ -849,14 +842,25 @@ function plainFormatOf(path: string, head: Uint8Array): PlainFormat {
   return text.startsWith('{') ? 'json' : 'env';
 }
 
-function readHead(path: string, n: number): Uint8Array {
-  let fd: number;
+/** Open `path` read-only; E_IO naming the path when it cannot be. */
+function openForReading(path: string): number {
   try {
-    fd = openSync(path, constants.O_RDONLY);
+    return openSync(path, constants.O_RDONLY);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new StoreError('E_IO', `cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? 'error'}`);
   }
+}
+
+/** `fd`'s stat; E_IO when `path` (what `fd` was opened from) is not a regular file. */
+function regularFileStat(fd: number, path: string): Stats {
+  const st = fstatSync(fd);
+  if (!st.isFile()) throw new StoreError('E_IO', `${path} is not a regular file`);
+  return st;
+}
+
+function readHead(path: string, n: number): Uint8Array {
+  const fd = openForReading(path);
   try {
     const buf = new Uint8Array(n);
     return buf.subarray(0, readSync(fd, buf, 0, n, 0));
@@ -866,16 +870,9 @@ function readHead(path: string, n: number): Uint8Array {
 }
 
 function readPlainFile(path: string): Uint8Array {
-  let fd: number;
+  const fd = openForReading(path);
   try {
-    fd = openSync(path, constants.O_RDONLY);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new StoreError('E_IO', `cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? 'error'}`);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new StoreError('E_IO', `${path} is not a regular file`);
+    const st = regularFileStat(fd, path);
     if (st.size > MAX_PLAIN_FILE_BYTES) throw new StoreError('E_INVALID_IMPORT', `${path} is ${st.size} bytes; a plaintext import file is at most ${MAX_PLAIN_FILE_BYTES}`);
     const out = new Uint8Array(st.size);
     let done = 0;

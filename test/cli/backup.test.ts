@@ -4,23 +4,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { cli, workspace } from './run-cli.js';
+import { flipValue } from '../helpers/store.js';
 
 let ws: ReturnType<typeof workspace>;
 const store = (...args: string[]) => [...ws.base, ...args];
 const mode = (path: string) => statSync(path).mode & 0o777;
-
-/** Flip one bit in the AEAD tag of a stored value. */
-function flipValue(path: string, name: string, version: number): void {
-  const db = new Database(path);
-  try {
-    const row = db.prepare(`SELECT v.secret_id AS id, v.ciphertext AS c FROM versions v JOIN secrets s ON s.id = v.secret_id
-      WHERE s.name = ? AND v.version = ?`).get(name, version) as { id: number; c: Buffer };
-    row.c[row.c.length - 1]! ^= 0x01;
-    db.prepare('UPDATE versions SET ciphertext = ? WHERE secret_id = ? AND version = ?').run(row.c, row.id, version);
-  } finally {
-    db.close();
-  }
-}
 
 beforeEach(() => {
   ws = workspace();

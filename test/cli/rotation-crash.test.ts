@@ -5,98 +5,16 @@
 // (`--if-older-than 30d`) makes no new key but finishes the rewrap.
 // Real files, real child processes, real SIGKILL.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync, utimesSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { keyFile, openStore, type KeyInfo } from '../../src/index.js';
-import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
-import { CLI, cleanEnv } from './run-cli.js';
+import {
+  ROTATOR, SECRETS, VERSIONS, TOTAL, nameOf, valueOf, start, sleep, fixtureDir, populate, removeFixture, freshCopy, cliArgs,
+  type Fixture,
+} from './rotation-helpers.js';
 
-const POPULATE = resolve('test/cli/fixtures/populate.mjs');
-const ROTATOR = resolve('test/cli/fixtures/rotator.mjs');
-const SECRETS = 2_000;
-const VERSIONS = 10;
-const TOTAL = SECRETS * VERSIONS;
 const RANDOM_TRIALS = 5;
-
-// The same derivation as fixtures/populate.mjs: values are checked, never kept.
-const nameOf = (i: number) => `app/s${String(i).padStart(5, '0')}`;
-const valueOf = (name: string, version: number) => `${name}#${version}:${'x'.repeat(8 + ((name.length * 7 + version * 13) % 40))}`;
-
-interface Exit {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-interface Proc {
-  exited: Promise<Exit>;
-  kill: () => void;
-  /** Resolves with the first stdout line `test` accepts. */
-  line: (test: (line: string) => boolean) => Promise<string>;
-}
-
-function start(args: string[], timeoutMs = 120_000): Proc {
-  const started = performance.now();
-  const child = spawn(process.execPath, args, { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  const waiters: { test: (l: string) => boolean; done: (l: string) => void }[] = [];
-  let partial = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (d: string) => {
-    stdout += d;
-    partial += d;
-    let nl;
-    while ((nl = partial.indexOf('\n')) >= 0) {
-      const l = partial.slice(0, nl);
-      partial = partial.slice(nl + 1);
-      for (const w of waiters.splice(0)) {
-        if (w.test(l)) w.done(l);
-        else waiters.push(w);
-      }
-    }
-  });
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d: string) => (stderr += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const exited = new Promise<Exit>((done, fail) => {
-    child.on('error', fail);
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      done({ status, signal, stdout, stderr, ms: performance.now() - started });
-    });
-  });
-  return {
-    exited,
-    kill: () => child.kill('SIGKILL'),
-    line: (test) =>
-      new Promise<string>((done, fail) => {
-        waiters.push({ test, done });
-        void exited.then((e) => fail(new Error(`exited (${e.status ?? e.signal}) before the awaited line; stderr: ${e.stderr}`)));
-      }),
-  };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Fixture {
-  db: string;
-  key: string;
-}
-
-/** A fresh copy of the fixture store in its own directory (removed after the test). */
-function freshCopy(fx: Fixture): Fixture {
-  const db = join(tempDir('strongbox-rotcrash-'), 'store.db');
-  copyFileSync(fx.db, db);
-  return { db, key: fx.key };
-}
-
-const cliArgs = (s: Fixture, ...args: string[]) => [CLI, '--store', s.db, '--keyfile', s.key, ...args];
+const COPIES = 'strongbox-rotcrash-';
 
 interface Inspection {
   keys: KeyInfo[];
@@ -212,21 +130,14 @@ describe(`rotate-keys SIGKILLed at a random moment (${SECRETS} secrets × ${VERS
     // Built once: 20,000 put()s, each its own synchronous=FULL commit; on
     // tmpfs when there is one, where a commit's fsync is free (the build is
     // not under test; every trial runs on a copy in the ordinary temp dir).
-    fxDir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'strongbox-rotcrash-fx-'));
-    const dir = fxDir;
-    fx = { db: join(dir, 'store.db'), key: join(dir, 'master.key') };
-    const built = await start([POPULATE, fx.db, fx.key, String(SECRETS), String(VERSIONS)], 170_000).exited;
-    expect(built.status, built.stderr).toBe(0);
+    fxDir = fixtureDir('strongbox-rotcrash-fx-');
+    fx = await populate(fxDir);
     expect(existsSync(`${fx.db}-wal`)).toBe(false);
-    console.log(`fixture: ${TOTAL} versions built in ${(built.ms / 1000).toFixed(1)} s`);
   }, 180_000);
-  afterAll(() => {
-    if (fxDir) rmSync(fxDir, { recursive: true, force: true });
-    cleanupTempDirs();
-  });
+  afterAll(() => removeFixture(fxDir));
 
   it('an uninterrupted run rewraps every version (and times one run for the kills)', async () => {
-    const s = freshCopy(fx);
+    const s = freshCopy(fx, COPIES);
     const run = await start(cliArgs(s, 'rotate-keys', '--batch', '200', '--json')).exited;
     expect(run.status, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout) as { rotated: boolean; rewrapped: number; retired: number[]; primaryVersion: number };
@@ -244,7 +155,7 @@ describe(`rotate-keys SIGKILLed at a random moment (${SECRETS} secrets × ${VERS
       expect(fullRunMs, 'the timing run must pass first').toBeGreaterThan(0);
       const span = Math.max(fullRunMs - 20, 50);
       const delay = Math.round(20 + (span * (trial + Math.random())) / RANDOM_TRIALS);
-      const s = freshCopy(fx);
+      const s = freshCopy(fx, COPIES);
       const proc = start(cliArgs(s, 'rotate-keys', '--batch', '200', '--json'));
       await sleep(delay);
       proc.kill();
@@ -270,7 +181,7 @@ describe(`rotate-keys SIGKILLed at a random moment (${SECRETS} secrets × ${VERS
   // case (mid-rewrap, some batches committed) is always covered.
   for (const [label, at] of [['after the first committed batch', 0], ['about halfway through the rewrap', 0.5]] as const) {
     it(`library trial: SIGKILL ${label}, then a cron rerun finishes`, async () => {
-      const s = freshCopy(fx);
+      const s = freshCopy(fx, COPIES);
       const proc = start([ROTATOR, s.db, s.key, '200']);
       const seen = await proc.line((l) => {
         const m = /^batch (\d+) (\d+)$/.exec(l);

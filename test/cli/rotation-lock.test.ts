@@ -4,91 +4,14 @@
 // (--wait). And the lock a SIGKILLed rotate-keys leaves behind: how long it
 // blocks the next run, and that the next run finishes the work.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
 import { keyFile, openStore, type KeyInfo } from '../../src/index.js';
-import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
-import { CLI, cleanEnv } from './run-cli.js';
+import {
+  ROTATOR, SECRETS, VERSIONS, TOTAL, nameOf, valueOf, start, fixtureDir, populate, removeFixture, freshCopy, cliArgs,
+  type Exit, type Fixture,
+} from './rotation-helpers.js';
 
-const POPULATE = resolve('test/cli/fixtures/populate.mjs');
-const ROTATOR = resolve('test/cli/fixtures/rotator.mjs');
-const SECRETS = 2_000;
-const VERSIONS = 10;
-const TOTAL = SECRETS * VERSIONS;
-
-const nameOf = (i: number) => `app/s${String(i).padStart(5, '0')}`;
-const valueOf = (name: string, version: number) => `${name}#${version}:${'x'.repeat(8 + ((name.length * 7 + version * 13) % 40))}`;
-
-interface Exit {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-interface Proc {
-  exited: Promise<Exit>;
-  kill: () => void;
-  line: (test: (line: string) => boolean) => Promise<string>;
-}
-
-function start(args: string[], timeoutMs = 120_000): Proc {
-  const started = performance.now();
-  const child = spawn(process.execPath, args, { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  let partial = '';
-  const waiters: { test: (l: string) => boolean; done: (l: string) => void }[] = [];
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (d: string) => {
-    stdout += d;
-    partial += d;
-    let nl;
-    while ((nl = partial.indexOf('\n')) >= 0) {
-      const l = partial.slice(0, nl);
-      partial = partial.slice(nl + 1);
-      for (const w of waiters.splice(0)) {
-        if (w.test(l)) w.done(l);
-        else waiters.push(w);
-      }
-    }
-  });
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d: string) => (stderr += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const exited = new Promise<Exit>((done, fail) => {
-    child.on('error', fail);
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      done({ status, signal, stdout, stderr, ms: performance.now() - started });
-    });
-  });
-  return {
-    exited,
-    kill: () => child.kill('SIGKILL'),
-    line: (test) =>
-      new Promise<string>((done, fail) => {
-        waiters.push({ test, done });
-        void exited.then((e) => fail(new Error(`exited (${e.status ?? e.signal}) before the awaited line; stderr: ${e.stderr}`)));
-      }),
-  };
-}
-
-interface Fixture {
-  db: string;
-  key: string;
-}
-
-function freshCopy(fx: Fixture): Fixture {
-  const db = join(tempDir('strongbox-rotlock-'), 'store.db');
-  copyFileSync(fx.db, db);
-  return { db, key: fx.key };
-}
-
-const cliArgs = (s: Fixture, ...args: string[]) => [CLI, '--store', s.db, '--keyfile', s.key, ...args];
+const COPIES = 'strongbox-rotlock-';
 
 /** Keys after the fact, and a check that every version still reads back its value. */
 async function finalState(s: Fixture): Promise<KeyInfo[]> {
@@ -125,22 +48,14 @@ let fx: Fixture;
 let fxDir = '';
 
 beforeAll(async () => {
-  // Built once, on tmpfs when there is one (fsync is free there; the build
-  // is not under test). Every test runs on a copy in the ordinary temp dir.
-  fxDir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'strongbox-rotlock-fx-'));
-  fx = { db: join(fxDir, 'store.db'), key: join(fxDir, 'master.key') };
-  const built = await start([POPULATE, fx.db, fx.key, String(SECRETS), String(VERSIONS)], 170_000).exited;
-  expect(built.status, built.stderr).toBe(0);
-  console.log(`fixture: ${TOTAL} versions built in ${(built.ms / 1000).toFixed(1)} s`);
+  fxDir = fixtureDir('strongbox-rotlock-fx-');
+  fx = await populate(fxDir);
 }, 180_000);
-afterAll(() => {
-  if (fxDir) rmSync(fxDir, { recursive: true, force: true });
-  cleanupTempDirs();
-});
+afterAll(() => removeFixture(fxDir));
 
 describe(`two rotate-keys at once on ${TOTAL} versions`, () => {
   it('default (--no-wait): one succeeds, the other exits 75 with E_LOCKED and changes nothing', async () => {
-    const s = freshCopy(fx);
+    const s = freshCopy(fx, COPIES);
     const runs = await Promise.all([
       start(cliArgs(s, 'rotate-keys', '--json')).exited,
       start(cliArgs(s, 'rotate-keys', '--json')).exited,
@@ -168,7 +83,7 @@ describe(`two rotate-keys at once on ${TOTAL} versions`, () => {
   });
 
   it('--wait: both succeed, one after the other: two rotations, three key versions', async () => {
-    const s = freshCopy(fx);
+    const s = freshCopy(fx, COPIES);
     const runs = await Promise.all([
       start(cliArgs(s, 'rotate-keys', '--wait', '--json')).exited,
       start(cliArgs(s, 'rotate-keys', '--wait', '--json')).exited,
@@ -207,7 +122,7 @@ describe('the lock a SIGKILLed rotate-keys leaves behind', () => {
   // lock any more, yet proper-lockfile only takes a lock over once its mtime
   // is `stale` ms old (src/store/lock.ts), so until then every run exits 75.
   it('a rerun right after SIGKILL is not refused because of the dead process\'s lock', async () => {
-    const s = freshCopy(fx);
+    const s = freshCopy(fx, COPIES);
     await killMidRewrap(s);
     const rerun = await start(cliArgs(s, 'rotate-keys', '--if-older-than', '30d', '--json')).exited;
     expect(rerun.status, `rerun right after the kill: ${rerun.stderr.trim()}`).toBe(0);
@@ -215,7 +130,7 @@ describe('the lock a SIGKILLed rotate-keys leaves behind', () => {
   });
 
   it('with --wait, a rerun takes the dead lock over once stale and finishes the rewrap (no new key)', async () => {
-    const s = freshCopy(fx);
+    const s = freshCopy(fx, COPIES);
     const { killedAt, underPrimary } = await killMidRewrap(s);
     const rerun = await start(cliArgs(s, 'rotate-keys', '--if-older-than', '30d', '--wait', '--json'), 110_000).exited;
     const report = JSON.parse(rerun.stdout || '{}') as Report & { durationMs: number };

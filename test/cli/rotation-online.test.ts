@@ -5,95 +5,15 @@
 // process saw is printed (the issue's target is < 50 ms for a reader stall;
 // speed is reported here, never asserted).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { keyFile, openStore } from '../../src/index.js';
-import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
-import { CLI, cleanEnv } from './run-cli.js';
+import { CLI } from './run-cli.js';
+import {
+  RW_LOOP, SECRETS, VERSIONS, TOTAL, nameOf, valueOf, startInteractive, sleep, fixtureDir, populate, removeFixture, freshCopy,
+  type Fixture,
+} from './rotation-helpers.js';
 
-const POPULATE = resolve('test/cli/fixtures/populate.mjs');
-const RW_LOOP = resolve('test/cli/fixtures/rw-loop.mjs');
-const SECRETS = 2_000;
-const VERSIONS = 10;
-const TOTAL = SECRETS * VERSIONS;
 const LOOPS = 2;
-
-const nameOf = (i: number) => `app/s${String(i).padStart(5, '0')}`;
-const valueOf = (name: string, version: number) => `${name}#${version}:${'x'.repeat(8 + ((name.length * 7 + version * 13) % 40))}`;
-
-interface Exit {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-interface Proc {
-  exited: Promise<Exit>;
-  send: (line: string) => void;
-  endInput: () => void;
-  line: (test: (line: string) => boolean) => Promise<string>;
-}
-
-function start(args: string[], timeoutMs = 120_000): Proc {
-  const started = performance.now();
-  const child = spawn(process.execPath, args, { env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  let partial = '';
-  const waiters: { test: (l: string) => boolean; done: (l: string) => void }[] = [];
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (d: string) => {
-    stdout += d;
-    partial += d;
-    let nl;
-    while ((nl = partial.indexOf('\n')) >= 0) {
-      const l = partial.slice(0, nl);
-      partial = partial.slice(nl + 1);
-      for (const w of waiters.splice(0)) {
-        if (w.test(l)) w.done(l);
-        else waiters.push(w);
-      }
-    }
-  });
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d: string) => (stderr += d));
-  child.stdin.on('error', () => undefined); // a child that already exited: its exit status tells
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const exited = new Promise<Exit>((done, fail) => {
-    child.on('error', fail);
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      done({ status, signal, stdout, stderr, ms: performance.now() - started });
-    });
-  });
-  return {
-    exited,
-    send: (l) => void child.stdin.write(`${l}\n`),
-    endInput: () => child.stdin.end(),
-    line: (test) =>
-      new Promise<string>((done, fail) => {
-        waiters.push({ test, done });
-        void exited.then((e) => fail(new Error(`exited (${e.status ?? e.signal}) before the awaited line; stderr: ${e.stderr}`)));
-      }),
-  };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Fixture {
-  db: string;
-  key: string;
-}
-
-function freshCopy(fx: Fixture): Fixture {
-  const db = join(tempDir('strongbox-rotonline-'), 'store.db');
-  copyFileSync(fx.db, db);
-  return { db, key: fx.key };
-}
+const COPIES = 'strongbox-rotonline-';
 
 interface LoopResult {
   /** [kind, start (ms since the epoch), duration ms] */
@@ -116,30 +36,22 @@ let fx: Fixture;
 let fxDir = '';
 
 beforeAll(async () => {
-  // Built once, on tmpfs when there is one (fsync is free there; the build is
-  // not under test). Every test runs on a copy in the ordinary temp dir.
-  fxDir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'strongbox-rotonline-fx-'));
-  fx = { db: join(fxDir, 'store.db'), key: join(fxDir, 'master.key') };
-  const built = await start([POPULATE, fx.db, fx.key, String(SECRETS), String(VERSIONS)], 170_000).exited;
-  expect(built.status, built.stderr).toBe(0);
-  console.log(`fixture: ${TOTAL} versions built in ${(built.ms / 1000).toFixed(1)} s`);
+  fxDir = fixtureDir('strongbox-rotonline-fx-');
+  fx = await populate(fxDir);
 }, 180_000);
-afterAll(() => {
-  if (fxDir) rmSync(fxDir, { recursive: true, force: true });
-  cleanupTempDirs();
-});
+afterAll(() => removeFixture(fxDir));
 
 describe(`rotate-keys on ${TOTAL} versions while other processes read and write`, () => {
   it(`${LOOPS} reader/writer processes: no failed operation, no lost write, everything under the new primary`, async () => {
-    const s = freshCopy(fx);
+    const s = freshCopy(fx, COPIES);
     const loops = Array.from({ length: LOOPS }, (_, id) =>
-      start([RW_LOOP, s.db, s.key, String(id), String(SECRETS), String(VERSIONS)]));
+      startInteractive([RW_LOOP, s.db, s.key, String(id), String(SECRETS), String(VERSIONS)]));
     await Promise.all(loops.map((l) => l.line((x) => x === 'ready')));
     const loopsStarted = wall();
     await sleep(300);
 
     const rotationStarted = wall();
-    const rotation = await start([CLI, '--store', s.db, '--keyfile', s.key, 'rotate-keys', '--batch', '200', '--json']).exited;
+    const rotation = await startInteractive([CLI, '--store', s.db, '--keyfile', s.key, 'rotate-keys', '--batch', '200', '--json']).exited;
     const rotationEnded = wall();
     await sleep(300);
     for (const l of loops) {
@@ -229,7 +141,7 @@ describe(`rotate-keys on ${TOTAL} versions while other processes read and write`
   // that refreshes the lock (a rewrap that starves it for longer than the
   // stale period looks dead, and another rotate-keys takes the lock over).
   it('in-process: other work gets the event loop between rewrap batches', async () => {
-    const s = freshCopy(fx);
+    const s = freshCopy(fx, COPIES);
     const store = await openStore(s.db, keyFile(s.key));
     try {
       let lastDone = 0;

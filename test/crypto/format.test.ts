@@ -7,29 +7,11 @@ import { blobKeyId, openValue, sealValue } from '../../src/crypto/envelope.js';
 import { FORMAT_V1, HEADER_BYTES, encodeHeader, parseBlob } from '../../src/crypto/format.js';
 import { Keyset, type DataKey } from '../../src/crypto/keyset.js';
 import { randomBytes } from '../../src/crypto/random.js';
-import { StoreError, TamperedError } from '../../src/errors.js';
+import { TamperedError } from '../../src/errors.js';
+import { codeOf, errorOf } from '../helpers/errors.js';
 
 const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
 const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof StoreError ? e.code : `not a StoreError: ${String(e)}`;
-  }
-  return undefined;
-}
-
-function errorOf(fn: () => unknown): StoreError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof StoreError) return e;
-    throw e;
-  }
-  throw new Error('expected a StoreError, nothing was thrown');
-}
 
 interface ValueVector {
   comment: string;

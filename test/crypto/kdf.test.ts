@@ -1,19 +1,10 @@
 import { scrypt as nobleScrypt } from '@noble/hashes/scrypt.js';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SCRYPT, MAX_LOG_N, MIN_LOG_N, checkScryptParams, scrypt, type ScryptParams } from '../../src/crypto/kdf.js';
-import { StoreError } from '../../src/errors.js';
+import { codeOf } from '../helpers/errors.js';
 
 const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const utf8 = (s: string) => new TextEncoder().encode(s);
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof StoreError ? e.code : `not a StoreError: ${String(e)}`;
-  }
-  return undefined;
-}
 
 describe('scrypt through node:crypto', () => {
   it('the reference (@noble/hashes) gives the RFC 7914 §12 vector (N=2^14, r=8, p=1), so it is a sound oracle', () => {

@@ -7,39 +7,11 @@ import { createKeyFile, keyFile, readKeyFile } from '../../src/crypto/providers/
 import { passphrase } from '../../src/crypto/providers/passphrase.js';
 import { envKey, rawKey } from '../../src/crypto/providers/raw-key.js';
 import { randomBytes } from '../../src/crypto/random.js';
-import { StoreError } from '../../src/errors.js';
+import { codeOf, codeOfAsync, errorOfAsync } from '../helpers/errors.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const FAST = { scrypt: { logN: 15 } };
 const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
-
-async function codeOfAsync(p: () => Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p();
-  } catch (e) {
-    return e instanceof StoreError ? e.code : `not a StoreError: ${String(e)}`;
-  }
-  return undefined;
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof StoreError ? e.code : `not a StoreError: ${String(e)}`;
-  }
-  return undefined;
-}
-
-async function errorOfAsync(p: () => Promise<unknown>): Promise<StoreError> {
-  try {
-    await p();
-  } catch (e) {
-    if (e instanceof StoreError) return e;
-    throw e;
-  }
-  throw new Error('expected a StoreError, nothing was thrown');
-}
 
 /** The key made at create opens what the key found again at unlock wrapped, and vice versa. */
 async function expectSameKey(a: MasterKey, b: MasterKey): Promise<void> {

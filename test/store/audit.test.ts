@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { initStore, openStore, rawKey, keyFile, type Store, type AuditRecord } from '../../src/index.js';
+import { initStore, openStore, rawKey, keyFile, backupStore, restoreStore, verifyStore, type Store, type AuditRecord } from '../../src/index.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const KEY = new Uint8Array(32).fill(7);
@@ -133,6 +133,30 @@ describe('what the audit log records', () => {
     expect(rows.length).toBeGreaterThan(4);
     expect(JSON.stringify(rows)).not.toContain(canary);
     expect(JSON.stringify(rows)).not.toContain(Buffer.from(canary).toString('hex'));
+  });
+});
+
+describe('backup, verify and restore are audited', () => {
+  it('the live store logs its backups and checks; a restored store logs where it came from', async () => {
+    const { path, store } = await fresh();
+    await store.put('a', 'v1');
+    const file = join(tempDir(), 'a.backup');
+    await backupStore(store, file);
+    await verifyStore(store, { deep: true });
+    expect((await entries(store)).map((e) => [e.action, e.outcome, e.detail ?? null]).slice(-2)).toEqual([
+      ['backup', 'ok', file],
+      ['verify', 'ok', 'deep'],
+    ]);
+    await store.put('a', 'v2');
+    await store.close();
+    await restoreStore(path, file, rawKey(KEY));
+    const restored = await openStore(path, rawKey(KEY));
+    expect((await restored.get('a')).value.text()).toBe('v1');
+    const log = await entries(restored);
+    expect(log.map((e) => e.action)).toEqual(['init', 'put', 'restore', 'get']);
+    expect(log[2]!.detail).toBe(`from ${file}`);
+    expect(await restored.verifyAudit()).toMatchObject({ ok: true });
+    await restored.close();
   });
 });
 

@@ -5,26 +5,15 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
-  backupStore, initStore, openStore, rawKey, restoreStore, verifyStore, StoreError, VerificationError, type Store,
+  backupStore, rawKey, restoreStore, verifyStore, StoreError, VerificationError, type Store,
 } from '../../src/index.js';
 import { gravestCode } from '../../src/store/backup.js';
 import { withExclusiveLock } from '../../src/store/lock.js';
 import { onlineBackup } from '../../src/store/sqlite/files.js';
 import { tempDir } from '../helpers/tmp.js';
+import { everyValue, flipValue, freshStore, reopenStore as open } from '../helpers/store.js';
 
-async function fresh(dir = tempDir()): Promise<{ store: Store; path: string; key: Uint8Array; dir: string }> {
-  const path = join(dir, 'store.db');
-  const key = new Uint8Array(randomBytes(32));
-  const store = await initStore(path, rawKey(key));
-  onTestFinished(() => store.close());
-  return { store, path, key, dir };
-}
-
-async function open(path: string, key: Uint8Array): Promise<Store> {
-  const store = await openStore(path, rawKey(key));
-  onTestFinished(() => store.close());
-  return store;
-}
+const fresh = (dir?: string) => freshStore({}, dir);
 
 /** 3 secrets, 7 versions: 5 live, 1 deleted, 1 destroyed. */
 async function fill(store: Store): Promise<void> {
@@ -37,30 +26,6 @@ async function fill(store: Store): Promise<void> {
   await store.put('ops/token', 'tok-2');
   await store.delete('app/api', { versions: [1] });
   await store.destroy('ops/token', [1]);
-}
-
-/** Every live version's value, by name@version. */
-async function everyValue(store: Store): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const s of await store.list()) {
-    for (const h of await store.history(s.name)) {
-      if (h.state === 'live') out.set(`${s.name}@${h.version}`, (await store.get(s.name, { version: h.version })).value.text());
-    }
-  }
-  return out;
-}
-
-/** Flip one bit in the AEAD tag of a stored value, as an attacker with write access to the file could. */
-function flipValue(path: string, name: string, version: number): void {
-  const db = new Database(path);
-  try {
-    const row = db.prepare(`SELECT v.secret_id AS id, v.ciphertext AS c FROM versions v JOIN secrets s ON s.id = v.secret_id
-      WHERE s.name = ? AND v.version = ?`).get(name, version) as { id: number; c: Buffer };
-    row.c[row.c.length - 1]! ^= 0x01;
-    db.prepare('UPDATE versions SET ciphertext = ? WHERE secret_id = ? AND version = ?').run(row.c, row.id, version);
-  } finally {
-    db.close();
-  }
 }
 
 /** Bytes 18-19 of a SQLite header: 1 = rollback journal, 2 = WAL. */

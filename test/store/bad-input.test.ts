@@ -11,36 +11,10 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { initStore, openStore, rawKey, StoreError, type InitOptions, type Store } from '../../src/index.js';
 import { SCHEMA_VERSION } from '../../src/store/sqlite/schema.js';
 import { tempDir } from '../helpers/tmp.js';
+import { rejectionCode as code, rejectionError as errorOf } from '../helpers/errors.js';
+import { freshStore as fresh } from '../helpers/store.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-
-async function fresh(options: InitOptions = {}): Promise<{ store: Store; path: string; key: Uint8Array }> {
-  const path = join(tempDir(), 'store.db');
-  const key = new Uint8Array(randomBytes(32));
-  const store = await initStore(path, rawKey(key), options);
-  onTestFinished(() => store.close());
-  return { store, path, key };
-}
-
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof StoreError) return e.code;
-    throw e;
-  }
-  throw new Error('expected a StoreError, the call succeeded');
-}
-
-async function errorOf(p: Promise<unknown>): Promise<StoreError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof StoreError) return e;
-    throw e;
-  }
-  throw new Error('expected a StoreError, the call succeeded');
-}
 
 /** Everything a reader can see: list, metadata, history and every version's value or state. */
 async function snapshot(store: Store): Promise<unknown> {

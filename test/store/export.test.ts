@@ -15,6 +15,8 @@ import {
 import { envLine } from '../../src/store/export.js';
 import { dump, exportable } from '../helpers/dump.js';
 import { tempDir } from '../helpers/tmp.js';
+import { rejectionCode as code, rejectionError as caught } from '../helpers/errors.js';
+import { freshStore } from '../helpers/store.js';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
 const FAST = { logN: 15 };
@@ -25,34 +27,8 @@ function clock(start = T0) {
   return () => (t += 1000);
 }
 
-async function fresh(options: InitOptions = {}): Promise<{ store: Store; dir: string; path: string; key: Uint8Array }> {
-  const dir = tempDir();
-  const path = join(dir, 'store.db');
-  const key = new Uint8Array(randomBytes(32));
-  const store = await initStore(path, rawKey(key), { now: clock(), ...options });
-  onTestFinished(() => store.close());
-  return { store, dir, path, key };
-}
-
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof StoreError) return e.code;
-    throw e;
-  }
-  throw new Error('expected a StoreError, the call succeeded');
-}
-
-async function caught(p: Promise<unknown>): Promise<StoreError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof StoreError) return e;
-    throw e;
-  }
-  throw new Error('expected a StoreError, the call succeeded');
-}
+/** A fresh store on its own clock (see `clock`). */
+const fresh = (options: InitOptions = {}) => freshStore({ now: clock(), ...options });
 
 /** A small store with every state: live, deleted current, destroyed versions, metadata. */
 async function populated(): Promise<{ store: Store; dir: string }> {

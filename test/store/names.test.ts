@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_NAME_LENGTH, checkName, namePattern, nameProblem } from '../../src/store/names.js';
-import { StoreError } from '../../src/errors.js';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof StoreError ? e.code : `not a StoreError: ${String(e)}`;
-  }
-  return undefined;
-}
+import { codeOf } from '../helpers/errors.js';
 
 describe('secret names', () => {
   const valid = [

@@ -8,20 +8,11 @@ import {
   envKey, initStore, keyFile, openStore, passphrase, rawKey, StoreError, type MasterParams, type Store,
 } from '../../src/index.js';
 import { tempDir } from '../helpers/tmp.js';
+import { rejectionCode as code } from '../helpers/errors.js';
 
 const FAST = { scrypt: { logN: 15 } };
 const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
 const newKey = () => new Uint8Array(randomBytes(32));
-
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof StoreError) return e.code;
-    throw e;
-  }
-  throw new Error('expected a StoreError, the call succeeded');
-}
 
 function track(store: Store): Store {
   onTestFinished(() => store.close());

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { initStore, openStore, rawKey, keyFile, passphrase, type Store } from '../../src/index.js';
 import { tempDir } from '../helpers/tmp.js';
+import { everyValue } from '../helpers/store.js';
 
 const KEY = new Uint8Array(32).fill(3);
 
@@ -14,16 +15,6 @@ async function fresh(now?: () => number): Promise<{ path: string; store: Store }
 
 async function fill(store: Store, n: number): Promise<void> {
   for (let i = 0; i < n; i++) await store.put(`s/${i % 7}`, `value-${i}`);
-}
-
-async function everyValue(store: Store): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const s of await store.list()) {
-    for (const h of await store.history(s.name)) {
-      if (h.state === 'live') out.set(`${s.name}@${h.version}`, (await store.get(s.name, { version: h.version })).value.text());
-    }
-  }
-  return out;
 }
 
 describe('rotateKeys', () => {

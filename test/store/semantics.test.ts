@@ -2,11 +2,12 @@
  * Store semantics (DESIGN.md §4, Vault KV v2-like), through the public API
  * (initStore / openStore) on real SQLite files in temp dirs.
  */
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { initStore, openStore, passphrase, rawKey, SecretBytes, StoreError, type InitOptions, type Store } from '../../src/index.js';
+import { initStore, openStore, passphrase, SecretBytes, type Store } from '../../src/index.js';
 import { tempDir } from '../helpers/tmp.js';
+import { rejectionCode as code } from '../helpers/errors.js';
+import { freshStore as fresh, reopenStore as reopen } from '../helpers/store.js';
 import { SCHEMA_VERSION } from '../../src/store/sqlite/schema.js';
 
 const T0 = Date.UTC(2024, 0, 1, 12, 0, 0);
@@ -24,31 +25,6 @@ function clock(start = T0) {
       return t;
     },
   };
-}
-
-async function fresh(options: InitOptions = {}): Promise<{ store: Store; path: string; key: Uint8Array }> {
-  const path = join(tempDir(), 'store.db');
-  const key = new Uint8Array(randomBytes(32));
-  const store = await initStore(path, rawKey(key), options);
-  onTestFinished(() => store.close());
-  return { store, path, key };
-}
-
-async function reopen(path: string, key: Uint8Array): Promise<Store> {
-  const store = await openStore(path, rawKey(key));
-  onTestFinished(() => store.close());
-  return store;
-}
-
-/** The error code a promise rejects with (fails the test when it resolves). */
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof StoreError) return e.code;
-    throw e;
-  }
-  throw new Error('expected a StoreError, the call succeeded');
 }
 
 async function text(store: Store, name: string, version?: number): Promise<string> {

@@ -4,7 +4,7 @@
  * a live store still while its file is copied or swapped. SQL stays in this
  * directory; src/store/backup.ts decides when each runs.
  */
-import { closeSync, copyFileSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, fsyncSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { StoreError } from '../../errors.js';
 import { Database, nativeBinding } from './native.js';
 
@@ -138,20 +138,32 @@ function copyWhole(from: string, to: string): void {
     copyFileSync(from, to);
     return;
   }
+  copyFileInto(from, to);
+}
+
+/**
+ * Copy the file `from` into the existing file `to` (which keeps its mode), in
+ * 1 MiB chunks; with `sync`, fsync `to` afterwards. Returns the bytes copied.
+ */
+export function copyFileInto(from: string, to: string, options: { sync?: boolean } = {}): number {
   const src = openSync(from, 'r');
   const dst = openSync(to, 'r+');
   const buf = Buffer.allocUnsafe(1024 * 1024);
+  let total = 0;
   try {
     for (;;) {
       const n = readSync(src, buf, 0, buf.length, null);
       if (n === 0) break;
       let off = 0;
       while (off < n) off += writeSync(dst, buf, off, n - off);
+      total += n;
     }
+    if (options.sync) fsyncSync(dst);
   } finally {
     closeSync(src);
     closeSync(dst);
   }
+  return total;
 }
 
 function openFile(path: string): Database {

@@ -61,10 +61,6 @@ export const MIGRATIONS: readonly string[] = [
     detail   TEXT,
     mac      BLOB NOT NULL
   );
-  CREATE INDEX audit_by_name ON audit(name) WHERE name IS NOT NULL;
-  -- Version metadata without the ciphertexts: history, list and counts read
-  -- this index and never the (possibly megabyte) values.
-  CREATE INDEX versions_meta ON versions(secret_id, version, created_at, deleted_at, destroyed_at, key_id);
   `,
 ];
 
