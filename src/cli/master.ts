@@ -2,14 +2,13 @@
  * Which master key the CLI uses: flags first, then environment variables,
  * then (for a passphrase) a prompt on the terminal. Never argv for secrets.
  */
-import { readFileSync } from 'node:fs';
 import { StoreError } from '../errors.js';
 import { masterFamily, type MasterKeySource, type MasterKind, type MasterParams } from '../crypto/master.js';
 import { passphrase } from '../crypto/providers/passphrase.js';
 import { keyFile } from '../crypto/providers/keyfile.js';
 import { envKey } from '../crypto/providers/raw-key.js';
 import type { Io } from './io.js';
-import { promptHidden } from './prompt.js';
+import { readSecretInput } from './secret-input.js';
 
 export interface MasterOptions {
   keyfile?: string;
@@ -27,38 +26,11 @@ function missing(message: string, hints: string[]): StoreError {
   return new StoreError('E_MASTER_KEY', message, hints);
 }
 
-function stripNewline(b: Uint8Array): Uint8Array {
-  let end = b.length;
-  if (end > 0 && b[end - 1] === 0x0a) end--;
-  if (end > 0 && b[end - 1] === 0x0d) end--;
-  return b.subarray(0, end);
-}
-
-function readSecretFile(path: string, what: string): Uint8Array {
-  try {
-    return stripNewline(new Uint8Array(readFileSync(path)));
-  } catch (e) {
-    throw missing(`cannot read ${what} file ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, []);
-  }
-}
-
-async function readPassphrase(opts: MasterOptions, io: Io, confirm: boolean): Promise<Uint8Array> {
-  if (opts.passphraseFile) return readSecretFile(opts.passphraseFile, 'passphrase');
-  if (io.env.STORE_PASSPHRASE) return new TextEncoder().encode(io.env.STORE_PASSPHRASE);
-  const first = await promptHidden('Passphrase: ');
-  if (!first) {
-    throw missing('no passphrase given', ['use --passphrase-file FILE or STORE_PASSPHRASE, or run on a terminal to be asked']);
-  }
-  if (confirm) {
-    const again = await promptHidden('Passphrase again: ');
-    const same = again !== undefined && Buffer.from(first).equals(Buffer.from(again));
-    again?.fill(0);
-    if (!same) {
-      first.fill(0);
-      throw new StoreError('E_USAGE', 'the passphrases do not match');
-    }
-  }
-  return first;
+function readPassphrase(opts: MasterOptions, io: Io, confirm: boolean): Promise<Uint8Array> {
+  return readSecretInput({
+    what: 'passphrase', file: opts.passphraseFile, fromEnv: io.env.STORE_PASSPHRASE,
+    hints: ['use --passphrase-file FILE or STORE_PASSPHRASE, or run on a terminal to be asked'],
+  }, confirm);
 }
 
 async function passphraseSource(opts: MasterOptions, io: Io, creating: boolean): Promise<MasterKeySource> {
@@ -70,12 +42,11 @@ async function passphraseSource(opts: MasterOptions, io: Io, creating: boolean):
   }
 }
 
-async function readPin(opts: MasterOptions, io: Io): Promise<Uint8Array> {
-  if (opts.pinFile) return readSecretFile(opts.pinFile, 'PIN');
-  if (io.env.STORE_PKCS11_PIN) return new TextEncoder().encode(io.env.STORE_PKCS11_PIN);
-  const typed = await promptHidden('PKCS#11 PIN: ');
-  if (!typed) throw missing('no PKCS#11 PIN given', ['use --pin-file FILE or STORE_PKCS11_PIN, or run on a terminal to be asked']);
-  return typed;
+function readPin(opts: MasterOptions, io: Io): Promise<Uint8Array> {
+  return readSecretInput({
+    what: 'PKCS#11 PIN', file: opts.pinFile, fromEnv: io.env.STORE_PKCS11_PIN,
+    hints: ['use --pin-file FILE or STORE_PKCS11_PIN, or run on a terminal to be asked'],
+  }, false);
 }
 
 async function hsmSource(opts: MasterOptions, io: Io, params?: MasterParams): Promise<MasterKeySource> {

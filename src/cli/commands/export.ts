@@ -1,5 +1,5 @@
 /** export, import: encrypted bundles between stores; plaintext JSON / .env only when asked. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { StoreError } from '../../errors.js';
 import { MAX_LOG_N, MIN_LOG_N } from '../../crypto/kdf.js';
@@ -10,7 +10,7 @@ import {
 } from '../../store/export.js';
 import { wholeNumber, type Context } from '../context.js';
 import type { Io } from '../io.js';
-import { promptHidden } from '../prompt.js';
+import { readSecretInput } from '../secret-input.js';
 
 interface KeyOptions {
   recipientKeyfile?: string;
@@ -37,35 +37,12 @@ interface ImportCliOptions extends KeyOptions {
 
 const PASSPHRASE_HINT = 'use --export-passphrase-file F or STORE_EXPORT_PASSPHRASE, or run on a terminal to be asked';
 
-function stripNewline(b: Uint8Array): Uint8Array {
-  let end = b.length;
-  if (end > 0 && b[end - 1] === 0x0a) end--;
-  if (end > 0 && b[end - 1] === 0x0d) end--;
-  return b.subarray(0, end);
-}
-
 /** The bundle passphrase: a file, STORE_EXPORT_PASSPHRASE, or a no-echo prompt (twice when exporting). Never argv. */
-async function bundlePassphrase(opts: KeyOptions, io: Io, confirm: boolean): Promise<Uint8Array> {
-  if (opts.exportPassphraseFile) {
-    try {
-      return stripNewline(new Uint8Array(readFileSync(opts.exportPassphraseFile)));
-    } catch (e) {
-      throw new StoreError('E_MASTER_KEY', `cannot read export passphrase file ${opts.exportPassphraseFile}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
-  }
-  if (io.env.STORE_EXPORT_PASSPHRASE) return new TextEncoder().encode(io.env.STORE_EXPORT_PASSPHRASE);
-  const first = await promptHidden('Export passphrase: ');
-  if (!first) throw new StoreError('E_MASTER_KEY', 'no export passphrase given', [PASSPHRASE_HINT, 'or seal the bundle to a key file with --recipient-keyfile K']);
-  if (confirm) {
-    const again = await promptHidden('Export passphrase again: ');
-    const same = again !== undefined && Buffer.from(first).equals(Buffer.from(again));
-    again?.fill(0);
-    if (!same) {
-      first.fill(0);
-      throw new StoreError('E_USAGE', 'the export passphrases do not match');
-    }
-  }
-  return first;
+function bundlePassphrase(opts: KeyOptions, io: Io, confirm: boolean): Promise<Uint8Array> {
+  return readSecretInput({
+    what: 'export passphrase', file: opts.exportPassphraseFile, fromEnv: io.env.STORE_EXPORT_PASSPHRASE,
+    hints: [PASSPHRASE_HINT, 'or seal the bundle to a key file with --recipient-keyfile K'],
+  }, confirm);
 }
 
 function summaryOfExport(r: ExportReport): string {

@@ -4,6 +4,7 @@ import { StoreError } from '../../errors.js';
 import { SecretBytes } from '../../crypto/secret.js';
 import { readAll } from '../io.js';
 import { promptHidden } from '../prompt.js';
+import { stripNewline } from '../secret-input.js';
 import { wholeNumber, type Context } from '../context.js';
 
 interface SetOptions {
@@ -36,13 +37,6 @@ async function readValue(name: string, opts: SetOptions, ctx: Context): Promise<
   return readAll(ctx.io.stdin);
 }
 
-function trimNewline(b: Uint8Array): Uint8Array {
-  let end = b.length;
-  if (end > 0 && b[end - 1] === 0x0a) end--;
-  if (end > 0 && b[end - 1] === 0x0d) end--;
-  return b.subarray(0, end);
-}
-
 export function registerSet(program: Command, ctx: Context): void {
   program
     .command('set')
@@ -58,7 +52,7 @@ export function registerSet(program: Command, ctx: Context): void {
       await ctx.withStore(cmd, async (store) => {
         const raw = await readValue(name, opts, ctx);
         try {
-          const value = opts.trimNewline ? trimNewline(raw) : raw;
+          const value = opts.trimNewline ? stripNewline(raw) : raw;
           const r = await store.put(name, new SecretBytes(value), { cas: opts.cas, allowEmpty: opts.allowEmpty });
           if (opts.json) await ctx.json(r);
           else await ctx.out(`${r.name}: version ${r.version}`);
