@@ -147,9 +147,17 @@ export class SqliteStorage implements Storage {
   readonly #db: Database;
   readonly #s;
 
+  /** One transaction wrapper for every call (making one per call costs more than a point read). */
+  readonly #tx;
+  readonly #syncNormal;
+  readonly #syncFull;
+
   constructor(db: Database) {
     this.#db = db;
     db.pragma('busy_timeout = 0'); // waiting is done by patiently(), in short polls
+    this.#tx = db.transaction((fn: (tx: StorageOps) => unknown) => fn(this));
+    this.#syncNormal = db.prepare('PRAGMA synchronous = NORMAL');
+    this.#syncFull = db.prepare('PRAGMA synchronous = FULL');
     const p = (sql: string) => db.prepare(sql);
     this.#s = {
       getMeta: p('SELECT value FROM meta WHERE key = ?').pluck(),
@@ -327,20 +335,20 @@ export class SqliteStorage implements Storage {
   }
 
   write<T>(fn: (tx: StorageOps) => T): T {
-    return patiently(() => this.#db.transaction(() => fn(this)).immediate());
+    return patiently(() => this.#tx.immediate(fn) as T);
   }
 
   writeRelaxed<T>(fn: (tx: StorageOps) => T): T {
-    this.#db.pragma('synchronous = NORMAL');
+    this.#syncNormal.run();
     try {
       return this.write(fn);
     } finally {
-      this.#db.pragma('synchronous = FULL');
+      this.#syncFull.run();
     }
   }
 
   read<T>(fn: (tx: StorageOps) => T): T {
-    return patiently(() => this.#db.transaction(() => fn(this)).deferred());
+    return patiently(() => this.#tx.deferred(fn) as T);
   }
 
   checkpoint(): boolean {
