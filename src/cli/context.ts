@@ -13,6 +13,9 @@ export interface GlobalOptions extends MasterOptions {
 }
 
 export class Context {
+  /** A command whose result is an exit status of its own (store run: the child's) sets it here. */
+  exitStatus: number | undefined;
+
   constructor(readonly io: Io) {}
 
   /** Global options; flags win over environment variables. */

@@ -21,6 +21,8 @@ import { registerRotateMaster } from './commands/rotate-master.js';
 import { registerAudit, registerConfig } from './commands/audit.js';
 import { registerExport } from './commands/export.js';
 import { registerBackup } from './commands/backup.js';
+import { registerPolicy } from './commands/policy.js';
+import { registerRun } from './commands/run.js';
 
 export const VERSION = '0.1.0';
 
@@ -42,6 +44,8 @@ const COMMANDS: [names: string[], register: Register][] = [
   [['config'], registerConfig],
   [['export', 'import'], registerExport],
   [['backup', 'restore', 'verify'], registerBackup],
+  [['rotate', 'policy', 'due'], registerPolicy],
+  [['run', 'env', 'inject'], registerRun],
 ];
 
 /** Global options that take a value (their value is not a command name). */
@@ -108,7 +112,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
   try {
     await program(ctx, argv).parseAsync(argv, { from: 'user' });
-    return EXIT.ok;
+    return ctx.exitStatus ?? EXIT.ok;
   } catch (e) {
     if (e instanceof CommanderError) {
       // Help and --version end this way too, with status 0; commander already printed.

@@ -3,6 +3,7 @@ import { tryUtf8, toBase64 } from '../../crypto/bytes.js';
 import { StoreError } from '../../errors.js';
 import { write } from '../io.js';
 import { wholeNumber, type Context } from '../context.js';
+import { expiryOf } from '../../store/policy.js';
 
 export function registerGet(program: Command, ctx: Context): void {
   program
@@ -13,11 +14,18 @@ export function registerGet(program: Command, ctx: Context): void {
     .option('--at <time>', 'the version current at an ISO 8601 time')
     .option('-n, --newline', 'end the output with a newline')
     .option('--json', 'print {name, version, createdAt, value} (value as UTF-8, else valueBase64)')
-    .action(async (name: string, opts: { version?: number; at?: string; newline?: boolean; json?: boolean }, cmd: Command) => {
+    .option('--strict', 'fail (exit 3) instead of warning when the secret has expired under its rotation policy')
+    .action(async (name: string, opts: { version?: number; at?: string; newline?: boolean; json?: boolean; strict?: boolean }, cmd: Command) => {
       if (opts.at !== undefined && !Number.isFinite(Date.parse(opts.at))) {
         throw new StoreError('E_USAGE', `--at takes an ISO 8601 time such as 2026-01-31T12:00:00Z, not "${opts.at}"`);
       }
       await ctx.withStore(cmd, async (store) => {
+        const expiry = await expiryOf(store, name);
+        if (expiry !== undefined && Date.now() >= expiry.getTime()) {
+          const what = `${name} expired at ${expiry.toISOString()} (rotation policy)`;
+          if (opts.strict) throw new StoreError('E_NOT_FOUND', what, [`rotate it: store rotate ${name}`]);
+          await ctx.note(`warning: ${what}; rotate it: store rotate ${name}`);
+        }
         const s = await store.get(name, { version: opts.version, at: opts.at });
         const bytes = s.value.expose();
         try {

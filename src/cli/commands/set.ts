@@ -16,8 +16,8 @@ interface SetOptions {
   json?: boolean;
 }
 
-/** The value: --file, else --value (warned), else a prompt on a terminal, else stdin. */
-async function readValue(name: string, opts: SetOptions, ctx: Context): Promise<Uint8Array> {
+/** The value: --file, else --value (warned), else a prompt on a terminal, else stdin. Also `store rotate`'s. */
+export async function readValue(name: string, opts: Pick<SetOptions, 'file' | 'value'>, ctx: Context): Promise<Uint8Array> {
   if (opts.file !== undefined) {
     try {
       return new Uint8Array(readFileSync(opts.file));

@@ -1,0 +1,127 @@
+/** Value rotation: `store rotate`, `store policy set|show`, `store due`. */
+import type { Command } from 'commander';
+import { StoreError } from '../../errors.js';
+import { readValue } from './set.js';
+import { SecretBytes } from '../../crypto/secret.js';
+import { CHARSETS, generateValue, isCharset, MAX_LENGTH, MIN_LENGTH, SYMBOL_PUNCTUATION, type Charset } from '../../crypto/generate.js';
+import { dueSecrets, policyStatus, rotateValue, setPolicy } from '../../store/policy.js';
+import { stripNewline } from '../secret-input.js';
+import { parseDuration } from '../progress.js';
+import { table, wholeNumber, type Context } from '../context.js';
+
+interface RotateOptions {
+  generate?: boolean;
+  length?: number;
+  charset?: string;
+  file?: string;
+  allowEmpty?: boolean;
+  trimNewline?: boolean;
+  json?: boolean;
+}
+
+function duration(option: string): (text: string) => number {
+  return (text: string) => {
+    const n = parseDuration(text);
+    if (n <= 0) throw new StoreError('E_USAGE', `${option} must be longer than 0, not "${text}"`);
+    return n;
+  };
+}
+
+function human(ms: number): string {
+  const units: [string, number][] = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]];
+  for (const [u, size] of units) if (Math.abs(ms) >= size) return `${Math.floor(ms / size)}${u}`;
+  return `${ms}ms`;
+}
+
+export function registerPolicy(program: Command, ctx: Context): void {
+  program
+    .command('rotate')
+    .description('write a new value of a secret and record the rotation (value from stdin, --file, a prompt, or --generate)')
+    .argument('<name>', 'secret name')
+    .option('--generate', 'generate a random value (never printed: read it with store get)')
+    .option('--length <n>', `length of a generated value (${MIN_LENGTH}..${MAX_LENGTH}, default 32)`, wholeNumber('--length', MIN_LENGTH))
+    .option('--charset <set>', `characters of a generated value: ${Object.keys(CHARSETS).join('|')} (default alnum; symbols: alnum and ${SYMBOL_PUNCTUATION})`)
+    .option('--file <path>', 'read the new value from a file')
+    .option('--allow-empty', 'accept an empty value')
+    .option('--trim-newline', 'drop one trailing newline (as `echo` adds)')
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, opts: RotateOptions, cmd: Command) => {
+      if (!opts.generate && (opts.length !== undefined || opts.charset !== undefined)) {
+        throw new StoreError('E_USAGE', '--length and --charset go with --generate');
+      }
+      if (opts.generate && opts.file !== undefined) throw new StoreError('E_USAGE', '--generate and --file exclude each other');
+      const charset = opts.charset ?? 'alnum';
+      if (!isCharset(charset)) throw new StoreError('E_USAGE', `--charset takes ${Object.keys(CHARSETS).join(', ')}, not "${charset}"`);
+      const length = opts.length ?? 32;
+      if (length > MAX_LENGTH) throw new StoreError('E_USAGE', `--length takes ${MIN_LENGTH}..${MAX_LENGTH}, not ${length}`);
+      await ctx.withStore(cmd, async (store) => {
+        const raw = opts.generate
+          ? new TextEncoder().encode(generateValue(length, charset as Charset))
+          : await readValue(name, opts, ctx);
+        try {
+          const value = opts.trimNewline ? stripNewline(raw) : raw;
+          const r = await rotateValue(store, name, new SecretBytes(value), { allowEmpty: opts.allowEmpty });
+          if (opts.json) await ctx.json({ ...r, ...(opts.generate ? { generated: { length, charset } } : {}) });
+          else await ctx.out(`${r.name}: version ${r.version} (rotated${opts.generate ? `, generated ${length} ${charset} characters` : ''})`);
+        } finally {
+          raw.fill(0);
+        }
+      });
+    });
+
+  const policy = program.command('policy').description('rotation policy of a secret');
+  policy
+    .command('set')
+    .description('set how often a secret\'s value must be rotated, and when it expires')
+    .argument('<name>', 'secret name')
+    .requiredOption('--rotate-every <duration>', 'rotation interval, like 90d (units s, m, h, d, w)', duration('--rotate-every'))
+    .option('--expires-after <duration>', 'the value expires this long after its last rotation, like 365d', duration('--expires-after'))
+    .option('--json', 'print the policy status as JSON')
+    .action(async (name: string, opts: { rotateEvery: number; expiresAfter?: number; json?: boolean }, cmd: Command) => {
+      await ctx.withStore(cmd, async (store) => {
+        await setPolicy(store, name, { rotateEveryMs: opts.rotateEvery, ...(opts.expiresAfter !== undefined ? { expiresAfterMs: opts.expiresAfter } : {}) });
+        const st = (await policyStatus(store, name))!;
+        if (opts.json) return ctx.json(st);
+        return ctx.out(`${name}: rotate every ${human(st.policy.rotateEveryMs)}, next due ${st.dueAt.toISOString()}`
+          + (st.expiresAt ? `, expires ${st.expiresAt.toISOString()}` : ''));
+      });
+    });
+  policy
+    .command('show')
+    .description('show a secret\'s rotation policy and whether it is due')
+    .argument('<name>', 'secret name')
+    .option('--json', 'print as JSON (null: no policy)')
+    .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
+      await ctx.withStore(cmd, async (store) => {
+        const st = await policyStatus(store, name);
+        if (opts.json) return ctx.json(st ?? null);
+        if (!st) return ctx.out(`${name}: no rotation policy`);
+        return ctx.out([
+          `name:          ${st.name}`,
+          `rotate every:  ${human(st.policy.rotateEveryMs)}`,
+          `expires after: ${st.policy.expiresAfterMs === undefined ? 'never' : human(st.policy.expiresAfterMs)}`,
+          `last rotated:  ${st.base.toISOString()}`,
+          `due at:        ${st.dueAt.toISOString()}${st.due ? ' (due)' : ''}`,
+          ...(st.expiresAt ? [`expires at:    ${st.expiresAt.toISOString()}${st.expired ? ' (expired)' : ''}`] : []),
+        ].join('\n'));
+      });
+    });
+
+  program
+    .command('due')
+    .description('list secrets past their rotation date; exit 1 when any')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const due = await ctx.withStore(cmd, (store) => dueSecrets(store));
+      if (opts.json) await ctx.json(due);
+      else if (due.length > 0) {
+        await ctx.out(table(['NAME', 'DUE AT', 'OVERDUE', 'EXPIRED'],
+          due.map((d) => [d.name, d.dueAt.toISOString(), d.overdueMs >= 0 ? human(d.overdueMs) : '-', d.expired ? 'yes' : 'no'])));
+      }
+      // Exit status 1 for cron and alerting, with a line on stderr saying why.
+      if (due.length > 0) {
+        await ctx.note(`${due.length} secret(s) due for rotation; rotate with: store rotate NAME [--generate]`);
+        ctx.exitStatus = 1;
+      }
+    });
+}

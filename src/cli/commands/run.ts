@@ -1,0 +1,189 @@
+import { spawn } from 'node:child_process';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, fchmodSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+import { constants as osConstants } from 'node:os';
+import type { Command } from 'commander';
+import { StoreError } from '../../errors.js';
+import { envLine } from '../../store/export.js';
+import { write } from '../io.js';
+import type { Context } from '../context.js';
+import { collect, nameList, renderTemplate, resolveEnv, shellQuote, type EnvEntry, type EnvSelection } from '../secret-env.js';
+
+interface SelectionOpts {
+  prefix?: string;
+  env?: string[];
+  only?: string[];
+}
+
+const MAPPING_HELP = `
+Variable names: a secret's name with the --prefix stripped, uppercased, and every
+character other than A-Z and 0-9 turned into _ (app/prod/db-password under
+--prefix app/prod/ is DB_PASSWORD). --env VAR=name maps a secret (its full name)
+to a variable of your choice, replacing its derived name; it may be repeated.
+--only a,b takes just those names (relative to the prefix). Without --prefix or
+--only, every live secret in the store is taken unless --env pairs were given,
+in which case just those. Two secrets for one variable is an error. Values must
+be UTF-8 without NUL bytes.`;
+
+function addSelection(c: Command): Command {
+  return c
+    .option('--prefix <prefix>', 'take the secrets under this name prefix (stripped from the variable names)')
+    .option('--env <VAR=name>', 'map a secret to a variable explicitly (repeatable)', collect)
+    .option('--only <names>', 'only these comma-separated names (relative to the prefix)', nameList);
+}
+
+function selection(opts: SelectionOpts): EnvSelection {
+  return { prefix: opts.prefix, env: opts.env, only: opts.only };
+}
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** Start `argv` with `env`, forward signals, resolve to its exit status (128+n if a signal ended it). */
+function runChild(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', env });
+    const forward = (sig: NodeJS.Signals) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+    };
+    for (const sig of SIGNALS) process.on(sig, forward);
+    const done = () => {
+      for (const sig of SIGNALS) process.off(sig, forward);
+    };
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      done();
+      const code = e.code === 'ENOENT' ? 127 : 126;
+      reject(Object.assign(new StoreError('E_USAGE', `cannot start ${argv[0]}: ${e.code ?? e.message}`), { exitStatus: code }));
+    });
+    child.once('exit', (code, signal) => {
+      done();
+      if (signal) resolve(128 + (osConstants.signals[signal] ?? 0));
+      else resolve(code ?? 1);
+    });
+  });
+}
+
+/** Write `data` to `path` through a 0600 temp file in the same directory and a rename. */
+function writeFileAtomic(path: string, data: Uint8Array): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'wx', 0o600);
+  } catch (e) {
+    throw new StoreError('E_IO', `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  try {
+    fchmodSync(fd, 0o600);
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off);
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      closeSync(fd);
+    } catch {
+      /* already closed */
+    }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* gone */
+    }
+    throw new StoreError('E_IO', `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+function formatEnv(entries: EnvEntry[], format: string): string {
+  if (format === 'json') return `${JSON.stringify(Object.fromEntries(entries.map((e) => [e.variable, e.value])), null, 2)}\n`;
+  if (format === 'shell') {
+    const bad = entries.find((e) => !/^[A-Za-z_]/.test(e.variable));
+    if (bad) throw new StoreError('E_USAGE', `${bad.name} maps to ${bad.variable}, not a shell variable name`, ['map it with --env VAR=name']);
+    return entries.map((e) => `export ${e.variable}=${shellQuote(e.value)}\n`).join('');
+  }
+  return entries
+    .map((e) => {
+      const line = envLine(e.variable, e.value);
+      if (line === undefined) throw new StoreError('E_INVALID_VALUE', `${e.name} cannot be written so that dotenv reads it back unchanged`, ['use --format json or shell']);
+      return line;
+    })
+    .join('');
+}
+
+export function registerRun(program: Command, ctx: Context): void {
+  addSelection(program.command('run'))
+    .description('run a command with secrets as environment variables')
+    .argument('[command...]', 'the command and its arguments, after --')
+    .usage('[--prefix P] [--env VAR=name ...] [--only a,b] -- CMD [ARGS...]')
+    .addHelpText('after', `${MAPPING_HELP}
+
+The command is started without a shell, with the variables added to the current
+environment; stdio passes through, SIGINT, SIGTERM and SIGHUP are forwarded, and
+store exits with the command's status (128+N if signal N ended it). Values are
+never put in argv or on disk.`)
+    .action(async (argv: string[], opts: SelectionOpts, cmd: Command) => {
+      let root: Command = cmd;
+      while (root.parent) root = root.parent;
+      if (!(root as unknown as { rawArgs: string[] }).rawArgs.includes('--') || argv.length === 0) {
+        throw new StoreError('E_USAGE', 'store run needs the command after --, as in: store run --prefix app/ -- node server.js');
+      }
+      const entries = await ctx.withStore(cmd, (store) => resolveEnv(store, selection(opts)));
+      const env: NodeJS.ProcessEnv = { ...ctx.io.env };
+      for (const e of entries) env[e.variable] = e.value;
+      entries.length = 0;
+      let status: number;
+      try {
+        status = await runChild(argv, env);
+      } catch (e) {
+        const exitStatus = (e as { exitStatus?: number }).exitStatus;
+        if (e instanceof StoreError && exitStatus !== undefined) {
+          await ctx.note(`error: ${e.message}`);
+          ctx.exitStatus = exitStatus;
+          return;
+        }
+        throw e;
+      }
+      // The command's status is store's.
+      ctx.exitStatus = status;
+    });
+
+  addSelection(program.command('env'))
+    .description('print secrets as environment variable assignments (values in clear text)')
+    .option('--format <format>', 'dotenv, json or shell', 'dotenv')
+    .addHelpText('after', `${MAPPING_HELP}
+
+dotenv prints KEY="value" lines the dotenv package reads back unchanged; json
+prints {"KEY": "value"}; shell prints export KEY='value' for eval or source.`)
+    .action(async (opts: SelectionOpts & { format: string }, cmd: Command) => {
+      if (!['dotenv', 'json', 'shell'].includes(opts.format)) {
+        throw new StoreError('E_USAGE', `--format is dotenv, json or shell, not "${opts.format}"`);
+      }
+      const text = await ctx.withStore(cmd, async (store) => formatEnv(await resolveEnv(store, selection(opts)), opts.format));
+      await write(ctx.io.stdout, text);
+    });
+
+  program
+    .command('inject')
+    .description('render a template, replacing {{ store:name }} and {{ store:name@3 }} with secret values')
+    .requiredOption('-i, --input <template>', 'the template file')
+    .option('-o, --output <file>', 'write here (mode 0600, replaced atomically) instead of stdout')
+    .addHelpText('after', `
+Every reference is resolved before anything is written: a missing, deleted or
+destroyed one is an error naming it, and no output is written (an existing -o
+file is left as it was).`)
+    .action(async (opts: { input: string; output?: string }, cmd: Command) => {
+      let template: Buffer;
+      try {
+        template = readFileSync(opts.input);
+      } catch (e) {
+        throw new StoreError('E_IO', `cannot read the template ${opts.input}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+      }
+      const out = await ctx.withStore(cmd, (store) => renderTemplate(store, template));
+      try {
+        if (opts.output !== undefined) writeFileAtomic(opts.output, out);
+        else await write(ctx.io.stdout, out);
+      } finally {
+        out.fill(0);
+      }
+    });
+}

@@ -1,0 +1,189 @@
+/**
+ * Secrets as environment variables, for `store run` and `store env`: which
+ * secrets, under which variable names, and the values checked as text an
+ * environment can hold. Also the `{{ store:name }}` templates of `store inject`.
+ */
+import { tryUtf8 } from '../crypto/bytes.js';
+import { StoreError } from '../errors.js';
+import type { Store } from '../store/store.js';
+
+export interface EnvSelection {
+  /** Secrets under this prefix; the prefix is stripped from the variable name. */
+  prefix?: string;
+  /** `VAR=name` pairs (a full secret name), repeatable. */
+  env?: string[];
+  /** Only these names, relative to the prefix. */
+  only?: string[];
+}
+
+export interface EnvEntry {
+  variable: string;
+  name: string;
+  value: string;
+}
+
+const VARIABLE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The variable name for `name` under `prefix`: prefix stripped, uppercased, other chars `_`. */
+export function variableFor(name: string, prefix = ''): string {
+  const rest = prefix && name.startsWith(prefix) ? name.slice(prefix.length) : name;
+  return rest.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}
+
+/** Parse repeatable `--env VAR=name` values (commander collector). */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** Parse `--only a,b`. */
+export function nameList(text: string): string[] {
+  const names = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (names.length === 0) throw new StoreError('E_USAGE', '--only takes a comma-separated list of names');
+  return names;
+}
+
+/**
+ * Which secret goes into which variable, before any value is read. Secrets
+ * under the prefix (all of them, or the `--only` ones) are taken unless only
+ * `--env` pairs were given; an explicit `--env` for a secret replaces its
+ * derived variable. Two secrets for one variable is a usage error naming both.
+ */
+export async function planEnv(store: Store, sel: EnvSelection): Promise<{ variable: string; name: string }[]> {
+  const prefix = sel.prefix ?? '';
+  const explicit: { variable: string; name: string }[] = [];
+  for (const pair of sel.env ?? []) {
+    const eq = pair.indexOf('=');
+    const variable = eq > 0 ? pair.slice(0, eq) : '';
+    const name = eq > 0 ? pair.slice(eq + 1) : '';
+    if (!VARIABLE.test(variable) || name === '') {
+      throw new StoreError('E_USAGE', `--env takes VAR=name (VAR of letters, digits and _, not starting with a digit), not "${pair}"`);
+    }
+    explicit.push({ variable, name });
+  }
+  const derivedWanted = sel.prefix !== undefined || sel.only !== undefined || explicit.length === 0;
+  let derived: string[] = [];
+  if (derivedWanted) {
+    if (sel.only) {
+      derived = sel.only.map((n) => prefix + n);
+    } else {
+      // Only the live ones: a deleted current version is not an error when taking a whole prefix.
+      // list() treats * ? [ as a glob; names cannot hold them, so a prefix stays a prefix.
+      derived = (await store.list({ pattern: prefix })).filter((s) => s.state === 'live').map((s) => s.name);
+    }
+  }
+  const explicitNames = new Set(explicit.map((e) => e.name));
+  const plan = [
+    ...derived.filter((n) => !explicitNames.has(n)).map((name) => ({ variable: variableFor(name, prefix), name })),
+    ...explicit,
+  ];
+  const byVariable = new Map<string, string>();
+  for (const { variable, name } of plan) {
+    if (variable === '') throw new StoreError('E_USAGE', `${name} gives an empty variable name`, ['map it with --env VAR=name']);
+    const other = byVariable.get(variable);
+    if (other !== undefined) {
+      throw new StoreError('E_USAGE', `${other} and ${name} both map to the variable ${variable}; nothing was started`, [
+        'map one of them to another variable with --env VAR=name, or leave one out with --only',
+      ]);
+    }
+    byVariable.set(variable, name);
+  }
+  return plan.sort((a, b) => (a.variable < b.variable ? -1 : a.variable > b.variable ? 1 : 0));
+}
+
+/** The value as text an environment variable can hold. @throws E_INVALID_VALUE naming the secret */
+export function envText(name: string, bytes: Uint8Array): string {
+  const text = tryUtf8(bytes);
+  if (text === undefined) throw new StoreError('E_INVALID_VALUE', `${name} is not valid UTF-8, so it cannot be an environment variable`);
+  if (text.includes('\0')) throw new StoreError('E_INVALID_VALUE', `${name} holds a NUL byte, which an environment variable cannot hold`);
+  return text;
+}
+
+/** Plan, then read every value (current versions). Throws before returning anything on the first problem. */
+export async function resolveEnv(store: Store, sel: EnvSelection): Promise<EnvEntry[]> {
+  const plan = await planEnv(store, sel);
+  const out: EnvEntry[] = [];
+  for (const { variable, name } of plan) {
+    const s = await store.get(name);
+    try {
+      out.push({ variable, name, value: envText(name, s.value.expose()) });
+    } finally {
+      s.value.wipe();
+    }
+  }
+  return out;
+}
+
+/** `'value'` for a POSIX shell: single quotes, each `'` as `'\''`. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+// ---- templates -----------------------------------------------------------------------------------
+
+/** `{{ store:name }}` or `{{ store:name@3 }}`, spaces inside the braces optional. */
+const REFERENCE = /\{\{\s*store:([A-Za-z0-9._/-]+)(?:@(\d+))?\s*\}\}/g;
+
+export interface TemplateRef {
+  start: number;
+  end: number;
+  name: string;
+  version?: number;
+}
+
+/**
+ * References in a template. The template is read as latin1 so offsets are
+ * byte offsets and any bytes around the references pass through untouched
+ * (names are ASCII).
+ */
+export function templateRefs(template: Buffer): TemplateRef[] {
+  const text = template.toString('latin1');
+  const refs: TemplateRef[] = [];
+  for (const m of text.matchAll(REFERENCE)) {
+    const ref: TemplateRef = { start: m.index, end: m.index + m[0].length, name: m[1]! };
+    if (m[2] !== undefined) {
+      const v = Number(m[2]);
+      if (!Number.isSafeInteger(v) || v < 1) throw new StoreError('E_USAGE', `bad version in the reference ${m[0]}`);
+      ref.version = v;
+    }
+    refs.push(ref);
+  }
+  return refs;
+}
+
+/**
+ * Render a template: every reference is resolved first (a missing, deleted or
+ * destroyed one throws its StoreError, naming it), then the bytes are joined.
+ * The caller owns the returned buffer (it holds secrets: fill(0) after use).
+ */
+export async function renderTemplate(store: Store, template: Buffer): Promise<Buffer> {
+  const refs = templateRefs(template);
+  const values = new Map<string, Buffer>();
+  const key = (r: TemplateRef) => `${r.name}@${r.version ?? ''}`;
+  try {
+    for (const r of refs) {
+      if (values.has(key(r))) continue;
+      let s;
+      try {
+        s = await store.get(r.name, { version: r.version });
+      } catch (e) {
+        if (e instanceof StoreError) {
+          const what = `{{ store:${r.name}${r.version !== undefined ? `@${r.version}` : ''} }}`;
+          throw new StoreError(e.code, `template reference ${what}: ${e.message}; nothing was written`, e.hints);
+        }
+        throw e;
+      }
+      values.set(key(r), Buffer.from(s.value.expose()));
+      s.value.wipe();
+    }
+    const parts: Buffer[] = [];
+    let at = 0;
+    for (const r of refs) {
+      parts.push(template.subarray(at, r.start), values.get(key(r))!);
+      at = r.end;
+    }
+    parts.push(template.subarray(at));
+    return Buffer.concat(parts);
+  } finally {
+    for (const b of values.values()) b.fill(0);
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * Value rotation policies. A policy lives in a secret's custom metadata under
+ * reserved keys (plain metadata, not secret), written through setMetadata:
+ *
+ * - `strongbox.rotate-every`: milliseconds between rotations
+ * - `strongbox.expires-after`: milliseconds after which the value is expired
+ * - `strongbox.rotated-at`: ISO time of the last `rotateValue`
+ *
+ * The base time is rotated-at, or the current version's createdAt when the
+ * secret was never rotated. A secret is due when now ≥ base + rotate-every,
+ * expired when now ≥ base + expires-after.
+ */
+import { StoreError } from '../errors.js';
+import type { SecretBytes } from '../crypto/secret.js';
+import { contextOf, type Store } from './store.js';
+import type { PutOptions, SecretMetadata, WriteResult } from './types.js';
+
+export const ROTATE_EVERY_KEY = 'strongbox.rotate-every';
+export const EXPIRES_AFTER_KEY = 'strongbox.expires-after';
+export const ROTATED_AT_KEY = 'strongbox.rotated-at';
+
+export interface RotationPolicy {
+  /** Milliseconds between rotations. */
+  rotateEveryMs: number;
+  /** Milliseconds after the last rotation at which the value expires (none: never). */
+  expiresAfterMs?: number;
+}
+
+export interface DueSecret {
+  name: string;
+  /** When the next rotation is (was) due. */
+  dueAt: Date;
+  /** now − dueAt (negative when only expired: expires-after shorter than rotate-every). */
+  overdueMs: number;
+  /** now ≥ base + expires-after. */
+  expired: boolean;
+  expiresAt?: Date;
+}
+
+export interface PolicyStatus extends DueSecret {
+  policy: RotationPolicy;
+  /** rotated-at, or the current version's createdAt when never rotated. */
+  base: Date;
+  due: boolean;
+}
+
+type Clock = Date | number;
+
+function ms(t: Clock): number {
+  return typeof t === 'number' ? t : t.getTime();
+}
+
+function checkDuration(what: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
+    throw new StoreError('E_USAGE', `${what} must be a whole number of milliseconds above 0`);
+  }
+  return v;
+}
+
+/** The policy in a custom metadata map; undefined when there is none. @throws E_USAGE on a malformed reserved key */
+export function policyOf(custom: Record<string, string>, name = 'the secret'): RotationPolicy | undefined {
+  const every = custom[ROTATE_EVERY_KEY];
+  const expires = custom[EXPIRES_AFTER_KEY];
+  if (every === undefined && expires === undefined) return undefined;
+  const parse = (key: string, text: string | undefined): number | undefined => {
+    if (text === undefined) return undefined;
+    const n = /^\d+$/.test(text) ? Number(text) : NaN;
+    if (!Number.isSafeInteger(n) || n <= 0) {
+      throw new StoreError('E_USAGE', `${name} has a malformed ${key} metadata entry`, ['set the policy again: store policy set NAME --rotate-every 90d']);
+    }
+    return n;
+  };
+  const rotateEveryMs = parse(ROTATE_EVERY_KEY, every);
+  const expiresAfterMs = parse(EXPIRES_AFTER_KEY, expires);
+  if (rotateEveryMs === undefined) {
+    throw new StoreError('E_USAGE', `${name} has ${EXPIRES_AFTER_KEY} but no ${ROTATE_EVERY_KEY}`, ['set the policy again: store policy set NAME --rotate-every 90d']);
+  }
+  return expiresAfterMs === undefined ? { rotateEveryMs } : { rotateEveryMs, expiresAfterMs };
+}
+
+/**
+ * Set (replace) the rotation policy of an existing secret. Other custom
+ * metadata and rotated-at are kept.
+ * @throws E_NOT_FOUND, E_USAGE
+ */
+export async function setPolicy(store: Store, name: string, policy: RotationPolicy): Promise<SecretMetadata> {
+  const every = checkDuration('rotateEveryMs', policy.rotateEveryMs);
+  const expires = policy.expiresAfterMs === undefined ? undefined : checkDuration('expiresAfterMs', policy.expiresAfterMs);
+  const m = await store.getMetadata(name);
+  const custom: Record<string, string> = { ...m.custom, [ROTATE_EVERY_KEY]: String(every) };
+  if (expires === undefined) delete custom[EXPIRES_AFTER_KEY];
+  else custom[EXPIRES_AFTER_KEY] = String(expires);
+  return store.setMetadata(name, { custom });
+}
+
+/**
+ * Write a new value of an existing secret and record the rotation time (the
+ * new version's createdAt, from the store's clock) as rotated-at.
+ * @throws E_NOT_FOUND and whatever put throws
+ */
+export async function rotateValue(
+  store: Store,
+  name: string,
+  value: Uint8Array | string | SecretBytes,
+  options: PutOptions = {},
+): Promise<WriteResult> {
+  await store.getMetadata(name); // rotation is of an existing secret: E_NOT_FOUND otherwise
+  const r = await store.put(name, value, options);
+  const m = await store.getMetadata(name);
+  await store.setMetadata(name, { custom: { ...m.custom, [ROTATED_AT_KEY]: r.createdAt.toISOString() } });
+  return r;
+}
+
+/**
+ * The facts a policy needs, read straight from storage: metadata reads made
+ * on behalf of another command (`store get`'s expiry check) are not audited
+ * on their own. Undefined when there is no such secret.
+ */
+function factsOf(store: Store, name: string): { custom: Record<string, string>; currentCreatedAt: number } | undefined {
+  return contextOf(store).storage.read((tx) => {
+    const s = tx.findSecret(name);
+    if (!s) return undefined;
+    const current = tx.listVersions(s.id).find((v) => v.version === s.currentVersion);
+    return { custom: s.custom, currentCreatedAt: current?.createdAt ?? s.createdAt };
+  });
+}
+
+/** rotated-at, else the current version's createdAt. */
+function baseOf(name: string, custom: Record<string, string>, currentCreatedAt: number): Date {
+  const at = custom[ROTATED_AT_KEY];
+  if (at === undefined) return new Date(currentCreatedAt);
+  const t = Date.parse(at);
+  if (!Number.isFinite(t)) throw new StoreError('E_USAGE', `${name} has a malformed ${ROTATED_AT_KEY} metadata entry`);
+  return new Date(t);
+}
+
+function statusOf(name: string, policy: RotationPolicy, base: Date, now: number): PolicyStatus {
+  const dueAt = new Date(base.getTime() + policy.rotateEveryMs);
+  const expiresAt = policy.expiresAfterMs === undefined ? undefined : new Date(base.getTime() + policy.expiresAfterMs);
+  const expired = expiresAt !== undefined && now >= expiresAt.getTime();
+  return {
+    name,
+    policy,
+    base,
+    dueAt,
+    overdueMs: now - dueAt.getTime(),
+    due: now >= dueAt.getTime() || expired,
+    expired,
+    ...(expiresAt ? { expiresAt } : {}),
+  };
+}
+
+/**
+ * The policy status of one secret at `now` (default: the store's clock);
+ * undefined when it has no policy.
+ * @throws E_NOT_FOUND, E_USAGE (malformed policy metadata)
+ */
+export async function policyStatus(store: Store, name: string, now?: Clock): Promise<PolicyStatus | undefined> {
+  const t = now === undefined ? contextOf(store).now() : ms(now);
+  await store.getMetadata(name); // E_NOT_FOUND, E_INVALID_NAME
+  const facts = factsOf(store, name);
+  const policy = facts && policyOf(facts.custom, name);
+  if (!facts || !policy) return undefined;
+  return statusOf(name, policy, baseOf(name, facts.custom, facts.currentCreatedAt), t);
+}
+
+/**
+ * When the current value of `name` expires; undefined when its policy sets
+ * no expires-after, it has no policy, or there is no such secret (the check
+ * `store get` makes before reading; the read itself then fails).
+ * @throws E_USAGE on malformed policy metadata
+ */
+export async function expiryOf(store: Store, name: string): Promise<Date | undefined> {
+  const facts = factsOf(store, name);
+  const policy = facts && policyOf(facts.custom, name);
+  if (!facts || policy?.expiresAfterMs === undefined) return undefined;
+  return new Date(baseOf(name, facts.custom, facts.currentCreatedAt).getTime() + policy.expiresAfterMs);
+}
+
+/**
+ * Secrets with a policy whose rotation is due (or whose value has expired)
+ * at `now` (default: the store's clock), most overdue first. Secrets whose
+ * current version is deleted or destroyed are left out.
+ */
+export async function dueSecrets(store: Store, now?: Clock): Promise<DueSecret[]> {
+  const t = now === undefined ? contextOf(store).now() : ms(now);
+  const out: DueSecret[] = [];
+  for (const s of await store.list()) {
+    if (s.state !== 'live') continue;
+    const policy = policyOf(s.custom, s.name);
+    if (!policy) continue;
+    const facts = factsOf(store, s.name);
+    if (!facts) continue; // purged meanwhile
+    const st = statusOf(s.name, policy, baseOf(s.name, facts.custom, facts.currentCreatedAt), t);
+    if (!st.due) continue;
+    out.push({ name: st.name, dueAt: st.dueAt, overdueMs: st.overdueMs, expired: st.expired, ...(st.expiresAt ? { expiresAt: st.expiresAt } : {}) });
+  }
+  return out.sort((a, b) => b.overdueMs - a.overdueMs || (a.name < b.name ? -1 : 1));
+}
