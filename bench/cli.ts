@@ -14,6 +14,9 @@ import { createKeyFile } from '../src/index.js';
 import { check, median, now, percentile, removeDir, scratchDir, size, type Row } from './harness.js';
 
 const TARGET_TIME_RATIO = 2.0;
+/** `store get` on a passphrase store unlocked in the agent, against a key-file store. */
+const TARGET_AGENT_RATIO = 1.2;
+const AGENT_PASSPHRASE = 'bench passphrase';
 export const CLI_MISSING = 'CLI: dist/bin/store.js missing, run npm run build';
 const SECRET_NAME = 'bench/db-password';
 const SECRET_VALUE = 'correct-horse-battery-staple-0123456789';
@@ -115,6 +118,7 @@ export async function benchCli(root: string, notes: string[]): Promise<Row[]> {
   const dir = scratchDir('cli');
   const env = childEnv();
   let passCleanup = () => {};
+  let lockAgent = () => {};
   try {
     const storePath = join(dir, 'store.db');
     const keyfile = join(dir, 'master.key');
@@ -123,9 +127,21 @@ export async function benchCli(root: string, notes: string[]): Promise<Row[]> {
     mustRun('store init', process.execPath, [...base, 'init', '--master', 'keyfile'], { env });
     mustRun('store set', process.execPath, [...base, 'set', SECRET_NAME], { env, input: SECRET_VALUE });
 
+    // A passphrase store unlocked in an agent of its own (a private runtime dir).
+    const runtime = join(dir, 'run');
+    mkdirSync(runtime, { mode: 0o700 });
+    const agentEnv = { ...env, XDG_RUNTIME_DIR: runtime };
+    const unlocked = [cli, '--store', join(dir, 'unlocked.db')];
+    const withPassphrase = { env: { ...agentEnv, STORE_PASSPHRASE: AGENT_PASSPHRASE } };
+    mustRun('store init (passphrase)', process.execPath, [...unlocked, 'init', '--master', 'passphrase'], withPassphrase);
+    mustRun('store set (passphrase)', process.execPath, [...unlocked, 'set', SECRET_NAME], { ...withPassphrase, input: SECRET_VALUE });
+    mustRun('store unlock', process.execPath, [...unlocked, 'unlock', '--for', '1h'], withPassphrase);
+    lockAgent = () => run(process.execPath, [...unlocked, 'lock', '--all'], { env: agentEnv });
+
     const commands: Command[] = [
       { label: 'node -e 0', file: process.execPath, args: ['-e', '0'], options: { env }, verify: (out) => check(out === '', 'node -e 0 prints nothing') },
       { label: 'store get', file: process.execPath, args: [...base, 'get', SECRET_NAME], options: { env }, verify: printedValue('store get') },
+      { label: 'store get (agent)', file: process.execPath, args: [...unlocked, 'get', SECRET_NAME], options: { env: agentEnv }, verify: printedValue('store get (agent)') },
     ];
     // Check before timing.
     for (const c of commands) c.verify(mustRun(c.label, c.file, c.args, c.options));
@@ -141,7 +157,7 @@ export async function benchCli(root: string, notes: string[]): Promise<Row[]> {
     }
 
     const times = timeRuns(commands, runs, warm);
-    const [nodeT, cliT, passT] = times as [number[], number[], number[] | undefined];
+    const [nodeT, cliT, agentT, passT] = times as [number[], number[], number[], number[] | undefined];
     const nodeMed = median(nodeT);
     const cliMed = median(cliT);
     const ratio = cliMed / nodeMed;
@@ -169,6 +185,19 @@ export async function benchCli(root: string, notes: string[]): Promise<Row[]> {
         extra: { medianMs: cliMed, p90Ms: percentile(cliT, 90), p90Ratio },
       },
     ];
+    const agentMed = median(agentT);
+    const agentRatio = agentMed / cliMed;
+    rows.push({
+      name: 'cli store get via agent',
+      opsPerSec: 1000 / agentMed,
+      ratio: agentRatio,
+      ratioKind: 'time',
+      floor: 'store get (key file)',
+      target: `≤ ${TARGET_AGENT_RATIO}× key-file store get`,
+      mark: agentRatio <= TARGET_AGENT_RATIO ? 'pass' : 'FAIL',
+      detail: `${ms(agentT)}; passphrase store unlocked in the agent`,
+      extra: { medianMs: agentMed, p90Ms: percentile(agentT, 90) },
+    });
     if (passT) {
       const passMed = median(passT);
       rows.push({
@@ -189,6 +218,7 @@ export async function benchCli(root: string, notes: string[]): Promise<Row[]> {
     return rows;
   } finally {
     passCleanup();
+    lockAgent();
     removeDir(dir);
   }
 }

@@ -27,7 +27,8 @@ export type ErrorCode =
   | 'E_CLOSED' // the store was closed
   | 'E_IO' // the file system refused
   | 'E_KEY_IN_USE' // a data key still encrypts versions, or is the primary
-  | 'E_INVALID_IMPORT'; // an import file holds entries that cannot be imported (all listed; nothing written)
+  | 'E_INVALID_IMPORT' // an import file holds entries that cannot be imported (all listed; nothing written)
+  | 'E_AGENT'; // the unlock agent is unreachable, broken, or its directory is not private
 
 /** Base class of every error Strongbox throws on purpose. */
 export class StoreError extends Error {

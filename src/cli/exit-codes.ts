@@ -36,4 +36,5 @@ export const EXIT_FOR: Record<ErrorCode, number> = {
   E_IO: EXIT.generic,
   E_KEY_IN_USE: EXIT.usage,
   E_INVALID_IMPORT: EXIT.usage,
+  E_AGENT: EXIT.masterKey,
 };

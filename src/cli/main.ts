@@ -23,6 +23,7 @@ import { registerExport } from './commands/export.js';
 import { registerBackup } from './commands/backup.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerRun } from './commands/run.js';
+import { registerAgent } from './commands/agent.js';
 
 export const VERSION = '0.1.0';
 
@@ -46,6 +47,7 @@ const COMMANDS: [names: string[], register: Register][] = [
   [['backup', 'restore', 'verify'], registerBackup],
   [['rotate', 'policy', 'due'], registerPolicy],
   [['run', 'env', 'inject'], registerRun],
+  [['unlock', 'lock'], registerAgent],
 ];
 
 /** Global options that take a value (their value is not a command name). */
@@ -109,6 +111,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (argv.length === 1 && (argv[0] === '-V' || argv[0] === '--version')) {
     io.stdout.write(`${VERSION}\n`);
     return EXIT.ok;
+  }
+  if (argv[0] === '__agent') {
+    // The unlock agent's own process (started by store unlock), not a user command.
+    const { agentMain } = await import('../agent/server.js');
+    return agentMain(argv.slice(1));
   }
   try {
     await program(ctx, argv).parseAsync(argv, { from: 'user' });

@@ -9,6 +9,7 @@ import { keyFile } from '../crypto/providers/keyfile.js';
 import { envKey } from '../crypto/providers/raw-key.js';
 import type { Io } from './io.js';
 import { readSecretInput } from './secret-input.js';
+import { agent } from '../agent/source.js';
 
 export interface MasterOptions {
   keyfile?: string;
@@ -26,10 +27,10 @@ function missing(message: string, hints: string[]): StoreError {
   return new StoreError('E_MASTER_KEY', message, hints);
 }
 
-function readPassphrase(opts: MasterOptions, io: Io, confirm: boolean): Promise<Uint8Array> {
+export function readPassphrase(opts: MasterOptions, io: Io, confirm: boolean): Promise<Uint8Array> {
   return readSecretInput({
     what: 'passphrase', file: opts.passphraseFile, fromEnv: io.env.STORE_PASSPHRASE,
-    hints: ['use --passphrase-file FILE or STORE_PASSPHRASE, or run on a terminal to be asked'],
+    hints: [`use --passphrase-file FILE or STORE_PASSPHRASE${confirm ? '' : ', unlock the store for a while with store unlock'}, or run on a terminal to be asked`],
   }, confirm);
 }
 
@@ -101,7 +102,8 @@ export function defaultInitKind(opts: MasterOptions, io: Io): MasterKind {
 export function sourceForOpen(opts: MasterOptions, io: Io): (params: MasterParams) => Promise<MasterKeySource> {
   return async (params) => {
     const family = masterFamily(params.kind);
-    if (family === 'passphrase') return passphraseSource(opts, io, false);
+    // The agent first: a store `store unlock` left there opens with no KDF and no prompt.
+    if (family === 'passphrase') return agent({ env: io.env, fallback: () => passphraseSource(opts, io, false) });
     if (family === 'pkcs11') return hsmSource(opts, io, params);
     return keySource(opts, io, false);
   };

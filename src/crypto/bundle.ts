@@ -24,7 +24,7 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { StoreError, WrongMasterKeyError } from '../errors.js';
 import { AeadOpenError, KEY_BYTES, NONCE_BYTES, OVERHEAD, TAG_BYTES, open, seal } from './aead.js';
-import { concat, equalBytes, u32be, utf8, wipe } from './bytes.js';
+import { concat, equalBytes, hex, u32be, utf8, wipe } from './bytes.js';
 import { checkScryptParams, scrypt, type ScryptParams } from './kdf.js';
 import { randomBytes } from './random.js';
 
@@ -403,10 +403,6 @@ export function verifyBundleKey(key: Uint8Array, headerBytes: Uint8Array): void 
       'check the export passphrase or recipient key file; nothing was imported',
     ]);
   }
-}
-
-export function hex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 }
 
 // ---- records ----------------------------------------------------------------------------------

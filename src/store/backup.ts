@@ -11,7 +11,7 @@
  */
 import {
   chmodSync, closeSync, constants, existsSync, fchmodSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync,
-  readSync, renameSync, rmSync, statSync, unlinkSync, writeSync,
+  renameSync, rmSync, statSync, unlinkSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { StoreError, type ErrorCode } from '../errors.js';

@@ -17,11 +17,11 @@ import { basename, extname } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { StoreError } from '../errors.js';
 import {
-  BUNDLE_MAGIC_PREFIX, BundleReader, BundleWriter, HEADER_PEEK_BYTES, bundleHeaderLength, decodeBundleHeader, hex,
+  BUNDLE_MAGIC_PREFIX, BundleReader, BundleWriter, HEADER_PEEK_BYTES, bundleHeaderLength, decodeBundleHeader,
   keyFileBundleKey, keyFileHeader, passphraseBundleKey, passphraseHeader, recordLength, verifyBundleKey,
   type BundleHeader, type BundleRecord, type SecretRecord,
 } from '../crypto/bundle.js';
-import { tryUtf8, utf8, wipe } from '../crypto/bytes.js';
+import { hex, tryUtf8, utf8, wipe } from '../crypto/bytes.js';
 import { openValue, sealValue } from '../crypto/envelope.js';
 import { DEFAULT_SCRYPT, type ScryptParams } from '../crypto/kdf.js';
 import { readKeyFile } from '../crypto/providers/keyfile.js';

@@ -5,6 +5,7 @@
  */
 import { StoreError } from '../errors.js';
 import type { MasterParams } from '../crypto/master.js';
+import { hex } from '../crypto/bytes.js';
 import type { StorageOps } from './storage.js';
 
 export const STORE_FORMAT = 'strongbox/v1';
@@ -30,7 +31,6 @@ export interface StoreHeader {
 export const CONFIG_KEYS = ['audit.reads'] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 export function writeHeader(tx: StorageOps, h: StoreHeader): void {
   tx.setMeta('format', STORE_FORMAT);

@@ -134,3 +134,18 @@ export async function openStore(path: string, master: MasterKeyChoice, options: 
   }
 }
 
+
+/**
+ * The public facts of the store at `path` (its id and master-key parameters)
+ * without unlocking it: enough to tell the unlock agent which store to forget.
+ * @throws E_NO_STORE, E_NOT_A_STORE, E_SCHEMA_TOO_NEW
+ */
+export async function peekStore(path: string): Promise<{ storeId: Uint8Array; master: MasterParams }> {
+  const storage = new SqliteStorage(await openStoreFile(path));
+  try {
+    const header = storage.read((tx) => readHeader(tx, path));
+    return { storeId: header.storeId, master: header.master };
+  } finally {
+    storage.close();
+  }
+}

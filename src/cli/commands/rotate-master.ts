@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import type { MasterKind } from '../../crypto/master.js';
 import { wholeNumber, type Context } from '../context.js';
 import { sourceForInit } from '../master.js';
+import { forgetStoreInAgent } from '../../agent/client.js';
 
 interface RotateMasterOptions {
   to: MasterKind;
@@ -38,6 +39,8 @@ export function registerRotateMaster(program: Command, ctx: Context): void {
           module: g.module, pinFile: g.pinFile, tokenLabel: opts.tokenLabel, keyLabel: opts.keyLabel,
         }, newIo);
         await store.rotateMaster(next, { wait: opts.wait ?? false });
+        // An agent holding the old key would now fail every open: make it forget.
+        await forgetStoreInAgent(ctx.io.env, (await store.status()).storeId);
         if (opts.json) return ctx.json({ masterKind: opts.to });
         return ctx.out(`master key rotated to ${opts.to}${opts.newKeyfile ? ` (${opts.newKeyfile})` : ''}; the old key no longer opens this store`);
       });

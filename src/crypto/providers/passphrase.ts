@@ -23,6 +23,17 @@ function readParams(params: MasterParams): { salt: Uint8Array; cost: ScryptParam
 }
 
 /**
+ * The 32 root bytes `pw` gives under a store's recorded KDF parameters: what
+ * the unlock agent holds, so it can stand in for the passphrase. The caller
+ * wipes them.
+ */
+export function passphraseRoot(pw: Uint8Array, params: MasterParams): Promise<Uint8Array> {
+  checkFamily('passphrase', params);
+  const { salt, cost } = readParams(params);
+  return scrypt(pw, salt, cost);
+}
+
+/**
  * A passphrase master-key source. The passphrase is copied and wiped once
  * the key is derived; a source therefore unlocks or creates once.
  */

@@ -1,0 +1,146 @@
+/**
+ * Talking to the unlock agent. A missing socket means no agent; a socket
+ * nobody answers on was left by an agent that died, and is removed so the
+ * next `store unlock` starts cleanly.
+ */
+import { connect, type Socket } from 'node:net';
+import { lstatSync, unlinkSync } from 'node:fs';
+import { StoreError } from '../errors.js';
+import { wipe } from '../crypto/bytes.js';
+import { dirname } from 'node:path';
+import { agentSocketPath, checkAgentDir } from './paths.js';
+import { readFrames, sendFrame, type Frame, type ReplyHead, type RequestHead } from './protocol.js';
+
+/** An agent that does not answer within this long is treated as broken, not waited on. */
+const REPLY_TIMEOUT_MS = 10_000;
+
+export class AgentError extends StoreError {
+  constructor(message: string, hints: readonly string[] = []) {
+    super('E_AGENT', message, hints);
+    this.name = 'AgentError';
+  }
+}
+
+/** The agent refused an unwrap: the ciphertext does not open under the key it holds. */
+export class AgentUnwrapError extends Error {}
+
+interface Pending {
+  resolve: (frame: Frame<ReplyHead>) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class AgentConnection {
+  readonly #socket: Socket;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+
+  constructor(socket: Socket) {
+    this.#socket = socket;
+    socket.unref(); // an idle connection never keeps a process alive; pending requests ref it
+    readFrames<ReplyHead>(socket, (frame) => this.#settle(frame));
+    socket.on('error', () => this.#failAll(new AgentError('the agent connection failed')));
+    socket.on('close', () => this.#failAll(new AgentError('the agent closed the connection')));
+  }
+
+  #settle(frame: Frame<ReplyHead>): void {
+    const pending = this.#pending.get(frame.head.id);
+    if (!pending) {
+      for (const f of frame.fields) wipe(f);
+      return;
+    }
+    this.#pending.delete(frame.head.id);
+    clearTimeout(pending.timer);
+    if (this.#pending.size === 0) this.#socket.unref();
+    pending.resolve(frame);
+  }
+
+  #failAll(e: Error): void {
+    for (const p of this.#pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(e);
+    }
+    this.#pending.clear();
+  }
+
+  /**
+   * Send one request; resolves with the reply's head and byte fields.
+   * @throws AgentError when the agent refuses, fails or does not answer
+   */
+  async request(head: Omit<RequestHead, 'id'>, fields: Uint8Array[] = []): Promise<Frame<ReplyHead>> {
+    if (this.#socket.destroyed) throw new AgentError('the agent connection is closed');
+    const id = this.#nextId++;
+    const reply = new Promise<Frame<ReplyHead>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new AgentError(`the agent did not answer within ${REPLY_TIMEOUT_MS / 1000} s`, ['stop it with: store lock --all']));
+      }, REPLY_TIMEOUT_MS);
+      this.#pending.set(id, { resolve, reject, timer });
+    });
+    this.#socket.ref();
+    await sendFrame(this.#socket, { ...head, id }, fields);
+    const frame = await reply;
+    if (!frame.head.ok) {
+      for (const f of frame.fields) wipe(f);
+      if (frame.head.code === 'E_UNWRAP') throw new AgentUnwrapError('the agent key does not open this');
+      throw new AgentError(`the agent refused: ${frame.head.message ?? 'no reason given'}`);
+    }
+    return frame;
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+}
+
+function removeStaleSocket(socketPath: string): void {
+  try {
+    if (lstatSync(socketPath).isSocket()) unlinkSync(socketPath);
+  } catch {
+    // gone already, or not ours to remove
+  }
+}
+
+/**
+ * Connect to the agent at `socketPath` (whose directory the caller has
+ * checked). Undefined when there is no agent; a dead agent's socket is removed.
+ */
+export function connectAgent(socketPath: string): Promise<AgentConnection | undefined> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(socketPath);
+    socket.once('connect', () => {
+      socket.removeAllListeners('error');
+      resolve(new AgentConnection(socket));
+    });
+    socket.once('error', (e: NodeJS.ErrnoException) => {
+      socket.destroy();
+      if (e.code === 'ENOENT') return resolve(undefined);
+      if (e.code === 'ECONNREFUSED') {
+        removeStaleSocket(socketPath);
+        return resolve(undefined);
+      }
+      reject(new AgentError(`cannot reach the agent at ${socketPath}: ${e.code ?? 'error'}`));
+    });
+  });
+}
+
+/**
+ * Ask the agent (if one runs) to forget one store, by hex id, or every store.
+ * Resolves to the ids it forgot, or undefined when no agent runs.
+ */
+export async function forgetInAgent(socketPath: string, storeId?: string): Promise<string[] | undefined> {
+  const connection = await connectAgent(socketPath);
+  if (!connection) return undefined;
+  try {
+    const { head } = await connection.request({ op: 'forget', storeId });
+    return head.forgot ?? [];
+  } finally {
+    connection.close();
+  }
+}
+
+/** Make a running agent forget the store `storeId` (hex), if its directory is ours; quiet when none runs. */
+export async function forgetStoreInAgent(env: Record<string, string | undefined>, storeId: string): Promise<void> {
+  const socketPath = agentSocketPath(env);
+  if (checkAgentDir(dirname(socketPath))) await forgetInAgent(socketPath, storeId);
+}

@@ -1,0 +1,59 @@
+/**
+ * Where the unlock agent listens: a socket in a directory only this user can
+ * enter, as ssh-agent and gpg-agent do. That directory's mode is the guard:
+ * Node cannot ask the kernel who is at the other end of a Unix socket, so a
+ * directory that anyone else could enter, or could have made, is refused
+ * rather than used.
+ */
+import { lstatSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StoreError } from '../errors.js';
+
+type Env = Record<string, string | undefined>;
+
+/** `$XDG_RUNTIME_DIR/strongbox`, else a per-user directory under the temp dir. */
+export function agentDir(env: Env): string {
+  if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'strongbox');
+  return join(env.TMPDIR || tmpdir(), `strongbox-${process.getuid?.() ?? 'user'}`);
+}
+
+export function agentSocketPath(env: Env): string {
+  return join(agentDir(env), 'agent.sock');
+}
+
+function notPrivate(dir: string, why: string): StoreError {
+  return new StoreError('E_AGENT', `the agent directory ${dir} ${why}: refusing to use it`, [
+    `remove it (rm -r ${dir}) and run store unlock again`,
+  ]);
+}
+
+/**
+ * Is `dir` the agent's private directory? false when it does not exist;
+ * throws E_AGENT when it exists but is a link, not ours, or open to others.
+ */
+export function checkAgentDir(dir: string): boolean {
+  let st;
+  try {
+    st = lstatSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw new StoreError('E_AGENT', `cannot read the agent directory ${dir}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  if (!st.isDirectory()) throw notPrivate(dir, 'is not a directory');
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) throw notPrivate(dir, `belongs to uid ${st.uid}, not ${uid}`);
+  if ((st.mode & 0o077) !== 0) throw notPrivate(dir, `has mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}, not 0700`);
+  return true;
+}
+
+/** Make the agent directory (0700) if it is missing, then check it. */
+export function ensureAgentDir(dir: string): void {
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EEXIST') throw new StoreError('E_AGENT', `cannot create the agent directory ${dir}: ${code ?? 'error'}`);
+  }
+  checkAgentDir(dir);
+}

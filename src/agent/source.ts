@@ -1,0 +1,37 @@
+/** The unlock agent as a master-key source for the library and the CLI. */
+import { StoreError } from '../errors.js';
+import type { MasterKeySource } from '../crypto/master.js';
+import { agentKeyFor } from './master-key.js';
+
+export interface AgentSourceOptions {
+  /** Used when the agent does not hold this store (or none runs): a source, or a function making one only then (a prompt). */
+  fallback?: MasterKeySource | (() => MasterKeySource | Promise<MasterKeySource>);
+  /** Where to look for the agent (XDG_RUNTIME_DIR, TMPDIR); default process.env. */
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * A source that opens a store with the key `store unlock` left in the agent,
+ * else with `fallback`. Opening through the agent costs no KDF and asks no
+ * passphrase; the key stays in the agent. Cannot create a store.
+ * @example openStore(path, agent({ fallback: () => passphrase(askUser()) }))
+ */
+export function agent(options: AgentSourceOptions = {}): MasterKeySource {
+  const env = options.env ?? process.env;
+  return {
+    kind: 'passphrase',
+    create() {
+      return Promise.reject(new StoreError('E_USAGE', 'the agent cannot create a store: init with a passphrase, then store unlock'));
+    },
+    async unlock(storeId, params) {
+      const held = await agentKeyFor(storeId, env);
+      if (held) return held;
+      const { fallback } = options;
+      if (!fallback) {
+        throw new StoreError('E_MASTER_KEY', 'this store is not unlocked', ['run store unlock (it asks the passphrase once)']);
+      }
+      const source = typeof fallback === 'function' ? await fallback() : fallback;
+      return source.unlock(storeId, params);
+    },
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * `store unlock` / `store lock`: keep a passphrase store's key in the agent
+ * for a while so commands stop paying the KDF and asking, as gpg-agent does
+ * for pass.
+ */
+import type { Command } from 'commander';
+import { StoreError } from '../../errors.js';
+import { openStore, peekStore } from '../../store/open.js';
+import { masterFamily, type MasterKeySource } from '../../crypto/master.js';
+import { passphraseRoot } from '../../crypto/providers/passphrase.js';
+import { rawMasterKey } from '../../crypto/raw-master.js';
+import { hex, wipe } from '../../crypto/bytes.js';
+import { startAgent } from '../../agent/start.js';
+import { forgetInAgent } from '../../agent/client.js';
+import { agentSocketPath, checkAgentDir } from '../../agent/paths.js';
+import { MAX_UNLOCK_MS } from '../../agent/server.js';
+import { parseDuration } from '../progress.js';
+import { readPassphrase } from '../master.js';
+import type { Context } from '../context.js';
+import { dirname, resolve } from 'node:path';
+
+const DEFAULT_FOR = '15m';
+
+function unlockFor(text: string): number {
+  const ms = parseDuration(text);
+  if (ms <= 0 || ms > MAX_UNLOCK_MS) throw new StoreError('E_USAGE', `--for takes 1s up to 7d, not "${text}"`);
+  return ms;
+}
+
+function until(at: number): string {
+  return new Date(at).toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+/**
+ * Derive the root key from the passphrase and prove it opens the store (the
+ * master-key check), keeping the root for the agent. The caller wipes it.
+ */
+async function verifiedRoot(ctx: Context, cmd: Command): Promise<{ root: Uint8Array; storeId: Uint8Array; path: string }> {
+  const g = ctx.globals(cmd);
+  let root: Uint8Array | undefined;
+  let storeId: Uint8Array | undefined;
+  try {
+    const store = await openStore(g.store, async (params) => {
+      if (masterFamily(params.kind) !== 'passphrase') {
+        throw new StoreError('E_USAGE', `store unlock is for passphrase stores; this one's master key is a ${params.kind} key, which needs no unlocking`);
+      }
+      const pw = await readPassphrase(g, ctx.io, false);
+      const source: MasterKeySource = {
+        kind: 'passphrase',
+        create: () => Promise.reject(new Error('not for init')),
+        async unlock(id, p) {
+          try {
+            root = await passphraseRoot(pw, p);
+          } finally {
+            wipe(pw);
+          }
+          storeId = id;
+          return rawMasterKey('passphrase', root, id);
+        },
+      };
+      return source;
+    });
+    await store.close();
+    return { root: root!, storeId: storeId!, path: resolve(g.store) };
+  } catch (e) {
+    wipe(root);
+    throw e;
+  }
+}
+
+export function registerAgent(program: Command, ctx: Context): void {
+  program
+    .command('unlock')
+    .description('ask the passphrase once and keep the store unlocked in the agent for a while')
+    .option('--for <duration>', `how long (s, m, h, d; up to 7d; default ${DEFAULT_FOR})`, unlockFor)
+    .option('--json', 'print as JSON')
+    .addHelpText('after', `
+The agent is a per-user process listening on $XDG_RUNTIME_DIR/strongbox/agent.sock
+(directory 0700, socket 0600). It keeps the key in memory only, does the key
+unwrapping for commands and library calls, and exits when the time runs out or
+on store lock. Unlocking again asks again and restarts the time.`)
+    .action(async (opts: { for?: number; json?: boolean }, cmd: Command) => {
+      const ttlMs = opts.for ?? unlockFor(DEFAULT_FOR);
+      const { root, storeId, path } = await verifiedRoot(ctx, cmd);
+      try {
+        const connection = await startAgent(ctx.io.env, process.argv[1]!);
+        try {
+          const { head } = await connection.request({ op: 'add', storeId: hex(storeId), kind: 'passphrase', ttlMs, path }, [root]);
+          const hello = await connection.request({ op: 'hello' });
+          const expiresAt = head.held?.expiresAt ?? Date.now() + ttlMs;
+          if (opts.json) return await ctx.json({ store: path, storeId: hex(storeId), expiresAt: until(expiresAt), agentPid: hello.head.pid });
+          return await ctx.note(`unlocked ${path} until ${until(expiresAt)} (store lock to lock it now)`);
+        } finally {
+          connection.close();
+        }
+      } finally {
+        wipe(root);
+      }
+    });
+
+  program
+    .command('lock')
+    .description('make the agent forget the store (or, with --all, every store, and exit)')
+    .option('--all', 'forget every store and stop the agent')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { all?: boolean; json?: boolean }, cmd: Command) => {
+      const path = ctx.globals(cmd).store;
+      const storeId = opts.all ? undefined : hex((await peekStore(path)).storeId);
+      const socketPath = agentSocketPath(ctx.io.env);
+      const locked = checkAgentDir(dirname(socketPath)) ? await forgetInAgent(socketPath, storeId) : undefined;
+      if (opts.json) return ctx.json({ agentRunning: locked !== undefined, locked: locked ?? [] });
+      if (locked === undefined) return ctx.note('no agent is running: nothing was unlocked');
+      if (opts.all) return ctx.note(`locked ${locked.length} store(s); the agent stops`);
+      return ctx.note(locked.length > 0 ? `locked ${resolve(path)}` : `${resolve(path)} was not unlocked`);
+    });
+}
