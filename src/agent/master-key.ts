@@ -10,13 +10,11 @@ import { hex } from '../crypto/bytes.js';
 import { checkAgentDir, agentSocketPath } from './paths.js';
 import { connectAgent, type AgentConnection } from './client.js';
 import { dirname } from 'node:path';
-import type { HeldStore } from './protocol.js';
 
 class AgentMasterKey implements MasterKey {
   constructor(
     readonly kind: MasterKind,
     readonly storeId: string,
-    readonly held: HeldStore,
     private readonly connection: AgentConnection,
   ) {}
 
@@ -59,7 +57,7 @@ export async function agentKeyFor(storeId: Uint8Array, env: Env): Promise<Master
       connection.close();
       return undefined;
     }
-    return new AgentMasterKey(head.held.kind, id, head.held, connection);
+    return new AgentMasterKey(head.held.kind, id, connection);
   } catch (e) {
     connection.close();
     throw e;

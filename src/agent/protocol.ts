@@ -16,7 +16,7 @@ export const AGENT_PROTOCOL = 1;
 /** Far above any frame we send (a wrapped data key is under 100 bytes): a bigger one is a broken peer. */
 export const MAX_FRAME_BYTES = 64 * 1024;
 
-export type AgentOp = 'hello' | 'add' | 'has' | 'wrap' | 'unwrap' | 'list' | 'forget';
+export type AgentOp = 'hello' | 'add' | 'has' | 'wrap' | 'unwrap' | 'forget';
 
 /** What a request head may hold. `root` (add) and `data`/`aad` (wrap, unwrap) travel as fields. */
 export interface RequestHead {
@@ -44,7 +44,6 @@ export interface ReplyHead {
   pid?: number;
   protocol?: number;
   held?: HeldStore | null;
-  stores?: HeldStore[];
   forgot?: string[];
 }
 

@@ -133,8 +133,6 @@ class Agent {
           return { head: { ok: false, code: 'E_UNWRAP', message: 'the key does not open this' } };
         }
       }
-      case 'list':
-        return { head: { ok: true, stores: [...this.#held.keys()].map((id) => this.#entry(id)?.info).filter((i) => i !== undefined) } };
       case 'forget': {
         const ids = head.storeId === undefined ? [...this.#held.keys()] : [head.storeId].filter((id) => this.#held.has(id));
         for (const id of ids) this.#forget(id);

@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { createConnection } from 'node:net';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hkdf } from '@noble/hashes/hkdf.js';
@@ -213,6 +214,20 @@ describe('store unlock', () => {
     ok(['rotate-master', '--to', 'passphrase', '--scrypt-log-n', '15'], { STORE_NEW_PASSPHRASE: 'the new one' });
     expect(run(['get', 'app/db']).status).toBe(6);
     expect(ok(['get', 'app/db'], { STORE_PASSPHRASE: 'the new one' }).out).toBe(VALUE);
+  });
+
+  it('cuts off a client that sends garbage or an oversized frame, and goes on serving', async () => {
+    unlock();
+    for (const junk of [Buffer.from([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]), Buffer.from('\x00\x00\x00\x08\x00\x00\x00\x04{{{{')]) {
+      const closed = await new Promise<boolean>((resolve) => {
+        const c = createConnection(socketPath(), () => c.write(junk));
+        c.on('data', () => resolve(false));
+        c.on('close', () => resolve(true));
+        c.on('error', () => undefined);
+      });
+      expect(closed).toBe(true);
+    }
+    expect(ok(['get', 'app/db']).out).toBe(VALUE);
   });
 
   it('says so when no agent runs', () => {

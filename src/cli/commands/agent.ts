@@ -88,7 +88,7 @@ on store lock. Unlocking again asks again and restarts the time.`)
           const { head } = await connection.request({ op: 'add', storeId: hex(storeId), kind: 'passphrase', ttlMs, path }, [root]);
           const hello = await connection.request({ op: 'hello' });
           const expiresAt = head.held?.expiresAt ?? Date.now() + ttlMs;
-          if (opts.json) return await ctx.json({ store: path, storeId: hex(storeId), expiresAt: until(expiresAt), agentPid: hello.head.pid });
+          if (opts.json) return await ctx.json({ store: path, storeId: hex(storeId), expiresAt: new Date(expiresAt).toISOString(), agentPid: hello.head.pid });
           return await ctx.note(`unlocked ${path} until ${until(expiresAt)} (store lock to lock it now)`);
         } finally {
           connection.close();
