@@ -1,14 +1,14 @@
 /** What every command needs: global options, the store, printing. */
 import type { Command } from 'commander';
 import { openStore } from '../store/open.js';
-import { defaultStorePath } from '../store/paths.js';
 import type { Store } from '../store/store.js';
 import { StoreError } from '../errors.js';
 import { line, type Io } from './io.js';
 import { sourceForOpen, type MasterOptions } from './master.js';
+import { profilesPath, readProfiles, type ProfilesFile } from './profiles.js';
+import { resolveSettings, type Resolved, type Settings } from './settings.js';
 
-export interface GlobalOptions extends MasterOptions {
-  store: string;
+export interface GlobalOptions extends MasterOptions, Settings {
   debug: boolean;
 }
 
@@ -16,22 +16,29 @@ export class Context {
   /** A command whose result is an exit status of its own (store run: the child's) sets it here. */
   exitStatus: number | undefined;
 
+  #profiles: { file: ProfilesFile | undefined } | undefined;
+
   constructor(readonly io: Io) {}
 
-  /** Global options; flags win over environment variables. */
-  globals(cmd: Command): GlobalOptions {
-    const o = cmd.optsWithGlobals() as Partial<GlobalOptions>;
-    const env = this.io.env;
-    return {
-      store: o.store ?? defaultStorePath(env),
-      keyfile: o.keyfile ?? (env.STORE_KEYFILE || undefined),
-      passphraseFile: o.passphraseFile ?? (env.STORE_PASSPHRASE_FILE || undefined),
-      module: o.module ?? (env.STORE_PKCS11_MODULE || undefined),
-      pinFile: o.pinFile ?? (env.STORE_PKCS11_PIN_FILE || undefined),
-      tokenLabel: o.tokenLabel,
-      keyLabel: o.keyLabel,
-      debug: Boolean(o.debug),
+  /** The profiles file, read once per run (undefined when there is none). */
+  profilesFile(): ProfilesFile | undefined {
+    this.#profiles ??= { file: readProfiles(this.io.env) };
+    return this.#profiles.file;
+  }
+
+  /** Every setting with where it came from: flag, then environment, then profile, then default. */
+  resolve(cmd: Command): Resolved {
+    const o = cmd.optsWithGlobals() as Partial<Settings> & { profile?: string };
+    const flags = {
+      profile: o.profile, store: o.store, master: o.master, keyfile: o.keyfile, passphraseFile: o.passphraseFile,
+      module: o.module, pinFile: o.pinFile, tokenLabel: o.tokenLabel, keyLabel: o.keyLabel,
     };
+    return resolveSettings(flags, this.io.env, this.profilesFile(), profilesPath(this.io.env));
+  }
+
+  /** Global options, as resolved by `resolve`. */
+  globals(cmd: Command): GlobalOptions {
+    return { ...this.resolve(cmd).settings, debug: Boolean(cmd.optsWithGlobals<{ debug?: boolean }>().debug) };
   }
 
   /** Open the store named by the global options, run `fn`, always close. */

@@ -24,6 +24,7 @@ import { registerBackup } from './commands/backup.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerRun } from './commands/run.js';
 import { registerAgent } from './commands/agent.js';
+import { registerProfiles } from './commands/profiles.js';
 
 export const VERSION = '0.1.0';
 
@@ -48,10 +49,11 @@ const COMMANDS: [names: string[], register: Register][] = [
   [['rotate', 'policy', 'due'], registerPolicy],
   [['run', 'env', 'inject'], registerRun],
   [['unlock', 'lock'], registerAgent],
+  [['profiles'], registerProfiles],
 ];
 
 /** Global options that take a value (their value is not a command name). */
-const GLOBAL_VALUE_OPTIONS = new Set(['--store', '--keyfile', '--passphrase-file', '--module', '--pin-file']);
+const GLOBAL_VALUE_OPTIONS = new Set(['--store', '--keyfile', '--passphrase-file', '--module', '--pin-file', '--profile']);
 
 /**
  * The command groups to build: only the named command's, since building all
@@ -80,6 +82,7 @@ function program(ctx: Context, argv: string[]): Command {
     .option('--passphrase-file <path>', 'read the passphrase from a file (env STORE_PASSPHRASE_FILE; or STORE_PASSPHRASE)')
     .option('--module <path>', 'PKCS#11 module of an HSM master key (env STORE_PKCS11_MODULE)')
     .option('--pin-file <path>', 'read the PKCS#11 PIN from a file (env STORE_PKCS11_PIN_FILE; or STORE_PKCS11_PIN)')
+    .option('--profile <name>', 'a profile of $XDG_CONFIG_HOME/strongbox/config.json (env STORE_PROFILE; default: the file\'s "default")')
     .option('--debug', 'print stack traces on errors')
     .showHelpAfterError('(run store --help for usage)')
     .exitOverride()

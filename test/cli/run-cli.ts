@@ -6,6 +6,9 @@ import { join, resolve } from 'node:path';
 
 export const CLI = resolve('dist/bin/store.js');
 
+/** A config directory that does not exist: no profiles file. */
+const NO_CONFIG_HOME = join(tmpdir(), 'strongbox-tests-no-config-home');
+
 export interface CliResult {
   status: number;
   stdout: Buffer;
@@ -22,6 +25,7 @@ export interface CliOptions {
 export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('STORE_')) delete env[k];
+  env.XDG_CONFIG_HOME = NO_CONFIG_HOME; // nor the caller's profiles (tests that want some set their own)
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) delete env[k];
     else env[k] = v;

@@ -1,6 +1,5 @@
 import { Option, type Command } from 'commander';
 import { initStore } from '../../store/open.js';
-import type { MasterKind } from '../../crypto/master.js';
 import { MIN_LOG_N, MAX_LOG_N } from '../../crypto/kdf.js';
 import { wholeNumber, type Context } from '../context.js';
 import { defaultInitKind, sourceForInit } from '../master.js';
@@ -16,9 +15,9 @@ export function registerInit(program: Command, ctx: Context): void {
     .option('--max-value-bytes <n>', 'largest value accepted (default 1 MiB)', wholeNumber('--max-value-bytes', 1))
     .option('--scrypt-log-n <n>', `passphrase KDF cost, log2 N (${MIN_LOG_N}..${MAX_LOG_N}, default 17)`, wholeNumber('--scrypt-log-n'))
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { master?: MasterKind; maxVersions?: number; maxValueBytes?: number; scryptLogN?: number; json?: boolean }, cmd: Command) => {
-      const g = ctx.globals(cmd);
-      const kind = opts.master ?? defaultInitKind(g, ctx.io);
+    .action(async (opts: { maxVersions?: number; maxValueBytes?: number; scryptLogN?: number; json?: boolean }, cmd: Command) => {
+      const g = ctx.globals(cmd); // --master is resolved there too: the flag, else the profile's
+      const kind = g.master ?? defaultInitKind(g, ctx.io);
       const source = await sourceForInit(kind, { ...g, scryptLogN: opts.scryptLogN }, ctx.io);
       const store = await initStore(g.store, source, { maxVersions: opts.maxVersions, maxValueBytes: opts.maxValueBytes });
       try {
