@@ -23,3 +23,5 @@ export {
   type BundleImportOptions, type PlainImportOptions, type ImportReport, type ConflictPolicy, type PlainFormat, type ImportFormat,
 } from './store/export.js';
 export { setPolicy, rotateValue, dueSecrets, expiryOf, policyStatus, policyOf, type RotationPolicy, type DueSecret, type PolicyStatus } from './store/policy.js';
+export { checkSecrets, parseRequirement, type Requirement, type CheckReport, type CheckProblem, type CheckProblemKind } from './store/check.js';
+export { formatProblem, parseRule, type FormatRule } from './store/formats.js';

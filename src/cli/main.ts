@@ -23,6 +23,8 @@ import { registerExport } from './commands/export.js';
 import { registerBackup } from './commands/backup.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerRun } from './commands/run.js';
+import { registerCheck } from './commands/check.js';
+import { registerCompletion } from './commands/completion.js';
 
 export const VERSION = '0.1.0';
 
@@ -46,6 +48,9 @@ const COMMANDS: [names: string[], register: Register][] = [
   [['backup', 'restore', 'verify'], registerBackup],
   [['rotate', 'policy', 'due'], registerPolicy],
   [['run', 'env', 'inject'], registerRun],
+  [['check'], registerCheck],
+  // The completion script is read from the whole program, every group registered.
+  [['completion', '__complete'], (p, ctx) => registerCompletion(p, ctx, (c) => program(c, []))],
 ];
 
 /** Global options that take a value (their value is not a command name). */
