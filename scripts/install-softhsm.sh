@@ -5,20 +5,7 @@
 set -euo pipefail
 
 if ! command -v softhsm2-util >/dev/null 2>&1; then
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-      echo "install-softhsm: need root (or sudo) to apt-get install softhsm2" >&2
-      exit 1
-    fi
-  fi
-  if ! command -v apt-get >/dev/null 2>&1; then
-    echo "install-softhsm: no apt-get here; install SoftHSM2 with your package manager" >&2
-    exit 1
-  fi
-  # apt output goes to stderr so stdout carries only the module path: MODULE=$(scripts/install-softhsm.sh)
-  $SUDO apt-get update >&2
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y softhsm2 >&2
+  bash "$(dirname "$0")/apt-install.sh" softhsm2
 fi
 
 module=""

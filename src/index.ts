@@ -24,3 +24,5 @@ export {
 } from './store/export.js';
 export { setPolicy, rotateValue, dueSecrets, expiryOf, policyStatus, policyOf, type RotationPolicy, type DueSecret, type PolicyStatus } from './store/policy.js';
 export { agent, type AgentSourceOptions } from './agent/source.js';
+export { checkSecrets, parseRequirement, type Requirement, type CheckReport, type CheckProblem, type CheckProblemKind } from './store/check.js';
+export { formatProblem, parseRule, type FormatRule } from './store/formats.js';

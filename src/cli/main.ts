@@ -25,6 +25,8 @@ import { registerPolicy } from './commands/policy.js';
 import { registerRun } from './commands/run.js';
 import { registerAgent } from './commands/agent.js';
 import { registerProfiles } from './commands/profiles.js';
+import { registerCheck } from './commands/check.js';
+import { registerCompletion } from './commands/completion.js';
 
 export const VERSION = '0.1.0';
 
@@ -50,6 +52,9 @@ const COMMANDS: [names: string[], register: Register][] = [
   [['run', 'env', 'inject'], registerRun],
   [['unlock', 'lock'], registerAgent],
   [['profiles'], registerProfiles],
+  [['check'], registerCheck],
+  // The completion script is read from the whole program, every group registered.
+  [['completion', '__complete'], (p, ctx) => registerCompletion(p, ctx, (c) => program(c, []))],
 ];
 
 /** Global options that take a value (their value is not a command name). */

@@ -8,7 +8,7 @@ import { passphrase } from '../crypto/providers/passphrase.js';
 import { keyFile } from '../crypto/providers/keyfile.js';
 import { envKey } from '../crypto/providers/raw-key.js';
 import type { Io } from './io.js';
-import { readSecretInput } from './secret-input.js';
+import { promptsForbidden, readSecretInput } from './secret-input.js';
 import { agent } from '../agent/source.js';
 
 export interface MasterOptions {
@@ -29,7 +29,7 @@ function missing(message: string, hints: string[]): StoreError {
 
 export function readPassphrase(opts: MasterOptions, io: Io, confirm: boolean): Promise<Uint8Array> {
   return readSecretInput({
-    what: 'passphrase', file: opts.passphraseFile, fromEnv: io.env.STORE_PASSPHRASE,
+    what: 'passphrase', file: opts.passphraseFile, fromEnv: io.env.STORE_PASSPHRASE, noPrompt: promptsForbidden(io.env),
     hints: [`use --passphrase-file FILE or STORE_PASSPHRASE${confirm ? '' : ', unlock the store for a while with store unlock'}, or run on a terminal to be asked`],
   }, confirm);
 }
@@ -45,7 +45,7 @@ async function passphraseSource(opts: MasterOptions, io: Io, creating: boolean):
 
 function readPin(opts: MasterOptions, io: Io): Promise<Uint8Array> {
   return readSecretInput({
-    what: 'PKCS#11 PIN', file: opts.pinFile, fromEnv: io.env.STORE_PKCS11_PIN,
+    what: 'PKCS#11 PIN', file: opts.pinFile, fromEnv: io.env.STORE_PKCS11_PIN, noPrompt: promptsForbidden(io.env),
     hints: ['use --pin-file FILE or STORE_PKCS11_PIN, or run on a terminal to be asked'],
   }, false);
 }

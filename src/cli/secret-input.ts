@@ -23,6 +23,17 @@ export interface SecretSource {
   fromEnv?: string;
   /** How to give it when none was: hints for the error. */
   hints: string[];
+  /** Never ask on the terminal (see promptsForbidden): no file and no variable is then E_MASTER_KEY at once. */
+  noPrompt?: boolean;
+}
+
+/**
+ * STORE_NO_PROMPT=1 (any value but empty or 0): never ask on the terminal.
+ * For callers that must not block on a person, like shell completion.
+ */
+export function promptsForbidden(env: Record<string, string | undefined>): boolean {
+  const v = env.STORE_NO_PROMPT;
+  return v !== undefined && v !== '' && v !== '0';
 }
 
 /** @throws StoreError E_MASTER_KEY when none is given or the file cannot be read; E_USAGE when the two prompts differ */
@@ -35,6 +46,7 @@ export async function readSecretInput(src: SecretSource, confirm: boolean): Prom
     }
   }
   if (src.fromEnv) return new TextEncoder().encode(src.fromEnv);
+  if (src.noPrompt) throw new StoreError('E_MASTER_KEY', `no ${src.what} given (STORE_NO_PROMPT is set, so none was asked for)`, src.hints);
   const label = src.what[0]!.toUpperCase() + src.what.slice(1);
   const first = await promptHidden(`${label}: `);
   if (!first) throw new StoreError('E_MASTER_KEY', `no ${src.what} given`, src.hints);

@@ -10,7 +10,7 @@ import {
 } from '../../store/export.js';
 import { wholeNumber, type Context } from '../context.js';
 import type { Io } from '../io.js';
-import { readSecretInput } from '../secret-input.js';
+import { promptsForbidden, readSecretInput } from '../secret-input.js';
 
 interface KeyOptions {
   recipientKeyfile?: string;
@@ -40,7 +40,7 @@ const PASSPHRASE_HINT = 'use --export-passphrase-file F or STORE_EXPORT_PASSPHRA
 /** The bundle passphrase: a file, STORE_EXPORT_PASSPHRASE, or a no-echo prompt (twice when exporting). Never argv. */
 function bundlePassphrase(opts: KeyOptions, io: Io, confirm: boolean): Promise<Uint8Array> {
   return readSecretInput({
-    what: 'export passphrase', file: opts.exportPassphraseFile, fromEnv: io.env.STORE_EXPORT_PASSPHRASE,
+    what: 'export passphrase', file: opts.exportPassphraseFile, fromEnv: io.env.STORE_EXPORT_PASSPHRASE, noPrompt: promptsForbidden(io.env),
     hints: [PASSPHRASE_HINT, 'or seal the bundle to a key file with --recipient-keyfile K'],
   }, confirm);
 }

@@ -4,7 +4,7 @@ import { StoreError } from '../../errors.js';
 import { SecretBytes } from '../../crypto/secret.js';
 import { readAll } from '../io.js';
 import { promptHidden } from '../prompt.js';
-import { stripNewline } from '../secret-input.js';
+import { promptsForbidden, stripNewline } from '../secret-input.js';
 import { wholeNumber, type Context } from '../context.js';
 
 interface SetOptions {
@@ -30,6 +30,8 @@ export async function readValue(name: string, opts: Pick<SetOptions, 'file' | 'v
     return new TextEncoder().encode(opts.value);
   }
   if (ctx.io.stdinIsTTY) {
+    // Reading a terminal stdin would be asking a person too.
+    if (promptsForbidden(ctx.io.env)) throw new StoreError('E_USAGE', 'no value given (STORE_NO_PROMPT is set, so none was asked for)', ['give it on stdin or with --file']);
     const typed = await promptHidden(`Value for ${name}: `);
     if (!typed) throw new StoreError('E_USAGE', 'no value given');
     return typed;

@@ -1,0 +1,178 @@
+/**
+ * `store completion bash|zsh|fish` and the hidden `store __complete names`:
+ * the scripts parse in their shell, offer every command, and complete secret
+ * names from a store that opens without a prompt, and nothing otherwise.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, cleanEnv, cli, workspace } from './run-cli.js';
+
+let ws: ReturnType<typeof workspace>;
+let scripts: Record<'bash' | 'zsh' | 'fish', string>;
+/** A PATH with a `store` that runs the built CLI, as the scripts call `store` by name. */
+let path: string;
+/** The commands `store --help` lists: what the scripts must offer at the top. */
+let commands: string[];
+
+function ok(args: string[], input?: string) {
+  const r = cli(args, { input });
+  expect(r.status, r.stderr).toBe(0);
+  return r;
+}
+
+/** Run `shell args...` with the `store` shim on PATH and no store settings in the environment. */
+function shell(cmd: string, args: string[], env: Record<string, string> = {}): { status: number; out: string; err: string } {
+  const r = spawnSync(cmd, args, { env: cleanEnv({ PATH: path, HOME: ws.dir, ...env }), timeout: 60_000 });
+  if (r.error) throw r.error;
+  return { status: r.status ?? -1, out: r.stdout.toString(), err: r.stderr.toString() };
+}
+
+beforeAll(() => {
+  ws = workspace();
+  const bin = join(ws.dir, 'bin');
+  mkdirSync(bin);
+  writeFileSync(join(bin, 'store'), `#!/bin/sh\nexec '${process.execPath}' '${CLI}' "$@"\n`);
+  chmodSync(join(bin, 'store'), 0o755);
+  path = `${bin}:${process.env.PATH}`;
+  ok([...ws.base, 'init', '--master', 'keyfile']);
+  for (const name of ['app/db', 'app/jwt', 'other']) ok([...ws.base, 'set', name], 'v');
+  scripts = { bash: ok(['completion', 'bash']).out, zsh: ok(['completion', 'zsh']).out, fish: ok(['completion', 'fish']).out };
+  for (const [name, text] of Object.entries(scripts)) writeFileSync(join(ws.dir, `completion.${name}`), text);
+  const help = ok(['--help']).out;
+  commands = [...help.slice(help.indexOf('Commands:')).matchAll(/^ {2}([a-z][a-z-]*)(?:\|([a-z]+))?/gm)].flatMap((m) => m.slice(1).filter(Boolean) as string[]);
+});
+afterAll(() => ws.cleanup());
+
+describe('store completion', () => {
+  it('prints a script for each shell that parses in it and names every command (not the hidden one)', () => {
+    expect(commands).toEqual(expect.arrayContaining(['set', 'get', 'list', 'ls', 'check', 'completion', 'policy', 'rotate-keys', 'run']));
+    expect(commands).not.toContain('__complete');
+    for (const text of Object.values(scripts)) for (const c of commands) expect(text).toContain(c);
+    const file = (s: string) => join(ws.dir, `completion.${s}`);
+    expect(shell('bash', ['-n', file('bash')])).toMatchObject({ status: 0, err: '' });
+    expect(shell('zsh', ['-n', file('zsh')])).toMatchObject({ status: 0, err: '' });
+    expect(shell('fish', ['--no-execute', file('fish')])).toMatchObject({ status: 0, err: '' });
+  });
+
+  it('refuses another shell (exit 2)', () => {
+    expect(cli(['completion', 'tcsh']).status).toBe(2);
+  });
+});
+
+describe('bash completion', () => {
+  /** COMPREPLY after TAB with the cursor at the end of `words` (the last one is the word being completed). */
+  function complete(words: string[], env: Record<string, string> = {}): string[] {
+    const r = shell('bash', ['--norc', '--noprofile', '-c',
+      'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _store; printf "%s\\n" "${COMPREPLY[@]}"',
+      '_', join(ws.dir, 'completion.bash'), ...words], env);
+    expect(r.err).toBe('');
+    return r.out.split('\n').filter(Boolean).sort();
+  }
+
+  it('offers every command at the top, and subcommands, options and choices below', () => {
+    const top = complete(['store', '']);
+    expect(top).toEqual([...commands].sort());
+    expect(complete(['store', 'se'])).toEqual(['set']);
+    expect(complete(['store', 'policy', ''])).toEqual(['help', 'set', 'show']);
+    expect(complete(['store', 'check', '--re'])).toEqual(['--require', '--require-file']);
+    expect(complete(['store', 'get', '--st'])).toEqual(['--store', '--strict']); // its own and the global ones
+    expect(complete(['store', 'init', '--master', 'k'])).toEqual(['keyfile']);
+    expect(complete(['store', 'completion', ''])).toEqual(['bash', 'fish', 'zsh']);
+  });
+
+  it('completes secret names from the store the command line or the environment names', () => {
+    expect(complete(['store', ...ws.base, 'get', 'ap'])).toEqual(['app/db', 'app/jwt']);
+    expect(complete(['store', 'history', '--store', ws.db, '--keyfile', ws.key, ''])).toEqual(['app/db', 'app/jwt', 'other']);
+    expect(complete(['store', `--store=${ws.db}`, `--keyfile=${ws.key}`, 'policy', 'set', 'o'])).toEqual(['other']);
+    expect(complete(['store', '--store', '=', ws.db, '--keyfile', '=', ws.key, 'get', 'app/j'])).toEqual(['app/jwt']); // bash splits at =
+    expect(complete(['store', 'check', '--require', 'app/'], { STORE_PATH: ws.db, STORE_KEYFILE: ws.key })).toEqual(['app/db', 'app/jwt']);
+    // An option's value is not a name, and no key means no names (and no error on the command line).
+    expect(complete(['store', ...ws.base, 'get', '--version', ''])).toEqual([]);
+    expect(complete(['store', '--store', ws.db, 'get', ''])).toEqual([]);
+  });
+
+  it('completes files and programs where those go', () => {
+    expect(complete(['store', 'backup', join(ws.dir, 'completion.b')])).toEqual([join(ws.dir, 'completion.bash')]);
+    expect(complete(['store', '--keyfile', join(ws.dir, 'completion.f')])).toEqual([join(ws.dir, 'completion.fish')]);
+    expect(complete(['store', 'run', '--', 'bas'])).toContain('bash');
+  });
+});
+
+describe('zsh and fish completion', () => {
+  it('zsh: the walk finds the command, its argument and the global options; names come from the store', () => {
+    const r = shell('zsh', ['-f', '-c', `compdef() { :; }; source "$1"; shift
+      _store_walk "$@"; print -r -- "$_store_path|$_store_nargs|\${_store_globals[*]}"
+      _store_arg "$_store_path" "$_store_nargs"; print -r -- $REPLY
+      _store_names app/ "\${_store_globals[@]}"`, '_', join(ws.dir, 'completion.zsh'), '--store', ws.db, `--keyfile=${ws.key}`, 'policy', 'show']);
+    expect(r.err).toBe('');
+    expect(r.out).toBe(`policy show|0|--store ${ws.db} --keyfile ${ws.key}\nname\napp/db\napp/jwt\n`);
+  });
+
+  it('zsh: _store offers commands, options, choices, files and names (compsys stood in for by printing)', () => {
+    const complete = (...words: string[]) => {
+      const out = shell('zsh', ['-f', '-c', `compdef() { :; }; source "$1"; shift
+        _describe() { print -r -- "\${(@P)\${@[-1]}%%:*}"; }
+        compadd() { if [[ $1 == -a ]]; then print -r -- "\${(@P)2}"; else shift; print -r -- "$*"; fi; }
+        _files() { print files; }
+        _command_names() { print programs; }
+        words=("$@"); CURRENT=$#; PREFIX=\${words[-1]}; _store`, '_', join(ws.dir, 'completion.zsh'), ...words]);
+      expect(out).toMatchObject({ status: 0, err: '' });
+      return out.out.trim();
+    };
+    expect(complete('store', '').split(' ').sort()).toEqual([...commands].sort());
+    expect(complete('store', 'policy', '')).toBe('set show help');
+    expect(complete('store', 'check', '--re')).toContain('--require-file');
+    expect(complete('store', 'init', '--master', '')).toBe('passphrase keyfile env pkcs11');
+    expect(complete('store', ...ws.base, 'get', 'ap')).toBe('app/db app/jwt');
+    expect(complete('store', 'backup', '')).toBe('files');
+    expect(complete('store', 'run', '--', '')).toBe('programs');
+  });
+
+  it('fish: commands with descriptions, options, and secret names', () => {
+    const complete = (line: string) => {
+      const r = shell('fish', ['--no-config', '-c', `source $argv[1]; complete -C $argv[2]`, join(ws.dir, 'completion.fish'), line]);
+      expect(r.err).toBe('');
+      return r.out.split('\n').filter(Boolean).sort();
+    };
+    expect(complete('store se')).toEqual(['set\twrite a new version of a secret (value from stdin, --file, or a prompt)']);
+    expect(complete('store check --require-')).toEqual(['--require-file\tread requirements from a file, one a line, # comments (repeatable)']);
+    expect(complete(`store --store ${ws.db} --keyfile ${ws.key} get app/`)).toEqual(['app/db', 'app/jwt']);
+    expect(complete(`store --store ${ws.db} get app/`)).toEqual([]);
+  });
+});
+
+describe('store __complete names', () => {
+  it('prints the names under a prefix, one a line; nothing for a prefix no name can start with', () => {
+    expect(ok([...ws.base, '__complete', 'names']).out).toBe('app/db\napp/jwt\nother\n');
+    expect(ok([...ws.base, '__complete', 'names', '--', 'app/']).out).toBe('app/db\napp/jwt\n');
+    expect(ok([...ws.base, '__complete', 'names', '--', 'app/*']).out).toBe('');
+  });
+
+  it('prints nothing and exits 0 when the store is absent or needs a key it was not given', () => {
+    for (const args of [['--store', join(ws.dir, 'absent.db')], ['--store', ws.db]]) {
+      expect(cli([...args, '__complete', 'names'])).toMatchObject({ status: 0, out: '', stderr: '' });
+    }
+  });
+
+  it('never asks for a passphrase, even on a terminal; STORE_NO_PROMPT=1 makes other commands fail instead of asking (for a key or a value)', () => {
+    const db = join(ws.dir, 'passphrase.db');
+    const pass = { STORE_PASSPHRASE: 'correct horse' };
+    expect(cli(['--store', db, 'init', '--master', 'passphrase', '--scrypt-log-n', '15'], { env: pass }).status).toBe(0);
+    expect(cli(['--store', db, 'set', 'pw/one'], { env: pass, input: 'v' }).status).toBe(0);
+    expect(cli(['--store', db, '__complete', 'names'], { env: pass }).out).toBe('pw/one\n');
+    // `script` gives the command a terminal, where a prompt would wait for ever (until the timeout).
+    const onTerminal = (args: string[], env: Record<string, string> = {}) =>
+      shell('script', ['-qec', ['store', ...args].map((a) => `'${a}'`).join(' '), '/dev/null'], env);
+    const r = onTerminal(['--store', db, '__complete', 'names']);
+    expect(r).toMatchObject({ status: 0, out: '' });
+    const get = onTerminal(['--store', db, 'get', 'pw/one'], { STORE_NO_PROMPT: '1' });
+    expect(get.status).toBe(6);
+    expect(get.out).toContain('store: error: no passphrase given (STORE_NO_PROMPT is set, so none was asked for)');
+    expect(get.out).not.toContain('Passphrase:');
+    const set = onTerminal([...ws.base, 'set', 'typed/value'], { STORE_NO_PROMPT: '1' });
+    expect(set.status).toBe(2);
+    expect(set.out).toContain('store: error: no value given (STORE_NO_PROMPT is set, so none was asked for)');
+  });
+});
