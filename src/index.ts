@@ -23,3 +23,7 @@ export {
   type BundleImportOptions, type PlainImportOptions, type ImportReport, type ConflictPolicy, type PlainFormat, type ImportFormat,
 } from './store/export.js';
 export { setPolicy, rotateValue, dueSecrets, expiryOf, policyStatus, policyOf, type RotationPolicy, type DueSecret, type PolicyStatus } from './store/policy.js';
+export { dueAmong } from './store/policy.js';
+export { checkHealth, DEFAULT_MAX_KEY_AGE_MS, type Finding, type FindingLevel, type HealthOptions, type HealthReport } from './store/health.js';
+export { collectStats, type StoreStats, type StateCounts, type KeyAge } from './store/stats.js';
+export { lockState, type LockState, type LockOwner } from './store/lock.js';

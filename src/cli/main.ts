@@ -23,6 +23,8 @@ import { registerExport } from './commands/export.js';
 import { registerBackup } from './commands/backup.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerRun } from './commands/run.js';
+import { registerDoctor } from './commands/doctor.js';
+import { registerStats } from './commands/stats.js';
 
 export const VERSION = '0.1.0';
 
@@ -46,6 +48,8 @@ const COMMANDS: [names: string[], register: Register][] = [
   [['backup', 'restore', 'verify'], registerBackup],
   [['rotate', 'policy', 'due'], registerPolicy],
   [['run', 'env', 'inject'], registerRun],
+  [['doctor'], registerDoctor],
+  [['stats'], registerStats],
 ];
 
 /** Global options that take a value (their value is not a command name). */
