@@ -26,3 +26,7 @@ export { setPolicy, rotateValue, dueSecrets, expiryOf, policyStatus, policyOf, t
 export { agent, type AgentSourceOptions } from './agent/source.js';
 export { checkSecrets, parseRequirement, type Requirement, type CheckReport, type CheckProblem, type CheckProblemKind } from './store/check.js';
 export { formatProblem, parseRule, type FormatRule } from './store/formats.js';
+export { dueAmong } from './store/policy.js';
+export { checkHealth, DEFAULT_MAX_KEY_AGE_MS, type Finding, type FindingLevel, type HealthOptions, type HealthReport } from './store/health.js';
+export { collectStats, type StoreStats, type StateCounts, type KeyAge } from './store/stats.js';
+export { lockState, type LockState, type LockOwner } from './store/lock.js';

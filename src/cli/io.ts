@@ -11,6 +11,7 @@ export interface Io {
   stderr: Writable;
   env: Record<string, string | undefined>;
   stdinIsTTY: boolean;
+  stdoutIsTTY: boolean;
   stderrIsTTY: boolean;
 }
 
@@ -24,6 +25,7 @@ export function processIo(): Io {
     stderr: process.stderr,
     env: process.env,
     stdinIsTTY: isatty(0),
+    stdoutIsTTY: isatty(1),
     stderrIsTTY: isatty(2),
   };
 }

@@ -27,6 +27,8 @@ import { registerAgent } from './commands/agent.js';
 import { registerProfiles } from './commands/profiles.js';
 import { registerCheck } from './commands/check.js';
 import { registerCompletion } from './commands/completion.js';
+import { registerDoctor } from './commands/doctor.js';
+import { registerStats } from './commands/stats.js';
 
 export const VERSION = '0.1.0';
 
@@ -55,6 +57,8 @@ const COMMANDS: [names: string[], register: Register][] = [
   [['check'], registerCheck],
   // The completion script is read from the whole program, every group registered.
   [['completion', '__complete'], (p, ctx) => registerCompletion(p, ctx, (c) => program(c, []))],
+  [['doctor'], registerDoctor],
+  [['stats'], registerStats],
 ];
 
 /** Global options that take a value (their value is not a command name). */

@@ -8,7 +8,7 @@
  * OOM killer — is taken over at once instead of after the stale period, so
  * the next cron run is not refused.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { StoreError } from '../errors.js';
 
@@ -25,10 +25,13 @@ export interface HeldLock {
   check(): void;
 }
 
-interface Owner {
+export interface LockOwner {
   host: string;
   pid: number;
 }
+
+/** A lock not refreshed for this long is taken over by the next exclusive operation. */
+const STALE_MS = 15_000;
 
 function ownerFile(path: string): string {
   return `${path}.lock-owner`;
@@ -43,15 +46,50 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** The recorded holder; undefined when there is no record (or a half-written one). */
+function readOwner(path: string): LockOwner | undefined {
+  try {
+    const owner = JSON.parse(readFileSync(ownerFile(path), 'utf8')) as LockOwner;
+    return typeof owner.host === 'string' && Number.isInteger(owner.pid) ? { host: owner.host, pid: owner.pid } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** True when the lock's recorded holder is a process of this host that no longer exists. */
 function holderIsGone(path: string): boolean {
-  let owner: Owner;
+  const owner = readOwner(path);
+  // No record: let proper-lockfile's stale rule decide.
+  return owner !== undefined && owner.host === hostname() && owner.pid !== process.pid && !isAlive(owner.pid);
+}
+
+/** The store's exclusive lock seen from outside, without taking it. */
+export interface LockState {
+  /** The lock exists: an exclusive operation runs, or a dead one left it. */
+  held: boolean;
+  /** The recorded holder, if any; `alive` is undefined for a process of another host (cannot be checked from here). */
+  owner?: LockOwner & { alive: boolean | undefined };
+  /** Milliseconds since the holder last refreshed the lock (held only). */
+  sinceRefreshMs?: number;
+  /** Held, but the next exclusive operation takes it over: its holder is gone, or it has not been refreshed for 15 s. */
+  stale: boolean;
+}
+
+/** Inspect the exclusive lock of the store at `path` (for store doctor); changes nothing. */
+export function lockState(path: string, now: number = Date.now()): LockState {
+  const recorded = readOwner(path);
+  const owner = recorded && {
+    ...recorded,
+    alive: recorded.host === hostname() ? recorded.pid === process.pid || isAlive(recorded.pid) : undefined,
+  };
+  let refreshedAt: number;
   try {
-    owner = JSON.parse(readFileSync(ownerFile(path), 'utf8')) as Owner;
+    refreshedAt = statSync(`${path}.lock`).mtimeMs;
   } catch {
-    return false; // no record (or half-written): let proper-lockfile's stale rule decide
+    return { held: false, ...(owner ? { owner } : {}), stale: false };
   }
-  return owner.host === hostname() && Number.isInteger(owner.pid) && owner.pid !== process.pid && !isAlive(owner.pid);
+  const sinceRefreshMs = Math.max(0, Math.round(now - refreshedAt));
+  return { held: true, ...(owner ? { owner } : {}), sinceRefreshMs, stale: owner?.alive === false || sinceRefreshMs > STALE_MS };
 }
 
 /**
@@ -67,7 +105,7 @@ export async function withExclusiveLock<T>(path: string, fn: (lock: HeldLock) =>
   const acquire = () => lockfile.lock(path, {
     realpath: false,
     // A killed holder's lock is taken over after `stale` ms without a refresh.
-    stale: 15_000,
+    stale: STALE_MS,
     update: 3_000,
     onCompromised: (err) => {
       lost = err;
@@ -88,7 +126,7 @@ export async function withExclusiveLock<T>(path: string, fn: (lock: HeldLock) =>
     }
     throw new StoreError('E_IO', `cannot lock ${path}: ${(e as Error).message}`);
   }
-  writeFileSync(ownerFile(path), JSON.stringify({ host: hostname(), pid: process.pid } satisfies Owner), { mode: 0o600 });
+  writeFileSync(ownerFile(path), JSON.stringify({ host: hostname(), pid: process.pid } satisfies LockOwner), { mode: 0o600 });
   const held: HeldLock = {
     check() {
       if (lost) throw new StoreError('E_LOCKED', `lost the lock on ${path} (${lost.message})`, ['run the operation again']);

@@ -13,7 +13,7 @@
 import { StoreError } from '../errors.js';
 import type { SecretBytes } from '../crypto/secret.js';
 import { contextOf, type Store } from './store.js';
-import type { PutOptions, SecretMetadata, WriteResult } from './types.js';
+import type { PutOptions, SecretMetadata, SecretSummary, WriteResult } from './types.js';
 
 export const ROTATE_EVERY_KEY = 'strongbox.rotate-every';
 export const EXPIRES_AFTER_KEY = 'strongbox.expires-after';
@@ -183,9 +183,17 @@ export async function expiryOf(store: Store, name: string): Promise<Date | undef
  * current version is deleted or destroyed are left out.
  */
 export async function dueSecrets(store: Store, now?: Clock): Promise<DueSecret[]> {
+  return dueAmong(store, await store.list(), now);
+}
+
+/**
+ * dueSecrets over the given secrets: store-wide reports run often by cron
+ * (stats, doctor) pass `store.entries()`, which reads without an audit entry.
+ */
+export async function dueAmong(store: Store, secrets: Iterable<SecretSummary> | AsyncIterable<SecretSummary>, now?: Clock): Promise<DueSecret[]> {
   const t = now === undefined ? contextOf(store).now() : ms(now);
   const out: DueSecret[] = [];
-  for (const s of await store.list()) {
+  for await (const s of secrets) {
     if (s.state !== 'live') continue;
     const policy = policyOf(s.custom, s.name);
     if (!policy) continue;

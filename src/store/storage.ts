@@ -83,6 +83,9 @@ export interface StoreCounts {
   secrets: number;
   versions: number;
   liveVersions: number;
+  /** Soft-deleted versions (not destroyed). */
+  deletedVersions: number;
+  destroyedVersions: number;
   /** Versions under each data key id. */
   byKey: Map<number, number>;
 }

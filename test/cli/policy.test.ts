@@ -2,17 +2,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cli, workspace } from './run-cli.js';
+import { cli, cliOk, workspace } from './run-cli.js';
 
 let ws: ReturnType<typeof workspace>;
 const store = (...args: string[]) => [...ws.base, ...args];
 const LONG_AGO = '2000-01-01T00:00:00.000Z';
 
-function ok(args: string[], input?: string) {
-  const r = cli(store(...args), { input });
-  expect(r.status, r.stderr).toBe(0);
-  return r;
-}
+const ok = (args: string[], input?: string) => cliOk(store(...args), { input });
 
 beforeEach(() => {
   ws = workspace();

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { expect } from 'vitest';
 
 export const CLI = resolve('dist/bin/store.js');
 
@@ -41,6 +42,13 @@ export function cli(args: string[], options: CliOptions = {}): CliResult {
   });
   if (r.error) throw r.error;
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.toString(), out: r.stdout.toString() };
+}
+
+/** Run the CLI and fail the test unless it exits 0 (showing its stderr). */
+export function cliOk(args: string[], options: CliOptions = {}): CliResult {
+  const r = cli(args, options);
+  expect(r.status, r.stderr).toBe(0);
+  return r;
 }
 
 /** A temp dir with a store path and a key file path inside, removed by `cleanup`. */

@@ -74,17 +74,22 @@ export function registerConfig(program: Command, ctx: Context): void {
   config
     .command('get')
     .argument('<key>', 'the setting')
-    .action(async (key: string, _opts: object, cmd: Command) => {
-      await ctx.withStore(cmd, async (store) => ctx.out(await store.getConfig(known(key))));
+    .option('--json', 'print {"key": "value"}')
+    .action(async (key: string, opts: { json?: boolean }, cmd: Command) => {
+      await ctx.withStore(cmd, async (store) => {
+        const value = await store.getConfig(known(key));
+        return opts.json ? ctx.json({ [key]: value }) : ctx.out(value);
+      });
     });
   config
     .command('set')
     .argument('<key>', 'the setting')
     .argument('<value>', 'its new value')
-    .action(async (key: string, value: string, _opts: object, cmd: Command) => {
+    .option('--json', 'print {"key": "value"}')
+    .action(async (key: string, value: string, opts: { json?: boolean }, cmd: Command) => {
       await ctx.withStore(cmd, async (store) => {
         await store.setConfig(known(key), value);
-        await ctx.out(`${key} = ${value}`);
+        await (opts.json ? ctx.json({ [key]: value }) : ctx.out(`${key} = ${value}`));
       });
     });
   config

@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, fchmodSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type { Command } from 'commander';
 import { StoreError } from '../../errors.js';
 import { envLine } from '../../store/export.js';
 import { write } from '../io.js';
+import { writeFileAtomic } from '../atomic-file.js';
 import type { Context } from '../context.js';
 import { collect, nameList, renderTemplate, resolveEnv, shellQuote, type EnvEntry, type EnvSelection } from '../secret-env.js';
 
@@ -61,37 +60,6 @@ function runChild(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       else resolve(code ?? 1);
     });
   });
-}
-
-/** Write `data` to `path` through a 0600 temp file in the same directory and a rename. */
-function writeFileAtomic(path: string, data: Uint8Array): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  let fd: number;
-  try {
-    fd = openSync(tmp, 'wx', 0o600);
-  } catch (e) {
-    throw new StoreError('E_IO', `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-  try {
-    fchmodSync(fd, 0o600);
-    let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off);
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, path);
-  } catch (e) {
-    try {
-      closeSync(fd);
-    } catch {
-      /* already closed */
-    }
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* gone */
-    }
-    throw new StoreError('E_IO', `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
 }
 
 function formatEnv(entries: EnvEntry[], format: string): string {
@@ -150,11 +118,16 @@ never put in argv or on disk.`)
   addSelection(program.command('env'))
     .description('print secrets as environment variable assignments (values in clear text)')
     .option('--format <format>', 'dotenv, json or shell', 'dotenv')
+    .option('--json', 'the same as --format json')
     .addHelpText('after', `${MAPPING_HELP}
 
 dotenv prints KEY="value" lines the dotenv package reads back unchanged; json
 prints {"KEY": "value"}; shell prints export KEY='value' for eval or source.`)
-    .action(async (opts: SelectionOpts & { format: string }, cmd: Command) => {
+    .action(async (opts: SelectionOpts & { format: string; json?: boolean }, cmd: Command) => {
+      if (opts.json) {
+        if (cmd.getOptionValueSource('format') === 'cli' && opts.format !== 'json') throw new StoreError('E_USAGE', '--json and --format exclude each other');
+        opts.format = 'json';
+      }
       if (!['dotenv', 'json', 'shell'].includes(opts.format)) {
         throw new StoreError('E_USAGE', `--format is dotenv, json or shell, not "${opts.format}"`);
       }

@@ -188,7 +188,9 @@ export class SqliteStorage implements Storage {
       listPrefix: p(`${LIST_SQL} WHERE s.name > ? AND s.name >= ? AND s.name < ? ${LIST_TAIL}`),
       countSecrets: p('SELECT count(*) FROM secrets').pluck(),
       countVersions: p(`SELECT count(*) AS versions,
-        coalesce(sum(deleted_at IS NULL AND destroyed_at IS NULL), 0) AS live FROM versions`),
+        coalesce(sum(deleted_at IS NULL AND destroyed_at IS NULL), 0) AS live,
+        coalesce(sum(deleted_at IS NOT NULL AND destroyed_at IS NULL), 0) AS deleted,
+        coalesce(sum(destroyed_at IS NOT NULL), 0) AS destroyed FROM versions`),
       countByKey: p('SELECT key_id, count(*) AS n FROM versions WHERE key_id IS NOT NULL GROUP BY key_id'),
       keys: p('SELECT id, version, status, created_at, wrapped FROM data_keys ORDER BY version'),
       insertKey: p('INSERT INTO data_keys (id, version, status, created_at, wrapped) VALUES (?, ?, ?, ?, ?)'),
@@ -280,10 +282,13 @@ export class SqliteStorage implements Storage {
   }
 
   counts(): StoreCounts {
-    const v = this.#s.countVersions.get() as { versions: number; live: number };
+    const v = this.#s.countVersions.get() as { versions: number; live: number; deleted: number; destroyed: number };
     const byKey = new Map<number, number>();
     for (const r of this.#s.countByKey.all() as { key_id: number; n: number }[]) byKey.set(r.key_id, r.n);
-    return { secrets: this.#s.countSecrets.get() as number, versions: v.versions, liveVersions: v.live, byKey };
+    return {
+      secrets: this.#s.countSecrets.get() as number, versions: v.versions, liveVersions: v.live,
+      deletedVersions: v.deleted, destroyedVersions: v.destroyed, byKey,
+    };
   }
 
   keys(): KeyRow[] {

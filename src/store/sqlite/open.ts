@@ -76,6 +76,41 @@ function notAStore(path: string): StoreError {
   return new StoreError('E_NOT_A_STORE', `${path} is not a Strongbox store`);
 }
 
+/** The schema version of a store's open file. @throws E_NOT_A_STORE, E_SCHEMA_TOO_NEW */
+function checkedSchemaVersion(db: Database, path: string): number {
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  const appId = db.pragma('application_id', { simple: true }) as number;
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (appId !== APPLICATION_ID) throw notAStore(path);
+  if (version > SCHEMA_VERSION) {
+    throw new StoreError(
+      'E_SCHEMA_TOO_NEW',
+      `${path} has schema version ${version}; this program knows up to ${SCHEMA_VERSION}`,
+      ['upgrade Strongbox to open this store'],
+    );
+  }
+  return version;
+}
+
+/**
+ * Check that `path` is a store this program can open, without a key and
+ * without migrating it; its schema version.
+ * @throws E_NO_STORE, E_NOT_A_STORE, E_SCHEMA_TOO_NEW, E_IO
+ */
+export function probeStoreFile(path: string): number {
+  if (!readMagic(path).equals(SQLITE_MAGIC)) throw notAStore(path);
+  let db: Database | undefined;
+  try {
+    db = new Database(path, { fileMustExist: true, nativeBinding: nativeBinding() });
+    return checkedSchemaVersion(db, path);
+  } catch (e) {
+    if (e instanceof StoreError) throw e;
+    throw notAStore(path);
+  } finally {
+    db?.close();
+  }
+}
+
 /** Open an existing store file, migrating it forward under the lock if it is older. */
 export async function openStoreFile(path: string): Promise<Database> {
   if (!readMagic(path).equals(SQLITE_MAGIC)) throw notAStore(path);
@@ -86,17 +121,7 @@ export async function openStoreFile(path: string): Promise<Database> {
     throw notAStore(path);
   }
   try {
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    const appId = db.pragma('application_id', { simple: true }) as number;
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (appId !== APPLICATION_ID) throw notAStore(path);
-    if (version > SCHEMA_VERSION) {
-      throw new StoreError(
-        'E_SCHEMA_TOO_NEW',
-        `${path} has schema version ${version}; this program knows up to ${SCHEMA_VERSION}`,
-        ['upgrade Strongbox to open this store'],
-      );
-    }
+    const version = checkedSchemaVersion(db, path);
     if (version < SCHEMA_VERSION) {
       await withExclusiveLock(path, () => {
         const now = db.pragma('user_version', { simple: true }) as number;

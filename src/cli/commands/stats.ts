@@ -1,0 +1,54 @@
+/** `store stats`: counts, key ages and rotation debt, as text, JSON or Prometheus metrics. */
+import type { Command } from 'commander';
+import { StoreError } from '../../errors.js';
+import { collectStats, type StoreStats } from '../../store/stats.js';
+import { writeFileAtomic } from '../atomic-file.js';
+import type { Context } from '../context.js';
+import { write } from '../io.js';
+import { prometheusText } from '../prometheus.js';
+
+const FORMATS = ['text', 'json', 'prometheus'] as const;
+type Format = (typeof FORMATS)[number];
+
+function days(ms: number): string {
+  return `${(ms / 86_400_000).toFixed(1)} days`;
+}
+
+function text(s: StoreStats): string {
+  const states = (c: Record<string, number>) => Object.entries(c).map(([k, n]) => `${n} ${k}`).join(', ');
+  return [
+    `store:             ${s.path}`,
+    `secrets:           ${states(s.secrets)}`,
+    `versions:          ${states(s.versions)}`,
+    `data keys:         ${states(s.dataKeys)}`,
+    `primary key:       ${s.primaryKey.version}, made ${s.primaryKey.createdAt.toISOString()} (${days(s.primaryKey.ageMs)} old)`,
+    `oldest key:        ${s.oldestKey.version} (${days(s.oldestKey.ageMs)} old)`,
+    `needing rewrap:    ${s.versionsNeedingRewrap} version(s)`,
+    `with a policy:     ${s.secretsWithPolicy} secret(s)`,
+    `rotation overdue:  ${s.rotationOverdueSecrets} secret(s), ${s.expiredSecrets} expired`,
+    `last rotation:     ${s.lastValueRotationAt ? s.lastValueRotationAt.toISOString() : 'none recorded'}`,
+  ].join('\n') + '\n';
+}
+
+export function registerStats(program: Command, ctx: Context): void {
+  program
+    .command('stats')
+    .description('counts, data key ages and rotation debt (no names, no values); prometheus: for node_exporter\'s textfile collector')
+    .option('--format <format>', `${FORMATS.join(', ')} (default text)`)
+    .option('--json', 'the same as --format json')
+    .option('-o, --output <file>', 'write to this file (mode 0644, replaced atomically) instead of stdout')
+    .addHelpText('after', `
+For node_exporter, write a .prom file into its --collector.textfile.directory from cron:
+  store stats --format prometheus -o /var/lib/node_exporter/textfile/strongbox.prom
+The file holds counts and times only, never a secret's name or value.`)
+    .action(async (opts: { format?: string; json?: boolean; output?: string }, cmd: Command) => {
+      if (opts.json && opts.format !== undefined && opts.format !== 'json') throw new StoreError('E_USAGE', '--json and --format exclude each other');
+      const format = (opts.json ? 'json' : opts.format ?? 'text') as Format;
+      if (!FORMATS.includes(format)) throw new StoreError('E_USAGE', `--format is ${FORMATS.join(', ')}, not "${format}"`);
+      const stats = await ctx.withStore(cmd, (store) => collectStats(store));
+      const out = format === 'json' ? `${JSON.stringify(stats, null, 2)}\n` : format === 'prometheus' ? prometheusText(stats) : text(stats);
+      // 0644: node_exporter runs as its own user, and the file holds no secret.
+      if (opts.output !== undefined) writeFileAtomic(opts.output, out, 0o644);
+      else await write(ctx.io.stdout, out);
+    });
+}

@@ -1,0 +1,102 @@
+/**
+ * Store-wide numbers for monitoring (`store stats`, Prometheus): counts, data
+ * key ages, rotation debt. Counts only: no secret name leaves this module.
+ * Read without an audit entry, as `status` is: a collector scraping every
+ * minute would otherwise fill the audit log with its own reads.
+ */
+import type { KeyStatus } from '../crypto/keyset.js';
+import type { MasterKind } from '../crypto/master.js';
+import { dueAmong, ROTATE_EVERY_KEY, ROTATED_AT_KEY } from './policy.js';
+import { contextOf, type Store } from './store.js';
+import type { SecretSummary, VersionState } from './types.js';
+
+export type StateCounts = Record<VersionState, number>;
+
+/** A data key's version, creation time and age. */
+export interface KeyAge {
+  version: number;
+  createdAt: Date;
+  ageMs: number;
+}
+
+export interface StoreStats {
+  path: string;
+  storeId: string;
+  schemaVersion: number;
+  masterKind: MasterKind;
+  /** When the numbers were taken, by the store's clock. */
+  at: Date;
+  /** Secrets by the state of their current version. */
+  secrets: StateCounts;
+  versions: StateCounts;
+  dataKeys: Record<KeyStatus, number>;
+  /** The primary data key; its creation is the last key rotation (or the store's creation). */
+  primaryKey: KeyAge;
+  /** The oldest data key whose material is still in the store (any status but destroyed). */
+  oldestKey: KeyAge;
+  /** Versions sealed under a data key other than the primary (rotate-keys rewraps them). */
+  versionsNeedingRewrap: number;
+  /** Secrets with a rotation policy. */
+  secretsWithPolicy: number;
+  /** Live secrets past their rotation date or expiry (what `store due` lists). */
+  rotationOverdueSecrets: number;
+  /** Live secrets whose value has expired (a subset of the overdue ones). */
+  expiredSecrets: number;
+  /** The newest recorded value rotation (`store rotate`), or null when none was ever recorded. */
+  lastValueRotationAt: Date | null;
+}
+
+const KEY_STATUSES: readonly KeyStatus[] = ['primary', 'active', 'retired', 'destroyed'];
+
+function keyAge(k: { version: number; createdAt: Date }, now: number): KeyAge {
+  return { version: k.version, createdAt: k.createdAt, ageMs: Math.max(0, now - k.createdAt.getTime()) };
+}
+
+/**
+ * Take the store's numbers at `now` (default: the store's clock).
+ * @throws E_CLOSED, E_USAGE (a malformed rotation policy, as `store due`)
+ */
+export async function collectStats(store: Store, now?: number): Promise<StoreStats> {
+  const c = contextOf(store);
+  const t = now ?? c.now();
+  const keys = await store.keys(); // reloads: another process may have rotated
+  const status = await store.status();
+  const counts = c.storage.read((tx) => tx.counts());
+
+  const secrets: StateCounts = { live: 0, deleted: 0, destroyed: 0 };
+  let withPolicy = 0;
+  let lastRotation = -Infinity;
+  // One pass over the secrets: tally each on its way to the policy check.
+  async function* tallied(): AsyncGenerator<SecretSummary> {
+    for await (const s of store.entries()) {
+      secrets[s.state]++;
+      if (s.custom[ROTATE_EVERY_KEY] !== undefined) withPolicy++;
+      const rotatedAt = Date.parse(s.custom[ROTATED_AT_KEY] ?? '');
+      if (Number.isFinite(rotatedAt)) lastRotation = Math.max(lastRotation, rotatedAt);
+      yield s;
+    }
+  }
+  const due = await dueAmong(store, tallied(), t);
+
+  const dataKeys = Object.fromEntries(KEY_STATUSES.map((s) => [s, 0])) as Record<KeyStatus, number>;
+  for (const k of keys) dataKeys[k.status]++;
+  const primary = keys.find((k) => k.status === 'primary')!;
+  const oldest = keys.find((k) => k.status !== 'destroyed') ?? primary; // keys come oldest first
+  return {
+    path: status.path,
+    storeId: status.storeId,
+    schemaVersion: status.schemaVersion,
+    masterKind: status.masterKind,
+    at: new Date(t),
+    secrets,
+    versions: { live: counts.liveVersions, deleted: counts.deletedVersions, destroyed: counts.destroyedVersions },
+    dataKeys,
+    primaryKey: keyAge(primary, t),
+    oldestKey: keyAge(oldest, t),
+    versionsNeedingRewrap: keys.filter((k) => k.status !== 'primary').reduce((n, k) => n + k.versions, 0),
+    secretsWithPolicy: withPolicy,
+    rotationOverdueSecrets: due.length,
+    expiredSecrets: due.filter((d) => d.expired).length,
+    lastValueRotationAt: Number.isFinite(lastRotation) ? new Date(lastRotation) : null,
+  };
+}
