@@ -23,3 +23,5 @@ export {
   type BundleImportOptions, type PlainImportOptions, type ImportReport, type ConflictPolicy, type PlainFormat, type ImportFormat,
 } from './store/export.js';
 export { setPolicy, rotateValue, dueSecrets, expiryOf, policyStatus, policyOf, type RotationPolicy, type DueSecret, type PolicyStatus } from './store/policy.js';
+export type { CacheOptions, CacheStats } from './store/read-cache.js';
+export type { StoreEvent, StoreOperation, EventHook } from './store/events.js';

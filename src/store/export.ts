@@ -644,10 +644,14 @@ async function sealingTransaction(c: StoreContext, dryRun: boolean, fn: (tx: Sto
       if (dryRun) {
         c.storage.read(fn);
       } else {
-        c.storage.write((tx) => {
-          if (tx.primaryKeyId() !== c.keyset.primary()?.id) throw new StaleKeyset();
-          fn(tx);
-        });
+        try {
+          c.storage.write((tx) => {
+            if (tx.primaryKeyId() !== c.keyset.primary()?.id) throw new StaleKeyset();
+            fn(tx);
+          });
+        } finally {
+          c.cache?.clear(); // an import may change any secret: no cached read may outlive it
+        }
       }
       return;
     } catch (e) {
