@@ -1,6 +1,7 @@
 /**
- * The `onEvent` hook: one event per call of a Store method, for logging and
- * metrics. An event says which operation, on which secret, how long it took
+ * The `onEvent` hook: one event per call of a Store method (and of the
+ * functions that take a Store: backup, verify, export, import), for logging
+ * and metrics. An event says which operation, on which secret, how long it took
  * and how it ended; never a value, version data or key material. A hook that
  * throws (or rejects) never changes the operation's result.
  */
@@ -11,7 +12,8 @@ import { nameProblem } from './names.js';
 export type StoreOperation =
   | 'get' | 'put' | 'list' | 'history' | 'delete' | 'undelete' | 'destroy' | 'purge' | 'rollback'
   | 'getMetadata' | 'setMetadata' | 'status' | 'rotateKeys' | 'keys' | 'destroyKey' | 'rotateMaster'
-  | 'verifyAudit' | 'getConfig' | 'setConfig';
+  | 'verifyAudit' | 'getConfig' | 'setConfig'
+  | 'backupStore' | 'verifyStore' | 'exportStore' | 'exportPlain' | 'importBundle' | 'importPlain';
 
 export interface StoreEvent {
   operation: StoreOperation;
@@ -35,6 +37,20 @@ export function checkHook(hook: unknown): EventHook | undefined {
 
 export function outcomeOf(e: unknown): StoreEvent['outcome'] {
   return e instanceof StoreError ? e.code : 'E_INTERNAL';
+}
+
+/** Run an operation and report it to `events`, if there are any. */
+export async function reported<T>(events: EventSink | undefined, operation: StoreOperation, name: string | undefined, fn: () => Promise<T> | T): Promise<T> {
+  if (events === undefined) return fn();
+  const started = performance.now();
+  try {
+    const result = await fn();
+    events.emit(operation, name, started, 'ok');
+    return result;
+  } catch (e) {
+    events.emit(operation, name, started, outcomeOf(e));
+    throw e;
+  }
 }
 
 /** Calls the hook, shielding the operation from it. */

@@ -31,7 +31,11 @@ export interface OpenOptions {
    * filled the entry is in the audit log.
    */
   cache?: CacheOptions;
-  /** Called once per Store method call with the operation, name, duration and outcome; never a value. */
+  /**
+   * Called once per Store method call (and per backupStore, verifyStore,
+   * exportStore, exportPlain, importBundle, importPlain) with the operation,
+   * name, duration and outcome; never a value. A hook that throws changes nothing.
+   */
   onEvent?: EventHook;
 }
 

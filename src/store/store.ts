@@ -18,7 +18,7 @@ import type { MasterKeySource } from '../crypto/master.js';
 import { CONFIG_KEYS, storeIdHex, type ConfigKey, type StoreHeader } from './header.js';
 import { checkName, namePattern, nameProblem } from './names.js';
 import { LATEST, type CacheStats, type ReadCache, type Selector } from './read-cache.js';
-import { outcomeOf, type EventSink, type StoreOperation } from './events.js';
+import { outcomeOf, reported, type EventSink, type StoreOperation } from './events.js';
 import type { AuditEntry, AuditLog } from './audit.js';
 import { SCHEMA_VERSION } from './sqlite/schema.js';
 import type { SecretAndVersion, SecretListRow, SecretRow, Storage, StorageOps, VersionRow } from './storage.js';
@@ -96,6 +96,13 @@ export function contextOf(store: Store): StoreContext {
   return contexts.get(store)!();
 }
 
+const sinks = new WeakMap<Store, EventSink>();
+
+/** The store's onEvent sink, if it has one (also once closed). Internal to src/store. */
+export function eventsOf(store: Store): EventSink | undefined {
+  return sinks.get(store);
+}
+
 export class Store {
   readonly #c: StoreContext;
   #closed = false;
@@ -111,6 +118,7 @@ export class Store {
     this.#cache = context.cache;
     this.#events = context.events;
     this.#plain = !this.#cache && !this.#events;
+    if (this.#events) sinks.set(this, this.#events);
     contexts.set(this, () => this.#ctx());
   }
 
@@ -229,18 +237,8 @@ export class Store {
   }
 
   /** Run a public operation and report it to the onEvent hook, if there is one. */
-  async #observe<T>(operation: StoreOperation, name: string | undefined, fn: () => Promise<T> | T): Promise<T> {
-    const events = this.#events;
-    if (events === undefined) return fn();
-    const started = performance.now();
-    try {
-      const result = await fn();
-      events.emit(operation, name, started, 'ok');
-      return result;
-    } catch (e) {
-      events.emit(operation, name, started, outcomeOf(e));
-      throw e;
-    }
+  #observe<T>(operation: StoreOperation, name: string | undefined, fn: () => Promise<T> | T): Promise<T> {
+    return reported(this.#events, operation, name, fn);
   }
 
   /** Run a read and record it (unless reads are not audited); a read that cannot be recorded fails. */

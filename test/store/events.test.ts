@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { importPlain, openStore, rawKey, rotateValue, type StoreEvent } from '../../src/index.js';
+import { backupStore, exportPlain, importPlain, openStore, rawKey, rotateValue, verifyStore, type StoreEvent } from '../../src/index.js';
 import { codeOfAsync } from '../helpers/errors.js';
 import { freshStore } from '../helpers/store.js';
 
@@ -70,6 +70,24 @@ describe('onEvent', () => {
       expect(Number.isFinite(e.durationMs)).toBe(true);
       expect('name' in e).toBe(e.name !== undefined);
     }
+  });
+
+  it('reports the functions that take a Store: backup, verify, export, import', async () => {
+    const { events, store, dir } = await recorded();
+    await store.put('app/db', 'v1');
+    events.length = 0;
+    await backupStore(store, join(dir, 'backup.db'));
+    expect(await codeOfAsync(() => backupStore(store, join(dir, 'backup.db')))).toBe('E_STORE_EXISTS');
+    await verifyStore(store);
+    await exportPlain(store, join(dir, 'out.json'), { format: 'json' });
+    await importPlain(store, join(dir, 'out.json'), { onConflict: 'new-version' });
+    expect(events.map((e) => [e.operation, e.name, e.outcome])).toEqual([
+      ['backupStore', undefined, 'ok'],
+      ['backupStore', undefined, 'E_STORE_EXISTS'],
+      ['verifyStore', undefined, 'ok'],
+      ['exportPlain', undefined, 'ok'],
+      ['importPlain', undefined, 'ok'],
+    ]);
   });
 
   it('reports a failure by its error code; a name that is not a valid name is left out', async () => {
