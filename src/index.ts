@@ -30,3 +30,5 @@ export { dueAmong } from './store/policy.js';
 export { checkHealth, DEFAULT_MAX_KEY_AGE_MS, type Finding, type FindingLevel, type HealthOptions, type HealthReport } from './store/health.js';
 export { collectStats, type StoreStats, type StateCounts, type KeyAge } from './store/stats.js';
 export { lockState, type LockState, type LockOwner } from './store/lock.js';
+export type { CacheOptions, CacheStats } from './store/read-cache.js';
+export type { StoreEvent, StoreOperation, EventHook } from './store/events.js';

@@ -23,7 +23,8 @@ import { readHeader, storeIdHex } from './header.js';
 import { reloadKeyset, unwrapKeyset, verifyMasterCheck } from './keys.js';
 import { withExclusiveLock } from './lock.js';
 import { openStore, type MasterKeyChoice } from './open.js';
-import { contextOf, type Store, type StoreContext } from './store.js';
+import { contextOf, eventsOf, type Store, type StoreContext } from './store.js';
+import { reported } from './events.js';
 import type { Storage, VersionRow } from './storage.js';
 import { SqliteStorage } from './sqlite/driver.js';
 import { openStoreFile } from './sqlite/open.js';
@@ -301,6 +302,10 @@ async function inspect(c: Inspected, options: VerifyOptions): Promise<VerifyRepo
  * @throws E_CLOSED
  */
 export async function verifyStore(store: Store, options: VerifyOptions = {}): Promise<VerifyReport> {
+  return reported(eventsOf(store), 'verifyStore', undefined, () => verifyStoreUnreported(store, options));
+}
+
+async function verifyStoreUnreported(store: Store, options: VerifyOptions): Promise<VerifyReport> {
   const c = contextOf(store);
   const report = await inspect(c, options);
   const outcome = report.ok ? 'ok' : gravestCode(report.problems);
@@ -424,6 +429,10 @@ async function verifyCopy(c: StoreContext, tmp: string, shownAs: string, onProgr
  * @throws E_STORE_EXISTS (never overwrites), E_IO, E_CLOSED; with `verify`, VerificationError (E_TAMPERED, E_NOT_A_STORE)
  */
 export async function backupStore(store: Store, file: string, options: BackupOptions = {}): Promise<BackupReport> {
+  return reported(eventsOf(store), 'backupStore', undefined, () => backupStoreUnreported(store, file, options));
+}
+
+async function backupStoreUnreported(store: Store, file: string, options: BackupOptions): Promise<BackupReport> {
   const c = contextOf(store);
   const started = performance.now();
   refuseExisting(file, 'a backup never overwrites a file: choose a new name');

@@ -27,7 +27,8 @@ import { DEFAULT_SCRYPT, type ScryptParams } from '../crypto/kdf.js';
 import { readKeyFile } from '../crypto/providers/keyfile.js';
 import { reloadKeyset, StaleKeyset } from './keys.js';
 import { nameProblem } from './names.js';
-import { contextOf, type Store, type StoreContext } from './store.js';
+import { contextOf, eventsOf, type Store, type StoreContext } from './store.js';
+import { reported } from './events.js';
 import type { SecretRow, StorageOps, VersionRow } from './storage.js';
 
 /** How an export bundle is sealed, or how to open one. */
@@ -474,6 +475,10 @@ async function snapshot<T>(c: StoreContext, sink: Sink, fn: (tx: StorageOps) => 
  * @throws E_USAGE (file exists), E_IO, E_MASTER_KEY, E_INSECURE_KEYFILE, E_TAMPERED
  */
 export async function exportStore(store: Store, path: string, options: ExportOptions): Promise<ExportReport> {
+  return reported(eventsOf(store), 'exportStore', undefined, () => exportStoreUnreported(store, path, options));
+}
+
+async function exportStoreUnreported(store: Store, path: string, options: ExportOptions): Promise<ExportReport> {
   const c = contextOf(store);
   const prefix = checkPrefix(options.prefix);
   const allVersions = options.allVersions ?? false;
@@ -564,6 +569,10 @@ export function envLine(name: string, value: string): string | undefined {
  * @throws E_USAGE, E_INVALID_VALUE, E_IO, E_TAMPERED
  */
 export async function exportPlain(store: Store, path: string, options: PlainExportOptions): Promise<ExportReport> {
+  return reported(eventsOf(store), 'exportPlain', undefined, () => exportPlainUnreported(store, path, options));
+}
+
+async function exportPlainUnreported(store: Store, path: string, options: PlainExportOptions): Promise<ExportReport> {
   const c = contextOf(store);
   const prefix = checkPrefix(options.prefix);
   const format = options.format;
@@ -644,10 +653,14 @@ async function sealingTransaction(c: StoreContext, dryRun: boolean, fn: (tx: Sto
       if (dryRun) {
         c.storage.read(fn);
       } else {
-        c.storage.write((tx) => {
-          if (tx.primaryKeyId() !== c.keyset.primary()?.id) throw new StaleKeyset();
-          fn(tx);
-        });
+        try {
+          c.storage.write((tx) => {
+            if (tx.primaryKeyId() !== c.keyset.primary()?.id) throw new StaleKeyset();
+            fn(tx);
+          });
+        } finally {
+          c.cache?.clear(); // an import may change any secret: no cached read may outlive it
+        }
       }
       return;
     } catch (e) {
@@ -746,6 +759,10 @@ class Importer {
  * @throws E_WRONG_MASTER_KEY, E_TAMPERED, E_UNSUPPORTED_FORMAT, E_INVALID_IMPORT, E_MASTER_KEY, E_IO, E_USAGE
  */
 export async function importBundle(store: Store, path: string, options: BundleImportOptions): Promise<ImportReport> {
+  return reported(eventsOf(store), 'importBundle', undefined, () => importBundleUnreported(store, path, options));
+}
+
+async function importBundleUnreported(store: Store, path: string, options: BundleImportOptions): Promise<ImportReport> {
   const c = contextOf(store);
   const onConflict = checkPolicy(options.onConflict);
   const dryRun = options.dryRun ?? false;
@@ -913,6 +930,10 @@ export function parsePlain(text: string, format: PlainFormat): { entries: [strin
  * @throws E_INVALID_IMPORT, E_IO, E_USAGE
  */
 export async function importPlain(store: Store, path: string, options: PlainImportOptions = {}): Promise<ImportReport> {
+  return reported(eventsOf(store), 'importPlain', undefined, () => importPlainUnreported(store, path, options));
+}
+
+async function importPlainUnreported(store: Store, path: string, options: PlainImportOptions): Promise<ImportReport> {
   const c = contextOf(store);
   const onConflict = checkPolicy(options.onConflict);
   const dryRun = options.dryRun ?? false;

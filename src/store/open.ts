@@ -14,12 +14,38 @@ import { DEFAULT_MAX_VALUE_BYTES, MAX_VALUE_BYTES_LIMIT, readHeader, writeHeader
 import { SqliteStorage } from './sqlite/driver.js';
 import { createStoreFile, openStoreFile } from './sqlite/open.js';
 import { Store } from './store.js';
+import { ReadCache, type CacheOptions } from './read-cache.js';
+import { checkHook, EventSink, type EventHook } from './events.js';
 
 export interface OpenOptions {
   /** Clock in ms since the epoch (tests). */
   now?: () => number;
   /** Who the audit log names (default: the OS user and this process). */
   actor?: AuditActor;
+  /**
+   * Keep decrypted values of `get` in memory, each for at most `ttlMs` after
+   * it was read from the file (off by default). This process's own writes
+   * drop the secret's entries at once; another process's writes are seen
+   * once the entry expires, at most `ttlMs` later. A read served from the
+   * cache does not reach the file, so with audit.reads on only the read that
+   * filled the entry is in the audit log.
+   */
+  cache?: CacheOptions;
+  /**
+   * Called once per Store method call (and per backupStore, verifyStore,
+   * exportStore, exportPlain, importBundle, importPlain) with the operation,
+   * name, duration and outcome; never a value. A hook that throws changes nothing.
+   */
+  onEvent?: EventHook;
+}
+
+/** The cache and the hook of `options`, checked before any file is touched. @throws E_USAGE */
+function libraryHooks(options: OpenOptions, now: () => number): { cache?: ReadCache; events?: EventSink } {
+  const hook = checkHook(options.onEvent);
+  return {
+    ...(options.cache !== undefined ? { cache: new ReadCache(options.cache, now) } : {}),
+    ...(hook ? { events: new EventSink(hook) } : {}),
+  };
 }
 
 function defaultActor(): AuditActor {
@@ -77,6 +103,7 @@ export async function initStore(path: string, master: MasterKeySource, options: 
   const maxVersions = options.maxVersions ?? 0;
   if (!Number.isSafeInteger(maxVersions) || maxVersions < 0) throw new StoreError('E_USAGE', 'maxVersions must be 0 (all) or more');
   const now = options.now ?? Date.now;
+  const hooks = libraryHooks(options, now);
   const storeId = randomBytes(STORE_ID_BYTES);
   const created = now();
 
@@ -99,7 +126,7 @@ export async function initStore(path: string, master: MasterKeySource, options: 
       tx.insertKey(row);
       audit.append(tx, { action: 'init', outcome: 'ok', detail: `master ${params.kind}` });
     });
-    return new Store({ path, storage, header, master: key, keyset, now, audit });
+    return new Store({ path, storage, header, master: key, keyset, now, audit, ...hooks });
   } catch (e) {
     keyset.wipe();
     key.close();
@@ -116,6 +143,8 @@ export type MasterKeyChoice = MasterKeySource | ((params: MasterParams) => Maste
  * @throws E_NO_STORE, E_NOT_A_STORE, E_SCHEMA_TOO_NEW, E_WRONG_MASTER_KEY, E_MASTER_KEY, E_TAMPERED
  */
 export async function openStore(path: string, master: MasterKeyChoice, options: OpenOptions = {}): Promise<Store> {
+  const now = options.now ?? Date.now;
+  const hooks = libraryHooks(options, now);
   const storage = new SqliteStorage(await openStoreFile(path));
   let key: MasterKey | undefined;
   try {
@@ -124,9 +153,8 @@ export async function openStore(path: string, master: MasterKeyChoice, options: 
     key = await source.unlock(header.storeId, header.master);
     await verifyMasterCheck(key, header.storeId, header.masterCheck);
     const keyset = await unwrapKeyset(key, header.storeId, rows);
-    const now = options.now ?? Date.now;
     const audit = await openAudit(storage, header, key, options, now);
-    return new Store({ path, storage, header, master: key, keyset, now, audit });
+    return new Store({ path, storage, header, master: key, keyset, now, audit, ...hooks });
   } catch (e) {
     key?.close();
     storage.close();

@@ -17,6 +17,8 @@ import { rotateMaster } from './master-rotation.js';
 import type { MasterKeySource } from '../crypto/master.js';
 import { CONFIG_KEYS, storeIdHex, type ConfigKey, type StoreHeader } from './header.js';
 import { checkName, namePattern, nameProblem } from './names.js';
+import { LATEST, type CacheStats, type ReadCache, type Selector } from './read-cache.js';
+import { outcomeOf, reported, type EventSink, type StoreOperation } from './events.js';
 import type { AuditEntry, AuditLog } from './audit.js';
 import { SCHEMA_VERSION } from './sqlite/schema.js';
 import type { SecretAndVersion, SecretListRow, SecretRow, Storage, StorageOps, VersionRow } from './storage.js';
@@ -41,6 +43,10 @@ export interface StoreContext {
   keyset: Keyset;
   now: () => number;
   audit: AuditLog;
+  /** The opt-in read cache (OpenOptions.cache); writes that bypass the Store's methods (imports) must clear it. */
+  cache?: ReadCache;
+  /** The opt-in onEvent hook. */
+  events?: EventSink;
 }
 
 function stateOf(v: VersionRow): VersionState {
@@ -70,6 +76,14 @@ function toTime(at: Date | number | string): number {
   return t;
 }
 
+/** What a get may be cached as: the current version or version N; undefined for a time query or a malformed version (not cached). */
+function selectorOf(options: GetOptions): Selector | undefined {
+  if (options.at !== undefined) return undefined;
+  const v = options.version;
+  if (v === undefined) return LATEST;
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 1 ? v : undefined;
+}
+
 function notFound(name: string): StoreError {
   return new StoreError('E_NOT_FOUND', `no secret named ${name}`);
 }
@@ -82,14 +96,29 @@ export function contextOf(store: Store): StoreContext {
   return contexts.get(store)!();
 }
 
+const sinks = new WeakMap<Store, EventSink>();
+
+/** The store's onEvent sink, if it has one (also once closed). Internal to src/store. */
+export function eventsOf(store: Store): EventSink | undefined {
+  return sinks.get(store);
+}
+
 export class Store {
   readonly #c: StoreContext;
   #closed = false;
   /** A destroy or purge whose WAL checkpoint has not finished yet. */
   #scrubPending = false;
+  readonly #cache: ReadCache | undefined;
+  readonly #events: EventSink | undefined;
+  /** Neither a cache nor a hook: get takes its shortest path. */
+  readonly #plain: boolean;
 
   constructor(context: StoreContext) {
     this.#c = context;
+    this.#cache = context.cache;
+    this.#events = context.events;
+    this.#plain = !this.#cache && !this.#events;
+    if (this.#events) sinks.set(this, this.#events);
     contexts.set(this, () => this.#ctx());
   }
 
@@ -191,7 +220,25 @@ export class Store {
     } catch (e) {
       this.#recordFailure(action, name, e, false);
       throw e;
+    } finally {
+      this.#changed(name);
     }
+  }
+
+  /**
+   * Before a change's result (or error) reaches the caller: drop the cached
+   * reads it may have made stale, those of `name`, or all for a store-wide
+   * change. A failed change drops them too: it may have failed after its commit.
+   */
+  #changed(name: string | undefined): void {
+    if (this.#cache === undefined) return;
+    if (name === undefined) this.#cache.clear();
+    else this.#cache.invalidate(name);
+  }
+
+  /** Run a public operation and report it to the onEvent hook, if there is one. */
+  #observe<T>(operation: StoreOperation, name: string | undefined, fn: () => Promise<T> | T): Promise<T> {
+    return reported(this.#events, operation, name, fn);
   }
 
   /** Run a read and record it (unless reads are not audited); a read that cannot be recorded fails. */
@@ -236,6 +283,10 @@ export class Store {
    * @throws E_INVALID_NAME, E_INVALID_VALUE, E_VALUE_TOO_LARGE, E_CAS_MISMATCH, E_USAGE
    */
   async put(name: string, value: Uint8Array | string | SecretBytes, options: PutOptions = {}): Promise<WriteResult> {
+    return this.#observe('put', name, () => this.#put(name, value, options));
+  }
+
+  async #put(name: string, value: Uint8Array | string | SecretBytes, options: PutOptions): Promise<WriteResult> {
     const c = this.#ctx();
     checkName(name);
     if (options.cas !== undefined && (!Number.isSafeInteger(options.cas) || options.cas < 0)) {
@@ -255,12 +306,68 @@ export class Store {
 
   /**
    * Read the current version, a given version, or the version current at a time.
+   * With the read cache on (OpenOptions.cache), a repeat of the first two within
+   * the TTL is served from memory, and so not audited.
    * @throws E_NOT_FOUND, E_DELETED, E_DESTROYED, E_TAMPERED, E_INVALID_NAME, E_USAGE
    */
   async get(name: string, options: GetOptions = {}): Promise<SecretVersion> {
+    if (this.#plain) return this.#getRecorded(name, options);
+    return this.#getObserved(name, options);
+  }
+
+  /** A read of the store file, audited when reads are. */
+  #getRecorded(name: string, options: GetOptions): SecretVersion | Promise<SecretVersion> {
     // The hot path: with reads not audited, one read and one AEAD open, no extra async hops.
     if (!this.#ctx().header.auditReads) return this.#get(name, options);
     return this.#read({ action: 'get', name }, () => this.#get(name, options), (s) => [s.version]);
+  }
+
+  /**
+   * get through the read cache (when on) and reported to the hook (when
+   * there is one). A cache hit does not reach the file, so it is not audited.
+   */
+  async #getObserved(name: string, options: GetOptions): Promise<SecretVersion> {
+    const started = this.#events ? performance.now() : 0;
+    let cached = false;
+    try {
+      this.#ctx();
+      const cache = this.#cache;
+      const selector = cache && selectorOf(options);
+      let result: SecretVersion;
+      if (cache === undefined || selector === undefined) {
+        result = await this.#getRecorded(name, options);
+      } else {
+        checkName(name);
+        const hit = cache.get(name, selector);
+        if (hit) {
+          cached = true;
+          result = hit;
+        } else {
+          // Both taken before the read: the entry's age counts from here, and a write meanwhile keeps it out.
+          const epoch = cache.epoch;
+          const readAt = cache.now();
+          result = await this.#getRecorded(name, options);
+          cache.set(selector, result, readAt, epoch);
+        }
+      }
+      this.#events?.emit('get', name, started, 'ok', cached);
+      return result;
+    } catch (e) {
+      this.#events?.emit('get', name, started, outcomeOf(e), false);
+      throw e;
+    }
+  }
+
+  /** The read cache's counters; undefined when the store was opened without a cache. */
+  cacheStats(): CacheStats | undefined {
+    this.#ctx();
+    return this.#cache?.stats();
+  }
+
+  /** Drop (and wipe) every cached value; the next get of each reads the store file. */
+  clearCache(): void {
+    this.#ctx();
+    this.#cache?.clear();
   }
 
   /** Synchronous unless the keyset must be reloaded first (another process rotated). */
@@ -289,6 +396,10 @@ export class Store {
 
   /** Every version of `name`, oldest first. @throws E_NOT_FOUND */
   async history(name: string): Promise<VersionInfo[]> {
+    return this.#observe('history', name, () => this.#history(name));
+  }
+
+  async #history(name: string): Promise<VersionInfo[]> {
     const c = this.#ctx();
     return this.#read({ action: 'history', name }, () => c.storage.read((tx) => {
       checkName(name);
@@ -329,6 +440,10 @@ export class Store {
 
   /** All matching secrets' summaries, sorted by name. */
   async list(options: ListOptions = {}): Promise<SecretSummary[]> {
+    return this.#observe('list', undefined, () => this.#list(options));
+  }
+
+  async #list(options: ListOptions): Promise<SecretSummary[]> {
     return this.#read({ action: 'list', detail: options.pattern || '*' }, async () => {
       const out: SecretSummary[] = [];
       for await (const s of this.entries(options)) out.push(s);
@@ -349,6 +464,10 @@ export class Store {
 
   /** Soft-delete versions (the current one by default); undelete restores them. @throws E_NOT_FOUND */
   async delete(name: string, options: { versions?: number[] } = {}): Promise<number[]> {
+    return this.#observe('delete', name, () => this.#delete(name, options));
+  }
+
+  async #delete(name: string, options: { versions?: number[] }): Promise<number[]> {
     const c = this.#ctx();
     checkName(name);
     return this.#change('delete', name, () => {
@@ -364,6 +483,10 @@ export class Store {
 
   /** Restore soft-deleted versions (the current one by default). @throws E_NOT_FOUND */
   async undelete(name: string, options: { versions?: number[] } = {}): Promise<number[]> {
+    return this.#observe('undelete', name, () => this.#undelete(name, options));
+  }
+
+  async #undelete(name: string, options: { versions?: number[] }): Promise<number[]> {
     const c = this.#ctx();
     checkName(name);
     return this.#change('undelete', name, () => {
@@ -383,6 +506,10 @@ export class Store {
    * @throws E_NOT_FOUND, E_USAGE
    */
   async destroy(name: string, versions: number[]): Promise<number[]> {
+    return this.#observe('destroy', name, () => this.#destroy(name, versions));
+  }
+
+  async #destroy(name: string, versions: number[]): Promise<number[]> {
     const c = this.#ctx();
     checkName(name);
     const done = await this.#change('destroy', name, () => {
@@ -401,6 +528,10 @@ export class Store {
 
   /** Remove the secret and every version. @throws E_NOT_FOUND */
   async purge(name: string): Promise<void> {
+    return this.#observe('purge', name, () => this.#purge(name));
+  }
+
+  async #purge(name: string): Promise<void> {
     const c = this.#ctx();
     checkName(name);
     await this.#change('purge', name, () => c.storage.write((tx) => {
@@ -427,6 +558,10 @@ export class Store {
    * @throws E_NOT_FOUND, E_DELETED, E_DESTROYED, E_CAS_MISMATCH
    */
   async rollback(name: string, version: number, options: { cas?: number } = {}): Promise<WriteResult> {
+    return this.#observe('rollback', name, () => this.#rollback(name, version, options));
+  }
+
+  async #rollback(name: string, version: number, options: { cas?: number }): Promise<WriteResult> {
     const c = this.#ctx();
     checkName(name);
     return this.#change('rollback', name, async () => {
@@ -450,6 +585,10 @@ export class Store {
 
   /** @throws E_NOT_FOUND */
   async getMetadata(name: string): Promise<SecretMetadata> {
+    return this.#observe('getMetadata', name, () => this.#getMetadata(name));
+  }
+
+  async #getMetadata(name: string): Promise<SecretMetadata> {
     const c = this.#ctx();
     return this.#read({ action: 'metadata.get', name }, () => c.storage.read((tx) => {
       checkName(name);
@@ -465,6 +604,10 @@ export class Store {
    * @throws E_NOT_FOUND, E_USAGE
    */
   async setMetadata(name: string, update: MetadataUpdate): Promise<SecretMetadata> {
+    return this.#observe('setMetadata', name, () => this.#setMetadata(name, update));
+  }
+
+  async #setMetadata(name: string, update: MetadataUpdate): Promise<SecretMetadata> {
     const c = this.#ctx();
     checkName(name);
     return this.#change('metadata.set', name, () => {
@@ -496,6 +639,10 @@ export class Store {
 
   /** Store-wide facts: ids, counts, keys. Never key material. */
   async status(): Promise<StoreStatus> {
+    return this.#observe('status', undefined, () => this.#status());
+  }
+
+  async #status(): Promise<StoreStatus> {
     const c = this.#ctx();
     const counts = c.storage.read((tx) => tx.counts());
     const keys: KeyInfo[] = c.keyset.info().map((k) => ({ ...k, createdAt: new Date(k.createdAt), versions: counts.byKey.get(k.id) ?? 0 }));
@@ -521,19 +668,31 @@ export class Store {
    * @throws E_LOCKED, E_USAGE, E_TAMPERED
    */
   async rotateKeys(options: RotateOptions = {}): Promise<RotateReport> {
+    return this.#observe('rotateKeys', undefined, () => this.#rotateKeys(options));
+  }
+
+  async #rotateKeys(options: RotateOptions): Promise<RotateReport> {
     const c = this.#ctx();
     return this.#change('rotate-keys', undefined, () => rotateKeys(c, options));
   }
 
   /** The data keys with how many versions each encrypts. */
   async keys(): Promise<KeyInfo[]> {
+    return this.#observe('keys', undefined, () => this.#keys());
+  }
+
+  async #keys(): Promise<KeyInfo[]> {
     this.#ctx();
     await this.#reloadKeys();
-    return (await this.status()).keys;
+    return (await this.#status()).keys;
   }
 
   /** Erase a retired data key. @throws E_KEY_IN_USE, E_NOT_FOUND, E_LOCKED */
   async destroyKey(keyVersion: number, options: { wait?: boolean } = {}): Promise<void> {
+    return this.#observe('destroyKey', undefined, () => this.#destroyKey(keyVersion, options));
+  }
+
+  async #destroyKey(keyVersion: number, options: { wait?: boolean }): Promise<void> {
     const c = this.#ctx();
     await this.#change('keys.destroy', undefined, () => {
       checkVersionNumber(keyVersion, 'key version');
@@ -546,6 +705,10 @@ export class Store {
    * @throws E_LOCKED, E_MASTER_KEY
    */
   async rotateMaster(next: MasterKeySource, options: { wait?: boolean } = {}): Promise<void> {
+    return this.#observe('rotateMaster', undefined, () => this.#rotateMaster(next, options));
+  }
+
+  async #rotateMaster(next: MasterKeySource, options: { wait?: boolean }): Promise<void> {
     const c = this.#ctx();
     const key = await this.#change('rotate-master', undefined, () => rotateMaster(c, next, options));
     c.master.close();
@@ -573,6 +736,10 @@ export class Store {
 
   /** Check the audit chain: the first entry that was edited, dropped, moved or inserted, if any. */
   async verifyAudit(): Promise<AuditVerifyReport> {
+    return this.#observe('verifyAudit', undefined, () => this.#verifyAudit());
+  }
+
+  async #verifyAudit(): Promise<AuditVerifyReport> {
     const c = this.#ctx();
     const result = c.storage.read((tx) => c.audit.verify((after) => tx.auditPage(after, AUDIT_PAGE), tx.getMeta('audit_head')));
     return { ok: result.problem === undefined, entries: result.entries, ...(result.problem ? { firstProblem: result.problem } : {}) };
@@ -580,6 +747,10 @@ export class Store {
 
   /** A store setting (see CONFIG_KEYS). */
   async getConfig(key: ConfigKey): Promise<string> {
+    return this.#observe('getConfig', undefined, () => this.#getConfig(key));
+  }
+
+  async #getConfig(key: ConfigKey): Promise<string> {
     const c = this.#ctx();
     if (!CONFIG_KEYS.includes(key)) throw usage(`unknown setting "${key}"; known: ${CONFIG_KEYS.join(', ')}`);
     return String(c.header.auditReads);
@@ -587,6 +758,10 @@ export class Store {
 
   /** Change a store setting; audited. */
   async setConfig(key: ConfigKey, value: string): Promise<void> {
+    return this.#observe('setConfig', undefined, () => this.#setConfig(key, value));
+  }
+
+  async #setConfig(key: ConfigKey, value: string): Promise<void> {
     const c = this.#ctx();
     await this.#change('config.set', undefined, () => {
       if (!CONFIG_KEYS.includes(key)) throw usage(`unknown setting "${key}"; known: ${CONFIG_KEYS.join(', ')}`);
@@ -604,6 +779,7 @@ export class Store {
     if (this.#closed) return;
     if (this.#scrubPending) this.#scrub();
     this.#closed = true;
+    this.#cache?.clear();
     this.#c.audit.close();
     this.#c.keyset.wipe();
     this.#c.master.close();
