@@ -62,7 +62,10 @@ async function hsmSource(opts: MasterOptions, io: Io, params?: MasterParams): Pr
   try {
     // Lazy import: only HSM users load the PKCS#11 code and its native addon.
     const { pkcs11 } = await import('../crypto/providers/pkcs11.js');
-    return pkcs11({ module, tokenLabel: opts.tokenLabel, keyLabel: opts.keyLabel, pin, create: creating });
+    // At open the labels the store recorded find the key: labels given (by flag or profile) are for
+    // a new key, at init or rotate-master --to pkcs11, and must not redirect the old one.
+    const labels = creating ? { tokenLabel: opts.tokenLabel, keyLabel: opts.keyLabel } : {};
+    return pkcs11({ module, ...labels, pin, create: creating });
   } finally {
     pin.fill(0); // pkcs11() keeps its own copy
   }

@@ -59,4 +59,11 @@ describe('store with a PKCS#11 master key', () => {
     expect(cli([...hsmArgs(), 'get', 'db/password']).out).toBe('from-the-hsm');
     expect(cli(['--store', ws.db, '--keyfile', keyFile, 'get', 'db/password']).status).not.toBe(0);
   });
+
+  it('rotate-master from one HSM key to another: the labels given name the new key, not the old one', () => {
+    const next = cli([...hsmArgs(), 'rotate-master', '--to', 'pkcs11', '--token-label', 'cli-token', '--key-label', 'strongbox-master-3']);
+    expect(next.status, next.stderr).toBe(0);
+    expect(cli([...hsmArgs(), 'get', 'db/password']).out).toBe('from-the-hsm');
+    expect(JSON.parse(cli([...hsmArgs(), 'status', '--json']).out).masterKind).toBe('pkcs11');
+  });
 });
