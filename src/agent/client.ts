@@ -1,10 +1,10 @@
 /**
- * Talking to the unlock agent. A missing socket means no agent; a socket
- * nobody answers on was left by an agent that died, and is removed so the
- * next `store unlock` starts cleanly.
+ * Talking to the unlock agent. A missing socket, or one nobody answers on
+ * (left by an agent that died), means no agent. Clients never remove a
+ * socket: the agent that starts next does, under a lock, so two of them
+ * cannot each take the other's fresh socket for a stale one.
  */
 import { connect, type Socket } from 'node:net';
-import { lstatSync, unlinkSync } from 'node:fs';
 import { StoreError } from '../errors.js';
 import { wipe } from '../crypto/bytes.js';
 import { dirname } from 'node:path';
@@ -20,6 +20,9 @@ export class AgentError extends StoreError {
     this.name = 'AgentError';
   }
 }
+
+/** The connection ended before the reply: the agent exited (its last store ran out) or died. */
+export class AgentConnectionLost extends AgentError {}
 
 /** The agent refused an unwrap: the ciphertext does not open under the key it holds. */
 export class AgentUnwrapError extends Error {}
@@ -39,8 +42,8 @@ export class AgentConnection {
     this.#socket = socket;
     socket.unref(); // an idle connection never keeps a process alive; pending requests ref it
     readFrames<ReplyHead>(socket, (frame) => this.#settle(frame));
-    socket.on('error', () => this.#failAll(new AgentError('the agent connection failed')));
-    socket.on('close', () => this.#failAll(new AgentError('the agent closed the connection')));
+    socket.on('error', () => this.#failAll(new AgentConnectionLost('the agent connection failed')));
+    socket.on('close', () => this.#failAll(new AgentConnectionLost('the agent closed the connection')));
   }
 
   #settle(frame: Frame<ReplyHead>): void {
@@ -68,7 +71,7 @@ export class AgentConnection {
    * @throws AgentError when the agent refuses, fails or does not answer
    */
   async request(head: Omit<RequestHead, 'id'>, fields: Uint8Array[] = []): Promise<Frame<ReplyHead>> {
-    if (this.#socket.destroyed) throw new AgentError('the agent connection is closed');
+    if (this.#socket.destroyed) throw new AgentConnectionLost('the agent connection is closed');
     const id = this.#nextId++;
     const reply = new Promise<Frame<ReplyHead>>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -93,17 +96,9 @@ export class AgentConnection {
   }
 }
 
-function removeStaleSocket(socketPath: string): void {
-  try {
-    if (lstatSync(socketPath).isSocket()) unlinkSync(socketPath);
-  } catch {
-    // gone already, or not ours to remove
-  }
-}
-
 /**
  * Connect to the agent at `socketPath` (whose directory the caller has
- * checked). Undefined when there is no agent; a dead agent's socket is removed.
+ * checked). Undefined when there is no agent, or only a dead one's socket.
  */
 export function connectAgent(socketPath: string): Promise<AgentConnection | undefined> {
   return new Promise((resolve, reject) => {
@@ -114,11 +109,7 @@ export function connectAgent(socketPath: string): Promise<AgentConnection | unde
     });
     socket.once('error', (e: NodeJS.ErrnoException) => {
       socket.destroy();
-      if (e.code === 'ENOENT') return resolve(undefined);
-      if (e.code === 'ECONNREFUSED') {
-        removeStaleSocket(socketPath);
-        return resolve(undefined);
-      }
+      if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') return resolve(undefined);
       reject(new AgentError(`cannot reach the agent at ${socketPath}: ${e.code ?? 'error'}`));
     });
   });
@@ -139,8 +130,26 @@ export async function forgetInAgent(socketPath: string, storeId?: string): Promi
   }
 }
 
-/** Make a running agent forget the store `storeId` (hex), if its directory is ours; quiet when none runs. */
-export async function forgetStoreInAgent(env: Record<string, string | undefined>, storeId: string): Promise<void> {
+/**
+ * The agent's socket path when its directory exists and is private;
+ * undefined when there is no directory (so no agent).
+ * @throws E_AGENT when the directory is not private
+ */
+export function privateAgentSocket(env: Record<string, string | undefined>): string | undefined {
   const socketPath = agentSocketPath(env);
-  if (checkAgentDir(dirname(socketPath))) await forgetInAgent(socketPath, storeId);
+  return checkAgentDir(dirname(socketPath)) ? socketPath : undefined;
+}
+
+/**
+ * After a change of the store's master key (rotate-master, restore): make a
+ * running agent forget the store, whose old key would now fail every open.
+ * The change is done, so failing to reach the agent is a warning, not an error.
+ */
+export async function forgetStoreInAgent(env: Record<string, string | undefined>, storeId: string, warn: (text: string) => void): Promise<void> {
+  try {
+    const socketPath = privateAgentSocket(env);
+    if (socketPath) await forgetInAgent(socketPath, storeId);
+  } catch (e) {
+    warn(`could not make the unlock agent forget the old key (${(e as Error).message}): run store lock`);
+  }
 }

@@ -7,9 +7,7 @@
  */
 import type { MasterKey, MasterKind } from '../crypto/master.js';
 import { hex } from '../crypto/bytes.js';
-import { checkAgentDir, agentSocketPath } from './paths.js';
-import { connectAgent, type AgentConnection } from './client.js';
-import { dirname } from 'node:path';
+import { connectAgent, privateAgentSocket, type AgentConnection } from './client.js';
 
 class AgentMasterKey implements MasterKey {
   constructor(
@@ -46,8 +44,8 @@ type Env = Record<string, string | undefined>;
  * @throws E_AGENT when the agent directory is not private or the agent fails
  */
 export async function agentKeyFor(storeId: Uint8Array, env: Env): Promise<MasterKey | undefined> {
-  const socketPath = agentSocketPath(env);
-  if (!checkAgentDir(dirname(socketPath))) return undefined;
+  const socketPath = privateAgentSocket(env);
+  if (!socketPath) return undefined;
   const connection = await connectAgent(socketPath);
   if (!connection) return undefined;
   const id = hex(storeId);

@@ -7,15 +7,21 @@
  */
 import { lstatSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { StoreError } from '../errors.js';
 
 type Env = Record<string, string | undefined>;
 
+/** An absolute path from the environment, else undefined: the XDG spec says to ignore relative ones. */
+function absolute(value: string | undefined): string | undefined {
+  return value && isAbsolute(value) ? value : undefined;
+}
+
 /** `$XDG_RUNTIME_DIR/strongbox`, else a per-user directory under the temp dir. */
 export function agentDir(env: Env): string {
-  if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'strongbox');
-  return join(env.TMPDIR || tmpdir(), `strongbox-${process.getuid?.() ?? 'user'}`);
+  const runtime = absolute(env.XDG_RUNTIME_DIR);
+  if (runtime) return join(runtime, 'strongbox');
+  return join(absolute(env.TMPDIR) ?? tmpdir(), `strongbox-${process.getuid?.() ?? 'user'}`);
 }
 
 export function agentSocketPath(env: Env): string {

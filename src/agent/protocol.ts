@@ -102,6 +102,7 @@ function decodeFrame<H>(body: Buffer): Frame<H> {
  */
 export function readFrames<H>(socket: Socket, onFrame: (frame: Frame<H>) => void): void {
   let pending: Buffer = Buffer.alloc(0);
+  socket.on('close', () => wipe(pending)); // a frame cut off mid-way (a client died during an add)
   socket.on('data', (chunk: Buffer) => {
     const joined = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
     if (joined !== chunk) {

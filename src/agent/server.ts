@@ -15,9 +15,13 @@ import { wipe } from '../crypto/bytes.js';
 import { ensureAgentDir } from './paths.js';
 import { AGENT_PROTOCOL, readFrames, sendFrame, type Frame, type HeldStore, type ReplyHead, type RequestHead } from './protocol.js';
 import { connectAgent } from './client.js';
+import { withExclusiveLock } from '../store/lock.js';
 
 /** An agent nobody adds a key to within this long after it starts exits (a failed unlock). */
 const FIRST_KEY_WITHIN_MS = 30_000;
+/** How long a starting agent waits for another one's start-up lock. */
+const START_LOCK_WAIT_MS = 4000;
+const WATCH_EVERY_MS = 1000;
 /** Longest `store unlock --for` (setTimeout's limit is 24.8 days; a week is plenty). */
 export const MAX_UNLOCK_MS = 7 * 24 * 3_600_000;
 
@@ -46,37 +50,61 @@ class Agent {
     chmodSync(socketPath, 0o600);
     this.#socketIno = statSync(socketPath).ino;
     this.#idleTimer = setTimeout(() => this.#shutdown(), FIRST_KEY_WITHIN_MS);
+    this.#watch();
     return true;
   }
 
-  /** Bind, taking over a socket file left by a dead agent; false if a live agent holds it. */
-  async #bind(server: Server, socketPath: string): Promise<boolean> {
-    const previous = process.umask(0o177); // the socket is born 0600, no window where it is wider
-    try {
-      for (let attempt = 0; ; attempt++) {
-        const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
-          server.once('error', resolve);
+  /**
+   * Bind, taking over a socket file left by a dead agent; false if a live
+   * agent holds it. Under a lock: two agents starting at once must not each
+   * take the other's fresh socket for a stale one and remove it.
+   */
+  #bind(server: Server, socketPath: string): Promise<boolean> {
+    return withExclusiveLock(socketPath, async () => {
+      const live = await connectAgent(socketPath);
+      if (live) {
+        live.close();
+        return false; // another `store unlock` started one first: it serves
+      }
+      try {
+        unlinkSync(socketPath); // stale: its agent died without cleaning up
+      } catch {
+        // none there
+      }
+      const previous = process.umask(0o177); // the socket is born 0600, no window where it is wider
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
           server.listen(socketPath, () => {
-            server.removeListener('error', resolve);
-            resolve(undefined);
+            server.removeListener('error', reject);
+            resolve();
           });
         });
-        if (!error) return true;
-        if (error.code !== 'EADDRINUSE' || attempt > 0) throw error;
-        const live = await connectAgent(socketPath);
-        if (live) {
-          live.close();
-          return false; // another `store unlock` started one first: it serves
-        }
-        try {
-          unlinkSync(socketPath); // stale: its agent died without cleaning up
-        } catch {
-          // gone already
-        }
+      } finally {
+        process.umask(previous);
       }
-    } finally {
-      process.umask(previous);
-    }
+      return true;
+    }, { wait: true, waitMs: START_LOCK_WAIT_MS });
+  }
+
+  /**
+   * Once a second, by the wall clock: forget stores whose time has run out
+   * even if their timers were late (a suspended laptop does not advance
+   * them), and stop if our socket was removed or replaced, since no client
+   * could reach us to lock.
+   */
+  #watch(): void {
+    const watchdog = setInterval(() => {
+      for (const id of [...this.#held.keys()]) this.#entry(id);
+      let ours = false;
+      try {
+        ours = statSync(this.#socketPath).ino === this.#socketIno;
+      } catch {
+        // removed
+      }
+      if (!ours || (this.#held.size === 0 && this.#idleTimer === undefined)) this.#shutdown();
+    }, WATCH_EVERY_MS);
+    watchdog.unref();
   }
 
   #serve(socket: Socket): void {

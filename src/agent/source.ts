@@ -8,6 +8,12 @@ export interface AgentSourceOptions {
   fallback?: MasterKeySource | (() => MasterKeySource | Promise<MasterKeySource>);
   /** Where to look for the agent (XDG_RUNTIME_DIR, TMPDIR); default process.env. */
   env?: Record<string, string | undefined>;
+  /**
+   * Told when the agent cannot be used (its directory is not private, it
+   * does not answer) and `fallback` is used instead. Without a fallback that
+   * error is thrown.
+   */
+  onUnusable?: (error: StoreError) => void;
 }
 
 /**
@@ -24,9 +30,17 @@ export function agent(options: AgentSourceOptions = {}): MasterKeySource {
       return Promise.reject(new StoreError('E_USAGE', 'the agent cannot create a store: init with a passphrase, then store unlock'));
     },
     async unlock(storeId, params) {
-      const held = await agentKeyFor(storeId, env);
-      if (held) return held;
       const { fallback } = options;
+      let held;
+      try {
+        held = await agentKeyFor(storeId, env);
+      } catch (e) {
+        // Nothing was sent to an unusable agent, so the fallback is safe: a squatted
+        // /tmp directory must not lock a user out of a store whose passphrase they give.
+        if (!fallback || !(e instanceof StoreError) || e.code !== 'E_AGENT') throw e;
+        options.onUnusable?.(e);
+      }
+      if (held) return held;
       if (!fallback) {
         throw new StoreError('E_MASTER_KEY', 'this store is not unlocked', ['run store unlock (it asks the passphrase once)']);
       }

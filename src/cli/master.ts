@@ -101,12 +101,25 @@ export function defaultInitKind(opts: MasterOptions, io: Io): MasterKind {
   return 'passphrase';
 }
 
+/**
+ * A passphrase given (file or environment) is used as given, as a flag beats
+ * everything else; otherwise the agent, where `store unlock` left the store
+ * (no KDF, no prompt); otherwise the prompt.
+ */
+function passphraseOrAgent(opts: MasterOptions, io: Io): MasterKeySource | Promise<MasterKeySource> {
+  if (opts.passphraseFile || io.env.STORE_PASSPHRASE) return passphraseSource(opts, io, false);
+  return agent({
+    env: io.env,
+    fallback: () => passphraseSource(opts, io, false),
+    onUnusable: (e) => io.stderr.write(`store: warning: not using the unlock agent: ${e.message}\n`),
+  });
+}
+
 /** A chooser for openStore: the source matching the kind the store was made with. */
 export function sourceForOpen(opts: MasterOptions, io: Io): (params: MasterParams) => Promise<MasterKeySource> {
   return async (params) => {
     const family = masterFamily(params.kind);
-    // The agent first: a store `store unlock` left there opens with no KDF and no prompt.
-    if (family === 'passphrase') return agent({ env: io.env, fallback: () => passphraseSource(opts, io, false) });
+    if (family === 'passphrase') return passphraseOrAgent(opts, io);
     if (family === 'pkcs11') return hsmSource(opts, io, params);
     return keySource(opts, io, false);
   };

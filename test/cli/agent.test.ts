@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { createConnection } from 'node:net';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -14,7 +14,7 @@ import { scryptSync } from 'node:crypto';
 import { Database } from '../../src/store/sqlite/native.js';
 import { agent, keyFile, openStore, type MasterKeySource } from '../../src/index.js';
 import { rawMasterKey } from '../../src/crypto/raw-master.js';
-import { cli, workspace } from './run-cli.js';
+import { CLI, cleanEnv, cli, workspace } from './run-cli.js';
 
 const PASSPHRASE = 'correct horse battery staple';
 const VALUE = 'agent-test-value-7f3a9c';
@@ -168,18 +168,71 @@ describe('store unlock', () => {
     expect(r.stderr).toMatch(/passphrase stores/);
   });
 
-  it('refuses an agent directory that others can enter, for unlock and for reads', () => {
+  it('refuses an agent directory that others can enter; reads warn and go on without the agent', () => {
     mkdirSync(agentDir(), { mode: 0o755 });
     chmodSync(agentDir(), 0o755);
     const r = run(['unlock'], { STORE_PASSPHRASE: PASSPHRASE });
     expect(r.status).toBe(6);
     expect(r.stderr).toMatch(/not 0700/);
+    // A squatted directory must not lock anyone out of a store whose passphrase they can give.
     const g = run(['get', 'app/db']);
     expect(g.status).toBe(6);
-    expect(g.stderr).toMatch(/refusing to use it/);
+    expect(g.stderr).toMatch(/warning: not using the unlock agent: .*not 0700/);
+    expect(g.stderr).toMatch(/no passphrase given/);
+    expect(ok(['get', 'app/db'], { STORE_PASSPHRASE: PASSPHRASE }).out).toBe(VALUE);
   });
 
-  it('cleans up a socket left by an agent that was killed', async () => {
+  it('rotate-master succeeds (and says why) when it cannot reach the agent to make it forget', () => {
+    const other = join(ws.dir, 'keyed.db');
+    const key = join(ws.dir, 'master.key');
+    expect(cli(['--store', other, '--keyfile', key, 'init', '--master', 'keyfile'], { env }).status).toBe(0);
+    mkdirSync(agentDir(), { mode: 0o755 });
+    chmodSync(agentDir(), 0o755);
+    const r = cli(['--store', other, '--keyfile', key, 'rotate-master', '--to', 'passphrase', '--scrypt-log-n', '15'], { env: { ...env, STORE_NEW_PASSPHRASE: 'new' } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/warning: could not make the unlock agent forget/);
+    expect(cli(['--store', other, 'list'], { env: { ...env, STORE_PASSPHRASE: 'new' } }).status).toBe(0);
+  });
+
+  it('restore makes the agent forget the store (the backup may be under another key)', () => {
+    const backup = join(ws.dir, 'backup.db');
+    ok(['backup', backup], { STORE_PASSPHRASE: PASSPHRASE });
+    unlock();
+    const r = ok(['restore', backup, '--json']); // verified through the agent's key
+    expect(JSON.parse(r.out)).toMatchObject({ storeId: expect.any(String) });
+    expect(run(['get', 'app/db']).status).toBe(6);
+    expect(ok(['get', 'app/db'], { STORE_PASSPHRASE: PASSPHRASE }).out).toBe(VALUE);
+  });
+
+  it('a passphrase given beats the agent', () => {
+    unlock();
+    expect(run(['get', 'app/db'], { STORE_PASSPHRASE: 'not the passphrase' }).status).toBe(5);
+    expect(ok(['get', 'app/db']).out).toBe(VALUE);
+  });
+
+  it('two unlocks at once start one agent', async () => {
+    const unlockAsync = () => new Promise<{ status: number | null; out: string; err: string }>((resolve) => {
+      const child = spawn(process.execPath, [CLI, ...store('unlock', '--json')], { env: cleanEnv({ ...env, STORE_PASSPHRASE: PASSPHRASE }) });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      child.on('close', (status) => resolve({ status, out, err }));
+    });
+    const both = await Promise.all([unlockAsync(), unlockAsync()]);
+    for (const r of both) expect(r.status, r.err).toBe(0);
+    const pids = both.map((r) => (JSON.parse(r.out) as { agentPid: number }).agentPid);
+    expect(pids[0]).toBe(pids[1]);
+    expect(ok(['get', 'app/db']).out).toBe(VALUE);
+  });
+
+  it('an agent whose socket was removed forgets its keys and exits', async () => {
+    const { agentPid } = unlock();
+    rmSync(socketPath());
+    await until('the orphaned agent exits', () => !running(agentPid));
+  });
+
+  it('takes over a socket left by an agent that was killed', async () => {
     mkdirSync(agentDir(), { mode: 0o700 });
     const holder = spawn(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(socketPath())}, () => console.log('up'))`]);
     await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
@@ -187,10 +240,10 @@ describe('store unlock', () => {
     await new Promise((r) => holder.once('exit', r));
     expect(existsSync(socketPath())).toBe(true);
 
-    expect(run(['get', 'app/db']).status).toBe(6);
-    expect(existsSync(socketPath()), 'the stale socket is removed by the next client').toBe(false);
-    unlock();
+    expect(run(['get', 'app/db']).status, 'no agent answers: as if none ran').toBe(6);
+    const { agentPid } = unlock(); // the new agent takes the dead one's socket over
     expect(ok(['get', 'app/db']).out).toBe(VALUE);
+    expect(running(agentPid)).toBe(true);
   });
 
   it('keeps one agent for several stores; lock forgets only the named one', () => {

@@ -11,13 +11,15 @@ import { passphraseRoot } from '../../crypto/providers/passphrase.js';
 import { rawMasterKey } from '../../crypto/raw-master.js';
 import { hex, wipe } from '../../crypto/bytes.js';
 import { startAgent } from '../../agent/start.js';
-import { forgetInAgent } from '../../agent/client.js';
-import { agentSocketPath, checkAgentDir } from '../../agent/paths.js';
+import { AGENT_PROTOCOL, type HeldStore } from '../../agent/protocol.js';
+import { AgentConnectionLost } from '../../agent/client.js';
+import { forgetInAgent, privateAgentSocket } from '../../agent/client.js';
+import { agentDir, ensureAgentDir } from '../../agent/paths.js';
 import { MAX_UNLOCK_MS } from '../../agent/server.js';
 import { parseDuration } from '../progress.js';
 import { readPassphrase } from '../master.js';
 import type { Context } from '../context.js';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 
 const DEFAULT_FOR = '15m';
 
@@ -68,6 +70,30 @@ async function verifiedRoot(ctx: Context, cmd: Command): Promise<{ root: Uint8Ar
   }
 }
 
+/**
+ * Give the agent the root key, starting one if none runs. Tried twice: an
+ * agent whose last store ran out just as we connected exits before our
+ * request arrives, and the passphrase typed must not be lost to that.
+ */
+async function handToAgent(env: Record<string, string | undefined>, entry: { storeId: string; ttlMs: number; path: string }, root: Uint8Array): Promise<{ held: HeldStore; pid: number | undefined }> {
+  for (let attempt = 1; ; attempt++) {
+    const connection = await startAgent(env, process.argv[1]!);
+    try {
+      const hello = await connection.request({ op: 'hello' });
+      if (hello.head.protocol !== AGENT_PROTOCOL) {
+        throw new StoreError('E_AGENT', `the running agent speaks protocol ${String(hello.head.protocol)}, not ${AGENT_PROTOCOL} (left by another version)`, ['stop it with: store lock --all']);
+      }
+      const { head } = await connection.request({ op: 'add', kind: 'passphrase', ...entry }, [root]);
+      if (!head.held) throw new StoreError('E_AGENT', 'the agent did not take the key');
+      return { held: head.held, pid: hello.head.pid };
+    } catch (e) {
+      if (attempt >= 2 || !(e instanceof AgentConnectionLost)) throw e;
+    } finally {
+      connection.close();
+    }
+  }
+}
+
 export function registerAgent(program: Command, ctx: Context): void {
   program
     .command('unlock')
@@ -81,18 +107,13 @@ unwrapping for commands and library calls, and exits when the time runs out or
 on store lock. Unlocking again asks again and restarts the time.`)
     .action(async (opts: { for?: number; json?: boolean }, cmd: Command) => {
       const ttlMs = opts.for ?? unlockFor(DEFAULT_FOR);
+      // Before the passphrase is asked for: a directory we would refuse anyway.
+      ensureAgentDir(agentDir(ctx.io.env));
       const { root, storeId, path } = await verifiedRoot(ctx, cmd);
       try {
-        const connection = await startAgent(ctx.io.env, process.argv[1]!);
-        try {
-          const { head } = await connection.request({ op: 'add', storeId: hex(storeId), kind: 'passphrase', ttlMs, path }, [root]);
-          const hello = await connection.request({ op: 'hello' });
-          const expiresAt = head.held?.expiresAt ?? Date.now() + ttlMs;
-          if (opts.json) return await ctx.json({ store: path, storeId: hex(storeId), expiresAt: new Date(expiresAt).toISOString(), agentPid: hello.head.pid });
-          return await ctx.note(`unlocked ${path} until ${until(expiresAt)} (store lock to lock it now)`);
-        } finally {
-          connection.close();
-        }
+        const { held, pid } = await handToAgent(ctx.io.env, { storeId: hex(storeId), ttlMs, path }, root);
+        if (opts.json) return await ctx.json({ store: path, storeId: hex(storeId), expiresAt: new Date(held.expiresAt).toISOString(), agentPid: pid });
+        return await ctx.note(`unlocked ${path} until ${until(held.expiresAt)} (store lock to lock it now)`);
       } finally {
         wipe(root);
       }
@@ -106,8 +127,8 @@ on store lock. Unlocking again asks again and restarts the time.`)
     .action(async (opts: { all?: boolean; json?: boolean }, cmd: Command) => {
       const path = ctx.globals(cmd).store;
       const storeId = opts.all ? undefined : hex((await peekStore(path)).storeId);
-      const socketPath = agentSocketPath(ctx.io.env);
-      const locked = checkAgentDir(dirname(socketPath)) ? await forgetInAgent(socketPath, storeId) : undefined;
+      const socketPath = privateAgentSocket(ctx.io.env);
+      const locked = socketPath ? await forgetInAgent(socketPath, storeId) : undefined;
       if (opts.json) return ctx.json({ agentRunning: locked !== undefined, locked: locked ?? [] });
       if (locked === undefined) return ctx.note('no agent is running: nothing was unlocked');
       if (opts.all) return ctx.note(`locked ${locked.length} store(s); the agent stops`);

@@ -5,6 +5,7 @@ import { backupStore, gravestCode, restoreStore, VerificationError, verifyStore,
 import type { Context } from '../context.js';
 import { sourceForOpen } from '../master.js';
 import { progressBar } from '../progress.js';
+import { forgetStoreInAgent } from '../../agent/client.js';
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
@@ -92,6 +93,8 @@ export function registerBackup(program: Command, ctx: Context): void {
         return reportFailure(ctx, e, opts.json);
       }
       bar.end();
+      // The restored file may be under another master key than the one an agent holds.
+      await forgetStoreInAgent(ctx.io.env, r.storeId, (text) => void ctx.note(`warning: ${text}`));
       if (opts.json) return ctx.json(r);
       const kept = r.keptAs ? `; the previous file is kept as ${r.keptAs}` : '';
       const forced = r.forced ? ` (replacing store ${r.replacedStoreId ?? 'of unknown id'}: --force)` : '';
