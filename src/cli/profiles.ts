@@ -10,6 +10,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { StoreError } from '../errors.js';
 import type { MasterKind } from '../crypto/master.js';
+import { modeText } from '../store/file-mode.js';
 import type { MasterOptions } from './master.js';
 
 /** What one profile may set: the store and its master-key options; the path fields are absolute once read. */
@@ -80,8 +81,7 @@ export function readProfiles(env: Env): ProfilesFile | undefined {
 function checkOwnership(path: string, st: Stats): void {
   if (!st.isFile()) throw invalid(path, 'not a regular file');
   if ((st.mode & 0o022) !== 0) {
-    const mode = (st.mode & 0o777).toString(8).padStart(3, '0');
-    throw invalid(path, `writable by group or others (mode ${mode}): whoever can edit it can point store at their store or key`, [
+    throw invalid(path, `writable by group or others (mode ${modeText(st.mode)}): whoever can edit it can point store at their store or key`, [
       `run: chmod go-w ${path}`,
     ]);
   }

@@ -113,11 +113,6 @@ export async function resolveEnv(store: Store, sel: EnvSelection): Promise<EnvEn
   return out;
 }
 
-/** `'value'` for a POSIX shell: single quotes, each `'` as `'\''`. */
-export function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
 // ---- templates -----------------------------------------------------------------------------------
 
 /** `{{ store:name }}` or `{{ store:name@3 }}`, spaces inside the braces optional. */

@@ -13,7 +13,9 @@ import { lockState } from './lock.js';
 import { openStore, type MasterKeyChoice } from './open.js';
 import type { Store } from './store.js';
 import { dueAmong } from './policy.js';
+import { modeText } from './file-mode.js';
 import { probeStoreFile } from './sqlite/open.js';
+import { shellWord } from './shell-quote.js';
 import { SCHEMA_VERSION } from './sqlite/schema.js';
 
 /** ok: sound; warn: worth doing something about; fail: broken or unsafe; skip: could not be checked. */
@@ -55,16 +57,8 @@ const NAMES_SHOWN = 5;
 /** Checks that need the store opened with its master key. */
 const KEYED_CHECKS = ['integrity', 'audit-log', 'key-age', 'rewrap', 'rotation', 'expiry'] as const;
 
-/** A path as one shell word, for fixes meant to be pasted. */
-function sh(path: string): string {
-  return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
-}
-
-function octal(mode: number): string {
-  return (mode & 0o7777).toString(8).padStart(4, '0');
-}
-
-function days(ms: number): string {
+/** An age in whole days, rounded down, as doctor's findings say it (`90 days`). */
+function wholeDays(ms: number): string {
   return `${Math.floor(ms / DAY_MS)} days`;
 }
 
@@ -129,13 +123,13 @@ function checkFileModes(path: string, f: Findings): void {
   const files = [path, `${path}-wal`, `${path}-shm`];
   const open = files.flatMap((p) => {
     const mode = modeOf(p);
-    return mode !== undefined && (mode & 0o077) !== 0 ? [`${p} is mode ${octal(mode)}`] : [];
+    return mode !== undefined && (mode & 0o077) !== 0 ? [`${p} is mode ${modeText(mode)}`] : [];
   });
   if (open.length === 0) {
     f.add('file-modes', 'ok', 'the store file (and its -wal and -shm) can be read by its owner only');
     return;
   }
-  const targets = files.filter((p) => modeOf(p) !== undefined).map(sh).join(' ');
+  const targets = files.filter((p) => modeOf(p) !== undefined).map(shellWord).join(' ');
   f.add('file-modes', 'fail', `${open.join(', ')}: group or others may read or write it`, `chmod 600 ${targets}`);
 }
 
@@ -151,8 +145,8 @@ function checkDirectory(path: string, f: Findings): void {
   // Sticky (like /tmp): others cannot rename or remove our files, but can still create the -wal before we do.
   const sticky = (mode & 0o1000) !== 0;
   f.add('directory', sticky ? 'warn' : 'fail',
-    `${dir} is mode ${octal(mode)}: group or others can ${sticky ? 'create files beside the store' : 'replace the store file'}`,
-    sticky ? `move the store to a private directory (mkdir -m 700 DIR)` : `chmod go-w ${sh(dir)}`);
+    `${dir} is mode ${modeText(mode)}: group or others can ${sticky ? 'create files beside the store' : 'replace the store file'}`,
+    sticky ? `move the store to a private directory (mkdir -m 700 DIR)` : `chmod go-w ${shellWord(dir)}`);
 }
 
 /** A key file must be 0600, as ssh wants of a private key. */
@@ -166,7 +160,7 @@ function checkKeyFile(keyFile: string | undefined, f: Findings): void {
     return;
   }
   if (!st.isFile()) f.add('key-file', 'fail', `the key file ${keyFile} is not a regular file`, 'name the store\'s key file with --keyfile PATH (or STORE_KEYFILE)');
-  else if ((st.mode & 0o077) !== 0) f.add('key-file', 'fail', `the key file ${keyFile} is mode ${octal(st.mode)}: group or others may read it`, `chmod 600 ${sh(keyFile)}`);
+  else if ((st.mode & 0o077) !== 0) f.add('key-file', 'fail', `the key file ${keyFile} is mode ${modeText(st.mode)}: group or others may read it`, `chmod 600 ${shellWord(keyFile)}`);
   else f.add('key-file', 'ok', `the key file ${keyFile} can be read by its owner only`);
 }
 
@@ -177,7 +171,7 @@ function checkLock(path: string, now: number, maxKeyAgeMs: number, f: Findings):
     f.add('lock', 'ok', 'no exclusive operation holds the lock');
     return;
   }
-  const lockFiles = `rm -r ${sh(`${path}.lock`)}${s.owner ? ` ${sh(`${path}.lock-owner`)}` : ''}`;
+  const lockFiles = `rm -r ${shellWord(`${path}.lock`)}${s.owner ? ` ${shellWord(`${path}.lock-owner`)}` : ''}`;
   const who = s.owner ? `pid ${s.owner.pid} on ${s.owner.host}` : 'a process that recorded no owner';
   if (s.stale) {
     const why = s.owner?.alive === false ? `${who}, which no longer runs` : `${who}, not refreshed for ${Math.round((s.sinceRefreshMs ?? 0) / 1000)} s`;
@@ -211,7 +205,7 @@ async function checkAuditLog(store: Store, f: Findings): Promise<void> {
   }
   const p = r.firstProblem!;
   f.add('audit-log', 'fail', `audit log broken at entry ${p.seq}: ${p.problem}`,
-    `the file was edited outside Strongbox: find who can write ${sh(store.path)}, and compare with a backup (store --store FILE audit); the ${r.entries} entries before it are intact`);
+    `the file was edited outside Strongbox: find who can write ${shellWord(store.path)}, and compare with a backup (store --store FILE audit); the ${r.entries} entries before it are intact`);
 }
 
 async function checkKeys(store: Store, now: number, maxAgeMs: number, f: Findings): Promise<void> {
@@ -219,10 +213,10 @@ async function checkKeys(store: Store, now: number, maxAgeMs: number, f: Finding
   const primary = keys.find((k) => k.status === 'primary')!;
   const age = Math.max(0, now - primary.createdAt.getTime());
   if (age > maxAgeMs) {
-    f.add('key-age', 'warn', `primary data key ${primary.version} is ${days(age)} old (more than ${days(maxAgeMs)})`,
+    f.add('key-age', 'warn', `primary data key ${primary.version} is ${wholeDays(age)} old (more than ${wholeDays(maxAgeMs)})`,
       `store rotate-keys (for cron: store rotate-keys --if-older-than ${Math.floor(maxAgeMs / DAY_MS)}d)`);
   } else {
-    f.add('key-age', 'ok', `primary data key ${primary.version} is ${days(age)} old`);
+    f.add('key-age', 'ok', `primary data key ${primary.version} is ${wholeDays(age)} old`);
   }
   const old = keys.filter((k) => k.status !== 'primary' && k.versions > 0);
   const count = old.reduce((n, k) => n + k.versions, 0);
@@ -246,7 +240,7 @@ async function checkRotations(store: Store, now: number, f: Findings): Promise<v
   }
   const overdue = due.filter((d) => !d.expired);
   const expired = due.filter((d) => d.expired);
-  const rotate = (list: { name: string }[]) => (list.length === 1 ? `store rotate ${sh(list[0]!.name)} [--generate]` : 'store rotate NAME [--generate] for each (store due lists them)');
+  const rotate = (list: { name: string }[]) => (list.length === 1 ? `store rotate ${shellWord(list[0]!.name)} [--generate]` : 'store rotate NAME [--generate] for each (store due lists them)');
   if (overdue.length > 0) f.add('rotation', 'warn', `${overdue.length} secret(s) past their rotation date: ${names(overdue)}`, rotate(overdue));
   else f.add('rotation', 'ok', 'no secret is past its rotation date');
   if (expired.length > 0) {

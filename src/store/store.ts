@@ -611,29 +611,29 @@ export class Store {
     const c = this.#ctx();
     checkName(name);
     return this.#change('metadata.set', name, () => {
-    if (update.maxVersions !== undefined && (!Number.isSafeInteger(update.maxVersions) || update.maxVersions < 0)) {
-      throw usage('maxVersions must be a whole number from 0 (store default) up');
-    }
-    if (update.custom !== undefined) checkCustom(update.custom);
-    return c.storage.write((tx) => {
-      const secret = tx.findSecret(name);
-      if (!secret) throw notFound(name);
-      const next: SecretRow = {
-        ...secret,
-        maxVersions: update.maxVersions ?? secret.maxVersions,
-        custom: update.custom ? { ...update.custom } : secret.custom,
-        updatedAt: c.now(),
-      };
-      tx.updateSecret(next);
-      const pruned = this.#prune(tx, next);
-      const detail = [
-        update.maxVersions !== undefined ? `maxVersions=${update.maxVersions}` : '',
-        update.custom ? 'custom' : '',
-        pruned.length ? `pruned ${pruned.join(',')}` : '',
-      ].filter(Boolean).join('; ');
-      c.audit.append(tx, { action: 'metadata.set', name, outcome: 'ok', ...(detail ? { detail } : {}) });
-      return metadataOf(next, tx.listVersions(secret.id)[0]?.version ?? 0);
-    });
+      if (update.maxVersions !== undefined && (!Number.isSafeInteger(update.maxVersions) || update.maxVersions < 0)) {
+        throw usage('maxVersions must be a whole number from 0 (store default) up');
+      }
+      if (update.custom !== undefined) checkCustom(update.custom);
+      return c.storage.write((tx) => {
+        const secret = tx.findSecret(name);
+        if (!secret) throw notFound(name);
+        const next: SecretRow = {
+          ...secret,
+          maxVersions: update.maxVersions ?? secret.maxVersions,
+          custom: update.custom ? { ...update.custom } : secret.custom,
+          updatedAt: c.now(),
+        };
+        tx.updateSecret(next);
+        const pruned = this.#prune(tx, next);
+        const detail = [
+          update.maxVersions !== undefined ? `maxVersions=${update.maxVersions}` : '',
+          update.custom ? 'custom' : '',
+          pruned.length ? `pruned ${pruned.join(',')}` : '',
+        ].filter(Boolean).join('; ');
+        c.audit.append(tx, { action: 'metadata.set', name, outcome: 'ok', ...(detail ? { detail } : {}) });
+        return metadataOf(next, tx.listVersions(secret.id)[0]?.version ?? 0);
+      });
     });
   }
 

@@ -123,7 +123,12 @@ describe('store check', () => {
     const r = cli([...absent, 'check', '--require-file', file]);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(`${file} line 3: bad requirement "x:nope"`);
-    expect(cli([...absent, 'check', '--require-file', join(ws.dir, 'none')]).status).toBe(1);
+    // A requirements file that cannot be read is a bad requirement too, not "a problem was found" (exit 1).
+    for (const [unreadable, code] of [[join(ws.dir, 'none'), 'ENOENT'], [ws.dir, 'EISDIR']] as const) {
+      const bad = cli([...absent, 'check', '--require-file', unreadable]);
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toContain(`store: error: cannot read requirements file ${unreadable}: ${code}`);
+    }
   });
 
   it('a store that cannot be opened is its own error, not a report', () => {

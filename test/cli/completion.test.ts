@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, cleanEnv, cli, workspace } from './run-cli.js';
 
@@ -15,6 +15,11 @@ let scripts: Record<'bash' | 'zsh' | 'fish', string>;
 let path: string;
 /** The commands `store --help` lists: what the scripts must offer at the top. */
 let commands: string[];
+/** A PATH whose `store` logs its arguments to `argvLog` (one a line), then runs the built CLI. */
+let loggingPath: string;
+let argvLog: string;
+/** Options a half-typed command line may hold that must not reach `__complete`: code to load, a file that blocks. */
+let hostile: string[];
 
 function ok(args: string[], input?: string) {
   const r = cli(args, { input });
@@ -36,6 +41,13 @@ beforeAll(() => {
   writeFileSync(join(bin, 'store'), `#!/bin/sh\nexec '${process.execPath}' '${CLI}' "$@"\n`);
   chmodSync(join(bin, 'store'), 0o755);
   path = `${bin}:${process.env.PATH}`;
+  const loggingBin = join(ws.dir, 'logging-bin');
+  mkdirSync(loggingBin);
+  argvLog = join(ws.dir, 'argv.log');
+  writeFileSync(join(loggingBin, 'store'), `#!/bin/sh\nprintf '%s\\n' "$@" >> '${argvLog}'\nexec '${process.execPath}' '${CLI}' "$@"\n`);
+  chmodSync(join(loggingBin, 'store'), 0o755);
+  loggingPath = `${loggingBin}:${process.env.PATH}`;
+  hostile = ['--module', '/nonexistent/evil.so', '--passphrase-file', '/dev/tty', '--pin-file', '/dev/tty'];
   ok([...ws.base, 'init', '--master', 'keyfile']);
   for (const name of ['app/db', 'app/jwt', 'other']) ok([...ws.base, 'set', name], 'v');
   scripts = { bash: ok(['completion', 'bash']).out, zsh: ok(['completion', 'zsh']).out, fish: ok(['completion', 'fish']).out };
@@ -93,6 +105,13 @@ describe('bash completion', () => {
     expect(complete(['store', '--store', ws.db, 'get', ''])).toEqual([]);
   });
 
+  it('passes on only --store, --profile and --keyfile: never --module or a passphrase or PIN file from the half-typed line', () => {
+    writeFileSync(argvLog, '');
+    const line = ['store', ...hostile, '--store', ws.db, `--keyfile=${ws.key}`, 'get', 'ap'];
+    expect(complete(line, { PATH: loggingPath })).toEqual(['app/db', 'app/jwt']);
+    expect(readFileSync(argvLog, 'utf8').split('\n').filter(Boolean)).toEqual(['--store', ws.db, '--keyfile', ws.key, '__complete', 'names', '--', 'ap']);
+  });
+
   it('completes files and programs where those go', () => {
     expect(complete(['store', 'backup', join(ws.dir, 'completion.b')])).toEqual([join(ws.dir, 'completion.bash')]);
     expect(complete(['store', '--keyfile', join(ws.dir, 'completion.f')])).toEqual([join(ws.dir, 'completion.fish')]);
@@ -108,6 +127,12 @@ describe('zsh and fish completion', () => {
       _store_names app/ "\${_store_globals[@]}"`, '_', join(ws.dir, 'completion.zsh'), '--store', ws.db, `--keyfile=${ws.key}`, 'policy', 'show']);
     expect(r.err).toBe('');
     expect(r.out).toBe(`policy show|0|--store ${ws.db} --keyfile ${ws.key}\nname\napp/db\napp/jwt\n`);
+  });
+
+  it('zsh: the walk keeps --module and a passphrase or PIN file out of the options passed on', () => {
+    const r = shell('zsh', ['-f', '-c', `compdef() { :; }; source "$1"; shift
+      _store_walk "$@"; print -r -- "\${_store_globals[*]}"`, '_', join(ws.dir, 'completion.zsh'), ...hostile, '--store', ws.db, '--profile=work', 'get']);
+    expect(r).toMatchObject({ err: '', out: `--store ${ws.db} --profile work\n` });
   });
 
   it('zsh: _store offers commands, options, choices, files and names (compsys stood in for by printing)', () => {
@@ -141,6 +166,14 @@ describe('zsh and fish completion', () => {
     expect(complete(`store --store ${ws.db} --keyfile ${ws.key} get app/`)).toEqual(['app/db', 'app/jwt']);
     expect(complete(`store --store ${ws.db} get app/`)).toEqual([]);
   });
+
+  it('fish: passes on only --store, --profile and --keyfile', () => {
+    writeFileSync(argvLog, '');
+    const r = shell('fish', ['--no-config', '-c', `source $argv[1]; complete -C $argv[2]`, join(ws.dir, 'completion.fish'),
+      `store ${hostile.join(' ')} --store ${ws.db} --keyfile ${ws.key} get app/`], { PATH: loggingPath });
+    expect(r).toMatchObject({ err: '', out: 'app/db\napp/jwt\n' });
+    expect(readFileSync(argvLog, 'utf8').split('\n').filter(Boolean)).toEqual(['--store', ws.db, '--keyfile', ws.key, '__complete', 'names', '--', 'app/']);
+  });
 });
 
 describe('store __complete names', () => {
@@ -154,6 +187,16 @@ describe('store __complete names', () => {
     for (const args of [['--store', join(ws.dir, 'absent.db')], ['--store', ws.db]]) {
       expect(cli([...args, '__complete', 'names'])).toMatchObject({ status: 0, out: '', stderr: '' });
     }
+  });
+
+  it('prints nothing, without blocking, when a key, passphrase or PIN file is a FIFO or a terminal', () => {
+    const fifo = join(ws.dir, 'key.fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    for (const args of [['--keyfile', fifo], ['--keyfile', ws.key, '--passphrase-file', fifo], ['--keyfile', ws.key, '--pin-file', '/dev/tty']]) {
+      expect(cli(['--store', ws.db, ...args, '__complete', 'names'])).toMatchObject({ status: 0, out: '', stderr: '' });
+    }
+    expect(cli(['--store', ws.db, '--keyfile', fifo, '__complete', 'names'], { env: { STORE_KEYFILE: ws.key } }).out).toBe('');
+    expect(cli(['__complete', 'names'], { env: { STORE_PATH: ws.db, STORE_KEYFILE: fifo } }).out).toBe('');
   });
 
   it('never asks for a passphrase, even on a terminal; STORE_NO_PROMPT=1 makes other commands fail instead of asking (for a key or a value)', () => {

@@ -160,6 +160,17 @@ describe('store stats --format prometheus', () => {
     expect(value(samples, 'strongbox_rotation_overdue_secrets')).toBe(0);
   });
 
+  it('emits exactly the metrics the README lists (with their labels besides store)', () => {
+    const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+    const start = readme.indexOf('## Monitoring');
+    const section = readme.slice(start, readme.indexOf('```cron', start));
+    const listed = [...section.matchAll(/`(strongbox_[a-z_]+)(?:\{([a-z_,]+)\})?`/g)].map((m) => `${m[1]}{${m[2] ?? ''}}`).sort();
+    populate(); // a sample of every metric, the last value rotation's too
+    const { samples, types } = parseExposition(ok(['stats', '--format', 'prometheus']).out);
+    const labelsOf = (name: string) => Object.keys(samples.find((s) => s.name === name)?.labels ?? {}).filter((l) => l !== 'store');
+    expect([...types.keys()].map((name) => `${name}{${labelsOf(name).join(',')}}`).sort()).toEqual(listed);
+  });
+
   it('escapes a store path with a quote, a backslash and a newline in its label', () => {
     const odd = join(ws.dir, 'we"ird\\na\nme.db');
     expect(cli(['--store', odd, '--keyfile', ws.key, 'init', '--master', 'keyfile']).status).toBe(0);

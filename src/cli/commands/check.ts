@@ -19,7 +19,8 @@ function requirementsOf(file: string): Requirement[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new StoreError('E_IO', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    // A requirements file that cannot be read is a bad requirement (exit 2), not a problem found in the store (exit 1).
+    throw new StoreError('E_USAGE', `cannot read requirements file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
   }
   const out: Requirement[] = [];
   text.split(/\r?\n/).forEach((line, i) => {

@@ -4,6 +4,7 @@
  * latter never asks for anything and never fails loudly: a TAB press must
  * not hang on a prompt or print errors into the command line.
  */
+import { statSync } from 'node:fs';
 import { Argument, type Command } from 'commander';
 import { StoreError } from '../../errors.js';
 import { nameProblem } from '../../store/names.js';
@@ -13,6 +14,14 @@ import { completionSpec } from '../completion/spec.js';
 import { bashScript } from '../completion/bash.js';
 import { zshScript } from '../completion/zsh.js';
 import { fishScript } from '../completion/fish.js';
+
+function isRegularFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false; // absent or not to be looked at: no store to open either way
+  }
+}
 
 const SHELLS = { bash: bashScript, zsh: zshScript, fish: fishScript } as const;
 
@@ -29,7 +38,9 @@ Load it with:
   fish:  store completion fish | source          (in ~/.config/fish/config.fish)
 Secret names come from the store the command line (or STORE_PATH) names, and
 only when it opens without a prompt: a key file, STORE_MASTER_KEY,
-STORE_PASSPHRASE(_FILE) or an HSM PIN given the same way.`)
+STORE_PASSPHRASE(_FILE) or an HSM PIN given the same way. Of the command line
+only --store, --profile and --keyfile are used (never --module or a
+passphrase or PIN file: set those in the environment or a profile).`)
     .action(async (shell: string) => {
       const render = SHELLS[shell as keyof typeof SHELLS];
       await write(ctx.io.stdout, render(completionSpec(build(new Context(ctx.io)))));
@@ -44,6 +55,10 @@ STORE_PASSPHRASE(_FILE) or an HSM PIN given the same way.`)
       if (what !== 'names') throw new StoreError('E_USAGE', `__complete takes names, not "${what}"`);
       // Names hold none of * ? [, so anything else typed cannot start one (and must not become a glob).
       if (prefix !== '' && nameProblem(prefix) !== undefined && nameProblem(`${prefix}x`) !== undefined) return;
+      // A key, passphrase or PIN file that is a terminal or a FIFO would block the TAB press.
+      const g = ctx.globals(cmd);
+      const files = [g.store, g.keyfile, g.passphraseFile, g.pinFile].filter((f): f is string => f !== undefined);
+      if (!files.every(isRegularFile)) return;
       const quiet: Io = Object.create(ctx.io, { env: { value: { ...ctx.io.env, STORE_NO_PROMPT: '1' } } }) as Io;
       let names: string[];
       try {

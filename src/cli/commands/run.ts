@@ -4,10 +4,11 @@ import { constants as osConstants } from 'node:os';
 import type { Command } from 'commander';
 import { StoreError } from '../../errors.js';
 import { envLine } from '../../store/export.js';
+import { shellQuote } from '../../store/shell-quote.js';
 import { write } from '../io.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import type { Context } from '../context.js';
-import { collect, nameList, renderTemplate, resolveEnv, shellQuote, type EnvEntry, type EnvSelection } from '../secret-env.js';
+import { collect, nameList, renderTemplate, resolveEnv, type EnvEntry, type EnvSelection } from '../secret-env.js';
 
 interface SelectionOpts {
   prefix?: string;

@@ -10,7 +10,8 @@ import { prometheusText } from '../prometheus.js';
 const FORMATS = ['text', 'json', 'prometheus'] as const;
 type Format = (typeof FORMATS)[number];
 
-function days(ms: number): string {
+/** An age in days to a tenth (`0.4 days`): stats shows a young key's age too. */
+function daysToTenth(ms: number): string {
   return `${(ms / 86_400_000).toFixed(1)} days`;
 }
 
@@ -21,8 +22,8 @@ function text(s: StoreStats): string {
     `secrets:           ${states(s.secrets)}`,
     `versions:          ${states(s.versions)}`,
     `data keys:         ${states(s.dataKeys)}`,
-    `primary key:       ${s.primaryKey.version}, made ${s.primaryKey.createdAt.toISOString()} (${days(s.primaryKey.ageMs)} old)`,
-    `oldest key:        ${s.oldestKey.version} (${days(s.oldestKey.ageMs)} old)`,
+    `primary key:       ${s.primaryKey.version}, made ${s.primaryKey.createdAt.toISOString()} (${daysToTenth(s.primaryKey.ageMs)} old)`,
+    `oldest key:        ${s.oldestKey.version} (${daysToTenth(s.oldestKey.ageMs)} old)`,
     `needing rewrap:    ${s.versionsNeedingRewrap} version(s)`,
     `with a policy:     ${s.secretsWithPolicy} secret(s)`,
     `rotation overdue:  ${s.rotationOverdueSecrets} secret(s), ${s.expiredSecrets} expired`,

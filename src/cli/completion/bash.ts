@@ -1,14 +1,15 @@
 /** `store completion bash`: a completion function for bash 4+, without the bash-completion package. */
 import { posixTables } from './posix.js';
-import { allCommands, sq, type CommandSpec } from './spec.js';
+import { shellQuote } from '../../store/shell-quote.js';
+import { allCommands, type CommandSpec } from './spec.js';
 
 export function bashScript(root: CommandSpec): string {
   const commands = allCommands(root);
   const globalFlags = root.options.flatMap((o) => o.flags);
   const subLists = commands.filter((c) => c.subcommands.length > 0)
-    .map((c) => `${sq(c.path)}) REPLY=${sq(c.subcommands.flatMap((s) => s.names).join(' '))} ;;`);
+    .map((c) => `${shellQuote(c.path)}) REPLY=${shellQuote(c.subcommands.flatMap((s) => s.names).join(' '))} ;;`);
   const optLists = commands.filter((c) => c !== root)
-    .map((c) => `${sq(c.path)}) REPLY=${sq(c.options.flatMap((o) => o.flags).join(' '))} ;;`);
+    .map((c) => `${shellQuote(c.path)}) REPLY=${shellQuote(c.options.flatMap((o) => o.flags).join(' '))} ;;`);
   return `# bash completion for store (Strongbox), written by \`store completion bash\`.
 # Load it in this shell:  source <(store completion bash)
 # Or for every shell:     store completion bash > ~/.local/share/bash-completion/completions/store

@@ -1,6 +1,6 @@
 /** `store completion fish`: one function that prints the candidates (with descriptions) for the token at the cursor. */
 import { argKeys } from './posix.js';
-import { allCommands, oneLine, type CommandSpec } from './spec.js';
+import { allCommands, NAME_LOOKUP_OPTIONS, oneLine, type CommandSpec } from './spec.js';
 
 /** A fish single-quoted word: only \\ and ' are special. */
 function fq(text: string): string {
@@ -35,7 +35,7 @@ export function fishScript(root: CommandSpec): string {
   optArms.push(...valueOptions(root).map((o): [string, string] => [o.flags.map((f) => `'*|${f}'`).join(' '), `echo ${fq(o.value!)}`]));
   // fish expands * inside quotes in a case pattern.
   const argArms = commands.flatMap(argKeys).map((a): [string, string] => [fq(`${a.key}${a.any ? '*' : ''}`), `echo ${fq(a.kind)}`]);
-  const globals = valueOptions(root).flatMap((o) => o.flags);
+  const globals = valueOptions(root).flatMap((o) => o.flags).filter((f) => NAME_LOOKUP_OPTIONS.includes(f));
   const subLists = commands.filter((c) => c.subcommands.length > 0)
     .map((c): [string, string] => [fq(c.path), candidates(c.subcommands.flatMap((s) => s.names.map((n): [string, string] => [n, s.description])))]);
   const optLists = commands.map((c): [string, string] =>
@@ -54,7 +54,7 @@ ${switchFunction('__store_subs', 'PATH: its subcommands', '"$argv[1]"', subLists
 
 ${switchFunction('__store_opts', 'PATH: its own options (the global ones are those of the path "")', '"$argv[1]"', optLists, 'return 0')}
 
-function __store_global --description 'is it a global option with a value (passed on to find secret names)?'
+function __store_global --description 'is it one of the global options passed on to find secret names (never --module or a passphrase or PIN file)?'
     contains -- $argv[1] ${globals.map(fq).join(' ')}
 end
 

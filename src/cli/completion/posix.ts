@@ -4,7 +4,8 @@
  * that finds the command, a pending option value and the global options to
  * pass on when secret names are asked for.
  */
-import { allCommands, sq, type CommandSpec } from './spec.js';
+import { shellQuote } from '../../store/shell-quote.js';
+import { allCommands, NAME_LOOKUP_OPTIONS, type CommandSpec } from './spec.js';
 
 function caseFunction(name: string, comment: string, subject: string, arms: string[], otherwise: string): string {
   return [
@@ -33,19 +34,19 @@ export function argKeys(c: CommandSpec): { key: string; any: boolean; kind: stri
 export function posixTables(root: CommandSpec): string {
   const commands = allCommands(root);
   const valueOptions = (c: CommandSpec) => c.options.filter((o) => o.value !== undefined);
-  const subArms = commands.flatMap((c) => c.subcommands.map((s) => `${s.names.map((n) => sq(`${c.path}|${n}`)).join('|')}) REPLY=${sq(s.path)} ;;`));
+  const subArms = commands.flatMap((c) => c.subcommands.map((s) => `${s.names.map((n) => shellQuote(`${c.path}|${n}`)).join('|')}) REPLY=${shellQuote(s.path)} ;;`));
   const optArms = commands.filter((c) => c !== root).flatMap((c) => valueOptions(c).map((o) =>
-    `${o.flags.map((f) => sq(`${c.path}|${f}`)).join('|')}) REPLY=${sq(o.value!)} ;;`));
+    `${o.flags.map((f) => shellQuote(`${c.path}|${f}`)).join('|')}) REPLY=${shellQuote(o.value!)} ;;`));
   // The global options last: a command's own option of the same name wins.
-  optArms.push(...valueOptions(root).map((o) => `${o.flags.map((f) => `*${sq(`|${f}`)}`).join('|')}) REPLY=${sq(o.value!)} ;;`));
-  const argArms = commands.flatMap(argKeys).map((a) => `${sq(a.key)}${a.any ? '*' : ''}) REPLY=${sq(a.kind)} ;;`);
-  const globals = valueOptions(root).flatMap((o) => o.flags);
+  optArms.push(...valueOptions(root).map((o) => `${o.flags.map((f) => `*${shellQuote(`|${f}`)}`).join('|')}) REPLY=${shellQuote(o.value!)} ;;`));
+  const argArms = commands.flatMap(argKeys).map((a) => `${shellQuote(a.key)}${a.any ? '*' : ''}) REPLY=${shellQuote(a.kind)} ;;`);
+  const globals = valueOptions(root).flatMap((o) => o.flags).filter((f) => NAME_LOOKUP_OPTIONS.includes(f));
   return [
     caseFunction('_store_sub', 'PATH WORD: is WORD a subcommand of PATH? REPLY: its path', '"$1|$2"', subArms, 'return 1'),
     caseFunction('_store_optval', 'PATH OPTION: does OPTION take a value? REPLY: what the value is', '"$1|$2"', optArms, 'return 1'),
     caseFunction('_store_arg', 'PATH N: REPLY: what positional argument N (from 0) of PATH is', '"$1|$2"', argArms, "REPLY=''"),
-    caseFunction('_store_global', 'OPTION: is it a global option with a value (passed on to find secret names)?', '"$1"',
-      globals.length > 0 ? [`${globals.map(sq).join('|')}) return 0 ;;`] : [], 'return 1'),
+    caseFunction('_store_global', 'OPTION: is it one of the global options passed on to find secret names (never --module or a passphrase or PIN file)?', '"$1"',
+      globals.length > 0 ? [`${globals.map(shellQuote).join('|')}) return 0 ;;`] : [], 'return 1'),
     `# WORDS...: the words between the program name and the cursor. Sets _store_path, _store_pending
 # (what a pending option value is), _store_nargs, _store_dashdash and _store_globals.
 _store_walk() {

@@ -76,6 +76,16 @@ function commandSpec(cmd: Command, parentPath: string, isRoot: boolean): Command
   };
 }
 
+/**
+ * The global options a completion script passes on to `store __complete names`:
+ * those that say which store and key to read, and no more. The command line is
+ * half typed and not yet the user's word: `--module` would load (run) a library
+ * and `--passphrase-file`/`--pin-file` could name a terminal or a FIFO that
+ * blocks. A key file is only read, and `__complete` skips one that is not a
+ * regular file.
+ */
+export const NAME_LOOKUP_OPTIONS: readonly string[] = ['--store', '--profile', '--keyfile'];
+
 /** The completion tree of a fully registered program. */
 export function completionSpec(program: Command): CommandSpec {
   return commandSpec(program, '', true);
@@ -84,11 +94,6 @@ export function completionSpec(program: Command): CommandSpec {
 /** Every command of the tree, the root first, parents before children. */
 export function allCommands(root: CommandSpec): CommandSpec[] {
   return [root, ...root.subcommands.flatMap(allCommands)];
-}
-
-/** A word in single quotes for a POSIX shell (bash and zsh). */
-export function sq(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 /** One line of a description, as short as a completion menu wants it. */

@@ -1,18 +1,19 @@
 /** `store completion zsh`: a completion function for zsh's compsys, with descriptions. */
 import { posixTables } from './posix.js';
-import { allCommands, oneLine, sq, type CommandSpec } from './spec.js';
+import { shellQuote } from '../../store/shell-quote.js';
+import { allCommands, oneLine, type CommandSpec } from './spec.js';
 
 /** `word:description` for _describe (a colon in the word is escaped). */
 function described(word: string, description: string): string {
-  return sq(`${word.replace(/:/g, '\\:')}:${oneLine(description)}`);
+  return shellQuote(`${word.replace(/:/g, '\\:')}:${oneLine(description)}`);
 }
 
 export function zshScript(root: CommandSpec): string {
   const commands = allCommands(root);
   const subLists = commands.filter((c) => c.subcommands.length > 0)
-    .map((c) => `${sq(c.path)}) reply=(${c.subcommands.flatMap((s) => s.names.map((n) => described(n, s.description))).join(' ')}) ;;`);
+    .map((c) => `${shellQuote(c.path)}) reply=(${c.subcommands.flatMap((s) => s.names.map((n) => described(n, s.description))).join(' ')}) ;;`);
   const optLists = commands.filter((c) => c !== root)
-    .map((c) => `${sq(c.path)}) reply=(${c.options.flatMap((o) => o.flags.map((f) => described(f, o.description))).join(' ')}) ;;`);
+    .map((c) => `${shellQuote(c.path)}) reply=(${c.options.flatMap((o) => o.flags.map((f) => described(f, o.description))).join(' ')}) ;;`);
   const globalOpts = root.options.flatMap((o) => o.flags.map((f) => described(f, o.description)));
   return `#compdef store
 # zsh completion for store (Strongbox), written by \`store completion zsh\`.
