@@ -9,6 +9,7 @@ import { lstatSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { StoreError } from '../errors.js';
+import { modeText } from '../store/file-mode.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -49,7 +50,7 @@ export function checkAgentDir(dir: string): boolean {
   if (!st.isDirectory()) throw notPrivate(dir, 'is not a directory');
   const uid = process.getuid?.();
   if (uid !== undefined && st.uid !== uid) throw notPrivate(dir, `belongs to uid ${st.uid}, not ${uid}`);
-  if ((st.mode & 0o077) !== 0) throw notPrivate(dir, `has mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}, not 0700`);
+  if ((st.mode & 0o077) !== 0) throw notPrivate(dir, `has mode ${modeText(st.mode)}, not 0700`);
   return true;
 }
 

@@ -7,8 +7,8 @@
  * key left the agent removes its socket and exits.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { chmodSync, statSync, unlinkSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { appendFileSync, chmodSync, statSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { MasterKey, MasterKind } from '../crypto/master.js';
 import { rawMasterKey } from '../crypto/raw-master.js';
 import { wipe } from '../crypto/bytes.js';
@@ -222,6 +222,16 @@ export async function agentMain(argv: string[]): Promise<number> {
   if (!socketPath) return 2;
   process.title = 'strongbox-agent';
   process.chdir('/'); // hold no directory busy
+  // The agent has no terminal: why it stopped goes to agent.log beside its socket (never key material).
+  const logFailure = (e: unknown) => {
+    try {
+      appendFileSync(join(dirname(socketPath), 'agent.log'), `${new Date().toISOString()} pid ${process.pid}: ${(e as Error)?.stack ?? String(e)}\n`, { mode: 0o600 });
+    } finally {
+      process.exit(70);
+    }
+  };
+  process.on('uncaughtException', logFailure);
+  process.on('unhandledRejection', logFailure);
   const agent = new Agent();
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => agent.stop());
   const serving = await agent.listen(socketPath);

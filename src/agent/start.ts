@@ -5,7 +5,7 @@
  * it), and wait until its socket answers.
  */
 import { spawn } from 'node:child_process';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { connectAgent, AgentError, type AgentConnection } from './client.js';
 import { agentSocketPath, ensureAgentDir } from './paths.js';
 
@@ -32,5 +32,5 @@ export async function startAgent(env: Record<string, string | undefined>, entry:
     if (connection) return connection;
     if (child.exitCode !== null && child.exitCode !== 0) break;
   }
-  throw new AgentError('the agent did not start', ['run again with --debug, or check that $XDG_RUNTIME_DIR is writable']);
+  throw new AgentError('the agent did not start', [`see ${join(dirname(socketPath), 'agent.log')}, and check that the directory is writable`]);
 }

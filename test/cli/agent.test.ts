@@ -77,8 +77,16 @@ beforeEach(() => {
 
 afterEach(async () => {
   run(['lock', '--all']);
-  await until('the agent socket is gone', () => !existsSync(socketPath()));
-  ws.cleanup();
+  const log = join(agentDir(), 'agent.log');
+  try {
+    await until('the agent socket is gone', () => !existsSync(socketPath()));
+    expect(existsSync(log), 'the agent logged a failure').toBe(false);
+  } catch (e) {
+    if (existsSync(log)) throw new Error(`${(e as Error).message}; agent.log: ${readFileSync(log, 'utf8')}`);
+    throw e;
+  } finally {
+    ws.cleanup();
+  }
 });
 
 describe('store unlock', () => {

@@ -22,6 +22,7 @@ import type { Context } from '../context.js';
 import { resolve } from 'node:path';
 
 const DEFAULT_FOR = '15m';
+const ATTEMPTS = 3;
 
 function unlockFor(text: string): number {
   const ms = parseDuration(text);
@@ -71,9 +72,10 @@ async function verifiedRoot(ctx: Context, cmd: Command): Promise<{ root: Uint8Ar
 }
 
 /**
- * Give the agent the root key, starting one if none runs. Tried twice: an
- * agent whose last store ran out just as we connected exits before our
- * request arrives, and the passphrase typed must not be lost to that.
+ * Give the agent the root key, starting one if none runs. Tried again when
+ * the connection drops: an agent whose last store ran out just as we
+ * connected exits before our request arrives, and the passphrase typed must
+ * not be lost to that.
  */
 async function handToAgent(env: Record<string, string | undefined>, entry: { storeId: string; ttlMs: number; path: string }, root: Uint8Array): Promise<{ held: HeldStore; pid: number | undefined }> {
   for (let attempt = 1; ; attempt++) {
@@ -87,7 +89,8 @@ async function handToAgent(env: Record<string, string | undefined>, entry: { sto
       if (!head.held) throw new StoreError('E_AGENT', 'the agent did not take the key');
       return { held: head.held, pid: hello.head.pid };
     } catch (e) {
-      if (attempt >= 2 || !(e instanceof AgentConnectionLost)) throw e;
+      if (attempt >= ATTEMPTS || !(e instanceof AgentConnectionLost)) throw e;
+      await new Promise((r) => setTimeout(r, 50 * attempt));
     } finally {
       connection.close();
     }
