@@ -43,13 +43,16 @@ class Agent {
   async listen(socketPath: string): Promise<boolean> {
     this.#socketPath = socketPath;
     ensureAgentDir(dirname(socketPath));
+    // Set before binding: a client may connect (and say hello) while the start-up lock is
+    // being released, and an agent with no key and no idle timer would take that for its end.
+    this.#idleTimer = setTimeout(() => this.#shutdown(), FIRST_KEY_WITHIN_MS);
     const server = createServer((socket) => this.#serve(socket));
     const bound = await this.#bind(server, socketPath);
-    if (!bound) return false;
+    if (!bound) {
+      clearTimeout(this.#idleTimer);
+      return false;
+    }
     this.#server = server;
-    chmodSync(socketPath, 0o600);
-    this.#socketIno = statSync(socketPath).ino;
-    this.#idleTimer = setTimeout(() => this.#shutdown(), FIRST_KEY_WITHIN_MS);
     this.#watch();
     return true;
   }
@@ -83,6 +86,8 @@ class Agent {
       } finally {
         process.umask(previous);
       }
+      chmodSync(socketPath, 0o600);
+      this.#socketIno = statSync(socketPath).ino;
       return true;
     }, { wait: true, waitMs: START_LOCK_WAIT_MS });
   }
