@@ -24,7 +24,11 @@ export class AgentError extends StoreError {
 /** The connection ended before the reply: the agent exited (its last store ran out) or died. */
 export class AgentConnectionLost extends AgentError {}
 
-/** The agent refused an unwrap: the ciphertext does not open under the key it holds. */
+/**
+ * The agent refused an unwrap: the ciphertext does not open under the key it
+ * holds. Deliberately not a StoreError: like a local key's failed AEAD open,
+ * the caller (the master-key check, the keyset load) decides what it means.
+ */
 export class AgentUnwrapError extends Error {}
 
 interface Pending {

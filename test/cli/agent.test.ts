@@ -14,6 +14,7 @@ import { scryptSync } from 'node:crypto';
 import { Database } from '../../src/store/sqlite/native.js';
 import { agent, keyFile, openStore, type MasterKeySource } from '../../src/index.js';
 import { rawMasterKey } from '../../src/crypto/raw-master.js';
+import { encodeFrame } from '../../src/agent/protocol.js';
 import { CLI, cleanEnv, cli, workspace } from './run-cli.js';
 
 const PASSPHRASE = 'correct horse battery staple';
@@ -289,6 +290,33 @@ describe('store unlock', () => {
       expect(closed).toBe(true);
     }
     expect(ok(['get', 'app/db']).out).toBe(VALUE);
+  });
+
+  it('a new agent answers hellos from the moment its socket appears, and waits for its first key', async () => {
+    const agentProcess = spawn(process.execPath, [CLI, '__agent', '--socket', socketPath()], { stdio: 'ignore', env: {} });
+    try {
+      // As store unlock does, but with no pause between tries: a hello during start-up must not end it.
+      const deadline = Date.now() + 10_000;
+      let answered = 0;
+      while (answered < 20 && Date.now() < deadline) {
+        const reply = await new Promise<boolean>((resolve) => {
+          const c = createConnection(socketPath(), () => c.write(encodeFrame({ id: 1, op: 'hello' })));
+          c.on('data', () => {
+            c.destroy();
+            resolve(true);
+          });
+          c.on('error', () => resolve(false));
+        });
+        if (reply) answered++;
+      }
+      expect(answered).toBe(20);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(agentProcess.exitCode, 'still waiting for its first key').toBeNull();
+      expect(existsSync(socketPath())).toBe(true);
+    } finally {
+      agentProcess.kill('SIGTERM');
+      await new Promise((r) => agentProcess.once('exit', r));
+    }
   });
 
   it('says so when no agent runs', () => {
