@@ -8,57 +8,46 @@ import { StoreError } from '../errors.js';
 import { EXIT, EXIT_FOR } from './exit-codes.js';
 import { Context } from './context.js';
 import type { Io } from './io.js';
-import { registerInit } from './commands/init.js';
-import { registerSet } from './commands/set.js';
-import { registerGet } from './commands/get.js';
-import { registerList } from './commands/list.js';
-import { registerHistory } from './commands/history.js';
-import { registerLifecycle } from './commands/lifecycle.js';
-import { registerStatus } from './commands/status.js';
-import { registerMeta } from './commands/meta.js';
-import { registerKeys } from './commands/keys.js';
-import { registerRotateMaster } from './commands/rotate-master.js';
-import { registerAudit, registerConfig } from './commands/audit.js';
-import { registerExport } from './commands/export.js';
-import { registerBackup } from './commands/backup.js';
-import { registerPolicy } from './commands/policy.js';
-import { registerRun } from './commands/run.js';
-import { registerAgent } from './commands/agent.js';
-import { registerProfiles } from './commands/profiles.js';
-import { registerCheck } from './commands/check.js';
-import { registerCompletion } from './commands/completion.js';
-import { registerDoctor } from './commands/doctor.js';
-import { registerStats } from './commands/stats.js';
-
 export const VERSION = '0.1.0';
 
 type Register = (program: Command, ctx: Context) => void;
+/** A command group's module, loaded only when one of its commands runs (or for help). */
+type LoadGroup = () => Promise<Register>;
 
-/** Every command group with the command names it registers. */
-const COMMANDS: [names: string[], register: Register][] = [
-  [['init'], registerInit],
-  [['set'], registerSet],
-  [['get'], registerGet],
-  [['list', 'ls'], registerList],
-  [['history'], registerHistory],
-  [['delete', 'undelete', 'destroy', 'purge', 'rollback'], registerLifecycle],
-  [['meta'], registerMeta],
-  [['status'], registerStatus],
-  [['rotate-keys', 'keys'], registerKeys],
-  [['rotate-master'], registerRotateMaster],
-  [['audit'], registerAudit],
-  [['config'], registerConfig],
-  [['export', 'import'], registerExport],
-  [['backup', 'restore', 'verify'], registerBackup],
-  [['rotate', 'policy', 'due'], registerPolicy],
-  [['run', 'env', 'inject'], registerRun],
-  [['unlock', 'lock'], registerAgent],
-  [['profiles'], registerProfiles],
-  [['check'], registerCheck],
+/**
+ * Every command group with the command names it registers. Loaded lazily:
+ * each module's top-level code (and what it imports) runs only for its own
+ * commands, which is start-up a short command like `store get` need not pay.
+ */
+const COMMANDS: [names: string[], load: LoadGroup][] = [
+  [['init'], async () => (await import('./commands/init.js')).registerInit],
+  [['set'], async () => (await import('./commands/set.js')).registerSet],
+  [['get'], async () => (await import('./commands/get.js')).registerGet],
+  [['list', 'ls'], async () => (await import('./commands/list.js')).registerList],
+  [['history'], async () => (await import('./commands/history.js')).registerHistory],
+  [['delete', 'undelete', 'destroy', 'purge', 'rollback'], async () => (await import('./commands/lifecycle.js')).registerLifecycle],
+  [['meta'], async () => (await import('./commands/meta.js')).registerMeta],
+  [['status'], async () => (await import('./commands/status.js')).registerStatus],
+  [['rotate-keys', 'keys'], async () => (await import('./commands/keys.js')).registerKeys],
+  [['rotate-master'], async () => (await import('./commands/rotate-master.js')).registerRotateMaster],
+  [['audit'], async () => (await import('./commands/audit.js')).registerAudit],
+  [['config'], async () => (await import('./commands/audit.js')).registerConfig],
+  [['export', 'import'], async () => (await import('./commands/export.js')).registerExport],
+  [['backup', 'restore', 'verify'], async () => (await import('./commands/backup.js')).registerBackup],
+  [['rotate', 'policy', 'due'], async () => (await import('./commands/policy.js')).registerPolicy],
+  [['run', 'env', 'inject'], async () => (await import('./commands/run.js')).registerRun],
+  [['unlock', 'lock'], async () => (await import('./commands/agent.js')).registerAgent],
+  [['profiles'], async () => (await import('./commands/profiles.js')).registerProfiles],
+  [['check'], async () => (await import('./commands/check.js')).registerCheck],
   // The completion script is read from the whole program, every group registered.
-  [['completion', '__complete'], (p, ctx) => registerCompletion(p, ctx, (c) => program(c, []))],
-  [['doctor'], registerDoctor],
-  [['stats'], registerStats],
+  [['completion', '__complete'], async () => {
+    const others = COMMANDS.filter(([names]) => !names.includes('completion')).map(([, load]) => load);
+    const [{ registerCompletion }, registers] = await Promise.all([import('./commands/completion.js'), loadGroups(others)]);
+    const self: Register = (p, ctx) => registerCompletion(p, ctx, (c) => program(c, [...registers, self]));
+    return self;
+  }],
+  [['doctor'], async () => (await import('./commands/doctor.js')).registerDoctor],
+  [['stats'], async () => (await import('./commands/stats.js')).registerStats],
 ];
 
 /** Global options that take a value (their value is not a command name). */
@@ -69,8 +58,8 @@ const GLOBAL_VALUE_OPTIONS = new Set(['--store', '--keyfile', '--passphrase-file
  * of them is measurable start-up for a short command like `store get`; all of
  * them for help, a typo or no command, so commander can list and suggest.
  */
-function groupsFor(argv: string[]): Register[] {
-  const all = COMMANDS.map(([, register]) => register);
+function groupsFor(argv: string[]): LoadGroup[] {
+  const all = COMMANDS.map(([, load]) => load);
   if (argv.includes('-h') || argv.includes('--help')) return all;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -83,7 +72,12 @@ function groupsFor(argv: string[]): Register[] {
   return all;
 }
 
-function program(ctx: Context, argv: string[]): Command {
+function loadGroups(loaders: LoadGroup[]): Promise<Register[]> {
+  return Promise.all(loaders.map((load) => load()));
+}
+
+/** The program with the given command groups registered. */
+function program(ctx: Context, groups: Register[]): Command {
   const p = new Command('store')
     .description('Strongbox: a local encrypted secret store')
     .option('--store <path>', 'the store file (env STORE_PATH; default $XDG_DATA_HOME/strongbox/store.db)')
@@ -100,7 +94,7 @@ function program(ctx: Context, argv: string[]): Command {
       writeErr: (s) => ctx.io.stderr.write(s),
       outputError: (s, write) => write(s.replace(/^error: /, 'store: error: ')),
     });
-  for (const register of groupsFor(argv)) register(p, ctx);
+  for (const register of groups) register(p, ctx);
   p.addHelpText('after', `
 store -V (or store --version alone) prints the program version.
 
@@ -130,7 +124,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return agentMain(argv.slice(1));
   }
   try {
-    await program(ctx, argv).parseAsync(argv, { from: 'user' });
+    await program(ctx, await loadGroups(groupsFor(argv))).parseAsync(argv, { from: 'user' });
     return ctx.exitStatus ?? EXIT.ok;
   } catch (e) {
     if (e instanceof CommanderError) {

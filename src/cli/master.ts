@@ -9,7 +9,6 @@ import { keyFile } from '../crypto/providers/keyfile.js';
 import { envKey } from '../crypto/providers/raw-key.js';
 import type { Io } from './io.js';
 import { promptsForbidden, readSecretInput } from './secret-input.js';
-import { agent } from '../agent/source.js';
 
 export interface MasterOptions {
   keyfile?: string;
@@ -106,8 +105,10 @@ export function defaultInitKind(opts: MasterOptions, io: Io): MasterKind {
  * everything else; otherwise the agent, where `store unlock` left the store
  * (no KDF, no prompt); otherwise the prompt.
  */
-function passphraseOrAgent(opts: MasterOptions, io: Io): MasterKeySource | Promise<MasterKeySource> {
+async function passphraseOrAgent(opts: MasterOptions, io: Io): Promise<MasterKeySource> {
   if (opts.passphraseFile || io.env.STORE_PASSPHRASE) return passphraseSource(opts, io, false);
+  // Lazy: key-file and HSM stores never load the agent client (and node:net).
+  const { agent } = await import('../agent/source.js');
   return agent({
     env: io.env,
     fallback: () => passphraseSource(opts, io, false),
