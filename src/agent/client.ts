@@ -8,7 +8,7 @@ import { connect, type Socket } from 'node:net';
 import { StoreError } from '../errors.js';
 import { wipe } from '../crypto/bytes.js';
 import { dirname } from 'node:path';
-import { agentSocketPath, checkAgentDir } from './paths.js';
+import { agentSocketPath, checkAgentDir, type Env } from './paths.js';
 import { readFrames, sendFrame, type Frame, type ReplyHead, type RequestHead } from './protocol.js';
 
 /** An agent that does not answer within this long is treated as broken, not waited on. */
@@ -139,7 +139,7 @@ export async function forgetInAgent(socketPath: string, storeId?: string): Promi
  * undefined when there is no directory (so no agent).
  * @throws E_AGENT when the directory is not private
  */
-export function privateAgentSocket(env: Record<string, string | undefined>): string | undefined {
+export function privateAgentSocket(env: Env): string | undefined {
   const socketPath = agentSocketPath(env);
   return checkAgentDir(dirname(socketPath)) ? socketPath : undefined;
 }
@@ -149,7 +149,7 @@ export function privateAgentSocket(env: Record<string, string | undefined>): str
  * running agent forget the store, whose old key would now fail every open.
  * The change is done, so failing to reach the agent is a warning, not an error.
  */
-export async function forgetStoreInAgent(env: Record<string, string | undefined>, storeId: string, warn: (text: string) => void): Promise<void> {
+export async function forgetStoreInAgent(env: Env, storeId: string, warn: (text: string) => void): Promise<void> {
   try {
     const socketPath = privateAgentSocket(env);
     if (socketPath) await forgetInAgent(socketPath, storeId);

@@ -8,6 +8,7 @@
 import type { MasterKey, MasterKind } from '../crypto/master.js';
 import { hex } from '../crypto/bytes.js';
 import { connectAgent, privateAgentSocket, type AgentConnection } from './client.js';
+import type { Env } from './paths.js';
 
 class AgentMasterKey implements MasterKey {
   constructor(
@@ -36,7 +37,6 @@ class AgentMasterKey implements MasterKey {
   }
 }
 
-type Env = Record<string, string | undefined>;
 
 /**
  * The agent's key for the store `storeId`, or undefined when no agent runs

@@ -11,7 +11,8 @@ import { isAbsolute, join } from 'node:path';
 import { StoreError } from '../errors.js';
 import { modeText } from '../store/file-mode.js';
 
-type Env = Record<string, string | undefined>;
+/** The environment the agent's place is read from (the CLI's Io.env, or process.env). */
+export type Env = Record<string, string | undefined>;
 
 /** An absolute path from the environment, else undefined: the XDG spec says to ignore relative ones. */
 function absolute(value: string | undefined): string | undefined {

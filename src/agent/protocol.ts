@@ -25,13 +25,11 @@ export interface RequestHead {
   storeId?: string;
   kind?: MasterKind;
   ttlMs?: number;
-  path?: string;
 }
 
 export interface HeldStore {
   storeId: string;
   kind: MasterKind;
-  path: string;
   expiresAt: number;
 }
 

@@ -177,14 +177,13 @@ class Agent {
   }
 
   #add(head: RequestHead, root: Uint8Array | undefined): { head: Omit<ReplyHead, 'id'> } {
-    const { storeId, kind, ttlMs, path } = head;
+    const { storeId, kind, ttlMs } = head;
     const valid = typeof storeId === 'string' && /^[0-9a-f]{32}$/.test(storeId) && kind !== undefined && KINDS.includes(kind)
-      && typeof ttlMs === 'number' && Number.isSafeInteger(ttlMs) && ttlMs > 0 && ttlMs <= MAX_UNLOCK_MS
-      && typeof path === 'string' && root !== undefined;
+      && typeof ttlMs === 'number' && Number.isSafeInteger(ttlMs) && ttlMs > 0 && ttlMs <= MAX_UNLOCK_MS && root !== undefined;
     if (!valid) return { head: { ok: false, code: 'E_AGENT', message: 'bad add request' } };
     const key = rawMasterKey(kind, root, Buffer.from(storeId, 'hex')); // throws on a root of the wrong size
     if (this.#held.has(storeId)) this.#forget(storeId);
-    const info: HeldStore = { storeId, kind, path, expiresAt: Date.now() + ttlMs };
+    const info: HeldStore = { storeId, kind, expiresAt: Date.now() + ttlMs };
     const timer = setTimeout(() => {
       this.#forget(storeId);
       if (this.#held.size === 0) this.#shutdown();

@@ -2,12 +2,13 @@
 import { StoreError } from '../errors.js';
 import type { MasterKeySource } from '../crypto/master.js';
 import { agentKeyFor } from './master-key.js';
+import type { Env } from './paths.js';
 
 export interface AgentSourceOptions {
   /** Used when the agent does not hold this store (or none runs): a source, or a function making one only then (a prompt). */
   fallback?: MasterKeySource | (() => MasterKeySource | Promise<MasterKeySource>);
   /** Where to look for the agent (XDG_RUNTIME_DIR, TMPDIR); default process.env. */
-  env?: Record<string, string | undefined>;
+  env?: Env;
   /**
    * Told when the agent cannot be used (its directory is not private, it
    * does not answer) and `fallback` is used instead. Without a fallback that

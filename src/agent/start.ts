@@ -7,13 +7,13 @@
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { connectAgent, AgentError, type AgentConnection } from './client.js';
-import { agentSocketPath, ensureAgentDir } from './paths.js';
+import { agentSocketPath, ensureAgentDir, type Env } from './paths.js';
 
 const START_WITHIN_MS = 5000;
 const POLL_MS = 20;
 
 /** A connection to the agent, started from `entry` (the CLI's script) if none runs. */
-export async function startAgent(env: Record<string, string | undefined>, entry: string): Promise<AgentConnection> {
+export async function startAgent(env: Env, entry: string): Promise<AgentConnection> {
   const socketPath = agentSocketPath(env);
   ensureAgentDir(dirname(socketPath));
   const running = await connectAgent(socketPath);

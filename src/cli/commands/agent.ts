@@ -14,7 +14,7 @@ import { startAgent } from '../../agent/start.js';
 import { AGENT_PROTOCOL, type HeldStore } from '../../agent/protocol.js';
 import { AgentConnectionLost } from '../../agent/client.js';
 import { forgetInAgent, privateAgentSocket } from '../../agent/client.js';
-import { agentDir, ensureAgentDir } from '../../agent/paths.js';
+import { agentDir, ensureAgentDir, type Env } from '../../agent/paths.js';
 import { MAX_UNLOCK_MS } from '../../agent/server.js';
 import { parseDuration } from '../progress.js';
 import { readPassphrase } from '../master.js';
@@ -77,7 +77,7 @@ async function verifiedRoot(ctx: Context, cmd: Command): Promise<{ root: Uint8Ar
  * connected exits before our request arrives, and the passphrase typed must
  * not be lost to that.
  */
-async function handToAgent(env: Record<string, string | undefined>, entry: { storeId: string; ttlMs: number; path: string }, root: Uint8Array): Promise<{ held: HeldStore; pid: number | undefined }> {
+async function handToAgent(env: Env, entry: { storeId: string; ttlMs: number }, root: Uint8Array): Promise<{ held: HeldStore; pid: number | undefined }> {
   for (let attempt = 1; ; attempt++) {
     const connection = await startAgent(env, process.argv[1]!);
     try {
@@ -114,7 +114,7 @@ on store lock. Unlocking again asks again and restarts the time.`)
       ensureAgentDir(agentDir(ctx.io.env));
       const { root, storeId, path } = await verifiedRoot(ctx, cmd);
       try {
-        const { held, pid } = await handToAgent(ctx.io.env, { storeId: hex(storeId), ttlMs, path }, root);
+        const { held, pid } = await handToAgent(ctx.io.env, { storeId: hex(storeId), ttlMs }, root);
         if (opts.json) return await ctx.json({ store: path, storeId: hex(storeId), expiresAt: new Date(held.expiresAt).toISOString(), agentPid: pid });
         return await ctx.note(`unlocked ${path} until ${until(held.expiresAt)} (store lock to lock it now)`);
       } finally {
