@@ -9,6 +9,7 @@ const VALUE_LABEL = utf8.encode('strongbox/value/v1');
 const KEYWRAP_LABEL = utf8.encode('strongbox/keywrap/v1');
 const CHECK_LABEL = utf8.encode('strongbox/master-check/v1');
 const AUDIT_KEY_LABEL = utf8.encode('strongbox/audit-key/v1');
+const INTEGRITY_KEY_LABEL = utf8.encode('strongbox/integrity-key/v1');
 
 function lp(b: Uint8Array): Uint8Array {
   return concat(u32be(b.length), b);
@@ -65,4 +66,9 @@ export function masterCheckAad(storeId: Uint8Array): Uint8Array {
 /** AAD of the wrapped audit-log key: label ‖ store id. */
 export function auditKeyAad(storeId: Uint8Array): Uint8Array {
   return concat(lp(AUDIT_KEY_LABEL), lp(storeId));
+}
+
+/** AAD of the wrapped integrity key (row MACs and the state digest): label ‖ store id. */
+export function integrityKeyAad(storeId: Uint8Array): Uint8Array {
+  return concat(lp(INTEGRITY_KEY_LABEL), lp(storeId));
 }

@@ -63,3 +63,9 @@ export function toBase64(b: Uint8Array): string {
 export function hex(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 }
+
+/** Strict lowercase-or-uppercase hex of even length; undefined otherwise. */
+export function fromHexStrict(text: string): Uint8Array | undefined {
+  if (!/^(?:[0-9a-fA-F]{2})*$/.test(text)) return undefined;
+  return new Uint8Array(Buffer.from(text, 'hex'));
+}

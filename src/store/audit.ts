@@ -15,7 +15,7 @@
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concat, equalBytes, utf8, wipe } from '../crypto/bytes.js';
-import type { AuditRow, StorageOps } from './storage.js';
+import type { AuditHead, AuditRow, StorageOps } from './storage.js';
 
 export interface AuditEntry {
   action: string;
@@ -55,6 +55,15 @@ function entryBytes(r: Omit<AuditRow, 'mac'>): Uint8Array {
   return concat(u64(r.seq), u64(r.at), lp(r.actor), u64(r.pid), lp(r.action), lp(r.name), lp(r.versions), lp(r.outcome), lp(r.detail));
 }
 
+/** Every field of the type the MAC encoding needs (a damaged file may hold NULLs or text in number columns). */
+function wellFormed(r: AuditRow): boolean {
+  const int = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+  const text = (s: unknown) => typeof s === 'string';
+  const optText = (s: unknown) => s === null || typeof s === 'string';
+  return int(r.seq) && int(r.at) && text(r.actor) && int(r.pid) && text(r.action) && optText(r.name) && optText(r.versions)
+    && text(r.outcome) && optText(r.detail) && r.mac instanceof Uint8Array;
+}
+
 export class AuditLog {
   #key: Uint8Array | undefined;
   readonly #genesis: Uint8Array;
@@ -70,9 +79,12 @@ export class AuditLog {
     return hmac(sha256, this.#key, concat(previous, entryBytes(row)));
   }
 
-  /** Append inside the caller's transaction. */
+  /**
+   * Append inside the caller's transaction.
+   * @throws TamperedError when the log does not end at its authenticated head (nothing is appended)
+   */
   append(tx: StorageOps, e: AuditEntry): void {
-    const last = tx.lastAudit();
+    const last = tx.auditHead();
     const row: Omit<AuditRow, 'mac'> = {
       seq: (last?.seq ?? 0) + 1,
       at: this.now(),
@@ -86,20 +98,20 @@ export class AuditLog {
     };
     const mac = this.#mac(last?.mac ?? this.#genesis, row);
     tx.insertAudit({ ...row, mac });
-    tx.setMeta('audit_head', `${row.seq}:${Buffer.from(mac).toString('hex')}`);
   }
 
   /**
    * Check the chain page by page. Returns the first problem, or undefined
    * when every entry and the head agree.
    */
-  verify(pages: (afterSeq: number) => AuditRow[], head: string | undefined): { entries: number; problem?: AuditProblem } {
+  verify(pages: (afterSeq: number) => AuditRow[], head: AuditHead | undefined): { entries: number; problem?: AuditProblem } {
     let previous = this.#genesis;
     let expected = 1;
     let entries = 0;
     for (;;) {
       const page = pages(expected - 1);
       for (const row of page) {
+        if (!wellFormed(row)) return { entries, problem: { seq: expected, problem: `entry ${expected} or the one after it is damaged (a field holds the wrong type)` } };
         if (row.seq !== expected) {
           return { entries, problem: { seq: expected, problem: row.seq > expected ? `entries ${expected}..${row.seq - 1} are missing` : `entry ${row.seq} is out of order` } };
         }
@@ -112,9 +124,9 @@ export class AuditLog {
       }
       if (page.length === 0) break;
     }
-    const [headSeq, headMac] = (head ?? '0:').split(':');
-    if (Number(headSeq) !== expected - 1 || (entries > 0 && headMac !== Buffer.from(previous).toString('hex'))) {
-      return { entries, problem: { seq: expected, problem: `the log ends at entry ${expected - 1} but its head says ${headSeq}: entries were removed from the end` } };
+    const headSeq = head?.seq ?? 0;
+    if (headSeq !== expected - 1 || (head !== undefined && !equalBytes(head.mac, previous))) {
+      return { entries, problem: { seq: expected, problem: `the log ends at entry ${expected - 1} but its authenticated end is entry ${headSeq}: entries were removed from the end or added` } };
     }
     return { entries };
   }

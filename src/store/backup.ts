@@ -28,6 +28,8 @@ import { reported } from './events.js';
 import type { Storage, VersionRow } from './storage.js';
 import { SqliteStorage } from './sqlite/driver.js';
 import { openStoreFile } from './sqlite/open.js';
+import { authenticate } from './open.js';
+import { checkState } from './integrity/state.js';
 import { copyFileInto, setJournalMode, settle, storeIdOf, whileQuiesced } from './sqlite/files.js';
 
 /** One thing verification found wrong. `code` is the error it stands for. */
@@ -189,6 +191,15 @@ async function inspect(c: Inspected, options: VerifyOptions): Promise<VerifyRepo
     await reloadKeyset(c);
   } catch (e) {
     found.add(codeOf(e), `header and keys: ${describe(e)}`);
+  }
+
+  // Every authenticated row, and that together they are the state the store last wrote (one snapshot).
+  try {
+    const rows = c.storage.raw.read((tx) => checkState(tx, c.storage.auth));
+    for (const p of rows.problems) found.add('E_TAMPERED', p);
+    found.more += rows.more;
+  } catch (e) {
+    found.add(codeOf(e), `rows: ${describe(e)}`);
   }
 
   const n = { secrets: 0, versions: 0, live: 0, deleted: 0, destroyed: 0, decrypted: 0 };
@@ -397,16 +408,19 @@ function renamed(e: unknown, from: string, to: string): unknown {
 
 /** Open the copy at `tmp` with the master key `c` already holds, and verify it deeply. */
 async function verifyCopy(c: StoreContext, tmp: string, shownAs: string, onProgress?: VerifyOptions['onProgress']): Promise<VerifyReport> {
-  const storage = new SqliteStorage(await openStoreFile(tmp));
+  const raw = new SqliteStorage(await openStoreFile(tmp));
+  let storage: { close(): void } = raw;
   let keyset: Keyset | undefined;
   try {
-    const header = storage.read((tx) => readHeader(tx, shownAs));
-    if (!equalBytes(header.storeId, c.header.storeId)) {
+    const unchecked = raw.read((tx) => readHeader(tx, shownAs));
+    if (!equalBytes(unchecked.storeId, c.header.storeId)) {
       throw new StoreError('E_NOT_A_STORE', `the backup ${shownAs} does not hold store ${storeIdHex(c.header)}`);
     }
-    await verifyMasterCheck(c.master, header.storeId, header.masterCheck);
-    keyset = await unwrapKeyset(c.master, header.storeId, storage.keys());
-    const copy: Inspected = { path: shownAs, storage, header, master: c.master, keyset };
+    const opened = await authenticate(raw, shownAs, c.master);
+    storage = opened.storage;
+    const header = opened.header;
+    keyset = await unwrapKeyset(c.master, header.storeId, opened.storage.keys());
+    const copy: Inspected = { path: shownAs, storage: opened.storage, header, master: c.master, keyset };
     try {
       return await inspect(copy, { deep: true, onProgress });
     } finally {

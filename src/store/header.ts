@@ -32,7 +32,7 @@ export const CONFIG_KEYS = ['audit.reads'] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
 
-export function writeHeader(tx: StorageOps, h: StoreHeader): void {
+export function writeHeader(tx: Pick<StorageOps, 'setMeta'>, h: StoreHeader): void {
   tx.setMeta('format', STORE_FORMAT);
   tx.setMeta('store_id', hex(h.storeId));
   tx.setMeta('created_at', String(h.createdAt));
@@ -45,7 +45,7 @@ export function writeHeader(tx: StorageOps, h: StoreHeader): void {
 }
 
 /** @throws StoreError E_UNSUPPORTED_FORMAT / E_NOT_A_STORE when the header is not one we wrote */
-export function readHeader(tx: StorageOps, path: string): StoreHeader {
+export function readHeader(tx: Pick<StorageOps, 'getMeta'>, path: string): StoreHeader {
   const format = tx.getMeta('format');
   if (format === undefined) throw new StoreError('E_NOT_A_STORE', `${path} has no Strongbox header`);
   if (format !== STORE_FORMAT) throw new StoreError('E_UNSUPPORTED_FORMAT', `${path} has store format "${format}"; this program reads ${STORE_FORMAT}`);

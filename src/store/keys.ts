@@ -6,21 +6,34 @@
  * before any secret is touched.
  */
 import { StoreError, TamperedError, WrongMasterKeyError } from '../errors.js';
-import { auditKeyAad, keyWrapAad, masterCheckAad } from '../crypto/aad.js';
+import { auditKeyAad, integrityKeyAad, keyWrapAad, masterCheckAad } from '../crypto/aad.js';
 import { equalBytes, fromBase64, toBase64, utf8, wipe } from '../crypto/bytes.js';
 import { randomBytes } from '../crypto/random.js';
 import { Keyset, type DataKey } from '../crypto/keyset.js';
 import type { MasterKey } from '../crypto/master.js';
 import type { KeyRow } from './storage.js';
 
-const CHECK_PLAINTEXT = utf8.encode('strongbox master key check v1');
+/**
+ * The check's plaintext says which generation of the store wrote it: v2
+ * stores authenticate their rows (src/store/integrity). Only the master key
+ * can write a check, so a v2 store cannot be passed off as an older one to
+ * have its rows trusted and sealed again (short of putting back an old copy
+ * of the check, which is rolling the file back).
+ */
+const CHECK_PLAINTEXTS = [utf8.encode('strongbox master key check v1'), utf8.encode('strongbox master key check v2')];
+
+/** The generation of store a master-key check belongs to: 2 authenticates its rows. */
+export type CheckGeneration = 1 | 2;
 
 export async function makeMasterCheck(master: MasterKey, storeId: Uint8Array): Promise<string> {
-  return toBase64(await master.wrap(CHECK_PLAINTEXT, masterCheckAad(storeId)));
+  return toBase64(await master.wrap(CHECK_PLAINTEXTS[1]!, masterCheckAad(storeId)));
 }
 
-/** @throws WrongMasterKeyError when `master` is not the key the store was made with */
-export async function verifyMasterCheck(master: MasterKey, storeId: Uint8Array, check: string | undefined): Promise<void> {
+/**
+ * @returns the check's generation
+ * @throws WrongMasterKeyError when `master` is not the key the store was made with
+ */
+export async function verifyMasterCheck(master: MasterKey, storeId: Uint8Array, check: string | undefined): Promise<CheckGeneration> {
   const blob = check === undefined ? undefined : fromBase64(check);
   let opened: Uint8Array | undefined;
   try {
@@ -30,11 +43,14 @@ export async function verifyMasterCheck(master: MasterKey, storeId: Uint8Array, 
     if (e instanceof StoreError) throw e;
     opened = undefined;
   }
-  if (!opened || !equalBytes(opened, CHECK_PLAINTEXT)) {
+  const generation = opened ? CHECK_PLAINTEXTS.findIndex((p) => equalBytes(opened, p)) + 1 : 0;
+  wipe(opened);
+  if (generation === 0) {
     throw new WrongMasterKeyError('the master key does not open this store', [
       'check the passphrase or key file; nothing was read or changed',
     ]);
   }
+  return generation as CheckGeneration;
 }
 
 export async function wrapKey(master: MasterKey, storeId: Uint8Array, key: DataKey): Promise<KeyRow> {
@@ -107,23 +123,33 @@ export async function reloadKeyset(c: KeysetHolder): Promise<void> {
   c.keyset = fresh;
 }
 
-/** A new audit-log key, and its wrapped form for the header. */
-export async function makeAuditKey(master: MasterKey, storeId: Uint8Array): Promise<{ key: Uint8Array; wrapped: string }> {
+/**
+ * Keys the header keeps wrapped by the master key, each bound to the store
+ * and its purpose by the AAD: the audit-log key and the integrity key.
+ */
+const HEADER_KEYS = {
+  audit: { aad: auditKeyAad, what: 'the audit key' },
+  integrity: { aad: integrityKeyAad, what: 'the integrity key' },
+} as const;
+export type HeaderKey = keyof typeof HEADER_KEYS;
+
+/** A new 32-byte header key of kind `kind`, and its wrapped form for the header. */
+export async function makeHeaderKey(kind: HeaderKey, master: MasterKey, storeId: Uint8Array): Promise<{ key: Uint8Array; wrapped: string }> {
   const key = randomBytes(32);
-  return { key, wrapped: await wrapAuditKey(master, storeId, key) };
+  return { key, wrapped: await wrapHeaderKey(kind, master, storeId, key) };
 }
 
-export async function wrapAuditKey(master: MasterKey, storeId: Uint8Array, key: Uint8Array): Promise<string> {
-  return toBase64(await master.wrap(key, auditKeyAad(storeId)));
+export async function wrapHeaderKey(kind: HeaderKey, master: MasterKey, storeId: Uint8Array, key: Uint8Array): Promise<string> {
+  return toBase64(await master.wrap(key, HEADER_KEYS[kind].aad(storeId)));
 }
 
-/** @throws TamperedError when the wrapped audit key does not open */
-export async function unwrapAuditKey(master: MasterKey, storeId: Uint8Array, wrapped: string): Promise<Uint8Array> {
+/** @throws TamperedError when the wrapped key does not open */
+export async function unwrapHeaderKey(kind: HeaderKey, master: MasterKey, storeId: Uint8Array, wrapped: string): Promise<Uint8Array> {
   const blob = fromBase64(wrapped);
   try {
-    if (blob) return await master.unwrap(blob, auditKeyAad(storeId));
+    if (blob) return await master.unwrap(blob, HEADER_KEYS[kind].aad(storeId));
   } catch (e) {
     if (e instanceof StoreError) throw e;
   }
-  throw new TamperedError('the audit key cannot be unwrapped: the header was altered');
+  throw new TamperedError(`${HEADER_KEYS[kind].what} cannot be unwrapped: the header was altered`);
 }

@@ -5,7 +5,8 @@
  * touched: they are under data keys, which do not change.
  */
 import type { MasterKey, MasterKeySource } from '../crypto/master.js';
-import { makeMasterCheck, reloadKeyset, wrapAuditKey, wrapKey } from './keys.js';
+import { makeMasterCheck, reloadKeyset, wrapHeaderKey, wrapKey } from './keys.js';
+import type { GuardedStorage } from './integrity/guarded.js';
 import { withExclusiveLock } from './lock.js';
 import type { RotationContext } from './rotation.js';
 import type { StoreHeader } from './header.js';
@@ -13,6 +14,7 @@ import type { KeyRow } from './storage.js';
 
 export interface MasterRotationContext extends RotationContext {
   header: StoreHeader;
+  storage: GuardedStorage;
 }
 
 /** Returns the new master key; the caller swaps it in and closes the old one. */
@@ -31,12 +33,14 @@ export async function rotateMaster(
         rows.push(await wrapKey(key, c.header.storeId, full));
       }
       const check = await makeMasterCheck(key, c.header.storeId);
-      const auditKey = await c.audit.wrapKeyWith((k) => wrapAuditKey(key, c.header.storeId, k));
+      const auditKey = await c.audit.wrapKeyWith((k) => wrapHeaderKey('audit', key, c.header.storeId, k));
+      const integrityKey = await c.storage.auth.wrapKeyWith((k) => wrapHeaderKey('integrity', key, c.header.storeId, k));
       c.storage.write((tx) => {
         for (const r of rows) tx.setKeyWrapping(r.id, r.wrapped);
         tx.setMeta('master', JSON.stringify(params));
         tx.setMeta('master_check', check);
         tx.setMeta('audit_key', auditKey);
+        tx.setMeta('integrity_key', integrityKey);
         c.audit.append(tx, { action: 'rotate-master', outcome: 'ok', detail: `to ${params.kind}` });
       });
       c.header.auditKey = auditKey;

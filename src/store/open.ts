@@ -7,12 +7,17 @@ import { StoreError } from '../errors.js';
 import { Keyset } from '../crypto/keyset.js';
 import type { MasterKey, MasterKeySource, MasterParams } from '../crypto/master.js';
 import { randomBytes } from '../crypto/random.js';
-import { makeAuditKey, makeMasterCheck, unwrapAuditKey, unwrapKeyset, verifyMasterCheck, wrapKey } from './keys.js';
+import { makeHeaderKey, makeMasterCheck, unwrapHeaderKey, unwrapKeyset, verifyMasterCheck, wrapKey } from './keys.js';
 import { AuditLog, type AuditActor } from './audit.js';
 import { userInfo } from 'node:os';
 import { DEFAULT_MAX_VALUE_BYTES, MAX_VALUE_BYTES_LIMIT, readHeader, writeHeader, type StoreHeader } from './header.js';
 import { SqliteStorage } from './sqlite/driver.js';
 import { createStoreFile, openStoreFile } from './sqlite/open.js';
+import { GuardedStorage } from './integrity/guarded.js';
+import { RowAuthenticator } from './integrity/rows.js';
+import { emptyState, sealRows } from './integrity/state.js';
+import { TamperedError } from '../errors.js';
+import type { Storage } from './storage.js';
 import { Store } from './store.js';
 import { ReadCache, type CacheOptions } from './read-cache.js';
 import { checkHook, EventSink, type EventHook } from './events.js';
@@ -62,12 +67,12 @@ function defaultActor(): AuditActor {
  * The audit log of an opened store. A store made before the audit log gets
  * its key now; if another process made one meanwhile, that one wins.
  */
-async function openAudit(storage: SqliteStorage, header: StoreHeader, master: MasterKey, options: OpenOptions, now: () => number): Promise<AuditLog> {
+async function openAudit(storage: Storage, header: StoreHeader, master: MasterKey, options: OpenOptions, now: () => number): Promise<AuditLog> {
   const actor = options.actor ?? defaultActor();
   if (header.auditKey !== undefined) {
-    return new AuditLog(await unwrapAuditKey(master, header.storeId, header.auditKey), header.storeId, actor, now);
+    return new AuditLog(await unwrapHeaderKey('audit', master, header.storeId, header.auditKey), header.storeId, actor, now);
   }
-  const made = await makeAuditKey(master, header.storeId);
+  const made = await makeHeaderKey('audit', master, header.storeId);
   const log = new AuditLog(made.key, header.storeId, actor, now);
   const existing = storage.write((tx) => {
     const other = tx.getMeta('audit_key');
@@ -79,7 +84,62 @@ async function openAudit(storage: SqliteStorage, header: StoreHeader, master: Ma
   header.auditKey = existing ?? made.wrapped;
   if (existing === undefined) return log;
   log.close();
-  return new AuditLog(await unwrapAuditKey(master, header.storeId, existing), header.storeId, actor, now);
+  return new AuditLog(await unwrapHeaderKey('audit', master, header.storeId, existing), header.storeId, actor, now);
+}
+
+/**
+ * A store made before rows were authenticated gets its integrity key, its
+ * row MACs and its state row now, in one transaction, with a master-key check
+ * of the new generation; if another process sealed it meanwhile, that seal
+ * stands. Returns the wrapped integrity key in force.
+ */
+async function sealOlderStore(raw: SqliteStorage, header: StoreHeader, master: MasterKey): Promise<string> {
+  const made = await makeHeaderKey('integrity', master, header.storeId);
+  const check = await makeMasterCheck(master, header.storeId);
+  const auth = new RowAuthenticator(made.key, header.storeId);
+  try {
+    return raw.write((tx) => {
+      const other = tx.getMeta('integrity_key');
+      if (other !== undefined) return other;
+      tx.putMeta({ key: 'integrity_key', value: made.wrapped, mac: null });
+      tx.putMeta({ key: 'master_check', value: check, mac: null });
+      sealRows(tx, auth);
+      return made.wrapped;
+    });
+  } finally {
+    auth.close();
+  }
+}
+
+/**
+ * From a raw store file and its master key to authenticated storage: the
+ * master-key check (a wrong key is E_WRONG_MASTER_KEY before anything else),
+ * the integrity key, and the header read again with every entry and the state
+ * row checked. The header read before the key (to choose it) is replaced by this one.
+ * @throws E_WRONG_MASTER_KEY, E_TAMPERED, E_MASTER_KEY
+ */
+export async function authenticate(raw: SqliteStorage, path: string, master: MasterKey): Promise<{ storage: GuardedStorage; header: StoreHeader }> {
+  const unchecked = raw.read((tx) => readHeader(tx, path));
+  const generation = await verifyMasterCheck(master, unchecked.storeId, unchecked.masterCheck);
+  let wrapped = raw.getMeta('integrity_key');
+  if (generation === 1) {
+    if (wrapped !== undefined) throw new TamperedError(`${path}: the master-key check is older than the store's integrity key: the header was altered`);
+    wrapped = await sealOlderStore(raw, unchecked, master);
+  } else if (wrapped === undefined) {
+    throw new TamperedError(`${path}: the store's integrity key is missing: the header was altered`);
+  }
+  const auth = new RowAuthenticator(await unwrapHeaderKey('integrity', master, unchecked.storeId, wrapped), unchecked.storeId);
+  const storage = new GuardedStorage(raw, auth);
+  try {
+    const header = storage.read((tx) => {
+      tx.auditHead(); // loads and checks the state row
+      return readHeader(tx, path);
+    });
+    return { storage, header };
+  } catch (e) {
+    auth.close();
+    throw e;
+  }
 }
 
 export interface InitOptions extends OpenOptions {
@@ -114,15 +174,18 @@ export async function initStore(path: string, master: MasterKeySource, options: 
     const first = keyset.generate(created, 'primary');
     keyset.add(first);
     const row = await wrapKey(key, storeId, first);
-    const auditKey = await makeAuditKey(key, storeId);
+    const auditKey = await makeHeaderKey('audit', key, storeId);
+    const integrityKey = await makeHeaderKey('integrity', key, storeId);
     const header: StoreHeader = {
       storeId, createdAt: created, master: params, masterCheck: await makeMasterCheck(key, storeId),
       maxValueBytes, defaultMaxVersions: maxVersions, auditKey: auditKey.wrapped, auditReads: true,
     };
     const audit = new AuditLog(auditKey.key, storeId, options.actor ?? defaultActor(), now);
-    const storage = new SqliteStorage(createStoreFile(path));
+    const storage = new GuardedStorage(new SqliteStorage(createStoreFile(path)), new RowAuthenticator(integrityKey.key, storeId));
+    storage.raw.write((raw) => emptyState(raw, storage.auth));
     storage.write((tx) => {
       writeHeader(tx, header);
+      tx.setMeta('integrity_key', integrityKey.wrapped);
       tx.insertKey(row);
       audit.append(tx, { action: 'init', outcome: 'ok', detail: `master ${params.kind}` });
     });
@@ -145,19 +208,22 @@ export type MasterKeyChoice = MasterKeySource | ((params: MasterParams) => Maste
 export async function openStore(path: string, master: MasterKeyChoice, options: OpenOptions = {}): Promise<Store> {
   const now = options.now ?? Date.now;
   const hooks = libraryHooks(options, now);
-  const storage = new SqliteStorage(await openStoreFile(path));
+  const raw = new SqliteStorage(await openStoreFile(path));
   let key: MasterKey | undefined;
+  let storage: GuardedStorage | undefined;
   try {
-    const { header, rows } = storage.read((tx) => ({ header: readHeader(tx, path), rows: tx.keys() }));
-    const source = typeof master === 'function' ? await master(header.master) : master;
-    key = await source.unlock(header.storeId, header.master);
-    await verifyMasterCheck(key, header.storeId, header.masterCheck);
-    const keyset = await unwrapKeyset(key, header.storeId, rows);
+    const params = raw.read((tx) => readHeader(tx, path));
+    const source = typeof master === 'function' ? await master(params.master) : master;
+    key = await source.unlock(params.storeId, params.master);
+    const opened = await authenticate(raw, path, key);
+    storage = opened.storage;
+    const header = opened.header;
+    const keyset = await unwrapKeyset(key, header.storeId, storage.keys());
     const audit = await openAudit(storage, header, key, options, now);
     return new Store({ path, storage, header, master: key, keyset, now, audit, ...hooks });
   } catch (e) {
     key?.close();
-    storage.close();
+    (storage ?? raw).close();
     throw e;
   }
 }

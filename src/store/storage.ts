@@ -1,7 +1,16 @@
 /**
- * The one narrow interface between the store's logic and its persistence
- * (DESIGN.md §7): rows in, rows out, transactions. SQL stays in the driver
- * (src/store/sqlite), so a PostgreSQL driver can sit behind the same calls.
+ * The narrow interfaces between the store's logic and its persistence
+ * (DESIGN.md §7). Two layers:
+ *
+ * - `RawStorage` is what a driver implements (src/store/sqlite): rows in,
+ *   rows out, transactions. Every row that carries meaning has a `mac`
+ *   column the driver stores and returns as opaque bytes. SQL stays in the
+ *   driver, so a PostgreSQL driver can sit behind the same calls.
+ * - `Storage` is what the store's logic uses: the same rows, authenticated.
+ *   src/store/integrity/guarded.ts implements it over a RawStorage: each row
+ *   read is checked against its MAC and each row written gets one, and the
+ *   digest of the whole state is kept up to date in every write.
+ *
  * Rows hold ciphertext, ids and metadata only, never plaintext.
  */
 import type { KeyStatus } from '../crypto/keyset.js';
@@ -26,9 +35,9 @@ export interface VersionRow {
   ciphertext: Uint8Array | null;
 }
 
-/** One joined read: a secret's id and one of its versions (absent when no such version). */
+/** One joined read: a secret and one of its versions (absent when no such version). */
 export interface SecretAndVersion {
-  secretId: number;
+  secret: SecretRow;
   version: VersionRow | undefined;
 }
 
@@ -64,6 +73,12 @@ export interface AuditRow {
   mac: Uint8Array;
 }
 
+/** Where the audit chain ends: its last entry's number and MAC. */
+export interface AuditHead {
+  seq: number;
+  mac: Uint8Array;
+}
+
 export interface AuditFilter {
   name?: string;
   action?: string;
@@ -90,7 +105,7 @@ export interface StoreCounts {
   byKey: Map<number, number>;
 }
 
-/** Operations valid inside a transaction (and outside one, for single reads). */
+/** Operations valid inside a transaction (and outside one, for single reads); every row authenticated. */
 export interface StorageOps {
   getMeta(key: string): string | undefined;
   setMeta(key: string, value: string): void;
@@ -126,23 +141,29 @@ export interface StorageOps {
   /** Replace a version's ciphertext only if it is still under `fromKeyId`; false when it moved on. */
   replaceCiphertext(secretId: number, version: number, fromKeyId: number, toKeyId: number, ciphertext: Uint8Array): boolean;
 
-  lastAudit(): { seq: number; mac: Uint8Array } | undefined;
+  /**
+   * The authenticated end of the audit chain (undefined: empty log).
+   * @throws TamperedError when the stored log does not end there
+   */
+  auditHead(): AuditHead | undefined;
+  /** Append an entry; it becomes the authenticated head. */
   insertAudit(row: AuditRow): void;
   /** Up to `limit` entries after `afterSeq` in order, optionally filtered. */
   auditPage(afterSeq: number, limit: number, filter?: AuditFilter): AuditRow[];
 }
 
-export interface Storage extends StorageOps {
+/** What every storage offers around its operations: transactions and the file's own capabilities. */
+export interface StorageTransactions<Ops> {
   /** Run `fn` in a write transaction (BEGIN IMMEDIATE): all or nothing. */
-  write<T>(fn: (tx: StorageOps) => T): T;
+  write<T>(fn: (tx: Ops) => T): T;
   /**
    * A write transaction committed without waiting for the disk (synchronous
    * NORMAL): for audit entries of reads, which must be written before the
    * value is returned but need not survive a power cut.
    */
-  writeRelaxed<T>(fn: (tx: StorageOps) => T): T;
+  writeRelaxed<T>(fn: (tx: Ops) => T): T;
   /** Run `fn` over one consistent snapshot. */
-  read<T>(fn: (tx: StorageOps) => T): T;
+  read<T>(fn: (tx: Ops) => T): T;
   /**
    * Push the WAL into the database and truncate it, so freed pages linger
    * nowhere. False when another connection's open snapshot kept it from finishing.
@@ -158,10 +179,92 @@ export interface Storage extends StorageOps {
    * copy an online backup uses. `destination` is an existing empty file.
    */
   snapshotTo(destination: string, onProgress?: (done: number, total: number) => void): Promise<void>;
+}
+
+/** A version as one scan of every version sees it (verification). */
+export type ScannedVersion = VersionRow & { secretId: number; name: string; secretUpdatedAt: number };
+
+export interface Storage extends StorageOps, StorageTransactions<StorageOps> {
   /**
    * Up to `limit` versions with their ciphertexts, in (secret id, version)
    * order, after the given position (`afterSecretId` 0: from the start): one
    * scan of every version, for verification.
    */
-  scanVersions(afterSecretId: number, afterVersion: number, limit: number): (VersionRow & { secretId: number; name: string; secretUpdatedAt: number })[];
+  scanVersions(afterSecretId: number, afterVersion: number, limit: number): ScannedVersion[];
+}
+
+// ---- the driver's side ------------------------------------------------
+
+/** A stored MAC: null in rows written before the store authenticated its rows (schema 2 and older). */
+export type Mac = Uint8Array | null;
+
+/**
+ * Rows as the driver stores them. Values are passed through exactly as
+ * stored (a damaged file may hold a string where a number belongs): the
+ * guard checks their types before it trusts or MACs them.
+ */
+export interface RawMeta { key: string; value: string; mac: Mac }
+export interface RawSecret { id: number; name: string; currentVersion: number; maxVersions: number; custom: string; createdAt: number; updatedAt: number; mac: Mac }
+export interface RawVersion extends VersionRow { secretId: number; mac: Mac }
+export interface RawKey extends KeyRow { mac: Mac }
+export interface RawJoined { secret: RawSecret; version: RawVersion | undefined }
+export interface RawListRow { secret: RawSecret; current: RawVersion | undefined; oldestVersion: number; versionCount: number }
+export interface RawRewrap { name: string; row: RawVersion }
+
+/** The digest of the whole state and the end of the audit chain, under one MAC. */
+export interface StateRow {
+  digest: Uint8Array;
+  auditSeq: number;
+  auditMac: Uint8Array;
+  mac: Uint8Array;
+}
+
+export interface RawOps {
+  getMeta(key: string): string | undefined;
+  metaRow(key: string): RawMeta | undefined;
+  allMeta(): RawMeta[];
+  putMeta(row: RawMeta): void;
+  deleteMeta(key: string): void;
+
+  findSecret(name: string): RawSecret | undefined;
+  secretById(id: number): RawSecret | undefined;
+  /** A new row with current version 0 and no MAC yet. */
+  insertSecret(name: string, now: number): RawSecret;
+  updateSecret(row: RawSecret): void;
+  /** Remove the secret row and its versions. */
+  deleteSecret(id: number): void;
+
+  readVersion(name: string, version?: number): RawJoined | undefined;
+  readVersionAt(name: string, at: number): RawJoined | undefined;
+  listVersions(secretId: number): RawVersion[];
+  insertVersion(row: RawVersion): void;
+  /** Rewrite a version's state, key, ciphertext and MAC. */
+  updateVersion(row: RawVersion): void;
+  deleteVersions(secretId: number, versions: number[]): void;
+
+  listSecrets(prefix: string, after: string, limit: number): RawListRow[];
+  counts(): StoreCounts;
+
+  keys(): RawKey[];
+  insertKey(row: RawKey): void;
+  updateKey(row: RawKey): void;
+  primaryKeyId(): number | undefined;
+  versionsUnderKey(keyId: number, limit: number): RawRewrap[];
+  /** Write `row` only if the stored version is still under `fromKeyId`. */
+  replaceCiphertext(row: RawVersion, fromKeyId: number): boolean;
+
+  lastAudit(): AuditHead | undefined;
+  insertAudit(row: AuditRow): void;
+  auditPage(afterSeq: number, limit: number, filter?: AuditFilter): AuditRow[];
+
+  state(): StateRow | undefined;
+  putState(row: StateRow): void;
+
+  /** Every row of a kind, in a stable order: sealing and verifying the whole state. */
+  eachSecret(fn: (row: RawSecret) => void): void;
+  eachVersion(fn: (row: RawVersion, name: string) => void): void;
+}
+
+export interface RawStorage extends RawOps, StorageTransactions<RawOps> {
+  scanVersions(afterSecretId: number, afterVersion: number, limit: number): (RawVersion & { name: string; secretUpdatedAt: number })[];
 }

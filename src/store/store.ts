@@ -21,7 +21,8 @@ import { LATEST, type CacheStats, type ReadCache, type Selector } from './read-c
 import { outcomeOf, reported, type EventSink, type StoreOperation } from './events.js';
 import type { AuditEntry, AuditLog } from './audit.js';
 import { SCHEMA_VERSION } from './sqlite/schema.js';
-import type { SecretAndVersion, SecretListRow, SecretRow, Storage, StorageOps, VersionRow } from './storage.js';
+import type { SecretAndVersion, SecretListRow, SecretRow, StorageOps, VersionRow } from './storage.js';
+import type { GuardedStorage } from './integrity/guarded.js';
 import type {
   AuditQuery, AuditRecord, AuditVerifyReport, GetOptions, KeyInfo, ListOptions, MetadataUpdate, PutOptions, SecretMetadata, SecretSummary, SecretVersion,
   StoreStatus, VersionInfo, VersionState, WriteResult,
@@ -37,7 +38,8 @@ const MAX_CUSTOM_VALUE_LENGTH = 512;
 
 export interface StoreContext {
   path: string;
-  storage: Storage;
+  /** Every row authenticated (src/store/integrity). */
+  storage: GuardedStorage;
   header: StoreHeader;
   master: MasterKey;
   keyset: Keyset;
@@ -388,6 +390,8 @@ export class Store {
       found = c.storage.readVersion(name);
     }
     const v = this.#live(name, found, what);
+    // The storage checked that the row found is the one asked for (src/store/integrity/guarded.ts),
+    // and the value opens only as `name` at that version (its AAD): a moved or renumbered row fails here.
     const result = (value: SecretBytes): SecretVersion => ({ name, version: v.version, createdAt: new Date(v.createdAt), value });
     // A key we do not hold means another process rotated: reload, then open.
     if (v.keyId !== null && !c.keyset.byId(v.keyId)) return this.#openAfterReload(name, v).then(result);
@@ -741,7 +745,7 @@ export class Store {
 
   async #verifyAudit(): Promise<AuditVerifyReport> {
     const c = this.#ctx();
-    const result = c.storage.read((tx) => c.audit.verify((after) => tx.auditPage(after, AUDIT_PAGE), tx.getMeta('audit_head')));
+    const result = c.storage.read((tx) => c.audit.verify((after) => tx.auditPage(after, AUDIT_PAGE), tx.auditHead()));
     return { ok: result.problem === undefined, entries: result.entries, ...(result.problem ? { firstProblem: result.problem } : {}) };
   }
 

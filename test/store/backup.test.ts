@@ -168,7 +168,11 @@ describe('verifyStore', () => {
     db.close();
     const r = await verifyStore(await open(path, key));
     expect(r.ok).toBe(false);
-    expect(r.problems).toEqual([{ code: 'E_TAMPERED', message: expect.stringMatching(/app\/db version 1 is under data key 00003039, which this store does not hold/) }]);
+    // The edited row fails its MAC, and the key it now names is missing too: both are listed.
+    expect(r.problems).toEqual([
+      { code: 'E_TAMPERED', message: 'app/db version 1 was altered, replaced or moved (its MAC does not match)' },
+      { code: 'E_TAMPERED', message: expect.stringMatching(/app\/db version 1 is under data key 00003039, which this store does not hold/) },
+    ]);
   });
 
   it('structural damage: a row breaking a foreign key is E_NOT_A_STORE', async () => {

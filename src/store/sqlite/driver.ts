@@ -10,73 +10,46 @@ import { BUSY_TIMEOUT_MS } from './open.js';
 import { onlineBackup } from './files.js';
 import type { KeyStatus } from '../../crypto/keyset.js';
 import type {
-  AuditFilter, AuditRow, KeyRow, RewrapRow, SecretAndVersion, SecretListRow, SecretRow, Storage, StorageOps, StoreCounts, VersionRow,
+  AuditFilter, AuditHead, AuditRow, RawJoined, RawKey, RawListRow, RawMeta, RawOps, RawRewrap, RawSecret, RawStorage, RawVersion, StateRow, StoreCounts,
 } from '../storage.js';
 
-interface RawSecret {
-  id: number;
-  name: string;
-  current_version: number;
-  max_versions: number;
-  custom: string;
-  created_at: number;
-  updated_at: number;
-}
+type Blob = Buffer | null;
+interface SecretCols { id: number; name: string; current_version: number; max_versions: number; custom: string; created_at: number; updated_at: number; mac: Blob }
+interface VersionCols { secret_id: number; version: number; created_at: number; deleted_at: number | null; destroyed_at: number | null; key_id: number | null; ciphertext: Blob; mac: Blob }
+/** A secret joined with one version: the version's columns prefixed v_ (all NULL when there is no such version). */
+type JoinedCols = SecretCols & { v_secret_id: number | null; v_version: number | null; v_created_at: number; v_deleted_at: number | null; v_destroyed_at: number | null; v_key_id: number | null; v_ciphertext: Blob; v_mac: Blob };
 
-interface RawVersion {
-  version: number;
-  created_at: number;
-  deleted_at: number | null;
-  destroyed_at: number | null;
-  key_id: number | null;
-  ciphertext: Buffer | null;
-}
+const SECRET_COLS = 's.id, s.name, s.current_version, s.max_versions, s.custom, s.created_at, s.updated_at, s.mac';
+const VERSION_COLS = 'secret_id, version, created_at, deleted_at, destroyed_at, key_id, ciphertext, mac';
+// The get path: the secret's row and one version's, in one read.
+const JOINED_COLS = `${SECRET_COLS}, v.secret_id AS v_secret_id, v.version AS v_version, v.created_at AS v_created_at, v.deleted_at AS v_deleted_at,
+  v.destroyed_at AS v_destroyed_at, v.key_id AS v_key_id, v.ciphertext AS v_ciphertext, v.mac AS v_mac`;
 
-type RawJoined = { id: number; v_version: number | null; v_created_at: number; v_deleted_at: number | null; v_destroyed_at: number | null; v_key_id: number | null; v_ciphertext: Buffer | null };
-
-const SECRET_COLS = 's.id, s.name, s.current_version, s.max_versions, s.custom, s.created_at, s.updated_at';
-// The get path: the secret's id and the version's columns, nothing to parse.
-const JOINED_COLS = `s.id, v.version AS v_version, v.created_at AS v_created_at, v.deleted_at AS v_deleted_at,
-  v.destroyed_at AS v_destroyed_at, v.key_id AS v_key_id, v.ciphertext AS v_ciphertext`;
-
-function toSecret(r: RawSecret): SecretRow {
-  return {
-    id: r.id,
-    name: r.name,
-    currentVersion: r.current_version,
-    maxVersions: r.max_versions,
-    custom: JSON.parse(r.custom) as Record<string, string>,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
-
-function bytes(b: Buffer | null): Uint8Array | null {
+function bytes(b: Blob): Uint8Array | null {
   return b === null ? null : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
-function toVersion(r: RawVersion): VersionRow {
+function toSecret(r: SecretCols): RawSecret {
   return {
-    version: r.version,
-    createdAt: r.created_at,
-    deletedAt: r.deleted_at,
-    destroyedAt: r.destroyed_at,
-    keyId: r.key_id,
-    ciphertext: bytes(r.ciphertext),
+    id: r.id, name: r.name, currentVersion: r.current_version, maxVersions: r.max_versions, custom: r.custom,
+    createdAt: r.created_at, updatedAt: r.updated_at, mac: bytes(r.mac),
   };
 }
 
-function toJoined(r: RawJoined | undefined): SecretAndVersion | undefined {
-  if (!r) return undefined;
-  const version: VersionRow | undefined = r.v_version === null ? undefined : {
-    version: r.v_version,
-    createdAt: r.v_created_at,
-    deletedAt: r.v_deleted_at,
-    destroyedAt: r.v_destroyed_at,
-    keyId: r.v_key_id,
-    ciphertext: bytes(r.v_ciphertext),
+function toVersion(r: VersionCols): RawVersion {
+  return {
+    secretId: r.secret_id, version: r.version, createdAt: r.created_at, deletedAt: r.deleted_at, destroyedAt: r.destroyed_at,
+    keyId: r.key_id, ciphertext: bytes(r.ciphertext), mac: bytes(r.mac),
   };
-  return { secretId: r.id, version };
+}
+
+function toJoined(r: JoinedCols | undefined): RawJoined | undefined {
+  if (!r) return undefined;
+  const version: RawVersion | undefined = r.v_version === null ? undefined : {
+    secretId: r.v_secret_id!, version: r.v_version, createdAt: r.v_created_at, deletedAt: r.v_deleted_at, destroyedAt: r.v_destroyed_at,
+    keyId: r.v_key_id, ciphertext: bytes(r.v_ciphertext), mac: bytes(r.v_mac),
+  };
+  return { secret: toSecret(r), version };
 }
 
 function buffer(b: Uint8Array | null): Buffer | null {
@@ -143,7 +116,7 @@ function versionList(versions: number[]): string {
 /** How long a checkpoint waits for readers before it reports that it could not finish. */
 const CHECKPOINT_WAIT_MS = 250;
 
-export class SqliteStorage implements Storage {
+export class SqliteStorage implements RawStorage {
   readonly #db: Database;
   readonly #s;
 
@@ -155,17 +128,22 @@ export class SqliteStorage implements Storage {
   constructor(db: Database) {
     this.#db = db;
     db.pragma('busy_timeout = 0'); // waiting is done by patiently(), in short polls
-    this.#tx = db.transaction((fn: (tx: StorageOps) => unknown) => fn(this));
+    this.#tx = db.transaction((fn: (tx: RawOps) => unknown) => fn(this));
     this.#syncNormal = db.prepare('PRAGMA synchronous = NORMAL');
     this.#syncFull = db.prepare('PRAGMA synchronous = FULL');
     const p = (sql: string) => db.prepare(sql);
     this.#s = {
       getMeta: p('SELECT value FROM meta WHERE key = ?').pluck(),
-      setMeta: p('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      metaRow: p('SELECT key, value, mac FROM meta WHERE key = ?'),
+      allMeta: p('SELECT key, value, mac FROM meta ORDER BY key'),
+      putMeta: p('INSERT INTO meta (key, value, mac) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, mac = excluded.mac'),
+      deleteMeta: p('DELETE FROM meta WHERE key = ?'),
       findSecret: p(`SELECT ${SECRET_COLS} FROM secrets s WHERE s.name = ?`),
+      secretById: p(`SELECT ${SECRET_COLS} FROM secrets s WHERE s.id = ?`),
       insertSecret: p(`INSERT INTO secrets (name, current_version, created_at, updated_at) VALUES (?, 0, ?, ?)
-        RETURNING id, name, current_version, max_versions, custom, created_at, updated_at`),
-      updateSecret: p('UPDATE secrets SET current_version = ?, max_versions = ?, custom = ?, updated_at = ? WHERE id = ?'),
+        RETURNING id, name, current_version, max_versions, custom, created_at, updated_at, mac`),
+      updateSecret: p('UPDATE secrets SET current_version = ?, max_versions = ?, custom = ?, updated_at = ?, mac = ? WHERE id = ?'),
+      deleteVersionsOf: p('DELETE FROM versions WHERE secret_id = ?'),
       deleteSecret: p('DELETE FROM secrets WHERE id = ?'),
       readCurrent: p(`SELECT ${JOINED_COLS} FROM secrets s
         LEFT JOIN versions v ON v.secret_id = s.id AND v.version = s.current_version WHERE s.name = ?`),
@@ -175,16 +153,11 @@ export class SqliteStorage implements Storage {
         LEFT JOIN versions v ON v.secret_id = s.id AND v.version = (
           SELECT max(version) FROM versions WHERE secret_id = s.id AND created_at <= ?)
         WHERE s.name = ?`),
-      listVersions: p(`SELECT version, created_at, deleted_at, destroyed_at, key_id, NULL AS ciphertext
-        FROM versions WHERE secret_id = ? ORDER BY version`),
-      insertVersion: p(`INSERT INTO versions (secret_id, version, created_at, deleted_at, destroyed_at, key_id, ciphertext)
-        VALUES (?, ?, ?, ?, ?, ?, ?)`),
-      setDeleted: p(`UPDATE versions SET deleted_at = ?
-        WHERE secret_id = ? AND version IN (SELECT value FROM json_each(?)) AND destroyed_at IS NULL`),
-      destroy: p(`UPDATE versions SET destroyed_at = ?, ciphertext = NULL, key_id = NULL
-        WHERE secret_id = ? AND version IN (SELECT value FROM json_each(?)) AND destroyed_at IS NULL`),
-      pruneList: p(`SELECT version FROM versions WHERE secret_id = ? ORDER BY version DESC LIMIT -1 OFFSET ?`).pluck(),
-      pruneDelete: p(`DELETE FROM versions WHERE secret_id = ? AND version IN (SELECT value FROM json_each(?))`),
+      listVersions: p(`SELECT ${VERSION_COLS} FROM versions WHERE secret_id = ? ORDER BY version`),
+      insertVersion: p(`INSERT INTO versions (${VERSION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+      updateVersion: p(`UPDATE versions SET deleted_at = ?, destroyed_at = ?, key_id = ?, ciphertext = ?, mac = ?
+        WHERE secret_id = ? AND version = ?`),
+      deleteVersions: p('DELETE FROM versions WHERE secret_id = ? AND version IN (SELECT value FROM json_each(?))'),
       listPrefix: p(`${LIST_SQL} WHERE s.name > ? AND s.name >= ? AND s.name < ? ${LIST_TAIL}`),
       countSecrets: p('SELECT count(*) FROM secrets').pluck(),
       countVersions: p(`SELECT count(*) AS versions,
@@ -192,14 +165,13 @@ export class SqliteStorage implements Storage {
         coalesce(sum(deleted_at IS NOT NULL AND destroyed_at IS NULL), 0) AS deleted,
         coalesce(sum(destroyed_at IS NOT NULL), 0) AS destroyed FROM versions`),
       countByKey: p('SELECT key_id, count(*) AS n FROM versions WHERE key_id IS NOT NULL GROUP BY key_id'),
-      keys: p('SELECT id, version, status, created_at, wrapped FROM data_keys ORDER BY version'),
-      insertKey: p('INSERT INTO data_keys (id, version, status, created_at, wrapped) VALUES (?, ?, ?, ?, ?)'),
+      keys: p('SELECT id, version, status, created_at, wrapped, mac FROM data_keys ORDER BY version'),
+      insertKey: p('INSERT INTO data_keys (id, version, status, created_at, wrapped, mac) VALUES (?, ?, ?, ?, ?, ?)'),
+      updateKey: p('UPDATE data_keys SET status = ?, wrapped = ?, mac = ? WHERE id = ?'),
       primaryKeyId: p("SELECT id FROM data_keys WHERE status = 'primary'").pluck(),
-      setKeyStatus: p('UPDATE data_keys SET status = ? WHERE id = ?'),
-      setKeyWrapping: p('UPDATE data_keys SET wrapped = ? WHERE id = ?'),
-      versionsUnderKey: p(`SELECT v.secret_id, s.name, v.version, v.key_id, v.ciphertext
+      versionsUnderKey: p(`SELECT s.name, v.secret_id, v.version, v.created_at, v.deleted_at, v.destroyed_at, v.key_id, v.ciphertext, v.mac
         FROM versions v JOIN secrets s ON s.id = v.secret_id WHERE v.key_id = ? LIMIT ?`),
-      replaceCiphertext: p(`UPDATE versions SET key_id = ?, ciphertext = ?
+      replaceCiphertext: p(`UPDATE versions SET key_id = ?, ciphertext = ?, mac = ?
         WHERE secret_id = ? AND version = ? AND key_id = ?`),
       lastAudit: p('SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1'),
       insertAudit: p(`INSERT INTO audit (seq, at, actor, pid, action, name, versions, outcome, detail, mac)
@@ -208,6 +180,9 @@ export class SqliteStorage implements Storage {
         WHERE seq > @after AND (@name IS NULL OR name = @name) AND (@action IS NULL OR action = @action)
           AND (@since IS NULL OR at >= @since) AND (@until IS NULL OR at <= @until)
         ORDER BY seq LIMIT @limit`),
+      state: p('SELECT digest, audit_seq, audit_mac, mac FROM state WHERE id = 1'),
+      putState: p(`INSERT INTO state (id, digest, audit_seq, audit_mac, mac) VALUES (1, ?, ?, ?, ?)
+        ON CONFLICT(id) DO UPDATE SET digest = excluded.digest, audit_seq = excluded.audit_seq, audit_mac = excluded.audit_mac, mac = excluded.mac`),
     };
   }
 
@@ -215,70 +190,80 @@ export class SqliteStorage implements Storage {
     return this.#s.getMeta.get(key) as string | undefined;
   }
 
-  setMeta(key: string, value: string): void {
-    this.#s.setMeta.run(key, value);
+  metaRow(key: string): RawMeta | undefined {
+    const r = this.#s.metaRow.get(key) as { key: string; value: string; mac: Blob } | undefined;
+    return r && { key: r.key, value: r.value, mac: bytes(r.mac) };
   }
 
-  findSecret(name: string): SecretRow | undefined {
-    const r = this.#s.findSecret.get(name) as RawSecret | undefined;
+  allMeta(): RawMeta[] {
+    return (this.#s.allMeta.all() as { key: string; value: string; mac: Blob }[]).map((r) => ({ key: r.key, value: r.value, mac: bytes(r.mac) }));
+  }
+
+  putMeta(row: RawMeta): void {
+    this.#s.putMeta.run(row.key, row.value, buffer(row.mac));
+  }
+
+  deleteMeta(key: string): void {
+    this.#s.deleteMeta.run(key);
+  }
+
+  findSecret(name: string): RawSecret | undefined {
+    const r = this.#s.findSecret.get(name) as SecretCols | undefined;
     return r && toSecret(r);
   }
 
-  insertSecret(name: string, now: number): SecretRow {
-    return toSecret(this.#s.insertSecret.get(name, now, now) as RawSecret);
+  secretById(id: number): RawSecret | undefined {
+    const r = this.#s.secretById.get(id) as SecretCols | undefined;
+    return r && toSecret(r);
   }
 
-  updateSecret(row: SecretRow): void {
-    this.#s.updateSecret.run(row.currentVersion, row.maxVersions, JSON.stringify(row.custom), row.updatedAt, row.id);
+  insertSecret(name: string, now: number): RawSecret {
+    return toSecret(this.#s.insertSecret.get(name, now, now) as SecretCols);
+  }
+
+  updateSecret(row: RawSecret): void {
+    this.#s.updateSecret.run(row.currentVersion, row.maxVersions, row.custom, row.updatedAt, buffer(row.mac), row.id);
   }
 
   deleteSecret(id: number): void {
+    this.#s.deleteVersionsOf.run(id);
     this.#s.deleteSecret.run(id);
   }
 
-  readVersion(name: string, version?: number): SecretAndVersion | undefined {
+  readVersion(name: string, version?: number): RawJoined | undefined {
     return patiently(() => {
       const r = version === undefined ? this.#s.readCurrent.get(name) : this.#s.readVersion.get(version, name);
-      return toJoined(r as RawJoined | undefined);
+      return toJoined(r as JoinedCols | undefined);
     });
   }
 
-  readVersionAt(name: string, at: number): SecretAndVersion | undefined {
-    return patiently(() => toJoined(this.#s.readAt.get(at, name) as RawJoined | undefined));
+  readVersionAt(name: string, at: number): RawJoined | undefined {
+    return patiently(() => toJoined(this.#s.readAt.get(at, name) as JoinedCols | undefined));
   }
 
-  listVersions(secretId: number): VersionRow[] {
-    return (this.#s.listVersions.all(secretId) as RawVersion[]).map(toVersion);
+  listVersions(secretId: number): RawVersion[] {
+    return (this.#s.listVersions.all(secretId) as VersionCols[]).map(toVersion);
   }
 
-  insertVersion(secretId: number, r: VersionRow): void {
-    this.#s.insertVersion.run(secretId, r.version, r.createdAt, r.deletedAt, r.destroyedAt, r.keyId, buffer(r.ciphertext));
+  insertVersion(r: RawVersion): void {
+    this.#s.insertVersion.run(r.secretId, r.version, r.createdAt, r.deletedAt, r.destroyedAt, r.keyId, buffer(r.ciphertext), buffer(r.mac));
   }
 
-  setDeleted(secretId: number, versions: number[], deletedAt: number | null): void {
-    this.#s.setDeleted.run(deletedAt, secretId, versionList(versions));
+  updateVersion(r: RawVersion): void {
+    this.#s.updateVersion.run(r.deletedAt, r.destroyedAt, r.keyId, buffer(r.ciphertext), buffer(r.mac), r.secretId, r.version);
   }
 
-  destroyVersions(secretId: number, versions: number[], now: number): void {
-    this.#s.destroy.run(now, secretId, versionList(versions));
+  deleteVersions(secretId: number, versions: number[]): void {
+    if (versions.length > 0) this.#s.deleteVersions.run(secretId, versionList(versions));
   }
 
-  pruneVersions(secretId: number, keep: number): number[] {
-    const doomed = this.#s.pruneList.all(secretId, keep) as number[];
-    if (doomed.length > 0) this.#s.pruneDelete.run(secretId, versionList(doomed));
-    return doomed.reverse();
-  }
-
-  listSecrets(prefix: string, after: string, limit: number): SecretListRow[] {
+  listSecrets(prefix: string, after: string, limit: number): RawListRow[] {
     // Names are ASCII below 0x7f, so [prefix, prefix + DEL) is exactly the names under prefix.
-    const rows = this.#s.listPrefix.all(after, prefix, `${prefix}\u007f`, limit);
-    return (rows as (RawSecret & { oldest: number; n: number; cur_deleted: number; cur_destroyed: number })[]).map((r) => ({
-      ...toSecret(r),
-      oldestVersion: r.oldest ?? 0,
-      versionCount: r.n,
-      currentDeleted: r.cur_deleted === 1,
-      currentDestroyed: r.cur_destroyed === 1,
-    }));
+    const rows = this.#s.listPrefix.all(after, prefix, `${prefix}\u007f`, limit) as (JoinedCols & { oldest: number | null; n: number })[];
+    return rows.map((r) => {
+      const j = toJoined(r)!;
+      return { secret: j.secret, current: j.version, oldestVersion: r.oldest ?? 0, versionCount: r.n };
+    });
   }
 
   counts(): StoreCounts {
@@ -291,39 +276,35 @@ export class SqliteStorage implements Storage {
     };
   }
 
-  keys(): KeyRow[] {
-    return (this.#s.keys.all() as { id: number; version: number; status: KeyStatus; created_at: number; wrapped: Buffer | null }[]).map(
-      (r) => ({ id: r.id, version: r.version, status: r.status, createdAt: r.created_at, wrapped: bytes(r.wrapped) }),
+  keys(): RawKey[] {
+    return (this.#s.keys.all() as { id: number; version: number; status: KeyStatus; created_at: number; wrapped: Blob; mac: Blob }[]).map(
+      (r) => ({ id: r.id, version: r.version, status: r.status, createdAt: r.created_at, wrapped: bytes(r.wrapped), mac: bytes(r.mac) }),
     );
   }
 
-  insertKey(r: KeyRow): void {
-    this.#s.insertKey.run(r.id, r.version, r.status, r.createdAt, buffer(r.wrapped));
+  insertKey(r: RawKey): void {
+    this.#s.insertKey.run(r.id, r.version, r.status, r.createdAt, buffer(r.wrapped), buffer(r.mac));
+  }
+
+  updateKey(r: RawKey): void {
+    this.#s.updateKey.run(r.status, buffer(r.wrapped), buffer(r.mac), r.id);
   }
 
   primaryKeyId(): number | undefined {
     return this.#s.primaryKeyId.get() as number | undefined;
   }
 
-  setKeyStatus(id: number, status: KeyStatus): void {
-    this.#s.setKeyStatus.run(status, id);
+  versionsUnderKey(keyId: number, limit: number): RawRewrap[] {
+    const rows = this.#s.versionsUnderKey.all(keyId, limit) as (VersionCols & { name: string })[];
+    return rows.map((r) => ({ name: r.name, row: toVersion(r) }));
   }
 
-  setKeyWrapping(id: number, wrapped: Uint8Array | null): void {
-    this.#s.setKeyWrapping.run(buffer(wrapped), id);
+  replaceCiphertext(r: RawVersion, fromKeyId: number): boolean {
+    return this.#s.replaceCiphertext.run(r.keyId, buffer(r.ciphertext), buffer(r.mac), r.secretId, r.version, fromKeyId).changes === 1;
   }
 
-  versionsUnderKey(keyId: number, limit: number): RewrapRow[] {
-    const rows = this.#s.versionsUnderKey.all(keyId, limit) as { secret_id: number; name: string; version: number; key_id: number; ciphertext: Buffer }[];
-    return rows.map((r) => ({ secretId: r.secret_id, name: r.name, version: r.version, keyId: r.key_id, ciphertext: bytes(r.ciphertext)! }));
-  }
-
-  replaceCiphertext(secretId: number, version: number, fromKeyId: number, toKeyId: number, ciphertext: Uint8Array): boolean {
-    return this.#s.replaceCiphertext.run(toKeyId, buffer(ciphertext), secretId, version, fromKeyId).changes === 1;
-  }
-
-  lastAudit(): { seq: number; mac: Uint8Array } | undefined {
-    const r = this.#s.lastAudit.get() as { seq: number; mac: Buffer } | undefined;
+  lastAudit(): AuditHead | undefined {
+    const r = this.#s.lastAudit.get() as { seq: number; mac: Blob } | undefined;
     return r && { seq: r.seq, mac: bytes(r.mac)! };
   }
 
@@ -335,15 +316,40 @@ export class SqliteStorage implements Storage {
     const rows = this.#s.auditPage.all({
       after: afterSeq, limit, name: filter.name ?? null, action: filter.action ?? null,
       since: filter.since ?? null, until: filter.until ?? null,
-    }) as (Omit<AuditRow, 'mac'> & { mac: Buffer })[];
+    }) as (Omit<AuditRow, 'mac'> & { mac: Blob })[];
     return rows.map((r) => ({ ...r, mac: bytes(r.mac)! }));
   }
 
-  write<T>(fn: (tx: StorageOps) => T): T {
+  state(): StateRow | undefined {
+    const r = this.#s.state.get() as { digest: Blob; audit_seq: number; audit_mac: Blob; mac: Blob } | undefined;
+    if (!r) return undefined;
+    return { digest: bytes(r.digest)!, auditSeq: r.audit_seq, auditMac: bytes(r.audit_mac)!, mac: bytes(r.mac)! };
+  }
+
+  putState(row: StateRow): void {
+    this.#s.putState.run(buffer(row.digest), row.auditSeq, buffer(row.auditMac), buffer(row.mac));
+  }
+
+  eachSecret(fn: (row: RawSecret) => void): void {
+    this.#eachSecret ??= this.#db.prepare(`SELECT ${SECRET_COLS} FROM secrets s ORDER BY s.id`);
+    for (const r of this.#eachSecret.iterate() as IterableIterator<SecretCols>) fn(toSecret(r));
+  }
+
+  eachVersion(fn: (row: RawVersion, name: string) => void): void {
+    this.#eachVersion ??= this.#db.prepare(`SELECT s.name, v.secret_id, v.version, v.created_at, v.deleted_at, v.destroyed_at,
+      v.key_id, v.ciphertext, v.mac FROM versions v LEFT JOIN secrets s ON s.id = v.secret_id ORDER BY v.secret_id, v.version`);
+    for (const r of this.#eachVersion.iterate() as IterableIterator<VersionCols & { name: string | null }>) fn(toVersion(r), r.name ?? `secret id ${r.secret_id}`);
+  }
+
+  // Prepared on first use: only sealing and verification scan, and the constructor is on every command's start-up path.
+  #eachSecret: { iterate(...params: unknown[]): IterableIterator<unknown> } | undefined;
+  #eachVersion: { iterate(...params: unknown[]): IterableIterator<unknown> } | undefined;
+
+  write<T>(fn: (tx: RawOps) => T): T {
     return patiently(() => this.#tx.immediate(fn) as T);
   }
 
-  writeRelaxed<T>(fn: (tx: StorageOps) => T): T {
+  writeRelaxed<T>(fn: (tx: RawOps) => T): T {
     this.#syncNormal.run();
     try {
       return this.write(fn);
@@ -352,7 +358,7 @@ export class SqliteStorage implements Storage {
     }
   }
 
-  read<T>(fn: (tx: StorageOps) => T): T {
+  read<T>(fn: (tx: RawOps) => T): T {
     return patiently(() => this.#tx.deferred(fn) as T);
   }
 
@@ -389,14 +395,13 @@ export class SqliteStorage implements Storage {
     }
   }
 
-  scanVersions(afterSecretId: number, afterVersion: number, limit: number): (VersionRow & { secretId: number; name: string; secretUpdatedAt: number })[] {
+  scanVersions(afterSecretId: number, afterVersion: number, limit: number): (RawVersion & { name: string; secretUpdatedAt: number })[] {
     try {
-      // Prepared on first use: only verification scans, and the constructor is on every command's start-up path.
       this.#scan ??= this.#db.prepare(`SELECT v.secret_id, s.name, s.updated_at, v.version, v.created_at, v.deleted_at, v.destroyed_at,
-        v.key_id, v.ciphertext FROM versions v JOIN secrets s ON s.id = v.secret_id
+        v.key_id, v.ciphertext, v.mac FROM versions v JOIN secrets s ON s.id = v.secret_id
         WHERE (v.secret_id, v.version) > (?, ?) ORDER BY v.secret_id, v.version LIMIT ?`);
-      const rows = this.#scan.all(afterSecretId, afterVersion, limit) as (RawVersion & { secret_id: number; name: string; updated_at: number })[];
-      return rows.map((r) => ({ ...toVersion(r), secretId: r.secret_id, name: r.name, secretUpdatedAt: r.updated_at }));
+      const rows = this.#scan.all(afterSecretId, afterVersion, limit) as (VersionCols & { name: string; updated_at: number })[];
+      return rows.map((r) => ({ ...toVersion(r), name: r.name, secretUpdatedAt: r.updated_at }));
     } catch (e) {
       return translate(e);
     }
@@ -406,9 +411,9 @@ export class SqliteStorage implements Storage {
 }
 
 
-const LIST_SQL = `SELECT ${SECRET_COLS},
+// A listing never needs a value: the current version's ciphertext is left out.
+const LIST_SQL = `SELECT ${JOINED_COLS.replace('v.ciphertext AS', 'NULL AS')},
   (SELECT min(version) FROM versions WHERE secret_id = s.id) AS oldest,
-  (SELECT count(*) FROM versions WHERE secret_id = s.id) AS n,
-  cur.deleted_at IS NOT NULL AS cur_deleted, cur.destroyed_at IS NOT NULL AS cur_destroyed
-  FROM secrets s LEFT JOIN versions cur ON cur.secret_id = s.id AND cur.version = s.current_version`;
+  (SELECT count(*) FROM versions WHERE secret_id = s.id) AS n
+  FROM secrets s LEFT JOIN versions v ON v.secret_id = s.id AND v.version = s.current_version`;
 const LIST_TAIL = 'ORDER BY s.name LIMIT ?';

@@ -62,6 +62,22 @@ export const MIGRATIONS: readonly string[] = [
     mac      BLOB NOT NULL
   );
   `,
+  // 3: every row that carries meaning is authenticated (src/store/integrity): a MAC per row,
+  // and one state row holding the digest of all rows and the end of the audit chain, under a MAC.
+  // Rows of an older store get their MACs when a program holding the master key first opens it.
+  `
+  ALTER TABLE meta ADD COLUMN mac BLOB;
+  ALTER TABLE data_keys ADD COLUMN mac BLOB;
+  ALTER TABLE secrets ADD COLUMN mac BLOB;
+  ALTER TABLE versions ADD COLUMN mac BLOB;
+  CREATE TABLE state (
+    id        INTEGER PRIMARY KEY CHECK (id = 1),
+    digest    BLOB NOT NULL,                 -- LtHash16 of every authenticated row
+    audit_seq INTEGER NOT NULL,              -- the audit chain's last entry …
+    audit_mac BLOB NOT NULL,                 -- … and its MAC
+    mac       BLOB NOT NULL
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

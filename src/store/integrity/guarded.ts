@@ -1,0 +1,463 @@
+/**
+ * The authenticated storage: `Storage` over a driver's `RawStorage`. Every
+ * row read is checked against its MAC (and against the place it was asked
+ * for) before the store's logic sees it; every row written gets its MAC,
+ * and every write transaction updates the digest of the whole state
+ * (src/crypto/lthash.ts) in O(1) per changed row, with the end of the audit
+ * chain, in the MAC'd state row. A row is never rewritten without its old
+ * MAC being checked first, so an edit is never laundered into an authentic row.
+ */
+import { LtHash } from '../../crypto/lthash.js';
+import { lthashElement, macMatches } from '../../crypto/mac.js';
+import type {
+  AuditFilter, AuditHead, AuditRow, KeyRow, RawJoined, RawKey, RawMeta, RawOps, RawSecret, RawStorage, RawVersion, RewrapRow,
+  ScannedVersion, SecretAndVersion, SecretListRow, SecretRow, Storage, StorageOps, StoreCounts, VersionRow,
+} from '../storage.js';
+import { place, RowAuthenticator, tampered } from './rows.js';
+
+/** The state row as a write transaction holds it. */
+interface LiveState {
+  digest: LtHash;
+  auditSeq: number;
+  auditMac: Uint8Array;
+}
+
+export const EMPTY_AUDIT_MAC = new Uint8Array(32);
+
+/** Read and check the state row. @throws TamperedError */
+export function loadState(raw: RawOps, auth: RowAuthenticator): LiveState {
+  const s = raw.state();
+  if (!s) throw tampered("the store's state record", 'is missing');
+  RowAuthenticator.check(auth.state(s.digest, s.auditSeq, s.auditMac), s.mac, "the store's state record");
+  const digest = LtHash.fromBytes(s.digest);
+  if (!digest) throw tampered("the store's state record", 'has a digest of the wrong length');
+  return { digest, auditSeq: s.auditSeq, auditMac: s.auditMac };
+}
+
+export function saveState(raw: RawOps, auth: RowAuthenticator, s: LiveState): void {
+  const digest = s.digest.toBytes();
+  raw.putState({ digest, auditSeq: s.auditSeq, auditMac: s.auditMac, mac: auth.state(digest, s.auditSeq, s.auditMac) });
+}
+
+function parseCustom(r: RawSecret): Record<string, string> {
+  try {
+    const v = JSON.parse(r.custom) as unknown;
+    if (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string')) {
+      return v as Record<string, string>;
+    }
+  } catch {
+    // reported below
+  }
+  throw tampered(place.secret(r), 'has malformed custom metadata');
+}
+
+function toSecret(r: RawSecret): SecretRow {
+  return {
+    id: r.id, name: r.name, currentVersion: r.currentVersion, maxVersions: r.maxVersions, custom: parseCustom(r),
+    createdAt: r.createdAt, updatedAt: r.updatedAt,
+  };
+}
+
+function toVersion(r: RawVersion): VersionRow {
+  return { version: r.version, createdAt: r.createdAt, deletedAt: r.deletedAt, destroyedAt: r.destroyedAt, keyId: r.keyId, ciphertext: r.ciphertext };
+}
+
+/** The checks one row needs, shared by the transaction and the whole-state scan. */
+export class RowChecks {
+  constructor(readonly auth: RowAuthenticator) {}
+
+  meta(r: RawMeta): void {
+    RowAuthenticator.check(this.auth.meta(r), r.mac, place.meta(r.key));
+  }
+
+  key(r: RawKey): void {
+    RowAuthenticator.check(this.auth.key(r), r.mac, place.key(r));
+  }
+
+  /** `name`: the name the secret was asked for by, when it was. */
+  secret(r: RawSecret, name?: string): void {
+    RowAuthenticator.check(this.auth.secret(r), r.mac, place.secret(r));
+    if (name !== undefined && r.name !== name) throw tampered(`secret ${name}`, `was asked for, but the row found is ${place.secret(r)}`);
+  }
+
+  /** A version row, which must belong to `secretId` (and be `version`, when given). */
+  version(name: string, r: RawVersion, secretId: number, version?: number): void {
+    RowAuthenticator.check(this.auth.version(name, r), r.mac, place.version(name, r));
+    if (r.secretId !== secretId || (version !== undefined && r.version !== version)) {
+      throw tampered(place.version(name, { version: version ?? r.version }), 'was asked for, but another row was found');
+    }
+  }
+}
+
+/**
+ * One transaction's view (or, outside a transaction, single reads). Mutations
+ * are only valid inside `write`, where `finish` saves the state row.
+ */
+export class GuardedTx implements StorageOps {
+  #state: LiveState | undefined;
+  #dirty = false;
+  /** MACs of secret rows checked in this transaction, by id: an update subtracts the old row without reading it again. */
+  readonly #secrets = new Map<number, RawSecret>();
+  /** Version rows checked by versionsUnderKey, for replaceCiphertext. */
+  readonly #rewrap = new Map<string, RawVersion>();
+  readonly #check: RowChecks;
+
+  constructor(private readonly raw: RawOps, private readonly auth: RowAuthenticator) {
+    this.#check = new RowChecks(auth);
+  }
+
+  // ---- the digest -------------------------------------------------------
+
+  #live(): LiveState {
+    this.#state ??= loadState(this.raw, this.auth);
+    return this.#state;
+  }
+
+  /** Replace one row's element in the digest: `from` leaves, `to` enters (either may be absent). */
+  #swap(from: Uint8Array | null | undefined, to: Uint8Array | null | undefined): void {
+    const s = this.#live();
+    if (from) s.digest.remove(lthashElement(from));
+    if (to) s.digest.add(lthashElement(to));
+    this.#dirty = true;
+  }
+
+  /** Save the state row if this transaction changed it. */
+  finish(): void {
+    if (this.#dirty) saveState(this.raw, this.auth, this.#live());
+  }
+
+  // ---- header -----------------------------------------------------------
+
+  getMeta(key: string): string | undefined {
+    const r = this.raw.metaRow(key);
+    if (!r) return undefined;
+    this.#check.meta(r);
+    return r.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    const old = this.raw.metaRow(key);
+    if (old) this.#check.meta(old);
+    const mac = this.auth.meta({ key, value });
+    this.raw.putMeta({ key, value, mac });
+    this.#swap(old?.mac, mac);
+  }
+
+  // ---- secrets ----------------------------------------------------------
+
+  #checkedSecret(r: RawSecret, name?: string): SecretRow {
+    this.#check.secret(r, name);
+    this.#secrets.set(r.id, r);
+    return toSecret(r);
+  }
+
+  /** The stored row of secret `id`, checked (from this transaction's reads when it was read already). */
+  #storedSecret(id: number): RawSecret {
+    const known = this.#secrets.get(id);
+    if (known) return known;
+    const r = this.raw.secretById(id);
+    if (!r) throw tampered(`secret id ${id}`, 'vanished during the transaction');
+    this.#checkedSecret(r);
+    return r;
+  }
+
+  findSecret(name: string): SecretRow | undefined {
+    const r = this.raw.findSecret(name);
+    return r && this.#checkedSecret(r, name);
+  }
+
+  insertSecret(name: string, now: number): SecretRow {
+    const r = this.raw.insertSecret(name, now);
+    const row: RawSecret = { ...r, mac: this.auth.secret(r) };
+    this.raw.updateSecret(row);
+    this.#swap(null, row.mac);
+    this.#secrets.set(row.id, row);
+    return toSecret(row);
+  }
+
+  updateSecret(s: SecretRow): void {
+    const old = this.#storedSecret(s.id);
+    const fields = { ...old, currentVersion: s.currentVersion, maxVersions: s.maxVersions, custom: JSON.stringify(s.custom), updatedAt: s.updatedAt };
+    const row: RawSecret = { ...fields, mac: this.auth.secret(fields) };
+    this.raw.updateSecret(row);
+    this.#swap(old.mac, row.mac);
+    this.#secrets.set(row.id, row);
+  }
+
+  deleteSecret(id: number): void {
+    const old = this.#storedSecret(id);
+    for (const v of this.#versionsOf(old)) this.#swap(v.mac, null);
+    this.raw.deleteSecret(id);
+    this.#swap(old.mac, null);
+    this.#secrets.delete(id);
+  }
+
+  // ---- versions ---------------------------------------------------------
+
+  /** Check a joined read against what was asked for: the secret by name, and the version when one was named. */
+  #joined(name: string, j: RawJoined | undefined, version?: number): SecretAndVersion | undefined {
+    if (!j) return undefined;
+    const secret = this.#checkedSecret(j.secret, name);
+    if (!j.version) return { secret, version: undefined };
+    this.#check.version(name, j.version, secret.id, version);
+    return { secret, version: toVersion(j.version) };
+  }
+
+  readVersion(name: string, version?: number): SecretAndVersion | undefined {
+    const j = this.raw.readVersion(name, version);
+    // The current version is the one the authenticated secret row names (checked in #joined before it is used).
+    const found = this.#joined(name, j, version ?? j?.secret.currentVersion);
+    // The current version's row is never pruned: without it, rows were removed.
+    if (found && version === undefined && !found.version && found.secret.currentVersion > 0) {
+      throw tampered(place.version(name, { version: found.secret.currentVersion }), 'is the current version, but its row is missing');
+    }
+    return found;
+  }
+
+  readVersionAt(name: string, at: number): SecretAndVersion | undefined {
+    const found = this.#joined(name, this.raw.readVersionAt(name, at));
+    if (found?.version && found.version.createdAt > at) {
+      throw tampered(place.version(name, found.version), `was found for the time ${new Date(at).toISOString()} but was created after it`);
+    }
+    return found;
+  }
+
+  /** The stored version rows of `secret`, each checked. */
+  #versionsOf(secret: RawSecret): RawVersion[] {
+    const rows = this.raw.listVersions(secret.id);
+    for (const r of rows) this.#check.version(secret.name, r, secret.id);
+    return rows;
+  }
+
+  listVersions(secretId: number): VersionRow[] {
+    return this.#versionsOf(this.#storedSecret(secretId)).map(toVersion);
+  }
+
+  insertVersion(secretId: number, v: VersionRow): void {
+    const name = this.#storedSecret(secretId).name;
+    const fields = { ...v, secretId };
+    const row: RawVersion = { ...fields, mac: this.auth.version(name, fields) };
+    this.raw.insertVersion(row);
+    this.#swap(null, row.mac);
+  }
+
+  /** Rewrite the chosen versions of a secret with `change`, each MAC'd anew. */
+  #rewrite(secretId: number, versions: number[], change: (v: RawVersion) => Partial<VersionRow> | undefined): void {
+    const secret = this.#storedSecret(secretId);
+    const chosen = new Set(versions);
+    for (const old of this.#versionsOf(secret)) {
+      if (!chosen.has(old.version)) continue;
+      const patch = change(old);
+      if (!patch) continue;
+      const fields = { ...old, ...patch };
+      const row: RawVersion = { ...fields, mac: this.auth.version(secret.name, fields) };
+      this.raw.updateVersion(row);
+      this.#swap(old.mac, row.mac);
+    }
+  }
+
+  setDeleted(secretId: number, versions: number[], deletedAt: number | null): void {
+    this.#rewrite(secretId, versions, (v) => (v.destroyedAt === null ? { deletedAt } : undefined));
+  }
+
+  destroyVersions(secretId: number, versions: number[], now: number): void {
+    this.#rewrite(secretId, versions, (v) => (v.destroyedAt === null ? { destroyedAt: now, ciphertext: null, keyId: null } : undefined));
+  }
+
+  pruneVersions(secretId: number, keep: number): number[] {
+    const all = this.#versionsOf(this.#storedSecret(secretId));
+    const doomed = all.slice(0, Math.max(0, all.length - keep));
+    for (const v of doomed) this.#swap(v.mac, null);
+    this.raw.deleteVersions(secretId, doomed.map((v) => v.version));
+    return doomed.map((v) => v.version);
+  }
+
+  listSecrets(prefix: string, after: string, limit: number): SecretListRow[] {
+    return this.raw.listSecrets(prefix, after, limit).map((r) => {
+      const secret = this.#checkedSecret(r.secret);
+      if (r.current) this.#check.version(secret.name, r.current, secret.id, secret.currentVersion);
+      return {
+        ...secret,
+        oldestVersion: r.oldestVersion,
+        versionCount: r.versionCount,
+        currentDeleted: r.current?.deletedAt != null,
+        currentDestroyed: r.current?.destroyedAt != null,
+      };
+    });
+  }
+
+  counts(): StoreCounts {
+    return this.raw.counts();
+  }
+
+  // ---- data keys --------------------------------------------------------
+
+  #rawKeys(): RawKey[] {
+    const rows = this.raw.keys();
+    for (const r of rows) this.#check.key(r);
+    return rows;
+  }
+
+  keys(): KeyRow[] {
+    return this.#rawKeys().map(({ mac: _, ...k }) => k);
+  }
+
+  insertKey(k: KeyRow): void {
+    const row: RawKey = { ...k, mac: this.auth.key(k) };
+    this.raw.insertKey(row);
+    this.#swap(null, row.mac);
+  }
+
+  primaryKeyId(): number | undefined {
+    // Unchecked on purpose: it only tells a writer whether to reload the keyset, and the reload checks every key row.
+    return this.raw.primaryKeyId();
+  }
+
+  #updateKey(id: number, patch: Partial<KeyRow>): void {
+    const old = this.#rawKeys().find((k) => k.id === id);
+    if (!old) throw tampered(`data key id ${id.toString(16)}`, 'vanished during the transaction');
+    const { mac: _, ...fields } = { ...old, ...patch };
+    const row: RawKey = { ...fields, mac: this.auth.key(fields) };
+    this.raw.updateKey(row);
+    this.#swap(old.mac, row.mac);
+  }
+
+  setKeyStatus(id: number, status: KeyRow['status']): void {
+    this.#updateKey(id, { status });
+  }
+
+  setKeyWrapping(id: number, wrapped: Uint8Array | null): void {
+    this.#updateKey(id, { wrapped });
+  }
+
+  versionsUnderKey(keyId: number, limit: number): RewrapRow[] {
+    return this.raw.versionsUnderKey(keyId, limit).map(({ name, row }) => {
+      this.#check.version(name, row, row.secretId);
+      if (row.ciphertext === null || row.keyId === null) throw tampered(place.version(name, row), 'names a data key but holds no ciphertext');
+      this.#rewrap.set(`${row.secretId}:${row.version}`, row);
+      return { secretId: row.secretId, name, version: row.version, keyId: row.keyId, ciphertext: row.ciphertext };
+    });
+  }
+
+  replaceCiphertext(secretId: number, version: number, fromKeyId: number, toKeyId: number, ciphertext: Uint8Array): boolean {
+    const old = this.#rewrap.get(`${secretId}:${version}`);
+    if (!old) throw new Error('replaceCiphertext: the version was not read by versionsUnderKey in this transaction');
+    const name = this.#storedSecret(secretId).name;
+    const fields = { ...old, keyId: toKeyId, ciphertext };
+    const row: RawVersion = { ...fields, mac: this.auth.version(name, fields) };
+    if (!this.raw.replaceCiphertext(row, fromKeyId)) return false;
+    this.#swap(old.mac, row.mac);
+    return true;
+  }
+
+  // ---- audit ------------------------------------------------------------
+
+  auditHead(): AuditHead | undefined {
+    const s = this.#live();
+    return s.auditSeq === 0 ? undefined : { seq: s.auditSeq, mac: s.auditMac };
+  }
+
+  insertAudit(row: AuditRow): void {
+    const s = this.#live();
+    // Chain only onto a log that ends where the state row says: a cut log stays cut, visibly.
+    const last = this.raw.lastAudit();
+    const intact = s.auditSeq === 0 ? last === undefined : last !== undefined && last.seq === s.auditSeq && macMatches(s.auditMac, last.mac);
+    if (!intact) {
+      throw tampered('the audit log', `does not end at its authenticated last entry ${s.auditSeq} (it ends at ${last?.seq ?? 'no entry'}): entries were removed or added`);
+    }
+    this.raw.insertAudit(row);
+    s.auditSeq = row.seq;
+    s.auditMac = row.mac;
+    this.#dirty = true;
+  }
+
+  auditPage(afterSeq: number, limit: number, filter?: AuditFilter): AuditRow[] {
+    return this.raw.auditPage(afterSeq, limit, filter);
+  }
+}
+
+/** `Storage` with every row authenticated, over a driver's raw storage. */
+export class GuardedStorage implements Storage {
+  /** Single reads outside a transaction (the get path: no transaction to begin). */
+  readonly #direct: GuardedTx;
+
+  constructor(readonly raw: RawStorage, readonly auth: RowAuthenticator) {
+    this.#direct = new GuardedTx(raw, auth);
+  }
+
+  write<T>(fn: (tx: StorageOps) => T): T {
+    return this.raw.write((raw) => {
+      const tx = new GuardedTx(raw, this.auth);
+      const result = fn(tx);
+      tx.finish();
+      return result;
+    });
+  }
+
+  writeRelaxed<T>(fn: (tx: StorageOps) => T): T {
+    return this.raw.writeRelaxed((raw) => {
+      const tx = new GuardedTx(raw, this.auth);
+      const result = fn(tx);
+      tx.finish();
+      return result;
+    });
+  }
+
+  read<T>(fn: (tx: StorageOps) => T): T {
+    return this.raw.read((raw) => fn(new GuardedTx(raw, this.auth)));
+  }
+
+  checkpoint(): boolean {
+    return this.raw.checkpoint();
+  }
+
+  integrityProblems(): string[] {
+    return this.raw.integrityProblems();
+  }
+
+  snapshotTo(destination: string, onProgress?: (done: number, total: number) => void): Promise<void> {
+    return this.raw.snapshotTo(destination, onProgress);
+  }
+
+  close(): void {
+    this.auth.close();
+    this.raw.close();
+  }
+
+  /** Verification's walk: unchecked here, because checkState (state.ts) checks and reports every row of the same store. */
+  scanVersions(afterSecretId: number, afterVersion: number, limit: number): ScannedVersion[] {
+    return this.raw.scanVersions(afterSecretId, afterVersion, limit).map((r) => ({
+      ...toVersion(r), secretId: r.secretId, name: r.name, secretUpdatedAt: r.secretUpdatedAt,
+    }));
+  }
+
+  // Reads outside a transaction go straight through; changes always get their own transaction.
+  getMeta(key: string) { return this.#direct.getMeta(key); }
+  findSecret(name: string) { return this.#direct.findSecret(name); }
+  readVersion(name: string, version?: number) { return this.#direct.readVersion(name, version); }
+  readVersionAt(name: string, at: number) { return this.#direct.readVersionAt(name, at); }
+  listVersions(secretId: number) { return this.read((tx) => tx.listVersions(secretId)); }
+  listSecrets(prefix: string, after: string, limit: number) { return this.read((tx) => tx.listSecrets(prefix, after, limit)); }
+  counts() { return this.#direct.counts(); }
+  keys() { return this.#direct.keys(); }
+  primaryKeyId() { return this.#direct.primaryKeyId(); }
+  versionsUnderKey(keyId: number, limit: number) { return this.read((tx) => tx.versionsUnderKey(keyId, limit)); }
+  auditHead() { return this.read((tx) => tx.auditHead()); }
+  auditPage(afterSeq: number, limit: number, filter?: AuditFilter) { return this.#direct.auditPage(afterSeq, limit, filter); }
+  setMeta(key: string, value: string) { this.write((tx) => tx.setMeta(key, value)); }
+  insertSecret(name: string, now: number) { return this.write((tx) => tx.insertSecret(name, now)); }
+  updateSecret(row: SecretRow) { this.write((tx) => tx.updateSecret(row)); }
+  deleteSecret(id: number) { this.write((tx) => tx.deleteSecret(id)); }
+  insertVersion(secretId: number, row: VersionRow) { this.write((tx) => tx.insertVersion(secretId, row)); }
+  setDeleted(secretId: number, versions: number[], at: number | null) { this.write((tx) => tx.setDeleted(secretId, versions, at)); }
+  destroyVersions(secretId: number, versions: number[], now: number) { this.write((tx) => tx.destroyVersions(secretId, versions, now)); }
+  pruneVersions(secretId: number, keep: number) { return this.write((tx) => tx.pruneVersions(secretId, keep)); }
+  insertKey(row: KeyRow) { this.write((tx) => tx.insertKey(row)); }
+  setKeyStatus(id: number, status: KeyRow['status']) { this.write((tx) => tx.setKeyStatus(id, status)); }
+  setKeyWrapping(id: number, wrapped: Uint8Array | null) { this.write((tx) => tx.setKeyWrapping(id, wrapped)); }
+  replaceCiphertext(secretId: number, version: number, from: number, to: number, ciphertext: Uint8Array) {
+    return this.write((tx) => tx.replaceCiphertext(secretId, version, from, to, ciphertext));
+  }
+  insertAudit(row: AuditRow) { this.write((tx) => tx.insertAudit(row)); }
+}
+
