@@ -187,6 +187,8 @@ describe('header', () => {
     expect(codeOf(() => decodeBundleHeader(mutate(21, 0x07)))).toBe('E_UNSUPPORTED_FORMAT'); // key kind
     expect(codeOf(() => decodeBundleHeader(mutate(22, 14)))).toBe('E_UNSUPPORTED_FORMAT'); // logN below 15
     expect(codeOf(() => decodeBundleHeader(mutate(22, 23)))).toBe('E_UNSUPPORTED_FORMAT'); // logN above 22
+    expect(codeOf(() => decodeBundleHeader(mutate(22, 22)))).toBe('E_UNSUPPORTED_FORMAT'); // a store may; a bundle may not (4 GiB)
+    expect(codeOf(() => decodeBundleHeader(mutate(22, 19)))).toBe('E_UNSUPPORTED_FORMAT'); // above a bundle's logN cap of 18
     expect(codeOf(() => decodeBundleHeader(mutate(23, 0)))).toBe('E_UNSUPPORTED_FORMAT'); // r = 0
     expect(codeOf(() => decodeBundleHeader(mutate(41, 0x02)))).toBe('E_TAMPERED'); // unknown flag
     expect(codeOf(() => decodeBundleHeader(mutate(53, 1)))).toBe('E_TAMPERED'); // 1 secret, 0 versions
