@@ -965,6 +965,11 @@ async function importPlainUnreported(store: Store, path: string, options: PlainI
         problems.push(`${shown(name, where)}: the value must be a string, not ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
         return;
       }
+      // A lone surrogate ("\ud800" in JSON) has no UTF-8 form: encoding would store U+FFFD in its place.
+      if (/\p{Cs}/u.test(value)) {
+        problems.push(`${shown(name, where)}: the value holds a lone UTF-16 surrogate (\\uD800-\\uDFFF unpaired), which is not text; store such bytes with store set`);
+        return;
+      }
       const bytesOf = utf8.encode(value);
       if (bytesOf.length === 0 && !options.allowEmpty) problems.push(`${shown(name, where)}: the value is empty (allow with --allow-empty)`);
       else if (bytesOf.length > limit) problems.push(`${shown(name, where)}: the value is ${bytesOf.length} bytes; this store takes at most ${limit}`);

@@ -490,6 +490,23 @@ describe('plaintext import', () => {
     expect(await store.list()).toEqual([]);
   });
 
+  it('a lone UTF-16 surrogate in a JSON value is refused by name, not stored as U+FFFD (issue 10, 10)', async () => {
+    const canary = `CANARY-${randomBytes(8).toString('hex')}`;
+    // JSON.stringify writes a lone surrogate as the escape \ud800, as a crafted or carelessly made file would hold it.
+    const { store, file } = await withFile('s.json', JSON.stringify({
+      'app/ok': 'fine', 'app/pair': 'smile \u{1F600}', 'app/high': `${canary}\ud800`, 'app/low': `\udc00${canary}`, 'app/reversed': '\udc00\ud800',
+    }));
+    expect(readFileSync(file, 'utf8')).toContain('\\ud800');
+    const e = await caught(importPlain(store, file, { dryRun: true }));
+    expect(e.code).toBe('E_INVALID_IMPORT');
+    for (const n of ['"app/high"', '"app/low"', '"app/reversed"']) expect(e.message).toContain(n);
+    expect(e.message).not.toContain('"app/pair"'); // a well-formed pair (an emoji) is text
+    expect((e as StoreError & { problems: string[] }).problems).toHaveLength(3);
+    expect(e.message).not.toContain(canary);
+    expect(await code(importPlain(store, file))).toBe('E_INVALID_IMPORT');
+    expect(await store.list()).toEqual([]);
+  });
+
   it('invalid JSON is reported without quoting the file', async () => {
     const canary = `CANARY-${randomBytes(8).toString('hex')}`;
     const { store, file } = await withFile('bad.json', `{"a": ${canary}}`);
