@@ -98,6 +98,28 @@ export function envText(name: string, bytes: Uint8Array): string {
   return text;
 }
 
+/**
+ * Our own settings and credentials: STORE_MASTER_KEY, STORE_PASSPHRASE,
+ * STORE_PKCS11_PIN, STORE_KEYFILE, STORE_EXPORT_PASSPHRASE, every STORE_*
+ * the CLI reads now or later. Matched without regard to case, as Windows
+ * reads its environment.
+ */
+const OWN_VARIABLE = /^STORE_/i;
+
+/**
+ * The environment `store run` gives its command: ours without any STORE_*
+ * variable (what unlocked the store is not the command's to have: the
+ * command is given the secrets asked for, not the key to all of them), then
+ * the secrets. A secret whose variable is a STORE_* name (--env STORE_X=name)
+ * is still given: it was asked for.
+ */
+export function childEnv(base: Record<string, string | undefined>, entries: readonly EnvEntry[]): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined && !OWN_VARIABLE.test(k)) env[k] = v;
+  for (const e of entries) env[e.variable] = e.value;
+  return env;
+}
+
 /** Plan, then read every value (current versions). Throws before returning anything on the first problem. */
 export async function resolveEnv(store: Store, sel: EnvSelection): Promise<EnvEntry[]> {
   const plan = await planEnv(store, sel);
