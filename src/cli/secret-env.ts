@@ -5,6 +5,7 @@
  */
 import { tryUtf8 } from '../crypto/bytes.js';
 import { StoreError } from '../errors.js';
+import { checkName, quotedIfSafe } from '../store/names.js';
 import type { Store } from '../store/store.js';
 
 export interface EnvSelection {
@@ -56,8 +57,13 @@ export async function planEnv(store: Store, sel: EnvSelection): Promise<{ variab
     const variable = eq > 0 ? pair.slice(0, eq) : '';
     const name = eq > 0 ? pair.slice(eq + 1) : '';
     if (!VARIABLE.test(variable) || name === '') {
-      throw new StoreError('E_USAGE', `--env takes VAR=name (VAR of letters, digits and _, not starting with a digit), not "${pair}"`);
+      // Never the pair itself: after its '=' may be a value (the NAME=value habit of other tools).
+      const what = eq < 0 ? `it has no '='${quotedIfSafe(pair)}` : !VARIABLE.test(variable) ? 'the part before = is not a variable name' : 'nothing follows =';
+      throw new StoreError('E_USAGE', `--env takes VAR=name (VAR of letters, digits and _, not starting with a digit; name a secret's name): ${what}`, [
+        'the value comes from the store: the part after = names the secret holding it',
+      ]);
     }
+    checkName(name); // before it is quoted in any message below
     explicit.push({ variable, name });
   }
   const derivedWanted = sel.prefix !== undefined || sel.only !== undefined || explicit.length === 0;

@@ -157,7 +157,7 @@ function usage(message: string, hints: string[] = []): StoreError {
 
 /** A name as it may appear in a message: quoted when short and printable (it may be a misplaced value). */
 function shown(name: string, where?: string): string {
-  if (name.length > 0 && name.length <= 64 && /^[\x21-\x7e]*$/.test(name)) return `"${name}"`;
+  if (name.length > 0 && name.length <= 64 && /^[\x21-\x7e]*$/.test(name) && !name.includes('=')) return `"${name}"`;
   return where ?? `a name of ${name.length} characters`;
 }
 
