@@ -33,7 +33,7 @@ import type { SecretRow, StorageOps, VersionRow } from './storage.js';
 
 /** How an export bundle is sealed, or how to open one. */
 export type BundleKey =
-  /** A passphrase: scrypt (default logN 17, r 8, p 1; logN 15..22) then HKDF. */
+  /** A passphrase: scrypt (default logN 17, r 8, p 1; within BUNDLE_SCRYPT_LIMITS: logN 15..18 at r 8) then HKDF. */
   | { passphrase: string | Uint8Array; scrypt?: Partial<ScryptParams> }
   /** A 32-byte key in base64 in a file of mode 0600 (the rules of key-file master keys). */
   | { keyFile: string }

@@ -173,6 +173,14 @@ describe('header', () => {
     }
   });
 
+  it('every cost our exporter may write (logN 15..18 at r 8, p 1) decodes: a writer never makes what a reader refuses', () => {
+    for (let logN = 15; logN <= 18; logN++) {
+      const h = { ...passphraseHeader({ logN, r: 8, p: 1 }, { allVersions: false, createdAt: 0 }), secrets: 0, versions: 0 };
+      expect(decodeBundleHeader(encodeBundleHeader(h, key)).scrypt).toEqual({ logN, r: 8, p: 1 });
+    }
+    expect(codeOf(() => passphraseHeader({ logN: 19, r: 8, p: 1 }, { allVersions: false, createdAt: 0 }))).toBe('E_UNSUPPORTED_FORMAT');
+  });
+
   it('is strict: unknown magic, version, format or kind; cut short; bad flags or counts; scrypt out of bounds', () => {
     const bytes = encodeBundleHeader(pp, key);
     const mutate = (i: number, value: number) => {
