@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { StoreError } from '../../errors.js';
-import { MAX_BUNDLE_LOG_N, MIN_LOG_N } from '../../crypto/kdf.js';
+import { BUNDLE_SCRYPT_LIMITS, DEFAULT_SCRYPT, MAX_BUNDLE_LOG_N, MIN_LOG_N, checkScryptParams } from '../../crypto/kdf.js';
 import { createKeyFile } from '../../crypto/providers/keyfile.js';
 import {
   detectImportFormat, exportPlain, exportStore, importBundle, importPlain,
@@ -91,6 +91,8 @@ A plaintext export takes each current live value; JSON needs UTF-8 values, .env 
         throw new StoreError('E_USAGE', 'give --recipient-keyfile or --export-passphrase-file, not both');
       }
       if (existsSync(file)) throw new StoreError('E_USAGE', `${file} already exists; export never overwrites a file`, ['remove it, or choose another file name']);
+      // Before the passphrase is asked for (twice): a cost no importer would accept fails now.
+      if (opts.scryptLogN !== undefined) checkScryptParams({ ...DEFAULT_SCRYPT, logN: opts.scryptLogN }, BUNDLE_SCRYPT_LIMITS);
       await ctx.withStore(cmd, async (store) => {
         let report: ExportReport;
         if (opts.plaintext) {
