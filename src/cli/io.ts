@@ -30,25 +30,6 @@ export function processIo(): Io {
   };
 }
 
-/** Read a whole stream as bytes. */
-export async function readAll(stream: Readable): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of stream) {
-    const b = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-    chunks.push(b);
-    length += b.length;
-  }
-  const out = new Uint8Array(length);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-    c.fill(0); // these hold the secret too
-  }
-  return out;
-}
-
 /** Write and wait until the stream has taken it (binary-safe, no newline added). */
 export function write(stream: Writable, data: Uint8Array | string): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -92,7 +92,8 @@ function program(ctx: Context, groups: Register[]): Command {
     .configureOutput({
       writeOut: (s) => ctx.io.stdout.write(s),
       writeErr: (s) => ctx.io.stderr.write(s),
-      outputError: (s, write) => write(s.replace(/^error: /, 'store: error: ')),
+      // commander quotes an unknown option whole: in --password=hunter2 the part after '=' is a value.
+      outputError: (s, write) => write(s.replace(/^error: /, 'store: error: ').replace(/('-[^'=\s]*=)[^']*'/g, "$1…'")),
     });
   for (const register of groups) register(p, ctx);
   p.addHelpText('after', `

@@ -5,6 +5,7 @@
  */
 import { tryUtf8 } from '../crypto/bytes.js';
 import { StoreError } from '../errors.js';
+import { checkName, quotedIfSafe } from '../store/names.js';
 import type { Store } from '../store/store.js';
 
 export interface EnvSelection {
@@ -56,8 +57,13 @@ export async function planEnv(store: Store, sel: EnvSelection): Promise<{ variab
     const variable = eq > 0 ? pair.slice(0, eq) : '';
     const name = eq > 0 ? pair.slice(eq + 1) : '';
     if (!VARIABLE.test(variable) || name === '') {
-      throw new StoreError('E_USAGE', `--env takes VAR=name (VAR of letters, digits and _, not starting with a digit), not "${pair}"`);
+      // Never the pair itself: after its '=' may be a value (the NAME=value habit of other tools).
+      const what = eq < 0 ? `it has no '='${quotedIfSafe(pair)}` : !VARIABLE.test(variable) ? 'the part before = is not a variable name' : 'nothing follows =';
+      throw new StoreError('E_USAGE', `--env takes VAR=name (VAR of letters, digits and _, not starting with a digit; name a secret's name): ${what}`, [
+        'the value comes from the store: the part after = names the secret holding it',
+      ]);
     }
+    checkName(name); // before it is quoted in any message below
     explicit.push({ variable, name });
   }
   const derivedWanted = sel.prefix !== undefined || sel.only !== undefined || explicit.length === 0;
@@ -96,6 +102,28 @@ export function envText(name: string, bytes: Uint8Array): string {
   if (text === undefined) throw new StoreError('E_INVALID_VALUE', `${name} is not valid UTF-8, so it cannot be an environment variable`);
   if (text.includes('\0')) throw new StoreError('E_INVALID_VALUE', `${name} holds a NUL byte, which an environment variable cannot hold`);
   return text;
+}
+
+/**
+ * Our own settings and credentials: STORE_MASTER_KEY, STORE_PASSPHRASE,
+ * STORE_PKCS11_PIN, STORE_KEYFILE, STORE_EXPORT_PASSPHRASE, every STORE_*
+ * the CLI reads now or later. Matched without regard to case, as Windows
+ * reads its environment.
+ */
+const OWN_VARIABLE = /^STORE_/i;
+
+/**
+ * The environment `store run` gives its command: ours without any STORE_*
+ * variable (what unlocked the store is not the command's to have: the
+ * command is given the secrets asked for, not the key to all of them), then
+ * the secrets. A secret whose variable is a STORE_* name (--env STORE_X=name)
+ * is still given: it was asked for.
+ */
+export function childEnv(base: Record<string, string | undefined>, entries: readonly EnvEntry[]): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined && !OWN_VARIABLE.test(k)) env[k] = v;
+  for (const e of entries) env[e.variable] = e.value;
+  return env;
 }
 
 /** Plan, then read every value (current versions). Throws before returning anything on the first problem. */

@@ -25,7 +25,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { StoreError, WrongMasterKeyError } from '../errors.js';
 import { AeadOpenError, KEY_BYTES, NONCE_BYTES, OVERHEAD, TAG_BYTES, open, seal } from './aead.js';
 import { concat, equalBytes, hex, u32be, utf8, wipe } from './bytes.js';
-import { checkScryptParams, scrypt, type ScryptParams } from './kdf.js';
+import { BUNDLE_SCRYPT_LIMITS, checkScryptParams, scrypt, type ScryptParams } from './kdf.js';
 import { randomBytes } from './random.js';
 
 /** The ASCII magic line every v1 bundle starts with. */
@@ -262,7 +262,7 @@ function encodeUnchecked(h: BundleHeader): Uint8Array {
   const kind = h.kind === 'passphrase' ? KIND_PASSPHRASE : KIND_KEYFILE;
   const out = new Out(KDF_START + kdfLength(kind) + TAIL_BYTES).bytes(BUNDLE_MAGIC).u8(BUNDLE_FORMAT_V1).u8(kind);
   if (h.kind === 'passphrase') {
-    const s = checkScryptParams(h.scrypt ?? { logN: 0, r: 0, p: 0 });
+    const s = checkScryptParams(h.scrypt ?? { logN: 0, r: 0, p: 0 }, BUNDLE_SCRYPT_LIMITS);
     if (h.salt.length !== SCRYPT_SALT_BYTES) throw new RangeError(`bundle: scrypt salt must be ${SCRYPT_SALT_BYTES} bytes`);
     out.u8(s.logN).u8(s.r).u8(s.p).bytes(h.salt);
   } else {
@@ -297,7 +297,7 @@ export function encodeBundleHeader(h: BundleHeader, key: Uint8Array, nonce?: Uin
 /**
  * Decode the whole header (exactly bundleHeaderLength bytes). The key check
  * is not verified here: that needs the key (verifyBundleKey).
- * @throws StoreError E_UNSUPPORTED_FORMAT, E_TAMPERED, E_UNSUPPORTED_FORMAT for scrypt parameters out of bounds
+ * @throws StoreError E_UNSUPPORTED_FORMAT (also for scrypt parameters above BUNDLE_SCRYPT_LIMITS), E_TAMPERED
  */
 export function decodeBundleHeader(bytes: Uint8Array): BundleHeader {
   const length = bundleHeaderLength(bytes);
@@ -310,7 +310,8 @@ export function decodeBundleHeader(bytes: Uint8Array): BundleHeader {
   let h: Pick<BundleHeader, 'kind' | 'scrypt' | 'keyId' | 'salt'>;
   if (kind === KIND_PASSPHRASE) {
     const [logN, rr, p] = [r.u8(), r.u8(), r.u8()];
-    h = { kind: 'passphrase', scrypt: checkScryptParams({ logN, r: rr, p }), salt: new Uint8Array(r.bytes(SCRYPT_SALT_BYTES)) };
+    // The bundle's author picks these: capped tighter than a store's own, before anyone derives.
+    h = { kind: 'passphrase', scrypt: checkScryptParams({ logN, r: rr, p }, BUNDLE_SCRYPT_LIMITS), salt: new Uint8Array(r.bytes(SCRYPT_SALT_BYTES)) };
   } else {
     h = { kind: 'keyfile', keyId: new Uint8Array(r.bytes(KEY_ID_BYTES)), salt: new Uint8Array(r.bytes(HKDF_SALT_BYTES)) };
   }
@@ -343,7 +344,7 @@ function bundleKeyFromRoot(root: Uint8Array, salt: Uint8Array): Uint8Array {
 
 /** A fresh header for a passphrase bundle (random salt); counts filled in by the writer. */
 export function passphraseHeader(scryptParams: ScryptParams, fields: Pick<BundleHeader, 'allVersions' | 'createdAt'>, salt = randomBytes(SCRYPT_SALT_BYTES)): BundleHeader {
-  return { kind: 'passphrase', scrypt: checkScryptParams(scryptParams), salt, ...fields, secrets: 0, versions: 0 };
+  return { kind: 'passphrase', scrypt: checkScryptParams(scryptParams, BUNDLE_SCRYPT_LIMITS), salt, ...fields, secrets: 0, versions: 0 };
 }
 
 /** A fresh header for a key-file bundle (random HKDF salt). */
@@ -359,7 +360,7 @@ export async function passphraseBundleKey(passphrase: Uint8Array, h: BundleHeade
   if (h.kind !== 'passphrase' || !h.scrypt) {
     throw new WrongMasterKeyError('this bundle is sealed to a key file, not a passphrase', ['give the key file (--recipient-keyfile)']);
   }
-  const root = await scrypt(passphrase, h.salt, h.scrypt);
+  const root = await scrypt(passphrase, h.salt, h.scrypt, 32, BUNDLE_SCRYPT_LIMITS);
   try {
     return bundleKeyFromRoot(root, h.salt);
   } finally {

@@ -43,8 +43,9 @@ export function parseRequirement(spec: string): Requirement {
     if (colon < 0) return { name, rules: [] };
     return { name, rules: spec.slice(colon + 1).split(',').map(parseRule) };
   } catch (e) {
-    // Quoted only when short and printable, as checkName does: it may be a value typed in the wrong place.
-    const shown = spec.length <= 100 && /^[\x20-\x7e]*$/.test(spec) ? ` "${spec}"` : '';
+    // Quoted only when short and printable, as checkName does: it may be a value typed in the wrong
+    // place. Rules may hold '=' (min=32), the name may not: FOO=bar there is the NAME=value habit.
+    const shown = spec.length <= 100 && /^[\x20-\x7e]*$/.test(spec) && !name.includes('=') ? ` "${spec}"` : '';
     if (e instanceof StoreError) throw new StoreError('E_USAGE', `bad requirement${shown}: ${e.message}`, e.hints);
     throw e;
   }

@@ -33,7 +33,7 @@ import type { SecretRow, StorageOps, VersionRow } from './storage.js';
 
 /** How an export bundle is sealed, or how to open one. */
 export type BundleKey =
-  /** A passphrase: scrypt (default logN 17, r 8, p 1; logN 15..22) then HKDF. */
+  /** A passphrase: scrypt (default logN 17, r 8, p 1; within BUNDLE_SCRYPT_LIMITS: logN 15..18 at r 8) then HKDF. */
   | { passphrase: string | Uint8Array; scrypt?: Partial<ScryptParams> }
   /** A 32-byte key in base64 in a file of mode 0600 (the rules of key-file master keys). */
   | { keyFile: string }
@@ -157,7 +157,7 @@ function usage(message: string, hints: string[] = []): StoreError {
 
 /** A name as it may appear in a message: quoted when short and printable (it may be a misplaced value). */
 function shown(name: string, where?: string): string {
-  if (name.length > 0 && name.length <= 64 && /^[\x21-\x7e]*$/.test(name)) return `"${name}"`;
+  if (name.length > 0 && name.length <= 64 && /^[\x21-\x7e]*$/.test(name) && !name.includes('=')) return `"${name}"`;
   return where ?? `a name of ${name.length} characters`;
 }
 
@@ -963,6 +963,11 @@ async function importPlainUnreported(store: Store, path: string, options: PlainI
       if (problem) problems.push(`${shown(name, where)}: invalid secret name: ${problem}`);
       if (typeof value !== 'string') {
         problems.push(`${shown(name, where)}: the value must be a string, not ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+        return;
+      }
+      // A lone surrogate ("\ud800" in JSON) has no UTF-8 form: encoding would store U+FFFD in its place.
+      if (/\p{Cs}/u.test(value)) {
+        problems.push(`${shown(name, where)}: the value holds a lone UTF-16 surrogate (\\uD800-\\uDFFF unpaired), which is not text; store such bytes with store set`);
         return;
       }
       const bytesOf = utf8.encode(value);

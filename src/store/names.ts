@@ -22,14 +22,30 @@ export function nameProblem(name: unknown): string | undefined {
   return 'a name breaks the naming rules';
 }
 
+/**
+ * How a text the caller gave as a name may appear in a message: quoted
+ * (` "text"`) when short and printable, else nothing. Never when it holds
+ * '=': `store set FOO=bar` is the NAME=value habit of other tools, and the
+ * part after '=' is then a value.
+ */
+export function quotedIfSafe(text: unknown, max = 64): string {
+  if (typeof text !== 'string' || text.length > max || !/^[\x21-\x7e]*$/.test(text) || text.includes('=')) return '';
+  return ` "${text}"`;
+}
+
+/** The hint for a name that holds '=': values come from elsewhere. */
+export const VALUE_NOT_IN_NAME_HINT = 'a value never goes in the name (as NAME=value): give it on stdin or with --file, e.g. printf %s "$VALUE" | store set NAME';
+
 /** @throws StoreError E_INVALID_NAME */
 export function checkName(name: unknown): string {
   const problem = nameProblem(name);
   if (problem) {
     // The name is not secret, but a wrong one may be a value typed in the wrong
-    // place: quote it only when it is short and printable.
-    const shown = typeof name === 'string' && name.length <= 64 && /^[\x21-\x7e]*$/.test(name) ? ` "${name}"` : '';
-    throw new StoreError('E_INVALID_NAME', `invalid secret name${shown}: ${problem}`);
+    // place: quote it only when it is short, printable and holds no '='.
+    if (typeof name === 'string' && name.includes('=')) {
+      throw new StoreError('E_INVALID_NAME', `invalid secret name (not shown: it holds '=', so part of it may be a value): ${problem}`, [VALUE_NOT_IN_NAME_HINT]);
+    }
+    throw new StoreError('E_INVALID_NAME', `invalid secret name${quotedIfSafe(name)}: ${problem}`);
   }
   return name as string;
 }
@@ -59,7 +75,7 @@ export function namePattern(pattern: string): NamePattern {
     else if (ch === '?') re += '[^/]';
     else if (ch === '[') {
       const end = pattern.indexOf(']', i + 2);
-      if (end < 0) throw new StoreError('E_USAGE', `unclosed [ in pattern "${pattern}"`);
+      if (end < 0) throw new StoreError('E_USAGE', `unclosed [ in pattern${quotedIfSafe(pattern, 256)}`);
       const body = pattern.slice(i + 1, end).replace(/^!/, '^').replace(/[\\\]]/g, '\\$&');
       re += `[${body}]`;
       i = end;

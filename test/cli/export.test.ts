@@ -151,6 +151,26 @@ describe('store export / import: encrypted bundles', () => {
     expect(cli(target('list', '--json')).out).toBe(before);
   });
 
+  it('a 200-byte bundle asking for 4 GiB of scrypt: import --dry-run exits 7 at once, asking no passphrase (issue 10, 9a)', () => {
+    const pw = secretFile('bundle.pw', 'bundle passphrase\n');
+    const out = join(ws.dir, 'out.sbx');
+    expect(cli(store('export', out, '--export-passphrase-file', pw, '--scrypt-log-n', '15')).status).toBe(0);
+    const crafted = Buffer.from(readFileSync(out).subarray(0, 200));
+    crafted.set([22, 8, 1], 22); // logN 22, r 8, p 1: 128·2^22·8 bytes
+    const bad = join(ws.dir, 'crafted.sbx');
+    writeFileSync(bad, crafted);
+    const started = Date.now();
+    // No passphrase source and STORE_NO_PROMPT: if it got as far as wanting the passphrase it would exit 6.
+    const r = cli(target('import', bad, '--dry-run'), { env: { STORE_NO_PROMPT: '1' } });
+    expect(r.status, r.stderr).toBe(7);
+    expect(r.stderr).toMatch(/scrypt parameters/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // And our exporter will not write what an importer refuses, before asking for a passphrase.
+    const high = cli(store('export', join(ws.dir, 'high.sbx'), '--scrypt-log-n', '19'), { env: { STORE_NO_PROMPT: '1' } });
+    expect(high.status, high.stderr).toBe(7);
+    expect(existsSync(join(ws.dir, 'high.sbx'))).toBe(false);
+  });
+
   it('imports the committed v1 vector bundle', () => {
     const v = (JSON.parse(readFileSync('test/vectors/export-v1.json', 'utf8')) as { vectors: { kind: string; keyFile?: string; bundle: string }[] })
       .vectors.find((x) => x.kind === 'keyfile')!;

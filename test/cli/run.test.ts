@@ -59,6 +59,44 @@ describe('store run', () => {
     expect(JSON.parse(r.out)).toEqual({ OTHER: 'other-SECRET' });
   });
 
+  it('strips every STORE_* variable from the child: the key, passphrase, PIN and paths that unlocked the store (issue 10, 11)', () => {
+    // A child that prints its whole environment, as a program being given secrets could.
+    const PRINT_ALL = 'process.stdout.write(JSON.stringify(process.env))';
+    const own = {
+      STORE_PASSPHRASE: 'pp-CANARY', STORE_PASSPHRASE_FILE: join(ws.dir, 'pw'), STORE_PKCS11_PIN: '1234-CANARY', STORE_PKCS11_MODULE: '/m.so',
+      STORE_EXPORT_PASSPHRASE: 'exp-CANARY', STORE_NEW_PASSPHRASE: 'new-CANARY', STORE_PROFILE: 'p', STORE_NO_PROMPT: '1',
+      STORE_SOMETHING_LATER: 'x', store_lower: 'y', KEEP: '1', NOT_STORE_X: 'kept',
+    };
+    // The store found and unlocked through STORE_PATH and STORE_KEYFILE, not flags.
+    const r = cli(['run', '--only', 'other', '--', process.execPath, '-e', PRINT_ALL], {
+      env: { ...own, STORE_PATH: ws.db, STORE_KEYFILE: ws.key, STORE_PROFILE: undefined },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const seen = JSON.parse(r.out) as Record<string, string>;
+    expect(Object.keys(seen).filter((k) => /^store_/i.test(k))).toEqual([]);
+    expect(r.out).not.toContain('CANARY');
+    expect(r.out).not.toContain(ws.key);
+    expect(seen).toMatchObject({ OTHER: 'other-SECRET', KEEP: '1', NOT_STORE_X: 'kept' });
+    expect(seen.PATH).toBe(process.env.PATH);
+
+    // An env master key: the child must not get the key to every secret.
+    const masterKey = Buffer.alloc(32, 7).toString('base64');
+    const envDb = join(ws.dir, 'env.db');
+    expect(cli(['--store', envDb, 'init', '--master', 'env'], { env: { STORE_MASTER_KEY: masterKey } }).status).toBe(0);
+    expect(cli(['--store', envDb, 'set', 'a/b'], { input: 'ab-SECRET', env: { STORE_MASTER_KEY: masterKey } }).status).toBe(0);
+    const e = cli(['--store', envDb, 'run', '--', process.execPath, '-e', PRINT_ALL], { env: { STORE_MASTER_KEY: masterKey } });
+    expect(e.status, e.stderr).toBe(0);
+    expect(e.out).not.toContain(masterKey);
+    expect(JSON.parse(e.out)).toMatchObject({ A_B: 'ab-SECRET' });
+    expect(JSON.parse(e.out)).not.toHaveProperty('STORE_MASTER_KEY');
+  });
+
+  it('a secret mapped on purpose to a STORE_* variable is still given (it was asked for)', () => {
+    const r = cli(store('run', '--env', 'STORE_TOKEN=other', '--', process.execPath, '-e', PRINT_ENV), { env: { STORE_TOKEN: 'ours-SECRET' } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.out)).toEqual({ STORE_TOKEN: 'other-SECRET' });
+  });
+
   it('two secrets for one variable: E_USAGE naming both, nothing started', () => {
     const marker = join(ws.dir, 'started');
     const r = cli(store('run', '--only', 'app/prod/db-password,app/dev/db-password', '--env', 'APP_PROD_DB_PASSWORD=other', '--', process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, '')`));

@@ -173,6 +173,14 @@ describe('header', () => {
     }
   });
 
+  it('every cost our exporter may write (logN 15..18 at r 8, p 1) decodes: a writer never makes what a reader refuses', () => {
+    for (let logN = 15; logN <= 18; logN++) {
+      const h = { ...passphraseHeader({ logN, r: 8, p: 1 }, { allVersions: false, createdAt: 0 }), secrets: 0, versions: 0 };
+      expect(decodeBundleHeader(encodeBundleHeader(h, key)).scrypt).toEqual({ logN, r: 8, p: 1 });
+    }
+    expect(codeOf(() => passphraseHeader({ logN: 19, r: 8, p: 1 }, { allVersions: false, createdAt: 0 }))).toBe('E_UNSUPPORTED_FORMAT');
+  });
+
   it('is strict: unknown magic, version, format or kind; cut short; bad flags or counts; scrypt out of bounds', () => {
     const bytes = encodeBundleHeader(pp, key);
     const mutate = (i: number, value: number) => {
@@ -187,6 +195,8 @@ describe('header', () => {
     expect(codeOf(() => decodeBundleHeader(mutate(21, 0x07)))).toBe('E_UNSUPPORTED_FORMAT'); // key kind
     expect(codeOf(() => decodeBundleHeader(mutate(22, 14)))).toBe('E_UNSUPPORTED_FORMAT'); // logN below 15
     expect(codeOf(() => decodeBundleHeader(mutate(22, 23)))).toBe('E_UNSUPPORTED_FORMAT'); // logN above 22
+    expect(codeOf(() => decodeBundleHeader(mutate(22, 22)))).toBe('E_UNSUPPORTED_FORMAT'); // a store may; a bundle may not (4 GiB)
+    expect(codeOf(() => decodeBundleHeader(mutate(22, 19)))).toBe('E_UNSUPPORTED_FORMAT'); // above a bundle's logN cap of 18
     expect(codeOf(() => decodeBundleHeader(mutate(23, 0)))).toBe('E_UNSUPPORTED_FORMAT'); // r = 0
     expect(codeOf(() => decodeBundleHeader(mutate(41, 0x02)))).toBe('E_TAMPERED'); // unknown flag
     expect(codeOf(() => decodeBundleHeader(mutate(53, 1)))).toBe('E_TAMPERED'); // 1 secret, 0 versions

@@ -1,7 +1,9 @@
 import { scrypt as nobleScrypt } from '@noble/hashes/scrypt.js';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SCRYPT, MAX_LOG_N, MIN_LOG_N, checkScryptParams, scrypt, type ScryptParams } from '../../src/crypto/kdf.js';
-import { codeOf } from '../helpers/errors.js';
+import {
+  BUNDLE_SCRYPT_LIMITS, DEFAULT_SCRYPT, MAX_BUNDLE_LOG_N, MAX_LOG_N, MIN_LOG_N, STORE_SCRYPT_LIMITS, checkScryptParams, scrypt, type ScryptParams,
+} from '../../src/crypto/kdf.js';
+import { codeOf, errorOf } from '../helpers/errors.js';
 
 const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -93,5 +95,41 @@ describe('scrypt parameter bounds', () => {
 
   it('refuses a non-number parameter (as read from a crafted header)', () => {
     expect(codeOf(() => checkScryptParams({ logN: '15' as unknown as number, r: 8, p: 1 }))).toBe('E_UNSUPPORTED_FORMAT');
+  });
+});
+
+describe('scrypt cost caps: a store header admits what init writes, a bundle header far less (issue 10, 9a)', () => {
+  const cost = (logN: number, r = 8, p = 1): ScryptParams => ({ logN, r, p });
+
+  it('a store header: every `init --scrypt-log-n 15..22` store (r 8, p 1) still opens', () => {
+    for (let logN = MIN_LOG_N; logN <= MAX_LOG_N; logN++) {
+      expect(checkScryptParams(cost(logN), STORE_SCRYPT_LIMITS)).toEqual(cost(logN));
+      expect(checkScryptParams(cost(logN))).toEqual(cost(logN)); // the default limits are the store's
+    }
+  });
+
+  it('a store header may not ask for more work than logN 22 r 8 p 1 (a crafted p on top)', () => {
+    expect(codeOf(() => checkScryptParams(cost(22, 8, 2)))).toBe('E_UNSUPPORTED_FORMAT');
+    expect(codeOf(() => checkScryptParams(cost(21, 8, 4)))).toBe('E_UNSUPPORTED_FORMAT');
+    expect(codeOf(() => checkScryptParams(cost(22, 16, 1)))).toBe('E_UNSUPPORTED_FORMAT'); // 8 GiB
+  });
+
+  it('a bundle header: 256 MiB and 4× the default work at most; the default and logN 15..18 pass', () => {
+    expect(MAX_BUNDLE_LOG_N).toBe(18);
+    expect(128 * 2 ** MAX_BUNDLE_LOG_N * 8).toBeLessThanOrEqual(BUNDLE_SCRYPT_LIMITS.maxBytes);
+    expect(BUNDLE_SCRYPT_LIMITS.maxBytes).toBe(256 * 1024 ** 2);
+    for (const ok of [DEFAULT_SCRYPT, cost(15), cost(16), cost(18), cost(16, 4, 2), cost(15, 8, 16), cost(17, 8, 4)]) {
+      expect(checkScryptParams(ok, BUNDLE_SCRYPT_LIMITS)).toEqual(ok);
+    }
+    for (const bad of [cost(22), cost(19), cost(18, 16), cost(17, 8, 5), cost(15, 32, 16), cost(18, 8, 3)]) {
+      const e = errorOf(() => checkScryptParams(bad, BUNDLE_SCRYPT_LIMITS));
+      expect(e.code, JSON.stringify(bad)).toBe('E_UNSUPPORTED_FORMAT');
+    }
+  });
+
+  it('scrypt() refuses above its limits synchronously, before any work (the 4 GiB crafted bundle)', () => {
+    const started = Date.now();
+    expect(codeOf(() => scrypt(utf8('pw'), new Uint8Array(16), cost(22), 32, BUNDLE_SCRYPT_LIMITS))).toBe('E_UNSUPPORTED_FORMAT');
+    expect(Date.now() - started).toBeLessThan(100);
   });
 });

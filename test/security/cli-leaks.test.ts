@@ -262,3 +262,43 @@ describe('CLI: the value never travels in argv', () => {
     expect(r.stderr.toString()).toMatch(/warning/i);
   });
 });
+
+describe('CLI: NAME=value typed where a name goes never echoes the value (issue 10, 12)', () => {
+  it('set, get, history, delete, rotate, run, list, check, import and an unknown --opt=value: non-zero exit, value absent, with and without --debug', () => {
+    const { dir, g } = keyfileStore();
+    const c = newCanary();
+    const nv = `FOO=${c}`;
+    const json = join(dir, 'in.json');
+    writeFileSync(json, JSON.stringify({ [nv]: 'x', [`app/${nv}`]: 'y' }));
+    const file = join(dir, 'value');
+    writeFileSync(file, 'x');
+    const cases: [string, string[], string?][] = [
+      ['set from stdin', ['set', nv], 'x'],
+      ['set --file', ['set', nv, '--file', file]],
+      ['set with a path-like name', ['set', `app/${nv}`], 'x'],
+      ['get', ['get', nv]],
+      ['history', ['history', nv]],
+      ['delete', ['delete', nv]],
+      ['rotate --generate', ['rotate', nv, '--generate']],
+      ['run --env VAR=NAME=value', ['run', '--env', `X=${nv}`, '--', process.execPath, '-e', '0']],
+      ['run --env with a bad VAR', ['run', '--env', `1${nv}`, '--', process.execPath, '-e', '0']],
+      ['run --only', ['run', '--only', nv, '--', process.execPath, '-e', '0']],
+      ['list with a bad pattern', ['list', `${nv}[`]],
+      ['check --require', ['check', '--require', nv]],
+      ['check --require with rules', ['check', '--require', `${nv}:min=3`]],
+      ['an unknown --opt=value', ['set', `--password=${c}`, 'x'], 'x'],
+      ['import of a JSON file with such names', ['import', json]],
+    ];
+    for (const [what, args, input] of cases) {
+      for (const debug of [[], ['--debug']]) {
+        const r = cli(dir, [...g, ...debug, ...args], input);
+        expect(r.status, `${what}: ${r.stderr.toString()}`).not.toBe(0);
+        expectNoCanary(r, c, `${what}${debug.length ? ' --debug' : ''}`);
+      }
+    }
+    const set = cli(dir, [...g, 'set', nv], 'x');
+    expect(set.status).toBe(2);
+    expect(set.stderr.toString()).toMatch(/stdin or with --file/);
+    expect(cli(dir, [...g, 'list']).stdout.toString()).toBe('');
+  });
+});

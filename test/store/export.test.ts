@@ -336,6 +336,36 @@ describe('damaged bundles: refused, nothing written', () => {
     expect((await caught(importBundle(dst, file, { key: PW }))).message).toContain('0x02');
   });
 
+  it('a crafted header asking for a costly scrypt is refused before any key is asked for or derived (issue 10, 9a)', async () => {
+    const { file, dst, before } = await bundle();
+    const head = readFileSync(file).subarray(0, 200);
+    // [logN, r, p] at bytes 22..24: logN 22 r 8 p 1 is 4 GiB and ~30 s; 19 r 8 is 512 MiB; 17 r 8 p 5 is 5× the default's work.
+    for (const cost of [[22, 8, 1], [19, 8, 1], [17, 8, 5], [15, 32, 16]]) {
+      const crafted = Buffer.from(head);
+      crafted.set(cost, 22);
+      writeFileSync(file, crafted);
+      let asked = false;
+      const started = Date.now();
+      const e = await caught(importBundle(dst, file, { dryRun: true, key: () => { asked = true; return PW; } }));
+      expect(e.code, `cost ${cost.join(' ')}`).toBe('E_UNSUPPORTED_FORMAT');
+      expect(e.message).toContain('scrypt');
+      expect(asked).toBe(false);
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(() => readBundleInfo(file)).toThrow(StoreError);
+    }
+    expect(await dump(dst)).toEqual(before);
+  });
+
+  it('the exporter refuses a scrypt cost an importer would refuse, and writes no file', async () => {
+    const { store: src, dir } = await fresh();
+    await src.put('a', 'x');
+    const file = join(dir, 'out.sbx');
+    for (const scrypt of [{ logN: 19 }, { logN: 22 }, { logN: 17, p: 5 }]) {
+      expect(await code(exportStore(src, file, { key: { passphrase: 'pw', scrypt } }))).toBe('E_UNSUPPORTED_FORMAT');
+      expect(existsSync(file)).toBe(false);
+    }
+  });
+
   it('a value larger than the target store takes: E_INVALID_IMPORT naming it, nothing written', async () => {
     const { store: src, dir } = await fresh();
     await src.put('big', new Uint8Array(2000));
@@ -457,6 +487,23 @@ describe('plaintext import', () => {
     for (const n of ['entry 2', '"/lead"', '"num"', '"nested"', '"empty"', '".."']) expect(e.message).toContain(n);
     expect((e as StoreError & { problems: string[] }).problems).toHaveLength(6);
     expect(e.message).not.toContain(canary);
+    expect(await store.list()).toEqual([]);
+  });
+
+  it('a lone UTF-16 surrogate in a JSON value is refused by name, not stored as U+FFFD (issue 10, 10)', async () => {
+    const canary = `CANARY-${randomBytes(8).toString('hex')}`;
+    // JSON.stringify writes a lone surrogate as the escape \ud800, as a crafted or carelessly made file would hold it.
+    const { store, file } = await withFile('s.json', JSON.stringify({
+      'app/ok': 'fine', 'app/pair': 'smile \u{1F600}', 'app/high': `${canary}\ud800`, 'app/low': `\udc00${canary}`, 'app/reversed': '\udc00\ud800',
+    }));
+    expect(readFileSync(file, 'utf8')).toContain('\\ud800');
+    const e = await caught(importPlain(store, file, { dryRun: true }));
+    expect(e.code).toBe('E_INVALID_IMPORT');
+    for (const n of ['"app/high"', '"app/low"', '"app/reversed"']) expect(e.message).toContain(n);
+    expect(e.message).not.toContain('"app/pair"'); // a well-formed pair (an emoji) is text
+    expect((e as StoreError & { problems: string[] }).problems).toHaveLength(3);
+    expect(e.message).not.toContain(canary);
+    expect(await code(importPlain(store, file))).toBe('E_INVALID_IMPORT');
     expect(await store.list()).toEqual([]);
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_NAME_LENGTH, checkName, namePattern, nameProblem } from '../../src/store/names.js';
-import { codeOf } from '../helpers/errors.js';
+import { parseRequirement } from '../../src/store/check.js';
+import { codeOf, errorOf } from '../helpers/errors.js';
 
 describe('secret names', () => {
   const valid = [
@@ -75,5 +76,31 @@ describe('secret names', () => {
     expect(matching('app/[px]*/*')).toEqual(['app/x/db', 'app/prod/api']);
     expect(matching('app/[!p]/db')).toEqual(['app/x/db']);
     expect(() => namePattern('app/[x')).toThrow(expect.objectContaining({ code: 'E_USAGE' }));
+  });
+});
+
+describe('a name holding = is never quoted (NAME=value habit; issue 10, 12)', () => {
+  it('checkName: E_INVALID_NAME without the name, and a hint that values come from stdin or --file', () => {
+    for (const n of ['FOO=hunter2', 'a=b', '=hunter2', 'app/db=hunter2']) {
+      const e = errorOf(() => checkName(n));
+      expect(e.code).toBe('E_INVALID_NAME');
+      expect(e.message).not.toContain('hunter2');
+      expect(e.message).not.toContain(n);
+      expect(e.hints.join(' ')).toMatch(/stdin or with --file/);
+    }
+    // A name without '=' is still quoted when short and printable (it helps find a typo).
+    expect(errorOf(() => checkName('bad name!')).message).not.toContain('"bad name!"'); // a space: not printable-only
+    expect(errorOf(() => checkName('bad!')).message).toContain('"bad!"');
+  });
+
+  it('a list pattern and a check requirement do not echo it either', () => {
+    const p = errorOf(() => namePattern('FOO=hunter2[x'));
+    expect(p.code).toBe('E_USAGE');
+    expect(p.message).not.toContain('hunter2');
+    const r = errorOf(() => parseRequirement('FOO=hunter2'));
+    expect(r.code).toBe('E_USAGE');
+    expect(r.message).not.toContain('hunter2');
+    // Rules hold '=' on purpose; a bad rule under a good name is still quoted.
+    expect(errorOf(() => parseRequirement('app/db:min=x')).message).toContain('"app/db:min=x"');
   });
 });

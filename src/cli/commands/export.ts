@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { StoreError } from '../../errors.js';
-import { MAX_LOG_N, MIN_LOG_N } from '../../crypto/kdf.js';
+import { BUNDLE_SCRYPT_LIMITS, DEFAULT_SCRYPT, MAX_BUNDLE_LOG_N, MIN_LOG_N, checkScryptParams } from '../../crypto/kdf.js';
 import { createKeyFile } from '../../crypto/providers/keyfile.js';
 import {
   detectImportFormat, exportPlain, exportStore, importBundle, importPlain,
@@ -71,7 +71,7 @@ export function registerExport(program: Command, ctx: Context): void {
     .option('--all-versions', 'every version that is not destroyed, with its state (default: each current live version)')
     .option('--recipient-keyfile <path>', 'seal to a 32-byte key file (base64, mode 0600; created if absent) instead of a passphrase')
     .option('--export-passphrase-file <path>', 'read the bundle passphrase from a file (or env STORE_EXPORT_PASSPHRASE, or the prompt)')
-    .option('--scrypt-log-n <n>', `bundle passphrase KDF cost, log2 N (${MIN_LOG_N}..${MAX_LOG_N}, default 17)`, wholeNumber('--scrypt-log-n'))
+    .option('--scrypt-log-n <n>', `bundle passphrase KDF cost, log2 N (${MIN_LOG_N}..${MAX_BUNDLE_LOG_N}, default 17: an importer refuses more than 256 MiB)`, wholeNumber('--scrypt-log-n'))
     .option('--plaintext', 'write values in clear text (needs --format; warns)')
     .addOption(new Option('--format <format>', 'with --plaintext: json ({"name": "value"}) or env (NAME="value")').choices(['json', 'env']))
     .option('--json', 'print the report as JSON')
@@ -91,6 +91,8 @@ A plaintext export takes each current live value; JSON needs UTF-8 values, .env 
         throw new StoreError('E_USAGE', 'give --recipient-keyfile or --export-passphrase-file, not both');
       }
       if (existsSync(file)) throw new StoreError('E_USAGE', `${file} already exists; export never overwrites a file`, ['remove it, or choose another file name']);
+      // Before the passphrase is asked for (twice): a cost no importer would accept fails now.
+      if (opts.scryptLogN !== undefined) checkScryptParams({ ...DEFAULT_SCRYPT, logN: opts.scryptLogN }, BUNDLE_SCRYPT_LIMITS);
       await ctx.withStore(cmd, async (store) => {
         let report: ExportReport;
         if (opts.plaintext) {

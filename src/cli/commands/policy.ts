@@ -57,7 +57,7 @@ export function registerPolicy(program: Command, ctx: Context): void {
       await ctx.withStore(cmd, async (store) => {
         const raw = opts.generate
           ? new TextEncoder().encode(generateValue(length, charset as Charset))
-          : await readValue(name, opts, ctx);
+          : await readValue(name, opts, ctx, store);
         try {
           const value = opts.trimNewline ? stripNewline(raw) : raw;
           const r = await rotateValue(store, name, new SecretBytes(value), { allowEmpty: opts.allowEmpty });

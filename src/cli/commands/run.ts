@@ -8,7 +8,7 @@ import { shellQuote } from '../../store/shell-quote.js';
 import { write } from '../io.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import type { Context } from '../context.js';
-import { collect, nameList, renderTemplate, resolveEnv, type EnvEntry, type EnvSelection } from '../secret-env.js';
+import { childEnv, collect, nameList, renderTemplate, resolveEnv, type EnvEntry, type EnvSelection } from '../secret-env.js';
 
 interface SelectionOpts {
   prefix?: string;
@@ -87,7 +87,8 @@ export function registerRun(program: Command, ctx: Context): void {
     .addHelpText('after', `${MAPPING_HELP}
 
 The command is started without a shell, with the variables added to the current
-environment; stdio passes through, SIGINT, SIGTERM and SIGHUP are forwarded, and
+environment minus every STORE_* variable (the master key, passphrase, PIN and
+key file that unlock the store are not passed on); stdio passes through, SIGINT, SIGTERM and SIGHUP are forwarded, and
 store exits with the command's status (128+N if signal N ended it). Values are
 never put in argv or on disk.`)
     .action(async (argv: string[], opts: SelectionOpts, cmd: Command) => {
@@ -97,8 +98,7 @@ never put in argv or on disk.`)
         throw new StoreError('E_USAGE', 'store run needs the command after --, as in: store run --prefix app/ -- node server.js');
       }
       const entries = await ctx.withStore(cmd, (store) => resolveEnv(store, selection(opts)));
-      const env: NodeJS.ProcessEnv = { ...ctx.io.env };
-      for (const e of entries) env[e.variable] = e.value;
+      const env = childEnv(ctx.io.env, entries);
       entries.length = 0;
       let status: number;
       try {

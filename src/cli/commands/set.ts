@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { StoreError } from '../../errors.js';
 import { SecretBytes } from '../../crypto/secret.js';
-import { readAll } from '../io.js';
+import type { Store } from '../../store/store.js';
+import { readFileAtMost, readStreamAtMost } from '../bounded-read.js';
 import { promptHidden } from '../prompt.js';
 import { promptsForbidden, stripNewline } from '../secret-input.js';
 import { wholeNumber, type Context } from '../context.js';
@@ -16,15 +16,14 @@ interface SetOptions {
   json?: boolean;
 }
 
-/** The value: --file, else --value (warned), else a prompt on a terminal, else stdin. Also `store rotate`'s. */
-export async function readValue(name: string, opts: Pick<SetOptions, 'file' | 'value'>, ctx: Context): Promise<Uint8Array> {
-  if (opts.file !== undefined) {
-    try {
-      return new Uint8Array(readFileSync(opts.file));
-    } catch (e) {
-      throw new StoreError('E_IO', `cannot read ${opts.file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
-  }
+/**
+ * The value: --file, else --value (warned), else a prompt on a terminal, else
+ * stdin. Also `store rotate`'s. A file or stdin is read only up to the
+ * store's value limit (and one byte more, to know it is over).
+ * @throws StoreError E_VALUE_TOO_LARGE, E_IO, E_USAGE
+ */
+export async function readValue(name: string, opts: Pick<SetOptions, 'file' | 'value'>, ctx: Context, store: Store): Promise<Uint8Array> {
+  if (opts.file !== undefined) return readFileAtMost(opts.file, await valueLimit(store));
   if (opts.value !== undefined) {
     await ctx.note('warning: --value puts the secret in argv, where ps and shell history can see it; prefer stdin or --file');
     return new TextEncoder().encode(opts.value);
@@ -36,7 +35,12 @@ export async function readValue(name: string, opts: Pick<SetOptions, 'file' | 'v
     if (!typed) throw new StoreError('E_USAGE', 'no value given');
     return typed;
   }
-  return readAll(ctx.io.stdin);
+  return readStreamAtMost(ctx.io.stdin, await valueLimit(store));
+}
+
+/** The store's largest value (from its header, through status(): the CLI keeps to the public API). */
+async function valueLimit(store: Store): Promise<number> {
+  return (await store.status()).maxValueBytes;
 }
 
 export function registerSet(program: Command, ctx: Context): void {
@@ -52,7 +56,7 @@ export function registerSet(program: Command, ctx: Context): void {
     .option('--json', 'print the result as JSON')
     .action(async (name: string, opts: SetOptions, cmd: Command) => {
       await ctx.withStore(cmd, async (store) => {
-        const raw = await readValue(name, opts, ctx);
+        const raw = await readValue(name, opts, ctx, store);
         try {
           const value = opts.trimNewline ? stripNewline(raw) : raw;
           const r = await store.put(name, new SecretBytes(value), { cas: opts.cas, allowEmpty: opts.allowEmpty });

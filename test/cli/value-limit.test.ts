@@ -1,0 +1,127 @@
+/**
+ * `store set` reads a value only up to the store's limit (issue 10, 9b):
+ * 200 MiB piped into a store of 1 MiB values used to be read whole (458 MiB
+ * RSS) before the refusal. limit+1 bytes are enough to refuse.
+ */
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { readFileAtMost, readStreamAtMost } from '../../src/cli/bounded-read.js';
+import type { Io } from '../../src/cli/io.js';
+import { run } from '../../src/cli/main.js';
+import { codeOf, rejectionCode } from '../helpers/errors.js';
+import { tempDir } from '../helpers/tmp.js';
+import { CLI, cleanEnv, cli, cliOk } from './run-cli.js';
+
+const MiB = 1024 * 1024;
+const CHUNK = 64 * 1024;
+
+/** A stream of `total` bytes made on demand, counting what was pulled from it. */
+function counted(total: number): { stream: Readable; pulled: () => number } {
+  let pulled = 0;
+  const stream = new Readable({
+    read() {
+      if (pulled >= total) return void this.push(null);
+      const n = Math.min(CHUNK, total - pulled);
+      pulled += n;
+      this.push(Buffer.alloc(n, 0x61));
+    },
+  });
+  return { stream, pulled: () => pulled };
+}
+
+function sink(): { stream: Writable; text: () => string } {
+  const chunks: Buffer[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer | string, _enc, done) {
+      chunks.push(Buffer.from(chunk));
+      done();
+    },
+  });
+  return { stream, text: () => Buffer.concat(chunks).toString() };
+}
+
+describe('readStreamAtMost / readFileAtMost', () => {
+  it('a stream over the limit: E_VALUE_TOO_LARGE after limit+1 bytes, not the whole stream', async () => {
+    const src = counted(200 * MiB);
+    expect(await rejectionCode(readStreamAtMost(src.stream, MiB))).toBe('E_VALUE_TOO_LARGE');
+    expect(src.pulled()).toBeLessThanOrEqual(MiB + 2 * CHUNK);
+    expect(src.stream.destroyed).toBe(true);
+  });
+
+  it('a stream of exactly the limit, or less, is read whole', async () => {
+    expect((await readStreamAtMost(counted(MiB).stream, MiB)).length).toBe(MiB);
+    expect((await readStreamAtMost(Readable.from([Buffer.from('ab'), Buffer.from('c')]), 3))).toEqual(new Uint8Array([0x61, 0x62, 0x63]));
+    expect(await rejectionCode(readStreamAtMost(Readable.from([Buffer.from('abcd')]), 3))).toBe('E_VALUE_TOO_LARGE');
+  });
+
+  it('a file: the limit is accepted, one byte more refused; a missing file is E_IO', () => {
+    const dir = tempDir();
+    const at = join(dir, 'at');
+    const over = join(dir, 'over');
+    writeFileSync(at, Buffer.alloc(1000, 1));
+    writeFileSync(over, Buffer.alloc(1001, 1));
+    expect(readFileAtMost(at, 1000).length).toBe(1000);
+    expect(codeOf(() => readFileAtMost(over, 1000))).toBe('E_VALUE_TOO_LARGE');
+    expect(codeOf(() => readFileAtMost(join(dir, 'absent'), 1000))).toBe('E_IO');
+  });
+});
+
+describe('store set with more than the store takes', () => {
+  function store(): { base: string[]; dir: string } {
+    const dir = tempDir();
+    const base = ['--store', join(dir, 'store.db'), '--keyfile', join(dir, 'master.key')];
+    cliOk([...base, 'init', '--master', 'keyfile', '--max-value-bytes', String(MiB)]);
+    return { base, dir };
+  }
+
+  it('in-process: 200 MiB on stdin into a 1 MiB store exits 2 having pulled about 1 MiB', async () => {
+    const { base } = store();
+    const src = counted(200 * MiB);
+    const out = sink();
+    const err = sink();
+    const io: Io = { stdin: src.stream, stdout: out.stream, stderr: err.stream, env: cleanEnv(), stdinIsTTY: false, stdoutIsTTY: false, stderrIsTTY: false };
+    expect(await run([...base, 'set', 'big'], io)).toBe(2);
+    expect(err.text()).toContain(`larger than ${MiB} bytes`);
+    expect(src.pulled()).toBeLessThanOrEqual(MiB + 2 * CHUNK);
+    expect(cli([...base, 'get', 'big']).status).toBe(3);
+  });
+
+  it('a real pipe: the CLI stops reading and exits while the writer still has most of 64 MiB to give', async () => {
+    const { base } = store();
+    const child = spawn(process.execPath, [CLI, ...base, 'set', 'big'], { env: cleanEnv(), stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdin.on('error', () => {}); // EPIPE once the CLI has stopped reading: what we expect
+    let accepted = 0;
+    const chunk = Buffer.alloc(CHUNK, 0x62);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (status) => resolve(status)));
+    let done = false;
+    void exited.then(() => (done = true));
+    while (!done && accepted < 64 * MiB) {
+      const ok = child.stdin.write(chunk);
+      accepted += chunk.length;
+      if (!ok) await new Promise((r) => { child.stdin.once('drain', r); void exited.then(r); });
+    }
+    child.stdin.end();
+    expect(await exited, stderr).toBe(2);
+    expect(stderr).toContain('larger than');
+    // The kernel's pipe buffer and Node's stream buffers hold a little more than the limit; never the whole.
+    expect(accepted).toBeLessThan(16 * MiB);
+  }, 60_000);
+
+  it('--file over the limit exits 2; at the limit is stored', () => {
+    const { base, dir } = store();
+    const big = join(dir, 'big');
+    writeFileSync(big, Buffer.alloc(3 * MiB, 1));
+    const r = cli([...base, 'set', 'big', '--file', big]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`larger than ${MiB} bytes`);
+    const exact = join(dir, 'exact');
+    writeFileSync(exact, Buffer.alloc(MiB, 1));
+    cliOk([...base, 'set', 'exact', '--file', exact]);
+    expect(cliOk([...base, 'get', 'exact']).stdout.length).toBe(MiB);
+  });
+});
