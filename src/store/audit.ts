@@ -56,7 +56,7 @@ function entryBytes(r: Omit<AuditRow, 'mac'>): Uint8Array {
 }
 
 /** Every field of the type the MAC encoding needs (a damaged file may hold NULLs or text in number columns). */
-function wellFormed(r: AuditRow): boolean {
+export function wellFormed(r: AuditRow): boolean {
   const int = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
   const text = (s: unknown) => typeof s === 'string';
   const optText = (s: unknown) => s === null || typeof s === 'string';

@@ -121,7 +121,7 @@ async function sealOlderStore(raw: SqliteStorage, header: StoreHeader, master: M
 export async function authenticate(raw: SqliteStorage, path: string, master: MasterKey): Promise<{ storage: GuardedStorage; header: StoreHeader }> {
   const unchecked = raw.read((tx) => readHeader(tx, path));
   const generation = await verifyMasterCheck(master, unchecked.storeId, unchecked.masterCheck);
-  let wrapped = raw.getMeta('integrity_key');
+  let wrapped = raw.read((tx) => tx.getMeta('integrity_key'));
   if (generation === 1) {
     if (wrapped !== undefined) throw new TamperedError(`${path}: the master-key check is older than the store's integrity key: the header was altered`);
     wrapped = await sealOlderStore(raw, unchecked, master);

@@ -5,7 +5,7 @@
  * bound to (store id, name, version). The API is async (DESIGN.md §7) though
  * the driver beneath is synchronous.
  */
-import { CasMismatchError, StoreError } from '../errors.js';
+import { CasMismatchError, StoreError, TamperedError } from '../errors.js';
 import { openValue, sealValue } from '../crypto/envelope.js';
 import { type Keyset } from '../crypto/keyset.js';
 import type { MasterKey } from '../crypto/master.js';
@@ -19,7 +19,7 @@ import { CONFIG_KEYS, storeIdHex, type ConfigKey, type StoreHeader } from './hea
 import { checkName, namePattern, nameProblem } from './names.js';
 import { LATEST, type CacheStats, type ReadCache, type Selector } from './read-cache.js';
 import { outcomeOf, reported, type EventSink, type StoreOperation } from './events.js';
-import type { AuditEntry, AuditLog } from './audit.js';
+import { wellFormed, type AuditEntry, type AuditLog } from './audit.js';
 import { SCHEMA_VERSION } from './sqlite/schema.js';
 import type { SecretAndVersion, SecretListRow, SecretRow, StorageOps, VersionRow } from './storage.js';
 import type { GuardedStorage } from './integrity/guarded.js';
@@ -126,6 +126,11 @@ export class Store {
 
   get path(): string {
     return this.#c.path;
+  }
+
+  /** The largest value this store takes, in bytes (from its authenticated header; no query). */
+  get maxValueBytes(): number {
+    return this.#ctx().header.maxValueBytes;
   }
 
   #ctx(): StoreContext {
@@ -726,6 +731,7 @@ export class Store {
     for (;;) {
       const page = this.#ctx().storage.auditPage(after, AUDIT_PAGE, q);
       for (const r of page) {
+        if (!wellFormed(r)) throw new TamperedError(`audit entry ${String(r.seq)} is damaged (a field holds the wrong type): run store audit verify`);
         yield {
           seq: r.seq, at: new Date(r.at), actor: r.actor, pid: r.pid, action: r.action, outcome: r.outcome,
           ...(r.name !== null ? { name: r.name } : {}),

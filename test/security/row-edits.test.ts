@@ -193,10 +193,10 @@ describe('the state as a whole', () => {
   });
 
   it('a row removed (a version, a whole secret, a header entry) is found by verify', async () => {
-    const edits = [
-      (db: Database.Database) => db.prepare('DELETE FROM versions WHERE secret_id = ? AND version = 1').run(secretId(db, 't/1')),
-      (db: Database.Database) => db.exec(`DELETE FROM versions WHERE secret_id = ${secretId(db, 'u/1')}; DELETE FROM secrets WHERE name = 'u/1';`),
-      (db: Database.Database) => db.prepare("DELETE FROM meta WHERE key = 'default_max_versions'").run(),
+    const edits: ((db: Database.Database) => unknown)[] = [
+      (db) => db.prepare('DELETE FROM versions WHERE secret_id = ? AND version = 1').run(secretId(db, 't/1')),
+      (db) => db.exec(`DELETE FROM versions WHERE secret_id = ${secretId(db, 'u/1')}; DELETE FROM secrets WHERE name = 'u/1';`),
+      (db) => db.prepare("DELETE FROM meta WHERE key = 'default_max_versions'").run(),
     ];
     for (const edit of edits) {
       const { path, key } = await made();

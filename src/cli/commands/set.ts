@@ -38,9 +38,9 @@ export async function readValue(name: string, opts: Pick<SetOptions, 'file' | 'v
   return readStreamAtMost(ctx.io.stdin, await valueLimit(store));
 }
 
-/** The store's largest value (from its header, through status(): the CLI keeps to the public API). */
+/** The store's largest value (from its header). */
 async function valueLimit(store: Store): Promise<number> {
-  return (await store.status()).maxValueBytes;
+  return store.maxValueBytes;
 }
 
 export function registerSet(program: Command, ctx: Context): void {

@@ -431,19 +431,20 @@ export class GuardedStorage implements Storage {
     }));
   }
 
-  // Reads outside a transaction go straight through; changes always get their own transaction.
-  getMeta(key: string) { return this.#direct.getMeta(key); }
-  findSecret(name: string) { return this.#direct.findSecret(name); }
+  // The get path's reads go straight through (one statement, retried and translated by the driver);
+  // other reads get a read transaction (one snapshot, SQLite failures as StoreErrors); changes a write.
   readVersion(name: string, version?: number) { return this.#direct.readVersion(name, version); }
   readVersionAt(name: string, at: number) { return this.#direct.readVersionAt(name, at); }
+  getMeta(key: string) { return this.read((tx) => tx.getMeta(key)); }
+  findSecret(name: string) { return this.read((tx) => tx.findSecret(name)); }
   listVersions(secretId: number) { return this.read((tx) => tx.listVersions(secretId)); }
   listSecrets(prefix: string, after: string, limit: number) { return this.read((tx) => tx.listSecrets(prefix, after, limit)); }
-  counts() { return this.#direct.counts(); }
-  keys() { return this.#direct.keys(); }
-  primaryKeyId() { return this.#direct.primaryKeyId(); }
+  counts() { return this.read((tx) => tx.counts()); }
+  keys() { return this.read((tx) => tx.keys()); }
+  primaryKeyId() { return this.read((tx) => tx.primaryKeyId()); }
   versionsUnderKey(keyId: number, limit: number) { return this.read((tx) => tx.versionsUnderKey(keyId, limit)); }
   auditHead() { return this.read((tx) => tx.auditHead()); }
-  auditPage(afterSeq: number, limit: number, filter?: AuditFilter) { return this.#direct.auditPage(afterSeq, limit, filter); }
+  auditPage(afterSeq: number, limit: number, filter?: AuditFilter) { return this.read((tx) => tx.auditPage(afterSeq, limit, filter)); }
   setMeta(key: string, value: string) { this.write((tx) => tx.setMeta(key, value)); }
   insertSecret(name: string, now: number) { return this.write((tx) => tx.insertSecret(name, now)); }
   updateSecret(row: SecretRow) { this.write((tx) => tx.updateSecret(row)); }

@@ -68,6 +68,11 @@ function translate(e: unknown): never {
     if (e.code.startsWith('SQLITE_CORRUPT') || e.code === 'SQLITE_NOTADB') {
       throw new StoreError('E_NOT_A_STORE', `the store file is damaged (${e.code})`, ['restore it from a backup']);
     }
+    // Our statements are fixed and bind every value: a plain SQL error (no such column, malformed
+    // schema, a mistyped row a CHECK rejects) means the file's schema or rows were altered.
+    if (e.code === 'SQLITE_ERROR' || e.code.startsWith('SQLITE_CONSTRAINT') || e.code === 'SQLITE_MISMATCH' || e.code === 'SQLITE_SCHEMA') {
+      throw new StoreError('E_NOT_A_STORE', `the store file's schema or rows are damaged (${e.code}: ${e.message})`, ['restore it from a backup']);
+    }
     throw new StoreError('E_IO', `the store file could not be used (${e.code})`);
   }
   throw e;
@@ -116,75 +121,89 @@ function versionList(versions: number[]): string {
 /** How long a checkpoint waits for readers before it reports that it could not finish. */
 const CHECKPOINT_WAIT_MS = 250;
 
+/** Every statement the driver runs, prepared once per connection. */
+function prepare(db: Database, self: RawOps) {
+  db.pragma('busy_timeout = 0'); // waiting is done by patiently(), in short polls
+  const tx = db.transaction((fn: (tx: RawOps) => unknown) => fn(self));
+  const syncNormal = db.prepare('PRAGMA synchronous = NORMAL');
+  const syncFull = db.prepare('PRAGMA synchronous = FULL');
+  const p = (sql: string) => db.prepare(sql);
+  const statements = {
+    getMeta: p('SELECT value FROM meta WHERE key = ?').pluck(),
+    metaRow: p('SELECT key, value, mac FROM meta WHERE key = ?'),
+    allMeta: p('SELECT key, value, mac FROM meta ORDER BY key'),
+    putMeta: p('INSERT INTO meta (key, value, mac) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, mac = excluded.mac'),
+    deleteMeta: p('DELETE FROM meta WHERE key = ?'),
+    findSecret: p(`SELECT ${SECRET_COLS} FROM secrets s WHERE s.name = ?`),
+    secretById: p(`SELECT ${SECRET_COLS} FROM secrets s WHERE s.id = ?`),
+    insertSecret: p(`INSERT INTO secrets (name, current_version, created_at, updated_at) VALUES (?, 0, ?, ?)
+      RETURNING id, name, current_version, max_versions, custom, created_at, updated_at, mac`),
+    updateSecret: p('UPDATE secrets SET current_version = ?, max_versions = ?, custom = ?, updated_at = ?, mac = ? WHERE id = ?'),
+    deleteVersionsOf: p('DELETE FROM versions WHERE secret_id = ?'),
+    deleteSecret: p('DELETE FROM secrets WHERE id = ?'),
+    readCurrent: p(`SELECT ${JOINED_COLS} FROM secrets s
+      LEFT JOIN versions v ON v.secret_id = s.id AND v.version = s.current_version WHERE s.name = ?`),
+    readVersion: p(`SELECT ${JOINED_COLS} FROM secrets s
+      LEFT JOIN versions v ON v.secret_id = s.id AND v.version = ? WHERE s.name = ?`),
+    readAt: p(`SELECT ${JOINED_COLS} FROM secrets s
+      LEFT JOIN versions v ON v.secret_id = s.id AND v.version = (
+        SELECT max(version) FROM versions WHERE secret_id = s.id AND created_at <= ?)
+      WHERE s.name = ?`),
+    listVersions: p(`SELECT ${VERSION_COLS} FROM versions WHERE secret_id = ? ORDER BY version`),
+    insertVersion: p(`INSERT INTO versions (${VERSION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+    updateVersion: p(`UPDATE versions SET deleted_at = ?, destroyed_at = ?, key_id = ?, ciphertext = ?, mac = ?
+      WHERE secret_id = ? AND version = ?`),
+    deleteVersions: p('DELETE FROM versions WHERE secret_id = ? AND version IN (SELECT value FROM json_each(?))'),
+    listPrefix: p(`${LIST_SQL} WHERE s.name > ? AND s.name >= ? AND s.name < ? ${LIST_TAIL}`),
+    countSecrets: p('SELECT count(*) FROM secrets').pluck(),
+    countVersions: p(`SELECT count(*) AS versions,
+      coalesce(sum(deleted_at IS NULL AND destroyed_at IS NULL), 0) AS live,
+      coalesce(sum(deleted_at IS NOT NULL AND destroyed_at IS NULL), 0) AS deleted,
+      coalesce(sum(destroyed_at IS NOT NULL), 0) AS destroyed FROM versions`),
+    countByKey: p('SELECT key_id, count(*) AS n FROM versions WHERE key_id IS NOT NULL GROUP BY key_id'),
+    keys: p('SELECT id, version, status, created_at, wrapped, mac FROM data_keys ORDER BY version'),
+    insertKey: p('INSERT INTO data_keys (id, version, status, created_at, wrapped, mac) VALUES (?, ?, ?, ?, ?, ?)'),
+    updateKey: p('UPDATE data_keys SET status = ?, wrapped = ?, mac = ? WHERE id = ?'),
+    primaryKeyId: p("SELECT id FROM data_keys WHERE status = 'primary'").pluck(),
+    versionsUnderKey: p(`SELECT s.name, v.secret_id, v.version, v.created_at, v.deleted_at, v.destroyed_at, v.key_id, v.ciphertext, v.mac
+      FROM versions v JOIN secrets s ON s.id = v.secret_id WHERE v.key_id = ? LIMIT ?`),
+    replaceCiphertext: p(`UPDATE versions SET key_id = ?, ciphertext = ?, mac = ?
+      WHERE secret_id = ? AND version = ? AND key_id = ?`),
+    lastAudit: p('SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1'),
+    insertAudit: p(`INSERT INTO audit (seq, at, actor, pid, action, name, versions, outcome, detail, mac)
+      VALUES (@seq, @at, @actor, @pid, @action, @name, @versions, @outcome, @detail, @mac)`),
+    auditPage: p(`SELECT seq, at, actor, pid, action, name, versions, outcome, detail, mac FROM audit
+      WHERE seq > @after AND (@name IS NULL OR name = @name) AND (@action IS NULL OR action = @action)
+        AND (@since IS NULL OR at >= @since) AND (@until IS NULL OR at <= @until)
+      ORDER BY seq LIMIT @limit`),
+    state: p('SELECT digest, audit_seq, audit_mac, mac FROM state WHERE id = 1'),
+    putState: p(`INSERT INTO state (id, digest, audit_seq, audit_mac, mac) VALUES (1, ?, ?, ?, ?)
+      ON CONFLICT(id) DO UPDATE SET digest = excluded.digest, audit_seq = excluded.audit_seq, audit_mac = excluded.audit_mac, mac = excluded.mac`),
+  };
+  return [statements, tx, syncNormal, syncFull] as const;
+}
+type Prepared = ReturnType<typeof prepare>;
+
 export class SqliteStorage implements RawStorage {
   readonly #db: Database;
-  readonly #s;
+  readonly #s: Prepared[0];
 
   /** One transaction wrapper for every call (making one per call costs more than a point read). */
-  readonly #tx;
-  readonly #syncNormal;
-  readonly #syncFull;
+  readonly #tx: Prepared[1];
+  readonly #syncNormal: Prepared[2];
+  readonly #syncFull: Prepared[3];
 
+  /** @throws E_NOT_A_STORE when the file's schema is damaged (a statement does not prepare) */
   constructor(db: Database) {
+    try {
+      [this.#s, this.#tx, this.#syncNormal, this.#syncFull] = prepare(db, this);
+    } catch (e) {
+      db.close();
+      translate(e);
+    }
     this.#db = db;
-    db.pragma('busy_timeout = 0'); // waiting is done by patiently(), in short polls
-    this.#tx = db.transaction((fn: (tx: RawOps) => unknown) => fn(this));
-    this.#syncNormal = db.prepare('PRAGMA synchronous = NORMAL');
-    this.#syncFull = db.prepare('PRAGMA synchronous = FULL');
-    const p = (sql: string) => db.prepare(sql);
-    this.#s = {
-      getMeta: p('SELECT value FROM meta WHERE key = ?').pluck(),
-      metaRow: p('SELECT key, value, mac FROM meta WHERE key = ?'),
-      allMeta: p('SELECT key, value, mac FROM meta ORDER BY key'),
-      putMeta: p('INSERT INTO meta (key, value, mac) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, mac = excluded.mac'),
-      deleteMeta: p('DELETE FROM meta WHERE key = ?'),
-      findSecret: p(`SELECT ${SECRET_COLS} FROM secrets s WHERE s.name = ?`),
-      secretById: p(`SELECT ${SECRET_COLS} FROM secrets s WHERE s.id = ?`),
-      insertSecret: p(`INSERT INTO secrets (name, current_version, created_at, updated_at) VALUES (?, 0, ?, ?)
-        RETURNING id, name, current_version, max_versions, custom, created_at, updated_at, mac`),
-      updateSecret: p('UPDATE secrets SET current_version = ?, max_versions = ?, custom = ?, updated_at = ?, mac = ? WHERE id = ?'),
-      deleteVersionsOf: p('DELETE FROM versions WHERE secret_id = ?'),
-      deleteSecret: p('DELETE FROM secrets WHERE id = ?'),
-      readCurrent: p(`SELECT ${JOINED_COLS} FROM secrets s
-        LEFT JOIN versions v ON v.secret_id = s.id AND v.version = s.current_version WHERE s.name = ?`),
-      readVersion: p(`SELECT ${JOINED_COLS} FROM secrets s
-        LEFT JOIN versions v ON v.secret_id = s.id AND v.version = ? WHERE s.name = ?`),
-      readAt: p(`SELECT ${JOINED_COLS} FROM secrets s
-        LEFT JOIN versions v ON v.secret_id = s.id AND v.version = (
-          SELECT max(version) FROM versions WHERE secret_id = s.id AND created_at <= ?)
-        WHERE s.name = ?`),
-      listVersions: p(`SELECT ${VERSION_COLS} FROM versions WHERE secret_id = ? ORDER BY version`),
-      insertVersion: p(`INSERT INTO versions (${VERSION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-      updateVersion: p(`UPDATE versions SET deleted_at = ?, destroyed_at = ?, key_id = ?, ciphertext = ?, mac = ?
-        WHERE secret_id = ? AND version = ?`),
-      deleteVersions: p('DELETE FROM versions WHERE secret_id = ? AND version IN (SELECT value FROM json_each(?))'),
-      listPrefix: p(`${LIST_SQL} WHERE s.name > ? AND s.name >= ? AND s.name < ? ${LIST_TAIL}`),
-      countSecrets: p('SELECT count(*) FROM secrets').pluck(),
-      countVersions: p(`SELECT count(*) AS versions,
-        coalesce(sum(deleted_at IS NULL AND destroyed_at IS NULL), 0) AS live,
-        coalesce(sum(deleted_at IS NOT NULL AND destroyed_at IS NULL), 0) AS deleted,
-        coalesce(sum(destroyed_at IS NOT NULL), 0) AS destroyed FROM versions`),
-      countByKey: p('SELECT key_id, count(*) AS n FROM versions WHERE key_id IS NOT NULL GROUP BY key_id'),
-      keys: p('SELECT id, version, status, created_at, wrapped, mac FROM data_keys ORDER BY version'),
-      insertKey: p('INSERT INTO data_keys (id, version, status, created_at, wrapped, mac) VALUES (?, ?, ?, ?, ?, ?)'),
-      updateKey: p('UPDATE data_keys SET status = ?, wrapped = ?, mac = ? WHERE id = ?'),
-      primaryKeyId: p("SELECT id FROM data_keys WHERE status = 'primary'").pluck(),
-      versionsUnderKey: p(`SELECT s.name, v.secret_id, v.version, v.created_at, v.deleted_at, v.destroyed_at, v.key_id, v.ciphertext, v.mac
-        FROM versions v JOIN secrets s ON s.id = v.secret_id WHERE v.key_id = ? LIMIT ?`),
-      replaceCiphertext: p(`UPDATE versions SET key_id = ?, ciphertext = ?, mac = ?
-        WHERE secret_id = ? AND version = ? AND key_id = ?`),
-      lastAudit: p('SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1'),
-      insertAudit: p(`INSERT INTO audit (seq, at, actor, pid, action, name, versions, outcome, detail, mac)
-        VALUES (@seq, @at, @actor, @pid, @action, @name, @versions, @outcome, @detail, @mac)`),
-      auditPage: p(`SELECT seq, at, actor, pid, action, name, versions, outcome, detail, mac FROM audit
-        WHERE seq > @after AND (@name IS NULL OR name = @name) AND (@action IS NULL OR action = @action)
-          AND (@since IS NULL OR at >= @since) AND (@until IS NULL OR at <= @until)
-        ORDER BY seq LIMIT @limit`),
-      state: p('SELECT digest, audit_seq, audit_mac, mac FROM state WHERE id = 1'),
-      putState: p(`INSERT INTO state (id, digest, audit_seq, audit_mac, mac) VALUES (1, ?, ?, ?, ?)
-        ON CONFLICT(id) DO UPDATE SET digest = excluded.digest, audit_seq = excluded.audit_seq, audit_mac = excluded.audit_mac, mac = excluded.mac`),
-    };
   }
+
 
   getMeta(key: string): string | undefined {
     return this.#s.getMeta.get(key) as string | undefined;
