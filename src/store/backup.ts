@@ -28,6 +28,7 @@ import { reported } from './events.js';
 import type { Storage, VersionRow } from './storage.js';
 import { SqliteStorage } from './sqlite/driver.js';
 import { openStoreFile } from './sqlite/open.js';
+import { storeFileError } from './sqlite/errors.js';
 import { copyFileInto, setJournalMode, settle, storeIdOf, whileQuiesced } from './sqlite/files.js';
 
 /** One thing verification found wrong. `code` is the error it stands for. */
@@ -459,6 +460,9 @@ async function backupStoreUnreported(store: Store, file: string, options: Backup
     syncDir(dirname(file));
     c.storage.write((tx) => c.audit.append(tx, { action: 'backup', outcome: 'ok', detail: file }));
     return { file, storeId: storeIdHex(c.header), bytes, durationMs: performance.now() - started, verified };
+  } catch (e) {
+    // Writing the copy is what fails on a full disk (ENOSPC, SQLITE_FULL): say so, naming the file the user gave.
+    throw storeFileError(e, `cannot write the backup ${file}`, file) ?? e;
   } finally {
     removeTemp(tmp);
   }
