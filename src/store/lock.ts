@@ -11,6 +11,7 @@
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { StoreError } from '../errors.js';
+import { isAlive } from '../platform/process.js';
 
 export interface LockOptions {
   /** Wait for the lock instead of failing at once with E_LOCKED (default false). */
@@ -35,15 +36,6 @@ const STALE_MS = 15_000;
 
 function ownerFile(path: string): string {
   return `${path}.lock-owner`;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'; // alive, but another user's
-  }
 }
 
 /** The recorded holder; undefined when there is no record (or a half-written one). */
