@@ -112,15 +112,15 @@ export function storeFileError(e: unknown, what: string, path?: string): StoreEr
   if (e instanceof StoreError) return undefined;
   const code = codeOf(e);
   if (code === undefined) return undefined;
-  const found = path !== undefined ? diagnose(path) : undefined;
-  const where = found?.where ?? (path !== undefined ? dirname(path) : 'the store');
-
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
     return new StoreError('E_LOCKED', `${what}: the store is busy: another process held its write lock too long (${code})`, ['try again']);
   }
   if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
     return new StoreError('E_NOT_A_STORE', `${what}: the store file is damaged (${code})`, ['restore it from a backup']);
   }
+  // Only now, off the busy path: a few system calls to find the cause.
+  const found = path !== undefined ? diagnose(path) : undefined;
+  const where = found?.where ?? (path !== undefined ? dirname(path) : 'the store');
   if (code.startsWith('SQLITE_FULL')) return fsCauseError('full', what, where, code);
   if (code.startsWith('SQLITE_')) {
     if (found) return fsCauseError(found.cause, what, found.where, code);
