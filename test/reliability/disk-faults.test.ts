@@ -105,8 +105,10 @@ describe('a store the process may not write', () => {
   });
 
   /** The built CLI run as `nobody` (root writes anything, whatever the modes say). */
-  function cliAsNobody(args: string[]) {
-    const r = spawnSync(asNobody()[0]!, [...asNobody().slice(1), process.execPath, CLI, ...args], { env: cleanEnv(), input: '' });
+  function cliAsNobody(args: string[], home: string) {
+    // A config home of its own that does not exist: the shared one may have been made by root, unreadable to nobody.
+    const env = cleanEnv({ XDG_CONFIG_HOME: join(home, 'no-config') });
+    const r = spawnSync(asNobody()[0]!, [...asNobody().slice(1), process.execPath, CLI, ...args], { env, input: '' });
     return { status: r.status ?? -1, stderr: r.stderr.toString(), out: r.stdout.toString() };
   }
 
@@ -120,7 +122,7 @@ describe('a store the process may not write', () => {
     chownSync(key, NOBODY, NOBODY); // the key is theirs: only the store is out of reach
 
     // The file is root's, 0600.
-    let r = cliAsNobody(['--store', db, '--keyfile', key, 'get', 'a']);
+    let r = cliAsNobody(['--store', db, '--keyfile', key, 'get', 'a'], home);
     expect(r.status, r.stderr).toBe(1);
     expect(r.stderr).not.toMatch(NOT_A_STORE);
     expect(r.stderr).toMatch(/permission denied on .*store\.db/);
@@ -129,7 +131,7 @@ describe('a store the process may not write', () => {
     const copy = join(home, 'copy.db');
     copyFileSync(db, copy);
     chmodSync(copy, 0o644);
-    r = cliAsNobody(['--store', copy, '--keyfile', key, 'get', 'a']);
+    r = cliAsNobody(['--store', copy, '--keyfile', key, 'get', 'a'], home);
     expect(r.status, r.stderr).toBe(1);
     expect(r.stderr).not.toMatch(NOT_A_STORE);
     expect(r.stderr).toMatch(/permission denied on /);
