@@ -17,7 +17,6 @@ import { basename, dirname, join } from 'node:path';
 import { StoreError, type ErrorCode } from '../errors.js';
 import { openValue } from '../crypto/envelope.js';
 import { equalBytes, wipe } from '../crypto/bytes.js';
-import { randomBytes } from '../crypto/random.js';
 import type { Keyset } from '../crypto/keyset.js';
 import { readHeader, storeIdHex } from './header.js';
 import { reloadKeyset, unwrapKeyset, verifyMasterCheck } from './keys.js';
@@ -30,6 +29,8 @@ import { SqliteStorage } from './sqlite/driver.js';
 import { openStoreFile } from './sqlite/open.js';
 import { authenticate } from './open.js';
 import { checkState } from './integrity/state.js';
+import { storeFileError } from './sqlite/errors.js';
+import { removeLeftovers, tempNameBeside, type TempLabel } from './leftovers.js';
 import { copyFileInto, setJournalMode, settle, storeIdOf, whileQuiesced } from './sqlite/files.js';
 
 /** One thing verification found wrong. `code` is the error it stands for. */
@@ -344,9 +345,9 @@ function refuseExisting(path: string, hint: string): void {
 }
 
 /** A new empty file of mode 0600 beside `near`, named so nobody mistakes it for a finished one. */
-function privateTemp(near: string, label: string): string {
+function privateTemp(near: string, label: TempLabel): string {
   const dir = dirname(near);
-  const tmp = join(dir, `.${basename(near)}.${label}-${Buffer.from(randomBytes(6)).toString('hex')}.tmp`);
+  const tmp = tempNameBeside(near, label);
   let fd: number;
   try {
     fd = openSync(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
@@ -455,6 +456,8 @@ async function backupStoreUnreported(store: Store, file: string, options: Backup
   const c = contextOf(store);
   const started = performance.now();
   refuseExisting(file, 'a backup never overwrites a file: choose a new name');
+  // A killed earlier backup left a whole copy of the store here: make room before writing another.
+  removeLeftovers(dirname(file), 'backup');
   const tmp = privateTemp(file, 'backup');
   try {
     await c.storage.snapshotTo(tmp, options.onProgress);
@@ -478,6 +481,9 @@ async function backupStoreUnreported(store: Store, file: string, options: Backup
     syncDir(dirname(file));
     c.storage.write((tx) => c.audit.append(tx, { action: 'backup', outcome: 'ok', detail: file }));
     return { file, storeId: storeIdHex(c.header), bytes, durationMs: performance.now() - started, verified };
+  } catch (e) {
+    // Writing the copy is what fails on a full disk (ENOSPC, SQLITE_FULL): say so, naming the file the user gave.
+    throw storeFileError(e, `cannot write the backup ${file}`, file) ?? e;
   } finally {
     removeTemp(tmp);
   }
@@ -649,6 +655,7 @@ export async function restoreStore(path: string, backupFile: string, master: Mas
   }
 
   return withExclusiveLock(path, async (lock) => {
+    removeLeftovers(dir, 'restore');
     const tmp = privateTemp(path, 'restore');
     try {
       copyFileInto(backupFile, tmp, { sync: true });

@@ -110,6 +110,11 @@ function checkStoreFile(path: string, f: Findings): { opensWithKey: boolean } | 
       f.add('store-file', 'fail', describe(e), 'upgrade Strongbox to a version that knows this schema');
       return { opensWithKey: false };
     }
+    if (code === 'E_IO' && e instanceof StoreError && e.hints.length > 0) {
+      // A full disk or a read-only mount: restoring a backup would not help, and would lose recent writes.
+      f.add('store-file', 'fail', describe(e), e.hints.join('; '));
+      return undefined;
+    }
     f.add('store-file', 'fail', describe(e), 'check the path; if the store was damaged, restore it from a backup: store restore FILE');
     return undefined;
   }

@@ -7,10 +7,23 @@
  * whose holder on this host is gone — a rotation killed by SIGKILL or the
  * OOM killer — is taken over at once instead of after the stale period, so
  * the next cron run is not refused.
+ *
+ * The owner can only be written once the lock is taken, and must be removed
+ * before it is released; a holder killed in between (a restore killed as it
+ * started) would leave a lock nobody is known to hold, refused for 15 s. So
+ * each process first leaves a claim, `<store>.lock-claim-<host>-<pid>-<random>`,
+ * kept from before it takes the lock until after it releases it: a lock with
+ * no owner whose claims are all of dead processes of this host was left by
+ * one of them. A claim is written before its process looks at the lock, so
+ * of two processes that find the same dead lock at once, at most one takes
+ * it over (each sees the other's claim, or one comes after the other's).
  */
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { StoreError } from '../errors.js';
+import { hostTag, isAlive } from '../platform/process.js';
 
 export interface LockOptions {
   /** Wait for the lock instead of failing at once with E_LOCKED (default false). */
@@ -32,18 +45,11 @@ export interface LockOwner {
 
 /** A lock not refreshed for this long is taken over by the next exclusive operation. */
 const STALE_MS = 15_000;
+/** How often a waiting operation tries the lock again. */
+const WAIT_POLL_MS = 500;
 
 function ownerFile(path: string): string {
   return `${path}.lock-owner`;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'; // alive, but another user's
-  }
 }
 
 /** The recorded holder; undefined when there is no record (or a half-written one). */
@@ -56,11 +62,66 @@ function readOwner(path: string): LockOwner | undefined {
   }
 }
 
-/** True when the lock's recorded holder is a process of this host that no longer exists. */
-function holderIsGone(path: string): boolean {
+interface Claim {
+  file: string;
+  /** hostTag() of the claimant's host. */
+  host: string;
+  pid: number;
+}
+
+/** Leave this call's claim on the lock of `path` (see the module comment); its file. */
+function writeClaim(path: string): string {
+  const file = `${path}.lock-claim-${hostTag()}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    writeFileSync(file, '', { mode: 0o600, flag: 'wx' });
+  } catch (e) {
+    throw new StoreError('E_IO', `cannot lock ${path}: cannot write ${basename(file)} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  return file;
+}
+
+/** Every claim on the lock of `path` but `except`. */
+function otherClaims(path: string, except: string): Claim[] {
+  const prefix = `${basename(path)}.lock-claim-`;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(path));
+  } catch {
+    return [];
+  }
+  const claims: Claim[] = [];
+  for (const name of names) {
+    const m = name.startsWith(prefix) ? CLAIM_TAIL.exec(name.slice(prefix.length)) : null;
+    const file = join(dirname(path), name);
+    if (m && file !== except) claims.push({ file, host: m[1]!, pid: Number(m[2]) });
+  }
+  return claims;
+}
+
+/** After `<store>.lock-claim-`: host tag, pid, random. */
+const CLAIM_TAIL = /^([0-9a-f]{8})-([1-9][0-9]*)-[0-9a-f]{8}$/;
+
+const claimIsDead = (c: Claim) => c.host === hostTag() && !isAlive(c.pid);
+
+/**
+ * True when the lock of `path` is held by a process of this host that no
+ * longer exists: no other claimant is alive (any of them could be the
+ * holder, its owner record not yet written or already removed), and the
+ * recorded owner is dead, or there is none but some dead claimant left the
+ * lock. `mine`: this call's claim.
+ */
+function holderIsGone(path: string, mine: string): boolean {
+  const claims = otherClaims(path, mine);
+  if (!claims.every(claimIsDead)) return false;
   const owner = readOwner(path);
-  // No record: let proper-lockfile's stale rule decide.
-  return owner !== undefined && owner.host === hostname() && owner.pid !== process.pid && !isAlive(owner.pid);
+  if (owner) return owner.host === hostname() && owner.pid !== process.pid && !isAlive(owner.pid);
+  // No owner and no claim: not one of ours (a lock made by hand, or by an older version): proper-lockfile's stale rule decides.
+  return claims.length > 0;
+}
+
+/** Remove the claims of dead processes of this host (left by killed runs). */
+function removeDeadClaims(path: string, mine: string): void {
+  for (const c of otherClaims(path, mine)) if (claimIsDead(c)) rmSync(c.file, { force: true });
 }
 
 /** The store's exclusive lock seen from outside, without taking it. */
@@ -89,7 +150,7 @@ export function lockState(path: string, now: number = Date.now()): LockState {
     return { held: false, ...(owner ? { owner } : {}), stale: false };
   }
   const sinceRefreshMs = Math.max(0, Math.round(now - refreshedAt));
-  return { held: true, ...(owner ? { owner } : {}), sinceRefreshMs, stale: owner?.alive === false || sinceRefreshMs > STALE_MS };
+  return { held: true, ...(owner ? { owner } : {}), sinceRefreshMs, stale: holderIsGone(path, '') || sinceRefreshMs > STALE_MS };
 }
 
 /**
@@ -98,7 +159,7 @@ export function lockState(path: string, now: number = Date.now()): LockState {
  * steps, and call `check()` to stop if the lock was lost meanwhile.
  */
 export async function withExclusiveLock<T>(path: string, fn: (lock: HeldLock) => Promise<T> | T, options: LockOptions = {}): Promise<T> {
-  const waitMs = options.waitMs ?? 10 * 60_000;
+  const deadline = Date.now() + (options.waitMs ?? 10 * 60_000);
   let lost: Error | undefined;
   // Loaded here, not at start-up: most commands never take the lock (~10 ms of start-up).
   const { default: lockfile } = await import('proper-lockfile');
@@ -110,23 +171,33 @@ export async function withExclusiveLock<T>(path: string, fn: (lock: HeldLock) =>
     onCompromised: (err) => {
       lost = err;
     },
-    retries: options.wait ? { retries: Math.ceil(waitMs / 500), factor: 1, minTimeout: 500, maxTimeout: 500 } : 0,
+    retries: 0, // waiting is done here, so that each try looks for a dead holder again
   });
-  // Two processes taking over the same dead lock at once is caught later: the
-  // loser's lock is compromised, and its next check() stops it.
-  if (holderIsGone(path)) rmSync(`${path}.lock`, { recursive: true, force: true });
   let release: () => Promise<void>;
-  try {
-    release = await acquire();
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ELOCKED') {
-      throw new StoreError('E_LOCKED', `the store ${path} is locked by another operation`, [
-        'try again later, or pass --wait',
-      ]);
+  let claim: string;
+  for (;;) {
+    claim = writeClaim(path);
+    if (holderIsGone(path, claim)) {
+      rmSync(`${path}.lock`, { recursive: true, force: true });
+      removeDeadClaims(path, claim);
     }
-    throw new StoreError('E_IO', `cannot lock ${path}: ${(e as Error).message}`);
+    try {
+      release = await acquire();
+      break;
+    } catch (e) {
+      // A waiter keeps no claim between tries: a live claim means "may hold the lock".
+      rmSync(claim, { force: true });
+      if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw new StoreError('E_IO', `cannot lock ${path}: ${(e as Error).message}`);
+      if (!options.wait || Date.now() >= deadline) {
+        throw new StoreError('E_LOCKED', `the store ${path} is locked by another operation`, [
+          'try again later, or pass --wait',
+        ]);
+      }
+      await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
+    }
   }
   writeFileSync(ownerFile(path), JSON.stringify({ host: hostname(), pid: process.pid } satisfies LockOwner), { mode: 0o600 });
+  removeDeadClaims(path, claim);
   const held: HeldLock = {
     check() {
       if (lost) throw new StoreError('E_LOCKED', `lost the lock on ${path} (${lost.message})`, ['run the operation again']);
@@ -137,5 +208,6 @@ export async function withExclusiveLock<T>(path: string, fn: (lock: HeldLock) =>
   } finally {
     rmSync(ownerFile(path), { force: true });
     await release().catch(() => undefined);
+    rmSync(claim, { force: true }); // only now: until released, the claim says who holds the lock
   }
 }

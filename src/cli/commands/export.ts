@@ -1,5 +1,5 @@
 /** export, import: encrypted bundles between stores; plaintext JSON / .env only when asked. */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { StoreError } from '../../errors.js';
 import { BUNDLE_SCRYPT_LIMITS, DEFAULT_SCRYPT, MAX_BUNDLE_LOG_N, MIN_LOG_N, checkScryptParams } from '../../crypto/kdf.js';
@@ -60,6 +60,21 @@ function summaryOfImport(r: ImportReport): string {
   parts.push(`${r.skipped.length} skipped`);
   if (r.pruned) parts.push(`${r.pruned} old version(s) pruned by max-versions`);
   return `${head}: ${parts.join(', ')}`;
+}
+
+/** A directory is a usage mistake, not an I/O failure: read(2) on one says only EISDIR. */
+function refuseDirectory(file: string): void {
+  let dir = false;
+  try {
+    dir = statSync(file).isDirectory();
+  } catch {
+    return; // absent or unreadable: the reader says which, naming the file
+  }
+  if (dir) {
+    throw new StoreError('E_USAGE', `${file} is a directory: import takes one file (a bundle from store export, a JSON object or a .env file)`, [
+      'name the file inside it, e.g. store import DIR/secrets.bundle',
+    ]);
+  }
 }
 
 export function registerExport(program: Command, ctx: Context): void {
@@ -144,6 +159,7 @@ Nothing is written unless every entry can be: a damaged or altered bundle (exit 
 passphrase or key file (exit 5), or any invalid name or value (exit 2, all listed) writes nothing.
 For a .env file each variable name becomes the secret name as it is (after --prefix).`)
     .action(async (file: string, opts: ImportCliOptions, cmd: Command) => {
+      refuseDirectory(file);
       const format = opts.format ?? detectImportFormat(file);
       if (format === 'bundle') {
         if (opts.prefix !== undefined || opts.allowEmpty) {

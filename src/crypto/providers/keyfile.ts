@@ -2,9 +2,10 @@
  * Master key in a key file: 32 random bytes, base64, mode 0600. Like ssh with
  * a private key, a file readable by group or others is refused.
  */
-import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreError } from '../../errors.js';
+import { makeDirDurable, nodeFileOps, writeNewFileDurably, type FileOps } from '../../platform/durable-file.js';
 import { toBase64, wipe } from '../bytes.js';
 import { masterKeyMissing, type MasterKeySource } from '../master.js';
 import { randomBytes } from '../random.js';
@@ -14,24 +15,26 @@ import { decodeMasterKey, rawKeySource } from './raw-key.js';
 export interface KeyFileOptions {
   /** At init, create the file with a new random key when it does not exist. */
   create?: boolean;
+  /** The file-system calls a new key file is written through (tests record them); node:fs by default. */
+  fileOps?: FileOps;
 }
 
-/** Write a new key file (fails if one exists: never overwrite a key). */
-export function createKeyFile(path: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+/**
+ * Write a new key file (fails if one exists: never overwrite a key). It is on
+ * disk, name included, when this returns: a store commit that makes it the
+ * only key (init, rotate-master) must never outlive it in a power cut.
+ * @throws E_IO
+ */
+export function createKeyFile(path: string, ops: FileOps = nodeFileOps): void {
   const key = randomBytes(MASTER_KEY_BYTES);
   const text = Buffer.from(`${toBase64(key)}\n`);
   wipe(key);
-  let fd: number;
   try {
-    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    makeDirDurable(dirname(path), 0o700, ops);
+    writeNewFileDurably(path, text, 0o600, ops);
   } catch (e) {
     throw new StoreError('E_IO', `cannot create key file ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-  try {
-    writeSync(fd, text);
   } finally {
-    closeSync(fd);
     text.fill(0);
   }
 }
@@ -69,7 +72,7 @@ export function readKeyFile(path: string): Uint8Array {
 /** A key-file master-key source; with `create`, init makes the file if absent. */
 export function keyFile(path: string, options: KeyFileOptions = {}): MasterKeySource {
   return rawKeySource('keyfile', async (creating) => {
-    if (creating && options.create && !existsSync(path)) createKeyFile(path);
+    if (creating && options.create && !existsSync(path)) createKeyFile(path, options.fileOps);
     return readKeyFile(path);
   });
 }

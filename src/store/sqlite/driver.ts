@@ -8,6 +8,7 @@ import { Database } from './native.js';
 import { StoreError } from '../../errors.js';
 import { BUSY_TIMEOUT_MS } from './open.js';
 import { onlineBackup } from './files.js';
+import { storeFileError } from './errors.js';
 import type { KeyStatus } from '../../crypto/keyset.js';
 import type {
   AuditFilter, AuditHead, AuditRow, RawJoined, RawKey, RawListRow, RawMeta, RawOps, RawRewrap, RawSecret, RawStorage, RawVersion, StateRow, StoreCounts,
@@ -57,25 +58,18 @@ function buffer(b: Uint8Array | null): Buffer | null {
 }
 
 /**
- * SQLite's failures as our codes. SQLITE_BUSY after the busy timeout means
- * another process held the write lock too long: try again (E_LOCKED).
+ * SQLite's failures as our codes (src/store/sqlite/errors.ts: busy, full
+ * disk, read-only, permission, damage), with one more rule only the driver
+ * can make: its statements are fixed and bind every value, so a plain SQL
+ * error (no such column, a malformed schema, a mistyped row a constraint
+ * rejects) means the file's schema or rows were altered.
  */
-function translate(e: unknown): never {
-  if (e instanceof Database.SqliteError) {
-    if (e.code.startsWith('SQLITE_BUSY') || e.code.startsWith('SQLITE_LOCKED')) {
-      throw new StoreError('E_LOCKED', 'the store is busy: another process held its write lock too long', ['try again']);
-    }
-    if (e.code.startsWith('SQLITE_CORRUPT') || e.code === 'SQLITE_NOTADB') {
-      throw new StoreError('E_NOT_A_STORE', `the store file is damaged (${e.code})`, ['restore it from a backup']);
-    }
-    // Our statements are fixed and bind every value: a plain SQL error (no such column, malformed
-    // schema, a mistyped row a CHECK rejects) means the file's schema or rows were altered.
-    if (e.code === 'SQLITE_ERROR' || e.code.startsWith('SQLITE_CONSTRAINT') || e.code === 'SQLITE_MISMATCH' || e.code === 'SQLITE_SCHEMA') {
-      throw new StoreError('E_NOT_A_STORE', `the store file's schema or rows are damaged (${e.code}: ${e.message})`, ['restore it from a backup']);
-    }
-    throw new StoreError('E_IO', `the store file could not be used (${e.code})`);
+function translate(e: unknown, path: string): never {
+  if (e instanceof Database.SqliteError
+    && (e.code === 'SQLITE_ERROR' || e.code.startsWith('SQLITE_CONSTRAINT') || e.code === 'SQLITE_MISMATCH' || e.code === 'SQLITE_SCHEMA')) {
+    throw new StoreError('E_NOT_A_STORE', `${path}: the store file's schema or rows are damaged (${e.code}: ${e.message})`, ['restore it from a backup']);
   }
-  throw e;
+  throw storeFileError(e, `${path}: the store file could not be used`, path) ?? e;
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
@@ -98,7 +92,7 @@ const POLL_MS = 1;
  * transactions, such as rewrap batches, would keep waking up too late and
  * wait for the whole run instead of one batch.
  */
-function patiently<T>(fn: () => T): T {
+function patiently<T>(fn: () => T, path: string): T {
   const deadline = Date.now() + BUSY_TIMEOUT_MS;
   for (;;) {
     try {
@@ -108,7 +102,7 @@ function patiently<T>(fn: () => T): T {
         sleepSync(POLL_MS);
         continue;
       }
-      return translate(e);
+      return translate(e, path);
     }
   }
 }
@@ -199,7 +193,7 @@ export class SqliteStorage implements RawStorage {
       [this.#s, this.#tx, this.#syncNormal, this.#syncFull] = prepare(db, this);
     } catch (e) {
       db.close();
-      translate(e);
+      translate(e, db.name);
     }
     this.#db = db;
   }
@@ -253,11 +247,11 @@ export class SqliteStorage implements RawStorage {
     return patiently(() => {
       const r = version === undefined ? this.#s.readCurrent.get(name) : this.#s.readVersion.get(version, name);
       return toJoined(r as JoinedCols | undefined);
-    });
+    }, this.#db.name);
   }
 
   readVersionAt(name: string, at: number): RawJoined | undefined {
-    return patiently(() => toJoined(this.#s.readAt.get(at, name) as JoinedCols | undefined));
+    return patiently(() => toJoined(this.#s.readAt.get(at, name) as JoinedCols | undefined), this.#db.name);
   }
 
   listVersions(secretId: number): RawVersion[] {
@@ -365,7 +359,7 @@ export class SqliteStorage implements RawStorage {
   #eachVersion: { iterate(...params: unknown[]): IterableIterator<unknown> } | undefined;
 
   write<T>(fn: (tx: RawOps) => T): T {
-    return patiently(() => this.#tx.immediate(fn) as T);
+    return patiently(() => this.#tx.immediate(fn) as T, this.#db.name);
   }
 
   writeRelaxed<T>(fn: (tx: RawOps) => T): T {
@@ -378,7 +372,7 @@ export class SqliteStorage implements RawStorage {
   }
 
   read<T>(fn: (tx: RawOps) => T): T {
-    return patiently(() => this.#tx.deferred(fn) as T);
+    return patiently(() => this.#tx.deferred(fn) as T, this.#db.name);
   }
 
   checkpoint(): boolean {
@@ -410,7 +404,7 @@ export class SqliteStorage implements RawStorage {
     try {
       await onlineBackup(this.#db, destination, onProgress);
     } catch (e) {
-      translate(e);
+      translate(e, this.#db.name);
     }
   }
 
@@ -422,7 +416,7 @@ export class SqliteStorage implements RawStorage {
       const rows = this.#scan.all(afterSecretId, afterVersion, limit) as (VersionCols & { name: string; updated_at: number })[];
       return rows.map((r) => ({ ...toVersion(r), name: r.name, secretUpdatedAt: r.updated_at }));
     } catch (e) {
-      return translate(e);
+      return translate(e, this.#db.name);
     }
   }
 

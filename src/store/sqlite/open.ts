@@ -8,6 +8,7 @@ import { closeSync, constants, existsSync, fchmodSync, fstatSync, mkdirSync, ope
 import { dirname } from 'node:path';
 import { StoreError } from '../../errors.js';
 import { withExclusiveLock } from '../lock.js';
+import { fsCauseError, storeFileError } from './errors.js';
 import { APPLICATION_ID, SCHEMA_VERSION, migrate } from './schema.js';
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
@@ -27,7 +28,7 @@ export function createStoreFile(path: string): Database {
   try {
     if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (e) {
-    throw new StoreError('E_IO', `cannot create directory ${dir}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    throw storeFileError(e, `cannot create directory ${dir}`, dir) ?? e;
   }
   let fd: number;
   try {
@@ -35,7 +36,7 @@ export function createStoreFile(path: string): Database {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw new StoreError('E_STORE_EXISTS', `${path} already exists`, ['open it, or choose another path']);
-    throw new StoreError('E_IO', `cannot create ${path}: ${code ?? 'error'}`);
+    throw storeFileError(e, `cannot create ${path}`, path) ?? e;
   }
   fchmodSync(fd, 0o600); // the umask may have taken bits away, never added: make it exact
   closeSync(fd);
@@ -49,7 +50,7 @@ export function createStoreFile(path: string): Database {
   } catch (e) {
     db?.close(); // first, so SQLite removes its -wal and -shm
     unlinkSync(path);
-    throw e;
+    throw storeFileError(e, `cannot create ${path}`, path) ?? e;
   }
 }
 
@@ -61,7 +62,8 @@ function readMagic(path: string): Buffer {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new StoreError('E_NO_STORE', `no store at ${path}`, ['create one with: store init']);
-    throw new StoreError('E_IO', `cannot open ${path}: ${code ?? 'error'}`);
+    if (code === 'EACCES' || code === 'EPERM') throw fsCauseError('denied', `cannot open ${path}`, path, code);
+    throw storeFileError(e, `cannot open ${path}`, path) ?? e;
   }
   try {
     if (!fstatSync(fd).isFile()) throw new StoreError('E_NOT_A_STORE', `${path} is not a file`);
@@ -74,6 +76,17 @@ function readMagic(path: string): Buffer {
 
 function notAStore(path: string): StoreError {
   return new StoreError('E_NOT_A_STORE', `${path} is not a Strongbox store`);
+}
+
+/**
+ * What a failure of SQLite on a file that starts like a SQLite file means:
+ * a full disk, a read-only mount or a permission is E_IO with its cause
+ * (never "not a store": people restore healthy stores over that), a damaged
+ * file E_NOT_A_STORE.
+ */
+function openFailure(e: unknown, path: string): unknown {
+  if (e instanceof StoreError) return e;
+  return storeFileError(e, `cannot open ${path}`, path) ?? notAStore(path);
 }
 
 /** The schema version of a store's open file. @throws E_NOT_A_STORE, E_SCHEMA_TOO_NEW */
@@ -104,8 +117,7 @@ export function probeStoreFile(path: string): number {
     db = new Database(path, { fileMustExist: true, nativeBinding: nativeBinding() });
     return checkedSchemaVersion(db, path);
   } catch (e) {
-    if (e instanceof StoreError) throw e;
-    throw notAStore(path);
+    throw openFailure(e, path);
   } finally {
     db?.close();
   }
@@ -117,8 +129,8 @@ export async function openStoreFile(path: string): Promise<Database> {
   let db: Database;
   try {
     db = new Database(path, { fileMustExist: true, nativeBinding: nativeBinding() });
-  } catch {
-    throw notAStore(path);
+  } catch (e) {
+    throw openFailure(e, path);
   }
   try {
     const version = checkedSchemaVersion(db, path);
@@ -132,7 +144,6 @@ export async function openStoreFile(path: string): Promise<Database> {
     return db;
   } catch (e) {
     db.close();
-    if (e instanceof StoreError) throw e;
-    throw notAStore(path);
+    throw openFailure(e, path);
   }
 }

@@ -1,0 +1,137 @@
+// A new key file is on disk — its bytes fsynced, then its name (the
+// directory fsynced) — before the store commit that makes it the only key,
+// at `init` and at `rotate-master`. The key file is written through a FileOps
+// (src/platform/durable-file.ts); here the real node:fs calls are recorded in
+// order, and at the directory's fsync the store file is read to show that
+// the commit depending on the key has not happened yet.
+import { describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
+import { initStore, keyFile, openStore } from '../../src/index.js';
+import { nodeFileOps, type FileOps } from '../../src/platform/durable-file.js';
+import { tempDir } from '../helpers/tmp.js';
+
+interface Call {
+  op: string;
+  path?: string;
+  /** Taken when the key file's directory is fsynced: what the store file holds then. */
+  store?: string;
+}
+
+/** node:fs, with every call written down (fds mapped back to the paths they were opened from). */
+function recording(onDirSync: () => string): { ops: FileOps; calls: Call[] } {
+  const calls: Call[] = [];
+  const paths = new Map<number, string>();
+  const ops: FileOps = {
+    mkdirs: (dir, mode) => {
+      const first = nodeFileOps.mkdirs(dir, mode);
+      calls.push({ op: 'mkdirs', path: dir });
+      return first;
+    },
+    createExclusive: (path, mode) => {
+      const fd = nodeFileOps.createExclusive(path, mode);
+      paths.set(fd, path);
+      calls.push({ op: 'create', path });
+      return fd;
+    },
+    writeAll: (fd, data) => {
+      nodeFileOps.writeAll(fd, data);
+      calls.push({ op: 'write', path: paths.get(fd) });
+    },
+    fsync: (fd) => {
+      nodeFileOps.fsync(fd);
+      calls.push({ op: 'fsync', path: paths.get(fd) });
+    },
+    close: (fd) => {
+      nodeFileOps.close(fd);
+      calls.push({ op: 'close', path: paths.get(fd) });
+    },
+    syncDir: (dir) => {
+      nodeFileOps.syncDir(dir);
+      calls.push({ op: 'syncDir', path: dir, store: onDirSync() });
+    },
+    unlink: (path) => {
+      nodeFileOps.unlink(path);
+      calls.push({ op: 'unlink', path });
+    },
+  };
+  return { ops, calls };
+}
+
+/** The store's master check as committed now, read through a connection of its own; 'no store' when there is no file. */
+function committedMasterCheck(db: string): string {
+  if (!existsSync(db)) return 'no store';
+  const conn = new Database(db, { readonly: true, fileMustExist: true });
+  try {
+    return String(conn.prepare("SELECT value FROM meta WHERE key = 'master_check'").pluck().get() ?? 'no header');
+  } finally {
+    conn.close();
+  }
+}
+
+describe('a new key file is durable before the store depends on it', () => {
+  it('init: create, write, fsync, close, fsync(dir) of the new key file, all before the store file exists', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'store.db');
+    const key = join(dir, 'keys', 'deep', 'master.key'); // directories created too: their names are synced
+    const { ops, calls } = recording(() => committedMasterCheck(db));
+    const store = await initStore(db, keyFile(key, { create: true, fileOps: ops }));
+    await store.close();
+
+    expect(calls).toEqual([
+      { op: 'mkdirs', path: dirname(key) },
+      { op: 'syncDir', path: dir, store: 'no store' }, // "keys" is new: its name is in dir
+      { op: 'syncDir', path: join(dir, 'keys'), store: 'no store' }, // "deep"
+      { op: 'create', path: key },
+      { op: 'write', path: key },
+      { op: 'fsync', path: key },
+      { op: 'close', path: key },
+      { op: 'syncDir', path: dirname(key), store: 'no store' },
+    ]);
+    expect(statSync(key).mode & 0o777).toBe(0o600);
+    expect(readFileSync(key, 'utf8')).toMatch(/^[A-Za-z0-9+/]{43}=\n$/);
+    (await openStore(db, keyFile(key))).close();
+  });
+
+  it('rotate-master: the new key file is fsynced and its directory too while the store still holds the old master check', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'store.db');
+    const oldKey = join(dir, 'old.key');
+    const newKey = join(dir, 'new.key');
+    const store = await initStore(db, keyFile(oldKey, { create: true }));
+    await store.put('app/db', new TextEncoder().encode('hunter2'));
+    const before = committedMasterCheck(db);
+
+    const { ops, calls } = recording(() => committedMasterCheck(db));
+    await store.rotateMaster(keyFile(newKey, { create: true, fileOps: ops }));
+    await store.close();
+
+    expect(calls).toEqual([
+      { op: 'mkdirs', path: dir },
+      { op: 'create', path: newKey },
+      { op: 'write', path: newKey },
+      { op: 'fsync', path: newKey },
+      { op: 'close', path: newKey },
+      { op: 'syncDir', path: dir, store: before }, // durable, and not yet the key of record
+    ]);
+    expect(committedMasterCheck(db)).not.toBe(before); // then the commit
+    const reopened = await openStore(db, keyFile(newKey));
+    expect((await reopened.get('app/db')).value.text()).toBe('hunter2');
+    await reopened.close();
+    await expect(openStore(db, keyFile(oldKey))).rejects.toMatchObject({ code: 'E_WRONG_MASTER_KEY' });
+  });
+
+  it('a key file that cannot be written whole is removed, never left empty', () => {
+    const dir = tempDir();
+    const key = join(dir, 'master.key');
+    const failing: FileOps = { ...nodeFileOps, fsync: () => { throw Object.assign(new Error('EIO'), { code: 'EIO' }); } };
+    return keyFile(key, { create: true, fileOps: failing }).create(new Uint8Array(16)).then(
+      () => expect.unreachable(),
+      (e) => {
+        expect(e).toMatchObject({ code: 'E_IO' });
+        expect(existsSync(key)).toBe(false);
+      },
+    );
+  });
+});
