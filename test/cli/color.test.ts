@@ -1,24 +1,15 @@
 /** NO_COLOR (https://no-color.org), TERM=dumb and pipes: colour only for a terminal that wants it. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { colorAllowed, palette } from '../../src/cli/color.js';
 import { progressBar } from '../../src/cli/progress.js';
 import { run } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/io.js';
 import { cli, workspace } from './run-cli.js';
+import { sink } from '../helpers/sink.js';
 
 const ESC = '\x1b';
 
-function sink(): { stream: Writable; text: () => string } {
-  const chunks: Buffer[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer | string, _enc, done) {
-      chunks.push(Buffer.from(chunk));
-      done();
-    },
-  });
-  return { stream, text: () => Buffer.concat(chunks).toString() };
-}
 
 function fakeIo(env: Record<string, string | undefined>, tty: boolean): { io: Io; out: () => string; err: () => string } {
   const out = sink();

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { readFileAtMost, readStreamAtMost } from '../../src/cli/bounded-read.js';
 import type { Io } from '../../src/cli/io.js';
@@ -14,6 +14,7 @@ import { run } from '../../src/cli/main.js';
 import { codeOf, rejectionCode } from '../helpers/errors.js';
 import { tempDir } from '../helpers/tmp.js';
 import { CLI, cleanEnv, cli, cliOk } from './run-cli.js';
+import { sink } from '../helpers/sink.js';
 
 const MiB = 1024 * 1024;
 const CHUNK = 64 * 1024;
@@ -32,16 +33,6 @@ function counted(total: number): { stream: Readable; pulled: () => number } {
   return { stream, pulled: () => pulled };
 }
 
-function sink(): { stream: Writable; text: () => string } {
-  const chunks: Buffer[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer | string, _enc, done) {
-      chunks.push(Buffer.from(chunk));
-      done();
-    },
-  });
-  return { stream, text: () => Buffer.concat(chunks).toString() };
-}
 
 describe('readStreamAtMost / readFileAtMost', () => {
   it('a stream over the limit: E_VALUE_TOO_LARGE after limit+1 bytes, not the whole stream', async () => {

@@ -385,22 +385,22 @@ export class GuardedStorage implements Storage {
     this.#direct = new GuardedTx(raw, auth);
   }
 
-  write<T>(fn: (tx: StorageOps) => T): T {
-    return this.raw.write((raw) => {
+  /** `fn` over a guarded view of the driver's transaction, the state row saved before it commits. */
+  #changing<T>(fn: (tx: StorageOps) => T): (raw: RawOps) => T {
+    return (raw) => {
       const tx = new GuardedTx(raw, this.auth);
       const result = fn(tx);
       tx.finish();
       return result;
-    });
+    };
+  }
+
+  write<T>(fn: (tx: StorageOps) => T): T {
+    return this.raw.write(this.#changing(fn));
   }
 
   writeRelaxed<T>(fn: (tx: StorageOps) => T): T {
-    return this.raw.writeRelaxed((raw) => {
-      const tx = new GuardedTx(raw, this.auth);
-      const result = fn(tx);
-      tx.finish();
-      return result;
-    });
+    return this.raw.writeRelaxed(this.#changing(fn));
   }
 
   read<T>(fn: (tx: StorageOps) => T): T {

@@ -400,12 +400,9 @@ export class SqliteStorage implements RawStorage {
     if (this.#db.open) this.#db.close();
   }
 
+  /** Failures are left as they are: only the caller knows which file (the store or the copy) a full disk or a denied write is about. */
   async snapshotTo(destination: string, onProgress?: (done: number, total: number) => void): Promise<void> {
-    try {
-      await onlineBackup(this.#db, destination, onProgress);
-    } catch (e) {
-      translate(e, this.#db.name);
-    }
+    await onlineBackup(this.#db, destination, onProgress);
   }
 
   scanVersions(afterSecretId: number, afterVersion: number, limit: number): (RawVersion & { name: string; secretUpdatedAt: number })[] {

@@ -1,0 +1,83 @@
+/**
+ * Stores written before rows were authenticated (schema 2, and schema 1
+ * before the audit log) open in this program: migrated to schema 3, every
+ * row sealed with its MAC at the first open with the master key, every value,
+ * state, key, setting and audit entry as it was, and from then on protected.
+ * The fixtures are committed files written by the releases before.
+ */
+import Database from 'better-sqlite3';
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openStore, rawKey, verifyStore } from '../../src/index.js';
+import { SCHEMA_VERSION } from '../../src/store/sqlite/schema.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const KEY = new Uint8Array(32).fill(0x5a);
+
+function copyOf(fixture: string): string {
+  const path = join(tempDir(), 'old.db');
+  copyFileSync(`test/fixtures/${fixture}`, path);
+  return path;
+}
+
+describe('a schema-2 store (test/fixtures/store-schema2.db)', () => {
+  it('opens: migrated and sealed, every value and state as written', async () => {
+    const path = copyOf('store-schema2.db');
+    expect(new Database(path, { readonly: true }).pragma('user_version', { simple: true })).toBe(2);
+    const store = await openStore(path, rawKey(KEY));
+    try {
+      const status = await store.status();
+      expect(status.schemaVersion).toBe(SCHEMA_VERSION);
+      expect(SCHEMA_VERSION).toBe(3);
+      expect(status.keys.map((k) => [k.version, k.status])).toEqual([[1, 'retired'], [2, 'primary']]);
+      expect((await store.get('app/db-password')).value.text()).toBe('v2-password-2');
+      expect((await store.get('app/db-password', { version: 1 })).value.text()).toBe('v2-password-1');
+      expect((await store.get('app/after-rotation')).value.text()).toBe('under key 2');
+      await expect(store.get('app/api-key')).rejects.toMatchObject({ code: 'E_DELETED' });
+      await expect(store.get('other/token', { version: 1 })).rejects.toMatchObject({ code: 'E_DESTROYED' });
+      expect((await store.get('other/token')).value.text()).toBe('still-here');
+      expect(await store.getMetadata('app/db-password')).toMatchObject({ maxVersions: 5, custom: { owner: 'ops' } });
+      expect(await store.getConfig('audit.reads')).toBe('false');
+      expect(await store.verifyAudit()).toMatchObject({ ok: true, entries: 12 });
+      expect(await verifyStore(store, { deep: true })).toMatchObject({ ok: true, problems: [] });
+      await store.undelete('app/api-key');
+      expect([...(await store.get('app/api-key')).value.expose()]).toEqual([0, 1, 2, 255]);
+      await store.put('app/new', 'after the upgrade');
+    } finally {
+      await store.close();
+    }
+    // Sealed for good: the next open finds a store of the new generation, and an edit is now caught.
+    const again = await openStore(path, rawKey(KEY));
+    expect((await again.get('app/new')).value.text()).toBe('after the upgrade');
+    expect(await verifyStore(again, { deep: true })).toMatchObject({ ok: true });
+    await again.close();
+    const db = new Database(path);
+    db.prepare("UPDATE secrets SET current_version = 1 WHERE name = 'app/db-password'").run();
+    db.close();
+    const edited = await openStore(path, rawKey(KEY));
+    await expect(edited.get('app/db-password')).rejects.toMatchObject({ code: 'E_TAMPERED' });
+    await edited.close();
+  });
+
+  it('a wrong key seals nothing: the rows get MACs only from a holder of the master key', async () => {
+    const path = copyOf('store-schema2.db');
+    await expect(openStore(path, rawKey(new Uint8Array(32).fill(1)))).rejects.toMatchObject({ code: 'E_WRONG_MASTER_KEY' });
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare("SELECT count(*) FROM meta WHERE key = 'integrity_key'").pluck().get()).toBe(0);
+    db.close();
+  });
+});
+
+describe('a schema-1 store (test/fixtures/store-schema1.db)', () => {
+  it('opens with its audit log started and every row sealed; verify is clean', async () => {
+    const store = await openStore(copyOf('store-schema1.db'), rawKey(KEY));
+    try {
+      expect((await store.get('app/db-password')).value.text()).toBe('v1-password-2');
+      expect(await verifyStore(store, { deep: true })).toMatchObject({ ok: true, problems: [] });
+      expect(await store.verifyAudit()).toMatchObject({ ok: true });
+    } finally {
+      await store.close();
+    }
+  });
+});
