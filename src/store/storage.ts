@@ -35,9 +35,9 @@ export interface VersionRow {
   ciphertext: Uint8Array | null;
 }
 
-/** One joined read: a secret and one of its versions (absent when no such version). */
+/** One joined read: a secret (what a read needs of it) and one of its versions (absent when no such version). */
 export interface SecretAndVersion {
-  secret: SecretRow;
+  secret: Pick<SecretRow, 'id' | 'name' | 'currentVersion'>;
   version: VersionRow | undefined;
 }
 

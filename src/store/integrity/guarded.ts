@@ -102,7 +102,8 @@ export class GuardedTx implements StorageOps {
   readonly #rewrap = new Map<string, RawVersion>();
   readonly #check: RowChecks;
 
-  constructor(private readonly raw: RawOps, private readonly auth: RowAuthenticator) {
+  /** `remember`: keep the rows checked, for the writes of the same transaction (not for the long-lived single-read view). */
+  constructor(private readonly raw: RawOps, private readonly auth: RowAuthenticator, private readonly remember = true) {
     this.#check = new RowChecks(auth);
   }
 
@@ -147,7 +148,7 @@ export class GuardedTx implements StorageOps {
 
   #checkedSecret(r: RawSecret, name?: string): SecretRow {
     this.#check.secret(r, name);
-    this.#secrets.set(r.id, r);
+    if (this.remember) this.#secrets.set(r.id, r);
     return toSecret(r);
   }
 
@@ -197,7 +198,9 @@ export class GuardedTx implements StorageOps {
   /** Check a joined read against what was asked for: the secret by name, and the version when one was named. */
   #joined(name: string, j: RawJoined | undefined, version?: number): SecretAndVersion | undefined {
     if (!j) return undefined;
-    const secret = this.#checkedSecret(j.secret, name);
+    this.#check.secret(j.secret, name);
+    // The get path needs no custom metadata: it is not parsed here.
+    const secret = { id: j.secret.id, name: j.secret.name, currentVersion: j.secret.currentVersion };
     if (!j.version) return { secret, version: undefined };
     this.#check.version(name, j.version, secret.id, version);
     return { secret, version: toVersion(j.version) };
@@ -382,7 +385,7 @@ export class GuardedStorage implements Storage {
   readonly #direct: GuardedTx;
 
   constructor(readonly raw: RawStorage, readonly auth: RowAuthenticator) {
-    this.#direct = new GuardedTx(raw, auth);
+    this.#direct = new GuardedTx(raw, auth, false);
   }
 
   /** `fn` over a guarded view of the driver's transaction, the state row saved before it commits. */

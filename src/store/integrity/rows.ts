@@ -15,7 +15,7 @@
  * hash-chained (src/store/audit.ts) with the chain's end in the state row.
  */
 import { TamperedError } from '../../errors.js';
-import { hmacSha256, macMatches } from '../../crypto/mac.js';
+import { Hmac, macMatches } from '../../crypto/mac.js';
 import { wipe } from '../../crypto/bytes.js';
 import type { KeyRow, RawMeta, RawSecret, RawVersion } from '../storage.js';
 
@@ -30,27 +30,34 @@ const LABELS = {
 /** Thrown by the encoder; turned into a TamperedError that names the row. */
 class BadField extends Error {}
 
+const BLOCK = 64;
+
 /**
- * A canonical, length-prefixed encoding written into one reused buffer (the
- * MACs run on every get and put; rows hold no secret, so nothing needs
- * wiping). Numbers are whole, safe integers encoded as
- * 8 bytes; a nullable field has a presence byte; text and bytes carry their length.
+ * A canonical, length-prefixed encoding written straight into the HMAC's
+ * buffer after its padded key (the MACs run on every get and put; rows hold
+ * no secret, so nothing needs wiping). Numbers are whole, safe integers
+ * encoded as 8 bytes; a nullable field has a presence byte; text and bytes
+ * carry their length. Each kind starts with its label and the store id,
+ * encoded once.
  */
 class Canon {
-  #buf = Buffer.alloc(1024);
-  #off = 0;
+  #buf: Buffer;
+  #off = BLOCK;
 
-  start(label: string, storeId: Uint8Array): this {
-    this.#off = 0;
-    this.text(label, 'label');
-    return this.bytes(storeId, 'store id');
+  constructor(private readonly hmac: Hmac) {
+    this.#buf = hmac.room(0);
+  }
+
+  start(prefix: Uint8Array): this {
+    this.#off = BLOCK;
+    this.#room(prefix.length);
+    this.#buf.set(prefix, this.#off);
+    this.#off += prefix.length;
+    return this;
   }
 
   #room(n: number): void {
-    if (this.#off + n <= this.#buf.length) return;
-    const bigger = Buffer.alloc(Math.max(this.#buf.length * 2, this.#off + n));
-    this.#buf.copy(bigger, 0, 0, this.#off);
-    this.#buf = bigger;
+    if (this.#off + n > this.#buf.length) this.#buf = this.hmac.room(this.#off - BLOCK + n);
   }
 
   int(n: unknown, field: string): this {
@@ -75,10 +82,10 @@ class Canon {
 
   text(s: unknown, field: string): this {
     if (typeof s !== 'string') throw new BadField(`${field} is not text`);
-    const len = Buffer.byteLength(s, 'utf8');
-    this.#room(4 + len);
+    // At most 3 bytes of UTF-8 per UTF-16 unit: room first, then the exact length after writing.
+    this.#room(4 + s.length * 3);
+    const len = this.#buf.write(s, this.#off + 4, 'utf8');
     this.#buf.writeUInt32BE(len, this.#off);
-    this.#buf.write(s, this.#off + 4, 'utf8');
     this.#off += 4 + len;
     return this;
   }
@@ -102,9 +109,9 @@ class Canon {
     return this.bytes(b, field);
   }
 
-  /** The encoded bytes (a view into the shared buffer: MAC it at once). */
-  view(): Uint8Array {
-    return this.#buf.subarray(0, this.#off);
+  /** The MAC of what was encoded since start(). */
+  mac(): Uint8Array {
+    return this.hmac.mac(this.#off - BLOCK);
   }
 }
 
@@ -120,54 +127,71 @@ export function tampered(where: string, what: string): TamperedError {
   return new TamperedError(`${where} ${what}`);
 }
 
+/** `label ‖ store id`, length-prefixed: the fixed start of every MAC'd message of a kind. */
+function prefix(label: string, storeId: Uint8Array): Uint8Array {
+  const l = Buffer.from(label, 'utf8');
+  const out = Buffer.alloc(8 + l.length + storeId.length);
+  out.writeUInt32BE(l.length, 0);
+  l.copy(out, 4);
+  out.writeUInt32BE(storeId.length, 4 + l.length);
+  out.set(storeId, 8 + l.length);
+  return out;
+}
+
 /** MACs rows under the store's integrity key. Holds the key until close(). */
 export class RowAuthenticator {
   #key: Uint8Array;
-  readonly #storeId: Uint8Array;
-  readonly #canon = new Canon();
+  readonly #hmac: Hmac;
+  readonly #canon: Canon;
+  readonly #prefix: Record<keyof typeof LABELS, Uint8Array>;
 
   /** Takes ownership of `key` (wiped at close). */
   constructor(key: Uint8Array, storeId: Uint8Array) {
     this.#key = key;
-    this.#storeId = storeId;
+    this.#hmac = new Hmac(key);
+    this.#canon = new Canon(this.#hmac);
+    this.#prefix = {
+      meta: prefix(LABELS.meta, storeId), key: prefix(LABELS.key, storeId), secret: prefix(LABELS.secret, storeId),
+      version: prefix(LABELS.version, storeId), state: prefix(LABELS.state, storeId),
+    };
   }
 
-  #mac(where: string, encode: (c: Canon) => void): Uint8Array {
+  /** `where` is only called to name a damaged row (building the text on every MAC would cost the get path). */
+  #mac(kind: keyof typeof LABELS, where: () => string, encode: (c: Canon) => void): Uint8Array {
     if (this.#key.length === 0) throw new Error('row authenticator: used after close');
     try {
-      encode(this.#canon);
-      return hmacSha256(this.#key, this.#canon.view());
+      encode(this.#canon.start(this.#prefix[kind]));
+      return this.#canon.mac();
     } catch (e) {
-      if (e instanceof BadField) throw tampered(where, `is damaged: ${e.message}`);
+      if (e instanceof BadField) throw tampered(where(), `is damaged: ${e.message}`);
       throw e;
     }
   }
 
   meta(r: Omit<RawMeta, 'mac'>): Uint8Array {
-    return this.#mac(place.meta(r.key), (c) => c.start(LABELS.meta, this.#storeId).text(r.key, 'key').text(r.value, 'value'));
+    return this.#mac('meta', () => place.meta(r.key), (c) => c.text(r.key, 'key').text(r.value, 'value'));
   }
 
   key(r: KeyRow): Uint8Array {
-    return this.#mac(place.key(r), (c) => c.start(LABELS.key, this.#storeId)
+    return this.#mac('key', () => place.key(r), (c) => c
       .int(r.id, 'id').int(r.version, 'version').text(r.status, 'status').int(r.createdAt, 'created_at').optBytes(r.wrapped, 'wrapped'));
   }
 
   secret(r: Omit<RawSecret, 'mac'>): Uint8Array {
-    return this.#mac(place.secret(r), (c) => c.start(LABELS.secret, this.#storeId)
+    return this.#mac('secret', () => place.secret(r), (c) => c
       .int(r.id, 'id').text(r.name, 'name').int(r.currentVersion, 'current_version').int(r.maxVersions, 'max_versions')
       .text(r.custom, 'custom').int(r.createdAt, 'created_at').int(r.updatedAt, 'updated_at'));
   }
 
   /** Bound to (secret id, version); the name is the secret row's, itself authenticated. */
   version(name: string, r: Omit<RawVersion, 'mac' | 'ciphertext'>): Uint8Array {
-    return this.#mac(place.version(name, r), (c) => c.start(LABELS.version, this.#storeId)
+    return this.#mac('version', () => place.version(name, r), (c) => c
       .int(r.secretId, 'secret_id').int(r.version, 'version').int(r.createdAt, 'created_at')
       .optInt(r.deletedAt, 'deleted_at').optInt(r.destroyedAt, 'destroyed_at').optInt(r.keyId, 'key_id'));
   }
 
   state(digest: Uint8Array, auditSeq: number, auditMac: Uint8Array): Uint8Array {
-    return this.#mac("the store's state record", (c) => c.start(LABELS.state, this.#storeId)
-      .bytes(digest, 'digest').int(auditSeq, 'audit_seq').bytes(auditMac, 'audit_mac'));
+    return this.#mac('state', () => "the store's state record", (c) => c.bytes(digest, 'digest').int(auditSeq, 'audit_seq').bytes(auditMac, 'audit_mac'));
   }
 
   /** @throws TamperedError unless `stored` is `expected` */
@@ -183,6 +207,7 @@ export class RowAuthenticator {
 
   close(): void {
     wipe(this.#key);
+    this.#hmac.wipe();
     this.#key = new Uint8Array(0);
   }
 }

@@ -53,6 +53,34 @@ function toJoined(r: JoinedCols | undefined): RawJoined | undefined {
   return { secret: toSecret(r), version };
 }
 
+/**
+ * The get path's read, as an array (better-sqlite3's raw mode: no object with
+ * a dozen keys per row) without the name, secret id or version it was asked
+ * by: the guard MACs the row under the place it asked for, so a row from
+ * another place fails its MAC without being compared. Both MACs come as one
+ * 64-byte blob (one Buffer instead of two; `||` copies blob bytes as they are
+ * and the cast keeps them, the database being UTF-8); 32 bytes when the
+ * version is missing or has no MAC. Together these take a third off the read.
+ */
+const GET_COLS = `s.id, s.current_version, s.max_versions, s.custom, s.created_at, s.updated_at,
+  v.version, v.created_at, v.deleted_at, v.destroyed_at, v.key_id, v.ciphertext, CAST(s.mac || coalesce(v.mac, x'') AS BLOB)`;
+type GetRow = [number, number, number, string, number, number, number | null, number, number | null, number | null, number | null, Blob, Blob];
+
+function toFound(name: string, r: GetRow | undefined): RawJoined | undefined {
+  if (!r) return undefined;
+  const macs = r[12];
+  const secret: RawSecret = {
+    id: r[0], name, currentVersion: r[1], maxVersions: r[2], custom: r[3], createdAt: r[4], updatedAt: r[5],
+    mac: macs === null ? null : bytes(macs.subarray(0, 32)),
+  };
+  if (r[6] === null) return { secret, version: undefined };
+  const version: RawVersion = {
+    secretId: r[0], version: r[6], createdAt: r[7], deletedAt: r[8], destroyedAt: r[9], keyId: r[10], ciphertext: bytes(r[11]),
+    mac: macs !== null && macs.length > 32 ? bytes(macs.subarray(32)) : null,
+  };
+  return { secret, version };
+}
+
 function buffer(b: Uint8Array | null): Buffer | null {
   return b === null ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
@@ -135,14 +163,14 @@ function prepare(db: Database, self: RawOps) {
     updateSecret: p('UPDATE secrets SET current_version = ?, max_versions = ?, custom = ?, updated_at = ?, mac = ? WHERE id = ?'),
     deleteVersionsOf: p('DELETE FROM versions WHERE secret_id = ?'),
     deleteSecret: p('DELETE FROM secrets WHERE id = ?'),
-    readCurrent: p(`SELECT ${JOINED_COLS} FROM secrets s
-      LEFT JOIN versions v ON v.secret_id = s.id AND v.version = s.current_version WHERE s.name = ?`),
-    readVersion: p(`SELECT ${JOINED_COLS} FROM secrets s
-      LEFT JOIN versions v ON v.secret_id = s.id AND v.version = ? WHERE s.name = ?`),
-    readAt: p(`SELECT ${JOINED_COLS} FROM secrets s
+    readCurrent: p(`SELECT ${GET_COLS} FROM secrets s
+      LEFT JOIN versions v ON v.secret_id = s.id AND v.version = s.current_version WHERE s.name = ?`).raw(true),
+    readVersion: p(`SELECT ${GET_COLS} FROM secrets s
+      LEFT JOIN versions v ON v.secret_id = s.id AND v.version = ? WHERE s.name = ?`).raw(true),
+    readAt: p(`SELECT ${GET_COLS} FROM secrets s
       LEFT JOIN versions v ON v.secret_id = s.id AND v.version = (
         SELECT max(version) FROM versions WHERE secret_id = s.id AND created_at <= ?)
-      WHERE s.name = ?`),
+      WHERE s.name = ?`).raw(true),
     listVersions: p(`SELECT ${VERSION_COLS} FROM versions WHERE secret_id = ? ORDER BY version`),
     insertVersion: p(`INSERT INTO versions (${VERSION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
     updateVersion: p(`UPDATE versions SET deleted_at = ?, destroyed_at = ?, key_id = ?, ciphertext = ?, mac = ?
@@ -246,12 +274,12 @@ export class SqliteStorage implements RawStorage {
   readVersion(name: string, version?: number): RawJoined | undefined {
     return patiently(() => {
       const r = version === undefined ? this.#s.readCurrent.get(name) : this.#s.readVersion.get(version, name);
-      return toJoined(r as JoinedCols | undefined);
+      return toFound(name, r as GetRow | undefined);
     }, this.#db.name);
   }
 
   readVersionAt(name: string, at: number): RawJoined | undefined {
-    return patiently(() => toJoined(this.#s.readAt.get(at, name) as JoinedCols | undefined), this.#db.name);
+    return patiently(() => toFound(name, this.#s.readAt.get(at, name) as GetRow | undefined), this.#db.name);
   }
 
   listVersions(secretId: number): RawVersion[] {
