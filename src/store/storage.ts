@@ -204,11 +204,18 @@ export type Mac = Uint8Array | null;
  * guard checks their types before it trusts or MACs them.
  */
 export interface RawMeta { key: string; value: string; mac: Mac }
-export interface RawSecret { id: number; name: string; currentVersion: number; maxVersions: number; custom: string; createdAt: number; updatedAt: number; mac: Mac }
+/** The state of a secret's current version, which the secret row's MAC covers too: a get of the current version checks one MAC. */
+export interface VersionHead { createdAt: number; deletedAt: number | null; destroyedAt: number | null }
+export interface RawSecret {
+  id: number; name: string; currentVersion: number; maxVersions: number; custom: string; createdAt: number; updatedAt: number;
+  /** The current version's state as stored in its row (null when there is no such row). */
+  head: VersionHead | null;
+  mac: Mac;
+}
 export interface RawVersion extends VersionRow { secretId: number; mac: Mac }
 export interface RawKey extends KeyRow { mac: Mac }
 export interface RawJoined { secret: RawSecret; version: RawVersion | undefined }
-export interface RawListRow { secret: RawSecret; current: RawVersion | undefined; oldestVersion: number; versionCount: number }
+export interface RawListRow { secret: RawSecret; oldestVersion: number; versionCount: number }
 export interface RawRewrap { name: string; row: RawVersion }
 
 /** The digest of the whole state and the end of the audit chain, under one MAC. */

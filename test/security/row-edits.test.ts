@@ -180,16 +180,26 @@ describe('the state as a whole', () => {
     expect(await verifyProblems(path, key)).toEqual([expect.stringMatching(/E_TAMPERED: the rows do not add up/)]);
   });
 
-  it('an older authentic version row put back (deleted → live) is found by verify', async () => {
+  it('an older authentic version row put back (deleted → live): the current one fails its read, an older one is found by verify', async () => {
     const { store, path, key } = await freshStore();
     await store.put('t/1', 'one');
+    await store.put('t/1', 'two');
     await store.close();
-    const old = sql(path, (db) => db.prepare('SELECT * FROM versions').get() as Record<string, unknown>);
+    const rows = sql(path, (db) => db.prepare('SELECT * FROM versions ORDER BY version').all() as Record<string, unknown>[]);
     const again = await opened(path, key);
-    await again.delete('t/1');
+    await again.delete('t/1', { versions: [1, 2] });
     await again.close();
-    sql(path, (db) => db.prepare('UPDATE versions SET deleted_at = ?, mac = ?').run(old.deleted_at, old.mac));
+    const putBack = (v: Record<string, unknown>) => sql(path, (db) => db.prepare('UPDATE versions SET deleted_at = ?, mac = ? WHERE version = ?').run(v.deleted_at, v.mac, v.version));
+    putBack(rows[0]!); // version 1: not the current one, an authentic row; only the sum tells
+    let s = await opened(path, key);
+    expect((await s.get('t/1', { version: 1 })).value.text()).toBe('one');
+    await s.close();
     expect(await verifyProblems(path, key)).toEqual([expect.stringMatching(/the rows do not add up/)]);
+    putBack(rows[1]!); // version 2, the current one: the secret's MAC covers its state
+    s = await opened(path, key);
+    await expect(s.get('t/1')).rejects.toMatchObject({ code: 'E_TAMPERED' });
+    await s.close();
+    expect(await verifyProblems(path, key)).toEqual([expect.stringMatching(/secret t\/1 was altered/), expect.stringMatching(/the rows do not add up/)]);
   });
 
   it('a row removed (a version, a whole secret, a header entry) is found by verify', async () => {

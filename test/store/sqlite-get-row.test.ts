@@ -1,8 +1,9 @@
 /**
- * The driver's get-path read returns both MACs through one concatenated blob
- * (src/store/sqlite/driver.ts, GET_COLS): the bytes must come back exactly,
- * whatever they are (NUL, invalid UTF-8, 0xff runs), and a missing version or
- * MAC must come back as null, never as another row's bytes.
+ * The driver's get-path reads carry the one MAC each read needs: a read of
+ * the current version the secret's (which covers the current version's
+ * state), a read of a named version that version's. Bytes come back exactly,
+ * and a missing row or MAC comes back as undefined or null, never as another
+ * row's bytes.
  */
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
@@ -11,26 +12,29 @@ import { SqliteStorage } from '../../src/store/sqlite/driver.js';
 import { openStoreFile } from '../../src/store/sqlite/open.js';
 import { freshStore } from '../helpers/store.js';
 
-describe('SqliteStorage.readVersion: both MACs in one blob', () => {
-  it('returns every MAC byte for byte, and null where there is none', async () => {
+describe('SqliteStorage.readVersion: the MAC each read needs', () => {
+  it('the secret MAC and head with the current version, the version MAC with a named one', async () => {
     const { store, path } = await freshStore();
-    await store.put('a', 'v');
+    await store.put('a', 'v1');
+    await store.put('a', 'v2');
+    await store.delete('a', { versions: [2] });
     await store.close();
-    const samples = [Buffer.alloc(32), Buffer.alloc(32, 0xff), Buffer.from('c3'.repeat(16) + '80'.repeat(16), 'hex')];
-    for (let i = 0; i < 300; i++) samples.push(randomBytes(32));
+    const secretMac = randomBytes(32);
+    const versionMac = randomBytes(32);
     const db = new Database(path);
+    db.prepare("UPDATE secrets SET mac = ? WHERE name = 'a'").run(secretMac);
+    db.prepare('UPDATE versions SET mac = ? WHERE version = 1').run(versionMac);
     const raw = new SqliteStorage(await openStoreFile(path));
     try {
-      for (let i = 0; i + 1 < samples.length; i++) {
-        db.prepare("UPDATE secrets SET mac = ? WHERE name = 'a'").run(samples[i]);
-        db.prepare('UPDATE versions SET mac = ?').run(samples[i + 1]);
-        const got = raw.readVersion('a')!;
-        expect(Buffer.from(got.secret.mac!).equals(samples[i]!)).toBe(true);
-        expect(Buffer.from(got.version!.mac!).equals(samples[i + 1]!)).toBe(true);
-      }
-      db.prepare('UPDATE versions SET mac = NULL').run();
-      expect(raw.readVersion('a')!.version!.mac).toBeNull();
+      const current = raw.readVersion('a')!;
+      expect(Buffer.from(current.secret.mac!).equals(secretMac)).toBe(true);
+      expect(current.secret.head).toMatchObject({ deletedAt: expect.any(Number), destroyedAt: null });
+      expect(current.version).toMatchObject({ version: 2, mac: null });
+      const named = raw.readVersion('a', 1)!;
+      expect(Buffer.from(named.version!.mac!).equals(versionMac)).toBe(true);
+      expect(named.secret).toMatchObject({ mac: null, head: null });
       expect(raw.readVersion('a', 7)!.version).toBeUndefined();
+      expect(raw.readVersion('b')).toBeUndefined();
       db.prepare('UPDATE secrets SET mac = NULL').run();
       expect(raw.readVersion('a')!.secret.mac).toBeNull();
     } finally {

@@ -11,7 +11,7 @@ import { LtHash } from '../../crypto/lthash.js';
 import { lthashElement, macMatches } from '../../crypto/mac.js';
 import type {
   AuditFilter, AuditHead, AuditRow, KeyRow, RawJoined, RawKey, RawMeta, RawOps, RawSecret, RawStorage, RawVersion, RewrapRow,
-  ScannedVersion, SecretAndVersion, SecretListRow, SecretRow, Storage, StorageOps, StoreCounts, VersionRow,
+  ScannedVersion, SecretAndVersion, SecretListRow, SecretRow, Storage, StorageOps, StoreCounts, VersionHead, VersionRow,
 } from '../storage.js';
 import { place, RowAuthenticator, tampered } from './rows.js';
 
@@ -100,6 +100,8 @@ export class GuardedTx implements StorageOps {
   readonly #secrets = new Map<number, RawSecret>();
   /** Version rows checked by versionsUnderKey, for replaceCiphertext. */
   readonly #rewrap = new Map<string, RawVersion>();
+  /** Version rows this transaction wrote, by "secret id:version": the state a secret row's MAC must cover. */
+  readonly #versions = new Map<string, RawVersion>();
   readonly #check: RowChecks;
 
   /** `remember`: keep the rows checked, for the writes of the same transaction (not for the long-lived single-read view). */
@@ -178,11 +180,24 @@ export class GuardedTx implements StorageOps {
 
   updateSecret(s: SecretRow): void {
     const old = this.#storedSecret(s.id);
-    const fields = { ...old, currentVersion: s.currentVersion, maxVersions: s.maxVersions, custom: JSON.stringify(s.custom), updatedAt: s.updatedAt };
+    const head = s.currentVersion === old.currentVersion ? old.head : this.#headOf(s.id, s.currentVersion);
+    this.#writeSecret(old, {
+      ...old, currentVersion: s.currentVersion, maxVersions: s.maxVersions, custom: JSON.stringify(s.custom), updatedAt: s.updatedAt, head,
+    });
+  }
+
+  /** Replace the checked row `old` with `fields` under a new MAC. */
+  #writeSecret(old: RawSecret, fields: Omit<RawSecret, 'mac'>): void {
     const row: RawSecret = { ...fields, mac: this.auth.secret(fields) };
     this.raw.updateSecret(row);
     this.#swap(old.mac, row.mac);
     this.#secrets.set(row.id, row);
+  }
+
+  /** The state of version `version` of secret `id` as this transaction leaves it: what the secret row's MAC covers. */
+  #headOf(id: number, version: number): VersionHead | null {
+    const v = this.#versions.get(`${id}:${version}`) ?? this.raw.listVersions(id).find((r) => r.version === version);
+    return v ? { createdAt: v.createdAt, deletedAt: v.deletedAt, destroyedAt: v.destroyedAt } : null;
   }
 
   deleteSecret(id: number): void {
@@ -196,29 +211,39 @@ export class GuardedTx implements StorageOps {
   // ---- versions ---------------------------------------------------------
 
   /** Check a joined read against what was asked for: the secret by name, and the version when one was named. */
-  #joined(name: string, j: RawJoined | undefined, version?: number): SecretAndVersion | undefined {
+  /**
+   * A read of the current version: one MAC, the secret's, which covers the
+   * current version's state as read (the value's AEAD binds the rest). The
+   * rows are taken as they are: no custom metadata parsed, no copies.
+   */
+  #current(name: string, j: RawJoined | undefined): SecretAndVersion | undefined {
     if (!j) return undefined;
     this.#check.secret(j.secret, name);
-    // The get path needs no custom metadata: it is not parsed here.
-    const secret = { id: j.secret.id, name: j.secret.name, currentVersion: j.secret.currentVersion };
-    if (!j.version) return { secret, version: undefined };
-    this.#check.version(name, j.version, secret.id, version);
-    return { secret, version: toVersion(j.version) };
+    // The current version's row is never pruned: a secret row that names one it lacks was edited.
+    if (!j.version && j.secret.currentVersion > 0) {
+      throw tampered(place.version(name, { version: j.secret.currentVersion }), 'is the current version, but its row is missing');
+    }
+    return { secret: j.secret, version: j.version };
+  }
+
+  /**
+   * A read of a named version: one MAC, the version row's, bound to the
+   * secret's id (the value's AEAD binds the name). The secret row is not
+   * used for anything but its id, so it is not checked here.
+   */
+  #named(name: string, j: RawJoined | undefined, version?: number): SecretAndVersion | undefined {
+    if (!j) return undefined;
+    if (j.version) this.#check.version(name, j.version, j.secret.id, version);
+    return { secret: j.secret, version: j.version };
   }
 
   readVersion(name: string, version?: number): SecretAndVersion | undefined {
     const j = this.raw.readVersion(name, version);
-    // The current version is the one the authenticated secret row names (checked in #joined before it is used).
-    const found = this.#joined(name, j, version ?? j?.secret.currentVersion);
-    // The current version's row is never pruned: without it, rows were removed.
-    if (found && version === undefined && !found.version && found.secret.currentVersion > 0) {
-      throw tampered(place.version(name, { version: found.secret.currentVersion }), 'is the current version, but its row is missing');
-    }
-    return found;
+    return version === undefined ? this.#current(name, j) : this.#named(name, j, version);
   }
 
   readVersionAt(name: string, at: number): SecretAndVersion | undefined {
-    const found = this.#joined(name, this.raw.readVersionAt(name, at));
+    const found = this.#named(name, this.raw.readVersionAt(name, at));
     if (found?.version && found.version.createdAt > at) {
       throw tampered(place.version(name, found.version), `was found for the time ${new Date(at).toISOString()} but was created after it`);
     }
@@ -242,6 +267,7 @@ export class GuardedTx implements StorageOps {
     const row: RawVersion = { ...fields, mac: this.auth.version(name, fields) };
     this.raw.insertVersion(row);
     this.#swap(null, row.mac);
+    this.#versions.set(`${secretId}:${v.version}`, row);
   }
 
   /** Rewrite the chosen versions of a secret with `change`, each MAC'd anew. */
@@ -256,6 +282,11 @@ export class GuardedTx implements StorageOps {
       const row: RawVersion = { ...fields, mac: this.auth.version(secret.name, fields) };
       this.raw.updateVersion(row);
       this.#swap(old.mac, row.mac);
+      this.#versions.set(`${secretId}:${row.version}`, row);
+      // The secret row's MAC covers its current version's state: it changes with it.
+      if (row.version === secret.currentVersion) {
+        this.#writeSecret(secret, { ...secret, head: { createdAt: row.createdAt, deletedAt: row.deletedAt, destroyedAt: row.destroyedAt } });
+      }
     }
   }
 
@@ -277,14 +308,13 @@ export class GuardedTx implements StorageOps {
 
   listSecrets(prefix: string, after: string, limit: number): SecretListRow[] {
     return this.raw.listSecrets(prefix, after, limit).map((r) => {
-      const secret = this.#checkedSecret(r.secret);
-      if (r.current) this.#check.version(secret.name, r.current, secret.id, secret.currentVersion);
+      const secret = this.#checkedSecret(r.secret); // its MAC covers the current version's state
       return {
         ...secret,
         oldestVersion: r.oldestVersion,
         versionCount: r.versionCount,
-        currentDeleted: r.current?.deletedAt != null,
-        currentDestroyed: r.current?.destroyedAt != null,
+        currentDeleted: r.secret.head?.deletedAt != null,
+        currentDestroyed: r.secret.head?.destroyedAt != null,
       };
     });
   }

@@ -15,17 +15,17 @@ import type {
 } from '../storage.js';
 
 type Blob = Buffer | null;
-interface SecretCols { id: number; name: string; current_version: number; max_versions: number; custom: string; created_at: number; updated_at: number; mac: Blob }
+interface SecretCols {
+  id: number; name: string; current_version: number; max_versions: number; custom: string; created_at: number; updated_at: number; mac: Blob;
+  h_version: number | null; h_created_at: number; h_deleted_at: number | null; h_destroyed_at: number | null;
+}
 interface VersionCols { secret_id: number; version: number; created_at: number; deleted_at: number | null; destroyed_at: number | null; key_id: number | null; ciphertext: Blob; mac: Blob }
-/** A secret joined with one version: the version's columns prefixed v_ (all NULL when there is no such version). */
-type JoinedCols = SecretCols & { v_secret_id: number | null; v_version: number | null; v_created_at: number; v_deleted_at: number | null; v_destroyed_at: number | null; v_key_id: number | null; v_ciphertext: Blob; v_mac: Blob };
 
-const SECRET_COLS = 's.id, s.name, s.current_version, s.max_versions, s.custom, s.created_at, s.updated_at, s.mac';
+// A secret with its current version's state (h_*), which its MAC covers: always read together.
+const SECRET_COLS = `s.id, s.name, s.current_version, s.max_versions, s.custom, s.created_at, s.updated_at, s.mac,
+  h.version AS h_version, h.created_at AS h_created_at, h.deleted_at AS h_deleted_at, h.destroyed_at AS h_destroyed_at`;
+const WITH_HEAD = 'LEFT JOIN versions h ON h.secret_id = s.id AND h.version = s.current_version';
 const VERSION_COLS = 'secret_id, version, created_at, deleted_at, destroyed_at, key_id, ciphertext, mac';
-// The get path: the secret's row and one version's, in one read.
-const JOINED_COLS = `${SECRET_COLS}, v.secret_id AS v_secret_id, v.version AS v_version, v.created_at AS v_created_at, v.deleted_at AS v_deleted_at,
-  v.destroyed_at AS v_destroyed_at, v.key_id AS v_key_id, v.ciphertext AS v_ciphertext, v.mac AS v_mac`;
-
 function bytes(b: Blob): Uint8Array | null {
   return b === null ? null : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
@@ -34,6 +34,7 @@ function toSecret(r: SecretCols): RawSecret {
   return {
     id: r.id, name: r.name, currentVersion: r.current_version, maxVersions: r.max_versions, custom: r.custom,
     createdAt: r.created_at, updatedAt: r.updated_at, mac: bytes(r.mac),
+    head: r.h_version === null ? null : { createdAt: r.h_created_at, deletedAt: r.h_deleted_at, destroyedAt: r.h_destroyed_at },
   };
 }
 
@@ -44,39 +45,31 @@ function toVersion(r: VersionCols): RawVersion {
   };
 }
 
-function toJoined(r: JoinedCols | undefined): RawJoined | undefined {
-  if (!r) return undefined;
-  const version: RawVersion | undefined = r.v_version === null ? undefined : {
-    secretId: r.v_secret_id!, version: r.v_version, createdAt: r.v_created_at, deletedAt: r.v_deleted_at, destroyedAt: r.v_destroyed_at,
-    keyId: r.v_key_id, ciphertext: bytes(r.v_ciphertext), mac: bytes(r.v_mac),
-  };
-  return { secret: toSecret(r), version };
-}
-
 /**
- * The get path's read, as an array (better-sqlite3's raw mode: no object with
- * a dozen keys per row) without the name, secret id or version it was asked
- * by: the guard MACs the row under the place it asked for, so a row from
- * another place fails its MAC without being compared. Both MACs come as one
- * 64-byte blob (one Buffer instead of two; `||` copies blob bytes as they are
- * and the cast keeps them, the database being UTF-8); 32 bytes when the
- * version is missing or has no MAC. Together these take a third off the read.
+ * The get path's reads, as arrays (better-sqlite3's raw mode: no object with
+ * a dozen keys per row) and without the name, secret id or version they were
+ * asked by: the guard MACs each row under the place it asked for, so a row
+ * from another place fails its MAC without being compared. The current
+ * version is checked through its secret's MAC (which covers its state), a
+ * named version through its own: each read carries the one MAC it needs.
  */
 const GET_COLS = `s.id, s.current_version, s.max_versions, s.custom, s.created_at, s.updated_at,
-  v.version, v.created_at, v.deleted_at, v.destroyed_at, v.key_id, v.ciphertext, CAST(s.mac || coalesce(v.mac, x'') AS BLOB)`;
+  v.version, v.created_at, v.deleted_at, v.destroyed_at, v.key_id, v.ciphertext`;
 type GetRow = [number, number, number, string, number, number, number | null, number, number | null, number | null, number | null, Blob, Blob];
 
-function toFound(name: string, r: GetRow | undefined): RawJoined | undefined {
+/** `current`: the version read is the secret's current one, so the MAC read is the secret's; else the version's. */
+function toFound(name: string, r: GetRow | undefined, current: boolean): RawJoined | undefined {
   if (!r) return undefined;
-  const macs = r[12];
+  const hasVersion = r[6] !== null;
   const secret: RawSecret = {
     id: r[0], name, currentVersion: r[1], maxVersions: r[2], custom: r[3], createdAt: r[4], updatedAt: r[5],
-    mac: macs === null ? null : bytes(macs.subarray(0, 32)),
+    head: current && hasVersion ? { createdAt: r[7], deletedAt: r[8], destroyedAt: r[9] } : null,
+    mac: current ? bytes(r[12]) : null,
   };
-  if (r[6] === null) return { secret, version: undefined };
+  if (!hasVersion) return { secret, version: undefined };
   const version: RawVersion = {
-    secretId: r[0], version: r[6], createdAt: r[7], deletedAt: r[8], destroyedAt: r[9], keyId: r[10], ciphertext: bytes(r[11]),
-    mac: macs !== null && macs.length > 32 ? bytes(macs.subarray(32)) : null,
+    secretId: r[0], version: r[6]!, createdAt: r[7], deletedAt: r[8], destroyedAt: r[9], keyId: r[10], ciphertext: bytes(r[11]),
+    mac: current ? null : bytes(r[12]),
   };
   return { secret, version };
 }
@@ -156,18 +149,18 @@ function prepare(db: Database, self: RawOps) {
     allMeta: p('SELECT key, value, mac FROM meta ORDER BY key'),
     putMeta: p('INSERT INTO meta (key, value, mac) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, mac = excluded.mac'),
     deleteMeta: p('DELETE FROM meta WHERE key = ?'),
-    findSecret: p(`SELECT ${SECRET_COLS} FROM secrets s WHERE s.name = ?`),
-    secretById: p(`SELECT ${SECRET_COLS} FROM secrets s WHERE s.id = ?`),
+    findSecret: p(`SELECT ${SECRET_COLS} FROM secrets s ${WITH_HEAD} WHERE s.name = ?`),
+    secretById: p(`SELECT ${SECRET_COLS} FROM secrets s ${WITH_HEAD} WHERE s.id = ?`),
     insertSecret: p(`INSERT INTO secrets (name, current_version, created_at, updated_at) VALUES (?, 0, ?, ?)
-      RETURNING id, name, current_version, max_versions, custom, created_at, updated_at, mac`),
+      RETURNING id, name, current_version, max_versions, custom, created_at, updated_at, mac, NULL AS h_version`),
     updateSecret: p('UPDATE secrets SET current_version = ?, max_versions = ?, custom = ?, updated_at = ?, mac = ? WHERE id = ?'),
     deleteVersionsOf: p('DELETE FROM versions WHERE secret_id = ?'),
     deleteSecret: p('DELETE FROM secrets WHERE id = ?'),
-    readCurrent: p(`SELECT ${GET_COLS} FROM secrets s
+    readCurrent: p(`SELECT ${GET_COLS}, s.mac FROM secrets s
       LEFT JOIN versions v ON v.secret_id = s.id AND v.version = s.current_version WHERE s.name = ?`).raw(true),
-    readVersion: p(`SELECT ${GET_COLS} FROM secrets s
+    readVersion: p(`SELECT ${GET_COLS}, v.mac FROM secrets s
       LEFT JOIN versions v ON v.secret_id = s.id AND v.version = ? WHERE s.name = ?`).raw(true),
-    readAt: p(`SELECT ${GET_COLS} FROM secrets s
+    readAt: p(`SELECT ${GET_COLS}, v.mac FROM secrets s
       LEFT JOIN versions v ON v.secret_id = s.id AND v.version = (
         SELECT max(version) FROM versions WHERE secret_id = s.id AND created_at <= ?)
       WHERE s.name = ?`).raw(true),
@@ -274,12 +267,12 @@ export class SqliteStorage implements RawStorage {
   readVersion(name: string, version?: number): RawJoined | undefined {
     return patiently(() => {
       const r = version === undefined ? this.#s.readCurrent.get(name) : this.#s.readVersion.get(version, name);
-      return toFound(name, r as GetRow | undefined);
+      return toFound(name, r as GetRow | undefined, version === undefined);
     }, this.#db.name);
   }
 
   readVersionAt(name: string, at: number): RawJoined | undefined {
-    return patiently(() => toFound(name, this.#s.readAt.get(at, name) as GetRow | undefined), this.#db.name);
+    return patiently(() => toFound(name, this.#s.readAt.get(at, name) as GetRow | undefined, false), this.#db.name);
   }
 
   listVersions(secretId: number): RawVersion[] {
@@ -300,11 +293,8 @@ export class SqliteStorage implements RawStorage {
 
   listSecrets(prefix: string, after: string, limit: number): RawListRow[] {
     // Names are ASCII below 0x7f, so [prefix, prefix + DEL) is exactly the names under prefix.
-    const rows = this.#s.listPrefix.all(after, prefix, `${prefix}\u007f`, limit) as (JoinedCols & { oldest: number | null; n: number })[];
-    return rows.map((r) => {
-      const j = toJoined(r)!;
-      return { secret: j.secret, current: j.version, oldestVersion: r.oldest ?? 0, versionCount: r.n };
-    });
+    const rows = this.#s.listPrefix.all(after, prefix, `${prefix}\u007f`, limit) as (SecretCols & { oldest: number | null; n: number })[];
+    return rows.map((r) => ({ secret: toSecret(r), oldestVersion: r.oldest ?? 0, versionCount: r.n }));
   }
 
   counts(): StoreCounts {
@@ -372,7 +362,7 @@ export class SqliteStorage implements RawStorage {
   }
 
   eachSecret(fn: (row: RawSecret) => void): void {
-    this.#eachSecret ??= this.#db.prepare(`SELECT ${SECRET_COLS} FROM secrets s ORDER BY s.id`);
+    this.#eachSecret ??= this.#db.prepare(`SELECT ${SECRET_COLS} FROM secrets s ${WITH_HEAD} ORDER BY s.id`);
     for (const r of this.#eachSecret.iterate() as IterableIterator<SecretCols>) fn(toSecret(r));
   }
 
@@ -449,9 +439,8 @@ export class SqliteStorage implements RawStorage {
 }
 
 
-// A listing never needs a value: the current version's ciphertext is left out.
-const LIST_SQL = `SELECT ${JOINED_COLS.replace('v.ciphertext AS', 'NULL AS')},
+const LIST_SQL = `SELECT ${SECRET_COLS},
   (SELECT min(version) FROM versions WHERE secret_id = s.id) AS oldest,
   (SELECT count(*) FROM versions WHERE secret_id = s.id) AS n
-  FROM secrets s LEFT JOIN versions v ON v.secret_id = s.id AND v.version = s.current_version`;
+  FROM secrets s ${WITH_HEAD}`;
 const LIST_TAIL = 'ORDER BY s.name LIMIT ?';
