@@ -7,14 +7,28 @@
  * recomputation must land on the same 2,048 bytes.
  *
  * Finding a set of changes (old rows put back, rows dropped) whose vectors sum
- * to zero is a short-integer-solution problem in dimension 1024 — infeasible —
- * as long as the vectors are unpredictable; ours are expanded from keyed MACs
- * (src/store/integrity), so someone without the key cannot compute any.
- * Lanes are little-endian u16 in the byte form, whatever the host's order.
+ * to zero is a short-integer-solution problem in dimension 1024 — infeasible
+ * for vectors that behave as random ones, which is the standard LtHash
+ * argument; ours are expanded by ChaCha20 from row MACs (src/crypto/mac.ts),
+ * and only rows with authentic MACs can take part at all.
+ *
+ * Lanes are little-endian u16 in the byte form, whatever the host's order; on
+ * a little-endian host (every platform Node ships for but s390x) the lanes are
+ * worked on in place, with no conversion (this runs in every write).
  */
+import { endianness } from 'node:os';
 
 export const LTHASH_LANES = 1024;
 export const LTHASH_BYTES = LTHASH_LANES * 2;
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+/** The vector of `bytes` as u16 lanes: a view where the host allows, else a converted copy. */
+function lanesOf(bytes: Uint8Array): Uint16Array {
+  if (LITTLE_ENDIAN && bytes.byteOffset % 2 === 0) return new Uint16Array(bytes.buffer, bytes.byteOffset, LTHASH_LANES);
+  const out = new Uint16Array(LTHASH_LANES);
+  for (let i = 0; i < LTHASH_LANES; i++) out[i] = bytes[2 * i]! | (bytes[2 * i + 1]! << 8);
+  return out;
+}
 
 export class LtHash {
   readonly #lanes: Uint16Array;
@@ -28,24 +42,24 @@ export class LtHash {
     return new LtHash(new Uint16Array(LTHASH_LANES));
   }
 
-  /** A digest from its 2,048-byte form; undefined when the length is wrong. */
+  /** A digest from its 2,048-byte form (copied); undefined when the length is wrong. */
   static fromBytes(bytes: Uint8Array): LtHash | undefined {
     if (bytes.length !== LTHASH_BYTES) return undefined;
-    const lanes = new Uint16Array(LTHASH_LANES);
-    for (let i = 0; i < LTHASH_LANES; i++) lanes[i] = bytes[2 * i]! | (bytes[2 * i + 1]! << 8);
-    return new LtHash(lanes);
+    return new LtHash(lanesOf(bytes).slice());
   }
 
   /** Add one element, given as its 2,048-byte vector. */
   add(element: Uint8Array): void {
     const l = this.#lanes;
-    for (let i = 0; i < LTHASH_LANES; i++) l[i] = l[i]! + (element[2 * i]! | (element[2 * i + 1]! << 8));
+    const e = lanesOf(element);
+    for (let i = 0; i < LTHASH_LANES; i++) l[i] = l[i]! + e[i]!;
   }
 
   /** Remove one element (the inverse of add). */
   remove(element: Uint8Array): void {
     const l = this.#lanes;
-    for (let i = 0; i < LTHASH_LANES; i++) l[i] = l[i]! - (element[2 * i]! | (element[2 * i + 1]! << 8));
+    const e = lanesOf(element);
+    for (let i = 0; i < LTHASH_LANES; i++) l[i] = l[i]! - e[i]!;
   }
 
   equals(other: LtHash): boolean {
@@ -61,6 +75,7 @@ export class LtHash {
   }
 
   toBytes(): Uint8Array {
+    if (LITTLE_ENDIAN) return new Uint8Array(this.#lanes.buffer.slice(this.#lanes.byteOffset, this.#lanes.byteOffset + LTHASH_BYTES));
     const out = new Uint8Array(LTHASH_BYTES);
     const l = this.#lanes;
     for (let i = 0; i < LTHASH_LANES; i++) {

@@ -265,6 +265,8 @@ export interface RawOps {
   auditPage(afterSeq: number, limit: number, filter?: AuditFilter): AuditRow[];
 
   state(): StateRow | undefined;
+  /** The state row's MAC alone (cheap: tells whether the row is still the one this process last wrote). */
+  stateMac(): Uint8Array | undefined;
   putState(row: StateRow): void;
 
   /** Every row of a kind, in a stable order: sealing and verifying the whole state. */

@@ -34,9 +34,36 @@ export function loadState(raw: RawOps, auth: RowAuthenticator): LiveState {
   return { digest, auditSeq: s.auditSeq, auditMac: s.auditMac };
 }
 
-export function saveState(raw: RawOps, auth: RowAuthenticator, s: LiveState): void {
+/** Write the state row; its MAC. */
+export function saveState(raw: RawOps, auth: RowAuthenticator, s: LiveState): Uint8Array {
   const digest = s.digest.toBytes();
-  raw.putState({ digest, auditSeq: s.auditSeq, auditMac: s.auditMac, mac: auth.state(digest, s.auditSeq, s.auditMac) });
+  const mac = auth.state(digest, s.auditSeq, s.auditMac);
+  raw.putState({ digest, auditSeq: s.auditSeq, auditMac: s.auditMac, mac });
+  return mac;
+}
+
+/**
+ * The state row this process last wrote or checked, with its MAC. A write
+ * transaction that finds the stored MAC unchanged starts from this copy
+ * instead of reading and checking 2 KiB again (another process's write
+ * changes the MAC). Equal MACs mean equal contents, and the copy is one this
+ * process computed or checked itself: nothing unchecked is ever trusted.
+ */
+export class StateCache {
+  #mac: Uint8Array | undefined;
+  #state: LiveState | undefined;
+
+  get(raw: RawOps): LiveState | undefined {
+    if (!this.#mac || !this.#state) return undefined;
+    const stored = raw.stateMac();
+    if (!stored || !macMatches(this.#mac, stored)) return undefined;
+    return { digest: this.#state.digest.clone(), auditSeq: this.#state.auditSeq, auditMac: this.#state.auditMac };
+  }
+
+  set(mac: Uint8Array, s: LiveState): void {
+    this.#mac = mac;
+    this.#state = { digest: s.digest.clone(), auditSeq: s.auditSeq, auditMac: s.auditMac };
+  }
 }
 
 function parseCustom(r: RawSecret): Record<string, string> {
@@ -100,19 +127,33 @@ export class GuardedTx implements StorageOps {
   readonly #secrets = new Map<number, RawSecret>();
   /** Version rows checked by versionsUnderKey, for replaceCiphertext. */
   readonly #rewrap = new Map<string, RawVersion>();
+  /** Secret rows inserted in this transaction and not yet MAC'd. */
+  readonly #fresh = new Set<number>();
   /** Version rows this transaction wrote, by "secret id:version": the state a secret row's MAC must cover. */
   readonly #versions = new Map<string, RawVersion>();
   readonly #check: RowChecks;
 
   /** `remember`: keep the rows checked, for the writes of the same transaction (not for the long-lived single-read view). */
-  constructor(private readonly raw: RawOps, private readonly auth: RowAuthenticator, private readonly remember = true) {
+  constructor(
+    private readonly raw: RawOps,
+    private readonly auth: RowAuthenticator,
+    private readonly cache: StateCache,
+    private readonly remember = true,
+  ) {
     this.#check = new RowChecks(auth);
   }
 
   // ---- the digest -------------------------------------------------------
 
   #live(): LiveState {
-    this.#state ??= loadState(this.raw, this.auth);
+    if (!this.#state) {
+      this.#state = this.cache.get(this.raw);
+      if (!this.#state) {
+        this.#state = loadState(this.raw, this.auth);
+        const stored = this.raw.stateMac();
+        if (stored) this.cache.set(stored, this.#state);
+      }
+    }
     return this.#state;
   }
 
@@ -124,9 +165,17 @@ export class GuardedTx implements StorageOps {
     this.#dirty = true;
   }
 
-  /** Save the state row if this transaction changed it. */
+  /** MAC the rows inserted and left as they were, and save the state row if this transaction changed it. */
   finish(): void {
-    if (this.#dirty) saveState(this.raw, this.auth, this.#live());
+    for (const id of this.#fresh) {
+      const r = this.#secrets.get(id)!;
+      this.#writeSecret(r, r);
+    }
+    this.#fresh.clear();
+    if (this.#dirty) {
+      const s = this.#live();
+      this.cache.set(saveState(this.raw, this.auth, s), s);
+    }
   }
 
   // ---- header -----------------------------------------------------------
@@ -169,13 +218,12 @@ export class GuardedTx implements StorageOps {
     return r && this.#checkedSecret(r, name);
   }
 
+  /** The new row gets its MAC when it is next written, or at the end of the transaction (a put writes it again at once). */
   insertSecret(name: string, now: number): SecretRow {
     const r = this.raw.insertSecret(name, now);
-    const row: RawSecret = { ...r, mac: this.auth.secret(r) };
-    this.raw.updateSecret(row);
-    this.#swap(null, row.mac);
-    this.#secrets.set(row.id, row);
-    return toSecret(row);
+    this.#secrets.set(r.id, r);
+    this.#fresh.add(r.id);
+    return toSecret(r);
   }
 
   updateSecret(s: SecretRow): void {
@@ -190,8 +238,9 @@ export class GuardedTx implements StorageOps {
   #writeSecret(old: RawSecret, fields: Omit<RawSecret, 'mac'>): void {
     const row: RawSecret = { ...fields, mac: this.auth.secret(fields) };
     this.raw.updateSecret(row);
-    this.#swap(old.mac, row.mac);
+    this.#swap(old.mac, row.mac); // a row inserted in this transaction has no MAC yet: nothing leaves the digest
     this.#secrets.set(row.id, row);
+    this.#fresh.delete(row.id);
   }
 
   /** The state of version `version` of secret `id` as this transaction leaves it: what the secret row's MAC covers. */
@@ -206,6 +255,7 @@ export class GuardedTx implements StorageOps {
     this.raw.deleteSecret(id);
     this.#swap(old.mac, null);
     this.#secrets.delete(id);
+    this.#fresh.delete(id);
   }
 
   // ---- versions ---------------------------------------------------------
@@ -413,15 +463,16 @@ export class GuardedTx implements StorageOps {
 export class GuardedStorage implements Storage {
   /** Single reads outside a transaction (the get path: no transaction to begin). */
   readonly #direct: GuardedTx;
+  readonly #cache = new StateCache();
 
   constructor(readonly raw: RawStorage, readonly auth: RowAuthenticator) {
-    this.#direct = new GuardedTx(raw, auth, false);
+    this.#direct = new GuardedTx(raw, auth, this.#cache, false);
   }
 
   /** `fn` over a guarded view of the driver's transaction, the state row saved before it commits. */
   #changing<T>(fn: (tx: StorageOps) => T): (raw: RawOps) => T {
     return (raw) => {
-      const tx = new GuardedTx(raw, this.auth);
+      const tx = new GuardedTx(raw, this.auth, this.#cache);
       const result = fn(tx);
       tx.finish();
       return result;
@@ -437,7 +488,7 @@ export class GuardedStorage implements Storage {
   }
 
   read<T>(fn: (tx: StorageOps) => T): T {
-    return this.raw.read((raw) => fn(new GuardedTx(raw, this.auth)));
+    return this.raw.read((raw) => fn(new GuardedTx(raw, this.auth, this.#cache)));
   }
 
   checkpoint(): boolean {

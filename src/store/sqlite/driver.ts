@@ -192,6 +192,7 @@ function prepare(db: Database, self: RawOps) {
         AND (@since IS NULL OR at >= @since) AND (@until IS NULL OR at <= @until)
       ORDER BY seq LIMIT @limit`),
     state: p('SELECT digest, audit_seq, audit_mac, mac FROM state WHERE id = 1'),
+    stateMac: p('SELECT mac FROM state WHERE id = 1').pluck(),
     putState: p(`INSERT INTO state (id, digest, audit_seq, audit_mac, mac) VALUES (1, ?, ?, ?, ?)
       ON CONFLICT(id) DO UPDATE SET digest = excluded.digest, audit_seq = excluded.audit_seq, audit_mac = excluded.audit_mac, mac = excluded.mac`),
   };
@@ -355,6 +356,11 @@ export class SqliteStorage implements RawStorage {
     const r = this.#s.state.get() as { digest: Blob; audit_seq: number; audit_mac: Blob; mac: Blob } | undefined;
     if (!r) return undefined;
     return { digest: bytes(r.digest)!, auditSeq: r.audit_seq, auditMac: bytes(r.audit_mac)!, mac: bytes(r.mac)! };
+  }
+
+  stateMac(): Uint8Array | undefined {
+    const m = this.#s.stateMac.get() as Blob | undefined;
+    return m ? bytes(m)! : undefined;
   }
 
   putState(row: StateRow): void {
