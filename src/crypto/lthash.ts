@@ -74,6 +74,14 @@ export class LtHash {
     return new LtHash(this.#lanes.slice());
   }
 
+  /**
+   * The byte form without a copy where the host allows: only for passing on
+   * at once (to a MAC, to a bound SQL parameter); a later add changes it.
+   */
+  view(): Uint8Array {
+    return LITTLE_ENDIAN ? new Uint8Array(this.#lanes.buffer, this.#lanes.byteOffset, LTHASH_BYTES) : this.toBytes();
+  }
+
   toBytes(): Uint8Array {
     if (LITTLE_ENDIAN) return new Uint8Array(this.#lanes.buffer.slice(this.#lanes.byteOffset, this.#lanes.byteOffset + LTHASH_BYTES));
     const out = new Uint8Array(LTHASH_BYTES);

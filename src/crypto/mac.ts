@@ -48,6 +48,12 @@ export class Hmac {
     return this.#inner;
   }
 
+  /** The MAC of `message` (copied in after the padded key). */
+  of(message: Uint8Array): Uint8Array {
+    this.room(message.length).set(message, BLOCK);
+    return this.mac(message.length);
+  }
+
   /** The MAC of the `length` message bytes written at offset 64 of `room(length)`. */
   mac(length: number): Uint8Array {
     const inner = sha256(this.#inner.subarray(0, BLOCK + length));

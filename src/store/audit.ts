@@ -12,8 +12,7 @@
  * seq and mac) is kept in the header too, to catch a dropped tail; rolling
  * the whole file back to an older copy is beyond what the file can show.
  */
-import { hmac } from '@noble/hashes/hmac.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { Hmac } from '../crypto/mac.js';
 import { concat, equalBytes, utf8, wipe } from '../crypto/bytes.js';
 import type { AuditHead, AuditRow, StorageOps } from './storage.js';
 
@@ -67,16 +66,19 @@ export function wellFormed(r: AuditRow): boolean {
 export class AuditLog {
   #key: Uint8Array | undefined;
   readonly #genesis: Uint8Array;
+  /** HMAC-SHA256 under the audit key (native: an audited read pays for one per get). */
+  readonly #hmac: Hmac;
 
   /** Takes ownership of `key` (wiped at close). */
   constructor(key: Uint8Array, storeId: Uint8Array, readonly actor: AuditActor, private readonly now: () => number) {
     this.#key = key;
-    this.#genesis = hmac(sha256, key, concat(GENESIS_LABEL, storeId));
+    this.#hmac = new Hmac(key);
+    this.#genesis = this.#hmac.of(concat(GENESIS_LABEL, storeId));
   }
 
   #mac(previous: Uint8Array, row: Omit<AuditRow, 'mac'>): Uint8Array {
     if (!this.#key) throw new Error('audit log: used after close');
-    return hmac(sha256, this.#key, concat(previous, entryBytes(row)));
+    return this.#hmac.of(concat(previous, entryBytes(row)));
   }
 
   /**
@@ -139,6 +141,7 @@ export class AuditLog {
 
   close(): void {
     wipe(this.#key, this.#genesis);
+    this.#hmac.wipe();
     this.#key = undefined;
   }
 }

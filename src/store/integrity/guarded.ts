@@ -36,7 +36,7 @@ export function loadState(raw: RawOps, auth: RowAuthenticator): LiveState {
 
 /** Write the state row; its MAC. */
 export function saveState(raw: RawOps, auth: RowAuthenticator, s: LiveState): Uint8Array {
-  const digest = s.digest.toBytes();
+  const digest = s.digest.view(); // MAC'd and bound (copied by SQLite) at once
   const mac = auth.state(digest, s.auditSeq, s.auditMac);
   raw.putState({ digest, auditSeq: s.auditSeq, auditMac: s.auditMac, mac });
   return mac;
@@ -53,16 +53,26 @@ export class StateCache {
   #mac: Uint8Array | undefined;
   #state: LiveState | undefined;
 
+  /**
+   * The cached state itself, not a copy: a transaction changes it only in
+   * finish(), right before its commit. Should that commit fail, the stored
+   * MAC is not the cached one, and the next transaction reads the row again.
+   */
   get(raw: RawOps): LiveState | undefined {
     if (!this.#mac || !this.#state) return undefined;
     const stored = raw.stateMac();
-    if (!stored || !macMatches(this.#mac, stored)) return undefined;
-    return { digest: this.#state.digest.clone(), auditSeq: this.#state.auditSeq, auditMac: this.#state.auditMac };
+    return stored && macMatches(this.#mac, stored) ? this.#state : undefined;
   }
 
   set(mac: Uint8Array, s: LiveState): void {
     this.#mac = mac;
-    this.#state = { digest: s.digest.clone(), auditSeq: s.auditSeq, auditMac: s.auditMac };
+    this.#state = s;
+  }
+
+  /** Forget the cached state (a finish() that failed half-way may have changed it). */
+  clear(): void {
+    this.#mac = undefined;
+    this.#state = undefined;
   }
 }
 
@@ -127,6 +137,10 @@ export class GuardedTx implements StorageOps {
   readonly #secrets = new Map<number, RawSecret>();
   /** Version rows checked by versionsUnderKey, for replaceCiphertext. */
   readonly #rewrap = new Map<string, RawVersion>();
+  /** The audit chain's new end, set in the state row at finish(). */
+  #auditHead: AuditHead | undefined;
+  /** Elements entering (n > 0) or leaving (n < 0) the digest at finish(), by MAC. */
+  readonly #pending = new Map<string, { mac: Uint8Array; n: number }>();
   /** Secret rows inserted in this transaction and not yet MAC'd. */
   readonly #fresh = new Set<number>();
   /** Version rows this transaction wrote, by "secret id:version": the state a secret row's MAC must cover. */
@@ -157,12 +171,22 @@ export class GuardedTx implements StorageOps {
     return this.#state;
   }
 
-  /** Replace one row's element in the digest: `from` leaves, `to` enters (either may be absent). */
+  /**
+   * Replace one row's element in the digest: `from` leaves, `to` enters
+   * (either may be absent). Applied in finish(), where a row that entered and
+   * left in the same transaction cancels out without being expanded.
+   */
   #swap(from: Uint8Array | null | undefined, to: Uint8Array | null | undefined): void {
-    const s = this.#live();
-    if (from) s.digest.remove(lthashElement(from));
-    if (to) s.digest.add(lthashElement(to));
+    if (from) this.#delta(from, -1);
+    if (to) this.#delta(to, 1);
     this.#dirty = true;
+  }
+
+  #delta(mac: Uint8Array, sign: 1 | -1): void {
+    const key = Buffer.from(mac.buffer, mac.byteOffset, mac.byteLength).toString('latin1');
+    const n = (this.#pending.get(key)?.n ?? 0) + sign;
+    if (n === 0) this.#pending.delete(key);
+    else this.#pending.set(key, { mac, n });
   }
 
   /** MAC the rows inserted and left as they were, and save the state row if this transaction changed it. */
@@ -172,9 +196,21 @@ export class GuardedTx implements StorageOps {
       this.#writeSecret(r, r);
     }
     this.#fresh.clear();
-    if (this.#dirty) {
-      const s = this.#live();
+    if (!this.#dirty) return;
+    const s = this.#live();
+    try {
+      for (const { mac, n } of this.#pending.values()) {
+        const element = lthashElement(mac);
+        for (let i = 0; i < Math.abs(n); i++) (n > 0 ? s.digest.add(element) : s.digest.remove(element));
+      }
+      if (this.#auditHead) {
+        s.auditSeq = this.#auditHead.seq;
+        s.auditMac = this.#auditHead.mac;
+      }
       this.cache.set(saveState(this.raw, this.auth, s), s);
+    } catch (e) {
+      this.cache.clear();
+      throw e;
     }
   }
 
@@ -436,21 +472,21 @@ export class GuardedTx implements StorageOps {
   // ---- audit ------------------------------------------------------------
 
   auditHead(): AuditHead | undefined {
+    if (this.#auditHead) return this.#auditHead;
     const s = this.#live();
     return s.auditSeq === 0 ? undefined : { seq: s.auditSeq, mac: s.auditMac };
   }
 
   insertAudit(row: AuditRow): void {
-    const s = this.#live();
-    // Chain only onto a log that ends where the state row says: a cut log stays cut, visibly.
+    // Chain only onto a log that ends where the state row (or this transaction) says: a cut log stays cut, visibly.
+    const head = this.auditHead();
     const last = this.raw.lastAudit();
-    const intact = s.auditSeq === 0 ? last === undefined : last !== undefined && last.seq === s.auditSeq && macMatches(s.auditMac, last.mac);
+    const intact = head === undefined ? last === undefined : last !== undefined && last.seq === head.seq && macMatches(head.mac, last.mac);
     if (!intact) {
-      throw tampered('the audit log', `does not end at its authenticated last entry ${s.auditSeq} (it ends at ${last?.seq ?? 'no entry'}): entries were removed or added`);
+      throw tampered('the audit log', `does not end at its authenticated last entry ${head?.seq ?? 0} (it ends at ${last?.seq ?? 'no entry'}): entries were removed or added`);
     }
     this.raw.insertAudit(row);
-    s.auditSeq = row.seq;
-    s.auditMac = row.mac;
+    this.#auditHead = { seq: row.seq, mac: row.mac };
     this.#dirty = true;
   }
 
