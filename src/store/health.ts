@@ -193,7 +193,7 @@ async function checkIntegrity(store: Store, deep: boolean, f: Findings): Promise
   const r = await verifyStore(store, { deep });
   if (r.ok) {
     const how = deep ? `all ${r.decrypted} decrypt` : 'each one\'s data key is there (--deep decrypts them)';
-    f.add('integrity', 'ok', `SQLite structure, master key and data keys sound; ${r.versions} version(s): ${how}`);
+    f.add('integrity', 'ok', `SQLite structure, master key and data keys sound; every row authenticated and the state digest exact; ${r.versions} version(s): ${how}`);
     return;
   }
   const more = r.problems.length + r.moreProblems - 3;
