@@ -38,20 +38,34 @@ export interface AuditProblem {
 
 const GENESIS_LABEL = utf8.encode('strongbox/audit/v1');
 
-function u64(n: number): Uint8Array {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, BigInt(n), false);
+/**
+ * What an entry's MAC covers: the previous MAC, then each field, numbers as
+ * u64 big-endian and text length-prefixed (u64) UTF-8, written into one buffer
+ * (this runs on every audited operation, reads included).
+ */
+function chainedBytes(previous: Uint8Array, r: Omit<AuditRow, 'mac'>): Buffer {
+  const texts = [r.actor, r.action, r.name ?? '', r.versions ?? '', r.outcome, r.detail ?? ''];
+  let size = previous.length + 3 * 8;
+  for (const t of texts) size += 8 + Buffer.byteLength(t, 'utf8');
+  const out = Buffer.allocUnsafe(size);
+  out.set(previous, 0);
+  let off = previous.length;
+  const u64 = (n: number) => {
+    out.writeUInt32BE(Math.floor(n / 0x1_0000_0000), off);
+    out.writeUInt32BE(n >>> 0, off + 4);
+    off += 8;
+  };
+  const lp = (t: string) => {
+    const len = out.write(t, off + 8, 'utf8');
+    u64(len);
+    off += len;
+  };
+  u64(r.seq);
+  u64(r.at);
+  lp(texts[0]!);
+  u64(r.pid);
+  for (const t of texts.slice(1)) lp(t);
   return out;
-}
-
-function lp(text: string | null): Uint8Array {
-  const b = utf8.encode(text ?? '');
-  return concat(u64(b.length), b);
-}
-
-/** The bytes an entry's MAC covers, each field length-prefixed. */
-function entryBytes(r: Omit<AuditRow, 'mac'>): Uint8Array {
-  return concat(u64(r.seq), u64(r.at), lp(r.actor), u64(r.pid), lp(r.action), lp(r.name), lp(r.versions), lp(r.outcome), lp(r.detail));
 }
 
 /** Every field of the type the MAC encoding needs (a damaged file may hold NULLs or text in number columns). */
@@ -78,7 +92,7 @@ export class AuditLog {
 
   #mac(previous: Uint8Array, row: Omit<AuditRow, 'mac'>): Uint8Array {
     if (!this.#key) throw new Error('audit log: used after close');
-    return this.#hmac.of(concat(previous, entryBytes(row)));
+    return this.#hmac.of(chainedBytes(previous, row));
   }
 
   /**
