@@ -309,7 +309,7 @@ export class GuardedTx implements StorageOps {
     if (!j.version && j.secret.currentVersion > 0) {
       throw tampered(place.version(name, { version: j.secret.currentVersion }), 'is the current version, but its row is missing');
     }
-    return { secret: j.secret, version: j.version };
+    return j;
   }
 
   /**
