@@ -37,6 +37,8 @@ export function openValue(keyset: Keyset, storeId: Uint8Array, name: string, ver
   const what = place(name, version);
   // A live version without a ciphertext can only come from an edit of the file.
   if (blob === null) throw new TamperedError(`cannot decrypt ${what}: its ciphertext is missing`);
+  // A damaged file can hold a number or text in the ciphertext column: the row MACs do not cover it (the AEAD does).
+  if (!(blob instanceof Uint8Array)) throw new TamperedError(`cannot decrypt ${what}: its ciphertext is not bytes`);
   const { header, keyId, sealed } = parseBlob(blob, what);
   const key = keyset.byId(keyId);
   if (!key?.material) {

@@ -3,7 +3,7 @@
  * master-key parameters and check, limits). Readable without any key, so the
  * CLI can tell which master key a store wants before asking for it.
  */
-import { StoreError } from '../errors.js';
+import { StoreError, TamperedError } from '../errors.js';
 import type { MasterParams } from '../crypto/master.js';
 import { hex } from '../crypto/bytes.js';
 import type { StorageOps } from './storage.js';
@@ -45,7 +45,19 @@ export function writeHeader(tx: Pick<StorageOps, 'setMeta'>, h: StoreHeader): vo
 }
 
 /** @throws StoreError E_UNSUPPORTED_FORMAT / E_NOT_A_STORE when the header is not one we wrote */
-export function readHeader(tx: Pick<StorageOps, 'getMeta'>, path: string): StoreHeader {
+/**
+ * A header entry read before any key can check it (to choose the key): a
+ * damaged file may hold bytes or a number where text belongs.
+ * @throws TamperedError naming the entry
+ */
+export function headerText(store: Pick<StorageOps, 'getMeta'>, key: string, path: string): string | undefined {
+  const v: unknown = store.getMeta(key);
+  if (v !== undefined && typeof v !== 'string') throw new TamperedError(`${path}: header entry ${JSON.stringify(key)} is damaged (not text)`);
+  return v;
+}
+
+export function readHeader(store: Pick<StorageOps, 'getMeta'>, path: string): StoreHeader {
+  const tx = { getMeta: (key: string) => headerText(store, key, path) };
   const format = tx.getMeta('format');
   if (format === undefined) throw new StoreError('E_NOT_A_STORE', `${path} has no Strongbox header`);
   if (format !== STORE_FORMAT) throw new StoreError('E_UNSUPPORTED_FORMAT', `${path} has store format "${format}"; this program reads ${STORE_FORMAT}`);

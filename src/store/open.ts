@@ -10,7 +10,7 @@ import { randomBytes } from '../crypto/random.js';
 import { makeHeaderKey, makeMasterCheck, unwrapHeaderKey, unwrapKeyset, verifyMasterCheck, wrapKey } from './keys.js';
 import { AuditLog, type AuditActor } from './audit.js';
 import { userInfo } from 'node:os';
-import { DEFAULT_MAX_VALUE_BYTES, MAX_VALUE_BYTES_LIMIT, readHeader, writeHeader, type StoreHeader } from './header.js';
+import { DEFAULT_MAX_VALUE_BYTES, MAX_VALUE_BYTES_LIMIT, headerText, readHeader, writeHeader, type StoreHeader } from './header.js';
 import { SqliteStorage } from './sqlite/driver.js';
 import { createStoreFile, openStoreFile } from './sqlite/open.js';
 import { GuardedStorage } from './integrity/guarded.js';
@@ -99,7 +99,7 @@ async function sealOlderStore(raw: SqliteStorage, header: StoreHeader, master: M
   const auth = new RowAuthenticator(made.key, header.storeId);
   try {
     return raw.write((tx) => {
-      const other = tx.getMeta('integrity_key');
+      const other = headerText(tx, 'integrity_key', raw.path);
       if (other !== undefined) return other;
       tx.putMeta({ key: 'integrity_key', value: made.wrapped, mac: null });
       tx.putMeta({ key: 'master_check', value: check, mac: null });
@@ -121,7 +121,7 @@ async function sealOlderStore(raw: SqliteStorage, header: StoreHeader, master: M
 export async function authenticate(raw: SqliteStorage, path: string, master: MasterKey): Promise<{ storage: GuardedStorage; header: StoreHeader }> {
   const unchecked = raw.read((tx) => readHeader(tx, path));
   const generation = await verifyMasterCheck(master, unchecked.storeId, unchecked.masterCheck);
-  let wrapped = raw.read((tx) => tx.getMeta('integrity_key'));
+  let wrapped = raw.read((tx) => headerText(tx, 'integrity_key', path));
   if (generation === 1) {
     if (wrapped !== undefined) throw new TamperedError(`${path}: the master-key check is older than the store's integrity key: the header was altered`);
     wrapped = await sealOlderStore(raw, unchecked, master);

@@ -19,8 +19,8 @@ import { place, type RowAuthenticator } from './rows.js';
 
 /** The end of an older store's audit chain: its unauthenticated head entry, else its last row. */
 function legacyAuditHead(raw: RawOps): { seq: number; mac: Uint8Array } {
-  const head = raw.getMeta('audit_head');
-  if (head !== undefined) {
+  const head: unknown = raw.getMeta('audit_head');
+  if (typeof head === 'string') {
     const [seq, mac] = head.split(':');
     const bytes = fromHexStrict(mac ?? '');
     if (bytes && Number.isSafeInteger(Number(seq)) && Number(seq) >= 0) return { seq: Number(seq), mac: Number(seq) === 0 ? EMPTY_AUDIT_MAC : bytes };

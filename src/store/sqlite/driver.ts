@@ -222,6 +222,11 @@ export class SqliteStorage implements RawStorage {
   }
 
 
+  /** The file this storage reads, for messages. */
+  get path(): string {
+    return this.#db.name;
+  }
+
   getMeta(key: string): string | undefined {
     return this.#s.getMeta.get(key) as string | undefined;
   }
