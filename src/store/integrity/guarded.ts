@@ -281,7 +281,7 @@ export class GuardedTx implements StorageOps {
 
   /** The state of version `version` of secret `id` as this transaction leaves it: what the secret row's MAC covers. */
   #headOf(id: number, version: number): VersionHead | null {
-    const v = this.#versions.get(`${id}:${version}`) ?? this.raw.listVersions(id).find((r) => r.version === version);
+    const v = this.#versions.get(`${id}:${version}`) ?? this.#versionsOf(this.#storedSecret(id)).find((r) => r.version === version);
     return v ? { createdAt: v.createdAt, deletedAt: v.deletedAt, destroyedAt: v.destroyedAt } : null;
   }
 
@@ -296,7 +296,6 @@ export class GuardedTx implements StorageOps {
 
   // ---- versions ---------------------------------------------------------
 
-  /** Check a joined read against what was asked for: the secret by name, and the version when one was named. */
   /**
    * A read of the current version: one MAC, the secret's, which covers the
    * current version's state as read (the value's AEAD binds the rest). The
