@@ -15,6 +15,8 @@ export interface EnvSelection {
   env?: string[];
   /** Only these names, relative to the prefix. */
   only?: string[];
+  /** Every live secret in the store: never taken without saying so. */
+  all?: boolean;
 }
 
 export interface EnvEntry {
@@ -66,7 +68,13 @@ export async function planEnv(store: Store, sel: EnvSelection): Promise<{ variab
     checkName(name); // before it is quoted in any message below
     explicit.push({ variable, name });
   }
-  const derivedWanted = sel.prefix !== undefined || sel.only !== undefined || explicit.length === 0;
+  // Scoping mistakes must not be silent: the whole store only when asked for, and never nothing.
+  const scoped = sel.prefix !== undefined || sel.only !== undefined;
+  if (sel.all && scoped) throw new StoreError('E_USAGE', '--all takes every secret in the store: leave out --prefix and --only, or --all');
+  if (!sel.all && !scoped && explicit.length === 0) {
+    throw new StoreError('E_USAGE', 'say which secrets to take: --prefix P, --only a,b, --env VAR=name, or --all for every secret in the store');
+  }
+  const derivedWanted = scoped || sel.all === true;
   let derived: string[] = [];
   if (derivedWanted) {
     if (sel.only) {
@@ -92,6 +100,10 @@ export async function planEnv(store: Store, sel: EnvSelection): Promise<{ variab
       ]);
     }
     byVariable.set(variable, name);
+  }
+  if (plan.length === 0) {
+    const where = sel.all ? 'the store holds no live secret' : `no live secret is under the prefix${quotedIfSafe(prefix)}`;
+    throw new StoreError('E_NOT_FOUND', `${where}: nothing to take`, ['check the prefix with: store list PREFIX']);
   }
   return plan.sort((a, b) => (a.variable < b.variable ? -1 : a.variable > b.variable ? 1 : 0));
 }
@@ -119,10 +131,11 @@ const OWN_VARIABLE = /^STORE_/i;
  * the secrets. A secret whose variable is a STORE_* name (--env STORE_X=name)
  * is still given: it was asked for.
  */
-export function childEnv(base: Record<string, string | undefined>, entries: readonly EnvEntry[]): NodeJS.ProcessEnv {
+export function childEnv(base: Record<string, string | undefined>, entries: readonly EnvEntry[], override = true): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(base)) if (v !== undefined && !OWN_VARIABLE.test(k)) env[k] = v;
-  for (const e of entries) env[e.variable] = e.value;
+  // With override off (--no-override), a variable the environment already sets keeps its value, as dotenv's default.
+  for (const e of entries) if (override || env[e.variable] === undefined) env[e.variable] = e.value;
   return env;
 }
 

@@ -84,7 +84,7 @@ describe('store run', () => {
     const envDb = join(ws.dir, 'env.db');
     expect(cli(['--store', envDb, 'init', '--master', 'env'], { env: { STORE_MASTER_KEY: masterKey } }).status).toBe(0);
     expect(cli(['--store', envDb, 'set', 'a/b'], { input: 'ab-SECRET', env: { STORE_MASTER_KEY: masterKey } }).status).toBe(0);
-    const e = cli(['--store', envDb, 'run', '--', process.execPath, '-e', PRINT_ALL], { env: { STORE_MASTER_KEY: masterKey } });
+    const e = cli(['--store', envDb, 'run', '--all', '--', process.execPath, '-e', PRINT_ALL], { env: { STORE_MASTER_KEY: masterKey } });
     expect(e.status, e.stderr).toBe(0);
     expect(e.out).not.toContain(masterKey);
     expect(JSON.parse(e.out)).toMatchObject({ A_B: 'ab-SECRET' });
@@ -124,11 +124,11 @@ describe('store run', () => {
   });
 
   it('exit status passes through; no -- or no command is a usage error; unknown secret exits 3', () => {
-    expect(cli(store('run', '--', process.execPath, '-e', 'process.exit(7)')).status).toBe(7);
-    expect(cli(store('run', '--')).status).toBe(2);
+    expect(cli(store('run', '--all', '--', process.execPath, '-e', 'process.exit(7)')).status).toBe(7);
+    expect(cli(store('run', '--all', '--')).status).toBe(2);
     expect(cli(store('run', process.execPath)).status).toBe(2);
     expect(cli(store('run', '--only', 'nope', '--', process.execPath, '-e', '0')).status).toBe(3);
-    expect(cli(store('run', '--', join(ws.dir, 'no-such-program'))).status).toBe(127);
+    expect(cli(store('run', '--all', '--', join(ws.dir, 'no-such-program'))).status).toBe(127);
   });
 
   it('forwards SIGTERM to the child and exits with its status; values are in neither argv', async () => {
@@ -159,8 +159,18 @@ describe('store run', () => {
     expect(code).toBe(143);
   }, 30_000);
 
+  it('--no-override keeps what the environment already sets; by default the secret replaces it', () => {
+    const show = 'process.stdout.write(JSON.stringify({P: process.env.PLAIN, D: process.env.DB_PASSWORD}))';
+    const env = { PLAIN: 'from-the-environment' };
+    let r = cli(store('run', '--prefix', 'app/prod/', '--', process.execPath, '-e', show), { env });
+    expect(JSON.parse(r.out)).toEqual({ P: 'SECRET-plain', D: 'pw-SECRET-two' });
+    r = cli(store('run', '--prefix', 'app/prod/', '--no-override', '--', process.execPath, '-e', show), { env });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.out)).toEqual({ P: 'from-the-environment', D: 'pw-SECRET-two' });
+  });
+
   it('a child killed by a signal gives 128+N', () => {
-    expect(cli(store('run', '--', process.execPath, '-e', "process.kill(process.pid,'SIGKILL')")).status).toBe(137);
+    expect(cli(store('run', '--all', '--', process.execPath, '-e', "process.kill(process.pid,'SIGKILL')")).status).toBe(137);
   });
 });
 

@@ -14,6 +14,7 @@ interface SelectionOpts {
   prefix?: string;
   env?: string[];
   only?: string[];
+  all?: boolean;
 }
 
 const MAPPING_HELP = `
@@ -21,20 +22,22 @@ Variable names: a secret's name with the --prefix stripped, uppercased, and ever
 character other than A-Z and 0-9 turned into _ (app/prod/db-password under
 --prefix app/prod/ is DB_PASSWORD). --env VAR=name maps a secret (its full name)
 to a variable of your choice, replacing its derived name; it may be repeated.
---only a,b takes just those names (relative to the prefix). Without --prefix or
---only, every live secret in the store is taken unless --env pairs were given,
-in which case just those. Two secrets for one variable is an error. Values must
-be UTF-8 without NUL bytes.`;
+--only a,b takes just those names (relative to the prefix). --all takes every
+live secret in the store; without --prefix, --only, --env or --all nothing is
+taken (an error, not a silent whole store), and a selection that finds no live
+secret is an error too (exit 3). Two secrets for one variable is an error.
+Values must be UTF-8 without NUL bytes.`;
 
 function addSelection(c: Command): Command {
   return c
     .option('--prefix <prefix>', 'take the secrets under this name prefix (stripped from the variable names)')
     .option('--env <VAR=name>', 'map a secret to a variable explicitly (repeatable)', collect)
-    .option('--only <names>', 'only these comma-separated names (relative to the prefix)', nameList);
+    .option('--only <names>', 'only these comma-separated names (relative to the prefix)', nameList)
+    .option('--all', 'take every live secret in the store (never the default)');
 }
 
 function selection(opts: SelectionOpts): EnvSelection {
-  return { prefix: opts.prefix, env: opts.env, only: opts.only };
+  return { prefix: opts.prefix, env: opts.env, only: opts.only, all: opts.all };
 }
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -83,22 +86,25 @@ export function registerRun(program: Command, ctx: Context): void {
   addSelection(program.command('run'))
     .description('run a command with secrets as environment variables')
     .argument('[command...]', 'the command and its arguments, after --')
-    .usage('[--prefix P] [--env VAR=name ...] [--only a,b] -- CMD [ARGS...]')
+    .option('--no-override', 'keep a variable the environment already sets (default: the secret replaces it)')
+    .usage('[--prefix P | --all] [--env VAR=name ...] [--only a,b] [--no-override] -- CMD [ARGS...]')
     .addHelpText('after', `${MAPPING_HELP}
 
 The command is started without a shell, with the variables added to the current
 environment minus every STORE_* variable (the master key, passphrase, PIN and
-key file that unlock the store are not passed on); stdio passes through, SIGINT, SIGTERM and SIGHUP are forwarded, and
+key file that unlock the store are not passed on). By default a secret replaces
+a variable of the same name already set; with --no-override the environment's
+value is kept. stdio passes through, SIGINT, SIGTERM and SIGHUP are forwarded, and
 store exits with the command's status (128+N if signal N ended it). Values are
 never put in argv or on disk.`)
-    .action(async (argv: string[], opts: SelectionOpts, cmd: Command) => {
+    .action(async (argv: string[], opts: SelectionOpts & { override: boolean }, cmd: Command) => {
       let root: Command = cmd;
       while (root.parent) root = root.parent;
       if (!(root as unknown as { rawArgs: string[] }).rawArgs.includes('--') || argv.length === 0) {
         throw new StoreError('E_USAGE', 'store run needs the command after --, as in: store run --prefix app/ -- node server.js');
       }
       const entries = await ctx.withStore(cmd, (store) => resolveEnv(store, selection(opts)));
-      const env = childEnv(ctx.io.env, entries);
+      const env = childEnv(ctx.io.env, entries, opts.override);
       entries.length = 0;
       let status: number;
       try {
