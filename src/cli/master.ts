@@ -70,9 +70,15 @@ async function hsmSource(opts: MasterOptions, io: Io, params?: MasterParams): Pr
   }
 }
 
-function keySource(opts: MasterOptions, io: Io, creating: boolean): MasterKeySource {
+/**
+ * A key given (flag, STORE_KEYFILE or profile, then STORE_MASTER_KEY) wins;
+ * else the key file the store recorded at init, so that the command after
+ * `store init --master keyfile --keyfile K` just works.
+ */
+function keySource(opts: MasterOptions, io: Io, creating: boolean, params?: MasterParams): MasterKeySource {
   if (opts.keyfile) return keyFile(opts.keyfile, { create: creating });
   if (io.env.STORE_MASTER_KEY) return envKey('STORE_MASTER_KEY', io.env);
+  if (!creating && typeof params?.keyfile === 'string') return keyFile(params.keyfile);
   throw missing('no master key given', ['use --keyfile FILE (or STORE_KEYFILE), or set STORE_MASTER_KEY']);
 }
 
@@ -122,6 +128,6 @@ export function sourceForOpen(opts: MasterOptions, io: Io): (params: MasterParam
     const family = masterFamily(params.kind);
     if (family === 'passphrase') return passphraseOrAgent(opts, io);
     if (family === 'pkcs11') return hsmSource(opts, io, params);
-    return keySource(opts, io, false);
+    return keySource(opts, io, false, params);
   };
 }

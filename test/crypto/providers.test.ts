@@ -38,7 +38,7 @@ describe('key file provider', () => {
     const path = join(dir, 'sub', 'master.key');
     const storeId = randomBytes(16);
     const { key, params } = await keyFile(path, { create: true }).create(storeId);
-    expect(params).toEqual({ kind: 'keyfile' });
+    expect(params).toEqual({ kind: 'keyfile', keyfile: path }); // the path, absolute, so later commands find the key
     expect(key.kind).toBe('keyfile');
     expect(statSync(path).mode & 0o777).toBe(0o600);
     const text = readFileSync(path, 'utf8');

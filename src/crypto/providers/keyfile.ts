@@ -3,7 +3,7 @@
  * a private key, a file readable by group or others is refused.
  */
 import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { StoreError } from '../../errors.js';
 import { makeDirDurable, nodeFileOps, writeNewFileDurably, type FileOps } from '../../platform/durable-file.js';
 import { toBase64, wipe } from '../bytes.js';
@@ -43,7 +43,8 @@ export function createKeyFile(path: string, ops: FileOps = nodeFileOps): void {
 export function readKeyFile(path: string): Uint8Array {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY);
+    // Non-blocking, so that a FIFO at the path (or a path recorded in a tampered header) cannot hang the open.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw masterKeyMissing(`cannot read key file ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? 'error'}`);
@@ -51,6 +52,7 @@ export function readKeyFile(path: string): Uint8Array {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw masterKeyMissing(`key file ${path} is not a regular file`);
+    if (st.size > MAX_KEY_FILE_BYTES) throw masterKeyMissing(`key file ${path} is ${st.size} bytes: not a key file (a key is 44 bytes of base64)`);
     if ((st.mode & 0o077) !== 0) {
       throw new StoreError(
         'E_INSECURE_KEYFILE',
@@ -69,10 +71,17 @@ export function readKeyFile(path: string): Uint8Array {
   }
 }
 
-/** A key-file master-key source; with `create`, init makes the file if absent. */
+/** Far more than a key file's 44 bytes of base64 and a newline or some whitespace. */
+const MAX_KEY_FILE_BYTES = 4096;
+
+/**
+ * A key-file master-key source; with `create`, init makes the file if absent.
+ * The store records the file's absolute path (`keyfile` in its public master
+ * parameters), so that later commands find the key without being told again.
+ */
 export function keyFile(path: string, options: KeyFileOptions = {}): MasterKeySource {
   return rawKeySource('keyfile', async (creating) => {
     if (creating && options.create && !existsSync(path)) createKeyFile(path, options.fileOps);
     return readKeyFile(path);
-  });
+  }, { keyfile: resolve(path) });
 }

@@ -7,7 +7,8 @@ import { MASTER_KEY_BYTES, rawMasterKey } from '../raw-master.js';
  * A source over a loader of the 32 root bytes. The loader runs at most once
  * per create/unlock and its bytes are wiped as soon as the KEK is derived.
  */
-export function rawKeySource(kind: MasterKind, load: (creating: boolean) => Promise<Uint8Array>): MasterKeySource {
+/** `recorded`: public facts the store keeps to find the key again (a key file's path), never key material. */
+export function rawKeySource(kind: MasterKind, load: (creating: boolean) => Promise<Uint8Array>, recorded: Record<string, string> = {}): MasterKeySource {
   async function make(storeId: Uint8Array, creating: boolean) {
     const root = await load(creating);
     try {
@@ -19,7 +20,7 @@ export function rawKeySource(kind: MasterKind, load: (creating: boolean) => Prom
   return {
     kind,
     async create(storeId) {
-      return { key: await make(storeId, true), params: { kind } };
+      return { key: await make(storeId, true), params: { kind, ...recorded } };
     },
     async unlock(storeId, params) {
       checkFamily(kind, params);
