@@ -78,8 +78,26 @@ async function hsmSource(opts: MasterOptions, io: Io, params?: MasterParams): Pr
 function keySource(opts: MasterOptions, io: Io, creating: boolean, params?: MasterParams): MasterKeySource {
   if (opts.keyfile) return keyFile(opts.keyfile, { create: creating });
   if (io.env.STORE_MASTER_KEY) return envKey('STORE_MASTER_KEY', io.env);
-  if (!creating && typeof params?.keyfile === 'string') return keyFile(params.keyfile);
+  if (!creating && typeof params?.keyfile === 'string') return recordedKeyFile(params.keyfile);
   throw missing('no master key given', ['use --keyfile FILE (or STORE_KEYFILE), or set STORE_MASTER_KEY']);
+}
+
+/** The key file the store recorded at init; when it cannot be read, say where it was expected and how to point elsewhere. */
+function recordedKeyFile(path: string): MasterKeySource {
+  const source = keyFile(path);
+  return {
+    ...source,
+    async unlock(storeId, params) {
+      try {
+        return await source.unlock(storeId, params);
+      } catch (e) {
+        if (!(e instanceof StoreError) || e.code !== 'E_MASTER_KEY') throw e;
+        throw new StoreError(e.code, e.message, [
+          `this store's key file was ${path} when it was made; if it moved, use --keyfile FILE (or STORE_KEYFILE), or set STORE_MASTER_KEY`,
+        ]);
+      }
+    },
+  };
 }
 
 /** The source for `store init --master KIND`. */

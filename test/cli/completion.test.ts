@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, cleanEnv, cli, workspace } from './run-cli.js';
 
@@ -100,9 +100,9 @@ describe('bash completion', () => {
     expect(complete(['store', `--store=${ws.db}`, `--keyfile=${ws.key}`, 'policy', 'set', 'o'])).toEqual(['other']);
     expect(complete(['store', '--store', '=', ws.db, '--keyfile', '=', ws.key, 'get', 'app/j'])).toEqual(['app/jwt']); // bash splits at =
     expect(complete(['store', 'check', '--require', 'app/'], { STORE_PATH: ws.db, STORE_KEYFILE: ws.key })).toEqual(['app/db', 'app/jwt']);
-    // An option's value is not a name, and no key means no names (and no error on the command line).
+    // An option's value is not a name; a key-file store finds the key file it recorded at init.
     expect(complete(['store', ...ws.base, 'get', '--version', ''])).toEqual([]);
-    expect(complete(['store', '--store', ws.db, 'get', ''])).toEqual([]);
+    expect(complete(['store', '--store', ws.db, 'get', ''])).toEqual(['app/db', 'app/jwt', 'other']);
   });
 
   it('passes on only --store, --profile and --keyfile: never --module or a passphrase or PIN file from the half-typed line', () => {
@@ -164,7 +164,7 @@ describe('zsh and fish completion', () => {
     expect(complete('store se')).toEqual(['set\twrite a new version of a secret (value from stdin, --file, or a prompt)']);
     expect(complete('store check --require-')).toEqual(['--require-file\tread requirements from a file, one a line, # comments (repeatable)']);
     expect(complete(`store --store ${ws.db} --keyfile ${ws.key} get app/`)).toEqual(['app/db', 'app/jwt']);
-    expect(complete(`store --store ${ws.db} get app/`)).toEqual([]);
+    expect(complete(`store --store ${ws.db} get app/`)).toEqual(['app/db', 'app/jwt']); // the key file recorded at init
   });
 
   it('fish: passes on only --store, --profile and --keyfile', () => {
@@ -183,9 +183,14 @@ describe('store __complete names', () => {
     expect(ok([...ws.base, '__complete', 'names', '--', 'app/*']).out).toBe('');
   });
 
-  it('prints nothing and exits 0 when the store is absent or needs a key it was not given', () => {
-    for (const args of [['--store', join(ws.dir, 'absent.db')], ['--store', ws.db]]) {
-      expect(cli([...args, '__complete', 'names'])).toMatchObject({ status: 0, out: '', stderr: '' });
+  it('prints nothing and exits 0 when the store is absent or needs a key it was not given (its recorded key file moved away)', () => {
+    renameSync(ws.key, `${ws.key}.away`);
+    try {
+      for (const args of [['--store', join(ws.dir, 'absent.db')], ['--store', ws.db]]) {
+        expect(cli([...args, '__complete', 'names'])).toMatchObject({ status: 0, out: '', stderr: '' });
+      }
+    } finally {
+      renameSync(`${ws.key}.away`, ws.key);
     }
   });
 

@@ -1,7 +1,7 @@
 /** `store doctor` through the built CLI: each kind of trouble gives its finding and fix, and the exit status. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
@@ -182,7 +182,9 @@ describe('store doctor finds', () => {
   });
 
   it('no master key: file checks run, the rest are skipped, exit 0; a wrong key fails, exit 1', () => {
+    renameSync(ws.key, `${ws.key}.away`); // the key file the store recorded at init is gone, and none is given
     const noKey = doctor([], ['--store', ws.db]);
+    renameSync(`${ws.key}.away`, ws.key);
     expect(noKey.status).toBe(0);
     expect(noKey.report.findings.map((f) => f.check)).toEqual(CHECKS.filter((c) => c !== 'key-file'));
     expect(finding(noKey.report, 'master-key')).toMatchObject({ level: 'skip', fix: expect.stringContaining('--keyfile') });

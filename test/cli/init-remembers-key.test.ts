@@ -37,6 +37,7 @@ describe('a key-file store remembers its key file', () => {
     const r = await store(['--store', db, 'get', 'app/db']);
     expect(r.status).toBe(6);
     expect(r.err).toContain(key);
+    expect(r.err).toMatch(/hint: .*if it moved, use --keyfile FILE/);
     expect(await store(['--store', db, '--keyfile', `${key}.moved`, 'get', 'app/db'])).toMatchObject({ status: 0, out: 'hunter2' });
   });
 
