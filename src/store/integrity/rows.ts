@@ -80,14 +80,15 @@ class Canon {
     return this;
   }
 
-  optInt(n: unknown, field: string): this {
+  /** A presence byte: 0 for null (nothing follows), else 1. */
+  #present(v: unknown): boolean {
     this.#room(1);
-    if (n === null) {
-      this.#buf[this.#off++] = 0;
-      return this;
-    }
-    this.#buf[this.#off++] = 1;
-    return this.int(n, field);
+    this.#buf[this.#off++] = v === null ? 0 : 1;
+    return v !== null;
+  }
+
+  optInt(n: unknown, field: string): this {
+    return this.#present(n) ? this.int(n, field) : this;
   }
 
   text(s: unknown, field: string): this {
@@ -119,13 +120,7 @@ class Canon {
   }
 
   optBytes(b: unknown, field: string): this {
-    this.#room(1);
-    if (b === null) {
-      this.#buf[this.#off++] = 0;
-      return this;
-    }
-    this.#buf[this.#off++] = 1;
-    return this.bytes(b, field);
+    return this.#present(b) ? this.bytes(b, field) : this;
   }
 
   /** The MAC of what was encoded since start(). */
