@@ -63,3 +63,11 @@ describe('selecting secrets for run and env', () => {
     expect(r.err).not.toContain('hunter2');
   });
 });
+
+describe('store inject', () => {
+  it('reads the template from stdin when -i is absent', async () => {
+    const r = await store(['inject'], 'db={{ store:app/prod/db }}\n');
+    expect(r.status, r.err).toBe(0);
+    expect(r.out).toBe('db=prod-SECRET\n');
+  });
+});

@@ -7,6 +7,7 @@ import { envLine } from '../../store/export.js';
 import { shellQuote } from '../../store/shell-quote.js';
 import { write } from '../io.js';
 import { writeFileAtomic } from '../atomic-file.js';
+import { readStreamAtMost } from '../bounded-read.js';
 import type { Context } from '../context.js';
 import { childEnv, collect, nameList, renderTemplate, resolveEnv, type EnvEntry, type EnvSelection } from '../secret-env.js';
 
@@ -41,6 +42,9 @@ function selection(opts: SelectionOpts): EnvSelection {
 }
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** A template is a config file, not a data set: more than this on stdin is refused unread. */
+const MAX_TEMPLATE_BYTES = 16 * 1024 * 1024;
 
 /** Start `argv` with `env`, forward signals, resolve to its exit status (128+n if a signal ended it). */
 function runChild(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -145,18 +149,23 @@ prints {"KEY": "value"}; shell prints export KEY='value' for eval or source.`)
   program
     .command('inject')
     .description('render a template, replacing {{ store:name }} and {{ store:name@3 }} with secret values')
-    .requiredOption('-i, --input <template>', 'the template file')
+    .option('-i, --input <template>', 'the template file (default: the template on stdin)')
     .option('-o, --output <file>', 'write here (mode 0600, replaced atomically) instead of stdout')
     .addHelpText('after', `
 Every reference is resolved before anything is written: a missing, deleted or
 destroyed one is an error naming it, and no output is written (an existing -o
 file is left as it was).`)
-    .action(async (opts: { input: string; output?: string }, cmd: Command) => {
+    .action(async (opts: { input?: string; output?: string }, cmd: Command) => {
       let template: Buffer;
-      try {
-        template = readFileSync(opts.input);
-      } catch (e) {
-        throw new StoreError('E_IO', `cannot read the template ${opts.input}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+      if (opts.input === undefined) {
+        if (ctx.io.stdinIsTTY) throw new StoreError('E_USAGE', 'give the template with -i FILE, or on stdin (store inject < app.conf.tmpl)');
+        template = Buffer.from(await readStreamAtMost(ctx.io.stdin, MAX_TEMPLATE_BYTES, '(the template) on stdin'));
+      } else {
+        try {
+          template = readFileSync(opts.input);
+        } catch (e) {
+          throw new StoreError('E_IO', `cannot read the template ${opts.input}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+        }
       }
       const out = await ctx.withStore(cmd, (store) => renderTemplate(store, template));
       try {
