@@ -13,6 +13,7 @@
  * the whole file back to an older copy is beyond what the file can show.
  */
 import { Hmac } from '../crypto/mac.js';
+import { TamperedError } from '../errors.js';
 import { concat, equalBytes, utf8, wipe } from '../crypto/bytes.js';
 import type { AuditHead, AuditRow, StorageOps } from './storage.js';
 
@@ -68,6 +69,18 @@ function chainedBytes(previous: Uint8Array, r: Omit<AuditRow, 'mac'>): Buffer {
   return out;
 }
 
+/** `seq:hex mac` of the last entry retention removed, as the header keeps it (`audit_start`). */
+export function parseAuditStart(text: string | undefined): AuditHead | undefined {
+  if (text === undefined) return undefined;
+  const m = /^([1-9][0-9]*):([0-9a-f]{64})$/.exec(text);
+  if (!m) throw new TamperedError(`the audit log's kept start ("audit_start") is damaged`);
+  return { seq: Number(m[1]), mac: new Uint8Array(Buffer.from(m[2]!, 'hex')) };
+}
+
+export function formatAuditStart(h: AuditHead): string {
+  return `${h.seq}:${Buffer.from(h.mac).toString('hex')}`;
+}
+
 /** Every field of the type the MAC encoding needs (a damaged file may hold NULLs or text in number columns). */
 export function wellFormed(r: AuditRow): boolean {
   const int = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
@@ -120,9 +133,14 @@ export class AuditLog {
    * Check the chain page by page. Returns the first problem, or undefined
    * when every entry and the head agree.
    */
-  verify(pages: (afterSeq: number) => AuditRow[], head: AuditHead | undefined): { entries: number; problem?: AuditProblem } {
-    let previous = this.#genesis;
-    let expected = 1;
+  /**
+   * `start`: where the kept chain begins after retention removed older
+   * entries (the last removed entry's number and MAC), from the
+   * authenticated header; undefined when nothing was ever removed.
+   */
+  verify(pages: (afterSeq: number) => AuditRow[], head: AuditHead | undefined, start?: AuditHead): { entries: number; problem?: AuditProblem } {
+    let previous = start?.mac ?? this.#genesis;
+    let expected = (start?.seq ?? 0) + 1;
     let entries = 0;
     for (;;) {
       const page = pages(expected - 1);
@@ -142,6 +160,9 @@ export class AuditLog {
     }
     const headSeq = head?.seq ?? 0;
     if (headSeq !== expected - 1 || (head !== undefined && !equalBytes(head.mac, previous))) {
+      if (start !== undefined && headSeq < start.seq) {
+        return { entries, problem: { seq: expected, problem: `the log's authenticated end, entry ${headSeq}, is before its kept start, entry ${start.seq}` } };
+      }
       return { entries, problem: { seq: expected, problem: `the log ends at entry ${expected - 1} but its authenticated end is entry ${headSeq}: entries were removed from the end or added` } };
     }
     return { entries };

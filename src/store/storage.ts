@@ -150,6 +150,8 @@ export interface StorageOps {
   insertAudit(row: AuditRow): void;
   /** Up to `limit` entries after `afterSeq` in order, optionally filtered. */
   auditPage(afterSeq: number, limit: number, filter?: AuditFilter): AuditRow[];
+  /** Remove the entries up to and including `seq` (audit retention). */
+  deleteAuditThrough(seq: number): void;
 }
 
 /** What every storage offers around its operations: transactions and the file's own capabilities. */
@@ -263,6 +265,7 @@ export interface RawOps {
   lastAudit(): AuditHead | undefined;
   insertAudit(row: AuditRow): void;
   auditPage(afterSeq: number, limit: number, filter?: AuditFilter): AuditRow[];
+  deleteAuditThrough(seq: number): void;
 
   state(): StateRow | undefined;
   /** The state row's MAC alone (cheap: tells whether the row is still the one this process last wrote). */

@@ -19,12 +19,12 @@ import { CONFIG_KEYS, storeIdHex, type ConfigKey, type StoreHeader } from './hea
 import { checkName, namePattern, nameProblem } from './names.js';
 import { LATEST, type CacheStats, type ReadCache, type Selector } from './read-cache.js';
 import { outcomeOf, reported, type EventSink, type StoreOperation } from './events.js';
-import { wellFormed, type AuditEntry, type AuditLog } from './audit.js';
+import { formatAuditStart, parseAuditStart, wellFormed, type AuditEntry, type AuditLog } from './audit.js';
 import { SCHEMA_VERSION } from './sqlite/schema.js';
-import type { SecretAndVersion, SecretListRow, SecretRow, StorageOps, VersionRow } from './storage.js';
+import type { AuditRow, SecretAndVersion, SecretListRow, SecretRow, StorageOps, VersionRow } from './storage.js';
 import type { GuardedStorage } from './integrity/guarded.js';
 import type {
-  AuditQuery, AuditRecord, AuditVerifyReport, GetOptions, KeyInfo, ListOptions, MetadataUpdate, PutOptions, SecretMetadata, SecretSummary, SecretVersion,
+  AuditPruneReport, AuditQuery, AuditRecord, AuditVerifyReport, GetOptions, KeyInfo, ListOptions, MetadataUpdate, PutOptions, SecretMetadata, SecretSummary, SecretVersion,
   StoreStatus, VersionInfo, VersionState, WriteResult,
 } from './types.js';
 
@@ -32,6 +32,8 @@ const LIST_PAGE = 500;
 /** Failures that happen before the store is touched: not audited (see #recordFailure). */
 const REFUSED_INPUT = new Set<string>(['E_USAGE', 'E_INVALID_NAME', 'E_INVALID_VALUE', 'E_VALUE_TOO_LARGE']);
 const AUDIT_PAGE = 1000;
+/** Header entry: where the kept audit chain starts after retention (see pruneAudit). */
+const AUDIT_START = 'audit_start';
 const MAX_CUSTOM_KEYS = 64;
 const MAX_CUSTOM_KEY_LENGTH = 128;
 const MAX_CUSTOM_VALUE_LENGTH = 512;
@@ -751,8 +753,61 @@ export class Store {
 
   async #verifyAudit(): Promise<AuditVerifyReport> {
     const c = this.#ctx();
-    const result = c.storage.read((tx) => c.audit.verify((after) => tx.auditPage(after, AUDIT_PAGE), tx.auditHead()));
-    return { ok: result.problem === undefined, entries: result.entries, ...(result.problem ? { firstProblem: result.problem } : {}) };
+    const { result, start } = c.storage.read((tx) => {
+      const start = parseAuditStart(tx.getMeta(AUDIT_START));
+      return { start, result: c.audit.verify((after) => tx.auditPage(after, AUDIT_PAGE), tx.auditHead(), start) };
+    });
+    return {
+      ok: result.problem === undefined, entries: result.entries,
+      ...(start ? { keptAfter: start.seq } : {}), ...(result.problem ? { firstProblem: result.problem } : {}),
+    };
+  }
+
+  /**
+   * Audit retention: remove the oldest entries, those before `before`
+   * (a date, ISO string or ms), keeping the last one. The chain stays
+   * verifiable: the removed part is verified first (a damaged log is not
+   * pruned, so damage cannot be pruned away), and the last removed entry's
+   * number and MAC become the kept chain's start, an authenticated header
+   * entry. The prune is itself audited.
+   * @throws E_TAMPERED when the log is damaged, E_USAGE
+   */
+  async pruneAudit(options: { before: Date | number | string }): Promise<AuditPruneReport> {
+    return this.#observe('pruneAudit', undefined, () => this.#pruneAudit(options));
+  }
+
+  async #pruneAudit(options: { before: Date | number | string }): Promise<AuditPruneReport> {
+    const c = this.#ctx();
+    return this.#change('audit.prune', undefined, () => {
+      const before = toTime(options.before);
+      return c.storage.write((tx) => {
+        const head = tx.auditHead();
+        const start = parseAuditStart(tx.getMeta(AUDIT_START));
+        const check = c.audit.verify((after) => tx.auditPage(after, AUDIT_PAGE), head, start);
+        if (check.problem) throw new TamperedError(`the audit log is damaged at entry ${check.problem.seq} (${check.problem.problem}): it is not pruned`);
+        // The longest run of oldest entries before the time, never the last entry (the chain's end stays in the log).
+        let last: AuditRow | undefined;
+        let removed = 0;
+        let after = start?.seq ?? 0;
+        scan: for (;;) {
+          const page = tx.auditPage(after, AUDIT_PAGE);
+          for (const r of page) {
+            if (r.at >= before || r.seq >= (head?.seq ?? 0)) break scan;
+            last = r;
+            removed++;
+          }
+          if (page.length < AUDIT_PAGE) break;
+          after = page[page.length - 1]!.seq;
+        }
+        if (last) {
+          tx.setMeta(AUDIT_START, formatAuditStart({ seq: last.seq, mac: last.mac }));
+          tx.deleteAuditThrough(last.seq);
+        }
+        c.audit.append(tx, { action: 'audit.prune', outcome: 'ok', detail: `removed ${removed} entries before ${new Date(before).toISOString()}` });
+        const keptAfter = last?.seq ?? start?.seq;
+        return { removed, ...(keptAfter !== undefined ? { keptAfter } : {}) };
+      });
+    });
   }
 
   /** A store setting (see CONFIG_KEYS). */

@@ -113,9 +113,18 @@ export interface AuditQuery {
   until?: Date | number | string;
 }
 
+export interface AuditPruneReport {
+  /** Entries removed. */
+  removed: number;
+  /** The kept chain now starts after this entry (undefined when nothing was ever removed). */
+  keptAfter?: number;
+}
+
 export interface AuditVerifyReport {
   ok: boolean;
   entries: number;
+  /** When older entries were removed by retention: the kept chain starts after this entry. */
+  keptAfter?: number;
   /** The first entry where the chain breaks. */
   firstProblem?: { seq: number; problem: string };
 }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { StoreError } from '../../errors.js';
 import { CONFIG_KEYS, type ConfigKey } from '../../store/header.js';
 import { table, type Context } from '../context.js';
+import { parseDuration } from '../progress.js';
 
 interface AuditOptions {
   name?: string;
@@ -58,9 +59,38 @@ export function registerAudit(program: Command, ctx: Context): void {
             `the ${r.entries} entries before it are intact`,
           ]);
         }
-        if (!opts.json) await ctx.out(`audit log intact: ${r.entries} entries`);
+        if (!opts.json) await ctx.out(`audit log intact: ${r.entries} entries${r.keptAfter ? ` (kept from entry ${r.keptAfter + 1}; older ones were pruned)` : ''}`);
       });
     });
+
+  audit
+    .command('prune')
+    .description('remove the oldest entries (retention), keeping the rest verifiable')
+    .requiredOption('--before <time>', 'remove entries older than this ISO 8601 time, or than an age such as 90d')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', `
+The log is verified first (a damaged log is not pruned). The last removed
+entry's MAC becomes the start of the kept chain, kept in the store's
+authenticated header, so store audit verify still finds any edit of what
+remains, and entries removed without prune. The newest entry is always kept.
+For cron: store audit prune --before 180d`)
+    .action(async (_opts: object, cmd: Command) => {
+      const opts = cmd.optsWithGlobals() as { before: string; json?: boolean };
+      const before = cutoff(opts.before);
+      await ctx.withStore(cmd, async (store) => {
+        const r = await store.pruneAudit({ before });
+        if (opts.json) return ctx.json(r);
+        return ctx.out(`removed ${r.removed} audit entries before ${new Date(before).toISOString()}`);
+      });
+    });
+}
+
+/** `--before`: an ISO 8601 time, or an age such as 90d (entries older than that). */
+function cutoff(text: string): number {
+  if (/^\d+[smhdw]$/.test(text.trim())) return Date.now() - parseDuration(text);
+  const t = Date.parse(text);
+  if (!Number.isFinite(t)) throw new StoreError('E_USAGE', `--before takes an ISO 8601 time such as 2026-01-31T00:00:00Z or an age such as 90d, not "${text}"`);
+  return t;
 }
 
 export function registerConfig(program: Command, ctx: Context): void {

@@ -492,6 +492,11 @@ export class GuardedTx implements StorageOps {
   auditPage(afterSeq: number, limit: number, filter?: AuditFilter): AuditRow[] {
     return this.raw.auditPage(afterSeq, limit, filter);
   }
+
+  /** Audit rows are not in the digest (the chain covers them); where the kept chain starts is the authenticated `audit_start` entry. */
+  deleteAuditThrough(seq: number): void {
+    this.raw.deleteAuditThrough(seq);
+  }
 }
 
 /** `Storage` with every row authenticated, over a driver's raw storage. */
@@ -579,5 +584,6 @@ export class GuardedStorage implements Storage {
     return this.write((tx) => tx.replaceCiphertext(secretId, version, from, to, ciphertext));
   }
   insertAudit(row: AuditRow) { this.write((tx) => tx.insertAudit(row)); }
+  deleteAuditThrough(seq: number) { this.write((tx) => tx.deleteAuditThrough(seq)); }
 }
 

@@ -192,6 +192,7 @@ function prepare(db: Database, self: RawOps) {
       WHERE seq > @after AND (@name IS NULL OR name = @name) AND (@action IS NULL OR action = @action)
         AND (@since IS NULL OR at >= @since) AND (@until IS NULL OR at <= @until)
       ORDER BY seq LIMIT @limit`),
+    deleteAuditThrough: p('DELETE FROM audit WHERE seq <= ?'),
     state: p('SELECT digest, audit_seq, audit_mac, mac FROM state WHERE id = 1'),
     stateMac: p('SELECT mac FROM state WHERE id = 1').pluck(),
     putState: p(`INSERT INTO state (id, digest, audit_seq, audit_mac, mac) VALUES (1, ?, ?, ?, ?)
@@ -356,6 +357,10 @@ export class SqliteStorage implements RawStorage {
       since: filter.since ?? null, until: filter.until ?? null,
     }) as (Omit<AuditRow, 'mac'> & { mac: Blob })[];
     return rows.map((r) => ({ ...r, mac: bytes(r.mac)! }));
+  }
+
+  deleteAuditThrough(seq: number): void {
+    this.#s.deleteAuditThrough.run(seq);
   }
 
   state(): StateRow | undefined {
