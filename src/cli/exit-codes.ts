@@ -10,6 +10,8 @@ export const EXIT = {
   key: 5,
   masterKey: 6,
   store: 7,
+  /** check, due and doctor ran and found something to act on: not a failure of the command itself (which is 1). */
+  found: 10,
   locked: 75, // EX_TEMPFAIL: try again later
 } as const;
 

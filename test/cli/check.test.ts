@@ -59,7 +59,7 @@ describe('store check', () => {
       '--require', 'good/hex:hex,min=32', // one rule kept, one broken
     ];
     const r = cli(store('check', ...requires));
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(10);
     const lines = r.out.trimEnd().split('\n');
     for (const [name, [, , , reason]] of Object.entries(RULES)) {
       const line = lines.find((l) => l.startsWith(`bad/${name}: `));
@@ -74,7 +74,7 @@ describe('store check', () => {
     expect(r.out + r.stderr).not.toContain(MARKER);
 
     const json = cli(store('check', ...requires, '--json'));
-    expect(json.status).toBe(1);
+    expect(json.status).toBe(10);
     expect(json.out).not.toContain(MARKER);
     const report = JSON.parse(json.out) as { ok: boolean; checked: number; problems: { name: string; problem: string; rule?: string; message: string }[] };
     expect(report.ok).toBe(false);
@@ -91,7 +91,7 @@ describe('store check', () => {
   it('checks presence alone without rules, and reads a name given twice once with both rules', () => {
     expect(ok(['check', '--require', 'good/hex']).out).toContain('ok: 1 required secret present');
     const r = cli(store('check', '--require', 'good/hex:hex', '--require', 'good/hex:min=32', '--json'));
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(10);
     expect(JSON.parse(r.out)).toMatchObject({ checked: 1, problems: [{ name: 'good/hex', rule: 'min=32' }] });
   });
 
@@ -99,7 +99,7 @@ describe('store check', () => {
     const file = join(ws.dir, 'required-secrets');
     writeFileSync(file, '# secrets the app needs\n\ngood/pem:pem   # the signing key\n  good/url:url\nnope/missing\n');
     const r = cli(store('check', '--require-file', file, '--require', 'bad/hex:hex'));
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(10);
     // --require ones first, then the files', each in its order.
     expect(r.out).toBe('bad/hex: not hex (character at offset 0 is not a hex digit)\nnope/missing: missing\n2 problem(s) in 4 required secrets\n');
   });

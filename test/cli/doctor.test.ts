@@ -78,13 +78,13 @@ describe('store doctor finds', () => {
   it('a store file readable by others: fail with chmod 600, exit 1; fixed, exit 0', () => {
     chmodSync(ws.db, 0o644);
     const { status, report } = doctor();
-    expect(status).toBe(1);
+    expect(status).toBe(10);
     expect(report.ok).toBe(false);
     const f = finding(report, 'file-modes');
     expect(f).toMatchObject({ level: 'fail', message: expect.stringContaining('mode 0644') });
     expect(f.fix).toBe(`chmod 600 ${ws.db}`);
     const text = cli(store('doctor'));
-    expect(text.status).toBe(1);
+    expect(text.status).toBe(10);
     expect(text.out).toMatch(/^FAIL {2}file-modes +.*mode 0644.*\n +fix: chmod 600 /m);
     expect(text.out).toMatch(/^1 failed, /m);
 
@@ -96,7 +96,7 @@ describe('store doctor finds', () => {
     chmodSync(ws.key, 0o640);
     chmodSync(ws.dir, 0o777);
     const { status, report } = doctor();
-    expect(status).toBe(1);
+    expect(status).toBe(10);
     expect(finding(report, 'key-file')).toMatchObject({ level: 'fail', fix: `chmod 600 ${ws.key}` });
     expect(finding(report, 'directory')).toMatchObject({ level: 'fail', fix: `chmod go-w ${ws.dir}` });
     // The key file is refused, so the checks that need the key are skipped, not failed twice.
@@ -119,7 +119,7 @@ describe('store doctor finds', () => {
     });
     expect(finding(report, 'expiry')).toMatchObject({ level: 'warn', message: expect.stringContaining('app/old'), fix: 'store rotate app/old [--generate]' });
     expect(report.counts.warn).toBe(2);
-    expect(doctor(['--strict']).status).toBe(1);
+    expect(doctor(['--strict']).status).toBe(10);
 
     ok(['rotate', 'app/db', '--generate']);
     ok(['rotate', 'app/old', '--generate']);
@@ -166,7 +166,7 @@ describe('store doctor finds', () => {
     db.prepare("UPDATE audit SET outcome = 'E_NOT_FOUND' WHERE seq = 2").run();
     db.close();
     const { status, report } = doctor();
-    expect(status).toBe(1);
+    expect(status).toBe(10);
     expect(finding(report, 'audit-log')).toMatchObject({ level: 'fail', message: expect.stringMatching(/^audit log broken at entry 2: /) });
   });
 
@@ -174,7 +174,7 @@ describe('store doctor finds', () => {
     flipValue(ws.db, 'app/db', 1);
     expect(finding(doctor().report, 'integrity').level).toBe('ok'); // its key is there; only --deep opens it
     const { status, report } = doctor(['--deep']);
-    expect(status).toBe(1);
+    expect(status).toBe(10);
     const f = finding(report, 'integrity');
     expect(f).toMatchObject({ level: 'fail', message: expect.stringContaining('app/db version 1') });
     expect(f.fix).toMatch(/store verify --deep/);
@@ -194,18 +194,18 @@ describe('store doctor finds', () => {
     const other = `${ws.dir}/other.key`;
     writeFileSync(other, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
     const wrong = doctor([], ['--store', ws.db, '--keyfile', other]);
-    expect(wrong.status).toBe(1);
+    expect(wrong.status).toBe(10);
     expect(finding(wrong.report, 'master-key')).toMatchObject({ level: 'fail', fix: expect.stringContaining('master key') });
   });
 
   it('no store at the path: store-file fails, exit 1; not a store: the same', () => {
     const none = doctor([], ['--store', `${ws.dir}/none.db`, '--keyfile', ws.key]);
-    expect(none.status).toBe(1);
+    expect(none.status).toBe(10);
     expect(finding(none.report, 'store-file')).toMatchObject({ level: 'fail', fix: expect.stringContaining('store init') });
     const junk = `${ws.dir}/junk.db`;
     writeFileSync(junk, 'not a database at all', { mode: 0o600 });
     const notStore = doctor([], ['--store', junk, '--keyfile', ws.key]);
-    expect(notStore.status).toBe(1);
+    expect(notStore.status).toBe(10);
     expect(finding(notStore.report, 'store-file')).toMatchObject({ level: 'fail', message: expect.stringContaining('not a Strongbox store') });
   });
 

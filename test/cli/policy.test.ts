@@ -84,7 +84,7 @@ describe('store due', () => {
     ok(['meta', 'app/db', '--set', `strongbox.rotated-at=${LONG_AGO}`]);
 
     const r = cli(store('due', '--json'));
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(10);
     expect(r.stderr).toMatch(/1 secret\(s\) due for rotation/);
     const due = JSON.parse(r.out) as { name: string; dueAt: string; expired: boolean; overdueMs: number }[];
     expect(due).toHaveLength(1);
@@ -92,7 +92,7 @@ describe('store due', () => {
     expect(due[0]!.overdueMs).toBeGreaterThan(0);
 
     const table = cli(store('due'));
-    expect(table.status).toBe(1);
+    expect(table.status).toBe(10);
     expect(table.out).toMatch(/^NAME\s+DUE AT\s+OVERDUE\s+EXPIRED\napp\/db\s+2000-03-31T00:00:00.000Z\s+\d+d\s+yes\n$/);
 
     ok(['rotate', 'app/db', '--generate']);
@@ -102,7 +102,7 @@ describe('store due', () => {
   it('sees a secret due on the real clock after a short interval', async () => {
     ok(['policy', 'set', 'app/db', '--rotate-every', '1s']);
     await new Promise((r) => setTimeout(r, 1100));
-    expect(cli(store('due')).status).toBe(1);
+    expect(cli(store('due')).status).toBe(10);
   });
 });
 

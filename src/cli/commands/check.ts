@@ -6,6 +6,7 @@ import { checkSecrets, parseRequirement, type Requirement } from '../../store/ch
 import { FORMAT_KINDS } from '../../store/formats.js';
 import { collect } from '../secret-env.js';
 import type { Context } from '../context.js';
+import { EXIT } from '../exit-codes.js';
 
 interface CheckOptions {
   require?: string[];
@@ -19,7 +20,7 @@ function requirementsOf(file: string): Requirement[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    // A requirements file that cannot be read is a bad requirement (exit 2), not a problem found in the store (exit 1).
+    // A requirements file that cannot be read is a bad requirement (exit 2), not a problem found in the store (exit 10).
     throw new StoreError('E_USAGE', `cannot read requirements file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
   }
   const out: Requirement[] = [];
@@ -39,7 +40,7 @@ function requirementsOf(file: string): Requirement[] {
 export function registerCheck(program: Command, ctx: Context): void {
   program
     .command('check')
-    .description('check that required secrets exist and are well-formed; exit 1 listing every problem (never a value)')
+    .description('check that required secrets exist and are well-formed; exit 10 listing every problem (never a value)')
     .option('--require <name[:rules]>', 'a required secret, with comma-separated format rules (repeatable)', collect)
     .option('--require-file <file>', 'read requirements from a file, one a line, # comments (repeatable)', collect)
     .option('--json', 'print the report as JSON')
@@ -69,7 +70,7 @@ requirement (before the store is opened).`)
         lines.push(report.ok ? `ok: ${secrets} present and well-formed` : `${report.problems.length} problem(s) in ${secrets}`);
         await ctx.out(lines.join('\n'));
       }
-      // Exit status 1 so a start script (`store check ... || exit 1`) refuses to start.
-      if (!report.ok) ctx.exitStatus = 1;
+      // A status of its own (10, not 1: the command did not fail) so a start script (`store check ... || exit 1`) refuses to start.
+      if (!report.ok) ctx.exitStatus = EXIT.found;
     });
 }

@@ -6,6 +6,7 @@ import { colorAllowed, palette, type Palette } from '../color.js';
 import type { Context } from '../context.js';
 import { sourceForOpen } from '../master.js';
 import { parseDuration } from '../progress.js';
+import { EXIT } from '../exit-codes.js';
 
 function marker(level: Finding['level'], p: Palette): string {
   switch (level) {
@@ -36,7 +37,7 @@ export function registerDoctor(program: Command, ctx: Context): void {
     .command('doctor')
     .description('check the store: file modes, integrity, audit chain, key ages, due rotations, the lock; each finding with what to do')
     .option('--deep', 'also decrypt every version (as store verify --deep)')
-    .option('--strict', 'exit 1 on warnings too, not only on failures')
+    .option('--strict', 'exit 10 on warnings too, not only on failures')
     .option('--max-key-age <duration>', 'warn when the primary data key is older than this (default 90d)', parseDuration)
     .option('--json', 'print the findings as JSON')
     .addHelpText('after', `
@@ -51,6 +52,6 @@ passphrase is asked for as usual.`)
       });
       if (opts.json) await ctx.json(report);
       else await ctx.out(render(report, palette(colorAllowed(ctx.io.stdoutIsTTY, ctx.io.env))));
-      if (!report.ok || (opts.strict && report.counts.warn > 0)) ctx.exitStatus = 1;
+      if (!report.ok || (opts.strict && report.counts.warn > 0)) ctx.exitStatus = EXIT.found;
     });
 }

@@ -8,6 +8,7 @@ import { dueSecrets, policyStatus, rotateValue, setPolicy } from '../../store/po
 import { stripNewline } from '../secret-input.js';
 import { parseDuration } from '../progress.js';
 import { table, wholeNumber, type Context } from '../context.js';
+import { EXIT } from '../exit-codes.js';
 
 interface RotateOptions {
   generate?: boolean;
@@ -109,7 +110,7 @@ export function registerPolicy(program: Command, ctx: Context): void {
 
   program
     .command('due')
-    .description('list secrets past their rotation date; exit 1 when any')
+    .description('list secrets past their rotation date; exit 10 when any')
     .option('--json', 'print as JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const due = await ctx.withStore(cmd, (store) => dueSecrets(store));
@@ -121,7 +122,7 @@ export function registerPolicy(program: Command, ctx: Context): void {
       // Exit status 1 for cron and alerting, with a line on stderr saying why.
       if (due.length > 0) {
         await ctx.note(`${due.length} secret(s) due for rotation; rotate with: store rotate NAME [--generate]`);
-        ctx.exitStatus = 1;
+        ctx.exitStatus = EXIT.found;
       }
     });
 }
