@@ -71,3 +71,14 @@ describe('store inject', () => {
     expect(r.out).toBe('db=prod-SECRET\n');
   });
 });
+
+describe('store get on a terminal', () => {
+  it('ends with a newline on a terminal, adds nothing in a pipe', async () => {
+    const out = sink();
+    const err = sink();
+    const io: Io = { stdin: Readable.from([]), stdout: out.stream, stderr: err.stream, env: cleanEnv(), stdinIsTTY: false, stdoutIsTTY: true, stderrIsTTY: false };
+    expect(await run([...base, 'get', 'app/prod/db'], io)).toBe(0);
+    expect(out.text()).toBe('prod-SECRET\n');
+    expect((await store(['get', 'app/prod/db'])).out).toBe('prod-SECRET');
+  });
+});

@@ -103,6 +103,7 @@ export function registerConfig(program: Command, ctx: Context): void {
   };
   config
     .command('get')
+    .description('print a store setting (audit.reads: whether reads are audited)')
     .argument('<key>', 'the setting')
     .option('--json', 'print {"key": "value"}')
     .action(async (key: string, opts: { json?: boolean }, cmd: Command) => {
@@ -113,6 +114,7 @@ export function registerConfig(program: Command, ctx: Context): void {
     });
   config
     .command('set')
+    .description('change a store setting; audited (store config set audit.reads false)')
     .argument('<key>', 'the setting')
     .argument('<value>', 'its new value')
     .option('--json', 'print {"key": "value"}')
@@ -124,6 +126,7 @@ export function registerConfig(program: Command, ctx: Context): void {
     });
   config
     .command('list')
+    .description('print every store setting with its value')
     .option('--json', 'print as JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       await ctx.withStore(cmd, async (store) => {

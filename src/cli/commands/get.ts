@@ -12,7 +12,7 @@ export function registerGet(program: Command, ctx: Context): void {
     .argument('<name>', 'secret name')
     .option('--version <n>', 'a given version', wholeNumber('--version', 1))
     .option('--at <time>', 'the version current at an ISO 8601 time')
-    .option('-n, --newline', 'end the output with a newline')
+    .option('-n, --newline', 'end the output with a newline (added by itself when stdout is a terminal)')
     .option('--json', 'print {name, version, createdAt, value} (value as UTF-8, else valueBase64)')
     .option('--strict', 'fail (exit 3) instead of warning when the secret has expired under its rotation policy')
     .action(async (name: string, opts: { version?: number; at?: string; newline?: boolean; json?: boolean; strict?: boolean }, cmd: Command) => {
@@ -35,7 +35,8 @@ export function registerGet(program: Command, ctx: Context): void {
             await ctx.json({ name: s.name, version: s.version, createdAt: s.createdAt, ...value });
           } else {
             await write(ctx.io.stdout, bytes);
-            if (opts.newline) await write(ctx.io.stdout, '\n');
+            // On a terminal the prompt must not run into the value; in a pipe or $(…) the bytes stay exact.
+            if (opts.newline || ctx.io.stdoutIsTTY) await write(ctx.io.stdout, '\n');
           }
         } finally {
           s.value.wipe();
