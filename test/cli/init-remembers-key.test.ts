@@ -7,21 +7,11 @@
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import type { Io } from '../../src/cli/io.js';
-import { run } from '../../src/cli/main.js';
-import { sink } from '../helpers/sink.js';
+import { runInProcess } from '../helpers/in-process.js';
 import { tempDir } from '../helpers/tmp.js';
-import { cleanEnv } from './run-cli.js';
 
-async function store(args: string[], input = '', env: Record<string, string> = {}): Promise<{ status: number; out: string; err: string }> {
-  const out = sink();
-  const err = sink();
-  const io: Io = { stdin: Readable.from([Buffer.from(input)]), stdout: out.stream, stderr: err.stream, env: { ...cleanEnv(), ...env }, stdinIsTTY: false, stdoutIsTTY: false, stderrIsTTY: false };
-  const status = await run(args, io);
-  return { status, out: out.text(), err: err.text() };
-}
+const store = (args: string[], input = '', env: Record<string, string> = {}) => runInProcess(args, { input, env });
 
 describe('a key-file store remembers its key file', () => {
   it('init, then set and get with no --keyfile; a moved key file is named in the error', async () => {

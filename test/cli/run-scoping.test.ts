@@ -6,23 +6,13 @@
  * In-process through run(argv, io): these paths start no child.
  */
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { Io } from '../../src/cli/io.js';
-import { run } from '../../src/cli/main.js';
-import { sink } from '../helpers/sink.js';
+import { runInProcess } from '../helpers/in-process.js';
 import { tempDir } from '../helpers/tmp.js';
-import { cleanEnv } from './run-cli.js';
 
 let base: string[];
 
-async function store(args: string[], input = ''): Promise<{ status: number; out: string; err: string }> {
-  const out = sink();
-  const err = sink();
-  const io: Io = { stdin: Readable.from([Buffer.from(input)]), stdout: out.stream, stderr: err.stream, env: cleanEnv(), stdinIsTTY: false, stdoutIsTTY: false, stderrIsTTY: false };
-  const status = await run([...base, ...args], io);
-  return { status, out: out.text(), err: err.text() };
-}
+const store = (args: string[], input = '') => runInProcess([...base, ...args], { input });
 
 beforeEach(async () => {
   const dir = tempDir();
@@ -74,11 +64,7 @@ describe('store inject', () => {
 
 describe('store get on a terminal', () => {
   it('ends with a newline on a terminal, adds nothing in a pipe', async () => {
-    const out = sink();
-    const err = sink();
-    const io: Io = { stdin: Readable.from([]), stdout: out.stream, stderr: err.stream, env: cleanEnv(), stdinIsTTY: false, stdoutIsTTY: true, stderrIsTTY: false };
-    expect(await run([...base, 'get', 'app/prod/db'], io)).toBe(0);
-    expect(out.text()).toBe('prod-SECRET\n');
+    expect(await runInProcess([...base, 'get', 'app/prod/db'], { stdoutIsTTY: true })).toMatchObject({ status: 0, out: 'prod-SECRET\n' });
     expect((await store(['get', 'app/prod/db'])).out).toBe('prod-SECRET');
   });
 });

@@ -9,12 +9,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { readFileAtMost, readStreamAtMost } from '../../src/cli/bounded-read.js';
-import type { Io } from '../../src/cli/io.js';
-import { run } from '../../src/cli/main.js';
+import { runInProcess } from '../helpers/in-process.js';
 import { codeOf, rejectionCode } from '../helpers/errors.js';
 import { tempDir } from '../helpers/tmp.js';
 import { CLI, cleanEnv, cli, cliOk } from './run-cli.js';
-import { sink } from '../helpers/sink.js';
 
 const MiB = 1024 * 1024;
 const CHUNK = 64 * 1024;
@@ -71,11 +69,9 @@ describe('store set with more than the store takes', () => {
   it('in-process: 200 MiB on stdin into a 1 MiB store exits 2 having pulled about 1 MiB', async () => {
     const { base } = store();
     const src = counted(200 * MiB);
-    const out = sink();
-    const err = sink();
-    const io: Io = { stdin: src.stream, stdout: out.stream, stderr: err.stream, env: cleanEnv(), stdinIsTTY: false, stdoutIsTTY: false, stderrIsTTY: false };
-    expect(await run([...base, 'set', 'big'], io)).toBe(2);
-    expect(err.text()).toContain(`larger than ${MiB} bytes`);
+    const r = await runInProcess([...base, 'set', 'big'], { input: src.stream });
+    expect(r.status).toBe(2);
+    expect(r.err).toContain(`larger than ${MiB} bytes`);
     expect(src.pulled()).toBeLessThanOrEqual(MiB + 2 * CHUNK);
     expect(cli([...base, 'get', 'big']).status).toBe(3);
   });

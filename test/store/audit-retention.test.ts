@@ -7,11 +7,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { openStore, rawKey, verifyStore } from '../../src/index.js';
 import { freshStore } from '../helpers/store.js';
-import { Readable } from 'node:stream';
-import type { Io } from '../../src/cli/io.js';
-import { run } from '../../src/cli/main.js';
-import { sink } from '../helpers/sink.js';
-import { cleanEnv } from '../cli/run-cli.js';
+import { runInProcess } from '../helpers/in-process.js';
 
 /** A store whose log has entry k at time k × 1000 (init, then one per put). */
 async function logged(n: number) {
@@ -90,12 +86,7 @@ describe('store audit prune (CLI, in-process)', () => {
     const keyFile = `${path}.key`;
     const { writeFileSync } = await import('node:fs');
     writeFileSync(keyFile, `${Buffer.from(key).toString('base64')}\n`, { mode: 0o600 });
-    const cli = async (args: string[]) => {
-      const out = sink();
-      const err = sink();
-      const io: Io = { stdin: Readable.from([]), stdout: out.stream, stderr: err.stream, env: cleanEnv(), stdinIsTTY: false, stdoutIsTTY: false, stderrIsTTY: false };
-      return { status: await run(['--store', path, '--keyfile', keyFile, ...args], io), out: out.text(), err: err.text() };
-    };
+    const cli = (args: string[]) => runInProcess(['--store', path, '--keyfile', keyFile, ...args]);
     const r = await cli(['audit', 'prune', '--before', '1d', '--json']);
     expect(r.status, r.err).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ removed: 3, keptAfter: 3 }); // every entry is from 1970 but the newest

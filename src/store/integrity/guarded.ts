@@ -24,14 +24,14 @@ interface LiveState {
 
 export const EMPTY_AUDIT_MAC = new Uint8Array(32);
 
-/** Read and check the state row. @throws TamperedError */
-export function loadState(raw: RawOps, auth: RowAuthenticator): LiveState {
+/** Read and check the state row; the state and its stored MAC. @throws TamperedError */
+export function loadState(raw: RawOps, auth: RowAuthenticator): { state: LiveState; mac: Uint8Array } {
   const s = raw.state();
   if (!s) throw tampered("the store's state record", 'is missing');
   RowAuthenticator.check(auth.state(s.digest, s.auditSeq, s.auditMac), s.mac, "the store's state record");
   const digest = LtHash.fromBytes(s.digest);
   if (!digest) throw tampered("the store's state record", 'has a digest of the wrong length');
-  return { digest, auditSeq: s.auditSeq, auditMac: s.auditMac };
+  return { state: { digest, auditSeq: s.auditSeq, auditMac: s.auditMac }, mac: s.mac };
 }
 
 /** Write the state row; its MAC. */
@@ -163,9 +163,9 @@ export class GuardedTx implements StorageOps {
     if (!this.#state) {
       this.#state = this.cache.get(this.raw);
       if (!this.#state) {
-        this.#state = loadState(this.raw, this.auth);
-        const stored = this.raw.stateMac();
-        if (stored) this.cache.set(stored, this.#state);
+        const loaded = loadState(this.raw, this.auth);
+        this.#state = loaded.state;
+        this.cache.set(loaded.mac, loaded.state);
       }
     }
     return this.#state;
@@ -319,7 +319,7 @@ export class GuardedTx implements StorageOps {
   #named(name: string, j: RawJoined | undefined, version?: number): SecretAndVersion | undefined {
     if (!j) return undefined;
     if (j.version) this.#check.version(name, j.version, j.secret.id, version);
-    return { secret: j.secret, version: j.version };
+    return j;
   }
 
   readVersion(name: string, version?: number): SecretAndVersion | undefined {

@@ -13,7 +13,7 @@ import { LtHash } from '../../crypto/lthash.js';
 import { lthashElement } from '../../crypto/mac.js';
 import { fromHexStrict } from '../../crypto/bytes.js';
 import { TamperedError } from '../../errors.js';
-import type { RawMeta, RawOps, RawSecret, RawVersion } from '../storage.js';
+import type { RawOps, RawSecret, RawVersion } from '../storage.js';
 import { EMPTY_AUDIT_MAC, loadState, RowChecks, saveState } from './guarded.js';
 import { place, type RowAuthenticator } from './rows.js';
 
@@ -98,12 +98,12 @@ export function checkState(raw: RawOps, auth: RowAuthenticator, limit = 50): { p
 
   let state;
   try {
-    state = loadState(raw, auth);
+    state = loadState(raw, auth).state;
   } catch (e) {
     if (!(e instanceof TamperedError)) throw e;
     add(e.message);
   }
-  for (const m of raw.allMeta()) row(m.mac, () => checks.meta(m as RawMeta));
+  for (const m of raw.allMeta()) row(m.mac, () => checks.meta(m));
   for (const k of raw.keys()) row(k.mac, () => checks.key(k));
   const names = new Map<number, string>();
   raw.eachSecret((s) => {
