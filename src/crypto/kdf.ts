@@ -14,7 +14,7 @@ export interface ScryptParams {
 }
 
 export const DEFAULT_SCRYPT: ScryptParams = { logN: 17, r: 8, p: 1 };
-/** Never below N=2^15 (DESIGN.md §2); never above 2^22 for a store (`init --scrypt-log-n`). */
+/** Never below N=2^15 (docs/design.md §2); never above 2^22 for a store (`init --scrypt-log-n`). */
 export const MIN_LOG_N = 15;
 export const MAX_LOG_N = 22;
 

@@ -1,5 +1,5 @@
 /**
- * Backup, restore and verify (DESIGN.md §4). A backup is a consistent online
+ * Backup, restore and verify (docs/design.md §4). A backup is a consistent online
  * snapshot of the store file, encrypted as the store is, written as one
  * self-contained file (rollback-journal mode: no -wal to lose when it is
  * copied around) of mode 0600, and placed under its name only once complete.

@@ -1,5 +1,5 @@
 /**
- * Export and import (DESIGN.md §4): an encrypted bundle portable to another
+ * Export and import (docs/design.md §4): an encrypted bundle portable to another
  * store (docs/export-format.md), and plaintext JSON / .env only when asked.
  *
  * Export reads one consistent snapshot (one read transaction) and writes the

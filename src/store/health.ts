@@ -123,7 +123,7 @@ function checkStoreFile(path: string, f: Findings): { opensWithKey: boolean } | 
   return { opensWithKey: true };
 }
 
-/** The store and its -wal and -shm: 0600 (DESIGN.md §6). */
+/** The store and its -wal and -shm: 0600 (docs/design.md §6). */
 function checkFileModes(path: string, f: Findings): void {
   const files = [path, `${path}-wal`, `${path}-shm`];
   const open = files.flatMap((p) => {

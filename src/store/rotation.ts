@@ -1,5 +1,5 @@
 /**
- * Data-key rotation (DESIGN.md §4 rotate-keys): a new primary key, then
+ * Data-key rotation (docs/design.md §4 rotate-keys): a new primary key, then
  * rewrap — every version still under an older key is opened and sealed again
  * under the primary, in short BEGIN IMMEDIATE batches so other processes'
  * writers wait at most one batch (readers never wait, WAL). All progress

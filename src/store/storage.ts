@@ -1,6 +1,6 @@
 /**
  * The narrow interfaces between the store's logic and its persistence
- * (DESIGN.md §7). Two layers:
+ * (docs/design.md §8). Two layers:
  *
  * - `RawStorage` is what a driver implements (src/store/sqlite): rows in,
  *   rows out, transactions. Every row that carries meaning has a `mac`

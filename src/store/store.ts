@@ -2,7 +2,7 @@
  * The Store: versioned secrets with Vault KV v2 semantics over the narrow
  * Storage interface. Every write is a new version in one BEGIN IMMEDIATE
  * transaction; values are sealed under the keyset's primary data key and
- * bound to (store id, name, version). The API is async (DESIGN.md §7) though
+ * bound to (store id, name, version). The API is async (docs/design.md §8) though
  * the driver beneath is synchronous.
  */
 import { CasMismatchError, StoreError, TamperedError } from '../errors.js';

@@ -135,7 +135,7 @@ describe(`rotate-keys on ${TOTAL} versions while other processes read and write`
     }
   });
 
-  // DESIGN.md: "readers and writers never wait more than one batch", which
+  // docs/design.md §4: a reader or writer waits at most one batch, which
   // includes the process that calls rotateKeys(): its event loop must turn
   // between batches, for its own requests and for proper-lockfile's timer
   // that refreshes the lock (a rewrap that starves it for longer than the

@@ -2,7 +2,7 @@
  * Round trips through a real store: any valid name and any non-empty value
  * put, then get, gives back identical bytes, before and after a reopen.
  * And the name rules: nameProblem() accepts exactly the names the rules
- * (src/store/names.ts, DESIGN.md §3) allow.
+ * (src/store/names.ts, docs/design.md §3) allow.
  */
 import fc from 'fast-check';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * Model-based test of the Store's version semantics (DESIGN.md §4) with
+ * Model-based test of the Store's version semantics (docs/design.md §4) with
  * fc.commands: every command runs against a real SQLite store in a temp dir
  * and against a plain in-memory model; after each command the store's answer
  * (bytes, version numbers, or error code) and the touched secret's history

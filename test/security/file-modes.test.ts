@@ -1,5 +1,5 @@
 /**
- * Files and secrets hygiene (DESIGN.md §6): the store directory is created
+ * Files and secrets hygiene (docs/design.md §6): the store directory is created
  * 0700, the .db and its -wal/-shm are 0600 whatever the process umask, a
  * key file is created 0600, and a key file readable by group or others is
  * refused with E_INSECURE_KEYFILE (as ssh does).

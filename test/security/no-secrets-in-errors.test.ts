@@ -1,6 +1,5 @@
 /**
- * A secret value never appears in an error (DESIGN.md §6, STYLE.md error
- * model): for every error path that can be reached with a canary value or
+ * A secret value never appears in an error (docs/design.md §6 and §7): for every error path that can be reached with a canary value or
  * passphrase around, the canary is absent from message, stack, hints,
  * String(err), JSON.stringify(err), util.inspect(err) and the whole cause
  * chain, in UTF-8, hex, base64 and the byte-list forms inspect prints.

@@ -3,7 +3,7 @@
  * unique canary must not hold the canary anywhere in its .db, -wal, -shm (or
  * any journal) bytes, as UTF-8, hex or base64; and once a version is
  * destroyed or a secret purged, its ciphertext bytes must be gone from every
- * file too (secure_delete + WAL checkpoint, DESIGN.md §4).
+ * file too (secure_delete + WAL checkpoint, docs/design.md §4).
  */
 import Database from 'better-sqlite3';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -136,7 +136,7 @@ describe('no plaintext on disk', () => {
   });
 
   it('a destroy that ran while another connection held a read snapshot is completed by the next write', async () => {
-    // DESIGN.md §4: destroy checkpoints the WAL "so no old page lingers"; store.ts #scrub says a
+    // docs/design.md §4: destroy checkpoints the WAL "so no old page lingers"; store.ts #scrub says a
     // reader's open snapshot can delay that "until it ends" and "the next one completes it".
     const dir = mkdtempSync(join(base, 'store-'));
     const path = join(dir, 'store.db');

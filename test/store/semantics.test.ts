@@ -1,5 +1,5 @@
 /**
- * Store semantics (DESIGN.md §4, Vault KV v2-like), through the public API
+ * Store semantics (docs/design.md §4, Vault KV v2-like), through the public API
  * (initStore / openStore) on real SQLite files in temp dirs.
  */
 import { join } from 'node:path';
