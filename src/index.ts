@@ -21,6 +21,7 @@ export {
   exportStore, exportPlain, importBundle, importPlain, readBundleInfo, detectImportFormat, ImportRefusedError,
   type BundleKey, type BundleInfo, type ExportOptions, type PlainExportOptions, type ExportReport, type ImportOptions,
   type BundleImportOptions, type PlainImportOptions, type ImportReport, type ConflictPolicy, type PlainFormat, type ImportFormat,
+  type ImportAction, type ImportActionKind,
 } from './store/export.js';
 export { setPolicy, rotateValue, dueSecrets, expiryOf, policyStatus, policyOf, type RotationPolicy, type DueSecret, type PolicyStatus } from './store/policy.js';
 export { agent, type AgentSourceOptions } from './agent/source.js';

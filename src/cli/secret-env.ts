@@ -1,7 +1,8 @@
 /**
  * Secrets as environment variables, for `store run` and `store env`: which
  * secrets, under which variable names, and the values checked as text an
- * environment can hold. Also the `{{ store:name }}` templates of `store inject`.
+ * environment can hold. (The `{{ store:name }}` templates of `store inject`
+ * are in template.ts.)
  */
 import { tryUtf8 } from '../crypto/bytes.js';
 import { StoreError } from '../errors.js';
@@ -152,74 +153,4 @@ export async function resolveEnv(store: Store, sel: EnvSelection): Promise<EnvEn
     }
   }
   return out;
-}
-
-// ---- templates -----------------------------------------------------------------------------------
-
-/** `{{ store:name }}` or `{{ store:name@3 }}`, spaces inside the braces optional. */
-const REFERENCE = /\{\{\s*store:([A-Za-z0-9._/-]+)(?:@(\d+))?\s*\}\}/g;
-
-export interface TemplateRef {
-  start: number;
-  end: number;
-  name: string;
-  version?: number;
-}
-
-/**
- * References in a template. The template is read as latin1 so offsets are
- * byte offsets and any bytes around the references pass through untouched
- * (names are ASCII).
- */
-export function templateRefs(template: Buffer): TemplateRef[] {
-  const text = template.toString('latin1');
-  const refs: TemplateRef[] = [];
-  for (const m of text.matchAll(REFERENCE)) {
-    const ref: TemplateRef = { start: m.index, end: m.index + m[0].length, name: m[1]! };
-    if (m[2] !== undefined) {
-      const v = Number(m[2]);
-      if (!Number.isSafeInteger(v) || v < 1) throw new StoreError('E_USAGE', `bad version in the reference ${m[0]}`);
-      ref.version = v;
-    }
-    refs.push(ref);
-  }
-  return refs;
-}
-
-/**
- * Render a template: every reference is resolved first (a missing, deleted or
- * destroyed one throws its StoreError, naming it), then the bytes are joined.
- * The caller owns the returned buffer (it holds secrets: fill(0) after use).
- */
-export async function renderTemplate(store: Store, template: Buffer): Promise<Buffer> {
-  const refs = templateRefs(template);
-  const values = new Map<string, Buffer>();
-  const key = (r: TemplateRef) => `${r.name}@${r.version ?? ''}`;
-  try {
-    for (const r of refs) {
-      if (values.has(key(r))) continue;
-      let s;
-      try {
-        s = await store.get(r.name, { version: r.version });
-      } catch (e) {
-        if (e instanceof StoreError) {
-          const what = `{{ store:${r.name}${r.version !== undefined ? `@${r.version}` : ''} }}`;
-          throw new StoreError(e.code, `template reference ${what}: ${e.message}; nothing was written`, e.hints);
-        }
-        throw e;
-      }
-      values.set(key(r), Buffer.from(s.value.expose()));
-      s.value.wipe();
-    }
-    const parts: Buffer[] = [];
-    let at = 0;
-    for (const r of refs) {
-      parts.push(template.subarray(at, r.start), values.get(key(r))!);
-      at = r.end;
-    }
-    parts.push(template.subarray(at));
-    return Buffer.concat(parts);
-  } finally {
-    for (const b of values.values()) b.fill(0);
-  }
 }

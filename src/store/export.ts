@@ -21,7 +21,7 @@ import {
   keyFileBundleKey, keyFileHeader, passphraseBundleKey, passphraseHeader, recordLength, verifyBundleKey,
   type BundleHeader, type BundleRecord, type SecretRecord,
 } from '../crypto/bundle.js';
-import { hex, tryUtf8, utf8, wipe } from '../crypto/bytes.js';
+import { equalBytes, hex, tryUtf8, utf8, wipe } from '../crypto/bytes.js';
 import { openValue, sealValue } from '../crypto/envelope.js';
 import { DEFAULT_SCRYPT, type ScryptParams } from '../crypto/kdf.js';
 import { readKeyFile } from '../crypto/providers/keyfile.js';
@@ -29,6 +29,7 @@ import { reloadKeyset, StaleKeyset } from './keys.js';
 import { nameProblem } from './names.js';
 import { contextOf, eventsOf, type Store, type StoreContext } from './store.js';
 import { reported } from './events.js';
+import type { AuditEntry } from './audit.js';
 import type { SecretRow, StorageOps, VersionRow } from './storage.js';
 
 /** How an export bundle is sealed, or how to open one. */
@@ -54,9 +55,26 @@ export interface BundleInfo {
 
 export type PlainFormat = 'json' | 'env';
 export type ImportFormat = 'bundle' | PlainFormat;
-/** What import does with a name the target already holds. */
-export type ConflictPolicy = 'skip' | 'overwrite' | 'new-version';
-export const CONFLICT_POLICIES: readonly ConflictPolicy[] = ['skip', 'overwrite', 'new-version'];
+/**
+ * What import does with a name the target already holds: leave it, replace
+ * the whole secret, add the imported value as a new version, or (`update`)
+ * add it as a new version only when it differs from the current live value.
+ */
+export type ConflictPolicy = 'skip' | 'overwrite' | 'new-version' | 'update';
+export const CONFLICT_POLICIES: readonly ConflictPolicy[] = ['skip', 'overwrite', 'new-version', 'update'];
+
+/**
+ * What an import did (or, in a dry run, would do) with one name:
+ * `create` a new secret; `overwrite` it whole; `update` it with a new version;
+ * leave it `unchanged` (update: the value is already current); `skip` it (the
+ * store holds it); or leave it alone because the bundle has `no-current-value`.
+ */
+export type ImportActionKind = 'create' | 'overwrite' | 'update' | 'unchanged' | 'skip' | 'no-current-value';
+
+export interface ImportAction {
+  name: string;
+  action: ImportActionKind;
+}
 
 export interface ExportOptions {
   key: BundleKey;
@@ -117,16 +135,20 @@ export interface ImportReport {
   created: string[];
   /** Existing names replaced entirely (overwrite). */
   overwritten: string[];
-  /** Existing names that got the imported value as a new version (new-version). */
+  /** Existing names that got the imported value as a new version (new-version; update when it differed). */
   appended: string[];
+  /** update: existing names whose current live value already equals the imported one (no version added). */
+  unchanged: string[];
   /** Existing names left untouched (skip). */
   skipped: string[];
-  /** new-version: existing names the bundle holds no live current value for (left untouched). */
+  /** new-version, update: existing names the bundle holds no live current value for (left untouched). */
   noCurrentValue: string[];
   /** Versions written (or, in a dry run, that would be). */
   versions: number;
   /** Old versions removed by max-versions after the import. */
   pruned: number;
+  /** Every name in the order the file (or bundle) gives them, with what was (or would be) done to it. */
+  actions: ImportAction[];
 }
 
 /** An import refused because of its content; `problems` lists every one (names, never values). */
@@ -630,7 +652,10 @@ async function exportPlainUnreported(store: Store, path: string, options: PlainE
 // ---- import -----------------------------------------------------------------------------------
 
 function emptyReport(path: string, format: ImportFormat, dryRun: boolean, onConflict: ConflictPolicy): ImportReport {
-  return { path, format, dryRun, onConflict, created: [], overwritten: [], appended: [], skipped: [], noCurrentValue: [], versions: 0, pruned: 0 };
+  return {
+    path, format, dryRun, onConflict, created: [], overwritten: [], appended: [], unchanged: [], skipped: [], noCurrentValue: [], versions: 0, pruned: 0,
+    actions: [],
+  };
 }
 
 function customProblem(custom: Record<string, string>): string | undefined {
@@ -670,9 +695,16 @@ async function sealingTransaction(c: StoreContext, dryRun: boolean, fn: (tx: Sto
   }
 }
 
+/** A dry run's comparisons, audited once its read transaction is over (a read that cannot be recorded fails, as a get does). */
+function auditComparisons(c: StoreContext, entries: readonly AuditEntry[]): void {
+  if (entries.length > 0) c.storage.writeRelaxed((tx) => { for (const e of entries) c.audit.append(tx, e); });
+}
+
 /** Writes (or, in a dry run, counts) inside one transaction; shared by bundle and plain imports. */
 class Importer {
   readonly #detail: string;
+  /** Dry run: the comparisons made (reads of current values), audited after the read transaction. */
+  readonly compared: AuditEntry[] = [];
 
   constructor(
     private readonly c: StoreContext,
@@ -688,23 +720,34 @@ class Importer {
     if (!this.dryRun) this.c.audit.append(this.tx, { action: 'import', name, versions, outcome: 'ok', detail: this.#detail });
   }
 
+  #act(name: string, action: ImportActionKind, list: string[]): void {
+    list.push(name);
+    this.report.actions.push({ name, action });
+  }
+
+  /** The bundle holds no live current value for an existing name (new-version, update): left alone. */
+  noCurrentValue(name: string): void {
+    this.#act(name, 'no-current-value', this.report.noCurrentValue);
+  }
+
   /** The secret row to import versions into, or what the policy says instead. */
   begin(name: string, createdAt: number): { mode: 'create'; row: SecretRow | undefined } | { mode: 'skip' } | { mode: 'append'; row: SecretRow } {
     const existing = this.tx.findSecret(name);
     if (existing) {
       switch (this.report.onConflict) {
         case 'skip':
-          this.report.skipped.push(name);
+          this.#act(name, 'skip', this.report.skipped);
           return { mode: 'skip' };
         case 'new-version':
+        case 'update':
           return { mode: 'append', row: existing };
         case 'overwrite':
-          this.report.overwritten.push(name);
+          this.#act(name, 'overwrite', this.report.overwritten);
           if (!this.dryRun) this.tx.deleteSecret(existing.id);
           break;
       }
     } else {
-      this.report.created.push(name);
+      this.#act(name, 'create', this.report.created);
     }
     return { mode: 'create', row: this.dryRun ? undefined : this.tx.insertSecret(name, createdAt) };
   }
@@ -718,9 +761,16 @@ class Importer {
     this.tx.insertVersion(row.id, { version, createdAt, deletedAt, destroyedAt: null, keyId, ciphertext: blob });
   }
 
-  /** Append `value` as version n+1 of an existing secret, as a put would. */
+  /**
+   * Append `value` as version n+1 of an existing secret, as a put would
+   * (under `update`, only when it differs from the current live value).
+   */
   append(row: SecretRow, value: Uint8Array): void {
-    this.report.appended.push(row.name);
+    if (this.report.onConflict === 'update' && this.#isCurrent(row, value)) {
+      this.#act(row.name, 'unchanged', this.report.unchanged);
+      return;
+    }
+    this.#act(row.name, 'update', this.report.appended);
     const now = this.c.now();
     const next: SecretRow = { ...row, currentVersion: row.currentVersion + 1, updatedAt: now };
     if (this.dryRun) {
@@ -732,6 +782,30 @@ class Importer {
     this.tx.updateSecret(next);
     this.#prune(row.id, row.maxVersions, 0);
     this.audit(row.name, [next.currentVersion]);
+  }
+
+  /**
+   * Whether `value` is the secret's current live value. Decrypting it is a
+   * read, so it is audited as reads are (config audit.reads): in the import's
+   * transaction, or for a dry run (a read transaction) just after it.
+   * The value is compared in constant time and wiped.
+   */
+  #isCurrent(row: SecretRow, value: Uint8Array): boolean {
+    const current = this.tx.readVersion(row.name, row.currentVersion)?.version;
+    // Deleted or destroyed: importing the value makes it live again, so it is a change.
+    if (!current || current.deletedAt !== null || current.destroyedAt !== null) return false;
+    if (current.keyId !== null && !this.c.keyset.byId(current.keyId)) throw new StaleKeyset(); // another process rotated: reload, start over
+    const plain = openValue(this.c.keyset, this.c.header.storeId, row.name, current.version, current.ciphertext);
+    try {
+      if (this.c.header.auditReads) {
+        const entry: AuditEntry = { action: 'import.compare', name: row.name, versions: [current.version], outcome: 'ok', detail: this.#detail };
+        if (this.dryRun) this.compared.push(entry);
+        else this.c.audit.append(this.tx, entry);
+      }
+      return equalBytes(plain, value);
+    } finally {
+      wipe(plain);
+    }
   }
 
   /** Set a created secret's metadata once its versions are in. */
@@ -794,9 +868,11 @@ async function importBundleUnreported(store: Store, path: string, options: Bundl
 
       // Pass 2: the same records again, now written in one transaction.
       let report = emptyReport(path, 'bundle', dryRun, onConflict);
+      let compared: AuditEntry[] = [];
       await sealingTransaction(c, dryRun, (tx) => {
         report = emptyReport(path, 'bundle', dryRun, onConflict);
         const im = new Importer(c, tx, report, dryRun);
+        compared = im.compared;
         let group: { rec: SecretRecord; target: ReturnType<Importer['begin']>; versions: number[]; appended: boolean } | undefined;
         const close = () => {
           if (!group) return;
@@ -804,7 +880,7 @@ async function importBundleUnreported(store: Store, path: string, options: Bundl
           if (target.mode === 'create') {
             im.finish(target.row, { currentVersion: rec.currentVersion, maxVersions: rec.maxVersions, custom: rec.custom, updatedAt: rec.updatedAt }, group.versions);
           } else if (target.mode === 'append' && !group.appended) {
-            report.noCurrentValue.push(rec.name);
+            im.noCurrentValue(rec.name);
           }
         };
         file.walk(key, (rec) => {
@@ -829,6 +905,7 @@ async function importBundleUnreported(store: Store, path: string, options: Bundl
         close();
       });
       if (!dryRun && report.overwritten.length > 0) c.storage.checkpoint();
+      auditComparisons(c, compared);
       return report;
     } finally {
       wipe(key);
@@ -978,9 +1055,11 @@ async function importPlainUnreported(store: Store, path: string, options: PlainI
     if (problems.length > 0) throw new ImportRefusedError(path, problems);
 
     let report = emptyReport(path, format, dryRun, onConflict);
+    let compared: AuditEntry[] = [];
     await sealingTransaction(c, dryRun, (tx) => {
       report = emptyReport(path, format, dryRun, onConflict);
       const im = new Importer(c, tx, report, dryRun);
+      compared = im.compared;
       const now = c.now();
       for (const [name, value] of values) {
         const target = im.begin(name, now);
@@ -993,6 +1072,7 @@ async function importPlainUnreported(store: Store, path: string, options: PlainI
       }
     });
     if (!dryRun && report.overwritten.length > 0) c.storage.checkpoint();
+    auditComparisons(c, compared);
     return report;
   } finally {
     for (const [, v] of values) wipe(v);

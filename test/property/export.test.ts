@@ -205,7 +205,7 @@ describe('2. fuzz: never a crash but a typed StoreError; a refused import change
   it('mutations of a valid bundle (flip, truncate, insert, delete, overwrite) are all refused', async () => {
     const file = join(dir, 'mutated.sbx');
     await fc.assert(
-      fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 3 }), fc.constantFrom('skip', 'overwrite', 'new-version'), async (ms, onConflict) => {
+      fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 3 }), fc.constantFrom('skip', 'overwrite', 'new-version', 'update'), async (ms, onConflict) => {
         let b = valid;
         for (const m of ms) b = mutate(b, m);
         fc.pre(!b.equals(valid));

@@ -9,7 +9,7 @@ import {
   type BundleKey, type ConflictPolicy, type ExportReport, type ImportReport, type PlainFormat,
 } from '../../store/export.js';
 import { wholeNumber, type Context } from '../context.js';
-import type { Io } from '../io.js';
+import { write, type Io } from '../io.js';
 import { promptsForbidden, readSecretInput } from '../secret-input.js';
 
 interface KeyOptions {
@@ -57,9 +57,16 @@ function summaryOfImport(r: ImportReport): string {
   const parts = [`${r.created.length} created`];
   if (r.overwritten.length) parts.push(`${r.overwritten.length} overwritten`);
   if (r.appended.length) parts.push(`${r.appended.length} given a new version`);
+  if (r.onConflict === 'update') parts.push(`${r.unchanged.length} unchanged`);
   parts.push(`${r.skipped.length} skipped`);
   if (r.pruned) parts.push(`${r.pruned} old version(s) pruned by max-versions`);
   return `${head}: ${parts.join(', ')}`;
+}
+
+/** A dry run's plan: one line per name, what would be done to it (names only, never values). */
+function planOfImport(r: ImportReport): string {
+  const width = Math.max(0, ...r.actions.map((a) => a.action.length));
+  return r.actions.map((a) => `  ${a.action.padEnd(width)}  ${a.name}\n`).join('');
 }
 
 /** A directory is a usage mistake, not an I/O failure: read(2) on one says only EISDIR. */
@@ -145,9 +152,9 @@ A plaintext export takes each current live value; JSON needs UTF-8 values, .env 
     .command('import')
     .description('import an encrypted bundle (from store export), or a plaintext JSON / .env file')
     .argument('<file>', 'a bundle, a JSON object {"name": "value"}, or a .env file')
-    .addOption(new Option('--on-conflict <policy>', 'for a name the store already holds: leave it, replace the whole secret, or add the imported value as a new version')
-      .choices(['skip', 'overwrite', 'new-version']).default('skip'))
-    .option('--dry-run', 'check everything and report what would happen; write nothing')
+    .addOption(new Option('--on-conflict <policy>', 'for a name the store already holds: leave it, replace the whole secret, add the imported value as a new version, or add one only if the value changed')
+      .choices(['skip', 'overwrite', 'new-version', 'update']).default('skip'))
+    .option('--dry-run', 'check everything and list what would be done to each name; write nothing')
     .addOption(new Option('--format <format>', 'a plaintext file: json or env (default: by extension, else by content)').choices(['json', 'env']))
     .option('--prefix <prefix>', 'a plaintext file: prepend this to every name (e.g. app/)')
     .option('--allow-empty', 'a plaintext file: accept empty values')
@@ -157,7 +164,16 @@ A plaintext export takes each current live value; JSON needs UTF-8 values, .env 
     .addHelpText('after', `
 Nothing is written unless every entry can be: a damaged or altered bundle (exit 5), a wrong
 passphrase or key file (exit 5), or any invalid name or value (exit 2, all listed) writes nothing.
-For a .env file each variable name becomes the secret name as it is (after --prefix).`)
+For a .env file each variable name becomes the secret name as it is (after --prefix).
+
+--on-conflict update compares each value with the name's current live value:
+an equal one is left unchanged (no new version), a different one (or a deleted
+current version) gets a new version, a new name is created. --dry-run prints
+one line per name: create, overwrite, update, unchanged, skip or
+no-current-value (values are never shown); with --json, the "actions" list.
+The comparisons read current values, so they are audited as reads are
+(import.compare entries, unless store config audit.reads is false); a dry run
+writes no version.`)
     .action(async (file: string, opts: ImportCliOptions, cmd: Command) => {
       refuseDirectory(file);
       const format = opts.format ?? detectImportFormat(file);
@@ -195,11 +211,13 @@ For a .env file each variable name becomes the secret name as it is (after --pre
         }
         if (opts.json) return ctx.json(report);
         await ctx.out(summaryOfImport(report));
+        if (report.dryRun && report.actions.length) await write(ctx.io.stdout, planOfImport(report));
         if (report.skipped.length) {
           await ctx.note(`skipped ${report.skipped.length} name(s) the store already holds (see --on-conflict): ${report.skipped.join(', ')}`);
         }
         if (report.overwritten.length) await ctx.note(`${opts.dryRun ? 'would replace' : 'replaced'}: ${report.overwritten.join(', ')}`);
         if (report.appended.length) await ctx.note(`${opts.dryRun ? 'would add a new version to' : 'added a new version to'}: ${report.appended.join(', ')}`);
+        if (report.unchanged.length) await ctx.note(`unchanged, the value is already current (no new version): ${report.unchanged.join(', ')}`);
         if (report.noCurrentValue.length) {
           await ctx.note(`left untouched, the bundle holds no live current value for: ${report.noCurrentValue.join(', ')}`);
         }

@@ -9,7 +9,8 @@ import { write } from '../io.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { readStreamAtMost } from '../bounded-read.js';
 import type { Context } from '../context.js';
-import { childEnv, collect, nameList, renderTemplate, resolveEnv, type EnvEntry, type EnvSelection } from '../secret-env.js';
+import { childEnv, collect, nameList, resolveEnv, type EnvEntry, type EnvSelection } from '../secret-env.js';
+import { MAX_INDENT, parseTemplate, renderTemplate } from '../template.js';
 
 interface SelectionOpts {
   prefix?: string;
@@ -152,6 +153,20 @@ prints {"KEY": "value"}; shell prints export KEY='value' for eval or source.`)
     .option('-i, --input <template>', 'the template file (default: the template on stdin)')
     .option('-o, --output <file>', 'write here (mode 0600, replaced atomically) instead of stdout')
     .addHelpText('after', `
+A reference is {{ store:NAME }} or {{ store:NAME@VERSION }}, optionally followed by
+filters, applied left to right: {{ store:app/cert | indent 4 }}, {{ store:k | base64 | json }}.
+  json       a JSON string literal with its quotes (the value must be UTF-8)
+  base64     standard base64 with padding (any bytes)
+  base64url  URL-safe base64 without padding, as in JWTs (any bytes)
+  indent N   N spaces (0..${MAX_INDENT}) before every line after the first, empty lines
+             excepted: put the reference where the first line goes, e.g. in YAML
+               cert: |
+                 {{ store:app/cert | indent 4 }}
+  trim       spaces, tabs, CR and LF removed from both ends
+Other {{ ... }} text passes through untouched; a {{ store: that does not parse
+(unclosed on its line, a bad name or version, an unknown filter) is an error
+with its line, before the store is opened.
+
 Every reference is resolved before anything is written: a missing, deleted or
 destroyed one is an error naming it, and no output is written (an existing -o
 file is left as it was).`)
@@ -167,7 +182,8 @@ file is left as it was).`)
           throw new StoreError('E_IO', `cannot read the template ${opts.input}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
         }
       }
-      const out = await ctx.withStore(cmd, (store) => renderTemplate(store, template));
+      const refs = parseTemplate(template);
+      const out = await ctx.withStore(cmd, (store) => renderTemplate(store, template, refs));
       try {
         if (opts.output !== undefined) writeFileAtomic(opts.output, out);
         else await write(ctx.io.stdout, out);
