@@ -6,10 +6,11 @@
 // - dist/bin/store-main.cjs.cache: that cache, made here by running the CLI
 //   once on a throwaway store so it holds the functions a real command uses.
 import { build } from 'esbuild';
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeThirdPartyLicenses } from './third-party-licenses.mjs';
 
 /**
  * commander requires node:child_process at load time, only to run external
@@ -28,10 +29,14 @@ const lazyChildProcess = {
   },
 };
 
-const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: 'linked', legalComments: 'none', logLevel: 'warning' };
+// No source map: the bundle is not minified, and a map would point at
+// sources the package does not ship. preserveSymlinks: a linked node_modules
+// (a worktree's) would otherwise name its real location in the bundle's comments.
+const common = { bundle: true, platform: 'node', target: 'node20', preserveSymlinks: true, legalComments: 'none', logLevel: 'warning' };
 
-await build({
+const result = await build({
   ...common,
+  metafile: true,
   entryPoints: ['src/cli/bin.ts'],
   outfile: 'dist/bin/store-main.cjs',
   format: 'cjs',
@@ -43,6 +48,7 @@ await build({
   define: { 'import.meta.url': '__sbImportMetaUrl' },
   banner: { js: "const __sbImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
+writeThirdPartyLicenses(result.metafile, 'dist/bin/store-main.cjs', 'dist/bin/THIRD-PARTY-LICENSES.txt');
 // The launcher is CommonJS too (no ESM loader at start-up): dist/bin says so.
 writeFileSync('dist/bin/package.json', '{ "type": "commonjs" }\n');
 copyFileSync('scripts/launcher.cjs', 'dist/bin/store.js');
@@ -51,12 +57,19 @@ chmodSync('dist/bin/store.js', 0o755);
 // The code cache: init, set and get on a throwaway store (no user data involved).
 const dir = mkdtempSync(join(tmpdir(), 'strongbox-build-'));
 try {
-  const cli = (args, input, cache) => execFileSync(process.execPath,
-    ['dist/bin/store.js', '--store', join(dir, 's.db'), '--keyfile', join(dir, 'k'), ...args],
-    { input, stdio: ['pipe', 'ignore', 'inherit'], env: { ...process.env, STRONGBOX_BUILD_CODE_CACHE: cache ? '1' : '0' } });
-  cli(['init', '--master', 'keyfile'], '', false);
-  cli(['set', 'build/probe'], 'probe', false);
-  cli(['get', 'build/probe'], '', true);
+  const cli = (args, input, mode) => {
+    const r = spawnSync(process.execPath,
+      ['dist/bin/store.js', '--store', join(dir, 's.db'), '--keyfile', join(dir, 'k'), ...args],
+      { input, stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, STRONGBOX_BUILD_CODE_CACHE: mode } });
+    if (r.status !== 0) throw new Error(`store ${args.join(' ')} failed while making the code cache: ${r.stderr}`);
+    return r.stderr.toString();
+  };
+  cli(['init', '--master', 'keyfile'], '', '0');
+  cli(['set', 'build/probe'], 'probe', '0');
+  cli(['get', 'build/probe'], '', '1');
+  // A cache V8 would not take is only dead weight: make sure this one is taken.
+  const verdict = cli(['get', 'build/probe'], '', 'check');
+  if (!verdict.includes('code cache accepted')) throw new Error(`the code cache just made is not used: ${verdict.trim()}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

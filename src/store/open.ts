@@ -117,6 +117,7 @@ async function sealOlderStore(raw: SqliteStorage, header: StoreHeader, master: M
  * the integrity key, and the header read again with every entry and the state
  * row checked. The header read before the key (to choose it) is replaced by this one.
  * @throws E_WRONG_MASTER_KEY, E_TAMPERED, E_MASTER_KEY
+ * @internal for backup.ts; left out of the published declarations, which would otherwise need better-sqlite3's types
  */
 export async function authenticate(raw: SqliteStorage, path: string, master: MasterKey): Promise<{ storage: GuardedStorage; header: StoreHeader }> {
   const unchecked = raw.read((tx) => readHeader(tx, path));

@@ -615,6 +615,7 @@ export function pkcs11(options: Pkcs11Options): MasterKeySource {
  * Test hooks: a logged-in session through the same module cache the
  * provider uses (a second C_Initialize would be refused), and the number of
  * modules still loaded. Not part of the library API.
+ * @internal left out of the published declarations, which would otherwise need pkcs11js (an optional peer) installed
  */
 export const __TESTS = {
   async withSession<T>(
