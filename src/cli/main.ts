@@ -23,6 +23,7 @@ const COMMANDS: [names: string[], load: LoadGroup][] = [
   [['init'], async () => (await import('./commands/init.js')).registerInit],
   [['set'], async () => (await import('./commands/set.js')).registerSet],
   [['get'], async () => (await import('./commands/get.js')).registerGet],
+  [['edit'], async () => (await import('./commands/edit.js')).registerEdit],
   [['list', 'ls'], async () => (await import('./commands/list.js')).registerList],
   [['history'], async () => (await import('./commands/history.js')).registerHistory],
   [['delete', 'undelete', 'destroy', 'purge', 'rollback'], async () => (await import('./commands/lifecycle.js')).registerLifecycle],
