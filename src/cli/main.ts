@@ -125,6 +125,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const { agentMain } = await import('../agent/server.js');
     return agentMain(argv.slice(1));
   }
+  if (argv[0] === '__clip-clear') {
+    // The clipboard clearer left behind by store get --clip, not a user command.
+    const { clipClearMain } = await import('./clipboard-clear.js');
+    return clipClearMain(io).catch(() => EXIT.generic);
+  }
   try {
     await program(ctx, await loadGroups(groupsFor(argv))).parseAsync(argv, { from: 'user' });
     return ctx.exitStatus ?? EXIT.ok;
