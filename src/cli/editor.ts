@@ -64,10 +64,9 @@ export interface EditorExit {
   signal: NodeJS.Signals | null;
 }
 
-/** The exit status a shell would report for `exit` (128+N for signal N). */
-export function exitStatusOf(exit: EditorExit): number {
-  if (exit.signal) return 128 + (osConstants.signals[exit.signal] ?? 0);
-  return exit.status ?? 1;
+/** The exit status of a process a signal ended, as a shell reports it: 128+N. */
+export function signalExitStatus(signal: NodeJS.Signals): number {
+  return 128 + (osConstants.signals[signal] ?? 0);
 }
 
 /**

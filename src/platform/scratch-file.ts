@@ -35,11 +35,12 @@ function isDirectory(path: string): boolean {
 }
 
 /** Where the scratch directory goes, and whether memory backs that place. */
-export function scratchParent(env: Env): { dir: string; inMemory: boolean } {
+export function scratchParent(env: Env, platform: NodeJS.Platform = process.platform): { dir: string; inMemory: boolean } {
   const runtime = env.XDG_RUNTIME_DIR;
   // The XDG spec says to ignore a relative path.
   if (runtime && isAbsolute(runtime) && isDirectory(runtime)) return { dir: runtime, inMemory: true };
-  if (process.platform === 'linux' && isDirectory('/dev/shm')) return { dir: '/dev/shm', inMemory: true };
+  // Elsewhere /dev/shm, if there is one, need not be memory.
+  if (platform === 'linux' && isDirectory('/dev/shm')) return { dir: '/dev/shm', inMemory: true };
   const tmp = env.TMPDIR && isAbsolute(env.TMPDIR) ? env.TMPDIR : tmpdir();
   return { dir: tmp, inMemory: false };
 }

@@ -13,7 +13,8 @@ import { createScratchFile, removeScratch, scratchParent, SCRATCH_PREFIX } from 
 import { checkName } from '../../store/names.js';
 import type { Store } from '../../store/store.js';
 import { readFileAtMost } from '../bounded-read.js';
-import { EditSignals, editorCommand, exitStatusOf, runEditor, type EditorExit } from '../editor.js';
+import { EditSignals, editorCommand, runEditor, signalExitStatus, type EditorExit } from '../editor.js';
+import { EXIT } from '../exit-codes.js';
 import { childEnv } from '../secret-env.js';
 import { stripNewline } from '../secret-input.js';
 import type { Context } from '../context.js';
@@ -132,14 +133,15 @@ refused (exit 2): store set NAME --file F writes those.`)
           const outcome = await editInScratch(ctx, name, before.value, store.maxValueBytes);
           if ('signal' in outcome) {
             await ctx.note(`edit aborted by ${outcome.signal}: nothing written`);
-            ctx.exitStatus = exitStatusOf({ status: null, signal: outcome.signal });
+            ctx.exitStatus = signalExitStatus(outcome.signal);
             return;
           }
           if ('editor' in outcome) {
             const how = outcome.editor.signal ? `was ended by ${outcome.editor.signal}` : `exited with status ${outcome.editor.status}`;
             const notFound = outcome.editor.status === 127 ? ' (not found? set VISUAL or EDITOR)' : '';
             await ctx.note(`edit aborted: the editor (${editorCommand(ctx.io.env)}) ${how}${notFound}: nothing written`);
-            ctx.exitStatus = exitStatusOf(outcome.editor);
+            // 1, as git does: passing the editor's status on would collide with store's own (3: not found).
+            ctx.exitStatus = EXIT.generic;
             return;
           }
           edited = outcome.edited;
