@@ -47,7 +47,7 @@ async function valueLimit(store: Store): Promise<number> {
 export function registerSet(program: Command, ctx: Context): void {
   addGenerateOptions(program
     .command('set')
-    .description('write a new version of a secret (value from stdin, --file, a prompt, or --generate)')
+    .description('write a new version of a secret (value from stdin, --file, or a prompt)')
     .argument('<name>', 'secret name'))
     .option('--file <path>', 'read the value from a file')
     .option('--value <value>', 'the value itself (unsafe: visible in argv)')
