@@ -113,8 +113,9 @@ every file in it (swap and backup files too) is overwritten with zeros and remov
 also on errors, SIGTERM and SIGHUP (passed on to the editor). SIGINT and SIGQUIT are
 left to the editor, as git does.
 
-Nothing is written when the editor exits non-zero (vim: :cq) or by a signal, or
-when the value is unchanged. Editors end a file with a newline: one is dropped
+Nothing is written when the editor exits non-zero (vim: :cq) or by a signal (exit
+1), when store is sent SIGTERM or SIGHUP (exit 128+N), or when the value is
+unchanged. Editors end a file with a newline: one is dropped
 unless the value already ended with one (--keep-newline keeps it). The new
 version is written only if the secret's current version is still the one read
 (else exit 4, and the edit is not kept). Values that are not UTF-8 text are
