@@ -50,6 +50,13 @@ export interface ScratchFile {
   path: string;
   /** Its private directory. */
   dir: string;
+  /**
+   * The file as created, kept open: an editor that saves by writing a new
+   * file and renaming it over this one (vim by default) unlinks the first
+   * one, value and all, where no walk of the directory finds it; through
+   * this descriptor it is zeroed all the same.
+   */
+  fd: number;
 }
 
 /**
@@ -66,32 +73,52 @@ export function createScratchFile(parent: string, fileName: string, data: Uint8A
     throw new StoreError('E_IO', `cannot make a private directory under ${parent}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
   }
   const path = join(dir, fileName);
+  let fd: number | undefined;
   try {
-    const fd = nodeFileOps.createExclusive(path, 0o600);
-    try {
-      nodeFileOps.writeAll(fd, data);
-    } finally {
-      nodeFileOps.close(fd);
-    }
+    fd = nodeFileOps.createExclusive(path, 0o600);
+    nodeFileOps.writeAll(fd, data);
   } catch (e) {
-    removeScratch(dir);
-    throw new StoreError('E_IO', `cannot write the scratch file in ${dir}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    const failed: string[] = [];
+    if (fd !== undefined) zeroThenClose(fd, path, failed);
+    wipeTree(dir, failed);
+    throw new StoreError('E_IO', `cannot write the scratch file in ${dir}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+      failed.length > 0 ? [`remove ${dir} yourself: it may hold the value in clear text`] : []);
   }
-  return { path, dir };
+  return { path, dir, fd };
 }
 
-/** Overwrite a regular file's bytes with zeros in place and fsync them. */
+/** Overwrite an open file's bytes with zeros in place and fsync them. */
+function zero(fd: number): void {
+  let left = fstatSync(fd).size;
+  let offset = 0;
+  while (left > 0) {
+    const n = writeSync(fd, ZEROS, 0, Math.min(left, ZEROS.length), offset);
+    left -= n;
+    offset += n;
+  }
+  fsyncSync(fd);
+}
+
+/** zero(fd), then close it whatever happened; `name` goes to `failed` if it could not be zeroed. */
+function zeroThenClose(fd: number, name: string, failed: string[]): void {
+  try {
+    zero(fd);
+  } catch {
+    failed.push(name);
+  } finally {
+    try {
+      closeSync(fd);
+    } catch {
+      /* closed */
+    }
+  }
+}
+
+/** Overwrite a regular file's bytes with zeros in place, by its path. */
 function zeroFile(path: string): void {
   const fd = openSync(path, constants.O_WRONLY | constants.O_NOFOLLOW);
   try {
-    let left = fstatSync(fd).size;
-    let offset = 0;
-    while (left > 0) {
-      const n = writeSync(fd, ZEROS, 0, Math.min(left, ZEROS.length), offset);
-      left -= n;
-      offset += n;
-    }
-    fsyncSync(fd);
+    zero(fd);
   } finally {
     closeSync(fd);
   }
@@ -129,14 +156,16 @@ function wipeTree(dir: string, failed: string[]): void {
 }
 
 /**
- * Overwrite with zeros and remove every file in the scratch directory, then
+ * Overwrite with zeros the file as created (through its descriptor, wherever
+ * its name went) and every file in the scratch directory, remove them, then
  * the directory. Goes on past a file it cannot remove, then reports them all.
  * @throws StoreError E_IO naming what is left (the caller must say so: it may hold the value)
  */
-export function removeScratch(dir: string): void {
+export function removeScratch(scratch: ScratchFile): void {
   const failed: string[] = [];
-  wipeTree(dir, failed);
+  zeroThenClose(scratch.fd, `${scratch.path} (as created)`, failed);
+  wipeTree(scratch.dir, failed);
   if (failed.length > 0) {
-    throw new StoreError('E_IO', `could not overwrite and remove ${failed.join(', ')}`, [`remove ${dir} yourself: it may hold the value in clear text`]);
+    throw new StoreError('E_IO', `could not overwrite and remove ${failed.join(', ')}`, [`remove ${scratch.dir} yourself: it may hold the value in clear text`]);
   }
 }

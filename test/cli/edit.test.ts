@@ -91,6 +91,14 @@ printf 'swap holds old-value' > "$1.swp"; ln "$1.swp" "${keep}/swap"`);
     expect(await value('app/db')).toBe('edited-value');
   });
 
+  it('zeroes the file as created even when the editor saved by writing a new file and renaming it over (as vim does)', async () => {
+    const ed = editor(`ln "$1" "${keep}/created"; printf 'renamed-in' > "$1.new"; mv "$1.new" "$1"`);
+    await ok(['edit', 'app/db'], { EDITOR: ed });
+    expect(await value('app/db')).toBe('renamed-in');
+    expect(readFileSync(join(keep, 'created'))).toEqual(Buffer.alloc('old-value'.length));
+    expect(readdirSync(runtime)).toEqual([]);
+  });
+
   it('writes no version when the value is unchanged, newline added or not', async () => {
     for (const body of ['true', `printf '\\n' >> "$1"`]) {
       const r = await ok(['edit', 'app/db'], { EDITOR: editor(body) });

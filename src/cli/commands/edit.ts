@@ -72,7 +72,7 @@ async function editInScratch(ctx: Context, name: string, value: Uint8Array, limi
       failure = e;
     }
     try {
-      removeScratch(scratch.dir);
+      removeScratch(scratch);
     } catch (e) {
       if (outcome && 'edited' in outcome) wipe(outcome.edited);
       // A leftover plaintext outweighs whatever else went wrong; say both.
@@ -108,8 +108,9 @@ The editor is $VISUAL, else $EDITOR, else vi, run as sh -c '<editor> "$@"' with 
 file's path as its only argument (so "code --wait" works), with this terminal, and
 with no STORE_* variable. The file is 0600 in a new 0700 directory named
 ${SCRATCH_PREFIX}XXXXXX under $XDG_RUNTIME_DIR, else /dev/shm (both kept in memory),
-else the temp directory (with a warning). When the editor exits the directory and
-every file in it (swap and backup files too) is overwritten with zeros and removed,
+else the temp directory (with a warning). When the editor exits the file as
+created (even if the editor renamed a new file over it) and every file in the
+directory (swap and backup files too) are overwritten with zeros and removed,
 also on errors, SIGTERM and SIGHUP (passed on to the editor). SIGINT and SIGQUIT are
 left to the editor, as git does.
 
