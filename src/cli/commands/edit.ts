@@ -80,11 +80,6 @@ async function editInScratch(ctx: Context, name: string, value: Uint8Array, limi
       throw e;
     }
     if (failure !== undefined) throw failure;
-    // A signal that came while the file was being removed still aborts.
-    if (signals.received && outcome && 'edited' in outcome) {
-      wipe(outcome.edited);
-      outcome = { signal: signals.received };
-    }
     return outcome!;
   } finally {
     signals.release();
