@@ -23,6 +23,7 @@ const COMMANDS: [names: string[], load: LoadGroup][] = [
   [['init'], async () => (await import('./commands/init.js')).registerInit],
   [['set'], async () => (await import('./commands/set.js')).registerSet],
   [['get'], async () => (await import('./commands/get.js')).registerGet],
+  [['edit'], async () => (await import('./commands/edit.js')).registerEdit],
   [['list', 'ls'], async () => (await import('./commands/list.js')).registerList],
   [['history'], async () => (await import('./commands/history.js')).registerHistory],
   [['delete', 'undelete', 'destroy', 'purge', 'rollback'], async () => (await import('./commands/lifecycle.js')).registerLifecycle],
@@ -123,6 +124,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
     // The unlock agent's own process (started by store unlock), not a user command.
     const { agentMain } = await import('../agent/server.js');
     return agentMain(argv.slice(1));
+  }
+  if (argv[0] === '__clip-clear') {
+    // The clipboard clearer left behind by store get --clip, not a user command.
+    const { clipClearMain } = await import('./clipboard-clear.js');
+    return clipClearMain(io).catch(() => EXIT.generic);
   }
   try {
     await program(ctx, await loadGroups(groupsFor(argv))).parseAsync(argv, { from: 'user' });

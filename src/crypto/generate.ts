@@ -1,12 +1,12 @@
 /**
- * Random secret values for `store rotate --generate`: characters drawn from
+ * Random secret values for `store set --generate` and `store rotate --generate`: characters drawn from
  * the OS CSPRNG (random.ts) by rejection sampling, so every character of the
  * charset is exactly equally likely (no modulo bias).
  */
 import { StoreError } from '../errors.js';
 import { randomBytes } from './random.js';
 
-export type Charset = 'alnum' | 'hex' | 'base64' | 'symbols';
+export type Charset = 'alnum' | 'hex' | 'base64' | 'base64url' | 'digits' | 'symbols';
 
 const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 const LOWER = 'abcdefghijklmnopqrstuvwxyz';
@@ -19,11 +19,17 @@ const DIGITS = '0123456789';
  */
 export const SYMBOL_PUNCTUATION = '!#$%&()*+,-./:;<=>?@[]^_{|}~';
 
-/** The alphabet of each charset. base64 is the alphabet only, not padded base64 encoding. */
+/**
+ * The alphabet of each charset. base64 and base64url are the alphabets only,
+ * not padded base64 encoding; base64url's is safe in URLs and file names,
+ * digits is for PINs.
+ */
 export const CHARSETS: Readonly<Record<Charset, string>> = {
   alnum: UPPER + LOWER + DIGITS,
   hex: DIGITS + 'abcdef',
   base64: UPPER + LOWER + DIGITS + '+/',
+  base64url: UPPER + LOWER + DIGITS + '-_',
+  digits: DIGITS,
   symbols: UPPER + LOWER + DIGITS + SYMBOL_PUNCTUATION,
 };
 

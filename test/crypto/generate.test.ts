@@ -8,6 +8,8 @@ const SHAPES: Record<Charset, RegExp> = {
   alnum: /^[A-Za-z0-9]+$/,
   hex: /^[0-9a-f]+$/,
   base64: /^[A-Za-z0-9+/]+$/,
+  base64url: /^[A-Za-z0-9_-]+$/,
+  digits: /^[0-9]+$/,
   symbols: /^[A-Za-z0-9!#$%&()*+,\-./:;<=>?@[\]^_{|}~]+$/,
 };
 
@@ -45,6 +47,8 @@ describe('generateValue', () => {
     expect(CHARSETS.alnum).toHaveLength(62);
     expect(CHARSETS.hex).toBe('0123456789abcdef');
     expect(CHARSETS.base64).toHaveLength(64);
+    expect(CHARSETS.base64url).toBe(CHARSETS.alnum + '-_');
+    expect(CHARSETS.digits).toBe('0123456789');
     expect(CHARSETS.symbols).toBe(CHARSETS.alnum + SYMBOL_PUNCTUATION);
     for (const a of Object.values(CHARSETS)) expect(new Set(a).size).toBe(a.length);
     expect(SYMBOL_PUNCTUATION).not.toMatch(/[\s'"`\\]/);

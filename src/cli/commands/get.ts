@@ -5,6 +5,26 @@ import { write } from '../io.js';
 import { wholeNumber, type Context } from '../context.js';
 import { expiryOf } from '../../store/policy.js';
 
+/** clipboard.ts's DEFAULT_CLIP_SECONDS, repeated: that module starts processes and is loaded only for --clip. */
+const DEFAULT_CLIP_SECONDS = 45;
+
+interface GetOptions {
+  version?: number;
+  at?: string;
+  newline?: boolean;
+  json?: boolean;
+  strict?: boolean;
+  clip?: boolean;
+  clipSeconds?: number;
+}
+
+const CLIP_HELP = `
+With --clip the value goes to the clipboard (wl-copy, xclip, xsel, pbcopy or clip.exe,
+whichever this session has; exit 2 when none) on the tool's stdin, and nothing is
+printed but a note on stderr (--json: the metadata, never the value). A process
+left behind clears the clipboard after the delay if it still holds the value; it
+is handed a SHA-256 digest of the value, not the value.`;
+
 export function registerGet(program: Command, ctx: Context): void {
   program
     .command('get')
@@ -15,10 +35,15 @@ export function registerGet(program: Command, ctx: Context): void {
     .option('-n, --newline', 'end the output with a newline (added by itself when stdout is a terminal)')
     .option('--json', 'print {name, version, createdAt, value} (value as UTF-8, else valueBase64)')
     .option('--strict', 'fail (exit 3) instead of warning when the secret has expired under its rotation policy')
-    .action(async (name: string, opts: { version?: number; at?: string; newline?: boolean; json?: boolean; strict?: boolean }, cmd: Command) => {
+    .option('-c, --clip', 'copy the value to the clipboard instead of printing it, and clear it after a while')
+    .option('--clip-seconds <n>', `with --clip: clear after N seconds (env STORE_CLIP_SECONDS; default ${DEFAULT_CLIP_SECONDS})`, wholeNumber('--clip-seconds', 1))
+    .addHelpText('after', CLIP_HELP)
+    .action(async (name: string, opts: GetOptions, cmd: Command) => {
       if (opts.at !== undefined && !Number.isFinite(Date.parse(opts.at))) {
         throw new StoreError('E_USAGE', `--at takes an ISO 8601 time such as 2026-01-31T12:00:00Z, not "${opts.at}"`);
       }
+      // Checked before the store is opened: no passphrase asked for nothing.
+      const clip = opts.clip ? await import('../get-clip.js').then((m) => m.clipPlan(opts, ctx.io.env)) : undefined;
       await ctx.withStore(cmd, async (store) => {
         const expiry = await expiryOf(store, name);
         if (expiry !== undefined && Date.now() >= expiry.getTime()) {
@@ -29,7 +54,9 @@ export function registerGet(program: Command, ctx: Context): void {
         const s = await store.get(name, { version: opts.version, at: opts.at });
         const bytes = s.value.expose();
         try {
-          if (opts.json) {
+          if (clip) {
+            await clip.copy(ctx, s);
+          } else if (opts.json) {
             const text = tryUtf8(bytes);
             const value = text !== undefined ? { value: text } : { valueBase64: toBase64(bytes) };
             await ctx.json({ name: s.name, version: s.version, createdAt: s.createdAt, ...value });

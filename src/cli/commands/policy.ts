@@ -3,17 +3,14 @@ import type { Command } from 'commander';
 import { StoreError } from '../../errors.js';
 import { readValue } from './set.js';
 import { SecretBytes } from '../../crypto/secret.js';
-import { CHARSETS, generateValue, isCharset, MAX_LENGTH, MIN_LENGTH, SYMBOL_PUNCTUATION, type Charset } from '../../crypto/generate.js';
+import { addGenerateOptions, generateBytes, generatePlan, type GenerateOptions } from '../generate-options.js';
 import { dueSecrets, policyStatus, rotateValue, setPolicy } from '../../store/policy.js';
 import { stripNewline } from '../secret-input.js';
 import { parseDuration } from '../progress.js';
-import { table, wholeNumber, type Context } from '../context.js';
+import { table, type Context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 
-interface RotateOptions {
-  generate?: boolean;
-  length?: number;
-  charset?: string;
+interface RotateOptions extends GenerateOptions {
   file?: string;
   allowEmpty?: boolean;
   trimNewline?: boolean;
@@ -35,35 +32,23 @@ function human(ms: number): string {
 }
 
 export function registerPolicy(program: Command, ctx: Context): void {
-  program
+  addGenerateOptions(program
     .command('rotate')
     .description('write a new value of a secret and record the rotation (value from stdin, --file, a prompt, or --generate)')
-    .argument('<name>', 'secret name')
-    .option('--generate', 'generate a random value (never printed: read it with store get)')
-    .option('--length <n>', `length of a generated value (${MIN_LENGTH}..${MAX_LENGTH}, default 32)`, wholeNumber('--length', MIN_LENGTH))
-    .option('--charset <set>', `characters of a generated value: ${Object.keys(CHARSETS).join('|')} (default alnum; symbols: alnum and ${SYMBOL_PUNCTUATION})`)
+    .argument('<name>', 'secret name'))
     .option('--file <path>', 'read the new value from a file')
     .option('--allow-empty', 'accept an empty value')
     .option('--trim-newline', 'drop one trailing newline (as `echo` adds)')
     .option('--json', 'print the result as JSON')
     .action(async (name: string, opts: RotateOptions, cmd: Command) => {
-      if (!opts.generate && (opts.length !== undefined || opts.charset !== undefined)) {
-        throw new StoreError('E_USAGE', '--length and --charset go with --generate');
-      }
-      if (opts.generate && opts.file !== undefined) throw new StoreError('E_USAGE', '--generate and --file exclude each other');
-      const charset = opts.charset ?? 'alnum';
-      if (!isCharset(charset)) throw new StoreError('E_USAGE', `--charset takes ${Object.keys(CHARSETS).join(', ')}, not "${charset}"`);
-      const length = opts.length ?? 32;
-      if (length > MAX_LENGTH) throw new StoreError('E_USAGE', `--length takes ${MIN_LENGTH}..${MAX_LENGTH}, not ${length}`);
+      const generated = generatePlan(opts, opts.file !== undefined ? ['--file'] : []);
       await ctx.withStore(cmd, async (store) => {
-        const raw = opts.generate
-          ? new TextEncoder().encode(generateValue(length, charset as Charset))
-          : await readValue(name, opts, ctx, store);
+        const raw = generated ? generateBytes(generated) : await readValue(name, opts, ctx, store);
         try {
           const value = opts.trimNewline ? stripNewline(raw) : raw;
           const r = await rotateValue(store, name, new SecretBytes(value), { allowEmpty: opts.allowEmpty });
-          if (opts.json) await ctx.json({ ...r, ...(opts.generate ? { generated: { length, charset } } : {}) });
-          else await ctx.out(`${r.name}: version ${r.version} (rotated${opts.generate ? `, generated ${length} ${charset} characters` : ''})`);
+          if (opts.json) await ctx.json({ ...r, ...(generated ? { generated } : {}) });
+          else await ctx.out(`${r.name}: version ${r.version} (rotated${generated ? `, generated ${generated.length} ${generated.charset} characters` : ''})`);
         } finally {
           raw.fill(0);
         }

@@ -6,8 +6,9 @@ import { readFileAtMost, readStreamAtMost } from '../bounded-read.js';
 import { promptHidden } from '../prompt.js';
 import { promptsForbidden, stripNewline } from '../secret-input.js';
 import { wholeNumber, type Context } from '../context.js';
+import { addGenerateOptions, generateBytes, generatePlan, type GenerateOptions } from '../generate-options.js';
 
-interface SetOptions {
+interface SetOptions extends GenerateOptions {
   file?: string;
   value?: string;
   cas?: number;
@@ -44,24 +45,33 @@ async function valueLimit(store: Store): Promise<number> {
 }
 
 export function registerSet(program: Command, ctx: Context): void {
-  program
+  addGenerateOptions(program
     .command('set')
     .description('write a new version of a secret (value from stdin, --file, or a prompt)')
-    .argument('<name>', 'secret name')
+    .argument('<name>', 'secret name'))
     .option('--file <path>', 'read the value from a file')
     .option('--value <value>', 'the value itself (unsafe: visible in argv)')
     .option('--cas <n>', 'write only if the current version is N (0: only if absent)', wholeNumber('--cas'))
     .option('--allow-empty', 'accept an empty value')
     .option('--trim-newline', 'drop one trailing newline (as `echo` adds)')
     .option('--json', 'print the result as JSON')
+    .addHelpText('after', `
+With --generate the value is made here from the OS CSPRNG (32 alnum characters
+unless --length and --charset say otherwise) and is not printed; stdin is not
+read. --cas 0 makes it only if the secret does not exist yet.`)
     .action(async (name: string, opts: SetOptions, cmd: Command) => {
+      const generated = generatePlan(opts, [
+        ...(opts.file !== undefined ? ['--file'] : []),
+        ...(opts.value !== undefined ? ['--value'] : []),
+        ...(opts.trimNewline ? ['--trim-newline'] : []),
+      ]);
       await ctx.withStore(cmd, async (store) => {
-        const raw = await readValue(name, opts, ctx, store);
+        const raw = generated ? generateBytes(generated) : await readValue(name, opts, ctx, store);
         try {
           const value = opts.trimNewline ? stripNewline(raw) : raw;
           const r = await store.put(name, new SecretBytes(value), { cas: opts.cas, allowEmpty: opts.allowEmpty });
-          if (opts.json) await ctx.json(r);
-          else await ctx.out(`${r.name}: version ${r.version}`);
+          if (opts.json) await ctx.json({ ...r, ...(generated ? { generated } : {}) });
+          else await ctx.out(`${r.name}: version ${r.version}${generated ? ` (generated ${generated.length} ${generated.charset} characters)` : ''}`);
         } finally {
           raw.fill(0);
         }
