@@ -7,7 +7,11 @@ import { Command, CommanderError } from 'commander';
 import { StoreError } from '../errors.js';
 import { EXIT, EXIT_FOR } from './exit-codes.js';
 import { Context } from './context.js';
+import { ErrorReport, withoutOptionValues } from './error-report.js';
+import { addExamples } from './help/examples.js';
+import { exitStatusFooter } from './help/exit-status.js';
 import type { Io } from './io.js';
+/** The program's version (a test holds it equal to package.json's). */
 export const VERSION = '0.1.0';
 
 type Register = (program: Command, ctx: Context) => void;
@@ -77,8 +81,8 @@ function loadGroups(loaders: LoadGroup[]): Promise<Register[]> {
   return Promise.all(loaders.map((load) => load()));
 }
 
-/** The program with the given command groups registered. */
-function program(ctx: Context, groups: Register[]): Command {
+/** The program with the given command groups registered; `report` follows the parse to tell a failure as text or JSON. */
+function program(ctx: Context, groups: Register[], report?: ErrorReport): Command {
   const p = new Command('store')
     .description('Strongbox: a local encrypted secret store')
     .option('--store <path>', 'the store file (env STORE_PATH; default $XDG_DATA_HOME/strongbox/store.db)')
@@ -92,23 +96,44 @@ function program(ctx: Context, groups: Register[]): Command {
     .exitOverride()
     .configureOutput({
       writeOut: (s) => ctx.io.stdout.write(s),
-      writeErr: (s) => ctx.io.stderr.write(s),
-      // commander quotes an unknown option whole: in --password=hunter2 the part after '=' is a value.
-      outputError: (s, write) => write(s.replace(/^error: /, 'store: error: ').replace(/('-[^'=\s]*=)[^']*'/g, "$1…'")),
+      // Under --json a refused command line is told as one JSON line at the end (ErrorReport), not as text here.
+      writeErr: (s) => (report?.json ? undefined : ctx.io.stderr.write(s)),
+      outputError: (s, write) => write(withoutOptionValues(s.replace(/^error: /, 'store: error: '))),
     });
   for (const register of groups) register(p, ctx);
+  addExamples(p);
   p.addHelpText('after', `
-store -V (or store --version alone) prints the program version.
+store -V (or store --version alone) prints the program version; with --json also
+the Node.js version, the store schema and the file formats this build writes.
+Under --json a failure is one JSON line on stderr:
+  {"error":{"code":"E_NOT_FOUND","message":"...","hints":[...],"exit":3}}
 
-Exit status: 0 ok, 1 error, 2 usage or invalid input, 3 not found / deleted / destroyed,
-4 check-and-set conflict, 5 wrong master key or tampered data, 6 master key missing or unusable,
-7 no store / not a store / too new, 75 locked (try again).`);
+${exitStatusFooter()}`);
   const override = (c: Command): void => {
     c.exitOverride();
     c.commands.forEach(override);
   };
   p.commands.forEach(override);
+  if (report) {
+    const follow = (c: Command): void => {
+      if (c.commands.length > 0) c.hook('preSubcommand', (_parent, sub) => report.reached(sub));
+      c.commands.forEach(follow);
+    };
+    follow(p);
+  }
   return p;
+}
+
+/** The whole program, every command group registered: for the man page and the tests that read all commands. */
+export async function fullProgram(ctx: Context): Promise<Command> {
+  return program(ctx, await loadGroups(COMMANDS.map(([, load]) => load)));
+}
+
+/** `store --version` or `-V`, alone or with --json: the only flags it takes. */
+function versionRequest(argv: string[]): { json: boolean } | undefined {
+  const rest = argv.filter((a) => a !== '--json');
+  if (rest.length !== 1 || argv.length > 2 || (rest[0] !== '-V' && rest[0] !== '--version')) return undefined;
+  return { json: rest.length < argv.length };
 }
 
 /** Run the CLI with `argv` (without node and script); resolves to the exit status. */
@@ -116,7 +141,13 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const ctx = new Context(io);
   const debug = argv.includes('--debug');
   // Not commander's .version(): its --version would shadow `get --version N`.
-  if (argv.length === 1 && (argv[0] === '-V' || argv[0] === '--version')) {
+  const version = versionRequest(argv);
+  if (version?.json) {
+    const { versionInfo } = await import('./help/version.js');
+    io.stdout.write(`${JSON.stringify(versionInfo(VERSION))}\n`);
+    return EXIT.ok;
+  }
+  if (version) {
     io.stdout.write(`${VERSION}\n`);
     return EXIT.ok;
   }
@@ -130,23 +161,27 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const { clipClearMain } = await import('./clipboard-clear.js');
     return clipClearMain(io).catch(() => EXIT.generic);
   }
+  const report = new ErrorReport(argv);
   try {
-    await program(ctx, await loadGroups(groupsFor(argv))).parseAsync(argv, { from: 'user' });
+    await program(ctx, await loadGroups(groupsFor(argv)), report).parseAsync(argv, { from: 'user' });
     return ctx.exitStatus ?? EXIT.ok;
   } catch (e) {
     if (e instanceof CommanderError) {
       // Help and --version end this way too, with status 0; commander already printed.
-      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      if (e.exitCode === 0) return EXIT.ok;
+      report.failUsage(io, e, EXIT.usage);
+      return EXIT.usage;
     }
     if (e instanceof StoreError) {
-      io.stderr.write(`store: error: ${e.message}\n`);
-      for (const hint of e.hints) io.stderr.write(`store: hint: ${hint}\n`);
-      if (debug && e.stack) io.stderr.write(`${e.stack}\n`);
-      return EXIT_FOR[e.code] ?? EXIT.generic;
+      const exit = EXIT_FOR[e.code] ?? EXIT.generic;
+      report.fail(io, { code: e.code, message: e.message, hints: e.hints, exit }, debug ? e.stack : undefined);
+      return exit;
     }
-    io.stderr.write(`store: error: internal error: ${(e as Error)?.message ?? String(e)}\n`);
-    if (debug && (e as Error)?.stack) io.stderr.write(`${(e as Error).stack}\n`);
-    else io.stderr.write('store: hint: run again with --debug for details\n');
+    const stack = debug ? (e as Error)?.stack : undefined;
+    report.fail(io, {
+      code: 'E_INTERNAL', message: `internal error: ${(e as Error)?.message ?? String(e)}`,
+      hints: stack ? [] : ['run again with --debug for details'], exit: EXIT.generic,
+    }, stack);
     return EXIT.generic;
   }
 }

@@ -41,7 +41,7 @@ export function registerDoctor(program: Command, ctx: Context): void {
     .option('--max-key-age <duration>', 'warn when the primary data key is older than this (default 90d)', parseDuration)
     .option('--json', 'print the findings as JSON')
     .addHelpText('after', `
-Exit status: 0 when nothing failed (warnings allowed unless --strict), 1 otherwise.
+Exit status: 0 when nothing failed (warnings allowed unless --strict), 10 otherwise.
 Checks that need the master key are skipped when none is given; on a terminal a
 passphrase is asked for as usual.`)
     .action(async (opts: { deep?: boolean; strict?: boolean; maxKeyAge?: number; json?: boolean }, cmd: Command) => {

@@ -1,0 +1,50 @@
+/**
+ * `store --version` (and `-V`) prints the version package.json gives; with
+ * --json one line with the Node.js version, the store schema and the formats
+ * this build writes. `get --version N` stays get's option.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { VERSION } from '../../src/cli/main.js';
+import { STORE_FORMAT } from '../../src/store/header.js';
+import { SCHEMA_VERSION } from '../../src/store/sqlite/schema.js';
+import { runInProcess } from '../helpers/in-process.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const packageVersion = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
+
+describe('store --version', () => {
+  it('is package.json\'s version', async () => {
+    expect(VERSION).toBe(packageVersion);
+    for (const flag of ['--version', '-V']) {
+      expect(await runInProcess([flag])).toEqual({ status: 0, out: `${packageVersion}\n`, err: '' });
+    }
+  });
+
+  it('--json: one line with node, schema and formats, in either order of the flags', async () => {
+    for (const argv of [['--version', '--json'], ['--json', '--version'], ['-V', '--json']]) {
+      const r = await runInProcess(argv);
+      expect(r.status).toBe(0);
+      expect(r.err).toBe('');
+      expect(r.out.endsWith('\n') && !r.out.trimEnd().includes('\n')).toBe(true);
+      expect(JSON.parse(r.out)).toEqual({
+        version: packageVersion,
+        node: process.version,
+        schema: SCHEMA_VERSION,
+        formats: { store: STORE_FORMAT, value: 1, export: 'strongbox-export/v1', exportFormat: 1 },
+      });
+    }
+  });
+
+  it('with anything else it is not the version: get --version N, or a stray option', async () => {
+    const dir = tempDir();
+    const base = ['--store', join(dir, 's.db'), '--keyfile', join(dir, 'k')];
+    expect((await runInProcess([...base, 'init', '--master', 'keyfile'])).status).toBe(0);
+    expect((await runInProcess([...base, 'set', 'a'], { input: 'one' })).status).toBe(0);
+    expect((await runInProcess([...base, 'set', 'a'], { input: 'two' })).status).toBe(0);
+    expect(await runInProcess([...base, 'get', 'a', '--version', '1'])).toMatchObject({ status: 0, out: 'one' });
+    expect((await runInProcess(['--version', '--debug'])).status).toBe(2);
+    expect((await runInProcess(['--version', '--json', '--json'])).status).toBe(2);
+  });
+});
