@@ -662,6 +662,10 @@ async function exportAge(
       const staged = BundleFile.fromBytes(spool.take());
       try {
         const cipher = (await encryptAge(recipients, recordLines(staged, spoolKey))).getReader();
+        // Every bundle written can be imported: an importer refuses a larger file, armored or not.
+        const tooLarge = () => usage(`an age bundle holds at most ${MAX_AGE_BUNDLE_BYTES} bytes; this export is larger, nothing was written`, [
+          'export less (--prefix), or write a v1 bundle (a passphrase or --recipient-keyfile), which has no such limit',
+        ]);
         const parts: Uint8Array[] = [];
         let size = 0;
         for (;;) {
@@ -670,14 +674,16 @@ async function exportAge(
           size += value.length;
           if (size > MAX_AGE_BUNDLE_BYTES) {
             await cipher.cancel();
-            throw usage(`an age bundle holds at most ${MAX_AGE_BUNDLE_BYTES} bytes; this export is larger, nothing was written`, [
-              'export less (--prefix), or write a v1 bundle (a passphrase or --recipient-keyfile), which has no such limit',
-            ]);
+            throw tooLarge();
           }
           if (armor) parts.push(value);
           else sink.write(value);
         }
-        if (armor) sink.write(await armorAge(concat(...parts)));
+        if (armor) {
+          const armored = await armorAge(concat(...parts));
+          if (armored.length > MAX_AGE_BUNDLE_BYTES) throw tooLarge();
+          sink.write(armored);
+        }
       } finally {
         staged.close();
       }
