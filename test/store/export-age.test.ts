@@ -7,7 +7,7 @@
  */
 import { chmodSync, existsSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } from 'age-encryption';
+import { Decrypter, Encrypter, generateHybridIdentity, generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { describe, expect, it } from 'vitest';
 import {
   MAX_AGE_BUNDLE_BYTES, ageRecipientsOfFile, createAgeIdentityFile, detectImportFormat, exportStore, importBundle, importPlain,
@@ -145,6 +145,19 @@ describe('age bundles: round trip', () => {
       identities: [{ identityFile: a.file }, { identity: readFileSync(b.file) }],
     });
     expect(r.created).toHaveLength(4);
+  });
+
+  it('typage\'s post-quantum hybrid recipients (age1pq1…) work beside X25519 ones', async () => {
+    const { store: src, dir } = await populated();
+    const pq = await generateHybridIdentity();
+    const x = await identity(dir, 'x');
+    const file = join(dir, 'pq.age');
+    await exportStore(src, file, { recipients: [await identityToRecipient(pq), x.recipient] });
+    expect(readFileSync(file, 'latin1')).toContain('-> mlkem768x25519 ');
+    for (const identities of [[{ identity: `# pq\n${pq}\n` }], [{ identityFile: x.file }]]) {
+      const { store: dst } = await fresh();
+      expect((await importBundle(dst, file, { identities })).created).toHaveLength(4);
+    }
   });
 
   it('an empty selection makes a valid empty age bundle; duplicate recipients are dropped', async () => {
