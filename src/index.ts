@@ -18,11 +18,13 @@ export {
   type BackupOptions, type BackupReport, type RestoreOptions, type RestoreReport, type VerifyOptions, type VerifyReport, type VerifyProblem,
 } from './store/backup.js';
 export {
-  exportStore, exportPlain, importBundle, importPlain, readBundleInfo, detectImportFormat, ImportRefusedError,
+  exportStore, exportPlain, importBundle, importPlain, readBundleInfo, detectImportFormat, ImportRefusedError, MAX_AGE_BUNDLE_BYTES,
   type BundleKey, type BundleInfo, type ExportOptions, type PlainExportOptions, type ExportReport, type ImportOptions,
   type BundleImportOptions, type PlainImportOptions, type ImportReport, type ConflictPolicy, type PlainFormat, type ImportFormat,
   type ImportAction, type ImportActionKind,
+  type AgeIdentity,
 } from './store/export.js';
+export { createAgeIdentityFile, ageRecipientsOfFile, readAgeRecipientsFile } from './crypto/providers/age-identity.js';
 export { setPolicy, rotateValue, dueSecrets, expiryOf, policyStatus, policyOf, type RotationPolicy, type DueSecret, type PolicyStatus } from './store/policy.js';
 export { agent, type AgentSourceOptions } from './agent/source.js';
 export { checkSecrets, parseRequirement, type Requirement, type CheckReport, type CheckProblem, type CheckProblemKind } from './store/check.js';

@@ -38,6 +38,7 @@ const COMMANDS: [names: string[], load: LoadGroup][] = [
   [['audit'], async () => (await import('./commands/audit.js')).registerAudit],
   [['config'], async () => (await import('./commands/audit.js')).registerConfig],
   [['export', 'import'], async () => (await import('./commands/export.js')).registerExport],
+  [['age-keygen'], async () => (await import('./commands/age-keygen.js')).registerAgeKeygen],
   [['backup', 'restore', 'verify'], async () => (await import('./commands/backup.js')).registerBackup],
   [['rotate', 'policy', 'due'], async () => (await import('./commands/policy.js')).registerPolicy],
   [['run', 'env', 'inject'], async () => (await import('./commands/run.js')).registerRun],

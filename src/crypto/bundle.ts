@@ -491,8 +491,9 @@ function decodeRecord(plain: Uint8Array, index: number): BundleRecord | { type: 
  * The order rules both sides enforce: secrets in strictly ascending name
  * order, each followed by exactly its announced number of version records in
  * strictly ascending version order, none above the secret's current version.
+ * Also the rules of the records inside an age bundle (src/crypto/age-records.ts).
  */
-class Sequence {
+export class Sequence {
   secrets = 0;
   versions = 0;
   #lastName: string | undefined;
@@ -500,7 +501,7 @@ class Sequence {
   #lastVersion = 0;
   #current = 0;
 
-  constructor(private readonly h: BundleHeader, private readonly fail: (m: string) => Error) {}
+  constructor(private readonly h: Pick<BundleHeader, 'allVersions' | 'secrets' | 'versions'>, private readonly fail: (m: string) => Error) {}
 
   secret(r: Pick<SecretRecord, 'name' | 'currentVersion' | 'versionCount'>, at: string): void {
     if (this.#pending > 0) throw this.fail(`${at}: a secret where a version of ${this.#lastName} was expected`);

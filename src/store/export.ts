@@ -1,9 +1,11 @@
 /**
  * Export and import (docs/design.md §4): an encrypted bundle portable to another
- * store (docs/export-format.md), and plaintext JSON / .env only when asked.
+ * store (docs/export-format.md) — a v1 bundle under a passphrase or key file,
+ * or an age bundle to age recipients — and plaintext JSON / .env only when asked.
  *
  * Export reads one consistent snapshot (one read transaction) and writes the
- * bundle record by record, so memory does not grow with the store. Import
+ * bundle record by record, so memory does not grow with the store (an age
+ * bundle is the exception: it is spooled in memory, see MemorySink). Import
  * reads the bundle twice: the first pass opens and checks every record and
  * the trailer without touching the store; only then does the second pass,
  * inside ONE write transaction, re-encrypt each value under the target's
@@ -21,10 +23,14 @@ import {
   keyFileBundleKey, keyFileHeader, passphraseBundleKey, passphraseHeader, recordLength, verifyBundleKey,
   type BundleHeader, type BundleRecord, type SecretRecord,
 } from '../crypto/bundle.js';
-import { equalBytes, hex, tryUtf8, utf8, wipe } from '../crypto/bytes.js';
+import { ageEncodingOf, armorAge, checkRecipients, dearmorAge, decryptAge, encryptAge, parseIdentities } from '../crypto/age.js';
+import { MAX_LINE_BYTES, RecordsDecoder, encodeHeaderLine, encodeSecretLine, encodeVersionLine } from '../crypto/age-records.js';
+import { concat, equalBytes, hex, tryUtf8, utf8, wipe } from '../crypto/bytes.js';
 import { openValue, sealValue } from '../crypto/envelope.js';
 import { DEFAULT_SCRYPT, type ScryptParams } from '../crypto/kdf.js';
+import { readAgeIdentities } from '../crypto/providers/age-identity.js';
 import { readKeyFile } from '../crypto/providers/keyfile.js';
+import { randomBytes } from '../crypto/random.js';
 import { reloadKeyset, StaleKeyset } from './keys.js';
 import { nameProblem } from './names.js';
 import { contextOf, eventsOf, type Store, type StoreContext } from './store.js';
@@ -53,8 +59,16 @@ export interface BundleInfo {
   versions: number;
 }
 
+/**
+ * What opens an age bundle (key material): an age identity file
+ * (`AGE-SECRET-KEY-1…` lines and # comments, mode 0600, as age-keygen writes
+ * it), or the same text given directly.
+ */
+export type AgeIdentity = { identityFile: string } | { identity: string | Uint8Array };
+
 export type PlainFormat = 'json' | 'env';
-export type ImportFormat = 'bundle' | PlainFormat;
+/** `bundle`: a v1 bundle; `age`: an age bundle (an age file of JSON Lines records). */
+export type ImportFormat = 'bundle' | 'age' | PlainFormat;
 /**
  * What import does with a name the target already holds: leave it, replace
  * the whole secret, add the imported value as a new version, or (`update`)
@@ -77,7 +91,16 @@ export interface ImportAction {
 }
 
 export interface ExportOptions {
-  key: BundleKey;
+  /** A v1 bundle sealed with a passphrase or key file; give this or `recipients`. */
+  key?: BundleKey;
+  /**
+   * An age bundle instead (docs/export-format.md, "Age bundles"): a standard
+   * age file that each of these recipients (`age1…` public keys) can open
+   * alone, with `age -d` or `importBundle`.
+   */
+  recipients?: readonly string[];
+  /** Age bundles: ASCII armor (`age -a`) instead of binary. */
+  armor?: boolean;
   /** Only secrets whose names start with this. */
   prefix?: string;
   /** Every version that is not destroyed; default: each secret's current live version only. */
@@ -99,9 +122,13 @@ export interface ExportReport {
   skippedNotLive: string[];
   /** Destroyed versions left out (their values no longer exist). */
   skippedDestroyed: number;
-  /** Bundles: how they are sealed. */
+  /** v1 bundles: how they are sealed. */
   keyKind?: 'passphrase' | 'keyfile';
   keyId?: string;
+  /** Age bundles: the recipients that can open it (public keys), duplicates dropped. */
+  recipients?: string[];
+  /** Age bundles: ASCII-armored. */
+  armored?: boolean;
   bytes: number;
 }
 
@@ -113,8 +140,10 @@ export interface ImportOptions {
 }
 
 export interface BundleImportOptions extends ImportOptions {
-  /** The key, or a function choosing it once the bundle's header has been read. */
-  key: BundleKey | ((info: BundleInfo) => BundleKey | Promise<BundleKey>);
+  /** v1 bundles: the key, or a function choosing it once the bundle's header has been read. */
+  key?: BundleKey | ((info: BundleInfo) => BundleKey | Promise<BundleKey>);
+  /** Age bundles: the identities to try; any one of the bundle's recipients opens it. */
+  identities?: readonly AgeIdentity[];
 }
 
 export interface PlainImportOptions extends ImportOptions {
@@ -171,6 +200,8 @@ const MAX_CUSTOM_KEY_LENGTH = 128;
 const MAX_CUSTOM_VALUE_LENGTH = 512;
 /** Plaintext import files are read whole; this bounds the memory it takes. */
 const MAX_PLAIN_FILE_BYTES = 256 * 1024 * 1024;
+/** An age bundle is held in memory (see MemorySink): export and import refuse a larger one. */
+export const MAX_AGE_BUNDLE_BYTES = 256 * 1024 * 1024;
 const FLUSH_BYTES = 1024 * 1024;
 
 function usage(message: string, hints: string[] = []): StoreError {
@@ -284,21 +315,62 @@ async function withNewFile<T>(path: string, wipeChunks: boolean, fn: (sink: Sink
   }
 }
 
-/** A bundle file read by position, with a read-ahead buffer (it holds ciphertext only). */
+/**
+ * An age bundle's spool: a v1 bundle under a one-time key, in memory. The
+ * store is read in one synchronous transaction and typage works
+ * asynchronously, so neither side can wait for the other: the records are
+ * sealed here first, and opened again one at a time on the other side. Only
+ * ciphertext is kept, and nothing is written to disk.
+ */
+class MemorySink {
+  #chunks: Uint8Array[] = [];
+  #bytes = 0;
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  write(b: Uint8Array): void {
+    this.#chunks.push(b);
+    this.#bytes += b.length;
+  }
+
+  reset(): void {
+    this.#chunks = [];
+    this.#bytes = 0;
+  }
+
+  /** Everything written, as one array; the sink is empty afterwards. */
+  take(): Uint8Array {
+    const out = concat(...this.#chunks);
+    this.reset();
+    return out;
+  }
+}
+
+/** Where a bundle's bytes are read from: its file, or memory (an age bundle's spool). */
+interface ByteSource {
+  readonly size: number;
+  /** As readSync: up to `length` bytes at `position` into `into` at `offset`; 0 at the end. */
+  read(into: Uint8Array, offset: number, length: number, position: number): number;
+  close(): void;
+}
+
+/** A bundle read by position, with a read-ahead buffer (it holds ciphertext only). */
 class BundleFile {
   readonly size: number;
   readonly headerBytes: Uint8Array;
-  readonly #fd: number;
+  readonly #source: ByteSource;
   readonly #buf = new Uint8Array(FLUSH_BYTES);
   #bufPos = 0;
   #bufLen = 0;
 
-  private constructor(fd: number, size: number) {
-    this.#fd = fd;
-    this.size = size;
-    const peek = new Uint8Array(this.#read(0, Math.min(HEADER_PEEK_BYTES, size)));
+  private constructor(source: ByteSource) {
+    this.#source = source;
+    this.size = source.size;
+    const peek = new Uint8Array(this.#read(0, Math.min(HEADER_PEEK_BYTES, this.size)));
     const length = bundleHeaderLength(peek);
-    if (length > size) decodeBundleHeader(new Uint8Array(this.#read(0, size))); // throws: cut short
+    if (length > this.size) decodeBundleHeader(new Uint8Array(this.#read(0, this.size))); // throws: cut short
     this.headerBytes = new Uint8Array(this.#read(0, length));
   }
 
@@ -306,11 +378,24 @@ class BundleFile {
     const fd = openForReading(path);
     try {
       const st = regularFileStat(fd, path);
-      return new BundleFile(fd, st.size);
+      return new BundleFile({ size: st.size, read: (into, o, n, pos) => readSync(fd, into, o, n, pos), close: () => closeSync(fd) });
     } catch (e) {
       closeSync(fd);
       throw e;
     }
+  }
+
+  /** A bundle held in memory; `close()` wipes it. */
+  static fromBytes(bytes: Uint8Array): BundleFile {
+    return new BundleFile({
+      size: bytes.length,
+      read(into, o, n, pos) {
+        const part = bytes.subarray(pos, Math.min(pos + n, bytes.length));
+        into.set(part, o);
+        return part.length;
+      },
+      close: () => wipe(bytes),
+    });
   }
 
   /** `n` bytes at `pos`: a view, valid until the next read. Short reads mean the file changed under us. */
@@ -319,7 +404,7 @@ class BundleFile {
       const out = new Uint8Array(n);
       let done = 0;
       while (done < n) {
-        const got = readSync(this.#fd, out, done, n - done, pos + done);
+        const got = this.#source.read(out, done, n - done, pos + done);
         if (got === 0) break;
         done += got;
       }
@@ -329,7 +414,7 @@ class BundleFile {
       this.#bufPos = pos;
       this.#bufLen = 0;
       while (this.#bufLen < this.#buf.length) {
-        const got = readSync(this.#fd, this.#buf, this.#bufLen, this.#buf.length - this.#bufLen, pos + this.#bufLen);
+        const got = this.#source.read(this.#buf, this.#bufLen, this.#buf.length - this.#bufLen, pos + this.#bufLen);
         if (got === 0) break;
         this.#bufLen += got;
       }
@@ -339,11 +424,11 @@ class BundleFile {
   }
 
   /**
-   * Open every record in order, calling `fn` for each; ends with the checks
-   * of the trailer and of the file's end.
+   * Open every record in order; ends with the checks of the trailer and of
+   * the file's end, and returns the header.
    * @throws StoreError E_TAMPERED
    */
-  walk(key: Uint8Array, fn: (rec: BundleRecord, reader: BundleReader) => void): BundleHeader {
+  *records(key: Uint8Array): Generator<BundleRecord, BundleHeader> {
     const reader = new BundleReader(key, this.headerBytes);
     let pos = this.headerBytes.length;
     while (pos < this.size) {
@@ -354,14 +439,24 @@ class BundleFile {
       if (sealed.length !== n) recordLength(prefix, sealed.length, reader.index); // throws: the file shrank
       pos += 4 + n;
       const rec = reader.next(prefix, sealed);
-      if (rec.type !== 'end') fn(rec, reader);
+      if (rec.type !== 'end') yield rec;
     }
     reader.finish();
     return reader.header;
   }
 
+  /** `records`, calling `fn` for each. */
+  walk(key: Uint8Array, fn: (rec: BundleRecord) => void): BundleHeader {
+    const it = this.records(key);
+    for (;;) {
+      const step = it.next();
+      if (step.done) return step.value;
+      fn(step.value);
+    }
+  }
+
   close(): void {
-    closeSync(this.#fd);
+    this.#source.close();
   }
 }
 
@@ -479,7 +574,7 @@ function plaintextOf(c: StoreContext, tx: StorageOps, name: string, version: num
 }
 
 /** Run `fn` over one snapshot; if it meets a data key we lack (another process rotated), reload and start over. */
-async function snapshot<T>(c: StoreContext, sink: Sink, fn: (tx: StorageOps) => T): Promise<T> {
+async function snapshot<T>(c: StoreContext, sink: Pick<Sink, 'reset'>, fn: (tx: StorageOps) => T): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return c.storage.read(fn);
@@ -493,7 +588,8 @@ async function snapshot<T>(c: StoreContext, sink: Sink, fn: (tx: StorageOps) => 
 
 /**
  * Write an encrypted bundle of the store's secrets to `path` (a new file,
- * mode 0600). One consistent snapshot; records written one by one.
+ * mode 0600): a v1 bundle under `key`, or an age bundle to `recipients`.
+ * One consistent snapshot; records written one by one.
  * @throws E_USAGE (file exists), E_IO, E_MASTER_KEY, E_INSECURE_KEYFILE, E_TAMPERED
  */
 export async function exportStore(store: Store, path: string, options: ExportOptions): Promise<ExportReport> {
@@ -504,42 +600,21 @@ async function exportStoreUnreported(store: Store, path: string, options: Export
   const c = contextOf(store);
   const prefix = checkPrefix(options.prefix);
   const allVersions = options.allVersions ?? false;
+  if (options.recipients !== undefined) {
+    if (options.key !== undefined) throw usage('give an export key (a v1 bundle) or age recipients, not both');
+    return exportAge(c, path, await checkRecipients(options.recipients), options.armor ?? false, prefix, allVersions);
+  }
+  if (options.key === undefined) throw usage('an export needs a key ({ passphrase }, { keyFile } or { key }) or age recipients');
+  if (options.armor) throw usage('armor is for age bundles (recipients); a v1 bundle is binary');
   const { header, bundleKey } = await newBundleKey(options.key, { allVersions, createdAt: c.now() });
   try {
     return await withNewFile(path, false, (sink) => snapshot(c, sink, (tx) => {
-      // First pass: counts (the header states them); second: the records.
       const report: ExportReport = {
         path, format: 'bundle', secrets: 0, versions: 0, allVersions, skippedNotLive: [], skippedDestroyed: 0,
         keyKind: header.kind, bytes: 0,
       };
       if (header.keyId) report.keyId = hex(header.keyId);
-      for (const s of selection(tx, prefix, allVersions)) {
-        report.skippedDestroyed += s.destroyed;
-        if (s.versions.length === 0) {
-          report.skippedNotLive.push(s.secret.name);
-          continue;
-        }
-        report.secrets++;
-        report.versions += s.versions.length;
-      }
-      const writer = new BundleWriter(bundleKey, { ...header, secrets: report.secrets, versions: report.versions });
-      sink.write(writer.header());
-      for (const { secret: s, versions } of selection(tx, prefix, allVersions)) {
-        if (versions.length === 0) continue;
-        sink.write(writer.secret({
-          name: s.name, currentVersion: s.currentVersion, maxVersions: s.maxVersions, createdAt: s.createdAt,
-          updatedAt: s.updatedAt, custom: s.custom, versionCount: versions.length,
-        }));
-        for (const v of versions) {
-          const value = plaintextOf(c, tx, s.name, v.version);
-          try {
-            sink.write(writer.version({ version: v.version, createdAt: v.createdAt, deletedAt: v.deletedAt, value }));
-          } finally {
-            wipe(value);
-          }
-        }
-      }
-      sink.write(writer.trailer());
+      writeRecords(c, tx, sink, bundleKey, header, report, prefix);
       report.bytes = sink.bytes;
       return report;
     }).then((report) => auditExport(c, report)));
@@ -549,11 +624,139 @@ async function exportStoreUnreported(store: Store, path: string, options: Export
 }
 
 /**
+ * A whole v1 bundle of the snapshot `tx` under `key` into `sink`; the
+ * report gets the counts and what was left out.
+ */
+function writeRecords(
+  c: StoreContext, tx: StorageOps, sink: Pick<Sink, 'write'>, key: Uint8Array, header: BundleHeader, report: ExportReport, prefix: string,
+): void {
+  const { allVersions } = header;
+  // First pass: counts (the header states them); second: the records.
+  for (const s of selection(tx, prefix, allVersions)) {
+    report.skippedDestroyed += s.destroyed;
+    if (s.versions.length === 0) {
+      report.skippedNotLive.push(s.secret.name);
+      continue;
+    }
+    report.secrets++;
+    report.versions += s.versions.length;
+  }
+  const writer = new BundleWriter(key, { ...header, secrets: report.secrets, versions: report.versions });
+  sink.write(writer.header());
+  for (const { secret: s, versions } of selection(tx, prefix, allVersions)) {
+    if (versions.length === 0) continue;
+    sink.write(writer.secret({
+      name: s.name, currentVersion: s.currentVersion, maxVersions: s.maxVersions, createdAt: s.createdAt,
+      updatedAt: s.updatedAt, custom: s.custom, versionCount: versions.length,
+    }));
+    for (const v of versions) {
+      const value = plaintextOf(c, tx, s.name, v.version);
+      try {
+        sink.write(writer.version({ version: v.version, createdAt: v.createdAt, deletedAt: v.deletedAt, value }));
+      } finally {
+        wipe(value);
+      }
+    }
+  }
+  sink.write(writer.trailer());
+}
+
+/**
+ * Write an age bundle: the snapshot spooled as a v1 bundle under a one-time
+ * key in memory (see MemorySink), then its records as JSON Lines
+ * (src/crypto/age-records.ts) through typage's encrypter to the file.
+ */
+async function exportAge(
+  c: StoreContext, path: string, recipients: string[], armor: boolean, prefix: string, allVersions: boolean,
+): Promise<ExportReport> {
+  const spoolKey = randomBytes(32);
+  try {
+    return await withNewFile(path, false, async (sink) => {
+      const report: ExportReport = {
+        path, format: 'age', secrets: 0, versions: 0, allVersions, skippedNotLive: [], skippedDestroyed: 0, recipients, armored: armor, bytes: 0,
+      };
+      const spool = new MemorySink();
+      const header = keyFileHeader(spoolKey, { allVersions, createdAt: c.now() });
+      await snapshot(c, spool, (tx) => {
+        Object.assign(report, { secrets: 0, versions: 0, skippedNotLive: [], skippedDestroyed: 0 });
+        writeRecords(c, tx, spool, spoolKey, header, report, prefix);
+      });
+      const staged = BundleFile.fromBytes(spool.take());
+      try {
+        const cipher = (await encryptAge(recipients, recordLines(staged, spoolKey))).getReader();
+        // Every bundle written can be imported: an importer refuses a larger file, armored or not.
+        const tooLarge = () => usage(`an age bundle holds at most ${MAX_AGE_BUNDLE_BYTES} bytes; this export is larger, nothing was written`, [
+          'export less (--prefix), or write a v1 bundle (a passphrase or --recipient-keyfile), which has no such limit',
+        ]);
+        const parts: Uint8Array[] = [];
+        let size = 0;
+        for (;;) {
+          const { done, value } = await cipher.read();
+          if (done) break;
+          size += value.length;
+          if (size > MAX_AGE_BUNDLE_BYTES) {
+            await cipher.cancel();
+            throw tooLarge();
+          }
+          if (armor) parts.push(value);
+          else sink.write(value);
+        }
+        if (armor) {
+          const armored = await armorAge(concat(...parts));
+          if (armored.length > MAX_AGE_BUNDLE_BYTES) throw tooLarge();
+          sink.write(armored);
+        }
+      } finally {
+        staged.close();
+      }
+      report.bytes = sink.bytes;
+      return auditExport(c, report);
+    });
+  } finally {
+    wipe(spoolKey);
+  }
+}
+
+/** The spooled bundle's records as JSON Lines, made one record at a time as the encrypter pulls them. */
+function recordLines(staged: BundleFile, key: Uint8Array): ReadableStream<Uint8Array> {
+  const header = decodeBundleHeader(staged.headerBytes);
+  const records = staged.records(key);
+  let name = '';
+  let started = false;
+  return new ReadableStream<Uint8Array>({
+    pull(out) {
+      if (!started) {
+        started = true;
+        out.enqueue(encodeHeaderLine(header));
+        return;
+      }
+      const step = records.next();
+      if (step.done) {
+        out.close();
+        return;
+      }
+      const rec = step.value;
+      if (rec.type === 'secret') {
+        name = rec.name;
+        out.enqueue(encodeSecretLine(rec));
+        return;
+      }
+      try {
+        out.enqueue(encodeVersionLine(name, rec));
+      } finally {
+        wipe(rec.value);
+      }
+    },
+  }, { highWaterMark: 0 });
+}
+
+/**
  * Record an export in the audit log before the file is kept: an export that
  * cannot be logged is removed (fail closed, like every change).
  */
 function auditExport(c: StoreContext, r: ExportReport): ExportReport {
-  const detail = `${r.format} ${r.path}: ${r.secrets} secret(s), ${r.versions} version(s)${r.allVersions ? ', all versions' : ''}`;
+  const to = r.recipients ? ` for ${r.recipients.length} recipient(s)` : '';
+  const detail = `${r.format} ${r.path}${to}: ${r.secrets} secret(s), ${r.versions} version(s)${r.allVersions ? ', all versions' : ''}`;
   c.storage.write((tx) => c.audit.append(tx, { action: 'export', outcome: 'ok', detail }));
   return r;
 }
@@ -827,9 +1030,11 @@ class Importer {
 }
 
 /**
- * Import an encrypted bundle into `store`. Every record and the trailer are
- * checked before anything is written; the import itself is one transaction.
- * Versions keep their numbers, times and states; secrets their metadata.
+ * Import an encrypted bundle into `store`: a v1 bundle (with `key`) or an
+ * age bundle (with `identities`), told apart by the file's first line. Every
+ * record and the trailer are checked before anything is written; the import
+ * itself is one transaction. Versions keep their numbers, times and states;
+ * secrets their metadata.
  * @throws E_WRONG_MASTER_KEY, E_TAMPERED, E_UNSUPPORTED_FORMAT, E_INVALID_IMPORT, E_MASTER_KEY, E_IO, E_USAGE
  */
 export async function importBundle(store: Store, path: string, options: BundleImportOptions): Promise<ImportReport> {
@@ -840,6 +1045,13 @@ async function importBundleUnreported(store: Store, path: string, options: Bundl
   const c = contextOf(store);
   const onConflict = checkPolicy(options.onConflict);
   const dryRun = options.dryRun ?? false;
+  // Either kind of bundle may come: each takes the key it needs and ignores the other.
+  if (ageEncodingOf(readHead(path, 64)) !== undefined) return importAge(c, path, options, dryRun, onConflict);
+  if (options.key === undefined) {
+    throw new StoreError('E_MASTER_KEY', `${path} is sealed with a passphrase or a key file: give its key`, [
+      'key: { passphrase } or { keyFile } (store import --export-passphrase-file or --recipient-keyfile)',
+    ]);
+  }
   const file = BundleFile.open(path);
   try {
     const header = decodeBundleHeader(file.headerBytes);
@@ -847,66 +1059,7 @@ async function importBundleUnreported(store: Store, path: string, options: Bundl
     const key = await bundleKeyFor(spec, header);
     try {
       verifyBundleKey(key, file.headerBytes);
-
-      // Pass 1: open every record and the trailer; check what the target store would refuse.
-      const problems: string[] = [];
-      const limit = c.header.maxValueBytes;
-      let current: SecretRecord | undefined;
-      file.walk(key, (rec) => {
-        if (rec.type === 'secret') {
-          current = rec;
-          const problem = nameProblem(rec.name) ?? customProblem(rec.custom);
-          if (problem) problems.push(`${shown(rec.name)}: ${problem}`);
-        } else {
-          if (rec.value.length > limit) {
-            problems.push(`${current!.name} version ${rec.version}: the value is ${rec.value.length} bytes; this store takes at most ${limit}`);
-          }
-          wipe(rec.value);
-        }
-      });
-      if (problems.length > 0) throw new ImportRefusedError(path, problems);
-
-      // Pass 2: the same records again, now written in one transaction.
-      let report = emptyReport(path, 'bundle', dryRun, onConflict);
-      let compared: AuditEntry[] = [];
-      await sealingTransaction(c, dryRun, (tx) => {
-        report = emptyReport(path, 'bundle', dryRun, onConflict);
-        const im = new Importer(c, tx, report, dryRun);
-        compared = im.compared;
-        let group: { rec: SecretRecord; target: ReturnType<Importer['begin']>; versions: number[]; appended: boolean } | undefined;
-        const close = () => {
-          if (!group) return;
-          const { rec, target } = group;
-          if (target.mode === 'create') {
-            im.finish(target.row, { currentVersion: rec.currentVersion, maxVersions: rec.maxVersions, custom: rec.custom, updatedAt: rec.updatedAt }, group.versions);
-          } else if (target.mode === 'append' && !group.appended) {
-            im.noCurrentValue(rec.name);
-          }
-        };
-        file.walk(key, (rec) => {
-          if (rec.type === 'secret') {
-            close();
-            group = { rec, target: im.begin(rec.name, rec.createdAt), versions: [], appended: false };
-            return;
-          }
-          try {
-            const g = group!;
-            if (g.target.mode === 'create') {
-              im.insert(g.target.row, g.rec.name, rec.version, rec.createdAt, rec.deletedAt, rec.value);
-              g.versions.push(rec.version);
-            } else if (g.target.mode === 'append' && rec.version === g.rec.currentVersion && rec.deletedAt === null) {
-              im.append(g.target.row, rec.value);
-              g.appended = true;
-            }
-          } finally {
-            wipe(rec.value);
-          }
-        });
-        close();
-      });
-      if (!dryRun && report.overwritten.length > 0) c.storage.checkpoint();
-      auditComparisons(c, compared);
-      return report;
+      return await importRecords(c, file, key, path, 'bundle', dryRun, onConflict);
     } finally {
       wipe(key);
     }
@@ -916,14 +1069,247 @@ async function importBundleUnreported(store: Store, path: string, options: Bundl
 }
 
 /**
+ * The two passes of every bundle import, over `file` opened with `key`: the
+ * first opens and checks every record and the trailer and what the target
+ * would refuse; the second writes them in one transaction.
+ */
+async function importRecords(
+  c: StoreContext, file: BundleFile, key: Uint8Array, path: string, format: 'bundle' | 'age', dryRun: boolean, onConflict: ConflictPolicy,
+): Promise<ImportReport> {
+  // Pass 1: open every record and the trailer; check what the target store would refuse.
+  const problems: string[] = [];
+  const limit = c.header.maxValueBytes;
+  let current: SecretRecord | undefined;
+  file.walk(key, (rec) => {
+    if (rec.type === 'secret') {
+      current = rec;
+      const problem = nameProblem(rec.name) ?? customProblem(rec.custom);
+      if (problem) problems.push(`${shown(rec.name)}: ${problem}`);
+    } else {
+      if (rec.value.length > limit) {
+        problems.push(`${current!.name} version ${rec.version}: the value is ${rec.value.length} bytes; this store takes at most ${limit}`);
+      }
+      wipe(rec.value);
+    }
+  });
+  if (problems.length > 0) throw new ImportRefusedError(path, problems);
+
+  // Pass 2: the same records again, now written in one transaction.
+  let report = emptyReport(path, format, dryRun, onConflict);
+  let compared: AuditEntry[] = [];
+  await sealingTransaction(c, dryRun, (tx) => {
+    report = emptyReport(path, format, dryRun, onConflict);
+    const im = new Importer(c, tx, report, dryRun);
+    compared = im.compared;
+    let group: { rec: SecretRecord; target: ReturnType<Importer['begin']>; versions: number[]; appended: boolean } | undefined;
+    const close = () => {
+      if (!group) return;
+      const { rec, target } = group;
+      if (target.mode === 'create') {
+        im.finish(target.row, { currentVersion: rec.currentVersion, maxVersions: rec.maxVersions, custom: rec.custom, updatedAt: rec.updatedAt }, group.versions);
+      } else if (target.mode === 'append' && !group.appended) {
+        im.noCurrentValue(rec.name);
+      }
+    };
+    file.walk(key, (rec) => {
+      if (rec.type === 'secret') {
+        close();
+        group = { rec, target: im.begin(rec.name, rec.createdAt), versions: [], appended: false };
+        return;
+      }
+      try {
+        const g = group!;
+        if (g.target.mode === 'create') {
+          im.insert(g.target.row, g.rec.name, rec.version, rec.createdAt, rec.deletedAt, rec.value);
+          g.versions.push(rec.version);
+        } else if (g.target.mode === 'append' && rec.version === g.rec.currentVersion && rec.deletedAt === null) {
+          im.append(g.target.row, rec.value);
+          g.appended = true;
+        }
+      } finally {
+        wipe(rec.value);
+      }
+    });
+    close();
+  });
+  if (!dryRun && report.overwritten.length > 0) c.storage.checkpoint();
+  auditComparisons(c, compared);
+  return report;
+}
+
+/**
+ * Import an age bundle: decrypted by typage, each line checked by
+ * RecordsDecoder and spooled as a v1 bundle under a one-time key in memory
+ * (the write transaction is synchronous and typage is not), then the same
+ * two passes as a v1 bundle. A bundle that fails anywhere writes nothing.
+ */
+async function importAge(c: StoreContext, path: string, options: BundleImportOptions, dryRun: boolean, onConflict: ConflictPolicy): Promise<ImportReport> {
+  if (options.identities === undefined || options.identities.length === 0) {
+    throw new StoreError('E_MASTER_KEY', `${path} is an age bundle: it needs an age identity to open`, [
+      'give the identity file whose public key it was exported to (store import --identity F)',
+    ]);
+  }
+  const identities = await identitiesOf(options.identities);
+  const spoolKey = randomBytes(32);
+  try {
+    const staged = await spoolAge(path, identities, spoolKey);
+    try {
+      return await importRecords(c, staged, spoolKey, path, 'age', dryRun, onConflict);
+    } finally {
+      staged.close();
+    }
+  } finally {
+    wipe(spoolKey);
+  }
+}
+
+async function identitiesOf(list: readonly AgeIdentity[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const id of list) {
+    if (id && 'identityFile' in id) {
+      out.push(...await readAgeIdentities(id.identityFile));
+    } else if (id && 'identity' in id) {
+      const bytes = typeof id.identity === 'string' ? utf8.encode(id.identity) : new Uint8Array(id.identity);
+      try {
+        out.push(...await parseIdentities(bytes, 'an age identity given'));
+      } finally {
+        wipe(bytes);
+      }
+    } else {
+      throw usage('an age identity is { identityFile } or { identity }');
+    }
+  }
+  return out;
+}
+
+/** The age bundle at `path` decrypted, checked line by line, and spooled as a v1 bundle under `spoolKey`. */
+async function spoolAge(path: string, identities: string[], spoolKey: Uint8Array): Promise<BundleFile> {
+  let file = readAgeFile(path);
+  if (ageEncodingOf(file.subarray(0, 64)) === 'armored') file = await dearmorAge(file);
+  const plain = await decryptAge(file, identities);
+  const decoder = new RecordsDecoder();
+  const spool = new MemorySink();
+  let writer: BundleWriter | undefined;
+  const lines = new LineSplitter(MAX_LINE_BYTES, (line) => {
+    const rec = decoder.next(line);
+    if (rec.type === 'header') {
+      const { allVersions, createdAt, secrets, versions } = rec;
+      writer = new BundleWriter(spoolKey, { ...keyFileHeader(spoolKey, { allVersions, createdAt }), secrets, versions });
+      spool.write(writer.header());
+    } else if (rec.type === 'secret') {
+      spool.write(writer!.secret(rec));
+    } else {
+      try {
+        spool.write(writer!.version(rec));
+      } finally {
+        wipe(rec.value);
+      }
+    }
+  });
+  try {
+    for (let chunk = await plain.next(); chunk; chunk = await plain.next()) {
+      try {
+        lines.push(chunk);
+      } finally {
+        wipe(chunk);
+      }
+    }
+    lines.end();
+    decoder.finish();
+  } catch (e) {
+    await plain.cancel();
+    lines.discard();
+    throw e;
+  }
+  spool.write(writer!.trailer());
+  return BundleFile.fromBytes(spool.take());
+}
+
+/** An age bundle's bytes, read whole (bounded). */
+function readAgeFile(path: string): Uint8Array {
+  const fd = openForReading(path);
+  try {
+    const st = regularFileStat(fd, path);
+    if (st.size > MAX_AGE_BUNDLE_BYTES) {
+      throw new StoreError('E_INVALID_IMPORT', `${path} is ${st.size} bytes; an age bundle is at most ${MAX_AGE_BUNDLE_BYTES}`);
+    }
+    const out = new Uint8Array(st.size);
+    let done = 0;
+    while (done < out.length) {
+      const got = readSync(fd, out, done, out.length - done, done);
+      if (got === 0) break;
+      done += got;
+    }
+    return out.subarray(0, done);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Cuts a byte stream into lines (without their line feeds), each at most
+ * `max` bytes; the last line must end with a line feed too.
+ */
+class LineSplitter {
+  #parts: Uint8Array[] = [];
+  #length = 0;
+
+  constructor(private readonly max: number, private readonly onLine: (line: Uint8Array) => void) {}
+
+  /** `chunk` is not kept: the caller may wipe it afterwards. */
+  push(chunk: Uint8Array): void {
+    let start = 0;
+    for (let lf = chunk.indexOf(0x0a); lf !== -1; lf = chunk.indexOf(0x0a, start)) {
+      this.#take(chunk.subarray(start, lf));
+      const parts = this.#parts;
+      const line = parts.length === 1 ? parts[0]! : concat(...parts);
+      if (parts.length > 1) wipe(...parts);
+      this.#parts = [];
+      this.#length = 0;
+      try {
+        this.onLine(line);
+      } finally {
+        wipe(line);
+      }
+      start = lf + 1;
+    }
+    this.#take(chunk.subarray(start));
+  }
+
+  end(): void {
+    if (this.#length > 0) {
+      this.discard();
+      throw new StoreError('E_TAMPERED', 'the age bundle is damaged or was altered: its last line has no line feed', ['nothing was imported']);
+    }
+  }
+
+  discard(): void {
+    wipe(...this.#parts);
+    this.#parts = [];
+    this.#length = 0;
+  }
+
+  #take(part: Uint8Array): void {
+    if (part.length === 0) return;
+    this.#length += part.length;
+    if (this.#length > this.max) {
+      this.discard();
+      throw new StoreError('E_TAMPERED', `the age bundle is damaged or was altered: a line is longer than ${this.max} bytes`, ['nothing was imported']);
+    }
+    this.#parts.push(new Uint8Array(part));
+  }
+}
+
+/**
  * Which kind of import file `path` is: an encrypted bundle (by its magic
- * line), else JSON or .env by extension (.json; .env, *.env, .env.*), else by
+ * line: a v1 bundle, or an age file, binary or armored), else JSON or .env by extension (.json; .env, *.env, .env.*), else by
  * content (JSON starts with '{').
  * @throws E_IO
  */
 export function detectImportFormat(path: string): ImportFormat {
   const head = readHead(path, 64);
   if (Buffer.from(head).toString('latin1').startsWith(BUNDLE_MAGIC_PREFIX)) return 'bundle';
+  if (ageEncodingOf(head) !== undefined) return 'age';
   return plainFormatOf(path, head);
 }
 
@@ -956,6 +1342,7 @@ function regularFileStat(fd: number, path: string): Stats {
 function readHead(path: string, n: number): Uint8Array {
   const fd = openForReading(path);
   try {
+    regularFileStat(fd, path);
     const buf = new Uint8Array(n);
     return buf.subarray(0, readSync(fd, buf, 0, n, 0));
   } finally {
@@ -1019,7 +1406,7 @@ async function importPlainUnreported(store: Store, path: string, options: PlainI
     throw usage(`a plaintext import format is json or env, not "${String(options.format)}"`);
   }
   const bytes = readPlainFile(path);
-  if (Buffer.from(bytes.subarray(0, 32)).toString('latin1').startsWith(BUNDLE_MAGIC_PREFIX)) {
+  if (Buffer.from(bytes.subarray(0, 32)).toString('latin1').startsWith(BUNDLE_MAGIC_PREFIX) || ageEncodingOf(bytes.subarray(0, 64)) !== undefined) {
     wipe(bytes);
     throw usage(`${path} is an encrypted export bundle, not a plaintext file`, ['import it without --format']);
   }

@@ -1,12 +1,13 @@
-/** export, import: encrypted bundles between stores; plaintext JSON / .env only when asked. */
+/** export, import: encrypted bundles between stores (v1, or age to recipients); plaintext JSON / .env only when asked. */
 import { existsSync, statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { StoreError } from '../../errors.js';
 import { BUNDLE_SCRYPT_LIMITS, DEFAULT_SCRYPT, MAX_BUNDLE_LOG_N, MIN_LOG_N, checkScryptParams } from '../../crypto/kdf.js';
+import { readAgeRecipientsFile } from '../../crypto/providers/age-identity.js';
 import { createKeyFile } from '../../crypto/providers/keyfile.js';
 import {
   detectImportFormat, exportPlain, exportStore, importBundle, importPlain,
-  type BundleKey, type ConflictPolicy, type ExportReport, type ImportReport, type PlainFormat,
+  type AgeIdentity, type BundleKey, type ConflictPolicy, type ExportReport, type ImportReport, type PlainFormat,
 } from '../../store/export.js';
 import { wholeNumber, type Context } from '../context.js';
 import { write, type Io } from '../io.js';
@@ -18,6 +19,9 @@ interface KeyOptions {
 }
 
 interface ExportCliOptions extends KeyOptions {
+  recipient: string[];
+  recipientsFile: string[];
+  armor?: boolean;
   prefix?: string;
   allVersions?: boolean;
   scryptLogN?: number;
@@ -27,6 +31,7 @@ interface ExportCliOptions extends KeyOptions {
 }
 
 interface ImportCliOptions extends KeyOptions {
+  identity: string[];
   onConflict: ConflictPolicy;
   dryRun?: boolean;
   format?: PlainFormat;
@@ -34,6 +39,9 @@ interface ImportCliOptions extends KeyOptions {
   allowEmpty?: boolean;
   json?: boolean;
 }
+
+/** A repeatable option's values, in order. */
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 const PASSPHRASE_HINT = 'use --export-passphrase-file F or STORE_EXPORT_PASSPHRASE, or run on a terminal to be asked';
 
@@ -47,6 +55,9 @@ function bundlePassphrase(opts: KeyOptions, io: Io, confirm: boolean): Promise<U
 
 function summaryOfExport(r: ExportReport): string {
   const what = `exported ${r.secrets} secret(s) (${r.versions} version(s)) to ${r.path}`;
+  if (r.format === 'age') {
+    return `${what}, an age file${r.armored ? ' (armored)' : ''} for ${r.recipients!.length} recipient(s)${r.allVersions ? '' : ' (current versions only)'}`;
+  }
   if (r.format !== 'bundle') return `${what} as ${r.format}`;
   return `${what}, sealed ${r.keyKind === 'keyfile' ? `to key file id ${r.keyId}` : 'with a passphrase'}${r.allVersions ? '' : ' (current versions only)'}`;
 }
@@ -91,6 +102,9 @@ export function registerExport(program: Command, ctx: Context): void {
     .argument('<file>', 'the file to create (never overwritten; mode 0600)')
     .option('--prefix <prefix>', 'only secrets whose names start with this')
     .option('--all-versions', 'every version that is not destroyed, with its state (default: each current live version)')
+    .option('--recipient <age1…>', 'write an age bundle this age public key can open (repeat for several people; age -d opens it too)', collect, [])
+    .option('--recipients-file <path>', 'age recipients, one per line, # comments (as age -R); repeatable', collect, [])
+    .option('--armor', 'with --recipient: an ASCII-armored age file (as age -a)')
     .option('--recipient-keyfile <path>', 'seal to a 32-byte key file (base64, mode 0600; created if absent) instead of a passphrase')
     .option('--export-passphrase-file <path>', 'read the bundle passphrase from a file (or env STORE_EXPORT_PASSPHRASE, or the prompt)')
     .option('--scrypt-log-n <n>', `bundle passphrase KDF cost, log2 N (${MIN_LOG_N}..${MAX_BUNDLE_LOG_N}, default 17: an importer refuses more than 256 MiB)`, wholeNumber('--scrypt-log-n'))
@@ -99,25 +113,36 @@ export function registerExport(program: Command, ctx: Context): void {
     .option('--json', 'print the report as JSON')
     .addHelpText('after', `
 The global --passphrase-file is the store's own passphrase; the bundle's is --export-passphrase-file.
+With --recipient or --recipients-file the bundle is an age file: each recipient's identity opens it
+alone (store import --identity KEY, or age -d -i KEY, which prints its records as JSON Lines).
 A plaintext export takes each current live value; JSON needs UTF-8 values, .env also names without '/'.`)
     .action(async (file: string, opts: ExportCliOptions, cmd: Command) => {
+      const toAge = opts.recipient.length > 0 || opts.recipientsFile.length > 0;
       if (opts.plaintext) {
         if (!opts.format) throw new StoreError('E_USAGE', '--plaintext needs --format json or --format env');
-        if (opts.allVersions || opts.recipientKeyfile || opts.exportPassphraseFile || opts.scryptLogN !== undefined) {
+        if (opts.allVersions || opts.recipientKeyfile || opts.exportPassphraseFile || opts.scryptLogN !== undefined || toAge || opts.armor) {
           throw new StoreError('E_USAGE', '--plaintext takes only --format and --prefix (no --all-versions and no key options)');
         }
       } else if (opts.format) {
         throw new StoreError('E_USAGE', '--format is for --plaintext exports; an encrypted bundle has one format');
       }
+      if (toAge && (opts.recipientKeyfile || opts.exportPassphraseFile || opts.scryptLogN !== undefined)) {
+        throw new StoreError('E_USAGE', 'an age bundle (--recipient, --recipients-file) takes no passphrase or key file options');
+      }
+      if (opts.armor && !toAge) throw new StoreError('E_USAGE', '--armor is for age bundles: give --recipient or --recipients-file');
       if (opts.recipientKeyfile && opts.exportPassphraseFile) {
         throw new StoreError('E_USAGE', 'give --recipient-keyfile or --export-passphrase-file, not both');
       }
       if (existsSync(file)) throw new StoreError('E_USAGE', `${file} already exists; export never overwrites a file`, ['remove it, or choose another file name']);
       // Before the passphrase is asked for (twice): a cost no importer would accept fails now.
       if (opts.scryptLogN !== undefined) checkScryptParams({ ...DEFAULT_SCRYPT, logN: opts.scryptLogN }, BUNDLE_SCRYPT_LIMITS);
+      // Before the store is opened: a bad recipient or file fails first.
+      const recipients = [...opts.recipient, ...opts.recipientsFile.flatMap((f) => readAgeRecipientsFile(f))];
       await ctx.withStore(cmd, async (store) => {
         let report: ExportReport;
-        if (opts.plaintext) {
+        if (toAge) {
+          report = await exportStore(store, file, { recipients, armor: opts.armor, prefix: opts.prefix, allVersions: opts.allVersions });
+        } else if (opts.plaintext) {
           report = await exportPlain(store, file, { format: opts.format!, prefix: opts.prefix });
           await ctx.note(`warning: ${file} holds ${report.secrets} secret value(s) in plain text: protect it and delete it when done`);
         } else {
@@ -141,6 +166,7 @@ A plaintext export takes each current live value; JSON needs UTF-8 values, .env 
         }
         if (opts.json) return ctx.json(report);
         await ctx.out(summaryOfExport(report));
+        if (report.format === 'age') await ctx.note(`each recipient opens it with: store import ${file} --identity KEYFILE (or age -d -i KEYFILE ${file})`);
         if (report.skippedNotLive.length) {
           await ctx.note(`skipped ${report.skippedNotLive.length} secret(s) whose current version is deleted or destroyed: ${report.skippedNotLive.join(', ')}`);
         }
@@ -158,12 +184,14 @@ A plaintext export takes each current live value; JSON needs UTF-8 values, .env 
     .addOption(new Option('--format <format>', 'a plaintext file: json or env (default: by extension, else by content)').choices(['json', 'env']))
     .option('--prefix <prefix>', 'a plaintext file: prepend this to every name (e.g. app/)')
     .option('--allow-empty', 'a plaintext file: accept empty values')
+    .option('--identity <path>', 'an age bundle: an age identity file (AGE-SECRET-KEY-1… lines, mode 0600); repeatable', collect, [])
     .option('--recipient-keyfile <path>', 'a bundle sealed to a key file: that key file')
     .option('--export-passphrase-file <path>', 'a bundle sealed with a passphrase: read it from a file (or env STORE_EXPORT_PASSPHRASE, or the prompt)')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', `
 Nothing is written unless every entry can be: a damaged or altered bundle (exit 5), a wrong
-passphrase or key file (exit 5), or any invalid name or value (exit 2, all listed) writes nothing.
+passphrase, key file or age identity (exit 5), or any invalid name or value (exit 2, all listed)
+writes nothing. An age bundle (binary or armored) is recognised by its first line.
 For a .env file each variable name becomes the secret name as it is (after --prefix).
 
 --on-conflict update compares each value with the name's current live value:
@@ -177,16 +205,30 @@ writes no version.`)
     .action(async (file: string, opts: ImportCliOptions, cmd: Command) => {
       refuseDirectory(file);
       const format = opts.format ?? detectImportFormat(file);
-      if (format === 'bundle') {
+      if (format === 'bundle' || format === 'age') {
         if (opts.prefix !== undefined || opts.allowEmpty) {
           throw new StoreError('E_USAGE', '--prefix and --allow-empty are for plaintext files; a bundle keeps its names and values');
         }
-      } else if (opts.recipientKeyfile || opts.exportPassphraseFile) {
+      } else if (opts.recipientKeyfile || opts.exportPassphraseFile || opts.identity.length > 0) {
         throw new StoreError('E_USAGE', `${file} is a plaintext ${format} file: it needs no key`);
+      }
+      if (format === 'age' && (opts.recipientKeyfile || opts.exportPassphraseFile)) {
+        throw new StoreError('E_USAGE', `${file} is an age bundle: it opens with --identity, not a passphrase or key file`);
+      }
+      if (format === 'bundle' && opts.identity.length > 0) {
+        throw new StoreError('E_USAGE', `${file} is a v1 bundle (sealed with a passphrase or key file): --identity is for age bundles`);
+      }
+      if (format === 'age' && opts.identity.length === 0) {
+        throw new StoreError('E_MASTER_KEY', `${file} is an age bundle: give the age identity file whose public key it was exported to`, [
+          'store import FILE --identity KEYFILE (age-keygen and store age-keygen make one)',
+        ]);
       }
       await ctx.withStore(cmd, async (store) => {
         let report: ImportReport;
-        if (format === 'bundle') {
+        if (format === 'age') {
+          const identities: AgeIdentity[] = opts.identity.map((identityFile) => ({ identityFile }));
+          report = await importBundle(store, file, { onConflict: opts.onConflict, dryRun: opts.dryRun, identities });
+        } else if (format === 'bundle') {
           let pw: Uint8Array | undefined;
           try {
             report = await importBundle(store, file, {

@@ -121,11 +121,18 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     { line: 'store export app.sbx --prefix app/', does: 'the secrets under app/ into a bundle sealed with a passphrase (asked)' },
     { line: 'store export all.sbx --all-versions --recipient-keyfile ./transfer.key', does: 'every version, sealed to a key file' },
     { line: 'store export app.env --plaintext --format env --prefix app/', does: 'clear text as a .env file (warns; never overwrites)' },
+    { line: 'store export team.age --prefix app/ --recipient age1qqexample --recipients-file team.txt', does: 'an age file each recipient opens alone (store import --identity, or age -d)' },
   ],
   import: [
     { line: 'store import app.sbx --dry-run', does: 'check a bundle and report what would happen, writing nothing' },
     { line: 'store import app.sbx --on-conflict new-version --json', does: 'import, adding a new version where a name exists' },
     { line: 'store import .env --prefix app/', does: 'each variable of a .env file as app/VARIABLE' },
+    { line: 'store import .env --prefix app/ --on-conflict update --dry-run', does: 'which values changed since the last import (a new version only for those)' },
+    { line: 'store import team.age --identity ~/.config/age/key.txt', does: 'an age bundle, opened with your age identity' },
+  ],
+  'age-keygen': [
+    { line: 'store age-keygen ~/.config/age/key.txt', does: 'a new age identity (0600); prints its public key to hand out' },
+    { line: 'store age-keygen ~/.config/age/key.txt -y --json', does: 'the public key of an existing identity, as JSON' },
   ],
   backup: [
     { line: 'store backup /var/backups/secrets-2026-01-31.db --verify', does: 'a verified online snapshot to a new 0600 file (never over an existing one)' },
