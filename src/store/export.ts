@@ -28,6 +28,7 @@ import { readKeyFile } from '../crypto/providers/keyfile.js';
 import { reloadKeyset, StaleKeyset } from './keys.js';
 import { nameProblem } from './names.js';
 import { contextOf, eventsOf, type Store, type StoreContext } from './store.js';
+import { refuseUnlogged } from './read-only.js';
 import { reported } from './events.js';
 import type { SecretRow, StorageOps, VersionRow } from './storage.js';
 
@@ -480,6 +481,7 @@ export async function exportStore(store: Store, path: string, options: ExportOpt
 
 async function exportStoreUnreported(store: Store, path: string, options: ExportOptions): Promise<ExportReport> {
   const c = contextOf(store);
+  refuseUnlogged(c, 'an export');
   const prefix = checkPrefix(options.prefix);
   const allVersions = options.allVersions ?? false;
   const { header, bundleKey } = await newBundleKey(options.key, { allVersions, createdAt: c.now() });
@@ -574,6 +576,7 @@ export async function exportPlain(store: Store, path: string, options: PlainExpo
 
 async function exportPlainUnreported(store: Store, path: string, options: PlainExportOptions): Promise<ExportReport> {
   const c = contextOf(store);
+  refuseUnlogged(c, 'an export');
   const prefix = checkPrefix(options.prefix);
   const format = options.format;
   if (format !== 'json' && format !== 'env') throw usage(`a plaintext export format is json or env, not "${String(format)}"`);

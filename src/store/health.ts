@@ -15,6 +15,8 @@ import type { Store } from './store.js';
 import { dueAmong } from './policy.js';
 import { modeText } from './file-mode.js';
 import { probeStoreFile } from './sqlite/open.js';
+import { writeBlocked } from './sqlite/errors.js';
+import { describeReadOnly } from './sqlite/read-only.js';
 import { shellWord } from './shell-quote.js';
 import { SCHEMA_VERSION } from './sqlite/schema.js';
 
@@ -119,7 +121,9 @@ function checkStoreFile(path: string, f: Findings): { opensWithKey: boolean } | 
     return undefined;
   }
   const older = schema < SCHEMA_VERSION ? ` (older than this program's ${SCHEMA_VERSION}: opening it migrates it, under the exclusive lock)` : '';
-  f.add('store-file', 'ok', `${path} is a Strongbox store, schema ${schema}${older}`);
+  const blocked = writeBlocked(path);
+  const readOnly = blocked ? `; read-only here: ${describeReadOnly(blocked)}` : '';
+  f.add('store-file', 'ok', `${path} is a Strongbox store, schema ${schema}${older}${readOnly}`);
   return { opensWithKey: true };
 }
 
@@ -309,7 +313,9 @@ export async function checkHealth(path: string, master: MasterKeyChoice | undefi
         try {
           await fn();
         } catch (e) {
-          f.add(check, 'fail', `the check could not run: ${describe(e)}`);
+          // A read-only store refuses what it would have to log: nothing is wrong with it.
+          if (e instanceof StoreError && e.code === 'E_READ_ONLY') f.add(check, 'skip', `skipped: ${describe(e)}`, e.hints.join('; '));
+          else f.add(check, 'fail', `the check could not run: ${describe(e)}`);
         }
       };
       await guarded('integrity', () => checkIntegrity(store, options.deep ?? false, f));
