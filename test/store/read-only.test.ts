@@ -10,7 +10,7 @@
  * last writer closed it: no -wal or -shm, which cannot be made there, so it
  * is read as a snapshot in memory) and one with a live -wal (read through it).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -308,5 +308,45 @@ describe('an older store on a read-only mount', () => {
       copyFileSync('test/fixtures/store-schema2.db', path);
       (await openStoreFile(path)).close(); // the schema migration alone, as an open interrupted before sealing leaves it
     });
+  });
+});
+
+describe('a writer that keeps committing and closing', () => {
+  it('a reader on the read-only mount, opening again and again as the writer comes and goes (through the -wal or as a snapshot), reads a value written each time, never one older than it read before', async () => {
+    await withReadOnlyView(async ({ rw, ro }) => {
+      const writer = spawn(process.execPath, ['test/store/fixtures/reopening-writer.mjs', rw, Buffer.from(KEY).toString('hex')], { stdio: ['pipe', 'pipe', 'inherit'] });
+      let out = '';
+      writer.stdout.setEncoding('utf8');
+      const ready = new Promise<void>((resolve) => writer.stdout.on('data', (chunk: string) => {
+        out += chunk;
+        if (out.includes('ready\n')) resolve();
+      }));
+      const exited = new Promise<number | null>((resolve) => writer.on('exit', resolve));
+      try {
+        await ready;
+        let last = 0;
+        let reads = 0;
+        const until = Date.now() + 1500;
+        while (Date.now() < until) {
+          // A new open each time: snapshots and reads through the -wal, as the writer comes and goes.
+          const store = await openStore(ro, rawKey(KEY));
+          try {
+            const got = await store.get('app/db');
+            const n = got.value.text() === SECRET ? 0 : Number(/^v(\d+)$/.exec(got.value.text())?.[1]);
+            expect(n, got.value.text()).toBeGreaterThanOrEqual(last);
+            last = n;
+            reads++;
+          } finally {
+            await store.close();
+          }
+        }
+        expect(reads).toBeGreaterThan(10);
+        expect(last).toBeGreaterThan(0);
+      } finally {
+        writer.stdin.end('stop\n');
+        expect(await exited).toBe(0);
+      }
+      expect(Number(out.split('\n')[1])).toBeGreaterThan(1);
+    }, (dir) => makeStore(dir, false));
   });
 });
