@@ -264,6 +264,7 @@ describe('choosing read-only explicitly', () => {
     store = await openStore(path, rawKey(KEY), { readOnly: true });
     try {
       expect((await store.get('app/db')).value.text()).toBe(SECRET);
+      expect(readdirSync(dir)).toEqual(['store.db']); // a reader makes no -wal or -shm, even where it could
     } finally {
       await store.close();
     }

@@ -4,14 +4,15 @@
  * user with read access only.
  *
  * A store runs in SQLite's WAL mode, and SQLite reads such a file through its
- * -wal and -shm. Where those exist, a read-only connection reads through them
- * even when it may not write them (SQLite 3.22 and later): it sees every
- * commit, those still in the -wal too, while writers elsewhere go on. Where
- * they do not exist and cannot be made — the store's last writer closed it,
- * which folds the -wal into the file and removes both, and this user may not
- * create files in the directory — SQLite cannot open the file at all. Then
- * the file alone is the whole store, so it is read into memory in one read
- * and opened there: a snapshot. The file's identity, size and times are noted
+ * -wal and -shm. Where a writer left those, a read-only connection reads
+ * through them even when it may not write them (SQLite 3.22 and later): it
+ * sees every commit, those still in the -wal too, while writers elsewhere go
+ * on. Where they do not exist — the store's last writer closed it, which
+ * folds the -wal into the file and removes both — SQLite would have to make
+ * them, and cannot where this user may not create files. Then the file alone
+ * is the whole store, so it is read into memory in one read and opened
+ * there: a snapshot. (Where it could make them it is not let: see
+ * `throughSideFiles`.) The file's identity, size and times are noted
  * before and after that read; a read during which they changed (a writer
  * folding its -wal in) is taken again, and so is the snapshot whenever the
  * file has changed since (`changedSince`), so a long-lived reader follows
@@ -22,7 +23,7 @@
  * before it loaded, which a library cannot count on; and `immutable` alone
  * would miss a writer starting meanwhile just the same.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { StoreError } from '../../errors.js';
 import { Database, nativeBinding } from './native.js';
 
@@ -86,8 +87,14 @@ function sideFilesRefused(e: unknown): boolean {
   return typeof code === 'string' && (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_READONLY'));
 }
 
-/** A read-only connection through the -wal and -shm; undefined when SQLite cannot have them. */
+/**
+ * A read-only connection through the -wal and -shm a writer made; undefined
+ * when they are not both there, or SQLite cannot use them. Never one that
+ * makes them: a reader that may write the directory (though not the file)
+ * would leave them owned by itself, and a writer then unable to write them.
+ */
 function throughSideFiles(path: string, busyMs: number): Database | undefined {
+  if (!existsSync(`${path}-wal`) || !existsSync(`${path}-shm`)) return undefined;
   let db: Database | undefined;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true, nativeBinding: nativeBinding() });
@@ -139,9 +146,9 @@ export function openReadOnly(path: string, busyMs: number): { db: Database; stam
     last = snap;
   }
   if (last === 'wal') {
-    throw new StoreError('E_IO', `cannot read ${path}: its ${path}-wal holds changes not yet in the store file, and SQLite needs a ${path}-shm beside it to read them, which this user cannot create`, [
+    throw new StoreError('E_IO', `cannot read ${path}: its ${path}-wal holds changes not yet in the store file, and SQLite needs a ${path}-shm beside it to read them, which this user can neither use nor create`, [
       'open the store once as a user who can write it (any command: that folds the -wal into the file), then read it here again',
-      'or let a writer keep the store open while it is read here',
+      'if the -wal and -shm are there, let this user read them (a setgid directory gives them the store\'s group)',
     ]);
   }
   throw new StoreError('E_LOCKED', `cannot read ${path}: it kept changing while it was read`, ['try again']);
