@@ -102,8 +102,14 @@ function sleepSync(ms: number): void {
   Atomics.wait(sleeper, 0, 0, ms);
 }
 
+/**
+ * Another connection holds what this one waits for. SQLITE_READONLY_RECOVERY
+ * too: a read-only reader (src/store/sqlite/read-only.ts) found the -shm
+ * between a writer opening it and setting it up, which only the writer can do.
+ */
 function isBusy(e: unknown): boolean {
-  return e instanceof Database.SqliteError && (e.code.startsWith('SQLITE_BUSY') || e.code.startsWith('SQLITE_LOCKED'));
+  return e instanceof Database.SqliteError
+    && (e.code.startsWith('SQLITE_BUSY') || e.code.startsWith('SQLITE_LOCKED') || e.code === 'SQLITE_READONLY_RECOVERY');
 }
 
 /** How often a waiting writer tries again for the write lock. */
