@@ -127,15 +127,22 @@ function checkStoreFile(path: string, f: Findings): { opensWithKey: boolean } | 
   return { opensWithKey: true };
 }
 
-/** The store and its -wal and -shm: 0600 (DESIGN.md §6). */
+/**
+ * The store and its -wal and -shm: 0600, or 0640 where a group of read-only
+ * consumers reads it (README: Read-only consumers). Group write or anything
+ * for others fails.
+ */
 function checkFileModes(path: string, f: Findings): void {
   const files = [path, `${path}-wal`, `${path}-shm`];
   const open = files.flatMap((p) => {
     const mode = modeOf(p);
-    return mode !== undefined && (mode & 0o077) !== 0 ? [`${p} is mode ${modeText(mode)}`] : [];
+    return mode !== undefined && (mode & 0o037) !== 0 ? [`${p} is mode ${modeText(mode)}`] : [];
   });
   if (open.length === 0) {
-    f.add('file-modes', 'ok', 'the store file (and its -wal and -shm) can be read by its owner only');
+    const groupReads = files.some((p) => ((modeOf(p) ?? 0) & 0o040) !== 0);
+    f.add('file-modes', 'ok', groupReads
+      ? 'the store file (and its -wal and -shm) can be written by its owner only, and read by its owner and group (read-only consumers)'
+      : 'the store file (and its -wal and -shm) can be read by its owner only');
     return;
   }
   const targets = files.filter((p) => modeOf(p) !== undefined).map(shellWord).join(' ');

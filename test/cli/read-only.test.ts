@@ -89,7 +89,7 @@ describe('an ops user who writes and an app user who reads', () => {
   }
 
   it('the app reads what ops writes once reads are not audited, and can never write', async () => {
-    // /var/lib/strongbox as the README sets it up: owned by ops (root here), group app (nobody's group), 0750; the store 0640.
+    // /var/lib/strongbox as the README sets it up: owned by ops (root here), group app (nobody's group), 2750; the store 0640.
     const home = tempDir('strongbox-split-');
     chmodSync(home, 0o755);
     const dir = join(home, 'lib');
@@ -100,7 +100,7 @@ describe('an ops user who writes and an app user who reads', () => {
     expect((await ops(['init', '--master', 'keyfile'])).status).toBe(0);
     expect((await ops(['set', 'app/db'], VALUE)).status).toBe(0);
     chownSync(dir, 0, NOBODY);
-    chmodSync(dir, 0o750);
+    chmodSync(dir, 0o2750);
     chownSync(db, 0, NOBODY);
     chmodSync(db, 0o640);
     // The app's own copy of the key (systemd's LoadCredential= gives it one it owns).
@@ -128,5 +128,10 @@ describe('an ops user who writes and an app user who reads', () => {
     expect(app(['get', 'app/db']).out).toBe('rotated');
     expect(readdirSync(dir)).toEqual(['store.db']);
     expect(JSON.parse((await ops(['audit', '--json'])).out).map((e: { action: string }) => e.action)).toEqual(['init', 'put', 'config.set', 'put']);
+
+    // The layout is one doctor accepts: a store its group may read (not write), in a directory only its owner writes.
+    const doctor = JSON.parse((await ops(['doctor', '--json'])).out) as { findings: { check: string; level: string; message: string }[] };
+    expect(doctor.findings.find((x) => x.check === 'file-modes')).toMatchObject({ level: 'ok', message: expect.stringMatching(/read by its owner and group \(read-only consumers\)/) });
+    expect(doctor.findings.find((x) => x.check === 'directory')).toMatchObject({ level: 'ok' });
   });
 });
