@@ -11,7 +11,7 @@
  * is read as a snapshot in memory) and one with a live -wal (read through it).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backupStore, exportPlain, exportStore, initStore, openStore, rawKey, verifyStore, type Store } from '../../src/index.js';
@@ -144,6 +144,10 @@ describe('a clean store on a read-only mount', () => {
         expect((await store.list()).map((s) => s.name)).toEqual(['app/db', 'app/other']);
 
         await expect(store.put('app/db', 'x')).rejects.toMatchObject({ code: 'E_READ_ONLY' });
+
+        // The file taken away (as by a move): said so, not a raw ENOENT.
+        renameSync(rw, `${rw}.moved`);
+        await expect(store.get('app/db')).rejects.toMatchObject({ code: 'E_NO_STORE' });
       } finally {
         await store.close();
       }

@@ -174,6 +174,8 @@ function openCheckedReadOnly(path: string, reason: ReadOnlyReason): { db: Databa
   try {
     opened = openReadOnly(path, BUSY_TIMEOUT_MS);
   } catch (e) {
+    // Removed since it was first opened (a long-lived reader taking its snapshot again).
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new StoreError('E_NO_STORE', `no store at ${path}`);
     throw openFailure(e, path);
   }
   try {
