@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'E_LOCKED' // another process holds the store's exclusive lock
   | 'E_CLOSED' // the store was closed
   | 'E_IO' // the file system refused
+  | 'E_READ_ONLY' // the store is open read-only here: a change, an always-logged operation, or a read it audits is refused
   | 'E_KEY_IN_USE' // a data key still encrypts versions, or is the primary
   | 'E_INVALID_IMPORT' // an import file holds entries that cannot be imported (all listed; nothing written)
   | 'E_AGENT'; // the unlock agent is unreachable, broken, or its directory is not private

@@ -36,6 +36,7 @@ export const EXIT_FOR: Record<ErrorCode, number> = {
   E_LOCKED: EXIT.locked,
   E_CLOSED: EXIT.generic,
   E_IO: EXIT.generic,
+  E_READ_ONLY: EXIT.generic,
   E_KEY_IN_USE: EXIT.usage,
   E_INVALID_IMPORT: EXIT.usage,
   E_AGENT: EXIT.masterKey,

@@ -32,6 +32,7 @@ import { checkState } from './integrity/state.js';
 import { storeFileError } from './sqlite/errors.js';
 import { removeLeftovers, tempNameBeside, type TempLabel } from './leftovers.js';
 import { copyFileInto, setJournalMode, settle, storeIdOf, whileQuiesced } from './sqlite/files.js';
+import { refuseUnlogged } from './read-only.js';
 
 /** One thing verification found wrong. `code` is the error it stands for. */
 export interface VerifyProblem {
@@ -319,6 +320,7 @@ export async function verifyStore(store: Store, options: VerifyOptions = {}): Pr
 
 async function verifyStoreUnreported(store: Store, options: VerifyOptions): Promise<VerifyReport> {
   const c = contextOf(store);
+  refuseUnlogged(c, 'a verification');
   const report = await inspect(c, options);
   const outcome = report.ok ? 'ok' : gravestCode(report.problems);
   try {
@@ -454,6 +456,7 @@ export async function backupStore(store: Store, file: string, options: BackupOpt
 
 async function backupStoreUnreported(store: Store, file: string, options: BackupOptions): Promise<BackupReport> {
   const c = contextOf(store);
+  refuseUnlogged(c, 'a backup');
   const started = performance.now();
   refuseExisting(file, 'a backup never overwrites a file: choose a new name');
   // A killed earlier backup left a whole copy of the store here: make room before writing another.

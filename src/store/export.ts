@@ -34,6 +34,7 @@ import { randomBytes } from '../crypto/random.js';
 import { reloadKeyset, StaleKeyset } from './keys.js';
 import { nameProblem } from './names.js';
 import { contextOf, eventsOf, type Store, type StoreContext } from './store.js';
+import { refuseUnlogged } from './read-only.js';
 import { reported } from './events.js';
 import type { AuditEntry } from './audit.js';
 import type { SecretRow, StorageOps, VersionRow } from './storage.js';
@@ -598,6 +599,7 @@ export async function exportStore(store: Store, path: string, options: ExportOpt
 
 async function exportStoreUnreported(store: Store, path: string, options: ExportOptions): Promise<ExportReport> {
   const c = contextOf(store);
+  refuseUnlogged(c, 'an export');
   const prefix = checkPrefix(options.prefix);
   const allVersions = options.allVersions ?? false;
   if (options.recipients !== undefined) {
@@ -799,6 +801,7 @@ export async function exportPlain(store: Store, path: string, options: PlainExpo
 
 async function exportPlainUnreported(store: Store, path: string, options: PlainExportOptions): Promise<ExportReport> {
   const c = contextOf(store);
+  refuseUnlogged(c, 'an export');
   const prefix = checkPrefix(options.prefix);
   const format = options.format;
   if (format !== 'json' && format !== 'env') throw usage(`a plaintext export format is json or env, not "${String(format)}"`);

@@ -15,6 +15,8 @@ import type { Store } from './store.js';
 import { dueAmong } from './policy.js';
 import { modeText } from './file-mode.js';
 import { probeStoreFile } from './sqlite/open.js';
+import { writeBlocked } from './sqlite/errors.js';
+import { describeReadOnly } from './sqlite/read-only.js';
 import { shellWord } from './shell-quote.js';
 import { SCHEMA_VERSION } from './sqlite/schema.js';
 
@@ -119,19 +121,28 @@ function checkStoreFile(path: string, f: Findings): { opensWithKey: boolean } | 
     return undefined;
   }
   const older = schema < SCHEMA_VERSION ? ` (older than this program's ${SCHEMA_VERSION}: opening it migrates it, under the exclusive lock)` : '';
-  f.add('store-file', 'ok', `${path} is a Strongbox store, schema ${schema}${older}`);
+  const blocked = writeBlocked(path);
+  const readOnly = blocked ? `; read-only here: ${describeReadOnly(blocked)}` : '';
+  f.add('store-file', 'ok', `${path} is a Strongbox store, schema ${schema}${older}${readOnly}`);
   return { opensWithKey: true };
 }
 
-/** The store and its -wal and -shm: 0600 (docs/design.md §6). */
+/**
+ * The store and its -wal and -shm: 0600, or 0640 where a group of read-only
+ * consumers reads it (docs/design.md §6; README: Read-only consumers). Group write or anything
+ * for others fails.
+ */
 function checkFileModes(path: string, f: Findings): void {
   const files = [path, `${path}-wal`, `${path}-shm`];
   const open = files.flatMap((p) => {
     const mode = modeOf(p);
-    return mode !== undefined && (mode & 0o077) !== 0 ? [`${p} is mode ${modeText(mode)}`] : [];
+    return mode !== undefined && (mode & 0o037) !== 0 ? [`${p} is mode ${modeText(mode)}`] : [];
   });
   if (open.length === 0) {
-    f.add('file-modes', 'ok', 'the store file (and its -wal and -shm) can be read by its owner only');
+    const groupReads = files.some((p) => ((modeOf(p) ?? 0) & 0o040) !== 0);
+    f.add('file-modes', 'ok', groupReads
+      ? 'the store file (and its -wal and -shm) can be written by its owner only, and read by its owner and group (read-only consumers)'
+      : 'the store file (and its -wal and -shm) can be read by its owner only');
     return;
   }
   const targets = files.filter((p) => modeOf(p) !== undefined).map(shellWord).join(' ');
@@ -309,7 +320,9 @@ export async function checkHealth(path: string, master: MasterKeyChoice | undefi
         try {
           await fn();
         } catch (e) {
-          f.add(check, 'fail', `the check could not run: ${describe(e)}`);
+          // A read-only store refuses what it would have to log: nothing is wrong with it.
+          if (e instanceof StoreError && e.code === 'E_READ_ONLY') f.add(check, 'skip', `skipped: ${describe(e)}`, e.hints.join('; '));
+          else f.add(check, 'fail', `the check could not run: ${describe(e)}`);
         }
       };
       await guarded('integrity', () => checkIntegrity(store, options.deep ?? false, f));

@@ -12,7 +12,7 @@ import { AuditLog, type AuditActor } from './audit.js';
 import { userInfo } from 'node:os';
 import { DEFAULT_MAX_VALUE_BYTES, MAX_VALUE_BYTES_LIMIT, headerText, readHeader, writeHeader, type StoreHeader } from './header.js';
 import { SqliteStorage } from './sqlite/driver.js';
-import { createStoreFile, openStoreFile } from './sqlite/open.js';
+import { createStoreFile, openStoreFileFor, upgradeRefused } from './sqlite/open.js';
 import { GuardedStorage } from './integrity/guarded.js';
 import { RowAuthenticator } from './integrity/rows.js';
 import { emptyState, sealRows } from './integrity/state.js';
@@ -21,6 +21,7 @@ import type { Storage } from './storage.js';
 import { Store } from './store.js';
 import { ReadCache, type CacheOptions } from './read-cache.js';
 import { checkHook, EventSink, type EventHook } from './events.js';
+import type { ReadOnlyView } from './read-only.js';
 
 export interface OpenOptions {
   /** Clock in ms since the epoch (tests). */
@@ -42,6 +43,16 @@ export interface OpenOptions {
    * name, duration and outcome; never a value. A hook that throws changes nothing.
    */
   onEvent?: EventHook;
+  /**
+   * Open the store for reading only (openStore; initStore ignores it). By
+   * default a store this process cannot write (a read-only mount, a file or
+   * directory it may not write) is opened read-only, and any other
+   * read-write; true: read-only even when it could write; false: read-write
+   * or fail (E_IO), as before read-only consumers existed. A read-only store
+   * refuses every change, backup, verify and export with E_READ_ONLY, and
+   * so every read too when it audits reads (audit.reads, on by default).
+   */
+  readOnly?: boolean;
 }
 
 /** The cache and the hook of `options`, checked before any file is touched. @throws E_USAGE */
@@ -67,11 +78,12 @@ function defaultActor(): AuditActor {
  * The audit log of an opened store. A store made before the audit log gets
  * its key now; if another process made one meanwhile, that one wins.
  */
-async function openAudit(storage: Storage, header: StoreHeader, master: MasterKey, options: OpenOptions, now: () => number): Promise<AuditLog> {
+async function openAudit(raw: SqliteStorage, storage: Storage, header: StoreHeader, master: MasterKey, options: OpenOptions, now: () => number): Promise<AuditLog> {
   const actor = options.actor ?? defaultActor();
   if (header.auditKey !== undefined) {
     return new AuditLog(await unwrapHeaderKey('audit', master, header.storeId, header.auditKey), header.storeId, actor, now);
   }
+  if (raw.readOnly) throw upgradeRefused(raw.path, raw.readOnly, 'an audit log');
   const made = await makeHeaderKey('audit', master, header.storeId);
   const log = new AuditLog(made.key, header.storeId, actor, now);
   const existing = storage.write((tx) => {
@@ -125,6 +137,8 @@ export async function authenticate(raw: SqliteStorage, path: string, master: Mas
   let wrapped = raw.read((tx) => headerText(tx, 'integrity_key', path));
   if (generation === 1) {
     if (wrapped !== undefined) throw new TamperedError(`${path}: the master-key check is older than the store's integrity key: the header was altered`);
+    // Sealing writes: an older store must be opened once by a writer before read-only consumers can read it.
+    if (raw.readOnly) throw upgradeRefused(path, raw.readOnly, 'authenticated rows');
     wrapped = await sealOlderStore(raw, unchecked, master);
   } else if (wrapped === undefined) {
     throw new TamperedError(`${path}: the store's integrity key is missing: the header was altered`);
@@ -201,15 +215,25 @@ export async function initStore(path: string, master: MasterKeySource, options: 
 /** A master-key source, or a function choosing one from the store's recorded parameters. */
 export type MasterKeyChoice = MasterKeySource | ((params: MasterParams) => MasterKeySource | Promise<MasterKeySource>);
 
+/** What a read-only store's context holds; nothing for a writable one. */
+function readOnlyView(raw: SqliteStorage): { readOnly?: ReadOnlyView } {
+  const reason = raw.readOnly;
+  return reason ? { readOnly: { reason, refresh: () => raw.refresh() } } : {};
+}
+
 /**
  * Open the store at `path` with `master` (or with the source `master` picks
  * once it has seen which kind of master key the store was made with).
- * @throws E_NO_STORE, E_NOT_A_STORE, E_SCHEMA_TOO_NEW, E_WRONG_MASTER_KEY, E_MASTER_KEY, E_TAMPERED
+ * Read-only when this process cannot write it, or `options.readOnly` says so.
+ * @throws E_NO_STORE, E_NOT_A_STORE, E_SCHEMA_TOO_NEW, E_WRONG_MASTER_KEY, E_MASTER_KEY, E_TAMPERED, E_IO;
+ *   E_READ_ONLY when read-only and the store is from an older version (opening it upgrades it, a write)
  */
 export async function openStore(path: string, master: MasterKeyChoice, options: OpenOptions = {}): Promise<Store> {
   const now = options.now ?? Date.now;
   const hooks = libraryHooks(options, now);
-  const raw = new SqliteStorage(await openStoreFile(path));
+  if (options.readOnly !== undefined && typeof options.readOnly !== 'boolean') throw new StoreError('E_USAGE', 'readOnly must be true or false');
+  const file = await openStoreFileFor(path, options.readOnly);
+  const raw = new SqliteStorage(file.db, file.readOnly);
   let key: MasterKey | undefined;
   let storage: GuardedStorage | undefined;
   try {
@@ -220,8 +244,8 @@ export async function openStore(path: string, master: MasterKeyChoice, options: 
     storage = opened.storage;
     const header = opened.header;
     const keyset = await unwrapKeyset(key, header.storeId, storage.keys());
-    const audit = await openAudit(storage, header, key, options, now);
-    return new Store({ path, storage, header, master: key, keyset, now, audit, ...hooks });
+    const audit = await openAudit(raw, storage, header, key, options, now);
+    return new Store({ path, storage, header, master: key, keyset, now, audit, ...hooks, ...readOnlyView(raw) });
   } catch (e) {
     key?.close();
     (storage ?? raw).close();
@@ -236,7 +260,8 @@ export async function openStore(path: string, master: MasterKeyChoice, options: 
  * @throws E_NO_STORE, E_NOT_A_STORE, E_SCHEMA_TOO_NEW
  */
 export async function peekStore(path: string): Promise<{ storeId: Uint8Array; master: MasterParams }> {
-  const storage = new SqliteStorage(await openStoreFile(path));
+  const file = await openStoreFileFor(path);
+  const storage = new SqliteStorage(file.db, file.readOnly);
   try {
     const header = storage.read((tx) => readHeader(tx, path));
     return { storeId: header.storeId, master: header.master };

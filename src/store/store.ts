@@ -21,6 +21,8 @@ import { LATEST, type CacheStats, type ReadCache, type Selector } from './read-c
 import { outcomeOf, reported, type EventSink, type StoreOperation } from './events.js';
 import { formatAuditStart, parseAuditStart, wellFormed, type AuditEntry, type AuditLog } from './audit.js';
 import { SCHEMA_VERSION } from './sqlite/schema.js';
+import { changeRefused, unloggedReadRefused, type ReadOnlyView } from './read-only.js';
+import { describeReadOnly } from './sqlite/read-only.js';
 import type { AuditRow, SecretAndVersion, SecretListRow, SecretRow, StorageOps, VersionRow } from './storage.js';
 import type { GuardedStorage } from './integrity/guarded.js';
 import type {
@@ -51,6 +53,8 @@ export interface StoreContext {
   cache?: ReadCache;
   /** The opt-in onEvent hook. */
   events?: EventSink;
+  /** Set when the store is open read-only (src/store/read-only.ts). */
+  readOnly?: ReadOnlyView;
 }
 
 function stateOf(v: VersionRow): VersionState {
@@ -135,8 +139,14 @@ export class Store {
     return this.#ctx().header.maxValueBytes;
   }
 
+  /** Whether the store is open read-only: it refuses changes, and reads too when it audits them (src/store/read-only.ts). */
+  get readOnly(): boolean {
+    return this.#c.readOnly !== undefined;
+  }
+
   #ctx(): StoreContext {
     if (this.#closed) throw new StoreError('E_CLOSED', 'the store is closed');
+    this.#c.readOnly?.refresh(); // a read-only snapshot follows the writers
     return this.#c;
   }
 
@@ -224,6 +234,8 @@ export class Store {
    * succeeds records itself inside its own transaction.
    */
   async #change<T>(action: string, name: string | undefined, fn: () => Promise<T> | T): Promise<T> {
+    // Before any lock or key work, and not recorded: a read-only store's log cannot be written either.
+    if (this.#c.readOnly) throw changeRefused(this.#c.path, this.#c.readOnly.reason);
     try {
       return await fn();
     } catch (e) {
@@ -253,6 +265,8 @@ export class Store {
   /** Run a read and record it (unless reads are not audited); a read that cannot be recorded fails. */
   async #read<T>(entry: Omit<AuditEntry, 'outcome'>, fn: () => Promise<T> | T, versionsOf?: (result: T) => number[]): Promise<T> {
     const c = this.#ctx();
+    // Fail closed before the read: a value never leaves a read that cannot be logged.
+    if (c.header.auditReads && c.readOnly) throw unloggedReadRefused(c.path, c.readOnly.reason);
     let result: T;
     try {
       result = await fn();
@@ -669,6 +683,7 @@ export class Store {
       maxValueBytes: c.header.maxValueBytes,
       defaultMaxVersions: c.header.defaultMaxVersions,
       keys,
+      ...(c.readOnly ? { readOnly: describeReadOnly(c.readOnly.reason) } : {}),
     };
   }
 

@@ -65,6 +65,8 @@ export interface StoreStatus {
   maxValueBytes: number;
   defaultMaxVersions: number;
   keys: KeyInfo[];
+  /** Present when the store is open read-only: why ("the file system holding /x is read-only"). */
+  readOnly?: string;
 }
 
 export interface PutOptions {

@@ -1,8 +1,10 @@
-// A full disk, a read-only mount and a missing write permission are E_IO
-// naming the cause, never "not a Strongbox store" (which sent people to
-// restore healthy stores from old backups). Real faults: a tiny tmpfs filled
-// to the last byte, a read-only bind mount, the CLI run as another user
-// (see test/helpers/mounts.ts: root only, as CI runs).
+// A full disk, a read-only mount and a missing write permission are named
+// for what they are, never "not a Strongbox store" (which sent people to
+// restore healthy stores from old backups): a full disk is E_IO, a store
+// this user cannot write opens read-only (E_READ_ONLY for what it refuses:
+// test/store/read-only.test.ts, test/cli/read-only.test.ts). Real faults: a
+// tiny tmpfs filled to the last byte, a read-only bind mount, the CLI run as
+// another user (see test/helpers/mounts.ts: root only, as CI runs).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
@@ -82,7 +84,7 @@ describe('a full disk', () => {
 });
 
 describe('a store the process may not write', () => {
-  it('on a read-only mount: E_IO "read-only", not "not a store"', async () => {
+  it('on a read-only mount: read-only, saying why, not "not a store"', async () => {
     const home = tempDir('strongbox-fault-ro-');
     const rw = join(home, 'rw');
     const ro = join(home, 'ro');
@@ -93,12 +95,16 @@ describe('a store the process may not write', () => {
     cliOk(['--store', join(rw, 'store.db'), '--keyfile', key, 'set', 'a'], { input: 'v' });
     mountReadOnly(rw, ro);
     try {
+      // The store audits reads (the default), and its log cannot be written here.
       const r = cli(['--store', join(ro, 'store.db'), '--keyfile', key, 'get', 'a']);
       expect(r.status, r.stderr).toBe(1);
       expect(r.stderr).not.toMatch(NOT_A_STORE);
       expect(r.stderr).toMatch(/file system holding .*ro is read-only/);
-      expect(r.stderr).toMatch(/hint: remount it read-write/);
-      await expect(openStore(join(ro, 'store.db'), keyFile(key))).rejects.toMatchObject({ code: 'E_IO' });
+      expect(r.stderr).toMatch(/hint: to let read-only consumers read it, turn read auditing off/);
+      // Asked to open it for writing, as before: E_IO naming the cause.
+      await expect(openStore(join(ro, 'store.db'), keyFile(key), { readOnly: false })).rejects.toMatchObject({
+        code: 'E_IO', message: expect.stringMatching(/file system holding .*ro is read-only/), hints: [expect.stringMatching(/remount it read-write/)],
+      });
     } finally {
       unmount(ro); // before the temp dir under it is removed
     }
@@ -112,7 +118,7 @@ describe('a store the process may not write', () => {
     return { status: r.status ?? -1, stderr: r.stderr.toString(), out: r.stdout.toString() };
   }
 
-  it('without write permission on the file or its directory: E_IO "permission denied"', () => {
+  it('without read permission: E_IO "permission denied"; without write permission on the directory: read-only, saying why', () => {
     const home = tempDir('strongbox-fault-perm-');
     chmodSync(home, 0o755); // nobody may enter, not write
     const db = join(home, 'store.db');
@@ -127,15 +133,16 @@ describe('a store the process may not write', () => {
     expect(r.stderr).not.toMatch(NOT_A_STORE);
     expect(r.stderr).toMatch(/permission denied on .*store\.db/);
 
-    // Readable, but SQLite cannot create its -wal and -shm in the directory.
+    expect(r.stderr).toMatch(/hint: run as the user who owns the store/);
+
+    // Readable, but SQLite cannot create its -wal and -shm in the directory: read-only, and it audits reads.
     const copy = join(home, 'copy.db');
     copyFileSync(db, copy);
     chmodSync(copy, 0o644);
     r = cliAsNobody(['--store', copy, '--keyfile', key, 'get', 'a'], home);
     expect(r.status, r.stderr).toBe(1);
     expect(r.stderr).not.toMatch(NOT_A_STORE);
-    expect(r.stderr).toMatch(/permission denied on /);
-    expect(r.stderr).toMatch(/hint: run as the user who owns the store/);
+    expect(r.stderr).toMatch(/it is open read-only here \(this user may not write .*strongbox-fault-perm-[^/]*\)/);
   });
 });
 

@@ -21,6 +21,7 @@ export function registerStatus(program: Command, ctx: Context): void {
           `versions:      ${s.versions} (${s.liveVersions} live)`,
           `max value:     ${s.maxValueBytes} bytes`,
           `max versions:  ${s.defaultMaxVersions === 0 ? 'all' : s.defaultMaxVersions}`,
+          ...(s.readOnly ? [`read-only:     ${s.readOnly}`] : []),
           '',
         ].join('\n'));
         return ctx.out(table(

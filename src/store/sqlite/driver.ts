@@ -6,7 +6,9 @@
  */
 import { Database } from './native.js';
 import { StoreError } from '../../errors.js';
-import { BUSY_TIMEOUT_MS } from './open.js';
+import { BUSY_TIMEOUT_MS, type ReadOnlyFile } from './open.js';
+import { changedSince, type FileStamp, type ReadOnlyReason } from './read-only.js';
+import { changeRefused } from '../read-only.js';
 import { onlineBackup } from './files.js';
 import { storeFileError } from './errors.js';
 import type { KeyStatus } from '../../crypto/keyset.js';
@@ -100,8 +102,14 @@ function sleepSync(ms: number): void {
   Atomics.wait(sleeper, 0, 0, ms);
 }
 
+/**
+ * Another connection holds what this one waits for. SQLITE_READONLY_RECOVERY
+ * too: a read-only reader (src/store/sqlite/read-only.ts) found the -shm
+ * between a writer opening it and setting it up, which only the writer can do.
+ */
 function isBusy(e: unknown): boolean {
-  return e instanceof Database.SqliteError && (e.code.startsWith('SQLITE_BUSY') || e.code.startsWith('SQLITE_LOCKED'));
+  return e instanceof Database.SqliteError
+    && (e.code.startsWith('SQLITE_BUSY') || e.code.startsWith('SQLITE_LOCKED') || e.code === 'SQLITE_READONLY_RECOVERY');
 }
 
 /** How often a waiting writer tries again for the write lock. */
@@ -203,29 +211,68 @@ function prepare(db: Database, self: RawOps) {
 type Prepared = ReturnType<typeof prepare>;
 
 export class SqliteStorage implements RawStorage {
-  readonly #db: Database;
-  readonly #s: Prepared[0];
+  // Replaced together only when a read-only snapshot is taken again (refresh).
+  #db!: Database;
+  #s!: Prepared[0];
 
   /** One transaction wrapper for every call (making one per call costs more than a point read). */
-  readonly #tx: Prepared[1];
-  readonly #syncNormal: Prepared[2];
-  readonly #syncFull: Prepared[3];
+  #tx!: Prepared[1];
+  #syncNormal!: Prepared[2];
+  #syncFull!: Prepared[3];
 
-  /** @throws E_NOT_A_STORE when the file's schema is damaged (a statement does not prepare) */
-  constructor(db: Database) {
+  readonly #path: string;
+  readonly #readOnly: ReadOnlyFile | undefined;
+  /** A snapshot's stamp (src/store/sqlite/read-only.ts); undefined for a connection to the file itself. */
+  #stamp: FileStamp | undefined;
+
+  /**
+   * `readOnly`: the file was opened read-only (openStoreFileFor): every write
+   * is refused with E_READ_ONLY before SQLite is asked.
+   * @throws E_NOT_A_STORE when the file's schema is damaged (a statement does not prepare)
+   */
+  constructor(db: Database, readOnly?: ReadOnlyFile) {
+    this.#path = readOnly?.path ?? db.name;
+    this.#readOnly = readOnly;
+    this.#stamp = readOnly?.stamp;
+    this.#attach(db);
+  }
+
+  #attach(db: Database): void {
     try {
       [this.#s, this.#tx, this.#syncNormal, this.#syncFull] = prepare(db, this);
     } catch (e) {
       db.close();
-      translate(e, db.name);
+      translate(e, this.#path);
     }
     this.#db = db;
+    this.#eachSecret = this.#eachVersion = this.#scan = undefined;
   }
-
 
   /** The file this storage reads, for messages. */
   get path(): string {
-    return this.#db.name;
+    return this.#path;
+  }
+
+  /** Why this storage may not write; undefined when it may. */
+  get readOnly(): ReadOnlyReason | undefined {
+    return this.#readOnly?.reason;
+  }
+
+  /**
+   * A read-only snapshot whose file changed since it was taken (a writer
+   * committed, or started and keeps a -wal) is opened again, as a snapshot or
+   * through the -wal: called before each operation, so a long-lived reader
+   * sees what writers did since. Nothing for any other connection, which
+   * SQLite keeps current itself.
+   * @throws as opening does (E_IO, E_LOCKED, E_SCHEMA_TOO_NEW…)
+   */
+  refresh(): void {
+    if (this.#stamp === undefined || !this.#readOnly || !changedSince(this.#path, this.#stamp)) return;
+    const next = this.#readOnly.reopen();
+    const old = this.#db;
+    this.#attach(next.db);
+    this.#stamp = next.stamp;
+    old.close();
   }
 
   getMeta(key: string): string | undefined {
@@ -276,11 +323,11 @@ export class SqliteStorage implements RawStorage {
     return patiently(() => {
       const r = version === undefined ? this.#s.readCurrent.get(name) : this.#s.readVersion.get(version, name);
       return toFound(name, r as GetRow | undefined, version === undefined);
-    }, this.#db.name);
+    }, this.#path);
   }
 
   readVersionAt(name: string, at: number): RawJoined | undefined {
-    return patiently(() => toFound(name, this.#s.readAt.get(at, name) as GetRow | undefined, false), this.#db.name);
+    return patiently(() => toFound(name, this.#s.readAt.get(at, name) as GetRow | undefined, false), this.#path);
   }
 
   listVersions(secretId: number): RawVersion[] {
@@ -394,10 +441,12 @@ export class SqliteStorage implements RawStorage {
   #eachVersion: { iterate(...params: unknown[]): IterableIterator<unknown> } | undefined;
 
   write<T>(fn: (tx: RawOps) => T): T {
-    return patiently(() => this.#tx.immediate(fn) as T, this.#db.name);
+    if (this.#readOnly) throw changeRefused(this.#path, this.#readOnly.reason);
+    return patiently(() => this.#tx.immediate(fn) as T, this.#path);
   }
 
   writeRelaxed<T>(fn: (tx: RawOps) => T): T {
+    if (this.#readOnly) throw changeRefused(this.#path, this.#readOnly.reason);
     this.#syncNormal.run();
     try {
       return this.write(fn);
@@ -407,7 +456,7 @@ export class SqliteStorage implements RawStorage {
   }
 
   read<T>(fn: (tx: RawOps) => T): T {
-    return patiently(() => this.#tx.deferred(fn) as T, this.#db.name);
+    return patiently(() => this.#tx.deferred(fn) as T, this.#path);
   }
 
   checkpoint(): boolean {
@@ -448,7 +497,7 @@ export class SqliteStorage implements RawStorage {
       const rows = this.#scan.all(afterSecretId, afterVersion, limit) as (VersionCols & { name: string; updated_at: number })[];
       return rows.map((r) => ({ ...toVersion(r), name: r.name, secretUpdatedAt: r.updated_at }));
     } catch (e) {
-      return translate(e, this.#db.name);
+      return translate(e, this.#path);
     }
   }
 

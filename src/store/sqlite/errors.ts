@@ -49,18 +49,30 @@ function writeRefusal(path: string): string | undefined {
 }
 
 /**
- * Look on the file system for why writing `path` (a file; SQLite also writes
- * its -wal and -shm beside it) fails: the disk is (nearly) full, the file
- * system is read-only, or this user may not write the file, its companions or
- * its directory. Undefined when nothing there explains it.
+ * Whether this user may not write the store at `path`: its file system is
+ * read-only, or the file, its -wal or -shm, or its directory (where SQLite
+ * makes and removes those two) is not writable to it. Undefined when it may.
  */
-export function diagnose(path: string): { cause: FsCause; where: string } | undefined {
+export function writeBlocked(path: string): { cause: 'read-only' | 'denied'; where: string } | undefined {
   const dir = dirname(path);
   for (const p of [dir, path, `${path}-wal`, `${path}-shm`]) {
     const refused = writeRefusal(p);
     if (refused === 'EROFS') return { cause: 'read-only', where: dir };
     if (refused === 'EACCES' || refused === 'EPERM') return { cause: 'denied', where: p };
   }
+  return undefined;
+}
+
+/**
+ * Look on the file system for why writing `path` (a file; SQLite also writes
+ * its -wal and -shm beside it) fails: the disk is (nearly) full, the file
+ * system is read-only, or this user may not write the file, its companions or
+ * its directory. Undefined when nothing there explains it.
+ */
+export function diagnose(path: string): { cause: FsCause; where: string } | undefined {
+  const blocked = writeBlocked(path);
+  if (blocked) return blocked;
+  const dir = dirname(path);
   const free = freeBytes(dir);
   if (free !== undefined && free < NEARLY_FULL_BYTES) return { cause: 'full', where: dir };
   return undefined;
@@ -85,12 +97,10 @@ export function fsCauseError(cause: FsCause, what: string, where: string, detail
     case 'read-only':
       return new StoreError('E_IO', `${what}: the file system holding ${where} is read-only${tail}`, [
         'remount it read-write, or copy the store to a writable place and use it there',
-        'SQLite writes even to read a store: it keeps its -wal and -shm files beside the store file',
       ]);
     case 'denied':
       return new StoreError('E_IO', `${what}: permission denied on ${where}${tail}`, [
-        'run as the user who owns the store, or give this user write permission on the store file and its directory',
-        'SQLite writes even to read a store: it creates its -wal and -shm files beside the store file',
+        'run as the user who owns the store, or give this user permission on the store file and its directory (read to read it, write to change it)',
       ]);
   }
 }

@@ -8,8 +8,9 @@ import { closeSync, constants, existsSync, fchmodSync, fstatSync, mkdirSync, ope
 import { dirname } from 'node:path';
 import { StoreError } from '../../errors.js';
 import { withExclusiveLock } from '../lock.js';
-import { fsCauseError, storeFileError } from './errors.js';
+import { fsCauseError, storeFileError, writeBlocked } from './errors.js';
 import { APPLICATION_ID, SCHEMA_VERSION, migrate } from './schema.js';
+import { describeReadOnly, openReadOnly, type FileStamp, type ReadOnlyReason } from './read-only.js';
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 /** Writers wait this long for another process's transaction before E_LOCKED. */
@@ -114,7 +115,8 @@ export function probeStoreFile(path: string): number {
   if (!readMagic(path).equals(SQLITE_MAGIC)) throw notAStore(path);
   let db: Database | undefined;
   try {
-    db = new Database(path, { fileMustExist: true, nativeBinding: nativeBinding() });
+    // A store this user may not write is looked at as a reader would (SQLite could not even open it read-write).
+    db = writeBlocked(path) ? openReadOnly(path, BUSY_TIMEOUT_MS).db : new Database(path, { fileMustExist: true, nativeBinding: nativeBinding() });
     return checkedSchemaVersion(db, path);
   } catch (e) {
     throw openFailure(e, path);
@@ -146,4 +148,59 @@ export async function openStoreFile(path: string): Promise<Database> {
     db.close();
     throw openFailure(e, path);
   }
+}
+
+/** A store file opened read-only: why, and how to open it again (see SqliteStorage.refresh). */
+export interface ReadOnlyFile {
+  reason: ReadOnlyReason;
+  /** The store file (a snapshot's connection is in memory and has no file name). */
+  path: string;
+  /** Set for a snapshot: the file as it was when read. */
+  stamp?: FileStamp;
+  /** Open it read-only again, checked as at first. */
+  reopen: () => { db: Database; stamp?: FileStamp };
+}
+
+/** An upgrade a store needs before this program can read it, refused because it would write. */
+export function upgradeRefused(path: string, reason: ReadOnlyReason, what: string): StoreError {
+  return new StoreError('E_READ_ONLY', `${path} was written by an older version of Strongbox and must be upgraded (${what}) before it can be read, which writes to it, and it is open read-only here: ${describeReadOnly(reason)}`, [
+    'open it once as a user who can write it (any command, such as store status), then read it here',
+  ]);
+}
+
+/** A read-only connection to a store this program reads as it is (never older: that would need a write). */
+function openCheckedReadOnly(path: string, reason: ReadOnlyReason): { db: Database; stamp?: FileStamp } {
+  let opened: { db: Database; stamp?: FileStamp };
+  try {
+    opened = openReadOnly(path, BUSY_TIMEOUT_MS);
+  } catch (e) {
+    // Removed since it was first opened (a long-lived reader taking its snapshot again).
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new StoreError('E_NO_STORE', `no store at ${path}`);
+    throw openFailure(e, path);
+  }
+  try {
+    if (checkedSchemaVersion(opened.db, path) < SCHEMA_VERSION) throw upgradeRefused(path, reason, 'a newer file format');
+    opened.db.pragma('foreign_keys = ON');
+    return opened;
+  } catch (e) {
+    opened.db.close();
+    throw openFailure(e, path);
+  }
+}
+
+/**
+ * Open an existing store file: read-write when this user can write it (see
+ * `openStoreFile`), else read-only (src/store/sqlite/read-only.ts), with why.
+ * `readOnly` true opens it read-only whatever the permissions; false always
+ * read-write, failing as before when it cannot be written.
+ * @throws E_NO_STORE, E_NOT_A_STORE, E_SCHEMA_TOO_NEW, E_IO, E_LOCKED; E_READ_ONLY when read-only and older
+ */
+export async function openStoreFileFor(path: string, readOnly?: boolean): Promise<{ db: Database; readOnly?: ReadOnlyFile }> {
+  if (readOnly === false) return { db: await openStoreFile(path) };
+  if (!readMagic(path).equals(SQLITE_MAGIC)) throw notAStore(path);
+  const reason: ReadOnlyReason | undefined = readOnly ? { cause: 'asked', where: path } : writeBlocked(path);
+  if (!reason) return { db: await openStoreFile(path) };
+  const reopen = () => openCheckedReadOnly(path, reason);
+  const first = reopen();
+  return { db: first.db, readOnly: { reason, path, ...(first.stamp ? { stamp: first.stamp } : {}), reopen } };
 }
