@@ -16,7 +16,7 @@ import { dueAmong } from './policy.js';
 import { modeText } from './file-mode.js';
 import { probeStoreFile } from './sqlite/open.js';
 import { writeBlocked } from './sqlite/errors.js';
-import { describeReadOnly } from './sqlite/read-only.js';
+import { describeReadOnly } from './read-only.js';
 import { shellWord } from './shell-quote.js';
 import { SCHEMA_VERSION } from './sqlite/schema.js';
 

@@ -9,7 +9,25 @@
  * the same reason. Each is refused before anything is read.
  */
 import { StoreError } from '../errors.js';
-import { describeReadOnly, type ReadOnlyReason } from './sqlite/read-only.js';
+
+/** Why a store is open read-only: its file system, a permission, or the caller asked. */
+export interface ReadOnlyReason {
+  cause: 'read-only' | 'denied' | 'asked';
+  /** The directory or file that cannot be written (the store file when asked). */
+  where: string;
+}
+
+/** The reason in words, for messages: "the file system holding /x is read-only". */
+export function describeReadOnly(r: ReadOnlyReason): string {
+  switch (r.cause) {
+    case 'read-only':
+      return `the file system holding ${r.where} is read-only`;
+    case 'denied':
+      return `this user may not write ${r.where}`;
+    case 'asked':
+      return 'it was opened read-only on request';
+  }
+}
 
 /** A change (or anything that writes) on a read-only store. */
 export function changeRefused(path: string, reason: ReadOnlyReason): StoreError {

@@ -22,7 +22,7 @@ import { outcomeOf, reported, type EventSink, type StoreOperation } from './even
 import { formatAuditStart, parseAuditStart, wellFormed, type AuditEntry, type AuditLog } from './audit.js';
 import { SCHEMA_VERSION } from './sqlite/schema.js';
 import { changeRefused, unloggedReadRefused, type ReadOnlyView } from './read-only.js';
-import { describeReadOnly } from './sqlite/read-only.js';
+import { describeReadOnly } from './read-only.js';
 import type { AuditRow, SecretAndVersion, SecretListRow, SecretRow, StorageOps, VersionRow } from './storage.js';
 import type { GuardedStorage } from './integrity/guarded.js';
 import type {

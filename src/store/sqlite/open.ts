@@ -10,7 +10,8 @@ import { StoreError } from '../../errors.js';
 import { withExclusiveLock } from '../lock.js';
 import { fsCauseError, storeFileError, writeBlocked } from './errors.js';
 import { APPLICATION_ID, SCHEMA_VERSION, migrate } from './schema.js';
-import { describeReadOnly, openReadOnly, type FileStamp, type ReadOnlyReason } from './read-only.js';
+import { openReadOnly, type FileStamp, type ReadOnlyReason } from './read-only.js';
+import { describeReadOnly } from '../read-only.js';
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 /** Writers wait this long for another process's transaction before E_LOCKED. */

@@ -26,25 +26,10 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { StoreError } from '../../errors.js';
 import { Database, nativeBinding } from './native.js';
+import type { ReadOnlyReason } from '../read-only.js';
 
-/** Why a store is open read-only: its file system, a permission, or the caller asked. */
-export interface ReadOnlyReason {
-  cause: 'read-only' | 'denied' | 'asked';
-  /** The directory or file that cannot be written (the store file when asked). */
-  where: string;
-}
+export type { ReadOnlyReason };
 
-/** The reason in words, for messages: "the file system holding /x is read-only". */
-export function describeReadOnly(r: ReadOnlyReason): string {
-  switch (r.cause) {
-    case 'read-only':
-      return `the file system holding ${r.where} is read-only`;
-    case 'denied':
-      return `this user may not write ${r.where}`;
-    case 'asked':
-      return 'it was opened read-only on request';
-  }
-}
 
 /** What is known of the store file and its -wal when a snapshot was read. */
 export interface FileStamp {
