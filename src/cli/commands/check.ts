@@ -54,8 +54,8 @@ pem: one or more BEGIN/END blocks with matching labels and a base64 body,
   (not even a trailing newline). json: UTF-8 text that parses. url: an absolute
   URL with a host (file: URLs excepted). min=N: at least N bytes.
 A missing, deleted, destroyed or undecryptable secret is a problem too.
-Exit status 0 when every requirement holds, 1 when any does not, 2 for a bad
-requirement (before the store is opened).`)
+Exit status 0 when every requirement holds, 10 when any does not, 2 for a bad
+requirement (before the store is opened), 1 when the check itself failed.`)
     .action(async (opts: CheckOptions, cmd: Command) => {
       const requirements = [
         ...(opts.require ?? []).map(parseRequirement),
@@ -63,7 +63,7 @@ requirement (before the store is opened).`)
       ];
       if (requirements.length === 0) throw new StoreError('E_USAGE', 'store check needs at least one --require NAME[:RULES] or --require-file FILE');
       const report = await ctx.withStore(cmd, (store) => checkSecrets(store, requirements));
-      if (opts.json) await ctx.json(report);
+      if (opts.json) await ctx.report(report);
       else {
         const lines = report.problems.map((p) => `${p.name}: ${p.message}`);
         const secrets = `${report.checked} required secret${report.checked === 1 ? '' : 's'}`;

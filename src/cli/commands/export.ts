@@ -132,7 +132,7 @@ A plaintext export takes each current live value; JSON needs UTF-8 values, .env 
             pw?.fill(0);
           }
         }
-        if (opts.json) return ctx.json(report);
+        if (opts.json) return ctx.report(report);
         await ctx.out(summaryOfExport(report));
         if (report.skippedNotLive.length) {
           await ctx.note(`skipped ${report.skippedNotLive.length} secret(s) whose current version is deleted or destroyed: ${report.skippedNotLive.join(', ')}`);
@@ -193,7 +193,7 @@ For a .env file each variable name becomes the secret name as it is (after --pre
             format, onConflict: opts.onConflict, dryRun: opts.dryRun, prefix: opts.prefix, allowEmpty: opts.allowEmpty,
           });
         }
-        if (opts.json) return ctx.json(report);
+        if (opts.json) return ctx.report(report);
         await ctx.out(summaryOfImport(report));
         if (report.skipped.length) {
           await ctx.note(`skipped ${report.skipped.length} name(s) the store already holds (see --on-conflict): ${report.skipped.join(', ')}`);

@@ -29,7 +29,7 @@ export function registerKeys(program: Command, ctx: Context): void {
         } finally {
           bar.end();
         }
-        if (opts.json) return ctx.json(r);
+        if (opts.json) return ctx.report(r);
         const head = r.rotated
           ? `new primary data key ${r.primaryVersion}`
           : `primary data key ${r.primaryVersion} is ${days(r.previousPrimaryAgeMs)} old, younger than asked: no new key`;

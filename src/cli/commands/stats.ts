@@ -5,6 +5,7 @@ import { collectStats, type StoreStats } from '../../store/stats.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import type { Context } from '../context.js';
 import { write } from '../io.js';
+import { jsonLine, stamped } from '../json-output.js';
 import { prometheusText } from '../prometheus.js';
 
 const FORMATS = ['text', 'json', 'prometheus'] as const;
@@ -47,7 +48,7 @@ The file holds counts and times only, never a secret's name or value.`)
       const format = (opts.json ? 'json' : opts.format ?? 'text') as Format;
       if (!FORMATS.includes(format)) throw new StoreError('E_USAGE', `--format is ${FORMATS.join(', ')}, not "${format}"`);
       const stats = await ctx.withStore(cmd, (store) => collectStats(store));
-      const out = format === 'json' ? `${JSON.stringify(stats, null, 2)}\n` : format === 'prometheus' ? prometheusText(stats) : text(stats);
+      const out = format === 'json' ? jsonLine(stamped(stats)) : format === 'prometheus' ? prometheusText(stats) : text(stats);
       // 0644: node_exporter runs as its own user, and the file holds no secret.
       if (opts.output !== undefined) writeFileAtomic(opts.output, out, 0o644);
       else await write(ctx.io.stdout, out);
