@@ -92,6 +92,13 @@ export interface ImportOptions {
   onConflict?: ConflictPolicy;
   /** Check everything and report what would happen; write nothing. */
   dryRun?: boolean;
+  /**
+   * Stop once aborted (Ctrl-C): looked at while a bundle's records are
+   * checked and once more before the write, rejecting with E_INTERRUPTED
+   * with nothing written. The write itself is one transaction and is not
+   * stopped part-way: an abort during it is seen only once it has committed.
+   */
+  signal?: AbortSignal;
 }
 
 export interface BundleImportOptions extends ImportOptions {
@@ -150,6 +157,8 @@ const MAX_CUSTOM_VALUE_LENGTH = 512;
 /** Plaintext import files are read whole; this bounds the memory it takes. */
 const MAX_PLAIN_FILE_BYTES = 256 * 1024 * 1024;
 const FLUSH_BYTES = 1024 * 1024;
+/** Bundle records checked between two looks at the abort signal (each look lets the event loop run). */
+const RECORDS_BETWEEN_LOOKS = 256;
 
 function usage(message: string, hints: string[] = []): StoreError {
   return new StoreError('E_USAGE', message, hints);
@@ -321,7 +330,17 @@ class BundleFile {
    * of the trailer and of the file's end.
    * @throws StoreError E_TAMPERED
    */
-  walk(key: Uint8Array, fn: (rec: BundleRecord, reader: BundleReader) => void): BundleHeader {
+  walk(key: Uint8Array, fn: (rec: BundleRecord) => void): BundleHeader {
+    const records = this.records(key);
+    for (;;) {
+      const r = records.next();
+      if (r.done) return r.value;
+      fn(r.value);
+    }
+  }
+
+  /** As `walk`, one record at a time: the caller may stop, or wait, between two. */
+  *records(key: Uint8Array): Generator<BundleRecord, BundleHeader> {
     const reader = new BundleReader(key, this.headerBytes);
     let pos = this.headerBytes.length;
     while (pos < this.size) {
@@ -332,7 +351,7 @@ class BundleFile {
       if (sealed.length !== n) recordLength(prefix, sealed.length, reader.index); // throws: the file shrank
       pos += 4 + n;
       const rec = reader.next(prefix, sealed);
-      if (rec.type !== 'end') fn(rec, reader);
+      if (rec.type !== 'end') yield rec;
     }
     reader.finish();
     return reader.header;
@@ -643,6 +662,23 @@ function customProblem(custom: Record<string, string>): string | undefined {
   return undefined;
 }
 
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Let pending events run (a Ctrl-C handler among them), then reject with
+ * E_INTERRUPTED if `signal` was aborted. Only called before the import's
+ * transaction, so "nothing was imported" is always true when it rejects.
+ */
+async function stopIfInterrupted(signal: AbortSignal | undefined, path: string): Promise<void> {
+  if (!signal) return;
+  await yieldToEventLoop();
+  if (signal.aborted) {
+    throw new StoreError('E_INTERRUPTED', `the import of ${path} was interrupted before anything was written: nothing was imported`, [
+      'run it again: it starts from the beginning (an import writes everything in one transaction, or nothing)',
+    ]);
+  }
+}
+
 /**
  * Run `fn` in a write transaction (a read one for a dry run) whose sealing
  * key is the stored primary; reload the keyset and retry if another process rotated.
@@ -778,7 +814,9 @@ async function importBundleUnreported(store: Store, path: string, options: Bundl
       const problems: string[] = [];
       const limit = c.header.maxValueBytes;
       let current: SecretRecord | undefined;
-      file.walk(key, (rec) => {
+      let seen = 0;
+      await stopIfInterrupted(options.signal, path);
+      for (const rec of file.records(key)) {
         if (rec.type === 'secret') {
           current = rec;
           const problem = nameProblem(rec.name) ?? customProblem(rec.custom);
@@ -789,8 +827,10 @@ async function importBundleUnreported(store: Store, path: string, options: Bundl
           }
           wipe(rec.value);
         }
-      });
+        if (++seen % RECORDS_BETWEEN_LOOKS === 0) await stopIfInterrupted(options.signal, path);
+      }
       if (problems.length > 0) throw new ImportRefusedError(path, problems);
+      await stopIfInterrupted(options.signal, path);
 
       // Pass 2: the same records again, now written in one transaction.
       let report = emptyReport(path, 'bundle', dryRun, onConflict);
@@ -976,6 +1016,7 @@ async function importPlainUnreported(store: Store, path: string, options: PlainI
       values.push([name, bytesOf]);
     });
     if (problems.length > 0) throw new ImportRefusedError(path, problems);
+    await stopIfInterrupted(options.signal, path);
 
     let report = emptyReport(path, format, dryRun, onConflict);
     await sealingTransaction(c, dryRun, (tx) => {

@@ -9,6 +9,7 @@ import {
   type BundleKey, type ConflictPolicy, type ExportReport, type ImportReport, type PlainFormat,
 } from '../../store/export.js';
 import { wholeNumber, type Context } from '../context.js';
+import { interruptible } from '../interrupt.js';
 import type { Io } from '../io.js';
 import { promptsForbidden, readSecretInput } from '../secret-input.js';
 
@@ -157,7 +158,9 @@ A plaintext export takes each current live value; JSON needs UTF-8 values, .env 
     .addHelpText('after', `
 Nothing is written unless every entry can be: a damaged or altered bundle (exit 5), a wrong
 passphrase or key file (exit 5), or any invalid name or value (exit 2, all listed) writes nothing.
-For a .env file each variable name becomes the secret name as it is (after --prefix).`)
+For a .env file each variable name becomes the secret name as it is (after --prefix).
+Ctrl-C while the file is read and checked stops with nothing imported (exit 130); the
+write that follows is one transaction, which Ctrl-C does not cut short.`)
     .action(async (file: string, opts: ImportCliOptions, cmd: Command) => {
       refuseDirectory(file);
       const format = opts.format ?? detectImportFormat(file);
@@ -170,12 +173,14 @@ For a .env file each variable name becomes the secret name as it is (after --pre
       }
       await ctx.withStore(cmd, async (store) => {
         let report: ImportReport;
+        const interrupt = interruptible(ctx.io, 'stopping the import before it writes (once writing, it finishes)');
         if (format === 'bundle') {
           let pw: Uint8Array | undefined;
           try {
             report = await importBundle(store, file, {
               onConflict: opts.onConflict,
               dryRun: opts.dryRun,
+              signal: interrupt.signal,
               key: async (info) => {
                 if (info.kind === 'keyfile' && !opts.recipientKeyfile) {
                   throw new StoreError('E_MASTER_KEY', `${file} is sealed to key file id ${info.keyId}`, ['give that key file with --recipient-keyfile K']);
@@ -187,12 +192,19 @@ For a .env file each variable name becomes the secret name as it is (after --pre
             });
           } finally {
             pw?.fill(0);
+            interrupt.dispose();
           }
         } else {
-          report = await importPlain(store, file, {
-            format, onConflict: opts.onConflict, dryRun: opts.dryRun, prefix: opts.prefix, allowEmpty: opts.allowEmpty,
-          });
+          try {
+            report = await importPlain(store, file, {
+              format, onConflict: opts.onConflict, dryRun: opts.dryRun, prefix: opts.prefix, allowEmpty: opts.allowEmpty, signal: interrupt.signal,
+            });
+          } finally {
+            interrupt.dispose();
+          }
         }
+        // A Ctrl-C that came during the write (one synchronous transaction) is seen only now, once it committed.
+        if (interrupt.signal.aborted) await ctx.note('the import had already been written when it could stop: everything reported here was imported');
         if (opts.json) return ctx.report(report);
         await ctx.out(summaryOfImport(report));
         if (report.skipped.length) {
