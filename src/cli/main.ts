@@ -101,7 +101,8 @@ store -V (or store --version alone) prints the program version.
 
 Exit status: 0 ok, 1 error, 2 usage or invalid input, 3 not found / deleted / destroyed,
 4 check-and-set conflict, 5 wrong master key or tampered data, 6 master key missing or unusable,
-7 no store / not a store / too new, 75 locked (try again).`);
+7 no store / not a store / too new, 10 check, due, doctor or stats --verify-audit found something,
+75 locked (try again), 130 stopped by Ctrl-C.`);
   const override = (c: Command): void => {
     c.exitOverride();
     c.commands.forEach(override);
