@@ -19,8 +19,21 @@ export interface SignalSource {
 export interface Interruptible {
   /** Aborted by the first Ctrl-C. */
   readonly signal: AbortSignal;
+  /**
+   * Whether a Ctrl-C came, counting one that came during synchronous work
+   * just done (a transaction) and has not reached the handler yet.
+   */
+  settle(): Promise<boolean>;
   /** Give SIGINT its default meaning back. */
   dispose(): void;
+}
+
+/**
+ * A SIGINT that came while JavaScript was busy waits in libuv until the event
+ * loop polls; two turns of the check phase have a poll between them.
+ */
+export async function letSignalsArrive(): Promise<void> {
+  for (let i = 0; i < 2; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
 /**
@@ -43,6 +56,10 @@ export function interruptible(io: Io, stopping: string, source: SignalSource = p
   source.on('SIGINT', onSigint);
   return {
     signal: controller.signal,
+    settle: async () => {
+      await letSignalsArrive();
+      return controller.signal.aborted;
+    },
     dispose: () => void source.off('SIGINT', onSigint),
   };
 }

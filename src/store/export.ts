@@ -665,12 +665,15 @@ function customProblem(custom: Record<string, string>): string | undefined {
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
- * Let pending events run (a Ctrl-C handler among them), then reject with
- * E_INTERRUPTED if `signal` was aborted. Only called before the import's
- * transaction, so "nothing was imported" is always true when it rejects.
+ * Let pending events run (a Ctrl-C handler among them: a signal that came
+ * during synchronous work waits for the event loop's poll, which lies between
+ * two turns of setImmediate), then reject with E_INTERRUPTED if `signal` was
+ * aborted. Only called before the import's transaction, so "nothing was
+ * imported" is always true when it rejects.
  */
 async function stopIfInterrupted(signal: AbortSignal | undefined, path: string): Promise<void> {
   if (!signal) return;
+  await yieldToEventLoop();
   await yieldToEventLoop();
   if (signal.aborted) {
     throw new StoreError('E_INTERRUPTED', `the import of ${path} was interrupted before anything was written: nothing was imported`, [

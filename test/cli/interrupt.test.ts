@@ -51,6 +51,24 @@ describe('interruptible', () => {
     expect(src.killed).toEqual(['4242 SIGINT']);
   });
 
+  it('settle counts a real SIGINT that came while JavaScript was busy (as during a transaction)', async () => {
+    const t = io(false);
+    const i = interruptible(t.io, 'stopping');
+    try {
+      process.kill(process.pid, 'SIGINT');
+      const until = Date.now() + 50;
+      while (Date.now() < until) {
+        // synchronous work: the signal waits in libuv for the event loop
+      }
+      await Promise.resolve();
+      expect(i.signal.aborted, 'not yet: the handler needs a turn of the event loop').toBe(false);
+      expect(await i.settle()).toBe(true);
+      expect(t.err()).toBe('store: stopping (Ctrl-C again to stop at once)\n');
+    } finally {
+      i.dispose();
+    }
+  });
+
   it('on a terminal the note starts a line of its own (the bar is on the current one); dispose gives SIGINT back', () => {
     const src = fakeSource();
     const t = io(true);

@@ -174,37 +174,38 @@ write that follows is one transaction, which Ctrl-C does not cut short.`)
       await ctx.withStore(cmd, async (store) => {
         let report: ImportReport;
         const interrupt = interruptible(ctx.io, 'stopping the import before it writes (once writing, it finishes)');
-        if (format === 'bundle') {
-          let pw: Uint8Array | undefined;
-          try {
-            report = await importBundle(store, file, {
-              onConflict: opts.onConflict,
-              dryRun: opts.dryRun,
-              signal: interrupt.signal,
-              key: async (info) => {
-                if (info.kind === 'keyfile' && !opts.recipientKeyfile) {
-                  throw new StoreError('E_MASTER_KEY', `${file} is sealed to key file id ${info.keyId}`, ['give that key file with --recipient-keyfile K']);
-                }
-                if (opts.recipientKeyfile) return { keyFile: opts.recipientKeyfile };
-                pw = await bundlePassphrase(opts, ctx.io, false);
-                return { passphrase: pw };
-              },
-            });
-          } finally {
-            pw?.fill(0);
-            interrupt.dispose();
-          }
-        } else {
-          try {
+        try {
+          if (format === 'bundle') {
+            let pw: Uint8Array | undefined;
+            try {
+              report = await importBundle(store, file, {
+                onConflict: opts.onConflict,
+                dryRun: opts.dryRun,
+                signal: interrupt.signal,
+                key: async (info) => {
+                  if (info.kind === 'keyfile' && !opts.recipientKeyfile) {
+                    throw new StoreError('E_MASTER_KEY', `${file} is sealed to key file id ${info.keyId}`, ['give that key file with --recipient-keyfile K']);
+                  }
+                  if (opts.recipientKeyfile) return { keyFile: opts.recipientKeyfile };
+                  pw = await bundlePassphrase(opts, ctx.io, false);
+                  return { passphrase: pw };
+                },
+              });
+            } finally {
+              pw?.fill(0);
+            }
+          } else {
             report = await importPlain(store, file, {
               format, onConflict: opts.onConflict, dryRun: opts.dryRun, prefix: opts.prefix, allowEmpty: opts.allowEmpty, signal: interrupt.signal,
             });
-          } finally {
-            interrupt.dispose();
           }
+          // A Ctrl-C during the write (one synchronous transaction) reaches the handler only now, after the commit.
+          if (await interrupt.settle()) {
+            await ctx.note(`Ctrl-C came while the import was being written, too late to stop it: it finished, ${opts.dryRun ? 'as a dry run' : 'and everything reported here was imported'}`);
+          }
+        } finally {
+          interrupt.dispose();
         }
-        // A Ctrl-C that came during the write (one synchronous transaction) is seen only now, once it committed.
-        if (interrupt.signal.aborted) await ctx.note('the import had already been written when it could stop: everything reported here was imported');
         if (opts.json) return ctx.report(report);
         await ctx.out(summaryOfImport(report));
         if (report.skipped.length) {
