@@ -1,9 +1,9 @@
 /** `store stats`: counts, key ages and rotation debt, as text, JSON or Prometheus metrics. */
 import type { Command } from 'commander';
 import { StoreError } from '../../errors.js';
+import type { AuditSummary } from '../../store/audit-summary.js';
 import { collectStats, type StoreStats } from '../../store/stats.js';
 import { writeFileAtomic } from '../atomic-file.js';
-import type { AuditSummary } from '../../store/audit-summary.js';
 import type { Context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { write } from '../io.js';
