@@ -29,7 +29,8 @@ export type ErrorCode =
   | 'E_READ_ONLY' // the store is open read-only here: a change, an always-logged operation, or a read it audits is refused
   | 'E_KEY_IN_USE' // a data key still encrypts versions, or is the primary
   | 'E_INVALID_IMPORT' // an import file holds entries that cannot be imported (all listed; nothing written)
-  | 'E_AGENT'; // the unlock agent is unreachable, broken, or its directory is not private
+  | 'E_AGENT' // the unlock agent is unreachable, broken, or its directory is not private
+  | 'E_INTERRUPTED'; // the caller's abort signal stopped the operation (the message says what was done)
 
 /** Base class of every error Strongbox throws on purpose. */
 export class StoreError extends Error {

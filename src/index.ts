@@ -31,7 +31,8 @@ export { checkSecrets, parseRequirement, type Requirement, type CheckReport, typ
 export { formatProblem, parseRule, type FormatRule } from './store/formats.js';
 export { dueAmong } from './store/policy.js';
 export { checkHealth, DEFAULT_MAX_KEY_AGE_MS, type Finding, type FindingLevel, type HealthOptions, type HealthReport } from './store/health.js';
-export { collectStats, type StoreStats, type StateCounts, type KeyAge } from './store/stats.js';
+export { collectStats, type StoreStats, type StatsOptions, type StateCounts, type KeyAge } from './store/stats.js';
+export type { AuditSummary } from './store/audit-summary.js';
 export { lockState, type LockState, type LockOwner } from './store/lock.js';
 export type { CacheOptions, CacheStats } from './store/read-cache.js';
 export type { StoreEvent, StoreOperation, EventHook } from './store/events.js';

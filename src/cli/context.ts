@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { StoreError } from '../errors.js';
-import { line, type Io } from './io.js';
+import { line, write, type Io } from './io.js';
+import { jsonLine, stamped } from './json-output.js';
 import { sourceForOpen, type MasterOptions } from './master.js';
 import { profilesPath, readProfiles, type ProfilesFile } from './profiles.js';
 import { resolveSettings, type Resolved, type Settings } from './settings.js';
@@ -52,8 +53,14 @@ export class Context {
     }
   }
 
+  /** Data (a secret, a list, a history) as one line of JSON, in the shape it has. */
   json(value: unknown): Promise<void> {
-    return line(this.io.stdout, JSON.stringify(value, null, 2));
+    return write(this.io.stdout, jsonLine(value));
+  }
+
+  /** An operation's report as one line of JSON, stamped with `time` for logs (see json-output.ts). */
+  report(value: object): Promise<void> {
+    return write(this.io.stdout, jsonLine(stamped(value)));
   }
 
   out(text: string): Promise<void> {

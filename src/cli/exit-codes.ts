@@ -13,6 +13,8 @@ export const EXIT = {
   /** check, due and doctor ran and found something to act on: not a failure of the command itself (which is 1). */
   found: 10,
   locked: 75, // EX_TEMPFAIL: try again later
+  /** Stopped by Ctrl-C (SIGINT) at a safe point: 128 + 2, as a shell reports a command SIGINT ended. */
+  interrupted: 130,
 } as const;
 
 export const EXIT_FOR: Record<ErrorCode, number> = {
@@ -40,4 +42,5 @@ export const EXIT_FOR: Record<ErrorCode, number> = {
   E_KEY_IN_USE: EXIT.usage,
   E_INVALID_IMPORT: EXIT.usage,
   E_AGENT: EXIT.masterKey,
+  E_INTERRUPTED: EXIT.interrupted,
 };

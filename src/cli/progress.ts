@@ -7,19 +7,59 @@ import type { Io } from './io.js';
 
 const WIDTH = 30;
 const MIN_REDRAW_MS = 100;
+/** A rate measured over less than this is noise: no rate or time left before it. */
+const MIN_RATE_WINDOW_MS = 1000;
 
-export function progressBar(io: Io, label: string): { update: (done: number, total: number) => void; end: () => void } {
+/** Items a second, short: 3.5, 850, 12.3k, 1.2M. */
+export function formatRate(perSecond: number): string {
+  if (perSecond < 10) return perSecond.toFixed(1);
+  if (perSecond < 1000) return perSecond.toFixed(0);
+  if (perSecond < 1_000_000) return `${(perSecond / 1000).toFixed(1)}k`;
+  return `${(perSecond / 1_000_000).toFixed(1)}M`;
+}
+
+/** A duration for people, to the second: 42s, 3m05s, 2h03m. */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+export interface ProgressOptions {
+  /** The clock, in ms (tests). */
+  now?: () => number;
+}
+
+/**
+ * A bar on stderr with the rate (items a second since the first update) and
+ * the time left at that rate; at the end, the rate and the time it took.
+ */
+export function progressBar(io: Io, label: string, options: ProgressOptions = {}): { update: (done: number, total: number) => void; end: () => void } {
   if (!io.stderrIsTTY) return { update: () => undefined, end: () => undefined };
-  let last = 0;
+  const now = options.now ?? Date.now;
+  let last = -Infinity;
   let drawn = false;
+  let shown = 0;
+  let start: { at: number; done: number } | undefined;
   return {
     update(done, total) {
-      const now = Date.now();
-      if (done < total && now - last < MIN_REDRAW_MS) return;
-      last = now;
+      const t = now();
+      start ??= { at: t, done };
+      if (done < total && t - last < MIN_REDRAW_MS) return;
+      last = t;
       const ratio = total === 0 ? 1 : done / total;
       const filled = Math.round(ratio * WIDTH);
-      io.stderr.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}] ${done}/${total} ${(ratio * 100).toFixed(0)}%`);
+      const elapsed = t - start.at;
+      const rate = (done - start.done) / (elapsed / 1000);
+      let speed = '';
+      if (elapsed >= MIN_RATE_WINDOW_MS && rate > 0) {
+        speed = done >= total ? ` ${formatRate(rate)}/s, took ${formatDuration(elapsed)}` : ` ${formatRate(rate)}/s, ${formatDuration(((total - done) / rate) * 1000)} left`;
+      }
+      const text = `${label} [${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}] ${done}/${total} ${(ratio * 100).toFixed(0)}%${speed}`;
+      // Spaces over what a longer previous line left (no escape codes: TERM=dumb and NO_COLOR terminals too).
+      io.stderr.write(`\r${text}${' '.repeat(Math.max(0, shown - text.length))}`);
+      shown = text.length;
       drawn = true;
     },
     end() {

@@ -60,5 +60,12 @@ export function prometheusText(s: StoreStats): string {
     { name: 'strongbox_expired_secrets', help: 'Live secrets whose value has expired.', samples: one(s.expiredSecrets) },
     { name: 'strongbox_last_value_rotation_timestamp_seconds', help: 'The newest value rotation recorded by store rotate (no sample when none).',
       samples: s.lastValueRotationAt ? one(seconds(s.lastValueRotationAt.getTime())) : [] },
+    { name: 'strongbox_last_master_rotation_timestamp_seconds', help: 'When store rotate-master last finished (no sample when none recorded).',
+      samples: s.lastMasterRotationAt ? one(seconds(s.lastMasterRotationAt.getTime())) : [] },
+    { name: 'strongbox_last_backup_timestamp_seconds', help: 'When store backup last finished (no sample when none recorded).',
+      samples: s.lastBackupAt ? one(seconds(s.lastBackupAt.getTime())) : [] },
+    { name: 'strongbox_audit_entries', help: 'Audit entries kept (after retention).', samples: one(s.audit.entries) },
+    { name: 'strongbox_audit_chain_intact', help: 'Whether the whole audit chain checked out (1) or not (0); no sample unless stats ran with --verify-audit.',
+      samples: s.audit.chain === 'unverified' ? [] : one(s.audit.chain === 'intact' ? 1 : 0) },
   ]);
 }

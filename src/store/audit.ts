@@ -69,6 +69,9 @@ function chainedBytes(previous: Uint8Array, r: Omit<AuditRow, 'mac'>): Buffer {
   return out;
 }
 
+/** Header entry: where the kept audit chain starts after retention (see Store.pruneAudit). */
+export const AUDIT_START = 'audit_start';
+
 /** `seq:hex mac` of the last entry retention removed, as the header keeps it (`audit_start`). */
 export function parseAuditStart(text: string | undefined): AuditHead | undefined {
   if (text === undefined) return undefined;

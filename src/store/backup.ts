@@ -31,6 +31,7 @@ import { authenticate } from './open.js';
 import { checkState } from './integrity/state.js';
 import { storeFileError } from './sqlite/errors.js';
 import { removeLeftovers, tempNameBeside, type TempLabel } from './leftovers.js';
+import { recordMaintenance } from './maintenance-times.js';
 import { copyFileInto, setJournalMode, settle, storeIdOf, whileQuiesced } from './sqlite/files.js';
 import { refuseUnlogged } from './read-only.js';
 
@@ -482,7 +483,10 @@ async function backupStoreUnreported(store: Store, file: string, options: Backup
     const bytes = statSync(tmp).size;
     placeNew(tmp, file);
     syncDir(dirname(file));
-    c.storage.write((tx) => c.audit.append(tx, { action: 'backup', outcome: 'ok', detail: file }));
+    c.storage.write((tx) => {
+      c.audit.append(tx, { action: 'backup', outcome: 'ok', detail: file });
+      recordMaintenance(tx, 'backup', c.now());
+    });
     return { file, storeId: storeIdHex(c.header), bytes, durationMs: performance.now() - started, verified };
   } catch (e) {
     // Writing the copy is what fails on a full disk (ENOSPC, SQLITE_FULL): say so, naming the file the user gave.

@@ -138,6 +138,13 @@ export interface ImportOptions {
   onConflict?: ConflictPolicy;
   /** Check everything and report what would happen; write nothing. */
   dryRun?: boolean;
+  /**
+   * Stop once aborted (Ctrl-C): looked at while a bundle's records are
+   * checked and once more before the write, rejecting with E_INTERRUPTED
+   * with nothing written. The write itself is one transaction and is not
+   * stopped part-way: an abort during it is seen only once it has committed.
+   */
+  signal?: AbortSignal;
 }
 
 export interface BundleImportOptions extends ImportOptions {
@@ -204,6 +211,8 @@ const MAX_PLAIN_FILE_BYTES = 256 * 1024 * 1024;
 /** An age bundle is held in memory (see MemorySink): export and import refuse a larger one. */
 export const MAX_AGE_BUNDLE_BYTES = 256 * 1024 * 1024;
 const FLUSH_BYTES = 1024 * 1024;
+/** Bundle records checked between two looks at the abort signal (each look lets the event loop run). */
+const RECORDS_BETWEEN_LOOKS = 256;
 
 function usage(message: string, hints: string[] = []): StoreError {
   return new StoreError('E_USAGE', message, hints);
@@ -874,6 +883,26 @@ function customProblem(custom: Record<string, string>): string | undefined {
   return undefined;
 }
 
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Let pending events run (a Ctrl-C handler among them: a signal that came
+ * during synchronous work waits for the event loop's poll, which lies between
+ * two turns of setImmediate), then reject with E_INTERRUPTED if `signal` was
+ * aborted. Only called before the import's transaction, so "nothing was
+ * imported" is always true when it rejects.
+ */
+async function stopIfInterrupted(signal: AbortSignal | undefined, path: string): Promise<void> {
+  if (!signal) return;
+  await yieldToEventLoop();
+  await yieldToEventLoop();
+  if (signal.aborted) {
+    throw new StoreError('E_INTERRUPTED', `the import of ${path} was interrupted before anything was written: nothing was imported`, [
+      'run it again: it starts from the beginning (an import writes everything in one transaction, or nothing)',
+    ]);
+  }
+}
+
 /**
  * Run `fn` in a write transaction (a read one for a dry run) whose sealing
  * key is the stored primary; reload the keyset and retry if another process rotated.
@@ -1062,7 +1091,7 @@ async function importBundleUnreported(store: Store, path: string, options: Bundl
     const key = await bundleKeyFor(spec, header);
     try {
       verifyBundleKey(key, file.headerBytes);
-      return await importRecords(c, file, key, path, 'bundle', dryRun, onConflict);
+      return await importRecords(c, file, key, path, 'bundle', dryRun, onConflict, options.signal);
     } finally {
       wipe(key);
     }
@@ -1078,12 +1107,16 @@ async function importBundleUnreported(store: Store, path: string, options: Bundl
  */
 async function importRecords(
   c: StoreContext, file: BundleFile, key: Uint8Array, path: string, format: 'bundle' | 'age', dryRun: boolean, onConflict: ConflictPolicy,
+  signal: AbortSignal | undefined,
 ): Promise<ImportReport> {
   // Pass 1: open every record and the trailer; check what the target store would refuse.
+  // Ctrl-C is looked for between records: until pass 2 starts, nothing has been written.
   const problems: string[] = [];
   const limit = c.header.maxValueBytes;
   let current: SecretRecord | undefined;
-  file.walk(key, (rec) => {
+  let seen = 0;
+  await stopIfInterrupted(signal, path);
+  for (const rec of file.records(key)) {
     if (rec.type === 'secret') {
       current = rec;
       const problem = nameProblem(rec.name) ?? customProblem(rec.custom);
@@ -1094,8 +1127,10 @@ async function importRecords(
       }
       wipe(rec.value);
     }
-  });
+    if (++seen % RECORDS_BETWEEN_LOOKS === 0) await stopIfInterrupted(signal, path);
+  }
   if (problems.length > 0) throw new ImportRefusedError(path, problems);
+  await stopIfInterrupted(signal, path);
 
   // Pass 2: the same records again, now written in one transaction.
   let report = emptyReport(path, format, dryRun, onConflict);
@@ -1157,7 +1192,7 @@ async function importAge(c: StoreContext, path: string, options: BundleImportOpt
   try {
     const staged = await spoolAge(path, identities, spoolKey);
     try {
-      return await importRecords(c, staged, spoolKey, path, 'age', dryRun, onConflict);
+      return await importRecords(c, staged, spoolKey, path, 'age', dryRun, onConflict, options.signal);
     } finally {
       staged.close();
     }
@@ -1443,6 +1478,7 @@ async function importPlainUnreported(store: Store, path: string, options: PlainI
       values.push([name, bytesOf]);
     });
     if (problems.length > 0) throw new ImportRefusedError(path, problems);
+    await stopIfInterrupted(options.signal, path);
 
     let report = emptyReport(path, format, dryRun, onConflict);
     let compared: AuditEntry[] = [];

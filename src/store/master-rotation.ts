@@ -8,6 +8,7 @@ import type { MasterKey, MasterKeySource } from '../crypto/master.js';
 import { makeMasterCheck, reloadKeyset, wrapHeaderKey, wrapKey } from './keys.js';
 import type { GuardedStorage } from './integrity/guarded.js';
 import { withExclusiveLock } from './lock.js';
+import { recordMaintenance } from './maintenance-times.js';
 import type { RotationContext } from './rotation.js';
 import type { StoreHeader } from './header.js';
 import type { KeyRow } from './storage.js';
@@ -42,6 +43,7 @@ export async function rotateMaster(
         tx.setMeta('audit_key', auditKey);
         tx.setMeta('integrity_key', integrityKey);
         c.audit.append(tx, { action: 'rotate-master', outcome: 'ok', detail: `to ${params.kind}` });
+        recordMaintenance(tx, 'masterRotation', c.now());
       });
       c.header.auditKey = auditKey;
       c.header.master = params;

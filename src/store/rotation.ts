@@ -26,6 +26,12 @@ export interface RotateOptions {
   wait?: boolean;
   /** Called after each batch. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Stop between two batches once aborted (Ctrl-C): what was rewrapped
+   * stays rewrapped, the report says `interrupted`, and a later run resumes.
+   * Aborted before the lock is held, no new key is made either.
+   */
+  signal?: AbortSignal;
 }
 
 export interface RotateReport {
@@ -35,6 +41,10 @@ export interface RotateReport {
   /** Age of the primary before this run, in ms. */
   previousPrimaryAgeMs: number;
   rewrapped: number;
+  /** Versions under older keys when the rewrap began: all of them are rewrapped unless `interrupted`. */
+  toRewrap: number;
+  /** True when `signal` stopped the run: `toRewrap - rewrapped` versions stay under older keys (which still open them). */
+  interrupted: boolean;
   /** Key versions that became retired. */
   retired: number[];
   batches: number;
@@ -76,8 +86,8 @@ async function addPrimary(c: RotationContext): Promise<number> {
 const BATCH_GAP_MS = 3;
 const pause = () => new Promise<void>((resolve) => setTimeout(resolve, BATCH_GAP_MS));
 
-/** Re-encrypt every version not under the primary, batch by batch. */
-async function rewrapAll(c: RotationContext, lock: HeldLock, batchSize: number, onProgress?: RotateOptions['onProgress']) {
+/** Re-encrypt every version not under the primary, batch by batch, until done or `signal` is aborted. */
+async function rewrapAll(c: RotationContext, lock: HeldLock, batchSize: number, onProgress?: RotateOptions['onProgress'], signal?: AbortSignal) {
   const primary = c.keyset.primary()!;
   const byKey = c.storage.counts().byKey;
   const oldKeys = c.keyset.info().filter((k) => k.id !== primary.id && (byKey.get(k.id) ?? 0) > 0);
@@ -85,10 +95,15 @@ async function rewrapAll(c: RotationContext, lock: HeldLock, batchSize: number, 
   let done = 0;
   let batches = 0;
   let longestBatchMs = 0;
+  let interrupted = false;
   onProgress?.(0, total);
-  for (const old of oldKeys) {
+  rewrap: for (const old of oldKeys) {
     for (;;) {
-      await pause();
+      await pause(); // a Ctrl-C handler runs here, between two transactions
+      if (signal?.aborted && done < total) {
+        interrupted = true;
+        break rewrap;
+      }
       lock.check();
       const started = performance.now();
       const n = c.storage.write((tx) => {
@@ -112,11 +127,11 @@ async function rewrapAll(c: RotationContext, lock: HeldLock, batchSize: number, 
       if (n < batchSize) break;
     }
   }
-  return { rewrapped: done, batches, longestBatchMs };
+  return { rewrapped: done, toRewrap: total, interrupted, batches, longestBatchMs };
 }
 
 /** Every non-primary key that no version references becomes `retired`; the run is audited in the same transaction. */
-function retireUnused(c: RotationContext, summary: (retired: number[]) => string): number[] {
+function retireUnused(c: RotationContext, summary: (retired: number[]) => string, outcome: string): number[] {
   return c.storage.write((tx) => {
     const byKey = tx.counts().byKey;
     const retired: number[] = [];
@@ -126,7 +141,7 @@ function retireUnused(c: RotationContext, summary: (retired: number[]) => string
         retired.push(k.version);
       }
     }
-    c.audit.append(tx, { action: 'rotate-keys', outcome: 'ok', detail: summary(retired) });
+    c.audit.append(tx, { action: 'rotate-keys', outcome, detail: summary(retired) });
     return retired;
   });
 }
@@ -144,19 +159,25 @@ export async function rotateKeys(c: RotationContext, options: RotateOptions = {}
     await reloadKeyset(c); // another process may have rotated since we opened
     const current = c.keyset.primary()!;
     const previousPrimaryAgeMs = Math.max(0, c.now() - current.createdAt);
-    const due = options.ifOlderThanMs === undefined || previousPrimaryAgeMs >= options.ifOlderThanMs;
+    // Stopped while waiting for the lock: no new key (a rewrap left over from before is counted, not done).
+    const stoppedEarly = options.signal?.aborted === true;
+    const due = !stoppedEarly && (options.ifOlderThanMs === undefined || previousPrimaryAgeMs >= options.ifOlderThanMs);
     const primaryVersion = due ? await addPrimary(c) : current.version;
     const work = options.rewrap === false
-      ? { rewrapped: 0, batches: 0, longestBatchMs: 0 }
-      : await rewrapAll(c, lock, batchSize, options.onProgress);
+      ? { rewrapped: 0, toRewrap: 0, interrupted: false, batches: 0, longestBatchMs: 0 }
+      : await rewrapAll(c, lock, batchSize, options.onProgress, options.signal);
+    const interrupted = stoppedEarly || work.interrupted;
+    const left = work.toRewrap - work.rewrapped;
     const retired = retireUnused(c, (r) =>
-      `primary key ${primaryVersion}${due ? ' (new)' : ''}; rewrapped ${work.rewrapped}${r.length ? `; retired ${r.join(',')}` : ''}`);
+      `primary key ${primaryVersion}${due ? ' (new)' : ''}; rewrapped ${work.rewrapped}${interrupted ? ` of ${work.toRewrap}, interrupted with ${left} left` : ''}` +
+      `${r.length ? `; retired ${r.join(',')}` : ''}`, interrupted ? 'E_INTERRUPTED' : 'ok');
     await reloadKeyset(c);
     return {
       rotated: due,
       primaryVersion,
       previousPrimaryAgeMs,
       ...work,
+      interrupted,
       retired,
       durationMs: performance.now() - started,
     };

@@ -6,6 +6,8 @@
  */
 import type { KeyStatus } from '../crypto/keyset.js';
 import type { MasterKind } from '../crypto/master.js';
+import { summarizeAudit, type AuditSummary } from './audit-summary.js';
+import { lastMaintenance } from './maintenance-times.js';
 import { dueAmong, ROTATE_EVERY_KEY, ROTATED_AT_KEY } from './policy.js';
 import { contextOf, type Store } from './store.js';
 import type { SecretSummary, VersionState } from './types.js';
@@ -44,6 +46,19 @@ export interface StoreStats {
   expiredSecrets: number;
   /** The newest recorded value rotation (`store rotate`), or null when none was ever recorded. */
   lastValueRotationAt: Date | null;
+  /** When rotate-keys last made a new primary data key (its creation); null while the store's first key is the primary. */
+  lastKeyRotationAt: Date | null;
+  /** When the master key was last rotated (`store rotate-master`); null when never, or only by a program that did not record it. */
+  lastMasterRotationAt: Date | null;
+  /** When the last backup (`store backup`) finished; null when none, or only by a program that did not record it. */
+  lastBackupAt: Date | null;
+  /** The audit log: entries, ends, and the chain's state (`unverified` unless asked to verify). */
+  audit: AuditSummary;
+}
+
+export interface StatsOptions {
+  /** Walk and check the whole audit chain (reads every entry); by default only its authenticated ends are read. */
+  verifyAudit?: boolean;
 }
 
 const KEY_STATUSES: readonly KeyStatus[] = ['primary', 'active', 'retired', 'destroyed'];
@@ -54,14 +69,19 @@ function keyAge(k: { version: number; createdAt: Date }, now: number): KeyAge {
 
 /**
  * Take the store's numbers at `now` (default: the store's clock).
- * @throws E_CLOSED, E_USAGE (a malformed rotation policy, as `store due`)
+ * @throws E_CLOSED, E_USAGE (a malformed rotation policy, as `store due`), E_TAMPERED (the audit chain's ends)
  */
-export async function collectStats(store: Store, now?: number): Promise<StoreStats> {
+export async function collectStats(store: Store, now?: number, options: StatsOptions = {}): Promise<StoreStats> {
   const c = contextOf(store);
   const t = now ?? c.now();
   const keys = await store.keys(); // reloads: another process may have rotated
   const status = await store.status();
-  const counts = c.storage.read((tx) => tx.counts());
+  const { counts, lastBackupAt, lastMasterRotationAt } = c.storage.read((tx) => ({
+    counts: tx.counts(),
+    lastBackupAt: lastMaintenance(tx, 'backup'),
+    lastMasterRotationAt: lastMaintenance(tx, 'masterRotation'),
+  }));
+  const audit = await summarizeAudit(store, options.verifyAudit ?? false);
 
   const secrets: StateCounts = { live: 0, deleted: 0, destroyed: 0 };
   let withPolicy = 0;
@@ -98,5 +118,10 @@ export async function collectStats(store: Store, now?: number): Promise<StoreSta
     rotationOverdueSecrets: due.length,
     expiredSecrets: due.filter((d) => d.expired).length,
     lastValueRotationAt: Number.isFinite(lastRotation) ? new Date(lastRotation) : null,
+    // Only rotate-keys makes a key after the first, and it makes it the primary.
+    lastKeyRotationAt: primary.version > 1 ? primary.createdAt : null,
+    lastMasterRotationAt,
+    lastBackupAt,
+    audit,
   };
 }

@@ -19,7 +19,7 @@ import { CONFIG_KEYS, storeIdHex, type ConfigKey, type StoreHeader } from './hea
 import { checkName, namePattern, nameProblem } from './names.js';
 import { LATEST, type CacheStats, type ReadCache, type Selector } from './read-cache.js';
 import { outcomeOf, reported, type EventSink, type StoreOperation } from './events.js';
-import { formatAuditStart, parseAuditStart, wellFormed, type AuditEntry, type AuditLog } from './audit.js';
+import { AUDIT_START, formatAuditStart, parseAuditStart, wellFormed, type AuditEntry, type AuditLog } from './audit.js';
 import { SCHEMA_VERSION } from './sqlite/schema.js';
 import { changeRefused, unloggedReadRefused, type ReadOnlyView } from './read-only.js';
 import { describeReadOnly } from './read-only.js';
@@ -34,8 +34,6 @@ const LIST_PAGE = 500;
 /** Failures that happen before the store is touched: not audited (see #recordFailure). */
 const REFUSED_INPUT = new Set<string>(['E_USAGE', 'E_INVALID_NAME', 'E_INVALID_VALUE', 'E_VALUE_TOO_LARGE']);
 const AUDIT_PAGE = 1000;
-/** Header entry: where the kept audit chain starts after retention (see pruneAudit). */
-const AUDIT_START = 'audit_start';
 const MAX_CUSTOM_KEYS = 64;
 const MAX_CUSTOM_KEY_LENGTH = 128;
 const MAX_CUSTOM_VALUE_LENGTH = 512;

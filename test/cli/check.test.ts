@@ -45,7 +45,7 @@ describe('store check', () => {
     const requires = Object.entries(RULES).flatMap(([name, [rule]]) => ['--require', `good/${name}:${rule}`]);
     const r = ok(['check', ...requires]);
     expect(r.out).toBe('ok: 7 required secrets present and well-formed\n');
-    expect(JSON.parse(ok(['check', ...requires, '--json']).out)).toEqual({ ok: true, checked: 7, problems: [] });
+    expect(JSON.parse(ok(['check', ...requires, '--json']).out)).toEqual({ time: expect.any(String), ok: true, checked: 7, problems: [] });
   });
 
   it('reports every broken rule, missing, deleted and destroyed secret in one report (exit 1), never a value', () => {

@@ -41,7 +41,7 @@ describe('store rotate', () => {
     const value = ok(['get', 'app/db']).out;
     expect(value).toMatch(/^[0-9a-f]{40}$/);
     expect(r.out + r.stderr).not.toContain(value);
-    expect(ok(['history', 'app/db', '--json']).out).toContain('"version": 2');
+    expect(ok(['history', 'app/db', '--json']).out).toContain('"version":2');
     const meta = JSON.parse(ok(['meta', 'app/db', '--json']).out) as { custom: Record<string, string> };
     expect(Date.parse(meta.custom['strongbox.rotated-at']!)).toBeGreaterThan(Date.now() - 60_000);
   });

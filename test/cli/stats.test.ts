@@ -2,6 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { cli, cliOk, workspace } from './run-cli.js';
 
 let ws: ReturnType<typeof workspace>;
@@ -198,7 +199,7 @@ describe('store stats -o FILE', () => {
     }
     const text = readFileSync(out, 'utf8');
     const { types } = parseExposition(text);
-    expect(types.size).toBe(12);
+    expect(types.size).toBe(16);
     expect(statSync(out).mode & 0o777).toBe(0o644);
     expect(readdirSync(ws.dir).filter((f) => f.includes('strongbox.prom')).sort()).toEqual(['strongbox.prom']);
 
@@ -240,5 +241,67 @@ describe('store stats as text and JSON', () => {
     ok(['stats', '--format', 'prometheus']);
     ok(['stats']);
     expect(count()).toBe(before);
+  });
+});
+
+describe('store stats: last maintenance and the audit log', () => {
+  it('shows the last backup, key and master rotation, and the audit log, in text, JSON and Prometheus', () => {
+    const before = Date.now();
+    ok(['set', 'a'], 'x');
+    const fresh = ok(['stats']).out;
+    expect(fresh).toMatch(/^keys rotated:\s+never \(key 1 is the store's first\)$/m);
+    expect(fresh).toMatch(/^master rotated:\s+none recorded$/m);
+    expect(fresh).toMatch(/^backed up:\s+none recorded$/m);
+    expect(fresh).toMatch(/^audit log:\s+entries 1\.\.\d+ \(\d+\), last \S+Z; chain not verified \(--verify-audit walks it\)$/m);
+
+    ok(['backup', join(ws.dir, 'b.db')]);
+    ok(['rotate-keys']);
+    const newKey = join(ws.dir, 'new.key');
+    ok(['rotate-master', '--to', 'keyfile', '--new-keyfile', newKey]);
+    const base = ['--store', ws.db, '--keyfile', newKey];
+    const run = (...args: string[]) => cliOk([...base, ...args]);
+
+    const s = JSON.parse(run('stats', '--json', '--verify-audit').out) as {
+      lastBackupAt: string; lastKeyRotationAt: string; lastMasterRotationAt: string;
+      audit: { entries: number; lastSeq: number; firstSeq: number; prunedThrough: number | null; chain: string };
+    };
+    for (const field of ['lastBackupAt', 'lastKeyRotationAt', 'lastMasterRotationAt'] as const) {
+      const t = Date.parse(s[field]);
+      expect(t, field).toBeGreaterThanOrEqual(before - 1000);
+      expect(t, field).toBeLessThanOrEqual(Date.now());
+    }
+    expect(Date.parse(s.lastBackupAt)).toBeLessThanOrEqual(Date.parse(s.lastKeyRotationAt));
+    expect(Date.parse(s.lastKeyRotationAt)).toBeLessThanOrEqual(Date.parse(s.lastMasterRotationAt));
+    expect(s.audit).toMatchObject({ firstSeq: 1, prunedThrough: null, chain: 'intact' });
+    expect(s.audit.entries).toBe(s.audit.lastSeq);
+
+    const text = run('stats').out;
+    expect(text).toMatch(/^keys rotated:\s+\S+Z \(0\.0 days ago\)$/m);
+    expect(text).toMatch(/^master rotated:\s+\S+Z \(0\.0 days ago\)$/m);
+    expect(text).toMatch(/^backed up:\s+\S+Z \(0\.0 days ago\)$/m);
+    expect(run('stats', '--verify-audit').out).toMatch(/^audit log:\s+entries 1\.\.\d+ \(\d+\), last \S+Z; chain intact$/m);
+
+    const { samples } = parseExposition(run('stats', '--format', 'prometheus').out);
+    expect(value(samples, 'strongbox_last_backup_timestamp_seconds')).toBe(Date.parse(s.lastBackupAt) / 1000);
+    expect(value(samples, 'strongbox_last_master_rotation_timestamp_seconds')).toBe(Date.parse(s.lastMasterRotationAt) / 1000);
+    expect(value(samples, 'strongbox_audit_entries')).toBe(s.audit.entries); // stats itself adds no entry
+    expect(value(samples, 'strongbox_audit_chain_intact')).toBeUndefined(); // not walked
+    expect(value(parseExposition(run('stats', '--format', 'prometheus', '--verify-audit').out).samples, 'strongbox_audit_chain_intact')).toBe(1);
+  });
+
+  it('--verify-audit on a broken chain: reported, and exit 10 (found, not failed); without it the chain is not walked', () => {
+    ok(['set', 'a'], 'x');
+    ok(['set', 'b'], 'y');
+    const db = new Database(ws.db);
+    db.prepare("UPDATE audit SET name = 'c' WHERE seq = 2").run();
+    db.close();
+    expect(ok(['stats']).out).toMatch(/chain not verified/);
+    const r = cli(store('stats', '--verify-audit'));
+    expect(r.status, r.stderr).toBe(10);
+    expect(r.out).toMatch(/^audit log:\s+.*; chain BROKEN at entry 2: entry was altered/m);
+    expect(r.stderr).toContain('store: the audit log is broken at entry 2: run store audit verify');
+    const p = cli(store('stats', '--format', 'prometheus', '--verify-audit'));
+    expect(p.status).toBe(10);
+    expect(value(parseExposition(p.out).samples, 'strongbox_audit_chain_intact')).toBe(0);
   });
 });

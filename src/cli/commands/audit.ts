@@ -53,7 +53,7 @@ export function registerAudit(program: Command, ctx: Context): void {
       const opts = cmd.optsWithGlobals() as { json?: boolean };
       await ctx.withStore(cmd, async (store) => {
         const r = await store.verifyAudit();
-        if (opts.json) await ctx.json(r);
+        if (opts.json) await ctx.report(r);
         if (!r.ok) {
           throw new StoreError('E_TAMPERED', `audit log broken at entry ${r.firstProblem!.seq}: ${r.firstProblem!.problem}`, [
             `the ${r.entries} entries before it are intact`,
@@ -79,7 +79,7 @@ For cron: store audit prune --before 180d`)
       const before = cutoff(opts.before);
       await ctx.withStore(cmd, async (store) => {
         const r = await store.pruneAudit({ before });
-        if (opts.json) return ctx.json(r);
+        if (opts.json) return ctx.report(r);
         return ctx.out(`removed ${r.removed} audit entries before ${new Date(before).toISOString()}`);
       });
     });

@@ -32,7 +32,7 @@ function problemLines(r: VerifyReport): string[] {
 /** Print a failed verification's problems (stdout: they are the command's findings), then fail with its code. */
 async function reportFailure(ctx: Context, e: unknown, json: boolean | undefined): Promise<never> {
   if (e instanceof VerificationError) {
-    if (json) await ctx.json({ ok: false, verified: e.report });
+    if (json) await ctx.report({ ok: false, verified: e.report });
     else await ctx.out(problemLines(e.report).join('\n'));
   }
   throw e;
@@ -67,7 +67,7 @@ export function registerBackup(program: Command, ctx: Context): void {
           if (copying) copyBar.end();
           verifyBar.end();
         }
-        if (opts.json) return ctx.json(r);
+        if (opts.json) return ctx.report(r);
         const verified = r.verified ? `; verified: ${counts(r.verified)} decrypted` : '';
         return ctx.out(`backed up store ${r.storeId} to ${r.file}: ${mib(r.bytes)} in ${seconds(r.durationMs)}${verified}`);
       });
@@ -95,7 +95,7 @@ export function registerBackup(program: Command, ctx: Context): void {
       bar.end();
       // The restored file may be under another master key than the one an agent holds.
       await forgetStoreInAgent(ctx.io.env, r.storeId, (text) => void ctx.note(`warning: ${text}`));
-      if (opts.json) return ctx.json(r);
+      if (opts.json) return ctx.report(r);
       const kept = r.keptAs ? `; the previous file is kept as ${r.keptAs}` : '';
       const forced = r.forced ? ` (replacing store ${r.replacedStoreId ?? 'of unknown id'}: --force)` : '';
       return ctx.out(`restored store ${r.storeId} to ${r.path}${forced}: ${counts(r)}; newest write ${newest(r.newestWriteAt)}${kept}`);
@@ -115,7 +115,7 @@ export function registerBackup(program: Command, ctx: Context): void {
         } finally {
           bar.end();
         }
-        if (opts.json) await ctx.json(r);
+        if (opts.json) await ctx.report(r);
         else if (r.ok) {
           const how = r.deep ? `${r.decrypted} version(s) decrypted` : 'keys present (not decrypted: --deep does)';
           await ctx.out(`store ${r.storeId} is sound: ${counts(r)}; ${how}; newest write ${newest(r.newestWriteAt)}; ${seconds(r.durationMs)}`);

@@ -63,7 +63,7 @@ requirement (before the store is opened), 1 when the check itself failed.`)
       ];
       if (requirements.length === 0) throw new StoreError('E_USAGE', 'store check needs at least one --require NAME[:RULES] or --require-file FILE');
       const report = await ctx.withStore(cmd, (store) => checkSecrets(store, requirements));
-      if (opts.json) await ctx.json(report);
+      if (opts.json) await ctx.report(report);
       else {
         const lines = report.problems.map((p) => `${p.name}: ${p.message}`);
         const secrets = `${report.checked} required secret${report.checked === 1 ? '' : 's'}`;

@@ -41,7 +41,8 @@ export function registerDoctor(program: Command, ctx: Context): void {
     .option('--max-key-age <duration>', 'warn when the primary data key is older than this (default 90d)', parseDuration)
     .option('--json', 'print the findings as JSON')
     .addHelpText('after', `
-Exit status: 0 when nothing failed (warnings allowed unless --strict), 10 otherwise.
+Exit status: 0 when nothing failed (warnings allowed unless --strict), 10 otherwise;
+1 when doctor itself failed.
 Checks that need the master key are skipped when none is given; on a terminal a
 passphrase is asked for as usual.`)
     .action(async (opts: { deep?: boolean; strict?: boolean; maxKeyAge?: number; json?: boolean }, cmd: Command) => {
@@ -50,7 +51,7 @@ passphrase is asked for as usual.`)
       const report = await checkHealth(g.store, sourceForOpen(g, ctx.io), {
         keyFile: g.keyfile, deep: opts.deep ?? false, maxKeyAgeMs: opts.maxKeyAge ?? DEFAULT_MAX_KEY_AGE_MS,
       });
-      if (opts.json) await ctx.json(report);
+      if (opts.json) await ctx.report(report);
       else await ctx.out(render(report, palette(colorAllowed(ctx.io.stdoutIsTTY, ctx.io.env))));
       if (!report.ok || (opts.strict && report.counts.warn > 0)) ctx.exitStatus = EXIT.found;
     });

@@ -10,6 +10,7 @@ import {
   type AgeIdentity, type BundleKey, type ConflictPolicy, type ExportReport, type ImportReport, type PlainFormat,
 } from '../../store/export.js';
 import { wholeNumber, type Context } from '../context.js';
+import { interruptible } from '../interrupt.js';
 import { write, type Io } from '../io.js';
 import { promptsForbidden, readSecretInput } from '../secret-input.js';
 
@@ -164,7 +165,7 @@ A plaintext export takes each current live value; JSON needs UTF-8 values, .env 
             pw?.fill(0);
           }
         }
-        if (opts.json) return ctx.json(report);
+        if (opts.json) return ctx.report(report);
         await ctx.out(summaryOfExport(report));
         if (report.format === 'age') await ctx.note(`each recipient opens it with: store import ${file} --identity KEYFILE (or age -d -i KEYFILE ${file})`);
         if (report.skippedNotLive.length) {
@@ -201,7 +202,9 @@ one line per name: create, overwrite, update, unchanged, skip or
 no-current-value (values are never shown); with --json, the "actions" list.
 The comparisons read current values, so they are audited as reads are
 (import.compare entries, unless store config audit.reads is false); a dry run
-writes no version.`)
+writes no version.
+Ctrl-C while the file is read and checked stops with nothing imported (exit 130); the
+write that follows is one transaction, which Ctrl-C does not cut short.`)
     .action(async (file: string, opts: ImportCliOptions, cmd: Command) => {
       refuseDirectory(file);
       const format = opts.format ?? detectImportFormat(file);
@@ -225,33 +228,43 @@ writes no version.`)
       }
       await ctx.withStore(cmd, async (store) => {
         let report: ImportReport;
-        if (format === 'age') {
-          const identities: AgeIdentity[] = opts.identity.map((identityFile) => ({ identityFile }));
-          report = await importBundle(store, file, { onConflict: opts.onConflict, dryRun: opts.dryRun, identities });
-        } else if (format === 'bundle') {
-          let pw: Uint8Array | undefined;
-          try {
-            report = await importBundle(store, file, {
-              onConflict: opts.onConflict,
-              dryRun: opts.dryRun,
-              key: async (info) => {
-                if (info.kind === 'keyfile' && !opts.recipientKeyfile) {
-                  throw new StoreError('E_MASTER_KEY', `${file} is sealed to key file id ${info.keyId}`, ['give that key file with --recipient-keyfile K']);
-                }
-                if (opts.recipientKeyfile) return { keyFile: opts.recipientKeyfile };
-                pw = await bundlePassphrase(opts, ctx.io, false);
-                return { passphrase: pw };
-              },
+        const interrupt = interruptible(ctx.io, 'stopping the import before it writes (once writing, it finishes)');
+        try {
+          if (format === 'age') {
+            const identities: AgeIdentity[] = opts.identity.map((identityFile) => ({ identityFile }));
+            report = await importBundle(store, file, { onConflict: opts.onConflict, dryRun: opts.dryRun, identities, signal: interrupt.signal });
+          } else if (format === 'bundle') {
+            let pw: Uint8Array | undefined;
+            try {
+              report = await importBundle(store, file, {
+                onConflict: opts.onConflict,
+                dryRun: opts.dryRun,
+                signal: interrupt.signal,
+                key: async (info) => {
+                  if (info.kind === 'keyfile' && !opts.recipientKeyfile) {
+                    throw new StoreError('E_MASTER_KEY', `${file} is sealed to key file id ${info.keyId}`, ['give that key file with --recipient-keyfile K']);
+                  }
+                  if (opts.recipientKeyfile) return { keyFile: opts.recipientKeyfile };
+                  pw = await bundlePassphrase(opts, ctx.io, false);
+                  return { passphrase: pw };
+                },
+              });
+            } finally {
+              pw?.fill(0);
+            }
+          } else {
+            report = await importPlain(store, file, {
+              format, onConflict: opts.onConflict, dryRun: opts.dryRun, prefix: opts.prefix, allowEmpty: opts.allowEmpty, signal: interrupt.signal,
             });
-          } finally {
-            pw?.fill(0);
           }
-        } else {
-          report = await importPlain(store, file, {
-            format, onConflict: opts.onConflict, dryRun: opts.dryRun, prefix: opts.prefix, allowEmpty: opts.allowEmpty,
-          });
+          // A Ctrl-C during the write (one synchronous transaction) reaches the handler only now, after the commit.
+          if (await interrupt.settle()) {
+            await ctx.note(`Ctrl-C came while the import was being written, too late to stop it: it finished, ${opts.dryRun ? 'as a dry run' : 'and everything reported here was imported'}`);
+          }
+        } finally {
+          interrupt.dispose();
         }
-        if (opts.json) return ctx.json(report);
+        if (opts.json) return ctx.report(report);
         await ctx.out(summaryOfImport(report));
         if (report.dryRun && report.actions.length) await write(ctx.io.stdout, planOfImport(report));
         if (report.skipped.length) {

@@ -104,7 +104,7 @@ export function registerPolicy(program: Command, ctx: Context): void {
         await ctx.out(table(['NAME', 'DUE AT', 'OVERDUE', 'EXPIRED'],
           due.map((d) => [d.name, d.dueAt.toISOString(), d.overdueMs >= 0 ? human(d.overdueMs) : '-', d.expired ? 'yes' : 'no'])));
       }
-      // Exit status 1 for cron and alerting, with a line on stderr saying why.
+      // Exit status 10 (found, not failed) for cron and alerting, with a line on stderr saying why.
       if (due.length > 0) {
         await ctx.note(`${due.length} secret(s) due for rotation; rotate with: store rotate NAME [--generate]`);
         ctx.exitStatus = EXIT.found;

@@ -41,7 +41,7 @@ export function registerRotateMaster(program: Command, ctx: Context): void {
         await store.rotateMaster(next, { wait: opts.wait ?? false });
         // An agent holding the old key would now fail every open: make it forget.
         await forgetStoreInAgent(ctx.io.env, (await store.status()).storeId, (text) => void ctx.note(`warning: ${text}`));
-        if (opts.json) return ctx.json({ masterKind: opts.to });
+        if (opts.json) return ctx.report({ masterKind: opts.to });
         return ctx.out(`master key rotated to ${opts.to}${opts.newKeyfile ? ` (${opts.newKeyfile})` : ''}; the old key no longer opens this store`);
       });
     });

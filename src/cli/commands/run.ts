@@ -6,6 +6,7 @@ import { StoreError } from '../../errors.js';
 import { envLine } from '../../store/export.js';
 import { shellQuote } from '../../store/shell-quote.js';
 import { write } from '../io.js';
+import { jsonLine } from '../json-output.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { readStreamAtMost } from '../bounded-read.js';
 import type { Context } from '../context.js';
@@ -72,7 +73,7 @@ function runChild(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
 }
 
 function formatEnv(entries: EnvEntry[], format: string): string {
-  if (format === 'json') return `${JSON.stringify(Object.fromEntries(entries.map((e) => [e.variable, e.value])), null, 2)}\n`;
+  if (format === 'json') return jsonLine(Object.fromEntries(entries.map((e) => [e.variable, e.value])));
   if (format === 'shell') {
     const bad = entries.find((e) => !/^[A-Za-z_]/.test(e.variable));
     if (bad) throw new StoreError('E_USAGE', `${bad.name} maps to ${bad.variable}, not a shell variable name`, ['map it with --env VAR=name']);

@@ -10,7 +10,7 @@ export function registerStatus(program: Command, ctx: Context): void {
       await ctx.withStore(cmd, async (store) => {
         const s = await store.status();
         const keys = s.keys.map((k) => ({ ...k, id: k.id.toString(16).padStart(8, '0') }));
-        if (opts.json) return ctx.json({ ...s, keys });
+        if (opts.json) return ctx.report({ ...s, keys });
         await ctx.out([
           `store:         ${s.path}`,
           `store id:      ${s.storeId}`,

@@ -18,8 +18,9 @@ const MEANING: Record<ExitName, string> = {
   key: 'wrong master key or PIN, or tampered data',
   masterKey: 'master key missing or unusable, or the unlock agent unusable',
   store: 'no store, not a store, or written by a newer version',
-  found: 'check, due or doctor ran and found something to act on',
+  found: 'check, due or doctor (or stats --verify-audit) found something to act on',
   locked: 'locked by another process: try again',
+  interrupted: 'stopped by Ctrl-C at a safe point, saying what was done',
 };
 
 export interface ExitStatusRow {
