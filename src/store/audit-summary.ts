@@ -34,10 +34,10 @@ export interface AuditSummary {
  */
 export async function summarizeAudit(store: Store, verify = false): Promise<AuditSummary> {
   const c = contextOf(store);
-  const { head, start, last } = c.storage.read((tx) => {
-    const head = tx.auditHead();
-    const start = parseAuditStart(tx.getMeta(AUDIT_START));
-    const last = head ? tx.auditPage(head.seq - 1, 1)[0] : undefined;
+  const { head, start, last } = await c.storage.read(async (tx) => {
+    const head = await tx.auditHead();
+    const start = parseAuditStart(await tx.getMeta(AUDIT_START));
+    const last = head ? (await tx.auditPage(head.seq - 1, 1))[0] : undefined;
     return { head, start, last };
   });
   const lastSeq = head?.seq ?? 0;

@@ -115,8 +115,8 @@ export class AuditLog {
    * Append inside the caller's transaction.
    * @throws TamperedError when the log does not end at its authenticated head (nothing is appended)
    */
-  append(tx: StorageOps, e: AuditEntry): void {
-    const last = tx.auditHead();
+  async append(tx: StorageOps, e: AuditEntry): Promise<void> {
+    const last = await tx.auditHead();
     const row: Omit<AuditRow, 'mac'> = {
       seq: (last?.seq ?? 0) + 1,
       at: this.now(),
@@ -129,7 +129,7 @@ export class AuditLog {
       detail: e.detail ?? null,
     };
     const mac = this.#mac(last?.mac ?? this.#genesis, row);
-    tx.insertAudit({ ...row, mac });
+    await tx.insertAudit({ ...row, mac });
   }
 
   /**
@@ -141,12 +141,12 @@ export class AuditLog {
    * entries (the last removed entry's number and MAC), from the
    * authenticated header; undefined when nothing was ever removed.
    */
-  verify(pages: (afterSeq: number) => AuditRow[], head: AuditHead | undefined, start?: AuditHead): { entries: number; problem?: AuditProblem } {
+  async verify(pages: (afterSeq: number) => Promise<AuditRow[]>, head: AuditHead | undefined, start?: AuditHead): Promise<{ entries: number; problem?: AuditProblem }> {
     let previous = start?.mac ?? this.#genesis;
     let expected = (start?.seq ?? 0) + 1;
     let entries = 0;
     for (;;) {
-      const page = pages(expected - 1);
+      const page = await pages(expected - 1);
       for (const row of page) {
         if (!wellFormed(row)) return { entries, problem: { seq: expected, problem: `entry ${expected} or the one after it is damaged (a field holds the wrong type)` } };
         if (row.seq !== expected) {

@@ -6,7 +6,7 @@
 import { StoreError, TamperedError } from '../errors.js';
 import type { MasterParams } from '../crypto/master.js';
 import { hex } from '../crypto/bytes.js';
-import type { StorageOps } from './storage.js';
+import type { Awaitable, StorageOps } from './storage.js';
 
 export const STORE_FORMAT = 'strongbox/v1';
 export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
@@ -29,19 +29,24 @@ export interface StoreHeader {
 
 /** Settings a user may change with `store config set` (kept in the header as config.KEY). */
 export const CONFIG_KEYS = ['audit.reads'] as const;
+
+/** What reads header entries: the authenticated storage, or a driver's rows before the key that checks them is known. */
+export interface MetaReader {
+  getMeta(key: string): Awaitable<string | undefined>;
+}
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
 
-export function writeHeader(tx: Pick<StorageOps, 'setMeta'>, h: StoreHeader): void {
-  tx.setMeta('format', STORE_FORMAT);
-  tx.setMeta('store_id', hex(h.storeId));
-  tx.setMeta('created_at', String(h.createdAt));
-  tx.setMeta('master', JSON.stringify(h.master));
-  tx.setMeta('master_check', h.masterCheck);
-  tx.setMeta('max_value_bytes', String(h.maxValueBytes));
-  tx.setMeta('default_max_versions', String(h.defaultMaxVersions));
-  if (h.auditKey !== undefined) tx.setMeta('audit_key', h.auditKey);
-  tx.setMeta('config.audit.reads', String(h.auditReads));
+export async function writeHeader(tx: Pick<StorageOps, 'setMeta'>, h: StoreHeader): Promise<void> {
+  await tx.setMeta('format', STORE_FORMAT);
+  await tx.setMeta('store_id', hex(h.storeId));
+  await tx.setMeta('created_at', String(h.createdAt));
+  await tx.setMeta('master', JSON.stringify(h.master));
+  await tx.setMeta('master_check', h.masterCheck);
+  await tx.setMeta('max_value_bytes', String(h.maxValueBytes));
+  await tx.setMeta('default_max_versions', String(h.defaultMaxVersions));
+  if (h.auditKey !== undefined) await tx.setMeta('audit_key', h.auditKey);
+  await tx.setMeta('config.audit.reads', String(h.auditReads));
 }
 
 /** @throws StoreError E_UNSUPPORTED_FORMAT / E_NOT_A_STORE when the header is not one we wrote */
@@ -50,21 +55,21 @@ export function writeHeader(tx: Pick<StorageOps, 'setMeta'>, h: StoreHeader): vo
  * damaged file may hold bytes or a number where text belongs.
  * @throws TamperedError naming the entry
  */
-export function headerText(store: Pick<StorageOps, 'getMeta'>, key: string, path: string): string | undefined {
-  const v: unknown = store.getMeta(key);
+export async function headerText(store: MetaReader, key: string, path: string): Promise<string | undefined> {
+  const v: unknown = await store.getMeta(key);
   if (v !== undefined && typeof v !== 'string') throw new TamperedError(`${path}: header entry ${JSON.stringify(key)} is damaged (not text)`);
   return v;
 }
 
-export function readHeader(store: Pick<StorageOps, 'getMeta'>, path: string): StoreHeader {
+export async function readHeader(store: MetaReader, path: string): Promise<StoreHeader> {
   const tx = { getMeta: (key: string) => headerText(store, key, path) };
-  const format = tx.getMeta('format');
+  const format = await tx.getMeta('format');
   if (format === undefined) throw new StoreError('E_NOT_A_STORE', `${path} has no Strongbox header`);
   if (format !== STORE_FORMAT) throw new StoreError('E_UNSUPPORTED_FORMAT', `${path} has store format "${format}"; this program reads ${STORE_FORMAT}`);
-  const id = tx.getMeta('store_id') ?? '';
+  const id = await tx.getMeta('store_id') ?? '';
   let master: MasterParams;
   try {
-    master = JSON.parse(tx.getMeta('master') ?? '') as MasterParams;
+    master = JSON.parse(await tx.getMeta('master') ?? '') as MasterParams;
   } catch {
     throw new StoreError('E_NOT_A_STORE', `${path} has a damaged header (master)`);
   }
@@ -73,13 +78,13 @@ export function readHeader(store: Pick<StorageOps, 'getMeta'>, path: string): St
   }
   return {
     storeId: new Uint8Array(Buffer.from(id, 'hex')),
-    createdAt: Number(tx.getMeta('created_at')),
+    createdAt: Number(await tx.getMeta('created_at')),
     master,
-    masterCheck: tx.getMeta('master_check') ?? '',
-    maxValueBytes: Number(tx.getMeta('max_value_bytes') ?? DEFAULT_MAX_VALUE_BYTES),
-    defaultMaxVersions: Number(tx.getMeta('default_max_versions') ?? 0),
-    auditKey: tx.getMeta('audit_key'),
-    auditReads: tx.getMeta('config.audit.reads') !== 'false',
+    masterCheck: await tx.getMeta('master_check') ?? '',
+    maxValueBytes: Number(await tx.getMeta('max_value_bytes') ?? DEFAULT_MAX_VALUE_BYTES),
+    defaultMaxVersions: Number(await tx.getMeta('default_max_versions') ?? 0),
+    auditKey: await tx.getMeta('audit_key'),
+    auditReads: await tx.getMeta('config.audit.reads') !== 'false',
   };
 }
 

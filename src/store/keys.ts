@@ -96,7 +96,7 @@ export class StaleKeyset extends Error {
 
 /** What reloading needs from an open store. */
 export interface KeysetHolder {
-  storage: { keys(): KeyRow[]; getMeta(key: string): string | undefined };
+  storage: { keys(): Promise<KeyRow[]>; getMeta(key: string): Promise<string | undefined> };
   header: { storeId: Uint8Array };
   master: MasterKey;
   keyset: Keyset;
@@ -106,11 +106,11 @@ export interface KeysetHolder {
 export async function reloadKeyset(c: KeysetHolder): Promise<void> {
   let fresh: Keyset;
   try {
-    fresh = await unwrapKeyset(c.master, c.header.storeId, c.storage.keys());
+    fresh = await unwrapKeyset(c.master, c.header.storeId, await c.storage.keys());
   } catch (e) {
     // Keys that no longer open under our master key: was the master rotated meanwhile?
     if (e instanceof TamperedError) {
-      const stillOurs = await verifyMasterCheck(c.master, c.header.storeId, c.storage.getMeta('master_check')).then(() => true, () => false);
+      const stillOurs = await verifyMasterCheck(c.master, c.header.storeId, await c.storage.getMeta('master_check')).then(() => true, () => false);
       if (!stillOurs) {
         throw new WrongMasterKeyError('the master key was rotated by another process since this store was opened', [
           'close the store and open it again with the new master key',

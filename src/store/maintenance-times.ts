@@ -12,13 +12,13 @@ const ENTRY = { backup: 'last_backup_at', masterRotation: 'last_master_rotation_
 
 export type Maintenance = keyof typeof ENTRY;
 
-export function recordMaintenance(tx: Pick<StorageOps, 'setMeta'>, what: Maintenance, at: number): void {
-  tx.setMeta(ENTRY[what], String(at));
+export async function recordMaintenance(tx: Pick<StorageOps, 'setMeta'>, what: Maintenance, at: number): Promise<void> {
+  await tx.setMeta(ENTRY[what], String(at));
 }
 
 /** When `what` last finished; null when never (or only before this program recorded it). */
-export function lastMaintenance(tx: Pick<StorageOps, 'getMeta'>, what: Maintenance): Date | null {
-  const text = tx.getMeta(ENTRY[what]);
+export async function lastMaintenance(tx: Pick<StorageOps, 'getMeta'>, what: Maintenance): Promise<Date | null> {
+  const text = await tx.getMeta(ENTRY[what]);
   const at = Number(text);
   return text !== undefined && Number.isSafeInteger(at) ? new Date(at) : null;
 }

@@ -36,14 +36,14 @@ export async function rotateMaster(
       const check = await makeMasterCheck(key, c.header.storeId);
       const auditKey = await c.audit.wrapKeyWith((k) => wrapHeaderKey('audit', key, c.header.storeId, k));
       const integrityKey = await c.storage.auth.wrapKeyWith((k) => wrapHeaderKey('integrity', key, c.header.storeId, k));
-      c.storage.write((tx) => {
-        for (const r of rows) tx.setKeyWrapping(r.id, r.wrapped);
-        tx.setMeta('master', JSON.stringify(params));
-        tx.setMeta('master_check', check);
-        tx.setMeta('audit_key', auditKey);
-        tx.setMeta('integrity_key', integrityKey);
-        c.audit.append(tx, { action: 'rotate-master', outcome: 'ok', detail: `to ${params.kind}` });
-        recordMaintenance(tx, 'masterRotation', c.now());
+      await c.storage.write(async (tx) => {
+        for (const r of rows) await tx.setKeyWrapping(r.id, r.wrapped);
+        await tx.setMeta('master', JSON.stringify(params));
+        await tx.setMeta('master_check', check);
+        await tx.setMeta('audit_key', auditKey);
+        await tx.setMeta('integrity_key', integrityKey);
+        await c.audit.append(tx, { action: 'rotate-master', outcome: 'ok', detail: `to ${params.kind}` });
+        await recordMaintenance(tx, 'masterRotation', c.now());
       });
       c.header.auditKey = auditKey;
       c.header.master = params;

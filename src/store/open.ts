@@ -86,11 +86,11 @@ async function openAudit(raw: SqliteStorage, storage: Storage, header: StoreHead
   if (raw.readOnly) throw upgradeRefused(raw.path, raw.readOnly, 'an audit log');
   const made = await makeHeaderKey('audit', master, header.storeId);
   const log = new AuditLog(made.key, header.storeId, actor, now);
-  const existing = storage.write((tx) => {
-    const other = tx.getMeta('audit_key');
+  const existing = await storage.write(async (tx) => {
+    const other = await tx.getMeta('audit_key');
     if (other !== undefined) return other;
-    tx.setMeta('audit_key', made.wrapped);
-    log.append(tx, { action: 'audit.start', outcome: 'ok' });
+    await tx.setMeta('audit_key', made.wrapped);
+    await log.append(tx, { action: 'audit.start', outcome: 'ok' });
     return undefined;
   });
   header.auditKey = existing ?? made.wrapped;
@@ -110,12 +110,12 @@ async function sealOlderStore(raw: SqliteStorage, header: StoreHeader, master: M
   const check = await makeMasterCheck(master, header.storeId);
   const auth = new RowAuthenticator(made.key, header.storeId);
   try {
-    return raw.write((tx) => {
-      const other = headerText(tx, 'integrity_key', raw.path);
+    return await raw.write(async (tx) => {
+      const other = await headerText(tx, 'integrity_key', raw.path);
       if (other !== undefined) return other;
-      tx.putMeta({ key: 'integrity_key', value: made.wrapped, mac: null });
-      tx.putMeta({ key: 'master_check', value: check, mac: null });
-      sealRows(tx, auth);
+      await tx.putMeta({ key: 'integrity_key', value: made.wrapped, mac: null });
+      await tx.putMeta({ key: 'master_check', value: check, mac: null });
+      await sealRows(tx, auth);
       return made.wrapped;
     });
   } finally {
@@ -132,9 +132,9 @@ async function sealOlderStore(raw: SqliteStorage, header: StoreHeader, master: M
  * @internal for backup.ts; left out of the published declarations, which would otherwise need better-sqlite3's types
  */
 export async function authenticate(raw: SqliteStorage, path: string, master: MasterKey): Promise<{ storage: GuardedStorage; header: StoreHeader }> {
-  const unchecked = raw.read((tx) => readHeader(tx, path));
+  const unchecked = await raw.read((tx) => readHeader(tx, path));
   const generation = await verifyMasterCheck(master, unchecked.storeId, unchecked.masterCheck);
-  let wrapped = raw.read((tx) => headerText(tx, 'integrity_key', path));
+  let wrapped = await raw.read((tx) => headerText(tx, 'integrity_key', path));
   if (generation === 1) {
     if (wrapped !== undefined) throw new TamperedError(`${path}: the master-key check is older than the store's integrity key: the header was altered`);
     // Sealing writes: an older store must be opened once by a writer before read-only consumers can read it.
@@ -146,8 +146,8 @@ export async function authenticate(raw: SqliteStorage, path: string, master: Mas
   const auth = new RowAuthenticator(await unwrapHeaderKey('integrity', master, unchecked.storeId, wrapped), unchecked.storeId);
   const storage = new GuardedStorage(raw, auth);
   try {
-    const header = storage.read((tx) => {
-      tx.auditHead(); // loads and checks the state row
+    const header = await storage.read(async (tx) => {
+      await tx.auditHead(); // loads and checks the state row
       return readHeader(tx, path);
     });
     return { storage, header };
@@ -197,12 +197,12 @@ export async function initStore(path: string, master: MasterKeySource, options: 
     };
     const audit = new AuditLog(auditKey.key, storeId, options.actor ?? defaultActor(), now);
     const storage = new GuardedStorage(new SqliteStorage(createStoreFile(path)), new RowAuthenticator(integrityKey.key, storeId));
-    storage.raw.write((raw) => emptyState(raw, storage.auth));
-    storage.write((tx) => {
-      writeHeader(tx, header);
-      tx.setMeta('integrity_key', integrityKey.wrapped);
-      tx.insertKey(row);
-      audit.append(tx, { action: 'init', outcome: 'ok', detail: `master ${params.kind}` });
+    await storage.raw.write((raw) => emptyState(raw, storage.auth));
+    await storage.write(async (tx) => {
+      await writeHeader(tx, header);
+      await tx.setMeta('integrity_key', integrityKey.wrapped);
+      await tx.insertKey(row);
+      await audit.append(tx, { action: 'init', outcome: 'ok', detail: `master ${params.kind}` });
     });
     return new Store({ path, storage, header, master: key, keyset, now, audit, ...hooks });
   } catch (e) {
@@ -237,18 +237,18 @@ export async function openStore(path: string, master: MasterKeyChoice, options: 
   let key: MasterKey | undefined;
   let storage: GuardedStorage | undefined;
   try {
-    const params = raw.read((tx) => readHeader(tx, path));
+    const params = await raw.read((tx) => readHeader(tx, path));
     const source = typeof master === 'function' ? await master(params.master) : master;
     key = await source.unlock(params.storeId, params.master);
     const opened = await authenticate(raw, path, key);
     storage = opened.storage;
     const header = opened.header;
-    const keyset = await unwrapKeyset(key, header.storeId, storage.keys());
+    const keyset = await unwrapKeyset(key, header.storeId, await storage.keys());
     const audit = await openAudit(raw, storage, header, key, options, now);
     return new Store({ path, storage, header, master: key, keyset, now, audit, ...hooks, ...readOnlyView(raw) });
   } catch (e) {
     key?.close();
-    (storage ?? raw).close();
+    await (storage ?? raw).close();
     throw e;
   }
 }
@@ -263,9 +263,9 @@ export async function peekStore(path: string): Promise<{ storeId: Uint8Array; ma
   const file = await openStoreFileFor(path);
   const storage = new SqliteStorage(file.db, file.readOnly);
   try {
-    const header = storage.read((tx) => readHeader(tx, path));
+    const header = await storage.read((tx) => readHeader(tx, path));
     return { storeId: header.storeId, master: header.master };
   } finally {
-    storage.close();
+    await storage.close();
   }
 }

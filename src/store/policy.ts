@@ -116,11 +116,11 @@ export async function rotateValue(
  * on behalf of another command (`store get`'s expiry check) are not audited
  * on their own. Undefined when there is no such secret.
  */
-function factsOf(store: Store, name: string): { custom: Record<string, string>; currentCreatedAt: number } | undefined {
-  return contextOf(store).storage.read((tx) => {
-    const s = tx.findSecret(name);
+function factsOf(store: Store, name: string): Promise<{ custom: Record<string, string>; currentCreatedAt: number } | undefined> {
+  return contextOf(store).storage.read(async (tx) => {
+    const s = await tx.findSecret(name);
     if (!s) return undefined;
-    const current = tx.listVersions(s.id).find((v) => v.version === s.currentVersion);
+    const current = (await tx.listVersions(s.id)).find((v) => v.version === s.currentVersion);
     return { custom: s.custom, currentCreatedAt: current?.createdAt ?? s.createdAt };
   });
 }
@@ -158,7 +158,7 @@ function statusOf(name: string, policy: RotationPolicy, base: Date, now: number)
 export async function policyStatus(store: Store, name: string, now?: Clock): Promise<PolicyStatus | undefined> {
   const t = now === undefined ? contextOf(store).now() : ms(now);
   await store.getMetadata(name); // E_NOT_FOUND, E_INVALID_NAME
-  const facts = factsOf(store, name);
+  const facts = await factsOf(store, name);
   const policy = facts && policyOf(facts.custom, name);
   if (!facts || !policy) return undefined;
   return statusOf(name, policy, baseOf(name, facts.custom, facts.currentCreatedAt), t);
@@ -171,7 +171,7 @@ export async function policyStatus(store: Store, name: string, now?: Clock): Pro
  * @throws E_USAGE on malformed policy metadata
  */
 export async function expiryOf(store: Store, name: string): Promise<Date | undefined> {
-  const facts = factsOf(store, name);
+  const facts = await factsOf(store, name);
   const policy = facts && policyOf(facts.custom, name);
   if (!facts || policy?.expiresAfterMs === undefined) return undefined;
   return new Date(baseOf(name, facts.custom, facts.currentCreatedAt).getTime() + policy.expiresAfterMs);
@@ -197,7 +197,7 @@ export async function dueAmong(store: Store, secrets: Iterable<SecretSummary> | 
     if (s.state !== 'live') continue;
     const policy = policyOf(s.custom, s.name);
     if (!policy) continue;
-    const facts = factsOf(store, s.name);
+    const facts = await factsOf(store, s.name);
     if (!facts) continue; // purged meanwhile
     const st = statusOf(s.name, policy, baseOf(s.name, facts.custom, facts.currentCreatedAt), t);
     if (!st.due) continue;

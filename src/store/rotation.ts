@@ -69,9 +69,9 @@ async function addPrimary(c: RotationContext): Promise<number> {
   const row = await wrapKey(c.master, c.header.storeId, fresh);
   wipe(fresh.material);
   const old = c.keyset.primary();
-  c.storage.write((tx) => {
-    if (old) tx.setKeyStatus(old.id, 'active');
-    tx.insertKey(row);
+  await c.storage.write(async (tx) => {
+    if (old) await tx.setKeyStatus(old.id, 'active');
+    await tx.insertKey(row);
   });
   await reloadKeyset(c);
   return fresh.version;
@@ -89,7 +89,7 @@ const pause = () => new Promise<void>((resolve) => setTimeout(resolve, BATCH_GAP
 /** Re-encrypt every version not under the primary, batch by batch, until done or `signal` is aborted. */
 async function rewrapAll(c: RotationContext, lock: HeldLock, batchSize: number, onProgress?: RotateOptions['onProgress'], signal?: AbortSignal) {
   const primary = c.keyset.primary()!;
-  const byKey = c.storage.counts().byKey;
+  const byKey = (await c.storage.counts()).byKey;
   const oldKeys = c.keyset.info().filter((k) => k.id !== primary.id && (byKey.get(k.id) ?? 0) > 0);
   const total = oldKeys.reduce((n, k) => n + (byKey.get(k.id) ?? 0), 0);
   let done = 0;
@@ -106,13 +106,13 @@ async function rewrapAll(c: RotationContext, lock: HeldLock, batchSize: number, 
       }
       lock.check();
       const started = performance.now();
-      const n = c.storage.write((tx) => {
-        const rows = tx.versionsUnderKey(old.id, batchSize);
+      const n = await c.storage.write(async (tx) => {
+        const rows = await tx.versionsUnderKey(old.id, batchSize);
         for (const r of rows) {
           const plaintext = openValue(c.keyset, c.header.storeId, r.name, r.version, r.ciphertext);
           try {
             const sealed = sealValue(primary, c.header.storeId, r.name, r.version, plaintext);
-            tx.replaceCiphertext(r.secretId, r.version, old.id, sealed.keyId, sealed.blob);
+            await tx.replaceCiphertext(r.secretId, r.version, old.id, sealed.keyId, sealed.blob);
           } finally {
             wipe(plaintext);
           }
@@ -131,17 +131,17 @@ async function rewrapAll(c: RotationContext, lock: HeldLock, batchSize: number, 
 }
 
 /** Every non-primary key that no version references becomes `retired`; the run is audited in the same transaction. */
-function retireUnused(c: RotationContext, summary: (retired: number[]) => string, outcome: string): number[] {
-  return c.storage.write((tx) => {
-    const byKey = tx.counts().byKey;
+function retireUnused(c: RotationContext, summary: (retired: number[]) => string, outcome: string): Promise<number[]> {
+  return c.storage.write(async (tx) => {
+    const byKey = (await tx.counts()).byKey;
     const retired: number[] = [];
-    for (const k of tx.keys()) {
+    for (const k of await tx.keys()) {
       if (k.status === 'active' && !byKey.has(k.id)) {
-        tx.setKeyStatus(k.id, 'retired');
+        await tx.setKeyStatus(k.id, 'retired');
         retired.push(k.version);
       }
     }
-    c.audit.append(tx, { action: 'rotate-keys', outcome, detail: summary(retired) });
+    await c.audit.append(tx, { action: 'rotate-keys', outcome, detail: summary(retired) });
     return retired;
   });
 }
@@ -168,7 +168,7 @@ export async function rotateKeys(c: RotationContext, options: RotateOptions = {}
       : await rewrapAll(c, lock, batchSize, options.onProgress, options.signal);
     const interrupted = stoppedEarly || work.interrupted;
     const left = work.toRewrap - work.rewrapped;
-    const retired = retireUnused(c, (r) =>
+    const retired = await retireUnused(c, (r) =>
       `primary key ${primaryVersion}${due ? ' (new)' : ''}; rewrapped ${work.rewrapped}${interrupted ? ` of ${work.toRewrap}, interrupted with ${left} left` : ''}` +
       `${r.length ? `; retired ${r.join(',')}` : ''}`, interrupted ? 'E_INTERRUPTED' : 'ok');
     await reloadKeyset(c);
@@ -190,11 +190,11 @@ export async function rotateKeys(c: RotationContext, options: RotateOptions = {}
  */
 export async function destroyKey(c: RotationContext, keyVersion: number, options: { wait?: boolean } = {}): Promise<void> {
   await withExclusiveLock(c.path, async () => {
-    c.storage.write((tx) => {
-      const key = tx.keys().find((k) => k.version === keyVersion);
+    await c.storage.write(async (tx) => {
+      const key = (await tx.keys()).find((k) => k.version === keyVersion);
       if (!key) throw new StoreError('E_NOT_FOUND', `no data key version ${keyVersion}`);
       if (key.status === 'destroyed') return;
-      const uses = tx.counts().byKey.get(key.id) ?? 0;
+      const uses = (await tx.counts()).byKey.get(key.id) ?? 0;
       if (key.status !== 'retired' || uses > 0) {
         throw new StoreError(
           'E_KEY_IN_USE',
@@ -202,11 +202,11 @@ export async function destroyKey(c: RotationContext, keyVersion: number, options
           ['run store rotate-keys first: it rewraps old versions and retires unused keys'],
         );
       }
-      tx.setKeyWrapping(key.id, null);
-      tx.setKeyStatus(key.id, 'destroyed');
-      c.audit.append(tx, { action: 'keys.destroy', outcome: 'ok', detail: `key ${keyVersion}` });
+      await tx.setKeyWrapping(key.id, null);
+      await tx.setKeyStatus(key.id, 'destroyed');
+      await c.audit.append(tx, { action: 'keys.destroy', outcome: 'ok', detail: `key ${keyVersion}` });
     });
-    c.storage.checkpoint();
+    await c.storage.file?.checkpoint();
     await reloadKeyset(c);
   }, options);
 }

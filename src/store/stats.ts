@@ -76,10 +76,10 @@ export async function collectStats(store: Store, now?: number, options: StatsOpt
   const t = now ?? c.now();
   const keys = await store.keys(); // reloads: another process may have rotated
   const status = await store.status();
-  const { counts, lastBackupAt, lastMasterRotationAt } = c.storage.read((tx) => ({
-    counts: tx.counts(),
-    lastBackupAt: lastMaintenance(tx, 'backup'),
-    lastMasterRotationAt: lastMaintenance(tx, 'masterRotation'),
+  const { counts, lastBackupAt, lastMasterRotationAt } = await c.storage.read(async (tx) => ({
+    counts: await tx.counts(),
+    lastBackupAt: await lastMaintenance(tx, 'backup'),
+    lastMasterRotationAt: await lastMaintenance(tx, 'masterRotation'),
   }));
   const audit = await summarizeAudit(store, options.verifyAudit ?? false);
 

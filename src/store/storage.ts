@@ -107,80 +107,104 @@ export interface StoreCounts {
 
 /** Operations valid inside a transaction (and outside one, for single reads); every row authenticated. */
 export interface StorageOps {
-  getMeta(key: string): string | undefined;
-  setMeta(key: string, value: string): void;
+  getMeta(key: string): Promise<string | undefined>;
+  setMeta(key: string, value: string): Promise<void>;
 
-  findSecret(name: string): SecretRow | undefined;
-  insertSecret(name: string, now: number): SecretRow;
-  updateSecret(row: SecretRow): void;
-  deleteSecret(id: number): void;
+  findSecret(name: string): Promise<SecretRow | undefined>;
+  insertSecret(name: string, now: number): Promise<SecretRow>;
+  updateSecret(row: SecretRow): Promise<void>;
+  deleteSecret(id: number): Promise<void>;
 
   /** `version` undefined: the current version. */
-  readVersion(name: string, version?: number): SecretAndVersion | undefined;
+  readVersion(name: string, version?: number): Promise<SecretAndVersion | undefined>;
   /** The newest version created at or before `at` (ms). */
-  readVersionAt(name: string, at: number): SecretAndVersion | undefined;
-  listVersions(secretId: number): VersionRow[];
-  insertVersion(secretId: number, row: VersionRow): void;
-  setDeleted(secretId: number, versions: number[], deletedAt: number | null): void;
-  destroyVersions(secretId: number, versions: number[], now: number): void;
+  readVersionAt(name: string, at: number): Promise<SecretAndVersion | undefined>;
+  listVersions(secretId: number): Promise<VersionRow[]>;
+  insertVersion(secretId: number, row: VersionRow): Promise<void>;
+  setDeleted(secretId: number, versions: number[], deletedAt: number | null): Promise<void>;
+  destroyVersions(secretId: number, versions: number[], now: number): Promise<void>;
   /** Remove all but the newest `keep` versions; returns the removed version numbers. */
-  pruneVersions(secretId: number, keep: number): number[];
+  pruneVersions(secretId: number, keep: number): Promise<number[]>;
 
   /** Up to `limit` secrets whose names start with `prefix` and sort after `after`, in name order. */
-  listSecrets(prefix: string, after: string, limit: number): SecretListRow[];
-  counts(): StoreCounts;
+  listSecrets(prefix: string, after: string, limit: number): Promise<SecretListRow[]>;
+  counts(): Promise<StoreCounts>;
 
-  keys(): KeyRow[];
-  insertKey(row: KeyRow): void;
+  keys(): Promise<KeyRow[]>;
+  insertKey(row: KeyRow): Promise<void>;
   /** The id of the primary data key as stored now (another process may have rotated). */
-  primaryKeyId(): number | undefined;
-  setKeyStatus(id: number, status: KeyRow['status']): void;
-  setKeyWrapping(id: number, wrapped: Uint8Array | null): void;
+  primaryKeyId(): Promise<number | undefined>;
+  setKeyStatus(id: number, status: KeyRow['status']): Promise<void>;
+  setKeyWrapping(id: number, wrapped: Uint8Array | null): Promise<void>;
   /** Up to `limit` versions still sealed under data key `keyId`. */
-  versionsUnderKey(keyId: number, limit: number): RewrapRow[];
+  versionsUnderKey(keyId: number, limit: number): Promise<RewrapRow[]>;
   /** Replace a version's ciphertext only if it is still under `fromKeyId`; false when it moved on. */
-  replaceCiphertext(secretId: number, version: number, fromKeyId: number, toKeyId: number, ciphertext: Uint8Array): boolean;
+  replaceCiphertext(secretId: number, version: number, fromKeyId: number, toKeyId: number, ciphertext: Uint8Array): Promise<boolean>;
 
   /**
    * The authenticated end of the audit chain (undefined: empty log).
    * @throws TamperedError when the stored log does not end there
    */
-  auditHead(): AuditHead | undefined;
+  auditHead(): Promise<AuditHead | undefined>;
   /** Append an entry; it becomes the authenticated head. */
-  insertAudit(row: AuditRow): void;
+  insertAudit(row: AuditRow): Promise<void>;
   /** Up to `limit` entries after `afterSeq` in order, optionally filtered. */
-  auditPage(afterSeq: number, limit: number, filter?: AuditFilter): AuditRow[];
+  auditPage(afterSeq: number, limit: number, filter?: AuditFilter): Promise<AuditRow[]>;
   /** Remove the entries up to and including `seq` (audit retention). */
-  deleteAuditThrough(seq: number): void;
+  deleteAuditThrough(seq: number): Promise<void>;
 }
 
-/** What every storage offers around its operations: transactions and the file's own capabilities. */
-export interface StorageTransactions<Ops> {
-  /** Run `fn` in a write transaction (BEGIN IMMEDIATE): all or nothing. */
-  write<T>(fn: (tx: Ops) => T): T;
+/** A value, or a promise of one: what a driver's operation may return (SQLite answers at once, a network database later). */
+export type Awaitable<T> = T | Promise<T>;
+
+export interface WriteOptions {
   /**
-   * A write transaction committed without waiting for the disk (synchronous
-   * NORMAL): for audit entries of reads, which must be written before the
-   * value is returned but need not survive a power cut.
+   * Commit without waiting for the disk (SQLite: synchronous NORMAL): for
+   * audit entries of reads, which must be written before the value is
+   * returned but need not survive a power cut. A driver without the
+   * distinction commits as usual.
    */
-  writeRelaxed<T>(fn: (tx: Ops) => T): T;
-  /** Run `fn` over one consistent snapshot. */
-  read<T>(fn: (tx: Ops) => T): T;
+  relaxed?: boolean;
+}
+
+/**
+ * What only a store kept in one local file can do. A driver that has no such
+ * file (a database server) leaves `file` undefined, and callers do without:
+ * they ask for it rather than every driver faking it.
+ */
+export interface FileCapabilities {
+  /** The file, for messages and for what sits beside it (lock, backups). */
+  readonly path: string;
   /**
    * Push the WAL into the database and truncate it, so freed pages linger
    * nowhere. False when another connection's open snapshot kept it from finishing.
    */
-  checkpoint(): boolean;
+  checkpoint(): Promise<boolean>;
   /** SQLite's own structural check: an empty list when the file is sound. */
-  integrityProblems(): string[];
-  close(): void;
+  integrityProblems(): Promise<string[]>;
   /**
    * A consistent online copy that also finishes while other processes write
-   * continuously (fixed small backup steps would restart forever then), and a
-   * small store is copied whole while writers wait for the copy (fast): the
-   * copy an online backup uses. `destination` is an existing empty file.
+   * continuously, into `destination` (an existing empty file).
    */
   snapshotTo(destination: string, onProgress?: (done: number, total: number) => void): Promise<void>;
+}
+
+/**
+ * Transactions around a storage's operations. Bodies are async and may
+ * await only this storage's operations (never a key source, an agent or the
+ * network: a transaction holds the connection, and SQLite's write lock,
+ * until its body ends). A driver serialises the transactions of one
+ * connection; a body must use its `tx`, never the storage itself, which
+ * would wait for the transaction it is in.
+ */
+export interface StorageTransactions<Ops> {
+  /** Run `fn` in a write transaction: all or nothing. A driver may run it again after a conflict, so `fn` must only read and write through `tx`. */
+  write<T>(fn: (tx: Ops) => Promise<T>, options?: WriteOptions): Promise<T>;
+  /** Run `fn` over one consistent snapshot. */
+  read<T>(fn: (tx: Ops) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+  /** Present only for a store kept in one local file. */
+  readonly file?: FileCapabilities;
 }
 
 /** A version as one scan of every version sees it (verification). */
@@ -192,7 +216,7 @@ export interface Storage extends StorageOps, StorageTransactions<StorageOps> {
    * order, after the given position (`afterSecretId` 0: from the start): one
    * scan of every version, for verification.
    */
-  scanVersions(afterSecretId: number, afterVersion: number, limit: number): ScannedVersion[];
+  scanVersions(afterSecretId: number, afterVersion: number, limit: number): Promise<ScannedVersion[]>;
 }
 
 // ---- the driver's side ------------------------------------------------
@@ -229,54 +253,60 @@ export interface StateRow {
 }
 
 export interface RawOps {
-  getMeta(key: string): string | undefined;
-  metaRow(key: string): RawMeta | undefined;
-  allMeta(): RawMeta[];
-  putMeta(row: RawMeta): void;
-  deleteMeta(key: string): void;
+  getMeta(key: string): Awaitable<string | undefined>;
+  metaRow(key: string): Awaitable<RawMeta | undefined>;
+  allMeta(): Awaitable<RawMeta[]>;
+  putMeta(row: RawMeta): Awaitable<void>;
+  deleteMeta(key: string): Awaitable<void>;
 
-  findSecret(name: string): RawSecret | undefined;
-  secretById(id: number): RawSecret | undefined;
+  findSecret(name: string): Awaitable<RawSecret | undefined>;
+  secretById(id: number): Awaitable<RawSecret | undefined>;
   /** A new row with current version 0 and no MAC yet. */
-  insertSecret(name: string, now: number): RawSecret;
-  updateSecret(row: RawSecret): void;
+  insertSecret(name: string, now: number): Awaitable<RawSecret>;
+  updateSecret(row: RawSecret): Awaitable<void>;
   /** Remove the secret row and its versions. */
-  deleteSecret(id: number): void;
+  deleteSecret(id: number): Awaitable<void>;
 
-  readVersion(name: string, version?: number): RawJoined | undefined;
-  readVersionAt(name: string, at: number): RawJoined | undefined;
-  listVersions(secretId: number): RawVersion[];
-  insertVersion(row: RawVersion): void;
+  readVersion(name: string, version?: number): Awaitable<RawJoined | undefined>;
+  readVersionAt(name: string, at: number): Awaitable<RawJoined | undefined>;
+  listVersions(secretId: number): Awaitable<RawVersion[]>;
+  insertVersion(row: RawVersion): Awaitable<void>;
   /** Rewrite a version's state, key, ciphertext and MAC. */
-  updateVersion(row: RawVersion): void;
-  deleteVersions(secretId: number, versions: number[]): void;
+  updateVersion(row: RawVersion): Awaitable<void>;
+  deleteVersions(secretId: number, versions: number[]): Awaitable<void>;
 
-  listSecrets(prefix: string, after: string, limit: number): RawListRow[];
-  counts(): StoreCounts;
+  listSecrets(prefix: string, after: string, limit: number): Awaitable<RawListRow[]>;
+  counts(): Awaitable<StoreCounts>;
 
-  keys(): RawKey[];
-  insertKey(row: RawKey): void;
-  updateKey(row: RawKey): void;
-  primaryKeyId(): number | undefined;
-  versionsUnderKey(keyId: number, limit: number): RawRewrap[];
+  keys(): Awaitable<RawKey[]>;
+  insertKey(row: RawKey): Awaitable<void>;
+  updateKey(row: RawKey): Awaitable<void>;
+  primaryKeyId(): Awaitable<number | undefined>;
+  versionsUnderKey(keyId: number, limit: number): Awaitable<RawRewrap[]>;
   /** Write `row` only if the stored version is still under `fromKeyId`. */
-  replaceCiphertext(row: RawVersion, fromKeyId: number): boolean;
+  replaceCiphertext(row: RawVersion, fromKeyId: number): Awaitable<boolean>;
 
-  lastAudit(): AuditHead | undefined;
-  insertAudit(row: AuditRow): void;
-  auditPage(afterSeq: number, limit: number, filter?: AuditFilter): AuditRow[];
-  deleteAuditThrough(seq: number): void;
+  lastAudit(): Awaitable<AuditHead | undefined>;
+  insertAudit(row: AuditRow): Awaitable<void>;
+  auditPage(afterSeq: number, limit: number, filter?: AuditFilter): Awaitable<AuditRow[]>;
+  deleteAuditThrough(seq: number): Awaitable<void>;
 
-  state(): StateRow | undefined;
+  state(): Awaitable<StateRow | undefined>;
   /** The state row's MAC alone (cheap: tells whether the row is still the one this process last wrote). */
-  stateMac(): Uint8Array | undefined;
-  putState(row: StateRow): void;
+  stateMac(): Awaitable<Uint8Array | undefined>;
+  putState(row: StateRow): Awaitable<void>;
 
   /** Every row of a kind, in a stable order: sealing and verifying the whole state. */
-  eachSecret(fn: (row: RawSecret) => void): void;
-  eachVersion(fn: (row: RawVersion, name: string) => void): void;
+  eachSecret(fn: (row: RawSecret) => void): Awaitable<void>;
+  eachVersion(fn: (row: RawVersion, name: string) => void): Awaitable<void>;
 }
 
-export interface RawStorage extends RawOps, StorageTransactions<RawOps> {
-  scanVersions(afterSecretId: number, afterVersion: number, limit: number): (RawVersion & { name: string; secretUpdatedAt: number })[];
+export interface RawStorage extends StorageTransactions<RawOps> {
+  /**
+   * Run `fn`, which makes exactly one read, outside any transaction (the get
+   * path: one statement needs no snapshot, and beginning one costs as much
+   * as the read). It still waits for a transaction of this connection.
+   */
+  readOne<T>(fn: (ops: RawOps) => Promise<T>): Promise<T>;
+  scanVersions(afterSecretId: number, afterVersion: number, limit: number): Awaitable<(RawVersion & { name: string; secretUpdatedAt: number })[]>;
 }

@@ -164,25 +164,25 @@ export class Store {
   }
 
   /** Append version n+1 of `name`; inside a write transaction. */
-  #append(tx: StorageOps, name: string, plaintext: Uint8Array, cas: number | undefined): WriteResult {
+  async #append(tx: StorageOps, name: string, plaintext: Uint8Array, cas: number | undefined): Promise<WriteResult> {
     const c = this.#c;
     // Inside the write lock: never seal under a key another process has demoted.
-    if (tx.primaryKeyId() !== c.keyset.primary()?.id) throw new StaleKeyset();
+    if (await tx.primaryKeyId() !== c.keyset.primary()?.id) throw new StaleKeyset();
     const now = c.now();
-    const secret = tx.findSecret(name) ?? tx.insertSecret(name, now);
+    const secret = await tx.findSecret(name) ?? await tx.insertSecret(name, now);
     if (cas !== undefined && cas !== secret.currentVersion) throw new CasMismatchError(name, cas, secret.currentVersion);
     const version = secret.currentVersion + 1;
     const primary = c.keyset.primary()!;
     const { blob, keyId } = sealValue(primary, c.header.storeId, name, version, plaintext);
-    tx.insertVersion(secret.id, { version, createdAt: now, deletedAt: null, destroyedAt: null, keyId, ciphertext: blob });
-    tx.updateSecret({ ...secret, currentVersion: version, updatedAt: now });
-    this.#prune(tx, secret);
+    await tx.insertVersion(secret.id, { version, createdAt: now, deletedAt: null, destroyedAt: null, keyId, ciphertext: blob });
+    await tx.updateSecret({ ...secret, currentVersion: version, updatedAt: now });
+    await this.#prune(tx, secret);
     return { name, version, createdAt: new Date(now) };
   }
 
-  #prune(tx: StorageOps, secret: SecretRow): number[] {
+  async #prune(tx: StorageOps, secret: SecretRow): Promise<number[]> {
     const keep = secret.maxVersions || this.#c.header.defaultMaxVersions;
-    return keep > 0 ? tx.pruneVersions(secret.id, keep) : [];
+    return keep > 0 ? await tx.pruneVersions(secret.id, keep) : [];
   }
 
   /** Open a stored version's value, reloading the keyset once if another process added a key. */
@@ -201,10 +201,10 @@ export class Store {
   }
 
   /** Run a write that seals values; if another process rotated keys meanwhile, reload and run it again. */
-  async #sealingWrite<T>(fn: (tx: StorageOps) => T): Promise<T> {
+  async #sealingWrite<T>(fn: (tx: StorageOps) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return this.#c.storage.write(fn);
+        return await this.#c.storage.write(fn);
       } catch (e) {
         if (!(e instanceof StaleKeyset) || attempt >= 3) throw e;
         await this.#reloadKeys();
@@ -237,7 +237,7 @@ export class Store {
     try {
       return await fn();
     } catch (e) {
-      this.#recordFailure(action, name, e, false);
+      await this.#recordFailure(action, name, e, false);
       throw e;
     } finally {
       this.#changed(name);
@@ -269,12 +269,12 @@ export class Store {
     try {
       result = await fn();
     } catch (e) {
-      if (c.header.auditReads) this.#recordFailure(entry.action, entry.name, e, true);
+      if (c.header.auditReads) await this.#recordFailure(entry.action, entry.name, e, true);
       throw e;
     }
     if (c.header.auditReads) {
       const versions = versionsOf?.(result);
-      c.storage.writeRelaxed((tx) => c.audit.append(tx, { ...entry, ...(versions ? { versions } : {}), outcome: 'ok' }));
+      await c.storage.write((tx) => c.audit.append(tx, { ...entry, ...(versions ? { versions } : {}), outcome: 'ok' }), { relaxed: true });
     }
     return result;
   }
@@ -284,7 +284,7 @@ export class Store {
    * leaves the file exactly as it was; everything else that failed (not
    * found, check-and-set, tampered, locked…) is an attempt worth recording.
    */
-  #recordFailure(action: string, name: string | undefined, e: unknown, relaxed: boolean): void {
+  async #recordFailure(action: string, name: string | undefined, e: unknown, relaxed: boolean): Promise<void> {
     if (this.#closed || (e instanceof StoreError && REFUSED_INPUT.has(e.code))) return;
     const c = this.#c;
     const entry: AuditEntry = {
@@ -293,7 +293,7 @@ export class Store {
       ...(name !== undefined && nameProblem(name) === undefined ? { name } : {}),
     };
     try {
-      (relaxed ? c.storage.writeRelaxed.bind(c.storage) : c.storage.write.bind(c.storage))((tx) => c.audit.append(tx, entry));
+      await c.storage.write((tx) => c.audit.append(tx, entry), { relaxed });
     } catch {
       // The operation failed already; that failure is what the caller must see.
     }
@@ -315,13 +315,13 @@ export class Store {
     }
     const written = await this.#change('put', name, () => {
       const secret = this.#bytesOf(value, options.allowEmpty ?? false);
-      return this.#sealingWrite((tx) => {
-        const r = this.#append(tx, name, secret.expose(), options.cas);
-        c.audit.append(tx, { action: 'put', name, versions: [r.version], outcome: 'ok' });
+      return this.#sealingWrite(async (tx) => {
+        const r = await this.#append(tx, name, secret.expose(), options.cas);
+        await c.audit.append(tx, { action: 'put', name, versions: [r.version], outcome: 'ok' });
         return r;
       });
     });
-    if (this.#scrubPending) this.#scrub();
+    if (this.#scrubPending) await this.#scrub();
     return written;
   }
 
@@ -337,7 +337,7 @@ export class Store {
   }
 
   /** A read of the store file, audited when reads are. */
-  #getRecorded(name: string, options: GetOptions): SecretVersion | Promise<SecretVersion> {
+  #getRecorded(name: string, options: GetOptions): Promise<SecretVersion> {
     // The hot path: with reads not audited, one read and one AEAD open, no extra async hops.
     if (!this.#ctx().header.auditReads) return this.#get(name, options);
     return this.#read({ action: 'get', name }, () => this.#get(name, options), (s) => [s.version]);
@@ -391,29 +391,28 @@ export class Store {
     this.#cache?.clear();
   }
 
-  /** Synchronous unless the keyset must be reloaded first (another process rotated). */
-  #get(name: string, options: GetOptions): SecretVersion | Promise<SecretVersion> {
+  async #get(name: string, options: GetOptions): Promise<SecretVersion> {
     const c = this.#ctx();
     checkName(name);
     let found: SecretAndVersion | undefined;
     let what = 'current version';
     if (options.version !== undefined) {
       if (options.at !== undefined) throw usage('give a version or a time, not both');
-      found = c.storage.readVersion(name, checkVersionNumber(options.version));
+      found = await c.storage.readVersion(name, checkVersionNumber(options.version));
       what = `version ${options.version}`;
     } else if (options.at !== undefined) {
       const at = toTime(options.at);
-      found = c.storage.readVersionAt(name, at);
+      found = await c.storage.readVersionAt(name, at);
       what = `version at ${new Date(at).toISOString()}`;
     } else {
-      found = c.storage.readVersion(name);
+      found = await c.storage.readVersion(name);
     }
     const v = this.#live(name, found, what);
     // The storage checked that the row found is the one asked for (src/store/integrity/guarded.ts),
     // and the value opens only as `name` at that version (its AAD): a moved or renumbered row fails here.
     const result = (value: SecretBytes): SecretVersion => ({ name, version: v.version, createdAt: new Date(v.createdAt), value });
     // A key we do not hold means another process rotated: reload, then open.
-    if (v.keyId !== null && !c.keyset.byId(v.keyId)) return this.#openAfterReload(name, v).then(result);
+    if (v.keyId !== null && !c.keyset.byId(v.keyId)) return result(await this.#openAfterReload(name, v));
     return result(this.#open(name, v));
   }
 
@@ -424,12 +423,12 @@ export class Store {
 
   async #history(name: string): Promise<VersionInfo[]> {
     const c = this.#ctx();
-    return this.#read({ action: 'history', name }, () => c.storage.read((tx) => {
+    return this.#read({ action: 'history', name }, () => c.storage.read(async (tx) => {
       checkName(name);
-      const secret = tx.findSecret(name);
+      const secret = await tx.findSecret(name);
       if (!secret) throw notFound(name);
       const keyVersion = new Map(c.keyset.info().map((k) => [k.id, k.version]));
-      return tx.listVersions(secret.id).map((v) => {
+      return (await tx.listVersions(secret.id)).map((v) => {
         const info: VersionInfo = { version: v.version, createdAt: new Date(v.createdAt), state: stateOf(v) };
         if (v.deletedAt !== null) info.deletedAt = new Date(v.deletedAt);
         if (v.destroyedAt !== null) info.destroyedAt = new Date(v.destroyedAt);
@@ -447,7 +446,7 @@ export class Store {
     const { prefix, test } = namePattern(options.pattern ?? '');
     let after = '';
     for (;;) {
-      const page: SecretListRow[] = this.#ctx().storage.listSecrets(prefix, after, LIST_PAGE);
+      const page: SecretListRow[] = await this.#ctx().storage.listSecrets(prefix, after, LIST_PAGE);
       for (const r of page) {
         if (test && !test(r.name)) continue;
         yield {
@@ -475,10 +474,10 @@ export class Store {
   }
 
   /** Versions to act on: the given ones (each must exist) or the current one. */
-  #targets(tx: StorageOps, name: string, versions: number[] | undefined): { secret: SecretRow; versions: number[] } {
-    const secret = tx.findSecret(name);
+  async #targets(tx: StorageOps, name: string, versions: number[] | undefined): Promise<{ secret: SecretRow; versions: number[] }> {
+    const secret = await tx.findSecret(name);
     if (!secret) throw notFound(name);
-    const existing = new Set(tx.listVersions(secret.id).map((v) => v.version));
+    const existing = new Set((await tx.listVersions(secret.id)).map((v) => v.version));
     const chosen = versions ?? [secret.currentVersion];
     const missing = chosen.filter((v) => !existing.has(v));
     if (missing.length > 0) throw new StoreError('E_NOT_FOUND', `${name} has no version ${missing.join(', ')}`);
@@ -495,10 +494,10 @@ export class Store {
     checkName(name);
     return this.#change('delete', name, () => {
       const versions = checkVersions(options.versions);
-      return c.storage.write((tx) => {
-        const t = this.#targets(tx, name, versions);
-        tx.setDeleted(t.secret.id, t.versions, c.now());
-        c.audit.append(tx, { action: 'delete', name, versions: t.versions, outcome: 'ok' });
+      return c.storage.write(async (tx) => {
+        const t = await this.#targets(tx, name, versions);
+        await tx.setDeleted(t.secret.id, t.versions, c.now());
+        await c.audit.append(tx, { action: 'delete', name, versions: t.versions, outcome: 'ok' });
         return t.versions;
       });
     });
@@ -514,10 +513,10 @@ export class Store {
     checkName(name);
     return this.#change('undelete', name, () => {
       const versions = checkVersions(options.versions);
-      return c.storage.write((tx) => {
-        const t = this.#targets(tx, name, versions);
-        tx.setDeleted(t.secret.id, t.versions, null);
-        c.audit.append(tx, { action: 'undelete', name, versions: t.versions, outcome: 'ok' });
+      return c.storage.write(async (tx) => {
+        const t = await this.#targets(tx, name, versions);
+        await tx.setDeleted(t.secret.id, t.versions, null);
+        await c.audit.append(tx, { action: 'undelete', name, versions: t.versions, outcome: 'ok' });
         return t.versions;
       });
     });
@@ -538,14 +537,14 @@ export class Store {
     const done = await this.#change('destroy', name, () => {
       const chosen = checkVersions(versions);
       if (!chosen) throw usage('destroy needs the versions to erase');
-      return c.storage.write((tx) => {
-        const t = this.#targets(tx, name, chosen);
-        tx.destroyVersions(t.secret.id, t.versions, c.now());
-        c.audit.append(tx, { action: 'destroy', name, versions: t.versions, outcome: 'ok' });
+      return c.storage.write(async (tx) => {
+        const t = await this.#targets(tx, name, chosen);
+        await tx.destroyVersions(t.secret.id, t.versions, c.now());
+        await c.audit.append(tx, { action: 'destroy', name, versions: t.versions, outcome: 'ok' });
         return t.versions;
       });
     });
-    this.#scrub();
+    await this.#scrub();
     return done;
   }
 
@@ -557,13 +556,13 @@ export class Store {
   async #purge(name: string): Promise<void> {
     const c = this.#ctx();
     checkName(name);
-    await this.#change('purge', name, () => c.storage.write((tx) => {
-      const secret = tx.findSecret(name);
+    await this.#change('purge', name, () => c.storage.write(async (tx) => {
+      const secret = await tx.findSecret(name);
       if (!secret) throw notFound(name);
-      tx.deleteSecret(secret.id);
-      c.audit.append(tx, { action: 'purge', name, outcome: 'ok' });
+      await tx.deleteSecret(secret.id);
+      await c.audit.append(tx, { action: 'purge', name, outcome: 'ok' });
     }));
-    this.#scrub();
+    await this.#scrub();
   }
 
   /**
@@ -572,8 +571,9 @@ export class Store {
    * can block that; then the erase itself stands, and this process tries
    * again after each later write and at close until it succeeds.
    */
-  #scrub(): void {
-    this.#scrubPending = !this.#c.storage.checkpoint();
+  async #scrub(): Promise<void> {
+    const file = this.#c.storage.file;
+    this.#scrubPending = file !== undefined && !(await file.checkpoint());
   }
 
   /**
@@ -590,14 +590,14 @@ export class Store {
     return this.#change('rollback', name, async () => {
       checkVersionNumber(version);
       // Make sure every key the old version may name is loaded before the sync transaction.
-      const probe = this.#live(name, c.storage.readVersion(name, version), `version ${version}`);
+      const probe = this.#live(name, await c.storage.readVersion(name, version), `version ${version}`);
       if (probe.keyId !== null && !c.keyset.byId(probe.keyId)) await this.#reloadKeys();
-      return this.#sealingWrite((tx) => {
-        const v = this.#live(name, tx.readVersion(name, version), `version ${version}`);
+      return this.#sealingWrite(async (tx) => {
+        const v = this.#live(name, await tx.readVersion(name, version), `version ${version}`);
         const plaintext = openValue(c.keyset, c.header.storeId, name, v.version, v.ciphertext);
         try {
-          const r = this.#append(tx, name, plaintext, options.cas);
-          c.audit.append(tx, { action: 'rollback', name, versions: [r.version], outcome: 'ok', detail: `value of version ${version}` });
+          const r = await this.#append(tx, name, plaintext, options.cas);
+          await c.audit.append(tx, { action: 'rollback', name, versions: [r.version], outcome: 'ok', detail: `value of version ${version}` });
           return r;
         } finally {
           wipe(plaintext);
@@ -613,11 +613,11 @@ export class Store {
 
   async #getMetadata(name: string): Promise<SecretMetadata> {
     const c = this.#ctx();
-    return this.#read({ action: 'metadata.get', name }, () => c.storage.read((tx) => {
+    return this.#read({ action: 'metadata.get', name }, () => c.storage.read(async (tx) => {
       checkName(name);
-      const secret = tx.findSecret(name);
+      const secret = await tx.findSecret(name);
       if (!secret) throw notFound(name);
-      const versions = tx.listVersions(secret.id);
+      const versions = await tx.listVersions(secret.id);
       return metadataOf(secret, versions[0]?.version ?? 0);
     }));
   }
@@ -638,8 +638,8 @@ export class Store {
         throw usage('maxVersions must be a whole number from 0 (store default) up');
       }
       if (update.custom !== undefined) checkCustom(update.custom);
-      return c.storage.write((tx) => {
-        const secret = tx.findSecret(name);
+      return c.storage.write(async (tx) => {
+        const secret = await tx.findSecret(name);
         if (!secret) throw notFound(name);
         const next: SecretRow = {
           ...secret,
@@ -647,15 +647,15 @@ export class Store {
           custom: update.custom ? { ...update.custom } : secret.custom,
           updatedAt: c.now(),
         };
-        tx.updateSecret(next);
-        const pruned = this.#prune(tx, next);
+        await tx.updateSecret(next);
+        const pruned = await this.#prune(tx, next);
         const detail = [
           update.maxVersions !== undefined ? `maxVersions=${update.maxVersions}` : '',
           update.custom ? 'custom' : '',
           pruned.length ? `pruned ${pruned.join(',')}` : '',
         ].filter(Boolean).join('; ');
-        c.audit.append(tx, { action: 'metadata.set', name, outcome: 'ok', ...(detail ? { detail } : {}) });
-        return metadataOf(next, tx.listVersions(secret.id)[0]?.version ?? 0);
+        await c.audit.append(tx, { action: 'metadata.set', name, outcome: 'ok', ...(detail ? { detail } : {}) });
+        return metadataOf(next, (await tx.listVersions(secret.id))[0]?.version ?? 0);
       });
     });
   }
@@ -667,7 +667,7 @@ export class Store {
 
   async #status(): Promise<StoreStatus> {
     const c = this.#ctx();
-    const counts = c.storage.read((tx) => tx.counts());
+    const counts = await c.storage.counts();
     const keys: KeyInfo[] = c.keyset.info().map((k) => ({ ...k, createdAt: new Date(k.createdAt), versions: counts.byKey.get(k.id) ?? 0 }));
     return {
       path: c.path,
@@ -744,7 +744,7 @@ export class Store {
     const q = { ...filter, since: filter.since === undefined ? undefined : toTime(filter.since), until: filter.until === undefined ? undefined : toTime(filter.until) };
     let after = 0;
     for (;;) {
-      const page = this.#ctx().storage.auditPage(after, AUDIT_PAGE, q);
+      const page = await this.#ctx().storage.auditPage(after, AUDIT_PAGE, q);
       for (const r of page) {
         if (!wellFormed(r)) throw new TamperedError(`audit entry ${String(r.seq)} is damaged (a field holds the wrong type): run store audit verify`);
         yield {
@@ -766,9 +766,9 @@ export class Store {
 
   async #verifyAudit(): Promise<AuditVerifyReport> {
     const c = this.#ctx();
-    const { result, start } = c.storage.read((tx) => {
-      const start = parseAuditStart(tx.getMeta(AUDIT_START));
-      return { start, result: c.audit.verify((after) => tx.auditPage(after, AUDIT_PAGE), tx.auditHead(), start) };
+    const { result, start } = await c.storage.read(async (tx) => {
+      const start = parseAuditStart(await tx.getMeta(AUDIT_START));
+      return { start, result: await c.audit.verify((after) => tx.auditPage(after, AUDIT_PAGE), await tx.auditHead(), start) };
     });
     return {
       ok: result.problem === undefined, entries: result.entries,
@@ -793,17 +793,17 @@ export class Store {
     const c = this.#ctx();
     return this.#change('audit.prune', undefined, () => {
       const before = toTime(options.before);
-      return c.storage.write((tx) => {
-        const head = tx.auditHead();
-        const start = parseAuditStart(tx.getMeta(AUDIT_START));
-        const check = c.audit.verify((after) => tx.auditPage(after, AUDIT_PAGE), head, start);
+      return c.storage.write(async (tx) => {
+        const head = await tx.auditHead();
+        const start = parseAuditStart(await tx.getMeta(AUDIT_START));
+        const check = await c.audit.verify((after) => tx.auditPage(after, AUDIT_PAGE), head, start);
         if (check.problem) throw new TamperedError(`the audit log is damaged at entry ${check.problem.seq} (${check.problem.problem}): it is not pruned`);
         // The longest run of oldest entries before the time, never the last entry (the chain's end stays in the log).
         let last: AuditRow | undefined;
         let removed = 0;
         let after = start?.seq ?? 0;
         scan: for (;;) {
-          const page = tx.auditPage(after, AUDIT_PAGE);
+          const page = await tx.auditPage(after, AUDIT_PAGE);
           for (const r of page) {
             if (r.at >= before || r.seq >= (head?.seq ?? 0)) break scan;
             last = r;
@@ -813,10 +813,10 @@ export class Store {
           after = page[page.length - 1]!.seq;
         }
         if (last) {
-          tx.setMeta(AUDIT_START, formatAuditStart({ seq: last.seq, mac: last.mac }));
-          tx.deleteAuditThrough(last.seq);
+          await tx.setMeta(AUDIT_START, formatAuditStart({ seq: last.seq, mac: last.mac }));
+          await tx.deleteAuditThrough(last.seq);
         }
-        c.audit.append(tx, { action: 'audit.prune', outcome: 'ok', detail: `removed ${removed} entries before ${new Date(before).toISOString()}` });
+        await c.audit.append(tx, { action: 'audit.prune', outcome: 'ok', detail: `removed ${removed} entries before ${new Date(before).toISOString()}` });
         const keptAfter = last?.seq ?? start?.seq;
         return { removed, ...(keptAfter !== undefined ? { keptAfter } : {}) };
       });
@@ -841,12 +841,12 @@ export class Store {
 
   async #setConfig(key: ConfigKey, value: string): Promise<void> {
     const c = this.#ctx();
-    await this.#change('config.set', undefined, () => {
+    await this.#change('config.set', undefined, async () => {
       if (!CONFIG_KEYS.includes(key)) throw usage(`unknown setting "${key}"; known: ${CONFIG_KEYS.join(', ')}`);
       if (value !== 'true' && value !== 'false') throw usage(`${key} takes true or false, not "${value}"`);
-      c.storage.write((tx) => {
-        tx.setMeta(`config.${key}`, value);
-        c.audit.append(tx, { action: 'config.set', outcome: 'ok', detail: `${key}=${value}` });
+      await c.storage.write(async (tx) => {
+        await tx.setMeta(`config.${key}`, value);
+        await c.audit.append(tx, { action: 'config.set', outcome: 'ok', detail: `${key}=${value}` });
       });
       c.header.auditReads = value === 'true';
     });
@@ -855,13 +855,13 @@ export class Store {
   /** Zero the data keys, forget the master key, close the file. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    if (this.#scrubPending) this.#scrub();
+    if (this.#scrubPending) await this.#scrub();
     this.#closed = true;
     this.#cache?.clear();
     this.#c.audit.close();
     this.#c.keyset.wipe();
     this.#c.master.close();
-    this.#c.storage.close();
+    await this.#c.storage.close();
   }
 }
 

@@ -40,7 +40,7 @@ export async function dump(store: Store): Promise<DumpedSecret[]> {
       if (h.deletedAt) v.deletedAt = h.deletedAt.getTime();
       if (h.destroyedAt) v.destroyedAt = h.destroyedAt.getTime();
       if (h.state !== 'destroyed') {
-        const row = c.storage.readVersion(s.name, h.version)!.version!;
+        const row = (await c.storage.readVersion(s.name, h.version))!.version!;
         v.value = hex(openValue(c.keyset, c.header.storeId, s.name, h.version, row.ciphertext));
       }
       versions.push(v);

@@ -19,13 +19,13 @@ describe('the state row through transactions', () => {
     const { store } = await freshStore();
     await store.put('a', 'one');
     const c = contextOf(store);
-    expect(() => c.storage.write((tx) => {
-      c.audit.append(tx, { action: 'test', outcome: 'ok' });
-      const s = tx.insertSecret('b', 1);
-      tx.insertVersion(s.id, { version: 1, createdAt: 1, deletedAt: null, destroyedAt: null, keyId: null, ciphertext: null });
-      tx.updateSecret({ ...s, currentVersion: 1 });
+    await expect(c.storage.write(async (tx) => {
+      await c.audit.append(tx, { action: 'test', outcome: 'ok' });
+      const s = await tx.insertSecret('b', 1);
+      await tx.insertVersion(s.id, { version: 1, createdAt: 1, deletedAt: null, destroyedAt: null, keyId: null, ciphertext: null });
+      await tx.updateSecret({ ...s, currentVersion: 1 });
       throw new Error('rolled back');
-    })).toThrow('rolled back');
+    })).rejects.toThrow('rolled back');
     await store.put('a', 'two');
     await store.delete('a', { versions: [1] });
     await clean(store);

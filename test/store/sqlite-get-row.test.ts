@@ -26,19 +26,19 @@ describe('SqliteStorage.readVersion: the MAC each read needs', () => {
     db.prepare('UPDATE versions SET mac = ? WHERE version = 1').run(versionMac);
     const raw = new SqliteStorage(await openStoreFile(path));
     try {
-      const current = raw.readVersion('a')!;
+      const current = (await raw.readVersion('a'))!;
       expect(Buffer.from(current.secret.mac!).equals(secretMac)).toBe(true);
       expect(current.secret.head).toMatchObject({ deletedAt: expect.any(Number), destroyedAt: null });
       expect(current.version).toMatchObject({ version: 2, mac: null });
-      const named = raw.readVersion('a', 1)!;
+      const named = (await raw.readVersion('a', 1))!;
       expect(Buffer.from(named.version!.mac!).equals(versionMac)).toBe(true);
       expect(named.secret).toMatchObject({ mac: null, head: null });
-      expect(raw.readVersion('a', 7)!.version).toBeUndefined();
-      expect(raw.readVersion('b')).toBeUndefined();
+      expect((await raw.readVersion('a', 7))!.version).toBeUndefined();
+      expect(await raw.readVersion('b')).toBeUndefined();
       db.prepare('UPDATE secrets SET mac = NULL').run();
-      expect(raw.readVersion('a')!.secret.mac).toBeNull();
+      expect((await raw.readVersion('a'))!.secret.mac).toBeNull();
     } finally {
-      raw.close();
+      await raw.close();
       db.close();
     }
   });

@@ -12,6 +12,7 @@ import { lthashElement, macMatches } from '../../crypto/mac.js';
 import type {
   AuditFilter, AuditHead, AuditRow, KeyRow, RawJoined, RawKey, RawMeta, RawOps, RawSecret, RawStorage, RawVersion, RewrapRow,
   ScannedVersion, SecretAndVersion, SecretListRow, SecretRow, Storage, StorageOps, StoreCounts, VersionHead, VersionRow,
+  FileCapabilities, WriteOptions,
 } from '../storage.js';
 import { place, RowAuthenticator, tampered } from './rows.js';
 
@@ -25,8 +26,8 @@ interface LiveState {
 export const EMPTY_AUDIT_MAC = new Uint8Array(32);
 
 /** Read and check the state row; the state and its stored MAC. @throws TamperedError */
-export function loadState(raw: RawOps, auth: RowAuthenticator): { state: LiveState; mac: Uint8Array } {
-  const s = raw.state();
+export async function loadState(raw: RawOps, auth: RowAuthenticator): Promise<{ state: LiveState; mac: Uint8Array }> {
+  const s = await raw.state();
   if (!s) throw tampered("the store's state record", 'is missing');
   RowAuthenticator.check(auth.state(s.digest, s.auditSeq, s.auditMac), s.mac, "the store's state record");
   const digest = LtHash.fromBytes(s.digest);
@@ -35,10 +36,10 @@ export function loadState(raw: RawOps, auth: RowAuthenticator): { state: LiveSta
 }
 
 /** Write the state row; its MAC. */
-export function saveState(raw: RawOps, auth: RowAuthenticator, s: LiveState): Uint8Array {
+export async function saveState(raw: RawOps, auth: RowAuthenticator, s: LiveState): Promise<Uint8Array> {
   const digest = s.digest.view(); // MAC'd and bound (copied by SQLite) at once
   const mac = auth.state(digest, s.auditSeq, s.auditMac);
-  raw.putState({ digest, auditSeq: s.auditSeq, auditMac: s.auditMac, mac });
+  await raw.putState({ digest, auditSeq: s.auditSeq, auditMac: s.auditMac, mac });
   return mac;
 }
 
@@ -58,9 +59,9 @@ export class StateCache {
    * finish(), right before its commit. Should that commit fail, the stored
    * MAC is not the cached one, and the next transaction reads the row again.
    */
-  get(raw: RawOps): LiveState | undefined {
+  async get(raw: RawOps): Promise<LiveState | undefined> {
     if (!this.#mac || !this.#state) return undefined;
-    const stored = raw.stateMac();
+    const stored = await raw.stateMac();
     return stored && macMatches(this.#mac, stored) ? this.#state : undefined;
   }
 
@@ -159,11 +160,11 @@ export class GuardedTx implements StorageOps {
 
   // ---- the digest -------------------------------------------------------
 
-  #live(): LiveState {
+  async #live(): Promise<LiveState> {
     if (!this.#state) {
-      this.#state = this.cache.get(this.raw);
+      this.#state = await this.cache.get(this.raw);
       if (!this.#state) {
-        const loaded = loadState(this.raw, this.auth);
+        const loaded = await loadState(this.raw, this.auth);
         this.#state = loaded.state;
         this.cache.set(loaded.mac, loaded.state);
       }
@@ -190,14 +191,14 @@ export class GuardedTx implements StorageOps {
   }
 
   /** MAC the rows inserted and left as they were, and save the state row if this transaction changed it. */
-  finish(): void {
+  async finish(): Promise<void> {
     for (const id of this.#fresh) {
       const r = this.#secrets.get(id)!;
-      this.#writeSecret(r, r);
+      await this.#writeSecret(r, r);
     }
     this.#fresh.clear();
     if (!this.#dirty) return;
-    const s = this.#live();
+    const s = await this.#live();
     try {
       for (const { mac, n } of this.#pending.values()) {
         const element = lthashElement(mac);
@@ -207,7 +208,7 @@ export class GuardedTx implements StorageOps {
         s.auditSeq = this.#auditHead.seq;
         s.auditMac = this.#auditHead.mac;
       }
-      this.cache.set(saveState(this.raw, this.auth, s), s);
+      this.cache.set(await saveState(this.raw, this.auth, s), s);
     } catch (e) {
       this.cache.clear();
       throw e;
@@ -216,18 +217,18 @@ export class GuardedTx implements StorageOps {
 
   // ---- header -----------------------------------------------------------
 
-  getMeta(key: string): string | undefined {
-    const r = this.raw.metaRow(key);
+  async getMeta(key: string): Promise<string | undefined> {
+    const r = await this.raw.metaRow(key);
     if (!r) return undefined;
     this.#check.meta(r);
     return r.value;
   }
 
-  setMeta(key: string, value: string): void {
-    const old = this.raw.metaRow(key);
+  async setMeta(key: string, value: string): Promise<void> {
+    const old = await this.raw.metaRow(key);
     if (old) this.#check.meta(old);
     const mac = this.auth.meta({ key, value });
-    this.raw.putMeta({ key, value, mac });
+    await this.raw.putMeta({ key, value, mac });
     this.#swap(old?.mac, mac);
   }
 
@@ -240,55 +241,55 @@ export class GuardedTx implements StorageOps {
   }
 
   /** The stored row of secret `id`, checked (from this transaction's reads when it was read already). */
-  #storedSecret(id: number): RawSecret {
+  async #storedSecret(id: number): Promise<RawSecret> {
     const known = this.#secrets.get(id);
     if (known) return known;
-    const r = this.raw.secretById(id);
+    const r = await this.raw.secretById(id);
     if (!r) throw tampered(`secret id ${id}`, 'vanished during the transaction');
     this.#checkedSecret(r);
     return r;
   }
 
-  findSecret(name: string): SecretRow | undefined {
-    const r = this.raw.findSecret(name);
+  async findSecret(name: string): Promise<SecretRow | undefined> {
+    const r = await this.raw.findSecret(name);
     return r && this.#checkedSecret(r, name);
   }
 
   /** The new row gets its MAC when it is next written, or at the end of the transaction (a put writes it again at once). */
-  insertSecret(name: string, now: number): SecretRow {
-    const r = this.raw.insertSecret(name, now);
+  async insertSecret(name: string, now: number): Promise<SecretRow> {
+    const r = await this.raw.insertSecret(name, now);
     this.#secrets.set(r.id, r);
     this.#fresh.add(r.id);
     return toSecret(r);
   }
 
-  updateSecret(s: SecretRow): void {
-    const old = this.#storedSecret(s.id);
-    const head = s.currentVersion === old.currentVersion ? old.head : this.#headOf(s.id, s.currentVersion);
-    this.#writeSecret(old, {
+  async updateSecret(s: SecretRow): Promise<void> {
+    const old = await this.#storedSecret(s.id);
+    const head = s.currentVersion === old.currentVersion ? old.head : await this.#headOf(s.id, s.currentVersion);
+    await this.#writeSecret(old, {
       ...old, currentVersion: s.currentVersion, maxVersions: s.maxVersions, custom: JSON.stringify(s.custom), updatedAt: s.updatedAt, head,
     });
   }
 
   /** Replace the checked row `old` with `fields` under a new MAC. */
-  #writeSecret(old: RawSecret, fields: Omit<RawSecret, 'mac'>): void {
+  async #writeSecret(old: RawSecret, fields: Omit<RawSecret, 'mac'>): Promise<void> {
     const row: RawSecret = { ...fields, mac: this.auth.secret(fields) };
-    this.raw.updateSecret(row);
+    await this.raw.updateSecret(row);
     this.#swap(old.mac, row.mac); // a row inserted in this transaction has no MAC yet: nothing leaves the digest
     this.#secrets.set(row.id, row);
     this.#fresh.delete(row.id);
   }
 
   /** The state of version `version` of secret `id` as this transaction leaves it: what the secret row's MAC covers. */
-  #headOf(id: number, version: number): VersionHead | null {
-    const v = this.#versions.get(`${id}:${version}`) ?? this.#versionsOf(this.#storedSecret(id)).find((r) => r.version === version);
+  async #headOf(id: number, version: number): Promise<VersionHead | null> {
+    const v = this.#versions.get(`${id}:${version}`) ?? (await this.#versionsOf(await this.#storedSecret(id))).find((r) => r.version === version);
     return v ? { createdAt: v.createdAt, deletedAt: v.deletedAt, destroyedAt: v.destroyedAt } : null;
   }
 
-  deleteSecret(id: number): void {
-    const old = this.#storedSecret(id);
-    for (const v of this.#versionsOf(old)) this.#swap(v.mac, null);
-    this.raw.deleteSecret(id);
+  async deleteSecret(id: number): Promise<void> {
+    const old = await this.#storedSecret(id);
+    for (const v of await this.#versionsOf(old)) this.#swap(v.mac, null);
+    await this.raw.deleteSecret(id);
     this.#swap(old.mac, null);
     this.#secrets.delete(id);
     this.#fresh.delete(id);
@@ -322,13 +323,13 @@ export class GuardedTx implements StorageOps {
     return j;
   }
 
-  readVersion(name: string, version?: number): SecretAndVersion | undefined {
-    const j = this.raw.readVersion(name, version);
+  async readVersion(name: string, version?: number): Promise<SecretAndVersion | undefined> {
+    const j = await this.raw.readVersion(name, version);
     return version === undefined ? this.#current(name, j) : this.#named(name, j, version);
   }
 
-  readVersionAt(name: string, at: number): SecretAndVersion | undefined {
-    const found = this.#named(name, this.raw.readVersionAt(name, at));
+  async readVersionAt(name: string, at: number): Promise<SecretAndVersion | undefined> {
+    const found = this.#named(name, await this.raw.readVersionAt(name, at));
     if (found?.version && found.version.createdAt > at) {
       throw tampered(place.version(name, found.version), `was found for the time ${new Date(at).toISOString()} but was created after it`);
     }
@@ -336,63 +337,63 @@ export class GuardedTx implements StorageOps {
   }
 
   /** The stored version rows of `secret`, each checked. */
-  #versionsOf(secret: RawSecret): RawVersion[] {
-    const rows = this.raw.listVersions(secret.id);
+  async #versionsOf(secret: RawSecret): Promise<RawVersion[]> {
+    const rows = await this.raw.listVersions(secret.id);
     for (const r of rows) this.#check.version(secret.name, r, secret.id);
     return rows;
   }
 
-  listVersions(secretId: number): VersionRow[] {
-    return this.#versionsOf(this.#storedSecret(secretId)).map(toVersion);
+  async listVersions(secretId: number): Promise<VersionRow[]> {
+    return (await this.#versionsOf(await this.#storedSecret(secretId))).map(toVersion);
   }
 
-  insertVersion(secretId: number, v: VersionRow): void {
-    const name = this.#storedSecret(secretId).name;
+  async insertVersion(secretId: number, v: VersionRow): Promise<void> {
+    const name = (await this.#storedSecret(secretId)).name;
     const fields = { ...v, secretId };
     const row: RawVersion = { ...fields, mac: this.auth.version(name, fields) };
-    this.raw.insertVersion(row);
+    await this.raw.insertVersion(row);
     this.#swap(null, row.mac);
     this.#versions.set(`${secretId}:${v.version}`, row);
   }
 
   /** Rewrite the chosen versions of a secret with `change`, each MAC'd anew. */
-  #rewrite(secretId: number, versions: number[], change: (v: RawVersion) => Partial<VersionRow> | undefined): void {
-    const secret = this.#storedSecret(secretId);
+  async #rewrite(secretId: number, versions: number[], change: (v: RawVersion) => Partial<VersionRow> | undefined): Promise<void> {
+    const secret = await this.#storedSecret(secretId);
     const chosen = new Set(versions);
-    for (const old of this.#versionsOf(secret)) {
+    for (const old of await this.#versionsOf(secret)) {
       if (!chosen.has(old.version)) continue;
       const patch = change(old);
       if (!patch) continue;
       const fields = { ...old, ...patch };
       const row: RawVersion = { ...fields, mac: this.auth.version(secret.name, fields) };
-      this.raw.updateVersion(row);
+      await this.raw.updateVersion(row);
       this.#swap(old.mac, row.mac);
       this.#versions.set(`${secretId}:${row.version}`, row);
       // The secret row's MAC covers its current version's state: it changes with it.
       if (row.version === secret.currentVersion) {
-        this.#writeSecret(secret, { ...secret, head: { createdAt: row.createdAt, deletedAt: row.deletedAt, destroyedAt: row.destroyedAt } });
+        await this.#writeSecret(secret, { ...secret, head: { createdAt: row.createdAt, deletedAt: row.deletedAt, destroyedAt: row.destroyedAt } });
       }
     }
   }
 
-  setDeleted(secretId: number, versions: number[], deletedAt: number | null): void {
-    this.#rewrite(secretId, versions, (v) => (v.destroyedAt === null ? { deletedAt } : undefined));
+  async setDeleted(secretId: number, versions: number[], deletedAt: number | null): Promise<void> {
+    await this.#rewrite(secretId, versions, (v) => (v.destroyedAt === null ? { deletedAt } : undefined));
   }
 
-  destroyVersions(secretId: number, versions: number[], now: number): void {
-    this.#rewrite(secretId, versions, (v) => (v.destroyedAt === null ? { destroyedAt: now, ciphertext: null, keyId: null } : undefined));
+  async destroyVersions(secretId: number, versions: number[], now: number): Promise<void> {
+    await this.#rewrite(secretId, versions, (v) => (v.destroyedAt === null ? { destroyedAt: now, ciphertext: null, keyId: null } : undefined));
   }
 
-  pruneVersions(secretId: number, keep: number): number[] {
-    const all = this.#versionsOf(this.#storedSecret(secretId));
+  async pruneVersions(secretId: number, keep: number): Promise<number[]> {
+    const all = await this.#versionsOf(await this.#storedSecret(secretId));
     const doomed = all.slice(0, Math.max(0, all.length - keep));
     for (const v of doomed) this.#swap(v.mac, null);
-    this.raw.deleteVersions(secretId, doomed.map((v) => v.version));
+    await this.raw.deleteVersions(secretId, doomed.map((v) => v.version));
     return doomed.map((v) => v.version);
   }
 
-  listSecrets(prefix: string, after: string, limit: number): SecretListRow[] {
-    return this.raw.listSecrets(prefix, after, limit).map((r) => {
+  async listSecrets(prefix: string, after: string, limit: number): Promise<SecretListRow[]> {
+    return (await this.raw.listSecrets(prefix, after, limit)).map((r) => {
       const secret = this.#checkedSecret(r.secret); // its MAC covers the current version's state
       return {
         ...secret,
@@ -404,52 +405,52 @@ export class GuardedTx implements StorageOps {
     });
   }
 
-  counts(): StoreCounts {
-    return this.raw.counts();
+  async counts(): Promise<StoreCounts> {
+    return await this.raw.counts();
   }
 
   // ---- data keys --------------------------------------------------------
 
-  #rawKeys(): RawKey[] {
-    const rows = this.raw.keys();
+  async #rawKeys(): Promise<RawKey[]> {
+    const rows = await this.raw.keys();
     for (const r of rows) this.#check.key(r);
     return rows;
   }
 
-  keys(): KeyRow[] {
-    return this.#rawKeys().map(({ mac: _, ...k }) => k);
+  async keys(): Promise<KeyRow[]> {
+    return (await this.#rawKeys()).map(({ mac: _, ...k }) => k);
   }
 
-  insertKey(k: KeyRow): void {
+  async insertKey(k: KeyRow): Promise<void> {
     const row: RawKey = { ...k, mac: this.auth.key(k) };
-    this.raw.insertKey(row);
+    await this.raw.insertKey(row);
     this.#swap(null, row.mac);
   }
 
-  primaryKeyId(): number | undefined {
+  async primaryKeyId(): Promise<number | undefined> {
     // Unchecked on purpose: it only tells a writer whether to reload the keyset, and the reload checks every key row.
-    return this.raw.primaryKeyId();
+    return await this.raw.primaryKeyId();
   }
 
-  #updateKey(id: number, patch: Partial<KeyRow>): void {
-    const old = this.#rawKeys().find((k) => k.id === id);
+  async #updateKey(id: number, patch: Partial<KeyRow>): Promise<void> {
+    const old = (await this.#rawKeys()).find((k) => k.id === id);
     if (!old) throw tampered(`data key id ${id.toString(16)}`, 'vanished during the transaction');
     const { mac: _, ...fields } = { ...old, ...patch };
     const row: RawKey = { ...fields, mac: this.auth.key(fields) };
-    this.raw.updateKey(row);
+    await this.raw.updateKey(row);
     this.#swap(old.mac, row.mac);
   }
 
-  setKeyStatus(id: number, status: KeyRow['status']): void {
-    this.#updateKey(id, { status });
+  async setKeyStatus(id: number, status: KeyRow['status']): Promise<void> {
+    await this.#updateKey(id, { status });
   }
 
-  setKeyWrapping(id: number, wrapped: Uint8Array | null): void {
-    this.#updateKey(id, { wrapped });
+  async setKeyWrapping(id: number, wrapped: Uint8Array | null): Promise<void> {
+    await this.#updateKey(id, { wrapped });
   }
 
-  versionsUnderKey(keyId: number, limit: number): RewrapRow[] {
-    return this.raw.versionsUnderKey(keyId, limit).map(({ name, row }) => {
+  async versionsUnderKey(keyId: number, limit: number): Promise<RewrapRow[]> {
+    return (await this.raw.versionsUnderKey(keyId, limit)).map(({ name, row }) => {
       this.#check.version(name, row, row.secretId);
       if (row.ciphertext === null || row.keyId === null) throw tampered(place.version(name, row), 'names a data key but holds no ciphertext');
       this.#rewrap.set(`${row.secretId}:${row.version}`, row);
@@ -457,108 +458,98 @@ export class GuardedTx implements StorageOps {
     });
   }
 
-  replaceCiphertext(secretId: number, version: number, fromKeyId: number, toKeyId: number, ciphertext: Uint8Array): boolean {
+  async replaceCiphertext(secretId: number, version: number, fromKeyId: number, toKeyId: number, ciphertext: Uint8Array): Promise<boolean> {
     const old = this.#rewrap.get(`${secretId}:${version}`);
     if (!old) throw new Error('replaceCiphertext: the version was not read by versionsUnderKey in this transaction');
-    const name = this.#storedSecret(secretId).name;
+    const name = (await this.#storedSecret(secretId)).name;
     const fields = { ...old, keyId: toKeyId, ciphertext };
     const row: RawVersion = { ...fields, mac: this.auth.version(name, fields) };
-    if (!this.raw.replaceCiphertext(row, fromKeyId)) return false;
+    if (!await this.raw.replaceCiphertext(row, fromKeyId)) return false;
     this.#swap(old.mac, row.mac);
     return true;
   }
 
   // ---- audit ------------------------------------------------------------
 
-  auditHead(): AuditHead | undefined {
+  async auditHead(): Promise<AuditHead | undefined> {
     if (this.#auditHead) return this.#auditHead;
-    const s = this.#live();
+    const s = await this.#live();
     return s.auditSeq === 0 ? undefined : { seq: s.auditSeq, mac: s.auditMac };
   }
 
-  insertAudit(row: AuditRow): void {
+  async insertAudit(row: AuditRow): Promise<void> {
     // Chain only onto a log that ends where the state row (or this transaction) says: a cut log stays cut, visibly.
-    const head = this.auditHead();
-    const last = this.raw.lastAudit();
+    const head = await this.auditHead();
+    const last = await this.raw.lastAudit();
     const intact = head === undefined ? last === undefined : last !== undefined && last.seq === head.seq && macMatches(head.mac, last.mac);
     if (!intact) {
       throw tampered('the audit log', `does not end at its authenticated last entry ${head?.seq ?? 0} (it ends at ${last?.seq ?? 'no entry'}): entries were removed or added`);
     }
-    this.raw.insertAudit(row);
+    await this.raw.insertAudit(row);
     this.#auditHead = { seq: row.seq, mac: row.mac };
     this.#dirty = true;
   }
 
-  auditPage(afterSeq: number, limit: number, filter?: AuditFilter): AuditRow[] {
-    return this.raw.auditPage(afterSeq, limit, filter);
+  async auditPage(afterSeq: number, limit: number, filter?: AuditFilter): Promise<AuditRow[]> {
+    return await this.raw.auditPage(afterSeq, limit, filter);
   }
 
   /** Audit rows are not in the digest (the chain covers them); where the kept chain starts is the authenticated `audit_start` entry. */
-  deleteAuditThrough(seq: number): void {
-    this.raw.deleteAuditThrough(seq);
+  async deleteAuditThrough(seq: number): Promise<void> {
+    await this.raw.deleteAuditThrough(seq);
   }
 }
 
 /** `Storage` with every row authenticated, over a driver's raw storage. */
 export class GuardedStorage implements Storage {
-  /** Single reads outside a transaction (the get path: no transaction to begin). */
-  readonly #direct: GuardedTx;
   readonly #cache = new StateCache();
 
-  constructor(readonly raw: RawStorage, readonly auth: RowAuthenticator) {
-    this.#direct = new GuardedTx(raw, auth, this.#cache, false);
+  constructor(readonly raw: RawStorage, readonly auth: RowAuthenticator) {}
+
+  /** The driver's file capabilities, when it keeps the store in one local file. */
+  get file(): FileCapabilities | undefined {
+    return this.raw.file;
   }
 
   /** `fn` over a guarded view of the driver's transaction, the state row saved before it commits. */
-  #changing<T>(fn: (tx: StorageOps) => T): (raw: RawOps) => T {
-    return (raw) => {
+  #changing<T>(fn: (tx: StorageOps) => Promise<T>): (raw: RawOps) => Promise<T> {
+    return async (raw) => {
       const tx = new GuardedTx(raw, this.auth, this.#cache);
-      const result = fn(tx);
-      tx.finish();
+      const result = await fn(tx);
+      await tx.finish();
       return result;
     };
   }
 
-  write<T>(fn: (tx: StorageOps) => T): T {
-    return this.raw.write(this.#changing(fn));
+  write<T>(fn: (tx: StorageOps) => Promise<T>, options?: WriteOptions): Promise<T> {
+    return this.raw.write(this.#changing(fn), options);
   }
 
-  writeRelaxed<T>(fn: (tx: StorageOps) => T): T {
-    return this.raw.writeRelaxed(this.#changing(fn));
-  }
-
-  read<T>(fn: (tx: StorageOps) => T): T {
+  read<T>(fn: (tx: StorageOps) => Promise<T>): Promise<T> {
     return this.raw.read((raw) => fn(new GuardedTx(raw, this.auth, this.#cache)));
   }
 
-  checkpoint(): boolean {
-    return this.raw.checkpoint();
-  }
-
-  integrityProblems(): string[] {
-    return this.raw.integrityProblems();
-  }
-
-  snapshotTo(destination: string, onProgress?: (done: number, total: number) => void): Promise<void> {
-    return this.raw.snapshotTo(destination, onProgress);
-  }
-
-  close(): void {
+  async close(): Promise<void> {
     this.auth.close();
-    this.raw.close();
+    await this.raw.close();
   }
 
   /** Verification's walk: unchecked here, because checkState (state.ts) checks and reports every row of the same store. */
-  scanVersions(afterSecretId: number, afterVersion: number, limit: number): ScannedVersion[] {
-    return this.raw.scanVersions(afterSecretId, afterVersion, limit).map((r) => ({
+  async scanVersions(afterSecretId: number, afterVersion: number, limit: number): Promise<ScannedVersion[]> {
+    return (await this.raw.scanVersions(afterSecretId, afterVersion, limit)).map((r) => ({
       ...toVersion(r), secretId: r.secretId, name: r.name, secretUpdatedAt: r.secretUpdatedAt,
     }));
   }
 
-  // The get path's reads go straight through (one statement, retried and translated by the driver);
-  // other reads get a read transaction (one snapshot, SQLite failures as StoreErrors); changes a write.
-  readVersion(name: string, version?: number) { return this.#direct.readVersion(name, version); }
-  readVersionAt(name: string, at: number) { return this.#direct.readVersionAt(name, at); }
+  /** A single read outside a transaction (the get path: one statement, no transaction to begin). */
+  #one<T>(fn: (tx: GuardedTx) => Promise<T>): Promise<T> {
+    return this.raw.readOne((raw) => fn(new GuardedTx(raw, this.auth, this.#cache, false)));
+  }
+
+  // The get path's reads are one statement each; other reads get a read
+  // transaction (one snapshot); changes a write transaction of their own.
+  readVersion(name: string, version?: number) { return this.#one((tx) => tx.readVersion(name, version)); }
+  readVersionAt(name: string, at: number) { return this.#one((tx) => tx.readVersionAt(name, at)); }
   getMeta(key: string) { return this.read((tx) => tx.getMeta(key)); }
   findSecret(name: string) { return this.read((tx) => tx.findSecret(name)); }
   listVersions(secretId: number) { return this.read((tx) => tx.listVersions(secretId)); }
@@ -569,21 +560,20 @@ export class GuardedStorage implements Storage {
   versionsUnderKey(keyId: number, limit: number) { return this.read((tx) => tx.versionsUnderKey(keyId, limit)); }
   auditHead() { return this.read((tx) => tx.auditHead()); }
   auditPage(afterSeq: number, limit: number, filter?: AuditFilter) { return this.read((tx) => tx.auditPage(afterSeq, limit, filter)); }
-  setMeta(key: string, value: string) { this.write((tx) => tx.setMeta(key, value)); }
+  setMeta(key: string, value: string) { return this.write((tx) => tx.setMeta(key, value)); }
   insertSecret(name: string, now: number) { return this.write((tx) => tx.insertSecret(name, now)); }
-  updateSecret(row: SecretRow) { this.write((tx) => tx.updateSecret(row)); }
-  deleteSecret(id: number) { this.write((tx) => tx.deleteSecret(id)); }
-  insertVersion(secretId: number, row: VersionRow) { this.write((tx) => tx.insertVersion(secretId, row)); }
-  setDeleted(secretId: number, versions: number[], at: number | null) { this.write((tx) => tx.setDeleted(secretId, versions, at)); }
-  destroyVersions(secretId: number, versions: number[], now: number) { this.write((tx) => tx.destroyVersions(secretId, versions, now)); }
+  updateSecret(row: SecretRow) { return this.write((tx) => tx.updateSecret(row)); }
+  deleteSecret(id: number) { return this.write((tx) => tx.deleteSecret(id)); }
+  insertVersion(secretId: number, row: VersionRow) { return this.write((tx) => tx.insertVersion(secretId, row)); }
+  setDeleted(secretId: number, versions: number[], at: number | null) { return this.write((tx) => tx.setDeleted(secretId, versions, at)); }
+  destroyVersions(secretId: number, versions: number[], now: number) { return this.write((tx) => tx.destroyVersions(secretId, versions, now)); }
   pruneVersions(secretId: number, keep: number) { return this.write((tx) => tx.pruneVersions(secretId, keep)); }
-  insertKey(row: KeyRow) { this.write((tx) => tx.insertKey(row)); }
-  setKeyStatus(id: number, status: KeyRow['status']) { this.write((tx) => tx.setKeyStatus(id, status)); }
-  setKeyWrapping(id: number, wrapped: Uint8Array | null) { this.write((tx) => tx.setKeyWrapping(id, wrapped)); }
+  insertKey(row: KeyRow) { return this.write((tx) => tx.insertKey(row)); }
+  setKeyStatus(id: number, status: KeyRow['status']) { return this.write((tx) => tx.setKeyStatus(id, status)); }
+  setKeyWrapping(id: number, wrapped: Uint8Array | null) { return this.write((tx) => tx.setKeyWrapping(id, wrapped)); }
   replaceCiphertext(secretId: number, version: number, from: number, to: number, ciphertext: Uint8Array) {
     return this.write((tx) => tx.replaceCiphertext(secretId, version, from, to, ciphertext));
   }
-  insertAudit(row: AuditRow) { this.write((tx) => tx.insertAudit(row)); }
-  deleteAuditThrough(seq: number) { this.write((tx) => tx.deleteAuditThrough(seq)); }
+  insertAudit(row: AuditRow) { return this.write((tx) => tx.insertAudit(row)); }
+  deleteAuditThrough(seq: number) { return this.write((tx) => tx.deleteAuditThrough(seq)); }
 }
-

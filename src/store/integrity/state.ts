@@ -18,14 +18,14 @@ import { EMPTY_AUDIT_MAC, loadState, RowChecks, saveState } from './guarded.js';
 import { place, type RowAuthenticator } from './rows.js';
 
 /** The end of an older store's audit chain: its unauthenticated head entry, else its last row. */
-function legacyAuditHead(raw: RawOps): { seq: number; mac: Uint8Array } {
-  const head: unknown = raw.getMeta('audit_head');
+async function legacyAuditHead(raw: RawOps): Promise<{ seq: number; mac: Uint8Array }> {
+  const head: unknown = await raw.getMeta('audit_head');
   if (typeof head === 'string') {
     const [seq, mac] = head.split(':');
     const bytes = fromHexStrict(mac ?? '');
     if (bytes && Number.isSafeInteger(Number(seq)) && Number(seq) >= 0) return { seq: Number(seq), mac: Number(seq) === 0 ? EMPTY_AUDIT_MAC : bytes };
   }
-  const last = raw.lastAudit();
+  const last = await raw.lastAudit();
   return last ?? { seq: 0, mac: EMPTY_AUDIT_MAC };
 }
 
@@ -35,38 +35,38 @@ function legacyAuditHead(raw: RawOps): { seq: number; mac: Uint8Array } {
  * moment (there is nothing to check them against); a row too damaged to
  * encode fails the seal with E_TAMPERED naming it, and nothing changes.
  */
-export function sealRows(raw: RawOps, auth: RowAuthenticator): void {
+export async function sealRows(raw: RawOps, auth: RowAuthenticator): Promise<void> {
   const digest = LtHash.empty();
-  const head = legacyAuditHead(raw);
-  raw.deleteMeta('audit_head'); // the chain's end lives in the state row from now on
-  for (const m of raw.allMeta()) {
+  const head = await legacyAuditHead(raw);
+  await raw.deleteMeta('audit_head'); // the chain's end lives in the state row from now on
+  for (const m of await raw.allMeta()) {
     const mac = auth.meta(m);
-    raw.putMeta({ ...m, mac });
+    await raw.putMeta({ ...m, mac });
     digest.add(lthashElement(mac));
   }
-  for (const k of raw.keys()) {
+  for (const k of await raw.keys()) {
     const mac = auth.key(k);
-    raw.updateKey({ ...k, mac });
+    await raw.updateKey({ ...k, mac });
     digest.add(lthashElement(mac));
   }
   const secrets: RawSecret[] = [];
-  raw.eachSecret((s) => secrets.push(s));
+  await raw.eachSecret((s) => secrets.push(s));
   for (const s of secrets) {
     const mac = auth.secret(s);
-    raw.updateSecret({ ...s, mac });
+    await raw.updateSecret({ ...s, mac });
     digest.add(lthashElement(mac));
-    for (const v of raw.listVersions(s.id)) {
+    for (const v of await raw.listVersions(s.id)) {
       const vmac = auth.version(s.name, v);
-      raw.updateVersion({ ...v, mac: vmac });
+      await raw.updateVersion({ ...v, mac: vmac });
       digest.add(lthashElement(vmac));
     }
   }
-  saveState(raw, auth, { digest, auditSeq: head.seq, auditMac: head.mac });
+  await saveState(raw, auth, { digest, auditSeq: head.seq, auditMac: head.mac });
 }
 
 /** Start a new store's state: the empty digest and an empty audit log. */
-export function emptyState(raw: RawOps, auth: RowAuthenticator): void {
-  saveState(raw, auth, { digest: LtHash.empty(), auditSeq: 0, auditMac: EMPTY_AUDIT_MAC });
+export async function emptyState(raw: RawOps, auth: RowAuthenticator): Promise<void> {
+  await saveState(raw, auth, { digest: LtHash.empty(), auditSeq: 0, auditMac: EMPTY_AUDIT_MAC });
 }
 
 export interface StateProblem {
@@ -79,7 +79,7 @@ export interface StateProblem {
  * head; in one read transaction of the caller's, so the rows are one state.
  * Never throws for what it finds: the problems, at most `limit` of them listed.
  */
-export function checkState(raw: RawOps, auth: RowAuthenticator, limit = 50): { problems: string[]; more: number } {
+export async function checkState(raw: RawOps, auth: RowAuthenticator, limit = 50): Promise<{ problems: string[]; more: number }> {
   const problems: string[] = [];
   let more = 0;
   const add = (m: string) => (problems.length < limit ? problems.push(m) : more++);
@@ -98,19 +98,19 @@ export function checkState(raw: RawOps, auth: RowAuthenticator, limit = 50): { p
 
   let state;
   try {
-    state = loadState(raw, auth).state;
+    state = (await loadState(raw, auth)).state;
   } catch (e) {
     if (!(e instanceof TamperedError)) throw e;
     add(e.message);
   }
-  for (const m of raw.allMeta()) row(m.mac, () => checks.meta(m));
-  for (const k of raw.keys()) row(k.mac, () => checks.key(k));
+  for (const m of await raw.allMeta()) row(m.mac, () => checks.meta(m));
+  for (const k of await raw.keys()) row(k.mac, () => checks.key(k));
   const names = new Map<number, string>();
-  raw.eachSecret((s) => {
+  await raw.eachSecret((s) => {
     names.set(s.id, typeof s.name === 'string' ? s.name : `secret id ${s.id}`);
     row(s.mac, () => checks.secret(s));
   });
-  raw.eachVersion((v: RawVersion) => {
+  await raw.eachVersion((v: RawVersion) => {
     const name = names.get(v.secretId);
     if (name === undefined) add(`${place.version(`secret id ${v.secretId}`, v)} belongs to no secret`);
     row(v.mac, () => checks.version(name ?? `secret id ${v.secretId}`, v, v.secretId));
@@ -119,7 +119,7 @@ export function checkState(raw: RawOps, auth: RowAuthenticator, limit = 50): { p
     if (!sum.equals(state.digest)) {
       add('the rows do not add up to the authenticated digest of the store: a row was removed, or an older copy of a row was put back');
     }
-    const last = raw.lastAudit();
+    const last = await raw.lastAudit();
     if ((last?.seq ?? 0) !== state.auditSeq) {
       add(`the audit log ends at entry ${last?.seq ?? 0}, but its authenticated end is entry ${state.auditSeq}: entries were removed or added`);
     }

@@ -4,7 +4,7 @@
  * of which would expand values into text), each multi-row change inside one
  * synchronous transaction.
  */
-import { Database } from './native.js';
+import { Database, type Statement } from './native.js';
 import { StoreError } from '../../errors.js';
 import { BUSY_TIMEOUT_MS, type ReadOnlyFile } from './open.js';
 import { changedSince, type FileStamp, type ReadOnlyReason } from './read-only.js';
@@ -13,7 +13,8 @@ import { onlineBackup } from './files.js';
 import { storeFileError } from './errors.js';
 import type { KeyStatus } from '../../crypto/keyset.js';
 import type {
-  AuditFilter, AuditHead, AuditRow, RawJoined, RawKey, RawListRow, RawMeta, RawOps, RawRewrap, RawSecret, RawStorage, RawVersion, StateRow, StoreCounts,
+  AuditFilter, AuditHead, AuditRow, FileCapabilities, RawJoined, RawKey, RawListRow, RawMeta, RawOps, RawRewrap, RawSecret, RawStorage, RawVersion,
+  StateRow, StoreCounts, WriteOptions,
 } from '../storage.js';
 
 type Blob = Buffer | null;
@@ -146,9 +147,9 @@ function versionList(versions: number[]): string {
 const CHECKPOINT_WAIT_MS = 250;
 
 /** Every statement the driver runs, prepared once per connection. */
-function prepare(db: Database, self: RawOps) {
+function prepare(db: Database) {
   db.pragma('busy_timeout = 0'); // waiting is done by patiently(), in short polls
-  const tx = db.transaction((fn: (tx: RawOps) => unknown) => fn(self));
+  const begin = { immediate: db.prepare('BEGIN IMMEDIATE'), deferred: db.prepare('BEGIN DEFERRED'), commit: db.prepare('COMMIT'), rollback: db.prepare('ROLLBACK') };
   const syncNormal = db.prepare('PRAGMA synchronous = NORMAL');
   const syncFull = db.prepare('PRAGMA synchronous = FULL');
   const p = (sql: string) => db.prepare(sql);
@@ -206,7 +207,7 @@ function prepare(db: Database, self: RawOps) {
     putState: p(`INSERT INTO state (id, digest, audit_seq, audit_mac, mac) VALUES (1, ?, ?, ?, ?)
       ON CONFLICT(id) DO UPDATE SET digest = excluded.digest, audit_seq = excluded.audit_seq, audit_mac = excluded.audit_mac, mac = excluded.mac`),
   };
-  return [statements, tx, syncNormal, syncFull] as const;
+  return [statements, begin, syncNormal, syncFull] as const;
 }
 type Prepared = ReturnType<typeof prepare>;
 
@@ -215,8 +216,10 @@ export class SqliteStorage implements RawStorage {
   #db!: Database;
   #s!: Prepared[0];
 
-  /** One transaction wrapper for every call (making one per call costs more than a point read). */
-  #tx!: Prepared[1];
+  #beginImmediate!: Statement;
+  #beginDeferred!: Statement;
+  #commit!: Statement;
+  #rollback!: Statement;
   #syncNormal!: Prepared[2];
   #syncFull!: Prepared[3];
 
@@ -235,11 +238,20 @@ export class SqliteStorage implements RawStorage {
     this.#readOnly = readOnly;
     this.#stamp = readOnly?.stamp;
     this.#attach(db);
+    this.file = {
+      path: this.#path,
+      // Failures are left as they are: only the caller knows which file (the store or the copy) a full disk or a denied write is about.
+      snapshotTo: (destination, onProgress) => onlineBackup(this.#db, destination, onProgress),
+      checkpoint: async () => this.#checkpoint(),
+      integrityProblems: async () => this.#integrityProblems(),
+    };
   }
 
   #attach(db: Database): void {
     try {
-      [this.#s, this.#tx, this.#syncNormal, this.#syncFull] = prepare(db, this);
+      let begin: Prepared[1];
+      [this.#s, begin, this.#syncNormal, this.#syncFull] = prepare(db);
+      ({ immediate: this.#beginImmediate, deferred: this.#beginDeferred, commit: this.#commit, rollback: this.#rollback } = begin);
     } catch (e) {
       db.close();
       translate(e, this.#path);
@@ -440,26 +452,84 @@ export class SqliteStorage implements RawStorage {
   #eachSecret: { iterate(...params: unknown[]): IterableIterator<unknown> } | undefined;
   #eachVersion: { iterate(...params: unknown[]): IterableIterator<unknown> } | undefined;
 
-  write<T>(fn: (tx: RawOps) => T): T {
-    if (this.#readOnly) throw changeRefused(this.#path, this.#readOnly.reason);
-    return patiently(() => this.#tx.immediate(fn) as T, this.#path);
+  // ---- transactions ---------------------------------------------------
+  // One connection, so one transaction at a time: a body awaits, and
+  // whatever else this process asks of the store meanwhile waits its turn.
+
+  /** Whether a transaction of this connection is open (its body may be awaiting). */
+  #held = false;
+  readonly #waiting: (() => void)[] = [];
+
+  async #acquire(): Promise<void> {
+    while (this.#held) await new Promise<void>((wake) => this.#waiting.push(wake));
+    this.#held = true;
   }
 
-  writeRelaxed<T>(fn: (tx: RawOps) => T): T {
-    if (this.#readOnly) throw changeRefused(this.#path, this.#readOnly.reason);
-    this.#syncNormal.run();
+  #release(): void {
+    this.#held = false;
+    this.#waiting.shift()?.();
+  }
+
+  /**
+   * BEGIN, the body, COMMIT; all of it again (after a millisecond, without
+   * blocking the event loop) while another connection holds the lock, up to
+   * the busy timeout. SQLite's own busy handler sleeps ever longer (up to
+   * 100 ms a time), so a writer waiting behind a run of short transactions,
+   * such as rewrap batches, would keep waking up too late.
+   */
+  async #transaction<T>(begin: Statement, fn: (tx: RawOps) => Promise<T>, relaxed = false): Promise<T> {
+    await this.#acquire();
+    // synchronous applies to the commits made while it is set; it cannot change inside a transaction.
+    if (relaxed) this.#syncNormal.run();
     try {
-      return this.write(fn);
+      const deadline = Date.now() + BUSY_TIMEOUT_MS;
+      for (;;) {
+        try {
+          begin.run();
+          try {
+            const result = await fn(this);
+            this.#commit.run();
+            return result;
+          } finally {
+            if (this.#db.inTransaction) this.#rollback.run();
+          }
+        } catch (e) {
+          if (isBusy(e) && Date.now() < deadline) {
+            await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+            continue;
+          }
+          if (e instanceof Database.SqliteError) translate(e, this.#path);
+          throw e;
+        }
+      }
     } finally {
-      this.#syncFull.run();
+      if (relaxed) this.#syncFull.run();
+      this.#release();
     }
   }
 
-  read<T>(fn: (tx: RawOps) => T): T {
-    return patiently(() => this.#tx.deferred(fn) as T, this.#path);
+  async write<T>(fn: (tx: RawOps) => Promise<T>, options: WriteOptions = {}): Promise<T> {
+    if (this.#readOnly) throw changeRefused(this.#path, this.#readOnly.reason);
+    return this.#transaction(this.#beginImmediate, fn, options.relaxed);
   }
 
-  checkpoint(): boolean {
+  read<T>(fn: (tx: RawOps) => Promise<T>): Promise<T> {
+    return this.#transaction(this.#beginDeferred, fn);
+  }
+
+  async readOne<T>(fn: (ops: RawOps) => Promise<T>): Promise<T> {
+    if (!this.#held) return fn(this);
+    await this.#acquire();
+    try {
+      return await fn(this);
+    } finally {
+      this.#release();
+    }
+  }
+
+  readonly file: FileCapabilities;
+
+  #checkpoint(): boolean {
     // A reader's snapshot blocks TRUNCATE; do not stall the caller for the whole busy timeout.
     this.#db.pragma(`busy_timeout = ${CHECKPOINT_WAIT_MS}`);
     try {
@@ -472,7 +542,7 @@ export class SqliteStorage implements RawStorage {
     }
   }
 
-  integrityProblems(): string[] {
+  #integrityProblems(): string[] {
     const rows = this.#db.pragma('integrity_check') as { integrity_check: string }[];
     const problems = rows.map((r) => r.integrity_check).filter((m) => m !== 'ok');
     const fk = this.#db.pragma('foreign_key_check') as unknown[];
@@ -480,13 +550,13 @@ export class SqliteStorage implements RawStorage {
     return problems;
   }
 
-  close(): void {
-    if (this.#db.open) this.#db.close();
-  }
-
-  /** Failures are left as they are: only the caller knows which file (the store or the copy) a full disk or a denied write is about. */
-  async snapshotTo(destination: string, onProgress?: (done: number, total: number) => void): Promise<void> {
-    await onlineBackup(this.#db, destination, onProgress);
+  async close(): Promise<void> {
+    await this.#acquire();
+    try {
+      if (this.#db.open) this.#db.close();
+    } finally {
+      this.#release();
+    }
   }
 
   scanVersions(afterSecretId: number, afterVersion: number, limit: number): (RawVersion & { name: string; secretUpdatedAt: number })[] {

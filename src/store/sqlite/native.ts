@@ -11,6 +11,7 @@ const load = createRequire(import.meta.url);
 
 export const Database = load('better-sqlite3') as typeof BetterSqlite3;
 export type Database = BetterSqlite3.Database;
+export type Statement = BetterSqlite3.Statement;
 
 let addonPath: string | null | undefined;
 
