@@ -541,9 +541,17 @@ export class GuardedStorage implements Storage {
     }));
   }
 
+  /** The view single reads go through, kept while the driver hands out the same operations (one per get would cost more than the read). */
+  #direct: { ops: RawOps; tx: GuardedTx } | undefined;
+
+  #directFor(ops: RawOps): GuardedTx {
+    if (this.#direct?.ops !== ops) this.#direct = { ops, tx: new GuardedTx(ops, this.auth, this.#cache, false) };
+    return this.#direct.tx;
+  }
+
   /** A single read outside a transaction (the get path: one statement, no transaction to begin). */
   #one<T>(fn: (tx: GuardedTx) => Promise<T>): Promise<T> {
-    return this.raw.readOne((raw) => fn(new GuardedTx(raw, this.auth, this.#cache, false)));
+    return this.raw.readOne((ops) => fn(this.#directFor(ops)));
   }
 
   // The get path's reads are one statement each; other reads get a read

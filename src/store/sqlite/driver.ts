@@ -517,8 +517,11 @@ export class SqliteStorage implements RawStorage {
     return this.#transaction(this.#beginDeferred, fn);
   }
 
-  async readOne<T>(fn: (ops: RawOps) => Promise<T>): Promise<T> {
-    if (!this.#held) return fn(this);
+  readOne<T>(fn: (ops: RawOps) => Promise<T>): Promise<T> {
+    return this.#held ? this.#queuedOne(fn) : fn(this);
+  }
+
+  async #queuedOne<T>(fn: (ops: RawOps) => Promise<T>): Promise<T> {
     await this.#acquire();
     try {
       return await fn(this);
