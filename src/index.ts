@@ -3,7 +3,7 @@ export { initStore, openStore, type InitOptions, type OpenOptions, type MasterKe
 export { Store } from './store/store.js';
 export type { RotateOptions, RotateReport } from './store/rotation.js';
 export type * from './store/types.js';
-export { defaultStorePath } from './store/paths.js';
+export { defaultStorePath } from './platform/paths.js';
 export { nameProblem, checkName } from './store/names.js';
 export { SecretBytes } from './crypto/secret.js';
 export type { MasterKeySource, MasterKey, MasterKind, MasterParams } from './crypto/master.js';
@@ -33,6 +33,6 @@ export { dueAmong } from './store/policy.js';
 export { checkHealth, DEFAULT_MAX_KEY_AGE_MS, type Finding, type FindingLevel, type HealthOptions, type HealthReport } from './store/health.js';
 export { collectStats, type StoreStats, type StatsOptions, type StateCounts, type KeyAge } from './store/stats.js';
 export type { AuditSummary } from './store/audit-summary.js';
-export { lockState, type LockState, type LockOwner } from './store/lock.js';
+export { lockState, type LockState, type LockOwner } from './platform/lock.js';
 export type { CacheOptions, CacheStats } from './store/read-cache.js';
 export type { StoreEvent, StoreOperation, EventHook } from './store/events.js';

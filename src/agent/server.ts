@@ -15,7 +15,7 @@ import { wipe } from '../crypto/bytes.js';
 import { ensureAgentDir } from './paths.js';
 import { AGENT_PROTOCOL, readFrames, sendFrame, type Frame, type HeldStore, type ReplyHead, type RequestHead } from './protocol.js';
 import { connectAgent } from './client.js';
-import { withExclusiveLock } from '../store/lock.js';
+import { withExclusiveLock } from '../platform/lock.js';
 
 /** An agent nobody adds a key to within this long after it starts exits (a failed unlock). */
 const FIRST_KEY_WITHIN_MS = 30_000;

@@ -24,7 +24,8 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { StoreError, WrongMasterKeyError } from '../errors.js';
 import { AeadOpenError, KEY_BYTES, NONCE_BYTES, OVERHEAD, TAG_BYTES, open, seal } from './aead.js';
-import { concat, equalBytes, hex, u32be, utf8, wipe } from './bytes.js';
+import { concat, equalBytes, hex, lp, u32be, utf8, utf8Strict, wipe } from './bytes.js';
+import { MAX_VALUE_BYTES } from './envelope.js';
 import { BUNDLE_SCRYPT_LIMITS, checkScryptParams, scrypt, type ScryptParams } from './kdf.js';
 import { randomBytes } from './random.js';
 
@@ -45,7 +46,7 @@ export const KEY_ID_BYTES = 8;
 const FLAG_ALL_VERSIONS = 0x01;
 
 /** Largest value a bundle carries: the largest any store may hold (MAX_VALUE_BYTES_LIMIT). */
-export const MAX_BUNDLE_VALUE_BYTES = 64 * 1024 * 1024;
+export const MAX_BUNDLE_VALUE_BYTES = MAX_VALUE_BYTES;
 export const MAX_NAME_BYTES = 256;
 /** Custom metadata travels as JSON text of at most this many bytes. */
 export const MAX_CUSTOM_BYTES = 64 * 1024;
@@ -128,10 +129,6 @@ function damaged(what: string): StoreError {
 
 function unsupported(what: string): StoreError {
   return new StoreError('E_UNSUPPORTED_FORMAT', what, ['it may have been written by a newer Strongbox; upgrade this one']);
-}
-
-function lp(b: Uint8Array): Uint8Array {
-  return concat(u32be(b.length), b);
 }
 
 // ---- small big-endian writers/readers ------------------------------------------------------
@@ -428,7 +425,6 @@ function encodeVersion(r: Omit<VersionRecord, 'type'>): Uint8Array {
     .u8(REC_VERSION).u32(r.version).i64(r.createdAt).u8(r.deletedAt === null ? 0 : 1).i64(r.deletedAt ?? 0).bytes(r.value).done();
 }
 
-const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
 function decodeCustom(b: Uint8Array, what: string): Record<string, string> {
   let parsed: unknown;

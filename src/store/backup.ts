@@ -10,7 +10,7 @@
  * version's key and, with `deep`, every value.
  */
 import {
-  chmodSync, closeSync, constants, existsSync, fchmodSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync,
+  chmodSync, closeSync, existsSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync,
   renameSync, rmSync, statSync, unlinkSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -20,7 +20,9 @@ import { equalBytes, wipe } from '../crypto/bytes.js';
 import type { Keyset } from '../crypto/keyset.js';
 import { readHeader, storeIdHex } from './header.js';
 import { reloadKeyset, unwrapKeyset, verifyMasterCheck } from './keys.js';
-import { withExclusiveLock } from './lock.js';
+import { withExclusiveLock } from '../platform/lock.js';
+import { createExclusive } from '../platform/exclusive-file.js';
+import { sizeOf } from '../platform/file-size.js';
 import { openStore, type MasterKeyChoice } from './open.js';
 import { contextOf, eventsOf, type Store, type StoreContext } from './store.js';
 import { reported } from './events.js';
@@ -353,17 +355,13 @@ function privateTemp(near: string, label: TempLabel): string {
   const tmp = tempNameBeside(near, label);
   let fd: number;
   try {
-    fd = openSync(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
+    fd = createExclusive(tmp, { readable: true });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new StoreError('E_IO', `the directory ${dir} does not exist`);
     throw new StoreError('E_IO', `cannot create a file in ${dir}: ${code ?? 'error'}`);
   }
-  try {
-    fchmodSync(fd, 0o600); // the umask may have taken bits away, never added: make it exact
-  } finally {
-    closeSync(fd);
-  }
+  closeSync(fd);
   return tmp;
 }
 
@@ -555,14 +553,6 @@ function exists(path: string): boolean {
   }
 }
 
-function sizeOf(path: string): number {
-  try {
-    return lstatSync(path).size;
-  } catch {
-    return 0;
-  }
-}
-
 function fsFail(what: string, e: unknown): StoreError {
   return new StoreError('E_IO', `cannot ${what}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
 }
@@ -593,7 +583,7 @@ async function swapIn(tmp: string, path: string, now: number): Promise<string | 
   const present = () => SIDE_FILES.filter((s) => exists(`${path}${s}`));
   if (!exists(path)) {
     let kept: string | null = null;
-    const left = present().filter((s) => s !== '-shm' && sizeOf(`${path}${s}`) > 0);
+    const left = present().filter((s) => s !== '-shm' && sizeOf(`${path}${s}`, { noFollow: true }) > 0);
     if (left.length > 0) {
       // Left by a store that is gone: keep them, but away from the new file.
       kept = keepName(path, now);

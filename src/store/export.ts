@@ -35,6 +35,7 @@ import { reloadKeyset, StaleKeyset } from './keys.js';
 import { nameProblem } from './names.js';
 import { contextOf, eventsOf, type Store, type StoreContext } from './store.js';
 import { refuseUnlogged } from './read-only.js';
+import { createExclusive } from '../platform/exclusive-file.js';
 import { reported } from './events.js';
 import type { AuditEntry } from './audit.js';
 import type { SecretRow, StorageOps, VersionRow } from './storage.js';
@@ -241,7 +242,7 @@ function checkPrefix(prefix: string | undefined): string {
 /** Create `path` for writing: new file only (never overwrite), mode 0600. */
 function createNew(path: string): number {
   try {
-    return openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    return createExclusive(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw usage(`${path} already exists; export never overwrites a file`, ['remove it, or choose another file name']);

@@ -7,7 +7,7 @@
 import type { MasterKey, MasterKeySource } from '../crypto/master.js';
 import { makeMasterCheck, reloadKeyset, wrapHeaderKey, wrapKey } from './keys.js';
 import type { GuardedStorage } from './integrity/guarded.js';
-import { withExclusiveLock } from './lock.js';
+import { withExclusiveLock } from '../platform/lock.js';
 import { recordMaintenance } from './maintenance-times.js';
 import type { RotationContext } from './rotation.js';
 import type { StoreHeader } from './header.js';
