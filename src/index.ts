@@ -6,12 +6,12 @@ export type * from './store/types.js';
 export { defaultStorePath } from './platform/paths.js';
 export { nameProblem, checkName } from './store/names.js';
 export { SecretBytes } from './crypto/secret.js';
-export type { MasterKeySource, MasterKey, MasterKind, MasterParams } from './crypto/master.js';
+export type { MasterKeySource, MasterKey, MasterKind, MasterParams } from './crypto/master/master-key.js';
 export type { KeyStatus, DataKeyInfo } from './crypto/keyset.js';
-export { passphrase, type PassphraseOptions } from './crypto/providers/passphrase.js';
-export { keyFile, createKeyFile, type KeyFileOptions } from './crypto/providers/keyfile.js';
-export { envKey, rawKey } from './crypto/providers/raw-key.js';
-export { pkcs11, type Pkcs11Options } from './crypto/providers/pkcs11.js';
+export { passphrase, type PassphraseOptions } from './crypto/master/passphrase.js';
+export { keyFile, createKeyFile, type KeyFileOptions } from './crypto/master/keyfile.js';
+export { envKey, rawKey } from './crypto/master/raw-key.js';
+export { pkcs11, type Pkcs11Options } from './crypto/master/pkcs11/source.js';
 export { StoreError, TamperedError, WrongMasterKeyError, CasMismatchError, isStoreError, type ErrorCode } from './errors.js';
 export {
   backupStore, restoreStore, verifyStore, VerificationError,
@@ -24,9 +24,9 @@ export {
   type ImportAction, type ImportActionKind,
   type AgeIdentity,
 } from './store/export.js';
-export { createAgeIdentityFile, ageRecipientsOfFile, readAgeRecipientsFile } from './crypto/providers/age-identity.js';
+export { createAgeIdentityFile, ageRecipientsOfFile, readAgeRecipientsFile } from './crypto/age-identity.js';
 export { setPolicy, rotateValue, dueSecrets, expiryOf, policyStatus, policyOf, type RotationPolicy, type DueSecret, type PolicyStatus } from './store/policy.js';
-export { agent, type AgentSourceOptions } from './agent/source.js';
+export { agent, type AgentSourceOptions } from './crypto/master/agent/source.js';
 export { checkSecrets, parseRequirement, type Requirement, type CheckReport, type CheckProblem, type CheckProblemKind } from './store/check.js';
 export { formatProblem, parseRule, type FormatRule } from './store/formats.js';
 export { dueAmong } from './store/policy.js';

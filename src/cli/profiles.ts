@@ -9,7 +9,7 @@ import { closeSync, fstatSync, openSync, readFileSync, type Stats } from 'node:f
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { StoreError } from '../errors.js';
-import type { MasterKind } from '../crypto/master.js';
+import type { MasterKind } from '../crypto/master/master-key.js';
 import { modeText } from '../platform/file-mode.js';
 import type { MasterOptions } from './master.js';
 

@@ -28,8 +28,8 @@ import { MAX_LINE_BYTES, RecordsDecoder, encodeHeaderLine, encodeSecretLine, enc
 import { concat, equalBytes, hex, tryUtf8, utf8, wipe } from '../crypto/bytes.js';
 import { openValue, sealValue } from '../crypto/envelope.js';
 import { DEFAULT_SCRYPT, type ScryptParams } from '../crypto/kdf.js';
-import { readAgeIdentities } from '../crypto/providers/age-identity.js';
-import { readKeyFile } from '../crypto/providers/keyfile.js';
+import { readAgeIdentities } from '../crypto/age-identity.js';
+import { readKeyFile } from '../crypto/master/keyfile.js';
 import { randomBytes } from '../crypto/random.js';
 import { reloadKeyset, StaleKeyset } from './keys.js';
 import { nameProblem } from './names.js';

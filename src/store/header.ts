@@ -4,7 +4,7 @@
  * CLI can tell which master key a store wants before asking for it.
  */
 import { StoreError, TamperedError } from '../errors.js';
-import type { MasterParams } from '../crypto/master.js';
+import type { MasterParams } from '../crypto/master/master-key.js';
 import { hex } from '../crypto/bytes.js';
 import { MAX_VALUE_BYTES } from '../crypto/envelope.js';
 import type { StorageOps } from './storage.js';

@@ -1,4 +1,4 @@
-/** shellQuote and shellWord (src/store/shell-quote.ts): what a POSIX shell reads back is the text itself. */
+/** shellQuote and shellWord (src/platform/shell-quote.ts): what a POSIX shell reads back is the text itself. */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';

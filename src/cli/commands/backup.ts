@@ -5,7 +5,7 @@ import { backupStore, gravestCode, restoreStore, VerificationError, verifyStore,
 import type { Context } from '../context.js';
 import { sourceForOpen } from '../master.js';
 import { progressBar } from '../progress.js';
-import { forgetStoreInAgent } from '../../agent/client.js';
+import { forgetStoreInAgent } from '../../crypto/master/agent/client.js';
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;

@@ -3,8 +3,8 @@ import { existsSync, statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { StoreError } from '../../errors.js';
 import { BUNDLE_SCRYPT_LIMITS, DEFAULT_SCRYPT, MAX_BUNDLE_LOG_N, MIN_LOG_N, checkScryptParams } from '../../crypto/kdf.js';
-import { readAgeRecipientsFile } from '../../crypto/providers/age-identity.js';
-import { createKeyFile } from '../../crypto/providers/keyfile.js';
+import { readAgeRecipientsFile } from '../../crypto/age-identity.js';
+import { createKeyFile } from '../../crypto/master/keyfile.js';
 import {
   detectImportFormat, exportPlain, exportStore, importBundle, importPlain,
   type AgeIdentity, type BundleKey, type ConflictPolicy, type ExportReport, type ImportReport, type PlainFormat,

@@ -7,10 +7,10 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { StoreError } from '../../errors.js';
-import { makeDirDurable, nodeFileOps, writeNewFileDurably, type FileOps } from '../../platform/durable-file.js';
-import { generateAgeIdentity, parseIdentities, parseRecipients, recipientOf } from '../age.js';
-import { wipe } from '../bytes.js';
+import { StoreError } from '../errors.js';
+import { makeDirDurable, nodeFileOps, writeNewFileDurably, type FileOps } from '../platform/durable-file.js';
+import { generateAgeIdentity, parseIdentities, parseRecipients, recipientOf } from './age.js';
+import { wipe } from './bytes.js';
 
 /** Far more than a few dozen identities with comments; age itself reads at most 16 MiB. */
 const MAX_IDENTITY_FILE_BYTES = 1024 * 1024;
