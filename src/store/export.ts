@@ -36,6 +36,7 @@ import { nameProblem } from './names.js';
 import { contextOf, eventsOf, type Store, type StoreContext } from './store.js';
 import { refuseUnlogged } from './read-only.js';
 import { createExclusive } from '../platform/exclusive-file.js';
+import { readWhole } from '../platform/read-whole.js';
 import { reported } from './events.js';
 import type { AuditEntry } from './audit.js';
 import type { SecretRow, StorageOps, VersionRow } from './storage.js';
@@ -1272,14 +1273,7 @@ function readAgeFile(path: string): Uint8Array {
     if (st.size > MAX_AGE_BUNDLE_BYTES) {
       throw new StoreError('E_INVALID_IMPORT', `${path} is ${st.size} bytes; an age bundle is at most ${MAX_AGE_BUNDLE_BYTES}`);
     }
-    const out = new Uint8Array(st.size);
-    let done = 0;
-    while (done < out.length) {
-      const got = readSync(fd, out, done, out.length - done, done);
-      if (got === 0) break;
-      done += got;
-    }
-    return out.subarray(0, done);
+    return readWhole(fd, st.size);
   } finally {
     closeSync(fd);
   }
@@ -1394,14 +1388,7 @@ function readPlainFile(path: string): Uint8Array {
   try {
     const st = regularFileStat(fd, path);
     if (st.size > MAX_PLAIN_FILE_BYTES) throw new StoreError('E_INVALID_IMPORT', `${path} is ${st.size} bytes; a plaintext import file is at most ${MAX_PLAIN_FILE_BYTES}`);
-    const out = new Uint8Array(st.size);
-    let done = 0;
-    while (done < out.length) {
-      const got = readSync(fd, out, done, out.length - done, done);
-      if (got === 0) break;
-      done += got;
-    }
-    return out.subarray(0, done);
+    return readWhole(fd, st.size);
   } finally {
     closeSync(fd);
   }
