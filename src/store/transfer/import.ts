@@ -20,14 +20,13 @@ import type { SecretRecord } from '../../crypto/bundle/records.js';
 import { BundleWriter } from '../../crypto/bundle/writer.js';
 import { readAgeIdentities } from '../../crypto/providers/age-identity.js';
 import { randomBytes } from '../../crypto/random.js';
-import type { AuditEntry } from '../audit.js';
 import { reported } from '../events.js';
 import { nameProblem } from '../names.js';
 import { contextOf, eventsOf, type Store, type StoreContext } from '../store.js';
 import { bundleKeyFor } from './bundle-key.js';
 import { checkPolicy, shown, usage } from './checks.js';
 import { MemorySink, openBundleFile, readBounded, readHead } from './files.js';
-import { Importer, auditComparisons, emptyReport, sealingTransaction, stopIfInterrupted } from './importer.js';
+import { stopIfInterrupted, writeImport, type Importer } from './importer.js';
 import { LineSplitter } from './lines.js';
 import { plainFormatOf } from './plaintext.js';
 import {
@@ -144,12 +143,7 @@ async function importRecords(
   await stopIfInterrupted(signal, path);
 
   // Pass 2: the same records again, now written in one transaction.
-  let report = emptyReport(path, format, dryRun, onConflict);
-  let compared: AuditEntry[] = [];
-  await sealingTransaction(c, dryRun, (tx) => {
-    report = emptyReport(path, format, dryRun, onConflict);
-    const im = new Importer(c, tx, report, dryRun);
-    compared = im.compared;
+  return writeImport(c, path, format, dryRun, onConflict, (im) => {
     let group: { rec: SecretRecord; target: ReturnType<Importer['begin']>; versions: number[]; appended: boolean } | undefined;
     const close = () => {
       if (!group) return;
@@ -181,9 +175,6 @@ async function importRecords(
     });
     close();
   });
-  if (!dryRun && report.overwritten.length > 0) c.storage.checkpoint();
-  auditComparisons(c, compared);
-  return report;
 }
 
 /**

@@ -12,7 +12,7 @@ import type { StoreContext } from '../store.js';
 import type { SecretRow, StorageOps } from '../storage.js';
 import type { ConflictPolicy, ImportActionKind, ImportFormat, ImportReport } from './types.js';
 
-export function emptyReport(path: string, format: ImportFormat, dryRun: boolean, onConflict: ConflictPolicy): ImportReport {
+function emptyReport(path: string, format: ImportFormat, dryRun: boolean, onConflict: ConflictPolicy): ImportReport {
   return {
     path, format, dryRun, onConflict, created: [], overwritten: [], appended: [], unchanged: [], skipped: [], noCurrentValue: [], versions: 0, pruned: 0,
     actions: [],
@@ -43,7 +43,7 @@ export async function stopIfInterrupted(signal: AbortSignal | undefined, path: s
  * Run `fn` in a write transaction (a read one for a dry run) whose sealing
  * key is the stored primary; reload the keyset and retry if another process rotated.
  */
-export async function sealingTransaction(c: StoreContext, dryRun: boolean, fn: (tx: StorageOps) => void): Promise<void> {
+async function sealingTransaction(c: StoreContext, dryRun: boolean, fn: (tx: StorageOps) => void): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       if (dryRun) {
@@ -67,8 +67,30 @@ export async function sealingTransaction(c: StoreContext, dryRun: boolean, fn: (
 }
 
 /** A dry run's comparisons, audited once its read transaction is over (a read that cannot be recorded fails, as a get does). */
-export function auditComparisons(c: StoreContext, entries: readonly AuditEntry[]): void {
+function auditComparisons(c: StoreContext, entries: readonly AuditEntry[]): void {
   if (entries.length > 0) c.storage.writeRelaxed((tx) => { for (const e of entries) c.audit.append(tx, e); });
+}
+
+/**
+ * The write of an import: `fn` gets an Importer in one transaction (a read
+ * one for a dry run), started over with a fresh report if the keyset must be
+ * reloaded; then the checkpoint an overwrite calls for, and a dry run's
+ * comparisons audited.
+ */
+export async function writeImport(
+  c: StoreContext, path: string, format: ImportFormat, dryRun: boolean, onConflict: ConflictPolicy, fn: (im: Importer) => void,
+): Promise<ImportReport> {
+  let report = emptyReport(path, format, dryRun, onConflict);
+  let compared: AuditEntry[] = [];
+  await sealingTransaction(c, dryRun, (tx) => {
+    report = emptyReport(path, format, dryRun, onConflict);
+    const im = new Importer(c, tx, report, dryRun);
+    compared = im.compared;
+    fn(im);
+  });
+  if (!dryRun && report.overwritten.length > 0) c.storage.checkpoint();
+  auditComparisons(c, compared);
+  return report;
 }
 
 /** Writes (or, in a dry run, counts) inside one transaction; shared by bundle and plain imports. */

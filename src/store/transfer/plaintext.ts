@@ -13,14 +13,13 @@ import { StoreError } from '../../errors.js';
 import { ageEncodingOf } from '../../crypto/age.js';
 import { tryUtf8, utf8, wipe } from '../../crypto/bytes.js';
 import { BUNDLE_MAGIC_PREFIX } from '../../crypto/bundle/header.js';
-import type { AuditEntry } from '../audit.js';
 import { reported } from '../events.js';
 import { nameProblem } from '../names.js';
 import { refuseUnlogged } from '../read-only.js';
 import { contextOf, eventsOf, type Store } from '../store.js';
 import { checkPolicy, checkPrefix, shown, usage } from './checks.js';
 import { readBounded, withNewFile } from './files.js';
-import { Importer, auditComparisons, emptyReport, sealingTransaction, stopIfInterrupted } from './importer.js';
+import { stopIfInterrupted, writeImport } from './importer.js';
 import { auditExport, plaintextOf, selection, snapshot } from './snapshot.js';
 import { ImportRefusedError, type ExportReport, type PlainExportOptions, type PlainFormat, type PlainImportOptions, type ImportReport } from './types.js';
 
@@ -202,12 +201,7 @@ async function importPlainUnreported(store: Store, path: string, options: PlainI
     if (problems.length > 0) throw new ImportRefusedError(path, problems);
     await stopIfInterrupted(options.signal, path);
 
-    let report = emptyReport(path, format, dryRun, onConflict);
-    let compared: AuditEntry[] = [];
-    await sealingTransaction(c, dryRun, (tx) => {
-      report = emptyReport(path, format, dryRun, onConflict);
-      const im = new Importer(c, tx, report, dryRun);
-      compared = im.compared;
+    return await writeImport(c, path, format, dryRun, onConflict, (im) => {
       const now = c.now();
       for (const [name, value] of values) {
         const target = im.begin(name, now);
@@ -219,9 +213,6 @@ async function importPlainUnreported(store: Store, path: string, options: PlainI
         }
       }
     });
-    if (!dryRun && report.overwritten.length > 0) c.storage.checkpoint();
-    auditComparisons(c, compared);
-    return report;
   } finally {
     for (const [, v] of values) wipe(v);
   }
