@@ -1,3 +1,4 @@
+/** The decrypted stream of an age bundle cut into its JSON Lines, bounded, wiped as they go. */
 import { StoreError } from '../../errors.js';
 import { concat, wipe } from '../../crypto/bytes.js';
 
