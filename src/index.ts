@@ -13,17 +13,19 @@ export { keyFile, createKeyFile, type KeyFileOptions } from './crypto/master/key
 export { envKey, rawKey } from './crypto/master/raw-key.js';
 export { pkcs11, type Pkcs11Options } from './crypto/master/pkcs11/source.js';
 export { StoreError, TamperedError, WrongMasterKeyError, CasMismatchError, isStoreError, type ErrorCode } from './errors.js';
+export { backupStore, type BackupOptions, type BackupReport } from './store/backup/backup.js';
+export { restoreStore, type RestoreOptions, type RestoreReport } from './store/backup/restore.js';
+export { verifyStore, VerificationError, type VerifyOptions, type VerifyReport, type VerifyProblem } from './store/backup/verify.js';
+export { exportStore } from './store/transfer/export.js';
+export { importBundle, readBundleInfo, detectImportFormat } from './store/transfer/import.js';
+export { exportPlain, importPlain } from './store/transfer/plaintext.js';
 export {
-  backupStore, restoreStore, verifyStore, VerificationError,
-  type BackupOptions, type BackupReport, type RestoreOptions, type RestoreReport, type VerifyOptions, type VerifyReport, type VerifyProblem,
-} from './store/backup.js';
-export {
-  exportStore, exportPlain, importBundle, importPlain, readBundleInfo, detectImportFormat, ImportRefusedError, MAX_AGE_BUNDLE_BYTES,
+  ImportRefusedError, MAX_AGE_BUNDLE_BYTES,
   type BundleKey, type BundleInfo, type ExportOptions, type PlainExportOptions, type ExportReport, type ImportOptions,
   type BundleImportOptions, type PlainImportOptions, type ImportReport, type ConflictPolicy, type PlainFormat, type ImportFormat,
   type ImportAction, type ImportActionKind,
   type AgeIdentity,
-} from './store/export.js';
+} from './store/transfer/types.js';
 export { createAgeIdentityFile, ageRecipientsOfFile, readAgeRecipientsFile } from './crypto/age-identity.js';
 export { setPolicy, rotateValue, dueSecrets, expiryOf, policyStatus, policyOf, type RotationPolicy, type DueSecret, type PolicyStatus } from './store/policy.js';
 export { agent, type AgentSourceOptions } from './crypto/master/agent/source.js';

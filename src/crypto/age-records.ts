@@ -19,10 +19,9 @@
  * E_UNSUPPORTED_FORMAT (an age file, but not a Strongbox export).
  */
 import { StoreError } from '../errors.js';
-import {
-  MAX_BUNDLE_VALUE_BYTES, MAX_CUSTOM_BYTES, MAX_NAME_BYTES, MAX_RECORDS, Sequence,
-  type BundleRecord, type SecretRecord, type VersionRecord,
-} from './bundle.js';
+import { MAX_RECORDS } from './bundle/header.js';
+import { MAX_BUNDLE_VALUE_BYTES, MAX_CUSTOM_BYTES, MAX_NAME_BYTES, type BundleRecord, type SecretRecord, type VersionRecord } from './bundle/records.js';
+import { Sequence } from './bundle/sequence.js';
 import { toBase64, tryUtf8, utf8, utf8Strict } from './bytes.js';
 
 /** The `format` of the header line; a later layout gets a new number. */

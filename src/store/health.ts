@@ -8,7 +8,7 @@
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreError } from '../errors.js';
-import { verifyStore } from './backup.js';
+import { verifyStore } from './backup/verify.js';
 import { lockState } from '../platform/lock.js';
 import { openStore, type MasterKeyChoice } from './open.js';
 import type { Store } from './store.js';

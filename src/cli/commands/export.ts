@@ -5,10 +5,10 @@ import { StoreError } from '../../errors.js';
 import { BUNDLE_SCRYPT_LIMITS, DEFAULT_SCRYPT, MAX_BUNDLE_LOG_N, MIN_LOG_N, checkScryptParams } from '../../crypto/kdf.js';
 import { readAgeRecipientsFile } from '../../crypto/age-identity.js';
 import { createKeyFile } from '../../crypto/master/keyfile.js';
-import {
-  detectImportFormat, exportPlain, exportStore, importBundle, importPlain,
-  type AgeIdentity, type BundleKey, type ConflictPolicy, type ExportReport, type ImportReport, type PlainFormat,
-} from '../../store/export.js';
+import { exportStore } from '../../store/transfer/export.js';
+import { detectImportFormat, importBundle } from '../../store/transfer/import.js';
+import { exportPlain, importPlain } from '../../store/transfer/plaintext.js';
+import type { AgeIdentity, BundleKey, ConflictPolicy, ExportReport, ImportReport, PlainFormat } from '../../store/transfer/types.js';
 import { wholeNumber, type Context } from '../context.js';
 import { interruptible } from '../interrupt.js';
 import { write, type Io } from '../io.js';

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type { Command } from 'commander';
 import { StoreError } from '../../errors.js';
-import { envLine } from '../../store/export.js';
+import { envLine } from '../../store/transfer/plaintext.js';
 import { shellQuote } from '../../platform/shell-quote.js';
 import { write } from '../io.js';
 import { jsonLine } from '../json-output.js';

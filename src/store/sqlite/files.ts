@@ -2,7 +2,7 @@
  * SQLite work on whole files, for backup and restore: the online copy, the
  * journal mode a file carries, a store's id read without any key, and holding
  * a live store still while its file is copied or swapped. SQL stays in this
- * directory; src/store/backup.ts decides when each runs.
+ * directory; src/store/backup/ decides when each runs.
  */
 import { closeSync, copyFileSync, fsyncSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { StoreError } from '../../errors.js';
