@@ -3,36 +3,38 @@ export { initStore, openStore, type InitOptions, type OpenOptions, type MasterKe
 export { Store } from './store/store.js';
 export type { RotateOptions, RotateReport } from './store/rotation.js';
 export type * from './store/types.js';
-export { defaultStorePath } from './store/paths.js';
+export { defaultStorePath } from './platform/paths.js';
 export { nameProblem, checkName } from './store/names.js';
 export { SecretBytes } from './crypto/secret.js';
-export type { MasterKeySource, MasterKey, MasterKind, MasterParams } from './crypto/master.js';
+export type { MasterKeySource, MasterKey, MasterKind, MasterParams } from './crypto/master/master-key.js';
 export type { KeyStatus, DataKeyInfo } from './crypto/keyset.js';
-export { passphrase, type PassphraseOptions } from './crypto/providers/passphrase.js';
-export { keyFile, createKeyFile, type KeyFileOptions } from './crypto/providers/keyfile.js';
-export { envKey, rawKey } from './crypto/providers/raw-key.js';
-export { pkcs11, type Pkcs11Options } from './crypto/providers/pkcs11.js';
+export { passphrase, type PassphraseOptions } from './crypto/master/passphrase.js';
+export { keyFile, createKeyFile, type KeyFileOptions } from './crypto/master/keyfile.js';
+export { envKey, rawKey } from './crypto/master/raw-key.js';
+export { pkcs11, type Pkcs11Options } from './crypto/master/pkcs11/source.js';
 export { StoreError, TamperedError, WrongMasterKeyError, CasMismatchError, isStoreError, type ErrorCode } from './errors.js';
+export { backupStore, type BackupOptions, type BackupReport } from './store/backup/backup.js';
+export { restoreStore, type RestoreOptions, type RestoreReport } from './store/backup/restore.js';
+export { verifyStore, VerificationError, type VerifyOptions, type VerifyReport, type VerifyProblem } from './store/backup/verify.js';
+export { exportStore } from './store/transfer/export.js';
+export { importBundle, readBundleInfo, detectImportFormat } from './store/transfer/import.js';
+export { exportPlain, importPlain } from './store/transfer/plaintext.js';
 export {
-  backupStore, restoreStore, verifyStore, VerificationError,
-  type BackupOptions, type BackupReport, type RestoreOptions, type RestoreReport, type VerifyOptions, type VerifyReport, type VerifyProblem,
-} from './store/backup.js';
-export {
-  exportStore, exportPlain, importBundle, importPlain, readBundleInfo, detectImportFormat, ImportRefusedError, MAX_AGE_BUNDLE_BYTES,
+  ImportRefusedError, MAX_AGE_BUNDLE_BYTES,
   type BundleKey, type BundleInfo, type ExportOptions, type PlainExportOptions, type ExportReport, type ImportOptions,
   type BundleImportOptions, type PlainImportOptions, type ImportReport, type ConflictPolicy, type PlainFormat, type ImportFormat,
   type ImportAction, type ImportActionKind,
   type AgeIdentity,
-} from './store/export.js';
-export { createAgeIdentityFile, ageRecipientsOfFile, readAgeRecipientsFile } from './crypto/providers/age-identity.js';
+} from './store/transfer/types.js';
+export { createAgeIdentityFile, ageRecipientsOfFile, readAgeRecipientsFile } from './crypto/age-identity.js';
 export { setPolicy, rotateValue, dueSecrets, expiryOf, policyStatus, policyOf, type RotationPolicy, type DueSecret, type PolicyStatus } from './store/policy.js';
-export { agent, type AgentSourceOptions } from './agent/source.js';
+export { agent, type AgentSourceOptions } from './crypto/master/agent/source.js';
 export { checkSecrets, parseRequirement, type Requirement, type CheckReport, type CheckProblem, type CheckProblemKind } from './store/check.js';
 export { formatProblem, parseRule, type FormatRule } from './store/formats.js';
 export { dueAmong } from './store/policy.js';
 export { checkHealth, DEFAULT_MAX_KEY_AGE_MS, type Finding, type FindingLevel, type HealthOptions, type HealthReport } from './store/health.js';
 export { collectStats, type StoreStats, type StatsOptions, type StateCounts, type KeyAge } from './store/stats.js';
 export type { AuditSummary } from './store/audit-summary.js';
-export { lockState, type LockState, type LockOwner } from './store/lock.js';
+export { lockState, type LockState, type LockOwner } from './platform/lock.js';
 export type { CacheOptions, CacheStats } from './store/read-cache.js';
 export type { StoreEvent, StoreOperation, EventHook } from './store/events.js';

@@ -9,13 +9,13 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { appendFileSync, chmodSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { MasterKey, MasterKind } from '../crypto/master.js';
-import { rawMasterKey } from '../crypto/raw-master.js';
+import type { MasterKey, MasterKind } from '../crypto/master/master-key.js';
+import { rawMasterKey } from '../crypto/master/raw-master.js';
 import { wipe } from '../crypto/bytes.js';
-import { ensureAgentDir } from './paths.js';
-import { AGENT_PROTOCOL, readFrames, sendFrame, type Frame, type HeldStore, type ReplyHead, type RequestHead } from './protocol.js';
-import { connectAgent } from './client.js';
-import { withExclusiveLock } from '../store/lock.js';
+import { ensureAgentDir } from '../crypto/master/agent/paths.js';
+import { AGENT_PROTOCOL, readFrames, sendFrame, type Frame, type HeldStore, type ReplyHead, type RequestHead } from '../crypto/master/agent/protocol.js';
+import { connectAgent } from '../crypto/master/agent/client.js';
+import { withExclusiveLock } from '../platform/lock.js';
 
 /** An agent nobody adds a key to within this long after it starts exits (a failed unlock). */
 const FIRST_KEY_WITHIN_MS = 30_000;

@@ -3,10 +3,10 @@
  * then (for a passphrase) a prompt on the terminal. Never argv for secrets.
  */
 import { StoreError } from '../errors.js';
-import { masterFamily, type MasterKeySource, type MasterKind, type MasterParams } from '../crypto/master.js';
-import { passphrase } from '../crypto/providers/passphrase.js';
-import { keyFile } from '../crypto/providers/keyfile.js';
-import { envKey } from '../crypto/providers/raw-key.js';
+import { masterFamily, type MasterKeySource, type MasterKind, type MasterParams } from '../crypto/master/master-key.js';
+import { passphrase } from '../crypto/master/passphrase.js';
+import { keyFile } from '../crypto/master/keyfile.js';
+import { envKey } from '../crypto/master/raw-key.js';
 import type { Io } from './io.js';
 import { promptsForbidden, readSecretInput } from './secret-input.js';
 
@@ -60,7 +60,7 @@ async function hsmSource(opts: MasterOptions, io: Io, params?: MasterParams): Pr
   const pin = await readPin(opts, io);
   try {
     // Lazy import: only HSM users load the PKCS#11 code and its native addon.
-    const { pkcs11 } = await import('../crypto/providers/pkcs11.js');
+    const { pkcs11 } = await import('../crypto/master/pkcs11/source.js');
     // At open the labels the store recorded find the key: labels given (by flag or profile) are for
     // a new key, at init or rotate-master --to pkcs11, and must not redirect the old one.
     const labels = creating ? { tokenLabel: opts.tokenLabel, keyLabel: opts.keyLabel } : {};
@@ -132,7 +132,7 @@ export function defaultInitKind(opts: MasterOptions, io: Io): MasterKind {
 async function passphraseOrAgent(opts: MasterOptions, io: Io): Promise<MasterKeySource> {
   if (opts.passphraseFile || io.env.STORE_PASSPHRASE) return passphraseSource(opts, io, false);
   // Lazy: key-file and HSM stores never load the agent client (and node:net).
-  const { agent } = await import('../agent/source.js');
+  const { agent } = await import('../crypto/master/agent/source.js');
   return agent({
     env: io.env,
     fallback: () => passphraseSource(opts, io, false),

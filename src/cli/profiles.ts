@@ -9,8 +9,8 @@ import { closeSync, fstatSync, openSync, readFileSync, type Stats } from 'node:f
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { StoreError } from '../errors.js';
-import type { MasterKind } from '../crypto/master.js';
-import { modeText } from '../store/file-mode.js';
+import type { MasterKind } from '../crypto/master/master-key.js';
+import { modeText } from '../platform/file-mode.js';
 import type { MasterOptions } from './master.js';
 
 /** What one profile may set: the store and its master-key options; the path fields are absolute once read. */

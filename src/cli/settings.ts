@@ -6,7 +6,7 @@
  * never sees a profile value where an environment variable should have won.
  */
 import { StoreError } from '../errors.js';
-import { defaultStorePath } from '../store/paths.js';
+import { defaultStorePath } from '../platform/paths.js';
 import type { Profile, ProfilesFile } from './profiles.js';
 
 export type Origin = 'flag' | 'env' | 'profile' | 'default';

@@ -3,17 +3,13 @@
  * copied to another store, name, version or key slot fails to open.
  * Each field is length-prefixed so that no two different places encode alike.
  */
-import { concat, u32be, utf8 } from './bytes.js';
+import { concat, lp, u32be, utf8 } from './bytes.js';
 
 const VALUE_LABEL = utf8.encode('strongbox/value/v1');
 const KEYWRAP_LABEL = utf8.encode('strongbox/keywrap/v1');
 const CHECK_LABEL = utf8.encode('strongbox/master-check/v1');
 const AUDIT_KEY_LABEL = utf8.encode('strongbox/audit-key/v1');
 const INTEGRITY_KEY_LABEL = utf8.encode('strongbox/integrity-key/v1');
-
-function lp(b: Uint8Array): Uint8Array {
-  return concat(u32be(b.length), b);
-}
 
 /**
  * AAD of a value: lp(header) ‖ lp(label) ‖ lp(store id) ‖ lp(name) ‖ version (u32).

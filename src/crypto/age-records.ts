@@ -19,11 +19,10 @@
  * E_UNSUPPORTED_FORMAT (an age file, but not a Strongbox export).
  */
 import { StoreError } from '../errors.js';
-import {
-  MAX_BUNDLE_VALUE_BYTES, MAX_CUSTOM_BYTES, MAX_NAME_BYTES, MAX_RECORDS, Sequence,
-  type BundleRecord, type SecretRecord, type VersionRecord,
-} from './bundle.js';
-import { toBase64, tryUtf8, utf8 } from './bytes.js';
+import { MAX_RECORDS } from './bundle/header.js';
+import { MAX_BUNDLE_VALUE_BYTES, MAX_CUSTOM_BYTES, MAX_NAME_BYTES, type BundleRecord, type SecretRecord, type VersionRecord } from './bundle/records.js';
+import { Sequence } from './bundle/sequence.js';
+import { toBase64, tryUtf8, utf8, utf8Strict } from './bytes.js';
 
 /** The `format` of the header line; a later layout gets a new number. */
 export const RECORDS_FORMAT = 'strongbox-records/v1';
@@ -52,7 +51,6 @@ const U32_MAX = 0xffff_ffff;
 const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f]/;
 const ISO_TIME = /^(?:\d{4}|[+-]\d{6})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
 function damaged(what: string): StoreError {
   return new StoreError('E_TAMPERED', `the age bundle is damaged or was altered: ${what}`, [

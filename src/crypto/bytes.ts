@@ -1,7 +1,8 @@
 /** Byte helpers: shape checks (never echo content), concat, constant-time compare, wipe. */
 
 export const utf8 = new TextEncoder();
-const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+/** Decodes UTF-8, throwing on bytes that are not valid UTF-8 (never replacing them). */
+export const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
 /** Concatenate byte arrays into one new array. */
 export function concat(...parts: Uint8Array[]): Uint8Array {
@@ -25,6 +26,11 @@ export function u32be(n: number): Uint8Array {
 
 export function readU32be(b: Uint8Array, offset: number): number {
   return new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(offset, false);
+}
+
+/** `b` after its length as 4 bytes big-endian: fields so framed cannot run into one another. */
+export function lp(b: Uint8Array): Uint8Array {
+  return concat(u32be(b.length), b);
 }
 
 /** Constant-time equality for equal-length inputs (length itself is not secret). */

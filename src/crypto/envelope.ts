@@ -11,6 +11,12 @@ import { concat } from './bytes.js';
 import { encodeHeader, parseBlob } from './format.js';
 import type { DataKey, Keyset } from './keyset.js';
 
+/**
+ * The largest value any store may hold, and so any bundle carry (SQLite's
+ * default blob limit is 1 GB): the one ceiling both answer to.
+ */
+export const MAX_VALUE_BYTES = 64 * 1024 * 1024;
+
 export interface SealedValue {
   blob: Uint8Array;
   keyId: number;

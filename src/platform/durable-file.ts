@@ -8,8 +8,9 @@
  * Every call goes through a `FileOps`, so a test can record the order of the
  * real calls (node:fs by default) and check what was durable when.
  */
-import { closeSync, constants, fchmodSync, fsyncSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { createExclusive } from './exclusive-file.js';
 
 /** The file-system calls a durable new file is made of. */
 export interface FileOps {
@@ -32,16 +33,7 @@ const DIR_SYNC_UNSUPPORTED = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EISDIR
 /** The real calls. */
 export const nodeFileOps: FileOps = {
   mkdirs: (dir, mode) => mkdirSync(dir, { recursive: true, mode }),
-  createExclusive(path, mode) {
-    const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
-    try {
-      fchmodSync(fd, mode); // the umask may have taken bits away, never added: make it exact
-    } catch (e) {
-      closeSync(fd);
-      throw e;
-    }
-    return fd;
-  },
+  createExclusive: (path, mode) => createExclusive(path, { mode }),
   writeAll(fd, data) {
     let off = 0;
     while (off < data.length) off += writeSync(fd, data, off, data.length - off);

@@ -4,14 +4,15 @@
  * CLI can tell which master key a store wants before asking for it.
  */
 import { StoreError, TamperedError } from '../errors.js';
-import type { MasterParams } from '../crypto/master.js';
+import type { MasterParams } from '../crypto/master/master-key.js';
 import { hex } from '../crypto/bytes.js';
+import { MAX_VALUE_BYTES } from '../crypto/envelope.js';
 import type { Awaitable, StorageOps } from './storage.js';
 
 export const STORE_FORMAT = 'strongbox/v1';
 export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
-/** Hard ceiling for the per-store value limit (SQLite's default blob limit is 1 GB). */
-export const MAX_VALUE_BYTES_LIMIT = 64 * 1024 * 1024;
+/** Hard ceiling for the per-store value limit. */
+export const MAX_VALUE_BYTES_LIMIT = MAX_VALUE_BYTES;
 
 export interface StoreHeader {
   storeId: Uint8Array;

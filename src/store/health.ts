@@ -8,16 +8,16 @@
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreError } from '../errors.js';
-import { verifyStore } from './backup.js';
-import { lockState } from './lock.js';
+import { verifyStore } from './backup/verify.js';
+import { lockState } from '../platform/lock.js';
 import { openStore, type MasterKeyChoice } from './open.js';
 import type { Store } from './store.js';
 import { dueAmong } from './policy.js';
-import { modeText } from './file-mode.js';
+import { modeText } from '../platform/file-mode.js';
 import { probeStoreFile } from './sqlite/open.js';
 import { writeBlocked } from './sqlite/errors.js';
 import { describeReadOnly } from './read-only.js';
-import { shellWord } from './shell-quote.js';
+import { shellWord } from '../platform/shell-quote.js';
 import { SCHEMA_VERSION } from './sqlite/schema.js';
 
 /** ok: sound; warn: worth doing something about; fail: broken or unsafe; skip: could not be checked. */

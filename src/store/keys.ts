@@ -10,7 +10,7 @@ import { auditKeyAad, integrityKeyAad, keyWrapAad, masterCheckAad } from '../cry
 import { equalBytes, fromBase64, toBase64, utf8, wipe } from '../crypto/bytes.js';
 import { randomBytes } from '../crypto/random.js';
 import { Keyset, type DataKey } from '../crypto/keyset.js';
-import type { MasterKey } from '../crypto/master.js';
+import type { MasterKey } from '../crypto/master/master-key.js';
 import type { KeyRow } from './storage.js';
 
 /**

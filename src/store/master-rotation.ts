@@ -4,10 +4,10 @@
  * store opens with exactly one of the two keys at any moment. Values are not
  * touched: they are under data keys, which do not change.
  */
-import type { MasterKey, MasterKeySource } from '../crypto/master.js';
+import type { MasterKey, MasterKeySource } from '../crypto/master/master-key.js';
 import { makeMasterCheck, reloadKeyset, wrapHeaderKey, wrapKey } from './keys.js';
 import type { GuardedStorage } from './integrity/guarded.js';
-import { withExclusiveLock } from './lock.js';
+import { withExclusiveLock } from '../platform/lock.js';
 import { recordMaintenance } from './maintenance-times.js';
 import type { RotationContext } from './rotation.js';
 import type { StoreHeader } from './header.js';

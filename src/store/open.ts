@@ -5,7 +5,7 @@
 import { StoreError } from '../errors.js';
 
 import { Keyset } from '../crypto/keyset.js';
-import type { MasterKey, MasterKeySource, MasterParams } from '../crypto/master.js';
+import type { MasterKey, MasterKeySource, MasterParams } from '../crypto/master/master-key.js';
 import { randomBytes } from '../crypto/random.js';
 import { makeHeaderKey, makeMasterCheck, unwrapHeaderKey, unwrapKeyset, verifyMasterCheck, wrapKey } from './keys.js';
 import { AuditLog, type AuditActor } from './audit.js';

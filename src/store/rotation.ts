@@ -11,7 +11,7 @@ import { StoreError } from '../errors.js';
 import { openValue, sealValue } from '../crypto/envelope.js';
 import { wipe } from '../crypto/bytes.js';
 import { reloadKeyset, wrapKey, type KeysetHolder } from './keys.js';
-import { withExclusiveLock, type HeldLock } from './lock.js';
+import { withExclusiveLock, type HeldLock } from '../platform/lock.js';
 import type { Storage } from './storage.js';
 import type { AuditLog } from './audit.js';
 

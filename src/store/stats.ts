@@ -5,7 +5,7 @@
  * minute would otherwise fill the audit log with its own reads.
  */
 import type { KeyStatus } from '../crypto/keyset.js';
-import type { MasterKind } from '../crypto/master.js';
+import type { MasterKind } from '../crypto/master/master-key.js';
 import { summarizeAudit, type AuditSummary } from './audit-summary.js';
 import { lastMaintenance } from './maintenance-times.js';
 import { dueAmong, ROTATE_EVERY_KEY, ROTATED_AT_KEY } from './policy.js';

@@ -8,13 +8,13 @@
 import { CasMismatchError, StoreError, TamperedError } from '../errors.js';
 import { openValue, sealValue } from '../crypto/envelope.js';
 import { type Keyset } from '../crypto/keyset.js';
-import type { MasterKey } from '../crypto/master.js';
+import type { MasterKey } from '../crypto/master/master-key.js';
 import { SecretBytes } from '../crypto/secret.js';
 import { wipe } from '../crypto/bytes.js';
 import { reloadKeyset, StaleKeyset } from './keys.js';
 import { destroyKey, rotateKeys, type RotateOptions, type RotateReport } from './rotation.js';
 import { rotateMaster } from './master-rotation.js';
-import type { MasterKeySource } from '../crypto/master.js';
+import type { MasterKeySource } from '../crypto/master/master-key.js';
 import { CONFIG_KEYS, storeIdHex, type ConfigKey, type StoreHeader } from './header.js';
 import { checkName, namePattern, nameProblem } from './names.js';
 import { LATEST, type CacheStats, type ReadCache, type Selector } from './read-cache.js';

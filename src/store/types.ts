@@ -1,7 +1,7 @@
 /** Public shapes of the library API: metadata only, except `SecretVersion.value`. */
 import type { SecretBytes } from '../crypto/secret.js';
 import type { DataKeyInfo } from '../crypto/keyset.js';
-import type { MasterKind } from '../crypto/master.js';
+import type { MasterKind } from '../crypto/master/master-key.js';
 
 export type VersionState = 'live' | 'deleted' | 'destroyed';
 

@@ -13,8 +13,8 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { scryptSync } from 'node:crypto';
 import { Database } from '../../src/store/sqlite/native.js';
 import { agent, keyFile, openStore, type MasterKeySource } from '../../src/index.js';
-import { rawMasterKey } from '../../src/crypto/raw-master.js';
-import { encodeFrame } from '../../src/agent/protocol.js';
+import { rawMasterKey } from '../../src/crypto/master/raw-master.js';
+import { encodeFrame } from '../../src/crypto/master/agent/protocol.js';
 import { CLI, cleanEnv, cli, workspace } from './run-cli.js';
 
 const PASSPHRASE = 'correct horse battery staple';

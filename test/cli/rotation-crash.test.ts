@@ -92,7 +92,7 @@ function expectFullyRotated(r: Inspection): void {
 /**
  * The cron rerun after a crash. A SIGKILLed run leaves its `<store>.lock`
  * directory behind, which blocks every rotate-keys (exit 75) until
- * proper-lockfile deems it stale (`stale` in src/store/lock.ts after its last
+ * proper-lockfile deems it stale (`stale` in src/platform/lock.ts after its last
  * refresh): rotation-lock.test.ts asserts that an immediate rerun is not
  * refused, and waits the real stale period once. Here the dead lock is aged
  * by an hour, as the next daily cron run finds it, so these trials check the

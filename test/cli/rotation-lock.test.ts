@@ -120,7 +120,7 @@ describe('the lock a SIGKILLed rotate-keys leaves behind', () => {
   // The cron case: rotate-keys was killed (OOM killer, a stopped container,
   // a job timeout), and the next run comes right after. Nobody holds the
   // lock any more, yet proper-lockfile only takes a lock over once its mtime
-  // is `stale` ms old (src/store/lock.ts), so until then every run exits 75.
+  // is `stale` ms old (src/platform/lock.ts), so until then every run exits 75.
   it('a rerun right after SIGKILL is not refused because of the dead process\'s lock', async () => {
     const s = freshCopy(fx, COPIES);
     await killMidRewrap(s);

@@ -1,5 +1,5 @@
 /**
- * The export bundle codec (src/crypto/bundle.ts): the committed v1 vectors
+ * The export bundle codec (src/crypto/bundle/): the committed v1 vectors
  * in both directions, strict header decoding, key derivation and the key
  * check, and the reader's refusal of every sequence the writer never makes.
  */
@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { seal } from '../../src/crypto/aead.js';
-import {
-  BundleReader, BundleWriter, CHECK_BYTES, MAX_RECORD_BYTES, __TESTS, bundleHeaderHash, bundleHeaderLength, bundleKeyId,
-  decodeBundleHeader, encodeBundleHeader, keyFileBundleKey, keyFileHeader, passphraseBundleKey, passphraseHeader,
-  recordLength, verifyBundleKey, type BundleHeader, type BundleRecord, type SecretRecord, type VersionRecord,
-} from '../../src/crypto/bundle.js';
+import { CHECK_BYTES, bundleHeaderHash, bundleHeaderLength, decodeBundleHeader, encodeBundleHeader, type BundleHeader } from '../../src/crypto/bundle/header.js';
+import { bundleKeyId, keyFileBundleKey, keyFileHeader, passphraseBundleKey, passphraseHeader, verifyBundleKey } from '../../src/crypto/bundle/keys.js';
+import { BundleReader, recordLength } from '../../src/crypto/bundle/reader.js';
+import { MAX_RECORD_BYTES, __TESTS, type BundleRecord, type SecretRecord, type VersionRecord } from '../../src/crypto/bundle/records.js';
+import { BundleWriter } from '../../src/crypto/bundle/writer.js';
 import { importBundle, initStore, rawKey, StoreError } from '../../src/index.js';
 import { dump } from '../helpers/dump.js';
 import { tempDir } from '../helpers/tmp.js';

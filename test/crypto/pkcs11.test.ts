@@ -6,7 +6,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { __TESTS, pkcs11, type Pkcs11Options } from '../../src/crypto/providers/pkcs11.js';
+import { pkcs11, type Pkcs11Options } from '../../src/crypto/master/pkcs11/source.js';
+import { __TESTS } from '../../src/crypto/master/pkcs11/test-hooks.js';
 import { randomBytes } from '../../src/crypto/random.js';
 import { initStore, openStore, rawKey, StoreError, type MasterParams } from '../../src/index.js';
 import { softHsm, type SoftHsm } from '../helpers/softhsm.js';

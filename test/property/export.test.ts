@@ -21,7 +21,8 @@ import {
   createKeyFile, exportStore, importBundle, importPlain, initStore, keyFile, nameProblem, passphrase, rawKey, StoreError,
   type BundleKey, type Store,
 } from '../../src/index.js';
-import { BundleReader, bundleHeaderLength, recordLength } from '../../src/crypto/bundle.js';
+import { bundleHeaderLength } from '../../src/crypto/bundle/header.js';
+import { BundleReader, recordLength } from '../../src/crypto/bundle/reader.js';
 import { dump, exportable } from '../helpers/dump.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
 

@@ -7,8 +7,8 @@ import Database from 'better-sqlite3';
 import {
   backupStore, rawKey, restoreStore, verifyStore, StoreError, VerificationError, type Store,
 } from '../../src/index.js';
-import { gravestCode } from '../../src/store/backup.js';
-import { withExclusiveLock } from '../../src/store/lock.js';
+import { gravestCode } from '../../src/store/backup/verify.js';
+import { withExclusiveLock } from '../../src/platform/lock.js';
 import { onlineBackup } from '../../src/store/sqlite/files.js';
 import { tempDir } from '../helpers/tmp.js';
 import { everyValue, flipValue, freshStore, reopenStore as open } from '../helpers/store.js';

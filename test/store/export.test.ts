@@ -1,5 +1,5 @@
 /**
- * Export and import through the library (src/store/export.ts): encrypted
+ * Export and import through the library (src/store/transfer/): encrypted
  * bundles between stores, conflicts, dry runs, refusals that write nothing,
  * and plaintext JSON / .env in both directions.
  */
@@ -12,7 +12,7 @@ import {
   createKeyFile, exportPlain, exportStore, importBundle, importPlain, initStore, openStore, passphrase, rawKey,
   readBundleInfo, detectImportFormat, StoreError, type BundleKey, type InitOptions, type Store,
 } from '../../src/index.js';
-import { envLine } from '../../src/store/export.js';
+import { envLine } from '../../src/store/transfer/plaintext.js';
 import { dump, exportable } from '../helpers/dump.js';
 import { tempDir } from '../helpers/tmp.js';
 import { rejectionCode as code, rejectionError as caught } from '../helpers/errors.js';

@@ -1,9 +1,9 @@
-/** shellQuote and shellWord (src/store/shell-quote.ts): what a POSIX shell reads back is the text itself. */
+/** shellQuote and shellWord (src/platform/shell-quote.ts): what a POSIX shell reads back is the text itself. */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
-import { shellQuote, shellWord } from '../../src/store/shell-quote.js';
-import { modeText } from '../../src/store/file-mode.js';
+import { shellQuote, shellWord } from '../../src/platform/shell-quote.js';
+import { modeText } from '../../src/platform/file-mode.js';
 
 /** The words as `shell` reads them back: each printed NUL-terminated by printf. */
 function readBack(shell: string, words: string[]): string[] {

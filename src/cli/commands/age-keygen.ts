@@ -3,7 +3,7 @@
  * does not have age installed (age's own age-keygen makes the same file).
  */
 import type { Command } from 'commander';
-import { ageRecipientsOfFile, createAgeIdentityFile } from '../../crypto/providers/age-identity.js';
+import { ageRecipientsOfFile, createAgeIdentityFile } from '../../crypto/age-identity.js';
 import type { Context } from '../context.js';
 
 interface KeygenCliOptions {

@@ -6,15 +6,11 @@
 import type { Command } from 'commander';
 import { StoreError } from '../../errors.js';
 import { openStore, peekStore } from '../../store/open.js';
-import { masterFamily, type MasterKeySource } from '../../crypto/master.js';
-import { passphraseRoot } from '../../crypto/providers/passphrase.js';
-import { rawMasterKey } from '../../crypto/raw-master.js';
+import { masterFamily } from '../../crypto/master/master-key.js';
 import { hex, wipe } from '../../crypto/bytes.js';
-import { startAgent } from '../../agent/start.js';
-import { AGENT_PROTOCOL, type HeldStore } from '../../agent/protocol.js';
-import { AgentConnectionLost } from '../../agent/client.js';
-import { forgetInAgent, privateAgentSocket } from '../../agent/client.js';
-import { agentDir, ensureAgentDir, type Env } from '../../agent/paths.js';
+import { forgetInAgent, privateAgentSocket } from '../../crypto/master/agent/client.js';
+import { agentDir, ensureAgentDir } from '../../crypto/master/agent/paths.js';
+import { handToAgent, keepPassphraseRoot, type RootKeeper, type UnlockedRoot } from '../../crypto/master/agent/unlock.js';
 import { MAX_UNLOCK_MS } from '../../agent/server.js';
 import { parseDuration } from '../progress.js';
 import { readPassphrase } from '../master.js';
@@ -22,7 +18,6 @@ import type { Context } from '../context.js';
 import { resolve } from 'node:path';
 
 const DEFAULT_FOR = '15m';
-const ATTEMPTS = 3;
 
 function unlockFor(text: string): number {
   const ms = parseDuration(text);
@@ -35,65 +30,25 @@ function until(at: number): string {
 }
 
 /**
- * Derive the root key from the passphrase and prove it opens the store (the
- * master-key check), keeping the root for the agent. The caller wipes it.
+ * Prove the passphrase opens the store (the master-key check) and take the
+ * root key it derives, for the agent. The caller wipes the root.
  */
-async function verifiedRoot(ctx: Context, cmd: Command): Promise<{ root: Uint8Array; storeId: Uint8Array; path: string }> {
+async function verifiedRoot(ctx: Context, cmd: Command): Promise<UnlockedRoot & { path: string }> {
   const g = ctx.globals(cmd);
-  let root: Uint8Array | undefined;
-  let storeId: Uint8Array | undefined;
+  let keeper: RootKeeper | undefined;
   try {
     const store = await openStore(g.store, async (params) => {
       if (masterFamily(params.kind) !== 'passphrase') {
         throw new StoreError('E_USAGE', `store unlock is for passphrase stores; this one's master key is a ${params.kind} key, which needs no unlocking`);
       }
-      const pw = await readPassphrase(g, ctx.io, false);
-      const source: MasterKeySource = {
-        kind: 'passphrase',
-        create: () => Promise.reject(new Error('not for init')),
-        async unlock(id, p) {
-          try {
-            root = await passphraseRoot(pw, p);
-          } finally {
-            wipe(pw);
-          }
-          storeId = id;
-          return rawMasterKey('passphrase', root, id);
-        },
-      };
-      return source;
+      keeper = keepPassphraseRoot(await readPassphrase(g, ctx.io, false));
+      return keeper.source;
     });
     await store.close();
-    return { root: root!, storeId: storeId!, path: resolve(g.store) };
+    return { ...keeper!.kept()!, path: resolve(g.store) };
   } catch (e) {
-    wipe(root);
+    keeper?.discard();
     throw e;
-  }
-}
-
-/**
- * Give the agent the root key, starting one if none runs. Tried again when
- * the connection drops: an agent whose last store ran out just as we
- * connected exits before our request arrives, and the passphrase typed must
- * not be lost to that.
- */
-async function handToAgent(env: Env, entry: { storeId: string; ttlMs: number }, root: Uint8Array): Promise<{ held: HeldStore; pid: number | undefined }> {
-  for (let attempt = 1; ; attempt++) {
-    const connection = await startAgent(env, process.argv[1]!);
-    try {
-      const hello = await connection.request({ op: 'hello' });
-      if (hello.head.protocol !== AGENT_PROTOCOL) {
-        throw new StoreError('E_AGENT', `the running agent speaks protocol ${String(hello.head.protocol)}, not ${AGENT_PROTOCOL} (left by another version)`, ['stop it with: store lock --all']);
-      }
-      const { head } = await connection.request({ op: 'add', kind: 'passphrase', ...entry }, [root]);
-      if (!head.held) throw new StoreError('E_AGENT', 'the agent did not take the key');
-      return { held: head.held, pid: hello.head.pid };
-    } catch (e) {
-      if (attempt >= ATTEMPTS || !(e instanceof AgentConnectionLost)) throw e;
-      await new Promise((r) => setTimeout(r, 50 * attempt));
-    } finally {
-      connection.close();
-    }
   }
 }
 
@@ -114,7 +69,7 @@ on store lock. Unlocking again asks again and restarts the time.`)
       ensureAgentDir(agentDir(ctx.io.env));
       const { root, storeId, path } = await verifiedRoot(ctx, cmd);
       try {
-        const { held, pid } = await handToAgent(ctx.io.env, { storeId: hex(storeId), ttlMs }, root);
+        const { held, pid } = await handToAgent(ctx.io.env, process.argv[1]!, { storeId: hex(storeId), ttlMs }, root);
         if (opts.json) return await ctx.json({ store: path, storeId: hex(storeId), expiresAt: new Date(held.expiresAt).toISOString(), agentPid: pid });
         return await ctx.note(`unlocked ${path} until ${until(held.expiresAt)} (store lock to lock it now)`);
       } finally {

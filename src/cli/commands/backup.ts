@@ -1,11 +1,13 @@
 /** backup, restore, verify: snapshots of the encrypted store file and checks of its soundness. */
 import type { Command } from 'commander';
 import { StoreError } from '../../errors.js';
-import { backupStore, gravestCode, restoreStore, VerificationError, verifyStore, type VerifyReport } from '../../store/backup.js';
+import { backupStore } from '../../store/backup/backup.js';
+import { restoreStore } from '../../store/backup/restore.js';
+import { gravestCode, VerificationError, verifyStore, type VerifyReport } from '../../store/backup/verify.js';
 import type { Context } from '../context.js';
 import { sourceForOpen } from '../master.js';
 import { progressBar } from '../progress.js';
-import { forgetStoreInAgent } from '../../agent/client.js';
+import { forgetStoreInAgent } from '../../crypto/master/agent/client.js';
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;

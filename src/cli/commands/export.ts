@@ -3,12 +3,12 @@ import { existsSync, statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { StoreError } from '../../errors.js';
 import { BUNDLE_SCRYPT_LIMITS, DEFAULT_SCRYPT, MAX_BUNDLE_LOG_N, MIN_LOG_N, checkScryptParams } from '../../crypto/kdf.js';
-import { readAgeRecipientsFile } from '../../crypto/providers/age-identity.js';
-import { createKeyFile } from '../../crypto/providers/keyfile.js';
-import {
-  detectImportFormat, exportPlain, exportStore, importBundle, importPlain,
-  type AgeIdentity, type BundleKey, type ConflictPolicy, type ExportReport, type ImportReport, type PlainFormat,
-} from '../../store/export.js';
+import { readAgeRecipientsFile } from '../../crypto/age-identity.js';
+import { createKeyFile } from '../../crypto/master/keyfile.js';
+import { exportStore } from '../../store/transfer/export.js';
+import { detectImportFormat, importBundle } from '../../store/transfer/import.js';
+import { exportPlain, importPlain } from '../../store/transfer/plaintext.js';
+import type { AgeIdentity, BundleKey, ConflictPolicy, ExportReport, ImportReport, PlainFormat } from '../../store/transfer/types.js';
 import { wholeNumber, type Context } from '../context.js';
 import { interruptible } from '../interrupt.js';
 import { write, type Io } from '../io.js';

@@ -1,8 +1,8 @@
 import { Option, type Command } from 'commander';
-import type { MasterKind } from '../../crypto/master.js';
+import type { MasterKind } from '../../crypto/master/master-key.js';
 import { wholeNumber, type Context } from '../context.js';
 import { sourceForInit } from '../master.js';
-import { forgetStoreInAgent } from '../../agent/client.js';
+import { forgetStoreInAgent } from '../../crypto/master/agent/client.js';
 
 interface RotateMasterOptions {
   to: MasterKind;

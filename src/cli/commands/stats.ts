@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { StoreError } from '../../errors.js';
 import type { AuditSummary } from '../../store/audit-summary.js';
 import { collectStats, type StoreStats } from '../../store/stats.js';
-import { writeFileAtomic } from '../atomic-file.js';
+import { writeFileAtomic } from '../../platform/atomic-file.js';
 import type { Context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { write } from '../io.js';

@@ -1,6 +1,6 @@
 /** `store completion bash`: a completion function for bash 4+, without the bash-completion package. */
 import { posixTables } from './posix.js';
-import { shellQuote } from '../../store/shell-quote.js';
+import { shellQuote } from '../../platform/shell-quote.js';
 import { allCommands, type CommandSpec } from './spec.js';
 
 export function bashScript(root: CommandSpec): string {

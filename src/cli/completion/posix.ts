@@ -4,7 +4,7 @@
  * that finds the command, a pending option value and the global options to
  * pass on when secret names are asked for.
  */
-import { shellQuote } from '../../store/shell-quote.js';
+import { shellQuote } from '../../platform/shell-quote.js';
 import { allCommands, NAME_LOOKUP_OPTIONS, type CommandSpec } from './spec.js';
 
 function caseFunction(name: string, comment: string, subject: string, arms: string[], otherwise: string): string {

@@ -1,6 +1,6 @@
 /** `store completion zsh`: a completion function for zsh's compsys, with descriptions. */
 import { posixTables } from './posix.js';
-import { shellQuote } from '../../store/shell-quote.js';
+import { shellQuote } from '../../platform/shell-quote.js';
 import { allCommands, oneLine, type CommandSpec } from './spec.js';
 
 /** `word:description` for _describe (a colon in the word is escaped). */

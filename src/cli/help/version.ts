@@ -4,7 +4,7 @@
  * schema and file formats it writes (a store or bundle from a newer build is
  * refused, not guessed at). Loaded only for that command.
  */
-import { BUNDLE_MAGIC, BUNDLE_FORMAT_V1 } from '../../crypto/bundle.js';
+import { BUNDLE_MAGIC, BUNDLE_FORMAT_V1 } from '../../crypto/bundle/header.js';
 import { FORMAT_V1 } from '../../crypto/format.js';
 import { STORE_FORMAT } from '../../store/header.js';
 import { SCHEMA_VERSION } from '../../store/sqlite/schema.js';

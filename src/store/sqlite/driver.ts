@@ -10,7 +10,7 @@ import { BUSY_TIMEOUT_MS, type ReadOnlyFile } from './open.js';
 import { changedSince, type FileStamp, type ReadOnlyReason } from './read-only.js';
 import { changeRefused } from '../read-only.js';
 import { onlineBackup } from './files.js';
-import { storeFileError } from './errors.js';
+import { isBusy, storeFileError } from './errors.js';
 import type { KeyStatus } from '../../crypto/keyset.js';
 import type {
   AuditFilter, AuditHead, AuditRow, FileCapabilities, RawJoined, RawKey, RawListRow, RawMeta, RawOps, RawRewrap, RawSecret, RawStorage, RawVersion,
@@ -101,16 +101,6 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
 /** Block the thread for `ms` (the storage API is synchronous, as better-sqlite3 is). */
 function sleepSync(ms: number): void {
   Atomics.wait(sleeper, 0, 0, ms);
-}
-
-/**
- * Another connection holds what this one waits for. SQLITE_READONLY_RECOVERY
- * too: a read-only reader (src/store/sqlite/read-only.ts) found the -shm
- * between a writer opening it and setting it up, which only the writer can do.
- */
-function isBusy(e: unknown): boolean {
-  return e instanceof Database.SqliteError
-    && (e.code.startsWith('SQLITE_BUSY') || e.code.startsWith('SQLITE_LOCKED') || e.code === 'SQLITE_READONLY_RECOVERY');
 }
 
 /** How often a waiting writer tries again for the write lock. */

@@ -27,6 +27,16 @@ function codeOf(e: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/**
+ * Another connection holds what this one waits for. SQLITE_READONLY_RECOVERY
+ * too: a read-only reader (src/store/sqlite/read-only.ts) found the -shm
+ * between a writer opening it and setting it up, which only the writer can do.
+ */
+export function isBusy(e: unknown): boolean {
+  const code = codeOf(e);
+  return code !== undefined && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED') || code === 'SQLITE_READONLY_RECOVERY');
+}
+
 /** Bytes free to this user on the file system holding `dir`; undefined when it cannot be asked. */
 function freeBytes(dir: string): number | undefined {
   try {

@@ -2,11 +2,13 @@
  * SQLite work on whole files, for backup and restore: the online copy, the
  * journal mode a file carries, a store's id read without any key, and holding
  * a live store still while its file is copied or swapped. SQL stays in this
- * directory; src/store/backup.ts decides when each runs.
+ * directory; src/store/backup/ decides when each runs.
  */
 import { closeSync, copyFileSync, fsyncSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { StoreError } from '../../errors.js';
 import { Database, nativeBinding } from './native.js';
+import { sizeOf } from '../../platform/file-size.js';
+import { isBusy } from './errors.js';
 
 /** Pages per backup step while nobody else writes, so a terminal sees progress. */
 const MIN_STEP_PAGES = 1024;
@@ -229,19 +231,6 @@ export function settle(path: string): void {
       // as above
     }
   }
-}
-
-function sizeOf(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
-  }
-}
-
-function isBusy(e: unknown): boolean {
-  const code = (e as { code?: unknown })?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
 }
 
 type Still<T> = { state: 'done'; value: T } | { state: 'busy' } | { state: 'unusable' };

@@ -4,10 +4,11 @@
  * is refused and left byte-for-byte as it was.
  */
 import { Database, nativeBinding } from './native.js';
-import { closeSync, constants, existsSync, fchmodSync, fstatSync, mkdirSync, openSync, readSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreError } from '../../errors.js';
-import { withExclusiveLock } from '../lock.js';
+import { withExclusiveLock } from '../../platform/lock.js';
+import { createExclusive } from '../../platform/exclusive-file.js';
 import { fsCauseError, storeFileError, writeBlocked } from './errors.js';
 import { APPLICATION_ID, SCHEMA_VERSION, migrate } from './schema.js';
 import { openReadOnly, type FileStamp, type ReadOnlyReason } from './read-only.js';
@@ -34,13 +35,12 @@ export function createStoreFile(path: string): Database {
   }
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
+    fd = createExclusive(path, { readable: true });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw new StoreError('E_STORE_EXISTS', `${path} already exists`, ['open it, or choose another path']);
     throw storeFileError(e, `cannot create ${path}`, path) ?? e;
   }
-  fchmodSync(fd, 0o600); // the umask may have taken bits away, never added: make it exact
   closeSync(fd);
   let db: Database | undefined;
   try {

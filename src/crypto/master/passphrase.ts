@@ -1,9 +1,9 @@
 /** Master key from a passphrase: scrypt with a random 16-byte salt kept in the store header. */
 import { fromBase64, toBase64, utf8, wipe } from '../bytes.js';
 import { DEFAULT_SCRYPT, checkScryptParams, scrypt, type ScryptParams } from '../kdf.js';
-import { checkFamily, masterKeyMissing, type MasterKeySource, type MasterParams } from '../master.js';
+import { checkFamily, masterKeyMissing, type MasterKeySource, type MasterParams } from './master-key.js';
 import { randomBytes } from '../random.js';
-import { rawMasterKey } from '../raw-master.js';
+import { rawMasterKey } from './raw-master.js';
 import { StoreError } from '../../errors.js';
 
 const SALT_BYTES = 16;

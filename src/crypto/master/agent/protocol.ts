@@ -9,8 +9,8 @@
  *   head.sizes lists the byte length of each field, in order.
  */
 import type { Socket } from 'node:net';
-import type { MasterKind } from '../crypto/master.js';
-import { wipe } from '../crypto/bytes.js';
+import type { MasterKind } from '../master-key.js';
+import { wipe } from '../../bytes.js';
 
 export const AGENT_PROTOCOL = 1;
 /** Far above any frame we send (a wrapped data key is under 100 bytes): a bigger one is a broken peer. */

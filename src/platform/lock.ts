@@ -18,12 +18,13 @@
  * of two processes that find the same dead lock at once, at most one takes
  * it over (each sees the other's claim, or one comes after the other's).
  */
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { StoreError } from '../errors.js';
-import { hostTag, isAlive } from '../platform/process.js';
+import { createExclusive } from './exclusive-file.js';
+import { hostTag, isAlive } from './process.js';
 
 export interface LockOptions {
   /** Wait for the lock instead of failing at once with E_LOCKED (default false). */
@@ -73,7 +74,7 @@ interface Claim {
 function writeClaim(path: string): string {
   const file = `${path}.lock-claim-${hostTag()}-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
-    writeFileSync(file, '', { mode: 0o600, flag: 'wx' });
+    closeSync(createExclusive(file));
   } catch (e) {
     throw new StoreError('E_IO', `cannot lock ${path}: cannot write ${basename(file)} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
   }

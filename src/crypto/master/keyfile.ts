@@ -7,9 +7,9 @@ import { dirname, resolve } from 'node:path';
 import { StoreError } from '../../errors.js';
 import { makeDirDurable, nodeFileOps, writeNewFileDurably, type FileOps } from '../../platform/durable-file.js';
 import { toBase64, wipe } from '../bytes.js';
-import { masterKeyMissing, type MasterKeySource } from '../master.js';
+import { masterKeyMissing, type MasterKeySource } from './master-key.js';
 import { randomBytes } from '../random.js';
-import { MASTER_KEY_BYTES } from '../raw-master.js';
+import { MASTER_KEY_BYTES } from './raw-master.js';
 import { decodeMasterKey, rawKeySource } from './raw-key.js';
 
 export interface KeyFileOptions {

@@ -1,8 +1,9 @@
-/** Files the CLI writes whole: a reader never sees half of one. */
-import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+/** Files written whole: a reader never sees half of one. */
+import { closeSync, fchmodSync, fsyncSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { StoreError } from '../errors.js';
+import { createExclusive } from './exclusive-file.js';
 
 /**
  * Write `data` to `path` through a temp file in the same directory and a
@@ -15,7 +16,7 @@ export function writeFileAtomic(path: string, data: Uint8Array | string, mode = 
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   let fd: number;
   try {
-    fd = openSync(tmp, 'wx', 0o600);
+    fd = createExclusive(tmp);
   } catch (e) {
     throw new StoreError('E_IO', `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
   }

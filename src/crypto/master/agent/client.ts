@@ -5,8 +5,8 @@
  * cannot each take the other's fresh socket for a stale one.
  */
 import { connect, type Socket } from 'node:net';
-import { StoreError } from '../errors.js';
-import { wipe } from '../crypto/bytes.js';
+import { StoreError } from '../../../errors.js';
+import { wipe } from '../../bytes.js';
 import { dirname } from 'node:path';
 import { agentSocketPath, checkAgentDir, type Env } from './paths.js';
 import { readFrames, sendFrame, type Frame, type ReplyHead, type RequestHead } from './protocol.js';

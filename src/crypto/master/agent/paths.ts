@@ -8,8 +8,8 @@
 import { lstatSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { StoreError } from '../errors.js';
-import { modeText } from '../store/file-mode.js';
+import { StoreError } from '../../../errors.js';
+import { modeText } from '../../../platform/file-mode.js';
 
 /** The environment the agent's place is read from (the CLI's Io.env, or process.env). */
 export type Env = Record<string, string | undefined>;

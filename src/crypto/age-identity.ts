@@ -5,12 +5,13 @@
  * mode 0600, a file readable by group or others is refused, created never
  * over an existing file, and their content never reaches a message.
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { StoreError } from '../../errors.js';
-import { makeDirDurable, nodeFileOps, writeNewFileDurably, type FileOps } from '../../platform/durable-file.js';
-import { generateAgeIdentity, parseIdentities, parseRecipients, recipientOf } from '../age.js';
-import { wipe } from '../bytes.js';
+import { StoreError } from '../errors.js';
+import { readWhole } from '../platform/read-whole.js';
+import { makeDirDurable, nodeFileOps, writeNewFileDurably, type FileOps } from '../platform/durable-file.js';
+import { generateAgeIdentity, parseIdentities, parseRecipients, recipientOf } from './age.js';
+import { wipe } from './bytes.js';
 
 /** Far more than a few dozen identities with comments; age itself reads at most 16 MiB. */
 const MAX_IDENTITY_FILE_BYTES = 1024 * 1024;
@@ -49,14 +50,7 @@ function readSmallFile(path: string, rules: FileRules): Uint8Array {
         [`chmod 600 ${path}`],
       );
     }
-    const out = new Uint8Array(st.size);
-    let done = 0;
-    while (done < out.length) {
-      const got = readSync(fd, out, done, out.length - done, done);
-      if (got === 0) break;
-      done += got;
-    }
-    return out.subarray(0, done);
+    return readWhole(fd, st.size);
   } finally {
     closeSync(fd);
   }

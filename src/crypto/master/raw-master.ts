@@ -6,9 +6,9 @@
  */
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { open, seal, KEY_BYTES } from './aead.js';
-import { utf8, wipe } from './bytes.js';
-import type { MasterKey, MasterKind } from './master.js';
+import { open, seal, KEY_BYTES } from '../aead.js';
+import { utf8, wipe } from '../bytes.js';
+import type { MasterKey, MasterKind } from './master-key.js';
 
 const KEK_INFO = utf8.encode('strongbox/v1/kek');
 

@@ -1,7 +1,7 @@
 /** The unlock agent as a master-key source for the library and the CLI. */
-import { StoreError } from '../errors.js';
-import type { MasterKeySource } from '../crypto/master.js';
-import { agentKeyFor } from './master-key.js';
+import { StoreError } from '../../../errors.js';
+import type { MasterKeySource } from '../master-key.js';
+import { agentKeyFor } from './held-key.js';
 import type { Env } from './paths.js';
 
 export interface AgentSourceOptions {

@@ -5,7 +5,7 @@
  * data keys. The wrap/unwrap interface (rather than raw key bytes) is what
  * lets an HSM-held key work without ever entering the process.
  */
-import { StoreError, WrongMasterKeyError } from '../errors.js';
+import { StoreError, WrongMasterKeyError } from '../../errors.js';
 
 export type MasterKind = 'passphrase' | 'keyfile' | 'env' | 'raw' | 'pkcs11';
 

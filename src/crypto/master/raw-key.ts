@@ -1,7 +1,7 @@
 /** Master keys that are 32 raw bytes: from the caller, the environment, or a key file. */
 import { fromBase64, wipe } from '../bytes.js';
-import { checkFamily, masterKeyMissing, type MasterKeySource, type MasterKind } from '../master.js';
-import { MASTER_KEY_BYTES, rawMasterKey } from '../raw-master.js';
+import { checkFamily, masterKeyMissing, type MasterKeySource, type MasterKind } from './master-key.js';
+import { MASTER_KEY_BYTES, rawMasterKey } from './raw-master.js';
 
 /**
  * A source over a loader of the 32 root bytes. The loader runs at most once

@@ -5,8 +5,8 @@
  * wrap/unwrap fails with E_AGENT; an open Store needs its master key only to
  * load data keys another process added, or to rotate.
  */
-import type { MasterKey, MasterKind } from '../crypto/master.js';
-import { hex } from '../crypto/bytes.js';
+import type { MasterKey, MasterKind } from '../master-key.js';
+import { hex } from '../../bytes.js';
 import { connectAgent, privateAgentSocket, type AgentConnection } from './client.js';
 import type { Env } from './paths.js';
 

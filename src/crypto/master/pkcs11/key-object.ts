@@ -1,0 +1,118 @@
+/**
+ * The master key object inside the token: found by label, or generated at
+ * create as AES-256, sensitive, never extractable, encrypt/decrypt only; a
+ * key found is refused unless it meets that same policy.
+ */
+import type * as Pkcs11Js from 'pkcs11js';
+import { masterKeyMissing } from '../master-key.js';
+import { ckrOf, type Handle, type P11 } from './module.js';
+import type { TokenSession } from './session.js';
+
+const KEY_BYTES = 32;
+
+function keyTemplate(p11: P11, keyLabel: string): Pkcs11Js.Template {
+  return [
+    { type: p11.CKA_CLASS, value: p11.CKO_SECRET_KEY },
+    { type: p11.CKA_KEY_TYPE, value: p11.CKK_AES },
+    { type: p11.CKA_TOKEN, value: true },
+    { type: p11.CKA_LABEL, value: keyLabel },
+  ];
+}
+
+/** The AES key objects labelled `keyLabel` (at most 2: enough to see an ambiguity). */
+function findKeys(t: TokenSession, keyLabel: string): Handle[] {
+  const { lib, p11 } = t.module;
+  try {
+    lib.C_FindObjectsInit(t.session, keyTemplate(p11, keyLabel));
+    try {
+      return lib.C_FindObjects(t.session, 2);
+    } finally {
+      lib.C_FindObjectsFinal(t.session);
+    }
+  } catch (e) {
+    throw masterKeyMissing(`cannot search token ${JSON.stringify(t.tokenLabel)} for keys: ${ckrOf(e)}`);
+  }
+}
+
+/** Make the master key inside the token: AES-256, sensitive, never extractable, encrypt/decrypt only. */
+function generateKey(t: TokenSession, keyLabel: string): Handle {
+  const { lib, p11 } = t.module;
+  try {
+    return lib.C_GenerateKey(t.session, { mechanism: p11.CKM_AES_KEY_GEN }, [
+      ...keyTemplate(p11, keyLabel),
+      { type: p11.CKA_VALUE_LEN, value: KEY_BYTES },
+      { type: p11.CKA_PRIVATE, value: true },
+      { type: p11.CKA_SENSITIVE, value: true },
+      { type: p11.CKA_EXTRACTABLE, value: false },
+      { type: p11.CKA_ENCRYPT, value: true },
+      { type: p11.CKA_DECRYPT, value: true },
+      // Least privilege: the key wraps through AES-GCM encrypt/decrypt only.
+      { type: p11.CKA_WRAP, value: false },
+      { type: p11.CKA_UNWRAP, value: false },
+      { type: p11.CKA_SIGN, value: false },
+      { type: p11.CKA_VERIFY, value: false },
+      { type: p11.CKA_DERIVE, value: false },
+    ]);
+  } catch (e) {
+    throw masterKeyMissing(`cannot generate key ${JSON.stringify(keyLabel)} on token ${JSON.stringify(t.tokenLabel)}: ${ckrOf(e)}`);
+  }
+}
+
+function attrBool(v: Buffer | undefined): boolean | undefined {
+  return v && v.length > 0 ? v[0] !== 0 : undefined;
+}
+
+/** A CK_ULONG as the platform lays it out (little-endian here), small values only. */
+function attrULong(v: Buffer | undefined): number | undefined {
+  return v && v.length > 0 ? v.readUIntLE(0, Math.min(v.length, 6)) : undefined;
+}
+
+/** Refuse a key Strongbox would not have made: extractable, not sensitive, not AES-256, or unable to encrypt. */
+function checkKeyPolicy(t: TokenSession, key: Handle, keyLabel: string): void {
+  const { lib, p11 } = t.module;
+  let values: Map<number, Buffer>;
+  try {
+    const got = lib.C_GetAttributeValue(t.session, key, [
+      { type: p11.CKA_SENSITIVE },
+      { type: p11.CKA_EXTRACTABLE },
+      { type: p11.CKA_VALUE_LEN },
+      { type: p11.CKA_ENCRYPT },
+      { type: p11.CKA_DECRYPT },
+    ]);
+    values = new Map(got.map((a) => [a.type, a.value]));
+  } catch (e) {
+    throw masterKeyMissing(`cannot read the attributes of key ${JSON.stringify(keyLabel)}: ${ckrOf(e)}`);
+  }
+  const where = `PKCS#11 key ${JSON.stringify(keyLabel)} on token ${JSON.stringify(t.tokenLabel)}`;
+  if (attrBool(values.get(p11.CKA_SENSITIVE)) !== true || attrBool(values.get(p11.CKA_EXTRACTABLE)) !== false) {
+    throw masterKeyMissing(`${where} can be extracted from the token (it must be sensitive and non-extractable)`, [
+      'use another key label: init with create generates a suitable key',
+    ]);
+  }
+  if (attrULong(values.get(p11.CKA_VALUE_LEN)) !== KEY_BYTES) {
+    throw masterKeyMissing(`${where} is not an AES-256 key`);
+  }
+  if (attrBool(values.get(p11.CKA_ENCRYPT)) !== true || attrBool(values.get(p11.CKA_DECRYPT)) !== true) {
+    throw masterKeyMissing(`${where} is not allowed to encrypt and decrypt (CKA_ENCRYPT, CKA_DECRYPT)`);
+  }
+}
+
+export function findOrCreateKey(t: TokenSession, keyLabel: string, create: boolean): Handle {
+  const found = findKeys(t, keyLabel);
+  if (found.length > 1) {
+    throw masterKeyMissing(`several AES keys on token ${JSON.stringify(t.tokenLabel)} are labelled ${JSON.stringify(keyLabel)}`, [
+      'give the master key a label of its own',
+    ]);
+  }
+  let key = found[0];
+  if (!key) {
+    if (!create) {
+      throw masterKeyMissing(`no AES key labelled ${JSON.stringify(keyLabel)} on token ${JSON.stringify(t.tokenLabel)}`, [
+        'check the key label; at init, ask for the key to be created',
+      ]);
+    }
+    key = generateKey(t, keyLabel);
+  }
+  checkKeyPolicy(t, key, keyLabel);
+  return key;
+}

@@ -1,0 +1,103 @@
+/** The file steps of backup and restore: private temp files beside the target, durable syncs, names taken only when free. */
+import { closeSync, fsyncSync, linkSync, lstatSync, openSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { createExclusive } from '../../platform/exclusive-file.js';
+import { dirname } from 'node:path';
+import { StoreError } from '../../errors.js';
+import { tempNameBeside, type TempLabel } from '../leftovers.js';
+
+/** Fail unless nothing at all is at `path` (a dangling symlink counts as something). */
+export function refuseExisting(path: string, hint: string): void {
+  let exists = true;
+  try {
+    lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new StoreError('E_IO', `cannot check ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    exists = false;
+  }
+  if (exists) throw new StoreError('E_STORE_EXISTS', `${path} already exists`, [hint]);
+}
+
+/** A new empty file of mode 0600 beside `near`, named so nobody mistakes it for a finished one. */
+export function privateTemp(near: string, label: TempLabel): string {
+  const dir = dirname(near);
+  const tmp = tempNameBeside(near, label);
+  let fd: number;
+  try {
+    fd = createExclusive(tmp, { readable: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new StoreError('E_IO', `the directory ${dir} does not exist`);
+    throw new StoreError('E_IO', `cannot create a file in ${dir}: ${code ?? 'error'}`);
+  }
+  closeSync(fd);
+  return tmp;
+}
+
+/** Remove a temp file and anything SQLite may have left beside it. */
+export function removeTemp(tmp: string): void {
+  for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(`${tmp}${suffix}`, { force: true });
+}
+
+export function syncFile(path: string): void {
+  const fd = openSync(path, 'r+');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Make a rename or link durable. Best effort: some file systems cannot sync a directory. */
+export function syncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // nothing more we can do here
+  }
+}
+
+/** Give `tmp` the name `path` only if nothing has it: link fails with EEXIST where rename would overwrite. */
+export function placeNew(tmp: string, path: string): void {
+  try {
+    linkSync(tmp, path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new StoreError('E_STORE_EXISTS', `${path} appeared while the backup was being written`, ['nothing was overwritten; choose another name']);
+    throw new StoreError('E_IO', `cannot create ${path}: ${code ?? 'error'}`);
+  }
+  unlinkSync(tmp);
+}
+
+/** Error messages about a temp copy should name the file the user gave. */
+export function renamed(e: unknown, from: string, to: string): unknown {
+  if (!(e instanceof StoreError) || !e.message.includes(from)) return e;
+  return new StoreError(e.code, e.message.split(from).join(to), e.hints);
+}
+
+/** Same file (one inode under two names)? */
+export function sameFile(a: string, b: string): boolean {
+  try {
+    const x = statSync(a);
+    const y = statSync(b);
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+export function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function fsFail(what: string, e: unknown): StoreError {
+  return new StoreError('E_IO', `cannot ${what}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+}

@@ -1,0 +1,220 @@
+/**
+ * The write side every import shares (bundle and plaintext): one transaction
+ * under the stored primary key, the conflict policies, max versions, the
+ * audit entries, and the look at Ctrl-C before anything is written.
+ */
+import { StoreError } from '../../errors.js';
+import { equalBytes, wipe } from '../../crypto/bytes.js';
+import { openValue, sealValue } from '../../crypto/envelope.js';
+import type { AuditEntry } from '../audit.js';
+import { reloadKeyset, StaleKeyset } from '../keys.js';
+import type { StoreContext } from '../store.js';
+import type { SecretRow, StorageOps } from '../storage.js';
+import type { ConflictPolicy, ImportActionKind, ImportFormat, ImportReport } from './types.js';
+
+function emptyReport(path: string, format: ImportFormat, dryRun: boolean, onConflict: ConflictPolicy): ImportReport {
+  return {
+    path, format, dryRun, onConflict, created: [], overwritten: [], appended: [], unchanged: [], skipped: [], noCurrentValue: [], versions: 0, pruned: 0,
+    actions: [],
+  };
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Let pending events run (a Ctrl-C handler among them: a signal that came
+ * during synchronous work waits for the event loop's poll, which lies between
+ * two turns of setImmediate), then reject with E_INTERRUPTED if `signal` was
+ * aborted. Only called before the import's transaction, so "nothing was
+ * imported" is always true when it rejects.
+ */
+export async function stopIfInterrupted(signal: AbortSignal | undefined, path: string): Promise<void> {
+  if (!signal) return;
+  await yieldToEventLoop();
+  await yieldToEventLoop();
+  if (signal.aborted) {
+    throw new StoreError('E_INTERRUPTED', `the import of ${path} was interrupted before anything was written: nothing was imported`, [
+      'run it again: it starts from the beginning (an import writes everything in one transaction, or nothing)',
+    ]);
+  }
+}
+
+/**
+ * Run `fn` in a write transaction (a read one for a dry run) whose sealing
+ * key is the stored primary; reload the keyset and retry if another process rotated.
+ */
+async function sealingTransaction(c: StoreContext, dryRun: boolean, fn: (tx: StorageOps) => void): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      if (dryRun) {
+        c.storage.read(fn);
+      } else {
+        try {
+          c.storage.write((tx) => {
+            if (tx.primaryKeyId() !== c.keyset.primary()?.id) throw new StaleKeyset();
+            fn(tx);
+          });
+        } finally {
+          c.cache?.clear(); // an import may change any secret: no cached read may outlive it
+        }
+      }
+      return;
+    } catch (e) {
+      if (!(e instanceof StaleKeyset) || attempt >= 3) throw e;
+      await reloadKeyset(c);
+    }
+  }
+}
+
+/** A dry run's comparisons, audited once its read transaction is over (a read that cannot be recorded fails, as a get does). */
+function auditComparisons(c: StoreContext, entries: readonly AuditEntry[]): void {
+  if (entries.length > 0) c.storage.writeRelaxed((tx) => { for (const e of entries) c.audit.append(tx, e); });
+}
+
+/**
+ * The write of an import: `fn` gets an Importer in one transaction (a read
+ * one for a dry run), started over with a fresh report if the keyset must be
+ * reloaded; then the checkpoint an overwrite calls for, and a dry run's
+ * comparisons audited.
+ */
+export async function writeImport(
+  c: StoreContext, path: string, format: ImportFormat, dryRun: boolean, onConflict: ConflictPolicy, fn: (im: Importer) => void,
+): Promise<ImportReport> {
+  let report = emptyReport(path, format, dryRun, onConflict);
+  let compared: AuditEntry[] = [];
+  await sealingTransaction(c, dryRun, (tx) => {
+    report = emptyReport(path, format, dryRun, onConflict);
+    const im = new Importer(c, tx, report, dryRun);
+    compared = im.compared;
+    fn(im);
+  });
+  if (!dryRun && report.overwritten.length > 0) c.storage.checkpoint();
+  auditComparisons(c, compared);
+  return report;
+}
+
+/** Writes (or, in a dry run, counts) inside one transaction; shared by bundle and plain imports. */
+export class Importer {
+  readonly #detail: string;
+  /** Dry run: the comparisons made (reads of current values), audited after the read transaction. */
+  readonly compared: AuditEntry[] = [];
+
+  constructor(
+    private readonly c: StoreContext,
+    private readonly tx: StorageOps,
+    private readonly report: ImportReport,
+    private readonly dryRun: boolean,
+  ) {
+    this.#detail = `${report.format} ${report.path} (on conflict: ${report.onConflict})`;
+  }
+
+  /** One audit entry per secret written, in the import's own transaction (fail closed, like every change). */
+  audit(name: string, versions: number[]): void {
+    if (!this.dryRun) this.c.audit.append(this.tx, { action: 'import', name, versions, outcome: 'ok', detail: this.#detail });
+  }
+
+  #act(name: string, action: ImportActionKind, list: string[]): void {
+    list.push(name);
+    this.report.actions.push({ name, action });
+  }
+
+  /** The bundle holds no live current value for an existing name (new-version, update): left alone. */
+  noCurrentValue(name: string): void {
+    this.#act(name, 'no-current-value', this.report.noCurrentValue);
+  }
+
+  /** The secret row to import versions into, or what the policy says instead. */
+  begin(name: string, createdAt: number): { mode: 'create'; row: SecretRow | undefined } | { mode: 'skip' } | { mode: 'append'; row: SecretRow } {
+    const existing = this.tx.findSecret(name);
+    if (existing) {
+      switch (this.report.onConflict) {
+        case 'skip':
+          this.#act(name, 'skip', this.report.skipped);
+          return { mode: 'skip' };
+        case 'new-version':
+        case 'update':
+          return { mode: 'append', row: existing };
+        case 'overwrite':
+          this.#act(name, 'overwrite', this.report.overwritten);
+          if (!this.dryRun) this.tx.deleteSecret(existing.id);
+          break;
+      }
+    } else {
+      this.#act(name, 'create', this.report.created);
+    }
+    return { mode: 'create', row: this.dryRun ? undefined : this.tx.insertSecret(name, createdAt) };
+  }
+
+  /** Insert a version as it was in the source (number, times, state). */
+  insert(row: SecretRow | undefined, name: string, version: number, createdAt: number, deletedAt: number | null, value: Uint8Array): void {
+    this.report.versions++;
+    if (!row) return;
+    const primary = this.c.keyset.primary()!;
+    const { blob, keyId } = sealValue(primary, this.c.header.storeId, name, version, value);
+    this.tx.insertVersion(row.id, { version, createdAt, deletedAt, destroyedAt: null, keyId, ciphertext: blob });
+  }
+
+  /**
+   * Append `value` as version n+1 of an existing secret, as a put would
+   * (under `update`, only when it differs from the current live value).
+   */
+  append(row: SecretRow, value: Uint8Array): void {
+    if (this.report.onConflict === 'update' && this.#isCurrent(row, value)) {
+      this.#act(row.name, 'unchanged', this.report.unchanged);
+      return;
+    }
+    this.#act(row.name, 'update', this.report.appended);
+    const now = this.c.now();
+    const next: SecretRow = { ...row, currentVersion: row.currentVersion + 1, updatedAt: now };
+    if (this.dryRun) {
+      this.insert(undefined, row.name, next.currentVersion, now, null, value);
+      this.#prune(undefined, row.maxVersions, this.tx.listVersions(row.id).length + 1);
+      return;
+    }
+    this.insert(row, row.name, next.currentVersion, now, null, value);
+    this.tx.updateSecret(next);
+    this.#prune(row.id, row.maxVersions, 0);
+    this.audit(row.name, [next.currentVersion]);
+  }
+
+  /**
+   * Whether `value` is the secret's current live value. Decrypting it is a
+   * read, so it is audited as reads are (config audit.reads): in the import's
+   * transaction, or for a dry run (a read transaction) just after it.
+   * The value is compared in constant time and wiped.
+   */
+  #isCurrent(row: SecretRow, value: Uint8Array): boolean {
+    const current = this.tx.readVersion(row.name, row.currentVersion)?.version;
+    // Deleted or destroyed: importing the value makes it live again, so it is a change.
+    if (!current || current.deletedAt !== null || current.destroyedAt !== null) return false;
+    if (current.keyId !== null && !this.c.keyset.byId(current.keyId)) throw new StaleKeyset(); // another process rotated: reload, start over
+    const plain = openValue(this.c.keyset, this.c.header.storeId, row.name, current.version, current.ciphertext);
+    try {
+      if (this.c.header.auditReads) {
+        const entry: AuditEntry = { action: 'import.compare', name: row.name, versions: [current.version], outcome: 'ok', detail: this.#detail };
+        if (this.dryRun) this.compared.push(entry);
+        else this.c.audit.append(this.tx, entry);
+      }
+      return equalBytes(plain, value);
+    } finally {
+      wipe(plain);
+    }
+  }
+
+  /** Set a created secret's metadata once its versions are in. */
+  finish(row: SecretRow | undefined, fields: Pick<SecretRow, 'currentVersion' | 'maxVersions' | 'custom' | 'updatedAt'>, versions: number[]): void {
+    if (row) {
+      this.tx.updateSecret({ ...row, ...fields });
+      this.audit(row.name, versions);
+    }
+    this.#prune(row?.id, fields.maxVersions, versions.length);
+  }
+
+  /** Apply max versions as every write does (the secret's own, else the store default). */
+  #prune(secretId: number | undefined, maxVersions: number, versions: number): void {
+    const keep = maxVersions || this.c.header.defaultMaxVersions;
+    if (keep <= 0) return;
+    if (secretId === undefined) this.report.pruned += Math.max(0, versions - keep); // dry run: count only
+    else this.report.pruned += this.tx.pruneVersions(secretId, keep).length;
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * Plaintext export and import: a JSON object `{"name": "value"}` or a .env
+ * file. THIS IS THE ONLY CODE THAT WRITES SECRET VALUES IN CLEAR TEXT TO A
+ * FILE (the export's output, created new with mode 0600, never overwritten,
+ * removed on failure; its buffers are wiped), and the only code that reads
+ * them from one. It runs only when asked (`store export --format json|env`,
+ * `store import` of a JSON or .env file); keep it small enough to audit.
+ * Values never appear in an error or a report: problems name secrets only.
+ */
+import { parse as parseDotenv } from 'dotenv';
+import { basename, extname } from 'node:path';
+import { StoreError } from '../../errors.js';
+import { ageEncodingOf } from '../../crypto/age.js';
+import { tryUtf8, utf8, wipe } from '../../crypto/bytes.js';
+import { BUNDLE_MAGIC_PREFIX } from '../../crypto/bundle/header.js';
+import { reported } from '../events.js';
+import { nameProblem } from '../names.js';
+import { refuseUnlogged } from '../read-only.js';
+import { contextOf, eventsOf, type Store } from '../store.js';
+import { checkPolicy, checkPrefix, shown, usage } from './checks.js';
+import { readBounded, withNewFile } from './files.js';
+import { stopIfInterrupted, writeImport } from './importer.js';
+import { auditExport, plaintextOf, selection, snapshot } from './snapshot.js';
+import { ImportRefusedError, type ExportReport, type PlainExportOptions, type PlainFormat, type PlainImportOptions, type ImportReport } from './types.js';
+
+/** Plaintext import files are read whole; this bounds the memory it takes. */
+const MAX_PLAIN_FILE_BYTES = 256 * 1024 * 1024;
+
+const ENV_NAME = /^[A-Za-z0-9_.-]+$/;
+
+/**
+ * `NAME=<value>\n` such that dotenv's parser reads back exactly `value`, or
+ * undefined when no quoting does (dotenv has no escape for a backslash or a
+ * quote inside double quotes). Each candidate is checked by parsing it.
+ */
+export function envLine(name: string, value: string): string | undefined {
+  if (!ENV_NAME.test(name)) return undefined;
+  const candidates = [
+    `"${value.replace(/\n/g, '\\n').replace(/\r/g, '\\r')}"`,
+    `'${value}'`,
+    `\`${value}\``,
+    value,
+  ];
+  for (const quoted of candidates) {
+    const line = `${name}=${quoted}\n`;
+    const back = parseDotenv(line);
+    const keys = Object.keys(back);
+    if (keys.length === 1 && keys[0] === name && back[name] === value) return line;
+  }
+  return undefined;
+}
+
+/**
+ * Write each current live value under `prefix` in plain text, as a JSON
+ * object `{"name": "value"}` or a .env file, to `path` (a new file, 0600).
+ * Values must be UTF-8 (and, for .env, names without '/' and values dotenv
+ * can read back unchanged); otherwise nothing is written and every offending
+ * secret is named.
+ * @throws E_USAGE, E_INVALID_VALUE, E_IO, E_TAMPERED
+ */
+export async function exportPlain(store: Store, path: string, options: PlainExportOptions): Promise<ExportReport> {
+  return reported(eventsOf(store), 'exportPlain', undefined, () => exportPlainUnreported(store, path, options));
+}
+
+async function exportPlainUnreported(store: Store, path: string, options: PlainExportOptions): Promise<ExportReport> {
+  const c = contextOf(store);
+  refuseUnlogged(c, 'an export');
+  const prefix = checkPrefix(options.prefix);
+  const format = options.format;
+  if (format !== 'json' && format !== 'env') throw usage(`a plaintext export format is json or env, not "${String(format)}"`);
+  return withNewFile(path, true, (sink) => snapshot(c, sink, (tx) => {
+    const report: ExportReport = {
+      path, format, secrets: 0, versions: 0, allVersions: false, skippedNotLive: [], skippedDestroyed: 0, bytes: 0,
+    };
+    // First pass: every value must be writable, or nothing is written.
+    const problems: string[] = [];
+    for (const { secret: s, versions } of selection(tx, prefix, false)) {
+      if (versions.length === 0) {
+        report.skippedNotLive.push(s.name);
+        continue;
+      }
+      if (format === 'env' && !ENV_NAME.test(s.name)) {
+        problems.push(`${s.name}: a .env name holds only letters, digits and _ . - (no '/')`);
+        continue;
+      }
+      const value = plaintextOf(c, tx, s.name, versions[0]!.version);
+      try {
+        const text = tryUtf8(value);
+        if (text === undefined) problems.push(`${s.name}: the value is not UTF-8 text`);
+        else if (format === 'env' && envLine(s.name, text) === undefined) {
+          problems.push(`${s.name}: the value cannot be quoted so that dotenv reads it back unchanged`);
+        }
+      } finally {
+        wipe(value);
+      }
+    }
+    if (problems.length > 0) {
+      throw new StoreError('E_INVALID_VALUE', `cannot export as ${format}, nothing was written:${problems.map((p) => `\n  ${p}`).join('')}`, [
+        'use an encrypted export (it carries any bytes and every name), or leave these out with --prefix',
+      ]);
+    }
+    sink.write(utf8.encode(format === 'json' ? '{' : '# Strongbox plaintext export: this file holds secret values in clear text\n'));
+    for (const { secret: s, versions } of selection(tx, prefix, false)) {
+      if (versions.length === 0) continue;
+      const value = plaintextOf(c, tx, s.name, versions[0]!.version);
+      const text = tryUtf8(value)!;
+      wipe(value);
+      const entry = format === 'json'
+        ? `${report.secrets === 0 ? '' : ','}\n  ${JSON.stringify(s.name)}: ${JSON.stringify(text)}`
+        : envLine(s.name, text)!;
+      sink.write(utf8.encode(entry));
+      report.secrets++;
+      report.versions++;
+    }
+    if (format === 'json') sink.write(utf8.encode(report.secrets === 0 ? '}\n' : '\n}\n'));
+    report.bytes = sink.bytes;
+    return report;
+  }).then((report) => auditExport(c, report)));
+}
+
+export function plainFormatOf(path: string, head: Uint8Array): PlainFormat {
+  const ext = extname(path).toLowerCase();
+  const base = basename(path).toLowerCase();
+  if (ext === '.json') return 'json';
+  if (ext === '.env' || base === '.env' || base.startsWith('.env.')) return 'env';
+  const text = Buffer.from(head).toString('latin1').replace(/^\uFEFF|^\xEF\xBB\xBF/, '').trimStart();
+  return text.startsWith('{') ? 'json' : 'env';
+}
+
+/** The entries of a plaintext import file, in file order, or the problems that stop it. */
+export function parsePlain(text: string, format: PlainFormat): { entries: [string, unknown][]; problems: string[] } {
+  if (format === 'json') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // JSON.parse's message quotes the input: never pass it on.
+      return { entries: [], problems: ['the file is not valid JSON (expected an object {"name": "value", …})'] };
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      return { entries: [], problems: ['the JSON is not an object (expected {"name": "value", …})'] };
+    }
+    return { entries: Object.entries(parsed), problems: [] };
+  }
+  return { entries: Object.entries(parseDotenv(text)), problems: [] };
+}
+
+/**
+ * Import a plaintext JSON object `{"name": "value"}` or .env file (dotenv's
+ * parser; each variable name is the secret name, after `prefix`). Every
+ * entry is checked first (name rules, string values, size, empty values) and
+ * all problems are reported at once; then one transaction writes them all.
+ * @throws E_INVALID_IMPORT, E_IO, E_USAGE
+ */
+export async function importPlain(store: Store, path: string, options: PlainImportOptions = {}): Promise<ImportReport> {
+  return reported(eventsOf(store), 'importPlain', undefined, () => importPlainUnreported(store, path, options));
+}
+
+async function importPlainUnreported(store: Store, path: string, options: PlainImportOptions): Promise<ImportReport> {
+  const c = contextOf(store);
+  const onConflict = checkPolicy(options.onConflict);
+  const dryRun = options.dryRun ?? false;
+  const prefix = checkPrefix(options.prefix);
+  if (options.format !== undefined && options.format !== 'json' && options.format !== 'env') {
+    throw usage(`a plaintext import format is json or env, not "${String(options.format)}"`);
+  }
+  const bytes = readBounded(path, MAX_PLAIN_FILE_BYTES, 'a plaintext import file');
+  if (Buffer.from(bytes.subarray(0, 32)).toString('latin1').startsWith(BUNDLE_MAGIC_PREFIX) || ageEncodingOf(bytes.subarray(0, 64)) !== undefined) {
+    wipe(bytes);
+    throw usage(`${path} is an encrypted export bundle, not a plaintext file`, ['import it without --format']);
+  }
+  const format = options.format ?? plainFormatOf(path, bytes.subarray(0, 64));
+  let text = tryUtf8(bytes);
+  wipe(bytes);
+  if (text === undefined) throw new ImportRefusedError(path, ['the file is not UTF-8 text']);
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+
+  const { entries, problems } = parsePlain(text, format);
+  const limit = c.header.maxValueBytes;
+  const values: [string, Uint8Array][] = [];
+  try {
+    entries.forEach(([key, value], i) => {
+      const name = prefix + key;
+      const where = `entry ${i + 1}`;
+      const problem = nameProblem(name);
+      if (problem) problems.push(`${shown(name, where)}: invalid secret name: ${problem}`);
+      if (typeof value !== 'string') {
+        problems.push(`${shown(name, where)}: the value must be a string, not ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+        return;
+      }
+      // A lone surrogate ("\ud800" in JSON) has no UTF-8 form: encoding would store U+FFFD in its place.
+      if (/\p{Cs}/u.test(value)) {
+        problems.push(`${shown(name, where)}: the value holds a lone UTF-16 surrogate (\\uD800-\\uDFFF unpaired), which is not text; store such bytes with store set`);
+        return;
+      }
+      const bytesOf = utf8.encode(value);
+      if (bytesOf.length === 0 && !options.allowEmpty) problems.push(`${shown(name, where)}: the value is empty (allow with --allow-empty)`);
+      else if (bytesOf.length > limit) problems.push(`${shown(name, where)}: the value is ${bytesOf.length} bytes; this store takes at most ${limit}`);
+      values.push([name, bytesOf]);
+    });
+    if (problems.length > 0) throw new ImportRefusedError(path, problems);
+    await stopIfInterrupted(options.signal, path);
+
+    return await writeImport(c, path, format, dryRun, onConflict, (im) => {
+      const now = c.now();
+      for (const [name, value] of values) {
+        const target = im.begin(name, now);
+        if (target.mode === 'create') {
+          im.insert(target.row, name, 1, now, null, value);
+          im.finish(target.row, { currentVersion: 1, maxVersions: 0, custom: {}, updatedAt: now }, [1]);
+        } else if (target.mode === 'append') {
+          im.append(target.row, value);
+        }
+      }
+    });
+  } finally {
+    for (const [, v] of values) wipe(v);
+  }
+}

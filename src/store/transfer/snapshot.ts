@@ -1,0 +1,73 @@
+/**
+ * What every export reads: one consistent snapshot of the store (one read
+ * transaction), the secrets it takes and their plaintext, and the audit entry
+ * that must be written before the exported file is kept.
+ */
+import { openValue } from '../../crypto/envelope.js';
+import { reloadKeyset } from '../keys.js';
+import type { StoreContext } from '../store.js';
+import type { SecretRow, StorageOps, VersionRow } from '../storage.js';
+import type { Sink } from './files.js';
+import type { ExportReport } from './types.js';
+
+const LIST_PAGE = 500;
+
+/** A value under a data key this process has not loaded: reload the keyset, then start over. */
+class NeedKeys extends Error {}
+
+interface Selected {
+  secret: SecretRow;
+  /** Versions to export (no ciphertext), oldest first; empty when the secret is left out. */
+  versions: VersionRow[];
+  destroyed: number;
+}
+
+/** The secrets under `prefix` in name order, with the versions an export takes from each. */
+export function* selection(tx: StorageOps, prefix: string, allVersions: boolean): Generator<Selected> {
+  let after = '';
+  for (;;) {
+    const page = tx.listSecrets(prefix, after, LIST_PAGE);
+    for (const s of page) {
+      const all = tx.listVersions(s.id);
+      const notDestroyed = all.filter((v) => v.destroyedAt === null);
+      const versions = allVersions
+        ? notDestroyed
+        : notDestroyed.filter((v) => v.version === s.currentVersion && v.deletedAt === null);
+      yield { secret: s, versions, destroyed: allVersions ? all.length - notDestroyed.length : 0 };
+    }
+    if (page.length < LIST_PAGE) return;
+    after = page[page.length - 1]!.name;
+  }
+}
+
+/** The plaintext of a version in a read transaction. The caller wipes it. */
+export function plaintextOf(c: StoreContext, tx: StorageOps, name: string, version: number): Uint8Array {
+  const found = tx.readVersion(name, version)?.version;
+  if (!found || found.destroyedAt !== null) throw new Error(`export: ${name} version ${version} vanished inside one snapshot`);
+  if (found.keyId !== null && !c.keyset.byId(found.keyId)) throw new NeedKeys();
+  return openValue(c.keyset, c.header.storeId, name, version, found.ciphertext);
+}
+
+/** Run `fn` over one snapshot; if it meets a data key we lack (another process rotated), reload and start over. */
+export async function snapshot<T>(c: StoreContext, sink: Pick<Sink, 'reset'>, fn: (tx: StorageOps) => T): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return c.storage.read(fn);
+    } catch (e) {
+      if (!(e instanceof NeedKeys) || attempt >= 3) throw e;
+      sink.reset();
+      await reloadKeyset(c);
+    }
+  }
+}
+
+/**
+ * Record an export in the audit log before the file is kept: an export that
+ * cannot be logged is removed (fail closed, like every change).
+ */
+export function auditExport(c: StoreContext, r: ExportReport): ExportReport {
+  const to = r.recipients ? ` for ${r.recipients.length} recipient(s)` : '';
+  const detail = `${r.format} ${r.path}${to}: ${r.secrets} secret(s), ${r.versions} version(s)${r.allVersions ? ', all versions' : ''}`;
+  c.storage.write((tx) => c.audit.append(tx, { action: 'export', outcome: 'ok', detail }));
+  return r;
+}
