@@ -21,7 +21,7 @@ import { removeLeftovers } from '../leftovers.js';
 import { recordMaintenance } from '../maintenance-times.js';
 import { setJournalMode } from '../sqlite/files.js';
 import { refuseUnlogged } from '../read-only.js';
-import { placeNew, privateTemp, refuseExisting, removeTemp, renamed, syncDir, syncFile } from './files.js';
+import { fileOf, placeNew, privateTemp, refuseExisting, removeTemp, renamed, syncDir, syncFile } from './files.js';
 import { VerificationError, inspect, type Inspected, type VerifyOptions, type VerifyReport } from './verify.js';
 
 export interface BackupOptions {
@@ -46,17 +46,17 @@ export interface BackupReport {
 /** Open the copy at `tmp` with the master key `c` already holds, and verify it deeply. */
 async function verifyCopy(c: StoreContext, tmp: string, shownAs: string, onProgress?: VerifyOptions['onProgress']): Promise<VerifyReport> {
   const raw = new SqliteStorage(await openStoreFile(tmp));
-  let storage: { close(): void } = raw;
+  let storage: { close(): Promise<void> } = raw;
   let keyset: Keyset | undefined;
   try {
-    const unchecked = raw.read((tx) => readHeader(tx, shownAs));
+    const unchecked = await raw.read((tx) => readHeader(tx, shownAs));
     if (!equalBytes(unchecked.storeId, c.header.storeId)) {
       throw new StoreError('E_NOT_A_STORE', `the backup ${shownAs} does not hold store ${storeIdHex(c.header)}`);
     }
     const opened = await authenticate(raw, shownAs, c.master);
     storage = opened.storage;
     const header = opened.header;
-    keyset = await unwrapKeyset(c.master, header.storeId, opened.storage.keys());
+    keyset = await unwrapKeyset(c.master, header.storeId, await opened.storage.keys());
     const copy: Inspected = { path: shownAs, storage: opened.storage, header, master: c.master, keyset };
     try {
       return await inspect(copy, { deep: true, onProgress });
@@ -66,7 +66,7 @@ async function verifyCopy(c: StoreContext, tmp: string, shownAs: string, onProgr
     }
   } finally {
     keyset?.wipe();
-    storage.close(); // never the master key: it is the open store's
+    await storage.close(); // never the master key: it is the open store's
   }
 }
 
@@ -92,7 +92,7 @@ async function backupStoreUnreported(store: Store, file: string, options: Backup
   removeLeftovers(dirname(file), 'backup');
   const tmp = privateTemp(file, 'backup');
   try {
-    await c.storage.snapshotTo(tmp, options.onProgress);
+    await fileOf(c).snapshotTo(tmp, options.onProgress);
     setJournalMode(tmp, 'delete');
     syncFile(tmp);
     let verified: VerifyReport | null = null;
@@ -111,9 +111,9 @@ async function backupStoreUnreported(store: Store, file: string, options: Backup
     const bytes = statSync(tmp).size;
     placeNew(tmp, file);
     syncDir(dirname(file));
-    c.storage.write((tx) => {
-      c.audit.append(tx, { action: 'backup', outcome: 'ok', detail: file });
-      recordMaintenance(tx, 'backup', c.now());
+    await c.storage.write(async (tx) => {
+      await c.audit.append(tx, { action: 'backup', outcome: 'ok', detail: file });
+      await recordMaintenance(tx, 'backup', c.now());
     });
     return { file, storeId: storeIdHex(c.header), bytes, durationMs: performance.now() - started, verified };
   } catch (e) {

@@ -3,6 +3,7 @@ import { closeSync, fsyncSync, linkSync, lstatSync, openSync, rmSync, statSync, 
 import { createExclusive } from '../../platform/exclusive-file.js';
 import { dirname } from 'node:path';
 import { StoreError } from '../../errors.js';
+import type { FileCapabilities } from '../storage.js';
 import { tempNameBeside, type TempLabel } from '../leftovers.js';
 
 /** Fail unless nothing at all is at `path` (a dangling symlink counts as something). */
@@ -100,4 +101,15 @@ export function exists(path: string): boolean {
 
 export function fsFail(what: string, e: unknown): StoreError {
   return new StoreError('E_IO', `cannot ${what}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+}
+
+/**
+ * The file capabilities of the store behind `c` (an online snapshot, a
+ * checkpoint). Only a store kept in one local file has them; a backup of
+ * another store is a copy made through its rows, which this module does not do.
+ */
+export function fileOf(c: { path: string; storage: { file?: FileCapabilities } }): FileCapabilities {
+  const file = c.storage.file;
+  if (!file) throw new StoreError('E_USAGE', `${c.path} is not kept in a local file: a file backup needs a file store`);
+  return file;
 }

@@ -211,7 +211,7 @@ export async function restoreStore(path: string, backupFile: string, master: Mas
         lock.check();
         report = await inspect(c, { deep: true, onProgress: options.onProgress });
         // The restored store's own log says where it came from.
-        if (report.ok) c.storage.write((tx) => c.audit.append(tx, { action: 'restore', outcome: 'ok', detail: `from ${backupFile}` }));
+        if (report.ok) await c.storage.write((tx) => c.audit.append(tx, { action: 'restore', outcome: 'ok', detail: `from ${backupFile}` }));
       } finally {
         await store.close();
       }

@@ -111,14 +111,14 @@ export async function inspect(c: Inspected, options: VerifyOptions): Promise<Ver
 
   // The file's structure, by SQLite: pages, indexes, foreign keys.
   try {
-    for (const p of c.storage.integrityProblems()) found.add('E_NOT_A_STORE', `structure: ${p}`);
+    for (const p of (await c.storage.file?.integrityProblems()) ?? []) found.add('E_NOT_A_STORE', `structure: ${p}`);
   } catch (e) {
     found.add('E_NOT_A_STORE', `structure: the integrity check could not run (${describe(e)})`);
   }
 
   // The header and keyset as stored now: the master key still opens them and every data key unwraps.
   try {
-    const header = c.storage.read((tx) => readHeader(tx, c.path));
+    const header = await c.storage.read((tx) => readHeader(tx, c.path));
     if (!equalBytes(header.storeId, c.header.storeId)) found.add('E_NOT_A_STORE', 'the store id in the header changed while the store was open');
     await verifyMasterCheck(c.master, header.storeId, header.masterCheck);
     await reloadKeyset(c);
@@ -128,7 +128,7 @@ export async function inspect(c: Inspected, options: VerifyOptions): Promise<Ver
 
   // Every authenticated row, and that together they are the state the store last wrote (one snapshot).
   try {
-    const rows = c.storage.raw.read((tx) => checkState(tx, c.storage.auth));
+    const rows = await c.storage.raw.read((tx) => checkState(tx, c.storage.auth));
     for (const p of rows.problems) found.add('E_TAMPERED', p);
     found.more += rows.more;
   } catch (e) {
@@ -140,7 +140,7 @@ export async function inspect(c: Inspected, options: VerifyOptions): Promise<Ver
   let reloads = 0;
   let total = 0;
   try {
-    total = c.storage.counts().versions;
+    total = (await c.storage.counts()).versions;
   } catch {
     // the walk below reports what cannot be read
   }
@@ -182,9 +182,9 @@ export async function inspect(c: Inspected, options: VerifyOptions): Promise<Ver
   let lastSecret = 0;
   let sinceYield = 0;
   for (;;) {
-    let page: ReturnType<Storage['scanVersions']>;
+    let page: Awaited<ReturnType<Storage['scanVersions']>>;
     try {
-      page = c.storage.scanVersions(afterSecret, afterVersion, SCAN_PAGE);
+      page = await c.storage.scanVersions(afterSecret, afterVersion, SCAN_PAGE);
     } catch (e) {
       found.add('E_NOT_A_STORE', `cannot read the versions after secret id ${afterSecret} version ${afterVersion} (${describe(e)})`);
       break;
@@ -255,7 +255,7 @@ async function verifyStoreUnreported(store: Store, options: VerifyOptions): Prom
   const report = await inspect(c, options);
   const outcome = report.ok ? 'ok' : gravestCode(report.problems);
   try {
-    c.storage.writeRelaxed((tx) => c.audit.append(tx, { action: 'verify', outcome, detail: options.deep ? 'deep' : 'structure' }));
+    await c.storage.write((tx) => c.audit.append(tx, { action: 'verify', outcome, detail: options.deep ? 'deep' : 'structure' }), { relaxed: true });
   } catch (e) {
     // A damaged log refuses the entry; the report, which names that damage, is what the caller asked for.
     if (report.ok || !(e instanceof StoreError) || e.code !== 'E_TAMPERED') throw e;

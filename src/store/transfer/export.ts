@@ -50,13 +50,13 @@ async function exportStoreUnreported(store: Store, path: string, options: Export
   if (options.armor) throw usage('armor is for age bundles (recipients); a v1 bundle is binary');
   const { header, bundleKey } = await newBundleKey(options.key, { allVersions, createdAt: c.now() });
   try {
-    return await withNewFile(path, false, (sink) => snapshot(c, sink, (tx) => {
+    return await withNewFile(path, false, (sink) => snapshot(c, sink, async (tx) => {
       const report: ExportReport = {
         path, format: 'bundle', secrets: 0, versions: 0, allVersions, skippedNotLive: [], skippedDestroyed: 0,
         keyKind: header.kind, bytes: 0,
       };
       if (header.keyId) report.keyId = hex(header.keyId);
-      writeRecords(c, tx, sink, bundleKey, header, report, prefix);
+      await writeRecords(c, tx, sink, bundleKey, header, report, prefix);
       report.bytes = sink.bytes;
       return report;
     }).then((report) => auditExport(c, report)));
@@ -69,12 +69,12 @@ async function exportStoreUnreported(store: Store, path: string, options: Export
  * A whole v1 bundle of the snapshot `tx` under `key` into `sink`; the
  * report gets the counts and what was left out.
  */
-function writeRecords(
+async function writeRecords(
   c: StoreContext, tx: StorageOps, sink: Pick<Sink, 'write'>, key: Uint8Array, header: BundleHeader, report: ExportReport, prefix: string,
-): void {
+): Promise<void> {
   const { allVersions } = header;
   // First pass: counts (the header states them); second: the records.
-  for (const s of selection(tx, prefix, allVersions)) {
+  for await (const s of selection(tx, prefix, allVersions)) {
     report.skippedDestroyed += s.destroyed;
     if (s.versions.length === 0) {
       report.skippedNotLive.push(s.secret.name);
@@ -85,14 +85,14 @@ function writeRecords(
   }
   const writer = new BundleWriter(key, { ...header, secrets: report.secrets, versions: report.versions });
   sink.write(writer.header());
-  for (const { secret: s, versions } of selection(tx, prefix, allVersions)) {
+  for await (const { secret: s, versions } of selection(tx, prefix, allVersions)) {
     if (versions.length === 0) continue;
     sink.write(writer.secret({
       name: s.name, currentVersion: s.currentVersion, maxVersions: s.maxVersions, createdAt: s.createdAt,
       updatedAt: s.updatedAt, custom: s.custom, versionCount: versions.length,
     }));
     for (const v of versions) {
-      const value = plaintextOf(c, tx, s.name, v.version);
+      const value = await plaintextOf(c, tx, s.name, v.version);
       try {
         sink.write(writer.version({ version: v.version, createdAt: v.createdAt, deletedAt: v.deletedAt, value }));
       } finally {
@@ -119,9 +119,9 @@ async function exportAge(
       };
       const spool = new MemorySink();
       const header = keyFileHeader(spoolKey, { allVersions, createdAt: c.now() });
-      await snapshot(c, spool, (tx) => {
+      await snapshot(c, spool, async (tx) => {
         Object.assign(report, { secrets: 0, versions: 0, skippedNotLive: [], skippedDestroyed: 0 });
-        writeRecords(c, tx, spool, spoolKey, header, report, prefix);
+        await writeRecords(c, tx, spool, spoolKey, header, report, prefix);
       });
       const staged = new Bundle(bytesSource(spool.take()));
       try {

@@ -143,37 +143,37 @@ async function importRecords(
   await stopIfInterrupted(signal, path);
 
   // Pass 2: the same records again, now written in one transaction.
-  return writeImport(c, path, format, dryRun, onConflict, (im) => {
-    let group: { rec: SecretRecord; target: ReturnType<Importer['begin']>; versions: number[]; appended: boolean } | undefined;
-    const close = () => {
+  return writeImport(c, path, format, dryRun, onConflict, async (im) => {
+    let group: { rec: SecretRecord; target: Awaited<ReturnType<Importer['begin']>>; versions: number[]; appended: boolean } | undefined;
+    const close = async () => {
       if (!group) return;
       const { rec, target } = group;
       if (target.mode === 'create') {
-        im.finish(target.row, { currentVersion: rec.currentVersion, maxVersions: rec.maxVersions, custom: rec.custom, updatedAt: rec.updatedAt }, group.versions);
+        await im.finish(target.row, { currentVersion: rec.currentVersion, maxVersions: rec.maxVersions, custom: rec.custom, updatedAt: rec.updatedAt }, group.versions);
       } else if (target.mode === 'append' && !group.appended) {
         im.noCurrentValue(rec.name);
       }
     };
-    file.walk(key, (rec) => {
+    for (const rec of file.records(key)) {
       if (rec.type === 'secret') {
-        close();
-        group = { rec, target: im.begin(rec.name, rec.createdAt), versions: [], appended: false };
-        return;
+        await close();
+        group = { rec, target: await im.begin(rec.name, rec.createdAt), versions: [], appended: false };
+        continue;
       }
       try {
         const g = group!;
         if (g.target.mode === 'create') {
-          im.insert(g.target.row, g.rec.name, rec.version, rec.createdAt, rec.deletedAt, rec.value);
+          await im.insert(g.target.row, g.rec.name, rec.version, rec.createdAt, rec.deletedAt, rec.value);
           g.versions.push(rec.version);
         } else if (g.target.mode === 'append' && rec.version === g.rec.currentVersion && rec.deletedAt === null) {
-          im.append(g.target.row, rec.value);
+          await im.append(g.target.row, rec.value);
           g.appended = true;
         }
       } finally {
         wipe(rec.value);
       }
-    });
-    close();
+    }
+    await close();
   });
 }
 

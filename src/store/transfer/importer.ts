@@ -43,16 +43,16 @@ export async function stopIfInterrupted(signal: AbortSignal | undefined, path: s
  * Run `fn` in a write transaction (a read one for a dry run) whose sealing
  * key is the stored primary; reload the keyset and retry if another process rotated.
  */
-async function sealingTransaction(c: StoreContext, dryRun: boolean, fn: (tx: StorageOps) => void): Promise<void> {
+async function sealingTransaction(c: StoreContext, dryRun: boolean, fn: (tx: StorageOps) => Promise<void>): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       if (dryRun) {
-        c.storage.read(fn);
+        await c.storage.read(fn);
       } else {
         try {
-          c.storage.write((tx) => {
-            if (tx.primaryKeyId() !== c.keyset.primary()?.id) throw new StaleKeyset();
-            fn(tx);
+          await c.storage.write(async (tx) => {
+            if (await tx.primaryKeyId() !== c.keyset.primary()?.id) throw new StaleKeyset();
+            await fn(tx);
           });
         } finally {
           c.cache?.clear(); // an import may change any secret: no cached read may outlive it
@@ -67,8 +67,8 @@ async function sealingTransaction(c: StoreContext, dryRun: boolean, fn: (tx: Sto
 }
 
 /** A dry run's comparisons, audited once its read transaction is over (a read that cannot be recorded fails, as a get does). */
-function auditComparisons(c: StoreContext, entries: readonly AuditEntry[]): void {
-  if (entries.length > 0) c.storage.writeRelaxed((tx) => { for (const e of entries) c.audit.append(tx, e); });
+async function auditComparisons(c: StoreContext, entries: readonly AuditEntry[]): Promise<void> {
+  if (entries.length > 0) await c.storage.write(async (tx) => { for (const e of entries) await c.audit.append(tx, e); }, { relaxed: true });
 }
 
 /**
@@ -78,18 +78,18 @@ function auditComparisons(c: StoreContext, entries: readonly AuditEntry[]): void
  * comparisons audited.
  */
 export async function writeImport(
-  c: StoreContext, path: string, format: ImportFormat, dryRun: boolean, onConflict: ConflictPolicy, fn: (im: Importer) => void,
+  c: StoreContext, path: string, format: ImportFormat, dryRun: boolean, onConflict: ConflictPolicy, fn: (im: Importer) => Promise<void>,
 ): Promise<ImportReport> {
   let report = emptyReport(path, format, dryRun, onConflict);
   let compared: AuditEntry[] = [];
-  await sealingTransaction(c, dryRun, (tx) => {
+  await sealingTransaction(c, dryRun, async (tx) => {
     report = emptyReport(path, format, dryRun, onConflict);
     const im = new Importer(c, tx, report, dryRun);
     compared = im.compared;
-    fn(im);
+    await fn(im);
   });
-  if (!dryRun && report.overwritten.length > 0) c.storage.checkpoint();
-  auditComparisons(c, compared);
+  if (!dryRun && report.overwritten.length > 0) await c.storage.file?.checkpoint();
+  await auditComparisons(c, compared);
   return report;
 }
 
@@ -109,8 +109,8 @@ export class Importer {
   }
 
   /** One audit entry per secret written, in the import's own transaction (fail closed, like every change). */
-  audit(name: string, versions: number[]): void {
-    if (!this.dryRun) this.c.audit.append(this.tx, { action: 'import', name, versions, outcome: 'ok', detail: this.#detail });
+  async audit(name: string, versions: number[]): Promise<void> {
+    if (!this.dryRun) await this.c.audit.append(this.tx, { action: 'import', name, versions, outcome: 'ok', detail: this.#detail });
   }
 
   #act(name: string, action: ImportActionKind, list: string[]): void {
@@ -124,8 +124,8 @@ export class Importer {
   }
 
   /** The secret row to import versions into, or what the policy says instead. */
-  begin(name: string, createdAt: number): { mode: 'create'; row: SecretRow | undefined } | { mode: 'skip' } | { mode: 'append'; row: SecretRow } {
-    const existing = this.tx.findSecret(name);
+  async begin(name: string, createdAt: number): Promise<{ mode: 'create'; row: SecretRow | undefined } | { mode: 'skip' } | { mode: 'append'; row: SecretRow }> {
+    const existing = await this.tx.findSecret(name);
     if (existing) {
       switch (this.report.onConflict) {
         case 'skip':
@@ -136,30 +136,30 @@ export class Importer {
           return { mode: 'append', row: existing };
         case 'overwrite':
           this.#act(name, 'overwrite', this.report.overwritten);
-          if (!this.dryRun) this.tx.deleteSecret(existing.id);
+          if (!this.dryRun) await this.tx.deleteSecret(existing.id);
           break;
       }
     } else {
       this.#act(name, 'create', this.report.created);
     }
-    return { mode: 'create', row: this.dryRun ? undefined : this.tx.insertSecret(name, createdAt) };
+    return { mode: 'create', row: this.dryRun ? undefined : await this.tx.insertSecret(name, createdAt) };
   }
 
   /** Insert a version as it was in the source (number, times, state). */
-  insert(row: SecretRow | undefined, name: string, version: number, createdAt: number, deletedAt: number | null, value: Uint8Array): void {
+  async insert(row: SecretRow | undefined, name: string, version: number, createdAt: number, deletedAt: number | null, value: Uint8Array): Promise<void> {
     this.report.versions++;
     if (!row) return;
     const primary = this.c.keyset.primary()!;
     const { blob, keyId } = sealValue(primary, this.c.header.storeId, name, version, value);
-    this.tx.insertVersion(row.id, { version, createdAt, deletedAt, destroyedAt: null, keyId, ciphertext: blob });
+    await this.tx.insertVersion(row.id, { version, createdAt, deletedAt, destroyedAt: null, keyId, ciphertext: blob });
   }
 
   /**
    * Append `value` as version n+1 of an existing secret, as a put would
    * (under `update`, only when it differs from the current live value).
    */
-  append(row: SecretRow, value: Uint8Array): void {
-    if (this.report.onConflict === 'update' && this.#isCurrent(row, value)) {
+  async append(row: SecretRow, value: Uint8Array): Promise<void> {
+    if (this.report.onConflict === 'update' && await this.#isCurrent(row, value)) {
       this.#act(row.name, 'unchanged', this.report.unchanged);
       return;
     }
@@ -167,14 +167,14 @@ export class Importer {
     const now = this.c.now();
     const next: SecretRow = { ...row, currentVersion: row.currentVersion + 1, updatedAt: now };
     if (this.dryRun) {
-      this.insert(undefined, row.name, next.currentVersion, now, null, value);
-      this.#prune(undefined, row.maxVersions, this.tx.listVersions(row.id).length + 1);
+      await this.insert(undefined, row.name, next.currentVersion, now, null, value);
+      await this.#prune(undefined, row.maxVersions, (await this.tx.listVersions(row.id)).length + 1);
       return;
     }
-    this.insert(row, row.name, next.currentVersion, now, null, value);
-    this.tx.updateSecret(next);
-    this.#prune(row.id, row.maxVersions, 0);
-    this.audit(row.name, [next.currentVersion]);
+    await this.insert(row, row.name, next.currentVersion, now, null, value);
+    await this.tx.updateSecret(next);
+    await this.#prune(row.id, row.maxVersions, 0);
+    await this.audit(row.name, [next.currentVersion]);
   }
 
   /**
@@ -183,8 +183,8 @@ export class Importer {
    * transaction, or for a dry run (a read transaction) just after it.
    * The value is compared in constant time and wiped.
    */
-  #isCurrent(row: SecretRow, value: Uint8Array): boolean {
-    const current = this.tx.readVersion(row.name, row.currentVersion)?.version;
+  async #isCurrent(row: SecretRow, value: Uint8Array): Promise<boolean> {
+    const current = (await this.tx.readVersion(row.name, row.currentVersion))?.version;
     // Deleted or destroyed: importing the value makes it live again, so it is a change.
     if (!current || current.deletedAt !== null || current.destroyedAt !== null) return false;
     if (current.keyId !== null && !this.c.keyset.byId(current.keyId)) throw new StaleKeyset(); // another process rotated: reload, start over
@@ -193,7 +193,7 @@ export class Importer {
       if (this.c.header.auditReads) {
         const entry: AuditEntry = { action: 'import.compare', name: row.name, versions: [current.version], outcome: 'ok', detail: this.#detail };
         if (this.dryRun) this.compared.push(entry);
-        else this.c.audit.append(this.tx, entry);
+        else await this.c.audit.append(this.tx, entry);
       }
       return equalBytes(plain, value);
     } finally {
@@ -202,19 +202,19 @@ export class Importer {
   }
 
   /** Set a created secret's metadata once its versions are in. */
-  finish(row: SecretRow | undefined, fields: Pick<SecretRow, 'currentVersion' | 'maxVersions' | 'custom' | 'updatedAt'>, versions: number[]): void {
+  async finish(row: SecretRow | undefined, fields: Pick<SecretRow, 'currentVersion' | 'maxVersions' | 'custom' | 'updatedAt'>, versions: number[]): Promise<void> {
     if (row) {
-      this.tx.updateSecret({ ...row, ...fields });
-      this.audit(row.name, versions);
+      await this.tx.updateSecret({ ...row, ...fields });
+      await this.audit(row.name, versions);
     }
-    this.#prune(row?.id, fields.maxVersions, versions.length);
+    await this.#prune(row?.id, fields.maxVersions, versions.length);
   }
 
   /** Apply max versions as every write does (the secret's own, else the store default). */
-  #prune(secretId: number | undefined, maxVersions: number, versions: number): void {
+  async #prune(secretId: number | undefined, maxVersions: number, versions: number): Promise<void> {
     const keep = maxVersions || this.c.header.defaultMaxVersions;
     if (keep <= 0) return;
     if (secretId === undefined) this.report.pruned += Math.max(0, versions - keep); // dry run: count only
-    else this.report.pruned += this.tx.pruneVersions(secretId, keep).length;
+    else this.report.pruned += (await this.tx.pruneVersions(secretId, keep)).length;
   }
 }

@@ -68,13 +68,13 @@ async function exportPlainUnreported(store: Store, path: string, options: PlainE
   const prefix = checkPrefix(options.prefix);
   const format = options.format;
   if (format !== 'json' && format !== 'env') throw usage(`a plaintext export format is json or env, not "${String(format)}"`);
-  return withNewFile(path, true, (sink) => snapshot(c, sink, (tx) => {
+  return withNewFile(path, true, (sink) => snapshot(c, sink, async (tx) => {
     const report: ExportReport = {
       path, format, secrets: 0, versions: 0, allVersions: false, skippedNotLive: [], skippedDestroyed: 0, bytes: 0,
     };
     // First pass: every value must be writable, or nothing is written.
     const problems: string[] = [];
-    for (const { secret: s, versions } of selection(tx, prefix, false)) {
+    for await (const { secret: s, versions } of selection(tx, prefix, false)) {
       if (versions.length === 0) {
         report.skippedNotLive.push(s.name);
         continue;
@@ -83,7 +83,7 @@ async function exportPlainUnreported(store: Store, path: string, options: PlainE
         problems.push(`${s.name}: a .env name holds only letters, digits and _ . - (no '/')`);
         continue;
       }
-      const value = plaintextOf(c, tx, s.name, versions[0]!.version);
+      const value = await plaintextOf(c, tx, s.name, versions[0]!.version);
       try {
         const text = tryUtf8(value);
         if (text === undefined) problems.push(`${s.name}: the value is not UTF-8 text`);
@@ -100,9 +100,9 @@ async function exportPlainUnreported(store: Store, path: string, options: PlainE
       ]);
     }
     sink.write(utf8.encode(format === 'json' ? '{' : '# Strongbox plaintext export: this file holds secret values in clear text\n'));
-    for (const { secret: s, versions } of selection(tx, prefix, false)) {
+    for await (const { secret: s, versions } of selection(tx, prefix, false)) {
       if (versions.length === 0) continue;
-      const value = plaintextOf(c, tx, s.name, versions[0]!.version);
+      const value = await plaintextOf(c, tx, s.name, versions[0]!.version);
       const text = tryUtf8(value)!;
       wipe(value);
       const entry = format === 'json'
@@ -201,15 +201,15 @@ async function importPlainUnreported(store: Store, path: string, options: PlainI
     if (problems.length > 0) throw new ImportRefusedError(path, problems);
     await stopIfInterrupted(options.signal, path);
 
-    return await writeImport(c, path, format, dryRun, onConflict, (im) => {
+    return await writeImport(c, path, format, dryRun, onConflict, async (im) => {
       const now = c.now();
       for (const [name, value] of values) {
-        const target = im.begin(name, now);
+        const target = await im.begin(name, now);
         if (target.mode === 'create') {
-          im.insert(target.row, name, 1, now, null, value);
-          im.finish(target.row, { currentVersion: 1, maxVersions: 0, custom: {}, updatedAt: now }, [1]);
+          await im.insert(target.row, name, 1, now, null, value);
+          await im.finish(target.row, { currentVersion: 1, maxVersions: 0, custom: {}, updatedAt: now }, [1]);
         } else if (target.mode === 'append') {
-          im.append(target.row, value);
+          await im.append(target.row, value);
         }
       }
     });

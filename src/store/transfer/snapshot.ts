@@ -23,12 +23,12 @@ interface Selected {
 }
 
 /** The secrets under `prefix` in name order, with the versions an export takes from each. */
-export function* selection(tx: StorageOps, prefix: string, allVersions: boolean): Generator<Selected> {
+export async function* selection(tx: StorageOps, prefix: string, allVersions: boolean): AsyncGenerator<Selected> {
   let after = '';
   for (;;) {
-    const page = tx.listSecrets(prefix, after, LIST_PAGE);
+    const page = await tx.listSecrets(prefix, after, LIST_PAGE);
     for (const s of page) {
-      const all = tx.listVersions(s.id);
+      const all = await tx.listVersions(s.id);
       const notDestroyed = all.filter((v) => v.destroyedAt === null);
       const versions = allVersions
         ? notDestroyed
@@ -41,18 +41,18 @@ export function* selection(tx: StorageOps, prefix: string, allVersions: boolean)
 }
 
 /** The plaintext of a version in a read transaction. The caller wipes it. */
-export function plaintextOf(c: StoreContext, tx: StorageOps, name: string, version: number): Uint8Array {
-  const found = tx.readVersion(name, version)?.version;
+export async function plaintextOf(c: StoreContext, tx: StorageOps, name: string, version: number): Promise<Uint8Array> {
+  const found = (await tx.readVersion(name, version))?.version;
   if (!found || found.destroyedAt !== null) throw new Error(`export: ${name} version ${version} vanished inside one snapshot`);
   if (found.keyId !== null && !c.keyset.byId(found.keyId)) throw new NeedKeys();
   return openValue(c.keyset, c.header.storeId, name, version, found.ciphertext);
 }
 
 /** Run `fn` over one snapshot; if it meets a data key we lack (another process rotated), reload and start over. */
-export async function snapshot<T>(c: StoreContext, sink: Pick<Sink, 'reset'>, fn: (tx: StorageOps) => T): Promise<T> {
+export async function snapshot<T>(c: StoreContext, sink: Pick<Sink, 'reset'>, fn: (tx: StorageOps) => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return c.storage.read(fn);
+      return await c.storage.read(fn);
     } catch (e) {
       if (!(e instanceof NeedKeys) || attempt >= 3) throw e;
       sink.reset();
@@ -65,9 +65,9 @@ export async function snapshot<T>(c: StoreContext, sink: Pick<Sink, 'reset'>, fn
  * Record an export in the audit log before the file is kept: an export that
  * cannot be logged is removed (fail closed, like every change).
  */
-export function auditExport(c: StoreContext, r: ExportReport): ExportReport {
+export async function auditExport(c: StoreContext, r: ExportReport): Promise<ExportReport> {
   const to = r.recipients ? ` for ${r.recipients.length} recipient(s)` : '';
   const detail = `${r.format} ${r.path}${to}: ${r.secrets} secret(s), ${r.versions} version(s)${r.allVersions ? ', all versions' : ''}`;
-  c.storage.write((tx) => c.audit.append(tx, { action: 'export', outcome: 'ok', detail }));
+  await c.storage.write((tx) => c.audit.append(tx, { action: 'export', outcome: 'ok', detail }));
   return r;
 }
