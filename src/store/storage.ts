@@ -11,6 +11,14 @@
  *   read is checked against its MAC and each row written gets one, and the
  *   digest of the whole state is kept up to date in every write.
  *
+ * Both are asynchronous, so a driver may answer later (a database server)
+ * or at once (SQLite, whose answers come back as plain values: a driver's
+ * operation returns an `Awaitable`, and the store awaits it either way).
+ * Transactions take an async body that awaits only storage calls, and one
+ * connection runs one transaction at a time. What only a store kept in one
+ * local file can do is an optional capability (`file`), asked for, never faked.
+ * The contract every driver meets is test/storage/contract.ts.
+ *
  * Rows hold ciphertext, ids and metadata only, never plaintext.
  */
 import type { KeyStatus } from '../crypto/keyset.js';
