@@ -1,7 +1,7 @@
 /**
- * `store export` and `store import` in-process through run(argv, io), as a user runs
- * them: exit statuses, what goes to stdout and stderr, files and modes, and
- * that no value ever shows up in output or argv.
+ * `store export` and `store import` in-process through run(argv, io), as a
+ * user runs them: exit statuses, what goes to stdout and stderr, files and
+ * modes, and that no value ever shows up in output or argv.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
