@@ -15,6 +15,7 @@ import { Database } from '../../src/store/sqlite/native.js';
 import { agent, keyFile, openStore, type MasterKeySource } from '../../src/index.js';
 import { rawMasterKey } from '../../src/crypto/master/raw-master.js';
 import { encodeFrame } from '../../src/crypto/master/agent/protocol.js';
+import { runInProcessOk } from '../helpers/in-process.js';
 import { CLI, cleanEnv, cli, workspace } from './run-cli.js';
 
 const PASSPHRASE = 'correct horse battery staple';
@@ -67,13 +68,14 @@ async function until(what: string, done: () => boolean, withinMs = 10_000): Prom
   }
 }
 
-beforeEach(() => {
+beforeEach(async () => {
   ws = workspace();
   runtime = join(ws.dir, 'run');
   mkdirSync(runtime, { mode: 0o700 });
   env = { XDG_RUNTIME_DIR: runtime };
-  ok(['init', '--master', 'passphrase', '--scrypt-log-n', '15'], { STORE_PASSPHRASE: PASSPHRASE });
-  ok(['set', 'app/db'], { STORE_PASSPHRASE: PASSPHRASE }, VALUE);
+  // The store is made in-process (faster); the commands under test run as processes.
+  await runInProcessOk(store('init', '--master', 'passphrase', '--scrypt-log-n', '15'), { env: { ...env, STORE_PASSPHRASE: PASSPHRASE } });
+  await runInProcessOk(store('set', 'app/db'), { env: { ...env, STORE_PASSPHRASE: PASSPHRASE }, input: VALUE });
 });
 
 afterEach(async () => {

@@ -3,16 +3,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
-import { cli, workspace } from './run-cli.js';
+import { runInProcess } from '../helpers/in-process.js';
+import { workspace } from './run-cli.js';
 
 let ws: ReturnType<typeof workspace>;
 const store = (...args: string[]) => [...ws.base, ...args];
 /** Every bad value below holds this, so a report that leaks any part of a value is caught. */
 const MARKER = 'LEAKMARKER7f2e';
 
-function ok(args: string[], input?: string) {
-  const r = cli(store(...args), { input });
-  expect(r.status, r.stderr).toBe(0);
+async function ok(args: string[], input?: string) {
+  const r = await runInProcess(store(...args), { input });
+  expect(r.status, r.err).toBe(0);
   return r;
 }
 
@@ -30,35 +31,35 @@ const RULES: Record<string, [rule: string, good: string, bad: string, reason: Re
 };
 
 // One store for all: the tests only read it, but for the secrets one test deletes and destroys.
-beforeAll(() => {
+beforeAll(async () => {
   ws = workspace();
-  ok(['init', '--master', 'keyfile']);
+  await ok(['init', '--master', 'keyfile']);
   for (const [name, [, good, bad]] of Object.entries(RULES)) {
-    ok(['set', `good/${name}`], good);
-    ok(['set', `bad/${name}`], bad);
+    await ok(['set', `good/${name}`], good);
+    await ok(['set', `bad/${name}`], bad);
   }
 });
 afterAll(() => ws.cleanup());
 
 describe('store check', () => {
-  it('passes (exit 0) when every rule holds', () => {
+  it('passes (exit 0) when every rule holds', async () => {
     const requires = Object.entries(RULES).flatMap(([name, [rule]]) => ['--require', `good/${name}:${rule}`]);
-    const r = ok(['check', ...requires]);
+    const r = await ok(['check', ...requires]);
     expect(r.out).toBe('ok: 7 required secrets present and well-formed\n');
-    expect(JSON.parse(ok(['check', ...requires, '--json']).out)).toEqual({ time: expect.any(String), ok: true, checked: 7, problems: [] });
+    expect(JSON.parse((await ok(['check', ...requires, '--json'])).out)).toEqual({ time: expect.any(String), ok: true, checked: 7, problems: [] });
   });
 
-  it('reports every broken rule, missing, deleted and destroyed secret in one report (exit 1), never a value', () => {
-    ok(['set', 'gone/deleted'], MARKER);
-    ok(['delete', 'gone/deleted']);
-    ok(['set', 'gone/destroyed'], MARKER);
-    ok(['destroy', 'gone/destroyed', '--versions', '1']);
+  it('reports every broken rule, missing, deleted and destroyed secret in one report (exit 1), never a value', async () => {
+    await ok(['set', 'gone/deleted'], MARKER);
+    await ok(['delete', 'gone/deleted']);
+    await ok(['set', 'gone/destroyed'], MARKER);
+    await ok(['destroy', 'gone/destroyed', '--versions', '1']);
     const requires = [
       ...Object.entries(RULES).flatMap(([name, [rule]]) => ['--require', `bad/${name}:${rule}`]),
       '--require', 'nope/missing:pem', '--require', 'gone/deleted', '--require', 'gone/destroyed:hex',
       '--require', 'good/hex:hex,min=32', // one rule kept, one broken
     ];
-    const r = cli(store('check', ...requires));
+    const r = await runInProcess(store('check', ...requires));
     expect(r.status).toBe(10);
     const lines = r.out.trimEnd().split('\n');
     for (const [name, [, , , reason]] of Object.entries(RULES)) {
@@ -71,9 +72,9 @@ describe('store check', () => {
     expect(lines).toContain('gone/destroyed: destroyed (its current version was destroyed)');
     expect(lines).toContain('good/hex: too short (10 bytes, needs at least 32)');
     expect(lines.at(-1)).toBe('11 problem(s) in 11 required secrets');
-    expect(r.out + r.stderr).not.toContain(MARKER);
+    expect(r.out + r.err).not.toContain(MARKER);
 
-    const json = cli(store('check', ...requires, '--json'));
+    const json = await runInProcess(store('check', ...requires, '--json'));
     expect(json.status).toBe(10);
     expect(json.out).not.toContain(MARKER);
     const report = JSON.parse(json.out) as { ok: boolean; checked: number; problems: { name: string; problem: string; rule?: string; message: string }[] };
@@ -88,23 +89,23 @@ describe('store check', () => {
     ]);
   });
 
-  it('checks presence alone without rules, and reads a name given twice once with both rules', () => {
-    expect(ok(['check', '--require', 'good/hex']).out).toContain('ok: 1 required secret present');
-    const r = cli(store('check', '--require', 'good/hex:hex', '--require', 'good/hex:min=32', '--json'));
+  it('checks presence alone without rules, and reads a name given twice once with both rules', async () => {
+    expect((await ok(['check', '--require', 'good/hex'])).out).toContain('ok: 1 required secret present');
+    const r = await runInProcess(store('check', '--require', 'good/hex:hex', '--require', 'good/hex:min=32', '--json'));
     expect(r.status).toBe(10);
     expect(JSON.parse(r.out)).toMatchObject({ checked: 1, problems: [{ name: 'good/hex', rule: 'min=32' }] });
   });
 
-  it('reads requirements from files: one a line, # comments, blank lines; with --require too', () => {
+  it('reads requirements from files: one a line, # comments, blank lines; with --require too', async () => {
     const file = join(ws.dir, 'required-secrets');
     writeFileSync(file, '# secrets the app needs\n\ngood/pem:pem   # the signing key\n  good/url:url\nnope/missing\n');
-    const r = cli(store('check', '--require-file', file, '--require', 'bad/hex:hex'));
+    const r = await runInProcess(store('check', '--require-file', file, '--require', 'bad/hex:hex'));
     expect(r.status).toBe(10);
     // --require ones first, then the files', each in its order.
     expect(r.out).toBe('bad/hex: not hex (character at offset 0 is not a hex digit)\nnope/missing: missing\n2 problem(s) in 4 required secrets\n');
   });
 
-  it('a bad requirement is a usage error (exit 2) found before the store is opened', () => {
+  it('a bad requirement is a usage error (exit 2) found before the store is opened', async () => {
     const absent = ['--store', join(ws.dir, 'absent.db'), '--keyfile', ws.key];
     const cases: [string[], RegExp][] = [
       [['--require', 'a:yaml'], /bad requirement "a:yaml": unknown format rule "yaml"/],
@@ -114,25 +115,25 @@ describe('store check', () => {
       [[], /needs at least one --require/],
     ];
     for (const [args, message] of cases) {
-      const r = cli([...absent, 'check', ...args]);
+      const r = await runInProcess([...absent, 'check', ...args]);
       expect(r.status, args.join(' ')).toBe(2);
-      expect(r.stderr).toMatch(message);
+      expect(r.err).toMatch(message);
     }
     const file = join(ws.dir, 'req');
     writeFileSync(file, 'good/pem:pem\n\nx:nope\n');
-    const r = cli([...absent, 'check', '--require-file', file]);
+    const r = await runInProcess([...absent, 'check', '--require-file', file]);
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain(`${file} line 3: bad requirement "x:nope"`);
+    expect(r.err).toContain(`${file} line 3: bad requirement "x:nope"`);
     // A requirements file that cannot be read is a bad requirement too, not "a problem was found" (exit 1).
     for (const [unreadable, code] of [[join(ws.dir, 'none'), 'ENOENT'], [ws.dir, 'EISDIR']] as const) {
-      const bad = cli([...absent, 'check', '--require-file', unreadable]);
+      const bad = await runInProcess([...absent, 'check', '--require-file', unreadable]);
       expect(bad.status).toBe(2);
-      expect(bad.stderr).toContain(`store: error: cannot read requirements file ${unreadable}: ${code}`);
+      expect(bad.err).toContain(`store: error: cannot read requirements file ${unreadable}: ${code}`);
     }
   });
 
-  it('a store that cannot be opened is its own error, not a report', () => {
-    const r = cli(['--store', join(ws.dir, 'absent.db'), '--keyfile', ws.key, 'check', '--require', 'a']);
+  it('a store that cannot be opened is its own error, not a report', async () => {
+    const r = await runInProcess(['--store', join(ws.dir, 'absent.db'), '--keyfile', ws.key, 'check', '--require', 'a']);
     expect(r.status).toBe(7);
     expect(r.out).toBe('');
   });

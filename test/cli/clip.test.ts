@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { copyToClipboard, DEFAULT_CLIP_SECONDS, findClipboard, readClipboard } from '../../src/cli/clipboard.js';
 import { tempDir } from '../helpers/tmp.js';
+import { runInProcessOk } from '../helpers/in-process.js';
 import { cli, workspace } from './run-cli.js';
 
 const VALUE = 'clip-me-9f2c';
@@ -59,15 +60,16 @@ function clearerPid(): number | undefined {
   return undefined;
 }
 
-beforeEach(() => {
+beforeEach(async () => {
   ws = workspace();
   bin = join(ws.dir, 'bin');
   mkdirSync(bin);
   script(bin, 'xclip', FAKE_XCLIP);
   clip = join(ws.dir, 'clipboard');
   env = { PATH: `${bin}:${process.env.PATH}`, DISPLAY: ':99', WAYLAND_DISPLAY: undefined, FAKE_CLIPBOARD: clip, STORE_KEYFILE: ws.key };
-  expect(run(['init', '--master', 'keyfile']).status).toBe(0);
-  expect(run(['set', 'app/token'], {}, VALUE).status).toBe(0);
+  // The store is made in-process (faster); the commands under test run as processes.
+  await runInProcessOk(['--store', ws.db, 'init', '--master', 'keyfile'], { env });
+  await runInProcessOk(['--store', ws.db, 'set', 'app/token'], { env, input: VALUE });
 });
 
 afterEach(() => {

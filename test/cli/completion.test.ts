@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { runInProcess, runInProcessOk } from '../helpers/in-process.js';
 import { CLI, cleanEnv, cli, workspace } from './run-cli.js';
 
 let ws: ReturnType<typeof workspace>;
@@ -21,11 +22,8 @@ let argvLog: string;
 /** Options a half-typed command line may hold that must not reach `__complete`: code to load, a file that blocks. */
 let hostile: string[];
 
-function ok(args: string[], input?: string) {
-  const r = cli(args, { input });
-  expect(r.status, r.stderr).toBe(0);
-  return r;
-}
+/** The program in-process (its output is what is checked); the shells below run the built CLI. */
+const ok = (args: string[], input?: string) => runInProcessOk(args, { input });
 
 /** Run `shell args...` with the `store` shim on PATH and no store settings in the environment. */
 function shell(cmd: string, args: string[], env: Record<string, string> = {}): { status: number; out: string; err: string } {
@@ -34,7 +32,7 @@ function shell(cmd: string, args: string[], env: Record<string, string> = {}): {
   return { status: r.status ?? -1, out: r.stdout.toString(), err: r.stderr.toString() };
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   ws = workspace();
   const bin = join(ws.dir, 'bin');
   mkdirSync(bin);
@@ -48,11 +46,11 @@ beforeAll(() => {
   chmodSync(join(loggingBin, 'store'), 0o755);
   loggingPath = `${loggingBin}:${process.env.PATH}`;
   hostile = ['--module', '/nonexistent/evil.so', '--passphrase-file', '/dev/tty', '--pin-file', '/dev/tty'];
-  ok([...ws.base, 'init', '--master', 'keyfile']);
-  for (const name of ['app/db', 'app/jwt', 'other']) ok([...ws.base, 'set', name], 'v');
-  scripts = { bash: ok(['completion', 'bash']).out, zsh: ok(['completion', 'zsh']).out, fish: ok(['completion', 'fish']).out };
+  await ok([...ws.base, 'init', '--master', 'keyfile']);
+  for (const name of ['app/db', 'app/jwt', 'other']) await ok([...ws.base, 'set', name], 'v');
+  scripts = { bash: (await ok(['completion', 'bash'])).out, zsh: (await ok(['completion', 'zsh'])).out, fish: (await ok(['completion', 'fish'])).out };
   for (const [name, text] of Object.entries(scripts)) writeFileSync(join(ws.dir, `completion.${name}`), text);
-  const help = ok(['--help']).out;
+  const help = (await ok(['--help'])).out;
   commands = [...help.slice(help.indexOf('Commands:')).matchAll(/^ {2}([a-z][a-z-]*)(?:\|([a-z]+))?/gm)].flatMap((m) => m.slice(1).filter(Boolean) as string[]);
 });
 afterAll(() => ws.cleanup());
@@ -68,8 +66,8 @@ describe('store completion', () => {
     expect(shell('fish', ['--no-execute', file('fish')])).toMatchObject({ status: 0, err: '' });
   });
 
-  it('refuses another shell (exit 2)', () => {
-    expect(cli(['completion', 'tcsh']).status).toBe(2);
+  it('refuses another shell (exit 2)', async () => {
+    expect((await runInProcess(['completion', 'tcsh'])).status).toBe(2);
   });
 });
 
@@ -177,17 +175,17 @@ describe('zsh and fish completion', () => {
 });
 
 describe('store __complete names', () => {
-  it('prints the names under a prefix, one a line; nothing for a prefix no name can start with', () => {
-    expect(ok([...ws.base, '__complete', 'names']).out).toBe('app/db\napp/jwt\nother\n');
-    expect(ok([...ws.base, '__complete', 'names', '--', 'app/']).out).toBe('app/db\napp/jwt\n');
-    expect(ok([...ws.base, '__complete', 'names', '--', 'app/*']).out).toBe('');
+  it('prints the names under a prefix, one a line; nothing for a prefix no name can start with', async () => {
+    expect((await ok([...ws.base, '__complete', 'names'])).out).toBe('app/db\napp/jwt\nother\n');
+    expect((await ok([...ws.base, '__complete', 'names', '--', 'app/'])).out).toBe('app/db\napp/jwt\n');
+    expect((await ok([...ws.base, '__complete', 'names', '--', 'app/*'])).out).toBe('');
   });
 
-  it('prints nothing and exits 0 when the store is absent or needs a key it was not given (its recorded key file moved away)', () => {
+  it('prints nothing and exits 0 when the store is absent or needs a key it was not given (its recorded key file moved away)', async () => {
     renameSync(ws.key, `${ws.key}.away`);
     try {
       for (const args of [['--store', join(ws.dir, 'absent.db')], ['--store', ws.db]]) {
-        expect(cli([...args, '__complete', 'names'])).toMatchObject({ status: 0, out: '', stderr: '' });
+        expect(await runInProcess([...args, '__complete', 'names'])).toMatchObject({ status: 0, out: '', err: '' });
       }
     } finally {
       renameSync(`${ws.key}.away`, ws.key);
@@ -204,12 +202,12 @@ describe('store __complete names', () => {
     expect(cli(['__complete', 'names'], { env: { STORE_PATH: ws.db, STORE_KEYFILE: fifo } }).out).toBe('');
   });
 
-  it('never asks for a passphrase, even on a terminal; STORE_NO_PROMPT=1 makes other commands fail instead of asking (for a key or a value)', () => {
+  it('never asks for a passphrase, even on a terminal; STORE_NO_PROMPT=1 makes other commands fail instead of asking (for a key or a value)', async () => {
     const db = join(ws.dir, 'passphrase.db');
     const pass = { STORE_PASSPHRASE: 'correct horse' };
-    expect(cli(['--store', db, 'init', '--master', 'passphrase', '--scrypt-log-n', '15'], { env: pass }).status).toBe(0);
-    expect(cli(['--store', db, 'set', 'pw/one'], { env: pass, input: 'v' }).status).toBe(0);
-    expect(cli(['--store', db, '__complete', 'names'], { env: pass }).out).toBe('pw/one\n');
+    expect((await runInProcess(['--store', db, 'init', '--master', 'passphrase', '--scrypt-log-n', '15'], { env: pass })).status).toBe(0);
+    expect((await runInProcess(['--store', db, 'set', 'pw/one'], { env: pass, input: 'v' })).status).toBe(0);
+    expect((await runInProcess(['--store', db, '__complete', 'names'], { env: pass })).out).toBe('pw/one\n');
     // `script` gives the command a terminal, where a prompt would wait for ever (until the timeout).
     const onTerminal = (args: string[], env: Record<string, string> = {}) =>
       shell('script', ['-qec', ['store', ...args].map((a) => `'${a}'`).join(' '), '/dev/null'], env);

@@ -14,7 +14,8 @@ import { interruptible, type SignalSource } from '../../src/cli/interrupt.js';
 import type { Io } from '../../src/cli/io.js';
 import { keyFile, openStore } from '../../src/index.js';
 import { sink } from '../helpers/sink.js';
-import { CLI, cleanEnv, cli, workspace } from './run-cli.js';
+import { runInProcess, runInProcessOk } from '../helpers/in-process.js';
+import { CLI, cleanEnv, workspace } from './run-cli.js';
 
 function fakeSource(): SignalSource & { listeners: (() => void)[]; killed: string[]; fire: () => void } {
   const listeners: (() => void)[] = [];
@@ -113,15 +114,12 @@ async function until<T>(what: string, probe: () => T | undefined | Promise<T | u
 let ws: ReturnType<typeof workspace>;
 const store = (...args: string[]) => [...ws.base, ...args];
 
-function ok(args: string[], input?: string) {
-  const r = cli(store(...args), { input });
-  expect(r.status, r.stderr).toBe(0);
-  return r;
-}
+/** The commands around the interrupted one run in-process; the interrupted one is a real process (startCli). */
+const ok = (args: string[], input?: string) => runInProcessOk(store(...args), { input });
 
-beforeEach(() => {
+beforeEach(async () => {
   ws = workspace();
-  ok(['init', '--master', 'keyfile']);
+  await ok(['init', '--master', 'keyfile']);
 });
 afterEach(() => ws.cleanup());
 
@@ -133,7 +131,7 @@ describe('Ctrl-C during rotate-keys', () => {
     const values = Object.fromEntries(Array.from({ length: SECRETS }, (_, i) => [`app/s${i}`, `value-${i}`]));
     const file = join(ws.dir, 'many.json');
     writeFileSync(file, JSON.stringify(values), { mode: 0o600 });
-    ok(['import', file]);
+    await ok(['import', file]);
 
     const run = startCli(store('rotate-keys', '--batch', String(BATCH), '--json'));
     // Once the new key seals some versions the rewrap is under way: then Ctrl-C.
@@ -157,14 +155,14 @@ describe('Ctrl-C during rotate-keys', () => {
     expect(done).toBeLessThan(SECRETS);
     expect(r.stdout.split('\n')).toHaveLength(2); // one JSON line
     expect(JSON.parse(r.stdout)).toMatchObject({ rotated: true, primaryVersion: 2, rewrapped: done, toRewrap: SECRETS, interrupted: true });
-    const keys = JSON.parse(ok(['keys', '--json']).out) as { version: number; status: string; versions: number }[];
+    const keys = JSON.parse((await ok(['keys', '--json'])).out) as { version: number; status: string; versions: number }[];
     expect(keys.map((k) => [k.version, k.status, k.versions])).toEqual([[1, 'active', SECRETS - done], [2, 'primary', done]]);
 
-    const resumed = JSON.parse(ok(['rotate-keys', '--resume', '--json']).out) as Record<string, unknown>;
+    const resumed = JSON.parse((await ok(['rotate-keys', '--resume', '--json'])).out) as Record<string, unknown>;
     expect(resumed).toMatchObject({ rotated: false, primaryVersion: 2, rewrapped: SECRETS - done, interrupted: false, retired: [1] });
-    expect(JSON.parse(ok(['verify', '--deep', '--json']).out)).toMatchObject({ ok: true, decrypted: SECRETS });
-    expect(ok(['get', 'app/s1234']).out).toBe('value-1234');
-    expect(cli(store('rotate-keys', '--resume', '--if-older-than', '1d')).status).toBe(2);
+    expect(JSON.parse((await ok(['verify', '--deep', '--json'])).out)).toMatchObject({ ok: true, decrypted: SECRETS });
+    expect((await ok(['get', 'app/s1234'])).out).toBe('value-1234');
+    expect((await runInProcess(store('rotate-keys', '--resume', '--if-older-than', '1d'))).status).toBe(2);
   });
 });
 
@@ -177,13 +175,13 @@ describe('Ctrl-C during an import', () => {
   async function importWaitingOnPassphrase(signals: number): Promise<Exit> {
     const plain = join(ws.dir, 'many.json');
     writeFileSync(plain, JSON.stringify(Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`app/s${i}`, `value-${i}`]))), { mode: 0o600 });
-    ok(['import', plain]);
+    await ok(['import', plain]);
     const pwFile = join(ws.dir, 'bundle.pw');
     writeFileSync(pwFile, 'bundle passphrase\n', { mode: 0o600 });
     const bundle = join(ws.dir, 'all.sbx');
-    ok(['export', bundle, '--export-passphrase-file', pwFile, '--scrypt-log-n', '15']);
+    await ok(['export', bundle, '--export-passphrase-file', pwFile, '--scrypt-log-n', '15']);
     const target = ['--store', join(ws.dir, 'target.db'), '--keyfile', join(ws.dir, 'target.key')];
-    expect(cli([...target, 'init', '--master', 'keyfile']).status).toBe(0);
+    expect((await runInProcess([...target, 'init', '--master', 'keyfile'])).status).toBe(0);
 
     const fifo = join(ws.dir, 'pw.fifo');
     expect(spawnSync('mkfifo', ['-m', '600', fifo]).status).toBe(0);
@@ -209,11 +207,11 @@ describe('Ctrl-C during an import', () => {
     closeSync(fd);
     const r = await run.exited;
 
-    const imported = cli([...target, 'list', '--json']);
-    expect(imported.status, imported.stderr).toBe(0);
+    const imported = await runInProcess([...target, 'list', '--json']);
+    expect(imported.status, imported.err).toBe(0);
     expect(JSON.parse(imported.out), 'nothing was imported').toEqual([]);
-    const again = cli([...target, 'import', bundle, '--export-passphrase-file', pwFile]);
-    expect(again.status, again.stderr).toBe(0);
+    const again = await runInProcess([...target, 'import', bundle, '--export-passphrase-file', pwFile]);
+    expect(again.status, again.err).toBe(0);
     expect(again.out).toMatch(/^imported 300 secret\(s\)/);
     return r;
   }

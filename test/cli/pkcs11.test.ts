@@ -1,10 +1,12 @@
-// The CLI against a real SoftHSM2 token: init, get/set, rotate-keys,
-// rotate-master between the HSM and a key file, and the clear errors.
+// The CLI, in-process, against a real SoftHSM2 token: init, get/set,
+// rotate-keys, rotate-master between the HSM and a key file, and the clear
+// errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { softHsm, USER_PIN, type SoftHsm } from '../helpers/softhsm.js';
-import { cli, workspace } from './run-cli.js';
+import { runInProcess } from '../helpers/in-process.js';
+import { workspace } from './run-cli.js';
 
 let hsm: SoftHsm;
 const ws = workspace();
@@ -12,61 +14,61 @@ const pinFile = join(ws.dir, 'pin');
 const hsmArgs = () => ['--store', ws.db, '--module', hsm.module, '--pin-file', pinFile];
 
 beforeAll(() => {
-  hsm = softHsm(); // sets SOFTHSM2_CONF, which the CLI children inherit
+  hsm = softHsm(); // sets SOFTHSM2_CONF, which the CLI children inherit (and the in-process CLI reads)
   hsm.initToken('cli-token');
   writeFileSync(pinFile, `${USER_PIN}\n`, { mode: 0o600 });
 });
 afterAll(() => ws.cleanup());
 
 describe('store with a PKCS#11 master key', () => {
-  it('init creates the key in the token; set, get and rotate-keys work through it', () => {
-    const init = cli([...hsmArgs(), 'init', '--master', 'pkcs11', '--token-label', 'cli-token', '--key-label', 'strongbox-master']);
-    expect(init.status, init.stderr).toBe(0);
-    expect(cli([...hsmArgs(), 'set', 'db/password'], { input: 'from-the-hsm' }).status).toBe(0);
+  it('init creates the key in the token; set, get and rotate-keys work through it', async () => {
+    const init = await runInProcess([...hsmArgs(), 'init', '--master', 'pkcs11', '--token-label', 'cli-token', '--key-label', 'strongbox-master']);
+    expect(init.status, init.err).toBe(0);
+    expect((await runInProcess([...hsmArgs(), 'set', 'db/password'], { input: 'from-the-hsm' })).status).toBe(0);
     // The module path recorded as a hint is enough; the PIN can come from the environment.
-    expect(cli(['--store', ws.db, 'get', 'db/password'], { env: { STORE_PKCS11_PIN: USER_PIN } }).out).toBe('from-the-hsm');
-    const rot = cli([...hsmArgs(), 'rotate-keys', '--json']);
-    expect(rot.status, rot.stderr).toBe(0);
+    expect((await runInProcess(['--store', ws.db, 'get', 'db/password'], { env: { STORE_PKCS11_PIN: USER_PIN } })).out).toBe('from-the-hsm');
+    const rot = await runInProcess([...hsmArgs(), 'rotate-keys', '--json']);
+    expect(rot.status, rot.err).toBe(0);
     expect(JSON.parse(rot.out)).toMatchObject({ rotated: true, rewrapped: 1 });
-    expect(JSON.parse(cli([...hsmArgs(), 'status', '--json']).out).masterKind).toBe('pkcs11');
+    expect(JSON.parse((await runInProcess([...hsmArgs(), 'status', '--json'])).out).masterKind).toBe('pkcs11');
   });
 
-  it('a wrong PIN, a missing module, a missing token or no PIN each give a clear error', () => {
-    const wrong = cli(['--store', ws.db, '--module', hsm.module, 'get', 'db/password'], { env: { STORE_PKCS11_PIN: '0000' } });
+  it('a wrong PIN, a missing module, a missing token or no PIN each give a clear error', async () => {
+    const wrong = await runInProcess(['--store', ws.db, '--module', hsm.module, 'get', 'db/password'], { env: { STORE_PKCS11_PIN: '0000' } });
     expect(wrong.status).toBe(5);
-    expect(wrong.stderr).toMatch(/refused the PIN/);
-    expect(wrong.stderr).not.toContain('0000');
-    const noModule = cli(['--store', ws.db, '--module', join(ws.dir, 'missing.so'), '--pin-file', pinFile, 'get', 'db/password']);
+    expect(wrong.err).toMatch(/refused the PIN/);
+    expect(wrong.err).not.toContain('0000');
+    const noModule = await runInProcess(['--store', ws.db, '--module', join(ws.dir, 'missing.so'), '--pin-file', pinFile, 'get', 'db/password']);
     expect(noModule.status).toBe(6);
-    expect(noModule.stderr).toMatch(/cannot load PKCS#11 module/);
-    const noPin = cli(['--store', ws.db, '--module', hsm.module, 'get', 'db/password']);
+    expect(noModule.err).toMatch(/cannot load PKCS#11 module/);
+    const noPin = await runInProcess(['--store', ws.db, '--module', hsm.module, 'get', 'db/password']);
     expect(noPin.status).toBe(6);
-    const noToken = cli(['--store', join(ws.dir, 'other.db'), '--module', hsm.module, '--pin-file', pinFile,
+    const noToken = await runInProcess(['--store', join(ws.dir, 'other.db'), '--module', hsm.module, '--pin-file', pinFile,
       'init', '--master', 'pkcs11', '--token-label', 'no-such-token', '--key-label', 'k']);
     expect(noToken.status).toBe(6);
-    expect(noToken.stderr).toMatch(/no PKCS#11 token labelled "no-such-token".*cli-token/);
+    expect(noToken.err).toMatch(/no PKCS#11 token labelled "no-such-token".*cli-token/);
   });
 
-  it('rotate-master moves from the HSM to a key file and back; each old key stops working', () => {
+  it('rotate-master moves from the HSM to a key file and back; each old key stops working', async () => {
     const keyFile = join(ws.dir, 'moved.key');
-    expect(cli([...hsmArgs(), 'rotate-master', '--to', 'keyfile', '--new-keyfile', keyFile]).status).toBe(0);
-    expect(cli(['--store', ws.db, '--keyfile', keyFile, 'get', 'db/password']).out).toBe('from-the-hsm');
+    expect((await runInProcess([...hsmArgs(), 'rotate-master', '--to', 'keyfile', '--new-keyfile', keyFile])).status).toBe(0);
+    expect((await runInProcess(['--store', ws.db, '--keyfile', keyFile, 'get', 'db/password'])).out).toBe('from-the-hsm');
     // The HSM is not asked any more: with the new key file moved away, the HSM's arguments open nothing.
     renameSync(keyFile, `${keyFile}.away`);
-    expect(cli([...hsmArgs(), 'get', 'db/password']).status).not.toBe(0);
+    expect((await runInProcess([...hsmArgs(), 'get', 'db/password'])).status).not.toBe(0);
     renameSync(`${keyFile}.away`, keyFile);
 
-    const back = cli(['--store', ws.db, '--keyfile', keyFile, '--module', hsm.module, '--pin-file', pinFile,
+    const back = await runInProcess(['--store', ws.db, '--keyfile', keyFile, '--module', hsm.module, '--pin-file', pinFile,
       'rotate-master', '--to', 'pkcs11', '--token-label', 'cli-token', '--key-label', 'strongbox-master-2']);
-    expect(back.status, back.stderr).toBe(0);
-    expect(cli([...hsmArgs(), 'get', 'db/password']).out).toBe('from-the-hsm');
-    expect(cli(['--store', ws.db, '--keyfile', keyFile, 'get', 'db/password']).status).not.toBe(0);
+    expect(back.status, back.err).toBe(0);
+    expect((await runInProcess([...hsmArgs(), 'get', 'db/password'])).out).toBe('from-the-hsm');
+    expect((await runInProcess(['--store', ws.db, '--keyfile', keyFile, 'get', 'db/password'])).status).not.toBe(0);
   });
 
-  it('rotate-master from one HSM key to another: the labels given name the new key, not the old one', () => {
-    const next = cli([...hsmArgs(), 'rotate-master', '--to', 'pkcs11', '--token-label', 'cli-token', '--key-label', 'strongbox-master-3']);
-    expect(next.status, next.stderr).toBe(0);
-    expect(cli([...hsmArgs(), 'get', 'db/password']).out).toBe('from-the-hsm');
-    expect(JSON.parse(cli([...hsmArgs(), 'status', '--json']).out).masterKind).toBe('pkcs11');
+  it('rotate-master from one HSM key to another: the labels given name the new key, not the old one', async () => {
+    const next = await runInProcess([...hsmArgs(), 'rotate-master', '--to', 'pkcs11', '--token-label', 'cli-token', '--key-label', 'strongbox-master-3']);
+    expect(next.status, next.err).toBe(0);
+    expect((await runInProcess([...hsmArgs(), 'get', 'db/password'])).out).toBe('from-the-hsm');
+    expect(JSON.parse((await runInProcess([...hsmArgs(), 'status', '--json'])).out).masterKind).toBe('pkcs11');
   });
 });

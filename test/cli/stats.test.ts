@@ -3,13 +3,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { cli, cliOk, workspace } from './run-cli.js';
+import { runInProcess, runInProcessOk } from '../helpers/in-process.js';
+import { workspace } from './run-cli.js';
 
 let ws: ReturnType<typeof workspace>;
 const store = (...args: string[]) => [...ws.base, ...args];
 const LONG_AGO = '2000-01-01T00:00:00.000Z';
 
-const ok = (args: string[], input?: string) => cliOk(store(...args), { input });
+const ok = (args: string[], input?: string) => runInProcessOk(store(...args), { input });
 
 interface Sample {
   name: string;
@@ -85,36 +86,36 @@ function value(samples: Sample[], name: string, labels: Record<string, string> =
   return samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
 }
 
-beforeEach(() => {
+beforeEach(async () => {
   ws = workspace();
-  ok(['init', '--master', 'keyfile']);
+  await ok(['init', '--master', 'keyfile']);
 });
 afterEach(() => ws.cleanup());
 
 /** Three secrets, one per state of the current version, with policies: one overdue, one expired. */
-function populate(): void {
-  ok(['set', 'app/live'], 'v1');
-  ok(['set', 'app/live'], 'v2');
-  ok(['set', 'app/gone'], 'v1');
-  ok(['set', 'app/gone'], 'v2');
-  ok(['delete', 'app/gone']); // current (2) deleted, 1 live
-  ok(['set', 'app/erased'], 'v1');
-  ok(['destroy', 'app/erased', '--versions', '1']);
-  ok(['set', 'app/due'], 'v1');
-  ok(['set', 'app/expired'], 'v1');
-  ok(['policy', 'set', 'app/due', '--rotate-every', '90d']);
-  ok(['policy', 'set', 'app/expired', '--rotate-every', '30d', '--expires-after', '60d']);
-  ok(['policy', 'set', 'app/live', '--rotate-every', '90d']);
-  ok(['meta', 'app/due', '--set', `strongbox.rotated-at=${LONG_AGO}`]);
-  ok(['meta', 'app/expired', '--set', 'strongbox.rotated-at=2001-01-01T00:00:00.000Z']);
+async function populate(): Promise<void> {
+  await ok(['set', 'app/live'], 'v1');
+  await ok(['set', 'app/live'], 'v2');
+  await ok(['set', 'app/gone'], 'v1');
+  await ok(['set', 'app/gone'], 'v2');
+  await ok(['delete', 'app/gone']); // current (2) deleted, 1 live
+  await ok(['set', 'app/erased'], 'v1');
+  await ok(['destroy', 'app/erased', '--versions', '1']);
+  await ok(['set', 'app/due'], 'v1');
+  await ok(['set', 'app/expired'], 'v1');
+  await ok(['policy', 'set', 'app/due', '--rotate-every', '90d']);
+  await ok(['policy', 'set', 'app/expired', '--rotate-every', '30d', '--expires-after', '60d']);
+  await ok(['policy', 'set', 'app/live', '--rotate-every', '90d']);
+  await ok(['meta', 'app/due', '--set', `strongbox.rotated-at=${LONG_AGO}`]);
+  await ok(['meta', 'app/expired', '--set', 'strongbox.rotated-at=2001-01-01T00:00:00.000Z']);
 }
 
 describe('store stats --format prometheus', () => {
-  it('parses as exposition format 0.0.4 and counts what the store holds', () => {
-    populate();
-    ok(['rotate-keys', '--no-rewrap']);
+  it('parses as exposition format 0.0.4 and counts what the store holds', async () => {
+    await populate();
+    await ok(['rotate-keys', '--no-rewrap']);
     const before = Date.now();
-    const r = ok(['stats', '--format', 'prometheus']);
+    const r = await ok(['stats', '--format', 'prometheus']);
     const { samples, types } = parseExposition(r.out);
     for (const t of types.values()) expect(t).toBe('gauge');
     for (const s of samples) expect(s.labels.store).toBe(ws.db);
@@ -144,39 +145,39 @@ describe('store stats --format prometheus', () => {
     // Counts and times only: no secret name anywhere.
     expect(r.out).not.toMatch(/app\//);
 
-    ok(['rotate-keys']);
-    const after = parseExposition(ok(['stats', '--format', 'prometheus']).out).samples;
+    await ok(['rotate-keys']);
+    const after = parseExposition((await ok(['stats', '--format', 'prometheus'])).out).samples;
     expect(value(after, 'strongbox_data_keys', { status: 'primary' })).toBe(1);
     expect(value(after, 'strongbox_data_keys', { status: 'retired' })).toBe(2);
     expect(value(after, 'strongbox_data_keys', { status: 'active' })).toBe(0);
     expect(value(after, 'strongbox_versions_needing_rewrap')).toBe(0);
   });
 
-  it('a store never rotated has no last value rotation sample, and its lone key is both primary and oldest', () => {
-    ok(['set', 'a'], 'x');
-    const { samples, types } = parseExposition(ok(['stats', '--format', 'prometheus']).out);
+  it('a store never rotated has no last value rotation sample, and its lone key is both primary and oldest', async () => {
+    await ok(['set', 'a'], 'x');
+    const { samples, types } = parseExposition((await ok(['stats', '--format', 'prometheus'])).out);
     expect(types.has('strongbox_last_value_rotation_timestamp_seconds')).toBe(true);
     expect(value(samples, 'strongbox_last_value_rotation_timestamp_seconds')).toBeUndefined();
     expect(value(samples, 'strongbox_primary_key_age_seconds')).toBe(value(samples, 'strongbox_oldest_key_age_seconds'));
     expect(value(samples, 'strongbox_rotation_overdue_secrets')).toBe(0);
   });
 
-  it('emits exactly the metrics the README lists (with their labels besides store)', () => {
+  it('emits exactly the metrics the README lists (with their labels besides store)', async () => {
     const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
     const start = readme.indexOf('## Monitoring');
     const section = readme.slice(start, readme.indexOf('```cron', start));
     const listed = [...section.matchAll(/`(strongbox_[a-z_]+)(?:\{([a-z_,]+)\})?`/g)].map((m) => `${m[1]}{${m[2] ?? ''}}`).sort();
-    populate(); // a sample of every metric, the last value rotation's too
-    const { samples, types } = parseExposition(ok(['stats', '--format', 'prometheus']).out);
+    await populate(); // a sample of every metric, the last value rotation's too
+    const { samples, types } = parseExposition((await ok(['stats', '--format', 'prometheus'])).out);
     const labelsOf = (name: string) => Object.keys(samples.find((s) => s.name === name)?.labels ?? {}).filter((l) => l !== 'store');
     expect([...types.keys()].map((name) => `${name}{${labelsOf(name).join(',')}}`).sort()).toEqual(listed);
   });
 
-  it('escapes a store path with a quote, a backslash and a newline in its label', () => {
+  it('escapes a store path with a quote, a backslash and a newline in its label', async () => {
     const odd = join(ws.dir, 'we"ird\\na\nme.db');
-    expect(cli(['--store', odd, '--keyfile', ws.key, 'init', '--master', 'keyfile']).status).toBe(0);
-    const r = cli(['--store', odd, '--keyfile', ws.key, 'stats', '--format', 'prometheus']);
-    expect(r.status, r.stderr).toBe(0);
+    expect((await runInProcess(['--store', odd, '--keyfile', ws.key, 'init', '--master', 'keyfile'])).status).toBe(0);
+    const r = await runInProcess(['--store', odd, '--keyfile', ws.key, 'stats', '--format', 'prometheus']);
+    expect(r.status, r.err).toBe(0);
     const { samples } = parseExposition(r.out);
     expect(samples.length).toBeGreaterThan(10);
     for (const s of samples) expect(s.labels.store).toBe(odd);
@@ -184,13 +185,13 @@ describe('store stats --format prometheus', () => {
 });
 
 describe('store stats -o FILE', () => {
-  it('writes the whole file by rename: 0644, no temp file left, a reader of the old file never sees the new one', () => {
-    populate();
+  it('writes the whole file by rename: 0644, no temp file left, a reader of the old file never sees the new one', async () => {
+    await populate();
     const out = join(ws.dir, 'strongbox.prom');
     writeFileSync(out, 'old\n');
     const fd = openSync(out, 'r'); // a collector that opened the old file just before
     try {
-      const r = ok(['stats', '--format', 'prometheus', '-o', out]);
+      const r = await ok(['stats', '--format', 'prometheus', '-o', out]);
       expect(r.out).toBe('');
       const buf = Buffer.alloc(64);
       expect(buf.subarray(0, readSync(fd, buf, 0, 64, 0)).toString()).toBe('old\n');
@@ -205,16 +206,16 @@ describe('store stats -o FILE', () => {
 
     // Refused output leaves no file behind.
     const missingDir = join(ws.dir, 'nope', 'x.prom');
-    const bad = cli(store('stats', '--format', 'prometheus', '-o', missingDir));
+    const bad = await runInProcess(store('stats', '--format', 'prometheus', '-o', missingDir));
     expect(bad.status).toBe(1);
-    expect(bad.stderr).toMatch(/cannot write/);
+    expect(bad.err).toMatch(/cannot write/);
   });
 });
 
 describe('store stats as text and JSON', () => {
-  it('--json gives the same numbers; text is one fact a line; a bad --format is a usage error', () => {
-    populate();
-    const s = JSON.parse(ok(['stats', '--json']).out) as Record<string, unknown>;
+  it('--json gives the same numbers; text is one fact a line; a bad --format is a usage error', async () => {
+    await populate();
+    const s = JSON.parse((await ok(['stats', '--json'])).out) as Record<string, unknown>;
     expect(s).toMatchObject({
       path: ws.db,
       secrets: { live: 3, deleted: 1, destroyed: 1 },
@@ -226,42 +227,42 @@ describe('store stats as text and JSON', () => {
       expiredSecrets: 1,
       lastValueRotationAt: '2001-01-01T00:00:00.000Z',
     });
-    expect(JSON.parse(ok(['stats', '--format', 'json']).out)).toMatchObject({ secrets: s.secrets });
-    const text = ok(['stats']).out;
+    expect(JSON.parse((await ok(['stats', '--format', 'json'])).out)).toMatchObject({ secrets: s.secrets });
+    const text = (await ok(['stats'])).out;
     expect(text).toMatch(/^secrets:\s+3 live, 1 deleted, 1 destroyed$/m);
     expect(text).toMatch(/^rotation overdue:\s+2 secret\(s\), 1 expired$/m);
     expect(text).not.toMatch(/app\//);
-    expect(cli(store('stats', '--format', 'xml')).status).toBe(2);
-    expect(cli(store('stats', '--json', '--format', 'prometheus')).status).toBe(2);
+    expect((await runInProcess(store('stats', '--format', 'xml'))).status).toBe(2);
+    expect((await runInProcess(store('stats', '--json', '--format', 'prometheus'))).status).toBe(2);
   });
 
-  it('adds no audit entry (a collector runs it every minute)', () => {
-    const count = () => (JSON.parse(ok(['audit', '--json']).out) as unknown[]).length;
-    const before = count();
-    ok(['stats', '--format', 'prometheus']);
-    ok(['stats']);
-    expect(count()).toBe(before);
+  it('adds no audit entry (a collector runs it every minute)', async () => {
+    const count = async () => (JSON.parse((await ok(['audit', '--json'])).out) as unknown[]).length;
+    const before = await count();
+    await ok(['stats', '--format', 'prometheus']);
+    await ok(['stats']);
+    expect(await count()).toBe(before);
   });
 });
 
 describe('store stats: last maintenance and the audit log', () => {
-  it('shows the last backup, key and master rotation, and the audit log, in text, JSON and Prometheus', () => {
+  it('shows the last backup, key and master rotation, and the audit log, in text, JSON and Prometheus', async () => {
     const before = Date.now();
-    ok(['set', 'a'], 'x');
-    const fresh = ok(['stats']).out;
+    await ok(['set', 'a'], 'x');
+    const fresh = (await ok(['stats'])).out;
     expect(fresh).toMatch(/^keys rotated:\s+never \(key 1 is the store's first\)$/m);
     expect(fresh).toMatch(/^master rotated:\s+none recorded$/m);
     expect(fresh).toMatch(/^backed up:\s+none recorded$/m);
     expect(fresh).toMatch(/^audit log:\s+entries 1\.\.\d+ \(\d+\), last \S+Z; chain not verified \(--verify-audit walks it\)$/m);
 
-    ok(['backup', join(ws.dir, 'b.db')]);
-    ok(['rotate-keys']);
+    await ok(['backup', join(ws.dir, 'b.db')]);
+    await ok(['rotate-keys']);
     const newKey = join(ws.dir, 'new.key');
-    ok(['rotate-master', '--to', 'keyfile', '--new-keyfile', newKey]);
+    await ok(['rotate-master', '--to', 'keyfile', '--new-keyfile', newKey]);
     const base = ['--store', ws.db, '--keyfile', newKey];
-    const run = (...args: string[]) => cliOk([...base, ...args]);
+    const run = (...args: string[]) => runInProcessOk([...base, ...args]);
 
-    const s = JSON.parse(run('stats', '--json', '--verify-audit').out) as {
+    const s = JSON.parse((await run('stats', '--json', '--verify-audit')).out) as {
       lastBackupAt: string; lastKeyRotationAt: string; lastMasterRotationAt: string;
       audit: { entries: number; lastSeq: number; firstSeq: number; prunedThrough: number | null; chain: string };
     };
@@ -275,32 +276,32 @@ describe('store stats: last maintenance and the audit log', () => {
     expect(s.audit).toMatchObject({ firstSeq: 1, prunedThrough: null, chain: 'intact' });
     expect(s.audit.entries).toBe(s.audit.lastSeq);
 
-    const text = run('stats').out;
+    const text = (await run('stats')).out;
     expect(text).toMatch(/^keys rotated:\s+\S+Z \(0\.0 days ago\)$/m);
     expect(text).toMatch(/^master rotated:\s+\S+Z \(0\.0 days ago\)$/m);
     expect(text).toMatch(/^backed up:\s+\S+Z \(0\.0 days ago\)$/m);
-    expect(run('stats', '--verify-audit').out).toMatch(/^audit log:\s+entries 1\.\.\d+ \(\d+\), last \S+Z; chain intact$/m);
+    expect((await run('stats', '--verify-audit')).out).toMatch(/^audit log:\s+entries 1\.\.\d+ \(\d+\), last \S+Z; chain intact$/m);
 
-    const { samples } = parseExposition(run('stats', '--format', 'prometheus').out);
+    const { samples } = parseExposition((await run('stats', '--format', 'prometheus')).out);
     expect(value(samples, 'strongbox_last_backup_timestamp_seconds')).toBe(Date.parse(s.lastBackupAt) / 1000);
     expect(value(samples, 'strongbox_last_master_rotation_timestamp_seconds')).toBe(Date.parse(s.lastMasterRotationAt) / 1000);
     expect(value(samples, 'strongbox_audit_entries')).toBe(s.audit.entries); // stats itself adds no entry
     expect(value(samples, 'strongbox_audit_chain_intact')).toBeUndefined(); // not walked
-    expect(value(parseExposition(run('stats', '--format', 'prometheus', '--verify-audit').out).samples, 'strongbox_audit_chain_intact')).toBe(1);
+    expect(value(parseExposition((await run('stats', '--format', 'prometheus', '--verify-audit')).out).samples, 'strongbox_audit_chain_intact')).toBe(1);
   });
 
-  it('--verify-audit on a broken chain: reported, and exit 10 (found, not failed); without it the chain is not walked', () => {
-    ok(['set', 'a'], 'x');
-    ok(['set', 'b'], 'y');
+  it('--verify-audit on a broken chain: reported, and exit 10 (found, not failed); without it the chain is not walked', async () => {
+    await ok(['set', 'a'], 'x');
+    await ok(['set', 'b'], 'y');
     const db = new Database(ws.db);
     db.prepare("UPDATE audit SET name = 'c' WHERE seq = 2").run();
     db.close();
-    expect(ok(['stats']).out).toMatch(/chain not verified/);
-    const r = cli(store('stats', '--verify-audit'));
-    expect(r.status, r.stderr).toBe(10);
+    expect((await ok(['stats'])).out).toMatch(/chain not verified/);
+    const r = await runInProcess(store('stats', '--verify-audit'));
+    expect(r.status, r.err).toBe(10);
     expect(r.out).toMatch(/^audit log:\s+.*; chain BROKEN at entry 2: entry was altered/m);
-    expect(r.stderr).toContain('store: the audit log is broken at entry 2: run store audit verify');
-    const p = cli(store('stats', '--format', 'prometheus', '--verify-audit'));
+    expect(r.err).toContain('store: the audit log is broken at entry 2: run store audit verify');
+    const p = await runInProcess(store('stats', '--format', 'prometheus', '--verify-audit'));
     expect(p.status).toBe(10);
     expect(value(parseExposition(p.out).samples, 'strongbox_audit_chain_intact')).toBe(0);
   });

@@ -1,7 +1,7 @@
-/** An in-memory Writable for the in-process CLI tests: what a command wrote, as text. */
+/** An in-memory Writable for the in-process CLI tests: what a command wrote, as text or as bytes. */
 import { Writable } from 'node:stream';
 
-export function sink(): { stream: Writable; text: () => string } {
+export function sink(): { stream: Writable; text: () => string; bytes: () => Buffer } {
   const chunks: Buffer[] = [];
   const stream = new Writable({
     write(chunk: Buffer | string, _enc, done) {
@@ -9,5 +9,6 @@ export function sink(): { stream: Writable; text: () => string } {
       done();
     },
   });
-  return { stream, text: () => Buffer.concat(chunks).toString() };
+  const bytes = () => Buffer.concat(chunks);
+  return { stream, text: () => bytes().toString(), bytes };
 }

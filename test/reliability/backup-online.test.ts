@@ -9,9 +9,9 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { initStore, keyFile, openStore } from '../../src/index.js';
-import { CLI, cleanEnv, workspace } from './run-cli.js';
+import { CLI, cleanEnv, workspace } from '../cli/run-cli.js';
 
-const WRITER = resolve('test/cli/fixtures/backup-writer.mjs');
+const WRITER = resolve('test/reliability/fixtures/backup-writer.mjs');
 
 const CASES = [
   // Larger than one step of the backup API (1024 pages of 4 KiB), should it come to that.

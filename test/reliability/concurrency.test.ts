@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { keyFile, openStore, initStore } from '../../src/index.js';
-import { workspace } from './run-cli.js';
+import { workspace } from '../cli/run-cli.js';
 
-const WRITER = resolve('test/cli/fixtures/writer.mjs');
+const WRITER = resolve('test/reliability/fixtures/writer.mjs');
 const WORKERS = 5;
 const WRITES = 60;
 

@@ -7,11 +7,11 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
-import { CLI, cleanEnv } from './run-cli.js';
+import { CLI, cleanEnv } from '../cli/run-cli.js';
 
-export const POPULATE = resolve('test/cli/fixtures/populate.mjs');
-export const ROTATOR = resolve('test/cli/fixtures/rotator.mjs');
-export const RW_LOOP = resolve('test/cli/fixtures/rw-loop.mjs');
+export const POPULATE = resolve('test/reliability/fixtures/populate.mjs');
+export const ROTATOR = resolve('test/reliability/fixtures/rotator.mjs');
+export const RW_LOOP = resolve('test/reliability/fixtures/rw-loop.mjs');
 export const SECRETS = 2_000;
 export const VERSIONS = 10;
 export const TOTAL = SECRETS * VERSIONS;

@@ -8,7 +8,7 @@ import { readdirSync, utimesSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initStore, keyFile } from '../../src/index.js';
 import { hostTag } from '../../src/platform/process.js';
-import { CLI, cleanEnv, cliOk } from './run-cli.js';
+import { CLI, cleanEnv, cliOk } from '../cli/run-cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const temps = (dir: string) => readdirSync(dir).filter((f) => f.includes('.backup-') && f.includes('.tmp'));

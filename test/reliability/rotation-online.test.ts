@@ -6,7 +6,7 @@
 // speed is reported here, never asserted).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyFile, openStore } from '../../src/index.js';
-import { CLI } from './run-cli.js';
+import { CLI } from '../cli/run-cli.js';
 import {
   RW_LOOP, SECRETS, VERSIONS, TOTAL, nameOf, valueOf, startInteractive, sleep, fixtureDir, populate, removeFixture, freshCopy,
   type Fixture,

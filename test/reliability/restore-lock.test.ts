@@ -8,7 +8,7 @@ import { existsSync, readdirSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { initStore, keyFile } from '../../src/index.js';
-import { CLI, cleanEnv, cli, cliOk } from './run-cli.js';
+import { CLI, cleanEnv, cli, cliOk } from '../cli/run-cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** A key-file store big enough that a restore's verify pass takes a while, and a backup of it. */
