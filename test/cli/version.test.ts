@@ -18,7 +18,8 @@ describe('store --version', () => {
   it('is package.json\'s version', async () => {
     expect(VERSION).toBe(packageVersion);
     for (const flag of ['--version', '-V']) {
-      expect(await runInProcess([flag])).toEqual({ status: 0, out: `${packageVersion}\n`, err: '' });
+      const r = await runInProcess([flag]);
+      expect({ status: r.status, out: r.out, err: r.err }).toEqual({ status: 0, out: `${packageVersion}\n`, err: '' });
     }
   });
 
