@@ -15,7 +15,7 @@
 import { Hmac } from '../crypto/mac.js';
 import { TamperedError } from '../errors.js';
 import { concat, equalBytes, utf8, wipe } from '../crypto/bytes.js';
-import type { AuditHead, AuditRow, StorageOps } from './storage.js';
+import type { AuditHead, AuditRow, StorageOps } from '../storage/storage.js';
 
 export interface AuditEntry {
   action: string;

@@ -7,7 +7,7 @@ import { StoreError, TamperedError } from '../errors.js';
 import type { MasterParams } from '../crypto/master/master-key.js';
 import { hex } from '../crypto/bytes.js';
 import { MAX_VALUE_BYTES } from '../crypto/envelope.js';
-import type { Awaitable, StorageOps } from './storage.js';
+import type { Awaitable, StorageOps } from '../storage/storage.js';
 
 export const STORE_FORMAT = 'strongbox/v1';
 export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;

@@ -14,11 +14,11 @@ import { openStore, type MasterKeyChoice } from './open.js';
 import type { Store } from './store.js';
 import { dueAmong } from './policy.js';
 import { modeText } from '../platform/file-mode.js';
-import { probeStoreFile } from './sqlite/open.js';
-import { writeBlocked } from './sqlite/errors.js';
+import { probeStoreFile } from '../storage/sqlite/open.js';
+import { writeBlocked } from '../storage/sqlite/errors.js';
 import { describeReadOnly } from './read-only.js';
 import { shellWord } from '../platform/shell-quote.js';
-import { SCHEMA_VERSION } from './sqlite/schema.js';
+import { SCHEMA_VERSION } from '../storage/sqlite/schema.js';
 
 /** ok: sound; warn: worth doing something about; fail: broken or unsafe; skip: could not be checked. */
 export type FindingLevel = 'ok' | 'warn' | 'fail' | 'skip';

@@ -11,7 +11,7 @@ import { equalBytes, fromBase64, toBase64, utf8, wipe } from '../crypto/bytes.js
 import { randomBytes } from '../crypto/random.js';
 import { Keyset, type DataKey } from '../crypto/keyset.js';
 import type { MasterKey } from '../crypto/master/master-key.js';
-import type { KeyRow } from './storage.js';
+import type { KeyRow } from '../storage/storage.js';
 
 /**
  * The check's plaintext says which generation of the store wrote it: v2

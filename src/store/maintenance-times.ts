@@ -6,7 +6,7 @@
  * may have pruned. A data-key rotation needs no entry: the primary key's
  * creation time is when it happened.
  */
-import type { StorageOps } from './storage.js';
+import type { StorageOps } from '../storage/storage.js';
 
 const ENTRY = { backup: 'last_backup_at', masterRotation: 'last_master_rotation_at' } as const;
 

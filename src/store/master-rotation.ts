@@ -11,7 +11,7 @@ import { withExclusiveLock } from '../platform/lock.js';
 import { recordMaintenance } from './maintenance-times.js';
 import type { RotationContext } from './rotation.js';
 import type { StoreHeader } from './header.js';
-import type { KeyRow } from './storage.js';
+import type { KeyRow } from '../storage/storage.js';
 
 export interface MasterRotationContext extends RotationContext {
   header: StoreHeader;

@@ -11,13 +11,13 @@ import { makeHeaderKey, makeMasterCheck, unwrapHeaderKey, unwrapKeyset, verifyMa
 import { AuditLog, type AuditActor } from './audit.js';
 import { userInfo } from 'node:os';
 import { DEFAULT_MAX_VALUE_BYTES, MAX_VALUE_BYTES_LIMIT, headerText, readHeader, writeHeader, type StoreHeader } from './header.js';
-import { SqliteStorage } from './sqlite/driver.js';
-import { createStoreFile, openStoreFileFor, upgradeRefused } from './sqlite/open.js';
+import { SqliteStorage } from '../storage/sqlite/driver.js';
+import { createStoreFile, openStoreFileFor, upgradeRefused } from '../storage/sqlite/open.js';
 import { GuardedStorage } from './integrity/guarded.js';
 import { RowAuthenticator } from './integrity/rows.js';
 import { emptyState, sealRows } from './integrity/state.js';
 import { TamperedError } from '../errors.js';
-import type { Storage } from './storage.js';
+import type { Storage } from '../storage/storage.js';
 import { Store } from './store.js';
 import { ReadCache, type CacheOptions } from './read-cache.js';
 import { checkHook, EventSink, type EventHook } from './events.js';

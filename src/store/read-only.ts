@@ -1,5 +1,5 @@
 /**
- * What a store opened read-only (src/store/sqlite/read-only.ts) refuses, and
+ * What a store opened read-only (src/storage/sqlite/read-only.ts) refuses, and
  * how it says so. A read-only consumer reads; it never changes the store.
  * The audit log decides the rest: a store that audits reads (audit.reads,
  * on by default) must log every read that reaches its file, and a process
@@ -9,32 +9,9 @@
  * the same reason. Each is refused before anything is read.
  */
 import { StoreError } from '../errors.js';
+import { describeReadOnly, type ReadOnlyReason } from '../storage/read-only.js';
 
-/** Why a store is open read-only: its file system, a permission, or the caller asked. */
-export interface ReadOnlyReason {
-  cause: 'read-only' | 'denied' | 'asked';
-  /** The directory or file that cannot be written (the store file when asked). */
-  where: string;
-}
-
-/** The reason in words, for messages: "the file system holding /x is read-only". */
-export function describeReadOnly(r: ReadOnlyReason): string {
-  switch (r.cause) {
-    case 'read-only':
-      return `the file system holding ${r.where} is read-only`;
-    case 'denied':
-      return `this user may not write ${r.where}`;
-    case 'asked':
-      return 'it was opened read-only on request';
-  }
-}
-
-/** A change (or anything that writes) on a read-only store. */
-export function changeRefused(path: string, reason: ReadOnlyReason): StoreError {
-  return new StoreError('E_READ_ONLY', `cannot change the store ${path}: it is open read-only here (${describeReadOnly(reason)})`, [
-    'make changes as a user who can write the store file and its directory',
-  ]);
-}
+export { changeRefused, describeReadOnly, type ReadOnlyReason } from '../storage/read-only.js';
 
 /** A read of a store that audits reads, through a process that cannot write its audit log. */
 export function unloggedReadRefused(path: string, reason: ReadOnlyReason): StoreError {

@@ -12,7 +12,7 @@ import { openValue, sealValue } from '../crypto/envelope.js';
 import { wipe } from '../crypto/bytes.js';
 import { reloadKeyset, wrapKey, type KeysetHolder } from './keys.js';
 import { withExclusiveLock, type HeldLock } from '../platform/lock.js';
-import type { Storage } from './storage.js';
+import type { Storage } from '../storage/storage.js';
 import type { AuditLog } from './audit.js';
 
 export interface RotateOptions {

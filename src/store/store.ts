@@ -20,10 +20,9 @@ import { checkName, namePattern, nameProblem } from './names.js';
 import { LATEST, type CacheStats, type ReadCache, type Selector } from './read-cache.js';
 import { outcomeOf, reported, type EventSink, type StoreOperation } from './events.js';
 import { AUDIT_START, formatAuditStart, parseAuditStart, wellFormed, type AuditEntry, type AuditLog } from './audit.js';
-import { SCHEMA_VERSION } from './sqlite/schema.js';
 import { changeRefused, unloggedReadRefused, type ReadOnlyView } from './read-only.js';
 import { describeReadOnly } from './read-only.js';
-import type { AuditRow, SecretAndVersion, SecretListRow, SecretRow, StorageOps, VersionRow } from './storage.js';
+import type { AuditRow, SecretAndVersion, SecretListRow, SecretRow, StorageOps, VersionRow } from '../storage/storage.js';
 import type { GuardedStorage } from './integrity/guarded.js';
 import type {
   AuditPruneReport, AuditQuery, AuditRecord, AuditVerifyReport, GetOptions, KeyInfo, ListOptions, MetadataUpdate, PutOptions, SecretMetadata, SecretSummary, SecretVersion,
@@ -672,7 +671,7 @@ export class Store {
     return {
       path: c.path,
       storeId: storeIdHex(c.header),
-      schemaVersion: SCHEMA_VERSION,
+      schemaVersion: c.storage.schemaVersion,
       createdAt: new Date(c.header.createdAt),
       masterKind: c.header.master.kind,
       secrets: counts.secrets,

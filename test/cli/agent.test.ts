@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { scryptSync } from 'node:crypto';
-import { Database } from '../../src/store/sqlite/native.js';
+import { Database } from '../../src/storage/sqlite/native.js';
 import { agent, keyFile, openStore, type MasterKeySource } from '../../src/index.js';
 import { rawMasterKey } from '../../src/crypto/master/raw-master.js';
 import { encodeFrame } from '../../src/crypto/master/agent/protocol.js';

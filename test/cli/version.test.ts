@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { VERSION } from '../../src/cli/main.js';
 import { STORE_FORMAT } from '../../src/store/header.js';
-import { SCHEMA_VERSION } from '../../src/store/sqlite/schema.js';
+import { SCHEMA_VERSION } from '../../src/storage/sqlite/schema.js';
 import { runInProcess } from '../helpers/in-process.js';
 import { tempDir } from '../helpers/tmp.js';
 

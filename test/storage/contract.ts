@@ -1,6 +1,6 @@
 /**
  * The storage contract: what the store's logic relies on from any driver
- * behind `RawStorage` (src/store/storage.ts). Written against the interface
+ * behind `RawStorage` (src/storage/storage.ts). Written against the interface
  * only, so a second driver runs it as it is: give `storageContract` a name and
  * a way to make a fresh, empty store of that driver (schema in place, no rows),
  * and a second connection to the same store when the driver has one.
@@ -10,7 +10,7 @@
  * read waits for the transaction in progress rather than seeing its rows.
  */
 import { describe, expect, it } from 'vitest';
-import type { AuditRow, RawOps, RawStorage, RawVersion } from '../../src/store/storage.js';
+import type { AuditRow, RawOps, RawStorage, RawVersion } from '../../src/storage/storage.js';
 
 export interface ContractStore {
   storage: RawStorage;

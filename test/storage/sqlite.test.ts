@@ -5,8 +5,8 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SqliteStorage } from '../../src/store/sqlite/driver.js';
-import { createStoreFile, openStoreFile } from '../../src/store/sqlite/open.js';
+import { SqliteStorage } from '../../src/storage/sqlite/driver.js';
+import { createStoreFile, openStoreFile } from '../../src/storage/sqlite/open.js';
 import { storageContract } from './contract.js';
 import { tempDir } from '../helpers/tmp.js';
 

@@ -9,7 +9,7 @@ import {
 } from '../../src/index.js';
 import { gravestCode } from '../../src/store/backup/verify.js';
 import { withExclusiveLock } from '../../src/platform/lock.js';
-import { onlineBackup } from '../../src/store/sqlite/files.js';
+import { onlineBackup } from '../../src/storage/sqlite/files.js';
 import { tempDir } from '../helpers/tmp.js';
 import { everyValue, flipValue, freshStore, reopenStore as open } from '../helpers/store.js';
 

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { initStore, openStore, rawKey, StoreError, type InitOptions, type Store } from '../../src/index.js';
-import { SCHEMA_VERSION } from '../../src/store/sqlite/schema.js';
+import { SCHEMA_VERSION } from '../../src/storage/sqlite/schema.js';
 import { tempDir } from '../helpers/tmp.js';
 import { rejectionCode as code, rejectionError as errorOf } from '../helpers/errors.js';
 import { freshStore as fresh } from '../helpers/store.js';

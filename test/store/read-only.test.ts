@@ -15,7 +15,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameS
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backupStore, exportPlain, exportStore, initStore, openStore, rawKey, verifyStore, type Store } from '../../src/index.js';
-import { openStoreFile } from '../../src/store/sqlite/open.js';
+import { openStoreFile } from '../../src/storage/sqlite/open.js';
 import { mountReadOnly } from '../helpers/mounts.js';
 import { tempDir } from '../helpers/tmp.js';
 

@@ -10,7 +10,7 @@ import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStore, rawKey, verifyStore } from '../../src/index.js';
-import { SCHEMA_VERSION } from '../../src/store/sqlite/schema.js';
+import { SCHEMA_VERSION } from '../../src/storage/sqlite/schema.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const KEY = new Uint8Array(32).fill(0x5a);

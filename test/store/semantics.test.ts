@@ -8,7 +8,7 @@ import { initStore, openStore, passphrase, SecretBytes, type Store } from '../..
 import { tempDir } from '../helpers/tmp.js';
 import { rejectionCode as code } from '../helpers/errors.js';
 import { freshStore as fresh, reopenStore as reopen } from '../helpers/store.js';
-import { SCHEMA_VERSION } from '../../src/store/sqlite/schema.js';
+import { SCHEMA_VERSION } from '../../src/storage/sqlite/schema.js';
 
 const T0 = Date.UTC(2024, 0, 1, 12, 0, 0);
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');

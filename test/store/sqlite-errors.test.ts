@@ -1,9 +1,9 @@
-// What SQLite's and the file system's codes mean to a user (src/store/sqlite/errors.ts).
+// What SQLite's and the file system's codes mean to a user (src/storage/sqlite/errors.ts).
 import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { StoreError } from '../../src/errors.js';
-import { storeFileError } from '../../src/store/sqlite/errors.js';
+import { storeFileError } from '../../src/storage/sqlite/errors.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const sqlite = (code: string) => new Database.SqliteError('as SQLite says it', code);

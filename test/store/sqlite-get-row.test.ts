@@ -8,8 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { SqliteStorage } from '../../src/store/sqlite/driver.js';
-import { openStoreFile } from '../../src/store/sqlite/open.js';
+import { SqliteStorage } from '../../src/storage/sqlite/driver.js';
+import { openStoreFile } from '../../src/storage/sqlite/open.js';
 import { freshStore } from '../helpers/store.js';
 
 describe('SqliteStorage.readVersion: the MAC each read needs', () => {

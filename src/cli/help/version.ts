@@ -7,7 +7,7 @@
 import { BUNDLE_MAGIC, BUNDLE_FORMAT_V1 } from '../../crypto/bundle/header.js';
 import { FORMAT_V1 } from '../../crypto/format.js';
 import { STORE_FORMAT } from '../../store/header.js';
-import { SCHEMA_VERSION } from '../../store/sqlite/schema.js';
+import { SCHEMA_VERSION } from '../../storage/sqlite/schema.js';
 
 export interface VersionInfo {
   version: string;

@@ -3,7 +3,7 @@ import { closeSync, fsyncSync, linkSync, lstatSync, openSync, rmSync, statSync, 
 import { createExclusive } from '../../platform/exclusive-file.js';
 import { dirname } from 'node:path';
 import { StoreError } from '../../errors.js';
-import type { FileCapabilities } from '../storage.js';
+import type { FileCapabilities } from '../../storage/storage.js';
 import { tempNameBeside, type TempLabel } from '../leftovers.js';
 
 /** Fail unless nothing at all is at `path` (a dangling symlink counts as something). */

@@ -12,7 +12,7 @@ import { withExclusiveLock } from '../../platform/lock.js';
 import { openStore, type MasterKeyChoice } from '../open.js';
 import { contextOf, type Store } from '../store.js';
 import { removeLeftovers } from '../leftovers.js';
-import { copyFileInto, setJournalMode, settle, storeIdOf, whileQuiesced } from '../sqlite/files.js';
+import { copyFileInto, setJournalMode, settle, storeIdOf, whileQuiesced } from '../../storage/sqlite/files.js';
 import { exists, fsFail, privateTemp, removeTemp, renamed, sameFile, syncDir, syncFile } from './files.js';
 import { sizeOf } from '../../platform/file-size.js';
 import { VerificationError, inspect, type VerifyReport } from './verify.js';

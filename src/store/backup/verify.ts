@@ -11,7 +11,7 @@ import { readHeader, storeIdHex } from '../header.js';
 import { reloadKeyset, verifyMasterCheck } from '../keys.js';
 import { contextOf, eventsOf, type Store, type StoreContext } from '../store.js';
 import { reported } from '../events.js';
-import type { Storage, VersionRow } from '../storage.js';
+import type { Storage, VersionRow } from '../../storage/storage.js';
 import { checkState } from '../integrity/state.js';
 import { refuseUnlogged } from '../read-only.js';
 

@@ -13,7 +13,7 @@ import type {
   AuditFilter, AuditHead, AuditRow, KeyRow, RawJoined, RawKey, RawMeta, RawOps, RawSecret, RawStorage, RawVersion, RewrapRow,
   ScannedVersion, SecretAndVersion, SecretListRow, SecretRow, Storage, StorageOps, StoreCounts, VersionHead, VersionRow,
   FileCapabilities, WriteOptions,
-} from '../storage.js';
+} from '../../storage/storage.js';
 import { place, RowAuthenticator, tampered } from './rows.js';
 
 /** The state row as a write transaction holds it. */
@@ -505,6 +505,10 @@ export class GuardedStorage implements Storage {
   readonly #cache = new StateCache();
 
   constructor(readonly raw: RawStorage, readonly auth: RowAuthenticator) {}
+
+  get schemaVersion(): number {
+    return this.raw.schemaVersion;
+  }
 
   /** The driver's file capabilities, when it keeps the store in one local file. */
   get file(): FileCapabilities | undefined {

@@ -17,7 +17,7 @@
 import { TamperedError } from '../../errors.js';
 import { Hmac, macMatches } from '../../crypto/mac.js';
 import { wipe } from '../../crypto/bytes.js';
-import type { KeyRow, RawMeta, RawSecret, RawVersion } from '../storage.js';
+import type { KeyRow, RawMeta, RawSecret, RawVersion } from '../../storage/storage.js';
 
 const LABELS = {
   meta: 'strongbox/row/meta/v1',

@@ -13,7 +13,7 @@ import { LtHash } from '../../crypto/lthash.js';
 import { lthashElement } from '../../crypto/mac.js';
 import { fromHexStrict } from '../../crypto/bytes.js';
 import { TamperedError } from '../../errors.js';
-import type { RawOps, RawSecret, RawVersion } from '../storage.js';
+import type { RawOps, RawSecret, RawVersion } from '../../storage/storage.js';
 import { EMPTY_AUDIT_MAC, loadState, RowChecks, saveState } from './guarded.js';
 import { place, type RowAuthenticator } from './rows.js';
 

@@ -20,7 +20,7 @@ import { randomBytes } from '../../crypto/random.js';
 import { reported } from '../events.js';
 import { refuseUnlogged } from '../read-only.js';
 import { contextOf, eventsOf, type Store, type StoreContext } from '../store.js';
-import type { StorageOps } from '../storage.js';
+import type { StorageOps } from '../../storage/storage.js';
 import { newBundleKey } from './bundle-key.js';
 import { checkPrefix, usage } from './checks.js';
 import { MemorySink, withNewFile, type Sink } from './files.js';

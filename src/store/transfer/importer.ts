@@ -9,7 +9,7 @@ import { openValue, sealValue } from '../../crypto/envelope.js';
 import type { AuditEntry } from '../audit.js';
 import { reloadKeyset, StaleKeyset } from '../keys.js';
 import type { StoreContext } from '../store.js';
-import type { SecretRow, StorageOps } from '../storage.js';
+import type { SecretRow, StorageOps } from '../../storage/storage.js';
 import type { ConflictPolicy, ImportActionKind, ImportFormat, ImportReport } from './types.js';
 
 function emptyReport(path: string, format: ImportFormat, dryRun: boolean, onConflict: ConflictPolicy): ImportReport {

@@ -6,7 +6,7 @@
 import { openValue } from '../../crypto/envelope.js';
 import { reloadKeyset } from '../keys.js';
 import type { StoreContext } from '../store.js';
-import type { SecretRow, StorageOps, VersionRow } from '../storage.js';
+import type { SecretRow, StorageOps, VersionRow } from '../../storage/storage.js';
 import type { Sink } from './files.js';
 import type { ExportReport } from './types.js';
 

@@ -191,7 +191,7 @@ function openCheckedReadOnly(path: string, reason: ReadOnlyReason): { db: Databa
 
 /**
  * Open an existing store file: read-write when this user can write it (see
- * `openStoreFile`), else read-only (src/store/sqlite/read-only.ts), with why.
+ * `openStoreFile`), else read-only (src/storage/sqlite/read-only.ts), with why.
  * `readOnly` true opens it read-only whatever the permissions; false always
  * read-write, failing as before when it cannot be written.
  * @throws E_NO_STORE, E_NOT_A_STORE, E_SCHEMA_TOO_NEW, E_IO, E_LOCKED; E_READ_ONLY when read-only and older

@@ -2,7 +2,7 @@
  * The narrow interfaces between the store's logic and its persistence
  * (docs/design.md §8). Two layers:
  *
- * - `RawStorage` is what a driver implements (src/store/sqlite): rows in,
+ * - `RawStorage` is what a driver implements (src/storage/sqlite): rows in,
  *   rows out, transactions. Every row that carries meaning has a `mac`
  *   column the driver stores and returns as opaque bytes. SQL stays in the
  *   driver, so a PostgreSQL driver can sit behind the same calls.
@@ -206,6 +206,8 @@ export interface FileCapabilities {
  * would wait for the transaction it is in.
  */
 export interface StorageTransactions<Ops> {
+  /** The schema the store is at: what the driver migrated it to when it opened it. */
+  readonly schemaVersion: number;
   /** Run `fn` in a write transaction: all or nothing. A driver may run it again after a conflict, so `fn` must only read and write through `tx`. */
   write<T>(fn: (tx: Ops) => Promise<T>, options?: WriteOptions): Promise<T>;
   /** Run `fn` over one consistent snapshot. */

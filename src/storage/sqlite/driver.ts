@@ -10,6 +10,7 @@ import { BUSY_TIMEOUT_MS, type ReadOnlyFile } from './open.js';
 import { changedSince, type FileStamp, type ReadOnlyReason } from './read-only.js';
 import { changeRefused } from '../read-only.js';
 import { onlineBackup } from './files.js';
+import { SCHEMA_VERSION } from './schema.js';
 import { isBusy, storeFileError } from './errors.js';
 import type { KeyStatus } from '../../crypto/keyset.js';
 import type {
@@ -83,7 +84,7 @@ function buffer(b: Uint8Array | null): Buffer | null {
 }
 
 /**
- * SQLite's failures as our codes (src/store/sqlite/errors.ts: busy, full
+ * SQLite's failures as our codes (src/storage/sqlite/errors.ts: busy, full
  * disk, read-only, permission, damage), with one more rule only the driver
  * can make: its statements are fixed and bind every value, so a plain SQL
  * error (no such column, a malformed schema, a mistyped row a constraint
@@ -215,7 +216,7 @@ export class SqliteStorage implements RawStorage {
 
   readonly #path: string;
   readonly #readOnly: ReadOnlyFile | undefined;
-  /** A snapshot's stamp (src/store/sqlite/read-only.ts); undefined for a connection to the file itself. */
+  /** A snapshot's stamp (src/storage/sqlite/read-only.ts); undefined for a connection to the file itself. */
   #stamp: FileStamp | undefined;
 
   /**
@@ -521,6 +522,8 @@ export class SqliteStorage implements RawStorage {
   }
 
   readonly file: FileCapabilities;
+  /** Opening a store migrates it to the newest schema (or refuses a newer one). */
+  readonly schemaVersion = SCHEMA_VERSION;
 
   #checkpoint(): boolean {
     // A reader's snapshot blocks TRUNCATE; do not stall the caller for the whole busy timeout.

@@ -29,7 +29,7 @@ function codeOf(e: unknown): string | undefined {
 
 /**
  * Another connection holds what this one waits for. SQLITE_READONLY_RECOVERY
- * too: a read-only reader (src/store/sqlite/read-only.ts) found the -shm
+ * too: a read-only reader (src/storage/sqlite/read-only.ts) found the -shm
  * between a writer opening it and setting it up, which only the writer can do.
  */
 export function isBusy(e: unknown): boolean {
