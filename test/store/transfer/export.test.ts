@@ -11,12 +11,12 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import {
   createKeyFile, exportPlain, exportStore, importBundle, importPlain, initStore, openStore, passphrase, rawKey,
   readBundleInfo, detectImportFormat, StoreError, type BundleKey, type InitOptions, type Store,
-} from '../../src/index.js';
-import { envLine } from '../../src/store/transfer/plaintext.js';
-import { dump, exportable } from '../helpers/dump.js';
-import { tempDir } from '../helpers/tmp.js';
-import { rejectionCode as code, rejectionError as caught } from '../helpers/errors.js';
-import { freshStore } from '../helpers/store.js';
+} from '../../../src/index.js';
+import { envLine } from '../../../src/store/transfer/plaintext.js';
+import { dump, exportable } from '../../helpers/dump.js';
+import { tempDir } from '../../helpers/tmp.js';
+import { rejectionCode as code, rejectionError as caught } from '../../helpers/errors.js';
+import { freshStore } from '../../helpers/store.js';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
 const FAST = { logN: 15 };

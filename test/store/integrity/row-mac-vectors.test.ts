@@ -8,9 +8,9 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { RowAuthenticator } from '../../src/store/integrity/rows.js';
-import { lthashElement } from '../../src/crypto/mac.js';
-import { LtHash } from '../../src/crypto/lthash.js';
+import { RowAuthenticator } from '../../../src/store/integrity/rows.js';
+import { lthashElement } from '../../../src/crypto/mac.js';
+import { LtHash } from '../../../src/crypto/lthash.js';
 
 const v = JSON.parse(readFileSync('test/vectors/row-mac-v1.json', 'utf8'));
 const bytes = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));

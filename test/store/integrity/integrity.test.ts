@@ -5,9 +5,9 @@
  * store that went through all of them verifies clean.
  */
 import { describe, expect, it } from 'vitest';
-import { openStore, rawKey, verifyStore, type Store } from '../../src/index.js';
-import { contextOf } from '../../src/store/store.js';
-import { freshStore } from '../helpers/store.js';
+import { openStore, rawKey, verifyStore, type Store } from '../../../src/index.js';
+import { contextOf } from '../../../src/store/store.js';
+import { freshStore } from '../../helpers/store.js';
 
 async function clean(store: Store): Promise<void> {
   expect(await verifyStore(store, { deep: true })).toMatchObject({ ok: true, problems: [] });

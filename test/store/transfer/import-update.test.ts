@@ -7,9 +7,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { exportStore, importBundle, importPlain, openStore, rawKey, type BundleKey, type Store } from '../../src/index.js';
-import { dump } from '../helpers/dump.js';
-import { freshStore } from '../helpers/store.js';
+import { exportStore, importBundle, importPlain, openStore, rawKey, type BundleKey, type Store } from '../../../src/index.js';
+import { dump } from '../../helpers/dump.js';
+import { freshStore } from '../../helpers/store.js';
 
 const PW: BundleKey = { passphrase: 'correct horse battery staple', scrypt: { logN: 15 } };
 

@@ -8,9 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { SqliteStorage } from '../../src/storage/sqlite/driver.js';
-import { openStoreFile } from '../../src/storage/sqlite/open.js';
-import { freshStore } from '../helpers/store.js';
+import { SqliteStorage } from '../../../src/storage/sqlite/driver.js';
+import { openStoreFile } from '../../../src/storage/sqlite/open.js';
+import { freshStore } from '../../helpers/store.js';
 
 describe('SqliteStorage.readVersion: the MAC each read needs', () => {
   it('the secret MAC and head with the current version, the version MAC with a named one', async () => {

@@ -5,9 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { EXIT } from '../../src/cli/exit-codes.js';
-import { exitStatusFooter, exitStatuses } from '../../src/cli/help/exit-status.js';
-import { runInProcess } from '../helpers/in-process.js';
+import { EXIT } from '../../../src/cli/exit-codes.js';
+import { exitStatusFooter, exitStatuses } from '../../../src/cli/help/exit-status.js';
+import { runInProcess } from '../../helpers/in-process.js';
 
 /** README's "### Exit status" table: status → the error codes it names. */
 function readmeTable(): Map<number, string[]> {

@@ -7,15 +7,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { seal } from '../../src/crypto/aead.js';
-import { CHECK_BYTES, bundleHeaderHash, bundleHeaderLength, decodeBundleHeader, encodeBundleHeader, type BundleHeader } from '../../src/crypto/bundle/header.js';
-import { bundleKeyId, keyFileBundleKey, keyFileHeader, passphraseBundleKey, passphraseHeader, verifyBundleKey } from '../../src/crypto/bundle/keys.js';
-import { BundleReader, recordLength } from '../../src/crypto/bundle/reader.js';
-import { MAX_RECORD_BYTES, __TESTS, type BundleRecord, type SecretRecord, type VersionRecord } from '../../src/crypto/bundle/records.js';
-import { BundleWriter } from '../../src/crypto/bundle/writer.js';
-import { importBundle, initStore, rawKey, StoreError } from '../../src/index.js';
-import { dump } from '../helpers/dump.js';
-import { tempDir } from '../helpers/tmp.js';
+import { seal } from '../../../src/crypto/aead.js';
+import { CHECK_BYTES, bundleHeaderHash, bundleHeaderLength, decodeBundleHeader, encodeBundleHeader, type BundleHeader } from '../../../src/crypto/bundle/header.js';
+import { bundleKeyId, keyFileBundleKey, keyFileHeader, passphraseBundleKey, passphraseHeader, verifyBundleKey } from '../../../src/crypto/bundle/keys.js';
+import { BundleReader, recordLength } from '../../../src/crypto/bundle/reader.js';
+import { MAX_RECORD_BYTES, __TESTS, type BundleRecord, type SecretRecord, type VersionRecord } from '../../../src/crypto/bundle/records.js';
+import { BundleWriter } from '../../../src/crypto/bundle/writer.js';
+import { importBundle, initStore, rawKey, StoreError } from '../../../src/index.js';
+import { dump } from '../../helpers/dump.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 interface VectorRecord {
   type: 'secret' | 'version';

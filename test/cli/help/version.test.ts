@@ -6,11 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { VERSION } from '../../src/cli/main.js';
-import { STORE_FORMAT } from '../../src/store/header.js';
-import { SCHEMA_VERSION } from '../../src/storage/sqlite/schema.js';
-import { runInProcess } from '../helpers/in-process.js';
-import { tempDir } from '../helpers/tmp.js';
+import { VERSION } from '../../../src/cli/main.js';
+import { STORE_FORMAT } from '../../../src/store/header.js';
+import { SCHEMA_VERSION } from '../../../src/storage/sqlite/schema.js';
+import { runInProcess } from '../../helpers/in-process.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 const packageVersion = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
 

@@ -6,12 +6,12 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { pkcs11, type Pkcs11Options } from '../../src/crypto/master/pkcs11/source.js';
-import { __TESTS } from '../../src/crypto/master/pkcs11/test-hooks.js';
-import { randomBytes } from '../../src/crypto/random.js';
-import { initStore, openStore, rawKey, StoreError, type MasterParams } from '../../src/index.js';
-import { softHsm, type SoftHsm } from '../helpers/softhsm.js';
-import { tempDir } from '../helpers/tmp.js';
+import { pkcs11, type Pkcs11Options } from '../../../../src/crypto/master/pkcs11/source.js';
+import { __TESTS } from '../../../../src/crypto/master/pkcs11/test-hooks.js';
+import { randomBytes } from '../../../../src/crypto/random.js';
+import { initStore, openStore, rawKey, StoreError, type MasterParams } from '../../../../src/index.js';
+import { softHsm, type SoftHsm } from '../../../helpers/softhsm.js';
+import { tempDir } from '../../../helpers/tmp.js';
 
 // Distinctive PINs, so a test can prove no message ever carries one.
 const PIN = 'pin-Canary-7431';

@@ -6,12 +6,12 @@ import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   backupStore, rawKey, restoreStore, verifyStore, StoreError, VerificationError, type Store,
-} from '../../src/index.js';
-import { gravestCode } from '../../src/store/backup/verify.js';
-import { withExclusiveLock } from '../../src/platform/lock.js';
-import { onlineBackup } from '../../src/storage/sqlite/files.js';
-import { tempDir } from '../helpers/tmp.js';
-import { everyValue, flipValue, freshStore, reopenStore as open } from '../helpers/store.js';
+} from '../../../src/index.js';
+import { gravestCode } from '../../../src/store/backup/verify.js';
+import { withExclusiveLock } from '../../../src/platform/lock.js';
+import { onlineBackup } from '../../../src/storage/sqlite/files.js';
+import { tempDir } from '../../helpers/tmp.js';
+import { everyValue, flipValue, freshStore, reopenStore as open } from '../../helpers/store.js';
 
 const fresh = (dir?: string) => freshStore({}, dir);
 

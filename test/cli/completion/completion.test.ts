@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runInProcess, runInProcessOk } from '../helpers/in-process.js';
-import { CLI, cleanEnv, cli, workspace } from './run-cli.js';
+import { runInProcess, runInProcessOk } from '../../helpers/in-process.js';
+import { CLI, cleanEnv, cli, workspace } from '../run-cli.js';
 
 let ws: ReturnType<typeof workspace>;
 let scripts: Record<'bash' | 'zsh' | 'fish', string>;

@@ -5,10 +5,10 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SqliteStorage } from '../../src/storage/sqlite/driver.js';
-import { createStoreFile, openStoreFile } from '../../src/storage/sqlite/open.js';
-import { storageContract } from './contract.js';
-import { tempDir } from '../helpers/tmp.js';
+import { SqliteStorage } from '../../../src/storage/sqlite/driver.js';
+import { createStoreFile, openStoreFile } from '../../../src/storage/sqlite/open.js';
+import { storageContract } from '../contract.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 async function freshSqlite() {
   const path = join(tempDir(), 'store.db');

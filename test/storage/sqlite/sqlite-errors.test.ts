@@ -2,9 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { StoreError } from '../../src/errors.js';
-import { storeFileError } from '../../src/storage/sqlite/errors.js';
-import { tempDir } from '../helpers/tmp.js';
+import { StoreError } from '../../../src/errors.js';
+import { storeFileError } from '../../../src/storage/sqlite/errors.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 const sqlite = (code: string) => new Database.SqliteError('as SQLite says it', code);
 const errno = (code: string) => Object.assign(new Error(`${code}: as Node says it`), { code });

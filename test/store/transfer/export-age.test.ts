@@ -12,12 +12,12 @@ import { describe, expect, it } from 'vitest';
 import {
   MAX_AGE_BUNDLE_BYTES, ageRecipientsOfFile, createAgeIdentityFile, detectImportFormat, exportStore, importBundle, importPlain,
   readAgeRecipientsFile, type InitOptions, type Store,
-} from '../../src/index.js';
-import { RECORDS_FORMAT } from '../../src/crypto/age-records.js';
-import { dump, exportable } from '../helpers/dump.js';
-import { rejectionCode as code, rejectionError as caught } from '../helpers/errors.js';
-import { freshStore } from '../helpers/store.js';
-import { tempDir } from '../helpers/tmp.js';
+} from '../../../src/index.js';
+import { RECORDS_FORMAT } from '../../../src/crypto/age-records.js';
+import { dump, exportable } from '../../helpers/dump.js';
+import { rejectionCode as code, rejectionError as caught } from '../../helpers/errors.js';
+import { freshStore } from '../../helpers/store.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
 /** Custom metadata with an own "__proto__" key, which must stay an ordinary key through JSON. */

@@ -8,12 +8,12 @@
 import { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { Context } from '../../src/cli/context.js';
-import { EXAMPLES, commandPath, examplesText } from '../../src/cli/help/examples.js';
-import type { Io } from '../../src/cli/io.js';
-import { fullProgram } from '../../src/cli/main.js';
-import { runInProcess } from '../helpers/in-process.js';
-import { sink } from '../helpers/sink.js';
+import { Context } from '../../../src/cli/context.js';
+import { EXAMPLES, commandPath, examplesText } from '../../../src/cli/help/examples.js';
+import type { Io } from '../../../src/cli/io.js';
+import { fullProgram } from '../../../src/cli/main.js';
+import { runInProcess } from '../../helpers/in-process.js';
+import { sink } from '../../helpers/sink.js';
 
 function quietContext(): Context {
   const io: Io = {

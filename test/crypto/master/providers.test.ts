@@ -1,14 +1,14 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { MasterKey, MasterKeySource, MasterParams } from '../../src/crypto/master/master-key.js';
-import { checkFamily } from '../../src/crypto/master/master-key.js';
-import { createKeyFile, keyFile, readKeyFile } from '../../src/crypto/master/keyfile.js';
-import { passphrase } from '../../src/crypto/master/passphrase.js';
-import { envKey, rawKey } from '../../src/crypto/master/raw-key.js';
-import { randomBytes } from '../../src/crypto/random.js';
-import { codeOf, codeOfAsync, errorOfAsync } from '../helpers/errors.js';
-import { tempDir } from '../helpers/tmp.js';
+import type { MasterKey, MasterKeySource, MasterParams } from '../../../src/crypto/master/master-key.js';
+import { checkFamily } from '../../../src/crypto/master/master-key.js';
+import { createKeyFile, keyFile, readKeyFile } from '../../../src/crypto/master/keyfile.js';
+import { passphrase } from '../../../src/crypto/master/passphrase.js';
+import { envKey, rawKey } from '../../../src/crypto/master/raw-key.js';
+import { randomBytes } from '../../../src/crypto/random.js';
+import { codeOf, codeOfAsync, errorOfAsync } from '../../helpers/errors.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 const FAST = { scrypt: { logN: 15 } };
 const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');

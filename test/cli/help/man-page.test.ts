@@ -9,14 +9,14 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Context } from '../../src/cli/context.js';
-import { EXIT } from '../../src/cli/exit-codes.js';
-import { ENVIRONMENT } from '../../src/cli/help/environment.js';
-import { EXAMPLES, commandPath } from '../../src/cli/help/examples.js';
-import { documentedCommands, manPage, roffText } from '../../src/cli/help/man.js';
-import type { Io } from '../../src/cli/io.js';
-import { VERSION, fullProgram } from '../../src/cli/main.js';
-import { sink } from '../helpers/sink.js';
+import { Context } from '../../../src/cli/context.js';
+import { EXIT } from '../../../src/cli/exit-codes.js';
+import { ENVIRONMENT } from '../../../src/cli/help/environment.js';
+import { EXAMPLES, commandPath } from '../../../src/cli/help/examples.js';
+import { documentedCommands, manPage, roffText } from '../../../src/cli/help/man.js';
+import type { Io } from '../../../src/cli/io.js';
+import { VERSION, fullProgram } from '../../../src/cli/main.js';
+import { sink } from '../../helpers/sink.js';
 
 const quietContext = (): Context => new Context({
   stdin: Readable.from([]), stdout: sink().stream, stderr: sink().stream, env: {},
