@@ -17,6 +17,7 @@ import { rotateMaster } from './master-rotation.js';
 import type { MasterKeySource } from '../crypto/master/master-key.js';
 import { CONFIG_KEYS, storeIdHex, type ConfigKey, type StoreHeader } from './header.js';
 import { checkName, namePattern, nameProblem } from './names.js';
+import { checkCustom } from './custom-metadata.js';
 import { LATEST, type CacheStats, type ReadCache, type Selector } from './read-cache.js';
 import { outcomeOf, reported, type EventSink, type StoreOperation } from './events.js';
 import { AUDIT_START, formatAuditStart, parseAuditStart, wellFormed, type AuditEntry, type AuditLog } from './audit.js';
@@ -33,9 +34,6 @@ const LIST_PAGE = 500;
 /** Failures that happen before the store is touched: not audited (see #recordFailure). */
 const REFUSED_INPUT = new Set<string>(['E_USAGE', 'E_INVALID_NAME', 'E_INVALID_VALUE', 'E_VALUE_TOO_LARGE']);
 const AUDIT_PAGE = 1000;
-const MAX_CUSTOM_KEYS = 64;
-const MAX_CUSTOM_KEY_LENGTH = 128;
-const MAX_CUSTOM_VALUE_LENGTH = 512;
 
 export interface StoreContext {
   path: string;
@@ -874,16 +872,4 @@ function metadataOf(s: SecretRow, oldestVersion: number): SecretMetadata {
     createdAt: new Date(s.createdAt),
     updatedAt: new Date(s.updatedAt),
   };
-}
-
-function checkCustom(custom: Record<string, string>): void {
-  if (typeof custom !== 'object' || custom === null || Array.isArray(custom)) throw usage('custom metadata must be an object of strings');
-  const entries = Object.entries(custom);
-  if (entries.length > MAX_CUSTOM_KEYS) throw usage(`custom metadata holds at most ${MAX_CUSTOM_KEYS} keys`);
-  for (const [k, v] of entries) {
-    if (k.length === 0 || k.length > MAX_CUSTOM_KEY_LENGTH) throw usage(`custom metadata keys are 1..${MAX_CUSTOM_KEY_LENGTH} characters`);
-    if (typeof v !== 'string' || v.length > MAX_CUSTOM_VALUE_LENGTH) {
-      throw usage(`custom metadata value of "${k}" must be a string of at most ${MAX_CUSTOM_VALUE_LENGTH} characters`);
-    }
-  }
 }
