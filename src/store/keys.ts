@@ -11,7 +11,7 @@ import { equalBytes, fromBase64, toBase64, utf8, wipe } from '../crypto/bytes.js
 import { randomBytes } from '../crypto/random.js';
 import { Keyset, type DataKey } from '../crypto/keyset.js';
 import type { MasterKey } from '../crypto/master/master-key.js';
-import type { KeyRow } from '../storage/storage.js';
+import type { KeyRow, Storage, StorageOps } from '../storage/storage.js';
 
 /**
  * The check's plaintext says which generation of the store wrote it: v2
@@ -86,12 +86,50 @@ export async function unwrapKeyset(master: MasterKey, storeId: Uint8Array, rows:
   return keyset;
 }
 
-/** Thrown inside a write transaction when the stored primary is not ours: reload, then retry. */
+/**
+ * Thrown inside a transaction when the keyset in memory is behind the stored
+ * one (another process rotated): the stored primary is not ours, or a version
+ * is under a key we have not loaded. withFreshKeyset reloads and runs it again.
+ */
 export class StaleKeyset extends Error {
   constructor() {
     super('the keyset changed in another process');
     this.name = 'StaleKeyset';
   }
+}
+
+/** Reloads before a transaction that keeps meeting a newer keyset gives up. */
+const MAX_RELOADS = 3;
+
+/**
+ * Run `run` (a transaction); when it throws StaleKeyset, reload the keyset
+ * and run it again. `beforeRetry` undoes what a failed attempt left outside
+ * the transaction (a half-written export file).
+ */
+export async function withFreshKeyset<T>(c: KeysetHolder, run: () => Promise<T>, beforeRetry?: () => void): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await run();
+    } catch (e) {
+      if (!(e instanceof StaleKeyset) || attempt >= MAX_RELOADS) throw e;
+      beforeRetry?.();
+      await reloadKeyset(c);
+    }
+  }
+}
+
+/** A write transaction that seals values (under withFreshKeyset). */
+export function sealingWrite<T>(c: { storage: Pick<Storage, 'write'>; keyset: Keyset }, fn: (tx: StorageOps) => Promise<T>): Promise<T> {
+  return c.storage.write(async (tx) => {
+    // Inside the write lock: never seal under a key another process has demoted.
+    if (await tx.primaryKeyId() !== c.keyset.primary()?.id) throw new StaleKeyset();
+    return fn(tx);
+  });
+}
+
+/** Before opening a version under key `keyId` (null: none) inside a transaction: StaleKeyset when we have not loaded that key. */
+export function requireKey(keyset: Keyset, keyId: number | null): void {
+  if (keyId !== null && !keyset.byId(keyId)) throw new StaleKeyset();
 }
 
 /** What reloading needs from an open store. */

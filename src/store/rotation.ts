@@ -10,6 +10,7 @@
 import { StoreError } from '../errors.js';
 import { openValue, sealValue } from '../crypto/envelope.js';
 import { wipe } from '../crypto/bytes.js';
+import { canDestroy, canRetire, demote } from '../crypto/keyset-manager.js';
 import { reloadKeyset, wrapKey, type KeysetHolder } from './keys.js';
 import { withExclusiveLock, type HeldLock } from '../platform/lock.js';
 import type { Storage } from '../storage/storage.js';
@@ -70,7 +71,7 @@ async function addPrimary(c: RotationContext): Promise<number> {
   wipe(fresh.material);
   const old = c.keyset.primary();
   await c.storage.write(async (tx) => {
-    if (old) await tx.setKeyStatus(old.id, 'active');
+    if (old) await tx.setKeyStatus(old.id, demote(old));
     await tx.insertKey(row);
   });
   await reloadKeyset(c);
@@ -136,8 +137,9 @@ function retireUnused(c: RotationContext, summary: (retired: number[]) => string
     const byKey = (await tx.counts()).byKey;
     const retired: number[] = [];
     for (const k of await tx.keys()) {
-      if (k.status === 'active' && !byKey.has(k.id)) {
-        await tx.setKeyStatus(k.id, 'retired');
+      const next = canRetire(k, byKey.get(k.id) ?? 0);
+      if (next) {
+        await tx.setKeyStatus(k.id, next);
         retired.push(k.version);
       }
     }
@@ -195,15 +197,10 @@ export async function destroyKey(c: RotationContext, keyVersion: number, options
       if (!key) throw new StoreError('E_NOT_FOUND', `no data key version ${keyVersion}`);
       if (key.status === 'destroyed') return;
       const uses = (await tx.counts()).byKey.get(key.id) ?? 0;
-      if (key.status !== 'retired' || uses > 0) {
-        throw new StoreError(
-          'E_KEY_IN_USE',
-          `data key ${keyVersion} is ${key.status} and encrypts ${uses} version(s); only a retired key can be destroyed`,
-          ['run store rotate-keys first: it rewraps old versions and retires unused keys'],
-        );
-      }
+      const next = canDestroy(key, uses);
+      if (next instanceof StoreError) throw next;
       await tx.setKeyWrapping(key.id, null);
-      await tx.setKeyStatus(key.id, 'destroyed');
+      await tx.setKeyStatus(key.id, next);
       await c.audit.append(tx, { action: 'keys.destroy', outcome: 'ok', detail: `key ${keyVersion}` });
     });
     await c.storage.file?.checkpoint();

@@ -5,18 +5,20 @@
  * bound to (store id, name, version). The API is async (docs/design.md §8) though
  * the driver beneath is synchronous.
  */
-import { CasMismatchError, StoreError, TamperedError } from '../errors.js';
-import { openValue, sealValue } from '../crypto/envelope.js';
+import { StoreError, TamperedError } from '../errors.js';
+import { openValue } from '../crypto/envelope.js';
 import { type Keyset } from '../crypto/keyset.js';
 import type { MasterKey } from '../crypto/master/master-key.js';
 import { SecretBytes } from '../crypto/secret.js';
 import { wipe } from '../crypto/bytes.js';
-import { reloadKeyset, StaleKeyset } from './keys.js';
+import { reloadKeyset, sealingWrite, withFreshKeyset } from './keys.js';
 import { destroyKey, rotateKeys, type RotateOptions, type RotateReport } from './rotation.js';
 import { rotateMaster } from './master-rotation.js';
 import type { MasterKeySource } from '../crypto/master/master-key.js';
 import { CONFIG_KEYS, storeIdHex, type ConfigKey, type StoreHeader } from './header.js';
 import { checkName, namePattern, nameProblem } from './names.js';
+import { checkCustom } from './custom-metadata.js';
+import { appendVersion, pruneVersions } from './versions.js';
 import { LATEST, type CacheStats, type ReadCache, type Selector } from './read-cache.js';
 import { outcomeOf, reported, type EventSink, type StoreOperation } from './events.js';
 import { AUDIT_START, formatAuditStart, parseAuditStart, wellFormed, type AuditEntry, type AuditLog } from './audit.js';
@@ -33,9 +35,6 @@ const LIST_PAGE = 500;
 /** Failures that happen before the store is touched: not audited (see #recordFailure). */
 const REFUSED_INPUT = new Set<string>(['E_USAGE', 'E_INVALID_NAME', 'E_INVALID_VALUE', 'E_VALUE_TOO_LARGE']);
 const AUDIT_PAGE = 1000;
-const MAX_CUSTOM_KEYS = 64;
-const MAX_CUSTOM_KEY_LENGTH = 128;
-const MAX_CUSTOM_VALUE_LENGTH = 512;
 
 export interface StoreContext {
   path: string;
@@ -162,26 +161,12 @@ export class Store {
     return secret;
   }
 
-  /** Append version n+1 of `name`; inside a write transaction. */
+  /** Append version n+1 of `name` (src/store/versions.ts); inside a sealingWrite. */
   async #append(tx: StorageOps, name: string, plaintext: Uint8Array, cas: number | undefined): Promise<WriteResult> {
-    const c = this.#c;
-    // Inside the write lock: never seal under a key another process has demoted.
-    if (await tx.primaryKeyId() !== c.keyset.primary()?.id) throw new StaleKeyset();
-    const now = c.now();
+    const now = this.#c.now();
     const secret = await tx.findSecret(name) ?? await tx.insertSecret(name, now);
-    if (cas !== undefined && cas !== secret.currentVersion) throw new CasMismatchError(name, cas, secret.currentVersion);
-    const version = secret.currentVersion + 1;
-    const primary = c.keyset.primary()!;
-    const { blob, keyId } = sealValue(primary, c.header.storeId, name, version, plaintext);
-    await tx.insertVersion(secret.id, { version, createdAt: now, deletedAt: null, destroyedAt: null, keyId, ciphertext: blob });
-    await tx.updateSecret({ ...secret, currentVersion: version, updatedAt: now });
-    await this.#prune(tx, secret);
+    const { version } = await appendVersion(tx, this.#c, secret, plaintext, now, cas);
     return { name, version, createdAt: new Date(now) };
-  }
-
-  async #prune(tx: StorageOps, secret: SecretRow): Promise<number[]> {
-    const keep = secret.maxVersions || this.#c.header.defaultMaxVersions;
-    return keep > 0 ? await tx.pruneVersions(secret.id, keep) : [];
   }
 
   /** Open a stored version's value, reloading the keyset once if another process added a key. */
@@ -200,15 +185,8 @@ export class Store {
   }
 
   /** Run a write that seals values; if another process rotated keys meanwhile, reload and run it again. */
-  async #sealingWrite<T>(fn: (tx: StorageOps) => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.#c.storage.write(fn);
-      } catch (e) {
-        if (!(e instanceof StaleKeyset) || attempt >= 3) throw e;
-        await this.#reloadKeys();
-      }
-    }
+  #sealingWrite<T>(fn: (tx: StorageOps) => Promise<T>): Promise<T> {
+    return withFreshKeyset(this.#c, () => sealingWrite(this.#c, fn));
   }
 
   /** The value of `found`'s version, or the error its state calls for. */
@@ -647,7 +625,7 @@ export class Store {
           updatedAt: c.now(),
         };
         await tx.updateSecret(next);
-        const pruned = await this.#prune(tx, next);
+        const pruned = await pruneVersions(tx, c, next);
         const detail = [
           update.maxVersions !== undefined ? `maxVersions=${update.maxVersions}` : '',
           update.custom ? 'custom' : '',
@@ -874,16 +852,4 @@ function metadataOf(s: SecretRow, oldestVersion: number): SecretMetadata {
     createdAt: new Date(s.createdAt),
     updatedAt: new Date(s.updatedAt),
   };
-}
-
-function checkCustom(custom: Record<string, string>): void {
-  if (typeof custom !== 'object' || custom === null || Array.isArray(custom)) throw usage('custom metadata must be an object of strings');
-  const entries = Object.entries(custom);
-  if (entries.length > MAX_CUSTOM_KEYS) throw usage(`custom metadata holds at most ${MAX_CUSTOM_KEYS} keys`);
-  for (const [k, v] of entries) {
-    if (k.length === 0 || k.length > MAX_CUSTOM_KEY_LENGTH) throw usage(`custom metadata keys are 1..${MAX_CUSTOM_KEY_LENGTH} characters`);
-    if (typeof v !== 'string' || v.length > MAX_CUSTOM_VALUE_LENGTH) {
-      throw usage(`custom metadata value of "${k}" must be a string of at most ${MAX_CUSTOM_VALUE_LENGTH} characters`);
-    }
-  }
 }

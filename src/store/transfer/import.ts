@@ -20,6 +20,7 @@ import type { SecretRecord } from '../../crypto/bundle/records.js';
 import { BundleWriter } from '../../crypto/bundle/writer.js';
 import { readAgeIdentities } from '../../crypto/age-identity.js';
 import { randomBytes } from '../../crypto/random.js';
+import { customImportProblem } from '../custom-metadata.js';
 import { reported } from '../events.js';
 import { nameProblem } from '../names.js';
 import { contextOf, eventsOf, type Store, type StoreContext } from '../store.js';
@@ -34,10 +35,6 @@ import {
   type AgeIdentity, type BundleImportOptions, type BundleInfo, type ConflictPolicy, type ImportFormat, type ImportReport,
 } from './types.js';
 
-/** The store's own limits on custom metadata (src/store/store.ts). */
-const MAX_CUSTOM_KEYS = 64;
-const MAX_CUSTOM_KEY_LENGTH = 128;
-const MAX_CUSTOM_VALUE_LENGTH = 512;
 /** Bundle records checked between two looks at the abort signal (each look lets the event loop run). */
 const RECORDS_BETWEEN_LOOKS = 256;
 
@@ -59,16 +56,6 @@ export function readBundleInfo(path: string): BundleInfo {
   } finally {
     file.close();
   }
-}
-
-function customProblem(custom: Record<string, string>): string | undefined {
-  const entries = Object.entries(custom);
-  if (entries.length > MAX_CUSTOM_KEYS) return `custom metadata holds ${entries.length} keys (at most ${MAX_CUSTOM_KEYS})`;
-  for (const [k, v] of entries) {
-    if (k.length === 0 || k.length > MAX_CUSTOM_KEY_LENGTH) return `a custom metadata key is not 1..${MAX_CUSTOM_KEY_LENGTH} characters`;
-    if (v.length > MAX_CUSTOM_VALUE_LENGTH) return `a custom metadata value is over ${MAX_CUSTOM_VALUE_LENGTH} characters`;
-  }
-  return undefined;
 }
 
 /**
@@ -129,7 +116,7 @@ async function importRecords(
   for (const rec of file.records(key)) {
     if (rec.type === 'secret') {
       current = rec;
-      const problem = nameProblem(rec.name) ?? customProblem(rec.custom);
+      const problem = nameProblem(rec.name) ?? customImportProblem(rec.custom);
       if (problem) problems.push(`${shown(rec.name)}: ${problem}`);
     } else {
       if (rec.value.length > limit) {

@@ -5,10 +5,11 @@
  */
 import { StoreError } from '../../errors.js';
 import { equalBytes, wipe } from '../../crypto/bytes.js';
-import { openValue, sealValue } from '../../crypto/envelope.js';
+import { openValue } from '../../crypto/envelope.js';
 import type { AuditEntry } from '../audit.js';
-import { reloadKeyset, StaleKeyset } from '../keys.js';
+import { requireKey, sealingWrite, withFreshKeyset } from '../keys.js';
 import type { StoreContext } from '../store.js';
+import { appendVersion, insertSealed, pruneVersions, versionsKept } from '../versions.js';
 import type { SecretRow, StorageOps } from '../../storage/storage.js';
 import type { ConflictPolicy, ImportActionKind, ImportFormat, ImportReport } from './types.js';
 
@@ -43,27 +44,15 @@ export async function stopIfInterrupted(signal: AbortSignal | undefined, path: s
  * Run `fn` in a write transaction (a read one for a dry run) whose sealing
  * key is the stored primary; reload the keyset and retry if another process rotated.
  */
-async function sealingTransaction(c: StoreContext, dryRun: boolean, fn: (tx: StorageOps) => Promise<void>): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
+function sealingTransaction(c: StoreContext, dryRun: boolean, fn: (tx: StorageOps) => Promise<void>): Promise<void> {
+  return withFreshKeyset(c, async () => {
+    if (dryRun) return c.storage.read(fn);
     try {
-      if (dryRun) {
-        await c.storage.read(fn);
-      } else {
-        try {
-          await c.storage.write(async (tx) => {
-            if (await tx.primaryKeyId() !== c.keyset.primary()?.id) throw new StaleKeyset();
-            await fn(tx);
-          });
-        } finally {
-          c.cache?.clear(); // an import may change any secret: no cached read may outlive it
-        }
-      }
-      return;
-    } catch (e) {
-      if (!(e instanceof StaleKeyset) || attempt >= 3) throw e;
-      await reloadKeyset(c);
+      await sealingWrite(c, fn);
+    } finally {
+      c.cache?.clear(); // an import may change any secret: no cached read may outlive it
     }
-  }
+  });
 }
 
 /** A dry run's comparisons, audited once its read transaction is over (a read that cannot be recorded fails, as a get does). */
@@ -148,10 +137,7 @@ export class Importer {
   /** Insert a version as it was in the source (number, times, state). */
   async insert(row: SecretRow | undefined, name: string, version: number, createdAt: number, deletedAt: number | null, value: Uint8Array): Promise<void> {
     this.report.versions++;
-    if (!row) return;
-    const primary = this.c.keyset.primary()!;
-    const { blob, keyId } = sealValue(primary, this.c.header.storeId, name, version, value);
-    await this.tx.insertVersion(row.id, { version, createdAt, deletedAt, destroyedAt: null, keyId, ciphertext: blob });
+    if (row) await insertSealed(this.tx, this.c, { id: row.id, name }, { version, createdAt, deletedAt }, value);
   }
 
   /**
@@ -164,17 +150,14 @@ export class Importer {
       return;
     }
     this.#act(row.name, 'update', this.report.appended);
-    const now = this.c.now();
-    const next: SecretRow = { ...row, currentVersion: row.currentVersion + 1, updatedAt: now };
+    this.report.versions++;
     if (this.dryRun) {
-      await this.insert(undefined, row.name, next.currentVersion, now, null, value);
-      await this.#prune(undefined, row.maxVersions, (await this.tx.listVersions(row.id)).length + 1);
+      this.#countPruned(row.maxVersions, (await this.tx.listVersions(row.id)).length + 1);
       return;
     }
-    await this.insert(row, row.name, next.currentVersion, now, null, value);
-    await this.tx.updateSecret(next);
-    await this.#prune(row.id, row.maxVersions, 0);
-    await this.audit(row.name, [next.currentVersion]);
+    const { version, pruned } = await appendVersion(this.tx, this.c, row, value, this.c.now());
+    this.report.pruned += pruned.length;
+    await this.audit(row.name, [version]);
   }
 
   /**
@@ -187,7 +170,7 @@ export class Importer {
     const current = (await this.tx.readVersion(row.name, row.currentVersion))?.version;
     // Deleted or destroyed: importing the value makes it live again, so it is a change.
     if (!current || current.deletedAt !== null || current.destroyedAt !== null) return false;
-    if (current.keyId !== null && !this.c.keyset.byId(current.keyId)) throw new StaleKeyset(); // another process rotated: reload, start over
+    requireKey(this.c.keyset, current.keyId); // else another process rotated: reload, start over
     const plain = openValue(this.c.keyset, this.c.header.storeId, row.name, current.version, current.ciphertext);
     try {
       if (this.c.header.auditReads) {
@@ -203,18 +186,19 @@ export class Importer {
 
   /** Set a created secret's metadata once its versions are in. */
   async finish(row: SecretRow | undefined, fields: Pick<SecretRow, 'currentVersion' | 'maxVersions' | 'custom' | 'updatedAt'>, versions: number[]): Promise<void> {
-    if (row) {
-      await this.tx.updateSecret({ ...row, ...fields });
-      await this.audit(row.name, versions);
+    if (!row) {
+      this.#countPruned(fields.maxVersions, versions.length);
+      return;
     }
-    await this.#prune(row?.id, fields.maxVersions, versions.length);
+    const next = { ...row, ...fields };
+    await this.tx.updateSecret(next);
+    await this.audit(row.name, versions);
+    this.report.pruned += (await pruneVersions(this.tx, this.c, next)).length;
   }
 
-  /** Apply max versions as every write does (the secret's own, else the store default). */
-  async #prune(secretId: number | undefined, maxVersions: number, versions: number): Promise<void> {
-    const keep = maxVersions || this.c.header.defaultMaxVersions;
-    if (keep <= 0) return;
-    if (secretId === undefined) this.report.pruned += Math.max(0, versions - keep); // dry run: count only
-    else this.report.pruned += (await this.tx.pruneVersions(secretId, keep)).length;
+  /** A dry run's count of what max versions would prune from `versions` versions. */
+  #countPruned(maxVersions: number, versions: number): void {
+    const keep = versionsKept(this.c, maxVersions);
+    if (keep > 0) this.report.pruned += Math.max(0, versions - keep);
   }
 }

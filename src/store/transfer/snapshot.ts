@@ -4,16 +4,13 @@
  * that must be written before the exported file is kept.
  */
 import { openValue } from '../../crypto/envelope.js';
-import { reloadKeyset } from '../keys.js';
+import { requireKey, withFreshKeyset } from '../keys.js';
 import type { StoreContext } from '../store.js';
 import type { SecretRow, StorageOps, VersionRow } from '../../storage/storage.js';
 import type { Sink } from './files.js';
 import type { ExportReport } from './types.js';
 
 const LIST_PAGE = 500;
-
-/** A value under a data key this process has not loaded: reload the keyset, then start over. */
-class NeedKeys extends Error {}
 
 interface Selected {
   secret: SecretRow;
@@ -44,21 +41,13 @@ export async function* selection(tx: StorageOps, prefix: string, allVersions: bo
 export async function plaintextOf(c: StoreContext, tx: StorageOps, name: string, version: number): Promise<Uint8Array> {
   const found = (await tx.readVersion(name, version))?.version;
   if (!found || found.destroyedAt !== null) throw new Error(`export: ${name} version ${version} vanished inside one snapshot`);
-  if (found.keyId !== null && !c.keyset.byId(found.keyId)) throw new NeedKeys();
+  requireKey(c.keyset, found.keyId); // else reload the keyset, then start over
   return openValue(c.keyset, c.header.storeId, name, version, found.ciphertext);
 }
 
 /** Run `fn` over one snapshot; if it meets a data key we lack (another process rotated), reload and start over. */
-export async function snapshot<T>(c: StoreContext, sink: Pick<Sink, 'reset'>, fn: (tx: StorageOps) => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await c.storage.read(fn);
-    } catch (e) {
-      if (!(e instanceof NeedKeys) || attempt >= 3) throw e;
-      sink.reset();
-      await reloadKeyset(c);
-    }
-  }
+export function snapshot<T>(c: StoreContext, sink: Pick<Sink, 'reset'>, fn: (tx: StorageOps) => Promise<T>): Promise<T> {
+  return withFreshKeyset(c, () => c.storage.read(fn), () => sink.reset());
 }
 
 /**
