@@ -20,6 +20,7 @@ import {
 } from '../../src/index.js';
 import { RecordsDecoder, encodeHeaderLine, encodeSecretLine, encodeVersionLine } from '../../src/crypto/age-records.js';
 import { dump, exportable } from '../helpers/dump.js';
+import { mutate, mutation } from '../helpers/mutation.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
 
 const base = tempDir('strongbox-prop-age-');
@@ -155,36 +156,6 @@ describe('2. fuzz: a mutated age bundle is refused with a typed code; the target
   });
   afterAll(() => target.close());
 
-  const mutation = fc.oneof(
-    fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-    fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-    fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
-    fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), n: fc.integer({ min: 1, max: 8 }) }),
-    fc.record({ kind: fc.constant('overwrite' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
-  );
-  type Mutation = typeof mutation extends fc.Arbitrary<infer M> ? M : never;
-
-  function mutate(b: Buffer, m: Mutation): Buffer {
-    const at = m.at % b.length;
-    switch (m.kind) {
-      case 'flip': {
-        const out = Buffer.from(b);
-        out[at]! ^= 1 << m.bit;
-        return out;
-      }
-      case 'truncate':
-        return b.subarray(0, at);
-      case 'insert':
-        return Buffer.concat([b.subarray(0, at), m.bytes, b.subarray(at)]);
-      case 'delete':
-        return Buffer.concat([b.subarray(0, at), b.subarray(at + m.n)]);
-      case 'overwrite': {
-        const out = Buffer.from(b);
-        out.set(m.bytes.subarray(0, b.length - at), at);
-        return out;
-      }
-    }
-  }
 
   it('flip, truncate, insert, delete, overwrite', async () => {
     const file = join(dir, 'mutated.age');

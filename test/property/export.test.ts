@@ -24,6 +24,7 @@ import {
 import { bundleHeaderLength } from '../../src/crypto/bundle/header.js';
 import { BundleReader, recordLength } from '../../src/crypto/bundle/reader.js';
 import { dump, exportable } from '../helpers/dump.js';
+import { mutate, mutation } from '../helpers/mutation.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
 
 const FAST = { logN: 15 };
@@ -169,39 +170,6 @@ describe('2. fuzz: never a crash but a typed StoreError; a refused import change
   });
   afterAll(() => target.close());
 
-  const mutation = fc.oneof(
-    fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-    fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-    fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
-    fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), n: fc.integer({ min: 1, max: 8 }) }),
-    fc.record({ kind: fc.constant('overwrite' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
-  );
-
-  type Mutation = typeof mutation extends fc.Arbitrary<infer M> ? M : never;
-
-  function mutate(b: Buffer, m: Mutation): Buffer {
-    const at = m.at % b.length;
-    switch (m.kind) {
-      case 'flip': {
-        const out = Buffer.from(b);
-        out[at]! ^= 1 << m.bit;
-        return out;
-      }
-      case 'truncate':
-        return b.subarray(0, at);
-      case 'insert':
-        return Buffer.concat([b.subarray(0, at), m.bytes, b.subarray(at)]);
-      case 'delete':
-        return Buffer.concat([b.subarray(0, at), b.subarray(at + m.n)]);
-      case 'overwrite': {
-        const out = Buffer.from(b);
-        out.set(m.bytes.subarray(0, b.length - at), at);
-        return out;
-      }
-      default:
-        throw new Error('unknown mutation');
-    }
-  }
 
   it('mutations of a valid bundle (flip, truncate, insert, delete, overwrite) are all refused', async () => {
     const file = join(dir, 'mutated.sbx');
