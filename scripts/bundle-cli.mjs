@@ -34,13 +34,33 @@ const lazyChildProcess = {
 // (a worktree's) would otherwise name its real location in the bundle's comments.
 const common = { bundle: true, platform: 'node', target: 'node20', preserveSymlinks: true, legalComments: 'none', logLevel: 'warning' };
 
+/**
+ * typage (age-encryption) and the curve code it brings are 400 KiB that only
+ * age bundles use: a file of their own beside the CLI, required on first use,
+ * so every other command's start does not read and hash them.
+ */
+const AGE_CHUNK = 'dist/bin/age-encryption.cjs';
+const ageApart = {
+  name: 'age-apart',
+  setup(b) {
+    b.onResolve({ filter: /^age-encryption$/ }, () => ({ path: './age-encryption.cjs', external: true }));
+  },
+};
+const ageResult = await build({
+  ...common,
+  metafile: true,
+  stdin: { contents: "module.exports = require('age-encryption');", resolveDir: '.', loader: 'js' },
+  outfile: AGE_CHUNK,
+  format: 'cjs',
+});
+
 const result = await build({
   ...common,
   metafile: true,
   entryPoints: ['src/cli/bin.ts'],
   outfile: 'dist/bin/store-main.cjs',
   format: 'cjs',
-  plugins: [lazyChildProcess],
+  plugins: [lazyChildProcess, ageApart],
   // The launcher runs this file through vm.Script, which has no import(): lazy loads become require().
   supported: { 'dynamic-import': false },
   external: ['better-sqlite3', 'pkcs11js'], // native addons; pkcs11js is loaded only for HSM stores
@@ -48,7 +68,7 @@ const result = await build({
   define: { 'import.meta.url': '__sbImportMetaUrl' },
   banner: { js: "const __sbImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
-writeThirdPartyLicenses(result.metafile, 'dist/bin/store-main.cjs', 'dist/bin/THIRD-PARTY-LICENSES.txt');
+writeThirdPartyLicenses(result.metafile, 'dist/bin/store-main.cjs', 'dist/bin/THIRD-PARTY-LICENSES.txt', [{ metafile: ageResult.metafile, bundle: AGE_CHUNK }]);
 // The launcher is CommonJS too (no ESM loader at start-up): dist/bin says so.
 writeFileSync('dist/bin/package.json', '{ "type": "commonjs" }\n');
 copyFileSync('scripts/launcher.cjs', 'dist/bin/store.js');

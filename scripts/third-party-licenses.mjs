@@ -14,11 +14,17 @@ function packageDir(input) {
  * @param {import('esbuild').Metafile} metafile
  * @param {string} bundle the output file, as the metafile names it
  * @param {string} outFile where to write the notices
+ * @param {{ metafile: import('esbuild').Metafile, bundle: string }[]} more other bundles whose notices go in the same file
  */
-export function writeThirdPartyLicenses(metafile, bundle, outFile) {
-  const output = metafile.outputs[bundle];
-  if (!output) throw new Error(`${bundle} is not an output of this build`);
-  const dirs = [...new Set(Object.keys(output.inputs).map(packageDir).filter(Boolean))].sort();
+export function writeThirdPartyLicenses(metafile, bundle, outFile, more = []) {
+  const builds = [{ metafile, bundle }, ...more];
+  const inputs = builds.flatMap(({ metafile: m, bundle: b }) => {
+    const output = m.outputs[b];
+    if (!output) throw new Error(`${b} is not an output of this build`);
+    return Object.keys(output.inputs);
+  });
+  bundle = builds.map((x) => x.bundle).join(' and ');
+  const dirs = [...new Set(inputs.map(packageDir).filter(Boolean))].sort();
   const sections = dirs.map((dir) => {
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
     const file = readdirSync(dir).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f));

@@ -130,7 +130,7 @@ describe('the packed tarball', () => {
   });
 
   it('holds nothing else: no source maps, sources, tests or the CLI modules the bundle already holds', () => {
-    const allowed = /^(LICENSE|README\.md|package\.json|dist\/(.+\.js|.+\.d\.ts|(.+\/)?package\.json|(.+\/)?THIRD-PARTY-LICENSES\.txt|bin\/store-main\.cjs(\.cache)?|man\/(store|strongbox)\.1))$/;
+    const allowed = /^(LICENSE|README\.md|package\.json|dist\/(.+\.js|.+\.d\.ts|(.+\/)?package\.json|(.+\/)?THIRD-PARTY-LICENSES\.txt|bin\/store-main\.cjs(\.cache)?|bin\/age-encryption\.cjs|man\/(store|strongbox)\.1))$/;
     expect(packed.filter((f) => !allowed.test(f))).toEqual([]);
     expect(packed.filter((f) => /\.map$|^src\/|^test\/|^dist\/cli\//.test(f))).toEqual([]);
   });
