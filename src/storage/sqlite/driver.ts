@@ -470,9 +470,9 @@ export class SqliteStorage implements RawStorage {
    */
   async #transaction<T>(begin: Statement, fn: (tx: RawOps) => Promise<T>, relaxed = false): Promise<T> {
     await this.#acquire();
-    // synchronous applies to the commits made while it is set; it cannot change inside a transaction.
-    if (relaxed) this.#syncNormal.run();
     try {
+      // synchronous applies to the commits made while it is set; it cannot change inside a transaction.
+      if (relaxed) this.#syncNormal.run();
       const deadline = Date.now() + BUSY_TIMEOUT_MS;
       for (;;) {
         try {
