@@ -205,9 +205,29 @@ export interface FileCapabilities {
  * connection; a body must use its `tx`, never the storage itself, which
  * would wait for the transaction it is in.
  */
+/** Handed to work under the exclusive lock: long work calls `check()` between steps. */
+export interface HeldLock {
+  /** @throws StoreError E_LOCKED when the lock was lost (taken over as stale) */
+  check(): void;
+}
+
+export interface ExclusiveOptions {
+  /** Wait for the lock instead of failing at once with E_LOCKED. */
+  wait?: boolean;
+}
+
 export interface StorageTransactions<Ops> {
   /** The schema the store is at: what the driver migrated it to when it opened it. */
   readonly schemaVersion: number;
+  /**
+   * Run `fn` holding the store's exclusive lock, which only one process (on
+   * any host sharing the store) holds at a time: the operations that must
+   * not run twice at once (key and master-key rotation). Ordinary reads and
+   * writes do not take it. A file store uses a lock file beside it; a
+   * database server would use its own locks.
+   * @throws StoreError E_LOCKED when another holds it (and `wait` is not set, or the wait ran out)
+   */
+  exclusive<T>(fn: (lock: HeldLock) => Promise<T>, options?: ExclusiveOptions): Promise<T>;
   /** Run `fn` in a write transaction: all or nothing. A driver may run it again after a conflict, so `fn` must only read and write through `tx`. */
   write<T>(fn: (tx: Ops) => Promise<T>, options?: WriteOptions): Promise<T>;
   /** Run `fn` over one consistent snapshot. */

@@ -7,7 +7,6 @@
 import type { MasterKey, MasterKeySource } from '../crypto/master/master-key.js';
 import { makeMasterCheck, reloadKeyset, wrapHeaderKey, wrapKey } from './keys.js';
 import type { GuardedStorage } from './integrity/guarded.js';
-import { withExclusiveLock } from '../platform/lock.js';
 import { recordMaintenance } from './maintenance-times.js';
 import type { RotationContext } from './rotation.js';
 import type { StoreHeader } from './header.js';
@@ -24,7 +23,7 @@ export async function rotateMaster(
   next: MasterKeySource,
   options: { wait?: boolean } = {},
 ): Promise<MasterKey> {
-  return withExclusiveLock(c.path, async () => {
+  return c.storage.exclusive(async () => {
     await reloadKeyset(c);
     const { key, params } = await next.create(c.header.storeId);
     try {

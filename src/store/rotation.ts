@@ -12,8 +12,7 @@ import { openValue, sealValue } from '../crypto/envelope.js';
 import { wipe } from '../crypto/bytes.js';
 import { canDestroy, canRetire, demote } from '../crypto/keyset-manager.js';
 import { reloadKeyset, wrapKey, type KeysetHolder } from './keys.js';
-import { withExclusiveLock, type HeldLock } from '../platform/lock.js';
-import type { Storage } from '../storage/storage.js';
+import type { HeldLock, Storage } from '../storage/storage.js';
 import type { AuditLog } from './audit.js';
 
 export interface RotateOptions {
@@ -157,7 +156,7 @@ export async function rotateKeys(c: RotationContext, options: RotateOptions = {}
     throw new StoreError('E_USAGE', 'ifOlderThanMs must be 0 or more');
   }
   const started = performance.now();
-  return withExclusiveLock(c.path, async (lock) => {
+  return c.storage.exclusive(async (lock) => {
     await reloadKeyset(c); // another process may have rotated since we opened
     const current = c.keyset.primary()!;
     const previousPrimaryAgeMs = Math.max(0, c.now() - current.createdAt);
@@ -191,7 +190,7 @@ export async function rotateKeys(c: RotationContext, options: RotateOptions = {}
  * encrypts anything, and for the primary or an active key.
  */
 export async function destroyKey(c: RotationContext, keyVersion: number, options: { wait?: boolean } = {}): Promise<void> {
-  await withExclusiveLock(c.path, async () => {
+  await c.storage.exclusive(async () => {
     await c.storage.write(async (tx) => {
       const key = (await tx.keys()).find((k) => k.version === keyVersion);
       if (!key) throw new StoreError('E_NOT_FOUND', `no data key version ${keyVersion}`);

@@ -243,6 +243,31 @@ export function storageContract(driver: string, fresh: () => Promise<ContractSto
       }
     }));
 
+    it('the exclusive lock: one holder at a time across connections; the other fails with E_LOCKED, or waits when asked', () => withStore(async ({ storage, second }) => {
+      if (!second) return;
+      const other = await second();
+      try {
+        let release!: () => void;
+        const gate = new Promise<void>((resolve) => { release = resolve; });
+        const holding = storage.exclusive(async (lock) => {
+          lock.check();
+          await gate;
+          return 'first';
+        });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await expect(other.exclusive(async () => 'second')).rejects.toMatchObject({ code: 'E_LOCKED' });
+        const waiting = other.exclusive(async () => 'second, after', { wait: true });
+        setTimeout(release, 30);
+        expect(await Promise.all([holding, waiting])).toEqual(['first', 'second, after']);
+        // Ordinary writes never take it.
+        await storage.exclusive(async () => {
+          await other.write(async (o) => o.putMeta({ key: 'w', value: '1', mac: null }));
+        });
+      } finally {
+        await other.close();
+      }
+    }));
+
     it('a write waits for another connection\'s write, then runs', () => withStore(async ({ storage, second }) => {
       if (!second) return;
       const other = await second();

@@ -10,11 +10,12 @@ import { BUSY_TIMEOUT_MS, type ReadOnlyFile } from './open.js';
 import { changedSince, type FileStamp, type ReadOnlyReason } from './read-only.js';
 import { changeRefused } from '../read-only.js';
 import { onlineBackup } from './files.js';
+import { withExclusiveLock } from '../../platform/lock.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { isBusy, storeFileError } from './errors.js';
 import type { KeyStatus } from '../../crypto/keyset.js';
 import type {
-  AuditFilter, AuditHead, AuditRow, FileCapabilities, RawJoined, RawKey, RawListRow, RawMeta, RawOps, RawRewrap, RawSecret, RawStorage, RawVersion,
+  AuditFilter, AuditHead, AuditRow, ExclusiveOptions, FileCapabilities, HeldLock, RawJoined, RawKey, RawListRow, RawMeta, RawOps, RawRewrap, RawSecret, RawStorage, RawVersion,
   StateRow, StoreCounts, WriteOptions,
 } from '../storage.js';
 
@@ -522,6 +523,11 @@ export class SqliteStorage implements RawStorage {
   }
 
   readonly file: FileCapabilities;
+
+  /** The lock file beside the store (src/platform/lock.ts), shared with restore and migrations. */
+  exclusive<T>(fn: (lock: HeldLock) => Promise<T>, options: ExclusiveOptions = {}): Promise<T> {
+    return withExclusiveLock(this.#path, fn, { wait: options.wait });
+  }
   /** Opening a store migrates it to the newest schema (or refuses a newer one). */
   readonly schemaVersion = SCHEMA_VERSION;
 

@@ -12,7 +12,7 @@ import { lthashElement, macMatches } from '../../crypto/mac.js';
 import type {
   AuditFilter, AuditHead, AuditRow, KeyRow, RawJoined, RawKey, RawMeta, RawOps, RawSecret, RawStorage, RawVersion, RewrapRow,
   ScannedVersion, SecretAndVersion, SecretListRow, SecretRow, Storage, StorageOps, StoreCounts, VersionHead, VersionRow,
-  FileCapabilities, WriteOptions,
+  ExclusiveOptions, FileCapabilities, HeldLock, WriteOptions,
 } from '../../storage/storage.js';
 import { place, RowAuthenticator, tampered } from './rows.js';
 
@@ -508,6 +508,10 @@ export class GuardedStorage implements Storage {
 
   get schemaVersion(): number {
     return this.raw.schemaVersion;
+  }
+
+  exclusive<T>(fn: (lock: HeldLock) => Promise<T>, options?: ExclusiveOptions): Promise<T> {
+    return this.raw.exclusive(fn, options);
   }
 
   /** The driver's file capabilities, when it keeps the store in one local file. */
