@@ -1,7 +1,8 @@
 // CLI tests run the built CLI as a child process: make sure it exists and is
 // not older than the sources (`npm test` builds first; a bare `npx vitest` may not).
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 function newestSource(dir: string): number {
@@ -13,9 +14,14 @@ function newestSource(dir: string): number {
   return newest;
 }
 
-export default function setup(): void {
+export default function setup(): () => void {
   const cli = 'dist/bin/store.js';
   if (!existsSync(cli) || statSync(cli).mtimeMs < newestSource('src')) {
     execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
   }
+  // One private directory for the whole run (the workers inherit the variable), removed at its end:
+  // the CLI tests point XDG_CONFIG_HOME inside it so no caller's profiles leak in (test/cli/run-cli.ts).
+  const scratch = mkdtempSync(join(tmpdir(), 'strongbox-tests-run-'));
+  process.env.STRONGBOX_TEST_SCRATCH = scratch;
+  return () => rmSync(scratch, { recursive: true, force: true });
 }

@@ -4,11 +4,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect } from 'vitest';
+import { tempDir } from '../helpers/tmp.js';
 
 export const CLI = resolve('dist/bin/store.js');
 
-/** A config directory that does not exist: no profiles file. */
-const NO_CONFIG_HOME = join(tmpdir(), 'strongbox-tests-no-config-home');
+/**
+ * A config directory that does not exist (no profiles file), inside the run's
+ * private scratch directory (test/global-setup.ts), removed when the run ends:
+ * not a shared fixed path in /tmp that a test could create and leave behind.
+ */
+const NO_CONFIG_HOME = join(process.env.STRONGBOX_TEST_SCRATCH ?? tempDir('strongbox-tests-config-'), 'no-config-home');
 
 export interface CliResult {
   status: number;
