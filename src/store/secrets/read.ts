@@ -1,0 +1,100 @@
+/**
+ * Reading secrets: a value (the get hot path: one storage read and one AEAD
+ * open, no extra async hops), a secret's version history, and the listing of
+ * names and metadata. Auditing, the read cache and the hook are the Store's
+ * (store.ts).
+ */
+import { openValue } from '../../crypto/envelope.js';
+import { SecretBytes } from '../../crypto/secret.js';
+import { reloadKeyset } from '../keys.js';
+import { checkName, namePattern } from '../names.js';
+import { checkVersionNumber, liveVersion, metadataOf, notFound, stateOf, toTime, usage } from './checks.js';
+import type { StoreContext } from '../context.js';
+import type { SecretAndVersion, SecretListRow, VersionRow } from '../../storage/storage.js';
+import type { GetOptions, ListOptions, SecretSummary, SecretVersion, VersionInfo } from '../types.js';
+
+const LIST_PAGE = 500;
+
+/** Read the current version, a given version, or the version current at a time. */
+export async function readSecret(c: StoreContext, name: string, options: GetOptions): Promise<SecretVersion> {
+  checkName(name);
+  let found: SecretAndVersion | undefined;
+  let what = 'current version';
+  if (options.version !== undefined) {
+    if (options.at !== undefined) throw usage('give a version or a time, not both');
+    found = await c.storage.readVersion(name, checkVersionNumber(options.version));
+    what = `version ${options.version}`;
+  } else if (options.at !== undefined) {
+    const at = toTime(options.at);
+    found = await c.storage.readVersionAt(name, at);
+    what = `version at ${new Date(at).toISOString()}`;
+  } else {
+    found = await c.storage.readVersion(name);
+  }
+  const v = liveVersion(name, found, what);
+  // The storage checked that the row found is the one asked for (src/store/integrity/guarded.ts),
+  // and the value opens only as `name` at that version (its AAD): a moved or renumbered row fails here.
+  const result = (value: SecretBytes): SecretVersion => ({ name, version: v.version, createdAt: new Date(v.createdAt), value });
+  // A key we do not hold means another process rotated: reload, then open.
+  if (v.keyId !== null && !c.keyset.byId(v.keyId)) return result(await openAfterReload(c, name, v));
+  return result(openStored(c, name, v));
+}
+
+/** Open a stored version's value, reloading the keyset once if another process added a key. */
+async function openAfterReload(c: StoreContext, name: string, v: VersionRow): Promise<SecretBytes> {
+  await reloadKeyset(c);
+  return openStored(c, name, v);
+}
+
+function openStored(c: StoreContext, name: string, v: VersionRow): SecretBytes {
+  return new SecretBytes(openValue(c.keyset, c.header.storeId, name, v.version, v.ciphertext));
+}
+
+/** Every version of `name`, oldest first. */
+export function readHistory(c: StoreContext, name: string): Promise<VersionInfo[]> {
+  return c.storage.read(async (tx) => {
+    checkName(name);
+    const secret = await tx.findSecret(name);
+    if (!secret) throw notFound(name);
+    const keyVersion = new Map(c.keyset.info().map((k) => [k.id, k.version]));
+    return (await tx.listVersions(secret.id)).map((v) => {
+      const info: VersionInfo = { version: v.version, createdAt: new Date(v.createdAt), state: stateOf(v) };
+      if (v.deletedAt !== null) info.deletedAt = new Date(v.deletedAt);
+      if (v.destroyedAt !== null) info.destroyedAt = new Date(v.destroyedAt);
+      if (v.keyId !== null) {
+        const kv = keyVersion.get(v.keyId);
+        if (kv !== undefined) info.keyVersion = kv;
+      }
+      return info;
+    });
+  });
+}
+
+/**
+ * Names and metadata (never values), a page at a time. `context` is asked
+ * again for each page, so a store closed meanwhile stops the listing (E_CLOSED).
+ */
+export async function* secretEntries(context: () => StoreContext, options: ListOptions): AsyncGenerator<SecretSummary> {
+  const { prefix, test } = namePattern(options.pattern ?? '');
+  let after = '';
+  for (;;) {
+    const page: SecretListRow[] = await context().storage.listSecrets(prefix, after, LIST_PAGE);
+    for (const r of page) {
+      if (test && !test(r.name)) continue;
+      yield {
+        ...metadataOf(r, r.oldestVersion),
+        versions: r.versionCount,
+        state: r.currentDestroyed ? 'destroyed' : r.currentDeleted ? 'deleted' : 'live',
+      };
+    }
+    if (page.length < LIST_PAGE) return;
+    after = page[page.length - 1]!.name;
+  }
+}
+
+/** All matching secrets' summaries, sorted by name. */
+export async function listSecrets(context: () => StoreContext, options: ListOptions): Promise<SecretSummary[]> {
+  const out: SecretSummary[] = [];
+  for await (const s of secretEntries(context, options)) out.push(s);
+  return out;
+}
