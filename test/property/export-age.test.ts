@@ -16,11 +16,12 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  createAgeIdentityFile, exportStore, importBundle, initStore, nameProblem, rawKey, StoreError, type Store,
+  createAgeIdentityFile, exportStore, importBundle, initStore, rawKey, StoreError, type Store,
 } from '../../src/index.js';
 import { RecordsDecoder, encodeHeaderLine, encodeSecretLine, encodeVersionLine } from '../../src/crypto/age-records.js';
 import { dump, exportable } from '../helpers/dump.js';
 import { mutate, mutation } from '../helpers/mutation.js';
+import { applyOps, nameArb, outcome, type StoreOp } from '../helpers/store-ops.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
 
 const base = tempDir('strongbox-prop-age-');
@@ -32,18 +33,6 @@ const fresh = (name: string) => {
   return dir;
 };
 
-async function outcome(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    if (e instanceof StoreError) return e.code;
-    return `not a StoreError: ${(e as Error)?.name}: ${(e as Error)?.message}`;
-  }
-}
-
-const segment = fc.stringMatching(/^[A-Za-z0-9._-]{1,6}$/);
-const nameArb = fc.array(segment, { minLength: 1, maxLength: 3 }).map((s) => s.join('/')).filter((n) => nameProblem(n) === undefined);
 // Values that go as text and values that go as base64, and text JSON must escape.
 const valueArb = fc.oneof(
   fc.uint8Array({ maxLength: 48 }),
@@ -51,13 +40,7 @@ const valueArb = fc.oneof(
   fc.constantFrom('', '"\\\n\t\r', '\u2028\u2029', '\x7f', '\x00').map((s) => new TextEncoder().encode(s)),
 );
 
-type Op =
-  | { op: 'put'; name: number; value: Uint8Array }
-  | { op: 'delete'; name: number }
-  | { op: 'destroy'; name: number; pick: number }
-  | { op: 'meta'; name: number; maxVersions: number; custom: Record<string, string> };
-
-const opArb = (names: number): fc.Arbitrary<Op> => {
+const opArb = (names: number): fc.Arbitrary<StoreOp> => {
   const name = fc.integer({ min: 0, max: names - 1 });
   return fc.oneof(
     { weight: 5, arbitrary: fc.record({ op: fc.constant('put' as const), name, value: valueArb }) },
@@ -73,24 +56,6 @@ const opArb = (names: number): fc.Arbitrary<Op> => {
   );
 };
 
-async function apply(store: Store, names: string[], ops: Op[]): Promise<void> {
-  for (const o of ops) {
-    const name = names[o.name]!;
-    try {
-      if (o.op === 'put') await store.put(name, o.value, { allowEmpty: true });
-      else if (o.op === 'delete') await store.delete(name);
-      else if (o.op === 'meta') await store.setMetadata(name, { maxVersions: o.maxVersions, custom: o.custom });
-      else {
-        const h = await store.history(name);
-        const v = h[o.pick % h.length]!;
-        if (v.state !== 'destroyed') await store.destroy(name, [v.version]);
-      }
-    } catch (e) {
-      if (!(e instanceof StoreError) || e.code !== 'E_NOT_FOUND') throw e;
-    }
-  }
-}
-
 describe('1. age export --all-versions then import reproduces the store', () => {
   it('with any one of up to three recipients\' identities, binary or armored', async () => {
     await fc.assert(
@@ -105,7 +70,7 @@ describe('1. age export --all-versions then import reproduces the store', () => 
           const src = await initStore(join(dir, 'src.db'), rawKey(new Uint8Array(randomBytes(32))), { now: () => (t += 1000) });
           const dst = await initStore(join(dir, 'dst.db'), rawKey(new Uint8Array(randomBytes(32))), { now: () => 0 });
           try {
-            await apply(src, names, ops);
+            await applyOps(src, names, ops);
             const ids = await Promise.all(Array.from({ length: recipients }, async (_, i) => {
               const file = join(dir, `id-${i}.txt`);
               return { file, recipient: await createAgeIdentityFile(file) };

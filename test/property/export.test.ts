@@ -25,6 +25,7 @@ import { bundleHeaderLength } from '../../src/crypto/bundle/header.js';
 import { BundleReader, recordLength } from '../../src/crypto/bundle/reader.js';
 import { dump, exportable } from '../helpers/dump.js';
 import { mutate, mutation } from '../helpers/mutation.js';
+import { applyOps, nameArb, outcome, type StoreOp } from '../helpers/store-ops.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
 
 const FAST = { logN: 15 };
@@ -38,29 +39,9 @@ function clock(start: number) {
   return { now: () => t, advance: (ms: number) => (t += ms) };
 }
 
-/** What an error is, for assertions: its code, or the name of what was thrown instead. */
-async function outcome(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    if (e instanceof StoreError) return e.code;
-    return `not a StoreError: ${(e as Error)?.name}: ${(e as Error)?.message}`;
-  }
-}
-
-const segment = fc.stringMatching(/^[A-Za-z0-9._-]{1,6}$/);
-const nameArb = fc.array(segment, { minLength: 1, maxLength: 3 }).map((s) => s.join('/')).filter((n) => nameProblem(n) === undefined);
-
-type Op =
-  | { op: 'put'; name: number; value: Uint8Array; dt: number }
-  | { op: 'delete'; name: number; dt: number }
-  | { op: 'undelete'; name: number; dt: number }
-  | { op: 'destroy'; name: number; pick: number; dt: number }
-  | { op: 'meta'; name: number; maxVersions: number; custom: Record<string, string>; dt: number };
 
 const dt = fc.integer({ min: 1, max: 10_000_000 });
-const opArb = (names: number): fc.Arbitrary<Op> => {
+const opArb = (names: number): fc.Arbitrary<StoreOp> => {
   const name = fc.integer({ min: 0, max: names - 1 });
   return fc.oneof(
     { weight: 5, arbitrary: fc.record({ op: fc.constant('put' as const), name, value: fc.uint8Array({ maxLength: 48 }), dt }) },
@@ -78,27 +59,6 @@ const opArb = (names: number): fc.Arbitrary<Op> => {
   );
 };
 
-async function apply(store: Store, names: string[], ops: Op[], c: { advance: (ms: number) => number }): Promise<void> {
-  for (const o of ops) {
-    c.advance(o.dt);
-    const name = names[o.name]!;
-    try {
-      if (o.op === 'put') await store.put(name, o.value, { allowEmpty: true });
-      else if (o.op === 'delete') await store.delete(name);
-      else if (o.op === 'undelete') await store.undelete(name);
-      else if (o.op === 'meta') await store.setMetadata(name, { maxVersions: o.maxVersions, custom: o.custom });
-      else {
-        const h = await store.history(name);
-        const v = h[o.pick % h.length]!;
-        if (v.state !== 'destroyed') await store.destroy(name, [v.version]);
-      }
-    } catch (e) {
-      // Ops on names that do not exist yet are part of the model; only those may fail.
-      if (!(e instanceof StoreError) || e.code !== 'E_NOT_FOUND') throw e;
-    }
-  }
-}
-
 describe('1. export --all-versions then import reproduces the store', () => {
   it('every name, non-destroyed version, value, state, time and metadata', async () => {
     await fc.assert(
@@ -115,7 +75,7 @@ describe('1. export --all-versions then import reproduces the store', () => {
           createKeyFile(masterFile);
           const dst = await initStore(join(dir, 'dst.db'), keyFile(masterFile), { now: () => 0 });
           try {
-            await apply(src, names, ops, c);
+            await applyOps(src, names, ops, c.advance);
             let key: BundleKey = { passphrase: 'bundle pw', scrypt: FAST };
             if (sealToKeyFile) {
               createKeyFile(join(dir, 'recipient.key'));
