@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runInProcessOk } from '../helpers/in-process.js';
+import { PRINT_ENV, VALUES } from './run-fixtures.js';
 import { CLI, cleanEnv, cli, cliOk, workspace } from './run-cli.js';
 
 let ws: ReturnType<typeof workspace>;
@@ -96,17 +97,6 @@ describe('a real process', () => {
 });
 
 describe('store run: a real store process and its child', () => {
-  const VALUES: Record<string, string> = {
-    'app/prod/db-password': 'pw-SECRET-one',
-    'app/prod/api.key': `it's "quoted" $HOME \`x\` \\ back\nline two`,
-    'app/prod/plain': 'SECRET-plain',
-    'app/dev/db-password': 'dev-SECRET',
-    other: 'other-SECRET',
-  };
-
-  /** A child that prints the variables it sees whose value holds SECRET. */
-  const PRINT_ENV = `const o={};for(const [k,v] of Object.entries(process.env)) if(k===k.toUpperCase() && /SECRET|quoted/.test(v)) o[k]=v; process.stdout.write(JSON.stringify(o))`;
-
   // The store is made in-process (fast); only the commands under test run as processes.
   beforeEach(async () => {
     await runInProcessOk(store('init', '--master', 'keyfile'));

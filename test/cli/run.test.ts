@@ -10,21 +10,11 @@ import { join } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runInProcess, type InProcessOptions } from '../helpers/in-process.js';
+import { PRINT_ENV, VALUES } from './run-fixtures.js';
 import { workspace } from './run-cli.js';
 
 let ws: ReturnType<typeof workspace>;
 const store = (...args: string[]) => [...ws.base, ...args];
-
-const VALUES: Record<string, string> = {
-  'app/prod/db-password': 'pw-SECRET-one',
-  'app/prod/api.key': `it's "quoted" $HOME \`x\` \\ back\nline two`,
-  'app/prod/plain': 'SECRET-plain',
-  'app/dev/db-password': 'dev-SECRET',
-  other: 'other-SECRET',
-};
-
-/** A child that prints the variables it sees whose value holds SECRET (or all of `names`). */
-const PRINT_ENV = `const o={};for(const [k,v] of Object.entries(process.env)) if(k===k.toUpperCase() && /SECRET|quoted/.test(v)) o[k]=v; process.stdout.write(JSON.stringify(o))`;
 
 let scripts = 0;
 
