@@ -15,7 +15,7 @@ import { SCHEMA_VERSION } from './schema.js';
 import { isBusy, storeFileError } from './errors.js';
 import type { KeyStatus } from '../../crypto/keyset.js';
 import type {
-  AuditFilter, AuditHead, AuditRow, ExclusiveOptions, FileCapabilities, HeldLock, RawJoined, RawKey, RawListRow, RawMeta, RawOps, RawRewrap, RawSecret, RawStorage, RawVersion,
+  AuditFilter, AuditHead, AuditRow, Awaitable, ExclusiveOptions, FileCapabilities, HeldLock, RawJoined, RawKey, RawListRow, RawMeta, RawOps, RawRewrap, RawSecret, RawStorage, RawVersion,
   StateRow, StoreCounts, WriteOptions,
 } from '../storage.js';
 
@@ -99,35 +99,32 @@ function translate(e: unknown, path: string): never {
   throw storeFileError(e, `${path}: the store file could not be used`, path) ?? e;
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-/** Block the thread for `ms` (the storage API is synchronous, as better-sqlite3 is). */
-function sleepSync(ms: number): void {
-  Atomics.wait(sleeper, 0, 0, ms);
-}
-
-/** How often a waiting writer tries again for the write lock. */
+/** How often a waiting reader or writer tries again. */
 const POLL_MS = 1;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Run `fn`, trying again every millisecond while another connection holds the
- * lock, up to the busy timeout. SQLite's own busy handler sleeps ever longer
- * (up to 100 ms a time), so a writer waiting behind a run of short
- * transactions, such as rewrap batches, would keep waking up too late and
- * wait for the whole run instead of one batch.
+ * A single read outside a transaction: its answer at once, or, while another
+ * connection holds what it needs, a promise of it, tried again every
+ * millisecond up to the busy timeout without blocking the event loop.
  */
-function patiently<T>(fn: () => T, path: string): T {
-  const deadline = Date.now() + BUSY_TIMEOUT_MS;
-  for (;;) {
-    try {
-      return fn();
-    } catch (e) {
-      if (isBusy(e) && Date.now() < deadline) {
-        sleepSync(POLL_MS);
-        continue;
-      }
-      return translate(e, path);
-    }
+function patiently<T>(fn: () => T, path: string): T | Promise<T> {
+  try {
+    return fn();
+  } catch (e) {
+    if (!isBusy(e)) return translate(e, path);
   }
+  return (async () => {
+    const deadline = Date.now() + BUSY_TIMEOUT_MS;
+    for (;;) {
+      await sleep(POLL_MS);
+      try {
+        return fn();
+      } catch (e) {
+        if (!isBusy(e) || Date.now() >= deadline) return translate(e, path);
+      }
+    }
+  })();
 }
 
 /** Bind a list of version numbers as one JSON array parameter. */
@@ -323,14 +320,14 @@ export class SqliteStorage implements RawStorage {
     this.#s.deleteSecret.run(id);
   }
 
-  readVersion(name: string, version?: number): RawJoined | undefined {
+  readVersion(name: string, version?: number): Awaitable<RawJoined | undefined> {
     return patiently(() => {
       const r = version === undefined ? this.#s.readCurrent.get(name) : this.#s.readVersion.get(version, name);
       return toFound(name, r as GetRow | undefined, version === undefined);
     }, this.#path);
   }
 
-  readVersionAt(name: string, at: number): RawJoined | undefined {
+  readVersionAt(name: string, at: number): Awaitable<RawJoined | undefined> {
     return patiently(() => toFound(name, this.#s.readAt.get(at, name) as GetRow | undefined, false), this.#path);
   }
 
@@ -487,7 +484,7 @@ export class SqliteStorage implements RawStorage {
           }
         } catch (e) {
           if (isBusy(e) && Date.now() < deadline) {
-            await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+            await sleep(POLL_MS);
             continue;
           }
           if (e instanceof Database.SqliteError) translate(e, this.#path);
