@@ -30,7 +30,9 @@ export type ErrorCode =
   | 'E_KEY_IN_USE' // a data key still encrypts versions, or is the primary
   | 'E_INVALID_IMPORT' // an import file holds entries that cannot be imported (all listed; nothing written)
   | 'E_AGENT' // the unlock agent is unreachable, broken, or its directory is not private
-  | 'E_INTERRUPTED'; // the caller's abort signal stopped the operation (the message says what was done)
+  | 'E_INTERRUPTED' // the caller's abort signal stopped the operation (the message says what was done)
+  | 'E_PERMISSION_DENIED' // store serve: no token, a token that is unknown, expired or revoked, or policies that do not grant the request
+  | 'E_INVALID_POLICY'; // an access policy (HCL or JSON) does not parse or names an unknown capability
 
 /** Base class of every error Strongbox throws on purpose. */
 export class StoreError extends Error {

@@ -43,4 +43,6 @@ export const EXIT_FOR: Record<ErrorCode, number> = {
   E_INVALID_IMPORT: EXIT.usage,
   E_AGENT: EXIT.masterKey,
   E_INTERRUPTED: EXIT.interrupted,
+  E_PERMISSION_DENIED: EXIT.generic,
+  E_INVALID_POLICY: EXIT.usage,
 };
