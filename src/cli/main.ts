@@ -54,6 +54,8 @@ const COMMANDS: [names: string[], load: LoadGroup][] = [
   }],
   [['doctor'], async () => (await import('./commands/doctor.js')).registerDoctor],
   [['stats'], async () => (await import('./commands/stats.js')).registerStats],
+  [['serve'], async () => (await import('./commands/serve.js')).registerServe],
+  [['acl'], async () => (await import('./commands/acl.js')).registerAcl],
 ];
 
 /** Global options that take a value (their value is not a command name). */

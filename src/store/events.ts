@@ -11,7 +11,7 @@ import { nameProblem } from './names.js';
 /** The Store method an event reports. */
 export type StoreOperation =
   | 'get' | 'put' | 'list' | 'history' | 'delete' | 'undelete' | 'destroy' | 'purge' | 'rollback'
-  | 'getMetadata' | 'setMetadata' | 'status' | 'rotateKeys' | 'keys' | 'destroyKey' | 'rotateMaster' | 'pruneAudit'
+  | 'getEntry' | 'describe' | 'getMetadata' | 'setMetadata' | 'status' | 'rotateKeys' | 'keys' | 'destroyKey' | 'rotateMaster' | 'pruneAudit'
   | 'verifyAudit' | 'getConfig' | 'setConfig'
   | 'backupStore' | 'verifyStore' | 'exportStore' | 'exportPlain' | 'importBundle' | 'importPlain';
 

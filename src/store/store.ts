@@ -23,15 +23,15 @@ import { changeRefused, unloggedReadRefused } from './read-only.js';
 import type { StoreContext } from './context.js';
 import { checkVersionNumber, selectorOf } from './secrets/checks.js';
 import { checkCas, putSecret, rollbackSecret } from './secrets/write.js';
-import { listSecrets, readHistory, readSecret, secretEntries } from './secrets/read.js';
+import { listSecrets, readDetail, readEntry, readHistory, readSecret, secretEntries } from './secrets/read.js';
 import { destroyVersions, purgeSecret, setDeleted } from './secrets/lifecycle.js';
 import { readMetadata, updateMetadata } from './secrets/metadata.js';
 import { listKeys, storeStatus } from './status.js';
 import { auditEntries, pruneAudit, verifyAudit } from './audit-ops.js';
 import { getConfig, setConfig } from './config.js';
 import type {
-  AuditPruneReport, AuditQuery, AuditRecord, AuditVerifyReport, GetOptions, KeyInfo, ListOptions, MetadataUpdate, PutOptions, SecretMetadata, SecretSummary, SecretVersion,
-  StoreStatus, VersionInfo, WriteResult,
+  AuditPruneReport, AuditQuery, AuditRecord, AuditVerifyReport, GetOptions, KeyInfo, ListOptions, MetadataUpdate, PutOptions, SecretDetail, SecretMetadata, SecretSummary,
+  SecretVersion, StoreStatus, VersionEntry, VersionInfo, VersionsOptions, WriteResult,
 } from './types.js';
 
 export type { StoreContext } from './context.js';
@@ -250,6 +250,26 @@ export class Store {
     this.#cache?.clear();
   }
 
+  /**
+   * A version (the current one by default) with its secret's metadata,
+   * whatever its state: the value only when it is live. One audited read.
+   * @throws E_NOT_FOUND, E_TAMPERED, E_INVALID_NAME, E_USAGE
+   */
+  async getEntry(name: string, options: { version?: number } = {}): Promise<VersionEntry> {
+    return this.#observe('getEntry', name, () => {
+      const c = this.#ctx();
+      return this.#read({ action: 'get', name }, () => readEntry(c, name, options.version), (e) => [e.version]);
+    });
+  }
+
+  /** A secret's metadata and every version's, in one audited read. @throws E_NOT_FOUND */
+  async describe(name: string): Promise<SecretDetail> {
+    return this.#observe('describe', name, () => {
+      const c = this.#ctx();
+      return this.#read({ action: 'metadata.get', name }, () => readDetail(c, name));
+    });
+  }
+
   /** Every version of `name`, oldest first. @throws E_NOT_FOUND */
   async history(name: string): Promise<VersionInfo[]> {
     return this.#observe('history', name, () => {
@@ -269,20 +289,20 @@ export class Store {
   }
 
   /** Soft-delete versions (the current one by default); undelete restores them. @throws E_NOT_FOUND */
-  async delete(name: string, options: { versions?: number[] } = {}): Promise<number[]> {
+  async delete(name: string, options: VersionsOptions = {}): Promise<number[]> {
     return this.#observe('delete', name, () => {
       const c = this.#ctx();
       checkName(name);
-      return this.#change('delete', name, () => setDeleted(c, 'delete', name, options.versions));
+      return this.#change('delete', name, () => setDeleted(c, 'delete', name, options.versions, options.skipMissing));
     });
   }
 
   /** Restore soft-deleted versions (the current one by default). @throws E_NOT_FOUND */
-  async undelete(name: string, options: { versions?: number[] } = {}): Promise<number[]> {
+  async undelete(name: string, options: VersionsOptions = {}): Promise<number[]> {
     return this.#observe('undelete', name, () => {
       const c = this.#ctx();
       checkName(name);
-      return this.#change('undelete', name, () => setDeleted(c, 'undelete', name, options.versions));
+      return this.#change('undelete', name, () => setDeleted(c, 'undelete', name, options.versions, options.skipMissing));
     });
   }
 
@@ -291,11 +311,11 @@ export class Store {
    * (secure_delete) and the WAL is checkpointed so no old page lingers.
    * @throws E_NOT_FOUND, E_USAGE
    */
-  async destroy(name: string, versions: number[]): Promise<number[]> {
+  async destroy(name: string, versions: number[], options: Pick<VersionsOptions, 'skipMissing'> = {}): Promise<number[]> {
     return this.#observe('destroy', name, async () => {
       const c = this.#ctx();
       checkName(name);
-      const done = await this.#change('destroy', name, () => destroyVersions(c, name, versions));
+      const done = await this.#change('destroy', name, () => destroyVersions(c, name, versions, options.skipMissing));
       await this.#scrub();
       return done;
     });

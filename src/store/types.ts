@@ -18,6 +18,8 @@ export interface WriteResult {
   name: string;
   version: number;
   createdAt: Date;
+  /** The secret's custom metadata (unchanged by a write; a Vault write answers it). */
+  custom: Record<string, string>;
 }
 
 export interface VersionInfo {
@@ -28,6 +30,22 @@ export interface VersionInfo {
   destroyedAt?: Date;
   /** Version of the data key the value is sealed under (absent once destroyed). */
   keyVersion?: number;
+}
+
+/** A version and its secret's metadata, whatever the version's state (Store.getEntry). */
+export interface VersionEntry extends VersionInfo {
+  /** Whether the value is the text of a JSON object (written as JSON), or bytes. */
+  json: boolean;
+  /** The secret's metadata (oldestVersion is not looked up here: 0). */
+  metadata: SecretMetadata;
+  /** Only when the version is live. */
+  value?: SecretBytes;
+}
+
+/** A secret's metadata and every version's (Store.describe). */
+export interface SecretDetail {
+  metadata: SecretMetadata;
+  versions: VersionInfo[];
 }
 
 export interface SecretMetadata {
@@ -80,6 +98,14 @@ export interface GetOptions {
   version?: number;
   /** The version current at this time. */
   at?: Date | number | string;
+}
+
+/** Which versions delete, undelete and destroy act on. */
+export interface VersionsOptions {
+  /** Default: the current version. */
+  versions?: number[];
+  /** Skip listed versions that do not exist (as Vault does) instead of failing with E_NOT_FOUND. */
+  skipMissing?: boolean;
 }
 
 export interface ListOptions {

@@ -10,10 +10,10 @@ import type { StoreContext } from '../context.js';
 import type { SecretRow, StorageOps } from '../../storage/storage.js';
 
 /** Soft-delete (`delete`) or restore (`undelete`) versions, the current one by default. */
-export function setDeleted(c: StoreContext, action: 'delete' | 'undelete', name: string, versions: number[] | undefined): Promise<number[]> {
+export function setDeleted(c: StoreContext, action: 'delete' | 'undelete', name: string, versions: number[] | undefined, skipMissing = false): Promise<number[]> {
   const chosen = checkVersions(versions);
   return c.storage.write(async (tx) => {
-    const t = await targets(tx, name, chosen);
+    const t = await targets(tx, name, chosen, skipMissing);
     await tx.setDeleted(t.secret.id, t.versions, action === 'delete' ? c.now() : null);
     await c.audit.append(tx, { action, name, versions: t.versions, outcome: 'ok' });
     return t.versions;
@@ -21,11 +21,11 @@ export function setDeleted(c: StoreContext, action: 'delete' | 'undelete', name:
 }
 
 /** Erase the ciphertexts of these versions. */
-export function destroyVersions(c: StoreContext, name: string, versions: number[]): Promise<number[]> {
+export function destroyVersions(c: StoreContext, name: string, versions: number[], skipMissing = false): Promise<number[]> {
   const chosen = checkVersions(versions);
   if (!chosen) throw usage('destroy needs the versions to erase');
   return c.storage.write(async (tx) => {
-    const t = await targets(tx, name, chosen);
+    const t = await targets(tx, name, chosen, skipMissing);
     await tx.destroyVersions(t.secret.id, t.versions, c.now());
     await c.audit.append(tx, { action: 'destroy', name, versions: t.versions, outcome: 'ok' });
     return t.versions;
@@ -42,13 +42,13 @@ export function purgeSecret(c: StoreContext, name: string): Promise<void> {
   });
 }
 
-/** Versions to act on: the given ones (each must exist) or the current one. */
-async function targets(tx: StorageOps, name: string, versions: number[] | undefined): Promise<{ secret: SecretRow; versions: number[] }> {
+/** Versions to act on: the given ones (each must exist, unless skipMissing) or the current one. */
+async function targets(tx: StorageOps, name: string, versions: number[] | undefined, skipMissing: boolean): Promise<{ secret: SecretRow; versions: number[] }> {
   const secret = await tx.findSecret(name);
   if (!secret) throw notFound(name);
   const existing = new Set((await tx.listVersions(secret.id)).map((v) => v.version));
   const chosen = versions ?? [secret.currentVersion];
   const missing = chosen.filter((v) => !existing.has(v));
-  if (missing.length > 0) throw new StoreError('E_NOT_FOUND', `${name} has no version ${missing.join(', ')}`);
-  return { secret, versions: chosen };
+  if (missing.length > 0 && !skipMissing) throw new StoreError('E_NOT_FOUND', `${name} has no version ${missing.join(', ')}`);
+  return { secret, versions: chosen.filter((v) => existing.has(v)) };
 }

@@ -11,7 +11,8 @@ import { checkName, namePattern } from '../names.js';
 import { checkVersionNumber, liveVersion, metadataOf, notFound, stateOf, toTime, usage } from './checks.js';
 import type { StoreContext } from '../context.js';
 import type { SecretAndVersion, SecretListRow, VersionRow } from '../../storage/storage.js';
-import type { GetOptions, ListOptions, SecretSummary, SecretVersion, VersionInfo } from '../types.js';
+import type { GetOptions, ListOptions, SecretDetail, SecretSummary, SecretVersion, VersionEntry, VersionInfo } from '../types.js';
+import { StoreError } from '../../errors.js';
 
 const LIST_PAGE = 500;
 
@@ -57,16 +58,53 @@ export function readHistory(c: StoreContext, name: string): Promise<VersionInfo[
     const secret = await tx.findSecret(name);
     if (!secret) throw notFound(name);
     const keyVersion = new Map(c.keyset.info().map((k) => [k.id, k.version]));
-    return (await tx.listVersions(secret.id)).map((v) => {
-      const info: VersionInfo = { version: v.version, createdAt: new Date(v.createdAt), state: stateOf(v) };
-      if (v.deletedAt !== null) info.deletedAt = new Date(v.deletedAt);
-      if (v.destroyedAt !== null) info.destroyedAt = new Date(v.destroyedAt);
-      if (v.keyId !== null) {
-        const kv = keyVersion.get(v.keyId);
-        if (kv !== undefined) info.keyVersion = kv;
-      }
-      return info;
-    });
+    return (await tx.listVersions(secret.id)).map((v) => versionInfo(v, keyVersion));
+  });
+}
+
+function versionInfo(v: VersionRow, keyVersion?: Map<number, number>): VersionInfo {
+  const info: VersionInfo = { version: v.version, createdAt: new Date(v.createdAt), state: stateOf(v) };
+  if (v.deletedAt !== null) info.deletedAt = new Date(v.deletedAt);
+  if (v.destroyedAt !== null) info.destroyedAt = new Date(v.destroyedAt);
+  if (v.keyId !== null && keyVersion) {
+    const kv = keyVersion.get(v.keyId);
+    if (kv !== undefined) info.keyVersion = kv;
+  }
+  return info;
+}
+
+/**
+ * A version with its secret's metadata, in one read, whatever the version's
+ * state: the value only when the version is live. What a Vault read answers
+ * (the version's metadata beside the data, or alone for a deleted one).
+ * @throws E_NOT_FOUND for no such secret or version
+ */
+export async function readEntry(c: StoreContext, name: string, version: number | undefined): Promise<VersionEntry> {
+  checkName(name);
+  if (version !== undefined) checkVersionNumber(version);
+  const { secret, row } = await c.storage.read(async (tx) => {
+    const s = await tx.findSecret(name);
+    if (!s) throw notFound(name);
+    const found = await tx.readVersion(name, version);
+    if (!found?.version) throw new StoreError('E_NOT_FOUND', `${name} has no ${version === undefined ? 'current version' : `version ${version}`}`);
+    return { secret: s, row: found.version };
+  });
+  const entry: VersionEntry = { ...versionInfo(row), json: row.json, metadata: metadataOf(secret, 0) };
+  if (entry.state === 'live') {
+    entry.value = row.keyId !== null && !c.keyset.byId(row.keyId) ? await openAfterReload(c, name, row) : openStored(c, name, row);
+  }
+  return entry;
+}
+
+/** A secret's metadata and every version's, in one read. @throws E_NOT_FOUND */
+export function readDetail(c: StoreContext, name: string): Promise<SecretDetail> {
+  return c.storage.read(async (tx) => {
+    checkName(name);
+    const secret = await tx.findSecret(name);
+    if (!secret) throw notFound(name);
+    const keyVersion = new Map(c.keyset.info().map((k) => [k.id, k.version]));
+    const rows = await tx.listVersions(secret.id);
+    return { metadata: metadataOf(secret, rows[0]?.version ?? 0), versions: rows.map((v) => versionInfo(v, keyVersion)) };
   });
 }
 

@@ -74,5 +74,5 @@ async function append(c: StoreContext, tx: StorageOps, name: string, plaintext: 
   const now = c.now();
   const secret = await tx.findSecret(name) ?? await tx.insertSecret(name, now);
   const { version } = await appendVersion(tx, c, secret, plaintext, now, cas);
-  return { name, version, createdAt: new Date(now) };
+  return { name, version, createdAt: new Date(now), custom: secret.custom };
 }

@@ -1,0 +1,130 @@
+/**
+ * One request, start to end: find the route, authenticate the token, check
+ * its policies before anything touches the store, rate-limit, run the
+ * handler with the request described to the audit log, and turn any error
+ * into Vault's status and `{"errors":[...]}`. Every request but sys/health
+ * leaves one audit entry: the store operation it made carries the request's
+ * description, and a request that made none (refused, or answered without
+ * the store) records one of its own.
+ */
+import { withAuditContext, type AuditContext } from '../store/audit-context.js';
+import { Acl } from './acl/index.js';
+import { errors } from './envelope.js';
+import { errorResponse, permissionDenied, VaultError } from './vault-error.js';
+import { operationOf, type Operation, type Route, type Router } from './router.js';
+import { RouteContext, type Caller, type ServeServices } from './route-context.js';
+import type { HttpRequest, HttpResponse } from './http/types.js';
+import type { RateLimiter } from './rate-limit.js';
+import type { Capability } from './acl/index.js';
+
+export interface DispatchOptions {
+  router: Router;
+  services: ServeServices;
+  rateLimit?: RateLimiter;
+}
+
+/** Namespaces are Vault Enterprise's; only the root namespace exists here, so other data never mixes in silently. */
+function checkNamespace(req: HttpRequest): void {
+  const ns = req.headers['x-vault-namespace'];
+  if (ns !== undefined && ns !== '' && ns !== 'root' && ns !== 'root/') throw new VaultError(400, 'namespaces are not supported');
+  if (req.headers['x-vault-wrap-ttl'] !== undefined) throw new VaultError(400, 'response wrapping is not supported');
+}
+
+/** The token a request carries: X-Vault-Token, or Authorization: Bearer. */
+function tokenOf(req: HttpRequest): string | undefined {
+  const t = req.headers['x-vault-token'];
+  if (t) return t;
+  const auth = req.headers.authorization;
+  if (auth && /^Bearer\s+/i.test(auth)) return auth.replace(/^Bearer\s+/i, '').trim() || undefined;
+  return undefined;
+}
+
+const CAPABILITY: Record<Exclude<Operation, 'write'>, Capability> = { read: 'read', head: 'read', list: 'list', patch: 'patch', delete: 'delete' };
+
+export class Dispatcher {
+  constructor(private readonly o: DispatchOptions) {}
+
+  /** What the audit log and metrics call a request: never a token, never a value. */
+  static describe(req: HttpRequest, caller: Caller | undefined): string {
+    const who = caller ? `accessor=${caller.entry.accessor}` : 'accessor=-';
+    return `${who} from=${req.remoteAddress} ${req.method} ${req.path}`;
+  }
+
+  async handle(req: HttpRequest): Promise<HttpResponse> {
+    const started = performance.now();
+    let family = 'unknown';
+    const audit: AuditContext = { detail: Dispatcher.describe(req, undefined), recorded: 0 };
+    let response: HttpResponse;
+    let audited = true;
+    try {
+      if (!req.path.startsWith('/v1/')) throw new VaultError(404, undefined);
+      checkNamespace(req);
+      const path = req.path.slice(4);
+      const found = this.#find(path);
+      family = found?.route.family ?? 'unknown';
+      audited = family !== 'sys-health';
+      const caller = found?.route.auth === 'none' ? undefined : await this.#caller(req);
+      audit.detail = Dispatcher.describe(req, caller);
+      if (!found) throw new VaultError(404, undefined);
+      const op = operationOf(req);
+      const handler = found.route.handlers[op];
+      if (!handler) throw new VaultError(405, 'unsupported operation');
+      if (caller && this.o.rateLimit && !this.o.rateLimit.take(caller.entry.accessor)) throw new VaultError(429, 'request rate limit exceeded');
+      const ctx = new RouteContext(req, path, op, found.params, this.o.services, caller);
+      if (caller && !found.route.skipAcl) await this.#authorize(ctx, found.route, audit);
+      response = await withAuditContext(audit, () => handler(ctx));
+    } catch (e) {
+      response = errorResponse(e);
+    }
+    if (audited && audit.recorded === 0) response = await this.#recordRequest(family, audit, response);
+    this.o.services.metrics.record(family, response.status, (performance.now() - started) / 1000);
+    return response;
+  }
+
+  #find(path: string): { route: Route; params: Record<string, string> } | undefined {
+    try {
+      return this.o.router.find(path);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The caller's token, checked and counted (a use-limited token uses one up); 403 when missing or not valid. */
+  async #caller(req: HttpRequest): Promise<Caller> {
+    const token = tokenOf(req);
+    if (!token) throw permissionDenied();
+    const entry = await this.o.services.tokens.use(token);
+    if (!entry) throw permissionDenied();
+    const acl = Acl.of(await this.o.services.policies.load(entry.policies));
+    return { token, entry, acl };
+  }
+
+  async #authorize(ctx: RouteContext, route: Route, audit: AuditContext): Promise<void> {
+    const acl = ctx.self.acl;
+    if (ctx.op !== 'write') {
+      if (!acl.allows(ctx.path, CAPABILITY[ctx.op])) throw permissionDenied();
+      return;
+    }
+    // A write is a create when its target does not exist yet; ask only when the policies tell the two apart.
+    const create = acl.allows(ctx.path, 'create');
+    const update = acl.allows(ctx.path, 'update');
+    if (create && update) return;
+    if (!create && !update) throw permissionDenied();
+    const exists = route.exists ? await withAuditContext(audit, () => route.exists!(ctx)) : true;
+    if (exists ? !update : !create) throw permissionDenied();
+  }
+
+  /** One audit entry for a request that made no store operation; a request that cannot be logged is not answered (503). */
+  async #recordRequest(family: string, audit: AuditContext, response: HttpResponse): Promise<HttpResponse> {
+    try {
+      await this.o.services.store.recordRequest({
+        action: `http.${family}`,
+        outcome: response.status < 400 ? 'ok' : `http ${response.status}`,
+        detail: audit.detail,
+      });
+      return response;
+    } catch {
+      return errors(503, ['the request could not be recorded in the audit log']);
+    }
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The shapes Vault clients parse: the response envelope of every logical 200,
+ * 204 with no body when there is nothing to say, and `{"errors":[...]}` for
+ * every status from 400 up. The Content-Type is exactly `application/json`:
+ * hvac reads `errors` only when the header is that string, with no charset.
+ */
+import { randomUUID } from 'node:crypto';
+import type { HttpResponse } from './http/types.js';
+
+export const JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'Content-Type': 'application/json',
+  'Cache-Control': 'no-store',
+});
+
+/** Raw JSON text spliced into a response as is: data written through the API reads back byte for byte. */
+export class RawJson {
+  constructor(readonly text: string) {}
+}
+
+/** JSON.stringify, except that a RawJson anywhere in `value` is written as its text. */
+export function stringifyWithRaw(value: unknown): string {
+  const raws: string[] = [];
+  const text = JSON.stringify(value, (_k, v: unknown) => {
+    if (v instanceof RawJson) {
+      raws.push(v.text);
+      return `\u0000raw${raws.length - 1}\u0000`;
+    }
+    return v;
+  });
+  if (raws.length === 0) return text;
+  // The marker cannot occur in JSON.stringify output otherwise: a NUL inside a string is escaped as \u0000.
+  return text.replace(/"\\u0000raw(\d+)\\u0000"/g, (_m, i: string) => raws[Number(i)]!);
+}
+
+export function json(status: number, body: unknown): HttpResponse {
+  return { status, headers: { ...JSON_HEADERS }, body: stringifyWithRaw(body) };
+}
+
+export interface EnvelopeExtras {
+  auth?: unknown;
+  warnings?: string[];
+  /** Set on KV responses (newer Vault sends it; clients never rely on it). */
+  mountType?: string;
+}
+
+/** The envelope of a logical response (`data` may be null, e.g. a login, which answers in `auth`). */
+export function envelope(data: unknown, extras: EnvelopeExtras = {}, status = 200): HttpResponse {
+  return json(status, {
+    request_id: randomUUID(),
+    lease_id: '',
+    renewable: false,
+    lease_duration: 0,
+    data,
+    wrap_info: null,
+    warnings: extras.warnings ?? null,
+    auth: extras.auth ?? null,
+    ...(extras.mountType ? { mount_type: extras.mountType } : {}),
+  });
+}
+
+export function noContent(): HttpResponse {
+  return { status: 204, headers: { 'Cache-Control': 'no-store' } };
+}
+
+/** `{"errors":[...]}`: every entry a string (hvac joins them). A plain 404 has none. */
+export function errors(status: number, messages: string[]): HttpResponse {
+  return json(status, { errors: messages });
+}

@@ -1,0 +1,68 @@
+/** What a route handler is given: the request, its caller, and the server's services. */
+import { parseBody, type Body } from './request-body.js';
+import type { Store } from '../store/store.js';
+import type { Acl } from './acl/acl.js';
+import type { TokenEntry, TokenStore } from './auth/tokens.js';
+import type { AppRoles } from './auth/approle.js';
+import type { HttpRequest } from './http/types.js';
+import type { Operation } from './router.js';
+import type { KvSettings } from './kv-settings.js';
+import type { PolicyStore } from './policy-store.js';
+import type { Metrics } from './metrics.js';
+
+export interface ServeServices {
+  store: Store;
+  /** The KV v2 mount's name (`secret` by default), without slashes. */
+  mount: string;
+  tokens: TokenStore;
+  approle: AppRoles;
+  policies: PolicyStore;
+  kv: KvSettings;
+  metrics: Metrics;
+  /** Wall-clock milliseconds (tests drive a clock of their own). */
+  now(): number;
+  /** Reported by sys/health. */
+  version: string;
+  /** The store's id: sys/health's cluster_id and the mount's uuid. */
+  clusterId: string;
+  /** The store is open and usable (false: sealed, e.g. a passphrase store nobody unlocked). */
+  unsealed(): boolean;
+}
+
+/** The token that made the request, checked: known, not expired, its policies loaded. */
+export interface Caller {
+  token: string;
+  entry: TokenEntry;
+  acl: Acl;
+}
+
+export class RouteContext {
+  #body: Body | undefined;
+
+  constructor(
+    readonly req: HttpRequest,
+    /** The logical path: after `/v1/`, percent-decoded. */
+    readonly path: string,
+    readonly op: Operation,
+    readonly params: Record<string, string>,
+    readonly services: ServeServices,
+    readonly caller: Caller | undefined,
+  ) {}
+
+  /** The JSON body (`{}` when there is none). @throws 400 when it is not a JSON object */
+  body(): Body {
+    this.#body ??= parseBody(this.req.body);
+    return this.#body;
+  }
+
+  /** The body as text (a KV write keeps its `data` member's own bytes). */
+  bodyText(): string {
+    return this.req.body.toString('utf8');
+  }
+
+  /** The caller, for routes that need one (every route but the token-less ones). */
+  get self(): Caller {
+    if (!this.caller) throw new Error('route needs a caller');
+    return this.caller;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * `{mount}/data/{path}`: read a version, write one (with check-and-set),
+ * merge-patch the latest, soft-delete the latest. The KV plugin's
+ * path_data.go, over the store.
+ */
+import { StoreError } from '../../errors.js';
+import { envelope, noContent } from '../envelope.js';
+import { rawMember } from '../json-member.js';
+import { mergePatch, parsedData, vaultData } from '../kv-values.js';
+import { intField } from '../request-body.js';
+import { under, type Route } from '../router.js';
+import { badRequest, notFound, VaultError } from '../vault-error.js';
+import { entryMetadata, readableAt, secretExists, versionMetadata } from './kv-shared.js';
+import type { WriteResult } from '../../store/types.js';
+import type { RouteContext } from '../route-context.js';
+import type { KvKeySettings } from '../kv-settings.js';
+
+const KV = { mountType: 'kv' } as const;
+
+export function kvDataRoute(mount: string): Route {
+  return {
+    family: 'kv-data',
+    match: under(`${mount}/data`, 'required'),
+    handlers: { read, write, patch, delete: remove },
+    exists: (ctx) => secretExists(ctx, ctx.params.rest!),
+  };
+}
+
+async function read(ctx: RouteContext) {
+  const name = ctx.params.rest!;
+  const q = ctx.req.query.get('version');
+  let version: number | undefined;
+  if (q !== null && q !== '') {
+    if (!/^\d+$/.test(q)) throw badRequest('version must be a whole number');
+    version = Number(q) || undefined; // 0 means the latest
+  }
+  const settings = await ctx.services.kv.effective(name);
+  const entry = await ctx.services.store.getEntry(name, version === undefined ? {} : { version });
+  const metadata = entryMetadata(entry, settings);
+  if (!entry.value || !readableAt(entry, settings, ctx.services.now())) {
+    entry.value?.wipe();
+    // Deleted or destroyed: 404 with the full envelope and no errors (what the CLI prints as metadata).
+    throw new VaultError(404, undefined, envelope({ data: null, metadata }, KV, 404));
+  }
+  try {
+    return envelope({ data: vaultData(entry.value, entry.json), metadata }, KV);
+  } finally {
+    entry.value.wipe();
+  }
+}
+
+function casOf(ctx: RouteContext): number | undefined {
+  const options = ctx.body().options;
+  if (options === undefined || options === null) return undefined;
+  if (typeof options !== 'object' || Array.isArray(options)) throw badRequest('options must be an object');
+  return intField(options as Record<string, unknown>, 'cas');
+}
+
+function requireCas(settings: KvKeySettings, cas: number | undefined): void {
+  if (settings.casRequired && cas === undefined) throw badRequest('check-and-set parameter required for this call');
+}
+
+async function write(ctx: RouteContext) {
+  const name = ctx.params.rest!;
+  const body = ctx.body();
+  const data = body.data;
+  if (data === undefined || data === null) throw badRequest('no data provided');
+  if (typeof data !== 'object' || Array.isArray(data)) throw badRequest('data must be a JSON object');
+  const cas = casOf(ctx);
+  const settings = await ctx.services.kv.effective(name);
+  requireCas(settings, cas);
+  // The `data` object's own bytes, as sent: a read answers exactly these.
+  const text = rawMember(ctx.bodyText(), 'data')!;
+  const written = await ctx.services.store.put(name, Buffer.from(text, 'utf8'), { json: true, ...(cas !== undefined ? { cas } : {}) });
+  return envelope(writtenMetadata(written, settings), KV);
+}
+
+function writtenMetadata(written: WriteResult, settings: KvKeySettings): Record<string, unknown> {
+  return versionMetadata({ version: written.version, createdAt: written.createdAt, state: 'live' }, settings, written.custom);
+}
+
+async function patch(ctx: RouteContext) {
+  const type = (ctx.req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/merge-patch+json') {
+    throw new VaultError(415, `PATCH requires Content-Type application/merge-patch+json`);
+  }
+  const name = ctx.params.rest!;
+  const body = ctx.body();
+  const data = body.data;
+  if (data === undefined || data === null) throw badRequest('no data provided');
+  if (typeof data !== 'object' || Array.isArray(data)) throw badRequest('data must be a JSON object');
+  const cas = casOf(ctx);
+  const settings = await ctx.services.kv.effective(name);
+  requireCas(settings, cas);
+  let entry;
+  try {
+    entry = await ctx.services.store.getEntry(name);
+  } catch (e) {
+    if (e instanceof StoreError && e.code === 'E_NOT_FOUND') throw notFound();
+    throw e;
+  }
+  if (!entry.value || !readableAt(entry, settings, ctx.services.now())) {
+    entry.value?.wipe();
+    throw new VaultError(404, undefined, envelope(entryMetadata(entry, settings), KV, 404));
+  }
+  if (cas !== undefined && cas !== entry.version) throw new StoreError('E_CAS_MISMATCH', 'check-and-set mismatch');
+  let merged: string;
+  try {
+    merged = JSON.stringify(mergePatch(parsedData(entry.value, entry.json), data));
+  } finally {
+    entry.value.wipe();
+  }
+  // The version read is the one patched: a write in between fails the check-and-set (the client retries).
+  const written = await ctx.services.store.put(name, Buffer.from(merged, 'utf8'), { json: true, cas: entry.version });
+  return envelope(writtenMetadata(written, settings), KV);
+}
+
+/** Soft-delete the latest version; a missing secret, or a latest version already deleted or destroyed, is still 204. */
+async function remove(ctx: RouteContext) {
+  try {
+    await ctx.services.store.delete(ctx.params.rest!);
+  } catch (e) {
+    if (!(e instanceof StoreError && (e.code === 'E_NOT_FOUND' || e.code === 'E_DELETED' || e.code === 'E_DESTROYED'))) throw e;
+  }
+  return noContent();
+}

@@ -1,0 +1,116 @@
+/**
+ * `{mount}/metadata/{path}`: a secret's metadata and its versions', list the
+ * keys under a folder, change max versions, custom metadata, cas_required
+ * and delete_version_after, and delete a secret with every version. The KV
+ * plugin's path_metadata.go, over the store.
+ */
+import { StoreError } from '../../errors.js';
+import { envelope, noContent } from '../envelope.js';
+import { boolField, durationField, goDuration, intField, parseGoBool, stringMapField } from '../request-body.js';
+import { under, type Route } from '../router.js';
+import { badRequest, notFound } from '../vault-error.js';
+import { vaultTime } from '../kv-values.js';
+import { deletionTime, secretExists } from './kv-shared.js';
+import type { RouteContext } from '../route-context.js';
+import type { KvKeySettings } from '../kv-settings.js';
+
+const KV = { mountType: 'kv' } as const;
+
+export function kvMetadataRoute(mount: string): Route {
+  return {
+    family: 'kv-metadata',
+    match: under(`${mount}/metadata`, 'optional'),
+    handlers: { read, list, write, delete: remove },
+    exists: (ctx) => secretExists(ctx, ctx.params.rest!),
+  };
+}
+
+async function read(ctx: RouteContext) {
+  const name = ctx.params.rest!;
+  if (name === '') throw notFound();
+  const [detail, own, effective] = await Promise.all([
+    ctx.services.store.describe(name),
+    ctx.services.kv.key(name),
+    ctx.services.kv.effective(name),
+  ]);
+  const m = detail.metadata;
+  const versions: Record<string, unknown> = {};
+  for (const v of detail.versions) {
+    versions[String(v.version)] = {
+      created_time: vaultTime(v.createdAt),
+      deletion_time: vaultTime(deletionTime(v, effective)),
+      destroyed: v.state === 'destroyed',
+    };
+  }
+  return envelope({
+    cas_required: own.casRequired,
+    created_time: vaultTime(m.createdAt),
+    current_version: m.currentVersion,
+    custom_metadata: Object.keys(m.custom).length > 0 ? m.custom : null,
+    delete_version_after: goDuration(own.deleteVersionAfter),
+    max_versions: m.maxVersions,
+    // Vault reports 0 until versions were first trimmed.
+    oldest_version: m.oldestVersion <= 1 ? 0 : m.oldestVersion,
+    updated_time: vaultTime(m.updatedAt),
+    versions,
+  }, KV);
+}
+
+/** The direct children of a folder: keys, and sub-folders ending in '/'. None: 404. */
+async function list(ctx: RouteContext) {
+  const folder = ctx.params.rest!;
+  const prefix = folder === '' ? '' : `${folder}/`;
+  const excludeDeleted = parseGoBool(ctx.req.query.get('exclude_deleted') ?? 'false') === true;
+  const keys = new Set<string>();
+  for await (const s of ctx.services.store.entries({ pattern: prefix })) {
+    if (!s.name.startsWith(prefix)) continue;
+    const rest = s.name.slice(prefix.length);
+    const slash = rest.indexOf('/');
+    if (slash >= 0) keys.add(rest.slice(0, slash + 1));
+    else if (!(excludeDeleted && s.state !== 'live')) keys.add(rest);
+  }
+  if (keys.size === 0) throw notFound();
+  return envelope({ keys: [...keys].sort() }, KV);
+}
+
+async function write(ctx: RouteContext) {
+  const name = ctx.params.rest!;
+  if (name === '') throw badRequest('missing path');
+  const body = ctx.body();
+  const maxVersions = intField(body, 'max_versions');
+  if (maxVersions !== undefined && maxVersions < 0) throw badRequest('max_versions must be 0 or more');
+  const custom = stringMapField(body, 'custom_metadata');
+  const settings: Partial<KvKeySettings> = {};
+  const cas = boolField(body, 'cas_required');
+  if (cas !== undefined) settings.casRequired = cas;
+  const dva = durationField(body, 'delete_version_after');
+  if (dva !== undefined) settings.deleteVersionAfter = dva;
+  if (maxVersions !== undefined || custom !== undefined) {
+    try {
+      await ctx.services.store.setMetadata(name, {
+        ...(maxVersions !== undefined ? { maxVersions } : {}),
+        ...(custom !== undefined ? { custom } : {}),
+      });
+    } catch (e) {
+      if (e instanceof StoreError && e.code === 'E_NOT_FOUND') {
+        throw badRequest(`max_versions and custom_metadata need ${name} to hold a version first: write its data, then its metadata`);
+      }
+      throw e;
+    }
+  }
+  if (Object.keys(settings).length > 0) await ctx.services.kv.setKey(name, settings);
+  return noContent();
+}
+
+/** Every version and the metadata; a missing key is still 204. */
+async function remove(ctx: RouteContext) {
+  const name = ctx.params.rest!;
+  if (name === '') throw badRequest('missing path');
+  try {
+    await ctx.services.store.purge(name);
+  } catch (e) {
+    if (!(e instanceof StoreError && e.code === 'E_NOT_FOUND')) throw e;
+  }
+  await ctx.services.kv.deleteKey(name);
+  return noContent();
+}

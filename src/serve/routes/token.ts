@@ -1,0 +1,125 @@
+/**
+ * `auth/token/*`: create a child token, look up, renew and revoke one's own
+ * token, and the same by token or accessor for operators. A token is only
+ * ever in a response to the request that created it (or in `id` of a
+ * lookup of itself); the store keeps its SHA-256.
+ */
+import { envelope, noContent } from '../envelope.js';
+import { boolField, durationField, intField, stringField, stringListField, stringMapField } from '../request-body.js';
+import { under, type Route } from '../router.js';
+import { badRequest, permissionDenied } from '../vault-error.js';
+import { authBlock, lookupData } from './token-shapes.js';
+import type { RouteContext } from '../route-context.js';
+
+export function tokenRoutes(): Route[] {
+  const fixed = (path: string, family: string, handlers: Route['handlers']): Route => ({ family, match: under(`auth/token/${path}`, 'none'), handlers });
+  return [
+    fixed('create', 'token-create', { write: create }),
+    fixed('create-orphan', 'token-create', { write: (ctx) => create(ctx, true) }),
+    fixed('lookup-self', 'token-self', { read: lookupSelf, write: lookupSelf }),
+    fixed('renew-self', 'token-self', { write: renewSelf }),
+    fixed('revoke-self', 'token-self', { write: revokeSelf }),
+    fixed('lookup', 'token-lookup', { write: lookup, read: lookup }),
+    fixed('lookup-accessor', 'token-lookup', { write: lookupAccessor }),
+    fixed('renew', 'token-renew', { write: renew }),
+    fixed('revoke', 'token-revoke', { write: revoke }),
+    fixed('revoke-accessor', 'token-revoke', { write: revokeAccessor }),
+    fixed('accessors', 'token-accessors', { list: accessors }),
+  ];
+}
+
+async function create(ctx: RouteContext, orphan = false) {
+  const body = ctx.body();
+  const parent = ctx.self.entry;
+  const isRoot = parent.policies.includes('root');
+  const policies = stringListField(body, 'policies');
+  // A token may hand out only what it has itself (root hands out anything), as in Vault.
+  if (policies && !isRoot) {
+    const missing = policies.filter((p) => p !== 'default' && !parent.policies.includes(p));
+    if (missing.length > 0) throw badRequest(`child policies must be a subset of the parent's: ${missing.join(', ')} not held`);
+  }
+  const noParent = orphan || boolField(body, 'no_parent') === true;
+  if (noParent && !isRoot && !ctx.self.acl.allows(ctx.path, 'sudo')) throw badRequest('root or sudo privileges required to create an orphan token');
+  const ttl = durationField(body, 'ttl') ?? durationField(body, 'lease');
+  const explicitMaxTtl = durationField(body, 'explicit_max_ttl');
+  const numUses = intField(body, 'num_uses');
+  if (numUses !== undefined && numUses < 0) throw badRequest('num_uses must be 0 or more');
+  const renewable = boolField(body, 'renewable');
+  const displayName = stringField(body, 'display_name');
+  const meta = stringMapField(body, 'meta');
+  const { token, entry } = await ctx.services.tokens.create(noParent ? undefined : parent, {
+    ...(policies ? { policies } : { policies: parent.policies }),
+    ...(ttl !== undefined ? { ttl } : {}),
+    ...(explicitMaxTtl !== undefined ? { explicitMaxTtl } : {}),
+    ...(numUses !== undefined ? { numUses } : {}),
+    ...(renewable !== undefined ? { renewable } : {}),
+    ...(displayName !== undefined ? { displayName } : {}),
+    ...(meta !== undefined ? { meta } : {}),
+    noDefaultPolicy: boolField(body, 'no_default_policy') === true,
+    orphan: noParent,
+  });
+  return envelope(null, { auth: authBlock(token, entry, ctx.services.now()) });
+}
+
+async function lookupSelf(ctx: RouteContext) {
+  return envelope(lookupData(ctx.self.token, ctx.self.entry, ctx.services.now()));
+}
+
+async function renewSelf(ctx: RouteContext) {
+  const increment = durationField(ctx.body(), 'increment');
+  const entry = await ctx.services.tokens.renew(ctx.self.token, increment);
+  return envelope(null, { auth: authBlock(ctx.self.token, entry, ctx.services.now()) });
+}
+
+async function revokeSelf(ctx: RouteContext) {
+  await ctx.services.tokens.revoke(ctx.self.token);
+  return noContent();
+}
+
+function tokenOf(ctx: RouteContext): string {
+  const token = stringField(ctx.body(), 'token');
+  if (!token) throw badRequest('missing token');
+  return token;
+}
+
+function accessorOf(ctx: RouteContext): string {
+  const accessor = stringField(ctx.body(), 'accessor');
+  if (!accessor) throw badRequest('missing accessor');
+  return accessor;
+}
+
+async function lookup(ctx: RouteContext) {
+  const token = tokenOf(ctx);
+  const entry = await ctx.services.tokens.lookup(token);
+  if (!entry) throw badRequest('bad token');
+  return envelope(lookupData(token, entry, ctx.services.now()));
+}
+
+async function lookupAccessor(ctx: RouteContext) {
+  const entry = await ctx.services.tokens.lookupByAccessor(accessorOf(ctx));
+  if (!entry) throw badRequest('invalid accessor');
+  return envelope(lookupData(undefined, entry, ctx.services.now()));
+}
+
+async function renew(ctx: RouteContext) {
+  const token = tokenOf(ctx);
+  if (!(await ctx.services.tokens.lookup(token))) throw permissionDenied();
+  const entry = await ctx.services.tokens.renew(token, durationField(ctx.body(), 'increment'));
+  return envelope(null, { auth: authBlock(token, entry, ctx.services.now()) });
+}
+
+async function revoke(ctx: RouteContext) {
+  await ctx.services.tokens.revoke(tokenOf(ctx));
+  return noContent();
+}
+
+async function revokeAccessor(ctx: RouteContext) {
+  await ctx.services.tokens.revokeByAccessor(accessorOf(ctx));
+  return noContent();
+}
+
+async function accessors(ctx: RouteContext) {
+  const keys = (await ctx.services.tokens.list()).map((e) => e.accessor).sort();
+  if (keys.length === 0) throw badRequest('no tokens');
+  return envelope({ keys });
+}

@@ -1,0 +1,95 @@
+/**
+ * `store serve`: the Vault HTTP API over an open store. Puts the parts
+ * together (transport, routes, tokens, policies, AppRole, audit, metrics)
+ * and owns their lifetime: a graceful stop finishes the requests in flight,
+ * then closes the store.
+ */
+import { StoreError } from '../errors.js';
+import { AppRoles } from './auth/approle.js';
+import { TokenStore } from './auth/tokens.js';
+import { Dispatcher } from './dispatch.js';
+import { createHttpServer } from './http/index.js';
+import { KvSettings } from './kv-settings.js';
+import { Metrics } from './metrics.js';
+import { PolicyStore } from './policy-store.js';
+import { RateLimiter } from './rate-limit.js';
+import { buildRouter } from './routes/index.js';
+import type { Store } from '../store/store.js';
+import type { TransportLimits } from './http/index.js';
+import type { ServeServices } from './route-context.js';
+
+export type ListenTarget = { host: string; port: number } | { socketPath: string };
+
+export interface ServeOptions {
+  store: Store;
+  listen: ListenTarget;
+  tls?: { cert: Buffer; key: Buffer };
+  /** KV v2 mount name (default `secret`). */
+  mount?: string;
+  limits?: Partial<TransportLimits>;
+  /** Requests per second per token (with bursts of 2× that); undefined: no limit. */
+  rateLimit?: number;
+  /** Wall clock (ms); tests pass their own. */
+  now?: () => number;
+  version: string;
+}
+
+export interface RunningServer {
+  /** What VAULT_ADDR should be: `http://127.0.0.1:8200`, `https://…`, or `unix:/path`. */
+  address: string;
+  services: ServeServices;
+  setTls(tls: { cert: Buffer; key: Buffer }): void;
+  /** Stop accepting, finish in-flight requests, close idle connections. The store stays open (the caller closes it). */
+  close(): Promise<void>;
+}
+
+const MOUNT_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$/;
+
+/** Loopback: 127.0.0.0/8, ::1, localhost. Anything else needs TLS. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+export async function startServer(o: ServeOptions): Promise<RunningServer> {
+  const mount = o.mount ?? 'secret';
+  if (!MOUNT_NAME.test(mount) || ['sys', 'auth', 'identity', 'cubbyhole'].includes(mount)) {
+    throw new StoreError('E_USAGE', `the mount name "${mount.slice(0, 64)}" is not usable: letters, digits, _ . - and not sys, auth, identity or cubbyhole`);
+  }
+  if ('host' in o.listen && !isLoopback(o.listen.host) && !o.tls) {
+    throw new StoreError('E_USAGE', `refusing to listen on ${o.listen.host} without TLS: tokens and secrets would cross the network in clear`, [
+      'give --tls-cert and --tls-key, or listen on 127.0.0.1 or a unix socket',
+    ]);
+  }
+  const now = o.now ?? Date.now;
+  const store = o.store;
+  const tokens = new TokenStore(store, { now });
+  const status = await store.status();
+  const services: ServeServices = {
+    store,
+    mount,
+    tokens,
+    approle: new AppRoles(store, tokens, { now }),
+    policies: new PolicyStore(store),
+    kv: new KvSettings(store),
+    metrics: new Metrics(),
+    now,
+    version: o.version,
+    clusterId: status.storeId,
+    unsealed: () => true,
+  };
+  let http: ReturnType<typeof createHttpServer> | undefined;
+  const router = buildRouter(mount, () => http?.openConnections ?? 0);
+  const dispatcher = new Dispatcher({
+    router,
+    services,
+    ...(o.rateLimit ? { rateLimit: new RateLimiter(o.rateLimit, Math.max(1, 2 * o.rateLimit), now) } : {}),
+  });
+  http = createHttpServer((req) => dispatcher.handle(req), { ...(o.limits ? { limits: o.limits } : {}), ...(o.tls ? { tls: o.tls } : {}) });
+  const address = await http.listen(o.listen);
+  return {
+    address,
+    services,
+    setTls: (tls) => http!.setTls(tls),
+    close: () => http!.close(),
+  };
+}
