@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { initStore, openStore, rawKey, keyFile, backupStore, restoreStore, verifyStore, type Store, type AuditRecord } from '../../src/index.js';
+import { initStore, openStore, rawKey, keyFile, restoreStore, type Store, type AuditRecord } from '../../src/index.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const KEY = new Uint8Array(32).fill(7);
@@ -141,8 +141,8 @@ describe('backup, verify and restore are audited', () => {
     const { path, store } = await fresh();
     await store.put('a', 'v1');
     const file = join(tempDir(), 'a.backup');
-    await backupStore(store, file);
-    await verifyStore(store, { deep: true });
+    await store.backup(file);
+    await store.verify({ deep: true });
     expect((await entries(store)).map((e) => [e.action, e.outcome, e.detail ?? null]).slice(-2)).toEqual([
       ['backup', 'ok', file],
       ['verify', 'ok', 'deep'],
