@@ -43,6 +43,8 @@ import { readMetadata, updateMetadata } from './secrets/metadata.js';
 import { listKeys, storeStatus } from './status.js';
 import { auditEntries, pruneAudit, verifyAudit } from './audit-ops.js';
 import { getConfig, setConfig } from './config.js';
+import { changeRecords, checkAudit, listRecords, readRecord, type RecordAudit, type RecordTx } from './records.js';
+import type { RecordEntry } from '../storage/storage.js';
 import type {
   AuditPruneReport, AuditQuery, AuditRecord, AuditVerifyReport, GetOptions, KeyInfo, ListOptions, MetadataUpdate, PutOptions, SecretMetadata, SecretSummary, SecretVersion,
   StoreStatus, VersionInfo, WriteResult,
@@ -97,13 +99,13 @@ export class Store {
    * own transaction: the change's rolled back) and rethrow. A change that
    * succeeds records itself inside its own transaction.
    */
-  async #change<T>(action: string, name: string | undefined, fn: () => Promise<T> | T): Promise<T> {
+  async #change<T>(action: string, name: string | undefined | null, fn: () => Promise<T> | T): Promise<T> {
     // Before any lock or key work, and not recorded: a read-only store's log cannot be written either.
     if (this.#c.readOnly) throw changeRefused(this.#c.path, this.#c.readOnly.reason);
     try {
       return await fn();
     } catch (e) {
-      await this.#recordFailure(action, name, e, false);
+      await this.#recordFailure(action, name ?? undefined, e, false);
       throw e;
     } finally {
       this.#changed(name);
@@ -113,10 +115,11 @@ export class Store {
   /**
    * Before a change's result (or error) reaches the caller: drop the cached
    * reads it may have made stale, those of `name`, or all for a store-wide
-   * change. A failed change drops them too: it may have failed after its commit.
+   * change; none for `null`, a change of no secret (records). A failed change
+   * drops them too: it may have failed after its commit.
    */
-  #changed(name: string | undefined): void {
-    if (this.#cache === undefined) return;
+  #changed(name: string | undefined | null): void {
+    if (this.#cache === undefined || name === null) return;
     if (name === undefined) this.#cache.clear();
     else this.#cache.invalidate(name);
   }
@@ -577,6 +580,33 @@ export class Store {
   /** The audit log at a glance: entries, its ends, and (with `verify`, which walks it all) whether the chain is intact. */
   async auditSummary(options: { verify?: boolean } = {}): Promise<AuditSummary> {
     return this.#observe('auditSummary', undefined, () => summarizeAudit(this.#ctx(), options.verify ?? false));
+  }
+
+  /**
+   * A record (src/store/records.ts): small authenticated text under a kind
+   * and an id, for features built over the store (`store serve`'s tokens).
+   * Not audited, and not reported to the onEvent hook: records hold no secret value.
+   * @throws E_USAGE, E_TAMPERED
+   */
+  async readRecord(kind: string, id: string): Promise<string | undefined> {
+    return readRecord(this.#ctx(), kind, id);
+  }
+
+  /** Every record of a kind, in id order. @throws E_USAGE, E_TAMPERED */
+  async listRecords(kind: string): Promise<RecordEntry[]> {
+    return listRecords(this.#ctx(), kind);
+  }
+
+  /**
+   * Change records in one write transaction whose audit entry (`audit`:
+   * action and detail, never a token or value) is appended in the same
+   * transaction. A failure is recorded as other failed changes are.
+   * @throws E_READ_ONLY, E_USAGE, E_TAMPERED, and what `fn` throws
+   */
+  async changeRecords<T>(audit: RecordAudit, fn: (tx: RecordTx) => Promise<T>): Promise<T> {
+    const c = this.#ctx();
+    checkAudit(audit);
+    return this.#change(audit.action, null, () => changeRecords(c, audit, fn));
   }
 
   /** Zero the data keys, forget the master key, close the file. Idempotent. */

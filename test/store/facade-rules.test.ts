@@ -115,6 +115,7 @@ describe('the functions that take a store call its methods', () => {
     const events: StoreEvent[] = [];
     const { store, dir } = await freshStore({ onEvent: (e) => void events.push(e) });
     await store.put('app/db', 'v1');
+    const later = Date.now() + 5000; // one instant for all: dueSecrets and dueAmong must agree to the millisecond
     const calls: [string, () => Promise<unknown>][] = [
       ['backupStore', () => backupStore(store, join(dir, 'backup.db'))],
       ['verifyStore', () => verifyStore(store)],
@@ -126,9 +127,9 @@ describe('the functions that take a store call its methods', () => {
       ['rotateValue', () => rotateValue(store, 'app/db', 'v2')],
       ['policyStatus', () => policyStatus(store, 'app/db')],
       ['expiryOf', () => expiryOf(store, 'app/db')],
-      ['dueSecrets', () => dueSecrets(store, Date.now() + 5000)],
-      ['dueAmong', () => dueAmong(store, store.entries(), Date.now() + 5000)],
-      ['stats', () => collectStats(store, Date.now() + 5000)],
+      ['dueSecrets', () => dueSecrets(store, later)],
+      ['dueAmong', () => dueAmong(store, store.entries(), later)],
+      ['stats', () => collectStats(store, later)],
     ];
     events.length = 0;
     const results: unknown[] = [];
