@@ -78,6 +78,17 @@ export const MIGRATIONS: readonly string[] = [
     mac       BLOB NOT NULL
   );
   `,
+  // 4: small authenticated records of `store serve`'s state (tokens by hash, token accessors,
+  // ACL policies, AppRole roles and secret-ids), as JSON text, each MAC'd like every other row.
+  `
+  CREATE TABLE records (
+    kind  TEXT NOT NULL,
+    id    TEXT NOT NULL,
+    value TEXT NOT NULL,
+    mac   BLOB,
+    PRIMARY KEY (kind, id)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
