@@ -6,6 +6,7 @@
  * string. Messages name the field, never its value.
  */
 import { badRequest } from './vault-error.js';
+import { parseDuration } from './auth/duration.js';
 
 export type Body = Record<string, unknown>;
 
@@ -91,29 +92,11 @@ export function stringMapField(body: Body, field: string): Record<string, string
   return out;
 }
 
-const UNIT_SECONDS: Record<string, number> = { ns: 1e-9, us: 1e-6, 'µs': 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600, d: 86400 };
-
-/**
- * A duration in whole seconds: an integer (seconds), a string of digits, or a
- * Go duration (`"1h30m"`, `"90s"`, `"0s"`; Vault also takes `d`).
- */
+/** A duration in whole seconds: an integer, a string of digits, or a Go duration (`"1h30m"`, `"90s"`). */
 export function durationField(body: Body, field: string): number | undefined {
   const v = body[field];
   if (v === undefined || v === null || v === '') return undefined;
-  const seconds = parseDurationSeconds(v);
-  if (seconds === undefined) throw badRequest(`${field} must be a duration such as 3600 or "1h"`);
-  return seconds;
-}
-
-export function parseDurationSeconds(v: unknown): number | undefined {
-  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? v : undefined;
-  if (typeof v !== 'string') return undefined;
-  const t = v.trim();
-  if (/^\d+$/.test(t)) return Number(t);
-  if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h|d))+$/.test(t)) return undefined;
-  let total = 0;
-  for (const m of t.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)/g)) total += Number(m[1]) * UNIT_SECONDS[m[2]!]!;
-  return Math.floor(total);
+  return parseDuration(v, field);
 }
 
 /** Seconds as Go prints a duration (`"3h25m19s"`, `"0s"`), as Vault reports delete_version_after. */

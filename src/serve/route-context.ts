@@ -3,7 +3,7 @@ import { parseBody, type Body } from './request-body.js';
 import type { Store } from '../store/store.js';
 import type { Acl } from './acl/acl.js';
 import type { TokenEntry, TokenStore } from './auth/tokens.js';
-import type { AppRoles } from './auth/approle.js';
+import type { AppRole } from './auth/approle.js';
 import type { HttpRequest } from './http/types.js';
 import type { Operation } from './router.js';
 import type { KvSettings } from './kv-settings.js';
@@ -15,7 +15,7 @@ export interface ServeServices {
   /** The KV v2 mount's name (`secret` by default), without slashes. */
   mount: string;
   tokens: TokenStore;
-  approle: AppRoles;
+  approle: AppRole;
   policies: PolicyStore;
   kv: KvSettings;
   metrics: Metrics;

@@ -76,7 +76,7 @@ export class Router {
 export function under(prefix: string, rest: 'required' | 'optional' | 'none'): (path: string) => Record<string, string> | undefined {
   const bare = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
   const withSlash = `${bare}/`;
-  return (path) => {
+  return (path): Record<string, string> | undefined => {
     if (rest === 'none') return path === bare || path === withSlash ? {} : undefined;
     if (path === bare) return rest === 'optional' ? { rest: '' } : undefined;
     if (!path.startsWith(withSlash)) return undefined;

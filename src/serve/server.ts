@@ -5,7 +5,7 @@
  * then closes the store.
  */
 import { StoreError } from '../errors.js';
-import { AppRoles } from './auth/approle.js';
+import { AppRole } from './auth/approle.js';
 import { TokenStore } from './auth/tokens.js';
 import { Dispatcher } from './dispatch.js';
 import { createHttpServer } from './http/index.js';
@@ -68,7 +68,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     store,
     mount,
     tokens,
-    approle: new AppRoles(store, tokens, { now }),
+    approle: new AppRole(store, tokens),
     policies: new PolicyStore(store),
     kv: new KvSettings(store),
     metrics: new Metrics(),

@@ -6,6 +6,7 @@
  */
 import { StoreError } from '../errors.js';
 import { errors } from './envelope.js';
+import { isInvalidLogin } from './auth/approle.js';
 import type { HttpResponse } from './http/types.js';
 
 export class VaultError extends Error {
@@ -31,6 +32,7 @@ export function errorResponse(e: unknown): HttpResponse {
     if (e.response) return e.response;
     return errors(e.status, e.status === 404 ? [] : [e.message]);
   }
+  if (isInvalidLogin(e)) return errors(400, ['invalid role or secret ID']);
   if (e instanceof StoreError) {
     const status = STATUS_FOR[e.code] ?? 500;
     if (e.code === 'E_CAS_MISMATCH') return errors(400, [CAS_MISMATCH]);

@@ -5,12 +5,12 @@
  * issued it and nowhere else (the store keeps its SHA-256).
  */
 import { envelope, noContent } from '../envelope.js';
-import { boolField, durationField, intField, stringField, stringListField, stringMapField } from '../request-body.js';
+import { stringField } from '../request-body.js';
 import { type Route } from '../router.js';
 import { badRequest, notFound } from '../vault-error.js';
-import { authBlock } from './token-shapes.js';
+import { authObject } from '../auth/token-view.js';
+import { roleData } from '../auth/approle.js';
 import type { RouteContext } from '../route-context.js';
-import type { RoleSettings } from '../auth/approle.js';
 
 const ROLE = /^auth\/approle\/role\/([A-Za-z0-9_.-]+)(\/role-id|\/secret-id)?$/;
 
@@ -35,11 +35,9 @@ export function approleRoutes(): Route[] {
 
 async function login(ctx: RouteContext) {
   const body = ctx.body();
-  const roleId = stringField(body, 'role_id');
-  if (!roleId) throw badRequest('missing role_id');
-  const secret = stringField(body, 'secret_id');
-  const { token, entry } = await ctx.services.approle.login(roleId, secret ?? undefined);
-  return envelope(null, { auth: authBlock(token, entry, ctx.services.now()) });
+  if (!stringField(body, 'role_id')) throw badRequest('missing role_id');
+  const { token, entry } = await ctx.services.approle.login(body.role_id, body.secret_id);
+  return envelope(null, { auth: authObject(token, entry, ctx.services.now()) });
 }
 
 async function listRoles(ctx: RouteContext) {
@@ -49,44 +47,15 @@ async function listRoles(ctx: RouteContext) {
 }
 
 async function writeRole(ctx: RouteContext) {
-  const body = ctx.body();
-  const settings: Partial<RoleSettings> = {};
-  // hvac sends token_policies as "a,b"; node-vault the legacy `policies`.
-  const policies = stringListField(body, 'token_policies') ?? stringListField(body, 'policies');
-  if (policies) settings.policies = policies;
-  const ttl = durationField(body, 'token_ttl');
-  if (ttl !== undefined) settings.tokenTtl = ttl;
-  const maxTtl = durationField(body, 'token_max_ttl');
-  if (maxTtl !== undefined) settings.tokenMaxTtl = maxTtl;
-  const secretIdTtl = durationField(body, 'secret_id_ttl');
-  if (secretIdTtl !== undefined) settings.secretIdTtl = secretIdTtl;
-  const uses = intField(body, 'secret_id_num_uses');
-  if (uses !== undefined) {
-    if (uses < 0) throw badRequest('secret_id_num_uses must be 0 or more');
-    settings.secretIdNumUses = uses;
-  }
-  const tokenUses = intField(body, 'token_num_uses');
-  if (tokenUses !== undefined) settings.tokenNumUses = tokenUses;
-  const bind = boolField(body, 'bind_secret_id');
-  if (bind !== undefined) settings.bindSecretId = bind;
-  await ctx.services.approle.writeRole(ctx.params.name!, settings);
+  // The role decodes its fields: hvac's "a,b" token_policies, node-vault's legacy policies, TTLs as seconds or "1h".
+  await ctx.services.approle.createOrUpdateRole(ctx.params.name!, ctx.body());
   return noContent();
 }
 
 async function readRole(ctx: RouteContext) {
   const role = await ctx.services.approle.readRole(ctx.params.name!);
   if (!role) throw notFound();
-  return envelope({
-    bind_secret_id: role.bindSecretId,
-    policies: role.policies,
-    token_policies: role.policies,
-    secret_id_num_uses: role.secretIdNumUses,
-    secret_id_ttl: role.secretIdTtl,
-    token_max_ttl: role.tokenMaxTtl,
-    token_num_uses: role.tokenNumUses,
-    token_ttl: role.tokenTtl,
-    token_type: 'default',
-  });
+  return envelope(roleData(role));
 }
 
 async function deleteRole(ctx: RouteContext) {
@@ -95,14 +64,13 @@ async function deleteRole(ctx: RouteContext) {
 }
 
 async function roleId(ctx: RouteContext) {
-  const role = await ctx.services.approle.readRole(ctx.params.name!);
-  if (!role) throw notFound();
-  return envelope({ role_id: role.roleId });
+  const id = await ctx.services.approle.roleId(ctx.params.name!);
+  if (id === undefined) throw notFound();
+  return envelope({ role_id: id });
 }
 
 async function secretId(ctx: RouteContext) {
-  const metadata = stringMapField(ctx.body(), 'metadata');
-  const issued = await ctx.services.approle.generateSecretId(ctx.params.name!, metadata ?? {});
+  const issued = await ctx.services.approle.generateSecretId(ctx.params.name!, { metadata: ctx.body().metadata });
   return envelope({
     secret_id: issued.secretId,
     secret_id_accessor: issued.accessor,

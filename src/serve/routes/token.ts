@@ -5,10 +5,10 @@
  * lookup of itself); the store keeps its SHA-256.
  */
 import { envelope, noContent } from '../envelope.js';
-import { boolField, durationField, intField, stringField, stringListField, stringMapField } from '../request-body.js';
+import { boolField, stringField, stringMapField } from '../request-body.js';
 import { under, type Route } from '../router.js';
 import { badRequest, permissionDenied } from '../vault-error.js';
-import { authBlock, lookupData } from './token-shapes.js';
+import { authObject, lookupData } from '../auth/token-view.js';
 import type { RouteContext } from '../route-context.js';
 
 export function tokenRoutes(): Route[] {
@@ -31,34 +31,26 @@ export function tokenRoutes(): Route[] {
 async function create(ctx: RouteContext, orphan = false) {
   const body = ctx.body();
   const parent = ctx.self.entry;
-  const isRoot = parent.policies.includes('root');
-  const policies = stringListField(body, 'policies');
-  // A token may hand out only what it has itself (root hands out anything), as in Vault.
-  if (policies && !isRoot) {
-    const missing = policies.filter((p) => p !== 'default' && !parent.policies.includes(p));
-    if (missing.length > 0) throw badRequest(`child policies must be a subset of the parent's: ${missing.join(', ')} not held`);
-  }
   const noParent = orphan || boolField(body, 'no_parent') === true;
-  if (noParent && !isRoot && !ctx.self.acl.allows(ctx.path, 'sudo')) throw badRequest('root or sudo privileges required to create an orphan token');
-  const ttl = durationField(body, 'ttl') ?? durationField(body, 'lease');
-  const explicitMaxTtl = durationField(body, 'explicit_max_ttl');
-  const numUses = intField(body, 'num_uses');
-  if (numUses !== undefined && numUses < 0) throw badRequest('num_uses must be 0 or more');
-  const renewable = boolField(body, 'renewable');
+  // Only root or a sudo grant on the path may make a token that outlives its maker, as in Vault.
+  if (noParent && !ctx.self.acl.isRoot && !ctx.self.acl.allows(ctx.path, 'sudo')) {
+    throw badRequest('root or sudo privileges required to create an orphan token');
+  }
   const displayName = stringField(body, 'display_name');
   const meta = stringMapField(body, 'meta');
-  const { token, entry } = await ctx.services.tokens.create(noParent ? undefined : parent, {
-    ...(policies ? { policies } : { policies: parent.policies }),
-    ...(ttl !== undefined ? { ttl } : {}),
-    ...(explicitMaxTtl !== undefined ? { explicitMaxTtl } : {}),
-    ...(numUses !== undefined ? { numUses } : {}),
-    ...(renewable !== undefined ? { renewable } : {}),
-    ...(displayName !== undefined ? { displayName } : {}),
-    ...(meta !== undefined ? { meta } : {}),
+  // The token store checks and decodes the rest (policies a subset of the parent's, TTLs, uses).
+  const { token, entry } = await ctx.services.tokens.create(parent, {
+    policies: body.policies,
+    ttl: body.ttl ?? body.lease,
+    explicitMaxTtl: body.explicit_max_ttl,
+    numUses: body.num_uses,
     noDefaultPolicy: boolField(body, 'no_default_policy') === true,
     orphan: noParent,
+    ...(boolField(body, 'renewable') !== undefined ? { renewable: boolField(body, 'renewable')! } : {}),
+    ...(displayName !== undefined ? { displayName } : {}),
+    ...(meta !== undefined ? { meta } : {}),
   });
-  return envelope(null, { auth: authBlock(token, entry, ctx.services.now()) });
+  return envelope(null, { auth: authObject(token, entry, ctx.services.now()) });
 }
 
 async function lookupSelf(ctx: RouteContext) {
@@ -66,9 +58,8 @@ async function lookupSelf(ctx: RouteContext) {
 }
 
 async function renewSelf(ctx: RouteContext) {
-  const increment = durationField(ctx.body(), 'increment');
-  const entry = await ctx.services.tokens.renew(ctx.self.token, increment);
-  return envelope(null, { auth: authBlock(ctx.self.token, entry, ctx.services.now()) });
+  const entry = await ctx.services.tokens.renew(ctx.self.token, ctx.body().increment);
+  return envelope(null, { auth: authObject(ctx.self.token, entry, ctx.services.now()) });
 }
 
 async function revokeSelf(ctx: RouteContext) {
@@ -104,8 +95,8 @@ async function lookupAccessor(ctx: RouteContext) {
 async function renew(ctx: RouteContext) {
   const token = tokenOf(ctx);
   if (!(await ctx.services.tokens.lookup(token))) throw permissionDenied();
-  const entry = await ctx.services.tokens.renew(token, durationField(ctx.body(), 'increment'));
-  return envelope(null, { auth: authBlock(token, entry, ctx.services.now()) });
+  const entry = await ctx.services.tokens.renew(token, ctx.body().increment);
+  return envelope(null, { auth: authObject(token, entry, ctx.services.now()) });
 }
 
 async function revoke(ctx: RouteContext) {
