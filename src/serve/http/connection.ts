@@ -26,6 +26,7 @@ const PAUSE_AT_BYTES = 64 * 1024;
 export const LINGER_MS = 2000;
 
 const INTERNAL_ERROR: HttpResponse = errorResponse(500, 'internal error while handling the request');
+const EXPECTATION_FAILED: HttpResponse = errorResponse(417, 'only "Expect: 100-continue" is supported');
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
@@ -111,7 +112,7 @@ export class Connection {
           return;
         case 'head':
           if (step.head.expect === 'other') {
-            this.#answerAndEnd(errorResponse(417, 'only "Expect: 100-continue" is supported'));
+            this.#answerAndEnd(EXPECTATION_FAILED);
             return;
           }
           this.#arm('body', this.#host.limits.bodyTimeoutMs);
@@ -119,6 +120,10 @@ export class Connection {
           if (step.head.expect === 'continue' && this.#parser.bufferedBytes === 0) this.#socket.write(CONTINUE);
           break;
         case 'request':
+          if (step.request.head.expect === 'other') {
+            this.#answerAndEnd(EXPECTATION_FAILED);
+            return;
+          }
           this.#dispatch(step.request).catch(() => this.#socket.destroy());
           return;
       }
@@ -217,8 +222,7 @@ export class Connection {
 
   #destroyWhenFlushed(): void {
     this.#clearTimer();
-    if (this.#socket.writableFinished) this.#socket.destroy();
-    else this.#socket.once('finish', () => this.#socket.destroy());
+    destroyWhenFlushed(this.#socket);
   }
 
   #arm(kind: TimerKind, ms: number): void {
@@ -256,4 +260,18 @@ export class Connection {
         break;
     }
   }
+}
+
+/**
+ * Destroy a socket that has been ended once its last bytes are out (at the
+ * latest after LINGER_MS): what close() does instead of lingering.
+ */
+export function destroyWhenFlushed(socket: Socket): void {
+  if (socket.writableFinished || socket.destroyed) {
+    socket.destroy();
+    return;
+  }
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  socket.once('finish', () => socket.destroy());
+  socket.once('close', () => clearTimeout(timer));
 }

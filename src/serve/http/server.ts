@@ -15,7 +15,7 @@
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { StoreError } from '../../errors.js';
-import { Connection, LINGER_MS, type ConnectionHost } from './connection.js';
+import { Connection, LINGER_MS, destroyWhenFlushed, type ConnectionHost } from './connection.js';
 import { errorResponse, serializeResponse, writeSerialized } from './response-writer.js';
 import { listenOnUnixSocket } from './unix-socket.js';
 import {
@@ -55,7 +55,10 @@ class TransportServer implements HttpServer, ConnectionHost {
   constructor(handler: HttpHandler, options: HttpServerOptions) {
     this.handler = handler;
     this.limits = checkLimits({ ...DEFAULT_LIMITS, ...options.limits });
-    this.keepAliveLine = `Keep-Alive: timeout=${Math.max(1, Math.floor(this.limits.idleTimeoutMs / 1000))}\r\n`;
+    // Tells clients when an idle connection will be closed, so they do not send on one as it goes.
+    // Rounded down; under a second there is nothing true to say in whole seconds.
+    const idleSeconds = Math.floor(this.limits.idleTimeoutMs / 1000);
+    this.keepAliveLine = idleSeconds > 0 ? `Keep-Alive: timeout=${idleSeconds}\r\n` : '';
     this.#onHandlerError = options.onHandlerError;
     const accept = (socket: Socket) => this.#accept(socket);
     if (options.tls) {
@@ -63,7 +66,10 @@ class TransportServer implements HttpServer, ConnectionHost {
         this.#tlsServer = createTlsServer({
           cert: options.tls.cert,
           key: options.tls.key,
-          allowHalfOpen: true,
+          // Not half-open, unlike plain TCP: a client that gives up during the handshake would
+          // otherwise leave a socket no event ever closes (and close() waiting for it). TLS
+          // clients do not half-close after a request anyway; close_notify ends the session.
+          allowHalfOpen: false,
           minVersion: 'TLSv1.2',
           ALPNProtocols: ['http/1.1'],
           handshakeTimeout: this.limits.headersTimeoutMs,
@@ -71,8 +77,8 @@ class TransportServer implements HttpServer, ConnectionHost {
       } catch (e) {
         throw tlsError(e);
       }
-      // A failed handshake is the client's problem; Node already closes the socket.
-      this.#tlsServer.on('tlsClientError', () => undefined);
+      // A failed handshake (a client that does not trust us, a timeout) ends that connection only.
+      this.#tlsServer.on('tlsClientError', (_error, socket) => socket.destroy());
       this.#server = this.#tlsServer;
     } else {
       this.#server = createNetServer({ allowHalfOpen: true, noDelay: true }, accept);
@@ -184,11 +190,6 @@ class TransportServer implements HttpServer, ConnectionHost {
     const address = socket.remoteAddress ?? '';
     return address.startsWith('::ffff:') ? address.slice(7) : address;
   }
-}
-
-function destroyWhenFlushed(socket: Socket): void {
-  if (socket.writableFinished) socket.destroy();
-  else socket.once('finish', () => socket.destroy());
 }
 
 function checkLimits(limits: TransportLimits): TransportLimits {
