@@ -83,6 +83,10 @@ class TransportServer implements HttpServer, ConnectionHost {
     } else {
       this.#server = createNetServer({ allowHalfOpen: true, noDelay: true }, accept);
     }
+    // A hard ceiling on sockets of every kind (served, refused and lingering, mid-TLS-handshake);
+    // past it Node drops new connections without a word. Served and refused are each capped at
+    // maxConnections, so this only ever bites on a flood of handshakes.
+    this.#server.maxConnections = 2 * this.limits.maxConnections;
     // Accept errors (EMFILE) must not crash the process; listen errors are reported by listen().
     this.#server.on('error', () => undefined);
   }

@@ -12,7 +12,11 @@ export interface HttpRequest {
   /** The path part of the target, percent-decoded once ('%2F' becomes '/'), without the query. */
   path: string;
   query: URLSearchParams;
-  /** Lower-case names; a repeated field's values joined with ', '. */
+  /**
+   * Lower-case names; a repeated field's values joined with ', '. A
+   * prototype-less object, so a field named `__proto__` or `constructor`
+   * is just a key (use `in` or indexing, not `hasOwnProperty`).
+   */
   headers: Record<string, string>;
   /** Empty when there is none; a chunked body arrives here de-chunked. */
   body: Buffer;

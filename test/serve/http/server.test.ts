@@ -117,6 +117,34 @@ describe('keep-alive and pipelining', () => {
     await client.ended;
   });
 
+  it('a thousand pipelined requests in one burst are all answered, in order', async () => {
+    const { port } = await startServer(async (req) => ({ status: 200, body: req.path }));
+    const client = await RawClient.connect({ port });
+    const paths = Array.from({ length: 1000 }, (_, i) => `/v1/secret/data/k${i}`);
+    client.send(paths.map((p) => GET(p, `X-Pad: ${'p'.repeat(100)}\r\n`)).join(''));
+    const bodies: string[] = [];
+    for (let i = 0; i < paths.length; i++) bodies.push((await client.response()).body);
+    expect(bodies).toEqual(paths);
+  });
+
+  it('a client that does not read its responses is cut off after idleTimeoutMs, not buffered without end', async () => {
+    const big = 'x'.repeat(1024 * 1024);
+    let answered = 0;
+    const { port, server } = await startServer(async () => {
+      answered++;
+      return { status: 200, body: big };
+    }, { limits: { idleTimeoutMs: 300 } });
+    const client = await RawClient.connect({ port });
+    client.socket.pause();
+    client.send(GET('/big').repeat(200));
+    const start = Date.now();
+    while (server.openConnections > 0 && Date.now() - start < 5000) await sleep(20);
+    expect(server.openConnections).toBe(0);
+    // It stopped answering once the socket's buffers were full: far fewer than 200 (200 MiB) went out.
+    expect(answered).toBeGreaterThan(0);
+    expect(answered).toBeLessThan(100);
+  });
+
   it('HTTP/1.0 closes after the response unless it asks for keep-alive', async () => {
     const { port } = await startServer(async () => ({ status: 200, body: 'ok' }));
     const a = await RawClient.connect({ port });
