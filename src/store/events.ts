@@ -13,6 +13,7 @@ export type StoreOperation =
   | 'get' | 'put' | 'list' | 'history' | 'delete' | 'undelete' | 'destroy' | 'purge' | 'rollback'
   | 'getMetadata' | 'setMetadata' | 'status' | 'rotateKeys' | 'keys' | 'destroyKey' | 'rotateMaster' | 'pruneAudit'
   | 'verifyAudit' | 'getConfig' | 'setConfig'
+  | 'recordRequest'
   | 'backupStore' | 'verifyStore' | 'exportStore' | 'exportPlain' | 'importBundle' | 'importPlain';
 
 export interface StoreEvent {
