@@ -11,6 +11,8 @@ export interface SecretVersion {
   version: number;
   createdAt: Date;
   value: SecretBytes;
+  /** The value is the UTF-8 text of a JSON object (written with `PutOptions.json`); false: plain bytes. */
+  json: boolean;
 }
 
 /** What a write returns. */
@@ -28,6 +30,8 @@ export interface VersionInfo {
   destroyedAt?: Date;
   /** Version of the data key the value is sealed under (absent once destroyed). */
   keyVersion?: number;
+  /** The value is the UTF-8 text of a JSON object (written with `PutOptions.json`); false: plain bytes. */
+  json: boolean;
 }
 
 export interface SecretMetadata {
@@ -74,6 +78,12 @@ export interface PutOptions {
   cas?: number;
   /** Accept an empty value (refused by default: an empty stdin is usually a mistake). */
   allowEmpty?: boolean;
+  /**
+   * The value is the UTF-8 text of a JSON object (a Vault-style secret, a
+   * map of fields), recorded with the version so readers know to parse it;
+   * anything else is refused with E_INVALID_VALUE. Default: plain bytes.
+   */
+  json?: boolean;
 }
 
 export interface GetOptions {

@@ -34,7 +34,7 @@ export async function readSecret(c: StoreContext, name: string, options: GetOpti
   const v = liveVersion(name, found, what);
   // The storage checked that the row found is the one asked for (src/store/integrity/guarded.ts),
   // and the value opens only as `name` at that version (its AAD): a moved or renumbered row fails here.
-  const result = (value: SecretBytes): SecretVersion => ({ name, version: v.version, createdAt: new Date(v.createdAt), value });
+  const result = (value: SecretBytes): SecretVersion => ({ name, version: v.version, createdAt: new Date(v.createdAt), value, json: v.json });
   // A key we do not hold means another process rotated: reload, then open.
   if (v.keyId !== null && !c.keyset.byId(v.keyId)) return result(await openAfterReload(c, name, v));
   return result(openStored(c, name, v));
@@ -58,7 +58,7 @@ export function readHistory(c: StoreContext, name: string): Promise<VersionInfo[
     if (!secret) throw notFound(name);
     const keyVersion = new Map(c.keyset.info().map((k) => [k.id, k.version]));
     return (await tx.listVersions(secret.id)).map((v) => {
-      const info: VersionInfo = { version: v.version, createdAt: new Date(v.createdAt), state: stateOf(v) };
+      const info: VersionInfo = { version: v.version, createdAt: new Date(v.createdAt), state: stateOf(v), json: v.json };
       if (v.deletedAt !== null) info.deletedAt = new Date(v.deletedAt);
       if (v.destroyedAt !== null) info.destroyedAt = new Date(v.destroyedAt);
       if (v.keyId !== null) {
