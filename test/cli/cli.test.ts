@@ -186,7 +186,7 @@ describe('list and status', () => {
   it('status reports counts and keys', async () => {
     await runInProcess(store('set', 'a'), { input: 'x' });
     const s = JSON.parse((await runInProcess(store('status', '--json'))).out);
-    expect(s).toMatchObject({ secrets: 1, versions: 1, liveVersions: 1, masterKind: 'keyfile', schemaVersion: 3 });
+    expect(s).toMatchObject({ secrets: 1, versions: 1, liveVersions: 1, masterKind: 'keyfile', schemaVersion: 4 });
     expect(s.keys).toHaveLength(1);
     expect(s.keys[0]).toMatchObject({ version: 1, status: 'primary', versions: 1 });
     expect(JSON.stringify(s)).not.toMatch(/material|wrapped/);

@@ -239,7 +239,7 @@ describe('master rotation and older stores', () => {
     const before = readFileSync(path);
     expect(before.subarray(0, 16).toString('latin1')).toBe('SQLite format 3\0');
     const store = await openStore(path, rawKey(new Uint8Array(32).fill(0x5a)));
-    expect((await store.status()).schemaVersion).toBe(3);
+    expect((await store.status()).schemaVersion).toBe(4);
     expect((await store.get('app/db-password')).value.text()).toBe('v1-password-2');
     expect((await store.get('app/db-password', { version: 1 })).value.text()).toBe('v1-password-1');
     await expect(store.get('app/api-key')).rejects.toMatchObject({ code: 'E_DELETED' });
