@@ -1,6 +1,8 @@
 /** Strongbox: a local encrypted secret store. The public library API. */
 export { initStore, openStore, type InitOptions, type OpenOptions, type MasterKeyChoice } from './store/open.js';
 export { Store } from './store/store.js';
+export type { RecordTx, RecordAudit } from './store/records.js';
+export type { RecordEntry } from './storage/storage.js';
 export type { RotateOptions, RotateReport } from './store/rotation.js';
 export type * from './store/types.js';
 export { defaultStorePath } from './platform/paths.js';

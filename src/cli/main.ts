@@ -45,6 +45,7 @@ const COMMANDS: [names: string[], load: LoadGroup][] = [
   [['unlock', 'lock'], async () => (await import('./commands/agent.js')).registerAgent],
   [['profiles'], async () => (await import('./commands/profiles.js')).registerProfiles],
   [['check'], async () => (await import('./commands/check.js')).registerCheck],
+  [['token'], async () => (await import('./commands/token.js')).registerToken],
   // The completion script is read from the whole program, every group registered.
   [['completion', '__complete'], async () => {
     const others = COMMANDS.filter(([names]) => !names.includes('completion')).map(([, load]) => load);

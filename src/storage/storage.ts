@@ -162,6 +162,21 @@ export interface StorageOps {
   auditPage(afterSeq: number, limit: number, filter?: AuditFilter): Promise<AuditRow[]>;
   /** Remove the entries up to and including `seq` (audit retention). */
   deleteAuditThrough(seq: number): Promise<void>;
+
+  /** A record's value (src/store/records.ts), checked under the kind and id asked for. */
+  getRecord(kind: string, id: string): Promise<string | undefined>;
+  /** Write a record, replacing the one of that kind and id. */
+  putRecord(kind: string, id: string, value: string): Promise<void>;
+  /** Remove a record; false when there was none. */
+  deleteRecord(kind: string, id: string): Promise<boolean>;
+  /** Every record of a kind, in id order. */
+  listRecords(kind: string): Promise<RecordEntry[]>;
+}
+
+/** A record as the store's logic sees it (authenticated). */
+export interface RecordEntry {
+  id: string;
+  value: string;
 }
 
 /** A value, or a promise of one: what a driver's operation may return (SQLite answers at once, a network database later). */
@@ -275,6 +290,7 @@ export interface RawSecret {
 }
 export interface RawVersion extends VersionRow { secretId: number; mac: Mac }
 export interface RawKey extends KeyRow { mac: Mac }
+export interface RawRecord { kind: string; id: string; value: string; mac: Mac }
 export interface RawJoined { secret: RawSecret; version: RawVersion | undefined }
 export interface RawListRow { secret: RawSecret; oldestVersion: number; versionCount: number }
 export interface RawRewrap { name: string; row: RawVersion }
@@ -334,6 +350,16 @@ export interface RawOps {
   /** Every row of a kind, in a stable order: sealing and verifying the whole state. */
   eachSecret(fn: (row: RawSecret) => void): Awaitable<void>;
   eachVersion(fn: (row: RawVersion, name: string) => void): Awaitable<void>;
+
+  getRecord(kind: string, id: string): Awaitable<RawRecord | undefined>;
+  /** Insert, or replace the row of the same kind and id. */
+  putRecord(row: RawRecord): Awaitable<void>;
+  /** False when there was no such row. */
+  deleteRecord(kind: string, id: string): Awaitable<boolean>;
+  /** The rows of one kind, in id order: UTF-8 byte order (SQLite's BINARY collation, PostgreSQL's "C"). */
+  listRecords(kind: string): Awaitable<RawRecord[]>;
+  /** Every record of every kind, in (kind, id) order: sealing and verifying the whole state. */
+  eachRecord(fn: (row: RawRecord) => void): Awaitable<void>;
 }
 
 export interface RawStorage extends StorageTransactions<RawOps> {

@@ -6,7 +6,8 @@
  * entries as for ten million; walking the whole chain (`verify`) is asked for.
  */
 import { AUDIT_START, parseAuditStart, wellFormed } from './audit.js';
-import { contextOf, type Store } from './store.js';
+import { verifyAudit } from './audit-ops.js';
+import type { StoreContext } from './context.js';
 
 export interface AuditSummary {
   /** Entries kept: from the first kept one to the authenticated last one. */
@@ -32,8 +33,7 @@ export interface AuditSummary {
  * @param verify walk and check the whole kept chain (reads every entry)
  * @throws E_TAMPERED when the authenticated ends themselves are damaged
  */
-export async function summarizeAudit(store: Store, verify = false): Promise<AuditSummary> {
-  const c = contextOf(store);
+export async function summarizeAudit(c: StoreContext, verify = false): Promise<AuditSummary> {
   const { head, start, last } = await c.storage.read(async (tx) => {
     const head = await tx.auditHead();
     const start = parseAuditStart(await tx.getMeta(AUDIT_START));
@@ -51,6 +51,6 @@ export async function summarizeAudit(store: Store, verify = false): Promise<Audi
     chain: 'unverified',
   };
   if (!verify) return summary;
-  const r = await store.verifyAudit();
+  const r = await verifyAudit(c);
   return { ...summary, chain: r.ok ? 'intact' : 'broken', ...(r.firstProblem ? { firstProblem: r.firstProblem } : {}) };
 }

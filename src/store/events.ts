@@ -1,18 +1,22 @@
 /**
- * The `onEvent` hook: one event per call of a Store method (and of the
- * functions that take a Store: backup, verify, export, import), for logging
- * and metrics. An event says which operation, on which secret, how long it took
+ * The `onEvent` hook: one event per call of a Store method, for logging and
+ * metrics (the functions that take a Store, such as backupStore, call one). An event says which operation, on which secret, how long it took
  * and how it ended; never a value, version data or key material. A hook that
  * throws (or rejects) never changes the operation's result.
  */
 import { StoreError, type ErrorCode } from '../errors.js';
 import { nameProblem } from './names.js';
 
-/** The Store method an event reports. */
+/**
+ * The Store method an event reports. backup, verify, exportBundle,
+ * exportPlain, importBundle and importPlain report under the names of the
+ * functions that came first (backupStore, verifyStore, exportStore…).
+ */
 export type StoreOperation =
   | 'get' | 'put' | 'list' | 'history' | 'delete' | 'undelete' | 'destroy' | 'purge' | 'rollback'
   | 'getMetadata' | 'setMetadata' | 'status' | 'rotateKeys' | 'keys' | 'destroyKey' | 'rotateMaster' | 'pruneAudit'
   | 'verifyAudit' | 'getConfig' | 'setConfig'
+  | 'setPolicy' | 'rotateValue' | 'policyStatus' | 'expiryOf' | 'dueSecrets' | 'dueAmong' | 'stats' | 'auditSummary'
   | 'backupStore' | 'verifyStore' | 'exportStore' | 'exportPlain' | 'importBundle' | 'importPlain';
 
 export interface StoreEvent {

@@ -8,11 +8,9 @@
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreError } from '../errors.js';
-import { verifyStore } from './backup/verify.js';
 import { lockState } from '../platform/lock.js';
 import { openStore, type MasterKeyChoice } from './open.js';
 import type { Store } from './store.js';
-import { dueAmong } from './policy.js';
 import { modeText } from '../platform/file-mode.js';
 import { probeStoreFile } from '../storage/sqlite/open.js';
 import { writeBlocked } from '../storage/sqlite/errors.js';
@@ -201,7 +199,7 @@ function checkLock(path: string, now: number, maxKeyAgeMs: number, f: Findings):
 }
 
 async function checkIntegrity(store: Store, deep: boolean, f: Findings): Promise<void> {
-  const r = await verifyStore(store, { deep });
+  const r = await store.verify({ deep });
   if (r.ok) {
     const how = deep ? `all ${r.decrypted} decrypt` : 'each one\'s data key is there (--deep decrypts them)';
     f.add('integrity', 'ok', `SQLite structure, master key and data keys sound; every row authenticated and the state digest exact; ${r.versions} version(s): ${how}`);
@@ -247,7 +245,7 @@ async function checkKeys(store: Store, now: number, maxAgeMs: number, f: Finding
 async function checkRotations(store: Store, now: number, f: Findings): Promise<void> {
   let due;
   try {
-    due = await dueAmong(store, store.entries(), now);
+    due = await store.dueAmong(store.entries(), now);
   } catch (e) {
     const fix = e instanceof StoreError && e.hints.length > 0 ? e.hints.join('; ') : 'store policy set NAME --rotate-every 90d';
     f.add('rotation', 'warn', describe(e), fix);

@@ -19,6 +19,7 @@ import { emptyState, sealRows } from './integrity/state.js';
 import { TamperedError } from '../errors.js';
 import type { Storage } from '../storage/storage.js';
 import { Store } from './store.js';
+import type { StoreContext } from './context.js';
 import { ReadCache, type CacheOptions } from './read-cache.js';
 import { checkHook, EventSink, type EventHook } from './events.js';
 import type { ReadOnlyView } from './read-only.js';
@@ -38,9 +39,9 @@ export interface OpenOptions {
    */
   cache?: CacheOptions;
   /**
-   * Called once per Store method call (and per backupStore, verifyStore,
-   * exportStore, exportPlain, importBundle, importPlain) with the operation,
-   * name, duration and outcome; never a value. A hook that throws changes nothing.
+   * Called once per Store method call (the functions that take a store, such
+   * as backupStore, call one) with the operation, name, duration and
+   * outcome; never a value. A hook that throws changes nothing.
    */
   onEvent?: EventHook;
   /**
@@ -229,6 +230,15 @@ function readOnlyView(raw: SqliteStorage): { readOnly?: ReadOnlyView } {
  *   E_READ_ONLY when read-only and the store is from an older version (opening it upgrades it, a write)
  */
 export async function openStore(path: string, master: MasterKeyChoice, options: OpenOptions = {}): Promise<Store> {
+  return new Store(await openContext(path, master, options));
+}
+
+/**
+ * What openStore wraps in a Store: the opened store's context. Close it with
+ * closeContext (context.ts) once done.
+ * @internal for restore.ts, which checks a backup's copy without a Store around it
+ */
+export async function openContext(path: string, master: MasterKeyChoice, options: OpenOptions = {}): Promise<StoreContext> {
   const now = options.now ?? Date.now;
   const hooks = libraryHooks(options, now);
   if (options.readOnly !== undefined && typeof options.readOnly !== 'boolean') throw new StoreError('E_USAGE', 'readOnly must be true or false');
@@ -245,7 +255,7 @@ export async function openStore(path: string, master: MasterKeyChoice, options: 
     const header = opened.header;
     const keyset = await unwrapKeyset(key, header.storeId, await storage.keys());
     const audit = await openAudit(raw, storage, header, key, options, now);
-    return new Store({ path, storage, header, master: key, keyset, now, audit, ...hooks, ...readOnlyView(raw) });
+    return { path, storage, header, master: key, keyset, now, audit, ...hooks, ...readOnlyView(raw) };
   } catch (e) {
     key?.close();
     await (storage ?? raw).close();

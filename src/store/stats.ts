@@ -2,14 +2,18 @@
  * Store-wide numbers for monitoring (`store stats`, Prometheus): counts, data
  * key ages, rotation debt. Counts only: no secret name leaves this module.
  * Read without an audit entry, as `status` is: a collector scraping every
- * minute would otherwise fill the audit log with its own reads.
+ * minute would otherwise fill the audit log with its own reads. An operation
+ * on the StoreContext behind Store.stats.
  */
 import type { KeyStatus } from '../crypto/keyset.js';
 import type { MasterKind } from '../crypto/master/master-key.js';
 import { summarizeAudit, type AuditSummary } from './audit-summary.js';
 import { lastMaintenance } from './maintenance-times.js';
-import { dueAmong, ROTATE_EVERY_KEY, ROTATED_AT_KEY } from './policy.js';
-import { contextOf, type Store } from './store.js';
+import { findDue, ROTATE_EVERY_KEY, ROTATED_AT_KEY } from './policy.js';
+import { listKeys, storeStatus } from './status.js';
+import { secretEntries } from './secrets/read.js';
+import type { StoreContext } from './context.js';
+import type { Store } from './store.js';
 import type { SecretSummary, VersionState } from './types.js';
 
 export type StateCounts = Record<VersionState, number>;
@@ -57,6 +61,8 @@ export interface StoreStats {
 }
 
 export interface StatsOptions {
+  /** When the numbers are taken, in ms since the epoch (default: the store's clock). */
+  now?: number;
   /** Walk and check the whole audit chain (reads every entry); by default only its authenticated ends are read. */
   verifyAudit?: boolean;
 }
@@ -68,27 +74,28 @@ function keyAge(k: { version: number; createdAt: Date }, now: number): KeyAge {
 }
 
 /**
- * Take the store's numbers at `now` (default: the store's clock).
+ * Take the store's numbers at `options.now` (default: the store's clock).
+ * `context` is asked again for the listing's pages, as store.entries() does.
  * @throws E_CLOSED, E_USAGE (a malformed rotation policy, as `store due`), E_TAMPERED (the audit chain's ends)
  */
-export async function collectStats(store: Store, now?: number, options: StatsOptions = {}): Promise<StoreStats> {
-  const c = contextOf(store);
-  const t = now ?? c.now();
-  const keys = await store.keys(); // reloads: another process may have rotated
-  const status = await store.status();
+export async function takeStats(context: () => StoreContext, options: StatsOptions = {}): Promise<StoreStats> {
+  const c = context();
+  const t = options.now ?? c.now();
+  const keys = await listKeys(c); // reloads: another process may have rotated
+  const status = await storeStatus(c);
   const { counts, lastBackupAt, lastMasterRotationAt } = await c.storage.read(async (tx) => ({
     counts: await tx.counts(),
     lastBackupAt: await lastMaintenance(tx, 'backup'),
     lastMasterRotationAt: await lastMaintenance(tx, 'masterRotation'),
   }));
-  const audit = await summarizeAudit(store, options.verifyAudit ?? false);
+  const audit = await summarizeAudit(c, options.verifyAudit ?? false);
 
   const secrets: StateCounts = { live: 0, deleted: 0, destroyed: 0 };
   let withPolicy = 0;
   let lastRotation = -Infinity;
   // One pass over the secrets: tally each on its way to the policy check.
   async function* tallied(): AsyncGenerator<SecretSummary> {
-    for await (const s of store.entries()) {
+    for await (const s of secretEntries(context, {})) {
       secrets[s.state]++;
       if (s.custom[ROTATE_EVERY_KEY] !== undefined) withPolicy++;
       const rotatedAt = Date.parse(s.custom[ROTATED_AT_KEY] ?? '');
@@ -96,7 +103,7 @@ export async function collectStats(store: Store, now?: number, options: StatsOpt
       yield s;
     }
   }
-  const due = await dueAmong(store, tallied(), t);
+  const due = await findDue(c, tallied(), t);
 
   const dataKeys = Object.fromEntries(KEY_STATUSES.map((s) => [s, 0])) as Record<KeyStatus, number>;
   for (const k of keys) dataKeys[k.status]++;
@@ -124,4 +131,9 @@ export async function collectStats(store: Store, now?: number, options: StatsOpt
     lastBackupAt,
     audit,
   };
+}
+
+/** `store.stats({ ...options, now })`, as a function of the store (the library's API before the method). */
+export function collectStats(store: Store, now?: number, options: StatsOptions = {}): Promise<StoreStats> {
+  return store.stats(now === undefined ? options : { ...options, now });
 }

@@ -6,8 +6,10 @@
  * serves gets from the read cache, and scrubs the WAL after an erase. The
  * operations themselves live by concern: secrets/ (write, read, lifecycle,
  * metadata), status.ts, rotation.ts and master-rotation.ts (keys),
- * audit-ops.ts, config.ts; backup/ and transfer/ reach the store through
- * contextOf. The API is async (docs/design.md §8).
+ * audit-ops.ts, config.ts, policy.ts, stats.ts, audit-summary.ts, backup/
+ * and transfer/. They take the StoreContext and never the Store: this class
+ * holds the only one, so every way in goes through its rules. The API is
+ * async (docs/design.md §8).
  */
 import { StoreError } from '../errors.js';
 import type { MasterKeySource } from '../crypto/master/master-key.js';
@@ -21,6 +23,18 @@ import { outcomeOf, reported, type EventSink, type StoreOperation } from './even
 import type { AuditEntry } from './audit.js';
 import { changeRefused, unloggedReadRefused } from './read-only.js';
 import type { StoreContext } from './context.js';
+import { writeBackup, type BackupOptions, type BackupReport } from './backup/backup.js';
+import { verifyAndRecord, type VerifyOptions, type VerifyReport } from './backup/verify.js';
+import { writeBundleExport } from './transfer/export.js';
+import { importBundleInto } from './transfer/import.js';
+import { importPlainInto, writePlainExport } from './transfer/plaintext.js';
+import type { BundleImportOptions, ExportOptions, ExportReport, ImportReport, PlainExportOptions, PlainImportOptions } from './transfer/types.js';
+import {
+  checkRotationPolicy, findDue, findDueSecrets, readExpiry, readPolicyStatus, rotateSecretValue, writePolicy,
+  type Clock, type DueSecret, type PolicyStatus, type RotationPolicy,
+} from './policy.js';
+import { takeStats, type StatsOptions, type StoreStats } from './stats.js';
+import { summarizeAudit, type AuditSummary } from './audit-summary.js';
 import { checkVersionNumber, selectorOf } from './secrets/checks.js';
 import { checkCas, putSecret, rollbackSecret } from './secrets/write.js';
 import { listSecrets, readHistory, readSecret, secretEntries } from './secrets/read.js';
@@ -29,6 +43,8 @@ import { readMetadata, updateMetadata } from './secrets/metadata.js';
 import { listKeys, storeStatus } from './status.js';
 import { auditEntries, pruneAudit, verifyAudit } from './audit-ops.js';
 import { getConfig, setConfig } from './config.js';
+import { changeRecords, checkAudit, listRecords, readRecord, type RecordAudit, type RecordTx } from './records.js';
+import type { RecordEntry } from '../storage/storage.js';
 import type {
   AuditPruneReport, AuditQuery, AuditRecord, AuditVerifyReport, GetOptions, KeyInfo, ListOptions, MetadataUpdate, PutOptions, SecretMetadata, SecretSummary, SecretVersion,
   StoreStatus, VersionInfo, WriteResult,
@@ -38,21 +54,6 @@ export type { StoreContext } from './context.js';
 
 /** Failures that happen before the store is touched: not audited (see #recordFailure). */
 const REFUSED_INPUT = new Set<string>(['E_USAGE', 'E_INVALID_NAME', 'E_INVALID_VALUE', 'E_VALUE_TOO_LARGE']);
-
-/** Reach into an open store: for modules of src/store only (backup, export, audit), not public API. */
-const contexts = new WeakMap<Store, () => StoreContext>();
-
-/** The open store's context (throws E_CLOSED once closed). Internal to src/store. */
-export function contextOf(store: Store): StoreContext {
-  return contexts.get(store)!();
-}
-
-const sinks = new WeakMap<Store, EventSink>();
-
-/** The store's onEvent sink, if it has one (also once closed). Internal to src/store. */
-export function eventsOf(store: Store): EventSink | undefined {
-  return sinks.get(store);
-}
 
 export class Store {
   readonly #c: StoreContext;
@@ -71,8 +72,6 @@ export class Store {
     this.#cache = context.cache;
     this.#events = context.events;
     this.#plain = !this.#cache && !this.#events;
-    if (this.#events) sinks.set(this, this.#events);
-    contexts.set(this, this.#context);
   }
 
   get path(): string {
@@ -100,13 +99,13 @@ export class Store {
    * own transaction: the change's rolled back) and rethrow. A change that
    * succeeds records itself inside its own transaction.
    */
-  async #change<T>(action: string, name: string | undefined, fn: () => Promise<T> | T): Promise<T> {
+  async #change<T>(action: string, name: string | undefined | null, fn: () => Promise<T> | T): Promise<T> {
     // Before any lock or key work, and not recorded: a read-only store's log cannot be written either.
     if (this.#c.readOnly) throw changeRefused(this.#c.path, this.#c.readOnly.reason);
     try {
       return await fn();
     } catch (e) {
-      await this.#recordFailure(action, name, e, false);
+      await this.#recordFailure(action, name ?? undefined, e, false);
       throw e;
     } finally {
       this.#changed(name);
@@ -116,10 +115,11 @@ export class Store {
   /**
    * Before a change's result (or error) reaches the caller: drop the cached
    * reads it may have made stale, those of `name`, or all for a store-wide
-   * change. A failed change drops them too: it may have failed after its commit.
+   * change; none for `null`, a change of no secret (records). A failed change
+   * drops them too: it may have failed after its commit.
    */
-  #changed(name: string | undefined): void {
-    if (this.#cache === undefined) return;
+  #changed(name: string | undefined | null): void {
+    if (this.#cache === undefined || name === null) return;
     if (name === undefined) this.#cache.clear();
     else this.#cache.invalidate(name);
   }
@@ -438,6 +438,175 @@ export class Store {
       const c = this.#ctx();
       return this.#change('config.set', undefined, () => setConfig(c, key, value));
     });
+  }
+
+  /**
+   * Write a consistent snapshot of the store to `file`, a new file of mode
+   * 0600, while other processes keep reading and writing; with `verify`, the
+   * copy is opened and every version decrypted before it is kept. Recorded in
+   * the audit log. Reported to the hook as `backupStore`.
+   * @throws E_STORE_EXISTS (never overwrites), E_IO, E_READ_ONLY; with `verify`, VerificationError (E_TAMPERED, E_NOT_A_STORE)
+   */
+  async backup(file: string, options: BackupOptions = {}): Promise<BackupReport> {
+    return this.#observe('backupStore', undefined, () => writeBackup(this.#ctx(), file, options));
+  }
+
+  /**
+   * Check the store (SQLite's structure, the master key, every data key and
+   * authenticated row; with `deep`, every live and deleted value decrypts).
+   * Problems are listed in the report, not thrown. Recorded in the audit log.
+   * Reported to the hook as `verifyStore`.
+   * @throws E_READ_ONLY
+   */
+  async verify(options: VerifyOptions = {}): Promise<VerifyReport> {
+    return this.#observe('verifyStore', undefined, () => verifyAndRecord(this.#ctx(), options));
+  }
+
+  /**
+   * Write an encrypted bundle of the secrets to `path` (a new file, 0600): a
+   * v1 bundle under `key`, or an age bundle to `recipients`. One consistent
+   * snapshot; recorded in the audit log. Reported to the hook as `exportStore`.
+   * @throws E_USAGE (file exists), E_IO, E_MASTER_KEY, E_INSECURE_KEYFILE, E_TAMPERED, E_READ_ONLY
+   */
+  async exportBundle(path: string, options: ExportOptions): Promise<ExportReport> {
+    return this.#observe('exportStore', undefined, () => writeBundleExport(this.#ctx(), path, options));
+  }
+
+  /**
+   * Write each current live value in clear text, as JSON or .env, to `path`
+   * (a new file, 0600). Recorded in the audit log.
+   * @throws E_USAGE, E_INVALID_VALUE, E_IO, E_TAMPERED, E_READ_ONLY
+   */
+  async exportPlain(path: string, options: PlainExportOptions): Promise<ExportReport> {
+    return this.#observe('exportPlain', undefined, () => writePlainExport(this.#ctx(), path, options));
+  }
+
+  /**
+   * Import an encrypted bundle (v1 with `key`, age with `identities`): every
+   * record checked first, then one transaction. A store-wide change: a failed
+   * import is audited and every cached read dropped; a dry run only reads.
+   * @throws E_WRONG_MASTER_KEY, E_TAMPERED, E_UNSUPPORTED_FORMAT, E_INVALID_IMPORT, E_MASTER_KEY, E_IO, E_USAGE, E_INTERRUPTED, E_READ_ONLY
+   */
+  async importBundle(path: string, options: BundleImportOptions): Promise<ImportReport> {
+    return this.#observe('importBundle', undefined, () => {
+      const c = this.#ctx();
+      if (options.dryRun) return importBundleInto(c, path, options);
+      return this.#change('import', undefined, () => importBundleInto(c, path, options));
+    });
+  }
+
+  /**
+   * Import a plaintext JSON object or .env file: every entry checked first,
+   * then one transaction. A store-wide change, as importBundle.
+   * @throws E_INVALID_IMPORT, E_IO, E_USAGE, E_INTERRUPTED, E_READ_ONLY
+   */
+  async importPlain(path: string, options: PlainImportOptions = {}): Promise<ImportReport> {
+    return this.#observe('importPlain', undefined, () => {
+      const c = this.#ctx();
+      if (options.dryRun) return importPlainInto(c, path, options);
+      return this.#change('import', undefined, () => importPlainInto(c, path, options));
+    });
+  }
+
+  /**
+   * Set (replace) the rotation policy of an existing secret, kept in its
+   * custom metadata; the rest of that map stays. A change, audited as
+   * `metadata.set` (a failed one too).
+   * @throws E_NOT_FOUND, E_USAGE
+   */
+  async setPolicy(name: string, policy: RotationPolicy): Promise<SecretMetadata> {
+    return this.#observe('setPolicy', name, () => {
+      const c = this.#ctx();
+      checkName(name);
+      checkRotationPolicy(policy);
+      return this.#change('metadata.set', name, () => writePolicy(c, name, policy));
+    });
+  }
+
+  /**
+   * Write a new value of an existing secret and record the time as its
+   * rotated-at: a put and a metadata change, each audited as such; a failure
+   * of either is audited as a failed `put`.
+   * @throws E_NOT_FOUND and whatever put throws
+   */
+  async rotateValue(name: string, value: Uint8Array | string | SecretBytes, options: PutOptions = {}): Promise<WriteResult> {
+    return this.#observe('rotateValue', name, async () => {
+      const c = this.#ctx();
+      checkName(name);
+      checkCas(options.cas);
+      const written = await this.#change('put', name, () => rotateSecretValue(c, name, value, options));
+      if (this.#scrubPending) await this.#scrub();
+      return written;
+    });
+  }
+
+  /**
+   * The rotation policy status of `name` at `now` (default: the store's
+   * clock); undefined when it has no policy. Audited as a metadata read.
+   * @throws E_NOT_FOUND, E_INVALID_NAME, E_USAGE (malformed policy metadata)
+   */
+  async policyStatus(name: string, now?: Clock): Promise<PolicyStatus | undefined> {
+    return this.#observe('policyStatus', name, () => {
+      const c = this.#ctx();
+      return this.#read({ action: 'metadata.get', name }, () => readPolicyStatus(c, name, now));
+    });
+  }
+
+  /**
+   * When the current value of `name` expires by its policy; undefined when
+   * none says so or there is no such secret. Not audited: it is the check a
+   * get makes before its own (audited) read.
+   * @throws E_USAGE on malformed policy metadata
+   */
+  async expiryOf(name: string): Promise<Date | undefined> {
+    return this.#observe('expiryOf', name, () => readExpiry(this.#ctx(), name));
+  }
+
+  /** Live secrets whose rotation is due or whose value expired at `now`, most overdue first; audited as a listing. */
+  async dueSecrets(now?: Clock): Promise<DueSecret[]> {
+    return this.#observe('dueSecrets', undefined, () => this.#read({ action: 'list', detail: '*' }, () => findDueSecrets(this.#context, now)));
+  }
+
+  /** dueSecrets among the given summaries (`entries()` for a report that must not be audited per run). */
+  async dueAmong(secrets: Iterable<SecretSummary> | AsyncIterable<SecretSummary>, now?: Clock): Promise<DueSecret[]> {
+    return this.#observe('dueAmong', undefined, () => findDue(this.#ctx(), secrets, now));
+  }
+
+  /** Store-wide numbers for monitoring (`store stats`); counts only, never a name; not audited, as status. */
+  async stats(options: StatsOptions = {}): Promise<StoreStats> {
+    return this.#observe('stats', undefined, () => takeStats(this.#context, options));
+  }
+
+  /** The audit log at a glance: entries, its ends, and (with `verify`, which walks it all) whether the chain is intact. */
+  async auditSummary(options: { verify?: boolean } = {}): Promise<AuditSummary> {
+    return this.#observe('auditSummary', undefined, () => summarizeAudit(this.#ctx(), options.verify ?? false));
+  }
+
+  /**
+   * A record (src/store/records.ts): small authenticated text under a kind
+   * and an id, for features built over the store (`store serve`'s tokens).
+   * Not audited, and not reported to the onEvent hook: records hold no secret value.
+   * @throws E_USAGE, E_TAMPERED
+   */
+  async readRecord(kind: string, id: string): Promise<string | undefined> {
+    return readRecord(this.#ctx(), kind, id);
+  }
+
+  /** Every record of a kind, in id order. @throws E_USAGE, E_TAMPERED */
+  async listRecords(kind: string): Promise<RecordEntry[]> {
+    return listRecords(this.#ctx(), kind);
+  }
+
+  /**
+   * Change records in one write transaction whose audit entry (`audit`:
+   * action and detail, never a token or value) is appended in the same
+   * transaction. A failure is recorded as other failed changes are.
+   * @throws E_READ_ONLY, E_USAGE, E_TAMPERED, and what `fn` throws
+   */
+  async changeRecords<T>(audit: RecordAudit, fn: (tx: RecordTx) => Promise<T>): Promise<T> {
+    const c = this.#ctx();
+    checkAudit(audit);
+    return this.#change(audit.action, null, () => changeRecords(c, audit, fn));
   }
 
   /** Zero the data keys, forget the master key, close the file. Idempotent. */

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createAgeIdentityFile, exportStore, importBundle } from '../../src/index.js';
+import { createAgeIdentityFile } from '../../src/index.js';
 import { dump, exportable } from '../helpers/dump.js';
 import { rejectionCode as code } from '../helpers/errors.js';
 import { freshStore } from '../helpers/store.js';
@@ -51,7 +51,7 @@ describe('age interop (reference age 1.1)', () => {
     const ourRecipient = await createAgeIdentityFile(ours);
     for (const armor of [false, true]) {
       const file = join(dir, armor ? 'b.age.asc' : 'b.age');
-      await exportStore(store, file, { recipients: [theirRecipient, ourRecipient], armor, allVersions: true });
+      await store.exportBundle(file, { recipients: [theirRecipient, ourRecipient], armor, allVersions: true });
       for (const id of [theirs, ours]) {
         const lines = age(['-d', '-i', id, file]).toString('utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
         expect(lines[0]).toMatchObject({ type: 'header', format: 'strongbox-records/v1', allVersions: true, secrets: 3, versions: 4 });
@@ -74,7 +74,7 @@ describe('age interop (reference age 1.1)', () => {
     const theirRecipient = ageKeygen(theirs);
     // The plaintext as a person would get it: age -d of an export.
     const exported = join(dir, 'export.age');
-    await exportStore(src, exported, { recipients: [myRecipient], allVersions: true });
+    await src.exportBundle(exported, { recipients: [myRecipient], allVersions: true });
     const records = age(['-d', '-i', mine, exported]);
     const recipients = join(dir, 'recipients.txt');
     writeFileSync(recipients, `# two of us\n${theirRecipient}\n${myRecipient}\n`);
@@ -83,7 +83,7 @@ describe('age interop (reference age 1.1)', () => {
       writeFileSync(resealed, age(['-e', '-R', recipients, ...(armor ? ['-a'] : [])], records));
       for (const id of [mine, theirs]) {
         const { store: dst } = await freshStore();
-        const r = await importBundle(dst, resealed, { identities: [{ identityFile: id }] });
+        const r = await dst.importBundle(resealed, { identities: [{ identityFile: id }] });
         expect(r.format).toBe('age');
         expect(await dump(dst)).toEqual(exportable(await dump(src)));
       }
@@ -94,7 +94,7 @@ describe('age interop (reference age 1.1)', () => {
     const elsewhere = join(dir, 'elsewhere.age');
     writeFileSync(elsewhere, age(['-e', '-r', otherRecipient], records));
     const { store: dst } = await freshStore();
-    expect(await code(importBundle(dst, elsewhere, { identities: [{ identityFile: mine }] }))).toBe('E_WRONG_MASTER_KEY');
+    expect(await code(dst.importBundle(elsewhere, { identities: [{ identityFile: mine }] }))).toBe('E_WRONG_MASTER_KEY');
     expect(readFileSync(elsewhere).subarray(0, 21).toString()).toBe('age-encryption.org/v1');
   });
 });

@@ -4,6 +4,7 @@ import { readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { runInProcess } from '../helpers/in-process.js';
 import { workspace } from './run-cli.js';
+import { SCHEMA_VERSION } from '../../src/storage/sqlite/schema.js';
 
 let ws: ReturnType<typeof workspace>;
 const store = (...args: string[]) => [...ws.base, ...args];
@@ -186,7 +187,7 @@ describe('list and status', () => {
   it('status reports counts and keys', async () => {
     await runInProcess(store('set', 'a'), { input: 'x' });
     const s = JSON.parse((await runInProcess(store('status', '--json'))).out);
-    expect(s).toMatchObject({ secrets: 1, versions: 1, liveVersions: 1, masterKind: 'keyfile', schemaVersion: 4 });
+    expect(s).toMatchObject({ secrets: 1, versions: 1, liveVersions: 1, masterKind: 'keyfile', schemaVersion: SCHEMA_VERSION });
     expect(s.keys).toHaveLength(1);
     expect(s.keys[0]).toMatchObject({ version: 1, status: 'primary', versions: 1 });
     expect(JSON.stringify(s)).not.toMatch(/material|wrapped/);

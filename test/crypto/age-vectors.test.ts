@@ -10,7 +10,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Decrypter, armor, identityToRecipient } from 'age-encryption';
 import { describe, expect, it } from 'vitest';
-import { importBundle } from '../../src/index.js';
 import {
   RecordsDecoder, encodeHeaderLine, encodeSecretLine, encodeVersionLine, type RecordsLine,
 } from '../../src/crypto/age-records.js';
@@ -112,14 +111,14 @@ describe('committed vectors (test/vectors/export-age-v1.json)', () => {
         writeFileSync(file, fileBytes(v));
         const idFile = join(dir, 'id.txt');
         writeFileSync(idFile, `# vector identity\n${DOC.identities[v.recipients - 1]}\n`, { mode: 0o600 });
-        const r = await importBundle(store, file, { identities: [{ identityFile: idFile }] });
+        const r = await store.importBundle(file, { identities: [{ identityFile: idFile }] });
         expect(r).toMatchObject({ format: 'age', versions: v.records.filter((x) => x.type === 'version').length });
         expect(await dump(store)).toEqual(expectedStore(v));
         if (v.recipients < DOC.identities.length) {
           const other = join(dir, 'other.txt');
           writeFileSync(other, `${DOC.identities[DOC.identities.length - 1]}\n`, { mode: 0o600 });
           const { store: empty } = await freshStore();
-          expect(await code(importBundle(empty, file, { identities: [{ identityFile: other }] }))).toBe('E_WRONG_MASTER_KEY');
+          expect(await code(empty.importBundle(file, { identities: [{ identityFile: other }] }))).toBe('E_WRONG_MASTER_KEY');
         }
       });
     });

@@ -1,12 +1,15 @@
 /**
  * A store's whole visible state, values included, as plain data: for
  * comparing two stores (export → import) or one store before and after a
- * refused operation. Deleted versions' values are read through the store's
- * context (the public get refuses them); destroyed versions have none.
+ * refused operation. Deleted versions' values are read below the Store, in
+ * a context of the same file opened again with the store's master key (the
+ * public get refuses them); destroyed versions have none.
  */
-import { contextOf } from '../../src/store/store.js';
 import { openValue } from '../../src/crypto/envelope.js';
-import type { Store } from '../../src/index.js';
+import { closeContext } from '../../src/store/context.js';
+import { openContext } from '../../src/store/open.js';
+import type { MasterKeySource, Store } from '../../src/index.js';
+import { masterOf } from './store.js';
 
 export interface DumpedVersion {
   version: number;
@@ -32,8 +35,17 @@ export interface DumpedSecret {
 
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
-export async function dump(store: Store): Promise<DumpedSecret[]> {
-  const c = contextOf(store);
+/** `master`: the store's master key; by default the one freshStore or reopenStore opened it with. */
+export async function dump(store: Store, master: MasterKeySource = masterOf(store)): Promise<DumpedSecret[]> {
+  const c = await openContext(store.path, master);
+  try {
+    return await dumpWith(store, c);
+  } finally {
+    await closeContext(c);
+  }
+}
+
+async function dumpWith(store: Store, c: Awaited<ReturnType<typeof openContext>>): Promise<DumpedSecret[]> {
   const out: DumpedSecret[] = [];
   for (const s of await store.list()) {
     const versions: DumpedVersion[] = [];

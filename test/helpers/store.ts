@@ -7,8 +7,17 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { onTestFinished } from 'vitest';
-import { initStore, openStore, rawKey, type InitOptions, type Store } from '../../src/index.js';
+import { initStore, openStore, rawKey, type InitOptions, type MasterKeySource, type Store } from '../../src/index.js';
 import { tempDir } from './tmp.js';
+
+const masters = new WeakMap<Store, MasterKeySource>();
+
+/** The master key freshStore or reopenStore opened `store` with, for helpers that open its file again (dump). */
+export function masterOf(store: Store): MasterKeySource {
+  const master = masters.get(store);
+  if (!master) throw new Error('not a store of freshStore or reopenStore: pass its master key');
+  return master;
+}
 
 /** A new store (random raw key) at `<dir>/store.db`, closed when the test finishes. */
 export async function freshStore(
@@ -19,6 +28,7 @@ export async function freshStore(
   const key = new Uint8Array(randomBytes(32));
   const store = await initStore(path, rawKey(key), options);
   onTestFinished(() => store.close());
+  masters.set(store, rawKey(key));
   return { store, dir, path, key };
 }
 
@@ -26,6 +36,7 @@ export async function freshStore(
 export async function reopenStore(path: string, key: Uint8Array): Promise<Store> {
   const store = await openStore(path, rawKey(key));
   onTestFinished(() => store.close());
+  masters.set(store, rawKey(key));
   return store;
 }
 

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { importPlain, initStore, openStore, rawKey, rotateValue, StoreError, type GetOptions, type Store } from '../../src/index.js';
+import { initStore, openStore, rawKey, StoreError, type GetOptions, type Store } from '../../src/index.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
 
 const base = tempDir('strongbox-prop-cache-');
@@ -130,11 +130,11 @@ async function write(store: Store, w: WriteOp, dir: string): Promise<void> {
     case 'purge':
       return attempt(() => store.purge(name));
     case 'rotateValue':
-      return attempt(() => rotateValue(store, name, w.value));
+      return attempt(() => store.rotateValue(name, w.value));
     case 'import': {
       const file = join(dir, `import-${counter++}.json`);
       writeFileSync(file, JSON.stringify({ [name]: Buffer.from(w.value).toString('latin1') }));
-      return attempt(() => importPlain(store, file, { onConflict: w.onConflict }));
+      return attempt(() => store.importPlain(file, { onConflict: w.onConflict }));
     }
   }
 }

@@ -16,7 +16,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  createAgeIdentityFile, exportStore, importBundle, initStore, rawKey, StoreError, type Store,
+  createAgeIdentityFile, initStore, rawKey, StoreError, type Store,
 } from '../../src/index.js';
 import { RecordsDecoder, encodeHeaderLine, encodeSecretLine, encodeVersionLine } from '../../src/crypto/age-records.js';
 import { dump, exportable } from '../helpers/dump.js';
@@ -67,8 +67,10 @@ describe('1. age export --all-versions then import reproduces the store', () => 
         async ({ names, ops, recipients, opener, armor }) => {
           const dir = fresh('rt');
           let t = Date.UTC(2024, 5, 1);
-          const src = await initStore(join(dir, 'src.db'), rawKey(new Uint8Array(randomBytes(32))), { now: () => (t += 1000) });
-          const dst = await initStore(join(dir, 'dst.db'), rawKey(new Uint8Array(randomBytes(32))), { now: () => 0 });
+          const srcMaster = rawKey(new Uint8Array(randomBytes(32)));
+          const dstMaster = rawKey(new Uint8Array(randomBytes(32)));
+          const src = await initStore(join(dir, 'src.db'), srcMaster, { now: () => (t += 1000) });
+          const dst = await initStore(join(dir, 'dst.db'), dstMaster, { now: () => 0 });
           try {
             await applyOps(src, names, ops);
             const ids = await Promise.all(Array.from({ length: recipients }, async (_, i) => {
@@ -76,12 +78,12 @@ describe('1. age export --all-versions then import reproduces the store', () => 
               return { file, recipient: await createAgeIdentityFile(file) };
             }));
             const file = join(dir, 'all.age');
-            const want = exportable(await dump(src));
-            const r = await exportStore(src, file, { recipients: ids.map((i) => i.recipient), armor, allVersions: true });
+            const want = exportable(await dump(src, srcMaster));
+            const r = await src.exportBundle(file, { recipients: ids.map((i) => i.recipient), armor, allVersions: true });
             expect(r.secrets).toBe(want.length);
-            const imp = await importBundle(dst, file, { identities: [{ identityFile: ids[opener % ids.length]!.file }] });
+            const imp = await dst.importBundle(file, { identities: [{ identityFile: ids[opener % ids.length]!.file }] });
             expect(imp.created).toEqual(want.map((s) => s.name));
-            expect(await dump(dst)).toEqual(want);
+            expect(await dump(dst, dstMaster)).toEqual(want);
           } finally {
             await src.close();
             await dst.close();
@@ -99,6 +101,7 @@ describe('2. fuzz: a mutated age bundle is refused with a typed code; the target
   let valid: Buffer;
   let identityFile: string;
   let before: Awaited<ReturnType<typeof dump>>;
+  const targetMaster = rawKey(new Uint8Array(randomBytes(32)));
 
   beforeAll(async () => {
     dir = fresh('fuzz');
@@ -111,13 +114,13 @@ describe('2. fuzz: a mutated age bundle is refused with a typed code; the target
     await src.delete('b');
     await src.put('c', 'x'.repeat(300));
     await src.setMetadata('c', { custom: { k: 'v' } });
-    await exportStore(src, join(dir, 'valid.age'), { recipients: [recipient], allVersions: true });
+    await src.exportBundle(join(dir, 'valid.age'), { recipients: [recipient], allVersions: true });
     await src.close();
     valid = readFileSync(join(dir, 'valid.age'));
-    target = await initStore(join(dir, 'target.db'), rawKey(new Uint8Array(randomBytes(32))));
+    target = await initStore(join(dir, 'target.db'), targetMaster);
     await target.put('a/one', 'mine');
     await target.put('keep', 'me');
-    before = await dump(target);
+    before = await dump(target, targetMaster);
   });
   afterAll(() => target.close());
 
@@ -130,13 +133,13 @@ describe('2. fuzz: a mutated age bundle is refused with a typed code; the target
         for (const m of ms) b = mutate(b, m);
         fc.pre(!b.equals(valid));
         writeFileSync(file, b);
-        const got = await outcome(importBundle(target, file, { identities: [{ identityFile }], onConflict: onConflict as 'skip' }));
+        const got = await outcome(target.importBundle(file, { identities: [{ identityFile }], onConflict: onConflict as 'skip' }));
         // A mutation can make the file unrecognisable as age (its first line): then it is taken for a v1 bundle, which needs a key.
         expect(['E_TAMPERED', 'E_WRONG_MASTER_KEY', 'E_UNSUPPORTED_FORMAT', 'E_MASTER_KEY']).toContain(got);
       }),
       { numRuns: 200 },
     );
-    expect(await dump(target)).toEqual(before);
+    expect(await dump(target, targetMaster)).toEqual(before);
   });
 });
 

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  createKeyFile, exportStore, importBundle, importPlain, initStore, keyFile, nameProblem, passphrase, rawKey, StoreError,
+  createKeyFile, initStore, keyFile, nameProblem, passphrase, rawKey, StoreError,
   type BundleKey, type Store,
 } from '../../src/index.js';
 import { bundleHeaderLength } from '../../src/crypto/bundle/header.js';
@@ -82,13 +82,13 @@ describe('1. export --all-versions then import reproduces the store', () => {
               key = { keyFile: join(dir, 'recipient.key') };
             }
             const file = join(dir, 'all.sbx');
-            const want = exportable(await dump(src));
-            const r = await exportStore(src, file, { key, allVersions: true });
+            const want = exportable(await dump(src, passphrase('source pw'))); // a passphrase source serves once
+            const r = await src.exportBundle(file, { key, allVersions: true });
             expect(r.secrets).toBe(want.length);
             expect(r.versions).toBe(want.reduce((n, s) => n + s.versions.length, 0));
-            const imp = await importBundle(dst, file, { key });
+            const imp = await dst.importBundle(file, { key });
             expect(imp.created).toEqual(want.map((s) => s.name));
-            expect(await dump(dst)).toEqual(want);
+            expect(await dump(dst, keyFile(masterFile))).toEqual(want);
           } finally {
             await src.close();
             await dst.close();
@@ -106,6 +106,7 @@ describe('2. fuzz: never a crash but a typed StoreError; a refused import change
   let valid: Buffer;
   let recipient: string;
   let before: Awaited<ReturnType<typeof dump>>;
+  const targetMaster = rawKey(new Uint8Array(randomBytes(32)));
   const key = (): BundleKey => ({ keyFile: recipient });
 
   beforeAll(async () => {
@@ -120,13 +121,13 @@ describe('2. fuzz: never a crash but a typed StoreError; a refused import change
     await src.delete('b');
     await src.put('c', 'x'.repeat(300));
     await src.setMetadata('c', { custom: { k: 'v' } });
-    await exportStore(src, join(dir, 'valid.sbx'), { key: key(), allVersions: true });
+    await src.exportBundle(join(dir, 'valid.sbx'), { key: key(), allVersions: true });
     await src.close();
     valid = readFileSync(join(dir, 'valid.sbx'));
-    target = await initStore(join(dir, 'target.db'), rawKey(new Uint8Array(randomBytes(32))));
+    target = await initStore(join(dir, 'target.db'), targetMaster);
     await target.put('a/one', 'mine');
     await target.put('keep', 'me');
-    before = await dump(target);
+    before = await dump(target, targetMaster);
   });
   afterAll(() => target.close());
 
@@ -139,12 +140,12 @@ describe('2. fuzz: never a crash but a typed StoreError; a refused import change
         for (const m of ms) b = mutate(b, m);
         fc.pre(!b.equals(valid));
         writeFileSync(file, b);
-        const got = await outcome(importBundle(target, file, { key: key(), onConflict: onConflict as 'skip' }));
+        const got = await outcome(target.importBundle(file, { key: key(), onConflict: onConflict as 'skip' }));
         expect(['E_TAMPERED', 'E_WRONG_MASTER_KEY', 'E_UNSUPPORTED_FORMAT']).toContain(got);
       }),
       { numRuns: 400 },
     );
-    expect(await dump(target)).toEqual(before);
+    expect(await dump(target, targetMaster)).toEqual(before);
   });
 
   it('random bytes, with or without the magic line, are refused', async () => {
@@ -153,12 +154,12 @@ describe('2. fuzz: never a crash but a typed StoreError; a refused import change
       fc.asyncProperty(fc.boolean(), fc.uint8Array({ maxLength: 400 }), async (magic, tail) => {
         const b = Buffer.concat([Buffer.from(magic ? 'strongbox-export/v1\n' : ''), tail]);
         writeFileSync(file, b);
-        const got = await outcome(importBundle(target, file, { key: key() }));
+        const got = await outcome(target.importBundle(file, { key: key() }));
         expect(['E_TAMPERED', 'E_WRONG_MASTER_KEY', 'E_UNSUPPORTED_FORMAT']).toContain(got);
       }),
       { numRuns: 300 },
     );
-    expect(await dump(target)).toEqual(before);
+    expect(await dump(target, targetMaster)).toEqual(before);
   });
 
   it('the codec alone: any bytes after a valid header only ever raise StoreErrors', () => {
@@ -189,7 +190,8 @@ describe('2. fuzz: never a crash but a typed StoreError; a refused import change
 
   it('.env import: any text either imports exactly what dotenv parses, or is refused whole', async () => {
     const file = join(dir, 'fuzz.env');
-    const envStore = await initStore(join(dir, 'env.db'), rawKey(new Uint8Array(randomBytes(32))));
+    const envMaster = rawKey(new Uint8Array(randomBytes(32)));
+    const envStore = await initStore(join(dir, 'env.db'), envMaster);
     const line = fc.oneof(
       fc.string({ maxLength: 30 }),
       fc.tuple(fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_./-]{0,8}$/), fc.constantFrom('=', ' = ', ': '), fc.string({ maxLength: 20 }), fc.constantFrom('', '"', "'", '`'))
@@ -202,16 +204,16 @@ describe('2. fuzz: never a crash but a typed StoreError; a refused import change
           const text = lines.join('\n');
           writeFileSync(file, text);
           await envStore.put('existing', 'x');
-          const snapshot = await dump(envStore);
-          const r = await outcome(importPlain(envStore, file, { dryRun: true, allowEmpty, onConflict: 'overwrite' }));
+          const snapshot = await dump(envStore, envMaster);
+          const r = await outcome(envStore.importPlain(file, { dryRun: true, allowEmpty, onConflict: 'overwrite' }));
           expect(['ok', 'E_INVALID_IMPORT']).toContain(r);
-          expect(await dump(envStore)).toEqual(snapshot);
-          expect(await outcome(importPlain(envStore, file, { allowEmpty, onConflict: 'overwrite' }))).toBe(r);
+          expect(await dump(envStore, envMaster)).toEqual(snapshot);
+          expect(await outcome(envStore.importPlain(file, { allowEmpty, onConflict: 'overwrite' }))).toBe(r);
           if (r === 'ok') {
             const expected = parseDotenv(text);
             for (const [k, v] of Object.entries(expected)) expect((await envStore.get(k)).value.text()).toBe(v);
           } else {
-            expect(await dump(envStore)).toEqual(snapshot);
+            expect(await dump(envStore, envMaster)).toEqual(snapshot);
           }
           for (const s of await envStore.list()) await envStore.purge(s.name);
         }),
@@ -233,7 +235,7 @@ describe('2. fuzz: never a crash but a typed StoreError; a refused import change
     await fc.assert(
       fc.asyncProperty(doc, async (text) => {
         writeFileSync(file, text);
-        const r = await outcome(importPlain(target, file, { format: 'json', dryRun: true, onConflict: 'new-version' }));
+        const r = await outcome(target.importPlain(file, { format: 'json', dryRun: true, onConflict: 'new-version' }));
         expect(['ok', 'E_INVALID_IMPORT']).toContain(r);
         if (r === 'ok') {
           const parsed = JSON.parse(text) as Record<string, string>;
@@ -243,7 +245,7 @@ describe('2. fuzz: never a crash but a typed StoreError; a refused import change
       }),
       { numRuns: 300 },
     );
-    expect(await dump(target)).toEqual(before);
+    expect(await dump(target, targetMaster)).toEqual(before);
   });
 });
 
@@ -256,23 +258,24 @@ describe('3. flipped byte, truncation, wrong key: refused, target unchanged', ()
     await src.delete('s/3');
     const key: BundleKey = { passphrase: 'bundle pw', scrypt: FAST };
     const file = join(dir, 'b.sbx');
-    await exportStore(src, file, { key, allVersions: true });
+    await src.exportBundle(file, { key, allVersions: true });
     await src.close();
     const bytes = readFileSync(file);
-    const dst = await initStore(join(dir, 'dst.db'), rawKey(new Uint8Array(randomBytes(32))));
+    const dstMaster = rawKey(new Uint8Array(randomBytes(32)));
+    const dst = await initStore(join(dir, 'dst.db'), dstMaster);
     await dst.put('s/1', 'mine');
-    const before = await dump(dst);
+    const before = await dump(dst, dstMaster);
     const bad = join(dir, 'bad.sbx');
 
-    expect(await outcome(importBundle(dst, file, { key: { passphrase: 'not it' } }))).toBe('E_WRONG_MASTER_KEY');
-    expect(await outcome(importBundle(dst, file, { key: { keyFile: join(dir, 'nope.key') } }))).toBe('E_MASTER_KEY');
+    expect(await outcome(dst.importBundle(file, { key: { passphrase: 'not it' } }))).toBe('E_WRONG_MASTER_KEY');
+    expect(await outcome(dst.importBundle(file, { key: { keyFile: join(dir, 'nope.key') } }))).toBe('E_MASTER_KEY');
 
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: bytes.length - 1 }).filter((i) => i < 21 || i > 24), fc.integer({ min: 0, max: 7 }), async (at, bit) => {
         const b = Buffer.from(bytes);
         b[at]! ^= 1 << bit;
         writeFileSync(bad, b);
-        const got = await outcome(importBundle(dst, bad, { key }));
+        const got = await outcome(dst.importBundle(bad, { key }));
         // The magic line and format byte name a format; the salt and the key check make the key; the rest is damage.
         const want = at <= 20 ? 'E_UNSUPPORTED_FORMAT' : (at >= 25 && at <= 40) || (at >= 58 && at <= 126) ? 'E_WRONG_MASTER_KEY' : 'E_TAMPERED';
         expect(got, `byte ${at} bit ${bit}`).toBe(want);
@@ -282,12 +285,12 @@ describe('3. flipped byte, truncation, wrong key: refused, target unchanged', ()
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: bytes.length - 1 }), async (n) => {
         writeFileSync(bad, bytes.subarray(0, n));
-        const got = await outcome(importBundle(dst, bad, { key }));
+        const got = await outcome(dst.importBundle(bad, { key }));
         expect(got).toBe(n < 'strongbox-export/'.length ? 'E_UNSUPPORTED_FORMAT' : 'E_TAMPERED');
       }),
       { numRuns: 30 },
     );
-    expect(await dump(dst)).toEqual(before);
+    expect(await dump(dst, dstMaster)).toEqual(before);
     await dst.close();
   });
 });

@@ -1,6 +1,6 @@
 /**
  * Attack: someone who can write the store file but lacks the master key
- * flips a version's `json` column (schema 4), so that a reader would take
+ * flips a version's `json` column (schema 5), so that a reader would take
  * plain bytes for a JSON secret or the other way round (store serve maps the
  * two differently). Every read that uses the flipped row is E_TAMPERED:
  * the current version's through its secret row's MAC (which covers the

@@ -19,7 +19,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initStore, isStoreError, openStore, rawKey, verifyStore, type Store } from '../../src/index.js';
+import { initStore, isStoreError, openStore, rawKey, type Store } from '../../src/index.js';
 
 const FLIPS = Number(process.env.CAMPAIGN_FLIPS ?? 2000);
 const KEY = new Uint8Array(32).fill(0x42);
@@ -106,7 +106,7 @@ async function trial(file: string): Promise<{ outcome: Outcome; why?: string }> 
       const want = [...versions.keys()].filter((k) => k.startsWith(`${name}@`)).map((k) => Number(k.split('@')[1]));
       if (h && JSON.stringify(h.map((x) => x.version)) !== JSON.stringify(want)) mismatch ??= `history ${name}`;
     }
-    const report = await call('verify', () => verifyStore(s, { deep: true }));
+    const report = await call('verify', () => s.verify({ deep: true }));
     if (report && !report.ok) failed = true;
     const audit = await call('audit verify', () => s.verifyAudit());
     if (audit && !audit.ok) failed = true;

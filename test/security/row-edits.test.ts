@@ -8,7 +8,7 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { initStore, openStore, rawKey, verifyStore, type Store } from '../../src/index.js';
+import { initStore, openStore, rawKey, type Store } from '../../src/index.js';
 import { freshStore } from '../helpers/store.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -40,7 +40,7 @@ async function opened(path: string, key: Uint8Array): Promise<Store> {
 async function verifyProblems(path: string, key: Uint8Array): Promise<string[]> {
   const store = await opened(path, key);
   try {
-    const r = await verifyStore(store, { deep: true });
+    const r = await store.verify({ deep: true });
     return r.problems.map((p) => `${p.code}: ${p.message}`);
   } finally {
     await store.close();

@@ -194,6 +194,50 @@ export function storageContract(driver: string, fresh: () => Promise<ContractSto
       expect(await storage.read(async (tx) => (await tx.auditPage(0, 10)).map((r) => r.seq))).toEqual([4, 5]);
     }));
 
+    it('records: by kind and id, exactly as written, listed per kind in id order, replaced and removed', () => withStore(async ({ storage }) => {
+      const rec = (kind: string, id: string, value: string, fill: number | null) => ({ kind, id, value, mac: fill === null ? null : bytes(32, fill) });
+      await storage.write(async (tx) => {
+        await tx.putRecord(rec('token', 'b2', '{"n":2}', 2));
+        await tx.putRecord(rec('token', 'a1', '{"n":1,"é":"ü"}', 1));
+        // Byte order, not locale order: upper case sorts before lower case, and "B" before "a".
+        await tx.putRecord(rec('token', 'B0', '{}', 3));
+        await tx.putRecord(rec('policy', 'a1', 'path "x" {}', null));
+      });
+      await storage.read(async (tx) => {
+        expect(await tx.getRecord('token', 'a1')).toEqual(rec('token', 'a1', '{"n":1,"é":"ü"}', 1));
+        expect(await tx.getRecord('policy', 'a1')).toEqual(rec('policy', 'a1', 'path "x" {}', null));
+        expect(await tx.getRecord('token', 'nope')).toBeUndefined();
+        expect(await tx.getRecord('other', 'a1')).toBeUndefined();
+        expect((await tx.listRecords('token')).map((r) => r.id)).toEqual(['B0', 'a1', 'b2']);
+        expect(await tx.listRecords('policy')).toEqual([rec('policy', 'a1', 'path "x" {}', null)]);
+        expect(await tx.listRecords('none')).toEqual([]);
+        const all: string[] = [];
+        await tx.eachRecord((r) => all.push(`${r.kind}/${r.id}`));
+        expect(all).toEqual(['policy/a1', 'token/B0', 'token/a1', 'token/b2']);
+      });
+      const removed = await storage.write(async (tx) => {
+        await tx.putRecord(rec('token', 'a1', '{"n":"one"}', 9));
+        return [await tx.deleteRecord('token', 'b2'), await tx.deleteRecord('token', 'b2'), await tx.deleteRecord('nothing', 'x')];
+      });
+      expect(removed).toEqual([true, false, false]);
+      await storage.read(async (tx) => {
+        expect(await tx.listRecords('token')).toEqual([rec('token', 'B0', '{}', 3), rec('token', 'a1', '{"n":"one"}', 9)]);
+      });
+      // A single read outside a transaction sees them too.
+      expect(await storage.readOne(async (ops) => ops.getRecord('token', 'B0'))).toEqual(rec('token', 'B0', '{}', 3));
+    }));
+
+    it('a failed transaction leaves no record behind', () => withStore(async ({ storage }) => {
+      await storage.write(async (tx) => tx.putRecord({ kind: 'k', id: 'kept', value: 'v1', mac: bytes(32, 1) }));
+      await expect(storage.write(async (tx) => {
+        await tx.putRecord({ kind: 'k', id: 'kept', value: 'v2', mac: bytes(32, 2) });
+        await tx.putRecord({ kind: 'k', id: 'new', value: 'v', mac: bytes(32, 3) });
+        await tx.deleteRecord('k', 'kept');
+        throw new Error('rolled back');
+      })).rejects.toThrow('rolled back');
+      expect(await storage.read(async (tx) => tx.listRecords('k'))).toEqual([{ kind: 'k', id: 'kept', value: 'v1', mac: bytes(32, 1) }]);
+    }));
+
     it('the state row: absent, written, replaced, its MAC alone', () => withStore(async ({ storage }) => {
       expect(await storage.read(async (tx) => tx.state())).toBeUndefined();
       const row = { digest: bytes(2048, 3), auditSeq: 4, auditMac: bytes(32, 4), mac: bytes(32, 5) };

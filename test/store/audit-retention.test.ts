@@ -5,7 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { openStore, rawKey, verifyStore } from '../../src/index.js';
+import { openStore, rawKey } from '../../src/index.js';
 import { freshStore } from '../helpers/store.js';
 import { runInProcess } from '../helpers/in-process.js';
 
@@ -39,7 +39,7 @@ describe('store.pruneAudit', () => {
     expect(entries.at(-1)).toMatchObject({ action: 'audit.prune', detail: expect.stringMatching(/removed 5 entries/) });
     await store.put('after', 'v'); // appends go on as before
     expect(await store.verifyAudit()).toMatchObject({ ok: true });
-    expect(await verifyStore(store)).toMatchObject({ ok: true });
+    expect(await store.verify()).toMatchObject({ ok: true });
     // A second prune starts from the kept start; the newest entry is never removed.
     expect(await store.pruneAudit({ before: 1e15 })).toMatchObject({ keptAfter: 13 });
     expect(await store.verifyAudit()).toMatchObject({ ok: true, entries: 2 });

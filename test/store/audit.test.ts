@@ -5,8 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { initStore, openStore, rawKey, keyFile, backupStore, restoreStore, verifyStore, type Store, type AuditRecord } from '../../src/index.js';
+import { initStore, openStore, rawKey, keyFile, restoreStore, type Store, type AuditRecord } from '../../src/index.js';
 import { tempDir } from '../helpers/tmp.js';
+import { SCHEMA_VERSION } from '../../src/storage/sqlite/schema.js';
 
 const KEY = new Uint8Array(32).fill(7);
 const actor = { user: 'alice', pid: 4242 };
@@ -141,8 +142,8 @@ describe('backup, verify and restore are audited', () => {
     const { path, store } = await fresh();
     await store.put('a', 'v1');
     const file = join(tempDir(), 'a.backup');
-    await backupStore(store, file);
-    await verifyStore(store, { deep: true });
+    await store.backup(file);
+    await store.verify({ deep: true });
     expect((await entries(store)).map((e) => [e.action, e.outcome, e.detail ?? null]).slice(-2)).toEqual([
       ['backup', 'ok', file],
       ['verify', 'ok', 'deep'],
@@ -239,7 +240,7 @@ describe('master rotation and older stores', () => {
     const before = readFileSync(path);
     expect(before.subarray(0, 16).toString('latin1')).toBe('SQLite format 3\0');
     const store = await openStore(path, rawKey(new Uint8Array(32).fill(0x5a)));
-    expect((await store.status()).schemaVersion).toBe(4);
+    expect((await store.status()).schemaVersion).toBe(SCHEMA_VERSION);
     expect((await store.get('app/db-password')).value.text()).toBe('v1-password-2');
     expect((await store.get('app/db-password', { version: 1 })).value.text()).toBe('v1-password-1');
     await expect(store.get('app/api-key')).rejects.toMatchObject({ code: 'E_DELETED' });

@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { backupStore, exportPlain, importPlain, openStore, rawKey, rotateValue, verifyStore, type StoreEvent } from '../../src/index.js';
+import { openStore, rawKey, type StoreEvent } from '../../src/index.js';
 import { codeOfAsync } from '../helpers/errors.js';
 import { freshStore } from '../helpers/store.js';
 
@@ -76,11 +76,11 @@ describe('onEvent', () => {
     const { events, store, dir } = await recorded();
     await store.put('app/db', 'v1');
     events.length = 0;
-    await backupStore(store, join(dir, 'backup.db'));
-    expect(await codeOfAsync(() => backupStore(store, join(dir, 'backup.db')))).toBe('E_STORE_EXISTS');
-    await verifyStore(store);
-    await exportPlain(store, join(dir, 'out.json'), { format: 'json' });
-    await importPlain(store, join(dir, 'out.json'), { onConflict: 'new-version' });
+    await store.backup(join(dir, 'backup.db'));
+    expect(await codeOfAsync(() => store.backup(join(dir, 'backup.db')))).toBe('E_STORE_EXISTS');
+    await store.verify();
+    await store.exportPlain(join(dir, 'out.json'), { format: 'json' });
+    await store.importPlain(join(dir, 'out.json'), { onConflict: 'new-version' });
     expect(events.map((e) => [e.operation, e.name, e.outcome])).toEqual([
       ['backupStore', undefined, 'ok'],
       ['backupStore', undefined, 'E_STORE_EXISTS'],
@@ -142,10 +142,10 @@ describe('onEvent', () => {
     await store.get('app/key');
     await store.get('app/key', { version: 1 });
     await store.rollback('app/key', 1);
-    await rotateValue(store, 'app/key', `${marker}-3`);
+    await store.rotateValue('app/key', `${marker}-3`);
     const file = join(dir, 'import.json');
     writeFileSync(file, JSON.stringify({ 'app/other': marker }));
-    await importPlain(store, file);
+    await store.importPlain(file);
     await store.get('app/other');
     await store.list();
     await store.history('app/key');

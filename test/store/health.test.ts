@@ -1,8 +1,7 @@
-/** checkHealth and collectStats (src/store/health.ts, stats.ts) under a clock the test controls. */
+/** checkHealth and store.stats() (src/store/health.ts, stats.ts) under a clock the test controls. */
 import { describe, expect, it } from 'vitest';
 import { checkHealth } from '../../src/store/health.js';
-import { collectStats } from '../../src/store/stats.js';
-import { rawKey, setPolicy } from '../../src/index.js';
+import { rawKey } from '../../src/index.js';
 import { freshStore, reopenStore } from '../helpers/store.js';
 
 const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);
@@ -38,18 +37,18 @@ describe('key age', () => {
   });
 });
 
-describe('collectStats', () => {
+describe('stats', () => {
   it('ages and overdue counts follow the given clock', async () => {
     let now = T0;
     const { store, path, key } = await freshStore({ now: () => now });
     await store.put('a', 'x');
-    await setPolicy(store, 'a', { rotateEveryMs: 10 * DAY, expiresAfterMs: 20 * DAY });
+    await store.setPolicy('a', { rotateEveryMs: 10 * DAY, expiresAfterMs: 20 * DAY });
     now = T0 + 5 * DAY;
     await store.rotateKeys();
     await store.close();
 
     const reopened = await reopenStore(path, key);
-    const at = (t: number) => collectStats(reopened, t);
+    const at = (t: number) => reopened.stats({ now: t });
     const s = await at(T0 + 15 * DAY);
     expect(s.primaryKey).toEqual({ version: 2, createdAt: new Date(T0 + 5 * DAY), ageMs: 10 * DAY });
     expect(s.oldestKey).toEqual({ version: 1, createdAt: new Date(T0), ageMs: 15 * DAY }); // retired, but its material is still in the store

@@ -1,6 +1,5 @@
 /** Rotation policies (src/store/policy.ts) under a clock the test controls. */
 import { describe, expect, it } from 'vitest';
-import { dueSecrets, expiryOf, policyStatus, rotateValue, setPolicy } from '../../src/index.js';
 import { EXPIRES_AFTER_KEY, ROTATE_EVERY_KEY, ROTATED_AT_KEY } from '../../src/store/policy.js';
 import { codeOfAsync } from '../helpers/errors.js';
 import { freshStore } from '../helpers/store.js';
@@ -23,45 +22,45 @@ describe('rotation policy', () => {
   it('a secret becomes due exactly at its interval, expired exactly at expires-after', async () => {
     const { c, store } = await setup();
     await store.put('app/db', 'v1');
-    await setPolicy(store, 'app/db', { rotateEveryMs: 90 * DAY, expiresAfterMs: 365 * DAY });
+    await store.setPolicy('app/db', { rotateEveryMs: 90 * DAY, expiresAfterMs: 365 * DAY });
 
-    expect(await dueSecrets(store, T0 + 90 * DAY - 1)).toEqual([]);
-    expect(await dueSecrets(store, T0 + 90 * DAY)).toEqual([
+    expect(await store.dueSecrets(T0 + 90 * DAY - 1)).toEqual([]);
+    expect(await store.dueSecrets(T0 + 90 * DAY)).toEqual([
       { name: 'app/db', dueAt: new Date(T0 + 90 * DAY), overdueMs: 0, expired: false, expiresAt: new Date(T0 + 365 * DAY) },
     ]);
-    const late = await dueSecrets(store, T0 + 100 * DAY);
+    const late = await store.dueSecrets(T0 + 100 * DAY);
     expect(late[0]).toMatchObject({ overdueMs: 10 * DAY, expired: false });
 
-    expect((await dueSecrets(store, T0 + 365 * DAY - 1))[0]!.expired).toBe(false);
-    expect((await dueSecrets(store, T0 + 365 * DAY))[0]!.expired).toBe(true);
-    expect(await expiryOf(store, 'app/db')).toEqual(new Date(T0 + 365 * DAY));
+    expect((await store.dueSecrets(T0 + 365 * DAY - 1))[0]!.expired).toBe(false);
+    expect((await store.dueSecrets(T0 + 365 * DAY))[0]!.expired).toBe(true);
+    expect(await store.expiryOf('app/db')).toEqual(new Date(T0 + 365 * DAY));
 
     // Default `now`: the store's clock.
     c.set(T0 + 90 * DAY - 1);
-    expect(await dueSecrets(store)).toEqual([]);
+    expect(await store.dueSecrets()).toEqual([]);
     c.set(T0 + 90 * DAY);
-    expect((await dueSecrets(store)).map((d) => d.name)).toEqual(['app/db']);
+    expect((await store.dueSecrets()).map((d) => d.name)).toEqual(['app/db']);
   });
 
   it('rotateValue writes a new version and resets the clock of the policy', async () => {
     const { c, store } = await setup();
     await store.put('k', 'v1');
-    await setPolicy(store, 'k', { rotateEveryMs: 30 * DAY, expiresAfterMs: 60 * DAY });
+    await store.setPolicy('k', { rotateEveryMs: 30 * DAY, expiresAfterMs: 60 * DAY });
     c.set(T0 + 45 * DAY);
-    expect(await dueSecrets(store)).toHaveLength(1);
+    expect(await store.dueSecrets()).toHaveLength(1);
 
-    const r = await rotateValue(store, 'k', 'v2');
+    const r = await store.rotateValue('k', 'v2');
     expect(r.version).toBe(2);
     expect((await store.get('k')).value.text()).toBe('v2');
     const m = await store.getMetadata('k');
     expect(m.custom[ROTATED_AT_KEY]).toBe(new Date(T0 + 45 * DAY).toISOString());
     expect(m.custom[ROTATE_EVERY_KEY]).toBe(String(30 * DAY));
 
-    expect(await dueSecrets(store)).toEqual([]);
-    expect(await dueSecrets(store, T0 + 75 * DAY - 1)).toEqual([]);
-    expect(await dueSecrets(store, T0 + 75 * DAY)).toHaveLength(1);
-    expect(await expiryOf(store, 'k')).toEqual(new Date(T0 + 105 * DAY));
-    const st = await policyStatus(store, 'k', T0 + 105 * DAY);
+    expect(await store.dueSecrets()).toEqual([]);
+    expect(await store.dueSecrets(T0 + 75 * DAY - 1)).toEqual([]);
+    expect(await store.dueSecrets(T0 + 75 * DAY)).toHaveLength(1);
+    expect(await store.expiryOf('k')).toEqual(new Date(T0 + 105 * DAY));
+    const st = await store.policyStatus('k', T0 + 105 * DAY);
     expect(st).toMatchObject({ due: true, expired: true, base: new Date(T0 + 45 * DAY) });
   });
 
@@ -71,10 +70,10 @@ describe('rotation policy', () => {
     c.set(T0 + 10 * DAY);
     await store.put('k', 'v2'); // a plain put, not a rotation
     c.set(T0 + 20 * DAY);
-    await setPolicy(store, 'k', { rotateEveryMs: 30 * DAY });
-    expect(await dueSecrets(store, T0 + 40 * DAY - 1)).toEqual([]);
-    expect((await dueSecrets(store, T0 + 40 * DAY))[0]).toMatchObject({ name: 'k', overdueMs: 0, expired: false });
-    expect(await expiryOf(store, 'k')).toBeUndefined();
+    await store.setPolicy('k', { rotateEveryMs: 30 * DAY });
+    expect(await store.dueSecrets(T0 + 40 * DAY - 1)).toEqual([]);
+    expect((await store.dueSecrets(T0 + 40 * DAY))[0]).toMatchObject({ name: 'k', overdueMs: 0, expired: false });
+    expect(await store.expiryOf('k')).toBeUndefined();
   });
 
   it('lists only secrets with a policy, most overdue first, and skips deleted ones', async () => {
@@ -83,37 +82,37 @@ describe('rotation policy', () => {
     await store.put('a', 'x');
     await store.put('b', 'x');
     await store.put('gone', 'x');
-    await setPolicy(store, 'a', { rotateEveryMs: 10 * DAY });
-    await setPolicy(store, 'b', { rotateEveryMs: 5 * DAY });
-    await setPolicy(store, 'gone', { rotateEveryMs: 1 * DAY });
+    await store.setPolicy('a', { rotateEveryMs: 10 * DAY });
+    await store.setPolicy('b', { rotateEveryMs: 5 * DAY });
+    await store.setPolicy('gone', { rotateEveryMs: 1 * DAY });
     await store.delete('gone');
     c.set(T0 + 20 * DAY);
-    expect((await dueSecrets(store)).map((d) => [d.name, d.overdueMs])).toEqual([['b', 15 * DAY], ['a', 10 * DAY]]);
+    expect((await store.dueSecrets()).map((d) => [d.name, d.overdueMs])).toEqual([['b', 15 * DAY], ['a', 10 * DAY]]);
   });
 
   it('setPolicy keeps other custom metadata and replaces the policy', async () => {
     const { store } = await setup();
     await store.put('k', 'x');
     await store.setMetadata('k', { custom: { owner: 'ops' } });
-    await setPolicy(store, 'k', { rotateEveryMs: DAY, expiresAfterMs: 2 * DAY });
-    await setPolicy(store, 'k', { rotateEveryMs: 3 * DAY });
+    await store.setPolicy('k', { rotateEveryMs: DAY, expiresAfterMs: 2 * DAY });
+    await store.setPolicy('k', { rotateEveryMs: 3 * DAY });
     expect((await store.getMetadata('k')).custom).toEqual({ owner: 'ops', [ROTATE_EVERY_KEY]: String(3 * DAY) });
     expect((await store.getMetadata('k')).custom[EXPIRES_AFTER_KEY]).toBeUndefined();
   });
 
   it('refuses bad input: unknown secret, non-positive intervals, malformed metadata', async () => {
     const { store } = await setup();
-    expect(await codeOfAsync(() => setPolicy(store, 'nope', { rotateEveryMs: DAY }))).toBe('E_NOT_FOUND');
-    expect(await codeOfAsync(() => rotateValue(store, 'nope', 'x'))).toBe('E_NOT_FOUND');
+    expect(await codeOfAsync(() => store.setPolicy('nope', { rotateEveryMs: DAY }))).toBe('E_NOT_FOUND');
+    expect(await codeOfAsync(() => store.rotateValue('nope', 'x'))).toBe('E_NOT_FOUND');
     await store.put('k', 'x');
     for (const bad of [0, -1, 1.5, Number.NaN]) {
-      expect(await codeOfAsync(() => setPolicy(store, 'k', { rotateEveryMs: bad }))).toBe('E_USAGE');
-      expect(await codeOfAsync(() => setPolicy(store, 'k', { rotateEveryMs: DAY, expiresAfterMs: bad }))).toBe('E_USAGE');
+      expect(await codeOfAsync(() => store.setPolicy('k', { rotateEveryMs: bad }))).toBe('E_USAGE');
+      expect(await codeOfAsync(() => store.setPolicy('k', { rotateEveryMs: DAY, expiresAfterMs: bad }))).toBe('E_USAGE');
     }
     await store.setMetadata('k', { custom: { [ROTATE_EVERY_KEY]: '90d' } });
-    expect(await codeOfAsync(() => dueSecrets(store))).toBe('E_USAGE');
-    expect(await policyStatus(store, 'k').catch((e: Error) => e.message)).toMatch(/malformed strongbox\.rotate-every/);
+    expect(await codeOfAsync(() => store.dueSecrets())).toBe('E_USAGE');
+    expect(await store.policyStatus('k').catch((e: Error) => e.message)).toMatch(/malformed strongbox\.rotate-every/);
     await store.setMetadata('k', { custom: {} });
-    expect(await policyStatus(store, 'k')).toBeUndefined();
+    expect(await store.policyStatus('k')).toBeUndefined();
   });
 });

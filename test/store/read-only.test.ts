@@ -14,7 +14,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { backupStore, exportPlain, exportStore, initStore, openStore, rawKey, verifyStore, type Store } from '../../src/index.js';
+import { initStore, openStore, rawKey, type Store } from '../../src/index.js';
 import { openStoreFile } from '../../src/storage/sqlite/open.js';
 import { mountReadOnly } from '../helpers/mounts.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -109,8 +109,8 @@ describe('a clean store on a read-only mount', () => {
           expect(await code(change)).toBe('E_READ_ONLY');
         }
         for (const logged of [
-          backupStore(store, join(home, 'backup.db')), verifyStore(store), exportPlain(store, join(home, 'out.env'), { format: 'env' }),
-          exportStore(store, join(home, 'out.sbx'), { key: { passphrase: 'export-passphrase' } }),
+          store.backup(join(home, 'backup.db')), store.verify(), store.exportPlain(join(home, 'out.env'), { format: 'env' }),
+          store.exportBundle(join(home, 'out.sbx'), { key: { passphrase: 'export-passphrase' } }),
         ]) {
           await expect(logged).rejects.toMatchObject({ code: 'E_READ_ONLY', message: expect.stringMatching(/is always recorded in the audit log/) });
         }

@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openStore, rawKey, verifyStore } from '../../src/index.js';
+import { openStore, rawKey } from '../../src/index.js';
 import { SCHEMA_VERSION } from '../../src/storage/sqlite/schema.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -42,7 +42,7 @@ describe('a schema-3 store (test/fixtures/store-schema3.db, before versions reco
       expect((await store.get('app/db-password', { version: 1 })).json).toBe(false);
       await expect(store.get('app/api-key')).rejects.toMatchObject({ code: 'E_DELETED' });
       await expect(store.get('other/token', { version: 1 })).rejects.toMatchObject({ code: 'E_DESTROYED' });
-      expect(await verifyStore(store, { deep: true })).toMatchObject({ ok: true, problems: [] });
+      expect(await store.verify({ deep: true })).toMatchObject({ ok: true, problems: [] });
       expect(await store.verifyAudit()).toMatchObject({ ok: true });
       // A JSON version written after the upgrade sits beside the old ones; rollback keeps each one's kind.
       await store.put('app/config', '{"host":"db2.internal"}', { json: true });
@@ -58,7 +58,7 @@ describe('a schema-3 store (test/fixtures/store-schema3.db, before versions reco
     expect(oldRows).toEqual(expect.arrayContaining(macsBefore as unknown[]));
     after.close();
     const again = await openStore(path, rawKey(KEY));
-    expect(await verifyStore(again, { deep: true })).toMatchObject({ ok: true });
+    expect(await again.verify({ deep: true })).toMatchObject({ ok: true });
     expect((await again.get('app/config', { version: 2 })).json).toBe(true);
     await again.close();
   });
@@ -72,7 +72,7 @@ describe('a schema-2 store (test/fixtures/store-schema2.db)', () => {
     try {
       const status = await store.status();
       expect(status.schemaVersion).toBe(SCHEMA_VERSION);
-      expect(SCHEMA_VERSION).toBe(4);
+      expect(SCHEMA_VERSION).toBe(5);
       expect(status.keys.map((k) => [k.version, k.status])).toEqual([[1, 'retired'], [2, 'primary']]);
       expect((await store.get('app/db-password')).value.text()).toBe('v2-password-2');
       expect((await store.get('app/db-password', { version: 1 })).value.text()).toBe('v2-password-1');
@@ -83,17 +83,21 @@ describe('a schema-2 store (test/fixtures/store-schema2.db)', () => {
       expect(await store.getMetadata('app/db-password')).toMatchObject({ maxVersions: 5, custom: { owner: 'ops' } });
       expect(await store.getConfig('audit.reads')).toBe('false');
       expect(await store.verifyAudit()).toMatchObject({ ok: true, entries: 12 });
-      expect(await verifyStore(store, { deep: true })).toMatchObject({ ok: true, problems: [] });
+      expect(await store.verify({ deep: true })).toMatchObject({ ok: true, problems: [] });
       await store.undelete('app/api-key');
       expect([...(await store.get('app/api-key')).value.expose()]).toEqual([0, 1, 2, 255]);
       await store.put('app/new', 'after the upgrade');
+      // Schema 4's records table came empty, and takes records at once.
+      expect(await store.listRecords('token')).toEqual([]);
+      await store.changeRecords({ action: 'policy.write' }, (tx) => tx.put('policy', 'app', 'after the upgrade'));
     } finally {
       await store.close();
     }
     // Sealed for good: the next open finds a store of the new generation, and an edit is now caught.
     const again = await openStore(path, rawKey(KEY));
     expect((await again.get('app/new')).value.text()).toBe('after the upgrade');
-    expect(await verifyStore(again, { deep: true })).toMatchObject({ ok: true });
+    expect(await again.readRecord('policy', 'app')).toBe('after the upgrade');
+    expect(await again.verify({ deep: true })).toMatchObject({ ok: true });
     await again.close();
     const db = new Database(path);
     db.prepare("UPDATE secrets SET current_version = 1 WHERE name = 'app/db-password'").run();
@@ -117,7 +121,7 @@ describe('a schema-1 store (test/fixtures/store-schema1.db)', () => {
     const store = await openStore(copyOf('store-schema1.db'), rawKey(KEY));
     try {
       expect((await store.get('app/db-password')).value.text()).toBe('v1-password-2');
-      expect(await verifyStore(store, { deep: true })).toMatchObject({ ok: true, problems: [] });
+      expect(await store.verify({ deep: true })).toMatchObject({ ok: true, problems: [] });
       expect(await store.verifyAudit()).toMatchObject({ ok: true });
     } finally {
       await store.close();

@@ -1,9 +1,8 @@
 /** backup, restore, verify: snapshots of the encrypted store file and checks of its soundness. */
 import type { Command } from 'commander';
 import { StoreError } from '../../errors.js';
-import { backupStore } from '../../store/backup/backup.js';
 import { restoreStore } from '../../store/backup/restore.js';
-import { gravestCode, VerificationError, verifyStore, type VerifyReport } from '../../store/backup/verify.js';
+import { gravestCode, VerificationError, type VerifyReport } from '../../store/backup/verify.js';
 import type { Context } from '../context.js';
 import { sourceForOpen } from '../master.js';
 import { progressBar } from '../progress.js';
@@ -54,7 +53,7 @@ export function registerBackup(program: Command, ctx: Context): void {
         let copying = true;
         let r;
         try {
-          r = await backupStore(store, file, {
+          r = await store.backup(file, {
             verify: opts.verify ?? false,
             onProgress: copyBar.update,
             onVerifyProgress: (done, total) => {
@@ -113,7 +112,7 @@ export function registerBackup(program: Command, ctx: Context): void {
         const bar = progressBar(ctx.io, 'verify');
         let r: VerifyReport;
         try {
-          r = await verifyStore(store, { deep: opts.deep ?? false, onProgress: bar.update });
+          r = await store.verify({ deep: opts.deep ?? false, onProgress: bar.update });
         } finally {
           bar.end();
         }

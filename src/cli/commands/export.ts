@@ -5,9 +5,7 @@ import { StoreError } from '../../errors.js';
 import { BUNDLE_SCRYPT_LIMITS, DEFAULT_SCRYPT, MAX_BUNDLE_LOG_N, MIN_LOG_N, checkScryptParams } from '../../crypto/kdf.js';
 import { readAgeRecipientsFile } from '../../crypto/age-identity.js';
 import { createKeyFile } from '../../crypto/master/keyfile.js';
-import { exportStore } from '../../store/transfer/export.js';
-import { detectImportFormat, importBundle } from '../../store/transfer/import.js';
-import { exportPlain, importPlain } from '../../store/transfer/plaintext.js';
+import { detectImportFormat } from '../../store/transfer/import.js';
 import type { AgeIdentity, BundleKey, ConflictPolicy, ExportReport, ImportReport, PlainFormat } from '../../store/transfer/types.js';
 import { wholeNumber, type Context } from '../context.js';
 import { interruptible } from '../interrupt.js';
@@ -142,9 +140,9 @@ A plaintext export takes each current live value; JSON needs UTF-8 values, .env 
       await ctx.withStore(cmd, async (store) => {
         let report: ExportReport;
         if (toAge) {
-          report = await exportStore(store, file, { recipients, armor: opts.armor, prefix: opts.prefix, allVersions: opts.allVersions });
+          report = await store.exportBundle(file, { recipients, armor: opts.armor, prefix: opts.prefix, allVersions: opts.allVersions });
         } else if (opts.plaintext) {
-          report = await exportPlain(store, file, { format: opts.format!, prefix: opts.prefix });
+          report = await store.exportPlain(file, { format: opts.format!, prefix: opts.prefix });
           await ctx.note(`warning: ${file} holds ${report.secrets} secret value(s) in plain text: protect it and delete it when done`);
         } else {
           let key: BundleKey;
@@ -160,7 +158,7 @@ A plaintext export takes each current live value; JSON needs UTF-8 values, .env 
             key = { passphrase: pw, scrypt: opts.scryptLogN !== undefined ? { logN: opts.scryptLogN } : undefined };
           }
           try {
-            report = await exportStore(store, file, { key, prefix: opts.prefix, allVersions: opts.allVersions });
+            report = await store.exportBundle(file, { key, prefix: opts.prefix, allVersions: opts.allVersions });
           } finally {
             pw?.fill(0);
           }
@@ -232,11 +230,11 @@ write that follows is one transaction, which Ctrl-C does not cut short.`)
         try {
           if (format === 'age') {
             const identities: AgeIdentity[] = opts.identity.map((identityFile) => ({ identityFile }));
-            report = await importBundle(store, file, { onConflict: opts.onConflict, dryRun: opts.dryRun, identities, signal: interrupt.signal });
+            report = await store.importBundle(file, { onConflict: opts.onConflict, dryRun: opts.dryRun, identities, signal: interrupt.signal });
           } else if (format === 'bundle') {
             let pw: Uint8Array | undefined;
             try {
-              report = await importBundle(store, file, {
+              report = await store.importBundle(file, {
                 onConflict: opts.onConflict,
                 dryRun: opts.dryRun,
                 signal: interrupt.signal,
@@ -253,7 +251,7 @@ write that follows is one transaction, which Ctrl-C does not cut short.`)
               pw?.fill(0);
             }
           } else {
-            report = await importPlain(store, file, {
+            report = await store.importPlain(file, {
               format, onConflict: opts.onConflict, dryRun: opts.dryRun, prefix: opts.prefix, allowEmpty: opts.allowEmpty, signal: interrupt.signal,
             });
           }

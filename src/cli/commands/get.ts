@@ -3,7 +3,6 @@ import { tryUtf8, toBase64 } from '../../crypto/bytes.js';
 import { StoreError } from '../../errors.js';
 import { write } from '../io.js';
 import { wholeNumber, type Context } from '../context.js';
-import { expiryOf } from '../../store/policy.js';
 import { SecretBytes } from '../../crypto/secret.js';
 import { fieldOf } from '../get-field.js';
 
@@ -49,7 +48,7 @@ export function registerGet(program: Command, ctx: Context): void {
       // Checked before the store is opened: no passphrase asked for nothing.
       const clip = opts.clip ? await import('../get-clip.js').then((m) => m.clipPlan(opts, ctx.io.env)) : undefined;
       await ctx.withStore(cmd, async (store) => {
-        const expiry = await expiryOf(store, name);
+        const expiry = await store.expiryOf(name);
         if (expiry !== undefined && Date.now() >= expiry.getTime()) {
           const what = `${name} expired at ${expiry.toISOString()} (rotation policy)`;
           if (opts.strict) throw new StoreError('E_NOT_FOUND', what, [`rotate it: store rotate ${name}`]);

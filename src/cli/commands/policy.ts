@@ -4,7 +4,6 @@ import { StoreError } from '../../errors.js';
 import { readValue } from './set.js';
 import { SecretBytes } from '../../crypto/secret.js';
 import { addGenerateOptions, generateBytes, generatePlan, type GenerateOptions } from '../generate-options.js';
-import { dueSecrets, policyStatus, rotateValue, setPolicy } from '../../store/policy.js';
 import { stripNewline } from '../secret-input.js';
 import { parseDuration } from '../progress.js';
 import { table, type Context } from '../context.js';
@@ -46,7 +45,7 @@ export function registerPolicy(program: Command, ctx: Context): void {
         const raw = generated ? generateBytes(generated) : await readValue(name, opts, ctx, store);
         try {
           const value = opts.trimNewline ? stripNewline(raw) : raw;
-          const r = await rotateValue(store, name, new SecretBytes(value), { allowEmpty: opts.allowEmpty });
+          const r = await store.rotateValue(name, new SecretBytes(value), { allowEmpty: opts.allowEmpty });
           if (opts.json) await ctx.json({ ...r, ...(generated ? { generated } : {}) });
           else await ctx.out(`${r.name}: version ${r.version} (rotated${generated ? `, generated ${generated.length} ${generated.charset} characters` : ''})`);
         } finally {
@@ -65,8 +64,8 @@ export function registerPolicy(program: Command, ctx: Context): void {
     .option('--json', 'print the policy status as JSON')
     .action(async (name: string, opts: { rotateEvery: number; expiresAfter?: number; json?: boolean }, cmd: Command) => {
       await ctx.withStore(cmd, async (store) => {
-        await setPolicy(store, name, { rotateEveryMs: opts.rotateEvery, ...(opts.expiresAfter !== undefined ? { expiresAfterMs: opts.expiresAfter } : {}) });
-        const st = (await policyStatus(store, name))!;
+        await store.setPolicy(name, { rotateEveryMs: opts.rotateEvery, ...(opts.expiresAfter !== undefined ? { expiresAfterMs: opts.expiresAfter } : {}) });
+        const st = (await store.policyStatus(name))!;
         if (opts.json) return ctx.json(st);
         return ctx.out(`${name}: rotate every ${human(st.policy.rotateEveryMs)}, next due ${st.dueAt.toISOString()}`
           + (st.expiresAt ? `, expires ${st.expiresAt.toISOString()}` : ''));
@@ -79,7 +78,7 @@ export function registerPolicy(program: Command, ctx: Context): void {
     .option('--json', 'print as JSON (null: no policy)')
     .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
       await ctx.withStore(cmd, async (store) => {
-        const st = await policyStatus(store, name);
+        const st = await store.policyStatus(name);
         if (opts.json) return ctx.json(st ?? null);
         if (!st) return ctx.out(`${name}: no rotation policy`);
         return ctx.out([
@@ -98,7 +97,7 @@ export function registerPolicy(program: Command, ctx: Context): void {
     .description('list secrets past their rotation date; exit 10 when any')
     .option('--json', 'print as JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const due = await ctx.withStore(cmd, (store) => dueSecrets(store));
+      const due = await ctx.withStore(cmd, (store) => store.dueSecrets());
       if (opts.json) await ctx.json(due);
       else if (due.length > 0) {
         await ctx.out(table(['NAME', 'DUE AT', 'OVERDUE', 'EXPIRED'],

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { StoreError } from '../../errors.js';
 import type { AuditSummary } from '../../store/audit-summary.js';
-import { collectStats, type StoreStats } from '../../store/stats.js';
+import type { StoreStats } from '../../store/stats.js';
 import { writeFileAtomic } from '../../platform/atomic-file.js';
 import type { Context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
@@ -68,7 +68,7 @@ The file holds counts and times only, never a secret's name or value.`)
       if (opts.json && opts.format !== undefined && opts.format !== 'json') throw new StoreError('E_USAGE', '--json and --format exclude each other');
       const format = (opts.json ? 'json' : opts.format ?? 'text') as Format;
       if (!FORMATS.includes(format)) throw new StoreError('E_USAGE', `--format is ${FORMATS.join(', ')}, not "${format}"`);
-      const stats = await ctx.withStore(cmd, (store) => collectStats(store, undefined, { verifyAudit: opts.verifyAudit }));
+      const stats = await ctx.withStore(cmd, (store) => store.stats({ verifyAudit: opts.verifyAudit }));
       const out = format === 'json' ? jsonLine(stamped(stats)) : format === 'prometheus' ? prometheusText(stats) : text(stats);
       // 0644: node_exporter runs as its own user, and the file holds no secret.
       if (opts.output !== undefined) writeFileAtomic(opts.output, out, 0o644);

@@ -195,6 +195,20 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     { line: 'store check --require db/url:url --require api/key:hex,min=32', does: 'exit 10 listing every missing or malformed secret' },
     { line: 'store check --require-file required-secrets || exit 1', does: "in an app's start script" },
   ],
+  token: [
+    { line: 'store token create --policy app-ro --ttl 24h > ~/.vault-token', does: 'a token for store serve, valid a day, straight into a file' },
+    { line: 'store token list', does: 'the live tokens: accessors, policies, expiry (never the tokens)' },
+  ],
+  'token create': [
+    { line: 'store token create --policy ci --ttl 1h --num-uses 20 --display-name deploy', does: 'a short-lived token for one CI job' },
+    { line: 'store token create --policy root --json', does: "a root token (no expiry), as Vault's auth object" },
+  ],
+  'token list': [
+    { line: 'store token list --json', does: 'the same as JSON' },
+  ],
+  'token revoke': [
+    { line: 'store token revoke Q3d7h2kLw9TzX1pRbN6mYc4s', does: 'revoke a token and the tokens it made, by its accessor' },
+  ],
   completion: [
     { line: 'source <(store completion bash)', does: 'bash completion (in ~/.bashrc)' },
     { line: 'store completion fish | source', does: 'fish completion (in ~/.config/fish/config.fish)' },

@@ -15,7 +15,7 @@ import { SCHEMA_VERSION } from './schema.js';
 import { isBusy, storeFileError } from './errors.js';
 import type { KeyStatus } from '../../crypto/keyset.js';
 import type {
-  AuditFilter, AuditHead, AuditRow, Awaitable, ExclusiveOptions, FileCapabilities, HeldLock, RawJoined, RawKey, RawListRow, RawMeta, RawOps, RawRewrap, RawSecret, RawStorage, RawVersion,
+  AuditFilter, AuditHead, AuditRow, Awaitable, ExclusiveOptions, FileCapabilities, HeldLock, RawJoined, RawKey, RawListRow, RawMeta, RawOps, RawRecord, RawRewrap, RawSecret, RawStorage, RawVersion,
   StateRow, StoreCounts, WriteOptions,
 } from '../storage.js';
 
@@ -92,6 +92,12 @@ function toFound(name: string, r: GetRow | undefined, current: boolean): RawJoin
     mac: current ? null : r[13],
   };
   return { secret, version };
+}
+
+interface RecordCols { kind: string; id: string; value: string; mac: Blob }
+
+function toRecord(r: RecordCols): RawRecord {
+  return { kind: r.kind, id: r.id, value: r.value, mac: bytes(r.mac) };
 }
 
 function buffer(b: Uint8Array | null): Buffer | null {
@@ -209,6 +215,11 @@ function prepare(db: Database) {
     stateMac: p('SELECT mac FROM state WHERE id = 1').pluck(),
     putState: p(`INSERT INTO state (id, digest, audit_seq, audit_mac, mac) VALUES (1, ?, ?, ?, ?)
       ON CONFLICT(id) DO UPDATE SET digest = excluded.digest, audit_seq = excluded.audit_seq, audit_mac = excluded.audit_mac, mac = excluded.mac`),
+    getRecord: p('SELECT kind, id, value, mac FROM records WHERE kind = ? AND id = ?'),
+    putRecord: p(`INSERT INTO records (kind, id, value, mac) VALUES (?, ?, ?, ?)
+      ON CONFLICT(kind, id) DO UPDATE SET value = excluded.value, mac = excluded.mac`),
+    deleteRecord: p('DELETE FROM records WHERE kind = ? AND id = ?'),
+    listRecords: p('SELECT kind, id, value, mac FROM records WHERE kind = ? ORDER BY id'),
   };
   return [statements, begin, syncNormal, syncFull] as const;
 }
@@ -260,7 +271,7 @@ export class SqliteStorage implements RawStorage {
       translate(e, this.#path);
     }
     this.#db = db;
-    this.#eachSecret = this.#eachVersion = this.#scan = undefined;
+    this.#eachSecret = this.#eachVersion = this.#eachRecord = this.#scan = undefined;
   }
 
   /** The file this storage reads, for messages. */
@@ -440,6 +451,28 @@ export class SqliteStorage implements RawStorage {
     this.#s.putState.run(buffer(row.digest), row.auditSeq, buffer(row.auditMac), buffer(row.mac));
   }
 
+  getRecord(kind: string, id: string): RawRecord | undefined {
+    const r = this.#s.getRecord.get(kind, id) as RecordCols | undefined;
+    return r && toRecord(r);
+  }
+
+  putRecord(r: RawRecord): void {
+    this.#s.putRecord.run(r.kind, r.id, r.value, buffer(r.mac));
+  }
+
+  deleteRecord(kind: string, id: string): boolean {
+    return this.#s.deleteRecord.run(kind, id).changes === 1;
+  }
+
+  listRecords(kind: string): RawRecord[] {
+    return (this.#s.listRecords.all(kind) as RecordCols[]).map(toRecord);
+  }
+
+  eachRecord(fn: (row: RawRecord) => void): void {
+    this.#eachRecord ??= this.#db.prepare('SELECT kind, id, value, mac FROM records ORDER BY kind, id');
+    for (const r of this.#eachRecord.iterate() as IterableIterator<RecordCols>) fn(toRecord(r));
+  }
+
   eachSecret(fn: (row: RawSecret) => void): void {
     this.#eachSecret ??= this.#db.prepare(`SELECT ${SECRET_COLS} FROM secrets s ${WITH_HEAD} ORDER BY s.id`);
     for (const r of this.#eachSecret.iterate() as IterableIterator<SecretCols>) fn(toSecret(r));
@@ -454,6 +487,7 @@ export class SqliteStorage implements RawStorage {
   // Prepared on first use: only sealing and verification scan, and the constructor is on every command's start-up path.
   #eachSecret: { iterate(...params: unknown[]): IterableIterator<unknown> } | undefined;
   #eachVersion: { iterate(...params: unknown[]): IterableIterator<unknown> } | undefined;
+  #eachRecord: { iterate(...params: unknown[]): IterableIterator<unknown> } | undefined;
 
   // ---- transactions ---------------------------------------------------
   // One connection, so one transaction at a time: a body awaits, and

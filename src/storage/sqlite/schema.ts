@@ -78,7 +78,18 @@ export const MIGRATIONS: readonly string[] = [
     mac       BLOB NOT NULL
   );
   `,
-  // 4: what a version's value is (src/store/content.ts): 1 when it is the UTF-8 text of a JSON object
+  // 4: small authenticated records of `store serve`'s state (tokens by hash, token accessors,
+  // ACL policies, AppRole roles and secret-ids), as JSON text, each MAC'd like every other row.
+  `
+  CREATE TABLE records (
+    kind  TEXT NOT NULL,
+    id    TEXT NOT NULL,
+    value TEXT NOT NULL,
+    mac   BLOB,
+    PRIMARY KEY (kind, id)
+  ) WITHOUT ROWID;
+  `,
+  // 5: what a version's value is (src/store/content.ts): 1 when it is the UTF-8 text of a JSON object
   // (a Vault-style secret), 0 for plain bytes. Every older version is plain bytes, as it was written.
   // The row MACs cover it only when it is 1 (src/store/integrity/rows.ts), so no older row's MAC changes.
   `

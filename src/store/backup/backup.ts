@@ -12,8 +12,8 @@ import type { Keyset } from '../../crypto/keyset.js';
 import { readHeader, storeIdHex } from '../header.js';
 import { unwrapKeyset } from '../keys.js';
 import { authenticate } from '../open.js';
-import { contextOf, eventsOf, type Store, type StoreContext } from '../store.js';
-import { reported } from '../events.js';
+import type { Store } from '../store.js';
+import type { StoreContext } from '../context.js';
 import { SqliteStorage } from '../../storage/sqlite/driver.js';
 import { openStoreFile } from '../../storage/sqlite/open.js';
 import { storeFileError } from '../../storage/sqlite/errors.js';
@@ -79,12 +79,7 @@ async function verifyCopy(c: StoreContext, tmp: string, shownAs: string, onProgr
  * master key the store had when the backup was taken.
  * @throws E_STORE_EXISTS (never overwrites), E_IO, E_CLOSED; with `verify`, VerificationError (E_TAMPERED, E_NOT_A_STORE)
  */
-export async function backupStore(store: Store, file: string, options: BackupOptions = {}): Promise<BackupReport> {
-  return reported(eventsOf(store), 'backupStore', undefined, () => backupStoreUnreported(store, file, options));
-}
-
-async function backupStoreUnreported(store: Store, file: string, options: BackupOptions): Promise<BackupReport> {
-  const c = contextOf(store);
+export async function writeBackup(c: StoreContext, file: string, options: BackupOptions = {}): Promise<BackupReport> {
   refuseUnlogged(c, 'a backup');
   const started = performance.now();
   refuseExisting(file, 'a backup never overwrites a file: choose a new name');
@@ -122,4 +117,9 @@ async function backupStoreUnreported(store: Store, file: string, options: Backup
   } finally {
     removeTemp(tmp);
   }
+}
+
+/** `store.backup(file, options)`, as a function of the store (the library's API before the method). */
+export function backupStore(store: Store, file: string, options: BackupOptions = {}): Promise<BackupReport> {
+  return store.backup(file, options);
 }

@@ -9,8 +9,8 @@ import { basename, dirname } from 'node:path';
 import { StoreError } from '../../errors.js';
 import { storeIdHex } from '../header.js';
 import { withExclusiveLock } from '../../platform/lock.js';
-import { openStore, type MasterKeyChoice } from '../open.js';
-import { contextOf, type Store } from '../store.js';
+import { openContext, type MasterKeyChoice } from '../open.js';
+import { closeContext, type StoreContext } from '../context.js';
 import { removeLeftovers } from '../leftovers.js';
 import { copyFileInto, setJournalMode, settle, storeIdOf, whileQuiesced } from '../../storage/sqlite/files.js';
 import { exists, fsFail, privateTemp, removeTemp, renamed, sameFile, syncDir, syncFile } from './files.js';
@@ -184,16 +184,16 @@ export async function restoreStore(path: string, backupFile: string, master: Mas
     const tmp = privateTemp(path, 'restore');
     try {
       copyFileInto(backupFile, tmp, { sync: true });
-      let store: Store;
+      // The copy is opened as a bare context: it is checked and recorded in, never served through a Store.
+      let c: StoreContext;
       try {
-        store = await openStore(tmp, master);
+        c = await openContext(tmp, master);
       } catch (e) {
         throw renamed(e, tmp, backupFile);
       }
       let report: VerifyReport;
       let live: { present: boolean; id: string | undefined };
       try {
-        const c = contextOf(store);
         const storeId = storeIdHex(c.header);
         live = liveStoreId(path);
         if (live.present && !options.force) {
@@ -213,7 +213,7 @@ export async function restoreStore(path: string, backupFile: string, master: Mas
         // The restored store's own log says where it came from.
         if (report.ok) await c.storage.write((tx) => c.audit.append(tx, { action: 'restore', outcome: 'ok', detail: `from ${backupFile}` }));
       } finally {
-        await store.close();
+        await closeContext(c);
       }
       report.problems = report.problems.map((p) => ({ ...p, message: p.message.split(tmp).join(backupFile) }));
       if (!report.ok) {

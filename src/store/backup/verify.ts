@@ -9,8 +9,8 @@ import { openValue } from '../../crypto/envelope.js';
 import { equalBytes, wipe } from '../../crypto/bytes.js';
 import { readHeader, storeIdHex } from '../header.js';
 import { reloadKeyset, verifyMasterCheck } from '../keys.js';
-import { contextOf, eventsOf, type Store, type StoreContext } from '../store.js';
-import { reported } from '../events.js';
+import type { Store } from '../store.js';
+import type { StoreContext } from '../context.js';
 import type { Storage, VersionRow } from '../../storage/storage.js';
 import { checkState } from '../integrity/state.js';
 import { refuseUnlogged } from '../read-only.js';
@@ -243,14 +243,10 @@ export async function inspect(c: Inspected, options: VerifyOptions): Promise<Ver
  * key against the stored check, every data key unwraps, every version's key
  * is present; with `deep`, every live and deleted version decrypts. Problems
  * are listed in the report (not thrown); `ok` is false when there are any.
- * @throws E_CLOSED
+ * The verification and its outcome are recorded in the audit log.
+ * @throws E_READ_ONLY
  */
-export async function verifyStore(store: Store, options: VerifyOptions = {}): Promise<VerifyReport> {
-  return reported(eventsOf(store), 'verifyStore', undefined, () => verifyStoreUnreported(store, options));
-}
-
-async function verifyStoreUnreported(store: Store, options: VerifyOptions): Promise<VerifyReport> {
-  const c = contextOf(store);
+export async function verifyAndRecord(c: StoreContext, options: VerifyOptions = {}): Promise<VerifyReport> {
   refuseUnlogged(c, 'a verification');
   const report = await inspect(c, options);
   const outcome = report.ok ? 'ok' : gravestCode(report.problems);
@@ -261,4 +257,9 @@ async function verifyStoreUnreported(store: Store, options: VerifyOptions): Prom
     if (report.ok || !(e instanceof StoreError) || e.code !== 'E_TAMPERED') throw e;
   }
   return report;
+}
+
+/** `store.verify(options)`, as a function of the store (the library's API before the method). */
+export function verifyStore(store: Store, options: VerifyOptions = {}): Promise<VerifyReport> {
+  return store.verify(options);
 }

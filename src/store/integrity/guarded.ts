@@ -10,7 +10,7 @@
 import { LtHash } from '../../crypto/lthash.js';
 import { lthashElement, macMatches } from '../../crypto/mac.js';
 import type {
-  AuditFilter, AuditHead, AuditRow, KeyRow, RawJoined, RawKey, RawMeta, RawOps, RawSecret, RawStorage, RawVersion, RewrapRow,
+  AuditFilter, AuditHead, AuditRow, KeyRow, RawJoined, RawKey, RawMeta, RawOps, RawRecord, RawSecret, RawStorage, RawVersion, RecordEntry, RewrapRow,
   ScannedVersion, SecretAndVersion, SecretListRow, SecretRow, Storage, StorageOps, StoreCounts, VersionHead, VersionRow,
   ExclusiveOptions, FileCapabilities, HeldLock, WriteOptions,
 } from '../../storage/storage.js';
@@ -118,6 +118,14 @@ export class RowChecks {
   secret(r: RawSecret, name?: string): void {
     RowAuthenticator.check(this.auth.secret(r), r.mac, place.secret(r));
     if (name !== undefined && r.name !== name) throw tampered(`secret ${name}`, `was asked for, but the row found is ${place.secret(r)}`);
+  }
+
+  /**
+   * A record row, MAC'd under the kind and id it was asked for (`kind`, `id`;
+   * by default its own): a row SQLite returned from another place fails.
+   */
+  record(r: RawRecord, kind: string = r.kind, id: string = r.id): void {
+    RowAuthenticator.check(this.auth.record({ kind, id, value: r.value }), r.mac, place.record(kind, id));
   }
 
   /** A version row, which must belong to `secretId` (and be `version`, when given). */
@@ -502,6 +510,41 @@ export class GuardedTx implements StorageOps {
   async deleteAuditThrough(seq: number): Promise<void> {
     await this.raw.deleteAuditThrough(seq);
   }
+
+  // ---- records ----------------------------------------------------------
+
+  /** The stored row of (kind, id), checked under that place; undefined when there is none. */
+  async #storedRecord(kind: string, id: string): Promise<RawRecord | undefined> {
+    const r = await this.raw.getRecord(kind, id);
+    if (r) this.#check.record(r, kind, id);
+    return r;
+  }
+
+  async getRecord(kind: string, id: string): Promise<string | undefined> {
+    return (await this.#storedRecord(kind, id))?.value;
+  }
+
+  async putRecord(kind: string, id: string, value: string): Promise<void> {
+    const old = await this.#storedRecord(kind, id);
+    const mac = this.auth.record({ kind, id, value });
+    await this.raw.putRecord({ kind, id, value, mac });
+    this.#swap(old?.mac, mac);
+  }
+
+  async deleteRecord(kind: string, id: string): Promise<boolean> {
+    const old = await this.#storedRecord(kind, id);
+    if (!old) return false;
+    await this.raw.deleteRecord(kind, id);
+    this.#swap(old.mac, null);
+    return true;
+  }
+
+  async listRecords(kind: string): Promise<RecordEntry[]> {
+    return (await this.raw.listRecords(kind)).map((r) => {
+      this.#check.record(r, kind);
+      return { id: r.id, value: r.value };
+    });
+  }
 }
 
 /** `Storage` with every row authenticated, over a driver's raw storage. */
@@ -596,4 +639,8 @@ export class GuardedStorage implements Storage {
   }
   insertAudit(row: AuditRow) { return this.write((tx) => tx.insertAudit(row)); }
   deleteAuditThrough(seq: number) { return this.write((tx) => tx.deleteAuditThrough(seq)); }
+  getRecord(kind: string, id: string) { return this.read((tx) => tx.getRecord(kind, id)); }
+  listRecords(kind: string) { return this.read((tx) => tx.listRecords(kind)); }
+  putRecord(kind: string, id: string, value: string) { return this.write((tx) => tx.putRecord(kind, id, value)); }
+  deleteRecord(kind: string, id: string) { return this.write((tx) => tx.deleteRecord(kind, id)); }
 }

@@ -1,6 +1,6 @@
 /**
  * Row MACs: every row that carries meaning (header entries, data keys,
- * secrets, versions) and the state row are authenticated with HMAC-SHA256
+ * secrets, versions, records) and the state row are authenticated with HMAC-SHA256
  * under the store's integrity key, over a canonical encoding of the row as
  * stored, bound to the store id, the row's kind and its identity (primary
  * key). Someone who can write the file but lacks the master key can neither
@@ -17,13 +17,14 @@
 import { TamperedError } from '../../errors.js';
 import { Hmac, macMatches } from '../../crypto/mac.js';
 import { wipe } from '../../crypto/bytes.js';
-import type { KeyRow, RawMeta, RawSecret, RawVersion } from '../../storage/storage.js';
+import type { KeyRow, RawMeta, RawRecord, RawSecret, RawVersion } from '../../storage/storage.js';
 
 const LABELS = {
   meta: 'strongbox/row/meta/v1',
   key: 'strongbox/row/key/v1',
   secret: 'strongbox/row/secret/v1',
   version: 'strongbox/row/version/v1',
+  record: 'strongbox/row/record/v1',
   state: 'strongbox/state/v1',
 } as const;
 
@@ -160,6 +161,7 @@ export const place = {
   key: (r: { version: unknown }) => `data key ${String(r.version)}`,
   secret: (r: { id: unknown; name?: unknown }) => (typeof r.name === 'string' ? `secret ${r.name}` : `secret id ${String(r.id)}`),
   version: (name: string, r: { version: unknown }) => `${name} version ${String(r.version)}`,
+  record: (kind: unknown, id: unknown) => `record ${String(kind)}/${String(id)}`,
 };
 
 export function tampered(where: string, what: string): TamperedError {
@@ -191,7 +193,7 @@ export class RowAuthenticator {
     this.#canon = new Canon(this.#hmac);
     this.#prefix = {
       meta: prefix(LABELS.meta, storeId), key: prefix(LABELS.key, storeId), secret: prefix(LABELS.secret, storeId),
-      version: prefix(LABELS.version, storeId), state: prefix(LABELS.state, storeId),
+      version: prefix(LABELS.version, storeId), record: prefix(LABELS.record, storeId), state: prefix(LABELS.state, storeId),
     };
   }
 
@@ -233,6 +235,11 @@ export class RowAuthenticator {
     return this.#mac('version', () => place.version(name, r), (c) => c
       .int(r.secretId, 'secret_id').int(r.version, 'version').int(r.createdAt, 'created_at')
       .optInt(r.deletedAt, 'deleted_at').optInt(r.destroyedAt, 'destroyed_at').optInt(r.keyId, 'key_id').contentType(r.json, 'json'));
+  }
+
+  /** Bound to (kind, id): a record moved to another kind or id fails its MAC there. */
+  record(r: Omit<RawRecord, 'mac'>): Uint8Array {
+    return this.#mac('record', () => place.record(r.kind, r.id), (c) => c.text(r.kind, 'kind').text(r.id, 'id').text(r.value, 'value'));
   }
 
   state(digest: Uint8Array, auditSeq: number, auditMac: Uint8Array): Uint8Array {

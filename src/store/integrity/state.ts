@@ -13,7 +13,7 @@ import { LtHash } from '../../crypto/lthash.js';
 import { lthashElement } from '../../crypto/mac.js';
 import { fromHexStrict } from '../../crypto/bytes.js';
 import { TamperedError } from '../../errors.js';
-import type { RawOps, RawSecret, RawVersion } from '../../storage/storage.js';
+import type { RawOps, RawRecord, RawSecret, RawVersion } from '../../storage/storage.js';
 import { EMPTY_AUDIT_MAC, loadState, RowChecks, saveState } from './guarded.js';
 import { place, type RowAuthenticator } from './rows.js';
 
@@ -60,6 +60,14 @@ export async function sealRows(raw: RawOps, auth: RowAuthenticator): Promise<voi
       await raw.updateVersion({ ...v, mac: vmac });
       digest.add(lthashElement(vmac));
     }
+  }
+  // Records came with schema 4, after rows were authenticated: an older store has none, but seal whatever is there.
+  const records: RawRecord[] = [];
+  await raw.eachRecord((r) => records.push(r));
+  for (const r of records) {
+    const mac = auth.record(r);
+    await raw.putRecord({ ...r, mac });
+    digest.add(lthashElement(mac));
   }
   await saveState(raw, auth, { digest, auditSeq: head.seq, auditMac: head.mac });
 }
@@ -115,6 +123,7 @@ export async function checkState(raw: RawOps, auth: RowAuthenticator, limit = 50
     if (name === undefined) add(`${place.version(`secret id ${v.secretId}`, v)} belongs to no secret`);
     row(v.mac, () => checks.version(name ?? `secret id ${v.secretId}`, v, v.secretId));
   });
+  await raw.eachRecord((r) => row(r.mac, () => checks.record(r)));
   if (state) {
     if (!sum.equals(state.digest)) {
       add('the rows do not add up to the authenticated digest of the store: a row was removed, or an older copy of a row was put back');

@@ -17,9 +17,9 @@ import { keyFileHeader } from '../../crypto/bundle/keys.js';
 import { Bundle, bytesSource } from '../../crypto/bundle/reader.js';
 import { BundleWriter } from '../../crypto/bundle/writer.js';
 import { randomBytes } from '../../crypto/random.js';
-import { reported } from '../events.js';
 import { refuseUnlogged } from '../read-only.js';
-import { contextOf, eventsOf, type Store, type StoreContext } from '../store.js';
+import type { Store } from '../store.js';
+import type { StoreContext } from '../context.js';
 import type { StorageOps } from '../../storage/storage.js';
 import { newBundleKey } from './bundle-key.js';
 import { checkPrefix, usage } from './checks.js';
@@ -33,12 +33,7 @@ import { MAX_AGE_BUNDLE_BYTES, type ExportOptions, type ExportReport } from './t
  * One consistent snapshot; records written one by one.
  * @throws E_USAGE (file exists), E_IO, E_MASTER_KEY, E_INSECURE_KEYFILE, E_TAMPERED
  */
-export async function exportStore(store: Store, path: string, options: ExportOptions): Promise<ExportReport> {
-  return reported(eventsOf(store), 'exportStore', undefined, () => exportStoreUnreported(store, path, options));
-}
-
-async function exportStoreUnreported(store: Store, path: string, options: ExportOptions): Promise<ExportReport> {
-  const c = contextOf(store);
+export async function writeBundleExport(c: StoreContext, path: string, options: ExportOptions): Promise<ExportReport> {
   refuseUnlogged(c, 'an export');
   const prefix = checkPrefix(options.prefix);
   const allVersions = options.allVersions ?? false;
@@ -160,6 +155,11 @@ async function exportAge(
   } finally {
     wipe(spoolKey);
   }
+}
+
+/** `store.exportBundle(path, options)`, as a function of the store (the library's API before the method). */
+export function exportStore(store: Store, path: string, options: ExportOptions): Promise<ExportReport> {
+  return store.exportBundle(path, options);
 }
 
 /** The spooled bundle's records as JSON Lines, made one record at a time as the encrypter pulls them. */

@@ -21,9 +21,9 @@ import { BundleWriter } from '../../crypto/bundle/writer.js';
 import { readAgeIdentities } from '../../crypto/age-identity.js';
 import { randomBytes } from '../../crypto/random.js';
 import { customImportProblem } from '../custom-metadata.js';
-import { reported } from '../events.js';
 import { nameProblem } from '../names.js';
-import { contextOf, eventsOf, type Store, type StoreContext } from '../store.js';
+import type { Store } from '../store.js';
+import type { StoreContext } from '../context.js';
 import { bundleKeyFor } from './bundle-key.js';
 import { checkPolicy, shown, usage } from './checks.js';
 import { MemorySink, openBundleFile, readBounded, readHead } from './files.js';
@@ -66,12 +66,7 @@ export function readBundleInfo(path: string): BundleInfo {
  * secrets their metadata.
  * @throws E_WRONG_MASTER_KEY, E_TAMPERED, E_UNSUPPORTED_FORMAT, E_INVALID_IMPORT, E_MASTER_KEY, E_IO, E_USAGE
  */
-export async function importBundle(store: Store, path: string, options: BundleImportOptions): Promise<ImportReport> {
-  return reported(eventsOf(store), 'importBundle', undefined, () => importBundleUnreported(store, path, options));
-}
-
-async function importBundleUnreported(store: Store, path: string, options: BundleImportOptions): Promise<ImportReport> {
-  const c = contextOf(store);
+export async function importBundleInto(c: StoreContext, path: string, options: BundleImportOptions): Promise<ImportReport> {
   const onConflict = checkPolicy(options.onConflict);
   const dryRun = options.dryRun ?? false;
   // Either kind of bundle may come: each takes the key it needs and ignores the other.
@@ -95,6 +90,11 @@ async function importBundleUnreported(store: Store, path: string, options: Bundl
   } finally {
     file.close();
   }
+}
+
+/** `store.importBundle(path, options)`, as a function of the store (the library's API before the method). */
+export function importBundle(store: Store, path: string, options: BundleImportOptions): Promise<ImportReport> {
+  return store.importBundle(path, options);
 }
 
 /**

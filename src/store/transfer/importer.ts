@@ -8,7 +8,7 @@ import { equalBytes, wipe } from '../../crypto/bytes.js';
 import { openValue } from '../../crypto/envelope.js';
 import type { AuditEntry } from '../audit.js';
 import { requireKey, sealingWrite, withFreshKeyset } from '../keys.js';
-import type { StoreContext } from '../store.js';
+import type { StoreContext } from '../context.js';
 import { appendVersion, insertSealed, pruneVersions, versionsKept } from '../versions.js';
 import type { SecretRow, StorageOps } from '../../storage/storage.js';
 import type { ConflictPolicy, ImportActionKind, ImportFormat, ImportReport } from './types.js';
@@ -45,14 +45,8 @@ export async function stopIfInterrupted(signal: AbortSignal | undefined, path: s
  * key is the stored primary; reload the keyset and retry if another process rotated.
  */
 function sealingTransaction(c: StoreContext, dryRun: boolean, fn: (tx: StorageOps) => Promise<void>): Promise<void> {
-  return withFreshKeyset(c, async () => {
-    if (dryRun) return c.storage.read(fn);
-    try {
-      await sealingWrite(c, fn);
-    } finally {
-      c.cache?.clear(); // an import may change any secret: no cached read may outlive it
-    }
-  });
+  // No cached read outlives an import: the Store's #change drops them all once it returns or fails.
+  return withFreshKeyset(c, () => (dryRun ? c.storage.read(fn) : sealingWrite(c, fn)));
 }
 
 /** A dry run's comparisons, audited once its read transaction is over (a read that cannot be recorded fails, as a get does). */

@@ -13,10 +13,10 @@ import { StoreError } from '../../errors.js';
 import { ageEncodingOf } from '../../crypto/age.js';
 import { tryUtf8, utf8, wipe } from '../../crypto/bytes.js';
 import { BUNDLE_MAGIC_PREFIX } from '../../crypto/bundle/header.js';
-import { reported } from '../events.js';
 import { nameProblem } from '../names.js';
 import { refuseUnlogged } from '../read-only.js';
-import { contextOf, eventsOf, type Store } from '../store.js';
+import type { Store } from '../store.js';
+import type { StoreContext } from '../context.js';
 import { checkPolicy, checkPrefix, shown, usage } from './checks.js';
 import { readBounded, withNewFile } from './files.js';
 import { stopIfInterrupted, writeImport } from './importer.js';
@@ -58,12 +58,7 @@ export function envLine(name: string, value: string): string | undefined {
  * secret is named.
  * @throws E_USAGE, E_INVALID_VALUE, E_IO, E_TAMPERED
  */
-export async function exportPlain(store: Store, path: string, options: PlainExportOptions): Promise<ExportReport> {
-  return reported(eventsOf(store), 'exportPlain', undefined, () => exportPlainUnreported(store, path, options));
-}
-
-async function exportPlainUnreported(store: Store, path: string, options: PlainExportOptions): Promise<ExportReport> {
-  const c = contextOf(store);
+export async function writePlainExport(c: StoreContext, path: string, options: PlainExportOptions): Promise<ExportReport> {
   refuseUnlogged(c, 'an export');
   const prefix = checkPrefix(options.prefix);
   const format = options.format;
@@ -118,6 +113,11 @@ async function exportPlainUnreported(store: Store, path: string, options: PlainE
   }).then((report) => auditExport(c, report)));
 }
 
+/** `store.exportPlain(path, options)`, as a function of the store (the library's API before the method). */
+export function exportPlain(store: Store, path: string, options: PlainExportOptions): Promise<ExportReport> {
+  return store.exportPlain(path, options);
+}
+
 export function plainFormatOf(path: string, head: Uint8Array): PlainFormat {
   const ext = extname(path).toLowerCase();
   const base = basename(path).toLowerCase();
@@ -152,12 +152,7 @@ export function parsePlain(text: string, format: PlainFormat): { entries: [strin
  * all problems are reported at once; then one transaction writes them all.
  * @throws E_INVALID_IMPORT, E_IO, E_USAGE
  */
-export async function importPlain(store: Store, path: string, options: PlainImportOptions = {}): Promise<ImportReport> {
-  return reported(eventsOf(store), 'importPlain', undefined, () => importPlainUnreported(store, path, options));
-}
-
-async function importPlainUnreported(store: Store, path: string, options: PlainImportOptions): Promise<ImportReport> {
-  const c = contextOf(store);
+export async function importPlainInto(c: StoreContext, path: string, options: PlainImportOptions = {}): Promise<ImportReport> {
   const onConflict = checkPolicy(options.onConflict);
   const dryRun = options.dryRun ?? false;
   const prefix = checkPrefix(options.prefix);
@@ -217,4 +212,9 @@ async function importPlainUnreported(store: Store, path: string, options: PlainI
   } finally {
     for (const [, v] of values) wipe(v);
   }
+}
+
+/** `store.importPlain(path, options)`, as a function of the store (the library's API before the method). */
+export function importPlain(store: Store, path: string, options: PlainImportOptions = {}): Promise<ImportReport> {
+  return store.importPlain(path, options);
 }

@@ -5,7 +5,7 @@
  */
 import { openValue } from '../../crypto/envelope.js';
 import { requireKey, withFreshKeyset } from '../keys.js';
-import type { StoreContext } from '../store.js';
+import type { StoreContext } from '../context.js';
 import type { SecretRow, StorageOps, VersionRow } from '../../storage/storage.js';
 import type { Sink } from './files.js';
 import type { ExportReport } from './types.js';

@@ -13,7 +13,7 @@ import { bundleKeyId, keyFileBundleKey, keyFileHeader, passphraseBundleKey, pass
 import { BundleReader, recordLength } from '../../../src/crypto/bundle/reader.js';
 import { MAX_RECORD_BYTES, __TESTS, type BundleRecord, type SecretRecord, type VersionRecord } from '../../../src/crypto/bundle/records.js';
 import { BundleWriter } from '../../../src/crypto/bundle/writer.js';
-import { importBundle, initStore, rawKey, StoreError } from '../../../src/index.js';
+import { initStore, rawKey, StoreError } from '../../../src/index.js';
 import { dump } from '../../helpers/dump.js';
 import { tempDir } from '../../helpers/tmp.js';
 
@@ -137,11 +137,12 @@ describe('committed vectors (test/vectors/export-v1.json)', () => {
     const dir = tempDir();
     const file = join(dir, 'v.sbx');
     writeFileSync(file, unhex(v.bundle));
-    const store = await initStore(join(dir, 's.db'), rawKey(new Uint8Array(32).fill(7)));
+    const master = rawKey(new Uint8Array(32).fill(7));
+    const store = await initStore(join(dir, 's.db'), master);
     onTestFinished(() => store.close());
-    await importBundle(store, file, { key: { key: unhex(v.keyFile!) } });
+    await store.importBundle(file, { key: { key: unhex(v.keyFile!) } });
     const T = v.createdAt;
-    expect(await dump(store)).toEqual([
+    expect(await dump(store, master)).toEqual([
       {
         name: 'app/db', currentVersion: 3, maxVersions: 10, custom: { owner: 'ops' }, createdAt: T - 5000, updatedAt: T - 1000,
         versions: [

@@ -55,7 +55,7 @@ describe('backupStore', () => {
     const { store, key, dir } = await fresh();
     await fill(store);
     const file = join(dir, 'backup.db');
-    const r = await backupStore(store, file);
+    const r = await store.backup(file);
     expect(r).toMatchObject({ file, verified: null, storeId: (await store.status()).storeId });
     expect(r.bytes).toBe(statSync(file).size);
     expect(mode(file)).toBe(0o600);
@@ -76,15 +76,15 @@ describe('backupStore', () => {
     await fill(store);
     const file = join(dir, 'backup.db');
     writeFileSync(file, 'precious');
-    await expectCode(backupStore(store, file), 'E_STORE_EXISTS');
+    await expectCode(store.backup(file), 'E_STORE_EXISTS');
     expect(readFileSync(file, 'utf8')).toBe('precious');
-    await expectCode(backupStore(store, join(dir, 'store.db')), 'E_STORE_EXISTS'); // nor the store itself
+    await expectCode(store.backup(join(dir, 'store.db')), 'E_STORE_EXISTS'); // nor the store itself
     expect(tempsIn(dir)).toEqual([]);
   });
 
   it('a missing directory is E_IO, and nothing is left behind', async () => {
     const { store, dir } = await fresh();
-    await expectCode(backupStore(store, join(dir, 'no', 'such', 'dir', 'b.db')), 'E_IO');
+    await expectCode(store.backup(join(dir, 'no', 'such', 'dir', 'b.db')), 'E_IO');
     expect(existsSync(join(dir, 'no'))).toBe(false);
   });
 
@@ -92,7 +92,7 @@ describe('backupStore', () => {
     const { store, dir } = await fresh();
     await fill(store);
     const seen: number[] = [];
-    const r = await backupStore(store, join(dir, 'b.db'), { verify: true, onVerifyProgress: (done) => seen.push(done) });
+    const r = await store.backup(join(dir, 'b.db'), { verify: true, onVerifyProgress: (done) => seen.push(done) });
     expect(r.verified).toMatchObject({
       ok: true, deep: true, secrets: 3, versions: 7, liveVersions: 5, deletedVersions: 1, destroyedVersions: 1, decrypted: 6, problems: [],
     });
@@ -106,7 +106,7 @@ describe('backupStore', () => {
     flipValue(path, 'app/db', 2);
     const reopened = await open(path, key);
     const file = join(dir, 'b.db');
-    const e = await expectCode(backupStore(reopened, file, { verify: true }), 'E_TAMPERED');
+    const e = await expectCode(reopened.backup(file, { verify: true }), 'E_TAMPERED');
     expect(e).toBeInstanceOf(VerificationError);
     expect((e as VerificationError).report.problems).toEqual([{ code: 'E_TAMPERED', message: expect.stringContaining('app/db version 2') }]);
     expect(existsSync(file)).toBe(false);
@@ -117,7 +117,7 @@ describe('backupStore', () => {
     const { store, key, dir } = await fresh();
     await store.put('a', 'before');
     const file = join(dir, 'b.db');
-    await backupStore(store, file);
+    await store.backup(file);
     await store.put('a', 'after');
     const copy = await open(file, key);
     expect((await copy.get('a')).value.text()).toBe('before');
@@ -129,16 +129,16 @@ describe('verifyStore', () => {
   it('a sound store: ok; only --deep decrypts', async () => {
     const { store } = await fresh();
     await fill(store);
-    const quick = await verifyStore(store);
+    const quick = await store.verify();
     expect(quick).toMatchObject({ ok: true, deep: false, decrypted: 0, secrets: 3, versions: 7, liveVersions: 5, deletedVersions: 1, destroyedVersions: 1 });
     expect(quick.newestWriteAt).toBeInstanceOf(Date);
-    const deep = await verifyStore(store, { deep: true });
+    const deep = await store.verify({ deep: true });
     expect(deep).toMatchObject({ ok: true, deep: true, decrypted: 6, problems: [], moreProblems: 0 });
   });
 
   it('an empty store is sound', async () => {
     const { store } = await fresh();
-    expect(await verifyStore(store, { deep: true })).toMatchObject({ ok: true, secrets: 0, versions: 0, newestWriteAt: null });
+    expect(await store.verify({ deep: true })).toMatchObject({ ok: true, secrets: 0, versions: 0, newestWriteAt: null });
   });
 
   it('--deep finds an altered value (E_TAMPERED, naming the version, never the value)', async () => {
@@ -148,8 +148,8 @@ describe('verifyStore', () => {
     flipValue(path, 'app/api', 1); // a deleted version: still checked
     flipValue(path, 'app/db', 3);
     const s = await open(path, key);
-    expect((await verifyStore(s)).ok).toBe(true); // without --deep nothing is decrypted
-    const r = await verifyStore(s, { deep: true });
+    expect((await s.verify()).ok).toBe(true); // without --deep nothing is decrypted
+    const r = await s.verify({ deep: true });
     expect(r.ok).toBe(false);
     expect(r.decrypted).toBe(4);
     expect(r.problems.map((p) => p.code)).toEqual(['E_TAMPERED', 'E_TAMPERED']);
@@ -166,7 +166,7 @@ describe('verifyStore', () => {
     const db = new Database(path);
     db.prepare("UPDATE versions SET key_id = 12345 WHERE version = 1 AND secret_id = (SELECT id FROM secrets WHERE name = 'app/db')").run();
     db.close();
-    const r = await verifyStore(await open(path, key));
+    const r = await (await open(path, key)).verify();
     expect(r.ok).toBe(false);
     // The edited row fails its MAC, and the key it now names is missing too: both are listed.
     expect(r.problems).toEqual([
@@ -183,7 +183,7 @@ describe('verifyStore', () => {
     db.pragma('foreign_keys = OFF');
     db.prepare('INSERT INTO versions (secret_id, version, created_at, key_id, ciphertext) VALUES (999, 1, 0, NULL, NULL)').run();
     db.close();
-    const r = await verifyStore(await open(path, key));
+    const r = await (await open(path, key)).verify();
     expect(r.ok).toBe(false);
     expect(r.problems[0]).toEqual({ code: 'E_NOT_A_STORE', message: expect.stringContaining('foreign key') });
     expect(gravestCode(r.problems)).toBe('E_NOT_A_STORE');
@@ -195,7 +195,7 @@ describe('restoreStore', () => {
     const { store, key, dir } = await fresh();
     await fill(store);
     const file = join(dir, 'b.db');
-    await backupStore(store, file);
+    await store.backup(file);
     const target = join(tempDir(), 'new', 'store.db');
     const r = await restoreStore(target, file, rawKey(key));
     expect(r).toMatchObject({ path: target, keptAs: null, replacedStoreId: null, forced: false, secrets: 3, versions: 7, liveVersions: 5 });
@@ -211,7 +211,7 @@ describe('restoreStore', () => {
     const { store, path, key, dir } = await fresh();
     await fill(store);
     const file = join(dir, 'b.db');
-    await backupStore(store, file);
+    await store.backup(file);
     await store.put('app/db', 'four, after the backup');
     const before = await everyValue(store);
     await store.close();
@@ -234,13 +234,13 @@ describe('restoreStore', () => {
     const { store, path, key, dir } = await fresh();
     await fill(store);
     const file = join(dir, 'b.db');
-    await backupStore(store, file);
+    await store.backup(file);
     await store.put('late', 'only in the wal');
     expect(statSync(`${path}-wal`).size).toBeGreaterThan(0);
     const r = await restoreStore(path, file, rawKey(key)); // `store` stays open throughout
     const restored = await open(path, key);
     await expectCode(restored.get('late'), 'E_NOT_FOUND');
-    expect((await verifyStore(restored, { deep: true })).ok).toBe(true);
+    expect((await restored.verify({ deep: true })).ok).toBe(true);
     const kept = await open(r.keptAs!, key);
     expect((await kept.get('late')).value.text()).toBe('only in the wal');
     // The handle opened before the restore still writes to the file it opened (now the kept one), not the restored store.
@@ -248,7 +248,7 @@ describe('restoreStore', () => {
     await store.close();
     await expectCode(restored.get('late'), 'E_NOT_FOUND');
     const again = await open(path, key);
-    expect((await verifyStore(again, { deep: true })).ok).toBe(true);
+    expect((await again.verify({ deep: true })).ok).toBe(true);
     await expectCode(again.get('late'), 'E_NOT_FOUND');
   });
 
@@ -259,7 +259,7 @@ describe('restoreStore', () => {
     const b = await fresh();
     await b.store.put('b/only', 'from b');
     const file = join(b.dir, 'b.db');
-    await backupStore(b.store, file);
+    await b.store.backup(file);
     const bytes = readFileSync(a.path);
     const e = await expectCode(restoreStore(a.path, file, rawKey(b.key)), 'E_STORE_EXISTS');
     expect(e.message).toMatch(/holds store [0-9a-f]{32}, but .* is a backup of store [0-9a-f]{32}/);
@@ -277,7 +277,7 @@ describe('restoreStore', () => {
     const { store, path, key, dir } = await fresh();
     await fill(store);
     const file = join(dir, 'b.db');
-    await backupStore(store, file);
+    await store.backup(file);
     await store.close();
     flipValue(file, 'app/db', 1);
     const bytes = readFileSync(path);
@@ -292,7 +292,7 @@ describe('restoreStore', () => {
     const { store, path, dir } = await fresh();
     await fill(store);
     const file = join(dir, 'b.db');
-    await backupStore(store, file);
+    await store.backup(file);
     await store.close();
     const bytes = readFileSync(path);
     const e = await expectCode(restoreStore(path, file, rawKey(new Uint8Array(32).fill(9))), 'E_WRONG_MASTER_KEY');
@@ -314,7 +314,7 @@ describe('restoreStore', () => {
   it('E_LOCKED while another exclusive operation holds the store', async () => {
     const { store, path, key, dir } = await fresh();
     const file = join(dir, 'b.db');
-    await backupStore(store, file);
+    await store.backup(file);
     await withExclusiveLock(path, async () => {
       await expectCode(restoreStore(path, file, rawKey(key)), 'E_LOCKED');
     });
@@ -324,21 +324,21 @@ describe('restoreStore', () => {
     const { store, key, dir } = await fresh();
     await fill(store);
     const file = join(dir, 'b.db');
-    await backupStore(store, file);
+    await store.backup(file);
     const target = join(tempDir(), 'store.db');
     writeFileSync(target, 'not a database at all, but maybe precious');
     await expectCode(restoreStore(target, file, rawKey(key)), 'E_NOT_A_STORE');
     const r = await restoreStore(target, file, rawKey(key), { force: true });
     expect(r).toMatchObject({ forced: true, replacedStoreId: null });
     expect(readFileSync(r.keptAs!, 'utf8')).toBe('not a database at all, but maybe precious');
-    expect((await verifyStore(await open(target, key), { deep: true })).ok).toBe(true);
+    expect((await (await open(target, key)).verify({ deep: true })).ok).toBe(true);
   });
 
   it('a -wal left by a store that is gone is moved aside, not replayed into the restored file', async () => {
     const { store, key, dir } = await fresh();
     await fill(store);
     const file = join(dir, 'b.db');
-    await backupStore(store, file);
+    await store.backup(file);
     const target = join(tempDir(), 'store.db');
     mkdirSync(dirname(target), { recursive: true });
     writeFileSync(`${target}-wal`, randomBytes(4096));
@@ -346,7 +346,7 @@ describe('restoreStore', () => {
     expect(r.keptAs).not.toBeNull();
     expect(existsSync(`${r.keptAs}-wal`)).toBe(true);
     expect(readdirSync(dirname(target)).filter((f) => f.startsWith(`${basename(target)}-`))).toEqual([]);
-    expect((await verifyStore(await open(target, key), { deep: true })).ok).toBe(true);
+    expect((await (await open(target, key)).verify({ deep: true })).ok).toBe(true);
   });
 });
 

@@ -4,21 +4,25 @@
  * transactions, writers in other connections, and every kind of write; a
  * store that went through all of them verifies clean.
  */
-import { describe, expect, it } from 'vitest';
-import { openStore, rawKey, verifyStore, type Store } from '../../../src/index.js';
-import { contextOf } from '../../../src/store/store.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { openStore, rawKey, Store } from '../../../src/index.js';
+import { openContext } from '../../../src/store/open.js';
 import { freshStore } from '../../helpers/store.js';
 
 async function clean(store: Store): Promise<void> {
-  expect(await verifyStore(store, { deep: true })).toMatchObject({ ok: true, problems: [] });
+  expect(await store.verify({ deep: true })).toMatchObject({ ok: true, problems: [] });
   expect(await store.verifyAudit()).toMatchObject({ ok: true });
 }
 
 describe('the state row through transactions', () => {
   it('a transaction that fails after changing rows and appending to the audit log leaves no trace in the state', async () => {
-    const { store } = await freshStore();
-    await store.put('a', 'one');
-    const c = contextOf(store);
+    const { store: first, path, key } = await freshStore();
+    await first.put('a', 'one');
+    await first.close();
+    // A Store over a context the test holds too: the failed transaction runs on the connection the store goes on writing through.
+    const c = await openContext(path, rawKey(key));
+    const store = new Store(c);
+    onTestFinished(() => store.close());
     await expect(c.storage.write(async (tx) => {
       await c.audit.append(tx, { action: 'test', outcome: 'ok' });
       const s = await tx.insertSecret('b', 1);

@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import { Decrypter, Encrypter, generateHybridIdentity, generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { describe, expect, it } from 'vitest';
 import {
-  MAX_AGE_BUNDLE_BYTES, ageRecipientsOfFile, createAgeIdentityFile, detectImportFormat, exportStore, importBundle, importPlain,
-  readAgeRecipientsFile, type InitOptions, type Store,
+  MAX_AGE_BUNDLE_BYTES, ageRecipientsOfFile, createAgeIdentityFile, detectImportFormat, readAgeRecipientsFile, type InitOptions, type Store,
 } from '../../../src/index.js';
 import { RECORDS_FORMAT } from '../../../src/crypto/age-records.js';
 import { dump, exportable } from '../../helpers/dump.js';
@@ -72,7 +71,7 @@ describe('age bundles: round trip', () => {
     const { store: src, dir } = await populated();
     const ids = await Promise.all(['alice', 'bob', 'carol'].map((n) => identity(dir, n)));
     const file = join(dir, 'team.age');
-    const r = await exportStore(src, file, { recipients: ids.map((i) => i.recipient), allVersions: true });
+    const r = await src.exportBundle(file, { recipients: ids.map((i) => i.recipient), allVersions: true });
     expect(r).toMatchObject({ format: 'age', secrets: 5, versions: 6, allVersions: true, skippedNotLive: [], skippedDestroyed: 1, armored: false });
     expect(r.recipients).toEqual(ids.map((i) => i.recipient));
     expect(r.keyKind).toBeUndefined();
@@ -83,7 +82,7 @@ describe('age bundles: round trip', () => {
 
     for (const id of ids) {
       const { store: dst } = await fresh();
-      const imp = await importBundle(dst, file, { identities: [{ identityFile: id.file }] });
+      const imp = await dst.importBundle(file, { identities: [{ identityFile: id.file }] });
       expect(imp).toMatchObject({ format: 'age', created: ['app/api', 'app/db', 'app/note', 'gone', 'other/z'], versions: 6 });
       expect(await dump(dst)).toEqual(exportable(await dump(src)));
     }
@@ -93,7 +92,7 @@ describe('age bundles: round trip', () => {
     const { store: src, dir } = await populated();
     const { file: idFile, recipient } = await identity(dir, 'me');
     const file = join(dir, 'out.age');
-    await exportStore(src, file, { recipients: [recipient] });
+    await src.exportBundle(file, { recipients: [recipient] });
     const d = new Decrypter();
     d.addIdentity(readFileSync(idFile, 'latin1').split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-1'))!);
     const text = await d.decrypt(new Uint8Array(readFileSync(file)), 'text');
@@ -122,14 +121,14 @@ describe('age bundles: round trip', () => {
     const { store: src, dir } = await populated();
     const { file: idFile, recipient } = await identity(dir, 'me');
     const file = join(dir, 'out.age.asc');
-    const r = await exportStore(src, file, { recipients: [recipient], armor: true, allVersions: true });
+    const r = await src.exportBundle(file, { recipients: [recipient], armor: true, allVersions: true });
     expect(r.armored).toBe(true);
     const text = readFileSync(file, 'latin1');
     expect(text.startsWith('-----BEGIN AGE ENCRYPTED FILE-----\n')).toBe(true);
     expect(text.endsWith('-----END AGE ENCRYPTED FILE-----\n')).toBe(true);
     expect(detectImportFormat(file)).toBe('age');
     const { store: dst } = await fresh();
-    await importBundle(dst, file, { identities: [{ identityFile: idFile }] });
+    await dst.importBundle(file, { identities: [{ identityFile: idFile }] });
     expect(await dump(dst)).toEqual(exportable(await dump(src)));
   });
 
@@ -138,9 +137,9 @@ describe('age bundles: round trip', () => {
     const a = await identity(dir, 'a');
     const b = await identity(dir, 'b');
     const file = join(dir, 'out.age');
-    await exportStore(src, file, { recipients: [b.recipient] });
+    await src.exportBundle(file, { recipients: [b.recipient] });
     const { store: dst } = await fresh();
-    const r = await importBundle(dst, file, {
+    const r = await dst.importBundle(file, {
       key: { passphrase: 'for v1 bundles only' },
       identities: [{ identityFile: a.file }, { identity: readFileSync(b.file) }],
     });
@@ -152,11 +151,11 @@ describe('age bundles: round trip', () => {
     const pq = await generateHybridIdentity();
     const x = await identity(dir, 'x');
     const file = join(dir, 'pq.age');
-    await exportStore(src, file, { recipients: [await identityToRecipient(pq), x.recipient] });
+    await src.exportBundle(file, { recipients: [await identityToRecipient(pq), x.recipient] });
     expect(readFileSync(file, 'latin1')).toContain('-> mlkem768x25519 ');
     for (const identities of [[{ identity: `# pq\n${pq}\n` }], [{ identityFile: x.file }]]) {
       const { store: dst } = await fresh();
-      expect((await importBundle(dst, file, { identities })).created).toHaveLength(4);
+      expect((await dst.importBundle(file, { identities })).created).toHaveLength(4);
     }
   });
 
@@ -164,38 +163,38 @@ describe('age bundles: round trip', () => {
     const { store: src, dir } = await fresh();
     const { file: idFile, recipient } = await identity(dir, 'me');
     const file = join(dir, 'empty.age');
-    const r = await exportStore(src, file, { recipients: [recipient, recipient] });
+    const r = await src.exportBundle(file, { recipients: [recipient, recipient] });
     expect(r).toMatchObject({ secrets: 0, versions: 0, recipients: [recipient] });
     const { store: dst } = await fresh();
-    expect(await importBundle(dst, file, { identities: [{ identityFile: idFile }] })).toMatchObject({ created: [], versions: 0 });
+    expect(await dst.importBundle(file, { identities: [{ identityFile: idFile }] })).toMatchObject({ created: [], versions: 0 });
   });
 
   it('conflict policies and dry run apply as for v1 bundles', async () => {
     const { store: src, dir } = await populated();
     const { file: idFile, recipient } = await identity(dir, 'me');
     const file = join(dir, 'out.age');
-    await exportStore(src, file, { recipients: [recipient] });
+    await src.exportBundle(file, { recipients: [recipient] });
     const { store: dst } = await fresh();
     await dst.put('app/db', 'mine');
     const before = await dump(dst);
-    const dry = await importBundle(dst, file, { identities: [{ identityFile: idFile }], onConflict: 'overwrite', dryRun: true });
+    const dry = await dst.importBundle(file, { identities: [{ identityFile: idFile }], onConflict: 'overwrite', dryRun: true });
     expect(dry).toMatchObject({ dryRun: true, overwritten: ['app/db'], created: ['app/api', 'app/note', 'other/z'] });
     expect(await dump(dst)).toEqual(before);
-    const skip = await importBundle(dst, file, { identities: [{ identityFile: idFile }] });
+    const skip = await dst.importBundle(file, { identities: [{ identityFile: idFile }] });
     expect(skip.skipped).toEqual(['app/db']);
     expect((await dst.get('app/db')).value.text()).toBe('mine');
-    await importBundle(dst, file, { identities: [{ identityFile: idFile }], onConflict: 'new-version' });
+    await dst.importBundle(file, { identities: [{ identityFile: idFile }], onConflict: 'new-version' });
     expect((await dst.get('app/db')).value.text()).toBe('db-3');
   });
 
   it('v1 bundles still import beside age ones, and need their own key', async () => {
     const { store: src, dir } = await populated();
     const file = join(dir, 'out.sbx');
-    await exportStore(src, file, { key: { passphrase: 'pw', scrypt: { logN: 15 } }, allVersions: true });
+    await src.exportBundle(file, { key: { passphrase: 'pw', scrypt: { logN: 15 } }, allVersions: true });
     const { file: idFile } = await identity(dir, 'me');
     const { store: dst } = await fresh();
-    expect(await code(importBundle(dst, file, { identities: [{ identityFile: idFile }] }))).toBe('E_MASTER_KEY');
-    await importBundle(dst, file, { key: { passphrase: 'pw' }, identities: [{ identityFile: idFile }] });
+    expect(await code(dst.importBundle(file, { identities: [{ identityFile: idFile }] }))).toBe('E_MASTER_KEY');
+    await dst.importBundle(file, { key: { passphrase: 'pw' }, identities: [{ identityFile: idFile }] });
     expect(await dump(dst)).toEqual(exportable(await dump(src)));
   });
 });
@@ -213,15 +212,15 @@ describe('age bundles: refused, nothing written', () => {
     const alice = await identity(dir, 'alice');
     const mallory = await identity(dir, 'mallory');
     const file = join(dir, 'out.age');
-    await exportStore(src, file, { recipients: [alice.recipient] });
+    await src.exportBundle(file, { recipients: [alice.recipient] });
     const { store: dst, before } = await target();
-    const e = await caught(importBundle(dst, file, { identities: [{ identityFile: mallory.file }], onConflict: 'overwrite' }));
+    const e = await caught(dst.importBundle(file, { identities: [{ identityFile: mallory.file }], onConflict: 'overwrite' }));
     expect(e.code).toBe('E_WRONG_MASTER_KEY');
     expect(e.message).toContain('1 recipient stanza(s): X25519');
     const secret = readFileSync(mallory.file, 'latin1').match(/AGE-SECRET-KEY-1\w+/)![0];
     expect(`${e.message} ${e.hints.join(' ')}`).not.toContain(secret);
-    expect(await code(importBundle(dst, file, {}))).toBe('E_MASTER_KEY');
-    expect(await code(importBundle(dst, file, { identities: [] }))).toBe('E_MASTER_KEY');
+    expect(await code(dst.importBundle(file, {}))).toBe('E_MASTER_KEY');
+    expect(await code(dst.importBundle(file, { identities: [] }))).toBe('E_MASTER_KEY');
     expect(await dump(dst)).toEqual(before);
   });
 
@@ -233,7 +232,7 @@ describe('age bundles: refused, nothing written', () => {
     e.setScryptWorkFactor(10);
     const file = join(dir, 'pw.age');
     writeFileSync(file, await e.encrypt('x'));
-    const err = await caught(importBundle((await target()).store, file, { identities: [{ identityFile: idFile }] }));
+    const err = await caught((await target()).store.importBundle(file, { identities: [{ identityFile: idFile }] }));
     expect(err.code).toBe('E_WRONG_MASTER_KEY');
     expect(err.hints.join(' ')).toContain('passphrase');
   });
@@ -242,7 +241,7 @@ describe('age bundles: refused, nothing written', () => {
     const { store: src, dir } = await populated();
     const { file: idFile, recipient } = await identity(dir, 'me');
     const file = join(dir, 'out.age');
-    await exportStore(src, file, { recipients: [recipient], allVersions: true });
+    await src.exportBundle(file, { recipients: [recipient], allVersions: true });
     const good = new Uint8Array(readFileSync(file));
     const h = headerLength(good);
     const text = Buffer.from(good).toString('latin1');
@@ -263,7 +262,7 @@ describe('age bundles: refused, nothing written', () => {
       bad[at] = at < h ? (bad[at] === 0x41 ? 0x42 : 0x41) : bad[at]! ^ 0x01;
       const damaged = join(dir, `bad-${at}.age`);
       writeFileSync(damaged, bad);
-      expect(`${where}: ${await code(importBundle(dst, damaged, { identities: [{ identityFile: idFile }], onConflict: 'overwrite' }))}`).toBe(`${where}: ${want}`);
+      expect(`${where}: ${await code(dst.importBundle(damaged, { identities: [{ identityFile: idFile }], onConflict: 'overwrite' }))}`).toBe(`${where}: ${want}`);
     }
     expect(await dump(dst)).toEqual(before);
   });
@@ -275,7 +274,7 @@ describe('age bundles: refused, nothing written', () => {
     await src.put('small', 's');
     const { file: idFile, recipient } = await identity(dir, 'me');
     const file = join(dir, 'out.age');
-    await exportStore(src, file, { recipients: [recipient] });
+    await src.exportBundle(file, { recipients: [recipient] });
     const good = new Uint8Array(readFileSync(file));
     const h = headerLength(good);
     const { store: dst, before } = await target();
@@ -284,11 +283,11 @@ describe('age bundles: refused, nothing written', () => {
     for (const length of [30, h - 5, h, h + 8, h + 16, h + 1000, chunkBoundary, good.length - 1]) {
       const cut = join(dir, `cut-${length}.age`);
       writeFileSync(cut, good.subarray(0, length));
-      expect(`${length}: ${await code(importBundle(dst, cut, { identities: [{ identityFile: idFile }], onConflict: 'overwrite' }))}`).toBe(`${length}: E_TAMPERED`);
+      expect(`${length}: ${await code(dst.importBundle(cut, { identities: [{ identityFile: idFile }], onConflict: 'overwrite' }))}`).toBe(`${length}: E_TAMPERED`);
     }
     const longer = join(dir, 'longer.age');
     writeFileSync(longer, Buffer.concat([good, Buffer.from([0])]));
-    expect(await code(importBundle(dst, longer, { identities: [{ identityFile: idFile }], onConflict: 'overwrite' }))).toBe('E_TAMPERED');
+    expect(await code(dst.importBundle(longer, { identities: [{ identityFile: idFile }], onConflict: 'overwrite' }))).toBe('E_TAMPERED');
     expect(await dump(dst)).toEqual(before);
   });
 
@@ -331,7 +330,7 @@ describe('age bundles: refused, nothing written', () => {
       const file = join(dir, `crafted-${cases.findIndex((c) => c[0] === what)}.age`);
       writeFileSync(file, await sealRaw(recipient, plaintext));
       const options = { identities: [{ identityFile: idFile }], dryRun: want === 'ok' };
-      const got = want === 'ok' ? ((await importBundle(dst, file, options)), 'ok') : await code(importBundle(dst, file, options));
+      const got = want === 'ok' ? ((await dst.importBundle(file, options)), 'ok') : await code(dst.importBundle(file, options));
       expect(`${what}: ${got}`).toBe(`${what}: ${want}`);
     }
     expect(await dump(dst)).toEqual(before);
@@ -343,7 +342,7 @@ describe('age bundles: refused, nothing written', () => {
     const head = JSON.stringify({ type: 'header', format: RECORDS_FORMAT, created: '2025-01-01T00:00:00.000Z', allVersions: false, secrets: 1, versions: 1 });
     const file = join(dir, 'bad.age');
     writeFileSync(file, await sealRaw(recipient, `${head}\n{"type":"secret","name":"a", hunter2-secret\n`));
-    const e = await caught(importBundle((await target()).store, file, { identities: [{ identityFile: idFile }] }));
+    const e = await caught((await target()).store.importBundle(file, { identities: [{ identityFile: idFile }] }));
     expect(e.code).toBe('E_TAMPERED');
     expect(e.message).toContain('line 2');
     expect(e.message).not.toContain('hunter2');
@@ -355,15 +354,15 @@ describe('age bundles: refused, nothing written', () => {
     const file = join(dir, 'huge.age');
     writeFileSync(file, 'age-encryption.org/v1\n');
     truncateSync(file, MAX_AGE_BUNDLE_BYTES + 1); // sparse: no disk used
-    expect(await code(importBundle((await target()).store, file, { identities: [{ identityFile: idFile }] }))).toBe('E_INVALID_IMPORT');
+    expect(await code((await target()).store.importBundle(file, { identities: [{ identityFile: idFile }] }))).toBe('E_INVALID_IMPORT');
   });
 
   it('an age bundle is not a plaintext file', async () => {
     const { store: src, dir } = await populated();
     const { recipient } = await identity(dir, 'me');
     const file = join(dir, 'x.json');
-    await exportStore(src, file, { recipients: [recipient], armor: true });
-    expect(await code(importPlain((await target()).store, file, { format: 'json' }))).toBe('E_USAGE');
+    await src.exportBundle(file, { recipients: [recipient], armor: true });
+    expect(await code((await target()).store.importPlain(file, { format: 'json' }))).toBe('E_USAGE');
   });
 });
 
@@ -373,19 +372,19 @@ describe('age recipients and identity files', () => {
     const { recipient } = await identity(dir, 'me');
     const file = join(dir, 'out.age');
     const refused: [string, Promise<unknown>][] = [
-      ['garbage', exportStore(store, file, { recipients: [recipient, 'age1notakey'] })],
-      ['ssh', exportStore(store, file, { recipients: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEx me@host'] })],
-      ['identity as recipient', exportStore(store, file, { recipients: [(await generateX25519Identity())] })],
-      ['none', exportStore(store, file, { recipients: [] })],
-      ['both', exportStore(store, file, { recipients: [recipient], key: { passphrase: 'x' } })],
-      ['armor for v1', exportStore(store, file, { key: { passphrase: 'x' }, armor: true })],
-      ['no key', exportStore(store, file, {})],
+      ['garbage', store.exportBundle(file, { recipients: [recipient, 'age1notakey'] })],
+      ['ssh', store.exportBundle(file, { recipients: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEx me@host'] })],
+      ['identity as recipient', store.exportBundle(file, { recipients: [(await generateX25519Identity())] })],
+      ['none', store.exportBundle(file, { recipients: [] })],
+      ['both', store.exportBundle(file, { recipients: [recipient], key: { passphrase: 'x' } })],
+      ['armor for v1', store.exportBundle(file, { key: { passphrase: 'x' }, armor: true })],
+      ['no key', store.exportBundle(file, {})],
     ];
     for (const [what, p] of refused) expect(`${what}: ${await code(p)}`).toBe(`${what}: E_USAGE`);
     expect(existsSync(file)).toBe(false);
     // A secret key given where a public one belongs is not echoed.
     const id = await generateX25519Identity();
-    const e = await caught(exportStore(store, file, { recipients: [id] }));
+    const e = await caught(store.exportBundle(file, { recipients: [id] }));
     expect(e.message).toContain(`"${id}"`); // recipients are shown: this one is visibly not age1…
   });
 
@@ -409,9 +408,9 @@ describe('age recipients and identity files', () => {
     const { store: src, dir } = await populated();
     const { file: idFile, recipient } = await identity(dir, 'me');
     const file = join(dir, 'out.age');
-    await exportStore(src, file, { recipients: [recipient] });
+    await src.exportBundle(file, { recipients: [recipient] });
     const { store: dst } = await fresh();
-    const importWith = (identityFile: string) => importBundle(dst, file, { identities: [{ identityFile }] });
+    const importWith = (identityFile: string) => dst.importBundle(file, { identities: [{ identityFile }] });
 
     chmodSync(idFile, 0o640);
     expect(await code(importWith(idFile))).toBe('E_INSECURE_KEYFILE');

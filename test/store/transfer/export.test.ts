@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import {
-  createKeyFile, exportPlain, exportStore, importBundle, importPlain, initStore, openStore, passphrase, rawKey,
+  createKeyFile, initStore, openStore, passphrase, rawKey,
   readBundleInfo, detectImportFormat, StoreError, type BundleKey, type InitOptions, type Store,
 } from '../../../src/index.js';
 import { envLine } from '../../../src/store/transfer/plaintext.js';
@@ -52,13 +52,13 @@ describe('encrypted bundle round trip', () => {
   it('--all-versions carries every non-destroyed version, its state and times, and the metadata', async () => {
     const { store: src, dir } = await populated();
     const file = join(dir, 'out.sbx');
-    const r = await exportStore(src, file, { key: PW, allVersions: true });
+    const r = await src.exportBundle(file, { key: PW, allVersions: true });
     expect(r).toMatchObject({ format: 'bundle', secrets: 4, versions: 5, allVersions: true, skippedNotLive: ['burnt'], skippedDestroyed: 2, keyKind: 'passphrase' });
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(readFileSync(file).subarray(0, 20).toString()).toBe('strongbox-export/v1\n');
 
     const { store: dst } = await fresh();
-    const imp = await importBundle(dst, file, { key: PW });
+    const imp = await dst.importBundle(file, { key: PW });
     expect(imp).toMatchObject({ format: 'bundle', created: ['app/api', 'app/db', 'gone', 'other/z'], skipped: [], versions: 5, pruned: 0 });
     expect(await dump(dst)).toEqual(exportable(await dump(src)));
     // Version numbers are never reused: the next put continues after the source's current version.
@@ -69,10 +69,10 @@ describe('encrypted bundle round trip', () => {
   it('without --all-versions: each current live version, keeping its number and time; the rest skipped', async () => {
     const { store: src, dir } = await populated();
     const file = join(dir, 'out.sbx');
-    const r = await exportStore(src, file, { key: PW });
+    const r = await src.exportBundle(file, { key: PW });
     expect(r).toMatchObject({ secrets: 3, versions: 3, allVersions: false, skippedNotLive: ['burnt', 'gone'], skippedDestroyed: 0 });
     const { store: dst } = await fresh();
-    await importBundle(dst, file, { key: PW });
+    await dst.importBundle(file, { key: PW });
     const got = await dump(dst);
     expect(got.map((s) => s.name)).toEqual(['app/api', 'app/db', 'other/z']);
     const db = got.find((s) => s.name === 'app/db')!;
@@ -90,7 +90,7 @@ describe('encrypted bundle round trip', () => {
     createKeyFile(k1);
     createKeyFile(k2);
     const file = join(dir, 'out.sbx');
-    const r = await exportStore(src, file, { key: { keyFile: k1 }, allVersions: true });
+    const r = await src.exportBundle(file, { key: { keyFile: k1 }, allVersions: true });
     expect(r.keyKind).toBe('keyfile');
     expect(r.keyId).toMatch(/^[0-9a-f]{16}$/);
     const info = readBundleInfo(file);
@@ -98,15 +98,15 @@ describe('encrypted bundle round trip', () => {
 
     const { store: dst } = await fresh();
     const before = await dump(dst);
-    const wrong = await caught(importBundle(dst, file, { key: { keyFile: k2 } }));
+    const wrong = await caught(dst.importBundle(file, { key: { keyFile: k2 } }));
     expect(wrong.code).toBe('E_WRONG_MASTER_KEY');
     expect(wrong.message).toContain(r.keyId);
-    expect(await code(importBundle(dst, file, { key: PW }))).toBe('E_WRONG_MASTER_KEY');
+    expect(await code(dst.importBundle(file, { key: PW }))).toBe('E_WRONG_MASTER_KEY');
     expect(await dump(dst)).toEqual(before);
 
     // The chooser sees the header first.
     const seen: string[] = [];
-    await importBundle(dst, file, { key: (i) => (seen.push(i.kind), { key: new Uint8Array(Buffer.from(readFileSync(k1, 'utf8'), 'base64')) }) });
+    await dst.importBundle(file, { key: (i) => (seen.push(i.kind), { key: new Uint8Array(Buffer.from(readFileSync(k1, 'utf8'), 'base64')) }) });
     expect(seen).toEqual(['keyfile']);
     expect(await dump(dst)).toEqual(exportable(await dump(src)));
   });
@@ -116,47 +116,47 @@ describe('encrypted bundle round trip', () => {
     const k = join(dir, 'loose.key');
     createKeyFile(k);
     chmodSync(k, 0o644);
-    expect(await code(exportStore(store, join(dir, 'out.sbx'), { key: { keyFile: k } }))).toBe('E_INSECURE_KEYFILE');
+    expect(await code(store.exportBundle(join(dir, 'out.sbx'), { key: { keyFile: k } }))).toBe('E_INSECURE_KEYFILE');
     expect(existsSync(join(dir, 'out.sbx'))).toBe(false);
   });
 
   it('a wrong passphrase is E_WRONG_MASTER_KEY and writes nothing', async () => {
     const { store: src, dir } = await populated();
     const file = join(dir, 'out.sbx');
-    await exportStore(src, file, { key: PW });
+    await src.exportBundle(file, { key: PW });
     const { store: dst } = await fresh();
     await dst.put('mine', 'keep');
     const before = await dump(dst);
-    expect(await code(importBundle(dst, file, { key: { passphrase: 'wrong' } }))).toBe('E_WRONG_MASTER_KEY');
+    expect(await code(dst.importBundle(file, { key: { passphrase: 'wrong' } }))).toBe('E_WRONG_MASTER_KEY');
     expect(await dump(dst)).toEqual(before);
   });
 
   it('--prefix exports only names under it', async () => {
     const { store: src, dir } = await populated();
     const file = join(dir, 'out.sbx');
-    const r = await exportStore(src, file, { key: PW, prefix: 'app/' });
+    const r = await src.exportBundle(file, { key: PW, prefix: 'app/' });
     expect(r).toMatchObject({ secrets: 2, skippedNotLive: [] });
     const { store: dst } = await fresh();
-    expect((await importBundle(dst, file, { key: PW })).created).toEqual(['app/api', 'app/db']);
+    expect((await dst.importBundle(file, { key: PW })).created).toEqual(['app/api', 'app/db']);
   });
 
   it('an empty selection makes a valid empty bundle', async () => {
     const { store: src, dir } = await fresh();
     const file = join(dir, 'empty.sbx');
-    expect(await exportStore(src, file, { key: PW })).toMatchObject({ secrets: 0, versions: 0 });
+    expect(await src.exportBundle(file, { key: PW })).toMatchObject({ secrets: 0, versions: 0 });
     const { store: dst } = await fresh();
-    expect(await importBundle(dst, file, { key: PW })).toMatchObject({ created: [], versions: 0 });
+    expect(await dst.importBundle(file, { key: PW })).toMatchObject({ created: [], versions: 0 });
   });
 
   it('never overwrites an existing file, and leaves no file after a failure', async () => {
     const { store, dir } = await populated();
     const file = join(dir, 'exists.sbx');
     writeFileSync(file, 'mine');
-    expect(await code(exportStore(store, file, { key: PW }))).toBe('E_USAGE');
+    expect(await code(store.exportBundle(file, { key: PW }))).toBe('E_USAGE');
     expect(readFileSync(file, 'utf8')).toBe('mine');
-    expect(await code(exportPlain(store, file, { format: 'json' }))).toBe('E_USAGE');
+    expect(await code(store.exportPlain(file, { format: 'json' }))).toBe('E_USAGE');
     expect(readFileSync(file, 'utf8')).toBe('mine');
-    expect(await code(exportStore(store, join(dir, 'x.sbx'), { key: { passphrase: '' } }))).toBe('E_MASTER_KEY');
+    expect(await code(store.exportBundle(join(dir, 'x.sbx'), { key: { passphrase: '' } }))).toBe('E_MASTER_KEY');
     expect(existsSync(join(dir, 'x.sbx'))).toBe(false);
   });
 
@@ -168,13 +168,13 @@ describe('encrypted bundle round trip', () => {
     await b.rotateKeys();
     await b.put('new', 'under key 2');
     const file = join(dir, 'out.sbx');
-    expect(await exportStore(a, file, { key: PW })).toMatchObject({ secrets: 2 });
+    expect(await a.exportBundle(file, { key: PW })).toMatchObject({ secrets: 2 });
     // And import seals under the primary as stored now, even if this handle has an old keyset.
     const { store: dst, path: dpath, key: dkey } = await fresh();
     const other = await openStore(dpath, rawKey(dkey));
     onTestFinished(() => other.close());
     await other.rotateKeys();
-    await importBundle(dst, file, { key: PW });
+    await dst.importBundle(file, { key: PW });
     expect((await other.get('new')).value.text()).toBe('under key 2');
     const keys = await other.keys();
     expect(keys.find((k) => k.status === 'primary')!.versions).toBe(2);
@@ -191,7 +191,7 @@ describe('conflicts', () => {
     await src.put('c', 'c-2');
     await src.delete('c');
     const file = join(dir, 'out.sbx');
-    await exportStore(src, file, { key: PW, allVersions: true });
+    await src.exportBundle(file, { key: PW, allVersions: true });
     const { store: dst } = await fresh();
     await dst.put('a', 'mine-1');
     await dst.setMetadata('a', { custom: { mine: 'yes' } });
@@ -201,7 +201,7 @@ describe('conflicts', () => {
 
   it('skip (the default) leaves existing names untouched and reports them', async () => {
     const { dst, file } = await setup();
-    const r = await importBundle(dst, file, { key: PW });
+    const r = await dst.importBundle(file, { key: PW });
     expect(r).toMatchObject({ onConflict: 'skip', created: ['b'], skipped: ['a', 'c'], versions: 1 });
     expect((await dst.get('a')).value.text()).toBe('mine-1');
     expect((await dst.getMetadata('a')).custom).toEqual({ mine: 'yes' });
@@ -209,14 +209,14 @@ describe('conflicts', () => {
 
   it('overwrite replaces the whole secret with the bundle\'s', async () => {
     const { src, dst, file } = await setup();
-    const r = await importBundle(dst, file, { key: PW, onConflict: 'overwrite' });
+    const r = await dst.importBundle(file, { key: PW, onConflict: 'overwrite' });
     expect(r).toMatchObject({ created: ['b'], overwritten: ['a', 'c'], versions: 5 });
     expect(await dump(dst)).toEqual(await dump(src));
   });
 
   it('new-version appends the bundle\'s current live value; a deleted current is reported', async () => {
     const { dst, file } = await setup();
-    const r = await importBundle(dst, file, { key: PW, onConflict: 'new-version' });
+    const r = await dst.importBundle(file, { key: PW, onConflict: 'new-version' });
     expect(r).toMatchObject({ created: ['b'], appended: ['a'], noCurrentValue: ['c'], versions: 2 });
     expect((await dst.get('a')).version).toBe(2);
     expect((await dst.get('a')).value.text()).toBe('a-2');
@@ -229,9 +229,9 @@ describe('conflicts', () => {
     for (const onConflict of ['skip', 'overwrite', 'new-version'] as const) {
       const { dst, file } = await setup();
       const before = await dump(dst);
-      const dry = await importBundle(dst, file, { key: PW, onConflict, dryRun: true });
+      const dry = await dst.importBundle(file, { key: PW, onConflict, dryRun: true });
       expect(await dump(dst)).toEqual(before);
-      const real = await importBundle(dst, file, { key: PW, onConflict });
+      const real = await dst.importBundle(file, { key: PW, onConflict });
       expect({ ...dry, dryRun: false }).toEqual(real);
     }
   });
@@ -240,10 +240,10 @@ describe('conflicts', () => {
     const { store: src, dir } = await fresh();
     for (let i = 1; i <= 5; i++) await src.put('a', `v${i}`);
     const file = join(dir, 'out.sbx');
-    await exportStore(src, file, { key: PW, allVersions: true });
+    await src.exportBundle(file, { key: PW, allVersions: true });
     const { store: dst } = await fresh({ maxVersions: 2 });
-    const dry = await importBundle(dst, file, { key: PW, dryRun: true });
-    const r = await importBundle(dst, file, { key: PW });
+    const dry = await dst.importBundle(file, { key: PW, dryRun: true });
+    const r = await dst.importBundle(file, { key: PW });
     expect(r.pruned).toBe(3);
     expect(dry.pruned).toBe(3);
     expect((await dst.history('a')).map((h) => h.version)).toEqual([4, 5]);
@@ -254,7 +254,7 @@ describe('damaged bundles: refused, nothing written', () => {
   async function bundle() {
     const { store: src, dir } = await populated();
     const file = join(dir, 'out.sbx');
-    await exportStore(src, file, { key: PW, allVersions: true });
+    await src.exportBundle(file, { key: PW, allVersions: true });
     const { store: dst } = await fresh();
     await dst.put('mine', 'keep');
     return { file, dir, dst, bytes: readFileSync(file), before: await dump(dst) };
@@ -268,7 +268,7 @@ describe('damaged bundles: refused, nothing written', () => {
       const bad = Buffer.from(bytes);
       bad[i]! ^= 0x01;
       writeFileSync(file, bad);
-      expect(await code(importBundle(dst, file, { key: PW })), `byte ${i}`).toBe('E_TAMPERED');
+      expect(await code(dst.importBundle(file, { key: PW })), `byte ${i}`).toBe('E_TAMPERED');
     }
     expect(await dump(dst)).toEqual(before);
   });
@@ -279,7 +279,7 @@ describe('damaged bundles: refused, nothing written', () => {
       const bad = Buffer.from(bytes);
       bad[i]! ^= 0x80;
       writeFileSync(file, bad);
-      expect(await code(importBundle(dst, file, { key: PW })), `byte ${i}`).toBe('E_WRONG_MASTER_KEY');
+      expect(await code(dst.importBundle(file, { key: PW })), `byte ${i}`).toBe('E_WRONG_MASTER_KEY');
     }
     expect(await dump(dst)).toEqual(before);
   });
@@ -296,16 +296,16 @@ describe('damaged bundles: refused, nothing written', () => {
     expect(boundary).toBe(bytes.length);
     for (const n of [...boundaries, headerLength + 3, bytes.length - 1, 100]) {
       writeFileSync(file, bytes.subarray(0, n));
-      expect(await code(importBundle(dst, file, { key: PW })), `cut at ${n}`).toBe('E_TAMPERED');
+      expect(await code(dst.importBundle(file, { key: PW })), `cut at ${n}`).toBe('E_TAMPERED');
     }
     writeFileSync(file, Buffer.concat([bytes, Buffer.from([0, 0, 0, 0])]));
-    expect(await code(importBundle(dst, file, { key: PW }))).toBe('E_TAMPERED');
+    expect(await code(dst.importBundle(file, { key: PW }))).toBe('E_TAMPERED');
     // Dropping a whole record (its frame) and reordering two.
     const [r0, r1, r2] = boundaries;
     writeFileSync(file, Buffer.concat([bytes.subarray(0, r1!), bytes.subarray(r2!)]));
-    expect(await code(importBundle(dst, file, { key: PW }))).toBe('E_TAMPERED');
+    expect(await code(dst.importBundle(file, { key: PW }))).toBe('E_TAMPERED');
     writeFileSync(file, Buffer.concat([bytes.subarray(0, r0!), bytes.subarray(r1!, r2!), bytes.subarray(r0!, r1!), bytes.subarray(r2!)]));
-    expect(await code(importBundle(dst, file, { key: PW }))).toBe('E_TAMPERED');
+    expect(await code(dst.importBundle(file, { key: PW }))).toBe('E_TAMPERED');
     expect(await dump(dst)).toEqual(before);
   });
 
@@ -313,27 +313,27 @@ describe('damaged bundles: refused, nothing written', () => {
     const { file, dir, dst, bytes, before } = await bundle();
     const { store: src2 } = await populated();
     const other = join(dir, 'other.sbx');
-    await exportStore(src2, other, { key: PW, allVersions: true });
+    await src2.exportBundle(other, { key: PW, allVersions: true });
     const o = readFileSync(other);
     const h = 127;
     const spliced = Buffer.concat([bytes.subarray(0, h), o.subarray(h)]);
     writeFileSync(file, spliced);
-    expect(await code(importBundle(dst, file, { key: PW }))).toBe('E_TAMPERED');
+    expect(await code(dst.importBundle(file, { key: PW }))).toBe('E_TAMPERED');
     expect(await dump(dst)).toEqual(before);
   });
 
   it('not a bundle, or a newer version: E_UNSUPPORTED_FORMAT', async () => {
     const { file, dst, bytes } = await bundle();
     writeFileSync(file, Buffer.concat([Buffer.from('strongbox-export/v2\n'), bytes.subarray(20)]));
-    const e = await caught(importBundle(dst, file, { key: PW }));
+    const e = await caught(dst.importBundle(file, { key: PW }));
     expect(e.code).toBe('E_UNSUPPORTED_FORMAT');
     expect(e.message).toContain('strongbox-export/v2');
     writeFileSync(file, 'hello');
-    expect(await code(importBundle(dst, file, { key: PW }))).toBe('E_UNSUPPORTED_FORMAT');
+    expect(await code(dst.importBundle(file, { key: PW }))).toBe('E_UNSUPPORTED_FORMAT');
     const badFormat = Buffer.from(bytes);
     badFormat[20] = 0x03; // 0x01 and 0x02 (content types) are known
     writeFileSync(file, badFormat);
-    expect((await caught(importBundle(dst, file, { key: PW }))).message).toContain('0x03');
+    expect((await caught(dst.importBundle(file, { key: PW }))).message).toContain('0x03');
   });
 
   it('a crafted header asking for a costly scrypt is refused before any key is asked for or derived (issue 10, 9a)', async () => {
@@ -346,7 +346,7 @@ describe('damaged bundles: refused, nothing written', () => {
       writeFileSync(file, crafted);
       let asked = false;
       const started = Date.now();
-      const e = await caught(importBundle(dst, file, { dryRun: true, key: () => { asked = true; return PW; } }));
+      const e = await caught(dst.importBundle(file, { dryRun: true, key: () => { asked = true; return PW; } }));
       expect(e.code, `cost ${cost.join(' ')}`).toBe('E_UNSUPPORTED_FORMAT');
       expect(e.message).toContain('scrypt');
       expect(asked).toBe(false);
@@ -361,7 +361,7 @@ describe('damaged bundles: refused, nothing written', () => {
     await src.put('a', 'x');
     const file = join(dir, 'out.sbx');
     for (const scrypt of [{ logN: 19 }, { logN: 22 }, { logN: 17, p: 5 }]) {
-      expect(await code(exportStore(src, file, { key: { passphrase: 'pw', scrypt } }))).toBe('E_UNSUPPORTED_FORMAT');
+      expect(await code(src.exportBundle(file, { key: { passphrase: 'pw', scrypt } }))).toBe('E_UNSUPPORTED_FORMAT');
       expect(existsSync(file)).toBe(false);
     }
   });
@@ -371,9 +371,9 @@ describe('damaged bundles: refused, nothing written', () => {
     await src.put('big', new Uint8Array(2000));
     await src.put('small', 'ok');
     const file = join(dir, 'out.sbx');
-    await exportStore(src, file, { key: PW });
+    await src.exportBundle(file, { key: PW });
     const { store: dst } = await fresh({ maxValueBytes: 1000 });
-    const e = await caught(importBundle(dst, file, { key: PW }));
+    const e = await caught(dst.importBundle(file, { key: PW }));
     expect(e.code).toBe('E_INVALID_IMPORT');
     expect(e.message).toContain('big version 1');
     expect(await dst.list()).toEqual([]);
@@ -388,12 +388,12 @@ describe('plaintext export', () => {
     await store.put('d', 'gone');
     await store.delete('d');
     const file = join(dir, 'out.json');
-    const r = await exportPlain(store, file, { format: 'json' });
+    const r = await store.exportPlain(file, { format: 'json' });
     expect(r).toMatchObject({ format: 'json', secrets: 2, skippedNotLive: ['d'] });
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ a: 'x "quoted"\nline', 'b/c': 'ünïcødé' });
     const empty = join(dir, 'empty.json');
-    await exportPlain(store, empty, { format: 'json', prefix: 'zzz' });
+    await store.exportPlain(empty, { format: 'json', prefix: 'zzz' });
     expect(JSON.parse(readFileSync(empty, 'utf8'))).toEqual({});
   });
 
@@ -403,7 +403,7 @@ describe('plaintext export', () => {
     await store.put('bin2', new Uint8Array([0xc3]));
     await store.put('text', 'fine');
     const file = join(dir, 'out.json');
-    const e = await caught(exportPlain(store, file, { format: 'json' }));
+    const e = await caught(store.exportPlain(file, { format: 'json' }));
     expect(e.code).toBe('E_INVALID_VALUE');
     expect(e.message).toContain('bin1');
     expect(e.message).toContain('bin2');
@@ -426,12 +426,12 @@ describe('plaintext export', () => {
     };
     for (const [k, v] of Object.entries(values)) await store.put(k, v);
     const file = join(dir, 'out.env');
-    const r = await exportPlain(store, file, { format: 'env' });
+    const r = await store.exportPlain(file, { format: 'env' });
     expect(r.secrets).toBe(Object.keys(values).length);
     expect(parseDotenv(readFileSync(file))).toEqual(values);
 
     await store.put('app/x', 'v');
-    const e = await caught(exportPlain(store, join(dir, 'other.env'), { format: 'env' }));
+    const e = await caught(store.exportPlain(join(dir, 'other.env'), { format: 'env' }));
     expect(e.code).toBe('E_INVALID_VALUE');
     expect(e.message).toContain('app/x');
   });
@@ -458,20 +458,20 @@ describe('plaintext import', () => {
   it('JSON object of strings, detected by extension and by content', async () => {
     const { store, file, dir } = await withFile('secrets.json', JSON.stringify({ 'app/a': 'one', 'app/b': 'two' }));
     expect(detectImportFormat(file)).toBe('json');
-    const r = await importPlain(store, file);
+    const r = await store.importPlain(file);
     expect(r).toMatchObject({ format: 'json', created: ['app/a', 'app/b'], versions: 2 });
     expect((await store.get('app/b')).value.text()).toBe('two');
     const noExt = join(dir, 'data');
     writeFileSync(noExt, ' \n{"c": "three"}');
     expect(detectImportFormat(noExt)).toBe('json');
-    expect((await importPlain(store, noExt, { prefix: 'p/' })).created).toEqual(['p/c']);
+    expect((await store.importPlain(noExt, { prefix: 'p/' })).created).toEqual(['p/c']);
   });
 
   it('.env through dotenv: names as they are, --prefix prepended, comments and export ignored', async () => {
     const content = '# comment\nexport DB_HOST=localhost\nDB_PASS="p#ss word"\nMULTI="a\\nb"\n';
     const { store, file } = await withFile('.env', content);
     expect(detectImportFormat(file)).toBe('env');
-    const r = await importPlain(store, file, { prefix: 'app/' });
+    const r = await store.importPlain(file, { prefix: 'app/' });
     expect(r.created).toEqual(['app/DB_HOST', 'app/DB_PASS', 'app/MULTI']);
     expect((await store.get('app/DB_PASS')).value.text()).toBe('p#ss word');
     expect((await store.get('app/MULTI')).value.text()).toBe('a\nb');
@@ -482,7 +482,7 @@ describe('plaintext import', () => {
     const { store, file } = await withFile('bad.json', JSON.stringify({
       good: 'ok', 'bad name': canary, '/lead': canary, num: 5, nested: { x: canary }, empty: '', '..': canary,
     }));
-    const e = await caught(importPlain(store, file));
+    const e = await caught(store.importPlain(file));
     expect(e.code).toBe('E_INVALID_IMPORT');
     for (const n of ['entry 2', '"/lead"', '"num"', '"nested"', '"empty"', '".."']) expect(e.message).toContain(n);
     expect((e as StoreError & { problems: string[] }).problems).toHaveLength(6);
@@ -497,20 +497,20 @@ describe('plaintext import', () => {
       'app/ok': 'fine', 'app/pair': 'smile \u{1F600}', 'app/high': `${canary}\ud800`, 'app/low': `\udc00${canary}`, 'app/reversed': '\udc00\ud800',
     }));
     expect(readFileSync(file, 'utf8')).toContain('\\ud800');
-    const e = await caught(importPlain(store, file, { dryRun: true }));
+    const e = await caught(store.importPlain(file, { dryRun: true }));
     expect(e.code).toBe('E_INVALID_IMPORT');
     for (const n of ['"app/high"', '"app/low"', '"app/reversed"']) expect(e.message).toContain(n);
     expect(e.message).not.toContain('"app/pair"'); // a well-formed pair (an emoji) is text
     expect((e as StoreError & { problems: string[] }).problems).toHaveLength(3);
     expect(e.message).not.toContain(canary);
-    expect(await code(importPlain(store, file))).toBe('E_INVALID_IMPORT');
+    expect(await code(store.importPlain(file))).toBe('E_INVALID_IMPORT');
     expect(await store.list()).toEqual([]);
   });
 
   it('invalid JSON is reported without quoting the file', async () => {
     const canary = `CANARY-${randomBytes(8).toString('hex')}`;
     const { store, file } = await withFile('bad.json', `{"a": ${canary}}`);
-    const e = await caught(importPlain(store, file));
+    const e = await caught(store.importPlain(file));
     expect(e.code).toBe('E_INVALID_IMPORT');
     expect(e.message).not.toContain(canary);
     expect(`${e.stack}`).not.toContain(canary);
@@ -518,25 +518,25 @@ describe('plaintext import', () => {
 
   it('empty values need allowEmpty; too-large values are refused', async () => {
     const { store, file } = await withFile('x.env', 'EMPTY=\nFULL=v\n');
-    expect(await code(importPlain(store, file))).toBe('E_INVALID_IMPORT');
-    expect((await importPlain(store, file, { allowEmpty: true })).created).toEqual(['EMPTY', 'FULL']);
+    expect(await code(store.importPlain(file))).toBe('E_INVALID_IMPORT');
+    expect((await store.importPlain(file, { allowEmpty: true })).created).toEqual(['EMPTY', 'FULL']);
     const { store: small, dir } = await fresh({ maxValueBytes: 4 });
     const big = join(dir, 'big.json');
     writeFileSync(big, JSON.stringify({ a: 'abcde' }));
-    expect(await code(importPlain(small, big))).toBe('E_INVALID_IMPORT');
+    expect(await code(small.importPlain(big))).toBe('E_INVALID_IMPORT');
   });
 
   it('conflict policies and dry run apply to plaintext files too', async () => {
     const { store, file } = await withFile('x.json', JSON.stringify({ a: 'new-a', b: 'new-b' }));
     await store.put('a', 'old-a');
     await store.setMetadata('a', { custom: { k: 'v' } });
-    expect(await importPlain(store, file, { dryRun: true, onConflict: 'overwrite' })).toMatchObject({ dryRun: true, created: ['b'], overwritten: ['a'] });
+    expect(await store.importPlain(file, { dryRun: true, onConflict: 'overwrite' })).toMatchObject({ dryRun: true, created: ['b'], overwritten: ['a'] });
     expect(await store.list().then((l) => l.map((s) => s.name))).toEqual(['a']);
-    expect(await importPlain(store, file)).toMatchObject({ created: ['b'], skipped: ['a'] });
+    expect(await store.importPlain(file)).toMatchObject({ created: ['b'], skipped: ['a'] });
     expect((await store.get('a')).value.text()).toBe('old-a');
-    expect(await importPlain(store, file, { onConflict: 'new-version' })).toMatchObject({ appended: ['a', 'b'] });
+    expect(await store.importPlain(file, { onConflict: 'new-version' })).toMatchObject({ appended: ['a', 'b'] });
     expect((await store.get('a')).version).toBe(2);
-    expect(await importPlain(store, file, { onConflict: 'overwrite' })).toMatchObject({ overwritten: ['a', 'b'] });
+    expect(await store.importPlain(file, { onConflict: 'overwrite' })).toMatchObject({ overwritten: ['a', 'b'] });
     expect((await store.history('a')).map((h) => h.version)).toEqual([1]);
     expect((await store.getMetadata('a')).custom).toEqual({});
   });
@@ -544,9 +544,9 @@ describe('plaintext import', () => {
   it('a bundle given as a plaintext file is refused with a hint', async () => {
     const { store: src, dir } = await populated();
     const file = join(dir, 'out.sbx');
-    await exportStore(src, file, { key: PW });
+    await src.exportBundle(file, { key: PW });
     expect(detectImportFormat(file)).toBe('bundle');
-    expect(await code(importPlain(src, file, { format: 'json' }))).toBe('E_USAGE');
+    expect(await code(src.importPlain(file, { format: 'json' }))).toBe('E_USAGE');
   });
 
   it('exported .env and JSON import back to the same values', async () => {
@@ -555,9 +555,9 @@ describe('plaintext import', () => {
     for (const [k, v] of Object.entries(values)) await src.put(k, v);
     for (const format of ['env', 'json'] as const) {
       const file = join(dir, `out.${format}`);
-      await exportPlain(src, file, { format });
+      await src.exportPlain(file, { format });
       const { store: dst } = await fresh();
-      await importPlain(dst, file);
+      await dst.importPlain(file);
       for (const [k, v] of Object.entries(values)) expect((await dst.get(k)).value.text()).toBe(v);
     }
   });
@@ -571,9 +571,9 @@ describe('passphrase stores as sources', () => {
     await src.put('x', 'y');
     const k = join(dir, 'r.key');
     createKeyFile(k);
-    await exportStore(src, join(dir, 'o.sbx'), { key: { keyFile: k } });
+    await src.exportBundle(join(dir, 'o.sbx'), { key: { keyFile: k } });
     const { store: dst } = await fresh();
-    await importBundle(dst, join(dir, 'o.sbx'), { key: { keyFile: k } });
+    await dst.importBundle(join(dir, 'o.sbx'), { key: { keyFile: k } });
     expect((await dst.get('x')).value.text()).toBe('y');
   });
 });
@@ -584,11 +584,11 @@ describe('audit log', () => {
     await src.put('a', 'secret-a');
     await src.put('b', 'secret-b');
     const file = join(dir, 'out.sbx');
-    await exportStore(src, file, { key: PW });
+    await src.exportBundle(file, { key: PW });
     const { store: dst } = await fresh();
     await dst.put('a', 'mine');
-    await importBundle(dst, file, { key: PW, dryRun: true });
-    await importBundle(dst, file, { key: PW, onConflict: 'new-version' });
+    await dst.importBundle(file, { key: PW, dryRun: true });
+    await dst.importBundle(file, { key: PW, onConflict: 'new-version' });
     const entries = async (s: Store) => {
       const out = [];
       for await (const e of s.auditEntries()) out.push(e);

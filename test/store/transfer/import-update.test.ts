@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { exportStore, importBundle, importPlain, openStore, rawKey, type BundleKey, type Store } from '../../../src/index.js';
+import { openStore, rawKey, type BundleKey, type Store } from '../../../src/index.js';
 import { dump } from '../../helpers/dump.js';
 import { freshStore } from '../../helpers/store.js';
 
@@ -29,15 +29,15 @@ describe("onConflict 'update'", () => {
     await src.put('gone', 'g');
     await src.delete('gone');
     const file = join(dir, 'out.sbx');
-    await exportStore(src, file, { key: PW, allVersions: true });
+    await src.exportBundle(file, { key: PW, allVersions: true });
 
     const { store: dst } = await freshStore();
     await dst.put('same', 'v-2');
     await dst.put('changed', 'old');
     await dst.put('gone', 'mine');
-    const dry = await importBundle(dst, file, { key: PW, onConflict: 'update', dryRun: true });
+    const dry = await dst.importBundle(file, { key: PW, onConflict: 'update', dryRun: true });
     expect(await versionsOf(dst)).toEqual({ changed: [1], gone: [1], same: [1] });
-    const real = await importBundle(dst, file, { key: PW, onConflict: 'update' });
+    const real = await dst.importBundle(file, { key: PW, onConflict: 'update' });
     expect({ ...dry, dryRun: false }).toEqual(real);
     expect(real).toMatchObject({
       created: ['fresh'], appended: ['changed'], unchanged: ['same'], noCurrentValue: ['gone'], versions: 2,
@@ -59,7 +59,7 @@ describe("onConflict 'update'", () => {
     await store.put('newline', 'abc\n');
     await store.put('byte', 'abc');
     await store.put('same', new Uint8Array([0x61, 0x62, 0x63]));
-    const r = await importPlain(store, file, { onConflict: 'update' });
+    const r = await store.importPlain(file, { onConflict: 'update' });
     expect(r.appended).toEqual(['prefix', 'newline', 'byte']);
     expect(r.unchanged).toEqual(['same']);
   });
@@ -73,10 +73,10 @@ describe("onConflict 'update'", () => {
     await b.put('x', 'two'); // under key 2, which a has not loaded
     const file = join(dir, 'x.json');
     writeFileSync(file, JSON.stringify({ x: 'two' }));
-    const before = await dump(b); // b holds the new key (rotateKeys rewrapped version 1 too)
-    expect(await importPlain(a, file, { onConflict: 'update', dryRun: true })).toMatchObject({ unchanged: ['x'], appended: [], versions: 0 });
-    expect(await dump(b)).toEqual(before);
-    expect(await importPlain(a, file, { onConflict: 'update' })).toMatchObject({ unchanged: ['x'], versions: 0 });
+    const before = await dump(b, rawKey(key)); // b holds the new key (rotateKeys rewrapped version 1 too)
+    expect(await a.importPlain(file, { onConflict: 'update', dryRun: true })).toMatchObject({ unchanged: ['x'], appended: [], versions: 0 });
+    expect(await dump(b, rawKey(key))).toEqual(before);
+    expect(await a.importPlain(file, { onConflict: 'update' })).toMatchObject({ unchanged: ['x'], versions: 0 });
     expect((await a.history('x')).map((h) => h.version)).toEqual([1, 2]);
   });
 });
