@@ -155,13 +155,33 @@ function versionList(versions: number[]): string {
 /** How long a checkpoint waits for readers before it reports that it could not finish. */
 const CHECKPOINT_WAIT_MS = 250;
 
-/** Every statement the driver runs, prepared once per connection. */
-function prepare(db: Database) {
+/**
+ * `stmt`, once its result columns are known to carry the names the driver
+ * reads them by. A row read as an object is keyed by each column's name as
+ * the schema declares it, and SQLite matches names regardless of case: one
+ * flipped bit that turns `ciphertext` into `ciphertexT` in the schema's text
+ * leaves every statement preparing and every such row without its field.
+ * Every name in the schema and every alias here is lower case, so another
+ * case means the schema was altered (E_NOT_A_STORE), found at open instead
+ * of as a TypeError on some later read.
+ */
+function declaredAsWritten<S extends Statement>(stmt: S, path: string): S {
+  if (!stmt.reader) return stmt;
+  for (const { name } of stmt.columns()) {
+    if (name !== name.toLowerCase()) {
+      throw new StoreError('E_NOT_A_STORE', `${path}: the store file's schema is damaged (a column is named ${JSON.stringify(name)})`, ['restore it from a backup']);
+    }
+  }
+  return stmt;
+}
+
+/** Every statement the driver runs, prepared once per connection (`path`: the store file, for messages). */
+function prepare(db: Database, path: string) {
   db.pragma('busy_timeout = 0'); // waiting is done by patiently(), in short polls
   const begin = { immediate: db.prepare('BEGIN IMMEDIATE'), deferred: db.prepare('BEGIN DEFERRED'), commit: db.prepare('COMMIT'), rollback: db.prepare('ROLLBACK') };
   const syncNormal = db.prepare('PRAGMA synchronous = NORMAL');
   const syncFull = db.prepare('PRAGMA synchronous = FULL');
-  const p = (sql: string) => db.prepare(sql);
+  const p = (sql: string) => declaredAsWritten(db.prepare(sql), path);
   const statements = {
     getMeta: p('SELECT value FROM meta WHERE key = ?').pluck(),
     metaRow: p('SELECT key, value, mac FROM meta WHERE key = ?'),
@@ -264,7 +284,7 @@ export class SqliteStorage implements RawStorage {
   #attach(db: Database): void {
     try {
       let begin: Prepared[1];
-      [this.#s, begin, this.#syncNormal, this.#syncFull] = prepare(db);
+      [this.#s, begin, this.#syncNormal, this.#syncFull] = prepare(db, this.#path);
       ({ immediate: this.#beginImmediate, deferred: this.#beginDeferred, commit: this.#commit, rollback: this.#rollback } = begin);
     } catch (e) {
       db.close();
@@ -469,18 +489,18 @@ export class SqliteStorage implements RawStorage {
   }
 
   eachRecord(fn: (row: RawRecord) => void): void {
-    this.#eachRecord ??= this.#db.prepare('SELECT kind, id, value, mac FROM records ORDER BY kind, id');
+    this.#eachRecord ??= declaredAsWritten(this.#db.prepare('SELECT kind, id, value, mac FROM records ORDER BY kind, id'), this.#path);
     for (const r of this.#eachRecord.iterate() as IterableIterator<RecordCols>) fn(toRecord(r));
   }
 
   eachSecret(fn: (row: RawSecret) => void): void {
-    this.#eachSecret ??= this.#db.prepare(`SELECT ${SECRET_COLS} FROM secrets s ${WITH_HEAD} ORDER BY s.id`);
+    this.#eachSecret ??= declaredAsWritten(this.#db.prepare(`SELECT ${SECRET_COLS} FROM secrets s ${WITH_HEAD} ORDER BY s.id`), this.#path);
     for (const r of this.#eachSecret.iterate() as IterableIterator<SecretCols>) fn(toSecret(r));
   }
 
   eachVersion(fn: (row: RawVersion, name: string) => void): void {
-    this.#eachVersion ??= this.#db.prepare(`SELECT s.name, v.secret_id, v.version, v.created_at, v.deleted_at, v.destroyed_at,
-      v.key_id, v.ciphertext, v.mac, v.json FROM versions v LEFT JOIN secrets s ON s.id = v.secret_id ORDER BY v.secret_id, v.version`);
+    this.#eachVersion ??= declaredAsWritten(this.#db.prepare(`SELECT s.name, v.secret_id, v.version, v.created_at, v.deleted_at, v.destroyed_at,
+      v.key_id, v.ciphertext, v.mac, v.json FROM versions v LEFT JOIN secrets s ON s.id = v.secret_id ORDER BY v.secret_id, v.version`), this.#path);
     for (const r of this.#eachVersion.iterate() as IterableIterator<VersionCols & { name: string | null }>) fn(toVersion(r), r.name ?? `secret id ${r.secret_id}`);
   }
 
@@ -608,9 +628,9 @@ export class SqliteStorage implements RawStorage {
 
   scanVersions(afterSecretId: number, afterVersion: number, limit: number): (RawVersion & { name: string; secretUpdatedAt: number })[] {
     try {
-      this.#scan ??= this.#db.prepare(`SELECT v.secret_id, s.name, s.updated_at, v.version, v.created_at, v.deleted_at, v.destroyed_at,
+      this.#scan ??= declaredAsWritten(this.#db.prepare(`SELECT v.secret_id, s.name, s.updated_at, v.version, v.created_at, v.deleted_at, v.destroyed_at,
         v.key_id, v.ciphertext, v.mac, v.json FROM versions v JOIN secrets s ON s.id = v.secret_id
-        WHERE (v.secret_id, v.version) > (?, ?) ORDER BY v.secret_id, v.version LIMIT ?`);
+        WHERE (v.secret_id, v.version) > (?, ?) ORDER BY v.secret_id, v.version LIMIT ?`), this.#path);
       const rows = this.#scan.all(afterSecretId, afterVersion, limit) as (VersionCols & { name: string; updated_at: number })[];
       return rows.map((r) => ({ ...toVersion(r), name: r.name, secretUpdatedAt: r.updated_at }));
     } catch (e) {

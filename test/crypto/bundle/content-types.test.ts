@@ -12,7 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { Decrypter } from 'age-encryption';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { seal } from '../../../src/crypto/aead.js';
 import { RecordsDecoder, encodeHeaderLine, encodeSecretLine, encodeVersionLine, type RecordsLine } from '../../../src/crypto/age-records.js';
 import { bundleHeaderHash, bundleHeaderLength, decodeBundleHeader, encodeBundleHeader, type BundleHeader } from '../../../src/crypto/bundle/header.js';
@@ -20,9 +20,9 @@ import { keyFileBundleKey, keyFileHeader, verifyBundleKey } from '../../../src/c
 import { Bundle, bytesSource } from '../../../src/crypto/bundle/reader.js';
 import { __TESTS, type BundleRecord, type SecretRecord, type VersionRecord } from '../../../src/crypto/bundle/records.js';
 import { BundleWriter } from '../../../src/crypto/bundle/writer.js';
-import { importBundle, initStore, rawKey, StoreError } from '../../../src/index.js';
+import { importBundle, StoreError } from '../../../src/index.js';
 import { dump } from '../../helpers/dump.js';
-import { tempDir } from '../../helpers/tmp.js';
+import { freshStore } from '../../helpers/store.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 const unhex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
@@ -38,9 +38,7 @@ function codeOf(fn: () => unknown): string {
 }
 
 async function store() {
-  const dir = tempDir();
-  const s = await initStore(join(dir, 's.db'), rawKey(new Uint8Array(32).fill(7)));
-  onTestFinished(() => s.close());
+  const { store: s, dir } = await freshStore();
   return { store: s, dir };
 }
 
