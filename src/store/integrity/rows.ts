@@ -130,9 +130,9 @@ class Canon {
   /**
    * A version's content type, appended only when it is JSON: nothing for
    * plain bytes (false; or absent, as in rows built by hand before the flag
-   * existed, such as the v1 vectors), lp("json") for JSON. So every row written before the flag existed, and
-   * every plain-bytes row since, encodes exactly as in v1 and keeps its MAC
-   * and its vectors.
+   * existed, such as the v1 vectors' rows), lp("json") for JSON. So every
+   * row written before the flag existed, and every plain-bytes row since,
+   * encodes exactly as in v1 and keeps its MAC and its vectors.
    *
    * Unambiguous because every field before it is self-delimiting: fixed
    * width, or a presence byte or a length first. Reading a message field by
