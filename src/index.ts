@@ -40,3 +40,5 @@ export type { AuditSummary } from './store/audit-summary.js';
 export { lockState, type LockState, type LockOwner } from './platform/lock.js';
 export type { CacheOptions, CacheStats } from './store/read-cache.js';
 export type { StoreEvent, StoreOperation, EventHook } from './store/events.js';
+export { withAuditContext, MAX_AUDIT_CONTEXT_CHARS, type AuditContext } from './store/audit-context.js';
+export type { RequestRecord } from './store/audit-request.js';

@@ -16,6 +16,7 @@ import { Hmac } from '../crypto/mac.js';
 import { TamperedError } from '../errors.js';
 import { concat, equalBytes, utf8, wipe } from '../crypto/bytes.js';
 import type { AuditHead, AuditRow, StorageOps } from '../storage/storage.js';
+import { inAuditContext } from './audit-context.js';
 
 export interface AuditEntry {
   action: string;
@@ -112,10 +113,20 @@ export class AuditLog {
   }
 
   /**
-   * Append inside the caller's transaction.
+   * Append inside the caller's transaction, with the request it is made for
+   * when the caller runs inside withAuditContext (audit-context.ts).
    * @throws TamperedError when the log does not end at its authenticated head (nothing is appended)
    */
-  async append(tx: StorageOps, e: AuditEntry): Promise<void> {
+  append(tx: StorageOps, e: AuditEntry): Promise<void> {
+    return this.appendCaptured(tx, inAuditContext(e));
+  }
+
+  /**
+   * Append `e` exactly as given: an entry whose request context was taken
+   * when it was made, committed later by another flow (audit-batch.ts).
+   * @throws TamperedError as append does
+   */
+  async appendCaptured(tx: StorageOps, e: AuditEntry): Promise<void> {
     const last = await tx.auditHead();
     const row: Omit<AuditRow, 'mac'> = {
       seq: (last?.seq ?? 0) + 1,

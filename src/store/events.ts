@@ -17,6 +17,7 @@ export type StoreOperation =
   | 'getMetadata' | 'setMetadata' | 'status' | 'rotateKeys' | 'keys' | 'destroyKey' | 'rotateMaster' | 'pruneAudit'
   | 'verifyAudit' | 'getConfig' | 'setConfig'
   | 'setPolicy' | 'rotateValue' | 'policyStatus' | 'expiryOf' | 'dueSecrets' | 'dueAmong' | 'stats' | 'auditSummary'
+  | 'recordRequest'
   | 'backupStore' | 'verifyStore' | 'exportStore' | 'exportPlain' | 'importBundle' | 'importPlain';
 
 export interface StoreEvent {

@@ -21,7 +21,9 @@ import { checkName, nameProblem } from './names.js';
 import type { CacheStats, ReadCache } from './read-cache.js';
 import { outcomeOf, reported, type EventSink, type StoreOperation } from './events.js';
 import type { AuditEntry } from './audit.js';
-import { changeRefused, unloggedReadRefused } from './read-only.js';
+import { changeRefused, refuseUnlogged, unloggedReadRefused } from './read-only.js';
+import { AuditBatcher } from './audit-batch.js';
+import { checkRequestRecord, type RequestRecord } from './audit-request.js';
 import type { StoreContext } from './context.js';
 import { writeBackup, type BackupOptions, type BackupReport } from './backup/backup.js';
 import { verifyAndRecord, type VerifyOptions, type VerifyReport } from './backup/verify.js';
@@ -66,9 +68,12 @@ export class Store {
   readonly #plain: boolean;
   /** The context, checked open (and a read-only snapshot refreshed), for operations that ask again per page. */
   readonly #context = (): StoreContext => this.#ctx();
+  /** Audit entries without a change of their own (reads, failed reads, requests), group-committed. */
+  readonly #audits: AuditBatcher;
 
   constructor(context: StoreContext) {
     this.#c = context;
+    this.#audits = new AuditBatcher(context);
     this.#cache = context.cache;
     this.#events = context.events;
     this.#plain = !this.#cache && !this.#events;
@@ -143,7 +148,7 @@ export class Store {
     }
     if (c.header.auditReads) {
       const versions = versionsOf?.(result);
-      await c.storage.write((tx) => c.audit.append(tx, { ...entry, ...(versions ? { versions } : {}), outcome: 'ok' }), { relaxed: true });
+      await this.#audits.append({ ...entry, ...(versions ? { versions } : {}), outcome: 'ok' });
     }
     return result;
   }
@@ -162,7 +167,8 @@ export class Store {
       ...(name !== undefined && nameProblem(name) === undefined ? { name } : {}),
     };
     try {
-      await c.storage.write((tx) => c.audit.append(tx, entry), { relaxed });
+      if (relaxed) await this.#audits.append(entry);
+      else await c.storage.write((tx) => c.audit.append(tx, entry));
     } catch {
       // The operation failed already; that failure is what the caller must see.
     }
@@ -609,11 +615,29 @@ export class Store {
     return this.#change(audit.action, null, () => changeRecords(c, audit, fn));
   }
 
+  /**
+   * Record a request a server answered without a store operation (a denied
+   * request, a token lookup): one audit entry, group-committed like reads,
+   * with the request context of withAuditContext. `detail` is at most
+   * MAX_AUDIT_CONTEXT_CHARS and, like the context, never a token or value.
+   * @throws E_USAGE (a malformed action, outcome or detail), E_INVALID_NAME, E_READ_ONLY
+   */
+  async recordRequest(entry: RequestRecord): Promise<void> {
+    return this.#observe('recordRequest', entry?.name, () => {
+      const c = this.#ctx();
+      const checked = checkRequestRecord(entry);
+      // Its only effect is the entry, and a read-only store cannot write one.
+      refuseUnlogged(c, 'recording a request');
+      return this.#audits.append(checked);
+    });
+  }
+
   /** Zero the data keys, forget the master key, close the file. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     if (this.#scrubPending) await this.#scrub();
     this.#closed = true;
+    await this.#audits.close(); // reads already past their check still get their entries
     this.#cache?.clear();
     this.#c.audit.close();
     this.#c.keyset.wipe();

@@ -1,0 +1,105 @@
+/**
+ * Group commit for the audit entries that come with no change of their own:
+ * audited reads, failed reads, and requests a server records. Each used to
+ * be its own write transaction, so concurrent reads queued one commit each
+ * behind the connection's single transaction. Here the first entry starts a
+ * commit at once (a lone read waits for nothing: no timer); entries made
+ * while that commit runs queue, and the next commit appends all of them, in
+ * the order they came, in one relaxed write transaction, chained as usual.
+ *
+ * Fail closed: each caller's promise settles only with the commit that holds
+ * its entry, and if that commit fails every caller in it gets the error, so
+ * no read whose entry was not committed returns its value.
+ */
+import { StoreError } from '../errors.js';
+import type { AuditEntry, AuditLog } from './audit.js';
+import { inAuditContext } from './audit-context.js';
+import type { GuardedStorage } from './integrity/guarded.js';
+
+/** Entries per transaction at most: a flood of reads does not hold the write lock for one long commit. */
+export const MAX_BATCH_ENTRIES = 1000;
+
+interface Batch {
+  entries: AuditEntry[];
+  done: Promise<void>;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+function newBatch(): Batch {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const done = new Promise<void>((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  return { entries: [], done, resolve, reject };
+}
+
+/** What the batcher writes through, looked up at each commit (a store's context). */
+export interface AuditTarget {
+  storage: Pick<GuardedStorage, 'write'>;
+  audit: AuditLog;
+}
+
+export class AuditBatcher {
+  /** A commit is under way; entries made meanwhile wait in #queue for the next. */
+  #busy = false;
+  /** Batches waiting their turn, oldest first; only the last still takes entries. */
+  readonly #queue: Batch[] = [];
+  #closed = false;
+  /** Woken when the last commit under way has settled (close waits for it). */
+  #idle: (() => void)[] = [];
+
+  constructor(private readonly target: AuditTarget) {}
+
+  /**
+   * Append `entry` (with the current flow's request context, taken now) in
+   * the next commit. Resolves once that commit has committed.
+   * @throws E_CLOSED after close(); whatever the commit failed with (E_TAMPERED for a cut log, E_IO…)
+   */
+  append(entry: AuditEntry): Promise<void> {
+    if (this.#closed) return Promise.reject(new StoreError('E_CLOSED', 'the store is closed'));
+    const e = inAuditContext(entry);
+    if (!this.#busy) {
+      this.#busy = true;
+      return this.#commit([e]);
+    }
+    let last = this.#queue[this.#queue.length - 1];
+    if (last === undefined || last.entries.length >= MAX_BATCH_ENTRIES) this.#queue.push((last = newBatch()));
+    last.entries.push(e);
+    return last.done;
+  }
+
+  /** Take no more entries; resolves when those already taken are committed (or failed). */
+  close(): Promise<void> {
+    this.#closed = true;
+    if (!this.#busy) return Promise.resolve();
+    return new Promise((wake) => this.#idle.push(wake));
+  }
+
+  #commit(entries: AuditEntry[]): Promise<void> {
+    let done: Promise<void>;
+    try {
+      const { storage, audit } = this.target;
+      done = storage.write(async (tx) => {
+        for (const e of entries) await audit.appendCaptured(tx, e);
+      }, { relaxed: true });
+    } catch (e) {
+      done = Promise.reject(e);
+    }
+    // Registered before the caller's await: the next batch starts as soon as this one settles.
+    done.then(this.#next, this.#next);
+    return done;
+  }
+
+  readonly #next = (): void => {
+    const batch = this.#queue.shift();
+    if (batch === undefined) {
+      this.#busy = false;
+      for (const wake of this.#idle.splice(0)) wake();
+      return;
+    }
+    this.#commit(batch.entries).then(batch.resolve, batch.reject);
+  };
+}

@@ -1,0 +1,90 @@
+/**
+ * Who asked, beyond the OS user: a server answering requests runs each one
+ * inside `withAuditContext({ detail })`, and every audit entry appended
+ * while it runs (in the same async flow) carries that description in its
+ * detail, so the log says which client's request each read and change was
+ * made for. The entry's actor stays the OS user and pid of the process.
+ *
+ * The context is kept in an AsyncLocalStorage, so concurrent requests each
+ * see their own. An entry takes the context of the flow that made it when
+ * it is made: an audited read's entry is committed later, by whichever read
+ * started the shared commit (audit-batch.ts), and must keep its own request.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { StoreError } from '../errors.js';
+import type { AuditEntry } from './audit.js';
+
+/** The most characters of a context's detail kept in an entry (longer text is cut, ending in '…'). */
+export const MAX_AUDIT_CONTEXT_CHARS = 512;
+
+export interface AuditContext {
+  /**
+   * What the request was, e.g. `accessor=… remote=127.0.0.1 GET /v1/secret/data/app`.
+   * Never a token, a secret-id, a password or a value: this text is stored in
+   * the audit log as given (cut to MAX_AUDIT_CONTEXT_CHARS, control characters
+   * escaped), and keeping secrets out of it is the caller's duty.
+   */
+  detail: string;
+}
+
+const current = new AsyncLocalStorage<string | undefined>();
+
+/**
+ * Control characters (C0, DEL, C1) and the Unicode line and paragraph
+ * separators, which would let a text given by a client fake a line of
+ * `store audit`'s output.
+ */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/**
+ * `text` as an audit detail may hold it: unprintable characters as `\xNN` or
+ * `\uNNNN`, then at most `max` characters, never half a surrogate pair.
+ */
+export function boundedAuditText(text: string, max = MAX_AUDIT_CONTEXT_CHARS): string {
+  const printable = text.replace(UNPRINTABLE, (ch) => {
+    const code = ch.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+  if (printable.length <= max) return printable;
+  let cut = max - 1;
+  const last = printable.charCodeAt(cut - 1);
+  if (last >= 0xd800 && last <= 0xdbff) cut--; // a high surrogate whose pair would be cut off
+  return `${printable.slice(0, cut)}…`;
+}
+
+/**
+ * Run `fn` with every audit entry it appends (directly or through anything
+ * it awaits, reads included) describing `ctx.detail` as the request it was
+ * made for. Nested contexts replace the outer one for their own extent; an
+ * empty detail runs `fn` with no context.
+ *
+ * `ctx.detail` must never hold a token, a secret-id, a credential or a
+ * value: it is written to the audit log, and filtering it is the caller's
+ * duty (only unprintable characters are escaped, and the length is capped
+ * at MAX_AUDIT_CONTEXT_CHARS).
+ * @throws E_USAGE when `ctx.detail` is not a string or `fn` not a function
+ */
+export function withAuditContext<T>(ctx: AuditContext, fn: () => T): T {
+  if (typeof ctx !== 'object' || ctx === null || typeof ctx.detail !== 'string') {
+    throw new StoreError('E_USAGE', 'withAuditContext takes { detail: string } and a function');
+  }
+  if (typeof fn !== 'function') throw new StoreError('E_USAGE', 'withAuditContext takes { detail: string } and a function');
+  const detail = boundedAuditText(ctx.detail);
+  return current.run(detail === '' ? undefined : detail, fn);
+}
+
+/** The current flow's request description (already bounded), if it runs inside withAuditContext. */
+export function currentAuditContext(): string | undefined {
+  return current.getStore();
+}
+
+/**
+ * `e` as the current flow's request made it: its own detail followed by the
+ * request's in square brackets (`app/* [GET /v1/…]`, or `[GET /v1/…]` for an
+ * entry without a detail of its own). `e` itself when there is no context.
+ */
+export function inAuditContext(e: AuditEntry): AuditEntry {
+  const request = current.getStore();
+  if (request === undefined) return e;
+  return { ...e, detail: e.detail === undefined || e.detail === '' ? `[${request}]` : `${e.detail} [${request}]` };
+}
