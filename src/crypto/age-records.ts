@@ -26,6 +26,13 @@ import { toBase64, tryUtf8, utf8, utf8Strict } from './bytes.js';
 
 /** The `format` of the header line; a later layout gets a new number. */
 export const RECORDS_FORMAT = 'strongbox-records/v1';
+/**
+ * v1, and a version line may also hold `"json": true` (its value is a JSON
+ * object's text). Written only when some version is JSON (as a v1 bundle's
+ * format 0x02), so every other file stays v1 for readers that know only v1;
+ * those refuse a v2 file as unsupported instead of losing the flag.
+ */
+export const RECORDS_FORMAT_CONTENT_TYPES = 'strongbox-records/v2';
 const RECORDS_FORMAT_PREFIX = 'strongbox-records/';
 
 /**
@@ -41,6 +48,8 @@ export interface RecordsHeader {
   createdAt: number;
   secrets: number;
   versions: number;
+  /** strongbox-records/v2: version lines may say JSON. Present only when true. */
+  contentTypes?: true;
 }
 
 /** What a line holds: the header (the first line), then secrets and their versions. */
@@ -71,7 +80,8 @@ function iso(ms: number): string {
 // ---- writing ----------------------------------------------------------------------------------
 
 export function encodeHeaderLine(h: RecordsHeader): Uint8Array {
-  return line({ type: 'header', format: RECORDS_FORMAT, created: iso(h.createdAt), allVersions: h.allVersions, secrets: h.secrets, versions: h.versions });
+  const format = h.contentTypes ? RECORDS_FORMAT_CONTENT_TYPES : RECORDS_FORMAT;
+  return line({ type: 'header', format, created: iso(h.createdAt), allVersions: h.allVersions, secrets: h.secrets, versions: h.versions });
 }
 
 export function encodeSecretLine(r: Omit<SecretRecord, 'type'>): Uint8Array {
@@ -81,13 +91,17 @@ export function encodeSecretLine(r: Omit<SecretRecord, 'type'>): Uint8Array {
   });
 }
 
-/** The value is not kept; the line holds it (as text or base64), so the caller should not keep the line longer than needed. */
+/**
+ * The value is not kept; the line holds it (as text or base64), so the caller should not keep the line longer than needed.
+ * A JSON version (`json`) belongs only in a strongbox-records/v2 file: the caller's header says so.
+ */
 export function encodeVersionLine(name: string, r: Omit<VersionRecord, 'type'>): Uint8Array {
   if (r.value.length > MAX_BUNDLE_VALUE_BYTES) throw new RangeError(`records: value of ${r.value.length} bytes`);
   const text = tryUtf8(r.value);
   const value = text !== undefined && !CONTROL.test(text) ? { value: text } : { base64: toBase64(r.value) };
   return line({
-    type: 'version', name, version: r.version, created: iso(r.createdAt), deleted: r.deletedAt === null ? null : iso(r.deletedAt), ...value,
+    type: 'version', name, version: r.version, created: iso(r.createdAt), deleted: r.deletedAt === null ? null : iso(r.deletedAt),
+    ...(r.json ? { json: true } : {}), ...value,
   });
 }
 
@@ -196,13 +210,17 @@ export class RecordsDecoder {
       return r;
     }
     if (o.type === 'version') {
-      keysAre(o, Object.hasOwn(o, 'value') ? VERSION_KEYS_TEXT : VERSION_KEYS_BASE64, at);
+      // v2 only: "json", exactly true when present.
+      const json = this.#header.contentTypes && Object.hasOwn(o, 'json');
+      if (json && o.json !== true) throw damaged(`${at}: json is not true`);
+      const keys = Object.hasOwn(o, 'value') ? VERSION_KEYS_TEXT : VERSION_KEYS_BASE64;
+      keysAre(o, json ? [...keys, 'json'] : keys, at);
       if (name(o.name, at) !== this.#secret) throw damaged(`${at}: a version of ${o.name as string} where one of ${this.#secret ?? 'no secret'} belongs`);
       const version = whole(o.version, 1, U32_MAX, `${at}: version`);
       const createdAt = time(o.created, `${at}: created`);
       const deletedAt = o.deleted === null ? null : time(o.deleted, `${at}: deleted`);
       seq.version({ version, deletedAt }, at);
-      return { type: 'version', version, createdAt, deletedAt, value: value(o, at) };
+      return { type: 'version', version, createdAt, deletedAt, value: value(o, at), ...(json ? { json: true as const } : {}) };
     }
     throw damaged(`${at} has an unknown type`);
   }
@@ -232,9 +250,9 @@ export class RecordsDecoder {
 
   #readHeader(o: Fields, at: string): RecordsLine {
     if (o.type !== 'header' || typeof o.format !== 'string' || !o.format.startsWith(RECORDS_FORMAT_PREFIX)) throw notRecords();
-    if (o.format !== RECORDS_FORMAT) {
+    if (o.format !== RECORDS_FORMAT && o.format !== RECORDS_FORMAT_CONTENT_TYPES) {
       const shown = /^[\x20-\x7e]{1,64}$/.test(o.format) ? `"${o.format}"` : 'an unreadable format';
-      throw new StoreError('E_UNSUPPORTED_FORMAT', `unsupported age bundle records: ${shown}; this program reads ${RECORDS_FORMAT}`, [
+      throw new StoreError('E_UNSUPPORTED_FORMAT', `unsupported age bundle records: ${shown}; this program reads ${RECORDS_FORMAT} and ${RECORDS_FORMAT_CONTENT_TYPES}`, [
         'it may have been written by a newer Strongbox; upgrade this one',
       ]);
     }
@@ -244,6 +262,7 @@ export class RecordsDecoder {
     const versions = whole(o.versions, 0, MAX_RECORDS, `${at}: versions`);
     if (versions < secrets || secrets + versions > MAX_RECORDS) throw damaged(`${at} states impossible counts (${secrets} secrets, ${versions} versions)`);
     const h: RecordsHeader = { allVersions: o.allVersions, createdAt: time(o.created, `${at}: created`), secrets, versions };
+    if (o.format === RECORDS_FORMAT_CONTENT_TYPES) h.contentTypes = true;
     this.#header = h;
     this.#seq = new Sequence(h, damaged);
     return { type: 'header', ...h };

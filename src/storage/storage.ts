@@ -41,6 +41,8 @@ export interface VersionRow {
   destroyedAt: number | null;
   keyId: number | null;
   ciphertext: Uint8Array | null;
+  /** The value is the UTF-8 text of a JSON object (a Vault-style secret); false: plain bytes. Set when written, never changed. */
+  json: boolean;
 }
 
 /** One joined read: a secret (what a read needs of it) and one of its versions (absent when no such version). */
@@ -272,11 +274,14 @@ export type Mac = Uint8Array | null;
 /**
  * Rows as the driver stores them. Values are passed through exactly as
  * stored (a damaged file may hold a string where a number belongs): the
- * guard checks their types before it trusts or MACs them.
+ * guard checks their types before it trusts or MACs them. The one exception
+ * is a version's `json` flag, stored as 0 or 1: the driver hands those two
+ * over as false and true, and any other stored value as it is, for the
+ * guard to refuse.
  */
 export interface RawMeta { key: string; value: string; mac: Mac }
 /** The state of a secret's current version, which the secret row's MAC covers too: a get of the current version checks one MAC. */
-export interface VersionHead { createdAt: number; deletedAt: number | null; destroyedAt: number | null }
+export interface VersionHead { createdAt: number; deletedAt: number | null; destroyedAt: number | null; json: boolean }
 export interface RawSecret {
   id: number; name: string; currentVersion: number; maxVersions: number; custom: string; createdAt: number; updatedAt: number;
   /** The current version's state as stored in its row (null when there is no such row). */
@@ -317,7 +322,7 @@ export interface RawOps {
   readVersionAt(name: string, at: number): Awaitable<RawJoined | undefined>;
   listVersions(secretId: number): Awaitable<RawVersion[]>;
   insertVersion(row: RawVersion): Awaitable<void>;
-  /** Rewrite a version's state, key, ciphertext and MAC. */
+  /** Rewrite a version's state, key, ciphertext and MAC (its json flag is written once, by insertVersion). */
   updateVersion(row: RawVersion): Awaitable<void>;
   deleteVersions(secretId: number, versions: number[]): Awaitable<void>;
 

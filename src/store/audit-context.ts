@@ -25,9 +25,20 @@ export interface AuditContext {
    * escaped), and keeping secrets out of it is the caller's duty.
    */
   detail: string;
+  /**
+   * Counted up for each entry made in the context, so a server can tell a
+   * request whose store operations logged it from one it must log itself.
+   */
+  recorded?: number;
 }
 
-const current = new AsyncLocalStorage<string | undefined>();
+/** The flow's request: its bounded detail, and the caller's context object (for its count). */
+interface Current {
+  detail: string;
+  ctx: AuditContext;
+}
+
+const current = new AsyncLocalStorage<Current | undefined>();
 
 /**
  * Control characters (C0, DEL, C1) and the Unicode line and paragraph
@@ -70,12 +81,12 @@ export function withAuditContext<T>(ctx: AuditContext, fn: () => T): T {
   }
   if (typeof fn !== 'function') throw new StoreError('E_USAGE', 'withAuditContext takes { detail: string } and a function');
   const detail = boundedAuditText(ctx.detail);
-  return current.run(detail === '' ? undefined : detail, fn);
+  return current.run(detail === '' ? undefined : { detail, ctx }, fn);
 }
 
 /** The current flow's request description (already bounded), if it runs inside withAuditContext. */
 export function currentAuditContext(): string | undefined {
-  return current.getStore();
+  return current.getStore()?.detail;
 }
 
 /**
@@ -84,7 +95,9 @@ export function currentAuditContext(): string | undefined {
  * entry without a detail of its own). `e` itself when there is no context.
  */
 export function inAuditContext(e: AuditEntry): AuditEntry {
-  const request = current.getStore();
-  if (request === undefined) return e;
+  const flow = current.getStore();
+  if (flow === undefined) return e;
+  flow.ctx.recorded = (flow.ctx.recorded ?? 0) + 1;
+  const request = flow.detail;
   return { ...e, detail: e.detail === undefined || e.detail === '' ? `[${request}]` : `${e.detail} [${request}]` };
 }

@@ -46,6 +46,7 @@ interface Entry {
   version: number;
   createdAt: number;
   bytes: Uint8Array;
+  json: boolean;
   /** The clock when the value was read from the store: the entry is older than the TTL from here. */
   readAt: number;
 }
@@ -103,7 +104,7 @@ export class ReadCache {
     this.#lru.delete(key);
     this.#lru.set(key, e);
     this.#stats.hits++;
-    return { name: e.name, version: e.version, createdAt: new Date(e.createdAt), value: new SecretBytes(new Uint8Array(e.bytes)) };
+    return { name: e.name, version: e.version, createdAt: new Date(e.createdAt), value: new SecretBytes(new Uint8Array(e.bytes)), json: e.json };
   }
 
   /** Keep a copy of `read` (read from the store at `readAt`) unless an invalidation came since `epoch`. */
@@ -112,7 +113,9 @@ export class ReadCache {
     const key = keyOf(read.name, selector);
     const old = this.#lru.get(key);
     if (old !== undefined) this.#drop(old, undefined);
-    const e: Entry = { key, name: read.name, version: read.version, createdAt: read.createdAt.getTime(), bytes: new Uint8Array(read.value.expose()), readAt };
+    const e: Entry = {
+      key, name: read.name, version: read.version, createdAt: read.createdAt.getTime(), bytes: new Uint8Array(read.value.expose()), json: read.json, readAt,
+    };
     this.#lru.set(key, e);
     this.#byAge.set(key, e);
     let keys = this.#keysOf.get(e.name);

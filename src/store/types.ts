@@ -11,6 +11,8 @@ export interface SecretVersion {
   version: number;
   createdAt: Date;
   value: SecretBytes;
+  /** The value is the UTF-8 text of a JSON object (written with `PutOptions.json`); false: plain bytes. */
+  json: boolean;
 }
 
 /** What a write returns. */
@@ -30,12 +32,12 @@ export interface VersionInfo {
   destroyedAt?: Date;
   /** Version of the data key the value is sealed under (absent once destroyed). */
   keyVersion?: number;
+  /** The value is the UTF-8 text of a JSON object (written with `PutOptions.json`); false: plain bytes. */
+  json: boolean;
 }
 
 /** A version and its secret's metadata, whatever the version's state (Store.getEntry). */
 export interface VersionEntry extends VersionInfo {
-  /** Whether the value is the text of a JSON object (written as JSON), or bytes. */
-  json: boolean;
   /** The secret's metadata (oldestVersion is not looked up here: 0). */
   metadata: SecretMetadata;
   /** Only when the version is live. */
@@ -92,6 +94,12 @@ export interface PutOptions {
   cas?: number;
   /** Accept an empty value (refused by default: an empty stdin is usually a mistake). */
   allowEmpty?: boolean;
+  /**
+   * The value is the UTF-8 text of a JSON object (a Vault-style secret, a
+   * map of fields), recorded with the version so readers know to parse it;
+   * anything else is refused with E_INVALID_VALUE. Default: plain bytes.
+   */
+  json?: boolean;
 }
 
 export interface GetOptions {

@@ -23,7 +23,7 @@ export interface VersionsContext {
 /** Seal `plaintext` under the primary key as `version` of `secret` and insert it. */
 export async function insertSealed(
   tx: StorageOps, c: VersionsContext, secret: Pick<SecretRow, 'id' | 'name'>,
-  version: Pick<VersionRow, 'version' | 'createdAt' | 'deletedAt'>, plaintext: Uint8Array,
+  version: Pick<VersionRow, 'version' | 'createdAt' | 'deletedAt' | 'json'>, plaintext: Uint8Array,
 ): Promise<void> {
   const { blob, keyId } = sealValue(c.keyset.primary()!, c.header.storeId, secret.name, version.version, plaintext);
   await tx.insertVersion(secret.id, { ...version, destroyedAt: null, keyId, ciphertext: blob });
@@ -32,14 +32,16 @@ export async function insertSealed(
 /**
  * Append `plaintext` as version n+1 of `secret` at `now` (refused with
  * E_CAS_MISMATCH when `cas` is given and is not the current version), make
- * it current, and prune. Returns the new version and the versions pruned.
+ * it current, and prune. `json`: the value is the text of a JSON object,
+ * checked by the caller (./content.ts). Returns the new version and the
+ * versions pruned.
  */
 export async function appendVersion(
-  tx: StorageOps, c: VersionsContext, secret: SecretRow, plaintext: Uint8Array, now: number, cas?: number,
+  tx: StorageOps, c: VersionsContext, secret: SecretRow, plaintext: Uint8Array, json: boolean, now: number, cas?: number,
 ): Promise<{ version: number; pruned: number[] }> {
   if (cas !== undefined && cas !== secret.currentVersion) throw new CasMismatchError(secret.name, cas, secret.currentVersion);
   const version = secret.currentVersion + 1;
-  await insertSealed(tx, c, secret, { version, createdAt: now, deletedAt: null }, plaintext);
+  await insertSealed(tx, c, secret, { version, createdAt: now, deletedAt: null, json }, plaintext);
   await tx.updateSecret({ ...secret, currentVersion: version, updatedAt: now });
   return { version, pruned: await pruneVersions(tx, c, secret) };
 }

@@ -37,7 +37,7 @@ describe('store set --generate', () => {
     const r = await ok(['set', 'app/token', '--generate', '--length', '50', '--charset', 'base64url', '--json']);
     const out = JSON.parse(r.out) as Record<string, unknown>;
     expect(out).toMatchObject({ name: 'app/token', version: 1, generated: { length: 50, charset: 'base64url' } });
-    expect(Object.keys(out).sort()).toEqual(['createdAt', 'generated', 'name', 'version']);
+    expect(Object.keys(out).sort()).toEqual(['createdAt', 'generated', 'json', 'name', 'version']);
     expect((await ok(['get', 'app/token'])).out).toMatch(/^[A-Za-z0-9_-]{50}$/);
     await ok(['set', 'app/pin', '--generate', '--length', '6', '--charset', 'digits']);
     expect((await ok(['get', 'app/pin'])).out).toMatch(/^[0-9]{6}$/);

@@ -19,6 +19,8 @@ export interface DumpedVersion {
   destroyedAt?: number;
   /** hex; absent when destroyed */
   value?: string;
+  /** Present (true) only for a version recorded as a JSON object's text. */
+  json?: true;
 }
 
 export interface DumpedSecret {
@@ -51,6 +53,7 @@ async function dumpWith(store: Store, c: Awaited<ReturnType<typeof openContext>>
       const v: DumpedVersion = { version: h.version, createdAt: h.createdAt.getTime(), state: h.state };
       if (h.deletedAt) v.deletedAt = h.deletedAt.getTime();
       if (h.destroyedAt) v.destroyedAt = h.destroyedAt.getTime();
+      if (h.json) v.json = true;
       if (h.state !== 'destroyed') {
         const row = (await c.storage.readVersion(s.name, h.version))!.version!;
         v.value = hex(openValue(c.keyset, c.header.storeId, s.name, h.version, row.ciphertext));

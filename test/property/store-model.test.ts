@@ -2,8 +2,9 @@
  * Model-based test of the Store's version semantics (docs/design.md §4) with
  * fc.commands: every command runs against a real SQLite store in a temp dir
  * and against a plain in-memory model; after each command the store's answer
- * (bytes, version numbers, or error code) and the touched secret's history
- * must equal the model's.
+ * (bytes, version numbers, content type, or error code) and the touched
+ * secret's history must equal the model's. Puts draw the content type: plain
+ * bytes, a JSON object's text, or something else claimed to be JSON (refused).
  */
 import fc from 'fast-check';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -28,6 +29,8 @@ type VState = 'live' | 'deleted' | 'destroyed';
 interface MVersion {
   value: Uint8Array;
   state: VState;
+  /** Written as a JSON object's text (put with json: true, or a rollback to such a version). */
+  json: boolean;
 }
 interface MSecret {
   current: number;
@@ -56,8 +59,10 @@ async function outcome<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
 
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
-/** What the model says a read of `version` (or the current one) gives: value hex or an error code. */
-function modelRead(m: Model, name: string, version?: number): Outcome<{ version: number; value: string }> {
+type Read = { version: number; value: string; json: boolean };
+
+/** What the model says a read of `version` (or the current one) gives: value hex and type, or an error code. */
+function modelRead(m: Model, name: string, version?: number): Outcome<Read> {
   const s = m.secrets.get(name);
   if (!s) return { code: 'E_NOT_FOUND' };
   const n = version ?? s.current;
@@ -65,18 +70,36 @@ function modelRead(m: Model, name: string, version?: number): Outcome<{ version:
   if (!v) return { code: 'E_NOT_FOUND' };
   if (v.state === 'destroyed') return { code: 'E_DESTROYED' };
   if (v.state === 'deleted') return { code: 'E_DELETED' };
-  return { ok: { version: n, value: hex(v.value) } };
+  return { ok: { version: n, value: hex(v.value), json: v.json } };
 }
 
-function modelHistory(m: Model, name: string): Outcome<{ version: number; state: VState }[]> {
+/** A real read in the model's terms. */
+async function realRead(r: Real, name: string, version?: number): Promise<Outcome<Read>> {
+  const got = await outcome(() => r.store.get(name, version === undefined ? {} : { version }));
+  return 'ok' in got ? { ok: { version: got.ok.version, value: hex(got.ok.value.expose()), json: got.ok.json } } : got;
+}
+
+type HistoryEntry = { version: number; state: VState; json: boolean };
+
+function modelHistory(m: Model, name: string): Outcome<HistoryEntry[]> {
   const s = m.secrets.get(name);
   if (!s) return { code: 'E_NOT_FOUND' };
-  return { ok: [...s.versions.entries()].sort((a, b) => a[0] - b[0]).map(([version, v]) => ({ version, state: v.state })) };
+  return { ok: [...s.versions.entries()].sort((a, b) => a[0] - b[0]).map(([version, v]) => ({ version, state: v.state, json: v.json })) };
 }
 
-async function realHistory(r: Real, name: string): Promise<Outcome<{ version: number; state: VState }[]>> {
+async function realHistory(r: Real, name: string): Promise<Outcome<HistoryEntry[]>> {
   const h = await outcome(() => r.store.history(name));
-  return 'ok' in h ? { ok: h.ok.map((v) => ({ version: v.version, state: v.state })) } : h;
+  return 'ok' in h ? { ok: h.ok.map((v) => ({ version: v.version, state: v.state, json: v.json })) } : h;
+}
+
+/** The model's own reading of what put({ json: true }) takes: the UTF-8 text (no byte-order mark) of a JSON object. */
+function isJsonObjectText(value: Uint8Array): boolean {
+  try {
+    const parsed: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(value));
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed);
+  } catch {
+    return false;
+  }
 }
 
 /** After any command, the touched secret's versions and states must match the model. */
@@ -95,14 +118,14 @@ function casFor(m: Model, name: string, choice: CasChoice): number | undefined {
 }
 
 /** Apply a new version `value` to the model (cas already checked). */
-function modelAppend(m: Model, name: string, value: Uint8Array): number {
+function modelAppend(m: Model, name: string, value: Uint8Array, json: boolean): number {
   let s = m.secrets.get(name);
   if (!s) {
     s = { current: 0, versions: new Map() };
     m.secrets.set(name, s);
   }
   s.current += 1;
-  s.versions.set(s.current, { value: new Uint8Array(value), state: 'live' });
+  s.versions.set(s.current, { value: new Uint8Array(value), state: 'live', json });
   return s.current;
 }
 
@@ -118,24 +141,27 @@ function modelTargets(m: Model, name: string, versions: number[] | undefined): O
 // ----------------------------------------------------------------- commands
 
 class PutCmd implements fc.AsyncCommand<Model, Real> {
-  constructor(readonly name: string, readonly value: Uint8Array, readonly cas: CasChoice) {}
+  constructor(readonly name: string, readonly value: Uint8Array, readonly json: boolean, readonly cas: CasChoice) {}
   check(): boolean {
     return true;
   }
   async run(m: Model, r: Real): Promise<void> {
     const cas = casFor(m, this.name, this.cas);
     const current = m.secrets.get(this.name)?.current ?? 0;
-    const got = await outcome(() => r.store.put(this.name, this.value, cas === undefined ? {} : { cas }));
-    if (cas !== undefined && cas !== current) {
+    const got = await outcome(() => r.store.put(this.name, this.value, { ...(cas === undefined ? {} : { cas }), ...(this.json ? { json: true } : {}) }));
+    // The value is checked before the store is touched, so before the check-and-set.
+    if (this.json && !isJsonObjectText(this.value)) {
+      expect(got).toEqual({ code: 'E_INVALID_VALUE' });
+    } else if (cas !== undefined && cas !== current) {
       expect(got).toEqual({ code: 'E_CAS_MISMATCH' });
     } else {
-      const version = modelAppend(m, this.name, this.value);
+      const version = modelAppend(m, this.name, this.value, this.json);
       expect('ok' in got && got.ok.version).toBe(version);
     }
     await checkHistory(m, r, this.name);
   }
   toString(): string {
-    return `put(${this.name}, ${this.value.length}B, cas=${JSON.stringify(this.cas)})`;
+    return `put(${this.name}, ${this.value.length}B${this.json ? ', json' : ''}, cas=${JSON.stringify(this.cas)})`;
   }
 }
 
@@ -145,9 +171,7 @@ class GetCmd implements fc.AsyncCommand<Model, Real> {
     return true;
   }
   async run(m: Model, r: Real): Promise<void> {
-    const got = await outcome(() => r.store.get(this.name, this.version === undefined ? {} : { version: this.version }));
-    const real = 'ok' in got ? { ok: { version: got.ok.version, value: hex(got.ok.value.expose()) } } : got;
-    expect(real).toEqual(modelRead(m, this.name, this.version));
+    expect(await realRead(r, this.name, this.version)).toEqual(modelRead(m, this.name, this.version));
   }
   toString(): string {
     return `get(${this.name}${this.version === undefined ? '' : `, v${this.version}`})`;
@@ -201,7 +225,8 @@ class RollbackCmd implements fc.AsyncCommand<Model, Real> {
       expect(got).toEqual({ code: 'E_CAS_MISMATCH' });
     } else {
       const s = m.secrets.get(this.name)!;
-      const version = modelAppend(m, this.name, s.versions.get(this.version)!.value);
+      const restored = s.versions.get(this.version)!;
+      const version = modelAppend(m, this.name, restored.value, restored.json); // a rollback keeps the restored version's type
       expect('ok' in got && got.ok.version).toBe(version);
     }
     await checkHistory(m, r, this.name);
@@ -260,9 +285,7 @@ class CheckAllCmd implements fc.AsyncCommand<Model, Real> {
       await checkHistory(m, r, name);
       const max = (m.secrets.get(name)?.current ?? 0) + 1;
       for (let v = 1; v <= max; v++) {
-        const got = await outcome(() => r.store.get(name, { version: v }));
-        const real = 'ok' in got ? { ok: { version: got.ok.version, value: hex(got.ok.value.expose()) } } : got;
-        expect(real).toEqual(modelRead(m, name, v));
+        expect(await realRead(r, name, v)).toEqual(modelRead(m, name, v));
       }
     }
   }
@@ -280,6 +303,13 @@ const valueArb = fc.oneof(
   { weight: 10, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 48 }) },
   { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 6000 }) },
 );
+const utf8 = (s: string) => new TextEncoder().encode(s);
+/** A put's value and type: plain bytes; a JSON object's text; or, claimed to be JSON, bytes or JSON text of any other kind (mostly refused). */
+const putValueArb: fc.Arbitrary<{ value: Uint8Array; json: boolean }> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ value: valueArb, json: fc.constant(false) }) },
+  { weight: 3, arbitrary: fc.record({ value: fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 })).map((o) => utf8(JSON.stringify(o))), json: fc.constant(true) }) },
+  { weight: 1, arbitrary: fc.record({ value: fc.oneof(valueArb, fc.json({ maxDepth: 2 }).map(utf8)), json: fc.constant(true) }) },
+);
 const versionArb = fc.integer({ min: 1, max: 5 });
 const versionsArb = fc.option(fc.array(versionArb, { minLength: 1, maxLength: 3 }), { nil: undefined });
 const casArb: fc.Arbitrary<CasChoice> = fc.oneof(
@@ -288,7 +318,7 @@ const casArb: fc.Arbitrary<CasChoice> = fc.oneof(
   fc.integer({ min: 0, max: 7 }).map((n): CasChoice => ({ kind: 'wrong', n })),
 );
 
-const putArb = fc.tuple(nameArb, valueArb, casArb).map(([n, v, c]) => new PutCmd(n, v, c));
+const putArb = fc.tuple(nameArb, putValueArb, casArb).map(([n, v, c]) => new PutCmd(n, v.value, v.json, c));
 // Puts listed three times: fc.commands picks uniformly, and reads need something to read.
 const commandArbs = [
   putArb,

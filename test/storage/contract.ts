@@ -26,10 +26,10 @@ expect.addEqualityTesters([
   (a: unknown, b: unknown) => (a instanceof Uint8Array && b instanceof Uint8Array ? Buffer.compare(a, b) === 0 : undefined),
 ]);
 
-function version(secretId: number, v: number, keyId: number | null = 7): RawVersion {
+function version(secretId: number, v: number, keyId: number | null = 7, json = false): RawVersion {
   return {
     secretId, version: v, createdAt: 1_000 + v, deletedAt: null, destroyedAt: null,
-    keyId, ciphertext: keyId === null ? null : bytes(40 + v, v), mac: bytes(32, 0x40 + v),
+    keyId, ciphertext: keyId === null ? null : bytes(40 + v, v), mac: bytes(32, 0x40 + v), json,
   };
 }
 
@@ -80,7 +80,7 @@ export function storageContract(driver: string, fresh: () => Promise<ContractSto
       await storage.read(async (tx) => {
         const s = (await tx.findSecret('app/db'))!;
         expect(s).toMatchObject({ id, name: 'app/db', currentVersion: 3, maxVersions: 0, custom: '{}', createdAt: 100, updatedAt: 200, mac: bytes(32, 0x77) });
-        expect(s.head).toEqual({ createdAt: 1_003, deletedAt: null, destroyedAt: null });
+        expect(s.head).toEqual({ createdAt: 1_003, deletedAt: null, destroyedAt: null, json: false });
         expect(await tx.secretById(id)).toEqual(s);
         const current = (await tx.readVersion('app/db'))!;
         expect(current.secret.mac).toEqual(bytes(32, 0x77));
@@ -93,6 +93,37 @@ export function storageContract(driver: string, fresh: () => Promise<ContractSto
         expect((await tx.readVersionAt('app/db', 999))!.version).toBeUndefined();
         expect((await tx.listVersions(id)).map((v) => v.version)).toEqual([1, 2, 3]);
       });
+    }));
+
+    it('a version\'s json flag comes back as written from every read, and no update changes it', () => withStore(async ({ storage }) => {
+      const id = await storage.write(async (tx) => {
+        const s = await tx.insertSecret('j', 100);
+        await tx.insertVersion(version(s.id, 1, 7, true));
+        await tx.insertVersion(version(s.id, 2, 7, false));
+        await tx.insertVersion(version(s.id, 3, 7, true));
+        await tx.updateSecret({ ...s, currentVersion: 3, updatedAt: 200, mac: bytes(32, 0x77) });
+        return s.id;
+      });
+      const flags = (rows: RawVersion[]) => rows.map((r) => [r.version, r.json]);
+      await storage.read(async (tx) => {
+        expect((await tx.findSecret('j'))!.head).toEqual({ createdAt: 1_003, deletedAt: null, destroyedAt: null, json: true });
+        const current = (await tx.readVersion('j'))!;
+        expect([current.version!.json, current.secret.head?.json]).toEqual([true, true]);
+        expect((await tx.readVersion('j', 2))!.version!.json).toBe(false);
+        expect((await tx.readVersionAt('j', 1_001))!.version!.json).toBe(true);
+        expect(flags(await tx.listVersions(id))).toEqual([[1, true], [2, false], [3, true]]);
+        expect((await tx.versionsUnderKey(7, 10)).map((r) => [r.row.version, r.row.json])).toEqual([[1, true], [2, false], [3, true]]);
+        const each: RawVersion[] = [];
+        await tx.eachVersion((r) => each.push(r));
+        expect(flags(each)).toEqual([[1, true], [2, false], [3, true]]);
+      });
+      expect(flags(await storage.scanVersions(0, 0, 10))).toEqual([[1, true], [2, false], [3, true]]);
+      // Rewrites carry the row's flag, but the flag is written once, at insert.
+      await storage.write(async (tx) => {
+        await tx.updateVersion({ ...version(id, 1, null, false), deletedAt: 9, destroyedAt: 10 });
+        await tx.replaceCiphertext({ ...version(id, 3, 8, false), ciphertext: bytes(5, 9) }, 7);
+      });
+      expect(flags(await storage.read(async (tx) => tx.listVersions(id)))).toEqual([[1, true], [2, false], [3, true]]);
     }));
 
     it('a version row is updated, deleted and replaced only as asked', () => withStore(async ({ storage }) => {

@@ -1,6 +1,8 @@
 /**
- * Stores written before rows were authenticated (schema 2, and schema 1
- * before the audit log) open in this program: migrated to schema 3, every
+ * Stores written by older schemas open in this program. Schemas 3 and 4
+ * (rows authenticated; 4 with records; before each version recorded whether
+ * it holds JSON): migrated, every version plain bytes, no MAC changed. Schema 2 (before rows
+ * were authenticated) and schema 1 (before the audit log): migrated, every
  * row sealed with its MAC at the first open with the master key, every value,
  * state, key, setting and audit entry as it was, and from then on protected.
  * The fixtures are committed files written by the releases before.
@@ -21,6 +23,51 @@ function copyOf(fixture: string): string {
   return path;
 }
 
+// Both written by the releases before versions recorded JSON (schema 3: rows authenticated; 4: records too).
+for (const [schema, password] of [[3, 's3-password-2'], [4, 's4-password-2']] as const) {
+  describe(`a schema-${schema} store (test/fixtures/store-schema${schema}.db, before versions recorded JSON)`, () => {
+    it('opens: migrated, every version plain bytes (a JSON-looking value too), every MAC as it was', async () => {
+      const path = copyOf(`store-schema${schema}.db`);
+      const raw = new Database(path, { readonly: true });
+      expect(raw.pragma('user_version', { simple: true })).toBe(schema);
+      const macsBefore = raw.prepare('SELECT secret_id, version, mac FROM versions ORDER BY secret_id, version').all();
+      raw.close();
+      const store = await openStore(path, rawKey(KEY));
+      try {
+        expect((await store.status()).schemaVersion).toBe(SCHEMA_VERSION);
+        expect((await store.get('app/db-password')).value.text()).toBe(password);
+        const config = await store.get('app/config');
+        expect([config.value.text(), config.json]).toEqual(['{"host":"db.internal","port":5432}', false]);
+        for (const s of await store.list()) {
+          for (const h of await store.history(s.name)) expect([s.name, h.version, h.json]).toEqual([s.name, h.version, false]);
+        }
+        expect((await store.get('app/db-password', { version: 1 })).json).toBe(false);
+        await expect(store.get('app/api-key')).rejects.toMatchObject({ code: 'E_DELETED' });
+        await expect(store.get('other/token', { version: 1 })).rejects.toMatchObject({ code: 'E_DESTROYED' });
+        if (schema === 4) expect((await store.listRecords('policy')).map((r) => r.id)).toEqual(['app']);
+        expect(await store.verify({ deep: true })).toMatchObject({ ok: true, problems: [] });
+        expect(await store.verifyAudit()).toMatchObject({ ok: true });
+        // A JSON version written after the upgrade sits beside the old ones; rollback keeps each one's kind.
+        await store.put('app/config', '{"host":"db2.internal"}', { json: true });
+        await store.rollback('app/config', 1);
+        expect((await store.history('app/config')).map((h) => h.json)).toEqual([false, true, false]);
+      } finally {
+        await store.close();
+      }
+      // The migration added the column and changed no MAC: the rows sealed before are those it reads now.
+      const after = new Database(path, { readonly: true });
+      expect(after.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      const oldRows = after.prepare('SELECT secret_id, version, mac FROM versions WHERE json = 0 ORDER BY secret_id, version').all();
+      expect(oldRows).toEqual(expect.arrayContaining(macsBefore as unknown[]));
+      after.close();
+      const again = await openStore(path, rawKey(KEY));
+      expect(await again.verify({ deep: true })).toMatchObject({ ok: true });
+      expect((await again.get('app/config', { version: 2 })).json).toBe(true);
+      await again.close();
+    });
+  });
+}
+
 describe('a schema-2 store (test/fixtures/store-schema2.db)', () => {
   it('opens: migrated and sealed, every value and state as written', async () => {
     const path = copyOf('store-schema2.db');
@@ -29,7 +76,7 @@ describe('a schema-2 store (test/fixtures/store-schema2.db)', () => {
     try {
       const status = await store.status();
       expect(status.schemaVersion).toBe(SCHEMA_VERSION);
-      expect(SCHEMA_VERSION).toBe(4);
+      expect(SCHEMA_VERSION).toBe(5);
       expect(status.keys.map((k) => [k.version, k.status])).toEqual([[1, 'retired'], [2, 'primary']]);
       expect((await store.get('app/db-password')).value.text()).toBe('v2-password-2');
       expect((await store.get('app/db-password', { version: 1 })).value.text()).toBe('v2-password-1');

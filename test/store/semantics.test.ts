@@ -617,9 +617,9 @@ describe('history and status', () => {
     await store.destroy('h', [3]);
     const h = await store.history('h');
     expect(h).toEqual([
-      { version: 1, createdAt: new Date(T0), state: 'live', keyVersion: 1 },
-      { version: 2, createdAt: new Date(T0 + 1000), state: 'deleted', deletedAt: new Date(T0 + 3000), keyVersion: 1 },
-      { version: 3, createdAt: new Date(T0 + 2000), state: 'destroyed', destroyedAt: new Date(T0 + 4000) },
+      { version: 1, createdAt: new Date(T0), state: 'live', keyVersion: 1, json: false },
+      { version: 2, createdAt: new Date(T0 + 1000), state: 'deleted', deletedAt: new Date(T0 + 3000), keyVersion: 1, json: false },
+      { version: 3, createdAt: new Date(T0 + 2000), state: 'destroyed', destroyedAt: new Date(T0 + 4000), json: false },
     ]);
   });
 

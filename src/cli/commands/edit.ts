@@ -32,12 +32,12 @@ interface EditOptions {
  * secret exist without a current version, the write's check-and-set
  * against 0 refuses it.
  */
-async function current(store: Store, name: string): Promise<{ value: Uint8Array; version: number }> {
+async function current(store: Store, name: string): Promise<{ value: Uint8Array; version: number; json: boolean }> {
   try {
     const s = await store.get(name);
-    return { value: s.value.expose(), version: s.version };
+    return { value: s.value.expose(), version: s.version, json: s.json };
   } catch (e) {
-    if (e instanceof StoreError && e.code === 'E_NOT_FOUND') return { value: new Uint8Array(0), version: 0 };
+    if (e instanceof StoreError && e.code === 'E_NOT_FOUND') return { value: new Uint8Array(0), version: 0, json: false };
     throw e;
   }
 }
@@ -151,7 +151,8 @@ refused (exit 2): store set NAME --file F writes those.`)
           let r;
           try {
             // SecretBytes takes the view as it is; `edited` is zeroed below, after the write.
-            r = await store.put(name, new SecretBytes(value), { cas: before.version, allowEmpty: opts.allowEmpty });
+            // A JSON secret stays one: the edited text must still be a JSON object (E_INVALID_VALUE otherwise).
+            r = await store.put(name, new SecretBytes(value), { cas: before.version, allowEmpty: opts.allowEmpty, json: before.json });
           } catch (e) {
             if (!(e instanceof CasMismatchError)) throw e;
             throw new StoreError('E_CAS_MISMATCH', `${name} changed while it was being edited (version ${e.expected} was read, version ${e.actual} is current): the edit was not written`, [

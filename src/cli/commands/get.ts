@@ -3,6 +3,8 @@ import { tryUtf8, toBase64 } from '../../crypto/bytes.js';
 import { StoreError } from '../../errors.js';
 import { write } from '../io.js';
 import { wholeNumber, type Context } from '../context.js';
+import { SecretBytes } from '../../crypto/secret.js';
+import { fieldOf } from '../get-field.js';
 
 /** clipboard.ts's DEFAULT_CLIP_SECONDS, repeated: that module starts processes and is loaded only for --clip. */
 const DEFAULT_CLIP_SECONDS = 45;
@@ -15,6 +17,7 @@ interface GetOptions {
   strict?: boolean;
   clip?: boolean;
   clipSeconds?: number;
+  field?: string;
 }
 
 const CLIP_HELP = `
@@ -32,7 +35,8 @@ export function registerGet(program: Command, ctx: Context): void {
     .option('--version <n>', 'a given version', wholeNumber('--version', 1))
     .option('--at <time>', 'the version current at an ISO 8601 time')
     .option('-n, --newline', 'end the output with a newline (added by itself when stdout is a terminal)')
-    .option('--json', 'print {name, version, createdAt, value} (value as UTF-8, else valueBase64)')
+    .option('--json', 'print {name, version, createdAt, json, value} (value as UTF-8, else valueBase64; json: written with --type json)')
+    .option('--field <key>', 'print one top-level field of a JSON secret (written with store set --type json): a string as is, else as JSON')
     .option('--strict', 'fail (exit 3) instead of warning when the secret has expired under its rotation policy')
     .option('-c, --clip', 'copy the value to the clipboard instead of printing it, and clear it after a while')
     .option('--clip-seconds <n>', `with --clip: clear after N seconds (env STORE_CLIP_SECONDS; default ${DEFAULT_CLIP_SECONDS})`, wholeNumber('--clip-seconds', 1))
@@ -51,14 +55,17 @@ export function registerGet(program: Command, ctx: Context): void {
           await ctx.note(`warning: ${what}; rotate it: store rotate ${name}`);
         }
         const s = await store.get(name, { version: opts.version, at: opts.at });
-        const bytes = s.value.expose();
+        const field = opts.field === undefined ? undefined : fieldOf(s, opts.field);
+        const bytes = field ? field.bytes : s.value.expose();
         try {
           if (clip) {
-            await clip.copy(ctx, s);
+            await clip.copy(ctx, field ? { ...s, value: new SecretBytes(bytes) } : s);
+          } else if (opts.json && field) {
+            await ctx.json({ name: s.name, version: s.version, createdAt: s.createdAt, json: s.json, field: opts.field, value: field.value });
           } else if (opts.json) {
             const text = tryUtf8(bytes);
             const value = text !== undefined ? { value: text } : { valueBase64: toBase64(bytes) };
-            await ctx.json({ name: s.name, version: s.version, createdAt: s.createdAt, ...value });
+            await ctx.json({ name: s.name, version: s.version, createdAt: s.createdAt, json: s.json, ...value });
           } else {
             await write(ctx.io.stdout, bytes);
             // On a terminal the prompt must not run into the value; in a pipe or $(…) the bytes stay exact.
@@ -66,6 +73,7 @@ export function registerGet(program: Command, ctx: Context): void {
           }
         } finally {
           s.value.wipe();
+          bytes.fill(0);
         }
       });
     });

@@ -4,7 +4,7 @@ import { table, type Context } from '../context.js';
 export function registerHistory(program: Command, ctx: Context): void {
   program
     .command('history')
-    .description('every version of a secret: number, time, state, data key')
+    .description('every version of a secret: number, time, state, data key, type (bytes or json)')
     .argument('<name>', 'secret name')
     .option('--json', 'print as JSON')
     .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
@@ -12,8 +12,8 @@ export function registerHistory(program: Command, ctx: Context): void {
         const versions = await store.history(name);
         if (opts.json) return ctx.json({ name, versions });
         return ctx.out(table(
-          ['VERSION', 'CREATED', 'STATE', 'KEY'],
-          versions.map((v) => [String(v.version), v.createdAt.toISOString(), v.state, v.keyVersion === undefined ? '-' : String(v.keyVersion)]),
+          ['VERSION', 'CREATED', 'STATE', 'KEY', 'TYPE'],
+          versions.map((v) => [String(v.version), v.createdAt.toISOString(), v.state, v.keyVersion === undefined ? '-' : String(v.keyVersion), v.json ? 'json' : 'bytes']),
         ));
       });
     });

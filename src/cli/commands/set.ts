@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { StoreError } from '../../errors.js';
 import { SecretBytes } from '../../crypto/secret.js';
 import type { Store } from '../../store/store.js';
@@ -15,6 +15,7 @@ interface SetOptions extends GenerateOptions {
   allowEmpty?: boolean;
   trimNewline?: boolean;
   json?: boolean;
+  type?: 'bytes' | 'json';
 }
 
 /**
@@ -54,23 +55,30 @@ export function registerSet(program: Command, ctx: Context): void {
     .option('--cas <n>', 'write only if the current version is N (0: only if absent)', wholeNumber('--cas'))
     .option('--allow-empty', 'accept an empty value')
     .option('--trim-newline', 'drop one trailing newline (as `echo` adds)')
+    .addOption(new Option('--type <type>', 'what the value is: bytes (any bytes), or json (the UTF-8 text of a JSON object, checked; store get --field reads its fields)')
+      .choices(['bytes', 'json']).default('bytes'))
     .option('--json', 'print the result as JSON')
     .addHelpText('after', `
 With --generate the value is made here from the OS CSPRNG (32 alnum characters
 unless --length and --charset say otherwise) and is not printed; stdin is not
-read. --cas 0 makes it only if the secret does not exist yet.`)
+read. --cas 0 makes it only if the secret does not exist yet. With --type json
+the value must be one JSON object, such as {"username":"app","password":"…"}:
+the version is recorded as JSON (store serve hands it out as a Vault secret's
+fields, store get --field prints one of them).`)
     .action(async (name: string, opts: SetOptions, cmd: Command) => {
       const generated = generatePlan(opts, [
         ...(opts.file !== undefined ? ['--file'] : []),
         ...(opts.value !== undefined ? ['--value'] : []),
         ...(opts.trimNewline ? ['--trim-newline'] : []),
+        ...(opts.type === 'json' ? ['--type json'] : []),
       ]);
       await ctx.withStore(cmd, async (store) => {
         const raw = generated ? generateBytes(generated) : await readValue(name, opts, ctx, store);
         try {
           const value = opts.trimNewline ? stripNewline(raw) : raw;
-          const r = await store.put(name, new SecretBytes(value), { cas: opts.cas, allowEmpty: opts.allowEmpty });
-          if (opts.json) await ctx.json({ ...r, ...(generated ? { generated } : {}) });
+          const json = opts.type === 'json';
+          const r = await store.put(name, new SecretBytes(value), { cas: opts.cas, allowEmpty: opts.allowEmpty, json });
+          if (opts.json) await ctx.json({ ...r, json, ...(generated ? { generated } : {}) });
           else await ctx.out(`${r.name}: version ${r.version}${generated ? ` (generated ${generated.length} ${generated.charset} characters)` : ''}`);
         } finally {
           raw.fill(0);

@@ -30,6 +30,7 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     { line: 'store set app/tls-key --file ./tls.key', does: 'the value from a file' },
     { line: 'store set app/db-password --cas 2 < new-password.txt', does: 'only if version 2 is still the current one (exit 4 otherwise)' },
     { line: 'store set app/session-secret --generate --length 48 --charset base64url', does: 'a new random value from the OS CSPRNG, never printed' },
+    { line: 'store set app/db --type json --file ./db.json', does: 'a JSON object of fields (a Vault-style secret), checked and recorded as JSON' },
   ],
   edit: [
     { line: 'store edit app/config.yaml', does: 'the value in $VISUAL or $EDITOR, through a private 0600 file zeroed afterwards; no new version when unchanged' },
@@ -41,6 +42,7 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     { line: 'store get app/db-password --version 2 --json', does: 'an older version, with its number and time, as JSON' },
     { line: 'store get app/db-password --at 2026-01-31T12:00:00Z', does: 'the version that was current at that time' },
     { line: 'store get app/db-password --clip --clip-seconds 20', does: 'to the clipboard (wl-copy, xclip, xsel, pbcopy or clip.exe), cleared after 20 s if still there' },
+    { line: 'store get app/db --field password', does: 'one field of a JSON secret (set with --type json), as vault kv get -field does' },
   ],
   list: [
     { line: 'store list', does: 'every secret: name, version, versions kept, state, last update (never values)' },

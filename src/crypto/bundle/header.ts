@@ -24,6 +24,14 @@ export const BUNDLE_MAGIC = utf8.encode('strongbox-export/v1\n');
 /** What any version's magic line starts with (to tell "newer bundle" from "not a bundle"). */
 export const BUNDLE_MAGIC_PREFIX = 'strongbox-export/';
 export const BUNDLE_FORMAT_V1 = 0x01;
+/**
+ * Format 0x02: the layout of 0x01, and a version record's state byte may
+ * also say that the value is a JSON object's text (records.ts). Written only
+ * for a bundle that holds such a version, so every other bundle stays 0x01
+ * and readable by programs that know only 0x01; they refuse a 0x02 bundle
+ * as an unknown format (E_UNSUPPORTED_FORMAT) instead of losing the flag.
+ */
+export const BUNDLE_FORMAT_CONTENT_TYPES = 0x02;
 
 export const KIND_PASSPHRASE = 0x01;
 export const KIND_KEYFILE = 0x02;
@@ -65,6 +73,8 @@ export interface BundleHeader {
   secrets: number;
   /** Version records that follow. */
   versions: number;
+  /** Format 0x02: version records may be marked JSON. Present only when true (format 0x01 otherwise). */
+  contentTypes?: true;
 }
 
 function kdfLength(kind: number): number {
@@ -93,7 +103,7 @@ export function bundleHeaderLength(peek: Uint8Array): number {
     throw unsupported(`unsupported export bundle version: ${shown}; this program reads strongbox-export/v1`);
   }
   const format = peek[BUNDLE_MAGIC.length]!;
-  if (format !== BUNDLE_FORMAT_V1) {
+  if (format !== BUNDLE_FORMAT_V1 && format !== BUNDLE_FORMAT_CONTENT_TYPES) {
     throw unsupported(`unknown export bundle format 0x${format.toString(16).padStart(2, '0')}`);
   }
   return KDF_START + kdfLength(peek[BUNDLE_MAGIC.length + 1]!) + TAIL_BYTES + CHECK_BYTES;
@@ -101,7 +111,8 @@ export function bundleHeaderLength(peek: Uint8Array): number {
 
 function encodeUnchecked(h: BundleHeader): Uint8Array {
   const kind = h.kind === 'passphrase' ? KIND_PASSPHRASE : KIND_KEYFILE;
-  const out = new Out(KDF_START + kdfLength(kind) + TAIL_BYTES).bytes(BUNDLE_MAGIC).u8(BUNDLE_FORMAT_V1).u8(kind);
+  const format = h.contentTypes ? BUNDLE_FORMAT_CONTENT_TYPES : BUNDLE_FORMAT_V1;
+  const out = new Out(KDF_START + kdfLength(kind) + TAIL_BYTES).bytes(BUNDLE_MAGIC).u8(format).u8(kind);
   if (h.kind === 'passphrase') {
     const s = checkScryptParams(h.scrypt ?? { logN: 0, r: 0, p: 0 }, BUNDLE_SCRYPT_LIMITS);
     if (h.salt.length !== SCRYPT_SALT_BYTES) throw new RangeError(`bundle: scrypt salt must be ${SCRYPT_SALT_BYTES} bytes`);
@@ -147,7 +158,7 @@ export function decodeBundleHeader(bytes: Uint8Array): BundleHeader {
   if (bytes.length > length) throw new RangeError('bundle: decodeBundleHeader takes the header bytes only');
   const r = new In(bytes, 'the header');
   r.bytes(BUNDLE_MAGIC.length);
-  r.u8();
+  const format = r.u8(); // one of the two bundleHeaderLength accepted
   const kind = r.u8();
   let h: Pick<BundleHeader, 'kind' | 'scrypt' | 'keyId' | 'salt'>;
   if (kind === KIND_PASSPHRASE) {
@@ -165,7 +176,10 @@ export function decodeBundleHeader(bytes: Uint8Array): BundleHeader {
   checkCounts(secrets, versions, (m) => damaged(`the header states ${m}`));
   r.bytes(CHECK_BYTES);
   r.end();
-  return { ...h, allVersions: (flags & FLAG_ALL_VERSIONS) !== 0, createdAt, secrets, versions };
+  return {
+    ...h, allVersions: (flags & FLAG_ALL_VERSIONS) !== 0, createdAt, secrets, versions,
+    ...(format === BUNDLE_FORMAT_CONTENT_TYPES ? { contentTypes: true as const } : {}),
+  };
 }
 
 /** SHA-256 of the header bytes: bound into every record's AAD. */

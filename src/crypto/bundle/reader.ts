@@ -87,7 +87,7 @@ export class BundleReader {
       throw e;
     }
     try {
-      const rec = decodeRecord(plain, index);
+      const rec = decodeRecord(plain, index, this.header.contentTypes);
       if (index === this.total) {
         if (rec.type !== 'trailer') throw damaged(`${at} should be the trailer`);
         this.#seq.end(at);

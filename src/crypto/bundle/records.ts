@@ -31,6 +31,9 @@ const REC_SECRET = 0x01;
 const REC_VERSION = 0x02;
 const REC_TRAILER = 0x03;
 const VERSION_FIXED = 1 + 4 + 8 + 1 + 8;
+/** Bits of a version record's state byte: format 0x01 knows only DELETED; format 0x02 adds JSON. */
+const STATE_DELETED = 0x01;
+const STATE_JSON = 0x02;
 const SECRET_FIXED = 1 + 2 + 4 + 4 + 8 + 8 + 4 + 4;
 const TRAILER_BYTES = 1 + 4 + 4 + 32;
 /** Upper bound of a record's sealed length (a version record with the largest value). */
@@ -59,6 +62,12 @@ export interface VersionRecord {
   /** Soft-deleted at this time; null when live. */
   deletedAt: number | null;
   value: Uint8Array;
+  /**
+   * The value is the UTF-8 text of a JSON object (a store's JSON secret):
+   * only in a bundle of format 0x02 (BundleHeader.contentTypes), and only
+   * present when true (absent: plain bytes).
+   */
+  json?: true;
 }
 
 export type BundleRecord = SecretRecord | VersionRecord;
@@ -77,10 +86,13 @@ export function encodeSecret(r: Omit<SecretRecord, 'type'>): Uint8Array {
     .u32(custom.length).bytes(custom).u32(r.versionCount).done();
 }
 
-export function encodeVersion(r: Omit<VersionRecord, 'type'>): Uint8Array {
+/** `contentTypes`: the bundle is of format 0x02, whose state byte may say JSON. */
+export function encodeVersion(r: Omit<VersionRecord, 'type'>, contentTypes = false): Uint8Array {
   if (r.value.length > MAX_BUNDLE_VALUE_BYTES) throw new RangeError(`bundle: value of ${r.value.length} bytes`);
+  if (r.json && !contentTypes) throw new RangeError('bundle: a JSON version needs a bundle of format 0x02');
+  const state = (r.deletedAt === null ? 0 : STATE_DELETED) | (r.json ? STATE_JSON : 0);
   return new Out(VERSION_FIXED + r.value.length)
-    .u8(REC_VERSION).u32(r.version).i64(r.createdAt).u8(r.deletedAt === null ? 0 : 1).i64(r.deletedAt ?? 0).bytes(r.value).done();
+    .u8(REC_VERSION).u32(r.version).i64(r.createdAt).u8(state).i64(r.deletedAt ?? 0).bytes(r.value).done();
 }
 
 
@@ -100,7 +112,10 @@ function decodeCustom(b: Uint8Array, what: string): Record<string, string> {
   return out;
 }
 
-export function decodeRecord(plain: Uint8Array, index: number): BundleRecord | { type: 'trailer'; secrets: number; versions: number; hash: Uint8Array } {
+/** `contentTypes`: the bundle is of format 0x02, whose version records may say JSON. */
+export function decodeRecord(
+  plain: Uint8Array, index: number, contentTypes = false,
+): BundleRecord | { type: 'trailer'; secrets: number; versions: number; hash: Uint8Array } {
   const what = `record ${index}`;
   const r = new In(plain, what);
   const type = r.u8();
@@ -128,8 +143,12 @@ export function decodeRecord(plain: Uint8Array, index: number): BundleRecord | {
     const createdAt = r.i64();
     const state = r.u8();
     const deletedAt = r.i64();
-    if (version < 1 || state > 1 || (state === 0 && deletedAt !== 0)) throw damaged(`${what} holds an impossible version`);
-    return { type: 'version', version, createdAt, deletedAt: state === 1 ? deletedAt : null, value: new Uint8Array(r.rest()) };
+    const known = contentTypes ? STATE_DELETED | STATE_JSON : STATE_DELETED;
+    const deleted = (state & STATE_DELETED) !== 0;
+    if (version < 1 || (state & ~known) !== 0 || (!deleted && deletedAt !== 0)) throw damaged(`${what} holds an impossible version`);
+    const rec: VersionRecord = { type: 'version', version, createdAt, deletedAt: deleted ? deletedAt : null, value: new Uint8Array(r.rest()) };
+    if ((state & STATE_JSON) !== 0) rec.json = true;
+    return rec;
   }
   if (type === REC_TRAILER) {
     const secrets = r.u32();

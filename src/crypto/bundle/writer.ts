@@ -28,6 +28,7 @@ export class BundleWriter {
   readonly #seq: Sequence;
   readonly #hash = sha256.create();
   readonly #nonce: () => Uint8Array;
+  readonly #contentTypes: boolean;
   #index = 0;
   #ended = false;
 
@@ -38,6 +39,7 @@ export class BundleWriter {
     this.#headerBytes = encodeBundleHeader(header, key, this.#nonce());
     this.#headerHash = bundleHeaderHash(this.#headerBytes);
     this.#seq = new Sequence(header, (m) => new Error(`bundle writer: ${m}`));
+    this.#contentTypes = header.contentTypes ?? false;
   }
 
   header(): Uint8Array {
@@ -66,7 +68,7 @@ export class BundleWriter {
   /** The value is copied into the record and not kept; the caller may wipe it afterwards. */
   version(r: Omit<VersionRecord, 'type'>): Uint8Array {
     this.#seq.version(r, `record ${this.#index}`);
-    const plain = encodeVersion(r);
+    const plain = encodeVersion(r, this.#contentTypes);
     try {
       return this.#frame(plain, true);
     } finally {

@@ -76,7 +76,7 @@ async function write(ctx: RouteContext) {
 }
 
 function writtenMetadata(written: WriteResult, settings: KvKeySettings): Record<string, unknown> {
-  return versionMetadata({ version: written.version, createdAt: written.createdAt, state: 'live' }, settings, written.custom);
+  return versionMetadata({ version: written.version, createdAt: written.createdAt, state: 'live', json: true }, settings, written.custom);
 }
 
 async function patch(ctx: RouteContext) {

@@ -22,31 +22,44 @@ import type {
 type Blob = Buffer | null;
 interface SecretCols {
   id: number; name: string; current_version: number; max_versions: number; custom: string; created_at: number; updated_at: number; mac: Blob;
-  h_version: number | null; h_created_at: number; h_deleted_at: number | null; h_destroyed_at: number | null;
+  h_version: number | null; h_created_at: number; h_deleted_at: number | null; h_destroyed_at: number | null; h_json: unknown;
 }
-interface VersionCols { secret_id: number; version: number; created_at: number; deleted_at: number | null; destroyed_at: number | null; key_id: number | null; ciphertext: Blob; mac: Blob }
+interface VersionCols {
+  secret_id: number; version: number; created_at: number; deleted_at: number | null; destroyed_at: number | null; key_id: number | null; ciphertext: Blob; mac: Blob;
+  json: unknown;
+}
 
 // A secret with its current version's state (h_*), which its MAC covers: always read together.
 const SECRET_COLS = `s.id, s.name, s.current_version, s.max_versions, s.custom, s.created_at, s.updated_at, s.mac,
-  h.version AS h_version, h.created_at AS h_created_at, h.deleted_at AS h_deleted_at, h.destroyed_at AS h_destroyed_at`;
+  h.version AS h_version, h.created_at AS h_created_at, h.deleted_at AS h_deleted_at, h.destroyed_at AS h_destroyed_at, h.json AS h_json`;
 const WITH_HEAD = 'LEFT JOIN versions h ON h.secret_id = s.id AND h.version = s.current_version';
-const VERSION_COLS = 'secret_id, version, created_at, deleted_at, destroyed_at, key_id, ciphertext, mac';
+const VERSION_COLS = 'secret_id, version, created_at, deleted_at, destroyed_at, key_id, ciphertext, mac, json';
 function bytes(b: Blob): Uint8Array | null {
   return b === null ? null : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
+ * A version's stored `json` column (0 or 1) as the flag. Any other stored
+ * value (an edited row: 2, text, NULL) is handed over as it is, typed as a
+ * flag only for the guard, whose MAC encoding refuses it as a damaged row
+ * (E_TAMPERED) instead of reading it as one of the two.
+ */
+function flag(v: unknown): boolean {
+  return v === 1 ? true : v === 0 ? false : (v as boolean);
 }
 
 function toSecret(r: SecretCols): RawSecret {
   return {
     id: r.id, name: r.name, currentVersion: r.current_version, maxVersions: r.max_versions, custom: r.custom,
     createdAt: r.created_at, updatedAt: r.updated_at, mac: bytes(r.mac),
-    head: r.h_version === null ? null : { createdAt: r.h_created_at, deletedAt: r.h_deleted_at, destroyedAt: r.h_destroyed_at },
+    head: r.h_version === null ? null : { createdAt: r.h_created_at, deletedAt: r.h_deleted_at, destroyedAt: r.h_destroyed_at, json: flag(r.h_json) },
   };
 }
 
 function toVersion(r: VersionCols): RawVersion {
   return {
     secretId: r.secret_id, version: r.version, createdAt: r.created_at, deletedAt: r.deleted_at, destroyedAt: r.destroyed_at,
-    keyId: r.key_id, ciphertext: bytes(r.ciphertext), mac: bytes(r.mac),
+    keyId: r.key_id, ciphertext: bytes(r.ciphertext), mac: bytes(r.mac), json: flag(r.json),
   };
 }
 
@@ -59,23 +72,24 @@ function toVersion(r: VersionCols): RawVersion {
  * named version through its own: each read carries the one MAC it needs.
  */
 const GET_COLS = `s.id, s.current_version, s.max_versions, s.custom, s.created_at, s.updated_at,
-  v.version, v.created_at, v.deleted_at, v.destroyed_at, v.key_id, v.ciphertext`;
-type GetRow = [number, number, number, string, number, number, number | null, number, number | null, number | null, number | null, Blob, Blob];
+  v.version, v.created_at, v.deleted_at, v.destroyed_at, v.key_id, v.ciphertext, v.json`;
+type GetRow = [number, number, number, string, number, number, number | null, number, number | null, number | null, number | null, Blob, unknown, Blob];
 
 /** `current`: the version read is the secret's current one, so the MAC read is the secret's; else the version's. */
 function toFound(name: string, r: GetRow | undefined, current: boolean): RawJoined | undefined {
   if (!r) return undefined;
   const hasVersion = r[6] !== null;
+  const json = flag(r[12]);
   // Blobs stay the Buffers better-sqlite3 made (Uint8Arrays): one allocation fewer each, on the hottest path.
   const secret: RawSecret = {
     id: r[0], name, currentVersion: r[1], maxVersions: r[2], custom: r[3], createdAt: r[4], updatedAt: r[5],
-    head: current && hasVersion ? { createdAt: r[7], deletedAt: r[8], destroyedAt: r[9] } : null,
-    mac: current ? r[12] : null,
+    head: current && hasVersion ? { createdAt: r[7], deletedAt: r[8], destroyedAt: r[9], json } : null,
+    mac: current ? r[13] : null,
   };
   if (!hasVersion) return { secret, version: undefined };
   const version: RawVersion = {
-    secretId: r[0], version: r[6]!, createdAt: r[7], deletedAt: r[8], destroyedAt: r[9], keyId: r[10], ciphertext: r[11],
-    mac: current ? null : r[12],
+    secretId: r[0], version: r[6]!, createdAt: r[7], deletedAt: r[8], destroyedAt: r[9], keyId: r[10], ciphertext: r[11], json,
+    mac: current ? null : r[13],
   };
   return { secret, version };
 }
@@ -141,13 +155,33 @@ function versionList(versions: number[]): string {
 /** How long a checkpoint waits for readers before it reports that it could not finish. */
 const CHECKPOINT_WAIT_MS = 250;
 
-/** Every statement the driver runs, prepared once per connection. */
-function prepare(db: Database) {
+/**
+ * `stmt`, once its result columns are known to carry the names the driver
+ * reads them by. A row read as an object is keyed by each column's name as
+ * the schema declares it, and SQLite matches names regardless of case: one
+ * flipped bit that turns `ciphertext` into `ciphertexT` in the schema's text
+ * leaves every statement preparing and every such row without its field.
+ * Every name in the schema and every alias here is lower case, so another
+ * case means the schema was altered (E_NOT_A_STORE), found at open instead
+ * of as a TypeError on some later read.
+ */
+function declaredAsWritten<S extends Statement>(stmt: S, path: string): S {
+  if (!stmt.reader) return stmt;
+  for (const { name } of stmt.columns()) {
+    if (name !== name.toLowerCase()) {
+      throw new StoreError('E_NOT_A_STORE', `${path}: the store file's schema is damaged (a column is named ${JSON.stringify(name)})`, ['restore it from a backup']);
+    }
+  }
+  return stmt;
+}
+
+/** Every statement the driver runs, prepared once per connection (`path`: the store file, for messages). */
+function prepare(db: Database, path: string) {
   db.pragma('busy_timeout = 0'); // waiting is done by patiently(), in short polls
   const begin = { immediate: db.prepare('BEGIN IMMEDIATE'), deferred: db.prepare('BEGIN DEFERRED'), commit: db.prepare('COMMIT'), rollback: db.prepare('ROLLBACK') };
   const syncNormal = db.prepare('PRAGMA synchronous = NORMAL');
   const syncFull = db.prepare('PRAGMA synchronous = FULL');
-  const p = (sql: string) => db.prepare(sql);
+  const p = (sql: string) => declaredAsWritten(db.prepare(sql), path);
   const statements = {
     getMeta: p('SELECT value FROM meta WHERE key = ?').pluck(),
     metaRow: p('SELECT key, value, mac FROM meta WHERE key = ?'),
@@ -170,7 +204,7 @@ function prepare(db: Database) {
         SELECT max(version) FROM versions WHERE secret_id = s.id AND created_at <= ?)
       WHERE s.name = ?`).raw(true),
     listVersions: p(`SELECT ${VERSION_COLS} FROM versions WHERE secret_id = ? ORDER BY version`),
-    insertVersion: p(`INSERT INTO versions (${VERSION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+    insertVersion: p(`INSERT INTO versions (${VERSION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     updateVersion: p(`UPDATE versions SET deleted_at = ?, destroyed_at = ?, key_id = ?, ciphertext = ?, mac = ?
       WHERE secret_id = ? AND version = ?`),
     deleteVersions: p('DELETE FROM versions WHERE secret_id = ? AND version IN (SELECT value FROM json_each(?))'),
@@ -185,7 +219,7 @@ function prepare(db: Database) {
     insertKey: p('INSERT INTO data_keys (id, version, status, created_at, wrapped, mac) VALUES (?, ?, ?, ?, ?, ?)'),
     updateKey: p('UPDATE data_keys SET status = ?, wrapped = ?, mac = ? WHERE id = ?'),
     primaryKeyId: p("SELECT id FROM data_keys WHERE status = 'primary'").pluck(),
-    versionsUnderKey: p(`SELECT s.name, v.secret_id, v.version, v.created_at, v.deleted_at, v.destroyed_at, v.key_id, v.ciphertext, v.mac
+    versionsUnderKey: p(`SELECT s.name, v.secret_id, v.version, v.created_at, v.deleted_at, v.destroyed_at, v.key_id, v.ciphertext, v.mac, v.json
       FROM versions v JOIN secrets s ON s.id = v.secret_id WHERE v.key_id = ? LIMIT ?`),
     replaceCiphertext: p(`UPDATE versions SET key_id = ?, ciphertext = ?, mac = ?
       WHERE secret_id = ? AND version = ? AND key_id = ?`),
@@ -250,7 +284,7 @@ export class SqliteStorage implements RawStorage {
   #attach(db: Database): void {
     try {
       let begin: Prepared[1];
-      [this.#s, begin, this.#syncNormal, this.#syncFull] = prepare(db);
+      [this.#s, begin, this.#syncNormal, this.#syncFull] = prepare(db, this.#path);
       ({ immediate: this.#beginImmediate, deferred: this.#beginDeferred, commit: this.#commit, rollback: this.#rollback } = begin);
     } catch (e) {
       db.close();
@@ -347,7 +381,7 @@ export class SqliteStorage implements RawStorage {
   }
 
   insertVersion(r: RawVersion): void {
-    this.#s.insertVersion.run(r.secretId, r.version, r.createdAt, r.deletedAt, r.destroyedAt, r.keyId, buffer(r.ciphertext), buffer(r.mac));
+    this.#s.insertVersion.run(r.secretId, r.version, r.createdAt, r.deletedAt, r.destroyedAt, r.keyId, buffer(r.ciphertext), buffer(r.mac), r.json ? 1 : 0);
   }
 
   updateVersion(r: RawVersion): void {
@@ -455,18 +489,18 @@ export class SqliteStorage implements RawStorage {
   }
 
   eachRecord(fn: (row: RawRecord) => void): void {
-    this.#eachRecord ??= this.#db.prepare('SELECT kind, id, value, mac FROM records ORDER BY kind, id');
+    this.#eachRecord ??= declaredAsWritten(this.#db.prepare('SELECT kind, id, value, mac FROM records ORDER BY kind, id'), this.#path);
     for (const r of this.#eachRecord.iterate() as IterableIterator<RecordCols>) fn(toRecord(r));
   }
 
   eachSecret(fn: (row: RawSecret) => void): void {
-    this.#eachSecret ??= this.#db.prepare(`SELECT ${SECRET_COLS} FROM secrets s ${WITH_HEAD} ORDER BY s.id`);
+    this.#eachSecret ??= declaredAsWritten(this.#db.prepare(`SELECT ${SECRET_COLS} FROM secrets s ${WITH_HEAD} ORDER BY s.id`), this.#path);
     for (const r of this.#eachSecret.iterate() as IterableIterator<SecretCols>) fn(toSecret(r));
   }
 
   eachVersion(fn: (row: RawVersion, name: string) => void): void {
-    this.#eachVersion ??= this.#db.prepare(`SELECT s.name, v.secret_id, v.version, v.created_at, v.deleted_at, v.destroyed_at,
-      v.key_id, v.ciphertext, v.mac FROM versions v LEFT JOIN secrets s ON s.id = v.secret_id ORDER BY v.secret_id, v.version`);
+    this.#eachVersion ??= declaredAsWritten(this.#db.prepare(`SELECT s.name, v.secret_id, v.version, v.created_at, v.deleted_at, v.destroyed_at,
+      v.key_id, v.ciphertext, v.mac, v.json FROM versions v LEFT JOIN secrets s ON s.id = v.secret_id ORDER BY v.secret_id, v.version`), this.#path);
     for (const r of this.#eachVersion.iterate() as IterableIterator<VersionCols & { name: string | null }>) fn(toVersion(r), r.name ?? `secret id ${r.secret_id}`);
   }
 
@@ -594,9 +628,9 @@ export class SqliteStorage implements RawStorage {
 
   scanVersions(afterSecretId: number, afterVersion: number, limit: number): (RawVersion & { name: string; secretUpdatedAt: number })[] {
     try {
-      this.#scan ??= this.#db.prepare(`SELECT v.secret_id, s.name, s.updated_at, v.version, v.created_at, v.deleted_at, v.destroyed_at,
-        v.key_id, v.ciphertext, v.mac FROM versions v JOIN secrets s ON s.id = v.secret_id
-        WHERE (v.secret_id, v.version) > (?, ?) ORDER BY v.secret_id, v.version LIMIT ?`);
+      this.#scan ??= declaredAsWritten(this.#db.prepare(`SELECT v.secret_id, s.name, s.updated_at, v.version, v.created_at, v.deleted_at, v.destroyed_at,
+        v.key_id, v.ciphertext, v.mac, v.json FROM versions v JOIN secrets s ON s.id = v.secret_id
+        WHERE (v.secret_id, v.version) > (?, ?) ORDER BY v.secret_id, v.version LIMIT ?`), this.#path);
       const rows = this.#scan.all(afterSecretId, afterVersion, limit) as (VersionCols & { name: string; updated_at: number })[];
       return rows.map((r) => ({ ...toVersion(r), name: r.name, secretUpdatedAt: r.updated_at }));
     } catch (e) {

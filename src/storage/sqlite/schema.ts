@@ -89,6 +89,12 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (kind, id)
   ) WITHOUT ROWID;
   `,
+  // 5: what a version's value is (src/store/content.ts): 1 when it is the UTF-8 text of a JSON object
+  // (a Vault-style secret), 0 for plain bytes. Every older version is plain bytes, as it was written.
+  // The row MACs cover it only when it is 1 (src/store/integrity/rows.ts), so no older row's MAC changes.
+  `
+  ALTER TABLE versions ADD COLUMN json INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

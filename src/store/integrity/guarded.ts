@@ -97,7 +97,9 @@ function toSecret(r: RawSecret): SecretRow {
 }
 
 function toVersion(r: RawVersion): VersionRow {
-  return { version: r.version, createdAt: r.createdAt, deletedAt: r.deletedAt, destroyedAt: r.destroyedAt, keyId: r.keyId, ciphertext: r.ciphertext };
+  return {
+    version: r.version, createdAt: r.createdAt, deletedAt: r.deletedAt, destroyedAt: r.destroyedAt, keyId: r.keyId, ciphertext: r.ciphertext, json: r.json,
+  };
 }
 
 /** The checks one row needs, shared by the transaction and the whole-state scan. */
@@ -291,7 +293,7 @@ export class GuardedTx implements StorageOps {
   /** The state of version `version` of secret `id` as this transaction leaves it: what the secret row's MAC covers. */
   async #headOf(id: number, version: number): Promise<VersionHead | null> {
     const v = this.#versions.get(`${id}:${version}`) ?? (await this.#versionsOf(await this.#storedSecret(id))).find((r) => r.version === version);
-    return v ? { createdAt: v.createdAt, deletedAt: v.deletedAt, destroyedAt: v.destroyedAt } : null;
+    return v ? { createdAt: v.createdAt, deletedAt: v.deletedAt, destroyedAt: v.destroyedAt, json: v.json } : null;
   }
 
   async deleteSecret(id: number): Promise<void> {
@@ -379,7 +381,9 @@ export class GuardedTx implements StorageOps {
       this.#versions.set(`${secretId}:${row.version}`, row);
       // The secret row's MAC covers its current version's state: it changes with it.
       if (row.version === secret.currentVersion) {
-        await this.#writeSecret(secret, { ...secret, head: { createdAt: row.createdAt, deletedAt: row.deletedAt, destroyedAt: row.destroyedAt } });
+        await this.#writeSecret(secret, {
+          ...secret, head: { createdAt: row.createdAt, deletedAt: row.deletedAt, destroyedAt: row.destroyedAt, json: row.json },
+        });
       }
     }
   }

@@ -28,6 +28,9 @@ const LABELS = {
   state: 'strongbox/state/v1',
 } as const;
 
+/** What a JSON version's MAC'd encoding ends with (Canon.contentType). */
+const JSON_CONTENT = 'json';
+
 /** Thrown by the encoder; turned into a TamperedError that names the row. */
 class BadField extends Error {}
 
@@ -124,6 +127,28 @@ class Canon {
     return this.#present(b) ? this.bytes(b, field) : this;
   }
 
+  /**
+   * A version's content type, appended only when it is JSON: nothing for
+   * plain bytes (false; or absent, as in rows built by hand before the flag
+   * existed, such as the v1 vectors' rows), lp("json") for JSON. So every
+   * row written before the flag existed, and every plain-bytes row since,
+   * encodes exactly as in v1 and keeps its MAC and its vectors.
+   *
+   * Unambiguous because every field before it is self-delimiting: fixed
+   * width, or a presence byte or a length first. Reading a message field by
+   * field from its start ends at the same place whether or not the flag
+   * follows, so the message of a row with the flag is its v1 message plus
+   * lp("json"), never the message of another row, and a plain row's message
+   * is never a JSON row's. (Nor can a MAC be extended: HMAC is not
+   * SHA-256's length-extendable hash.) A later optional field would follow
+   * this one the same way, with its own text.
+   */
+  contentType(json: unknown, field: string): this {
+    if (json === false || json === undefined) return this;
+    if (json !== true) throw new BadField(`${field} is not 0 or 1`);
+    return this.text(JSON_CONTENT, field);
+  }
+
   /** The MAC of what was encoded since start(). */
   mac(): Uint8Array {
     return this.hmac.mac(this.#off - BLOCK);
@@ -193,7 +218,7 @@ export class RowAuthenticator {
       .int(r.id, 'id').int(r.version, 'version').text(r.status, 'status').int(r.createdAt, 'created_at').optBytes(r.wrapped, 'wrapped'));
   }
 
-  /** Covers the current version's state too (its head), so that a get of the current version checks this one MAC. */
+  /** Covers the current version's state too (its head, with its content type), so that a get of the current version checks this one MAC. */
   secret(r: Omit<RawSecret, 'mac'>): Uint8Array {
     return this.#mac('secret', () => place.secret(r), (c) => {
       c.int(r.id, 'id').text(r.name, 'name').int(r.currentVersion, 'current_version').int(r.maxVersions, 'max_versions')
@@ -201,7 +226,7 @@ export class RowAuthenticator {
       const h = r.head;
       if (h === null) c.optInt(null, 'current version');
       else c.optInt(1, 'current version').int(h.createdAt, 'current version created_at').optInt(h.deletedAt, 'current version deleted_at')
-        .optInt(h.destroyedAt, 'current version destroyed_at');
+        .optInt(h.destroyedAt, 'current version destroyed_at').contentType(h.json, 'current version json');
     });
   }
 
@@ -209,7 +234,7 @@ export class RowAuthenticator {
   version(name: string, r: Omit<RawVersion, 'mac' | 'ciphertext'>): Uint8Array {
     return this.#mac('version', () => place.version(name, r), (c) => c
       .int(r.secretId, 'secret_id').int(r.version, 'version').int(r.createdAt, 'created_at')
-      .optInt(r.deletedAt, 'deleted_at').optInt(r.destroyedAt, 'destroyed_at').optInt(r.keyId, 'key_id'));
+      .optInt(r.deletedAt, 'deleted_at').optInt(r.destroyedAt, 'destroyed_at').optInt(r.keyId, 'key_id').contentType(r.json, 'json'));
   }
 
   /** Bound to (kind, id): a record moved to another kind or id fails its MAC there. */

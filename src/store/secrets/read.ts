@@ -35,7 +35,7 @@ export async function readSecret(c: StoreContext, name: string, options: GetOpti
   const v = liveVersion(name, found, what);
   // The storage checked that the row found is the one asked for (src/store/integrity/guarded.ts),
   // and the value opens only as `name` at that version (its AAD): a moved or renumbered row fails here.
-  const result = (value: SecretBytes): SecretVersion => ({ name, version: v.version, createdAt: new Date(v.createdAt), value });
+  const result = (value: SecretBytes): SecretVersion => ({ name, version: v.version, createdAt: new Date(v.createdAt), value, json: v.json });
   // A key we do not hold means another process rotated: reload, then open.
   if (v.keyId !== null && !c.keyset.byId(v.keyId)) return result(await openAfterReload(c, name, v));
   return result(openStored(c, name, v));
@@ -63,7 +63,7 @@ export function readHistory(c: StoreContext, name: string): Promise<VersionInfo[
 }
 
 function versionInfo(v: VersionRow, keyVersion?: Map<number, number>): VersionInfo {
-  const info: VersionInfo = { version: v.version, createdAt: new Date(v.createdAt), state: stateOf(v) };
+  const info: VersionInfo = { version: v.version, createdAt: new Date(v.createdAt), state: stateOf(v), json: v.json };
   if (v.deletedAt !== null) info.deletedAt = new Date(v.deletedAt);
   if (v.destroyedAt !== null) info.destroyedAt = new Date(v.destroyedAt);
   if (v.keyId !== null && keyVersion) {
@@ -89,7 +89,7 @@ export async function readEntry(c: StoreContext, name: string, version: number |
     if (!found?.version) throw new StoreError('E_NOT_FOUND', `${name} has no ${version === undefined ? 'current version' : `version ${version}`}`);
     return { secret: s, row: found.version };
   });
-  const entry: VersionEntry = { ...versionInfo(row), json: row.json, metadata: metadataOf(secret, 0) };
+  const entry: VersionEntry = { ...versionInfo(row), metadata: metadataOf(secret, 0) };
   if (entry.state === 'live') {
     entry.value = row.keyId !== null && !c.keyset.byId(row.keyId) ? await openAfterReload(c, name, row) : openStored(c, name, row);
   }

@@ -11,6 +11,7 @@ import { wipe } from '../../crypto/bytes.js';
 import { reloadKeyset, sealingWrite, withFreshKeyset } from '../keys.js';
 import { appendVersion } from '../versions.js';
 import { checkVersionNumber, liveVersion, usage } from './checks.js';
+import { checkJsonObject, checkJsonOption } from '../content.js';
 import type { StoreContext } from '../context.js';
 import type { StorageOps } from '../../storage/storage.js';
 import type { PutOptions, WriteResult } from '../types.js';
@@ -20,17 +21,18 @@ export function checkCas(cas: number | undefined): void {
   if (cas !== undefined && (!Number.isSafeInteger(cas) || cas < 0)) throw usage('cas must be a whole number from 0 up');
 }
 
-/** Write a new version of `name` holding `value`. */
+/** Write a new version of `name` holding `value` (with `options.json`, the text of a JSON object). */
 export function putSecret(c: StoreContext, name: string, value: Uint8Array | string | SecretBytes, options: PutOptions): Promise<WriteResult> {
-  const secret = valueBytes(c, value, options.allowEmpty ?? false);
+  const json = checkJsonOption(options.json);
+  const secret = valueBytes(c, value, options.allowEmpty ?? false, json);
   return sealingWriteFresh(c, async (tx) => {
-    const r = await append(c, tx, name, secret.expose(), options.cas);
+    const r = await append(c, tx, name, secret.expose(), json, options.cas);
     await c.audit.append(tx, { action: 'put', name, versions: [r.version], outcome: 'ok' });
     return r;
   });
 }
 
-/** Write a new version of `name` whose value is version `version`'s. */
+/** Write a new version of `name` whose value is version `version`'s, JSON or bytes as that one is. */
 export async function rollbackSecret(c: StoreContext, name: string, version: number, cas: number | undefined): Promise<WriteResult> {
   checkVersionNumber(version);
   // Make sure every key the old version may name is loaded before the sync transaction.
@@ -40,7 +42,7 @@ export async function rollbackSecret(c: StoreContext, name: string, version: num
     const v = liveVersion(name, await tx.readVersion(name, version), `version ${version}`);
     const plaintext = openValue(c.keyset, c.header.storeId, name, v.version, v.ciphertext);
     try {
-      const r = await append(c, tx, name, plaintext, cas);
+      const r = await append(c, tx, name, plaintext, v.json, cas);
       await c.audit.append(tx, { action: 'rollback', name, versions: [r.version], outcome: 'ok', detail: `value of version ${version}` });
       return r;
     } finally {
@@ -49,7 +51,7 @@ export async function rollbackSecret(c: StoreContext, name: string, version: num
   });
 }
 
-function valueBytes(c: StoreContext, value: Uint8Array | string | SecretBytes, allowEmpty: boolean): SecretBytes {
+function valueBytes(c: StoreContext, value: Uint8Array | string | SecretBytes, allowEmpty: boolean, json: boolean): SecretBytes {
   if (!(typeof value === 'string' || value instanceof Uint8Array || value instanceof SecretBytes)) {
     throw new StoreError('E_INVALID_VALUE', 'a value must be bytes (Uint8Array), a string or SecretBytes');
   }
@@ -58,7 +60,9 @@ function valueBytes(c: StoreContext, value: Uint8Array | string | SecretBytes, a
   if (secret.length > limit) {
     throw new StoreError('E_VALUE_TOO_LARGE', `the value is ${secret.length} bytes; this store takes at most ${limit}`);
   }
-  if (secret.length === 0 && !allowEmpty) {
+  // A JSON secret is never empty; its own check says what it must be instead.
+  if (json) checkJsonObject(secret.expose());
+  else if (secret.length === 0 && !allowEmpty) {
     throw new StoreError('E_INVALID_VALUE', 'the value is empty', ['pass allowEmpty (CLI: --allow-empty) to store an empty value']);
   }
   return secret;
@@ -70,9 +74,9 @@ function sealingWriteFresh<T>(c: StoreContext, fn: (tx: StorageOps) => Promise<T
 }
 
 /** Append version n+1 of `name` (../versions.ts); inside a sealingWrite. */
-async function append(c: StoreContext, tx: StorageOps, name: string, plaintext: Uint8Array, cas: number | undefined): Promise<WriteResult> {
+async function append(c: StoreContext, tx: StorageOps, name: string, plaintext: Uint8Array, json: boolean, cas: number | undefined): Promise<WriteResult> {
   const now = c.now();
   const secret = await tx.findSecret(name) ?? await tx.insertSecret(name, now);
-  const { version } = await appendVersion(tx, c, secret, plaintext, now, cas);
+  const { version } = await appendVersion(tx, c, secret, plaintext, json, now, cas);
   return { name, version, createdAt: new Date(now), custom: secret.custom };
 }

@@ -68,7 +68,8 @@ async function writeRecords(
   c: StoreContext, tx: StorageOps, sink: Pick<Sink, 'write'>, key: Uint8Array, header: BundleHeader, report: ExportReport, prefix: string,
 ): Promise<void> {
   const { allVersions } = header;
-  // First pass: counts (the header states them); second: the records.
+  // First pass: counts (the header states them), and whether any version is JSON; second: the records.
+  let json = false;
   for await (const s of selection(tx, prefix, allVersions)) {
     report.skippedDestroyed += s.destroyed;
     if (s.versions.length === 0) {
@@ -77,8 +78,10 @@ async function writeRecords(
     }
     report.secrets++;
     report.versions += s.versions.length;
+    json ||= s.versions.some((v) => v.json);
   }
-  const writer = new BundleWriter(key, { ...header, secrets: report.secrets, versions: report.versions });
+  // Format 0x02 only when needed: a bundle without JSON versions stays readable by programs that know only 0x01.
+  const writer = new BundleWriter(key, { ...header, secrets: report.secrets, versions: report.versions, ...(json ? { contentTypes: true as const } : {}) });
   sink.write(writer.header());
   for await (const { secret: s, versions } of selection(tx, prefix, allVersions)) {
     if (versions.length === 0) continue;
@@ -89,7 +92,7 @@ async function writeRecords(
     for (const v of versions) {
       const value = await plaintextOf(c, tx, s.name, v.version);
       try {
-        sink.write(writer.version({ version: v.version, createdAt: v.createdAt, deletedAt: v.deletedAt, value }));
+        sink.write(writer.version({ version: v.version, createdAt: v.createdAt, deletedAt: v.deletedAt, value, ...(v.json ? { json: true as const } : {}) }));
       } finally {
         wipe(value);
       }

@@ -150,10 +150,10 @@ async function importRecords(
       try {
         const g = group!;
         if (g.target.mode === 'create') {
-          await im.insert(g.target.row, g.rec.name, rec.version, rec.createdAt, rec.deletedAt, rec.value);
+          await im.insert(g.target.row, g.rec.name, rec.version, rec.createdAt, rec.deletedAt, rec.value, rec.json ?? false);
           g.versions.push(rec.version);
         } else if (g.target.mode === 'append' && rec.version === g.rec.currentVersion && rec.deletedAt === null) {
-          await im.append(g.target.row, rec.value);
+          await im.append(g.target.row, rec.value, rec.json ?? false);
           g.appended = true;
         }
       } finally {
@@ -220,8 +220,8 @@ async function spoolAge(path: string, identities: string[], spoolKey: Uint8Array
   const lines = new LineSplitter(MAX_LINE_BYTES, (line) => {
     const rec = decoder.next(line);
     if (rec.type === 'header') {
-      const { allVersions, createdAt, secrets, versions } = rec;
-      writer = new BundleWriter(spoolKey, { ...keyFileHeader(spoolKey, { allVersions, createdAt }), secrets, versions });
+      const { allVersions, createdAt, secrets, versions, contentTypes } = rec;
+      writer = new BundleWriter(spoolKey, { ...keyFileHeader(spoolKey, { allVersions, createdAt }), secrets, versions, ...(contentTypes ? { contentTypes } : {}) });
       spool.write(writer.header());
     } else if (rec.type === 'secret') {
       spool.write(writer!.secret(rec));

@@ -128,18 +128,21 @@ export class Importer {
     return { mode: 'create', row: this.dryRun ? undefined : await this.tx.insertSecret(name, createdAt) };
   }
 
-  /** Insert a version as it was in the source (number, times, state). */
-  async insert(row: SecretRow | undefined, name: string, version: number, createdAt: number, deletedAt: number | null, value: Uint8Array): Promise<void> {
+  /** Insert a version as it was in the source (number, times, state, JSON or bytes). */
+  async insert(
+    row: SecretRow | undefined, name: string, version: number, createdAt: number, deletedAt: number | null, value: Uint8Array, json: boolean,
+  ): Promise<void> {
     this.report.versions++;
-    if (row) await insertSealed(this.tx, this.c, { id: row.id, name }, { version, createdAt, deletedAt }, value);
+    if (row) await insertSealed(this.tx, this.c, { id: row.id, name }, { version, createdAt, deletedAt, json }, value);
   }
 
   /**
    * Append `value` as version n+1 of an existing secret, as a put would
-   * (under `update`, only when it differs from the current live value).
+   * (under `update`, only when it differs from the current live value, or is
+   * the same bytes but JSON where that is not, or the other way round).
    */
-  async append(row: SecretRow, value: Uint8Array): Promise<void> {
-    if (this.report.onConflict === 'update' && await this.#isCurrent(row, value)) {
+  async append(row: SecretRow, value: Uint8Array, json: boolean): Promise<void> {
+    if (this.report.onConflict === 'update' && await this.#isCurrent(row, value, json)) {
       this.#act(row.name, 'unchanged', this.report.unchanged);
       return;
     }
@@ -149,7 +152,7 @@ export class Importer {
       this.#countPruned(row.maxVersions, (await this.tx.listVersions(row.id)).length + 1);
       return;
     }
-    const { version, pruned } = await appendVersion(this.tx, this.c, row, value, this.c.now());
+    const { version, pruned } = await appendVersion(this.tx, this.c, row, value, json, this.c.now());
     this.report.pruned += pruned.length;
     await this.audit(row.name, [version]);
   }
@@ -160,10 +163,12 @@ export class Importer {
    * transaction, or for a dry run (a read transaction) just after it.
    * The value is compared in constant time and wiped.
    */
-  async #isCurrent(row: SecretRow, value: Uint8Array): Promise<boolean> {
+  async #isCurrent(row: SecretRow, value: Uint8Array, json: boolean): Promise<boolean> {
     const current = (await this.tx.readVersion(row.name, row.currentVersion))?.version;
     // Deleted or destroyed: importing the value makes it live again, so it is a change.
     if (!current || current.deletedAt !== null || current.destroyedAt !== null) return false;
+    // Another content type is a change too, and needs no decryption to tell.
+    if (current.json !== json) return false;
     requireKey(this.c.keyset, current.keyId); // else another process rotated: reload, start over
     const plain = openValue(this.c.keyset, this.c.header.storeId, row.name, current.version, current.ciphertext);
     try {

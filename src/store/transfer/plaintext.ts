@@ -196,15 +196,16 @@ export async function importPlainInto(c: StoreContext, path: string, options: Pl
     if (problems.length > 0) throw new ImportRefusedError(path, problems);
     await stopIfInterrupted(options.signal, path);
 
+    // A plaintext file holds values only: each becomes plain bytes (its text), never a JSON secret.
     return await writeImport(c, path, format, dryRun, onConflict, async (im) => {
       const now = c.now();
       for (const [name, value] of values) {
         const target = await im.begin(name, now);
         if (target.mode === 'create') {
-          await im.insert(target.row, name, 1, now, null, value);
+          await im.insert(target.row, name, 1, now, null, value, false);
           await im.finish(target.row, { currentVersion: 1, maxVersions: 0, custom: {}, updatedAt: now }, [1]);
         } else if (target.mode === 'append') {
-          await im.append(target.row, value);
+          await im.append(target.row, value, false);
         }
       }
     });

@@ -26,7 +26,7 @@ describe('the state row through transactions', () => {
     await expect(c.storage.write(async (tx) => {
       await c.audit.append(tx, { action: 'test', outcome: 'ok' });
       const s = await tx.insertSecret('b', 1);
-      await tx.insertVersion(s.id, { version: 1, createdAt: 1, deletedAt: null, destroyedAt: null, keyId: null, ciphertext: null });
+      await tx.insertVersion(s.id, { version: 1, createdAt: 1, deletedAt: null, destroyedAt: null, keyId: null, ciphertext: null, json: false });
       await tx.updateSecret({ ...s, currentVersion: 1 });
       throw new Error('rolled back');
     })).rejects.toThrow('rolled back');
