@@ -41,6 +41,16 @@ function tokenOf(req: HttpRequest): string | undefined {
 
 const CAPABILITY: Record<Exclude<Operation, 'write'>, Capability> = { read: 'read', head: 'read', list: 'list', patch: 'patch', delete: 'delete' };
 
+/** An audit outcome for a status: 'ok', or the error code that status answers. */
+function outcomeOf(status: number): string {
+  if (status < 400) return 'ok';
+  return OUTCOME_FOR[status] ?? 'E_INTERNAL';
+}
+
+const OUTCOME_FOR: Record<number, string> = {
+  400: 'E_USAGE', 403: 'E_PERMISSION_DENIED', 404: 'E_NOT_FOUND', 405: 'E_USAGE', 413: 'E_VALUE_TOO_LARGE', 415: 'E_USAGE', 429: 'E_RATE_LIMITED',
+};
+
 export class Dispatcher {
   constructor(private readonly o: DispatchOptions) {}
 
@@ -119,8 +129,8 @@ export class Dispatcher {
     try {
       await this.o.services.store.recordRequest({
         action: `http.${family}`,
-        outcome: response.status < 400 ? 'ok' : `http ${response.status}`,
-        detail: audit.detail,
+        outcome: outcomeOf(response.status),
+        detail: `${audit.detail} -> ${response.status}`,
       });
       return response;
     } catch {

@@ -58,6 +58,16 @@ export function envelope(data: unknown, extras: EnvelopeExtras = {}, status = 20
   });
 }
 
+/**
+ * The envelope with `data`'s members at the top level as well: older
+ * endpoints (sys/mounts, sys/policy) answered so, and clients still read
+ * them there (hvac's mount options under `data`, node-vault's at the top).
+ */
+export function envelopeAndTopLevel(data: Record<string, unknown>): HttpResponse {
+  const body = JSON.parse(envelope(data).body as string) as Record<string, unknown>;
+  return json(200, { ...data, ...body });
+}
+
 export function noContent(): HttpResponse {
   return { status: 204, headers: { 'Cache-Control': 'no-store' } };
 }

@@ -173,7 +173,7 @@ describe('values shared with the CLI', () => {
     await v.write('secret/data/cli/json', { data: { password: 's3cret', port: 5432 } });
     const r = await runInProcess(['--store', server.storePath, '--keyfile', server.keyPath, 'get', 'cli/json', '--field', 'password']);
     expect(r.status).toBe(0);
-    expect(r.out).toBe('s3cret\n');
+    expect(r.out).toBe('s3cret');
   });
 });
 

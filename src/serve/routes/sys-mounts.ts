@@ -6,7 +6,7 @@
  * as Vault answers. `sys/mounts` lists the mount (hvac reads it under
  * `data` and older clients at the top level, so it is in both).
  */
-import { envelope, json } from '../envelope.js';
+import { envelope, envelopeAndTopLevel } from '../envelope.js';
 import { VaultError } from '../vault-error.js';
 import type { Route } from '../router.js';
 import type { RouteContext } from '../route-context.js';
@@ -54,7 +54,5 @@ async function mountOf(ctx: RouteContext) {
 }
 
 async function mounts(ctx: RouteContext) {
-  const table = { [`${ctx.services.mount}/`]: mountInfo(ctx) };
-  const body = JSON.parse(envelope(table).body as string) as Record<string, unknown>;
-  return json(200, { ...table, ...body });
+  return envelopeAndTopLevel({ [`${ctx.services.mount}/`]: mountInfo(ctx) });
 }

@@ -3,7 +3,7 @@
  * delete ACL policies, in the HCL or JSON form Vault users write.
  * `sys/capabilities-self` answers what the caller's policies allow on paths.
  */
-import { envelope, noContent } from '../envelope.js';
+import { envelope, envelopeAndTopLevel, noContent } from '../envelope.js';
 import { stringField, stringListField } from '../request-body.js';
 import { under, type Route } from '../router.js';
 import { badRequest, notFound } from '../vault-error.js';
@@ -25,14 +25,14 @@ async function list(ctx: RouteContext) {
 
 async function listLegacy(ctx: RouteContext) {
   const names = await ctx.services.policies.names();
-  return envelope({ keys: names, policies: names });
+  return envelopeAndTopLevel({ keys: names, policies: names });
 }
 
 async function read(ctx: RouteContext, legacy = false) {
   const name = ctx.params.rest!;
   const text = await ctx.services.policies.text(name);
   if (text === undefined) throw notFound();
-  return envelope(legacy ? { name, rules: text } : { name, policy: text });
+  return legacy ? envelopeAndTopLevel({ name, rules: text }) : envelope({ name, policy: text });
 }
 
 async function write(ctx: RouteContext) {
