@@ -73,7 +73,8 @@ export class Dispatcher {
       const found = this.#find(path);
       family = found?.route.family ?? 'unknown';
       audited = family !== 'sys-health';
-      const caller = found?.route.auth === 'none' ? undefined : await this.#caller(req);
+      // A use-limited token's use is a store change: it records the request (the token is not known yet).
+      const caller = found?.route.auth === 'none' ? undefined : await withAuditContext(audit, () => this.#caller(req));
       audit.detail = Dispatcher.describe(req, caller);
       if (!found) throw new VaultError(404, undefined);
       const op = operationOf(req);

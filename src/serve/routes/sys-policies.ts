@@ -57,9 +57,6 @@ async function capabilitiesSelf(ctx: RouteContext) {
   const paths = stringListField(body, 'paths') ?? (stringField(body, 'path') !== undefined ? [stringField(body, 'path')!] : undefined);
   if (!paths || paths.length === 0) throw badRequest("missing 'paths'");
   const out: Record<string, string[]> = {};
-  for (const p of paths) {
-    const caps = ctx.self.acl.capabilities(p);
-    out[p] = caps.length > 0 ? caps : ['deny'];
-  }
+  for (const p of paths) out[p] = ctx.self.acl.isRoot ? ['root'] : ctx.self.acl.capabilities(p);
   return envelope({ ...out, ...(paths.length === 1 ? { capabilities: out[paths[0]!] } : {}) });
 }
