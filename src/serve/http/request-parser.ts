@@ -251,20 +251,10 @@ export class RequestParser {
 
   /** Consume complete head lines; the finished head, or undefined when more bytes are needed. */
   #readHead(): RequestHead | undefined {
-    const buf = this.#buf;
-    const max = this.#limits.maxHeaderBytes;
     for (;;) {
       const start = this.#pos;
-      const lf = buf.indexOf(LF, start);
-      if (lf < 0) {
-        if (this.#headBytes + (buf.length - start) > max) refuse(431, `request head larger than ${max} bytes`);
-        return undefined;
-      }
-      this.#headBytes += lf + 1 - start;
-      if (this.#headBytes > max) refuse(431, `request head larger than ${max} bytes`);
-      if (lf === start || buf[lf - 1] !== CR) refuse(400, 'malformed request: lines must end in CRLF');
-      const end = lf - 1;
-      this.#pos = lf + 1;
+      const end = this.#nextLine('request head', 'malformed request');
+      if (end < 0) return undefined;
       if (this.#method === '') {
         if (end > start) this.#readRequestLine(start, end); // else an empty line before the request: skipped
       } else if (end === start) {
@@ -427,22 +417,34 @@ export class RequestParser {
 
   /** Trailer fields until the empty line; they are checked, counted against the head limit, and dropped. */
   #readTrailer(): boolean {
-    const buf = this.#buf;
-    const max = this.#limits.maxHeaderBytes;
     for (;;) {
       const start = this.#pos;
-      const lf = buf.indexOf(LF, start);
-      if (lf < 0) {
-        if (this.#headBytes + (buf.length - start) > max) refuse(431, `chunked trailer larger than ${max} bytes`);
-        return false;
-      }
-      this.#headBytes += lf + 1 - start;
-      if (this.#headBytes > max) refuse(431, `chunked trailer larger than ${max} bytes`);
-      if (lf === start || buf[lf - 1] !== CR) refuse(400, 'malformed chunked body: lines must end in CRLF');
-      this.#pos = lf + 1;
-      if (lf - 1 === start) return true;
-      this.#readField(start, lf - 1, undefined);
+      const end = this.#nextLine('chunked trailer', 'malformed chunked body');
+      if (end < 0) return false;
+      if (end === start) return true;
+      this.#readField(start, end, undefined);
     }
+  }
+
+  /**
+   * The next CRLF-ended line of a head or trailer, counted against the head
+   * limit (431 past it): where its text ends (before the CR), the position
+   * moved past it; -1 when it has not all arrived yet.
+   */
+  #nextLine(what: string, malformed: string): number {
+    const buf = this.#buf;
+    const max = this.#limits.maxHeaderBytes;
+    const start = this.#pos;
+    const lf = buf.indexOf(LF, start);
+    if (lf < 0) {
+      if (this.#headBytes + (buf.length - start) > max) refuse(431, `${what} larger than ${max} bytes`);
+      return -1;
+    }
+    this.#headBytes += lf + 1 - start;
+    if (this.#headBytes > max) refuse(431, `${what} larger than ${max} bytes`);
+    if (lf === start || buf[lf - 1] !== CR) refuse(400, `${malformed}: lines must end in CRLF`);
+    this.#pos = lf + 1;
+    return lf - 1;
   }
 }
 

@@ -56,19 +56,26 @@ function casOf(ctx: RouteContext): number | undefined {
   return intField(options as Record<string, unknown>, 'cas');
 }
 
-function requireCas(settings: KvKeySettings, cas: number | undefined): void {
+/** The body's `data` object. @throws 400 when there is none or it is not an object */
+function dataOf(ctx: RouteContext): Record<string, unknown> {
+  const data = ctx.body().data;
+  if (data === undefined || data === null) throw badRequest('no data provided');
+  if (typeof data !== 'object' || Array.isArray(data)) throw badRequest('data must be a JSON object');
+  return data as Record<string, unknown>;
+}
+
+/** The write's check-and-set and the settings that apply; 400 when CAS is required and missing. */
+async function writeChecks(ctx: RouteContext, name: string): Promise<{ cas: number | undefined; settings: KvKeySettings }> {
+  const cas = casOf(ctx);
+  const settings = await ctx.services.kv.effective(name);
   if (settings.casRequired && cas === undefined) throw badRequest('check-and-set parameter required for this call');
+  return { cas, settings };
 }
 
 async function write(ctx: RouteContext) {
   const name = ctx.params.rest!;
-  const body = ctx.body();
-  const data = body.data;
-  if (data === undefined || data === null) throw badRequest('no data provided');
-  if (typeof data !== 'object' || Array.isArray(data)) throw badRequest('data must be a JSON object');
-  const cas = casOf(ctx);
-  const settings = await ctx.services.kv.effective(name);
-  requireCas(settings, cas);
+  dataOf(ctx);
+  const { cas, settings } = await writeChecks(ctx, name);
   // The `data` object's own bytes, as sent: a read answers exactly these.
   const text = rawMember(ctx.bodyText(), 'data')!;
   const written = await ctx.services.store.put(name, Buffer.from(text, 'utf8'), { json: true, ...(cas !== undefined ? { cas } : {}) });
@@ -85,13 +92,8 @@ async function patch(ctx: RouteContext) {
     throw new VaultError(415, `PATCH requires Content-Type application/merge-patch+json`);
   }
   const name = ctx.params.rest!;
-  const body = ctx.body();
-  const data = body.data;
-  if (data === undefined || data === null) throw badRequest('no data provided');
-  if (typeof data !== 'object' || Array.isArray(data)) throw badRequest('data must be a JSON object');
-  const cas = casOf(ctx);
-  const settings = await ctx.services.kv.effective(name);
-  requireCas(settings, cas);
+  const data = dataOf(ctx);
+  const { cas, settings } = await writeChecks(ctx, name);
   let entry;
   try {
     entry = await ctx.services.store.getEntry(name);

@@ -23,19 +23,14 @@ import { BundleWriter } from '../../../src/crypto/bundle/writer.js';
 import { importBundle, StoreError } from '../../../src/index.js';
 import { dump } from '../../helpers/dump.js';
 import { freshStore } from '../../helpers/store.js';
+import { codeOf as codeOfHelper } from '../../helpers/errors.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 const unhex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
 const utf8 = new TextEncoder();
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof StoreError ? e.code : `unexpected ${(e as Error)?.name}: ${(e as Error)?.message}`;
-  }
-  return 'no error';
-}
+/** The StoreError code `fn` ends with, or 'no error'. */
+const codeOf = (fn: () => unknown): string => codeOfHelper(fn) ?? 'no error';
 
 async function store() {
   const { store: s, dir } = await freshStore();

@@ -13,16 +13,9 @@ import {
   renderPolicy,
   type AclPolicy,
 } from '../../../src/serve/acl/index.js';
+import { errorOf } from '../../helpers/errors.js';
 
-function failure(fn: () => unknown): StoreError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof StoreError) return e;
-    throw e;
-  }
-  throw new Error('expected a StoreError, nothing was thrown');
-}
+const failure = errorOf;
 
 const invalid = (text: string) => failure(() => parsePolicy('app', text));
 
