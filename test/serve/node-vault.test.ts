@@ -199,6 +199,37 @@ describe('tokens', () => {
     expect(await failure(v.tokenLookupSelf())).toEqual({ status: 403, errors: ['permission denied'] });
   });
 
+  it('revoking a token by accessor revokes the tokens it made; lookup by accessor shows no token', async () => {
+    const parent = client(server.rootToken);
+    await parent.addPolicy({ name: 'maker', rules: 'path "auth/token/create" { capabilities = ["update"] }' });
+    const made = await parent.tokenCreate({ policies: ['maker'] });
+    const parentAccessor = made.auth.accessor as string;
+    const child = client(made.auth.client_token as string);
+    await child.tokenCreate({ policies: ['default'] }); // child now holds the grandchild
+    const root = client(server.rootToken);
+    const looked = await root.tokenLookupAccessor({ accessor: parentAccessor });
+    expect(looked.data.id).toBe('');
+    expect(looked.data.accessor).toBe(parentAccessor);
+    await root.tokenRevokeAccessor({ accessor: parentAccessor });
+    expect((await failure(client(made.auth.client_token as string).tokenLookupSelf())).status).toBe(403);
+    expect((await failure(child.tokenLookupSelf())).status).toBe(403); // the grandchild went with its parent
+  });
+
+  it('an expired token gets 403, checked against the clock at every request', async () => {
+    const v = client(server.rootToken);
+    await v.tokenCreate({ policies: ['default'], ttl: '1s' });
+    expect((await v.tokenLookupSelf()).data.ttl).toBeLessThanOrEqual(1);
+    await new Promise((r) => setTimeout(r, 1300));
+    expect(await failure(v.tokenLookupSelf())).toEqual({ status: 403, errors: ['permission denied'] });
+  });
+
+  it('sys/capabilities-self answers what the caller may do', async () => {
+    const res = await fetch(`${server.addr}/v1/sys/capabilities-self`, {
+      method: 'POST', headers: { 'X-Vault-Token': server.rootToken }, body: JSON.stringify({ paths: ['secret/data/x'] }),
+    });
+    expect((await res.json() as { data: { capabilities: string[] } }).data.capabilities).toEqual(['root']);
+  });
+
   it('no token, a bad token: 403 never 401', async () => {
     expect((await failure(client().read('secret/data/app/db'))).status).toBe(403);
     expect((await failure(client('hvs.not-a-token').read('secret/data/app/db'))).status).toBe(403);
