@@ -39,6 +39,13 @@ function tokenOf(req: HttpRequest): string | undefined {
   return undefined;
 }
 
+/**
+ * A token written into the path: Vault's retired URL forms
+ * (`auth/token/lookup/<token>`, `…/revoke/<token>`) put it there, and
+ * clients may still send them. The path goes into the audit log; the token must not.
+ */
+const TOKEN_IN_PATH = /hvs\.[A-Za-z0-9_-]+/g;
+
 const CAPABILITY: Record<Exclude<Operation, 'write'>, Capability> = { read: 'read', head: 'read', list: 'list', patch: 'patch', delete: 'delete' };
 
 /** An audit outcome for a status: 'ok', or the error code that status answers. */
@@ -57,7 +64,7 @@ export class Dispatcher {
   /** What the audit log and metrics call a request: never a token, never a value. */
   static describe(req: HttpRequest, caller: Caller | undefined): string {
     const who = caller ? `accessor=${caller.entry.accessor}` : 'accessor=-';
-    return `${who} from=${req.remoteAddress} ${req.method} ${req.path}`;
+    return `${who} from=${req.remoteAddress} ${req.method} ${req.path.replace(TOKEN_IN_PATH, 'hvs.***')}`;
   }
 
   async handle(req: HttpRequest): Promise<HttpResponse> {

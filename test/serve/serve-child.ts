@@ -22,6 +22,8 @@ export interface ServeChild {
   child: ChildProcessWithoutNullStreams;
   /** What the server wrote on stderr so far. */
   stderr(): string;
+  /** What the server wrote on stdout so far (its first line is the listening address). */
+  stdout(): string;
   /** SIGTERM, then the exit code. */
   stop(): Promise<number | null>;
 }
@@ -44,7 +46,9 @@ export async function startServe(extraArgs: string[] = [], existing?: { storePat
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let err = '';
+  let out = '';
   child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const first = await new Promise<string>((resolve, reject) => {
     const rl = createInterface({ input: child.stdout });
@@ -60,6 +64,7 @@ export async function startServe(extraArgs: string[] = [], existing?: { storePat
     dir,
     child,
     stderr: () => err,
+    stdout: () => out,
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       return exited;
