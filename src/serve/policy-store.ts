@@ -48,11 +48,18 @@ export class PolicyStore {
     return policy;
   }
 
-  /** @returns whether there was such a policy */
-  async delete(name: string): Promise<boolean> {
+  /**
+   * @returns whether there was such a policy (Vault's API deletes a missing one without a word)
+   * @throws E_NOT_FOUND with `mustExist` when there is none: the audit entry then says so, as the caller does
+   */
+  async delete(name: string, options: { mustExist?: boolean } = {}): Promise<boolean> {
     if (name === ROOT_POLICY_NAME || name === DEFAULT_POLICY_NAME) {
       throw new StoreError('E_USAGE', `the ${name} policy is built in and cannot be deleted`);
     }
-    return this.store.changeRecords({ action: 'acl.delete', detail: name }, (tx) => tx.delete(KIND, name));
+    return this.store.changeRecords({ action: 'acl.delete', detail: name }, async (tx) => {
+      const deleted = await tx.delete(KIND, name);
+      if (!deleted && options.mustExist) throw new StoreError('E_NOT_FOUND', `no policy named ${name}`);
+      return deleted;
+    });
   }
 }

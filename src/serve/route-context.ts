@@ -10,6 +10,7 @@ import type { KvSettings } from './kv-settings.js';
 import type { PolicyStore } from './policy-store.js';
 import type { Metrics } from './metrics.js';
 
+/** What routes use; made once the store is open (until then seal.ts answers every request). */
 export interface ServeServices {
   store: Store;
   /** The KV v2 mount's name (`secret` by default), without slashes. */
@@ -25,8 +26,6 @@ export interface ServeServices {
   version: string;
   /** The store's id: sys/health's cluster_id and the mount's uuid. */
   clusterId: string;
-  /** The store is open and usable (false: sealed, e.g. a passphrase store nobody unlocked). */
-  unsealed(): boolean;
 }
 
 /** The token that made the request, checked: known, not expired, its policies loaded. */

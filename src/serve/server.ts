@@ -1,8 +1,9 @@
 /**
- * `store serve`: the Vault HTTP API over an open store. Puts the parts
- * together (transport, routes, tokens, policies, AppRole, audit, metrics)
- * and owns their lifetime: a graceful stop finishes the requests in flight,
- * then closes the store.
+ * `store serve`: the Vault HTTP API over a store. Puts the parts together
+ * (transport, routes, tokens, policies, AppRole, audit, metrics) and owns
+ * their lifetime: it opens the store (or, when the key is not there yet,
+ * serves sealed until it can: seal.ts), and a graceful stop finishes the
+ * requests in flight, then closes the store.
  */
 import { StoreError } from '../errors.js';
 import { AppRole } from './auth/approle.js';
@@ -14,14 +15,24 @@ import { Metrics } from './metrics.js';
 import { PolicyStore } from './policy-store.js';
 import { RateLimiter } from './rate-limit.js';
 import { buildRouter } from './routes/index.js';
+import { Unsealer, sealedResponse } from './seal.js';
 import type { Store } from '../store/store.js';
-import type { TransportLimits } from './http/index.js';
+import type { HttpRequest, HttpResponse, TransportLimits } from './http/index.js';
 import type { ServeServices } from './route-context.js';
 
 export type ListenTarget = { host: string; port: number } | { socketPath: string };
 
 export interface ServeOptions {
-  store: Store;
+  /**
+   * Open the store. A failure for want of the key (E_MASTER_KEY, E_AGENT)
+   * leaves the server sealed and the store is opened again later, with
+   * `mayPrompt` false; any other failure of the first try ends the start.
+   */
+  openStore(how: { mayPrompt: boolean }): Promise<Store>;
+  /** Told once the store is open, before it serves a request: at start, or when it unseals later. */
+  onUnseal?(services: ServeServices, afterSealed: boolean): Promise<void>;
+  /** Told when a later try to open the store failed for another reason than a missing key. */
+  onRetryError?(error: Error): void;
   listen: ListenTarget;
   tls?: { cert: Buffer; key: Buffer };
   /** KV v2 mount name (default `secret`). */
@@ -35,11 +46,14 @@ export interface ServeOptions {
 }
 
 export interface RunningServer {
-  /** What VAULT_ADDR should be: `http://127.0.0.1:8200`, `https://…`, or `unix:/path`. */
+  /** What VAULT_ADDR should be: `http://127.0.0.1:8200`, `https://…`, or `unix:///path`. */
   address: string;
-  services: ServeServices;
+  /** Still waiting for the store's key (answering 503). */
+  readonly sealed: boolean;
+  /** While sealed, why the store did not open. */
+  readonly sealedBecause: string;
   setTls(tls: { cert: Buffer; key: Buffer }): void;
-  /** Stop accepting, finish in-flight requests, close idle connections. The store stays open (the caller closes it). */
+  /** Stop accepting, finish in-flight requests, close idle connections, then close the store. */
   close(): Promise<void>;
 }
 
@@ -48,6 +62,12 @@ const MOUNT_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$/;
 /** Loopback: 127.0.0.0/8, ::1, localhost. Anything else needs TLS. */
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** What serves requests once the store is open. */
+interface Serving {
+  services: ServeServices;
+  dispatcher: Dispatcher;
 }
 
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
@@ -61,35 +81,68 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     ]);
   }
   const now = o.now ?? Date.now;
-  const store = o.store;
-  const tokens = new TokenStore(store, { now });
-  const status = await store.status();
-  const services: ServeServices = {
-    store,
-    mount,
-    tokens,
-    approle: new AppRole(store, tokens),
-    policies: new PolicyStore(store),
-    kv: new KvSettings(store),
-    metrics: new Metrics(),
-    now,
-    version: o.version,
-    clusterId: status.storeId,
-    unsealed: () => true,
-  };
   let http: ReturnType<typeof createHttpServer> | undefined;
   const router = buildRouter(mount, () => http?.openConnections ?? 0);
-  const dispatcher = new Dispatcher({
-    router,
-    services,
-    ...(o.rateLimit ? { rateLimit: new RateLimiter(o.rateLimit, Math.max(1, 2 * o.rateLimit), now) } : {}),
-  });
-  http = createHttpServer((req) => dispatcher.handle(req), { ...(o.limits ? { limits: o.limits } : {}), ...(o.tls ? { tls: o.tls } : {}) });
-  const address = await http.listen(o.listen);
-  return {
-    address,
-    services,
-    setTls: (tls) => http!.setTls(tls),
-    close: () => http!.close(),
+  let sealedAtStart = false;
+
+  const ready = async (store: Store): Promise<Serving> => {
+    const tokens = new TokenStore(store, { now });
+    const status = await store.status();
+    const services: ServeServices = {
+      store,
+      mount,
+      tokens,
+      approle: new AppRole(store, tokens),
+      policies: new PolicyStore(store),
+      kv: new KvSettings(store),
+      metrics: new Metrics(),
+      now,
+      version: o.version,
+      clusterId: status.storeId,
+    };
+    await o.onUnseal?.(services, sealedAtStart);
+    const dispatcher = new Dispatcher({
+      router,
+      services,
+      ...(o.rateLimit ? { rateLimit: new RateLimiter(o.rateLimit, Math.max(1, 2 * o.rateLimit), now) } : {}),
+    });
+    return { services, dispatcher };
   };
+  const unsealer = new Unsealer<Serving>({
+    open: (how) => o.openStore(how),
+    ready,
+    now,
+    ...(o.onRetryError ? { onRetryError: (e: Error) => o.onRetryError!(e) } : {}),
+  });
+  sealedAtStart = (await unsealer.first()) === undefined;
+
+  const handle = async (req: HttpRequest): Promise<HttpResponse> => {
+    const serving = unsealer.served ?? (await unsealer.unsealedForRequest());
+    if (serving) return serving.dispatcher.handle(req);
+    return sealedResponse(req, { nowMs: now(), version: o.version });
+  };
+  try {
+    http = createHttpServer(handle, { ...(o.limits ? { limits: o.limits } : {}), ...(o.tls ? { tls: o.tls } : {}) });
+    const address = await http.listen(o.listen);
+    unsealer.retryInBackground();
+    const server = http;
+    return {
+      address,
+      get sealed() {
+        return unsealer.served === undefined;
+      },
+      get sealedBecause() {
+        return unsealer.sealedBecause;
+      },
+      setTls: (tls) => server.setTls(tls),
+      close: async () => {
+        await server.close();
+        await unsealer.close();
+      },
+    };
+  } catch (e) {
+    await http?.close();
+    await unsealer.close();
+    throw e;
+  }
 }

@@ -66,7 +66,7 @@ export function registerAcl(program: Command, ctx: Context): void {
     .description('remove a policy (tokens naming it lose what it granted)')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       await ctx.withStore(cmd, async (store) => {
-        if (!(await new PolicyStore(store).delete(name))) throw new StoreError('E_NOT_FOUND', `no policy named ${name}`);
+        await new PolicyStore(store).delete(name, { mustExist: true });
         await ctx.note(`policy ${name} deleted`);
       });
     });

@@ -209,6 +209,31 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   'token revoke': [
     { line: 'store token revoke Q3d7h2kLw9TzX1pRbN6mYc4s', does: 'revoke a token and the tokens it made, by its accessor' },
   ],
+  serve: [
+    { line: 'store serve --init-root-token ~/.vault-token', does: 'the Vault API on 127.0.0.1:8200 (VAULT_ADDR=http://127.0.0.1:8200), a root token written to a new 0600 file' },
+    { line: 'store serve --listen unix:/run/strongbox/vault.sock --json', does: 'on a Unix socket only its owner can use; prints {"address":"unix:/run/strongbox/vault.sock",...}' },
+    { line: 'store serve --listen 0.0.0.0:8200 --tls-cert /etc/strongbox/tls.crt --tls-key /etc/strongbox/tls.key', does: 'HTTPS on every address (plain HTTP is loopback only); kill -HUP reloads the certificate' },
+    { line: 'store serve --rate-limit 50', does: 'each token held to 50 requests a second (bursts of 100), 429 beyond' },
+    { line: 'STORE_NO_PROMPT=1 store serve --json', does: 'under a supervisor: a passphrase store not yet unlocked is served sealed (503) until store unlock' },
+  ],
+  acl: [
+    { line: 'store acl write app-ro app-ro.hcl', does: 'a policy that store serve checks the tokens carrying it against' },
+    { line: 'store acl list', does: 'the policy names (default and root are built in)' },
+  ],
+  'acl write': [
+    { line: 'store acl write app-ro app-ro.hcl', does: 'create or replace the policy app-ro from a file of HCL (or JSON) path rules' },
+    { line: `printf 'path "secret/data/ci/*" { capabilities = ["read"] }' | store acl write ci -`, does: 'the policy text from stdin' },
+  ],
+  'acl read': [
+    { line: 'store acl read app-ro', does: 'the policy as it was written' },
+    { line: 'store acl read default --json', does: 'its text and parsed rules as JSON' },
+  ],
+  'acl list': [
+    { line: 'store acl list --json', does: 'the policy names as a JSON list' },
+  ],
+  'acl delete': [
+    { line: 'store acl delete app-ro', does: 'remove a policy; tokens naming it lose what it granted' },
+  ],
   completion: [
     { line: 'source <(store completion bash)', does: 'bash completion (in ~/.bashrc)' },
     { line: 'store completion fish | source', does: 'fish completion (in ~/.config/fish/config.fish)' },

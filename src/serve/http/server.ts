@@ -105,7 +105,7 @@ class TransportServer implements HttpServer, ConnectionHost {
     if ('socketPath' in where) {
       this.#unix = true;
       await listenOnUnixSocket(this.#server, where.socketPath);
-      return `unix:${where.socketPath}`;
+      return `unix://${where.socketPath}`; // the form Vault's Go client takes in VAULT_ADDR
     }
     const { host, port } = where;
     await new Promise<void>((resolve, reject) => {

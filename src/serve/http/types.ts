@@ -68,7 +68,7 @@ export interface TlsPair {
 export type ListenAddress = { host: string; port: number } | { socketPath: string };
 
 export interface HttpServer {
-  /** Resolves to where it listens: 'http://127.0.0.1:8200', 'https://[::1]:8200' or 'unix:/path'. */
+  /** Resolves to where it listens: 'http://127.0.0.1:8200', 'https://[::1]:8200' or 'unix:///path' (VAULT_ADDR's form for a socket). */
   listen(where: ListenAddress): Promise<string>;
   /** Stop accepting, let in-flight requests finish (answered with Connection: close), close idle connections. */
   close(): Promise<void>;

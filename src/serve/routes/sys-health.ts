@@ -1,8 +1,9 @@
 /**
  * `sys/health` (GET and HEAD, no token): 200 when serving, 503 when the
- * store is sealed (locked and not yet unlocked). The status codes can be
- * chosen by query, as load balancers do (`?sealedcode=200`, `?standbyok`…);
- * this server is never a standby or uninitialised.
+ * store is sealed (locked and not yet unlocked: seal.ts answers then). The
+ * status codes can be chosen by query, as load balancers do
+ * (`?sealedcode=200`, `?standbyok`…); this server is never a standby or
+ * uninitialised.
  */
 import { json } from '../envelope.js';
 import { parseGoBool } from '../request-body.js';
@@ -14,28 +15,36 @@ export function sysHealthRoute(): Route {
   return { family: 'sys-health', auth: 'none', skipAcl: true, match: (p) => (p === 'sys/health' ? {} : undefined), handlers: { read: health, head: health } };
 }
 
-function code(ctx: RouteContext, param: string, fallback: number): number {
-  const q = ctx.req.query.get(param);
+function code(query: URLSearchParams, param: string, fallback: number): number {
+  const q = query.get(param);
   if (q === null || q === '') return fallback;
   if (!/^\d{3}$/.test(q)) throw badRequest(`${param} must be an HTTP status code`);
   return Number(q);
 }
 
-async function health(ctx: RouteContext) {
-  const sealed = !ctx.services.unsealed();
-  const standbyOk = parseGoBool(ctx.req.query.get('standbyok') ?? 'false') === true;
+/** The status the query asks for in this state. @throws 400 for a code that is not one */
+export function parseHealthQuery(query: URLSearchParams, sealed: boolean): { status: number } {
+  const standbyOk = parseGoBool(query.get('standbyok') ?? 'false') === true;
   void standbyOk; // never a standby: accepted for compatibility
-  const status = sealed ? code(ctx, 'sealedcode', 503) : code(ctx, 'activecode', 200);
-  return json(status, {
+  return { status: sealed ? code(query, 'sealedcode', 503) : code(query, 'activecode', 200) };
+}
+
+/** The body; as Vault does, a sealed server names no cluster (it cannot read its id yet). */
+export function healthBody(facts: { sealed: boolean; nowMs: number; version: string; clusterId?: string }): Record<string, unknown> {
+  return {
     initialized: true,
-    sealed,
+    sealed: facts.sealed,
     standby: false,
     performance_standby: false,
     replication_performance_mode: 'disabled',
     replication_dr_mode: 'disabled',
-    server_time_utc: Math.floor(ctx.services.now() / 1000),
-    version: ctx.services.version,
-    cluster_name: 'strongbox',
-    cluster_id: ctx.services.clusterId,
-  });
+    server_time_utc: Math.floor(facts.nowMs / 1000),
+    version: facts.version,
+    ...(facts.clusterId !== undefined ? { cluster_name: 'strongbox', cluster_id: facts.clusterId } : {}),
+  };
+}
+
+async function health(ctx: RouteContext) {
+  const { status } = parseHealthQuery(ctx.req.query, false);
+  return json(status, healthBody({ sealed: false, nowMs: ctx.services.now(), version: ctx.services.version, clusterId: ctx.services.clusterId }));
 }

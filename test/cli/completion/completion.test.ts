@@ -84,7 +84,7 @@ describe('bash completion', () => {
   it('offers every command at the top, and subcommands, options and choices below', () => {
     const top = complete(['store', '']);
     expect(top).toEqual([...commands].sort());
-    expect(complete(['store', 'se'])).toEqual(['set']);
+    expect(complete(['store', 'se'])).toEqual(['serve', 'set']);
     expect(complete(['store', 'policy', ''])).toEqual(['help', 'set', 'show']);
     expect(complete(['store', 'check', '--re'])).toEqual(['--require', '--require-file']);
     expect(complete(['store', 'get', '--st'])).toEqual(['--store', '--strict']); // its own and the global ones
@@ -159,7 +159,10 @@ describe('zsh and fish completion', () => {
       expect(r.err).toBe('');
       return r.out.split('\n').filter(Boolean).sort();
     };
-    expect(complete('store se')).toEqual(['set\twrite a new version of a secret (value from stdin, --file, or a prompt)']);
+    expect(complete('store se')).toEqual([
+      'serve\tanswer the Vault HTTP API (KV v2, tokens, AppRole, policies) over this store,...', // cut to 80 characters for the menu
+      'set\twrite a new version of a secret (value from stdin, --file, or a prompt)',
+    ]);
     expect(complete('store check --require-')).toEqual(['--require-file\tread requirements from a file, one a line, # comments (repeatable)']);
     expect(complete(`store --store ${ws.db} --keyfile ${ws.key} get app/`)).toEqual(['app/db', 'app/jwt']);
     expect(complete(`store --store ${ws.db} get app/`)).toEqual(['app/db', 'app/jwt']); // the key file recorded at init

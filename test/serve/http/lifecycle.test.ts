@@ -157,7 +157,7 @@ describe('Unix socket', () => {
     const { handler, seen } = echoHandler();
     const server = createHttpServer(handler);
     try {
-      expect(await server.listen({ socketPath })).toBe(`unix:${socketPath}`);
+      expect(await server.listen({ socketPath })).toBe(`unix://${socketPath}`);
       const stat = lstatSync(socketPath);
       expect(stat.isSocket()).toBe(true);
       expect((stat.mode & 0o777).toString(8)).toBe('600');
