@@ -16,3 +16,12 @@ export function jsonLine(value: unknown): string {
 export function stamped<T extends object>(report: T, at: Date = new Date()): { time: string } & T {
   return { time: at.toISOString(), ...report };
 }
+
+/**
+ * What set, rollback and rotate print of a write with --json: the version
+ * written. The secret's custom metadata, which the library's WriteResult also
+ * carries (a Vault write answers it), stays out: `store meta` prints it.
+ */
+export function writtenJson(r: { name: string; version: number; createdAt: Date }): { name: string; version: number; createdAt: Date } {
+  return { name: r.name, version: r.version, createdAt: r.createdAt };
+}

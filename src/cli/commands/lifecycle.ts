@@ -1,6 +1,7 @@
 /** delete / undelete / destroy / purge / rollback: the version lifecycle. */
 import type { Command } from 'commander';
 import { versionList, wholeNumber, type Context } from '../context.js';
+import { writtenJson } from '../json-output.js';
 
 type Action = 'delete' | 'undelete' | 'destroy';
 
@@ -57,7 +58,7 @@ export function registerLifecycle(program: Command, ctx: Context): void {
     .action(async (name: string, version: number, opts: { cas?: number; json?: boolean }, cmd: Command) => {
       await ctx.withStore(cmd, async (store) => {
         const r = await store.rollback(name, version, { cas: opts.cas });
-        if (opts.json) await ctx.json({ ...r, from: version });
+        if (opts.json) await ctx.json({ ...writtenJson(r), from: version });
         else await ctx.out(`${name}: version ${r.version} (value of version ${version})`);
       });
     });

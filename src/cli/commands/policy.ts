@@ -8,6 +8,7 @@ import { stripNewline } from '../secret-input.js';
 import { parseDuration } from '../progress.js';
 import { table, type Context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { writtenJson } from '../json-output.js';
 
 interface RotateOptions extends GenerateOptions {
   file?: string;
@@ -46,7 +47,7 @@ export function registerPolicy(program: Command, ctx: Context): void {
         try {
           const value = opts.trimNewline ? stripNewline(raw) : raw;
           const r = await store.rotateValue(name, new SecretBytes(value), { allowEmpty: opts.allowEmpty });
-          if (opts.json) await ctx.json({ ...r, ...(generated ? { generated } : {}) });
+          if (opts.json) await ctx.json({ ...writtenJson(r), ...(generated ? { generated } : {}) });
           else await ctx.out(`${r.name}: version ${r.version} (rotated${generated ? `, generated ${generated.length} ${generated.charset} characters` : ''})`);
         } finally {
           raw.fill(0);

@@ -7,6 +7,7 @@ import { promptHidden } from '../prompt.js';
 import { promptsForbidden, stripNewline } from '../secret-input.js';
 import { wholeNumber, type Context } from '../context.js';
 import { addGenerateOptions, generateBytes, generatePlan, type GenerateOptions } from '../generate-options.js';
+import { writtenJson } from '../json-output.js';
 
 interface SetOptions extends GenerateOptions {
   file?: string;
@@ -78,7 +79,7 @@ fields, store get --field prints one of them).`)
           const value = opts.trimNewline ? stripNewline(raw) : raw;
           const json = opts.type === 'json';
           const r = await store.put(name, new SecretBytes(value), { cas: opts.cas, allowEmpty: opts.allowEmpty, json });
-          if (opts.json) await ctx.json({ ...r, json, ...(generated ? { generated } : {}) });
+          if (opts.json) await ctx.json({ ...writtenJson(r), json, ...(generated ? { generated } : {}) });
           else await ctx.out(`${r.name}: version ${r.version}${generated ? ` (generated ${generated.length} ${generated.charset} characters)` : ''}`);
         } finally {
           raw.fill(0);
