@@ -4,9 +4,10 @@
  *
  * The URL follows libpq's conventions, and node-postgres reads most of them
  * itself: user, password, host, port and database in the URL or in PGUSER,
- * PGPASSWORD, PGHOST, PGPORT, PGDATABASE; a password from ~/.pgpass or
- * PGPASSFILE; `?host=/run/postgresql` (or a host of `%2Frun%2Fpostgresql`)
- * for a unix socket directory. What this module adds:
+ * PGPASSWORD, PGHOST, PGPORT, PGDATABASE; `?host=/run/postgresql` (or a
+ * host of `%2Frun%2Fpostgresql`) for a unix socket directory. What this
+ * module adds:
+ * - a password from ~/.pgpass or PGPASSFILE (passfile.ts);
  * - `sslmode` has libpq's meanings (node-postgres 8 treats require and
  *   verify-ca as verify-full unless told otherwise, and says so on stderr);
  * - a URL with no host, and no PGHOST, uses the local server's unix socket
@@ -22,6 +23,7 @@ import { join } from 'node:path';
 import { StoreError } from '../../errors.js';
 import { shownLocator } from '../locator.js';
 import { postgresError } from './errors.js';
+import { passfilePassword, type PassfileTarget } from './passfile.js';
 import { APPLICATION_ID, PG_SCHEMA, SCHEMA_VERSION, migrationSql } from './schema.js';
 import { PostgresStorage, WRITE_LOCK, BUSY_TIMEOUT_MS } from './driver.js';
 
@@ -129,9 +131,23 @@ function applicationName(): string {
   return `strongbox ${hostname()} pid ${process.pid}`.slice(0, 63);
 }
 
+/**
+ * node-postgres' client, taking a password the URL and PGPASSWORD did not
+ * give from the password file (passfile.ts), asked only when the server
+ * wants one.
+ */
+class Client extends pg.Client {
+  constructor(config?: pg.ClientConfig) {
+    super(config);
+    const self = this as unknown as { password: unknown };
+    if (self.password === null || self.password === undefined) self.password = (target: PassfileTarget) => passfilePassword(target);
+  }
+}
+
 /** A pool of connections to the store's database. Nothing is connected until it is used. */
 export function poolFor(location: PostgresLocation): pg.Pool {
   const pool = new pg.Pool({
+    Client,
     connectionString: location.connectionString,
     max: POOL_MAX,
     connectionTimeoutMillis: location.connectTimeoutMs,
