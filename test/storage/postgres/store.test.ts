@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import {
-  backupStore, checkHealth, createKeyFile, initStore, keyFile, openStore, restoreStore, StoreError, type Store,
+  backupStore, checkHealth, createKeyFile, importBundle, initStore, keyFile, openStore, restoreStore, StoreError, type Store,
 } from '../../../src/index.js';
 import { asAdmin, freshDatabase, type TestDatabase } from '../../helpers/postgres.js';
 import { tempDir } from '../../helpers/tmp.js';
@@ -90,6 +90,34 @@ describe('a Store on PostgreSQL', () => {
     const verified = await store.verify({ deep: true });
     expect([verified.ok, verified.problems, verified.decrypted]).toEqual([true, [], 45]);
     expect(await other.verifyAudit()).toMatchObject({ ok: true });
+  });
+
+  it('rotate-master rewraps every key under a new master key; an export from PostgreSQL imports into a store file, and back', async () => {
+    const { db, store } = await freshPgStore();
+    await store.put('a', 'one');
+    await store.put('a', 'two');
+    await store.put('j', '{"k":"v"}', { json: true });
+    const next = join(tempDir(), 'next.key');
+    createKeyFile(next);
+    await store.rotateMaster(keyFile(next));
+    const reopened = await openStore(db.url, keyFile(next));
+    onTestFinished(() => reopened.close());
+    expect((await reopened.get('a')).value.text()).toBe('two');
+
+    const bundleKey = { key: new Uint8Array(32).fill(7) };
+    const file = join(tempDir(), 'all.sbx');
+    await reopened.exportBundle(file, { key: bundleKey, allVersions: true });
+    const sqlite = await initStore(join(tempDir(), 'store.db'), keyFile(next));
+    onTestFinished(() => sqlite.close());
+    await importBundle(sqlite, file, { key: bundleKey });
+    expect([(await sqlite.get('a', { version: 1 })).value.text(), (await sqlite.get('a')).value.text(), (await sqlite.get('j')).json]).toEqual(['one', 'two', true]);
+
+    const back = join(tempDir(), 'back.sbx');
+    await sqlite.put('from/file', 'made in SQLite');
+    await sqlite.exportBundle(back, { key: bundleKey, prefix: 'from/' });
+    await importBundle(reopened, back, { key: bundleKey });
+    expect((await reopened.get('from/file')).value.text()).toBe('made in SQLite');
+    expect((await reopened.verify({ deep: true })).ok).toBe(true);
   });
 
   it('a ciphertext swapped between rows in the database is E_TAMPERED, as in a file', async () => {
