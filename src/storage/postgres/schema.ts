@@ -76,7 +76,8 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
       json         integer NOT NULL DEFAULT 0,   -- 1: the value is a JSON object's UTF-8 text
       PRIMARY KEY (secret_id, version)
     );
-    CREATE INDEX versions_by_key ON ${PG_SCHEMA}.versions(key_id) WHERE key_id IS NOT NULL;
+    -- In (secret, version) order within a key: a rewrap batch reads the first few in that order and stops.
+    CREATE INDEX versions_by_key ON ${PG_SCHEMA}.versions(key_id, secret_id, version) WHERE key_id IS NOT NULL;
 
     CREATE TABLE ${PG_SCHEMA}.audit (
       seq      bigint PRIMARY KEY,
