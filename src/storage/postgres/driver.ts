@@ -193,6 +193,18 @@ function toRecord(r: RecordCols): RawRecord {
   return { kind: r.kind, id: r.id, value: r.value, mac: r.mac };
 }
 
+/** Connections that reported an error (the server closed them, the network failed): never handed back to a pool. */
+const broken = new WeakSet<pg.ClientBase>();
+
+/**
+ * Watch a new connection of a pool for errors. The pool listens to its idle
+ * connections only; one handed out and failing between two statements would
+ * otherwise raise an 'error' event nobody hears, which ends the process.
+ */
+export function watchConnection(client: pg.ClientBase): void {
+  client.on('error', () => broken.add(client));
+}
+
 /** What runs a statement: a pooled connection inside a transaction, or the pool itself for a single read. */
 interface Queryable {
   query(config: pg.QueryConfig): Promise<pg.QueryResult>;
@@ -433,8 +445,6 @@ export class PostgresStorage implements RawStorage {
   readonly #shown: string;
   /** The operations single reads run through: the pool, any idle connection. One object, so the guard keeps its view of it. */
   readonly #direct: PostgresOps;
-  /** Connections that reported an error: never handed back to the pool. */
-  readonly #broken = new WeakSet<pg.PoolClient>();
   #closed = false;
 
   /** A pool to the database of a store whose schema is in place (src/storage/postgres/open.ts); `shown`: its URL without a password. */
@@ -472,13 +482,12 @@ export class PostgresStorage implements RawStorage {
     } catch (e) {
       throw postgresError(e, this.#shown);
     }
-    if (client.listenerCount('error') === 0) client.on('error', () => this.#broken.add(client));
     return client;
   }
 
   /** Back to the pool, or closed when it failed (the pool then makes a new one). */
   #give(client: pg.PoolClient, failed: boolean): void {
-    client.release(failed || this.#broken.has(client));
+    client.release(failed || broken.has(client));
   }
 
   // ---- one transaction at a time, as one connection runs them -----------

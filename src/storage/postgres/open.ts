@@ -25,7 +25,7 @@ import { shownLocator } from '../locator.js';
 import { postgresError } from './errors.js';
 import { passfilePassword, type PassfileTarget } from './passfile.js';
 import { APPLICATION_ID, PG_SCHEMA, SCHEMA_VERSION, migrationSql } from './schema.js';
-import { PostgresStorage, WRITE_LOCK, BUSY_TIMEOUT_MS } from './driver.js';
+import { PostgresStorage, WRITE_LOCK, BUSY_TIMEOUT_MS, watchConnection } from './driver.js';
 
 /** How long to wait for a connection unless the URL or PGCONNECT_TIMEOUT says otherwise. */
 const CONNECT_TIMEOUT_S = 10;
@@ -160,6 +160,7 @@ export function poolFor(location: PostgresLocation): pg.Pool {
   });
   // A connection that fails while idle in the pool: the pool drops it, and the next use makes a new one.
   pool.on('error', () => {});
+  pool.on('connect', watchConnection);
   return pool;
 }
 
