@@ -498,6 +498,10 @@ export class PostgresStorage implements RawStorage {
   async #acquire(): Promise<void> {
     while (this.#held) await new Promise<void>((wake) => this.#waiting.push(wake));
     this.#held = true;
+    if (this.#closed) {
+      this.#release(); // closed while this one waited its turn
+      this.#open();
+    }
   }
 
   #release(): void {
@@ -569,7 +573,7 @@ export class PostgresStorage implements RawStorage {
   }
 
   readOne<T>(fn: (ops: RawOps) => Promise<T>): Promise<T> {
-    this.#open();
+    if (this.#closed) return Promise.reject(new StoreError('E_CLOSED', `${this.#shown}: the store is closed`));
     return this.#held ? this.#queuedOne(fn) : this.#single(fn);
   }
 
@@ -676,7 +680,8 @@ export class PostgresStorage implements RawStorage {
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    await this.#acquire();
+    await this.#acquire().catch(() => {}); // another close() got there first
+    if (this.#closed) return;
     try {
       this.#closed = true;
       await this.#pool.end();

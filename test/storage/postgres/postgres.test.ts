@@ -317,6 +317,32 @@ describe('PostgreSQL connections lost', () => {
   });
 });
 
+describe('PostgreSQL storage closing', () => {
+  it('close waits for the transaction in progress, which commits; what comes after is E_CLOSED', async () => {
+    const db = await freshDatabase();
+    const s = await createPostgresStore(db.url);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const writing = s.write(async (tx) => {
+      await tx.putMeta({ key: 'k', value: 'v', mac: null });
+      await gate;
+    });
+    const queued = s.write(async (tx) => tx.putMeta({ key: 'queued', value: 'before close', mac: null }));
+    const closing = s.close();
+    const after = s.write(async (tx) => tx.putMeta({ key: 'after', value: 'close', mac: null })).then(() => 'written', (e: unknown) => e);
+    setTimeout(release, 20);
+    await Promise.all([writing, queued, closing]);
+    // In the order asked for: the write queued before close() commits, the one asked after it is refused.
+    expect(await after).toMatchObject({ code: 'E_CLOSED' });
+    expect(await codeOf(s.readOne(async (ops) => ops.getMeta('k')))).toBe('E_CLOSED');
+    await s.close();
+    await withStorages(async (open) => {
+      const again = await open(openPostgresStore(db.url));
+      expect((await again.read(async (tx) => tx.allMeta())).map((m) => m.key)).toEqual(['k', 'queued']);
+    });
+  });
+});
+
 describe('PostgreSQL across hosts', () => {
   it('writers on two pools run one after another: no update is lost', async () => {
     const db = await freshDatabase();
