@@ -63,7 +63,10 @@ const result = await build({
   plugins: [lazyChildProcess, ageApart],
   // The launcher runs this file through vm.Script, which has no import(): lazy loads become require().
   supported: { 'dynamic-import': false },
-  external: ['better-sqlite3', 'pkcs11js'], // native addons; pkcs11js is loaded only for HSM stores
+  // Native addons (pkcs11js is loaded only for HSM stores), and pg: a dependency installed beside
+  // the CLI, required only when a store is a postgres:// URL (src/storage/open.ts), so a command
+  // on a store file never reads it, and its optional native binding (pg-native) is never bundled.
+  external: ['better-sqlite3', 'pkcs11js', 'pg'],
   // Our ESM sources use import.meta.url for createRequire; in CommonJS that is the file's URL.
   define: { 'import.meta.url': '__sbImportMetaUrl' },
   banner: { js: "const __sbImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },

@@ -6,7 +6,9 @@
 // It must load on every Node 20, not only on those that can require() an ES
 // module, so the ESM-only packages (@noble/*) are bundled in. The CommonJS
 // dependencies stay external: they are installed with the package anyway, and
-// better-sqlite3 and pkcs11js are native addons.
+// better-sqlite3 and pkcs11js are native addons. pg (node-postgres) stays external
+// too, which also keeps its optional pg-native out: it is loaded only for a
+// PostgreSQL store.
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -19,7 +21,7 @@ const result = await build({
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  external: ['better-sqlite3', 'pkcs11js', 'proper-lockfile', 'dotenv'],
+  external: ['better-sqlite3', 'pkcs11js', 'proper-lockfile', 'dotenv', 'pg'],
   // A linked node_modules (a worktree's) would otherwise name its real location in the bundle's comments.
   preserveSymlinks: true,
   legalComments: 'none', // the licences of what is bundled are in THIRD-PARTY-LICENSES.txt beside it

@@ -89,7 +89,7 @@ function loadGroups(loaders: LoadGroup[]): Promise<Register[]> {
 function program(ctx: Context, groups: Register[], report?: ErrorReport): Command {
   const p = new Command('store')
     .description('Strongbox: a local encrypted secret store')
-    .option('--store <path>', 'the store file (env STORE_PATH; default $XDG_DATA_HOME/strongbox/store.db)')
+    .option('--store <path>', 'the store file, or a postgres:// URL (env STORE_PATH; default $XDG_DATA_HOME/strongbox/store.db)')
     .option('--keyfile <path>', 'master key file (env STORE_KEYFILE)')
     .option('--passphrase-file <path>', 'read the passphrase from a file (env STORE_PASSPHRASE_FILE; or STORE_PASSPHRASE)')
     .option('--module <path>', 'PKCS#11 module of an HSM master key (env STORE_PKCS11_MODULE)')

@@ -12,6 +12,7 @@ import { StoreError } from '../errors.js';
 import type { MasterKind } from '../crypto/master/master-key.js';
 import { modeText } from '../platform/file-mode.js';
 import type { MasterOptions } from './master.js';
+import { isPostgresLocator } from '../storage/locator.js';
 
 /** What one profile may set: the store and its master-key options; the path fields are absolute once read. */
 export interface Profile extends Pick<MasterOptions, 'keyfile' | 'passphraseFile' | 'module' | 'pinFile' | 'tokenLabel' | 'keyLabel'> {
@@ -165,9 +166,11 @@ function checkProfile(path: string, name: string, body: unknown, env: Env): Prof
 /**
  * `~` is the home directory; a relative path is taken from the config file's
  * directory, not the working one, so a profile means one store wherever store
- * runs. A bare module name (no slash) is left for the loader's search path.
+ * runs. A bare module name (no slash) is left for the loader's search path,
+ * and a postgres:// URL as it is.
  */
 function expandPath(value: string, base: string, env: Env, loaderName: boolean): string {
+  if (isPostgresLocator(value)) return value; // a store in PostgreSQL: a URL, not a path
   if (value === '~' || value.startsWith('~/')) return join(env.HOME || homedir(), value.slice(1));
   if (loaderName && !value.includes('/')) return value;
   return resolve(base, value);

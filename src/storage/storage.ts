@@ -2,10 +2,10 @@
  * The narrow interfaces between the store's logic and its persistence
  * (docs/design.md §8). Two layers:
  *
- * - `RawStorage` is what a driver implements (src/storage/sqlite): rows in,
- *   rows out, transactions. Every row that carries meaning has a `mac`
- *   column the driver stores and returns as opaque bytes. SQL stays in the
- *   driver, so a PostgreSQL driver can sit behind the same calls.
+ * - `RawStorage` is what a driver implements (src/storage/sqlite,
+ *   src/storage/postgres): rows in, rows out, transactions. Every row that
+ *   carries meaning has a `mac` column the driver stores and returns as
+ *   opaque bytes. SQL stays in the driver.
  * - `Storage` is what the store's logic uses: the same rows, authenticated.
  *   src/store/integrity/guarded.ts implements it over a RawStorage: each row
  *   read is checked against its MAC and each row written gets one, and the

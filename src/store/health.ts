@@ -17,6 +17,7 @@ import { writeBlocked } from '../storage/sqlite/errors.js';
 import { describeReadOnly } from './read-only.js';
 import { shellWord } from '../platform/shell-quote.js';
 import { SCHEMA_VERSION } from '../storage/sqlite/schema.js';
+import { refuseDatabaseStore } from './file-only.js';
 
 /** ok: sound; warn: worth doing something about; fail: broken or unsafe; skip: could not be checked. */
 export type FindingLevel = 'ok' | 'warn' | 'fail' | 'skip';
@@ -298,6 +299,7 @@ async function openForChecks(path: string, master: MasterKeyChoice | undefined, 
  * are recorded in the audit log as usual.
  */
 export async function checkHealth(path: string, master: MasterKeyChoice | undefined, options: HealthOptions = {}): Promise<HealthReport> {
+  refuseDatabaseStore(path, 'store doctor', ['check a PostgreSQL store with: store verify (--deep decrypts every version)']);
   const f = new Findings();
   const now = options.now ?? Date.now;
   const file = checkStoreFile(path, f);

@@ -11,8 +11,8 @@ import { makeHeaderKey, makeMasterCheck, unwrapHeaderKey, unwrapKeyset, verifyMa
 import { AuditLog, type AuditActor } from './audit.js';
 import { userInfo } from 'node:os';
 import { DEFAULT_MAX_VALUE_BYTES, MAX_VALUE_BYTES_LIMIT, headerText, readHeader, writeHeader, type StoreHeader } from './header.js';
-import { SqliteStorage } from '../storage/sqlite/driver.js';
-import { createStoreFile, openStoreFileFor, upgradeRefused } from '../storage/sqlite/open.js';
+import { upgradeRefused } from '../storage/sqlite/open.js';
+import { createStorage, openStorage, type OpenedStorage } from '../storage/open.js';
 import { GuardedStorage } from './integrity/guarded.js';
 import { RowAuthenticator } from './integrity/rows.js';
 import { emptyState, sealRows } from './integrity/state.js';
@@ -79,7 +79,7 @@ function defaultActor(): AuditActor {
  * The audit log of an opened store. A store made before the audit log gets
  * its key now; if another process made one meanwhile, that one wins.
  */
-async function openAudit(raw: SqliteStorage, storage: Storage, header: StoreHeader, master: MasterKey, options: OpenOptions, now: () => number): Promise<AuditLog> {
+async function openAudit(raw: OpenedStorage, storage: Storage, header: StoreHeader, master: MasterKey, options: OpenOptions, now: () => number): Promise<AuditLog> {
   const actor = options.actor ?? defaultActor();
   if (header.auditKey !== undefined) {
     return new AuditLog(await unwrapHeaderKey('audit', master, header.storeId, header.auditKey), header.storeId, actor, now);
@@ -106,7 +106,7 @@ async function openAudit(raw: SqliteStorage, storage: Storage, header: StoreHead
  * of the new generation; if another process sealed it meanwhile, that seal
  * stands. Returns the wrapped integrity key in force.
  */
-async function sealOlderStore(raw: SqliteStorage, header: StoreHeader, master: MasterKey): Promise<string> {
+async function sealOlderStore(raw: OpenedStorage, header: StoreHeader, master: MasterKey): Promise<string> {
   const made = await makeHeaderKey('integrity', master, header.storeId);
   const check = await makeMasterCheck(master, header.storeId);
   const auth = new RowAuthenticator(made.key, header.storeId);
@@ -132,7 +132,7 @@ async function sealOlderStore(raw: SqliteStorage, header: StoreHeader, master: M
  * @throws E_WRONG_MASTER_KEY, E_TAMPERED, E_MASTER_KEY
  * @internal for backup.ts; left out of the published declarations, which would otherwise need better-sqlite3's types
  */
-export async function authenticate(raw: SqliteStorage, path: string, master: MasterKey): Promise<{ storage: GuardedStorage; header: StoreHeader }> {
+export async function authenticate(raw: OpenedStorage, path: string, master: MasterKey): Promise<{ storage: GuardedStorage; header: StoreHeader }> {
   const unchecked = await raw.read((tx) => readHeader(tx, path));
   const generation = await verifyMasterCheck(master, unchecked.storeId, unchecked.masterCheck);
   let wrapped = await raw.read((tx) => headerText(tx, 'integrity_key', path));
@@ -168,7 +168,8 @@ export interface InitOptions extends OpenOptions {
 const STORE_ID_BYTES = 16;
 
 /**
- * Create a new store at `path` protected by `master`.
+ * Create a new store at `path` protected by `master`: a SQLite file, or the
+ * schema of a store in the PostgreSQL database a `postgres://` URL names.
  * @throws E_STORE_EXISTS, E_MASTER_KEY, E_INSECURE_KEYFILE, E_USAGE, E_IO
  */
 export async function initStore(path: string, master: MasterKeySource, options: InitOptions = {}): Promise<Store> {
@@ -186,6 +187,7 @@ export async function initStore(path: string, master: MasterKeySource, options: 
   // All the slow and fallible key work first, so a failure leaves no file behind.
   const { key, params } = await master.create(storeId);
   const keyset = new Keyset();
+  let raw: OpenedStorage | undefined;
   try {
     const first = keyset.generate(created, 'primary');
     keyset.add(first);
@@ -197,7 +199,8 @@ export async function initStore(path: string, master: MasterKeySource, options: 
       maxValueBytes, defaultMaxVersions: maxVersions, auditKey: auditKey.wrapped, auditReads: true,
     };
     const audit = new AuditLog(auditKey.key, storeId, options.actor ?? defaultActor(), now);
-    const storage = new GuardedStorage(new SqliteStorage(createStoreFile(path)), new RowAuthenticator(integrityKey.key, storeId));
+    raw = await createStorage(path);
+    const storage = new GuardedStorage(raw, new RowAuthenticator(integrityKey.key, storeId));
     await storage.raw.write((raw) => emptyState(raw, storage.auth));
     await storage.write(async (tx) => {
       await writeHeader(tx, header);
@@ -205,10 +208,11 @@ export async function initStore(path: string, master: MasterKeySource, options: 
       await tx.insertKey(row);
       await audit.append(tx, { action: 'init', outcome: 'ok', detail: `master ${params.kind}` });
     });
-    return new Store({ path, storage, header, master: key, keyset, now, audit, ...hooks });
+    return new Store({ path: raw.path, storage, header, master: key, keyset, now, audit, ...hooks });
   } catch (e) {
     keyset.wipe();
     key.close();
+    await raw?.close();
     throw e;
   }
 }
@@ -217,14 +221,15 @@ export async function initStore(path: string, master: MasterKeySource, options: 
 export type MasterKeyChoice = MasterKeySource | ((params: MasterParams) => MasterKeySource | Promise<MasterKeySource>);
 
 /** What a read-only store's context holds; nothing for a writable one. */
-function readOnlyView(raw: SqliteStorage): { readOnly?: ReadOnlyView } {
+function readOnlyView(raw: OpenedStorage): { readOnly?: ReadOnlyView } {
   const reason = raw.readOnly;
   return reason ? { readOnly: { reason, refresh: () => raw.refresh() } } : {};
 }
 
 /**
- * Open the store at `path` with `master` (or with the source `master` picks
- * once it has seen which kind of master key the store was made with).
+ * Open the store at `path` (a file, or a `postgres://` URL) with `master`
+ * (or with the source `master` picks once it has seen which kind of master
+ * key the store was made with).
  * Read-only when this process cannot write it, or `options.readOnly` says so.
  * @throws E_NO_STORE, E_NOT_A_STORE, E_SCHEMA_TOO_NEW, E_WRONG_MASTER_KEY, E_MASTER_KEY, E_TAMPERED, E_IO;
  *   E_READ_ONLY when read-only and the store is from an older version (opening it upgrades it, a write)
@@ -242,20 +247,20 @@ export async function openContext(path: string, master: MasterKeyChoice, options
   const now = options.now ?? Date.now;
   const hooks = libraryHooks(options, now);
   if (options.readOnly !== undefined && typeof options.readOnly !== 'boolean') throw new StoreError('E_USAGE', 'readOnly must be true or false');
-  const file = await openStoreFileFor(path, options.readOnly);
-  const raw = new SqliteStorage(file.db, file.readOnly);
+  const raw = await openStorage(path, options.readOnly);
+  const shown = raw.path; // a URL without its password
   let key: MasterKey | undefined;
   let storage: GuardedStorage | undefined;
   try {
-    const params = await raw.read((tx) => readHeader(tx, path));
+    const params = await raw.read((tx) => readHeader(tx, shown));
     const source = typeof master === 'function' ? await master(params.master) : master;
     key = await source.unlock(params.storeId, params.master);
-    const opened = await authenticate(raw, path, key);
+    const opened = await authenticate(raw, shown, key);
     storage = opened.storage;
     const header = opened.header;
     const keyset = await unwrapKeyset(key, header.storeId, await storage.keys());
     const audit = await openAudit(raw, storage, header, key, options, now);
-    return { path, storage, header, master: key, keyset, now, audit, ...hooks, ...readOnlyView(raw) };
+    return { path: shown, storage, header, master: key, keyset, now, audit, ...hooks, ...readOnlyView(raw) };
   } catch (e) {
     key?.close();
     await (storage ?? raw).close();
@@ -270,10 +275,9 @@ export async function openContext(path: string, master: MasterKeyChoice, options
  * @throws E_NO_STORE, E_NOT_A_STORE, E_SCHEMA_TOO_NEW
  */
 export async function peekStore(path: string): Promise<{ storeId: Uint8Array; master: MasterParams }> {
-  const file = await openStoreFileFor(path);
-  const storage = new SqliteStorage(file.db, file.readOnly);
+  const storage = await openStorage(path);
   try {
-    const header = await storage.read((tx) => readHeader(tx, path));
+    const header = await storage.read((tx) => readHeader(tx, storage.path));
     return { storeId: header.storeId, master: header.master };
   } finally {
     await storage.close();

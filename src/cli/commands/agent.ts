@@ -16,6 +16,7 @@ import { parseDuration } from '../progress.js';
 import { readPassphrase } from '../master.js';
 import type { Context } from '../context.js';
 import { resolve } from 'node:path';
+import { isPostgresLocator, shownLocator } from '../../storage/locator.js';
 
 const DEFAULT_FOR = '15m';
 
@@ -23,6 +24,11 @@ function unlockFor(text: string): number {
   const ms = parseDuration(text);
   if (ms <= 0 || ms > MAX_UNLOCK_MS) throw new StoreError('E_USAGE', `--for takes 1s up to 7d, not "${text}"`);
   return ms;
+}
+
+/** The store as the agent's messages name it: a file by its absolute path, a URL without its password. */
+function shownStore(locator: string): string {
+  return isPostgresLocator(locator) ? shownLocator(locator) : resolve(locator);
 }
 
 function until(at: number): string {
@@ -45,7 +51,7 @@ async function verifiedRoot(ctx: Context, cmd: Command): Promise<UnlockedRoot & 
       return keeper.source;
     });
     await store.close();
-    return { ...keeper!.kept()!, path: resolve(g.store) };
+    return { ...keeper!.kept()!, path: shownStore(g.store) };
   } catch (e) {
     keeper?.discard();
     throw e;
@@ -90,6 +96,6 @@ on store lock. Unlocking again asks again and restarts the time.`)
       if (opts.json) return ctx.json({ agentRunning: locked !== undefined, locked: locked ?? [] });
       if (locked === undefined) return ctx.note('no agent is running: nothing was unlocked');
       if (opts.all) return ctx.note(`locked ${locked.length} store(s); the agent stops`);
-      return ctx.note(locked.length > 0 ? `locked ${resolve(path)}` : `${resolve(path)} was not unlocked`);
+      return ctx.note(locked.length > 0 ? `locked ${shownStore(path)}` : `${shownStore(path)} was not unlocked`);
     });
 }

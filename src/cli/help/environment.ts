@@ -10,7 +10,7 @@ export interface Entry {
 }
 
 export const ENVIRONMENT: readonly Entry[] = [
-  { name: 'STORE_PATH', meaning: 'the store file, as --store' },
+  { name: 'STORE_PATH', meaning: 'the store file, or a postgres:// URL, as --store' },
   { name: 'STORE_PROFILE', meaning: 'the profile, as --profile' },
   { name: 'STORE_KEYFILE', meaning: 'the master key file, as --keyfile' },
   { name: 'STORE_PASSPHRASE_FILE', meaning: 'a file holding the passphrase, as --passphrase-file' },
@@ -38,6 +38,10 @@ export const ENVIRONMENT: readonly Entry[] = [
   { name: 'PATH', meaning: 'where store get --clip looks for a clipboard tool' },
   { name: 'WSL_DISTRO_NAME', meaning: 'store get --clip: running under WSL, so clip.exe is used' },
   { name: 'WSL_INTEROP', meaning: 'store get --clip: as WSL_DISTRO_NAME' },
+  { name: 'PGHOST', meaning: 'a store in PostgreSQL: the server (or unix socket directory) when its URL names none; node-postgres also reads PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE and PGAPPNAME as libpq does' },
+  { name: 'PGPORT', meaning: 'a store in PostgreSQL: the port when its URL names none (default 5432)' },
+  { name: 'PGPASSFILE', meaning: 'a store in PostgreSQL: the password file (default ~/.pgpass; ignored when group or others may read it)' },
+  { name: 'PGCONNECT_TIMEOUT', meaning: 'a store in PostgreSQL: seconds to wait for a connection when its URL has no connect_timeout (default 10)' },
 ];
 
 export const FILES: readonly Entry[] = [
@@ -47,4 +51,5 @@ export const FILES: readonly Entry[] = [
   { name: '$XDG_RUNTIME_DIR/strongbox/agent.log', meaning: 'why the unlock agent stopped, when it failed' },
   { name: 'STORE.lock', meaning: 'the exclusive lock of key and master rotation, restore and migrations (with STORE.lock-owner)' },
   { name: 'STORE.pre-restore-TIME', meaning: 'the store as it was before store restore replaced it' },
+  { name: '~/.pgpass', meaning: "a store in PostgreSQL: passwords for its connections, in libpq's format (or $PGPASSFILE)" },
 ];

@@ -81,13 +81,14 @@ async function verifyCopy(c: StoreContext, tmp: string, shownAs: string, onProgr
  */
 export async function writeBackup(c: StoreContext, file: string, options: BackupOptions = {}): Promise<BackupReport> {
   refuseUnlogged(c, 'a backup');
+  const source = fileOf(c); // before anything is done beside `file`: a store in a database server has no file to copy
   const started = performance.now();
   refuseExisting(file, 'a backup never overwrites a file: choose a new name');
   // A killed earlier backup left a whole copy of the store here: make room before writing another.
   removeLeftovers(dirname(file), 'backup');
   const tmp = privateTemp(file, 'backup');
   try {
-    await fileOf(c).snapshotTo(tmp, options.onProgress);
+    await source.snapshotTo(tmp, options.onProgress);
     setJournalMode(tmp, 'delete');
     syncFile(tmp);
     let verified: VerifyReport | null = null;

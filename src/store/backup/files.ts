@@ -110,6 +110,10 @@ export function fsFail(what: string, e: unknown): StoreError {
  */
 export function fileOf(c: { path: string; storage: { file?: FileCapabilities } }): FileCapabilities {
   const file = c.storage.file;
-  if (!file) throw new StoreError('E_USAGE', `${c.path} is not kept in a local file: a file backup needs a file store`);
+  if (!file) {
+    throw new StoreError('E_USAGE', `${c.path} is not kept in a local file: a file backup needs a file store`, [
+      'back up a PostgreSQL store with PostgreSQL\'s own tools (pg_dump, or base backups and WAL archiving)',
+    ]);
+  }
   return file;
 }

@@ -16,6 +16,7 @@ import { copyFileInto, setJournalMode, settle, storeIdOf, whileQuiesced } from '
 import { exists, fsFail, privateTemp, removeTemp, renamed, sameFile, syncDir, syncFile } from './files.js';
 import { sizeOf } from '../../platform/file-size.js';
 import { VerificationError, inspect, type VerifyReport } from './verify.js';
+import { refuseDatabaseStore } from '../file-only.js';
 
 export interface RestoreOptions {
   /** Replace a store whose id differs from the backup's, or a file that is not a readable store (default false). */
@@ -168,6 +169,7 @@ function liveStoreId(path: string): { present: boolean; id: string | undefined }
  *   E_TAMPERED (VerificationError), E_LOCKED, E_USAGE, E_IO
  */
 export async function restoreStore(path: string, backupFile: string, master: MasterKeyChoice, options: RestoreOptions = {}): Promise<RestoreReport> {
+  refuseDatabaseStore(path, 'restore', ['a PostgreSQL store is restored with PostgreSQL\'s own tools (pg_dump and pg_restore, or point-in-time recovery)']);
   const started = performance.now();
   const now = options.now ?? Date.now;
   checkBackupFile(backupFile);

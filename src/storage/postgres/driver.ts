@@ -1,0 +1,694 @@
+/**
+ * The PostgreSQL driver behind `Storage`: the SQLite driver's rows, bytes
+ * and meaning (src/storage/sqlite/driver.ts) in a server many hosts share.
+ * Every statement is fixed text with bound parameters, prepared once per
+ * connection by name; every table is named with its schema.
+ *
+ * Concurrency, across hosts as within one process:
+ * - One storage runs one transaction at a time (the contract's "one
+ *   connection"), each BEGIN…COMMIT on one pooled connection, ROLLBACK on
+ *   any failure: a write is all or nothing, never half applied.
+ * - Every write transaction first takes the store's write lock, a
+ *   transaction-scoped advisory lock the server frees at COMMIT, ROLLBACK or
+ *   a lost connection, so writers from every host run one after another.
+ *   A write changes the state row (the digest of every row and the audit
+ *   chain's end) and usually numbers something from what it read (the next
+ *   version, the next audit entry, a check-and-set), so writers must be
+ *   serialised anyway; the lock says so once, for every write, without
+ *   relying on which rows exist yet (the state row does not, at first), and
+ *   nothing has to be retried. The transaction is READ COMMITTED so its
+ *   statements, all after the lock, see every write committed before it; a
+ *   REPEATABLE READ snapshot would be taken when the lock statement starts,
+ *   before the wait, and miss the writer it waited for.
+ * - A read transaction is one REPEATABLE READ snapshot, READ ONLY; it takes
+ *   no lock and never waits for writers.
+ * - The store's exclusive lock (key and master-key rotation) is a session
+ *   advisory lock held on a connection of its own for as long as the work
+ *   runs; the server frees it if that connection dies.
+ */
+import type pg from 'pg';
+import { StoreError } from '../../errors.js';
+import type { KeyStatus } from '../../crypto/keyset.js';
+import type {
+  AuditFilter, AuditHead, AuditRow, ExclusiveOptions, HeldLock, RawJoined, RawKey, RawListRow, RawMeta, RawOps, RawRecord, RawRewrap, RawSecret, RawStorage,
+  RawVersion, StateRow, StoreCounts, WriteOptions,
+} from '../storage.js';
+import type { ReadOnlyReason } from '../read-only.js';
+import { commitUnknown, isConnectionLoss, postgresError } from './errors.js';
+import { APPLICATION_ID, PG_SCHEMA, SCHEMA_VERSION } from './schema.js';
+
+/** A writer waits this long for another host's write before E_LOCKED (as the SQLite driver's busy timeout). */
+export const BUSY_TIMEOUT_MS = 10_000;
+/** An exclusive operation asked to wait waits this long for the lock (as the lock file's wait). */
+const EXCLUSIVE_WAIT_MS = 10 * 60_000;
+/** The advisory lock keys (two int4s): the store's write lock and its exclusive lock, in the 'SBX1' class. */
+export const WRITE_LOCK = [APPLICATION_ID, 1] as const;
+export const EXCLUSIVE_LOCK = [APPLICATION_ID, 2] as const;
+/** Rows per query when a whole table is walked (sealing, verification). */
+const PAGE = 1000;
+
+const S = PG_SCHEMA;
+type Blob = Buffer | null;
+
+interface SecretCols {
+  id: number; name: string; current_version: number; max_versions: number; custom: string; created_at: number; updated_at: number; mac: Blob;
+  h_version: number | null; h_created_at: number; h_deleted_at: number | null; h_destroyed_at: number | null; h_json: unknown;
+}
+interface VersionCols {
+  secret_id: number; version: number; created_at: number; deleted_at: number | null; destroyed_at: number | null; key_id: number | null; ciphertext: Blob; mac: Blob;
+  json: unknown;
+}
+interface GetCols {
+  id: number; current_version: number; max_versions: number; custom: string; created_at: number; updated_at: number;
+  v_version: number | null; v_created_at: number; v_deleted_at: number | null; v_destroyed_at: number | null; v_key_id: number | null; v_ciphertext: Blob; v_json: unknown;
+  mac: Blob;
+}
+interface RecordCols { kind: string; id: string; value: string; mac: Blob }
+
+// A secret with its current version's state (h_*), which its MAC covers: always read together.
+const SECRET_COLS = `s.id, s.name, s.current_version, s.max_versions, s.custom, s.created_at, s.updated_at, s.mac,
+  h.version AS h_version, h.created_at AS h_created_at, h.deleted_at AS h_deleted_at, h.destroyed_at AS h_destroyed_at, h.json AS h_json`;
+const WITH_HEAD = `LEFT JOIN ${S}.versions h ON h.secret_id = s.id AND h.version = s.current_version`;
+const VERSION_COLS = 'secret_id, version, created_at, deleted_at, destroyed_at, key_id, ciphertext, mac, json';
+const V_COLS = 'v.secret_id, v.version, v.created_at, v.deleted_at, v.destroyed_at, v.key_id, v.ciphertext, v.mac, v.json';
+// The get path's columns: the secret's, and the version's (absent when there is no such version).
+const GET_COLS = `s.id, s.current_version, s.max_versions, s.custom, s.created_at, s.updated_at,
+  v.version AS v_version, v.created_at AS v_created_at, v.deleted_at AS v_deleted_at, v.destroyed_at AS v_destroyed_at,
+  v.key_id AS v_key_id, v.ciphertext AS v_ciphertext, v.json AS v_json`;
+const LIST_COLS = `${SECRET_COLS},
+  (SELECT min(version) FROM ${S}.versions WHERE secret_id = s.id) AS oldest,
+  (SELECT count(*) FROM ${S}.versions WHERE secret_id = s.id) AS n`;
+
+/** Every statement the driver runs, by name: prepared once per connection under `sb_<name>`. */
+const SQL = {
+  getMeta: `SELECT value FROM ${S}.meta WHERE key = $1`,
+  metaRow: `SELECT key, value, mac FROM ${S}.meta WHERE key = $1`,
+  allMeta: `SELECT key, value, mac FROM ${S}.meta ORDER BY key`,
+  putMeta: `INSERT INTO ${S}.meta (key, value, mac) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET value = excluded.value, mac = excluded.mac`,
+  deleteMeta: `DELETE FROM ${S}.meta WHERE key = $1`,
+  findSecret: `SELECT ${SECRET_COLS} FROM ${S}.secrets s ${WITH_HEAD} WHERE s.name = $1`,
+  secretById: `SELECT ${SECRET_COLS} FROM ${S}.secrets s ${WITH_HEAD} WHERE s.id = $1`,
+  insertSecret: `INSERT INTO ${S}.secrets (name, current_version, created_at, updated_at) VALUES ($1, 0, $2, $2)
+    RETURNING id, name, current_version, max_versions, custom, created_at, updated_at, mac, NULL::bigint AS h_version`,
+  updateSecret: `UPDATE ${S}.secrets SET current_version = $1, max_versions = $2, custom = $3, updated_at = $4, mac = $5 WHERE id = $6`,
+  deleteVersionsOf: `DELETE FROM ${S}.versions WHERE secret_id = $1`,
+  deleteSecret: `DELETE FROM ${S}.secrets WHERE id = $1`,
+  readCurrent: `SELECT ${GET_COLS}, s.mac FROM ${S}.secrets s
+    LEFT JOIN ${S}.versions v ON v.secret_id = s.id AND v.version = s.current_version WHERE s.name = $1`,
+  readVersion: `SELECT ${GET_COLS}, v.mac FROM ${S}.secrets s
+    LEFT JOIN ${S}.versions v ON v.secret_id = s.id AND v.version = $1 WHERE s.name = $2`,
+  readAt: `SELECT ${GET_COLS}, v.mac FROM ${S}.secrets s
+    LEFT JOIN ${S}.versions v ON v.secret_id = s.id AND v.version = (
+      SELECT max(version) FROM ${S}.versions WHERE secret_id = s.id AND created_at <= $1)
+    WHERE s.name = $2`,
+  listVersions: `SELECT ${VERSION_COLS} FROM ${S}.versions WHERE secret_id = $1 ORDER BY version`,
+  insertVersion: `INSERT INTO ${S}.versions (${VERSION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+  updateVersion: `UPDATE ${S}.versions SET deleted_at = $1, destroyed_at = $2, key_id = $3, ciphertext = $4, mac = $5
+    WHERE secret_id = $6 AND version = $7`,
+  deleteVersions: `DELETE FROM ${S}.versions WHERE secret_id = $1 AND version = ANY($2::bigint[])`,
+  listPrefix: `SELECT ${LIST_COLS} FROM ${S}.secrets s ${WITH_HEAD}
+    WHERE s.name > $1 AND s.name >= $2 AND s.name < $3 ORDER BY s.name LIMIT $4`,
+  countVersions: `SELECT (SELECT count(*) FROM ${S}.secrets) AS secrets, count(*) AS versions,
+    count(*) FILTER (WHERE deleted_at IS NULL AND destroyed_at IS NULL) AS live,
+    count(*) FILTER (WHERE deleted_at IS NOT NULL AND destroyed_at IS NULL) AS deleted,
+    count(*) FILTER (WHERE destroyed_at IS NOT NULL) AS destroyed FROM ${S}.versions`,
+  countByKey: `SELECT key_id, count(*) AS n FROM ${S}.versions WHERE key_id IS NOT NULL GROUP BY key_id ORDER BY key_id`,
+  keys: `SELECT id, version, status, created_at, wrapped, mac FROM ${S}.data_keys ORDER BY version`,
+  insertKey: `INSERT INTO ${S}.data_keys (id, version, status, created_at, wrapped, mac) VALUES ($1, $2, $3, $4, $5, $6)`,
+  updateKey: `UPDATE ${S}.data_keys SET status = $1, wrapped = $2, mac = $3 WHERE id = $4`,
+  primaryKeyId: `SELECT id FROM ${S}.data_keys WHERE status = 'primary'`,
+  versionsUnderKey: `SELECT s.name, ${V_COLS} FROM ${S}.versions v JOIN ${S}.secrets s ON s.id = v.secret_id
+    WHERE v.key_id = $1 ORDER BY v.secret_id, v.version LIMIT $2`,
+  replaceCiphertext: `UPDATE ${S}.versions SET key_id = $1, ciphertext = $2, mac = $3
+    WHERE secret_id = $4 AND version = $5 AND key_id = $6`,
+  lastAudit: `SELECT seq, mac FROM ${S}.audit ORDER BY seq DESC LIMIT 1`,
+  insertAudit: `INSERT INTO ${S}.audit (seq, at, actor, pid, action, name, versions, outcome, detail, mac)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+  auditPage: `SELECT seq, at, actor, pid, action, name, versions, outcome, detail, mac FROM ${S}.audit
+    WHERE seq > $1 AND ($2::text IS NULL OR name = $2) AND ($3::text IS NULL OR action = $3)
+      AND ($4::bigint IS NULL OR at >= $4) AND ($5::bigint IS NULL OR at <= $5)
+    ORDER BY seq LIMIT $6`,
+  deleteAuditThrough: `DELETE FROM ${S}.audit WHERE seq <= $1`,
+  state: `SELECT digest, audit_seq, audit_mac, mac FROM ${S}.state WHERE id = 1`,
+  stateMac: `SELECT mac FROM ${S}.state WHERE id = 1`,
+  putState: `INSERT INTO ${S}.state (id, digest, audit_seq, audit_mac, mac) VALUES (1, $1, $2, $3, $4)
+    ON CONFLICT (id) DO UPDATE SET digest = excluded.digest, audit_seq = excluded.audit_seq, audit_mac = excluded.audit_mac, mac = excluded.mac`,
+  getRecord: `SELECT kind, id, value, mac FROM ${S}.records WHERE kind = $1 AND id = $2`,
+  putRecord: `INSERT INTO ${S}.records (kind, id, value, mac) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, mac = excluded.mac`,
+  deleteRecord: `DELETE FROM ${S}.records WHERE kind = $1 AND id = $2`,
+  listRecords: `SELECT kind, id, value, mac FROM ${S}.records WHERE kind = $1 ORDER BY id`,
+  // Whole-table walks, a page at a time after the last row seen.
+  eachRecord: `SELECT kind, id, value, mac FROM ${S}.records WHERE (kind, id) > ($1, $2) ORDER BY kind, id LIMIT $3`,
+  eachSecret: `SELECT ${SECRET_COLS} FROM ${S}.secrets s ${WITH_HEAD} WHERE s.id > $1 ORDER BY s.id LIMIT $2`,
+  eachVersion: `SELECT s.name, ${V_COLS} FROM ${S}.versions v LEFT JOIN ${S}.secrets s ON s.id = v.secret_id
+    WHERE (v.secret_id, v.version) > ($1, $2) ORDER BY v.secret_id, v.version LIMIT $3`,
+  scanVersions: `SELECT s.name, s.updated_at AS secret_updated_at, ${V_COLS} FROM ${S}.versions v JOIN ${S}.secrets s ON s.id = v.secret_id
+    WHERE (v.secret_id, v.version) > ($1, $2) ORDER BY v.secret_id, v.version LIMIT $3`,
+} as const;
+type Statement = keyof typeof SQL;
+
+/**
+ * A version's stored `json` column (0 or 1) as the flag; any other stored
+ * value handed over as it is, for the guard to refuse (as the SQLite driver does).
+ */
+function flag(v: unknown): boolean {
+  return v === 1 ? true : v === 0 ? false : (v as boolean);
+}
+
+function toSecret(r: SecretCols): RawSecret {
+  return {
+    id: r.id, name: r.name, currentVersion: r.current_version, maxVersions: r.max_versions, custom: r.custom,
+    createdAt: r.created_at, updatedAt: r.updated_at, mac: r.mac,
+    head: r.h_version === null ? null : { createdAt: r.h_created_at, deletedAt: r.h_deleted_at, destroyedAt: r.h_destroyed_at, json: flag(r.h_json) },
+  };
+}
+
+function toVersion(r: VersionCols): RawVersion {
+  return {
+    secretId: r.secret_id, version: r.version, createdAt: r.created_at, deletedAt: r.deleted_at, destroyedAt: r.destroyed_at,
+    keyId: r.key_id, ciphertext: r.ciphertext, mac: r.mac, json: flag(r.json),
+  };
+}
+
+/** A get's row, as the SQLite driver's toFound: `current` reads carry the secret's MAC, others the version's. */
+function toFound(name: string, r: GetCols | undefined, current: boolean): RawJoined | undefined {
+  if (!r) return undefined;
+  const hasVersion = r.v_version !== null;
+  const json = flag(r.v_json);
+  const secret: RawSecret = {
+    id: r.id, name, currentVersion: r.current_version, maxVersions: r.max_versions, custom: r.custom, createdAt: r.created_at, updatedAt: r.updated_at,
+    head: current && hasVersion ? { createdAt: r.v_created_at, deletedAt: r.v_deleted_at, destroyedAt: r.v_destroyed_at, json } : null,
+    mac: current ? r.mac : null,
+  };
+  if (!hasVersion) return { secret, version: undefined };
+  const version: RawVersion = {
+    secretId: r.id, version: r.v_version!, createdAt: r.v_created_at, deletedAt: r.v_deleted_at, destroyedAt: r.v_destroyed_at,
+    keyId: r.v_key_id, ciphertext: r.v_ciphertext, json, mac: current ? null : r.mac,
+  };
+  return { secret, version };
+}
+
+function toRecord(r: RecordCols): RawRecord {
+  return { kind: r.kind, id: r.id, value: r.value, mac: r.mac };
+}
+
+/** Connections that reported an error (the server closed them, the network failed): never handed back to a pool. */
+const broken = new WeakSet<pg.ClientBase>();
+
+/**
+ * Watch a new connection of a pool for errors. The pool listens to its idle
+ * connections only; one handed out and failing between two statements would
+ * otherwise raise an 'error' event nobody hears, which ends the process.
+ */
+export function watchConnection(client: pg.ClientBase): void {
+  client.on('error', () => broken.add(client));
+}
+
+/** What runs a statement: a pooled connection inside a transaction, or the pool itself for a single read. */
+interface Queryable {
+  query(config: pg.QueryConfig): Promise<pg.QueryResult>;
+}
+
+/** The row operations over one connection (or the pool): each a prepared statement, each failure a StoreError. */
+class PostgresOps implements RawOps {
+  constructor(readonly db: Queryable, readonly shown: string) {}
+
+  async #result(name: Statement, values: unknown[]): Promise<pg.QueryResult> {
+    try {
+      return await this.db.query({ name: `sb_${name}`, text: SQL[name], values });
+    } catch (e) {
+      throw postgresError(e, this.shown);
+    }
+  }
+
+  async #rows<R>(name: Statement, values: unknown[] = []): Promise<R[]> {
+    return (await this.#result(name, values)).rows as R[];
+  }
+
+  async #one<R>(name: Statement, values: unknown[] = []): Promise<R | undefined> {
+    return (await this.#rows<R>(name, values))[0];
+  }
+
+  async #run(name: Statement, values: unknown[]): Promise<number> {
+    return (await this.#result(name, values)).rowCount ?? 0;
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    return (await this.#one<{ value: string }>('getMeta', [key]))?.value;
+  }
+
+  async metaRow(key: string): Promise<RawMeta | undefined> {
+    return this.#one<RawMeta>('metaRow', [key]);
+  }
+
+  allMeta(): Promise<RawMeta[]> {
+    return this.#rows<RawMeta>('allMeta');
+  }
+
+  async putMeta(row: RawMeta): Promise<void> {
+    await this.#run('putMeta', [row.key, row.value, row.mac]);
+  }
+
+  async deleteMeta(key: string): Promise<void> {
+    await this.#run('deleteMeta', [key]);
+  }
+
+  async findSecret(name: string): Promise<RawSecret | undefined> {
+    const r = await this.#one<SecretCols>('findSecret', [name]);
+    return r && toSecret(r);
+  }
+
+  async secretById(id: number): Promise<RawSecret | undefined> {
+    const r = await this.#one<SecretCols>('secretById', [id]);
+    return r && toSecret(r);
+  }
+
+  async insertSecret(name: string, now: number): Promise<RawSecret> {
+    return toSecret((await this.#one<SecretCols>('insertSecret', [name, now]))!);
+  }
+
+  async updateSecret(row: RawSecret): Promise<void> {
+    await this.#run('updateSecret', [row.currentVersion, row.maxVersions, row.custom, row.updatedAt, row.mac, row.id]);
+  }
+
+  async deleteSecret(id: number): Promise<void> {
+    await this.#run('deleteVersionsOf', [id]);
+    await this.#run('deleteSecret', [id]);
+  }
+
+  async readVersion(name: string, version?: number): Promise<RawJoined | undefined> {
+    const r = version === undefined
+      ? await this.#one<GetCols>('readCurrent', [name])
+      : await this.#one<GetCols>('readVersion', [version, name]);
+    return toFound(name, r, version === undefined);
+  }
+
+  async readVersionAt(name: string, at: number): Promise<RawJoined | undefined> {
+    return toFound(name, await this.#one<GetCols>('readAt', [at, name]), false);
+  }
+
+  async listVersions(secretId: number): Promise<RawVersion[]> {
+    return (await this.#rows<VersionCols>('listVersions', [secretId])).map(toVersion);
+  }
+
+  async insertVersion(r: RawVersion): Promise<void> {
+    await this.#run('insertVersion', [r.secretId, r.version, r.createdAt, r.deletedAt, r.destroyedAt, r.keyId, r.ciphertext, r.mac, r.json ? 1 : 0]);
+  }
+
+  async updateVersion(r: RawVersion): Promise<void> {
+    await this.#run('updateVersion', [r.deletedAt, r.destroyedAt, r.keyId, r.ciphertext, r.mac, r.secretId, r.version]);
+  }
+
+  async deleteVersions(secretId: number, versions: number[]): Promise<void> {
+    if (versions.length > 0) await this.#run('deleteVersions', [secretId, versions.map((v) => Math.trunc(v))]);
+  }
+
+  async listSecrets(prefix: string, after: string, limit: number): Promise<RawListRow[]> {
+    // Names are ASCII below 0x7f and the column orders bytes (COLLATE "C"), so [prefix, prefix + DEL) is exactly the names under prefix.
+    const rows = await this.#rows<SecretCols & { oldest: number | null; n: number }>('listPrefix', [after, prefix, `${prefix}\u007f`, limit]);
+    return rows.map((r) => ({ secret: toSecret(r), oldestVersion: r.oldest ?? 0, versionCount: r.n }));
+  }
+
+  async counts(): Promise<StoreCounts> {
+    const v = (await this.#one<{ secrets: number; versions: number; live: number; deleted: number; destroyed: number }>('countVersions'))!;
+    const byKey = new Map<number, number>();
+    for (const r of await this.#rows<{ key_id: number; n: number }>('countByKey')) byKey.set(r.key_id, r.n);
+    return { secrets: v.secrets, versions: v.versions, liveVersions: v.live, deletedVersions: v.deleted, destroyedVersions: v.destroyed, byKey };
+  }
+
+  async keys(): Promise<RawKey[]> {
+    const rows = await this.#rows<{ id: number; version: number; status: KeyStatus; created_at: number; wrapped: Blob; mac: Blob }>('keys');
+    return rows.map((r) => ({ id: r.id, version: r.version, status: r.status, createdAt: r.created_at, wrapped: r.wrapped, mac: r.mac }));
+  }
+
+  async insertKey(r: RawKey): Promise<void> {
+    await this.#run('insertKey', [r.id, r.version, r.status, r.createdAt, r.wrapped, r.mac]);
+  }
+
+  async updateKey(r: RawKey): Promise<void> {
+    await this.#run('updateKey', [r.status, r.wrapped, r.mac, r.id]);
+  }
+
+  async primaryKeyId(): Promise<number | undefined> {
+    return (await this.#one<{ id: number }>('primaryKeyId'))?.id;
+  }
+
+  async versionsUnderKey(keyId: number, limit: number): Promise<RawRewrap[]> {
+    const rows = await this.#rows<VersionCols & { name: string }>('versionsUnderKey', [keyId, limit]);
+    return rows.map((r) => ({ name: r.name, row: toVersion(r) }));
+  }
+
+  async replaceCiphertext(r: RawVersion, fromKeyId: number): Promise<boolean> {
+    return (await this.#run('replaceCiphertext', [r.keyId, r.ciphertext, r.mac, r.secretId, r.version, fromKeyId])) === 1;
+  }
+
+  async lastAudit(): Promise<AuditHead | undefined> {
+    const r = await this.#one<{ seq: number; mac: Buffer }>('lastAudit');
+    return r && { seq: r.seq, mac: r.mac };
+  }
+
+  async insertAudit(r: AuditRow): Promise<void> {
+    await this.#run('insertAudit', [r.seq, r.at, r.actor, r.pid, r.action, r.name, r.versions, r.outcome, r.detail, r.mac]);
+  }
+
+  auditPage(afterSeq: number, limit: number, filter: AuditFilter = {}): Promise<AuditRow[]> {
+    return this.#rows<AuditRow>('auditPage', [afterSeq, filter.name ?? null, filter.action ?? null, filter.since ?? null, filter.until ?? null, limit]);
+  }
+
+  async deleteAuditThrough(seq: number): Promise<void> {
+    await this.#run('deleteAuditThrough', [seq]);
+  }
+
+  async state(): Promise<StateRow | undefined> {
+    const r = await this.#one<{ digest: Buffer; audit_seq: number; audit_mac: Buffer; mac: Buffer }>('state');
+    return r && { digest: r.digest, auditSeq: r.audit_seq, auditMac: r.audit_mac, mac: r.mac };
+  }
+
+  async stateMac(): Promise<Uint8Array | undefined> {
+    return (await this.#one<{ mac: Buffer }>('stateMac'))?.mac;
+  }
+
+  async putState(row: StateRow): Promise<void> {
+    await this.#run('putState', [row.digest, row.auditSeq, row.auditMac, row.mac]);
+  }
+
+  async getRecord(kind: string, id: string): Promise<RawRecord | undefined> {
+    const r = await this.#one<RecordCols>('getRecord', [kind, id]);
+    return r && toRecord(r);
+  }
+
+  async putRecord(r: RawRecord): Promise<void> {
+    await this.#run('putRecord', [r.kind, r.id, r.value, r.mac]);
+  }
+
+  async deleteRecord(kind: string, id: string): Promise<boolean> {
+    return (await this.#run('deleteRecord', [kind, id])) === 1;
+  }
+
+  async listRecords(kind: string): Promise<RawRecord[]> {
+    return (await this.#rows<RecordCols>('listRecords', [kind])).map(toRecord);
+  }
+
+  async eachRecord(fn: (row: RawRecord) => void): Promise<void> {
+    let after = ['', ''];
+    for (;;) {
+      const rows = await this.#rows<RecordCols>('eachRecord', [...after, PAGE]);
+      for (const r of rows) fn(toRecord(r));
+      if (rows.length < PAGE) return;
+      const last = rows[rows.length - 1]!;
+      after = [last.kind, last.id];
+    }
+  }
+
+  async eachSecret(fn: (row: RawSecret) => void): Promise<void> {
+    let after = 0;
+    for (;;) {
+      const rows = await this.#rows<SecretCols>('eachSecret', [after, PAGE]);
+      for (const r of rows) fn(toSecret(r));
+      if (rows.length < PAGE) return;
+      after = rows[rows.length - 1]!.id;
+    }
+  }
+
+  async eachVersion(fn: (row: RawVersion, name: string) => void): Promise<void> {
+    let after = [0, 0];
+    for (;;) {
+      const rows = await this.#rows<VersionCols & { name: string | null }>('eachVersion', [...after, PAGE]);
+      for (const r of rows) fn(toVersion(r), r.name ?? `secret id ${r.secret_id}`);
+      if (rows.length < PAGE) return;
+      const last = rows[rows.length - 1]!;
+      after = [last.secret_id, last.version];
+    }
+  }
+
+  async scanVersions(afterSecretId: number, afterVersion: number, limit: number): Promise<(RawVersion & { name: string; secretUpdatedAt: number })[]> {
+    const rows = await this.#rows<VersionCols & { name: string; secret_updated_at: number }>('scanVersions', [afterSecretId, afterVersion, limit]);
+    return rows.map((r) => ({ ...toVersion(r), name: r.name, secretUpdatedAt: r.secret_updated_at }));
+  }
+}
+
+const BEGIN_READ = 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY';
+/** One round trip: the transaction, a bounded wait for the write lock, and the lock. */
+function beginWrite(relaxed: boolean): string {
+  return [
+    'BEGIN ISOLATION LEVEL READ COMMITTED',
+    // An audit entry of reads need not survive a crash of the server (SQLite: synchronous NORMAL).
+    ...(relaxed ? ['SET LOCAL synchronous_commit = off'] : []),
+    `SET LOCAL lock_timeout = '${BUSY_TIMEOUT_MS}ms'`,
+    `SELECT pg_advisory_xact_lock(${WRITE_LOCK[0]}, ${WRITE_LOCK[1]})`,
+  ].join('; ');
+}
+
+export class PostgresStorage implements RawStorage {
+  readonly #pool: pg.Pool;
+  readonly #shown: string;
+  /** The operations single reads run through: the pool, any idle connection. One object, so the guard keeps its view of it. */
+  readonly #direct: PostgresOps;
+  #closed = false;
+
+  /** A pool to the database of a store whose schema is in place (src/storage/postgres/open.ts); `shown`: its URL without a password. */
+  constructor(pool: pg.Pool, shown: string) {
+    this.#pool = pool;
+    this.#shown = shown;
+    this.#direct = new PostgresOps(pool, shown);
+  }
+
+  /** The store's URL without its password, for messages. */
+  get path(): string {
+    return this.#shown;
+  }
+
+  /** A server store is never opened read-only (a role without write grants is refused as the server refuses it). */
+  get readOnly(): ReadOnlyReason | undefined {
+    return undefined;
+  }
+
+  /** Nothing to take again: every statement sees the server's current state. */
+  refresh(): void {}
+
+  /** Opening a store migrates it to the newest schema (or refuses a newer one). */
+  readonly schemaVersion = SCHEMA_VERSION;
+
+  #open(): void {
+    if (this.#closed) throw new StoreError('E_CLOSED', `${this.#shown}: the store is closed`);
+  }
+
+  /** A connection of the pool's for this storage's own use. @throws E_LOCKED (server unreachable), E_IO */
+  async #connect(): Promise<pg.PoolClient> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (e) {
+      throw postgresError(e, this.#shown);
+    }
+    return client;
+  }
+
+  /** Back to the pool, or closed when it failed (the pool then makes a new one). */
+  #give(client: pg.PoolClient, failed: boolean): void {
+    client.release(failed || broken.has(client));
+  }
+
+  // ---- one transaction at a time, as one connection runs them -----------
+
+  #held = false;
+  readonly #waiting: (() => void)[] = [];
+
+  async #acquire(): Promise<void> {
+    while (this.#held) await new Promise<void>((wake) => this.#waiting.push(wake));
+    this.#held = true;
+    if (this.#closed) {
+      this.#release(); // closed while this one waited its turn
+      this.#open();
+    }
+  }
+
+  #release(): void {
+    this.#held = false;
+    this.#waiting.shift()?.();
+  }
+
+  /**
+   * BEGIN, the body, COMMIT on one connection; ROLLBACK when anything fails.
+   * A connection found dead at BEGIN (the server restarted since it was
+   * pooled) is replaced once; a read is also run again once on a new
+   * connection when its connection is lost, reads being harmless to repeat.
+   * A write's body is never run twice: a write whose connection is lost
+   * fails with E_LOCKED, rolled back by the server, or, lost during COMMIT,
+   * with a message that the change may or may not have been made.
+   */
+  async #transaction<T>(begin: string, fn: (tx: RawOps) => Promise<T>, write: boolean): Promise<T> {
+    this.#open();
+    await this.#acquire();
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const client = await this.#connect();
+        let failed = false;
+        let inBody = false;
+        try {
+          try {
+            await client.query(begin);
+          } catch (e) {
+            // A failed multi-statement BEGIN (the write lock's wait ran out) leaves an aborted transaction open.
+            await client.query('ROLLBACK').catch(() => { failed = true; });
+            throw postgresError(e, this.#shown);
+          }
+          inBody = true;
+          let result: T;
+          try {
+            result = await fn(new PostgresOps(client, this.#shown));
+          } catch (e) {
+            await client.query('ROLLBACK').catch(() => { failed = true; }); // a lost connection has rolled it back already
+            throw e;
+          }
+          try {
+            await client.query('COMMIT');
+          } catch (e) {
+            failed = true; // the server ended the transaction either way
+            const error = postgresError(e, this.#shown);
+            throw write && isConnectionLoss(error) ? commitUnknown(this.#shown) : error;
+          }
+          return result;
+        } catch (e) {
+          if (isConnectionLoss(e)) failed = true;
+          // Nothing ran yet, or only reads: on a new connection once more.
+          if (attempt === 1 && isConnectionLoss(e) && (!inBody || !write)) continue;
+          throw e;
+        } finally {
+          this.#give(client, failed);
+        }
+      }
+    } finally {
+      this.#release();
+    }
+  }
+
+  write<T>(fn: (tx: RawOps) => Promise<T>, options: WriteOptions = {}): Promise<T> {
+    return this.#transaction(beginWrite(options.relaxed ?? false), fn, true);
+  }
+
+  read<T>(fn: (tx: RawOps) => Promise<T>): Promise<T> {
+    return this.#transaction(BEGIN_READ, fn, false);
+  }
+
+  readOne<T>(fn: (ops: RawOps) => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new StoreError('E_CLOSED', `${this.#shown}: the store is closed`));
+    return this.#held ? this.#queuedOne(fn) : this.#single(fn);
+  }
+
+  async #queuedOne<T>(fn: (ops: RawOps) => Promise<T>): Promise<T> {
+    await this.#acquire();
+    try {
+      return await this.#single(fn);
+    } finally {
+      this.#release();
+    }
+  }
+
+  /** One statement on any connection of the pool; once more on another when the first was found dead. */
+  async #single<T>(fn: (ops: RawOps) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this.#direct);
+    } catch (e) {
+      if (!isConnectionLoss(e)) throw e;
+      return fn(this.#direct);
+    }
+  }
+
+  scanVersions(afterSecretId: number, afterVersion: number, limit: number): Promise<(RawVersion & { name: string; secretUpdatedAt: number })[]> {
+    return this.readOne(async () => this.#direct.scanVersions(afterSecretId, afterVersion, limit));
+  }
+
+  /**
+   * The store's exclusive lock: a session advisory lock on a connection
+   * held for the whole of `fn`. Every host sharing the database sees it;
+   * the server frees it when that connection ends, so a killed process
+   * never leaves it behind. `check()` fails once the connection is lost.
+   */
+  async exclusive<T>(fn: (lock: HeldLock) => Promise<T>, options: ExclusiveOptions = {}): Promise<T> {
+    this.#open();
+    const client = await this.#connect();
+    let lost = false;
+    const onLost = () => { lost = true; };
+    client.on('error', onLost);
+    client.on('end', onLost);
+    let failed = false;
+    try {
+      await this.#takeExclusive(client, options.wait ?? false);
+    } catch (e) {
+      client.off('error', onLost);
+      client.off('end', onLost);
+      this.#give(client, true);
+      throw e;
+    }
+    try {
+      return await fn({
+        check: () => {
+          if (lost) {
+            throw new StoreError('E_LOCKED', `${this.#shown}: the connection holding the store's exclusive lock was lost, and the lock with it`, [
+              'run the operation again (a key rotation resumes where it stopped: store rotate-keys --resume)',
+            ]);
+          }
+        },
+      });
+    } finally {
+      try {
+        if (!lost) await client.query(`SELECT pg_advisory_unlock(${EXCLUSIVE_LOCK[0]}, ${EXCLUSIVE_LOCK[1]})`);
+      } catch {
+        failed = true; // closing the connection frees the lock
+      }
+      client.off('error', onLost);
+      client.off('end', onLost);
+      this.#give(client, failed || lost);
+    }
+  }
+
+  async #takeExclusive(client: pg.PoolClient, wait: boolean): Promise<void> {
+    const key = `${EXCLUSIVE_LOCK[0]}, ${EXCLUSIVE_LOCK[1]}`;
+    let taken: boolean;
+    try {
+      if (wait) {
+        // The wait is bounded by lock_timeout; the connection is closed after, so the setting goes with it if the wait fails.
+        await client.query(`SET lock_timeout = '${EXCLUSIVE_WAIT_MS}ms'; SELECT pg_advisory_lock(${key}); RESET lock_timeout`);
+        taken = true;
+      } else {
+        taken = ((await client.query(`SELECT pg_try_advisory_lock(${key}) AS taken`)).rows[0] as { taken: boolean }).taken;
+      }
+    } catch (e) {
+      const error = postgresError(e, this.#shown);
+      if ((e as { code?: unknown }).code === '55P03') throw await this.#exclusiveRefused(client);
+      throw error;
+    }
+    if (!taken) throw await this.#exclusiveRefused(client);
+  }
+
+  /** E_LOCKED, naming the holder as the server knows it (its application name says host and pid) when it can be seen. */
+  async #exclusiveRefused(client: pg.PoolClient): Promise<StoreError> {
+    let holder = '';
+    try {
+      const rows = (await client.query(`SELECT a.application_name AS app, a.client_addr::text AS addr FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND l.classid = ${EXCLUSIVE_LOCK[0]} AND l.objid = ${EXCLUSIVE_LOCK[1]} AND l.objsubid = 2`)).rows as { app: string | null; addr: string | null }[];
+      const r = rows[0];
+      if (r && (r.app || r.addr)) holder = ` (held by ${[r.app, r.addr && `from ${r.addr}`].filter(Boolean).join(' ')})`;
+    } catch {
+      // who holds it is a courtesy; the refusal stands without it
+    }
+    return new StoreError('E_LOCKED', `${this.#shown}: another process holds the store's exclusive lock${holder}`, ['try again when it has finished']);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#acquire().catch(() => {}); // another close() got there first
+    if (this.#closed) return;
+    try {
+      this.#closed = true;
+      await this.#pool.end();
+    } catch {
+      // the connections are gone either way
+    } finally {
+      this.#release();
+    }
+  }
+}

@@ -1,0 +1,271 @@
+/**
+ * From a `postgres://` or `postgresql://` URL to a pool of connections to
+ * the store's database, and the store's schema checked, made or migrated.
+ *
+ * The URL follows libpq's conventions, and node-postgres reads most of them
+ * itself: user, password, host, port and database in the URL or in PGUSER,
+ * PGPASSWORD, PGHOST, PGPORT, PGDATABASE; `?host=/run/postgresql` (or a
+ * host of `%2Frun%2Fpostgresql`) for a unix socket directory. What this
+ * module adds:
+ * - a password from ~/.pgpass or PGPASSFILE (passfile.ts);
+ * - `sslmode` has libpq's meanings (node-postgres 8 treats require and
+ *   verify-ca as verify-full unless told otherwise, and says so on stderr);
+ * - a URL with no host, and no PGHOST, uses the local server's unix socket
+ *   where one is found in the usual directories, as psql does;
+ * - `connect_timeout` (seconds; PGCONNECT_TIMEOUT) bounds the wait for a
+ *   connection, 10 s by default;
+ * - the URL is shown in messages without its password.
+ */
+import pg from 'pg';
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { StoreError } from '../../errors.js';
+import { shownLocator } from '../locator.js';
+import { postgresError } from './errors.js';
+import { passfilePassword, type PassfileTarget } from './passfile.js';
+import { APPLICATION_ID, PG_SCHEMA, SCHEMA_VERSION, migrationSql } from './schema.js';
+import { PostgresStorage, WRITE_LOCK, BUSY_TIMEOUT_MS, watchConnection } from './driver.js';
+
+/** How long to wait for a connection unless the URL or PGCONNECT_TIMEOUT says otherwise. */
+const CONNECT_TIMEOUT_S = 10;
+/** Connections one process keeps to the store at most: transactions run one at a time, single reads and the exclusive lock beside them. */
+const POOL_MAX = 10;
+/**
+ * The server ends a session left idle inside a transaction this long (a
+ * frozen or partitioned host), so another host's writes are not held up
+ * behind its write lock for ever. A transaction body awaits only storage
+ * calls, so a live process never comes near it.
+ */
+const IDLE_IN_TRANSACTION_MS = 60_000;
+/** Where a local server's unix socket usually is (Debian and most packages; then the source build's default). */
+const SOCKET_DIRS = ['/run/postgresql', '/var/run/postgresql', '/tmp'];
+/** libpq's sslmode values node-postgres can honour. */
+const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'];
+
+/** A store's URL made ready for node-postgres, and how messages name it. */
+export interface PostgresLocation {
+  /** The connection string node-postgres parses. Holds the password when the URL did: never shown. */
+  connectionString: string;
+  /** The URL without a password. */
+  shown: string;
+  connectTimeoutMs: number;
+}
+
+function usage(message: string, hints: string[] = []): StoreError {
+  return new StoreError('E_USAGE', message, [
+    ...hints,
+    'a PostgreSQL store is named by a URL: postgres://user@host:port/database, or postgres:///database?host=/run/postgresql for a unix socket',
+  ]);
+}
+
+/** `url` with `key=value` added to its query. */
+function withParam(url: string, key: string, value: string): string {
+  const hash = url.indexOf('#');
+  const base = hash < 0 ? url : url.slice(0, hash);
+  return `${base}${base.includes('?') ? '&' : '?'}${encodeURIComponent(key)}=${encodeURIComponent(value)}`;
+}
+
+/** The URL's parts as WHATWG URL reads them (an empty host after user@ made parseable as node-postgres does). */
+function parsed(locator: string, shown: string): URL {
+  try {
+    return new URL(locator);
+  } catch {
+    try {
+      return new URL(locator.replace('@/', '@___DUMMY___/'));
+    } catch {
+      throw usage(`the store URL ${shown} is not a valid PostgreSQL URL`);
+    }
+  }
+}
+
+/** The unix socket directory of a local server on `port`, as libpq would find it; undefined when there is none. */
+function localSocketDir(port: string): string | undefined {
+  return SOCKET_DIRS.find((dir) => existsSync(join(dir, `.s.PGSQL.${port}`)));
+}
+
+/**
+ * Check a store URL and make it ready for node-postgres.
+ * @throws E_USAGE when it is not a PostgreSQL URL this driver can use
+ */
+export function postgresLocation(locator: string, env: Record<string, string | undefined> = process.env): PostgresLocation {
+  const shown = shownLocator(locator);
+  const url = parsed(locator, shown);
+  const params = url.searchParams;
+  let connectionString = locator.split('#')[0]!;
+
+  const sslmode = params.get('sslmode');
+  if (sslmode !== null) {
+    if (!SSL_MODES.includes(sslmode)) {
+      throw usage(`the store URL ${shown} has sslmode=${sslmode}; this driver takes ${SSL_MODES.join(', ')}`,
+        sslmode === 'allow' ? ['sslmode=allow (plain first, TLS only if the server insists) is not supported: use disable or require'] : []);
+    }
+    if (params.get('uselibpqcompat') === null && sslmode !== 'no-verify') connectionString = withParam(connectionString, 'uselibpqcompat', 'true');
+  }
+
+  const host = params.get('host') ?? (url.hostname === '___DUMMY___' ? '' : url.hostname);
+  if (host === '' && !env.PGHOST) {
+    const port = params.get('port') ?? (url.port || env.PGPORT || '5432');
+    const dir = localSocketDir(port);
+    if (dir) connectionString = withParam(connectionString, 'host', dir);
+  }
+
+  const timeout = params.get('connect_timeout') ?? env.PGCONNECT_TIMEOUT;
+  let connectTimeoutMs = CONNECT_TIMEOUT_S * 1000;
+  if (timeout !== undefined && timeout !== null) {
+    const seconds = /^\d+$/.test(timeout) ? Number(timeout) : NaN;
+    if (!Number.isSafeInteger(seconds)) throw usage(`the store URL ${shown} has connect_timeout=${timeout}: give whole seconds`);
+    // libpq: 0 waits for ever; less than 2 s is taken as 2 s.
+    connectTimeoutMs = seconds === 0 ? 0 : Math.max(2, seconds) * 1000;
+  }
+  return { connectionString, shown, connectTimeoutMs };
+}
+
+/** int8 (bigint) columns as JS numbers: every integer of a store is a bigint column, and every one fits (ms times, 32-bit key ids, counts). */
+function int8(text: string): number {
+  return Number(text);
+}
+
+/** The name a connection gives the server, for pg_stat_activity and for who holds the exclusive lock. */
+function applicationName(): string {
+  return `strongbox ${hostname()} pid ${process.pid}`.slice(0, 63);
+}
+
+/**
+ * node-postgres' client, taking a password the URL and PGPASSWORD did not
+ * give from the password file (passfile.ts), asked only when the server
+ * wants one.
+ */
+class Client extends pg.Client {
+  constructor(config?: pg.ClientConfig) {
+    super(config);
+    const self = this as unknown as { password: unknown };
+    if (self.password === null || self.password === undefined) self.password = (target: PassfileTarget) => passfilePassword(target);
+  }
+}
+
+/** A pool of connections to the store's database. Nothing is connected until it is used. */
+export function poolFor(location: PostgresLocation): pg.Pool {
+  const pool = new pg.Pool({
+    Client,
+    connectionString: location.connectionString,
+    max: POOL_MAX,
+    connectionTimeoutMillis: location.connectTimeoutMs,
+    idleTimeoutMillis: 10_000,
+    allowExitOnIdle: true, // a library user who forgets close() is not kept running by idle connections
+    keepAlive: true,
+    fallback_application_name: applicationName(),
+    idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
+    types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === pg.types.builtins.INT8 ? int8 : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser },
+  });
+  // A connection that fails while idle in the pool: the pool drops it, and the next use makes a new one.
+  pool.on('error', () => {});
+  pool.on('connect', watchConnection);
+  return pool;
+}
+
+const WRITE_LOCK_SQL = `SET LOCAL lock_timeout = '${BUSY_TIMEOUT_MS}ms'; SELECT pg_advisory_xact_lock(${WRITE_LOCK[0]}, ${WRITE_LOCK[1]})`;
+
+/**
+ * The schema version of the store in the pool's database.
+ * @throws E_NO_STORE (no store there), E_NOT_A_STORE, E_SCHEMA_TOO_NEW
+ */
+async function schemaVersion(db: pg.Pool | pg.PoolClient, shown: string): Promise<number> {
+  let rows: { application_id: number; version: number }[];
+  try {
+    rows = (await db.query(`SELECT application_id, version FROM ${PG_SCHEMA}.schema_version WHERE id = 1`)).rows;
+  } catch (e) {
+    if ((e as { code?: unknown }).code === '42P01') {
+      throw new StoreError('E_NO_STORE', `no store in ${shown} (it has no ${PG_SCHEMA}.schema_version table)`, ['create one with: store init']);
+    }
+    throw postgresError(e, shown);
+  }
+  const row = rows[0];
+  if (!row || Number(row.application_id) !== APPLICATION_ID) throw new StoreError('E_NOT_A_STORE', `${shown} is not a Strongbox store (schema ${PG_SCHEMA} is another program's)`);
+  if (row.version > SCHEMA_VERSION) {
+    throw new StoreError('E_SCHEMA_TOO_NEW', `${shown} has schema version ${row.version}; this program knows up to ${SCHEMA_VERSION}`, ['upgrade Strongbox to open this store']);
+  }
+  return row.version;
+}
+
+/** Run `fn` in a transaction holding the store's write lock, on a connection of its own. */
+async function locked<T>(pool: pg.Pool, shown: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (e) {
+    throw postgresError(e, shown);
+  }
+  let broken = false;
+  try {
+    try {
+      await client.query(`BEGIN ISOLATION LEVEL READ COMMITTED; ${WRITE_LOCK_SQL}`);
+    } catch (e) {
+      broken = true;
+      throw postgresError(e, shown);
+    }
+    try {
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => { broken = true; });
+      throw postgresError(e, shown);
+    }
+  } finally {
+    client.release(broken);
+  }
+}
+
+/**
+ * Make a store's schema in the URL's database (which must exist): the
+ * `strongbox` schema and its tables, empty.
+ * @throws E_STORE_EXISTS when the database already holds a store; E_USAGE, E_IO, E_LOCKED, E_NO_STORE (no such database)
+ */
+export async function createPostgresStore(locator: string): Promise<PostgresStorage> {
+  const location = postgresLocation(locator);
+  const pool = poolFor(location);
+  const { shown } = location;
+  try {
+    await locked(pool, shown, async (client) => {
+      const found = (await client.query(`SELECT to_regclass('${PG_SCHEMA}.schema_version') IS NOT NULL AS present`)).rows[0] as { present: boolean };
+      if (found.present) throw new StoreError('E_STORE_EXISTS', `${shown} already holds a Strongbox store`, ['open it, or choose another database']);
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${PG_SCHEMA}`);
+      try {
+        for (const sql of migrationSql(0)) await client.query(sql);
+      } catch (e) {
+        if ((e as { code?: unknown }).code === '42P07') {
+          throw new StoreError('E_STORE_EXISTS', `${shown}: schema ${PG_SCHEMA} already holds tables of another program`, ['choose another database']);
+        }
+        throw e;
+      }
+    });
+    return new PostgresStorage(pool, shown);
+  } catch (e) {
+    await pool.end().catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * Open the store in the URL's database, migrating it forward (under the
+ * store's write lock, in one transaction) when it is older.
+ * @throws E_NO_STORE, E_NOT_A_STORE, E_SCHEMA_TOO_NEW, E_USAGE, E_IO, E_LOCKED
+ */
+export async function openPostgresStore(locator: string): Promise<PostgresStorage> {
+  const location = postgresLocation(locator);
+  const pool = poolFor(location);
+  const { shown } = location;
+  try {
+    if ((await schemaVersion(pool, shown)) < SCHEMA_VERSION) {
+      await locked(pool, shown, async (client) => {
+        const now = await schemaVersion(client, shown);
+        for (const sql of now < SCHEMA_VERSION ? migrationSql(now) : []) await client.query(sql);
+      });
+    }
+    return new PostgresStorage(pool, shown);
+  } catch (e) {
+    await pool.end().catch(() => {});
+    throw e;
+  }
+}
