@@ -10,12 +10,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FAILED_FILE, READY_FILE, startCluster, type ClusterInfo } from './postgres-cluster.js';
-import { socketUrl } from './postgres.js';
+import { socketUrl, tcpUrl } from './postgres.js';
 
 export interface OwnCluster {
   info: ClusterInfo;
-  /** A new, empty database; its URL over the unix socket. */
-  database(): Promise<{ name: string; url: string }>;
+  /** A new, empty database; its URL over the unix socket, and over TCP on 127.0.0.1. */
+  database(): Promise<{ name: string; url: string; tcpUrl: string }>;
   /** Run `fn` on a connection of its own as the superuser (to `database`). */
   admin<T>(database: string, fn: (client: pg.Client) => Promise<T>): Promise<T>;
   /** A connection of the superuser's to `database`, for a test to hold (its errors are ignored: a restart ends it). */
@@ -55,7 +55,7 @@ export async function ownCluster(): Promise<OwnCluster> {
     database: async () => {
       const name = `sbf_${randomBytes(6).toString('hex')}`;
       await admin('postgres', (a) => a.query(`CREATE DATABASE ${name}`));
-      return { name, url: socketUrl(info, name) };
+      return { name, url: socketUrl(info, name), tcpUrl: tcpUrl(info, name) };
     },
     admin,
     connect,

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { keyFile, openStore } from '../../src/index.js';
 import { cli, CLI } from '../cli/run-cli.js';
-import { freshDatabase } from '../helpers/postgres.js';
+import { freshDatabase, tcpUrl } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/tmp.js';
 import { SECRETS, VERSIONS, TOTAL, nameOf, valueOf, sleep, start, startInteractive } from './rotation-helpers.js';
 import { PG_HOST, PG_SEED, acksOf, failsOf, gaps, hostEvents, lostAcks, readsOf, staleReads, storedValues, eachLimited } from './pg-host-events.js';
@@ -33,7 +33,9 @@ describe(`many hosts on one PostgreSQL store, rotate-keys rewrapping ${TOTAL} ve
     const seeded = JSON.parse(seed.stdout) as { bundleMs: number; importMs: number; versions: number };
     expect(seeded.versions).toBe(TOTAL);
 
-    const hosts = Array.from({ length: HOSTS }, (_, id) => startInteractive([PG_HOST, db.url, key, String(id), String(SECRETS), String(VERSIONS)]));
+    // Hosts 1 and 3 over TCP, the others over the unix socket.
+    const tcp = tcpUrl(db.cluster, db.name);
+    const hosts = Array.from({ length: HOSTS }, (_, id) => startInteractive([PG_HOST, id % 2 ? tcp : db.url, key, String(id), String(SECRETS), String(VERSIONS)]));
     await Promise.all(hosts.map((h) => h.line((l) => l === 'ready')));
     await sleep(AROUND_MS);
 
