@@ -66,14 +66,17 @@ async function outcome(p: Promise<unknown>): Promise<{ code: string; message: st
 /**
  * The backend pids of `database` waiting for a lock of this kind
  * ('relation': a table; 'advisory': the store's write lock), once there are
- * `n` of them not among `not`.
+ * `n` of them not among `not`; only this process's connections with `ours`
+ * (the driver names each after its host and pid).
  */
-async function waitingOn(database: string, kind: 'relation' | 'advisory', n: number, not: number[] = []): Promise<number[]> {
+async function waitingOn(database: string, kind: 'relation' | 'advisory', n: number, options: { not?: number[]; ours?: boolean } = {}): Promise<number[]> {
   const deadline = Date.now() + 10_000;
+  const app = options.ours ? `% pid ${process.pid}` : '%';
   for (;;) {
     const pids = await cluster.admin(database, async (a) => ((await a.query(
-      `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND wait_event = $2 AND NOT (pid = ANY($3::int[]))`,
-      [database, kind, not],
+      `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND wait_event = $2 AND NOT (pid = ANY($3::int[]))
+         AND application_name LIKE $4`,
+      [database, kind, options.not ?? [], app],
     )).rows as { pid: number }[]).map((r) => r.pid));
     if (pids.length >= n) return pids;
     if (Date.now() > deadline) throw new Error(`no ${n} connections waiting for a ${kind} lock after 10 s`);
@@ -218,16 +221,16 @@ describe('PostgreSQL restarted, clients SIGKILLed', () => {
       try {
         await blocker.query('BEGIN; LOCK TABLE strongbox.secrets IN ACCESS EXCLUSIVE MODE');
         const read = store.get('app/a');
-        const first = await waitingOn(database, 'relation', 1);
+        const first = await waitingOn(database, 'relation', 1, { ours: true });
         await terminated(database, first[0]!);
-        await waitingOn(database, 'relation', 1, first); // the read again, on another connection
+        await waitingOn(database, 'relation', 1, { not: first, ours: true }); // the read again, on another connection
         await blocker.query('COMMIT');
         expect((await read).value.text()).toBe('a1');
 
         // A write whose connection is lost in the middle fails with E_LOCKED, and nothing of it was written.
         await blocker.query('BEGIN; LOCK TABLE strongbox.versions IN ACCESS EXCLUSIVE MODE');
         const write = outcome(store.put('app/a', 'a-lost'));
-        const writer = await waitingOn(database, 'relation', 1);
+        const writer = await waitingOn(database, 'relation', 1, { ours: true });
         await terminated(database, writer[0]!);
         // Out of the way before the write settles: a write run again would now go through.
         await blocker.query('COMMIT');
