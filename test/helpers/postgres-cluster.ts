@@ -91,6 +91,12 @@ export interface Cluster {
   started: Promise<void>;
   /** Stop the server (once started) and remove the directory. */
   stop(): Promise<void>;
+  /**
+   * `pg_ctl restart -m fast`: every session is ended, then the server comes
+   * back on the same socket and port. Only for a cluster of a test's own
+   * (the run's shared one serves other test files at the same time).
+   */
+  restart(): Promise<void>;
 }
 
 /** Start a cluster in the background; `dir` is known at once. */
@@ -114,6 +120,7 @@ export function startCluster(): Cluster {
     ].join('\n'));
     const options = [`-k ${dir}`, `-p ${port}`, '-c listen_addresses=127.0.0.1', '-c fsync=off', '-c full_page_writes=off', '-c max_connections=300', '-c shared_buffers=32MB'].join(' ');
     await run([tool('pg_ctl'), '-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60', '-o', options, 'start'], as);
+    // (restart takes the same options again from the data directory's postmaster.opts)
     running = true;
     const info: ClusterInfo = { socketDir: dir, port, user };
     writeFileSync(join(dir, READY_FILE), JSON.stringify(info));
@@ -130,6 +137,12 @@ export function startCluster(): Cluster {
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
+    },
+    restart: async () => {
+      await started;
+      if (!running) throw new Error(`the PostgreSQL cluster in ${dir} is not running`);
+      // -l as at the start: without it the server would write to (and hold open) pg_ctl's stdout.
+      await run([tool('pg_ctl'), '-D', data, '-l', join(dir, 'server.log'), '-m', 'fast', '-w', '-t', '60', 'restart'], as);
     },
   };
 }
