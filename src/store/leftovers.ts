@@ -14,7 +14,7 @@ import { basename, dirname, join } from 'node:path';
 import { randomBytes } from '../crypto/random.js';
 import { hostTag, isAlive } from '../platform/process.js';
 
-export type TempLabel = 'backup' | 'restore';
+export type TempLabel = 'backup' | 'restore' | 'migrate';
 
 /** A file of another host, or with no pid in its name, is taken for a leftover only after this long untouched. */
 export const FOREIGN_LEFTOVER_AGE_MS = 24 * 60 * 60 * 1000;

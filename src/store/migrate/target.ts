@@ -1,0 +1,148 @@
+/**
+ * Where a whole store's rows are copied to (src/storage/copy.ts) by
+ * `store migrate` and by a restore into a database: a new store file, or a
+ * store in a PostgreSQL database. Each kind knows how to be filled without
+ * anyone else seeing half of it, how to be put in place once verified, and
+ * how to be taken away again when anything failed, leaving the place as it
+ * was found.
+ *
+ * - A file is written under a private temporary name beside its path and
+ *   linked into place only at the end (never over an existing file).
+ * - A database gets the store's tables (or an empty set of them left by an
+ *   interrupted run) and is filled in one transaction under the store's
+ *   exclusive lock; on failure the tables this run made are dropped again.
+ */
+import { existsSync, linkSync, mkdirSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { StoreError } from '../../errors.js';
+import { isPostgresLocator, shownLocator } from '../../storage/locator.js';
+import { createStorage, openStorage, type OpenedStorage } from '../../storage/open.js';
+import { holdsNoRows } from '../../storage/copy.js';
+import type { HeldLock } from '../../storage/storage.js';
+import { removeLeftovers, tempNameBeside } from '../leftovers.js';
+import { fsFail, refuseExisting, removeTemp, renamed, syncDir, syncFile } from '../backup/files.js';
+
+export interface CopyTarget {
+  /** The target's rows, open. */
+  readonly storage: OpenedStorage;
+  /** The target as messages show it (a file's path, a URL without its password). */
+  readonly shown: string;
+  /** Whether a store (rows) was there already: only a restore gets one, and replaces its rows. */
+  readonly holdsStore: boolean;
+  /** Run `fn` holding what keeps every other process off the target while it is filled and checked. */
+  exclusive<T>(fn: (lock: HeldLock) => Promise<T>, options?: { wait?: boolean }): Promise<T>;
+  /** Make the filled, verified target the store at its place. */
+  keep(): Promise<void>;
+  /** Take away what this run made (called while holding `exclusive`). */
+  discard(): Promise<void>;
+  /** An error about the target as the user named it (a temp file's name replaced by the path). */
+  named(e: unknown): unknown;
+  /** Always, once done (kept, discarded or failed). */
+  close(): Promise<void>;
+}
+
+/** A new store file at `path`, filled under a temporary name beside it. @throws E_STORE_EXISTS, E_IO */
+async function fileTarget(path: string): Promise<CopyTarget> {
+  refuseExisting(path, 'nothing is ever written over an existing file: choose a new path');
+  const dir = dirname(path);
+  try {
+    if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw fsFail(`create directory ${dir}`, e);
+  }
+  removeLeftovers(dir, 'migrate');
+  const tmp = tempNameBeside(path, 'migrate');
+  let storage: OpenedStorage;
+  try {
+    storage = await createStorage(tmp); // exclusive create, 0600, at this program's schema
+  } catch (e) {
+    removeTemp(tmp);
+    throw renamed(e, tmp, path);
+  }
+  const close = () => storage.close();
+  return {
+    storage,
+    shown: path,
+    holdsStore: false,
+    // Nobody else knows the temporary name: nothing to hold.
+    exclusive: (fn) => fn({ check: () => undefined }),
+    async keep() {
+      await close(); // SQLite folds its -wal into the file as the last connection closes
+      syncFile(tmp);
+      try {
+        linkSync(tmp, path); // fails where a rename would overwrite
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new StoreError('E_STORE_EXISTS', `${path} appeared while the store was being copied to it`, ['nothing was overwritten; choose another path']);
+        throw fsFail(`create ${path}`, e);
+      }
+      unlinkSync(tmp);
+      syncDir(dir);
+    },
+    async discard() {
+      await close();
+      removeTemp(tmp);
+    },
+    named: (e) => renamed(e, tmp, path),
+    close: async () => {
+      await close();
+      removeTemp(tmp); // kept files were linked to their name already
+    },
+  };
+}
+
+/**
+ * The store in the PostgreSQL database `locator` names: its tables made
+ * when there are none, or opened when they are there but hold no row (left
+ * by an interrupted run); with `replace`, a store with rows too (a restore).
+ * @throws E_STORE_EXISTS (the database holds a store, and `replace` is not set); E_NOT_A_STORE, E_LOCKED, E_IO, E_NO_STORE
+ */
+async function databaseTarget(locator: string, replace: boolean): Promise<CopyTarget> {
+  const shown = shownLocator(locator);
+  const { dropPostgresStore, postgresSchemaExists } = await import('../../storage/postgres/drop.js');
+  const hadSchema = await postgresSchemaExists(locator);
+  let storage: OpenedStorage;
+  let made = true;
+  try {
+    storage = await createStorage(locator);
+  } catch (e) {
+    if (!(e instanceof StoreError) || e.code !== 'E_STORE_EXISTS') throw e;
+    storage = await openStorage(locator);
+    made = false;
+  }
+  let holdsStore = false;
+  try {
+    holdsStore = !made && !(await storage.read((tx) => holdsNoRows(tx)));
+  } catch (e) {
+    await storage.close();
+    throw e;
+  }
+  if (holdsStore && !replace) {
+    await storage.close();
+    throw new StoreError('E_STORE_EXISTS', `${shown} already holds a store: a store is only ever copied into an empty database`, [
+      'choose a database without a store, or remove that one first',
+    ]);
+  }
+  return {
+    storage,
+    shown,
+    holdsStore,
+    exclusive: (fn, options) => storage.exclusive(fn, options),
+    keep: async () => undefined, // committed with the copy's transaction
+    // Over a connection of its own: this storage's pool holds the exclusive lock the drop runs under.
+    async discard() {
+      // A store that was there keeps its rows: the copy's transaction was rolled back.
+      if (!holdsStore) await dropPostgresStore(locator, { schema: !hadSchema });
+    },
+    named: (e) => e,
+    close: () => storage.close(),
+  };
+}
+
+/**
+ * The target of a copy at `locator`: a PostgreSQL URL or a new file's path.
+ * `replace`: a database that holds a store may be the target (its rows are
+ * replaced); a file target is always a new file.
+ */
+export function copyTarget(locator: string, options: { replace?: boolean } = {}): Promise<CopyTarget> {
+  return isPostgresLocator(locator) ? databaseTarget(locator, options.replace ?? false) : fileTarget(locator);
+}
