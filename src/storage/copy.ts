@@ -38,8 +38,8 @@ export interface CopyResult {
 export interface RowCopyOptions {
   /** Rows copied so far, of the total (the records' count is learnt as they come). */
   onProgress?: (done: number, total: number) => void;
-  /** Called between pages, with the event loop turned: long work checks its lock here. */
-  between?: () => void;
+  /** Called (and awaited) between pages, with the event loop turned: long work checks its lock here. */
+  between?: () => void | Promise<void>;
   /**
    * Remove every row of the target first (restore over a store), in the same
    * transaction. Otherwise the target must hold no row at all.
@@ -91,7 +91,7 @@ export async function copyRows(from: RawOps, to: RawOps, options: RowCopyOptions
     total = Math.max(total, done);
     options.onProgress?.(done, total);
     await turn();
-    options.between?.();
+    await options.between?.();
   };
   options.onProgress?.(0, total);
 
@@ -155,5 +155,8 @@ export async function copyStorage(source: RawStorage, target: RawStorage, option
   if (source.schemaVersion !== target.schemaVersion) {
     throw new StoreError('E_USAGE', `the two stores are at different schema versions (${source.schemaVersion} and ${target.schemaVersion}): rows cannot be copied between them`);
   }
-  return source.read((from) => target.write((to) => copyRows(from, to, options)));
+  // The target's transaction runs inside the source's snapshot: two connections, and nothing of
+  // either waits for the other. A source with more than one connection reads beside its other work.
+  const snapshot = source.readBeside ? source.readBeside.bind(source) : source.read.bind(source);
+  return snapshot((from) => target.write((to) => copyRows(from, to, options)));
 }

@@ -386,4 +386,11 @@ export interface RawStorage extends StorageTransactions<RawOps> {
    */
   readOne<T>(fn: (ops: RawOps) => Promise<T>): Promise<T>;
   scanVersions(afterSecretId: number, afterVersion: number, limit: number): Awaitable<(RawVersion & { name: string; secretUpdatedAt: number })[]>;
+  /**
+   * Run `fn` over one consistent snapshot on a connection of its own, while
+   * this storage's other transactions go on: a long read (a backup's copy of
+   * every row) that must not hold up the rest of the process. Absent where
+   * there is one connection (SQLite, whose `read` never holds up writers).
+   */
+  readBeside?<T>(fn: (tx: RawOps) => Promise<T>): Promise<T>;
 }

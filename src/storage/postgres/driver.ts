@@ -662,6 +662,46 @@ export class PostgresStorage implements RawStorage {
   }
 
   /**
+   * A read transaction (REPEATABLE READ, READ ONLY) on a pooled connection
+   * of its own, outside the one-at-a-time queue: a backup's copy of every
+   * row, which may take minutes, while the process goes on using the store.
+   * Not run again when its connection is lost: a copy fails (E_LOCKED) and
+   * is started again by whoever asked for it.
+   */
+  async readBeside<T>(fn: (tx: RawOps) => Promise<T>): Promise<T> {
+    this.#open();
+    const client = await this.#connect();
+    let failed = false;
+    try {
+      try {
+        await client.query(BEGIN_READ);
+      } catch (e) {
+        failed = true;
+        throw postgresError(e, this.#shown);
+      }
+      let result: T;
+      try {
+        result = await fn(new PostgresOps(client, this.#shown));
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => { failed = true; });
+        throw e;
+      }
+      try {
+        await client.query('COMMIT');
+      } catch (e) {
+        failed = true;
+        throw postgresError(e, this.#shown);
+      }
+      return result;
+    } catch (e) {
+      if (isConnectionLoss(e)) failed = true;
+      throw e;
+    } finally {
+      this.#give(client, failed);
+    }
+  }
+
+  /**
    * The store's exclusive lock: a session advisory lock on a connection
    * held for the whole of `fn`. Every host sharing the database sees it;
    * the server frees it when that connection ends, so a killed process

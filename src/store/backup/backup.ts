@@ -26,9 +26,9 @@ import { VerificationError, inspect, type Inspected, type VerifyOptions, type Ve
 import { writeRowBackup } from './row-backup.js';
 
 export interface BackupOptions {
-  /** Open the new backup with the store's master key and decrypt every version before keeping it (default false). */
+  /** Open the new backup with the store's master key and decrypt every version before keeping it (default false; always, for a store in PostgreSQL). */
   verify?: boolean;
-  /** Pages copied so far, of the total. */
+  /** Pages copied so far, of the total (rows, for a store in PostgreSQL: row-backup.ts). */
   onProgress?: (done: number, total: number) => void;
   /** Versions verified so far, of the total (with `verify`). */
   onVerifyProgress?: (done: number, total: number) => void;

@@ -167,7 +167,8 @@ function liveStoreId(path: string): { present: boolean; id: string | undefined }
  * the previous file is kept as `<path>.pre-restore-<time>` (0600). A backup
  * of another store (another store id) is refused unless `force`; with no
  * store at `path`, the backup is simply installed. Nothing at `path` changes
- * unless every check passed.
+ * unless every check passed. A `postgres://` URL's store gets its rows
+ * replaced by the backup's instead (restore-database.ts).
  * @throws E_NO_STORE (no backup), E_STORE_EXISTS (another store's backup), E_NOT_A_STORE, E_WRONG_MASTER_KEY,
  *   E_TAMPERED (VerificationError), E_LOCKED, E_USAGE, E_IO
  */
