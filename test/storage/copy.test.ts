@@ -70,14 +70,14 @@ describe('copyStorage', () => {
     await copyStorage(b.storage, c.storage);
     expect(await c.rows()).toEqual(original);
 
-    for (const s of [b.storage, c.storage]) expect((await s.write((tx) => tx.insertSecret('new', 1))).id).toBe(6);
+    for (const s of [b.storage, c.storage]) expect((await s.write(async (tx) => tx.insertSecret('new', 1))).id).toBe(6);
   });
 
   it('a target with rows is refused and unchanged; replace swaps every row in one go', async () => {
     const a = await fresh('file');
     await a.storage.write(fill);
     const b = await fresh('db');
-    await b.storage.write((tx) => tx.putMeta({ key: 'theirs', value: 'v', mac: null }));
+    await b.storage.write(async (tx) => tx.putMeta({ key: 'theirs', value: 'v', mac: null }));
     await expect(copyStorage(a.storage, b.storage, { targetShown: 'the db' })).rejects.toMatchObject({ code: 'E_STORE_EXISTS', message: 'the db already holds a store' });
     expect((await b.rows() as { tables: { meta: unknown[] } }).tables.meta).toEqual([{ key: 'theirs', value: 'v', mac: null }]);
 
@@ -109,13 +109,13 @@ describe('copyStorage', () => {
       between: async () => {
         // Queued behind the copy's snapshot, these would wait until the copy ended, which waits for them.
         if (answers.length === 0) {
-          answers.push(await Promise.race([a.storage.write((tx) => tx.putMeta({ key: 'during', value: 'copy', mac: null })).then(() => 'written'), timeout()]));
-          answers.push(await Promise.race([a.storage.read((tx) => tx.getMeta('during')), timeout()]));
+          answers.push(await Promise.race([a.storage.write(async (tx) => tx.putMeta({ key: 'during', value: 'copy', mac: null })).then(() => 'written'), timeout()]));
+          answers.push(await Promise.race([a.storage.read(async (tx) => tx.getMeta('during')), timeout()]));
         }
       },
     });
     expect(answers).toEqual(['written', 'copy']);
     // The copy is the snapshot from before that write.
-    expect((await b.storage.read((tx) => tx.allMeta())).map((m) => m.key)).toEqual(['format', 'older']);
+    expect((await b.storage.read(async (tx) => tx.allMeta())).map((m) => m.key)).toEqual(['format', 'older']);
   });
 });
