@@ -95,10 +95,11 @@ const COPY_SQL = {
   insertSecretRow: `INSERT INTO ${S}.secrets (id, name, current_version, max_versions, custom, created_at, updated_at, mac)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
   secretIdHighWater: `SELECT greatest(coalesce((SELECT max(id) FROM ${S}.secrets), 0),
-    coalesce(CASE WHEN has_sequence_privilege(q.seq, 'SELECT') THEN pg_sequence_last_value(q.seq) END, 0)) AS high
+    coalesce(CASE WHEN has_sequence_privilege(q.seq, 'SELECT, USAGE') THEN pg_sequence_last_value(q.seq) END, 0)) AS high
     FROM (SELECT ${SECRET_ID_SEQ} AS seq) q`,
+  // A role that may not read the sequence leaves it alone: setting it blind could lower it.
   raiseSecretIdHighWater: `SELECT setval(q.seq, $1::bigint) FROM (SELECT ${SECRET_ID_SEQ} AS seq) q
-    WHERE $1::bigint > coalesce(pg_sequence_last_value(q.seq), 0)`,
+    WHERE CASE WHEN has_sequence_privilege(q.seq, 'SELECT, USAGE') THEN $1::bigint > coalesce(pg_sequence_last_value(q.seq), 0) ELSE false END`,
   deleteAllVersions: `DELETE FROM ${S}.versions`,
   deleteAllSecrets: `DELETE FROM ${S}.secrets`,
   deleteAllKeys: `DELETE FROM ${S}.data_keys`,

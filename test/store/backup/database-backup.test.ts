@@ -100,6 +100,37 @@ describe('backup of a store in PostgreSQL', () => {
   });
 });
 
+describe('a role with privileges on the tables only (not on the secrets\' id sequence)', () => {
+  it('backs up and restores the store the owner made; the sequence is left alone, never lowered', async () => {
+    const { db, master, store, dir } = await pgStore();
+    await store.put('gone', 'x');
+    await store.purge('gone'); // the highest id, now in no row
+    const role = `sbu_${db.name.slice(4)}`;
+    await asAdmin((a) => a.query(`CREATE ROLE ${role} LOGIN`));
+    onTestFinished(() => asAdmin((a) => a.query(`DROP ROLE IF EXISTS ${role}`)));
+    await asAdmin(async (a) => {
+      await a.query(`GRANT USAGE ON SCHEMA strongbox TO ${role}`);
+      await a.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA strongbox TO ${role}`);
+    }, db.name);
+    onTestFinished(() => asAdmin((a) => a.query(`DROP OWNED BY ${role}`), db.name));
+    const url = db.url.replace(/user=[^&]+/, `user=${role}`);
+    const before = await postgresRows(db.name);
+
+    const asRole = await openStore(url, master);
+    onTestFinished(() => asRole.close());
+    const file = join(dir, 'by-role.db');
+    await asRole.backup(file);
+    // What the role can see of the counter: the highest id in a row.
+    expect(sqliteRows(file).secretIdHighWater).toBe(Math.max(...before.tables.secrets!.map((x) => x.id as number)));
+    expect(sqliteRows(file).secretIdHighWater).toBeLessThan(before.secretIdHighWater);
+
+    await restoreStore(url, file, master);
+    expect((await postgresRows(db.name)).secretIdHighWater).toBe(before.secretIdHighWater);
+    await asRole.put('after', 'y');
+    expect(Math.max(...(await postgresRows(db.name)).tables.secrets!.map((x) => x.id as number))).toBe(before.secretIdHighWater + 1);
+  });
+});
+
 describe('restore into a store in PostgreSQL', () => {
   it('replaces the rows with the backup\'s in one transaction (its log says so); the same rows as the backup plus that entry', async () => {
     const { db, master, store, dir } = await pgStore();
