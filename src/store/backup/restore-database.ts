@@ -57,12 +57,12 @@ export async function restoreIntoDatabase(url: string, backupFile: string, maste
     }
     try {
       const storeId = storeIdHex(c.header);
-      const target = await copyTarget(url, { replace: true });
+      const target = await copyTarget(url, 'restore');
       try {
         return await target.exclusive(async (lock) => {
           let filled = false;
           try {
-            const live = target.holdsStore ? await liveStoreId(target, target.shown) : null;
+            const live = (await target.claim()) === 'empty' ? null : await liveStoreId(target, target.shown);
             if (live !== null && !options.force) {
               if (live === undefined) {
                 throw new StoreError('E_NOT_A_STORE', `${target.shown} holds rows this program cannot read as a store, so it cannot tell whether ${backupFile} is its backup`, [FORCE_HINT]);

@@ -78,7 +78,7 @@ export async function migrateStore(from: string, to: string, master: MasterKeyCh
   try {
     refuseUnlogged(c, 'a migrate');
     return await c.storage.exclusive(async (sourceLock) => {
-      const target = await copyTarget(to);
+      const target = await copyTarget(to, 'migrate');
       try {
         return await target.exclusive(async (targetLock) => {
           let kept = false;
@@ -87,7 +87,9 @@ export async function migrateStore(from: string, to: string, master: MasterKeyCh
               sourceLock.check();
               targetLock.check();
             };
-            const copied = await copyStorage(c.storage.raw, target.storage, { onProgress: options.onProgress, between, targetShown: target.shown });
+            // An interrupted migrate's unverified copy is replaced; a store is refused.
+            const replace = (await target.claim()) === 'leftover';
+            const copied = await copyStorage(c.storage.raw, target.storage, { onProgress: options.onProgress, between, targetShown: target.shown, replace });
             const verified = await verifyStoreCopy(target.storage, c.master, c.header.storeId, target.shown, options.onVerifyProgress);
             if (!verified.ok) {
               throw new VerificationError(`the copy of ${c.path} in ${target.shown} failed verification: ${verified.problems.length + verified.moreProblems} problem(s); it was removed`, verified, [

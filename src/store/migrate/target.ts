@@ -22,24 +22,33 @@ import type { HeldLock } from '../../storage/storage.js';
 import { removeLeftovers, tempNameBeside } from '../leftovers.js';
 import { fsFail, refuseExisting, removeTemp, renamed, syncDir, syncFile } from '../backup/files.js';
 
+/** What a target held when it was claimed: no row, the rows of an interrupted migrate's unverified copy, or a store. */
+export type TargetState = 'empty' | 'leftover' | 'store';
+
 export interface CopyTarget {
   /** The target's rows, open. */
   readonly storage: OpenedStorage;
   /** The target as messages show it (a file's path, a URL without its password). */
   readonly shown: string;
-  /** Whether a store (rows) was there already: only a restore gets one, and replaces its rows. */
-  readonly holdsStore: boolean;
   /** Run `fn` holding what keeps every other process off the target while it is filled and checked. */
   exclusive<T>(fn: (lock: HeldLock) => Promise<T>, options?: { wait?: boolean }): Promise<T>;
+  /**
+   * What the target holds, decided while holding `exclusive`. A migrate's
+   * target that holds a store is refused (E_STORE_EXISTS); a migrate's
+   * database is marked as holding an unverified copy until `keep`.
+   */
+  claim(): Promise<TargetState>;
   /** Make the filled, verified target the store at its place. */
   keep(): Promise<void>;
-  /** Take away what this run made (called while holding `exclusive`). */
+  /** Take away what this run made or filled (called while holding `exclusive`); a store that was there stays. */
   discard(): Promise<void>;
   /** An error about the target as the user named it (a temp file's name replaced by the path). */
   named(e: unknown): unknown;
   /** Always, once done (kept, discarded or failed). */
   close(): Promise<void>;
 }
+
+export type CopyPurpose = 'migrate' | 'restore';
 
 /** A new store file at `path`, filled under a temporary name beside it. @throws E_STORE_EXISTS, E_IO */
 async function fileTarget(path: string): Promise<CopyTarget> {
@@ -63,9 +72,9 @@ async function fileTarget(path: string): Promise<CopyTarget> {
   return {
     storage,
     shown: path,
-    holdsStore: false,
-    // Nobody else knows the temporary name: nothing to hold.
+    // Nobody else knows the temporary name: nothing to hold, and nothing in it.
     exclusive: (fn) => fn({ check: () => undefined }),
+    claim: async () => 'empty',
     async keep() {
       await close(); // SQLite folds its -wal into the file as the last connection closes
       syncFile(tmp);
@@ -90,16 +99,24 @@ async function fileTarget(path: string): Promise<CopyTarget> {
   };
 }
 
+function storeThere(shown: string): StoreError {
+  return new StoreError('E_STORE_EXISTS', `${shown} already holds a store: a store is only ever migrated into a database without one`, [
+    'choose a database without a store, or remove that one first',
+  ]);
+}
+
 /**
  * The store in the PostgreSQL database `locator` names: its tables made
- * when there are none, or opened when they are there but hold no row (left
- * by an interrupted run); with `replace`, a store with rows too (a restore).
- * @throws E_STORE_EXISTS (the database holds a store, and `replace` is not set); E_NOT_A_STORE, E_LOCKED, E_IO, E_NO_STORE
+ * when there are none, else opened. A migrate takes a database whose tables
+ * hold no row, or only an interrupted migrate's unverified copy (marked as
+ * such), and marks the tables until its own copy verified; a restore takes
+ * any, and replaces what is there.
+ * @throws E_STORE_EXISTS (a migrate's database holds a store); E_NOT_A_STORE, E_LOCKED, E_IO, E_NO_STORE
  */
-async function databaseTarget(locator: string, replace: boolean): Promise<CopyTarget> {
+async function databaseTarget(locator: string, purpose: CopyPurpose): Promise<CopyTarget> {
   const shown = shownLocator(locator);
-  const { dropPostgresStore, postgresSchemaExists } = await import('../../storage/postgres/drop.js');
-  const hadSchema = await postgresSchemaExists(locator);
+  const pg = await import('../../storage/postgres/copy-target.js');
+  const hadSchema = await pg.postgresSchemaExists(locator);
   let storage: OpenedStorage;
   let made = true;
   try {
@@ -109,29 +126,40 @@ async function databaseTarget(locator: string, replace: boolean): Promise<CopyTa
     storage = await openStorage(locator);
     made = false;
   }
-  let holdsStore = false;
+  const look = async (): Promise<TargetState> => {
+    if (await storage.read((tx) => holdsNoRows(tx))) return 'empty';
+    return (await pg.isIncompleteCopy(locator)) ? 'leftover' : 'store';
+  };
+  // Said at once, before any lock: the database may be the source itself, whose exclusive lock the migrate holds.
   try {
-    holdsStore = !made && !(await storage.read((tx) => holdsNoRows(tx)));
+    if (!made && purpose === 'migrate' && (await look()) === 'store') throw storeThere(shown);
   } catch (e) {
     await storage.close();
     throw e;
   }
-  if (holdsStore && !replace) {
-    await storage.close();
-    throw new StoreError('E_STORE_EXISTS', `${shown} already holds a store: a store is only ever copied into an empty database`, [
-      'choose a database without a store, or remove that one first',
-    ]);
-  }
+  let state: TargetState | undefined;
+  let marked = false;
   return {
     storage,
     shown,
-    holdsStore,
     exclusive: (fn, options) => storage.exclusive(fn, options),
-    keep: async () => undefined, // committed with the copy's transaction
-    // Over a connection of its own: this storage's pool holds the exclusive lock the drop runs under.
+    async claim() {
+      state = await look(); // another process may have filled the tables this one made, before this one held the lock
+      marked = state === 'leftover';
+      if (purpose === 'migrate') {
+        if (state === 'store') throw storeThere(shown);
+        if (!marked) await pg.markIncompleteCopy(locator, true);
+        marked = true;
+      }
+      return state;
+    },
+    async keep() {
+      if (marked) await pg.markIncompleteCopy(locator, false);
+    },
+    // Over connections of their own: this storage's pool holds the exclusive lock they run under.
     async discard() {
-      // A store that was there keeps its rows: the copy's transaction was rolled back.
-      if (!holdsStore) await dropPostgresStore(locator, { schema: !hadSchema });
+      // A store that was there keeps its rows (the copy's transaction was rolled back), and what was never looked at is left alone.
+      if (state === 'empty' || state === 'leftover') await pg.dropPostgresStore(locator, { schema: !hadSchema });
     },
     named: (e) => e,
     close: () => storage.close(),
@@ -139,10 +167,9 @@ async function databaseTarget(locator: string, replace: boolean): Promise<CopyTa
 }
 
 /**
- * The target of a copy at `locator`: a PostgreSQL URL or a new file's path.
- * `replace`: a database that holds a store may be the target (its rows are
- * replaced); a file target is always a new file.
+ * The target of a copy at `locator`: a PostgreSQL URL or a new file's path
+ * (a file target is always a new file).
  */
-export function copyTarget(locator: string, options: { replace?: boolean } = {}): Promise<CopyTarget> {
-  return isPostgresLocator(locator) ? databaseTarget(locator, options.replace ?? false) : fileTarget(locator);
+export function copyTarget(locator: string, purpose: CopyPurpose): Promise<CopyTarget> {
+  return isPostgresLocator(locator) ? databaseTarget(locator, purpose) : fileTarget(locator);
 }

@@ -179,6 +179,30 @@ describe('migrateStore', () => {
     expect(temps(dir)).toEqual([]);
   });
 
+  it('an unverified copy left by a migrate killed before it verified is replaced by the next migrate, which then marks it done', async () => {
+    const { store, path, key } = await freshStore();
+    await fill(store);
+    const db = await freshDatabase();
+    // What a killed migrate leaves: another store's rows copied and committed, the tables still marked.
+    const other = await freshStore();
+    await other.store.put('half/done', 'x');
+    const { createStorage, openStorage } = await import('../../../src/storage/open.js');
+    const { copyStorage } = await import('../../../src/storage/copy.js');
+    const { markIncompleteCopy } = await import('../../../src/storage/postgres/copy-target.js');
+    const [from, into] = [await openStorage(other.path), await createStorage(db.url)];
+    await markIncompleteCopy(db.url, true);
+    await copyStorage(from, into);
+    await from.close();
+    await into.close();
+
+    const rows = sqliteRows(path);
+    const r = await migrateStore(path, db.url, rawKey(key));
+    expect(r.verified.ok).toBe(true);
+    expect(await postgresRows(db.name)).toEqual(rows);
+    // Marked done: the next migrate into it finds a store.
+    expect((await failure(migrateStore(other.path, db.url, rawKey(other.key)))).code).toBe('E_STORE_EXISTS');
+  });
+
   it('an empty set of tables left by an interrupted run is filled; a write to the source after its snapshot is reported', async () => {
     const { store, path, key } = await freshStore();
     await fill(store);

@@ -1,9 +1,11 @@
 /**
- * Taking a store's tables out of a database again: what a migrate or a
- * restore into a new database does when it fails after making them, so the
- * database is left as it found it (a later `store init` or migrate starts
- * afresh). Only ever called by the process that made the tables, while it
- * holds the store's exclusive lock.
+ * What a copy of a whole store into a PostgreSQL database (store migrate, a
+ * restore into a new database) needs beside the driver: whether the
+ * `strongbox` schema was there before, a mark on the tables while the copy
+ * in them is not yet verified, and taking the tables out again when the
+ * copy failed, so the database is left as it was found (a later `store
+ * init` or migrate starts afresh). Each runs on a connection of its own:
+ * the copying process holds the store's exclusive lock on another one.
  */
 import { PG_SCHEMA } from './schema.js';
 import { postgresError } from './errors.js';
@@ -53,5 +55,28 @@ export function dropPostgresStore(locator: string, options: { schema: boolean })
   return onItsOwn(locator, async (query) => {
     await query(`BEGIN; SET LOCAL lock_timeout = '${BUSY_TIMEOUT_MS}ms'; SELECT pg_advisory_xact_lock(${WRITE_LOCK[0]}, ${WRITE_LOCK[1]});
       DROP TABLE IF EXISTS ${tables}; ${schema} COMMIT`);
+  });
+}
+
+/** The mark a store's tables carry while a copy into them is not yet verified (a comment: nothing of the store's rows). */
+const INCOMPLETE = 'strongbox: an unverified copy of a store (store migrate); not yet a store to use';
+
+/**
+ * Mark the tables of the store `locator` names as holding an unverified
+ * copy, or take the mark off once the copy verified. A copy killed before
+ * that leaves the mark, and the next copy into the database knows the rows
+ * for its own leftovers, to be replaced, rather than a store to keep.
+ */
+export function markIncompleteCopy(locator: string, incomplete: boolean): Promise<void> {
+  return onItsOwn(locator, async (query) => {
+    await query(`COMMENT ON TABLE ${PG_SCHEMA}.meta IS ${incomplete ? `'${INCOMPLETE}'` : 'NULL'}`);
+  });
+}
+
+/** Whether the store's tables carry the mark of an unverified copy. */
+export function isIncompleteCopy(locator: string): Promise<boolean> {
+  return onItsOwn(locator, async (query) => {
+    const [row] = await query(`SELECT obj_description(to_regclass('${PG_SCHEMA}.meta'), 'pg_class') AS note`) as { note: string | null }[];
+    return row!.note === INCOMPLETE;
   });
 }
