@@ -73,6 +73,31 @@ describe('copyStorage', () => {
     for (const s of [b.storage, c.storage]) expect((await s.write(async (tx) => tx.insertSecret('new', 1))).id).toBe(6);
   });
 
+  it('many pages of every table: each page starts where the last ended', async () => {
+    const a = await fresh('file');
+    await a.storage.write(async (tx) => {
+      for (let i = 0; i < 1100; i++) {
+        const s = await tx.insertSecret(`s/${String(i).padStart(4, '0')}`, i);
+        const versions = i % 100 === 0 ? 3 : 1; // a few secrets' versions straddle page ends
+        for (let v = 1; v <= versions; v++) {
+          await tx.insertVersion({ secretId: s.id, version: v, createdAt: i, deletedAt: null, destroyedAt: null, keyId: 7, ciphertext: bytes(30, i % 256), mac: bytes(32, v), json: false });
+        }
+      }
+      for (let seq = 1; seq <= 2100; seq++) await tx.insertAudit({ seq, at: seq, actor: 'a', pid: 1, action: 'get', name: null, versions: null, outcome: 'ok', detail: null, mac: bytes(32, seq % 256) });
+      for (let i = 0; i < 1050; i++) await tx.putRecord({ kind: i % 2 ? 'token' : 'role', id: `r${i}`, value: String(i), mac: null });
+    });
+    const b = await fresh('db');
+    const progress: [number, number][] = [];
+    const copied = await copyStorage(a.storage, b.storage, { onProgress: (d, t) => progress.push([d, t]) });
+    expect(copied.rows).toEqual({ meta: 0, keys: 0, secrets: 1100, versions: 1122, audit: 2100, records: 1050 });
+    expect(progress.at(-1)).toEqual([5372, 5372]);
+    expect(progress.every(([d, t], i) => d <= t && (i === 0 || d >= progress[i - 1]![0]))).toBe(true);
+    const c = await fresh('file');
+    await copyStorage(b.storage, c.storage);
+    expect(await c.rows()).toEqual(await a.rows());
+    expect(await b.rows()).toEqual(await a.rows());
+  });
+
   it('a target with rows is refused and unchanged; replace swaps every row in one go', async () => {
     const a = await fresh('file');
     await a.storage.write(fill);

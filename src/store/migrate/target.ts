@@ -21,6 +21,7 @@ import { holdsNoRows } from '../../storage/copy.js';
 import type { HeldLock } from '../../storage/storage.js';
 import { removeLeftovers, tempNameBeside } from '../leftovers.js';
 import { fsFail, refuseExisting, removeTemp, renamed, syncDir, syncFile } from '../backup/files.js';
+import { setJournalMode } from '../../storage/sqlite/files.js';
 
 /** What a target held when it was claimed: no row, the rows of an interrupted migrate's unverified copy, or a store. */
 export type TargetState = 'empty' | 'leftover' | 'store';
@@ -76,7 +77,8 @@ async function fileTarget(path: string): Promise<CopyTarget> {
     exclusive: (fn) => fn({ check: () => undefined }),
     claim: async () => 'empty',
     async keep() {
-      await close(); // SQLite folds its -wal into the file as the last connection closes
+      await close();
+      setJournalMode(tmp, 'wal'); // as a live store runs; opened and closed again, with no -wal or -shm left beside it
       syncFile(tmp);
       try {
         linkSync(tmp, path); // fails where a rename would overwrite
