@@ -107,12 +107,16 @@ describe('a role with privileges on the tables only (not on the secrets\' id seq
     await store.purge('gone'); // the highest id, now in no row
     const role = `sbu_${db.name.slice(4)}`;
     await asAdmin((a) => a.query(`CREATE ROLE ${role} LOGIN`));
-    onTestFinished(() => asAdmin((a) => a.query(`DROP ROLE IF EXISTS ${role}`)));
+    onTestFinished(async () => {
+      await asAdmin((a) => a.query(`DROP ROLE IF EXISTS ${role}`));
+    });
     await asAdmin(async (a) => {
       await a.query(`GRANT USAGE ON SCHEMA strongbox TO ${role}`);
       await a.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA strongbox TO ${role}`);
     }, db.name);
-    onTestFinished(() => asAdmin((a) => a.query(`DROP OWNED BY ${role}`), db.name));
+    onTestFinished(async () => {
+      await asAdmin((a) => a.query(`DROP OWNED BY ${role}`), db.name); // before the role goes (hooks run last first)
+    });
     const url = db.url.replace(/user=[^&]+/, `user=${role}`);
     const before = await postgresRows(db.name);
 
