@@ -1,9 +1,11 @@
 // migrateStore through the library: whole stores moved between SQLite files and PostgreSQL databases, row for row.
-import { existsSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { migrateStore, openStore, rawKey, StoreError, VerificationError, type Store } from '../../../src/index.js';
+import { hostTag } from '../../../src/platform/process.js';
 import { asAdmin, freshDatabase } from '../../helpers/postgres.js';
 import { hasStoreSchema, postgresRows, sqliteRows } from '../../helpers/rows.js';
 import { everyValue, flipValue, freshStore } from '../../helpers/store.js';
@@ -90,13 +92,19 @@ describe('migrateStore', () => {
     expect(await everyValue(onPg)).toEqual(new Map([...values, ['new/one@1', 'n']]));
   });
 
-  it('file to file and database to database, the same rows', async () => {
+  it('file to file and database to database, the same rows; a killed migrate\'s temp file beside the target is removed', async () => {
     const { store, path, key, dir } = await freshStore();
     await fill(store);
     const rows = sqliteRows(path);
     const copy = join(dir, 'copy.db');
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
+    const leftover = `.copy.db.migrate-${hostTag()}-${dead}-0123456789ab.tmp`;
+    const running = `.copy.db.migrate-${hostTag()}-${process.pid}-0123456789ab.tmp`;
+    for (const f of [leftover, running]) writeFileSync(join(dir, f), 'x');
     await migrateStore(path, copy, rawKey(key));
     expect(sqliteRows(copy)).toEqual(rows);
+    expect(existsSync(join(dir, leftover))).toBe(false);
+    expect(existsSync(join(dir, running))).toBe(true);
 
     const a = await freshDatabase();
     const b = await freshDatabase();
