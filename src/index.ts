@@ -17,6 +17,8 @@ export { pkcs11, type Pkcs11Options } from './crypto/master/pkcs11/source.js';
 export { StoreError, TamperedError, WrongMasterKeyError, CasMismatchError, isStoreError, type ErrorCode } from './errors.js';
 export { backupStore, type BackupOptions, type BackupReport } from './store/backup/backup.js';
 export { restoreStore, type RestoreOptions, type RestoreReport } from './store/backup/restore.js';
+export { migrateStore, type MigrateOptions, type MigrateReport } from './store/migrate/migrate.js';
+export type { CopiedRows } from './storage/copy.js';
 export { verifyStore, VerificationError, type VerifyOptions, type VerifyReport, type VerifyProblem } from './store/backup/verify.js';
 export { exportStore } from './store/transfer/export.js';
 export { importBundle, readBundleInfo, detectImportFormat } from './store/transfer/import.js';

@@ -40,6 +40,7 @@ const COMMANDS: [names: string[], load: LoadGroup][] = [
   [['export', 'import'], async () => (await import('./commands/export.js')).registerExport],
   [['age-keygen'], async () => (await import('./commands/age-keygen.js')).registerAgeKeygen],
   [['backup', 'restore', 'verify'], async () => (await import('./commands/backup.js')).registerBackup],
+  [['migrate'], async () => (await import('./commands/migrate.js')).registerMigrate],
   [['rotate', 'policy', 'due'], async () => (await import('./commands/policy.js')).registerPolicy],
   [['run', 'env', 'inject'], async () => (await import('./commands/run.js')).registerRun],
   [['unlock', 'lock'], async () => (await import('./commands/agent.js')).registerAgent],

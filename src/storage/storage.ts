@@ -360,6 +360,22 @@ export interface RawOps {
   listRecords(kind: string): Awaitable<RawRecord[]>;
   /** Every record of every kind, in (kind, id) order: sealing and verifying the whole state. */
   eachRecord(fn: (row: RawRecord) => void): Awaitable<void>;
+
+  // A whole store's rows, moved to another storage as they are (src/storage/copy.ts).
+  /** Up to `limit` secrets with ids above `afterId`, in id order. */
+  secretsPage(afterId: number, limit: number): Awaitable<RawSecret[]>;
+  /** Up to `limit` versions after (`afterSecretId`, `afterVersion`), in that order, with no join: a version whose secret is gone is still read. */
+  versionsPage(afterSecretId: number, afterVersion: number, limit: number): Awaitable<RawVersion[]>;
+  /** Up to `limit` records after (`afterKind`, `afterId`), in that (byte) order. */
+  recordsPage(afterKind: string, afterId: string, limit: number): Awaitable<RawRecord[]>;
+  /** A secret row exactly as given, its id and MAC included (its head is the versions' business). */
+  insertSecretRow(row: RawSecret): Awaitable<void>;
+  /** The highest secret id this store ever handed out, purged secrets' included (0: none): ids are never used twice. */
+  secretIdHighWater(): Awaitable<number>;
+  /** Make sure a new secret's id is above `id`; never lowers what the store would hand out. */
+  raiseSecretIdHighWater(id: number): Awaitable<void>;
+  /** Remove every row of every table (a restore replaces a store's rows in one transaction). */
+  deleteAllRows(): Awaitable<void>;
 }
 
 export interface RawStorage extends StorageTransactions<RawOps> {
@@ -370,4 +386,11 @@ export interface RawStorage extends StorageTransactions<RawOps> {
    */
   readOne<T>(fn: (ops: RawOps) => Promise<T>): Promise<T>;
   scanVersions(afterSecretId: number, afterVersion: number, limit: number): Awaitable<(RawVersion & { name: string; secretUpdatedAt: number })[]>;
+  /**
+   * Run `fn` over one consistent snapshot on a connection of its own, while
+   * this storage's other transactions go on: a long read (a backup's copy of
+   * every row) that must not hold up the rest of the process. Absent where
+   * there is one connection (SQLite, whose `read` never holds up writers).
+   */
+  readBeside?<T>(fn: (tx: RawOps) => Promise<T>): Promise<T>;
 }

@@ -44,7 +44,7 @@ export function registerBackup(program: Command, ctx: Context): void {
     .command('backup')
     .description('write a consistent snapshot of the store (encrypted, mode 0600) to a new file, while others keep writing')
     .argument('<file>', 'the backup file to create (an existing file is never overwritten)')
-    .option('--verify', 'open the new backup and decrypt every version before keeping it')
+    .option('--verify', 'open the new backup and decrypt every version before keeping it (always done for a store in PostgreSQL)')
     .option('--json', 'print the report as JSON')
     .action(async (file: string, opts: { verify?: boolean; json?: boolean }, cmd: Command) => {
       await ctx.withStore(cmd, async (store) => {
@@ -76,7 +76,7 @@ export function registerBackup(program: Command, ctx: Context): void {
 
   program
     .command('restore')
-    .description('replace the store with a backup, after checking that every version in it decrypts (keeps the old file)')
+    .description('replace the store with a backup, after checking that every version in it decrypts (keeps the old file; a store in PostgreSQL gets its rows replaced)')
     .argument('<file>', 'the backup file (made by store backup)')
     .option('--force', "restore even if the backup is another store's, or the store file cannot be read")
     .option('--wait', 'wait for another exclusive operation to finish')
@@ -84,16 +84,28 @@ export function registerBackup(program: Command, ctx: Context): void {
     .action(async (file: string, opts: { force?: boolean; wait?: boolean; json?: boolean }, cmd: Command) => {
       const g = ctx.globals(cmd);
       const bar = progressBar(ctx.io, 'verify');
+      const copyBar = progressBar(ctx.io, 'restore'); // a store in PostgreSQL gets the backup's rows copied in
+      let verifying = true;
+      const ended = () => {
+        if (verifying) bar.end();
+        verifying = false;
+      };
       let r;
       try {
         r = await restoreStore(g.store, file, sourceForOpen(g, ctx.io), {
           force: opts.force ?? false, wait: opts.wait ?? false, onProgress: bar.update,
+          onCopyProgress: (done, total) => {
+            ended();
+            copyBar.update(done, total);
+          },
         });
       } catch (e) {
-        bar.end();
+        ended();
+        copyBar.end();
         return reportFailure(ctx, e, opts.json);
       }
-      bar.end();
+      ended();
+      copyBar.end();
       // The restored file may be under another master key than the one an agent holds.
       await forgetStoreInAgent(ctx.io.env, r.storeId, (text) => void ctx.note(`warning: ${text}`));
       if (opts.json) return ctx.report(r);

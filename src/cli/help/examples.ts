@@ -144,6 +144,10 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     { line: 'store restore /var/backups/secrets-2026-01-31.db', does: 'replace the store with a verified backup (the old file is kept)' },
     { line: 'store restore old.db --force --wait', does: "another store's backup, waiting for the lock" },
   ],
+  migrate: [
+    { line: 'store migrate --from ./store.db --to postgres://app@db.internal/secrets', does: 'move a store file into an empty PostgreSQL database: same keys, versions and audit log, verified' },
+    { line: 'store --store postgres://app@db.internal/secrets migrate --to ./store.db --json', does: 'and back into a new store file; the report as JSON' },
+  ],
   verify: [
     { line: 'store verify', does: 'integrity, foreign keys, master key, every version\'s key' },
     { line: 'store verify --deep --json', does: 'also decrypt every version; the report as JSON' },

@@ -292,6 +292,7 @@ export class SqliteStorage implements RawStorage {
     }
     this.#db = db;
     this.#eachSecret = this.#eachVersion = this.#eachRecord = this.#scan = undefined;
+    this.#copy = undefined;
   }
 
   /** The file this storage reads, for messages. */
@@ -509,6 +510,46 @@ export class SqliteStorage implements RawStorage {
   #eachVersion: { iterate(...params: unknown[]): IterableIterator<unknown> } | undefined;
   #eachRecord: { iterate(...params: unknown[]): IterableIterator<unknown> } | undefined;
 
+  // ---- a whole store's rows, for copying it to another storage (src/storage/copy.ts) ----
+
+  /** The copy's statements, prepared on first use (only a copy needs them). */
+  #copyStatements() {
+    this.#copy ??= prepareCopy(this.#db, this.#path);
+    return this.#copy;
+  }
+
+  #copy: ReturnType<typeof prepareCopy> | undefined;
+
+  secretsPage(afterId: number, limit: number): RawSecret[] {
+    return (this.#copyStatements().secretsPage.all(afterId, limit) as SecretCols[]).map(toSecret);
+  }
+
+  versionsPage(afterSecretId: number, afterVersion: number, limit: number): RawVersion[] {
+    return (this.#copyStatements().versionsPage.all(afterSecretId, afterVersion, limit) as VersionCols[]).map(toVersion);
+  }
+
+  recordsPage(afterKind: string, afterId: string, limit: number): RawRecord[] {
+    return (this.#copyStatements().recordsPage.all(afterKind, afterId, limit) as RecordCols[]).map(toRecord);
+  }
+
+  insertSecretRow(r: RawSecret): void {
+    this.#copyStatements().insertSecretRow.run(r.id, r.name, r.currentVersion, r.maxVersions, r.custom, r.createdAt, r.updatedAt, buffer(r.mac));
+  }
+
+  secretIdHighWater(): number {
+    return this.#copyStatements().secretIdHighWater.get() as number;
+  }
+
+  raiseSecretIdHighWater(id: number): void {
+    const s = this.#copyStatements();
+    s.raiseSequence.run(id, id);
+    s.startSequence.run(id);
+  }
+
+  deleteAllRows(): void {
+    for (const stmt of this.#copyStatements().deleteAll) stmt.run();
+  }
+
   // ---- transactions ---------------------------------------------------
   // One connection, so one transaction at a time: a body awaits, and
   // whatever else this process asks of the store meanwhile waits its turn.
@@ -641,6 +682,33 @@ export class SqliteStorage implements RawStorage {
   #scan: { all(...params: number[]): unknown[] } | undefined;
 }
 
+
+/**
+ * The statements of a raw copy: every table a page at a time in key order,
+ * a secret inserted with its own id, and the AUTOINCREMENT counter of secret
+ * ids (sqlite_sequence), which remembers ids of purged secrets so they are
+ * never handed out again.
+ */
+function prepareCopy(db: Database, path: string) {
+  const p = (sql: string) => declaredAsWritten(db.prepare(sql), path);
+  try {
+    return {
+      secretsPage: p(`SELECT ${SECRET_COLS} FROM secrets s ${WITH_HEAD} WHERE s.id > ? ORDER BY s.id LIMIT ?`),
+      versionsPage: p(`SELECT ${VERSION_COLS} FROM versions WHERE (secret_id, version) > (?, ?) ORDER BY secret_id, version LIMIT ?`),
+      recordsPage: p('SELECT kind, id, value, mac FROM records WHERE (kind, id) > (?, ?) ORDER BY kind, id LIMIT ?'),
+      insertSecretRow: p(`INSERT INTO secrets (id, name, current_version, max_versions, custom, created_at, updated_at, mac)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+      secretIdHighWater: p(`SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'secrets'), 0),
+        coalesce((SELECT max(id) FROM secrets), 0)) AS high`).pluck(),
+      raiseSequence: p("UPDATE sqlite_sequence SET seq = ? WHERE name = 'secrets' AND seq < ?"),
+      startSequence: p("INSERT INTO sqlite_sequence (name, seq) SELECT 'secrets', ? WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'secrets')"),
+      // Versions before their secrets (the foreign key); every other table stands alone.
+      deleteAll: ['versions', 'secrets', 'data_keys', 'meta', 'audit', 'state', 'records'].map((t) => p(`DELETE FROM ${t}`)),
+    };
+  } catch (e) {
+    return translate(e, path);
+  }
+}
 
 const LIST_SQL = `SELECT ${SECRET_COLS},
   (SELECT min(version) FROM versions WHERE secret_id = s.id) AS oldest,

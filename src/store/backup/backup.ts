@@ -23,11 +23,12 @@ import { setJournalMode } from '../../storage/sqlite/files.js';
 import { refuseUnlogged } from '../read-only.js';
 import { fileOf, placeNew, privateTemp, refuseExisting, removeTemp, renamed, syncDir, syncFile } from './files.js';
 import { VerificationError, inspect, type Inspected, type VerifyOptions, type VerifyReport } from './verify.js';
+import { writeRowBackup } from './row-backup.js';
 
 export interface BackupOptions {
-  /** Open the new backup with the store's master key and decrypt every version before keeping it (default false). */
+  /** Open the new backup with the store's master key and decrypt every version before keeping it (default false; always, for a store in PostgreSQL). */
   verify?: boolean;
-  /** Pages copied so far, of the total. */
+  /** Pages copied so far, of the total (rows, for a store in PostgreSQL: row-backup.ts). */
   onProgress?: (done: number, total: number) => void;
   /** Versions verified so far, of the total (with `verify`). */
   onVerifyProgress?: (done: number, total: number) => void;
@@ -81,7 +82,9 @@ async function verifyCopy(c: StoreContext, tmp: string, shownAs: string, onProgr
  */
 export async function writeBackup(c: StoreContext, file: string, options: BackupOptions = {}): Promise<BackupReport> {
   refuseUnlogged(c, 'a backup');
-  const source = fileOf(c); // before anything is done beside `file`: a store in a database server has no file to copy
+  // A store in a database server has no file to copy: its rows go into a new store file instead.
+  if (!c.storage.file) return writeRowBackup(c, file, options);
+  const source = fileOf(c);
   const started = performance.now();
   refuseExisting(file, 'a backup never overwrites a file: choose a new name');
   // A killed earlier backup left a whole copy of the store here: make room before writing another.

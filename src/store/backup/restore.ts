@@ -16,7 +16,8 @@ import { copyFileInto, setJournalMode, settle, storeIdOf, whileQuiesced } from '
 import { exists, fsFail, privateTemp, removeTemp, renamed, sameFile, syncDir, syncFile } from './files.js';
 import { sizeOf } from '../../platform/file-size.js';
 import { VerificationError, inspect, type VerifyReport } from './verify.js';
-import { refuseDatabaseStore } from '../file-only.js';
+import { isPostgresLocator } from '../../storage/locator.js';
+import { restoreIntoDatabase } from './restore-database.js';
 
 export interface RestoreOptions {
   /** Replace a store whose id differs from the backup's, or a file that is not a readable store (default false). */
@@ -25,6 +26,8 @@ export interface RestoreOptions {
   wait?: boolean;
   /** Versions of the backup verified so far, of the total. */
   onProgress?: (done: number, total: number) => void;
+  /** Rows copied into a store in PostgreSQL so far, of the total (a file is swapped in whole). */
+  onCopyProgress?: (done: number, total: number) => void;
   /** Clock for the name the previous file is kept under (tests). */
   now?: () => number;
 }
@@ -164,12 +167,16 @@ function liveStoreId(path: string): { present: boolean; id: string | undefined }
  * the previous file is kept as `<path>.pre-restore-<time>` (0600). A backup
  * of another store (another store id) is refused unless `force`; with no
  * store at `path`, the backup is simply installed. Nothing at `path` changes
- * unless every check passed.
+ * unless every check passed. A `postgres://` URL's store gets its rows
+ * replaced by the backup's instead (restore-database.ts).
  * @throws E_NO_STORE (no backup), E_STORE_EXISTS (another store's backup), E_NOT_A_STORE, E_WRONG_MASTER_KEY,
  *   E_TAMPERED (VerificationError), E_LOCKED, E_USAGE, E_IO
  */
 export async function restoreStore(path: string, backupFile: string, master: MasterKeyChoice, options: RestoreOptions = {}): Promise<RestoreReport> {
-  refuseDatabaseStore(path, 'restore', ['a PostgreSQL store is restored with PostgreSQL\'s own tools (pg_dump and pg_restore, or point-in-time recovery)']);
+  if (isPostgresLocator(path)) {
+    checkBackupFile(backupFile);
+    return restoreIntoDatabase(path, backupFile, master, options);
+  }
   const started = performance.now();
   const now = options.now ?? Date.now;
   checkBackupFile(backupFile);

@@ -1,0 +1,62 @@
+/**
+ * Every row of a store, read below the library straight from its SQLite file
+ * or its PostgreSQL tables, in the same plain shape: for checking that a copy
+ * between drivers (migrate, backup, restore) kept every table byte for byte.
+ * Bytes as hex, integers as numbers, NULL as null; plus the highest secret id
+ * the store has handed out (SQLite's AUTOINCREMENT counter, PostgreSQL's
+ * identity sequence).
+ */
+import Database from 'better-sqlite3';
+import { asAdmin } from './postgres.js';
+
+export type Row = Record<string, string | number | null>;
+export interface StoreRows {
+  tables: Record<string, Row[]>;
+  secretIdHighWater: number;
+}
+
+/** Each table with the order its rows are listed in (its primary key). */
+export const TABLES: Record<string, string> = {
+  meta: 'key', data_keys: 'id', secrets: 'id', versions: 'secret_id, version', audit: 'seq', state: 'id', records: 'kind, id',
+};
+
+function plain(row: Record<string, unknown>): Row {
+  const out: Row = {};
+  for (const [k, v] of Object.entries(row)) {
+    if (v instanceof Uint8Array) out[k] = Buffer.from(v).toString('hex');
+    else if (typeof v === 'bigint') out[k] = Number(v);
+    else out[k] = v as string | number | null;
+  }
+  return out;
+}
+
+export function sqliteRows(path: string): StoreRows {
+  const db = new Database(path, { readonly: true });
+  try {
+    const tables: Record<string, Row[]> = {};
+    for (const [t, order] of Object.entries(TABLES)) {
+      tables[t] = (db.prepare(`SELECT * FROM ${t} ORDER BY ${order}`).all() as Record<string, unknown>[]).map(plain);
+    }
+    const seq = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'secrets'").pluck().get() as number | undefined;
+    return { tables, secretIdHighWater: seq ?? 0 };
+  } finally {
+    db.close();
+  }
+}
+
+export function postgresRows(database: string): Promise<StoreRows> {
+  return asAdmin(async (client) => {
+    client.setTypeParser(20, (text: string) => Number(text)); // int8
+    const tables: Record<string, Row[]> = {};
+    for (const [t, order] of Object.entries(TABLES)) {
+      tables[t] = ((await client.query(`SELECT * FROM strongbox.${t} ORDER BY ${order}`)).rows as Record<string, unknown>[]).map(plain);
+    }
+    const seq = (await client.query("SELECT pg_sequence_last_value(pg_get_serial_sequence('strongbox.secrets', 'id')::regclass) AS n")).rows[0] as { n: number | null };
+    return { tables, secretIdHighWater: seq.n ?? 0 };
+  }, database);
+}
+
+/** Whether the database has the store's schema (namespace) at all. */
+export function hasStoreSchema(database: string): Promise<boolean> {
+  return asAdmin(async (client) => ((await client.query("SELECT to_regnamespace('strongbox') IS NOT NULL AS present")).rows[0] as { present: boolean }).present, database);
+}
