@@ -227,7 +227,7 @@ const postgres: StoreDriver = {
     const client = await postgresClient(locator);
     try {
       const held = (await client.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'
-        AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND classid = $1 AND objid = $2`, EXCLUSIVE_LOCK)).rows[0] as { n: number };
+        AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND classid = $1 AND objid = $2`, [...EXCLUSIVE_LOCK])).rows[0] as { n: number };
       return held.n === 0;
     } finally {
       await client.end();
