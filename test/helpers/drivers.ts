@@ -17,8 +17,8 @@
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import { initStore, openStore, rawKey, type InitOptions, type Store } from '../../src/index.js';
 import { PG_SCHEMA } from '../../src/storage/postgres/schema.js';
@@ -68,9 +68,10 @@ export interface StoreDriver {
   /** A raw connection to the store at `locator` (closed when the test ends, or by `close`). */
   raw(locator: string): Promise<RawDb>;
   /**
-   * Everything stored, as text that changes with any write: the file and
-   * WAL bytes; every row with its physical place and row version (so even an
-   * UPDATE to the same value shows).
+   * Everything stored, as text that changes with any write: the names in
+   * the file's directory, the file's and its WAL's bytes; every row with its
+   * physical place and row version (so even an UPDATE to the same value
+   * shows).
    */
   footprint(locator: string): Promise<string>;
   /** Whether no operation holds the store's exclusive lock (rotation): no lock file; no advisory lock held. */
@@ -123,7 +124,8 @@ const sqlite: StoreDriver = {
   },
   footprint: async (path) => {
     const wal = `${path}-wal`;
-    return readFileSync(path).toString('hex') + '|' + (existsSync(wal) ? readFileSync(wal).toString('hex') : '-');
+    const files = readdirSync(dirname(path)).sort().join(',');
+    return `${files}|${readFileSync(path).toString('hex')}|${existsSync(wal) ? readFileSync(wal).toString('hex') : '-'}`;
   },
   exclusiveLockFree: async (path) => !existsSync(`${path}.lock`),
 };
