@@ -53,11 +53,13 @@ export interface RawDb {
   /** `fn` in one transaction. */
   tx<T>(fn: () => Promise<T>): Promise<T>;
   /**
-   * Let `table.column` hold a value of any type, NULL included, as every
-   * SQLite column but a primary key already can (PostgreSQL: the column
-   * becomes nullable text, which a database owner may do).
+   * Make `table.column` able to hold a value of the wrong kind, and give
+   * that value as an SQL literal. SQLite stores text in any column but a
+   * primary key: 'x'. PostgreSQL's column types hold (changing one would
+   * change the type of every query on it, and the store reports a damaged
+   * schema), but the tables' owner may drop a NOT NULL: NULL.
    */
-  untype(table: string, column: string): Promise<void>;
+  wrongKind(table: string, column: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -103,7 +105,7 @@ function sqliteRaw(path: string): RawDb {
         throw e;
       }
     },
-    untype: async () => {},
+    wrongKind: async () => "'x'",
     close: async () => {
       if (db.open) db.close();
     },
@@ -188,8 +190,9 @@ async function postgresRaw(locator: string): Promise<RawDb> {
         throw e;
       }
     },
-    untype: async (table: string, column: string) => {
-      await client.query(`ALTER TABLE ${table} ALTER COLUMN ${column} DROP NOT NULL, ALTER COLUMN ${column} TYPE text USING ${column}::text`);
+    wrongKind: async (table: string, column: string) => {
+      await client.query(`ALTER TABLE ${table} ALTER COLUMN ${column} DROP NOT NULL`);
+      return 'NULL';
     },
     close: async () => {
       if (closed) return;
