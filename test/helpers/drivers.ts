@@ -29,6 +29,17 @@ import { tempDir } from './tmp.js';
 
 export type DriverName = 'sqlite' | 'postgres';
 
+/** Run `fn` when the current test ends; outside a test (a beforeAll), the caller cleans up itself. */
+function atTestEnd(fn: () => unknown): void {
+  try {
+    onTestFinished(async () => {
+      await fn();
+    });
+  } catch {
+    // not inside a test
+  }
+}
+
 /** Where a new store goes (nothing there yet), and how to take it away again. */
 export interface Place {
   /** The store's path or URL, as initStore and openStore take it. */
@@ -65,9 +76,9 @@ export interface RawDb {
 
 export interface StoreDriver {
   name: DriverName;
-  /** A place for a new store. */
+  /** A place for a new store (removed when the test that made it ends, or by `remove`). */
   place(): Promise<Place>;
-  /** A raw connection to the store at `locator` (closed when the test ends, or by `close`). */
+  /** A raw connection to the store at `locator` (closed when the test that made it ends, or by `close`). */
   raw(locator: string): Promise<RawDb>;
   /**
    * Everything stored, as text that changes with any write: the names in
@@ -121,7 +132,7 @@ const sqlite: StoreDriver = {
   },
   raw: async (path) => {
     const raw = sqliteRaw(path);
-    onTestFinished(() => raw.close());
+    atTestEnd(() => raw.close());
     return raw;
   },
   footprint: async (path) => {
@@ -211,7 +222,7 @@ const postgres: StoreDriver = {
   },
   raw: async (locator) => {
     const raw = await postgresRaw(locator);
-    onTestFinished(() => raw.close());
+    atTestEnd(() => raw.close());
     return raw;
   },
   footprint: async (locator) => {
