@@ -10,9 +10,10 @@
  * with the same table and column names on both (PostgreSQL's connection has
  * the store's schema on its search_path): the SQL an attacker with write
  * access runs, and the checks the API cannot show. Parameters are written
- * `?` on both. Neither connection enforces foreign keys (an attacker's
- * connection enforces nothing); PostgreSQL's types and CHECKs still hold, as
- * SQLite's NOT NULLs and CHECKs do.
+ * `?` on both. Neither connection enforces foreign keys, nor SQLite's its
+ * CHECKs (an attacker's connection enforces what it cannot help):
+ * PostgreSQL's types, NOT NULLs and CHECKs still hold, as SQLite's NOT NULLs
+ * do.
  */
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -48,6 +49,11 @@ export interface Place {
   remove(): Promise<void>;
 }
 
+export interface Column {
+  name: string;
+  kind: 'integer' | 'text' | 'blob';
+}
+
 /** A connection straight to a store's rows. */
 export interface RawDb {
   readonly dialect: DriverName;
@@ -63,6 +69,8 @@ export interface RawDb {
   exec(sql: string): Promise<void>;
   /** `fn` in one transaction. */
   tx<T>(fn: () => Promise<T>): Promise<T>;
+  /** `table`'s columns in order, each with the kind of value it was made for. */
+  columns(table: string): Promise<Column[]>;
   /**
    * Make `table.column` able to hold a value of the wrong kind, and give
    * that value as an SQL literal. SQLite stores text in any column but a
@@ -96,6 +104,7 @@ export interface StoreDriver {
 function sqliteRaw(path: string): RawDb {
   const db = new Database(path, { fileMustExist: true });
   db.pragma('foreign_keys = OFF');
+  db.pragma('ignore_check_constraints = ON');
   const raw: RawDb = {
     dialect: 'sqlite',
     all: async <T>(sql: string, ...params: unknown[]) => db.prepare(sql).all(...params) as T[],
@@ -116,6 +125,8 @@ function sqliteRaw(path: string): RawDb {
         throw e;
       }
     },
+    columns: async (table: string) => (db.pragma(`table_info(${table})`) as { name: string; type: string }[])
+      .map((c) => ({ name: c.name, kind: c.type === 'INTEGER' ? 'integer' : c.type === 'BLOB' ? 'blob' : 'text' })),
     wrongKind: async () => "'x'",
     close: async () => {
       if (db.open) db.close();
@@ -200,6 +211,10 @@ async function postgresRaw(locator: string): Promise<RawDb> {
         await client.query('ROLLBACK');
         throw e;
       }
+    },
+    columns: async (table: string) => {
+      const rows = (await client.query('SELECT column_name AS name, data_type AS type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position', [PG_SCHEMA, table])).rows as { name: string; type: string }[];
+      return rows.map((c) => ({ name: c.name, kind: c.type === 'bigint' || c.type === 'integer' ? 'integer' : c.type === 'bytea' ? 'blob' : 'text' }));
     },
     wrongKind: async (table: string, column: string) => {
       await client.query(`ALTER TABLE ${table} ALTER COLUMN ${column} DROP NOT NULL`);
