@@ -329,12 +329,12 @@ const KINDS = [
 ];
 
 /**
- * Runs per driver. A PostgreSQL run takes about four times a SQLite one
- * (~0.9 s against ~0.2 s: a database made and dropped per run, a pool per
- * handle, a round trip per statement, and most commands check every value
- * through a newly opened store), so it gets 25 runs (~23 s) rather than 80
- * (~70 s); each is still up to 40 commands, and every kind of command must
- * run.
+ * Runs per driver. A PostgreSQL run takes four to eight times a SQLite one
+ * (0.9 to 1.3 s against about 0.2 s on a busy two-core machine: a database
+ * made and dropped per run, a pool per handle, a round trip per statement,
+ * and most commands check every value through a newly opened store), so it
+ * gets 25 runs (25 to 35 s) rather than 80 (70 to 100 s); each is still up
+ * to 40 commands, and every kind of command must run.
  */
 const RUNS = { sqlite: 80, postgres: 25 } as const;
 

@@ -339,9 +339,10 @@ const KINDS = ['put', 'get', 'delete', 'undelete', 'destroy', 'rollback', 'purge
 
 /**
  * Runs per driver. A PostgreSQL run takes about ten times a SQLite one
- * (~0.4 s against ~0.04 s: a database made and dropped per run, a round
- * trip per statement), so it gets 60 runs (~25 s) rather than 200 (~80 s);
- * each is still up to 50 commands, and every kind of command must run.
+ * (0.4 to 0.55 s against 0.04 to 0.06 s: a database made and dropped per
+ * run, a round trip per statement), so it gets 60 runs (25 to 35 s) rather
+ * than 200 (80 to 110 s); each is still up to 50 commands, and every kind
+ * of command must run.
  */
 const RUNS = { sqlite: 200, postgres: 60 } as const;
 
