@@ -19,6 +19,11 @@ export function masterOf(store: Store): MasterKeySource {
   return master;
 }
 
+/** Record the master key `store` was opened with, for masterOf (stores opened by other helpers: test/helpers/drivers.ts). */
+export function rememberMaster(store: Store, master: MasterKeySource): void {
+  masters.set(store, master);
+}
+
 /** A new store (random raw key) at `<dir>/store.db`, closed when the test finishes. */
 export async function freshStore(
   options: InitOptions = {},

@@ -1,23 +1,17 @@
 /**
  * Round trips through a real store: any valid name and any non-empty value
- * put, then get, gives back identical bytes, before and after a reopen.
+ * put, then get, gives back identical bytes, before and after a reopen, on
+ * each driver (a SQLite file, a PostgreSQL database: test/helpers/drivers.ts).
  * And the name rules: nameProblem() accepts exactly the names the rules
  * (src/store/names.ts, docs/design.md §3) allow.
  */
 import fc from 'fast-check';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkName, createKeyFile, initStore, isStoreError, keyFile, nameProblem, openStore, rawKey } from '../../src/index.js';
-
-const base = mkdtempSync(join(tmpdir(), 'strongbox-prop-rt-'));
-afterAll(() => rmSync(base, { recursive: true, force: true }));
-let dirCount = 0;
-function freshDir(): string {
-  return mkdtempSync(join(base, `d${dirCount++}-`));
-}
+import { DRIVERS } from '../helpers/drivers.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
@@ -111,12 +105,11 @@ describe('name rules', () => {
 
 const valueArb = fc.uint8Array({ minLength: 1, maxLength: 4096 });
 
-describe('put/get round trip', () => {
+describe.each(DRIVERS)('put/get round trip on $name', (driver) => {
   it('any valid name and any 1..4096-byte value come back identical, also after reopen', async () => {
-    const dir = freshDir();
-    const kf = join(dir, 'master.key');
+    const kf = join(tempDir(), 'master.key');
     createKeyFile(kf);
-    const path = join(dir, 'store.db');
+    const { locator: path } = await driver.place();
     let store = await initStore(path, keyFile(kf));
     /** name → [version, value hex] of every write, to check again after reopening. */
     const written = new Map<string, Map<number, string>>();
@@ -152,8 +145,7 @@ describe('put/get round trip', () => {
   });
 
   it('large values (up to the 1 MiB limit) round-trip; one byte more is E_VALUE_TOO_LARGE', async () => {
-    const dir = freshDir();
-    const path = join(dir, 'store.db');
+    const { locator: path } = await driver.place();
     const key = new Uint8Array(randomBytes(32));
     let store = await initStore(path, rawKey(key));
     const sizes = [4097, 65_536, 300_001, 1024 * 1024];
@@ -176,8 +168,8 @@ describe('put/get round trip', () => {
   });
 
   it('string values round-trip as their UTF-8 bytes', async () => {
-    const dir = freshDir();
-    const store = await initStore(join(dir, 'store.db'), rawKey(new Uint8Array(randomBytes(32))));
+    const { locator } = await driver.place();
+    const store = await initStore(locator, rawKey(new Uint8Array(randomBytes(32))));
     try {
       await fc.assert(
         fc.asyncProperty(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 200 }), async (text) => {

@@ -1,31 +1,20 @@
 /**
- * Attack: someone who can write the store file but lacks the master key
- * flips a version's `json` column (schema 5), so that a reader would take
+ * Attack: someone who can write the store (the SQLite file, or the
+ * PostgreSQL database: the same test on each driver, test/helpers/drivers.ts)
+ * but lacks the master key flips a version's `json` column (schema 5), so that a reader would take
  * plain bytes for a JSON secret or the other way round (store serve maps the
  * two differently). Every read that uses the flipped row is E_TAMPERED:
  * the current version's through its secret row's MAC (which covers the
  * current version's state, its content type included), an older one's
  * through its own row's MAC; `verify` lists each edit.
  */
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { openStore, rawKey, verifyStore, type Store } from '../../src/index.js';
-import { freshStore } from '../helpers/store.js';
-
-function sql(path: string, fn: (db: Database.Database) => void): void {
-  const db = new Database(path, { fileMustExist: true });
-  db.pragma('foreign_keys = OFF');
-  db.pragma('ignore_check_constraints = ON');
-  try {
-    fn(db);
-  } finally {
-    db.close();
-  }
-}
+import { DRIVERS, freshStoreOn, withRaw, type StoreDriver } from '../helpers/drivers.js';
 
 /** j: version 1 plain bytes, 2 JSON (current); b: one plain version (current); k: version 1 JSON, 2 plain (current). Closed. */
-async function made(): Promise<{ path: string; key: Uint8Array }> {
-  const { store, path, key } = await freshStore();
+async function made(driver: StoreDriver): Promise<{ path: string; key: Uint8Array }> {
+  const { store, locator: path, key } = await freshStoreOn(driver);
   await store.put('j', '{"not":"flagged"}');
   await store.put('j', '{"user":"app","password":"p"}', { json: true });
   await store.put('b', '{"looks":"like json"}');
@@ -35,10 +24,12 @@ async function made(): Promise<{ path: string; key: Uint8Array }> {
   return { path, key };
 }
 
-function setJson(path: string, name: string, version: number, value: unknown): void {
-  sql(path, (db) => {
-    const id = db.prepare('SELECT id FROM secrets WHERE name = ?').pluck().get(name) as number;
-    const changed = db.prepare('UPDATE versions SET json = ? WHERE secret_id = ? AND version = ?').run(value, id, version).changes;
+/** Set version `version` of `name`'s json column to `value`, an SQL literal; 'wrong kind': RawDb.wrongKind's. */
+async function setJson(driver: StoreDriver, path: string, name: string, version: number, value: string): Promise<void> {
+  await withRaw(driver, path, async (db) => {
+    const id = await db.value<number>('SELECT id FROM secrets WHERE name = ?', name);
+    const literal = value === 'wrong kind' ? await db.wrongKind('versions', 'json') : value;
+    const changed = await db.run(`UPDATE versions SET json = ${literal} WHERE secret_id = ? AND version = ?`, id, version);
     expect(changed).toBe(1);
   });
 }
@@ -60,9 +51,9 @@ async function verifyProblems(path: string, key: Uint8Array): Promise<string[]> 
   return problems;
 }
 
-describe('the json column is authenticated', () => {
+describe.each(DRIVERS)('the json column is authenticated on $name', (driver) => {
   it('the untouched store reads each flag as written, and verifies clean', async () => {
-    const { path, key } = await made();
+    const { path, key } = await made(driver);
     await withStore(path, key, async (store) => {
       expect((await store.get('j')).json).toBe(true);
       expect((await store.get('j', { version: 1 })).json).toBe(false);
@@ -72,11 +63,11 @@ describe('the json column is authenticated', () => {
     expect(await verifyProblems(path, key)).toEqual([]);
   });
 
-  for (const [what, name, flipTo] of [['JSON → bytes', 'j', 0], ['bytes → JSON', 'b', 1]] as const) {
+  for (const [what, name, flipTo] of [['JSON → bytes', 'j', '0'], ['bytes → JSON', 'b', '1']] as const) {
     it(`flipped on the current version (${what}): get, history and list are E_TAMPERED; verify lists the version and its secret`, async () => {
-      const { path, key } = await made();
+      const { path, key } = await made(driver);
       const version = name === 'j' ? 2 : 1;
-      setJson(path, name, version, flipTo);
+      await setJson(driver, path, name, version, flipTo);
       await withStore(path, key, async (store) => {
         await expect(store.get(name)).rejects.toMatchObject({ code: 'E_TAMPERED', message: expect.stringContaining(`secret ${name}`) });
         await expect(store.get(name, { version })).rejects.toMatchObject({ code: 'E_TAMPERED' });
@@ -94,8 +85,8 @@ describe('the json column is authenticated', () => {
   }
 
   it('flipped on an older version (JSON → bytes): that version is E_TAMPERED, the current one still reads; verify lists it', async () => {
-    const { path, key } = await made();
-    setJson(path, 'k', 1, 0);
+    const { path, key } = await made(driver);
+    await setJson(driver, path, 'k', 1, '0');
     await withStore(path, key, async (store) => {
       await expect(store.get('k', { version: 1 })).rejects.toMatchObject({ code: 'E_TAMPERED', message: expect.stringContaining('k version 1') });
       await expect(store.history('k')).rejects.toMatchObject({ code: 'E_TAMPERED' });
@@ -107,8 +98,8 @@ describe('the json column is authenticated', () => {
   });
 
   it('flipped on an older version (bytes → JSON): E_TAMPERED by number; a time read of the current one still answers', async () => {
-    const { path, key } = await made();
-    setJson(path, 'j', 1, 1);
+    const { path, key } = await made(driver);
+    await setJson(driver, path, 'j', 1, '1');
     await withStore(path, key, async (store) => {
       await expect(store.history('j')).rejects.toMatchObject({ code: 'E_TAMPERED' }); // history checks every version row
       await expect(store.get('j', { at: Date.now() + 60_000 })).resolves.toMatchObject({ version: 2, json: true });
@@ -117,10 +108,11 @@ describe('the json column is authenticated', () => {
     expect(await verifyProblems(path, key)).toEqual([expect.stringMatching(/^E_TAMPERED: j version 1 was altered/)]);
   });
 
-  it('a value other than 0 or 1 (2, -1, 1.5, text) is a damaged row, never read as either flag', async () => {
-    for (const value of [2, -1, 1.5, 'yes']) {
-      const { path, key } = await made();
-      setJson(path, 'b', 1, value);
+  it('a value other than 0 or 1 (2, -1, 1.5, text or NULL) is a damaged row, never read as either flag', async () => {
+    // 1.5 only in SQLite: PostgreSQL's integer column rounds it to 2. Of the wrong kind: text in SQLite, NULL in PostgreSQL.
+    for (const value of ['2', '-1', ...(driver.name === 'sqlite' ? ['1.5'] : []), 'wrong kind']) {
+      const { path, key } = await made(driver);
+      await setJson(driver, path, 'b', 1, value);
       await withStore(path, key, async (store) => {
         await expect(store.get('b')).rejects.toMatchObject({ code: 'E_TAMPERED', message: expect.stringMatching(/secret b is damaged: current version json is not 0 or 1/) });
         await expect(store.get('b', { version: 1 })).rejects.toMatchObject({ code: 'E_TAMPERED', message: expect.stringMatching(/b version 1 is damaged: json is not 0 or 1/) });

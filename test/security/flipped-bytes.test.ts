@@ -3,42 +3,41 @@
  * small blob (format byte, key id, nonce, body, tag), with every store read
  * path (get latest, get by version, rollback). Each must fail with
  * E_TAMPERED (E_UNSUPPORTED_FORMAT for the format byte), never give a value;
- * a truncated or extended blob too.
+ * a truncated or extended blob too. On each driver (the row in a SQLite
+ * file, in a PostgreSQL database: test/helpers/drivers.ts).
  */
-import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeyFile, initStore, isStoreError, keyFile, type SecretVersion, type Store, type WriteResult } from '../../src/index.js';
+import { DRIVERS, type Place, type RawDb } from '../helpers/drivers.js';
+import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
 
-const base = mkdtempSync(join(tmpdir(), 'strongbox-sec-flip-'));
-afterAll(() => rmSync(base, { recursive: true, force: true }));
-
-describe('one changed byte anywhere in a ciphertext', () => {
+describe.each(DRIVERS)('one changed byte anywhere in a ciphertext on $name', (driver) => {
+  let place: Place;
   let store: Store;
-  let db: Database.Database;
+  let db: RawDb;
   let original: Buffer;
   const value = `flip-${randomBytes(6).toString('hex')}`;
 
   beforeAll(async () => {
-    const dir = mkdtempSync(join(base, 's-'));
-    const kf = join(dir, 'master.key');
+    const kf = join(tempDir(), 'master.key');
     createKeyFile(kf);
-    const path = join(dir, 'store.db');
-    store = await initStore(path, keyFile(kf));
+    place = await driver.place();
+    store = await initStore(place.locator, keyFile(kf));
     await store.put('target', value);
-    db = new Database(path, { fileMustExist: true });
-    original = db.prepare("SELECT ciphertext FROM versions WHERE version = 1").pluck().get() as Buffer;
+    db = await driver.raw(place.locator);
+    original = await db.value<Buffer>('SELECT ciphertext FROM versions WHERE version = 1');
   });
   afterAll(async () => {
-    db?.close();
+    await db?.close();
     await store?.close();
+    await place?.remove();
+    cleanupTempDirs();
   });
 
-  function write(blob: Buffer): void {
-    expect(db.prepare('UPDATE versions SET ciphertext = ? WHERE version = 1').run(blob).changes).toBe(1);
+  async function write(blob: Buffer): Promise<void> {
+    expect(await db.run('UPDATE versions SET ciphertext = ? WHERE version = 1', blob)).toBe(1);
   }
 
   async function outcomes(): Promise<string[]> {
@@ -70,13 +69,13 @@ describe('one changed byte anywhere in a ciphertext', () => {
       for (const mask of [0x01, 0x80, 0xff]) {
         const blob = Buffer.from(original);
         blob[i]! ^= mask;
-        write(blob);
+        await write(blob);
         const want = i === 0 ? 'E_UNSUPPORTED_FORMAT' : 'E_TAMPERED';
         const got = await outcomes();
         if (got.some((g) => g !== want)) failures.push(`byte ${i} ^ 0x${mask.toString(16)}: ${got.join(', ')}`);
       }
     }
-    write(original);
+    await write(original);
     expect(failures).toEqual([]);
     expect((await store.history('target')).length).toBe(1); // no rollback wrote anything
     expect((await store.get('target')).value.text()).toBe(value);
@@ -93,21 +92,21 @@ describe('one changed byte anywhere in a ciphertext', () => {
     ];
     const failures: string[] = [];
     for (const [i, blob] of variants.entries()) {
-      write(blob);
+      await write(blob);
       const got = await outcomes();
       if (got.some((g) => g !== 'E_TAMPERED')) failures.push(`variant ${i} (${blob.length} bytes): ${got.join(', ')}`);
     }
-    write(original);
+    await write(original);
     expect(failures).toEqual([]);
     expect((await store.get('target')).value.text()).toBe(value);
   });
 
   it('a live version whose ciphertext was set to NULL is E_TAMPERED (not a TypeError)', async () => {
-    expect(db.prepare('UPDATE versions SET ciphertext = NULL WHERE version = 1').run().changes).toBe(1);
+    expect(await db.run('UPDATE versions SET ciphertext = NULL WHERE version = 1')).toBe(1);
     try {
       expect(await outcomes()).toEqual(['E_TAMPERED', 'E_TAMPERED', 'E_TAMPERED']);
     } finally {
-      write(original);
+      await write(original);
     }
     expect((await store.get('target')).value.text()).toBe(value);
   });

@@ -1,37 +1,17 @@
 /**
- * Attack: someone who can write the store file but lacks the master key
- * edits rows with SQL — each edit the integrity issue found, and replays of
- * older authentic rows, deletions and rows mixed in from another store.
- * Every read that uses an edited row fails with E_TAMPERED (never the wrong
- * value), and `verify` reports every such edit, replay and deletion.
+ * Attack: someone who can write the store (the SQLite file, or the
+ * PostgreSQL database: the same test on each driver, test/helpers/drivers.ts)
+ * but lacks the master key edits rows with SQL — each edit the integrity
+ * issue found, and replays of older authentic rows, deletions and rows mixed
+ * in from another store. Every read that uses an edited row fails with
+ * E_TAMPERED (never the wrong value), and `verify` reports every such edit,
+ * replay and deletion. A value of the wrong kind is text in a SQLite
+ * column, NULL in a PostgreSQL one (whose NOT NULL its owner may drop; its
+ * type holds): RawDb.wrongKind.
  */
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { initStore, openStore, rawKey, type Store } from '../../src/index.js';
-import { freshStore } from '../helpers/store.js';
-import { tempDir } from '../helpers/tmp.js';
-
-function sql<T = void>(path: string, fn: (db: Database.Database) => T): T {
-  const db = new Database(path, { fileMustExist: true });
-  db.pragma('foreign_keys = OFF'); // an attacker's connection enforces nothing
-  try {
-    return fn(db);
-  } finally {
-    db.close();
-  }
-}
-
-/** t/1 with versions 1..3 ('one', 'two', 'three'), u/1 with one version, closed. */
-async function made(): Promise<{ path: string; key: Uint8Array; dir: string }> {
-  const { store, path, key, dir } = await freshStore();
-  await store.put('t/1', 'one');
-  await store.put('t/1', 'two');
-  await store.put('t/1', 'three');
-  await store.put('u/1', 'other');
-  await store.close();
-  return { path, key, dir };
-}
+import { DRIVERS, freshStoreOn, withRaw, type RawDb } from '../helpers/drivers.js';
 
 async function opened(path: string, key: Uint8Array): Promise<Store> {
   return openStore(path, rawKey(key));
@@ -47,246 +27,269 @@ async function verifyProblems(path: string, key: Uint8Array): Promise<string[]> 
   }
 }
 
-const secretId = (db: Database.Database, name: string) => db.prepare('SELECT id FROM secrets WHERE name = ?').pluck().get(name) as number;
+const secretId = (db: RawDb, name: string) => db.value<number>('SELECT id FROM secrets WHERE name = ?', name);
 
-describe('a read authenticates what was asked for', () => {
-  it('a version row renumbered to another secret (the b-tree left out of order) is E_TAMPERED, never another value', async () => {
-    const { path, key } = await made();
-    sql(path, (db) => db.prepare('UPDATE versions SET secret_id = 9 WHERE secret_id = ? AND version = 2').run(secretId(db, 't/1')));
-    const store = await opened(path, key);
-    try {
-      for (const get of [() => store.get('t/1'), () => store.get('t/1', { version: 2 }), () => store.get('t/1', { version: 3 })]) {
-        const outcome = await get().then((s) => `value ${s.value.text()} v${s.version}`, (e: { code?: string }) => e.code);
-        expect(['E_TAMPERED', 'value three v3', 'E_NOT_FOUND']).toContain(outcome);
-        expect(outcome).not.toMatch(/value (one|two)/);
-      }
-      await expect(store.get('t/1', { version: 2 })).rejects.toMatchObject({ code: expect.stringMatching(/E_TAMPERED|E_NOT_FOUND/) });
-    } finally {
-      await store.close();
-    }
-    expect((await verifyProblems(path, key)).join('\n')).toMatch(/E_TAMPERED/);
-  });
+describe.each(DRIVERS)('row edits on $name', (driver) => {
+  /** Edit the store at `path` with SQL on a connection that enforces no foreign key. */
+  const sql = <T = void>(path: string, fn: (db: RawDb) => Promise<T>): Promise<T> => withRaw(driver, path, fn);
 
-  it('a version row renumbered within its secret (v2 → v4, current moved to 4) fails to open: the value is bound to its version', async () => {
-    const { path, key } = await made();
-    sql(path, (db) => db.prepare('UPDATE versions SET version = 4 WHERE secret_id = ? AND version = 2').run(secretId(db, 't/1')));
-    const store = await opened(path, key);
-    try {
-      await expect(store.get('t/1', { version: 4 })).rejects.toMatchObject({ code: 'E_TAMPERED' });
-      expect((await store.get('t/1')).value.text()).toBe('three');
-    } finally {
-      await store.close();
-    }
-  });
-});
+  /** A new store on this driver; `path` is its path or URL. */
+  async function freshStore() {
+    const f = await freshStoreOn(driver);
+    return { ...f, path: f.locator };
+  }
 
-describe('row state is authenticated', () => {
-  it('current_version moved back: get is E_TAMPERED, verify says so', async () => {
-    const { path, key } = await made();
-    sql(path, (db) => db.prepare("UPDATE secrets SET current_version = 1 WHERE name = 't/1'").run());
-    const store = await opened(path, key);
-    try {
-      await expect(store.get('t/1')).rejects.toMatchObject({ code: 'E_TAMPERED', message: expect.stringContaining('secret t/1') });
-      await expect(store.list()).rejects.toMatchObject({ code: 'E_TAMPERED' });
-      await expect(store.put('t/1', 'four')).rejects.toMatchObject({ code: 'E_TAMPERED' });
-      expect((await store.get('u/1')).value.text()).toBe('other'); // the untouched secret still reads
-    } finally {
-      await store.close();
-    }
-    expect(await verifyProblems(path, key)).toEqual(expect.arrayContaining([expect.stringMatching(/E_TAMPERED: secret t\/1 was altered/)]));
-  });
-
-  it('deleted_at cleared: a deleted secret does not read again', async () => {
+  /** t/1 with versions 1..3 ('one', 'two', 'three'), u/1 with one version, closed. */
+  async function made(): Promise<{ path: string; key: Uint8Array }> {
     const { store, path, key } = await freshStore();
-    await store.put('gone', 'secret-value');
-    await store.delete('gone');
+    await store.put('t/1', 'one');
+    await store.put('t/1', 'two');
+    await store.put('t/1', 'three');
+    await store.put('u/1', 'other');
     await store.close();
-    sql(path, (db) => db.prepare('UPDATE versions SET deleted_at = NULL').run());
-    const again = await opened(path, key);
-    try {
-      await expect(again.get('gone')).rejects.toMatchObject({ code: 'E_TAMPERED' });
-      await expect(again.history('gone')).rejects.toMatchObject({ code: 'E_TAMPERED' });
-    } finally {
-      await again.close();
-    }
-  });
+    return { path, key };
+  }
 
-  it('deleted_at set: a live secret does not vanish quietly', async () => {
-    const { path, key } = await made();
-    sql(path, (db) => db.prepare('UPDATE versions SET deleted_at = 1 WHERE secret_id = ? AND version = 3').run(secretId(db, 't/1')));
-    const store = await opened(path, key);
-    try {
-      await expect(store.get('t/1')).rejects.toMatchObject({ code: 'E_TAMPERED' });
-    } finally {
-      await store.close();
-    }
-  });
-
-  it('config audit.reads set to false, max_value_bytes raised: the store does not open', async () => {
-    for (const edit of ["UPDATE meta SET value = 'false' WHERE key = 'config.audit.reads'", "UPDATE meta SET value = '67108864' WHERE key = 'max_value_bytes'"]) {
+  describe('a read authenticates what was asked for', () => {
+    it('a version row renumbered to another secret (the b-tree left out of order) is E_TAMPERED, never another value', async () => {
       const { path, key } = await made();
-      sql(path, (db) => db.prepare(edit).run());
-      await expect(opened(path, key)).rejects.toMatchObject({ code: 'E_TAMPERED', message: expect.stringMatching(/header entry/) });
-    }
-  });
-
-  it('a data key promoted to primary, or its row edited, fails at open', async () => {
-    const { store, path, key } = await freshStore();
-    await store.put('a', 'v');
-    await store.rotateKeys({ rewrap: false });
-    await store.close();
-    sql(path, (db) => db.exec("UPDATE data_keys SET status = 'retired' WHERE status = 'primary'; UPDATE data_keys SET status = 'primary' WHERE version = 1;"));
-    await expect(opened(path, key)).rejects.toMatchObject({ code: 'E_TAMPERED', message: expect.stringMatching(/data key/) });
-  });
-
-  it('a malformed custom column or a text timestamp is E_TAMPERED naming the secret, not a TypeError', async () => {
-    for (const edit of ["UPDATE secrets SET custom = '{not json'", "UPDATE secrets SET updated_at = 'soon'", 'UPDATE versions SET created_at = NULL']) {
-      const { path, key } = await made();
-      sql(path, (db) => {
-        try {
-          db.prepare(edit).run();
-        } catch {
-          db.pragma('ignore_check_constraints = ON');
-          db.prepare(edit.replace('NULL', "'x'")).run(); // NOT NULL column: a text value instead
-        }
-      });
+      await sql(path, async (db) => db.run('UPDATE versions SET secret_id = 9 WHERE secret_id = ? AND version = 2', await secretId(db, 't/1')));
       const store = await opened(path, key);
       try {
-        await expect(store.get('t/1')).rejects.toMatchObject({ code: 'E_TAMPERED', message: expect.stringMatching(/t\/1/) });
+        for (const get of [() => store.get('t/1'), () => store.get('t/1', { version: 2 }), () => store.get('t/1', { version: 3 })]) {
+          const outcome = await get().then((s) => `value ${s.value.text()} v${s.version}`, (e: { code?: string }) => e.code);
+          expect(['E_TAMPERED', 'value three v3', 'E_NOT_FOUND']).toContain(outcome);
+          expect(outcome).not.toMatch(/value (one|two)/);
+        }
+        await expect(store.get('t/1', { version: 2 })).rejects.toMatchObject({ code: expect.stringMatching(/E_TAMPERED|E_NOT_FOUND/) });
       } finally {
         await store.close();
       }
-      expect((await verifyProblems(path, key)).every((p) => p.startsWith('E_TAMPERED'))).toBe(true);
-    }
-  });
-});
-
-describe('the state as a whole', () => {
-  it('an older authentic secret row put back (current 3 → the row of current 2) is found by verify', async () => {
-    const { store, path, key } = await freshStore();
-    await store.put('t/1', 'one');
-    await store.put('t/1', 'two');
-    await store.close();
-    const old = sql(path, (db) => db.prepare("SELECT * FROM secrets WHERE name = 't/1'").get() as Record<string, unknown>);
-    const again = await opened(path, key);
-    await again.put('t/1', 'three');
-    await again.close();
-    expect(await verifyProblems(path, key)).toEqual([]);
-    sql(path, (db) => db.prepare('UPDATE secrets SET current_version = ?, updated_at = ?, mac = ? WHERE id = ?').run(old.current_version, old.updated_at, old.mac, old.id));
-    // The row is authentic, so a get trusts it: exactly what the digest is for.
-    const replayed = await opened(path, key);
-    expect((await replayed.get('t/1')).version).toBe(2);
-    await replayed.close();
-    expect(await verifyProblems(path, key)).toEqual([expect.stringMatching(/E_TAMPERED: the rows do not add up/)]);
-  });
-
-  it('an older authentic version row put back (deleted → live): the current one fails its read, an older one is found by verify', async () => {
-    const { store, path, key } = await freshStore();
-    await store.put('t/1', 'one');
-    await store.put('t/1', 'two');
-    await store.close();
-    const rows = sql(path, (db) => db.prepare('SELECT * FROM versions ORDER BY version').all() as Record<string, unknown>[]);
-    const again = await opened(path, key);
-    await again.delete('t/1', { versions: [1, 2] });
-    await again.close();
-    const putBack = (v: Record<string, unknown>) => sql(path, (db) => db.prepare('UPDATE versions SET deleted_at = ?, mac = ? WHERE version = ?').run(v.deleted_at, v.mac, v.version));
-    putBack(rows[0]!); // version 1: not the current one, an authentic row; only the sum tells
-    let s = await opened(path, key);
-    expect((await s.get('t/1', { version: 1 })).value.text()).toBe('one');
-    await s.close();
-    expect(await verifyProblems(path, key)).toEqual([expect.stringMatching(/the rows do not add up/)]);
-    putBack(rows[1]!); // version 2, the current one: the secret's MAC covers its state
-    s = await opened(path, key);
-    await expect(s.get('t/1')).rejects.toMatchObject({ code: 'E_TAMPERED' });
-    await s.close();
-    expect(await verifyProblems(path, key)).toEqual([expect.stringMatching(/secret t\/1 was altered/), expect.stringMatching(/the rows do not add up/)]);
-  });
-
-  it('a row removed (a version, a whole secret, a header entry) is found by verify', async () => {
-    const edits: ((db: Database.Database) => unknown)[] = [
-      (db) => db.prepare('DELETE FROM versions WHERE secret_id = ? AND version = 1').run(secretId(db, 't/1')),
-      (db) => db.exec(`DELETE FROM versions WHERE secret_id = ${secretId(db, 'u/1')}; DELETE FROM secrets WHERE name = 'u/1';`),
-      (db) => db.prepare("DELETE FROM meta WHERE key = 'default_max_versions'").run(),
-    ];
-    for (const edit of edits) {
-      const { path, key } = await made();
-      sql(path, edit);
-      expect(await verifyProblems(path, key)).toEqual(expect.arrayContaining([expect.stringMatching(/E_TAMPERED: the rows do not add up/)]));
-    }
-  });
-
-  it('rows of another store (same master key) mixed in are refused', async () => {
-    const a = await made();
-    const dir = tempDir();
-    const other = join(dir, 'other.db');
-    const b = await initStore(other, rawKey(a.key));
-    await b.put('t/1', 'from-b');
-    await b.close();
-    const row = sql(other, (db) => db.prepare("SELECT * FROM secrets WHERE name = 't/1'").get() as Record<string, unknown>);
-    const v = sql(other, (db) => db.prepare('SELECT * FROM versions WHERE secret_id = ?').get(row.id) as Record<string, unknown>);
-    sql(a.path, (db) => {
-      db.prepare('UPDATE secrets SET current_version = ?, mac = ? WHERE name = ?').run(row.current_version, row.mac, 't/1');
-      db.prepare('UPDATE versions SET ciphertext = ?, key_id = ?, mac = ? WHERE secret_id = ? AND version = 1').run(v.ciphertext, v.key_id, v.mac, secretId(db, 't/1'));
+      expect((await verifyProblems(path, key)).join('\n')).toMatch(/E_TAMPERED/);
     });
-    const store = await opened(a.path, a.key);
-    try {
-      await expect(store.get('t/1')).rejects.toMatchObject({ code: 'E_TAMPERED' });
-      await expect(store.get('t/1', { version: 1 })).rejects.toMatchObject({ code: 'E_TAMPERED' });
-    } finally {
-      await store.close();
-    }
-  });
 
-  it('the state row removed or edited: the store does not open', async () => {
-    for (const edit of ['DELETE FROM state', 'UPDATE state SET audit_seq = audit_seq - 1', 'UPDATE state SET digest = zeroblob(2048)']) {
+    it('a version row renumbered within its secret (v2 → v4, current moved to 4) fails to open: the value is bound to its version', async () => {
       const { path, key } = await made();
-      sql(path, (db) => db.prepare(edit).run());
-      await expect(opened(path, key)).rejects.toMatchObject({ code: 'E_TAMPERED', message: expect.stringMatching(/state record/) });
-    }
+      await sql(path, async (db) => db.run('UPDATE versions SET version = 4 WHERE secret_id = ? AND version = 2', await secretId(db, 't/1')));
+      const store = await opened(path, key);
+      try {
+        await expect(store.get('t/1', { version: 4 })).rejects.toMatchObject({ code: 'E_TAMPERED' });
+        expect((await store.get('t/1')).value.text()).toBe('three');
+      } finally {
+        await store.close();
+      }
+    });
   });
 
-  it('the integrity key removed, or the master-key check swapped for an older generation: the store does not open', async () => {
-    const { path, key } = await made();
-    sql(path, (db) => db.prepare("DELETE FROM meta WHERE key = 'integrity_key'").run());
-    await expect(opened(path, key)).rejects.toMatchObject({ code: 'E_TAMPERED', message: expect.stringMatching(/integrity key is missing/) });
-  });
-});
+  describe('row state is authenticated', () => {
+    it('current_version moved back: get is E_TAMPERED, verify says so', async () => {
+      const { path, key } = await made();
+      await sql(path, (db) => db.run("UPDATE secrets SET current_version = 1 WHERE name = 't/1'"));
+      const store = await opened(path, key);
+      try {
+        await expect(store.get('t/1')).rejects.toMatchObject({ code: 'E_TAMPERED', message: expect.stringContaining('secret t/1') });
+        await expect(store.list()).rejects.toMatchObject({ code: 'E_TAMPERED' });
+        await expect(store.put('t/1', 'four')).rejects.toMatchObject({ code: 'E_TAMPERED' });
+        expect((await store.get('u/1')).value.text()).toBe('other'); // the untouched secret still reads
+      } finally {
+        await store.close();
+      }
+      expect(await verifyProblems(path, key)).toEqual(expect.arrayContaining([expect.stringMatching(/E_TAMPERED: secret t\/1 was altered/)]));
+    });
 
-describe('the audit log cannot be cut without a trace', () => {
-  it('the last entries deleted: the next audited command refuses to chain on, and verify reports the cut', async () => {
-    const { path, key } = await made();
-    sql(path, (db) => db.prepare('DELETE FROM audit WHERE seq > 3').run());
-    const store = await opened(path, key);
-    try {
-      await expect(store.put('t/1', 'four')).rejects.toMatchObject({ code: 'E_TAMPERED', message: expect.stringMatching(/audit log does not end/) });
-      await expect(store.get('t/1')).rejects.toMatchObject({ code: 'E_TAMPERED' }); // reads are audited: a read that cannot be logged fails
-      expect(await store.verifyAudit()).toMatchObject({ ok: false, firstProblem: { problem: expect.stringMatching(/authenticated end/) } });
-    } finally {
+    it('deleted_at cleared: a deleted secret does not read again', async () => {
+      const { store, path, key } = await freshStore();
+      await store.put('gone', 'secret-value');
+      await store.delete('gone');
       await store.close();
-    }
-    expect((await verifyProblems(path, key)).join('\n')).toMatch(/audit log ends at entry 3, but its authenticated end is entry/);
+      await sql(path, (db) => db.run('UPDATE versions SET deleted_at = NULL'));
+      const again = await opened(path, key);
+      try {
+        await expect(again.get('gone')).rejects.toMatchObject({ code: 'E_TAMPERED' });
+        await expect(again.history('gone')).rejects.toMatchObject({ code: 'E_TAMPERED' });
+      } finally {
+        await again.close();
+      }
+    });
+
+    it('deleted_at set: a live secret does not vanish quietly', async () => {
+      const { path, key } = await made();
+      await sql(path, async (db) => db.run('UPDATE versions SET deleted_at = 1 WHERE secret_id = ? AND version = 3', await secretId(db, 't/1')));
+      const store = await opened(path, key);
+      try {
+        await expect(store.get('t/1')).rejects.toMatchObject({ code: 'E_TAMPERED' });
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('config audit.reads set to false, max_value_bytes raised: the store does not open', async () => {
+      for (const edit of ["UPDATE meta SET value = 'false' WHERE key = 'config.audit.reads'", "UPDATE meta SET value = '67108864' WHERE key = 'max_value_bytes'"]) {
+        const { path, key } = await made();
+        await sql(path, (db) => db.run(edit));
+        await expect(opened(path, key)).rejects.toMatchObject({ code: 'E_TAMPERED', message: expect.stringMatching(/header entry/) });
+      }
+    });
+
+    it('a data key promoted to primary, or its row edited, fails at open', async () => {
+      const { store, path, key } = await freshStore();
+      await store.put('a', 'v');
+      await store.rotateKeys({ rewrap: false });
+      await store.close();
+      await sql(path, (db) => db.exec("UPDATE data_keys SET status = 'retired' WHERE status = 'primary'; UPDATE data_keys SET status = 'primary' WHERE version = 1;"));
+      await expect(opened(path, key)).rejects.toMatchObject({ code: 'E_TAMPERED', message: expect.stringMatching(/data key/) });
+    });
+
+    it('a malformed custom column or a text timestamp is E_TAMPERED naming the secret, not a TypeError', async () => {
+      const edits: ((db: RawDb) => Promise<unknown>)[] = [
+        (db) => db.run("UPDATE secrets SET custom = '{not json'"),
+        async (db) => db.run(`UPDATE secrets SET updated_at = ${await db.wrongKind('secrets', 'updated_at')}`),
+        async (db) => db.run(`UPDATE versions SET created_at = ${await db.wrongKind('versions', 'created_at')}`),
+      ];
+      for (const edit of edits) {
+        const { path, key } = await made();
+        await sql(path, edit);
+        const store = await opened(path, key);
+        try {
+          await expect(store.get('t/1')).rejects.toMatchObject({ code: 'E_TAMPERED', message: expect.stringMatching(/t\/1/) });
+        } finally {
+          await store.close();
+        }
+        expect((await verifyProblems(path, key)).every((p) => p.startsWith('E_TAMPERED'))).toBe(true);
+      }
+    });
   });
 
-  it('every entry deleted (and the old head entry too): never "intact: 0 entries"', async () => {
-    const { path, key } = await made();
-    sql(path, (db) => db.exec("DELETE FROM audit; DELETE FROM meta WHERE key = 'audit_head';"));
-    const store = await opened(path, key);
-    try {
-      expect(await store.verifyAudit()).toMatchObject({ ok: false, entries: 0 });
-      await expect(store.put('x', 'y')).rejects.toMatchObject({ code: 'E_TAMPERED' });
-    } finally {
+  describe('the state as a whole', () => {
+    it('an older authentic secret row put back (current 3 → the row of current 2) is found by verify', async () => {
+      const { store, path, key } = await freshStore();
+      await store.put('t/1', 'one');
+      await store.put('t/1', 'two');
       await store.close();
-    }
+      const old = (await sql(path, (db) => db.get("SELECT * FROM secrets WHERE name = 't/1'")))!;
+      const again = await opened(path, key);
+      await again.put('t/1', 'three');
+      await again.close();
+      expect(await verifyProblems(path, key)).toEqual([]);
+      await sql(path, (db) => db.run('UPDATE secrets SET current_version = ?, updated_at = ?, mac = ? WHERE id = ?', old.current_version, old.updated_at, old.mac, old.id));
+      // The row is authentic, so a get trusts it: exactly what the digest is for.
+      const replayed = await opened(path, key);
+      expect((await replayed.get('t/1')).version).toBe(2);
+      await replayed.close();
+      expect(await verifyProblems(path, key)).toEqual([expect.stringMatching(/E_TAMPERED: the rows do not add up/)]);
+    });
+
+    it('an older authentic version row put back (deleted → live): the current one fails its read, an older one is found by verify', async () => {
+      const { store, path, key } = await freshStore();
+      await store.put('t/1', 'one');
+      await store.put('t/1', 'two');
+      await store.close();
+      const rows = await sql(path, (db) => db.all('SELECT * FROM versions ORDER BY version'));
+      const again = await opened(path, key);
+      await again.delete('t/1', { versions: [1, 2] });
+      await again.close();
+      const putBack = (v: Record<string, unknown>) => sql(path, (db) => db.run('UPDATE versions SET deleted_at = ?, mac = ? WHERE version = ?', v.deleted_at, v.mac, v.version));
+      await putBack(rows[0]!); // version 1: not the current one, an authentic row; only the sum tells
+      let s = await opened(path, key);
+      expect((await s.get('t/1', { version: 1 })).value.text()).toBe('one');
+      await s.close();
+      expect(await verifyProblems(path, key)).toEqual([expect.stringMatching(/the rows do not add up/)]);
+      await putBack(rows[1]!); // version 2, the current one: the secret's MAC covers its state
+      s = await opened(path, key);
+      await expect(s.get('t/1')).rejects.toMatchObject({ code: 'E_TAMPERED' });
+      await s.close();
+      expect(await verifyProblems(path, key)).toEqual([expect.stringMatching(/secret t\/1 was altered/), expect.stringMatching(/the rows do not add up/)]);
+    });
+
+    it('a row removed (a version, a whole secret, a header entry) is found by verify', async () => {
+      const edits: ((db: RawDb) => Promise<unknown>)[] = [
+        async (db) => db.run('DELETE FROM versions WHERE secret_id = ? AND version = 1', await secretId(db, 't/1')),
+        async (db) => db.exec(`DELETE FROM versions WHERE secret_id = ${await secretId(db, 'u/1')}; DELETE FROM secrets WHERE name = 'u/1';`),
+        (db) => db.run("DELETE FROM meta WHERE key = 'default_max_versions'"),
+      ];
+      for (const edit of edits) {
+        const { path, key } = await made();
+        await sql(path, edit);
+        expect(await verifyProblems(path, key)).toEqual(expect.arrayContaining([expect.stringMatching(/E_TAMPERED: the rows do not add up/)]));
+      }
+    });
+
+    it('rows of another store (same master key) mixed in are refused', async () => {
+      const a = await made();
+      const { locator: other } = await driver.place();
+      const b = await initStore(other, rawKey(a.key));
+      await b.put('t/1', 'from-b');
+      await b.close();
+      const row = (await sql(other, (db) => db.get("SELECT * FROM secrets WHERE name = 't/1'")))!;
+      const v = (await sql(other, (db) => db.get('SELECT * FROM versions WHERE secret_id = ?', row.id)))!;
+      await sql(a.path, async (db) => {
+        await db.run('UPDATE secrets SET current_version = ?, mac = ? WHERE name = ?', row.current_version, row.mac, 't/1');
+        await db.run('UPDATE versions SET ciphertext = ?, key_id = ?, mac = ? WHERE secret_id = ? AND version = 1', v.ciphertext, v.key_id, v.mac, await secretId(db, 't/1'));
+      });
+      const store = await opened(a.path, a.key);
+      try {
+        await expect(store.get('t/1')).rejects.toMatchObject({ code: 'E_TAMPERED' });
+        await expect(store.get('t/1', { version: 1 })).rejects.toMatchObject({ code: 'E_TAMPERED' });
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('the state row removed or edited: the store does not open', async () => {
+      const zeros = driver.name === 'sqlite' ? 'zeroblob(2048)' : "decode(repeat('00', 2048), 'hex')";
+      for (const edit of ['DELETE FROM state', 'UPDATE state SET audit_seq = audit_seq - 1', `UPDATE state SET digest = ${zeros}`]) {
+        const { path, key } = await made();
+        await sql(path, (db) => db.run(edit));
+        await expect(opened(path, key)).rejects.toMatchObject({ code: 'E_TAMPERED', message: expect.stringMatching(/state record/) });
+      }
+    });
+
+    it('the integrity key removed, or the master-key check swapped for an older generation: the store does not open', async () => {
+      const { path, key } = await made();
+      await sql(path, (db) => db.run("DELETE FROM meta WHERE key = 'integrity_key'"));
+      await expect(opened(path, key)).rejects.toMatchObject({ code: 'E_TAMPERED', message: expect.stringMatching(/integrity key is missing/) });
+    });
   });
 
-  it('a NULL or text audit field is a named problem, not a TypeError', async () => {
-    const { path, key } = await made();
-    sql(path, (db) => db.exec("UPDATE audit SET pid = 'x' WHERE seq = 2; UPDATE audit SET at = 'x' WHERE seq = 3;"));
-    const store = await opened(path, key);
-    try {
-      expect(await store.verifyAudit()).toMatchObject({ ok: false, firstProblem: { seq: 2, problem: expect.stringMatching(/damaged/) } });
-    } finally {
-      await store.close();
-    }
+  describe('the audit log cannot be cut without a trace', () => {
+    it('the last entries deleted: the next audited command refuses to chain on, and verify reports the cut', async () => {
+      const { path, key } = await made();
+      await sql(path, (db) => db.run('DELETE FROM audit WHERE seq > 3'));
+      const store = await opened(path, key);
+      try {
+        await expect(store.put('t/1', 'four')).rejects.toMatchObject({ code: 'E_TAMPERED', message: expect.stringMatching(/audit log does not end/) });
+        await expect(store.get('t/1')).rejects.toMatchObject({ code: 'E_TAMPERED' }); // reads are audited: a read that cannot be logged fails
+        expect(await store.verifyAudit()).toMatchObject({ ok: false, firstProblem: { problem: expect.stringMatching(/authenticated end/) } });
+      } finally {
+        await store.close();
+      }
+      expect((await verifyProblems(path, key)).join('\n')).toMatch(/audit log ends at entry 3, but its authenticated end is entry/);
+    });
+
+    it('every entry deleted (and the old head entry too): never "intact: 0 entries"', async () => {
+      const { path, key } = await made();
+      await sql(path, (db) => db.exec("DELETE FROM audit; DELETE FROM meta WHERE key = 'audit_head';"));
+      const store = await opened(path, key);
+      try {
+        expect(await store.verifyAudit()).toMatchObject({ ok: false, entries: 0 });
+        await expect(store.put('x', 'y')).rejects.toMatchObject({ code: 'E_TAMPERED' });
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('a NULL or text audit field is a named problem, not a TypeError', async () => {
+      const { path, key } = await made();
+      await sql(path, async (db) => {
+        await db.run(`UPDATE audit SET pid = ${await db.wrongKind('audit', 'pid')} WHERE seq = 2`);
+        await db.run(`UPDATE audit SET at = ${await db.wrongKind('audit', 'at')} WHERE seq = 3`);
+      });
+      const store = await opened(path, key);
+      try {
+        expect(await store.verifyAudit()).toMatchObject({ ok: false, firstProblem: { seq: 2, problem: expect.stringMatching(/damaged/) } });
+      } finally {
+        await store.close();
+      }
+    });
   });
 });

@@ -1,18 +1,20 @@
 /**
  * Bad input: each refused with its code, and the store unchanged afterwards
- * (a logical snapshot: list + metadata + history + every value, and the file
- * bytes where nothing should write).
+ * (a logical snapshot: list + metadata + history + every value, and where
+ * nothing should write, the footprint: the file's bytes, or every row and its
+ * row version in PostgreSQL). On each driver (test/helpers/drivers.ts); what
+ * is about files that are not stores, and paths, runs on SQLite files only.
  */
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { initStore, openStore, rawKey, StoreError, type InitOptions, type Store } from '../../src/index.js';
 import { SCHEMA_VERSION } from '../../src/storage/sqlite/schema.js';
 import { tempDir } from '../helpers/tmp.js';
 import { rejectionCode as code, rejectionError as errorOf } from '../helpers/errors.js';
-import { freshStore as fresh } from '../helpers/store.js';
+import { DRIVERS, freshStoreOn, withRaw, type StoreDriver } from '../helpers/drivers.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
@@ -35,15 +37,15 @@ async function snapshot(store: Store): Promise<unknown> {
   return { secrets, counts: [st.secrets, st.versions, st.liveVersions], keys: st.keys };
 }
 
-/** The bytes of the database and its WAL (what a write would change). */
-function fileBytes(path: string): string {
-  const wal = `${path}-wal`;
-  return hex(readFileSync(path)) + '|' + (existsSync(wal) ? hex(readFileSync(wal)) : '-');
+/** A new store on `driver`; `path` is its path or URL. */
+async function fresh(driver: StoreDriver, options: InitOptions = {}) {
+  const f = await freshStoreOn(driver, options);
+  return { ...f, path: f.locator };
 }
 
 /** A store with some history: live, deleted and destroyed versions, metadata. */
-async function seeded(options: InitOptions = {}) {
-  const f = await fresh(options);
+async function seeded(driver: StoreDriver, options: InitOptions = {}) {
+  const f = await fresh(driver, options);
   const { store } = f;
   await store.put('app/db', 'one');
   await store.put('app/db', 'two');
@@ -79,156 +81,200 @@ const BAD_NAMES: [string, unknown][] = [
   ['object', { name: 'a' }],
 ];
 
-describe('invalid names → E_INVALID_NAME, store unchanged', () => {
-  for (const [what, name] of BAD_NAMES) {
-    it(`refuses a name that is ${what} in every operation`, async () => {
-      const { store, path } = await seeded();
+describe.each(DRIVERS)('bad input on $name', (driver) => {
+  describe('invalid names → E_INVALID_NAME, store unchanged', () => {
+    for (const [what, name] of BAD_NAMES) {
+      it(`refuses a name that is ${what} in every operation`, async () => {
+        const { store, path } = await seeded(driver);
+        const before = await snapshot(store);
+        const bytes = await driver.footprint(path);
+        const n = name as string;
+        const calls: [string, () => Promise<unknown>][] = [
+          ['put', () => store.put(n, 'value')],
+          ['put cas 0', () => store.put(n, 'value', { cas: 0 })],
+          ['get', () => store.get(n)],
+          ['get version', () => store.get(n, { version: 1 })],
+          ['history', () => store.history(n)],
+          ['delete', () => store.delete(n)],
+          ['undelete', () => store.undelete(n)],
+          ['destroy', () => store.destroy(n, [1])],
+          ['purge', () => store.purge(n)],
+          ['rollback', () => store.rollback(n, 1)],
+          ['getMetadata', () => store.getMetadata(n)],
+          ['setMetadata', () => store.setMetadata(n, { maxVersions: 1 })],
+        ];
+        for (const [op, call] of calls) expect(await code(call()), op).toBe('E_INVALID_NAME');
+        expect(await driver.footprint(path)).toBe(bytes);
+        expect(await snapshot(store)).toEqual(before);
+      });
+    }
+
+    it('accepts names at the edges of the rules', async () => {
+      const { store } = await fresh(driver);
+      const ok = ['a', 'A-Z_0.9', 'a'.repeat(256), 'a/b/c', '.hidden', 'a/.b', 'a..b', '...', 'x/..y', '-', '_/_'];
+      for (const n of ok) {
+        await store.put(n, 'v');
+        expect((await store.get(n)).value.text()).toBe('v');
+      }
+      expect((await store.list()).length).toBe(ok.length);
+    });
+
+    it('the error quotes a short printable name but never a long or unprintable one', async () => {
+      const { store } = await fresh(driver);
+      expect((await errorOf(store.put('a b', 'v'))).message).not.toContain('a b'); // not printable ASCII (space)
+      expect((await errorOf(store.put('a//b', 'v'))).message).toContain('"a//b"');
+      const long = `CANARY${'x'.repeat(300)}`;
+      expect((await errorOf(store.put(long, 'v'))).message).not.toContain('CANARY');
+    });
+  });
+
+  describe('bad values', () => {
+    it('a value over maxValueBytes is E_VALUE_TOO_LARGE and writes nothing', async () => {
+      const { store, path } = await seeded(driver, { maxValueBytes: 1024 });
       const before = await snapshot(store);
-      const bytes = fileBytes(path);
-      const n = name as string;
-      const calls: [string, () => Promise<unknown>][] = [
-        ['put', () => store.put(n, 'value')],
-        ['put cas 0', () => store.put(n, 'value', { cas: 0 })],
-        ['get', () => store.get(n)],
-        ['get version', () => store.get(n, { version: 1 })],
-        ['history', () => store.history(n)],
-        ['delete', () => store.delete(n)],
-        ['undelete', () => store.undelete(n)],
-        ['destroy', () => store.destroy(n, [1])],
-        ['purge', () => store.purge(n)],
-        ['rollback', () => store.rollback(n, 1)],
-        ['getMetadata', () => store.getMetadata(n)],
-        ['setMetadata', () => store.setMetadata(n, { maxVersions: 1 })],
-      ];
-      for (const [op, call] of calls) expect(await code(call()), op).toBe('E_INVALID_NAME');
-      expect(fileBytes(path)).toBe(bytes);
+      const bytes = await driver.footprint(path);
+      expect(await code(store.put('app/db', new Uint8Array(1025)))).toBe('E_VALUE_TOO_LARGE');
+      expect(await code(store.put('new', new Uint8Array(1025)))).toBe('E_VALUE_TOO_LARGE');
+      expect(await code(store.put('new', 'x'.repeat(1025)))).toBe('E_VALUE_TOO_LARGE');
+      // 400 three-byte characters: 400 chars but 1,200 bytes.
+      expect(await code(store.put('new', '€'.repeat(400)))).toBe('E_VALUE_TOO_LARGE');
+      expect(await code(store.put('new', new Uint8Array(1025), { cas: 0, allowEmpty: true }))).toBe('E_VALUE_TOO_LARGE');
+      expect(await driver.footprint(path)).toBe(bytes);
+      expect(await snapshot(store)).toEqual(before);
+      await store.put('new', new Uint8Array(1024));
+    });
+
+    it('the default limit is 1 MiB: 1 MiB + 1 is E_VALUE_TOO_LARGE, 1 MiB is accepted', async () => {
+      const { store, path } = await seeded(driver);
+      expect((await store.status()).maxValueBytes).toBe(1024 * 1024);
+      const before = await snapshot(store);
+      const bytes = await driver.footprint(path);
+      expect(await code(store.put('big', new Uint8Array(1024 * 1024 + 1)))).toBe('E_VALUE_TOO_LARGE');
+      expect(await driver.footprint(path)).toBe(bytes);
+      expect(await snapshot(store)).toEqual(before);
+      const full = new Uint8Array(randomBytes(1024 * 1024));
+      await store.put('big', full);
+      expect(Buffer.from((await store.get('big')).value.expose()).equals(full)).toBe(true);
+    });
+
+    it('the error says the size, never the value', async () => {
+      const { store } = await fresh(driver, { maxValueBytes: 16 });
+      const e = await errorOf(store.put('a', 'CANARY-too-large-value'));
+      expect(e.code).toBe('E_VALUE_TOO_LARGE');
+      expect(e.message).toContain('22');
+      expect(e.message).not.toContain('CANARY');
+    });
+
+    it('an empty value is E_INVALID_VALUE and writes nothing; allowEmpty: true stores it', async () => {
+      const { store, path } = await seeded(driver);
+      const before = await snapshot(store);
+      const bytes = await driver.footprint(path);
+      expect(await code(store.put('empty', ''))).toBe('E_INVALID_VALUE');
+      expect(await code(store.put('empty', new Uint8Array(0)))).toBe('E_INVALID_VALUE');
+      expect(await code(store.put('app/db', '', { allowEmpty: false }))).toBe('E_INVALID_VALUE');
+      expect(await driver.footprint(path)).toBe(bytes);
+      expect(await snapshot(store)).toEqual(before);
+      const w = await store.put('empty', '', { allowEmpty: true });
+      expect(w.version).toBe(1);
+      const got = await store.get('empty');
+      expect(got.value.length).toBe(0);
+      expect(got.value.text()).toBe('');
+      expect((await store.put('app/db', new Uint8Array(0), { allowEmpty: true })).version).toBe(3);
+    });
+
+    it('a value that is neither bytes nor a string is E_INVALID_VALUE (a StoreError) and writes nothing', async () => {
+      const { store, path } = await seeded(driver);
+      const before = await snapshot(store);
+      const bytes = await driver.footprint(path);
+      for (const value of [42, null, undefined, [1, 2, 3], { a: 1 }]) {
+        expect(await code(store.put('odd', value as unknown as string)), JSON.stringify(value)).toBe('E_INVALID_VALUE');
+      }
+      expect(await driver.footprint(path)).toBe(bytes);
       expect(await snapshot(store)).toEqual(before);
     });
-  }
 
-  it('accepts names at the edges of the rules', async () => {
-    const { store } = await fresh();
-    const ok = ['a', 'A-Z_0.9', 'a'.repeat(256), 'a/b/c', '.hidden', 'a/.b', 'a..b', '...', 'x/..y', '-', '_/_'];
-    for (const n of ok) {
-      await store.put(n, 'v');
-      expect((await store.get(n)).value.text()).toBe('v');
-    }
-    expect((await store.list()).length).toBe(ok.length);
+    it('a CAS mismatch writes nothing', async () => {
+      const { store } = await seeded(driver);
+      const before = await snapshot(store);
+      expect(await code(store.put('app/db', 'x', { cas: 1 }))).toBe('E_CAS_MISMATCH');
+      expect(await code(store.put('brand-new', 'x', { cas: 3 }))).toBe('E_CAS_MISMATCH');
+      expect(await code(store.rollback('app/db', 1, { cas: 7 }))).toBe('E_CAS_MISMATCH');
+      expect(await snapshot(store)).toEqual(before);
+    });
+
+    it('bad versions, times and metadata are E_USAGE and change nothing', async () => {
+      const { store, path } = await seeded(driver);
+      const before = await snapshot(store);
+      const bytes = await driver.footprint(path);
+      expect(await code(store.get('app/db', { version: 0 }))).toBe('E_USAGE');
+      expect(await code(store.get('app/db', { version: '1' as unknown as number }))).toBe('E_USAGE');
+      expect(await code(store.get('app/db', { at: 'yesterday-ish' }))).toBe('E_USAGE');
+      expect(await code(store.delete('app/db', { versions: [0] }))).toBe('E_USAGE');
+      expect(await code(store.delete('app/db', { versions: 1 as unknown as number[] }))).toBe('E_USAGE');
+      expect(await code(store.destroy('app/db', []))).toBe('E_USAGE');
+      expect(await code(store.rollback('app/db', -1))).toBe('E_USAGE');
+      expect(await code(store.setMetadata('app/db', { maxVersions: -2 }))).toBe('E_USAGE');
+      expect(await code(store.setMetadata('app/db', { custom: { k: 1 as unknown as string } }))).toBe('E_USAGE');
+      expect(await code(store.put('app/db', 'v', { cas: -1 }))).toBe('E_USAGE');
+      expect(await driver.footprint(path)).toBe(bytes);
+      expect(await snapshot(store)).toEqual(before);
+    });
+
+    it('operations on missing versions are E_NOT_FOUND and change nothing (all or nothing)', async () => {
+      const { store } = await seeded(driver);
+      const before = await snapshot(store);
+      expect(await code(store.delete('app/db', { versions: [1, 2, 3] }))).toBe('E_NOT_FOUND');
+      expect(await code(store.undelete('gone', { versions: [1, 5] }))).toBe('E_NOT_FOUND');
+      expect(await code(store.destroy('app/db', [2, 3]))).toBe('E_NOT_FOUND');
+      expect(await code(store.rollback('app/db', 3))).toBe('E_NOT_FOUND');
+      expect(await snapshot(store)).toEqual(before);
+    });
   });
 
-  it('the error quotes a short printable name but never a long or unprintable one', async () => {
-    const { store } = await fresh();
-    expect((await errorOf(store.put('a b', 'v'))).message).not.toContain('a b'); // not printable ASCII (space)
-    expect((await errorOf(store.put('a//b', 'v'))).message).toContain('"a//b"');
-    const long = `CANARY${'x'.repeat(300)}`;
-    expect((await errorOf(store.put(long, 'v'))).message).not.toContain('CANARY');
+  describe('a store from a newer program → E_SCHEMA_TOO_NEW, nothing written', () => {
+    for (const raise of [1, 100]) {
+      it(`schema version raised to SCHEMA_VERSION + ${raise}`, async () => {
+        const { store, path, key } = await seeded(driver);
+        await store.close();
+        await withRaw(driver, path, (db) => db.dialect === 'sqlite'
+          ? db.exec(`PRAGMA user_version = ${SCHEMA_VERSION + raise}`)
+          : db.exec(`UPDATE schema_version SET version = ${SCHEMA_VERSION + raise}`));
+        const bytes = await driver.footprint(path);
+        const e = await errorOf(openStore(path, rawKey(key)));
+        expect(e.code).toBe('E_SCHEMA_TOO_NEW');
+        expect(e.message).toContain(String(SCHEMA_VERSION + raise));
+        expect(await driver.footprint(path)).toBe(bytes);
+        // Even a wrong key gets the schema error first: nothing about keys is read.
+        expect(await code(openStore(path, rawKey(new Uint8Array(32))))).toBe('E_SCHEMA_TOO_NEW');
+        expect(await driver.footprint(path)).toBe(bytes);
+      });
+    }
+  });
+
+  describe('init where a store is, open where none is', () => {
+    it('init on an existing store is E_STORE_EXISTS and leaves it as it was', async () => {
+      const { store, path, key } = await seeded(driver);
+      const before = await snapshot(store);
+      await store.close();
+      const bytes = await driver.footprint(path);
+      expect(await code(initStore(path, rawKey(new Uint8Array(randomBytes(32)))))).toBe('E_STORE_EXISTS');
+      expect(await driver.footprint(path)).toBe(bytes);
+      const again = await openStore(path, rawKey(key));
+      onTestFinished(() => again.close());
+      expect(await snapshot(again)).toEqual(before);
+    });
+
+    it('open where no store is, is E_NO_STORE and makes nothing: a store can still be made there', async () => {
+      const { locator } = await driver.place();
+      expect(await code(openStore(locator, rawKey(new Uint8Array(32))))).toBe('E_NO_STORE');
+      const store = await initStore(locator, rawKey(new Uint8Array(32)));
+      onTestFinished(() => store.close());
+      expect(await store.list()).toEqual([]);
+    });
   });
 });
 
-describe('bad values', () => {
-  it('a value over maxValueBytes is E_VALUE_TOO_LARGE and writes nothing', async () => {
-    const { store, path } = await seeded({ maxValueBytes: 1024 });
-    const before = await snapshot(store);
-    const bytes = fileBytes(path);
-    expect(await code(store.put('app/db', new Uint8Array(1025)))).toBe('E_VALUE_TOO_LARGE');
-    expect(await code(store.put('new', new Uint8Array(1025)))).toBe('E_VALUE_TOO_LARGE');
-    expect(await code(store.put('new', 'x'.repeat(1025)))).toBe('E_VALUE_TOO_LARGE');
-    // 400 three-byte characters: 400 chars but 1,200 bytes.
-    expect(await code(store.put('new', '€'.repeat(400)))).toBe('E_VALUE_TOO_LARGE');
-    expect(await code(store.put('new', new Uint8Array(1025), { cas: 0, allowEmpty: true }))).toBe('E_VALUE_TOO_LARGE');
-    expect(fileBytes(path)).toBe(bytes);
-    expect(await snapshot(store)).toEqual(before);
-    await store.put('new', new Uint8Array(1024));
-  });
-
-  it('the default limit is 1 MiB: 1 MiB + 1 is E_VALUE_TOO_LARGE, 1 MiB is accepted', async () => {
-    const { store, path } = await seeded();
-    expect((await store.status()).maxValueBytes).toBe(1024 * 1024);
-    const before = await snapshot(store);
-    const bytes = fileBytes(path);
-    expect(await code(store.put('big', new Uint8Array(1024 * 1024 + 1)))).toBe('E_VALUE_TOO_LARGE');
-    expect(fileBytes(path)).toBe(bytes);
-    expect(await snapshot(store)).toEqual(before);
-    const full = new Uint8Array(randomBytes(1024 * 1024));
-    await store.put('big', full);
-    expect(Buffer.from((await store.get('big')).value.expose()).equals(full)).toBe(true);
-  });
-
-  it('the error says the size, never the value', async () => {
-    const { store } = await fresh({ maxValueBytes: 16 });
-    const e = await errorOf(store.put('a', 'CANARY-too-large-value'));
-    expect(e.code).toBe('E_VALUE_TOO_LARGE');
-    expect(e.message).toContain('22');
-    expect(e.message).not.toContain('CANARY');
-  });
-
-  it('an empty value is E_INVALID_VALUE and writes nothing; allowEmpty: true stores it', async () => {
-    const { store, path } = await seeded();
-    const before = await snapshot(store);
-    const bytes = fileBytes(path);
-    expect(await code(store.put('empty', ''))).toBe('E_INVALID_VALUE');
-    expect(await code(store.put('empty', new Uint8Array(0)))).toBe('E_INVALID_VALUE');
-    expect(await code(store.put('app/db', '', { allowEmpty: false }))).toBe('E_INVALID_VALUE');
-    expect(fileBytes(path)).toBe(bytes);
-    expect(await snapshot(store)).toEqual(before);
-    const w = await store.put('empty', '', { allowEmpty: true });
-    expect(w.version).toBe(1);
-    const got = await store.get('empty');
-    expect(got.value.length).toBe(0);
-    expect(got.value.text()).toBe('');
-    expect((await store.put('app/db', new Uint8Array(0), { allowEmpty: true })).version).toBe(3);
-  });
-
-  it('a value that is neither bytes nor a string is E_INVALID_VALUE (a StoreError) and writes nothing', async () => {
-    const { store, path } = await seeded();
-    const before = await snapshot(store);
-    const bytes = fileBytes(path);
-    for (const value of [42, null, undefined, [1, 2, 3], { a: 1 }]) {
-      expect(await code(store.put('odd', value as unknown as string)), JSON.stringify(value)).toBe('E_INVALID_VALUE');
-    }
-    expect(fileBytes(path)).toBe(bytes);
-    expect(await snapshot(store)).toEqual(before);
-  });
-
-  it('a CAS mismatch writes nothing', async () => {
-    const { store } = await seeded();
-    const before = await snapshot(store);
-    expect(await code(store.put('app/db', 'x', { cas: 1 }))).toBe('E_CAS_MISMATCH');
-    expect(await code(store.put('brand-new', 'x', { cas: 3 }))).toBe('E_CAS_MISMATCH');
-    expect(await code(store.rollback('app/db', 1, { cas: 7 }))).toBe('E_CAS_MISMATCH');
-    expect(await snapshot(store)).toEqual(before);
-  });
-
-  it('bad versions, times and metadata are E_USAGE and change nothing', async () => {
-    const { store, path } = await seeded();
-    const before = await snapshot(store);
-    const bytes = fileBytes(path);
-    expect(await code(store.get('app/db', { version: 0 }))).toBe('E_USAGE');
-    expect(await code(store.get('app/db', { version: '1' as unknown as number }))).toBe('E_USAGE');
-    expect(await code(store.get('app/db', { at: 'yesterday-ish' }))).toBe('E_USAGE');
-    expect(await code(store.delete('app/db', { versions: [0] }))).toBe('E_USAGE');
-    expect(await code(store.delete('app/db', { versions: 1 as unknown as number[] }))).toBe('E_USAGE');
-    expect(await code(store.destroy('app/db', []))).toBe('E_USAGE');
-    expect(await code(store.rollback('app/db', -1))).toBe('E_USAGE');
-    expect(await code(store.setMetadata('app/db', { maxVersions: -2 }))).toBe('E_USAGE');
-    expect(await code(store.setMetadata('app/db', { custom: { k: 1 as unknown as string } }))).toBe('E_USAGE');
-    expect(await code(store.put('app/db', 'v', { cas: -1 }))).toBe('E_USAGE');
-    expect(fileBytes(path)).toBe(bytes);
-    expect(await snapshot(store)).toEqual(before);
-  });
-
-  it('operations on missing versions are E_NOT_FOUND and change nothing (all or nothing)', async () => {
-    const { store } = await seeded();
-    const before = await snapshot(store);
-    expect(await code(store.delete('app/db', { versions: [1, 2, 3] }))).toBe('E_NOT_FOUND');
-    expect(await code(store.undelete('gone', { versions: [1, 5] }))).toBe('E_NOT_FOUND');
-    expect(await code(store.destroy('app/db', [2, 3]))).toBe('E_NOT_FOUND');
-    expect(await code(store.rollback('app/db', 3))).toBe('E_NOT_FOUND');
-    expect(await snapshot(store)).toEqual(before);
-  });
-});
-
-describe('files that are not stores → E_NOT_A_STORE, file bytes unchanged', () => {
+describe('files that are not stores (SQLite) → E_NOT_A_STORE, file bytes unchanged', () => {
   async function expectRefused(path: string, want = 'E_NOT_A_STORE') {
     const dir = readdirSync(join(path, '..')).sort();
     const bytes = readFileSync(path);
@@ -303,41 +349,7 @@ describe('files that are not stores → E_NOT_A_STORE, file bytes unchanged', ()
   });
 });
 
-describe('a store from a newer program → E_SCHEMA_TOO_NEW, file bytes unchanged', () => {
-  for (const raise of [1, 100]) {
-    it(`user_version raised to SCHEMA_VERSION + ${raise}`, async () => {
-      const { store, path, key } = await seeded();
-      await store.close();
-      const db = new Database(path);
-      db.pragma(`user_version = ${SCHEMA_VERSION + raise}`);
-      db.close();
-      const dir = readdirSync(join(path, '..')).sort();
-      const bytes = readFileSync(path);
-      const e = await errorOf(openStore(path, rawKey(key)));
-      expect(e.code).toBe('E_SCHEMA_TOO_NEW');
-      expect(e.message).toContain(String(SCHEMA_VERSION + raise));
-      expect(readFileSync(path).equals(bytes)).toBe(true);
-      expect(readdirSync(join(path, '..')).sort()).toEqual(dir);
-      // Even a wrong key gets the schema error first: nothing about keys is read.
-      expect(await code(openStore(path, rawKey(new Uint8Array(32))))).toBe('E_SCHEMA_TOO_NEW');
-      expect(readFileSync(path).equals(bytes)).toBe(true);
-    });
-  }
-});
-
-describe('paths', () => {
-  it('init on an existing store is E_STORE_EXISTS and leaves it as it was', async () => {
-    const { store, path, key } = await seeded();
-    const before = await snapshot(store);
-    await store.close();
-    const bytes = readFileSync(path);
-    expect(await code(initStore(path, rawKey(new Uint8Array(randomBytes(32)))))).toBe('E_STORE_EXISTS');
-    expect(readFileSync(path).equals(bytes)).toBe(true);
-    const again = await openStore(path, rawKey(key));
-    onTestFinished(() => again.close());
-    expect(await snapshot(again)).toEqual(before);
-  });
-
+describe('paths (SQLite files)', () => {
   it('init on any existing file (even empty) or directory is E_STORE_EXISTS, bytes unchanged', async () => {
     const dir = tempDir();
     const file = join(dir, 'notes.txt');
