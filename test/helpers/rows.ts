@@ -7,7 +7,11 @@
  * identity sequence).
  */
 import Database from 'better-sqlite3';
+import type pg from 'pg';
 import { asAdmin } from './postgres.js';
+
+/** How a superuser's connection to a database is had: the run's shared cluster's by default, or a test file's own (postgres-own-cluster.ts). */
+export type AdminRunner = <T>(fn: (client: pg.Client) => Promise<T>, database: string) => Promise<T>;
 
 export type Row = Record<string, string | number | null>;
 export interface StoreRows {
@@ -44,8 +48,8 @@ export function sqliteRows(path: string): StoreRows {
   }
 }
 
-export function postgresRows(database: string): Promise<StoreRows> {
-  return asAdmin(async (client) => {
+export function postgresRows(database: string, admin: AdminRunner = asAdmin): Promise<StoreRows> {
+  return admin(async (client) => {
     client.setTypeParser(20, (text: string) => Number(text)); // int8
     const tables: Record<string, Row[]> = {};
     for (const [t, order] of Object.entries(TABLES)) {
@@ -57,6 +61,6 @@ export function postgresRows(database: string): Promise<StoreRows> {
 }
 
 /** Whether the database has the store's schema (namespace) at all. */
-export function hasStoreSchema(database: string): Promise<boolean> {
-  return asAdmin(async (client) => ((await client.query("SELECT to_regnamespace('strongbox') IS NOT NULL AS present")).rows[0] as { present: boolean }).present, database);
+export function hasStoreSchema(database: string, admin: AdminRunner = asAdmin): Promise<boolean> {
+  return admin(async (client) => ((await client.query("SELECT to_regnamespace('strongbox') IS NOT NULL AS present")).rows[0] as { present: boolean }).present, database);
 }

@@ -8,19 +8,24 @@
 // the restart (a library store, `store serve`) works again without being
 // reopened: its pool makes new connections.
 //
+// `store migrate` into and out of PostgreSQL, SIGKILLed or with the server
+// restarted part-way: the source is only read, the target holds no rows,
+// or a copy marked unverified, or nothing at all (never a half-written
+// store file in place, never a success that was not verified), a failure
+// is E_LOCKED, and running the migrate again succeeds and verifies --deep.
+//
 // The restarts need a cluster of this file's own: the run's shared one
 // serves other test files meanwhile.
-//
-// Not here yet: SIGKILL and restarts during `store migrate` (being built
-// separately): see "FOLLOW-UP (migrate)" at the end of this file.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { initStore, keyFile, openStore } from '../../src/index.js';
 import { StoreError } from '../../src/errors.js';
 import { APPLICATION_ID } from '../../src/storage/postgres/schema.js';
 import { cleanEnv, cli, CLI } from '../cli/run-cli.js';
 import { ownCluster, type OwnCluster } from '../helpers/postgres-own-cluster.js';
+import { postgresRows, sqliteRows, TABLES, type AdminRunner, type StoreRows } from '../helpers/rows.js';
 import { tempDir } from '../helpers/tmp.js';
 import { startServe, type ServeChild } from '../serve/serve-child.js';
 import { sleep, start, startInteractive, type Proc } from './rotation-helpers.js';
@@ -313,8 +318,192 @@ describe('PostgreSQL restarted, clients SIGKILLed', () => {
   }, 120_000);
 });
 
-// FOLLOW-UP (migrate): `store migrate` (SQLite <-> PostgreSQL) is being built
-// on another branch. Once it is on main, add here: SIGKILL of a migrate
-// process and a server restart during one, each followed by a check that
-// the target is either absent/refused or complete and verifying --deep, and
-// that running migrate again succeeds.
+/** A `store migrate --json` run as its own process, to be killed or to see the server restart under it. */
+const migrating = (key: string, from: string, to: string) => start([CLI, '--keyfile', key, 'migrate', '--from', from, '--to', to, '--json'], 60_000);
+
+/** The error a `--json` run printed last on stderr. */
+function errorOf(stderr: string): { code: string; message: string } {
+  return (JSON.parse(stderr.trim().split('\n').at(-1)!) as { error: { code: string; message: string } }).error;
+}
+
+// What the migrate runs in the database, seen from outside, to strike in the middle of a phase.
+/** The copy into a database, among the versions (inside its one write transaction). */
+const INSERTING_VERSIONS = 'INSERT INTO strongbox.versions %';
+/** The deep verification of a database target, walking the copied versions. */
+const VERIFYING_VERSIONS = 'SELECT s.name, s.updated_at AS secret_updated_at, %';
+/** The copy out of a database, reading the versions (in its snapshot). */
+const READING_VERSIONS = 'SELECT secret_id, version, created_at, %FROM strongbox.versions WHERE (secret_id, version) > %';
+
+/** Once a session of `database` other than this one runs (or last ran) a statement LIKE `like`; fails if `proc` exits first. */
+async function statementSeen(database: string, like: string, proc: Proc): Promise<void> {
+  let exited = false;
+  void proc.exited.then(() => (exited = true), () => (exited = true));
+  const watcher = await cluster.connect(database);
+  try {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const seen = await watcher.query('SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE $1', [like]);
+      if (seen.rowCount) return;
+      if (exited) {
+        const e = await proc.exited;
+        throw new Error(`the migrate exited (${e.status ?? e.signal}) before running ${like}: ${e.stderr}`);
+      }
+      if (Date.now() > deadline) throw new Error(`no session ran ${like} in 30 s`);
+      await sleep(2);
+    }
+  } finally {
+    await watcher.end().catch(() => {});
+  }
+}
+
+/** Once no client session but the caller's is connected to `database` (a killed process's have ended, its locks with them). */
+async function sessionsGone(database: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while ((await cluster.admin(database, (a) => a.query(
+    "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+  ))).rowCount) {
+    if (Date.now() > deadline) throw new Error(`sessions of ${database} still there after 10 s`);
+    await sleep(10);
+  }
+}
+
+/** What a migrate target database holds: the store's tables or not, how many rows in them, and whether they carry the unverified-copy mark. */
+async function targetState(database: string): Promise<{ tables: boolean; rows: number; marked: boolean }> {
+  return cluster.admin(database, async (a) => {
+    const q = async <T>(sql: string) => (await a.query(sql)).rows[0] as T;
+    if (!(await q<{ t: boolean }>("SELECT to_regclass('strongbox.meta') IS NOT NULL AS t")).t) return { tables: false, rows: 0, marked: false };
+    const counts = Object.keys(TABLES).map((t) => `(SELECT count(*) FROM strongbox.${t})`).join(' + ');
+    const { n } = await q<{ n: string }>(`SELECT ${counts} AS n`);
+    const { note } = await q<{ note: string | null }>("SELECT obj_description('strongbox.meta'::regclass, 'pg_class') AS note");
+    return { tables: true, rows: Number(n), marked: note !== null && note.includes('unverified copy') };
+  });
+}
+
+/** `--deep` verification of the store at `locator` by the CLI: every version decrypts. */
+function verifiesDeeply(locator: string, key: string): void {
+  const r = cli(['--store', locator, '--keyfile', key, 'verify', '--deep', '--json']);
+  expect(r.status, r.stderr).toBe(0);
+  expect((JSON.parse(r.out) as { ok: boolean; decrypted: number }).decrypted).toBe(TOTAL);
+}
+
+/** A source's rows after a migrate that succeeded: the same, but for the migrate's audit entry and the state row that follows the audit chain's end. */
+function withoutMigrateEntry(after: StoreRows, before: StoreRows): StoreRows {
+  expect(after.tables.audit!.length).toBe(before.tables.audit!.length + 1);
+  return { ...after, tables: { ...after.tables, audit: after.tables.audit!.slice(0, -1), state: before.tables.state! } };
+}
+
+describe('store migrate into and out of PostgreSQL, SIGKILLed or the server restarted part-way', () => {
+  const ownAdmin: AdminRunner = (fn, database) => cluster.admin(database, fn);
+  // One store file of SECRETS × VERSIONS, made once; each test migrates a copy of it.
+  let seeded: { path: string; key: string };
+  beforeAll(async () => {
+    const dir = tempDir('strongbox-pg-mfault-seed-');
+    seeded = { path: join(dir, 'store.db'), key: join(dir, 'master.key') };
+    const seed = await start([PG_SEED, seeded.path, seeded.key, String(SECRETS), String(VERSIONS)], 60_000).exited;
+    expect(seed.status, seed.stderr).toBe(0);
+  }, 60_000);
+  const sourceFile = () => {
+    const path = join(tempDir('strongbox-pg-mfault-'), 'store.db');
+    copyFileSync(seeded.path, path);
+    return path;
+  };
+
+  it('SQLite → PostgreSQL SIGKILLed while copying, then while verifying: the source untouched, the target empty or a marked unverified copy; the next migrate replaces it, verified --deep', async () => {
+    const started = performance.now();
+    const { key } = seeded;
+    const path = sourceFile();
+    const before = sqliteRows(path);
+    const { name: database, url } = await cluster.database();
+
+    // Killed inside the copy's transaction: nothing of it was committed; the tables it made are marked.
+    const first = migrating(key, path, url);
+    await statementSeen(database, INSERTING_VERSIONS, first);
+    first.kill();
+    expect((await first.exited).signal).toBe('SIGKILL');
+    await sessionsGone(database);
+    expect(await targetState(database)).toEqual({ tables: true, rows: 0, marked: true });
+    expect(sqliteRows(path)).toEqual(before);
+
+    // Killed while verifying the copy it committed: all the rows are there, still marked as not yet a store.
+    const second = migrating(key, path, url);
+    await statementSeen(database, VERIFYING_VERSIONS, second);
+    second.kill();
+    expect((await second.exited).signal).toBe('SIGKILL');
+    await sessionsGone(database);
+    expect(await targetState(database)).toMatchObject({ tables: true, marked: true });
+    expect(await postgresRows(database, ownAdmin)).toEqual(before);
+    expect(sqliteRows(path)).toEqual(before);
+
+    // The next run takes the marked copy for a leftover, replaces it, verifies it and takes the mark off.
+    const third = cli(['--keyfile', key, 'migrate', '--from', path, '--to', url, '--json']);
+    expect(third.status, third.stderr).toBe(0);
+    const report = JSON.parse(third.out) as { rows: { versions: number }; verified: { ok: boolean; decrypted: number }; sourceChangedSince: boolean };
+    expect(report).toMatchObject({ rows: { versions: TOTAL }, verified: { ok: true, decrypted: TOTAL }, sourceChangedSince: false });
+    expect(await targetState(database)).toMatchObject({ tables: true, marked: false });
+    expect(await postgresRows(database, ownAdmin)).toEqual(before);
+    expect(withoutMigrateEntry(sqliteRows(path), before)).toEqual(before);
+    verifiesDeeply(url, key);
+    console.log(`migrate SIGKILLed twice, then run to the end: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }, 60_000);
+
+  it('SQLite → PostgreSQL with the server restarted while copying, then while verifying: E_LOCKED (exit 75), no report, the target empty or a marked copy; the next migrate succeeds', async () => {
+    const started = performance.now();
+    const { key } = seeded;
+    const path = sourceFile();
+    const before = sqliteRows(path);
+    const { name: database, url } = await cluster.database();
+    const phases: string[] = [];
+    for (const [phase, statement] of [['copying', INSERTING_VERSIONS], ['verifying', VERIFYING_VERSIONS]] as const) {
+      const run = migrating(key, path, url);
+      await statementSeen(database, statement, run);
+      const restartMs = await cluster.restart();
+      const exit = await run.exited;
+      expect(exit.status, `${phase}: ${exit.stdout} ${exit.stderr}`).toBe(75);
+      expect(errorOf(exit.stderr).code).toBe('E_LOCKED');
+      expect(exit.stdout).toBe(''); // no report: nothing was called done
+      // Taken away, or (the server not back yet when the migrate gave up) no rows or a copy marked unverified.
+      const left = await targetState(database);
+      expect(left.rows === 0 || left.marked, JSON.stringify(left)).toBe(true);
+      expect(sqliteRows(path)).toEqual(before);
+      phases.push(`${phase}: restart ${restartMs.toFixed(0)} ms, ${errorOf(exit.stderr).message}; left ${JSON.stringify(left)}`);
+    }
+
+    const again = cli(['--keyfile', key, 'migrate', '--from', path, '--to', url, '--json']);
+    expect(again.status, again.stderr).toBe(0);
+    expect(await targetState(database)).toMatchObject({ tables: true, marked: false });
+    expect(await postgresRows(database, ownAdmin)).toEqual(before);
+    verifiesDeeply(url, key);
+    console.log(`migrate into PostgreSQL across restarts: ${phases.join('; ')}; whole test ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }, 60_000);
+
+  it('PostgreSQL → SQLite with the server restarted while copying: E_LOCKED (exit 75), no file nor temp file left, the source untouched; the next migrate succeeds', async () => {
+    const started = performance.now();
+    const { key } = seeded;
+    const { name: database, url } = await cluster.database();
+    const into = cli(['--keyfile', key, 'migrate', '--from', sourceFile(), '--to', url]);
+    expect(into.status, into.stderr).toBe(0);
+    const before = await postgresRows(database, ownAdmin);
+    const dir = tempDir('strongbox-pg-mfault-');
+    const file = join(dir, 'back.db');
+
+    const run = migrating(key, url, file);
+    await statementSeen(database, READING_VERSIONS, run);
+    const restartMs = await cluster.restart();
+    const exit = await run.exited;
+    expect(exit.status, exit.stderr).toBe(75);
+    expect(errorOf(exit.stderr).code).toBe('E_LOCKED');
+    expect(exit.stdout).toBe('');
+    expect(existsSync(file)).toBe(false);
+    expect(readdirSync(dir)).toEqual([]); // the temporary file it was being written under too
+    expect(await postgresRows(database, ownAdmin)).toEqual(before);
+
+    const again = cli(['--keyfile', key, 'migrate', '--from', url, '--to', file, '--json']);
+    expect(again.status, again.stderr).toBe(0);
+    expect(readdirSync(dir)).toEqual(['back.db']);
+    expect(sqliteRows(file)).toEqual(before);
+    verifiesDeeply(file, key);
+    console.log(
+      `migrate out of PostgreSQL across a restart: restart ${restartMs.toFixed(0)} ms, ${errorOf(exit.stderr).message}; whole test ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    );
+  }, 60_000);
+});

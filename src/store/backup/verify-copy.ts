@@ -17,7 +17,7 @@ import { readHeader } from '../header.js';
 import { unwrapHeaderKey, unwrapKeyset } from '../keys.js';
 import { authenticate } from '../open.js';
 import type { GuardedStorage } from '../integrity/guarded.js';
-import { inspect, type Inspected, type VerifyReport } from './verify.js';
+import { inspect, throwIfCouldNotLook, type Inspected, type VerifyReport } from './verify.js';
 
 const AUDIT_PAGE = 1000;
 /** As many problems as a verification lists (verify.ts); the rest are counted. */
@@ -50,6 +50,7 @@ export async function verifyDeeplyWithChain(c: Inspected, onProgress?: (done: nu
   try {
     chain = await auditProblem(c.storage, c.master, c.header.storeId, c.header.auditKey);
   } catch (e) {
+    throwIfCouldNotLook(e);
     chain = `audit log: ${e instanceof StoreError ? e.message : 'cannot be read'}`;
   }
   if (chain !== undefined) {

@@ -2,7 +2,8 @@
  * Verify (docs/design.md §4): checks a store — the live one, or a backup's
  * copy opened by backup and restore — SQLite's structure, the header, the
  * keyset, every version's key and, with `deep`, every value. Problems are
- * listed in a report, never thrown, and never hold a value.
+ * listed in a report, never thrown, and never hold a value; a store that
+ * cannot be read just now (E_LOCKED: busy, a lost connection) is thrown.
  */
 import { StoreError, type ErrorCode } from '../../errors.js';
 import { openValue } from '../../crypto/envelope.js';
@@ -80,6 +81,15 @@ const MAX_RELOADS = 3;
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/**
+ * Thrown on, not listed: a store that could not be read just now (a busy
+ * file, a lost connection to a server restarting) is "try again", not a
+ * problem found in the store.
+ */
+export function throwIfCouldNotLook(e: unknown): void {
+  if (e instanceof StoreError && e.code === 'E_LOCKED') throw e;
+}
+
 function codeOf(e: unknown): ErrorCode {
   return e instanceof StoreError ? e.code : 'E_NOT_A_STORE';
 }
@@ -123,6 +133,7 @@ export async function inspect(c: Inspected, options: VerifyOptions): Promise<Ver
     await verifyMasterCheck(c.master, header.storeId, header.masterCheck);
     await reloadKeyset(c);
   } catch (e) {
+    throwIfCouldNotLook(e);
     found.add(codeOf(e), `header and keys: ${describe(e)}`);
   }
 
@@ -132,6 +143,7 @@ export async function inspect(c: Inspected, options: VerifyOptions): Promise<Ver
     for (const p of rows.problems) found.add('E_TAMPERED', p);
     found.more += rows.more;
   } catch (e) {
+    throwIfCouldNotLook(e);
     found.add(codeOf(e), `rows: ${describe(e)}`);
   }
 
@@ -186,6 +198,7 @@ export async function inspect(c: Inspected, options: VerifyOptions): Promise<Ver
     try {
       page = await c.storage.scanVersions(afterSecret, afterVersion, SCAN_PAGE);
     } catch (e) {
+      throwIfCouldNotLook(e);
       found.add('E_NOT_A_STORE', `cannot read the versions after secret id ${afterSecret} version ${afterVersion} (${describe(e)})`);
       break;
     }
@@ -244,7 +257,7 @@ export async function inspect(c: Inspected, options: VerifyOptions): Promise<Ver
  * is present; with `deep`, every live and deleted version decrypts. Problems
  * are listed in the report (not thrown); `ok` is false when there are any.
  * The verification and its outcome are recorded in the audit log.
- * @throws E_READ_ONLY
+ * @throws E_READ_ONLY; E_LOCKED (the store could not be read just now)
  */
 export async function verifyAndRecord(c: StoreContext, options: VerifyOptions = {}): Promise<VerifyReport> {
   refuseUnlogged(c, 'a verification');

@@ -91,12 +91,14 @@ export async function migrateStore(from: string, to: string, master: MasterKeyCh
             const replace = (await target.claim()) === 'leftover';
             const copied = await copyStorage(c.storage.raw, target.storage, { onProgress: options.onProgress, between, targetShown: target.shown, replace });
             const verified = await verifyStoreCopy(target.storage, c.master, c.header.storeId, target.shown, options.onVerifyProgress);
+            // Checked before the verdict: a verification that lost its connections (a server restarting) lists
+            // the rows it could not read as problems of the copy, and the lost lock says what really happened.
+            between();
             if (!verified.ok) {
               throw new VerificationError(`the copy of ${c.path} in ${target.shown} failed verification: ${verified.problems.length + verified.moreProblems} problem(s); it was removed`, verified, [
                 `run store --store ${c.path} verify --deep to see whether the source has the same problems`,
               ]);
             }
-            between();
             await target.keep();
             kept = true; // from here the target is the verified store: never taken away
             const sourceChangedSince = !(await unchangedSince(c, copied.state?.mac));
