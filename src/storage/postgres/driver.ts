@@ -36,6 +36,7 @@ import type {
 import type { ReadOnlyReason } from '../read-only.js';
 import { commitUnknown, isConnectionLoss, postgresError } from './errors.js';
 import { APPLICATION_ID, PG_SCHEMA, SCHEMA_VERSION } from './schema.js';
+import { CHANGES_CHANNEL, ChangeListener, DIGEST_FINGERPRINT } from './changes.js';
 
 /** A writer waits this long for another host's write before E_LOCKED (as the SQLite driver's busy timeout). */
 export const BUSY_TIMEOUT_MS = 10_000;
@@ -131,8 +132,11 @@ const SQL = {
   deleteAuditThrough: `DELETE FROM ${S}.audit WHERE seq <= $1`,
   state: `SELECT digest, audit_seq, audit_mac, mac FROM ${S}.state WHERE id = 1`,
   stateMac: `SELECT mac FROM ${S}.state WHERE id = 1`,
-  putState: `INSERT INTO ${S}.state (id, digest, audit_seq, audit_mac, mac) VALUES (1, $1, $2, $3, $4)
-    ON CONFLICT (id) DO UPDATE SET digest = excluded.digest, audit_seq = excluded.audit_seq, audit_mac = excluded.audit_mac, mac = excluded.mac`,
+  // Every write saves the state row: its notification, delivered once the transaction commits, tells other hosts' read caches (changes.ts).
+  putState: `WITH saved AS (INSERT INTO ${S}.state (id, digest, audit_seq, audit_mac, mac) VALUES (1, $1, $2, $3, $4)
+    ON CONFLICT (id) DO UPDATE SET digest = excluded.digest, audit_seq = excluded.audit_seq, audit_mac = excluded.audit_mac, mac = excluded.mac
+    RETURNING digest)
+    SELECT pg_notify('${CHANGES_CHANNEL}', ${DIGEST_FINGERPRINT}) FROM saved`,
   getRecord: `SELECT kind, id, value, mac FROM ${S}.records WHERE kind = $1 AND id = $2`,
   putRecord: `INSERT INTO ${S}.records (kind, id, value, mac) VALUES ($1, $2, $3, $4)
     ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, mac = excluded.mac`,
@@ -428,6 +432,11 @@ class PostgresOps implements RawOps {
   }
 }
 
+/** The server process of a connection (node-postgres keeps it; its types do not say so). */
+function serverPid(client: pg.ClientBase): number {
+  return (client as unknown as { processID: number | null }).processID ?? -1;
+}
+
 const BEGIN_READ = 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY';
 /** One round trip: the transaction, a bounded wait for the write lock, and the lock. */
 function beginWrite(relaxed: boolean): string {
@@ -447,12 +456,31 @@ export class PostgresStorage implements RawStorage {
   readonly #direct: PostgresOps;
   #closed = false;
 
-  /** A pool to the database of a store whose schema is in place (src/storage/postgres/open.ts); `shown`: its URL without a password. */
-  constructor(pool: pg.Pool, shown: string) {
+  /**
+   * A pool to the database of a store whose schema is in place
+   * (src/storage/postgres/open.ts); `shown`: its URL without a password;
+   * `listener`: a new client for the read cache's change detector (none: no
+   * changeCounter, and a cache lives by its TTL).
+   */
+  constructor(pool: pg.Pool, shown: string, listener?: () => pg.Client) {
     this.#pool = pool;
     this.#shown = shown;
     this.#direct = new PostgresOps(pool, shown);
+    if (listener) {
+      pool.on('remove', (client) => this.#writers.delete(serverPid(client)));
+      this.changeCounter = () => {
+        if (this.#closed) return undefined;
+        this.#changes ??= new ChangeListener(listener, (pid) => this.#writers.has(pid));
+        return this.#changes.counter();
+      };
+    }
   }
+
+  /** RawStorage.changeCounter: a notification from another connection's write (changes.ts), started at the first call. */
+  readonly changeCounter?: () => number | undefined;
+  #changes: ChangeListener | undefined;
+  /** Server process ids of this pool's connections that ran a write: their notifications are this storage's own. */
+  readonly #writers = new Set<number>();
 
   /** The store's URL without its password, for messages. */
   get path(): string {
@@ -527,6 +555,7 @@ export class PostgresStorage implements RawStorage {
         let failed = false;
         let inBody = false;
         try {
+          if (write) this.#writers.add(serverPid(client));
           try {
             await client.query(begin);
           } catch (e) {
@@ -684,6 +713,7 @@ export class PostgresStorage implements RawStorage {
     if (this.#closed) return;
     try {
       this.#closed = true;
+      await this.#changes?.close();
       await this.#pool.end();
     } catch {
       // the connections are gone either way

@@ -164,6 +164,16 @@ export function poolFor(location: PostgresLocation): pg.Pool {
   return pool;
 }
 
+/** A connection of its own for the read cache's change detector (changes.ts): it only LISTENs. */
+function listenerFor(location: PostgresLocation): () => pg.Client {
+  return () => new Client({
+    connectionString: location.connectionString,
+    connectionTimeoutMillis: location.connectTimeoutMs,
+    keepAlive: true,
+    fallback_application_name: applicationName(),
+  });
+}
+
 const WRITE_LOCK_SQL = `SET LOCAL lock_timeout = '${BUSY_TIMEOUT_MS}ms'; SELECT pg_advisory_xact_lock(${WRITE_LOCK[0]}, ${WRITE_LOCK[1]})`;
 
 /**
@@ -240,7 +250,7 @@ export async function createPostgresStore(locator: string): Promise<PostgresStor
         throw e;
       }
     });
-    return new PostgresStorage(pool, shown);
+    return new PostgresStorage(pool, shown, listenerFor(location));
   } catch (e) {
     await pool.end().catch(() => {});
     throw e;
@@ -263,7 +273,7 @@ export async function openPostgresStore(locator: string): Promise<PostgresStorag
         for (const sql of now < SCHEMA_VERSION ? migrationSql(now) : []) await client.query(sql);
       });
     }
-    return new PostgresStorage(pool, shown);
+    return new PostgresStorage(pool, shown, listenerFor(location));
   } catch (e) {
     await pool.end().catch(() => {});
     throw e;

@@ -240,6 +240,9 @@ function prepare(db: Database, path: string) {
       ON CONFLICT(kind, id) DO UPDATE SET value = excluded.value, mac = excluded.mac`),
     deleteRecord: p('DELETE FROM records WHERE kind = ? AND id = ?'),
     listRecords: p('SELECT kind, id, value, mac FROM records WHERE kind = ? ORDER BY id'),
+    // The read cache's change detector (changeCounter).
+    dataVersion: p('PRAGMA data_version').pluck(),
+    stateDigest: p('SELECT digest FROM state WHERE id = 1').pluck(),
   };
   return [statements, begin, syncNormal, syncFull] as const;
 }
@@ -292,6 +295,7 @@ export class SqliteStorage implements RawStorage {
     }
     this.#db = db;
     this.#eachSecret = this.#eachVersion = this.#eachRecord = this.#scan = undefined;
+    this.#dataVersion = undefined; // another connection's numbers: ask the digest again
   }
 
   /** The file this storage reads, for messages. */
@@ -319,6 +323,40 @@ export class SqliteStorage implements RawStorage {
     this.#attach(next.db);
     this.#stamp = next.stamp;
     old.close();
+  }
+
+  // ---- the read cache's change detector ---------------------------------
+
+  /** PRAGMA data_version when last asked: it changes when another connection commits. */
+  #dataVersion: number | undefined;
+  /** The state row's digest when last compared: it changes with every row but the audit log's. */
+  #digest: Buffer | undefined;
+  #changes = 0;
+  /** A read transaction of this connection is open: its snapshot would hide later commits. */
+  #inSnapshot = false;
+
+  /**
+   * A new number when another connection committed a change to anything
+   * but the audit log since the last call (RawStorage.changeCounter): its
+   * commit changes PRAGMA data_version (never this connection's own), and
+   * the state row's digest tells a change of secrets, keys or metadata from
+   * entries appended to the audit log, which change no read. About a
+   * microsecond when nobody wrote; one more read of the state row when
+   * someone did.
+   */
+  changeCounter(): number | undefined {
+    if (this.#inSnapshot) return undefined;
+    try {
+      const version = this.#s.dataVersion.get() as number;
+      if (version === this.#dataVersion) return this.#changes;
+      const digest = this.#s.stateDigest.get() as Buffer | undefined;
+      if (digest === undefined || this.#digest === undefined || !digest.equals(this.#digest)) this.#changes++;
+      this.#digest = digest;
+      this.#dataVersion = version; // only once the digest was compared
+      return this.#changes;
+    } catch {
+      return undefined; // busy or failing: the get reads the store, which says why
+    }
   }
 
   getMeta(key: string): string | undefined {
@@ -543,11 +581,13 @@ export class SqliteStorage implements RawStorage {
       for (;;) {
         try {
           begin.run();
+          this.#inSnapshot = begin === this.#beginDeferred;
           try {
             const result = await fn(this);
             this.#commit.run();
             return result;
           } finally {
+            this.#inSnapshot = false;
             if (this.#db.inTransaction) this.#rollback.run();
           }
         } catch (e) {
