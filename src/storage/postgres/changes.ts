@@ -25,6 +25,11 @@ export const CHANGES_CHANNEL = 'strongbox_changes';
 /** The payload: a fingerprint of the state's digest, short enough for NOTIFY. */
 export const DIGEST_FINGERPRINT = 'encode(sha256(digest), \'hex\')';
 
+/** node-postgres' ref and unref of a client's socket, which its types do not declare. */
+function refs(client: pg.Client): { ref(): void; unref(): void } {
+  return client as unknown as { ref(): void; unref(): void };
+}
+
 const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 5_000;
 
@@ -79,7 +84,7 @@ export class ChangeListener {
       try {
         await client.connect();
         // A process that forgot to close its store is not kept alive by this connection (as the pool's allowExitOnIdle).
-        (client as unknown as { unref(): void }).unref();
+        refs(client).unref();
         await client.query(`LISTEN ${CHANGES_CHANNEL}`);
         // After LISTEN: a write committed since is either in this digest or notified after it.
         const row = (await client.query(`SELECT ${DIGEST_FINGERPRINT} AS fingerprint FROM ${PG_SCHEMA}.state WHERE id = 1`)).rows[0] as { fingerprint: string } | undefined;
@@ -100,6 +105,8 @@ export class ChangeListener {
     if (this.#retry) clearTimeout(this.#retry);
     const client = this.#client;
     this.#client = undefined;
-    await client?.end().catch(() => {});
+    if (!client) return;
+    refs(client).ref(); // else nothing may keep the process running until the server has seen the connection end
+    await client.end().catch(() => {});
   }
 }

@@ -214,16 +214,86 @@ interface Queryable {
   query(config: pg.QueryConfig): Promise<pg.QueryResult>;
 }
 
+/** What a write transaction reads first, fetched with its BEGIN once the write lock is held (see beginWrite). */
+const PREFETCHED = ['primaryKeyId', 'stateMac', 'lastAudit'] as const satisfies readonly Statement[];
+/** The writes that make a prefetched answer out of date within the transaction. */
+const OUTDATES: Partial<Record<Statement, Statement>> = {
+  insertKey: 'primaryKeyId', updateKey: 'primaryKeyId', putState: 'stateMac', insertAudit: 'lastAudit', deleteAuditThrough: 'lastAudit',
+};
+
+/**
+ * A write transaction's round trips saved. Its first reads came with the
+ * BEGIN: under the write lock no other writer can change them, so each
+ * answers until this transaction writes what it read. And a write whose
+ * answer nothing needs (every write but an insert that returns its row and
+ * the two that report whether a row was there) is sent without waiting for
+ * it (the pool's connections pipeline): the server runs it in order, and
+ * its failure is reported with the next answer awaited, or at COMMIT, which
+ * the server then turns into a rollback.
+ */
+class WriteTx {
+  readonly prefetched = new Map<Statement, pg.QueryResult>();
+  readonly #sent: Promise<void>[] = [];
+  #failure: StoreError | undefined;
+
+  constructor(readonly shown: string) {}
+
+  send(answer: Promise<unknown>): void {
+    this.#sent.push(answer.then(() => {}, (e: unknown) => {
+      this.#failure ??= postgresError(e, this.shown);
+    }));
+  }
+
+  /** Once every write sent has its answer: the first that failed, if one did. */
+  async failure(): Promise<StoreError | undefined> {
+    if (this.#sent.length > 0) await Promise.all(this.#sent.splice(0));
+    return this.#failure;
+  }
+}
+
 /** The row operations over one connection (or the pool): each a prepared statement, each failure a StoreError. */
 class PostgresOps implements RawOps {
-  constructor(readonly db: Queryable, readonly shown: string) {}
+  /** `tx`: in a write transaction, its prefetched answers and the writes sent without waiting. */
+  constructor(readonly db: Queryable, readonly shown: string, readonly tx?: WriteTx) {}
 
   async #result(name: Statement, values: unknown[]): Promise<pg.QueryResult> {
-    try {
-      return await this.db.query({ name: `sb_${name}`, text: SQL[name], values });
-    } catch (e) {
-      throw postgresError(e, this.shown);
+    const tx = this.tx;
+    if (tx === undefined) {
+      try {
+        return await this.db.query({ name: `sb_${name}`, text: SQL[name], values });
+      } catch (e) {
+        throw postgresError(e, this.shown);
+      }
     }
+    const early = tx.prefetched.get(name);
+    if (early !== undefined) {
+      tx.prefetched.delete(name);
+      return early;
+    }
+    let answer: pg.QueryResult | undefined;
+    let error: unknown;
+    try {
+      answer = await this.db.query({ name: `sb_${name}`, text: SQL[name], values });
+    } catch (e) {
+      error = e;
+    }
+    // A write sent before this failed: that is the failure to report (this one may only say the transaction was aborted).
+    const failed = await tx.failure();
+    if (failed) throw failed;
+    if (answer === undefined) throw postgresError(error, this.shown);
+    return answer;
+  }
+
+  /** A write whose answer is not needed: in a write transaction, sent without waiting for it. */
+  async #write(name: Statement, values: unknown[]): Promise<void> {
+    const tx = this.tx;
+    if (tx === undefined) {
+      await this.#run(name, values);
+      return;
+    }
+    const outdated = OUTDATES[name];
+    if (outdated) tx.prefetched.delete(outdated);
+    tx.send(this.db.query({ name: `sb_${name}`, text: SQL[name], values }));
   }
 
   async #rows<R>(name: Statement, values: unknown[] = []): Promise<R[]> {
@@ -251,11 +321,11 @@ class PostgresOps implements RawOps {
   }
 
   async putMeta(row: RawMeta): Promise<void> {
-    await this.#run('putMeta', [row.key, row.value, row.mac]);
+    await this.#write('putMeta', [row.key, row.value, row.mac]);
   }
 
   async deleteMeta(key: string): Promise<void> {
-    await this.#run('deleteMeta', [key]);
+    await this.#write('deleteMeta', [key]);
   }
 
   async findSecret(name: string): Promise<RawSecret | undefined> {
@@ -273,12 +343,12 @@ class PostgresOps implements RawOps {
   }
 
   async updateSecret(row: RawSecret): Promise<void> {
-    await this.#run('updateSecret', [row.currentVersion, row.maxVersions, row.custom, row.updatedAt, row.mac, row.id]);
+    await this.#write('updateSecret', [row.currentVersion, row.maxVersions, row.custom, row.updatedAt, row.mac, row.id]);
   }
 
   async deleteSecret(id: number): Promise<void> {
-    await this.#run('deleteVersionsOf', [id]);
-    await this.#run('deleteSecret', [id]);
+    await this.#write('deleteVersionsOf', [id]);
+    await this.#write('deleteSecret', [id]);
   }
 
   async readVersion(name: string, version?: number): Promise<RawJoined | undefined> {
@@ -297,15 +367,15 @@ class PostgresOps implements RawOps {
   }
 
   async insertVersion(r: RawVersion): Promise<void> {
-    await this.#run('insertVersion', [r.secretId, r.version, r.createdAt, r.deletedAt, r.destroyedAt, r.keyId, r.ciphertext, r.mac, r.json ? 1 : 0]);
+    await this.#write('insertVersion', [r.secretId, r.version, r.createdAt, r.deletedAt, r.destroyedAt, r.keyId, r.ciphertext, r.mac, r.json ? 1 : 0]);
   }
 
   async updateVersion(r: RawVersion): Promise<void> {
-    await this.#run('updateVersion', [r.deletedAt, r.destroyedAt, r.keyId, r.ciphertext, r.mac, r.secretId, r.version]);
+    await this.#write('updateVersion', [r.deletedAt, r.destroyedAt, r.keyId, r.ciphertext, r.mac, r.secretId, r.version]);
   }
 
   async deleteVersions(secretId: number, versions: number[]): Promise<void> {
-    if (versions.length > 0) await this.#run('deleteVersions', [secretId, versions.map((v) => Math.trunc(v))]);
+    if (versions.length > 0) await this.#write('deleteVersions', [secretId, versions.map((v) => Math.trunc(v))]);
   }
 
   async listSecrets(prefix: string, after: string, limit: number): Promise<RawListRow[]> {
@@ -327,11 +397,11 @@ class PostgresOps implements RawOps {
   }
 
   async insertKey(r: RawKey): Promise<void> {
-    await this.#run('insertKey', [r.id, r.version, r.status, r.createdAt, r.wrapped, r.mac]);
+    await this.#write('insertKey', [r.id, r.version, r.status, r.createdAt, r.wrapped, r.mac]);
   }
 
   async updateKey(r: RawKey): Promise<void> {
-    await this.#run('updateKey', [r.status, r.wrapped, r.mac, r.id]);
+    await this.#write('updateKey', [r.status, r.wrapped, r.mac, r.id]);
   }
 
   async primaryKeyId(): Promise<number | undefined> {
@@ -353,7 +423,7 @@ class PostgresOps implements RawOps {
   }
 
   async insertAudit(r: AuditRow): Promise<void> {
-    await this.#run('insertAudit', [r.seq, r.at, r.actor, r.pid, r.action, r.name, r.versions, r.outcome, r.detail, r.mac]);
+    await this.#write('insertAudit', [r.seq, r.at, r.actor, r.pid, r.action, r.name, r.versions, r.outcome, r.detail, r.mac]);
   }
 
   auditPage(afterSeq: number, limit: number, filter: AuditFilter = {}): Promise<AuditRow[]> {
@@ -361,7 +431,7 @@ class PostgresOps implements RawOps {
   }
 
   async deleteAuditThrough(seq: number): Promise<void> {
-    await this.#run('deleteAuditThrough', [seq]);
+    await this.#write('deleteAuditThrough', [seq]);
   }
 
   async state(): Promise<StateRow | undefined> {
@@ -374,7 +444,7 @@ class PostgresOps implements RawOps {
   }
 
   async putState(row: StateRow): Promise<void> {
-    await this.#run('putState', [row.digest, row.auditSeq, row.auditMac, row.mac]);
+    await this.#write('putState', [row.digest, row.auditSeq, row.auditMac, row.mac]);
   }
 
   async getRecord(kind: string, id: string): Promise<RawRecord | undefined> {
@@ -383,7 +453,7 @@ class PostgresOps implements RawOps {
   }
 
   async putRecord(r: RawRecord): Promise<void> {
-    await this.#run('putRecord', [r.kind, r.id, r.value, r.mac]);
+    await this.#write('putRecord', [r.kind, r.id, r.value, r.mac]);
   }
 
   async deleteRecord(kind: string, id: string): Promise<boolean> {
@@ -438,7 +508,11 @@ function serverPid(client: pg.ClientBase): number {
 }
 
 const BEGIN_READ = 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY';
-/** One round trip: the transaction, a bounded wait for the write lock, and the lock. */
+/**
+ * One round trip: the transaction, a bounded wait for the write lock, the
+ * lock, and then what nearly every write reads first (PREFETCHED, the last
+ * answers), each statement after the lock seeing every write before it.
+ */
 function beginWrite(relaxed: boolean): string {
   return [
     'BEGIN ISOLATION LEVEL READ COMMITTED',
@@ -446,6 +520,7 @@ function beginWrite(relaxed: boolean): string {
     ...(relaxed ? ['SET LOCAL synchronous_commit = off'] : []),
     `SET LOCAL lock_timeout = '${BUSY_TIMEOUT_MS}ms'`,
     `SELECT pg_advisory_xact_lock(${WRITE_LOCK[0]}, ${WRITE_LOCK[1]})`,
+    ...PREFETCHED.map((name) => SQL[name]),
   ].join('; ');
 }
 
@@ -556,8 +631,10 @@ export class PostgresStorage implements RawStorage {
         let inBody = false;
         try {
           if (write) this.#writers.add(serverPid(client));
+          const tx = write ? new WriteTx(this.#shown) : undefined;
           try {
-            await client.query(begin);
+            const answers = await client.query(begin) as unknown as pg.QueryResult[];
+            if (tx) PREFETCHED.forEach((name, i) => tx.prefetched.set(name, answers[answers.length - PREFETCHED.length + i]!));
           } catch (e) {
             // A failed multi-statement BEGIN (the write lock's wait ran out) leaves an aborted transaction open.
             await client.query('ROLLBACK').catch(() => { failed = true; });
@@ -566,18 +643,22 @@ export class PostgresStorage implements RawStorage {
           inBody = true;
           let result: T;
           try {
-            result = await fn(new PostgresOps(client, this.#shown));
+            result = await fn(new PostgresOps(client, this.#shown, tx));
           } catch (e) {
             await client.query('ROLLBACK').catch(() => { failed = true; }); // a lost connection has rolled it back already
             throw e;
           }
+          // COMMIT goes out behind the writes still on their way; if one of them failed, the server rolls back instead.
+          const committed = client.query('COMMIT');
+          const writeFailed = await tx?.failure();
           try {
-            await client.query('COMMIT');
+            await committed;
           } catch (e) {
             failed = true; // the server ended the transaction either way
             const error = postgresError(e, this.#shown);
             throw write && isConnectionLoss(error) ? commitUnknown(this.#shown) : error;
           }
+          if (writeFailed) throw writeFailed;
           return result;
         } catch (e) {
           if (isConnectionLoss(e)) failed = true;

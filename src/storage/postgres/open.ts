@@ -154,6 +154,8 @@ export function poolFor(location: PostgresLocation): pg.Pool {
     idleTimeoutMillis: 10_000,
     allowExitOnIdle: true, // a library user who forgets close() is not kept running by idle connections
     keepAlive: true,
+    // A statement is sent without waiting for the one before it when nothing awaits that one's answer (driver.ts, WriteTx).
+    pipeline: true,
     fallback_application_name: applicationName(),
     idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
     types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === pg.types.builtins.INT8 ? int8 : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser },

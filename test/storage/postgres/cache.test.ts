@@ -8,7 +8,8 @@
  * A lost listening connection means no cached reads until it is back.
  */
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createKeyFile, initStore, keyFile, openStore, type Store } from '../../../src/index.js';
 import { CLI, cleanEnv } from '../../cli/run-cli.js';
@@ -137,5 +138,29 @@ describe('read cache on PostgreSQL, with other hosts writing', () => {
     }
     await listening(cached); // made again, and entries are served again
     expect(await text(cached, 'app/db')).toBe('two');
+  });
+
+  it('a process with a cached store ends when its work is done, whether it closes the store or forgets to', async () => {
+    const { db, key } = await twoHosts();
+    const library = pathToFileURL(resolve('dist/index.js')).href;
+    for (const close of [true, false]) {
+      // The built library in a process of its own: nothing else keeps it running, so a hang would be the store's.
+      const code = `
+        const { openStore, keyFile } = await import(${JSON.stringify(library)});
+        const store = await openStore(process.env.URL, keyFile(process.env.KEY), { cache: { ttlMs: ${HOUR} } });
+        await store.get('app/db');
+        await new Promise((r) => setTimeout(r, 200)); // the listening connection is up by now
+        await store.get('app/db');
+        ${close ? 'await store.close();' : ''}
+        console.log('done');`;
+      const child = execFile(process.execPath, ['--input-type=module', '-e', code], { env: cleanEnv({ URL: db.url, KEY: key }), timeout: 30_000 });
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+      let err = '';
+      child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+      const [exit, signal] = await new Promise<[number | null, string | null]>((done) => child.on('exit', (c, s) => done([c, s])));
+      expect([exit, signal, err], close ? 'closed' : 'left open').toEqual([0, null, '']);
+      expect(out).toMatch(/^done/);
+    }
   });
 });
