@@ -222,21 +222,65 @@ const OUTDATES: Partial<Record<Statement, Statement>> = {
 };
 
 /**
- * A write transaction's round trips saved. Its first reads came with the
- * BEGIN: under the write lock no other writer can change them, so each
- * answers until this transaction writes what it read. And a write whose
- * answer nothing needs (every write but an insert that returns its row and
- * the two that report whether a row was there) is sent without waiting for
- * it (the pool's connections pipeline): the server runs it in order, and
- * its failure is reported with the next answer awaited, or at COMMIT, which
- * the server then turns into a rollback.
+ * A write transaction's round trips saved (the pool's connections
+ * pipeline: a statement goes out without waiting for the answers before it,
+ * and the server runs them in order).
+ * - BEGIN, which waits for the write lock, is sent without waiting: the
+ *   body's first statement goes right behind it. Its answer is awaited
+ *   before any answer of the body's is used; if it failed, that is the
+ *   transaction's failure (and a connection found dead there was never
+ *   used: the body may run again on another).
+ * - The BEGIN also brings the first reads (PREFETCHED): under the write lock
+ *   no other writer can change them, so each answers until this
+ *   transaction writes what it read.
+ * - A write whose answer nothing needs (every write but an insert that
+ *   returns its row and the two that report whether a row was there) is
+ *   sent without waiting; its failure is reported with the next answer
+ *   awaited, or at COMMIT, which the server then turns into a rollback.
  */
 class WriteTx {
-  readonly prefetched = new Map<Statement, pg.QueryResult>();
+  readonly #prefetched = new Map<Statement, pg.QueryResult>();
+  /** Prefetched answers used or made out of date: never used (again), even when BEGIN answers after. */
+  readonly #spent = new Set<Statement>();
   readonly #sent: Promise<void>[] = [];
+  #begun: Promise<void> = Promise.resolve();
+  #beginFailure: StoreError | undefined;
   #failure: StoreError | undefined;
+  /** BEGIN was answered: the connection was alive and the transaction is open. */
+  begunOk = false;
 
   constructor(readonly shown: string) {}
+
+  begin(answer: Promise<unknown>): void {
+    this.#begun = answer.then((results) => {
+      const answers = results as pg.QueryResult[];
+      PREFETCHED.forEach((name, i) => {
+        if (!this.#spent.has(name)) this.#prefetched.set(name, answers[answers.length - PREFETCHED.length + i]!);
+      });
+      this.begunOk = true;
+    }, (e: unknown) => {
+      this.#beginFailure = postgresError(e, this.shown);
+    });
+  }
+
+  /** The BEGIN's answer to `name`, once (undefined: ask the database). @throws the BEGIN's failure */
+  async prefetched(name: Statement): Promise<pg.QueryResult | undefined> {
+    if (!(PREFETCHED as readonly Statement[]).includes(name) || this.#spent.has(name)) return undefined;
+    await this.#begun;
+    if (this.#beginFailure) throw this.#beginFailure;
+    this.#spent.add(name);
+    const answer = this.#prefetched.get(name);
+    this.#prefetched.delete(name);
+    return answer;
+  }
+
+  /** `write` makes the prefetched answer it changes out of date. */
+  wrote(write: Statement): void {
+    const outdated = OUTDATES[write];
+    if (outdated === undefined) return;
+    this.#spent.add(outdated);
+    this.#prefetched.delete(outdated);
+  }
 
   send(answer: Promise<unknown>): void {
     this.#sent.push(answer.then(() => {}, (e: unknown) => {
@@ -244,10 +288,11 @@ class WriteTx {
     }));
   }
 
-  /** Once every write sent has its answer: the first that failed, if one did. */
+  /** Once BEGIN and every write sent have their answers: the first failure, if there was one. */
   async failure(): Promise<StoreError | undefined> {
+    await this.#begun;
     if (this.#sent.length > 0) await Promise.all(this.#sent.splice(0));
-    return this.#failure;
+    return this.#beginFailure ?? this.#failure;
   }
 }
 
@@ -265,11 +310,8 @@ class PostgresOps implements RawOps {
         throw postgresError(e, this.shown);
       }
     }
-    const early = tx.prefetched.get(name);
-    if (early !== undefined) {
-      tx.prefetched.delete(name);
-      return early;
-    }
+    const early = await tx.prefetched(name);
+    if (early !== undefined) return early;
     let answer: pg.QueryResult | undefined;
     let error: unknown;
     try {
@@ -277,7 +319,7 @@ class PostgresOps implements RawOps {
     } catch (e) {
       error = e;
     }
-    // A write sent before this failed: that is the failure to report (this one may only say the transaction was aborted).
+    // BEGIN or a write sent before this failed: that is the failure to report (this one may only say the transaction was aborted).
     const failed = await tx.failure();
     if (failed) throw failed;
     if (answer === undefined) throw postgresError(error, this.shown);
@@ -291,8 +333,7 @@ class PostgresOps implements RawOps {
       await this.#run(name, values);
       return;
     }
-    const outdated = OUTDATES[name];
-    if (outdated) tx.prefetched.delete(outdated);
+    tx.wrote(name);
     tx.send(this.db.query({ name: `sb_${name}`, text: SQL[name], values }));
   }
 
@@ -629,28 +670,36 @@ export class PostgresStorage implements RawStorage {
         const client = await this.#connect();
         let failed = false;
         let inBody = false;
+        const tx = write ? new WriteTx(this.#shown) : undefined;
         try {
           if (write) this.#writers.add(serverPid(client));
-          const tx = write ? new WriteTx(this.#shown) : undefined;
-          try {
-            const answers = await client.query(begin) as unknown as pg.QueryResult[];
-            if (tx) PREFETCHED.forEach((name, i) => tx.prefetched.set(name, answers[answers.length - PREFETCHED.length + i]!));
-          } catch (e) {
-            // A failed multi-statement BEGIN (the write lock's wait ran out) leaves an aborted transaction open.
-            await client.query('ROLLBACK').catch(() => { failed = true; });
-            throw postgresError(e, this.#shown);
+          if (tx) {
+            tx.begin(client.query(begin)); // answered before any answer of the body's is used
+          } else {
+            try {
+              await client.query(begin);
+            } catch (e) {
+              await client.query('ROLLBACK').catch(() => { failed = true; });
+              throw postgresError(e, this.#shown);
+            }
           }
           inBody = true;
           let result: T;
           try {
             result = await fn(new PostgresOps(client, this.#shown, tx));
           } catch (e) {
-            await client.query('ROLLBACK').catch(() => { failed = true; }); // a lost connection has rolled it back already
+            await tx?.failure();
+            // A failed multi-statement BEGIN (the write lock's wait ran out) left an aborted transaction open; a lost connection has rolled back.
+            await client.query('ROLLBACK').catch(() => { failed = true; });
             throw e;
           }
           // COMMIT goes out behind the writes still on their way; if one of them failed, the server rolls back instead.
           const committed = client.query('COMMIT');
           const writeFailed = await tx?.failure();
+          if (tx && !tx.begunOk) {
+            await committed.catch(() => { failed = true; });
+            throw writeFailed; // BEGIN failed: nothing of this transaction was done
+          }
           try {
             await committed;
           } catch (e) {
@@ -662,8 +711,8 @@ export class PostgresStorage implements RawStorage {
           return result;
         } catch (e) {
           if (isConnectionLoss(e)) failed = true;
-          // Nothing ran yet, or only reads: on a new connection once more.
-          if (attempt === 1 && isConnectionLoss(e) && (!inBody || !write)) continue;
+          // Nothing ran yet (the connection was dead at BEGIN), or only reads: on a new connection once more.
+          if (attempt === 1 && isConnectionLoss(e) && (!inBody || !write || !tx?.begunOk)) continue;
           throw e;
         } finally {
           this.#give(client, failed);

@@ -13,6 +13,7 @@ import { onlineBackup } from './files.js';
 import { withExclusiveLock } from '../../platform/lock.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { isBusy, storeFileError } from './errors.js';
+import { WalIndexLook } from './wal-index.js';
 import type { KeyStatus } from '../../crypto/keyset.js';
 import type {
   AuditFilter, AuditHead, AuditRow, Awaitable, ExclusiveOptions, FileCapabilities, HeldLock, RawJoined, RawKey, RawListRow, RawMeta, RawOps, RawRecord, RawRewrap, RawSecret, RawStorage, RawVersion,
@@ -296,6 +297,7 @@ export class SqliteStorage implements RawStorage {
     this.#db = db;
     this.#eachSecret = this.#eachVersion = this.#eachRecord = this.#scan = undefined;
     this.#dataVersion = undefined; // another connection's numbers: ask the digest again
+    this.#walIndex?.reset();
   }
 
   /** The file this storage reads, for messages. */
@@ -334,25 +336,32 @@ export class SqliteStorage implements RawStorage {
   #changes = 0;
   /** A read transaction of this connection is open: its snapshot would hide later commits. */
   #inSnapshot = false;
+  /** The first look, at the file's WAL index (none for a read-only snapshot, which refresh() follows). */
+  #walIndex: WalIndexLook | undefined;
 
   /**
    * A new number when another connection committed a change to anything
    * but the audit log since the last call (RawStorage.changeCounter): its
    * commit changes PRAGMA data_version (never this connection's own), and
    * the state row's digest tells a change of secrets, keys or metadata from
-   * entries appended to the audit log, which change no read. About a
-   * microsecond when nobody wrote; one more read of the state row when
-   * someone did.
+   * entries appended to the audit log, which change no read. When nobody
+   * committed at all, the WAL index says so first (wal-index.ts): under a
+   * microsecond; SQLite is asked after any commit, this connection's too,
+   * and the state row read when another connection's was one.
    */
   changeCounter(): number | undefined {
     if (this.#inSnapshot) return undefined;
+    if (this.#stamp === undefined) this.#walIndex ??= new WalIndexLook(this.#path);
+    if (this.#walIndex?.unchanged()) return this.#changes;
     try {
       const version = this.#s.dataVersion.get() as number;
-      if (version === this.#dataVersion) return this.#changes;
-      const digest = this.#s.stateDigest.get() as Buffer | undefined;
-      if (digest === undefined || this.#digest === undefined || !digest.equals(this.#digest)) this.#changes++;
-      this.#digest = digest;
-      this.#dataVersion = version; // only once the digest was compared
+      if (version !== this.#dataVersion) {
+        const digest = this.#s.stateDigest.get() as Buffer | undefined;
+        if (digest === undefined || this.#digest === undefined || !digest.equals(this.#digest)) this.#changes++;
+        this.#digest = digest;
+        this.#dataVersion = version; // only once the digest was compared
+      }
+      this.#walIndex?.settle(); // the commits before the header it read are accounted for
       return this.#changes;
     } catch {
       return undefined; // busy or failing: the get reads the store, which says why
@@ -660,6 +669,7 @@ export class SqliteStorage implements RawStorage {
   async close(): Promise<void> {
     await this.#acquire();
     try {
+      this.#walIndex?.close();
       if (this.#db.open) this.#db.close();
     } finally {
       this.#release();
