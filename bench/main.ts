@@ -17,6 +17,8 @@ import { benchPut } from './put.js';
 import { benchExport } from './export.js';
 import { benchRewrap } from './rewrap.js';
 import { benchBackup } from './backup.js';
+import { benchPostgres } from './postgres.js';
+import { HOST_FLAG, runHost } from './pg-hosts.js';
 import { BenchCheckError, environment, now, QUICK, renderTable, writeResults, type Row } from './harness.js';
 
 /** The repository root: the nearest directory up whose package.json is ours. */
@@ -31,7 +33,7 @@ function repoRoot(): string {
   }
 }
 
-const SECTIONS = ['cli', 'crypto', 'put', 'get', 'rewrap', 'backup', 'export'] as const;
+const SECTIONS = ['cli', 'crypto', 'put', 'get', 'rewrap', 'backup', 'export', 'postgres'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function chosen(): Section[] {
@@ -59,6 +61,7 @@ async function main(): Promise<number> {
     rewrap: () => benchRewrap(),
     backup: () => benchBackup(),
     export: () => benchExport(notes),
+    postgres: () => benchPostgres(notes),
   };
   for (const section of chosen()) {
     const t0 = now();
@@ -85,4 +88,6 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-process.exitCode = await main();
+// The PostgreSQL section's "hosts" are this same bundle, run as children (bench/pg-hosts.ts).
+if (process.argv[2] === HOST_FLAG) await runHost();
+else process.exitCode = await main();

@@ -385,6 +385,17 @@ export interface RawStorage extends StorageTransactions<RawOps> {
    * as the read). It still waits for a transaction of this connection.
    */
   readOne<T>(fn: (ops: RawOps) => Promise<T>): Promise<T>;
+  /**
+   * A read cache's change detector, optional: a number that is not the one
+   * it returned last whenever a write by another connection (another store
+   * in this process, another process, another host) may have changed what
+   * a read returns since; undefined when it cannot tell just now. Asked on
+   * every cached get, so it must be cheap and synchronous. A driver that
+   * may have missed a change while it could not tell returns a new number
+   * after. Writes of this connection need not show (the store drops what
+   * they change itself), nor writes that only append to the audit log.
+   */
+  changeCounter?(): number | undefined;
   scanVersions(afterSecretId: number, afterVersion: number, limit: number): Awaitable<(RawVersion & { name: string; secretUpdatedAt: number })[]>;
   /**
    * Run `fn` over one consistent snapshot on a connection of its own, while

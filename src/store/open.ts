@@ -32,8 +32,11 @@ export interface OpenOptions {
   /**
    * Keep decrypted values of `get` in memory, each for at most `ttlMs` after
    * it was read from the file (off by default). This process's own writes
-   * drop the secret's entries at once; another process's writes are seen
-   * once the entry expires, at most `ttlMs` later. A read served from the
+   * drop the secret's entries at once. A write by another process or host
+   * drops every entry as soon as it is noticed: on SQLite before the next
+   * get (which asks the file whether anyone else committed), on PostgreSQL
+   * when the server's notification of it arrives (typically well under a
+   * millisecond after the commit). A read served from the
    * cache does not reach the file, so with audit.reads on only the read that
    * filled the entry is in the audit log.
    */

@@ -3,7 +3,10 @@
  * `get(name)` and `get(name, { version })`, least recently used evicted
  * first, each kept at most `ttlMs` from the moment it was read from the
  * store file. The Store drops a secret's entries whenever this process
- * writes to it; a write by another process is seen once the entry expires.
+ * writes to it. A write by another connection (another Store, process or
+ * host) drops every entry as soon as the driver's change detector shows it
+ * (RawStorage.changeCounter: SQLite's data_version, PostgreSQL's
+ * notifications); with a driver that has none, once the entry expires.
  *
  * The cache owns copies: what it hands out is a fresh copy the caller may
  * wipe, and every entry that leaves (evicted, expired, invalidated, cleared)
@@ -29,8 +32,10 @@ export interface CacheStats {
   evictions: number;
   /** Entries dropped because their TTL had passed. */
   expirations: number;
-  /** Entries dropped by this process's own writes, clearCache or close. */
+  /** Entries dropped by writes (this process's, or another's once noticed), clearCache or close. */
   invalidations: number;
+  /** Times a write by another connection, process or host was noticed (each drops every entry). */
+  changes: number;
   size: number;
 }
 
@@ -70,7 +75,11 @@ export class ReadCache {
   readonly #keysOf = new Map<string, Set<string>>();
   /** Bumped by every invalidation: a read that began before one must not fill the cache. */
   #epoch = 0;
-  readonly #stats = { hits: 0, misses: 0, evictions: 0, expirations: 0, invalidations: 0 };
+  readonly #stats = { hits: 0, misses: 0, evictions: 0, expirations: 0, invalidations: 0, changes: 0 };
+  /** The storage's change detector, when it has one; null: the entries live by their TTL alone. */
+  #changes: (() => number | undefined) | null = null;
+  /** What the detector said last (null: not asked yet). */
+  #seen: number | null = null;
 
   /** @throws E_USAGE on a ttlMs or maxEntries out of range */
   constructor(options: CacheOptions, now: () => number) {
@@ -78,6 +87,29 @@ export class ReadCache {
     this.#ttlMs = checked.ttlMs;
     this.#maxEntries = checked.maxEntries;
     this.#now = now;
+  }
+
+  /**
+   * Ask `changes` before every get: a number other than the last one means
+   * another connection wrote, and every entry goes; undefined means it
+   * cannot tell just now, and the get reads the store. Asked once here too,
+   * so a detector that must connect first starts now.
+   */
+  follow(changes: () => number | undefined): void {
+    this.#changes = changes;
+    this.#noticed();
+  }
+
+  /** Whether the entries may be served: the detector shows no write by another connection since the last get (dropping them all if it does). */
+  #noticed(): boolean {
+    const now = this.#changes!();
+    if (now === undefined) return false;
+    if (now !== this.#seen) {
+      if (this.#seen !== null) this.#stats.changes++;
+      this.#seen = now;
+      this.clear();
+    }
+    return true;
   }
 
   /** Taken before reading the store; hand it back to `set`. */
@@ -90,8 +122,16 @@ export class ReadCache {
     return this.#now();
   }
 
-  /** A fresh copy of the cached value, or undefined (counted as a miss). */
+  /**
+   * A fresh copy of the cached value, or undefined (counted as a miss).
+   * Called before the store is read on a miss, so a write the detector has
+   * not shown yet is one the read that follows already sees.
+   */
   get(name: string, selector: Selector): SecretVersion | undefined {
+    if (this.#changes !== null && !this.#noticed()) {
+      this.#stats.misses++;
+      return undefined;
+    }
     const now = this.#now();
     this.#sweep(now);
     const key = keyOf(name, selector);

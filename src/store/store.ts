@@ -76,6 +76,9 @@ export class Store {
     this.#audits = new AuditBatcher(context);
     this.#cache = context.cache;
     this.#events = context.events;
+    // Other connections' writes drop the cached reads as soon as the driver notices them.
+    const raw = context.storage.raw;
+    if (this.#cache && raw.changeCounter) this.#cache.follow(() => raw.changeCounter!());
     this.#plain = !this.#cache && !this.#events;
   }
 

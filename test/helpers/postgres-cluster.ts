@@ -99,8 +99,16 @@ export interface Cluster {
   restart(): Promise<void>;
 }
 
+export interface ClusterOptions {
+  /**
+   * Server settings (`-c name=value`) after the defaults, which they override:
+   * the bench runs a durable server (`fsync=on`), tests do not need one.
+   */
+  settings?: string[];
+}
+
 /** Start a cluster in the background; `dir` is known at once. */
-export function startCluster(): Cluster {
+export function startCluster(clusterOptions: ClusterOptions = {}): Cluster {
   const dir = mkdtempSync(join(tmpdir(), 'sb-pg-'));
   const data = join(dir, 'data');
   let as: { name: string; uid: number; gid: number } | undefined;
@@ -118,7 +126,8 @@ export function startCluster(): Cluster {
       'host all all 127.0.0.1/32 scram-sha-256',
       '',
     ].join('\n'));
-    const options = [`-k ${dir}`, `-p ${port}`, '-c listen_addresses=127.0.0.1', '-c fsync=off', '-c full_page_writes=off', '-c max_connections=300', '-c shared_buffers=32MB'].join(' ');
+    const options = [`-k ${dir}`, `-p ${port}`, '-c listen_addresses=127.0.0.1', '-c fsync=off', '-c full_page_writes=off', '-c max_connections=300', '-c shared_buffers=32MB',
+      ...(clusterOptions.settings ?? []).map((setting) => `-c ${setting}`)].join(' ');
     await run([tool('pg_ctl'), '-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60', '-o', options, 'start'], as);
     // (restart takes the same options again from the data directory's postmaster.opts)
     running = true;

@@ -39,7 +39,7 @@ describe('read cache', () => {
 
   it('counts hits and misses; errors and time queries are not cached', async () => {
     const { store } = await setup();
-    expect(store.cacheStats()).toEqual({ hits: 0, misses: 0, evictions: 0, expirations: 0, invalidations: 0, size: 0 });
+    expect(store.cacheStats()).toEqual({ hits: 0, misses: 0, evictions: 0, expirations: 0, invalidations: 0, changes: 0, size: 0 });
 
     expect(await rejectionCode(store.get('a'))).toBe('E_NOT_FOUND');
     await store.put('a', 'one');
@@ -48,7 +48,7 @@ describe('read cache', () => {
     expect(await text(store, 'a', 1)).toBe('one'); // a version is its own entry
     expect(await text(store, 'a', 1)).toBe('one');
     expect((await store.get('a', { at: T0 })).value.text()).toBe('one'); // not cached: neither hit nor miss
-    expect(store.cacheStats()).toEqual({ hits: 2, misses: 3, evictions: 0, expirations: 0, invalidations: 0, size: 2 });
+    expect(store.cacheStats()).toEqual({ hits: 2, misses: 3, evictions: 0, expirations: 0, invalidations: 0, changes: 0, size: 2 });
   });
 
   it('evicts the least recently used entry beyond maxEntries', async () => {

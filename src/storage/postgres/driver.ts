@@ -36,6 +36,7 @@ import type {
 import type { ReadOnlyReason } from '../read-only.js';
 import { commitUnknown, isConnectionLoss, postgresError } from './errors.js';
 import { APPLICATION_ID, PG_SCHEMA, SCHEMA_VERSION } from './schema.js';
+import { CHANGES_CHANNEL, ChangeListener, DIGEST_FINGERPRINT } from './changes.js';
 
 /** A writer waits this long for another host's write before E_LOCKED (as the SQLite driver's busy timeout). */
 export const BUSY_TIMEOUT_MS = 10_000;
@@ -161,8 +162,11 @@ const SQL = {
   deleteAuditThrough: `DELETE FROM ${S}.audit WHERE seq <= $1`,
   state: `SELECT digest, audit_seq, audit_mac, mac FROM ${S}.state WHERE id = 1`,
   stateMac: `SELECT mac FROM ${S}.state WHERE id = 1`,
-  putState: `INSERT INTO ${S}.state (id, digest, audit_seq, audit_mac, mac) VALUES (1, $1, $2, $3, $4)
-    ON CONFLICT (id) DO UPDATE SET digest = excluded.digest, audit_seq = excluded.audit_seq, audit_mac = excluded.audit_mac, mac = excluded.mac`,
+  // Every write saves the state row: its notification, delivered once the transaction commits, tells other hosts' read caches (changes.ts).
+  putState: `WITH saved AS (INSERT INTO ${S}.state (id, digest, audit_seq, audit_mac, mac) VALUES (1, $1, $2, $3, $4)
+    ON CONFLICT (id) DO UPDATE SET digest = excluded.digest, audit_seq = excluded.audit_seq, audit_mac = excluded.audit_mac, mac = excluded.mac
+    RETURNING digest)
+    SELECT pg_notify('${CHANGES_CHANNEL}', ${DIGEST_FINGERPRINT}) FROM saved`,
   getRecord: `SELECT kind, id, value, mac FROM ${S}.records WHERE kind = $1 AND id = $2`,
   putRecord: `INSERT INTO ${S}.records (kind, id, value, mac) VALUES ($1, $2, $3, $4)
     ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, mac = excluded.mac`,
@@ -241,16 +245,127 @@ interface Queryable {
   query(config: pg.QueryConfig): Promise<pg.QueryResult>;
 }
 
+/** What a write transaction reads first, fetched with its BEGIN once the write lock is held (see beginWrite). */
+const PREFETCHED = ['primaryKeyId', 'stateMac', 'lastAudit'] as const satisfies readonly Statement[];
+/** The writes that make a prefetched answer out of date within the transaction. */
+const OUTDATES: Partial<Record<Statement, Statement>> = {
+  insertKey: 'primaryKeyId', updateKey: 'primaryKeyId', putState: 'stateMac', insertAudit: 'lastAudit', deleteAuditThrough: 'lastAudit',
+};
+
+/**
+ * A write transaction's round trips saved (the pool's connections
+ * pipeline: a statement goes out without waiting for the answers before it,
+ * and the server runs them in order).
+ * - BEGIN, which waits for the write lock, is sent without waiting: the
+ *   body's first statement goes right behind it. Its answer is awaited
+ *   before any answer of the body's is used; if it failed, that is the
+ *   transaction's failure (and a connection found dead there was never
+ *   used: the body may run again on another).
+ * - The BEGIN also brings the first reads (PREFETCHED): under the write lock
+ *   no other writer can change them, so each answers until this
+ *   transaction writes what it read.
+ * - A write whose answer nothing needs (every write but an insert that
+ *   returns its row and the two that report whether a row was there) is
+ *   sent without waiting; its failure is reported with the next answer
+ *   awaited, or at COMMIT, which the server then turns into a rollback.
+ */
+class WriteTx {
+  readonly #prefetched = new Map<Statement, pg.QueryResult>();
+  /** Prefetched answers used or made out of date: never used (again), even when BEGIN answers after. */
+  readonly #spent = new Set<Statement>();
+  readonly #sent: Promise<void>[] = [];
+  #begun: Promise<void> = Promise.resolve();
+  #beginFailure: StoreError | undefined;
+  #failure: StoreError | undefined;
+  /** BEGIN was answered: the connection was alive and the transaction is open. */
+  begunOk = false;
+
+  constructor(readonly shown: string) {}
+
+  begin(answer: Promise<unknown>): void {
+    this.#begun = answer.then((results) => {
+      const answers = results as pg.QueryResult[];
+      PREFETCHED.forEach((name, i) => {
+        if (!this.#spent.has(name)) this.#prefetched.set(name, answers[answers.length - PREFETCHED.length + i]!);
+      });
+      this.begunOk = true;
+    }, (e: unknown) => {
+      this.#beginFailure = postgresError(e, this.shown);
+    });
+  }
+
+  /** The BEGIN's answer to `name`, once (undefined: ask the database). @throws the BEGIN's failure */
+  async prefetched(name: Statement): Promise<pg.QueryResult | undefined> {
+    if (!(PREFETCHED as readonly Statement[]).includes(name) || this.#spent.has(name)) return undefined;
+    await this.#begun;
+    if (this.#beginFailure) throw this.#beginFailure;
+    this.#spent.add(name);
+    const answer = this.#prefetched.get(name);
+    this.#prefetched.delete(name);
+    return answer;
+  }
+
+  /** `write` makes the prefetched answer it changes out of date. */
+  wrote(write: Statement): void {
+    const outdated = OUTDATES[write];
+    if (outdated === undefined) return;
+    this.#spent.add(outdated);
+    this.#prefetched.delete(outdated);
+  }
+
+  send(answer: Promise<unknown>): void {
+    this.#sent.push(answer.then(() => {}, (e: unknown) => {
+      this.#failure ??= postgresError(e, this.shown);
+    }));
+  }
+
+  /** Once BEGIN and every write sent have their answers: the first failure, if there was one. */
+  async failure(): Promise<StoreError | undefined> {
+    await this.#begun;
+    if (this.#sent.length > 0) await Promise.all(this.#sent.splice(0));
+    return this.#beginFailure ?? this.#failure;
+  }
+}
+
 /** The row operations over one connection (or the pool): each a prepared statement, each failure a StoreError. */
 class PostgresOps implements RawOps {
-  constructor(readonly db: Queryable, readonly shown: string) {}
+  /** `tx`: in a write transaction, its prefetched answers and the writes sent without waiting. */
+  constructor(readonly db: Queryable, readonly shown: string, readonly tx?: WriteTx) {}
 
   async #result(name: Statement, values: unknown[]): Promise<pg.QueryResult> {
-    try {
-      return await this.db.query({ name: `sb_${name}`, text: SQL[name], values });
-    } catch (e) {
-      throw postgresError(e, this.shown);
+    const tx = this.tx;
+    if (tx === undefined) {
+      try {
+        return await this.db.query({ name: `sb_${name}`, text: SQL[name], values });
+      } catch (e) {
+        throw postgresError(e, this.shown);
+      }
     }
+    const early = await tx.prefetched(name);
+    if (early !== undefined) return early;
+    let answer: pg.QueryResult | undefined;
+    let error: unknown;
+    try {
+      answer = await this.db.query({ name: `sb_${name}`, text: SQL[name], values });
+    } catch (e) {
+      error = e;
+    }
+    // BEGIN or a write sent before this failed: that is the failure to report (this one may only say the transaction was aborted).
+    const failed = await tx.failure();
+    if (failed) throw failed;
+    if (answer === undefined) throw postgresError(error, this.shown);
+    return answer;
+  }
+
+  /** A write whose answer is not needed: in a write transaction, sent without waiting for it. */
+  async #write(name: Statement, values: unknown[]): Promise<void> {
+    const tx = this.tx;
+    if (tx === undefined) {
+      await this.#run(name, values);
+      return;
+    }
+    tx.wrote(name);
+    tx.send(this.db.query({ name: `sb_${name}`, text: SQL[name], values }));
   }
 
   async #rows<R>(name: Statement, values: unknown[] = []): Promise<R[]> {
@@ -278,11 +393,11 @@ class PostgresOps implements RawOps {
   }
 
   async putMeta(row: RawMeta): Promise<void> {
-    await this.#run('putMeta', [row.key, row.value, row.mac]);
+    await this.#write('putMeta', [row.key, row.value, row.mac]);
   }
 
   async deleteMeta(key: string): Promise<void> {
-    await this.#run('deleteMeta', [key]);
+    await this.#write('deleteMeta', [key]);
   }
 
   async findSecret(name: string): Promise<RawSecret | undefined> {
@@ -300,12 +415,12 @@ class PostgresOps implements RawOps {
   }
 
   async updateSecret(row: RawSecret): Promise<void> {
-    await this.#run('updateSecret', [row.currentVersion, row.maxVersions, row.custom, row.updatedAt, row.mac, row.id]);
+    await this.#write('updateSecret', [row.currentVersion, row.maxVersions, row.custom, row.updatedAt, row.mac, row.id]);
   }
 
   async deleteSecret(id: number): Promise<void> {
-    await this.#run('deleteVersionsOf', [id]);
-    await this.#run('deleteSecret', [id]);
+    await this.#write('deleteVersionsOf', [id]);
+    await this.#write('deleteSecret', [id]);
   }
 
   async readVersion(name: string, version?: number): Promise<RawJoined | undefined> {
@@ -324,15 +439,15 @@ class PostgresOps implements RawOps {
   }
 
   async insertVersion(r: RawVersion): Promise<void> {
-    await this.#run('insertVersion', [r.secretId, r.version, r.createdAt, r.deletedAt, r.destroyedAt, r.keyId, r.ciphertext, r.mac, r.json ? 1 : 0]);
+    await this.#write('insertVersion', [r.secretId, r.version, r.createdAt, r.deletedAt, r.destroyedAt, r.keyId, r.ciphertext, r.mac, r.json ? 1 : 0]);
   }
 
   async updateVersion(r: RawVersion): Promise<void> {
-    await this.#run('updateVersion', [r.deletedAt, r.destroyedAt, r.keyId, r.ciphertext, r.mac, r.secretId, r.version]);
+    await this.#write('updateVersion', [r.deletedAt, r.destroyedAt, r.keyId, r.ciphertext, r.mac, r.secretId, r.version]);
   }
 
   async deleteVersions(secretId: number, versions: number[]): Promise<void> {
-    if (versions.length > 0) await this.#run('deleteVersions', [secretId, versions.map((v) => Math.trunc(v))]);
+    if (versions.length > 0) await this.#write('deleteVersions', [secretId, versions.map((v) => Math.trunc(v))]);
   }
 
   async listSecrets(prefix: string, after: string, limit: number): Promise<RawListRow[]> {
@@ -354,11 +469,11 @@ class PostgresOps implements RawOps {
   }
 
   async insertKey(r: RawKey): Promise<void> {
-    await this.#run('insertKey', [r.id, r.version, r.status, r.createdAt, r.wrapped, r.mac]);
+    await this.#write('insertKey', [r.id, r.version, r.status, r.createdAt, r.wrapped, r.mac]);
   }
 
   async updateKey(r: RawKey): Promise<void> {
-    await this.#run('updateKey', [r.status, r.wrapped, r.mac, r.id]);
+    await this.#write('updateKey', [r.status, r.wrapped, r.mac, r.id]);
   }
 
   async primaryKeyId(): Promise<number | undefined> {
@@ -380,7 +495,7 @@ class PostgresOps implements RawOps {
   }
 
   async insertAudit(r: AuditRow): Promise<void> {
-    await this.#run('insertAudit', [r.seq, r.at, r.actor, r.pid, r.action, r.name, r.versions, r.outcome, r.detail, r.mac]);
+    await this.#write('insertAudit', [r.seq, r.at, r.actor, r.pid, r.action, r.name, r.versions, r.outcome, r.detail, r.mac]);
   }
 
   auditPage(afterSeq: number, limit: number, filter: AuditFilter = {}): Promise<AuditRow[]> {
@@ -388,7 +503,7 @@ class PostgresOps implements RawOps {
   }
 
   async deleteAuditThrough(seq: number): Promise<void> {
-    await this.#run('deleteAuditThrough', [seq]);
+    await this.#write('deleteAuditThrough', [seq]);
   }
 
   async state(): Promise<StateRow | undefined> {
@@ -401,7 +516,7 @@ class PostgresOps implements RawOps {
   }
 
   async putState(row: StateRow): Promise<void> {
-    await this.#run('putState', [row.digest, row.auditSeq, row.auditMac, row.mac]);
+    await this.#write('putState', [row.digest, row.auditSeq, row.auditMac, row.mac]);
   }
 
   async getRecord(kind: string, id: string): Promise<RawRecord | undefined> {
@@ -410,7 +525,7 @@ class PostgresOps implements RawOps {
   }
 
   async putRecord(r: RawRecord): Promise<void> {
-    await this.#run('putRecord', [r.kind, r.id, r.value, r.mac]);
+    await this.#write('putRecord', [r.kind, r.id, r.value, r.mac]);
   }
 
   async deleteRecord(kind: string, id: string): Promise<boolean> {
@@ -490,8 +605,17 @@ class PostgresOps implements RawOps {
   }
 }
 
+/** The server process of a connection (node-postgres keeps it; its types do not say so). */
+function serverPid(client: pg.ClientBase): number {
+  return (client as unknown as { processID: number | null }).processID ?? -1;
+}
+
 const BEGIN_READ = 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY';
-/** One round trip: the transaction, a bounded wait for the write lock, and the lock. */
+/**
+ * One round trip: the transaction, a bounded wait for the write lock, the
+ * lock, and then what nearly every write reads first (PREFETCHED, the last
+ * answers), each statement after the lock seeing every write before it.
+ */
 function beginWrite(relaxed: boolean): string {
   return [
     'BEGIN ISOLATION LEVEL READ COMMITTED',
@@ -499,6 +623,7 @@ function beginWrite(relaxed: boolean): string {
     ...(relaxed ? ['SET LOCAL synchronous_commit = off'] : []),
     `SET LOCAL lock_timeout = '${BUSY_TIMEOUT_MS}ms'`,
     `SELECT pg_advisory_xact_lock(${WRITE_LOCK[0]}, ${WRITE_LOCK[1]})`,
+    ...PREFETCHED.map((name) => SQL[name]),
   ].join('; ');
 }
 
@@ -509,12 +634,31 @@ export class PostgresStorage implements RawStorage {
   readonly #direct: PostgresOps;
   #closed = false;
 
-  /** A pool to the database of a store whose schema is in place (src/storage/postgres/open.ts); `shown`: its URL without a password. */
-  constructor(pool: pg.Pool, shown: string) {
+  /**
+   * A pool to the database of a store whose schema is in place
+   * (src/storage/postgres/open.ts); `shown`: its URL without a password;
+   * `listener`: a new client for the read cache's change detector (none: no
+   * changeCounter, and a cache lives by its TTL).
+   */
+  constructor(pool: pg.Pool, shown: string, listener?: () => pg.Client) {
     this.#pool = pool;
     this.#shown = shown;
     this.#direct = new PostgresOps(pool, shown);
+    if (listener) {
+      pool.on('remove', (client) => this.#writers.delete(serverPid(client)));
+      this.changeCounter = () => {
+        if (this.#closed) return undefined;
+        this.#changes ??= new ChangeListener(listener, (pid) => this.#writers.has(pid));
+        return this.#changes.counter();
+      };
+    }
   }
+
+  /** RawStorage.changeCounter: a notification from another connection's write (changes.ts), started at the first call. */
+  readonly changeCounter?: () => number | undefined;
+  #changes: ChangeListener | undefined;
+  /** Server process ids of this pool's connections that ran a write: their notifications are this storage's own. */
+  readonly #writers = new Set<number>();
 
   /** The store's URL without its password, for messages. */
   get path(): string {
@@ -588,34 +732,49 @@ export class PostgresStorage implements RawStorage {
         const client = await this.#connect();
         let failed = false;
         let inBody = false;
+        const tx = write ? new WriteTx(this.#shown) : undefined;
         try {
-          try {
-            await client.query(begin);
-          } catch (e) {
-            // A failed multi-statement BEGIN (the write lock's wait ran out) leaves an aborted transaction open.
-            await client.query('ROLLBACK').catch(() => { failed = true; });
-            throw postgresError(e, this.#shown);
+          if (write) this.#writers.add(serverPid(client));
+          if (tx) {
+            tx.begin(client.query(begin)); // answered before any answer of the body's is used
+          } else {
+            try {
+              await client.query(begin);
+            } catch (e) {
+              await client.query('ROLLBACK').catch(() => { failed = true; });
+              throw postgresError(e, this.#shown);
+            }
           }
           inBody = true;
           let result: T;
           try {
-            result = await fn(new PostgresOps(client, this.#shown));
+            result = await fn(new PostgresOps(client, this.#shown, tx));
           } catch (e) {
-            await client.query('ROLLBACK').catch(() => { failed = true; }); // a lost connection has rolled it back already
+            await tx?.failure();
+            // A failed multi-statement BEGIN (the write lock's wait ran out) left an aborted transaction open; a lost connection has rolled back.
+            await client.query('ROLLBACK').catch(() => { failed = true; });
             throw e;
           }
+          // COMMIT goes out behind the writes still on their way; if one of them failed, the server rolls back instead.
+          const committed = client.query('COMMIT');
+          const writeFailed = await tx?.failure();
+          if (tx && !tx.begunOk) {
+            await committed.catch(() => { failed = true; });
+            throw writeFailed; // BEGIN failed: nothing of this transaction was done
+          }
           try {
-            await client.query('COMMIT');
+            await committed;
           } catch (e) {
             failed = true; // the server ended the transaction either way
             const error = postgresError(e, this.#shown);
             throw write && isConnectionLoss(error) ? commitUnknown(this.#shown) : error;
           }
+          if (writeFailed) throw writeFailed;
           return result;
         } catch (e) {
           if (isConnectionLoss(e)) failed = true;
-          // Nothing ran yet, or only reads: on a new connection once more.
-          if (attempt === 1 && isConnectionLoss(e) && (!inBody || !write)) continue;
+          // Nothing ran yet (the connection was dead at BEGIN), or only reads: on a new connection once more.
+          if (attempt === 1 && isConnectionLoss(e) && (!inBody || !write || !tx?.begunOk)) continue;
           throw e;
         } finally {
           this.#give(client, failed);
@@ -786,6 +945,7 @@ export class PostgresStorage implements RawStorage {
     if (this.#closed) return;
     try {
       this.#closed = true;
+      await this.#changes?.close();
       await this.#pool.end();
     } catch {
       // the connections are gone either way

@@ -154,6 +154,8 @@ export function poolFor(location: PostgresLocation): pg.Pool {
     idleTimeoutMillis: 10_000,
     allowExitOnIdle: true, // a library user who forgets close() is not kept running by idle connections
     keepAlive: true,
+    // A statement is sent without waiting for the one before it when nothing awaits that one's answer (driver.ts, WriteTx).
+    pipeline: true,
     fallback_application_name: applicationName(),
     idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
     types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === pg.types.builtins.INT8 ? int8 : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser },
@@ -162,6 +164,16 @@ export function poolFor(location: PostgresLocation): pg.Pool {
   pool.on('error', () => {});
   pool.on('connect', watchConnection);
   return pool;
+}
+
+/** A connection of its own for the read cache's change detector (changes.ts): it only LISTENs. */
+function listenerFor(location: PostgresLocation): () => pg.Client {
+  return () => new Client({
+    connectionString: location.connectionString,
+    connectionTimeoutMillis: location.connectTimeoutMs,
+    keepAlive: true,
+    fallback_application_name: applicationName(),
+  });
 }
 
 const WRITE_LOCK_SQL = `SET LOCAL lock_timeout = '${BUSY_TIMEOUT_MS}ms'; SELECT pg_advisory_xact_lock(${WRITE_LOCK[0]}, ${WRITE_LOCK[1]})`;
@@ -240,7 +252,7 @@ export async function createPostgresStore(locator: string): Promise<PostgresStor
         throw e;
       }
     });
-    return new PostgresStorage(pool, shown);
+    return new PostgresStorage(pool, shown, listenerFor(location));
   } catch (e) {
     await pool.end().catch(() => {});
     throw e;
@@ -263,7 +275,7 @@ export async function openPostgresStore(locator: string): Promise<PostgresStorag
         for (const sql of now < SCHEMA_VERSION ? migrationSql(now) : []) await client.query(sql);
       });
     }
-    return new PostgresStorage(pool, shown);
+    return new PostgresStorage(pool, shown, listenerFor(location));
   } catch (e) {
     await pool.end().catch(() => {});
     throw e;

@@ -13,6 +13,7 @@ import { onlineBackup } from './files.js';
 import { withExclusiveLock } from '../../platform/lock.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { isBusy, storeFileError } from './errors.js';
+import { WalIndexLook } from './wal-index.js';
 import type { KeyStatus } from '../../crypto/keyset.js';
 import type {
   AuditFilter, AuditHead, AuditRow, Awaitable, ExclusiveOptions, FileCapabilities, HeldLock, RawJoined, RawKey, RawListRow, RawMeta, RawOps, RawRecord, RawRewrap, RawSecret, RawStorage, RawVersion,
@@ -240,6 +241,9 @@ function prepare(db: Database, path: string) {
       ON CONFLICT(kind, id) DO UPDATE SET value = excluded.value, mac = excluded.mac`),
     deleteRecord: p('DELETE FROM records WHERE kind = ? AND id = ?'),
     listRecords: p('SELECT kind, id, value, mac FROM records WHERE kind = ? ORDER BY id'),
+    // The read cache's change detector (changeCounter).
+    dataVersion: p('PRAGMA data_version').pluck(),
+    stateDigest: p('SELECT digest FROM state WHERE id = 1').pluck(),
   };
   return [statements, begin, syncNormal, syncFull] as const;
 }
@@ -293,6 +297,8 @@ export class SqliteStorage implements RawStorage {
     this.#db = db;
     this.#eachSecret = this.#eachVersion = this.#eachRecord = this.#scan = undefined;
     this.#copy = undefined;
+    this.#dataVersion = undefined; // another connection's numbers: ask the digest again
+    this.#walIndex?.reset();
   }
 
   /** The file this storage reads, for messages. */
@@ -320,6 +326,47 @@ export class SqliteStorage implements RawStorage {
     this.#attach(next.db);
     this.#stamp = next.stamp;
     old.close();
+  }
+
+  // ---- the read cache's change detector ---------------------------------
+
+  /** PRAGMA data_version when last asked: it changes when another connection commits. */
+  #dataVersion: number | undefined;
+  /** The state row's digest when last compared: it changes with every row but the audit log's. */
+  #digest: Buffer | undefined;
+  #changes = 0;
+  /** A read transaction of this connection is open: its snapshot would hide later commits. */
+  #inSnapshot = false;
+  /** The first look, at the file's WAL index (none for a read-only snapshot, which refresh() follows). */
+  #walIndex: WalIndexLook | undefined;
+
+  /**
+   * A new number when another connection committed a change to anything
+   * but the audit log since the last call (RawStorage.changeCounter): its
+   * commit changes PRAGMA data_version (never this connection's own), and
+   * the state row's digest tells a change of secrets, keys or metadata from
+   * entries appended to the audit log, which change no read. When nobody
+   * committed at all, the WAL index says so first (wal-index.ts): under a
+   * microsecond; SQLite is asked after any commit, this connection's too,
+   * and the state row read when another connection's was one.
+   */
+  changeCounter(): number | undefined {
+    if (this.#inSnapshot) return undefined;
+    if (this.#stamp === undefined) this.#walIndex ??= new WalIndexLook(this.#path);
+    if (this.#walIndex?.unchanged()) return this.#changes;
+    try {
+      const version = this.#s.dataVersion.get() as number;
+      if (version !== this.#dataVersion) {
+        const digest = this.#s.stateDigest.get() as Buffer | undefined;
+        if (digest === undefined || this.#digest === undefined || !digest.equals(this.#digest)) this.#changes++;
+        this.#digest = digest;
+        this.#dataVersion = version; // only once the digest was compared
+      }
+      this.#walIndex?.settle(); // the commits before the header it read are accounted for
+      return this.#changes;
+    } catch {
+      return undefined; // busy or failing: the get reads the store, which says why
+    }
   }
 
   getMeta(key: string): string | undefined {
@@ -584,11 +631,13 @@ export class SqliteStorage implements RawStorage {
       for (;;) {
         try {
           begin.run();
+          this.#inSnapshot = begin === this.#beginDeferred;
           try {
             const result = await fn(this);
             this.#commit.run();
             return result;
           } finally {
+            this.#inSnapshot = false;
             if (this.#db.inTransaction) this.#rollback.run();
           }
         } catch (e) {
@@ -661,6 +710,7 @@ export class SqliteStorage implements RawStorage {
   async close(): Promise<void> {
     await this.#acquire();
     try {
+      this.#walIndex?.close();
       if (this.#db.open) this.#db.close();
     } finally {
       this.#release();
