@@ -1,6 +1,6 @@
 /**
  * Strongbox benchmarks: `npm run bench` (BENCH_QUICK=1 for a smoke run;
- * BENCH_ONLY=cli,crypto,put,get to run some sections). Prints one table and
+ * BENCH_ONLY=cli,crypto,put,get,serve to run some sections). Prints one table and
  * writes bench/results/latest.json. See bench/README.md.
  *
  * The CLI runs first, while this process is still small: spawning a child
@@ -17,6 +17,7 @@ import { benchPut } from './put.js';
 import { benchExport } from './export.js';
 import { benchRewrap } from './rewrap.js';
 import { benchBackup } from './backup.js';
+import { benchServe } from './serve.js';
 import { BenchCheckError, environment, now, QUICK, renderTable, writeResults, type Row } from './harness.js';
 
 /** The repository root: the nearest directory up whose package.json is ours. */
@@ -31,7 +32,7 @@ function repoRoot(): string {
   }
 }
 
-const SECTIONS = ['cli', 'crypto', 'put', 'get', 'rewrap', 'backup', 'export'] as const;
+const SECTIONS = ['cli', 'crypto', 'put', 'get', 'rewrap', 'backup', 'export', 'serve'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function chosen(): Section[] {
@@ -59,6 +60,7 @@ async function main(): Promise<number> {
     rewrap: () => benchRewrap(),
     backup: () => benchBackup(),
     export: () => benchExport(notes),
+    serve: () => benchServe(root, notes),
   };
   for (const section of chosen()) {
     const t0 = now();
