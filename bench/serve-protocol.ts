@@ -57,6 +57,8 @@ export interface RunResult {
   requests: number;
   /** From the window's start to the last of those answers. */
   elapsedMs: number;
+  /** Every request answered, the warm-up's too (what the server's CPU time is divided by). */
+  allRequests: number;
   /** Each timed request's latency in ms, as a base64 Float32Array (see decodeLatencies). */
   latencies: string;
 }

@@ -21,7 +21,7 @@
  * when it stops at the end of the section).
  */
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -120,6 +120,8 @@ class LoadClient {
 interface Measured {
   opsPerSec: number;
   latencies: Float32Array;
+  /** The server's CPU time per request answered, µs (Linux). */
+  cpuPerRequest?: number;
 }
 
 /** Library get with `concurrency` reads in flight, for `ms` after `warmMs`; every value checked. */
@@ -144,13 +146,41 @@ async function libraryRun(store: Store, concurrency: number, warmMs: number, ms:
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return { opsPerSec: count / ((lastDone - start) / 1000), latencies: new Float32Array(0) };
+  return { opsPerSec: count / ((Math.max(lastDone, end) - start) / 1000), latencies: new Float32Array(0) };
 }
 
-async function httpRun(client: LoadClient, port: number, concurrency: number, warmMs: number, ms: number): Promise<Measured> {
-  const r = await client.ask<RunResult>({ op: 'run', port, concurrency, warmMs, ms });
+/**
+ * CPU time a process has used so far, in µs, all its threads: from the
+ * scheduler's nanosecond counts (/proc/PID/task/TID/schedstat), else
+ * /proc/PID/stat's clock ticks (assumed 100 a second); undefined elsewhere.
+ */
+function cpuMicros(pid: number): number | undefined {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1').split(' ')[0]);
+    if (Number.isFinite(ns) && ns > 0) return ns / 1000;
+  } catch {
+    // no schedstat: try the ticks
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10_000;
+  } catch {
+    return undefined;
+  }
+}
+
+async function httpRun(client: LoadClient, server: Server, concurrency: number, warmMs: number, ms: number): Promise<Measured> {
+  const cpu0 = cpuMicros(server.child.pid!);
+  const r = await client.ask<RunResult>({ op: 'run', port: server.port, concurrency, warmMs, ms });
+  const cpu1 = cpuMicros(server.child.pid!);
   check(r.requests > 0, `HTTP run at ${concurrency} clients answered requests`);
-  return { opsPerSec: r.requests / (r.elapsedMs / 1000), latencies: decodeLatencies(r.latencies) };
+  return {
+    opsPerSec: r.requests / (r.elapsedMs / 1000),
+    latencies: decodeLatencies(r.latencies),
+    ...(cpu0 !== undefined && cpu1 !== undefined ? { cpuPerRequest: (cpu1 - cpu0) / r.allRequests } : {}),
+  };
 }
 
 /** Checks through the server before any timing: the value, the metadata, and that tokens and policies are enforced. */
@@ -235,9 +265,9 @@ export async function benchServe(root: string, notes: string[]): Promise<Row[]> 
     const c = client;
     const sides = {
       libA: (n: number) => libraryRun(audited!, n, warmMs, roundMs, expected, order, pos),
-      httpA: (n: number) => httpRun(c, sA.port, n, warmMs, roundMs),
+      httpA: (n: number) => httpRun(c, sA, n, warmMs, roundMs),
       libU: (n: number) => libraryRun(unaudited!, n, warmMs, roundMs, expected, order, pos),
-      httpU: (n: number) => httpRun(c, sU.port, n, warmMs, roundMs),
+      httpU: (n: number) => httpRun(c, sU, n, warmMs, roundMs),
     };
     type Side = keyof typeof sides;
     const names = Object.keys(sides) as Side[];
@@ -245,11 +275,12 @@ export async function benchServe(root: string, notes: string[]): Promise<Row[]> 
     interface AtConcurrency {
       ops: Record<Side, number[]>;
       lat: { httpA: Float32Array[]; httpU: Float32Array[] };
+      cpu: { httpA: number[]; httpU: number[] };
       ratio: { a: number[]; u: number[]; au: number[] };
     }
     const results = new Map<number, AtConcurrency>();
     for (const n of CONCURRENCY) {
-      const r: AtConcurrency = { ops: { libA: [], httpA: [], libU: [], httpU: [] }, lat: { httpA: [], httpU: [] }, ratio: { a: [], u: [], au: [] } };
+      const r: AtConcurrency = { ops: { libA: [], httpA: [], libU: [], httpU: [] }, lat: { httpA: [], httpU: [] }, cpu: { httpA: [], httpU: [] }, ratio: { a: [], u: [], au: [] } };
       // One unmeasured round of each side (connections opened, JIT warm).
       for (const s of names) await sides[s](n);
       for (let round = 0; round < rounds; round++) {
@@ -261,6 +292,8 @@ export async function benchServe(root: string, notes: string[]): Promise<Row[]> 
         for (const s of names) r.ops[s].push(got[s].opsPerSec);
         r.lat.httpA.push(got.httpA.latencies);
         r.lat.httpU.push(got.httpU.latencies);
+        if (got.httpA.cpuPerRequest !== undefined) r.cpu.httpA.push(got.httpA.cpuPerRequest);
+        if (got.httpU.cpuPerRequest !== undefined) r.cpu.httpU.push(got.httpU.cpuPerRequest);
         r.ratio.a.push(got.httpA.opsPerSec / got.libA.opsPerSec);
         r.ratio.u.push(got.httpU.opsPerSec / got.libU.opsPerSec);
         r.ratio.au.push(got.httpA.opsPerSec / got.httpU.opsPerSec);
@@ -302,6 +335,7 @@ export async function benchServe(root: string, notes: string[]): Promise<Row[]> 
         const r = results.get(n)!;
         const ratio = median(r.ratio[audit]);
         const { p50, p99 } = lat(r.lat[http]);
+        const cpu = r.cpu[http].length > 0 ? median(r.cpu[http]) : undefined;
         const targeted = n === 16 && audit === 'u';
         out.push({
           name: `serve GET ×${n} (${label})`,
@@ -311,8 +345,8 @@ export async function benchServe(root: string, notes: string[]): Promise<Row[]> 
           floor: `library get ×${n} (${label})`,
           target: targeted ? `≥ ${TARGET_HTTP_RATIO * 100} % of library get ×16 (audit off)` : '—',
           mark: targeted ? (ratio >= TARGET_HTTP_RATIO ? 'pass' : 'FAIL') : 'info',
-          detail: `p50 ${ms(p50)} ms, p99 ${ms(p99)} ms; vs library get ×${n} (${label}) ${(median(r.ops[lib]) / 1000).toFixed(1)} k/s`,
-          extra: { p50Ms: p50, p99Ms: p99, libraryOpsPerSec: median(r.ops[lib]) },
+          detail: `p50 ${ms(p50)} ms, p99 ${ms(p99)} ms${cpu !== undefined ? `, server CPU ${cpu.toFixed(0)} µs/req` : ''}; vs library get ×${n} (${label}) ${(median(r.ops[lib]) / 1000).toFixed(1)} k/s`,
+          extra: { p50Ms: p50, p99Ms: p99, libraryOpsPerSec: median(r.ops[lib]), ...(cpu !== undefined ? { serverCpuMicrosPerRequest: cpu } : {}) },
         });
       }
     }

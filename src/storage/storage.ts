@@ -127,6 +127,8 @@ export interface StorageOps {
 
   /** `version` undefined: the current version. */
   readVersion(name: string, version?: number): Promise<SecretAndVersion | undefined>;
+  /** The current version with its whole secret row (the metadata a KV read answers with), in one read. */
+  readCurrent(name: string): Promise<{ secret: SecretRow; version: VersionRow | undefined } | undefined>;
   /** The newest version created at or before `at` (ms). */
   readVersionAt(name: string, at: number): Promise<SecretAndVersion | undefined>;
   listVersions(secretId: number): Promise<VersionRow[]>;
@@ -369,5 +371,16 @@ export interface RawStorage extends StorageTransactions<RawOps> {
    * as the read). It still waits for a transaction of this connection.
    */
   readOne<T>(fn: (ops: RawOps) => Promise<T>): Promise<T>;
+  /**
+   * A number that moves whenever another connection (another process, or
+   * another handle in this one) may have committed since the last call, and
+   * when this storage opened its file again; it may move at other times too.
+   * Not moved by this connection's own commits: the guarded layer counts
+   * those it cares about. undefined while this connection has a transaction
+   * open, when a newer commit may not show yet. Cheap (SQLite: PRAGMA
+   * data_version). With `recheck` false, the count as of the last check,
+   * without asking the database (never undefined).
+   */
+  changeCounter(recheck?: boolean): number | undefined;
   scanVersions(afterSecretId: number, afterVersion: number, limit: number): Awaitable<(RawVersion & { name: string; secretUpdatedAt: number })[]>;
 }

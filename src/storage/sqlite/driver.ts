@@ -181,6 +181,8 @@ function prepare(db: Database, path: string) {
   const begin = { immediate: db.prepare('BEGIN IMMEDIATE'), deferred: db.prepare('BEGIN DEFERRED'), commit: db.prepare('COMMIT'), rollback: db.prepare('ROLLBACK') };
   const syncNormal = db.prepare('PRAGMA synchronous = NORMAL');
   const syncFull = db.prepare('PRAGMA synchronous = FULL');
+  // Moves when another connection commits (never for this connection's own commits).
+  const dataVersion = db.prepare('PRAGMA data_version').pluck();
   const p = (sql: string) => declaredAsWritten(db.prepare(sql), path);
   const statements = {
     getMeta: p('SELECT value FROM meta WHERE key = ?').pluck(),
@@ -241,7 +243,7 @@ function prepare(db: Database, path: string) {
     deleteRecord: p('DELETE FROM records WHERE kind = ? AND id = ?'),
     listRecords: p('SELECT kind, id, value, mac FROM records WHERE kind = ? ORDER BY id'),
   };
-  return [statements, begin, syncNormal, syncFull] as const;
+  return [statements, begin, syncNormal, syncFull, dataVersion] as const;
 }
 type Prepared = ReturnType<typeof prepare>;
 
@@ -256,6 +258,10 @@ export class SqliteStorage implements RawStorage {
   #rollback!: Statement;
   #syncNormal!: Prepared[2];
   #syncFull!: Prepared[3];
+  #dataVersion!: Prepared[4];
+  /** changeCounter's count, and the data_version it last saw on the current connection (undefined: none yet). */
+  #changes = 0;
+  #lastDataVersion: number | undefined;
 
   readonly #path: string;
   readonly #readOnly: ReadOnlyFile | undefined;
@@ -284,7 +290,7 @@ export class SqliteStorage implements RawStorage {
   #attach(db: Database): void {
     try {
       let begin: Prepared[1];
-      [this.#s, begin, this.#syncNormal, this.#syncFull] = prepare(db, this.#path);
+      [this.#s, begin, this.#syncNormal, this.#syncFull, this.#dataVersion] = prepare(db, this.#path);
       ({ immediate: this.#beginImmediate, deferred: this.#beginDeferred, commit: this.#commit, rollback: this.#rollback } = begin);
     } catch (e) {
       db.close();
@@ -292,6 +298,26 @@ export class SqliteStorage implements RawStorage {
     }
     this.#db = db;
     this.#eachSecret = this.#eachVersion = this.#eachRecord = this.#scan = undefined;
+    // Another connection's data_version is not comparable with the last one's: count the reopening as a change.
+    this.#lastDataVersion = undefined;
+  }
+
+  changeCounter(recheck = true): number | undefined {
+    if (!recheck) return this.#changes;
+    // Inside a transaction SQLite's count stays at the transaction's snapshot.
+    if (this.#db.inTransaction) return undefined;
+    let version: number;
+    try {
+      version = this.#dataVersion.get() as number;
+    } catch (e) {
+      if (isBusy(e)) return undefined;
+      return translate(e, this.#path);
+    }
+    if (version !== this.#lastDataVersion) {
+      this.#lastDataVersion = version;
+      this.#changes++;
+    }
+    return this.#changes;
   }
 
   /** The file this storage reads, for messages. */
