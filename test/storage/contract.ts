@@ -365,5 +365,39 @@ export function storageContract(driver: string, fresh: () => Promise<ContractSto
         await other.close();
       }
     }));
+
+    it('the change counter moves after another connection commits, and only then; not for this connection\'s own commits', () => withStore(async ({ storage, second }) => {
+      const start = storage.changeCounter();
+      expect(typeof start).toBe('number');
+      expect(storage.changeCounter()).toBe(start);
+      await storage.write(async (tx) => tx.putMeta({ key: 'own', value: '1', mac: null }));
+      await storage.read(async (tx) => tx.getMeta('own'));
+      expect(storage.changeCounter()).toBe(start); // the guarded layer counts this connection's changes
+      if (!second) return;
+      const other = await second();
+      try {
+        await other.read(async (o) => o.getMeta('own'));
+        expect(storage.changeCounter()).toBe(start); // another connection that only read
+        await other.write(async (o) => o.putMeta({ key: 'theirs', value: '1', mac: null }));
+        // Without a recheck, the count as of the last check: the commit is not seen yet.
+        expect(storage.changeCounter(false)).toBe(start);
+        const moved = storage.changeCounter();
+        expect(moved).not.toBe(start);
+        expect(storage.changeCounter()).toBe(moved);
+        expect(storage.changeCounter(false)).toBe(moved);
+      } finally {
+        await other.close();
+      }
+    }));
+
+    it('the change counter cannot be told inside a transaction of this connection (undefined), but as of the last check it can', () => withStore(async ({ storage }) => {
+      const before = storage.changeCounter();
+      await storage.read(async (tx) => {
+        await tx.getMeta('x');
+        expect(storage.changeCounter()).toBeUndefined();
+        expect(storage.changeCounter(false)).toBe(before);
+      });
+      expect(storage.changeCounter()).toBe(before);
+    }));
   });
 }
