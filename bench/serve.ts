@@ -14,7 +14,10 @@
  * library get (audited), HTTP (audited server), library get (audit off),
  * HTTP (audit-off server). Ratios are medians of per-round ratios. Like is
  * compared with like: HTTP on the audited store against library get on the
- * audited store, and the same with reads not audited.
+ * audited store, and the same with reads not audited; the target is on the
+ * audited pair (TARGET_HTTP_RATIO says why). The server's CPU time per
+ * request (Linux /proc) is printed too: unlike throughput, other processes
+ * on the machine barely move it.
  *
  * BENCH_SERVE_NODE_ARGS is given to the server children (e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof`: each server writes its profile
@@ -34,7 +37,13 @@ import { check, equalBytes, median, now, percentile, QUICK, removeDir, scratchDi
 import { copyDatabase } from './sqlite.js';
 import { decodeLatencies, readPathOf, valueTextOf, type ClientMessage, type RunResult } from './serve-protocol.js';
 
-/** HTTP reads at 16 clients, against library get at 16 in flight (reads not audited on either side). */
+/**
+ * HTTP reads at 16 clients, against library get with 16 in flight, both on
+ * the audited store (the default). That is the pair doing the same work: a
+ * server records every request it answers in the audit log, with
+ * `audit.reads false` too, so its "unaudited" reads still write one entry
+ * each where an unaudited library get writes nothing. Both pairs are printed.
+ */
 const TARGET_HTTP_RATIO = 0.5;
 /** p99 latency of an HTTP read at 16 clients. */
 const TARGET_P99_MS = 5;
@@ -312,26 +321,26 @@ export async function benchServe(root: string, notes: string[]): Promise<Row[]> 
     };
     const out: Row[] = [];
     const at16 = results.get(16)!;
+    const label = { a: 'audited', u: 'audit.reads false' } as const;
     out.push(
-      {
-        name: 'serve floor: library get ×16 (audit off)',
-        opsPerSec: median(at16.ops.libU),
-        ratio: null,
-        target: '—',
-        mark: 'info',
-        detail: `await store.get(name), 16 in flight, same store file as the audit-off server, ${ROWS.toLocaleString('en-US')} JSON secrets`,
-      },
       {
         name: 'serve floor: library get ×16 (audited)',
         opsPerSec: median(at16.ops.libA),
         ratio: null,
         target: '—',
         mark: 'info',
-        detail: 'the same on the audited store (the default): each get appends an audit entry, group-committed',
+        detail: `await store.get(name), 16 in flight, on the audited store (the default): one audit entry per get, group-committed; ${ROWS.toLocaleString('en-US')} JSON secrets`,
+      },
+      {
+        name: 'serve floor: library get ×16 (audit.reads false)',
+        opsPerSec: median(at16.ops.libU),
+        ratio: null,
+        target: '—',
+        mark: 'info',
+        detail: 'the same on the copy with reads not audited: no write at all',
       },
     );
-    for (const audit of ['u', 'a'] as const) {
-      const label = audit === 'u' ? 'audit off' : 'audited';
+    for (const audit of ['a', 'u'] as const) {
       const http: Side = audit === 'u' ? 'httpU' : 'httpA';
       const lib: Side = audit === 'u' ? 'libU' : 'libA';
       for (const n of CONCURRENCY) {
@@ -339,16 +348,19 @@ export async function benchServe(root: string, notes: string[]): Promise<Row[]> 
         const ratio = median(r.ratio[audit]);
         const { p50, p99 } = lat(r.lat[http]);
         const cpu = r.cpu[http].length > 0 ? median(r.cpu[http]) : undefined;
-        const targeted = n === 16 && audit === 'u';
+        // The target is on the pair that does the same work on both sides (see TARGET_HTTP_RATIO).
+        const targeted = n === 16 && audit === 'a';
         out.push({
-          name: `serve GET ×${n} (${label})`,
+          name: `serve GET ×${n} (${label[audit]})`,
           opsPerSec: median(r.ops[http]),
           ratio,
           ratioKind: 'throughput',
-          floor: `library get ×${n} (${label})`,
-          target: targeted ? `≥ ${TARGET_HTTP_RATIO * 100} % of library get ×16 (audit off)` : '—',
+          floor: `library get ×${n} (${label[audit]})`,
+          target: targeted ? `≥ ${TARGET_HTTP_RATIO * 100} % of library get ×16 (audited)` : '—',
           mark: targeted ? (ratio >= TARGET_HTTP_RATIO ? 'pass' : 'FAIL') : 'info',
-          detail: `p50 ${ms(p50)} ms, p99 ${ms(p99)} ms${cpu !== undefined ? `, server CPU ${cpu.toFixed(0)} µs/req` : ''}; vs library get ×${n} (${label}) ${(median(r.ops[lib]) / 1000).toFixed(1)} k/s`,
+          detail: `p50 ${ms(p50)} ms, p99 ${ms(p99)} ms${cpu !== undefined ? `, server CPU ${cpu.toFixed(0)} µs/req` : ''}; `
+            + `ratio vs library get ×${n} (${label[audit]}) ${(median(r.ops[lib]) / 1000).toFixed(1)} k/s`
+            + (audit === 'u' && unauditedPerRead > 0 ? '; not like with like: the server still records each request' : ''),
           extra: { p50Ms: p50, p99Ms: p99, libraryOpsPerSec: median(r.ops[lib]), ...(cpu !== undefined ? { serverCpuMicrosPerRequest: cpu } : {}) },
         });
       }
@@ -356,7 +368,7 @@ export async function benchServe(root: string, notes: string[]): Promise<Row[]> 
     for (const audit of ['a', 'u'] as const) {
       const { p50, p99 } = lat(at16.lat[audit === 'u' ? 'httpU' : 'httpA']);
       out.push({
-        name: `serve p99 ×16 (${audit === 'u' ? 'audit off' : 'audited'})`,
+        name: `serve p99 ×16 (${label[audit]})`,
         opsPerSec: null,
         ratio: null,
         target: `p99 < ${TARGET_P99_MS} ms`,
@@ -367,17 +379,18 @@ export async function benchServe(root: string, notes: string[]): Promise<Row[]> 
     }
     const au = median(at16.ratio.au);
     out.push({
-      name: 'serve audited ÷ audit off ×16',
+      name: 'serve audited ÷ audit.reads false ×16',
       opsPerSec: median(at16.ops.httpA),
       ratio: au,
       ratioKind: 'throughput',
-      floor: 'serve GET ×16 (audit off)',
-      target: `≥ ${TARGET_AUDITED_RATIO * 100} % of audit off`,
+      floor: 'serve GET ×16 (audit.reads false)',
+      target: `≥ ${TARGET_AUDITED_RATIO * 100} % of audit.reads false`,
       mark: au >= TARGET_AUDITED_RATIO ? 'pass' : 'FAIL',
       detail: `audit entries per HTTP read: ${auditedPerRead} audited, ${unauditedPerRead} with audit.reads false`,
     });
     if (unauditedPerRead !== 0) {
-      notes.push(`serve: with audit.reads false the server still records each request (${unauditedPerRead} audit entry per read), so "audit off" is not free of audit writes`);
+      notes.push(`serve: with audit.reads false the server still records each request it answers (${unauditedPerRead} audit entry per read), so both servers write one entry per read: `
+        + 'the target compares audited HTTP with audited library get, the one pair doing the same work');
     }
     return out;
   } finally {

@@ -69,8 +69,8 @@ export class Dispatcher {
     let response: HttpResponse;
     let audited = true;
     try {
-      // One check for what other processes changed, after this request arrived: its lookups rely on it.
-      this.o.cache?.beginRequest();
+      // A check for what other processes changed, made after this request arrived (shared with those arriving with it): its lookups rely on it.
+      await this.o.cache?.beginRequest();
       if (!req.path.startsWith('/v1/')) throw new VaultError(404, undefined);
       checkNamespace(req);
       const path = req.path.slice(4);

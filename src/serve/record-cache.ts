@@ -12,11 +12,12 @@
  * depends on the clock (a token's expiry) is judged by the caller on every
  * request from what is cached.
  *
- * The question costs a query, so a server asks it once per request, when
- * the request begins (beginRequest): its lookups then count this process's
- * changes at once and other processes' as of that check, which happened
- * after the request arrived. Without beginRequest (a CLI command, a test),
- * every lookup asks.
+ * The question costs a query, so a server asks it once for all the requests
+ * that begin in one turn of the event loop (beginRequest): each request's
+ * lookups wait for that check, made at the end of the turn, after every one
+ * of those requests arrived, and then count this process's changes at once
+ * and other processes' as of the check. Without beginRequest (a CLI
+ * command, a test), every lookup asks.
  */
 import type { Store } from '../store/store.js';
 
@@ -36,13 +37,28 @@ export class RecordCache {
 
   constructor(private readonly store: Pick<Store, 'changeCounter'>, private readonly maxEntries = MAX_CACHED) {}
 
+  /** The check shared by the requests begun in this turn of the event loop, once one has begun. */
+  #turn: Promise<void> | undefined;
+
   /**
-   * A request begins: ask the store now what other processes committed (one
-   * query), so that this request's lookups, and those of requests already
-   * under way, can rely on it.
+   * A request begins: resolves once the store has been asked what other
+   * processes committed (one query for every request begun in this turn of
+   * the event loop, made at its end: after they all arrived), so that this
+   * request's lookups, and those of requests already under way, can rely on it.
    */
-  beginRequest(): void {
-    this.#checked = this.#current(true) !== undefined;
+  beginRequest(): Promise<void> {
+    this.#turn ??= new Promise((resolve) => {
+      setImmediate(() => {
+        this.#turn = undefined;
+        try {
+          this.#checked = this.#current(true) !== undefined;
+        } catch {
+          this.#checked = false; // the lookups ask themselves, and meet the failure there
+        }
+        resolve();
+      });
+    });
+    return this.#turn;
   }
 
   /**

@@ -39,8 +39,8 @@ describe('RecordCache', () => {
     for (const perRequest of [false, true]) {
       const cache = new RecordCache(store);
       const load = counted(() => store.readRecord('kind-a', 'x'));
-      const get = () => {
-        if (perRequest) cache.beginRequest();
+      const get = async () => {
+        if (perRequest) await cache.beginRequest();
         return cache.get('x', load);
       };
       const before = (await get())!;
@@ -58,7 +58,7 @@ describe('RecordCache', () => {
     await store.changeRecords({ action: 'test.put' }, (tx) => tx.put('kind-a', 'x', 'one'));
     const cache = new RecordCache(store);
     const load = counted(() => store.readRecord('kind-a', 'x'));
-    cache.beginRequest();
+    await cache.beginRequest();
     expect(await cache.get('x', load)).toBe('one');
     // Committed after this request's check: the request may still see what was current when it began.
     await other.changeRecords({ action: 'test.put' }, (tx) => tx.put('kind-a', 'x', 'theirs'));
@@ -68,9 +68,28 @@ describe('RecordCache', () => {
     expect(await cache.get('x', load)).toBe('theirs');
     // The next request checks again.
     await other.changeRecords({ action: 'test.put' }, (tx) => tx.put('kind-a', 'x', 'again'));
-    cache.beginRequest();
+    await cache.beginRequest();
     expect(await cache.get('x', load)).toBe('again');
     expect(load.calls).toBe(3);
+  });
+
+  it('requests begun in one turn of the event loop share one check, made after all of them began', async () => {
+    const { store, path, key } = await freshStore();
+    const other = await reopenStore(path, key);
+    await store.changeRecords({ action: 'test.put' }, (tx) => tx.put('kind-a', 'x', 'one'));
+    const cache = new RecordCache(store);
+    const load = counted(() => store.readRecord('kind-a', 'x'));
+    await cache.beginRequest();
+    expect(await cache.get('x', load)).toBe('one');
+    const first = cache.beginRequest();
+    // Another process commits after the first request began but before the turn ends: the shared check sees it.
+    await other.changeRecords({ action: 'test.put' }, (tx) => tx.put('kind-a', 'x', 'two'));
+    const second = cache.beginRequest();
+    expect(second).toBe(first);
+    await Promise.all([first, second]);
+    expect(await cache.get('x', load)).toBe('two');
+    expect(load.calls).toBe(2);
+    expect(cache.beginRequest()).not.toBe(first); // a later turn checks again
   });
 
   it('keeps nothing a load answered while the store changed under it', async () => {
