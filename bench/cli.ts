@@ -30,7 +30,7 @@ interface Command {
   verify: (stdout: string) => void;
 }
 
-function childEnv(): NodeJS.ProcessEnv {
+export function childEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.NODE_EXTRA_CA_CERTS;
   for (const k of Object.keys(env)) if (k.startsWith('STORE_')) delete env[k];

@@ -1,6 +1,6 @@
 /**
  * Strongbox benchmarks: `npm run bench` (BENCH_QUICK=1 for a smoke run;
- * BENCH_ONLY=cli,crypto,put,get to run some sections). Prints one table and
+ * BENCH_ONLY=cli,crypto,put,get,serve to run some sections). Prints one table and
  * writes bench/results/latest.json. See bench/README.md.
  *
  * The CLI runs first, while this process is still small: spawning a child
@@ -19,6 +19,7 @@ import { benchRewrap } from './rewrap.js';
 import { benchBackup } from './backup.js';
 import { benchPostgres } from './postgres.js';
 import { HOST_FLAG, runHost } from './pg-hosts.js';
+import { benchServe } from './serve.js';
 import { BenchCheckError, environment, now, QUICK, renderTable, writeResults, type Row } from './harness.js';
 
 /** The repository root: the nearest directory up whose package.json is ours. */
@@ -33,7 +34,7 @@ function repoRoot(): string {
   }
 }
 
-const SECTIONS = ['cli', 'crypto', 'put', 'get', 'rewrap', 'backup', 'export', 'postgres'] as const;
+const SECTIONS = ['cli', 'crypto', 'put', 'get', 'rewrap', 'backup', 'export', 'postgres', 'serve'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function chosen(): Section[] {
@@ -62,6 +63,7 @@ async function main(): Promise<number> {
     backup: () => benchBackup(),
     export: () => benchExport(notes),
     postgres: () => benchPostgres(notes),
+    serve: () => benchServe(root, notes),
   };
   for (const section of chosen()) {
     const t0 = now();

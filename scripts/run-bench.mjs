@@ -1,5 +1,6 @@
 // Compile bench/main.ts (and the library sources it imports from ../src) into
-// one ESM file under bench/.out/, then run it with node. Packages stay
+// one ESM file under bench/.out/ (and the serve bench's load client,
+// bench/serve-client.ts, into another beside it), then run main.js with node. Packages stay
 // external: better-sqlite3 is native, and @noble/* should load as the library
 // loads them. Extra node flags (e.g. --cpu-prof) go in BENCH_NODE_ARGS.
 import { build } from 'esbuild';
@@ -16,9 +17,11 @@ mkdirSync(outdir, { recursive: true });
 // Build output only: keep it out of git without touching the root .gitignore.
 writeFileSync(join(outdir, '.gitignore'), '*\n');
 
+// The serve section's load client runs as a process of its own, from its own bundle beside main.js.
 await build({
-  entryPoints: [join(root, 'bench', 'main.ts')],
-  outfile,
+  entryPoints: [join(root, 'bench', 'main.ts'), join(root, 'bench', 'serve-client.ts')],
+  outdir,
+  entryNames: '[name]',
   bundle: true,
   packages: 'external',
   platform: 'node',

@@ -8,19 +8,21 @@
  * the store) records one of its own.
  */
 import { withAuditContext, type AuditContext } from '../store/audit-context.js';
-import { Acl } from './acl/index.js';
 import { errors } from './envelope.js';
 import { errorResponse, permissionDenied, VaultError } from './vault-error.js';
 import { operationOf, type Operation, type Route, type Router } from './router.js';
 import { RouteContext, type Caller, type ServeServices } from './route-context.js';
 import type { HttpRequest, HttpResponse } from './http/types.js';
 import type { RateLimiter } from './rate-limit.js';
+import type { RecordCache } from './record-cache.js';
 import type { Capability } from './acl/index.js';
 
 export interface DispatchOptions {
   router: Router;
   services: ServeServices;
   rateLimit?: RateLimiter;
+  /** The cache of tokens, policies and KV settings the services share: told when each request begins. */
+  cache?: RecordCache;
 }
 
 /** Namespaces are Vault Enterprise's; only the root namespace exists here, so other data never mixes in silently. */
@@ -74,6 +76,8 @@ export class Dispatcher {
     let response: HttpResponse;
     let audited = true;
     try {
+      // A check for what other processes changed, made after this request arrived (shared with those arriving with it): its lookups rely on it.
+      await this.o.cache?.beginRequest();
       if (!req.path.startsWith('/v1/')) throw new VaultError(404, undefined);
       checkNamespace(req);
       const path = req.path.slice(4);
@@ -113,7 +117,7 @@ export class Dispatcher {
     if (!token) throw permissionDenied();
     const entry = await this.o.services.tokens.use(token);
     if (!entry) throw permissionDenied();
-    const acl = Acl.of(await this.o.services.policies.load(entry.policies));
+    const acl = await this.o.services.policies.acl(entry.policies);
     return { token, entry, acl };
   }
 

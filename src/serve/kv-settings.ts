@@ -5,6 +5,7 @@
  * Max versions are the store's own: a secret's `maxVersions`, and the
  * store's default for the mount.
  */
+import { RecordCache } from './record-cache.js';
 import type { Store } from '../store/store.js';
 
 export interface KvKeySettings {
@@ -25,7 +26,12 @@ function decode(text: string | undefined): KvKeySettings {
 }
 
 export class KvSettings {
-  constructor(private readonly store: Store) {}
+  readonly #cache: RecordCache;
+
+  /** `cache`: where settings read are kept while the store is unchanged (a server shares one); default: a cache of its own. */
+  constructor(private readonly store: Store, cache?: RecordCache) {
+    this.#cache = cache ?? new RecordCache(store);
+  }
 
   async mount(): Promise<KvKeySettings> {
     return decode(await this.store.readRecord(MOUNT_KIND, MOUNT_ID));
@@ -35,10 +41,16 @@ export class KvSettings {
     return decode(await this.store.readRecord(KEY_KIND, name));
   }
 
-  /** What applies to `name`: CAS required if either says so; the key's delete_version_after, else the mount's. */
+  /**
+   * What applies to `name`: CAS required if either says so; the key's
+   * delete_version_after, else the mount's. Kept while the store is
+   * unchanged (every KV read asks), so callers must not change what they get.
+   */
   async effective(name: string): Promise<KvKeySettings> {
-    const [m, k] = await Promise.all([this.mount(), this.key(name)]);
-    return { casRequired: m.casRequired || k.casRequired, deleteVersionAfter: k.deleteVersionAfter || m.deleteVersionAfter };
+    return this.#cache.get(`kv:${name}`, async () => {
+      const [m, k] = await Promise.all([this.mount(), this.key(name)]);
+      return Object.freeze({ casRequired: m.casRequired || k.casRequired, deleteVersionAfter: k.deleteVersionAfter || m.deleteVersionAfter });
+    });
   }
 
   async setMount(update: Partial<KvKeySettings>, detail: string): Promise<void> {

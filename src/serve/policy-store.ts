@@ -4,13 +4,28 @@
  * are built in: root cannot be written, default can be replaced.
  */
 import { StoreError } from '../errors.js';
-import { checkPolicyName, DEFAULT_POLICY_NAME, DEFAULT_POLICY_TEXT, parsePolicy, ROOT_POLICY_NAME, type AclPolicy } from './acl/index.js';
+import { Acl, checkPolicyName, DEFAULT_POLICY_NAME, DEFAULT_POLICY_TEXT, parsePolicy, ROOT_POLICY_NAME, type AclPolicy } from './acl/index.js';
+import { RecordCache } from './record-cache.js';
 import type { Store } from '../store/store.js';
 
 const KIND = 'acl-policy';
 
 export class PolicyStore {
-  constructor(private readonly store: Store) {}
+  readonly #cache: RecordCache;
+
+  /** `cache`: where compiled policies are kept while the store is unchanged (a server shares one); default: a cache of its own. */
+  constructor(private readonly store: Store, cache?: RecordCache) {
+    this.#cache = cache ?? new RecordCache(store);
+  }
+
+  /**
+   * The named policies compiled into one Acl (what a request is checked
+   * against), kept while the store is unchanged: a policy written or deleted
+   * by any process applies from the next request on.
+   */
+  async acl(names: readonly string[]): Promise<Acl> {
+    return this.#cache.get(`acl:${names.join('\n')}`, async () => Acl.of(await this.load(names)));
+  }
 
   /** The policy's text, or undefined when there is none by that name. */
   async text(name: string): Promise<string | undefined> {

@@ -14,6 +14,7 @@ import { KvSettings } from './kv-settings.js';
 import { Metrics } from './metrics.js';
 import { PolicyStore } from './policy-store.js';
 import { RateLimiter } from './rate-limit.js';
+import { RecordCache } from './record-cache.js';
 import { buildRouter } from './routes/index.js';
 import { Unsealer, sealedResponse } from './seal.js';
 import type { Store } from '../store/store.js';
@@ -86,15 +87,17 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   let sealedAtStart = false;
 
   const ready = async (store: Store): Promise<Serving> => {
-    const tokens = new TokenStore(store, { now });
+    // Tokens, compiled policies and KV settings, kept while the store is unchanged (whoever changes it).
+    const cache = new RecordCache(store);
+    const tokens = new TokenStore(store, { now, cache });
     const status = await store.status();
     const services: ServeServices = {
       store,
       mount,
       tokens,
       approle: new AppRole(store, tokens),
-      policies: new PolicyStore(store),
-      kv: new KvSettings(store),
+      policies: new PolicyStore(store, cache),
+      kv: new KvSettings(store, cache),
       metrics: new Metrics(),
       now,
       version: o.version,
@@ -104,6 +107,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     const dispatcher = new Dispatcher({
       router,
       services,
+      cache,
       ...(o.rateLimit ? { rateLimit: new RateLimiter(o.rateLimit, Math.max(1, 2 * o.rateLimit), now) } : {}),
     });
     return { services, dispatcher };

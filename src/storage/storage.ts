@@ -127,6 +127,8 @@ export interface StorageOps {
 
   /** `version` undefined: the current version. */
   readVersion(name: string, version?: number): Promise<SecretAndVersion | undefined>;
+  /** The current version with its whole secret row (the metadata a KV read answers with), in one read. */
+  readCurrent(name: string): Promise<{ secret: SecretRow; version: VersionRow | undefined } | undefined>;
   /** The newest version created at or before `at` (ms). */
   readVersionAt(name: string, at: number): Promise<SecretAndVersion | undefined>;
   listVersions(secretId: number): Promise<VersionRow[]>;

@@ -7,13 +7,20 @@
  * while that commit runs queue, and the next commit appends all of them, in
  * the order they came, in one relaxed write transaction, chained as usual.
  *
+ * A server's requests are gathered a little longer: an entry made for one
+ * (in an audit context, or recorded by recordRequest) starts its commit at
+ * the end of the current turn of the event loop (setImmediate, not a timer),
+ * so the requests that the same turn brings in, each from its own socket,
+ * share it. A commit runs in a few microtasks, so without this each request
+ * would find the batcher idle and commit alone.
+ *
  * Fail closed: each caller's promise settles only with the commit that holds
  * its entry, and if that commit fails every caller in it gets the error, so
  * no read whose entry was not committed returns its value.
  */
 import { StoreError } from '../errors.js';
 import type { AuditEntry, AuditLog } from './audit.js';
-import { inAuditContext } from './audit-context.js';
+import { currentAuditContext, inAuditContext } from './audit-context.js';
 import type { GuardedStorage } from './integrity/guarded.js';
 
 /** Entries per transaction at most: a flood of reads does not hold the write lock for one long commit. */
@@ -56,14 +63,20 @@ export class AuditBatcher {
   /**
    * Append `entry` (with the current flow's request context, taken now) in
    * the next commit. Resolves once that commit has committed.
+   * @param gather wait for the end of this turn of the event loop before committing, so that other requests' entries join (default: when the entry is made in an audit context, i.e. for a server's request)
    * @throws E_CLOSED after close(); whatever the commit failed with (E_TAMPERED for a cut log, E_IO…)
    */
-  append(entry: AuditEntry): Promise<void> {
+  append(entry: AuditEntry, gather = currentAuditContext() !== undefined): Promise<void> {
     if (this.#closed) return Promise.reject(new StoreError('E_CLOSED', 'the store is closed'));
     const e = inAuditContext(entry);
     if (!this.#busy) {
       this.#busy = true;
-      return this.#commit([e]);
+      if (!gather) return this.#commit([e]);
+      const batch = newBatch();
+      batch.entries.push(e);
+      this.#queue.push(batch);
+      setImmediate(this.#next);
+      return batch.done;
     }
     let last = this.#queue[this.#queue.length - 1];
     if (last === undefined || last.entries.length >= MAX_BATCH_ENTRIES) this.#queue.push((last = newBatch()));

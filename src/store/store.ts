@@ -627,6 +627,26 @@ export class Store {
   }
 
   /**
+   * A number that moves whenever the store's contents (other than its audit
+   * log) may have changed since it was last asked: a change made through
+   * this Store, or a commit by any other process or handle on the file
+   * (SQLite's data_version). It may also move when nothing that matters
+   * changed (another process's audited read). undefined when it cannot be
+   * told right now (this handle is inside a transaction): treat that as
+   * "changed". Costs one PRAGMA: for caches of what a long-running process
+   * derives from records, such as `store serve`'s tokens and policies.
+   * Not a time: a cache checked against it is never stale, however old.
+   *
+   * `recheck: false` skips the query: this Store's own changes count at
+   * once, other processes' only as of the last call that checked. For a
+   * server that checks once when a request starts and then consults its
+   * cache several times for that request.
+   */
+  changeCounter(options: { recheck?: boolean } = {}): number | undefined {
+    return this.#ctx().storage.changeCounter(options.recheck ?? true);
+  }
+
+  /**
    * Change records in one write transaction whose audit entry (`audit`:
    * action and detail, never a token or value) is appended in the same
    * transaction. A failure is recorded as other failed changes are.
@@ -651,7 +671,8 @@ export class Store {
       const checked = checkRequestRecord(entry);
       // Its only effect is the entry, and a read-only store cannot write one.
       refuseUnlogged(c, 'recording a request');
-      return this.#audits.append(checked);
+      // A server's request: its entry shares a commit with those of the requests this turn of the event loop brings.
+      return this.#audits.append(checked, true);
     });
   }
 

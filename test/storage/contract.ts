@@ -365,5 +365,6 @@ export function storageContract(driver: string, fresh: () => Promise<ContractSto
         await other.close();
       }
     }));
+
   });
 }

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { openStore, rawKey, type AuditRecord, type Store } from '../../src/index.js';
 import { MAX_BATCH_ENTRIES } from '../../src/store/audit-batch.js';
+import { withAuditContext } from '../../src/store/audit-context.js';
 import { freshStore } from '../helpers/store.js';
 import { commitsDuring } from '../helpers/wal.js';
 
@@ -70,6 +71,40 @@ describe('audited reads are group-committed', () => {
     const commits = await commitsDuring(path, async () => {
       for (let i = 0; i < 5; i++) await store.get('s0');
     });
+    expect(commits).toBe(5);
+  });
+
+  it("a server's requests (reads in an audit context, recorded requests), each begun by its own callback in one turn of the event loop, share one commit", async () => {
+    const { store, path } = await storeWith(20);
+    const before = (await entries(store)).length;
+    let values: string[] = [];
+    const commits = await commitsDuring(path, async () => {
+      // As sockets' data callbacks do: each starts its request in a callback of its own, after the previous one's microtasks ran.
+      const requests = Array.from({ length: 20 }, (_, i) => new Promise<string>((resolve, reject) => {
+        setImmediate(() => {
+          const read = withAuditContext({ detail: `GET /v1/secret/data/s${i}` }, () => store.get(`s${i}`));
+          read.then((s) => resolve(s.value.text()), reject);
+        });
+      }));
+      const recorded = new Promise<void>((resolve, reject) => {
+        setImmediate(() => store.recordRequest({ action: 'http.test', outcome: 'E_PERMISSION_DENIED' }).then(resolve, reject));
+      });
+      values = await Promise.all(requests);
+      await recorded;
+    });
+    expect(values).toEqual(Array.from({ length: 20 }, (_, i) => `value-${i}`));
+    expect(commits).toBe(1);
+    const added = (await entries(store)).slice(before);
+    expect(added).toHaveLength(21);
+    expect(added.filter((e) => e.action === 'get').map((e) => e.detail).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `[GET /v1/secret/data/s${i}]`).sort());
+    expect(await store.verifyAudit()).toMatchObject({ ok: true });
+  });
+
+  it('the same reads without an audit context (a library caller) each commit at once', async () => {
+    const { store, path } = await storeWith(5);
+    const commits = await commitsDuring(path, () => Promise.all(Array.from({ length: 5 }, (_, i) => new Promise<void>((resolve, reject) => {
+      setImmediate(() => store.get(`s${i}`).then(() => resolve(), reject));
+    }))));
     expect(commits).toBe(5);
   });
 

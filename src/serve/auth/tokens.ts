@@ -31,6 +31,7 @@ import type { RecordEntry } from '../../storage/storage.js';
 import { credentialHash, MAX_CREDENTIAL_LENGTH, newAccessor, newToken, TOKEN_PREFIX } from './credentials.js';
 import { parseDuration } from './duration.js';
 import { policyNames, ROOT_POLICY, tokenPolicies } from './policy-names.js';
+import { RecordCache } from '../record-cache.js';
 
 export const TOKEN_KIND = 'token';
 export const ACCESSOR_KIND = 'token-accessor';
@@ -97,6 +98,8 @@ export interface IssueOptions {
 export interface TokenStoreOptions {
   /** The clock, ms since the epoch (tests inject one). */
   now?: () => number;
+  /** Where token chains read outside a transaction are kept while the store is unchanged (a server shares one); default: a cache of its own. */
+  cache?: RecordCache;
   defaultTtlSeconds?: number;
   maxTtlSeconds?: number;
 }
@@ -112,6 +115,16 @@ export interface DraftToken {
 interface RecordReader {
   get(kind: string, id: string): Promise<string | undefined>;
   list(kind: string): Promise<RecordEntry[]>;
+}
+
+/**
+ * A token's entry and its parents' up the chain (read once, judged against
+ * the clock at every use): `orphaned` when the chain ends at a token whose
+ * parent is gone.
+ */
+interface Chain {
+  entries: readonly TokenEntry[];
+  orphaned: boolean;
 }
 
 /** Tokens made by tokens: deeper chains than this are not made by this code. */
@@ -149,7 +162,10 @@ function parseEntry(hash: string, text: string): TokenEntry {
     && (e.parent === null || typeof e.parent === 'string') && typeof e.path === 'string'
     && (e.meta === null || (typeof e.meta === 'object' && !Array.isArray(e.meta)));
   if (!ok) throw malformed(TOKEN_KIND, hash);
-  return e as TokenEntry;
+  // Shared by the requests that use the token while it is cached (record-cache.ts): never changed, only copied.
+  Object.freeze(e.policies);
+  if (e.meta) Object.freeze(e.meta);
+  return Object.freeze(e) as TokenEntry;
 }
 
 function parseAccessor(accessor: string, text: string): string {
@@ -211,6 +227,7 @@ export class TokenStore {
   readonly maxTtlSeconds: number;
   /** Reads outside a transaction. */
   readonly #outside: RecordReader;
+  readonly #cache: RecordCache;
 
   constructor(readonly store: Store, options: TokenStoreOptions = {}) {
     this.now = options.now ?? Date.now;
@@ -218,6 +235,7 @@ export class TokenStore {
     this.defaultTtlSeconds = Math.min(options.defaultTtlSeconds ?? DEFAULT_TTL_SECONDS, this.maxTtlSeconds);
     if (!(this.maxTtlSeconds > 0) || !(this.defaultTtlSeconds > 0)) throw usage('token TTLs must be positive');
     this.#outside = { get: (kind, id) => store.readRecord(kind, id), list: (kind) => store.listRecords(kind) };
+    this.#cache = options.cache ?? new RecordCache(store);
   }
 
   #expired(e: TokenEntry, now = this.now()): boolean {
@@ -229,31 +247,42 @@ export class TokenStore {
     return text === undefined ? undefined : parseAccessor(accessor, text);
   }
 
-  /**
-   * The token kept under `hash`, alive (it and every parent up its chain
-   * unexpired and present), or dead: then the accessor of the highest token
-   * of its chain that is dead, whose tree is to be removed.
-   */
-  async #resolve(r: RecordReader, hash: string): Promise<{ entry: TokenEntry } | { dead: string } | undefined> {
+  /** The token kept under `hash` and its parents, as stored; undefined when there is no such token. */
+  async #chain(r: RecordReader, hash: string): Promise<Chain | undefined> {
     const text = await r.get(TOKEN_KIND, hash);
     if (text === undefined) return undefined;
     const entry = parseEntry(hash, text);
-    const now = this.now();
-    let dead = this.#expired(entry, now) ? entry.accessor : undefined;
+    const entries = [entry];
     let node = entry;
     for (let depth = 0; node.parent !== null; depth++) {
       if (depth >= MAX_CHAIN) throw new TamperedError(`the chain of parents of token ${entry.accessor} is longer than any this program makes`);
       const parentHash = await this.#hashOfAccessor(r, node.parent);
       const parentText = parentHash === undefined ? undefined : await r.get(TOKEN_KIND, parentHash);
-      if (parentText === undefined) {
-        dead = node.accessor; // its parent is gone: so is everything under it
-        break;
-      }
-      const parent = parseEntry(parentHash!, parentText);
-      if (this.#expired(parent, now)) dead = parent.accessor;
-      node = parent;
+      if (parentText === undefined) return { entries, orphaned: true };
+      node = parseEntry(parentHash!, parentText);
+      entries.push(node);
     }
-    return dead === undefined ? { entry } : { dead };
+    return { entries, orphaned: false };
+  }
+
+  /**
+   * The chain's token alive (it and every parent up its chain unexpired and
+   * present), or dead: then the accessor of the highest token of its chain
+   * that is dead, whose tree is to be removed.
+   */
+  #judge(chain: Chain): { entry: TokenEntry } | { dead: string } {
+    const now = this.now();
+    let dead: string | undefined;
+    for (const e of chain.entries) if (this.#expired(e, now)) dead = e.accessor;
+    // A parent is gone: so is everything under it, from the last token the chain reached.
+    if (chain.orphaned) dead = chain.entries[chain.entries.length - 1]!.accessor;
+    return dead === undefined ? { entry: chain.entries[0]! } : { dead };
+  }
+
+  /** The token kept under `hash`, alive or dead (#judge), read through `r` (a transaction's reads are never cached). */
+  async #resolve(r: RecordReader, hash: string): Promise<{ entry: TokenEntry } | { dead: string } | undefined> {
+    const chain = await this.#chain(r, hash);
+    return chain && this.#judge(chain);
   }
 
   /** Remove a dead token's tree (lazily, at the lookup that found it); nothing on a read-only store. */
@@ -262,9 +291,14 @@ export class TokenStore {
     await this.store.changeRecords({ action: 'token.expire', detail: `accessor ${accessor}` }, (tx) => this.#revokeTree(tx, accessor));
   }
 
-  /** The live token under `hash`, burying it when it is dead. */
+  /**
+   * The live token under `hash`, burying it when it is dead. Its chain comes
+   * from the cache while the store is unchanged (a revocation by any process
+   * changes it); its expiry is judged now.
+   */
   async #live(hash: string): Promise<TokenEntry | undefined> {
-    const found = await this.#resolve(this.#outside, hash);
+    const chain = await this.#cache.get(`token:${hash}`, () => this.#chain(this.#outside, hash));
+    const found = chain && this.#judge(chain);
     if (found === undefined) return undefined;
     if ('dead' in found) {
       await this.#bury(found.dead);

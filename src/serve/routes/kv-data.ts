@@ -4,7 +4,7 @@
  * path_data.go, over the store.
  */
 import { StoreError } from '../../errors.js';
-import { envelope, noContent } from '../envelope.js';
+import { envelope, noContent, RawJson } from '../envelope.js';
 import { rawMember } from '../json-member.js';
 import { mergePatch, parsedData, vaultData } from '../kv-values.js';
 import { intField } from '../request-body.js';
@@ -43,7 +43,10 @@ async function read(ctx: RouteContext) {
     throw new VaultError(404, undefined, envelope({ data: null, metadata }, KV, 404));
   }
   try {
-    return envelope({ data: vaultData(entry.value, entry.json), metadata }, KV);
+    const data = vaultData(entry.value, entry.json);
+    // The stored JSON text spliced in as is (the bytes JSON.stringify with stringifyWithRaw would make, built directly: every KV read goes here).
+    if (data instanceof RawJson) return envelope(new RawJson(`{"data":${data.text},"metadata":${JSON.stringify(metadata)}}`), KV);
+    return envelope({ data, metadata }, KV);
   } finally {
     entry.value.wipe();
   }

@@ -243,7 +243,6 @@ function prepare(db: Database, path: string) {
     listRecords: p('SELECT kind, id, value, mac FROM records WHERE kind = ? ORDER BY id'),
     // The read cache's change detector (changeCounter).
     dataVersion: p('PRAGMA data_version').pluck(),
-    stateDigest: p('SELECT digest FROM state WHERE id = 1').pluck(),
   };
   return [statements, begin, syncNormal, syncFull] as const;
 }
@@ -297,7 +296,7 @@ export class SqliteStorage implements RawStorage {
     this.#db = db;
     this.#eachSecret = this.#eachVersion = this.#eachRecord = this.#scan = undefined;
     this.#copy = undefined;
-    this.#dataVersion = undefined; // another connection's numbers: ask the digest again
+    this.#dataVersion = undefined; // another connection's numbers: the next look counts a change
     this.#walIndex?.reset();
   }
 
@@ -332,8 +331,6 @@ export class SqliteStorage implements RawStorage {
 
   /** PRAGMA data_version when last asked: it changes when another connection commits. */
   #dataVersion: number | undefined;
-  /** The state row's digest when last compared: it changes with every row but the audit log's. */
-  #digest: Buffer | undefined;
   #changes = 0;
   /** A read transaction of this connection is open: its snapshot would hide later commits. */
   #inSnapshot = false;
@@ -341,14 +338,15 @@ export class SqliteStorage implements RawStorage {
   #walIndex: WalIndexLook | undefined;
 
   /**
-   * A new number when another connection committed a change to anything
-   * but the audit log since the last call (RawStorage.changeCounter): its
-   * commit changes PRAGMA data_version (never this connection's own), and
-   * the state row's digest tells a change of secrets, keys or metadata from
-   * entries appended to the audit log, which change no read. When nobody
-   * committed at all, the WAL index says so first (wal-index.ts): under a
-   * microsecond; SQLite is asked after any commit, this connection's too,
-   * and the state row read when another connection's was one.
+   * A new number when another connection committed since the last call
+   * (RawStorage.changeCounter): its commit changes PRAGMA data_version
+   * (never this connection's own). Every such commit counts, audit entries
+   * only included: comparing the state's digest instead would miss a change
+   * undone (a token this process made, revoked by another, puts the digest
+   * back where it was, a set hash being a sum), so a cache would keep what
+   * no longer exists. When nobody committed at all, the WAL index says so
+   * first (wal-index.ts): under a microsecond; SQLite is asked after any
+   * commit, this connection's too.
    */
   changeCounter(): number | undefined {
     if (this.#inSnapshot) return undefined;
@@ -357,10 +355,8 @@ export class SqliteStorage implements RawStorage {
     try {
       const version = this.#s.dataVersion.get() as number;
       if (version !== this.#dataVersion) {
-        const digest = this.#s.stateDigest.get() as Buffer | undefined;
-        if (digest === undefined || this.#digest === undefined || !digest.equals(this.#digest)) this.#changes++;
-        this.#digest = digest;
-        this.#dataVersion = version; // only once the digest was compared
+        this.#changes++;
+        this.#dataVersion = version;
       }
       this.#walIndex?.settle(); // the commits before the header it read are accounted for
       return this.#changes;

@@ -144,6 +144,8 @@ export class RowChecks {
 export class GuardedTx implements StorageOps {
   #state: LiveState | undefined;
   #dirty = false;
+  /** A row other than an audit entry was written: what GuardedStorage.changeCounter counts. */
+  #rowsChanged = false;
   /** MACs of secret rows checked in this transaction, by id: an update subtracts the old row without reading it again. */
   readonly #secrets = new Map<number, RawSecret>();
   /** Version rows checked by versionsUnderKey, for replaceCiphertext. */
@@ -191,6 +193,12 @@ export class GuardedTx implements StorageOps {
     if (from) this.#delta(from, -1);
     if (to) this.#delta(to, 1);
     this.#dirty = true;
+    this.#rowsChanged = true;
+  }
+
+  /** Whether this transaction wrote a row other than audit entries (a secret, version, key, record or header entry). */
+  get rowsChanged(): boolean {
+    return this.#rowsChanged;
   }
 
   #delta(mac: Uint8Array, sign: 1 | -1): void {
@@ -336,6 +344,17 @@ export class GuardedTx implements StorageOps {
   async readVersion(name: string, version?: number): Promise<SecretAndVersion | undefined> {
     const j = await this.raw.readVersion(name, version);
     return version === undefined ? this.#current(name, j) : this.#named(name, j, version);
+  }
+
+  /**
+   * The current version and its whole secret row, custom metadata parsed:
+   * the get path's one statement and one MAC (the secret's covers its
+   * current version's state), with the fields findSecret would add.
+   */
+  async readCurrent(name: string): Promise<{ secret: SecretRow; version: VersionRow | undefined } | undefined> {
+    const j = await this.raw.readVersion(name);
+    if (!this.#current(name, j)) return undefined;
+    return { secret: toSecret(j!.secret), version: j!.version };
   }
 
   async readVersionAt(name: string, at: number): Promise<SecretAndVersion | undefined> {
@@ -490,12 +509,16 @@ export class GuardedTx implements StorageOps {
   }
 
   async insertAudit(row: AuditRow): Promise<void> {
-    // Chain only onto a log that ends where the state row (or this transaction) says: a cut log stays cut, visibly.
-    const head = await this.auditHead();
-    const last = await this.raw.lastAudit();
-    const intact = head === undefined ? last === undefined : last !== undefined && last.seq === head.seq && macMatches(head.mac, last.mac);
-    if (!intact) {
-      throw tampered('the audit log', `does not end at its authenticated last entry ${head?.seq ?? 0} (it ends at ${last?.seq ?? 'no entry'}): entries were removed or added`);
+    // Chain only onto a log that ends where the state row says: a cut log stays cut, visibly. Once this
+    // transaction has appended, the log ends at its own last entry (nobody else writes meanwhile): a batch
+    // of entries (audit-batch.ts) checks the stored end once, not once each.
+    if (this.#auditHead === undefined) {
+      const head = await this.auditHead();
+      const last = await this.raw.lastAudit();
+      const intact = head === undefined ? last === undefined : last !== undefined && last.seq === head.seq && macMatches(head.mac, last.mac);
+      if (!intact) {
+        throw tampered('the audit log', `does not end at its authenticated last entry ${head?.seq ?? 0} (it ends at ${last?.seq ?? 'no entry'}): entries were removed or added`);
+      }
     }
     await this.raw.insertAudit(row);
     this.#auditHead = { seq: row.seq, mac: row.mac };
@@ -550,6 +573,8 @@ export class GuardedTx implements StorageOps {
 /** `Storage` with every row authenticated, over a driver's raw storage. */
 export class GuardedStorage implements Storage {
   readonly #cache = new StateCache();
+  /** Write transactions of this connection that changed rows other than audit entries (counted before their commit). */
+  #ownChanges = 0;
 
   constructor(readonly raw: RawStorage, readonly auth: RowAuthenticator) {}
 
@@ -572,9 +597,34 @@ export class GuardedStorage implements Storage {
       const tx = new GuardedTx(raw, this.auth, this.#cache);
       const result = await fn(tx);
       await tx.finish();
+      // Counted before the commit: whoever asks from here on reads again, and a read waits for this transaction to end.
+      if (tx.rowsChanged) this.#ownChanges++;
       return result;
     };
   }
+
+  /**
+   * A number that moves whenever the store's rows (anything but the audit
+   * log) may have changed: a write of this connection that changed a row,
+   * or a commit by any other connection (which may have been an audit entry
+   * only: a move means "may have changed"; the driver's detector, where it
+   * has one, leaves out commits that only appended audit entries). undefined while this connection
+   * is inside a transaction: then nobody can tell, and a cache must not
+   * answer from what it holds. Lets a long-lived process keep what it
+   * derived from the store (a server's tokens and policies) exactly as long
+   * as it is current, whoever changes the file. `recheck` false: other
+   * connections' commits as of the last check (no query), this connection's
+   * changes up to now.
+   */
+  changeCounter(recheck = true): number | undefined {
+    // A driver without a change detector cannot say: nothing may be kept.
+    if (!this.raw.changeCounter) return undefined;
+    if (recheck || this.#theirs === undefined) this.#theirs = this.raw.changeCounter();
+    return this.#theirs === undefined ? undefined : this.#theirs + this.#ownChanges;
+  }
+
+  /** Other connections' count as of the last recheck. */
+  #theirs: number | undefined;
 
   write<T>(fn: (tx: StorageOps) => Promise<T>, options?: WriteOptions): Promise<T> {
     return this.raw.write(this.#changing(fn), options);
@@ -613,6 +663,7 @@ export class GuardedStorage implements Storage {
   // transaction (one snapshot); changes a write transaction of their own.
   readVersion(name: string, version?: number) { return this.#one((tx) => tx.readVersion(name, version)); }
   readVersionAt(name: string, at: number) { return this.#one((tx) => tx.readVersionAt(name, at)); }
+  readCurrent(name: string) { return this.#one((tx) => tx.readCurrent(name)); }
   getMeta(key: string) { return this.read((tx) => tx.getMeta(key)); }
   findSecret(name: string) { return this.read((tx) => tx.findSecret(name)); }
   listVersions(secretId: number) { return this.read((tx) => tx.listVersions(secretId)); }
