@@ -75,6 +75,7 @@ export class Dispatcher {
     const audit: AuditContext = { detail: Dispatcher.describe(req, undefined), recorded: 0 };
     let response: HttpResponse;
     let audited = true;
+    let op: Operation | undefined;
     try {
       // A check for what other processes changed, made after this request arrived (shared with those arriving with it): its lookups rely on it.
       await this.o.cache?.beginRequest();
@@ -88,7 +89,7 @@ export class Dispatcher {
       const caller = found?.route.auth === 'none' ? undefined : await withAuditContext(audit, () => this.#caller(req));
       audit.detail = Dispatcher.describe(req, caller);
       if (!found) throw new VaultError(404, undefined);
-      const op = operationOf(req);
+      op = operationOf(req);
       const handler = found.route.handlers[op];
       if (!handler) throw new VaultError(405, 'unsupported operation');
       if (caller && this.o.rateLimit && !this.o.rateLimit.take(caller.entry.accessor)) throw new VaultError(429, 'request rate limit exceeded');
@@ -98,9 +99,15 @@ export class Dispatcher {
     } catch (e) {
       response = errorResponse(e);
     }
-    if (audited && audit.recorded === 0) response = await this.#recordRequest(family, audit, response);
+    // With reads not audited (store config audit.reads false), a read answered is not recorded either.
+    const unloggedRead = response.status < 400 && (op === 'read' || op === 'list' || op === 'head') && !(await this.#readsAudited());
+    if (audited && audit.recorded === 0 && !unloggedRead) response = await this.#recordRequest(family, audit, response);
     this.o.services.metrics.record(family, response.status, (performance.now() - started) / 1000);
     return response;
+  }
+
+  async #readsAudited(): Promise<boolean> {
+    return (await this.o.services.store.getConfig('audit.reads')) !== 'false';
   }
 
   #find(path: string): { route: Route; params: Record<string, string> } | undefined {
