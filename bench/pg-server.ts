@@ -5,10 +5,9 @@
  * per use, and a store file's rows copied into a PostgreSQL store.
  */
 import Database from 'better-sqlite3';
-import pg from 'pg';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FAILED_FILE, READY_FILE, postgresBin, startCluster, type Cluster, type ClusterInfo } from '../test/helpers/postgres-cluster.js';
+import { asAdminOf, FAILED_FILE, READY_FILE, postgresBin, startCluster, type Cluster, type ClusterInfo } from '../test/helpers/postgres-cluster.js';
 
 export interface BenchServer {
   info: ClusterInfo;
@@ -39,24 +38,13 @@ export async function startServer(): Promise<BenchServer> {
   return {
     info,
     database: async (name) => {
-      await asAdmin(info, 'postgres', (c) => c.query(`CREATE DATABASE ${name} TEMPLATE template0 LOCALE 'C'`));
+      await asAdminOf(info, 'postgres', (c) => c.query(`CREATE DATABASE ${name} TEMPLATE template0 LOCALE 'C'`));
       return `postgres:///${name}?host=${encodeURIComponent(info.socketDir)}&port=${info.port}&user=${info.user}`;
     },
     stop: () => cluster.stop(),
   };
 }
 
-/** `fn` on a connection of its own as the cluster's superuser. */
-export async function asAdmin<T>(info: ClusterInfo, database: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ host: info.socketDir, port: info.port, user: info.user, database });
-  client.on('error', () => {});
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 /** The store's tables, parents first. */
 const TABLES = ['meta', 'data_keys', 'secrets', 'versions', 'audit', 'state', 'records'];
@@ -74,7 +62,7 @@ const PARAMS_PER_INSERT = 30_000;
 export async function copyStoreRows(file: string, info: ClusterInfo, database: string): Promise<void> {
   const db = new Database(file, { readonly: true });
   try {
-    await asAdmin(info, database, async (c) => {
+    await asAdminOf(info, database, async (c) => {
       await c.query('BEGIN');
       await c.query(`TRUNCATE ${TABLES.map((t) => `strongbox.${t}`).join(', ')}`);
       for (const table of TABLES) {

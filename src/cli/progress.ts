@@ -76,3 +76,30 @@ export function parseDuration(text: string): number {
   if (!m) throw new StoreError('E_USAGE', `a duration is a number and a unit (s, m, h, d, w), like 30d, not "${text}"`);
   return Number(m[1]) * UNIT_MS[m[2]!]!;
 }
+
+/**
+ * Two bars for work that copies, then checks what it copied (backup --verify,
+ * migrate): the copy's bar ends when the first check progress arrives.
+ * `end()` closes whichever is still drawn.
+ */
+export function copyThenVerifyBars(io: Io, copyLabel: string): {
+  onProgress: (done: number, total: number) => void;
+  onVerifyProgress: (done: number, total: number) => void;
+  end: () => void;
+} {
+  const copyBar = progressBar(io, copyLabel);
+  const verifyBar = progressBar(io, 'verify');
+  let copying = true;
+  return {
+    onProgress: copyBar.update,
+    onVerifyProgress: (done, total) => {
+      if (copying) copyBar.end();
+      copying = false;
+      verifyBar.update(done, total);
+    },
+    end: () => {
+      if (copying) copyBar.end();
+      verifyBar.end();
+    },
+  };
+}

@@ -20,6 +20,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 
 const INSTALL_HINT = 'run scripts/install-postgres.sh (or apt-get install postgresql), or set STRONGBOX_PG_BIN to the directory holding initdb and pg_ctl';
 
@@ -154,4 +155,16 @@ export function startCluster(clusterOptions: ClusterOptions = {}): Cluster {
       await run([tool('pg_ctl'), '-D', data, '-l', join(dir, 'server.log'), '-m', 'fast', '-w', '-t', '60', 'restart'], as);
     },
   };
+}
+
+/** Run `fn` on a connection of its own to `database` of cluster `info`, as its superuser. */
+export async function asAdminOf<T>(info: ClusterInfo, database: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ host: info.socketDir, port: info.port, user: info.user, database });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
 }

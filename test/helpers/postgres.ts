@@ -15,7 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { onTestFinished } from 'vitest';
-import { FAILED_FILE, READY_FILE, type ClusterInfo } from './postgres-cluster.js';
+import { asAdminOf, FAILED_FILE, READY_FILE, type ClusterInfo } from './postgres-cluster.js';
 
 const WAIT_MS = 120_000;
 
@@ -50,15 +50,7 @@ export function tcpUrl(c: ClusterInfo, database: string, login = c.user): string
 
 /** Run `fn` on a connection of its own as the superuser (to `database`, by default the maintenance database). */
 export async function asAdmin<T>(fn: (client: pg.Client) => Promise<T>, database = 'postgres'): Promise<T> {
-  const c = await postgresCluster();
-  const client = new pg.Client({ host: c.socketDir, port: c.port, user: c.user, database });
-  client.on('error', () => {});
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
+  return asAdminOf(await postgresCluster(), database, fn);
 }
 
 export interface TestDatabase {

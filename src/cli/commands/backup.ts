@@ -5,7 +5,7 @@ import { restoreStore } from '../../store/backup/restore.js';
 import { gravestCode, VerificationError, type VerifyReport } from '../../store/backup/verify.js';
 import type { Context } from '../context.js';
 import { sourceForOpen } from '../master.js';
-import { progressBar } from '../progress.js';
+import { copyThenVerifyBars, progressBar } from '../progress.js';
 import { forgetStoreInAgent } from '../../crypto/master/agent/client.js';
 
 function seconds(ms: number): string {
@@ -48,25 +48,14 @@ export function registerBackup(program: Command, ctx: Context): void {
     .option('--json', 'print the report as JSON')
     .action(async (file: string, opts: { verify?: boolean; json?: boolean }, cmd: Command) => {
       await ctx.withStore(cmd, async (store) => {
-        const copyBar = progressBar(ctx.io, 'backup');
-        const verifyBar = progressBar(ctx.io, 'verify');
-        let copying = true;
+        const bars = copyThenVerifyBars(ctx.io, 'backup');
         let r;
         try {
-          r = await store.backup(file, {
-            verify: opts.verify ?? false,
-            onProgress: copyBar.update,
-            onVerifyProgress: (done, total) => {
-              if (copying) copyBar.end();
-              copying = false;
-              verifyBar.update(done, total);
-            },
-          });
+          r = await store.backup(file, { verify: opts.verify ?? false, onProgress: bars.onProgress, onVerifyProgress: bars.onVerifyProgress });
         } catch (e) {
           return reportFailure(ctx, e, opts.json);
         } finally {
-          if (copying) copyBar.end();
-          verifyBar.end();
+          bars.end();
         }
         if (opts.json) return ctx.report(r);
         const verified = r.verified ? `; verified: ${counts(r.verified)} decrypted` : '';

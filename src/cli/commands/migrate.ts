@@ -4,7 +4,7 @@ import { migrateStore, type MigrateReport } from '../../store/migrate/migrate.js
 import { VerificationError } from '../../store/backup/verify.js';
 import type { Context } from '../context.js';
 import { sourceForOpen } from '../master.js';
-import { progressBar } from '../progress.js';
+import { copyThenVerifyBars } from '../progress.js';
 
 function summary(r: MigrateReport): string {
   const v = r.verified;
@@ -23,23 +23,16 @@ export function registerMigrate(program: Command, ctx: Context): void {
     .option('--json', 'print the report as JSON')
     .action(async (opts: { to: string; from?: string; wait?: boolean; json?: boolean }, cmd: Command) => {
       const g = ctx.globals(cmd);
-      const copyBar = progressBar(ctx.io, 'migrate');
-      const verifyBar = progressBar(ctx.io, 'verify');
-      let copying = true;
+      const bars = copyThenVerifyBars(ctx.io, 'migrate');
       let r: MigrateReport;
       try {
         r = await migrateStore(opts.from ?? g.store, opts.to, sourceForOpen(g, ctx.io), {
           wait: opts.wait ?? false,
-          onProgress: copyBar.update,
-          onVerifyProgress: (done, total) => {
-            if (copying) copyBar.end();
-            copying = false;
-            verifyBar.update(done, total);
-          },
+          onProgress: bars.onProgress,
+          onVerifyProgress: bars.onVerifyProgress,
         });
       } catch (e) {
-        if (copying) copyBar.end();
-        verifyBar.end();
+        bars.end();
         // The copy's findings are the command's output (stdout), as for a backup that fails verification.
         if (e instanceof VerificationError) {
           if (opts.json) await ctx.report({ ok: false, verified: e.report });
@@ -47,8 +40,7 @@ export function registerMigrate(program: Command, ctx: Context): void {
         }
         throw e;
       }
-      if (copying) copyBar.end();
-      verifyBar.end();
+      bars.end();
       if (r.sourceChangedSince) {
         await ctx.note(`warning: ${r.from} was written to while it was being copied: those writes are not in ${r.to}; stop its writers and migrate again into a new target before switching to it`);
       }

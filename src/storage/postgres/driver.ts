@@ -37,6 +37,7 @@ import type { ReadOnlyReason } from '../read-only.js';
 import { commitUnknown, isConnectionLoss, postgresError } from './errors.js';
 import { APPLICATION_ID, PG_SCHEMA, SCHEMA_VERSION } from './schema.js';
 import { CHANGES_CHANNEL, ChangeListener, DIGEST_FINGERPRINT } from './changes.js';
+import type { Blob, SecretCols, VersionCols } from '../columns.js';
 
 /** A writer waits this long for another host's write before E_LOCKED (as the SQLite driver's busy timeout). */
 export const BUSY_TIMEOUT_MS = 10_000;
@@ -49,16 +50,6 @@ export const EXCLUSIVE_LOCK = [APPLICATION_ID, 2] as const;
 const PAGE = 1000;
 
 const S = PG_SCHEMA;
-type Blob = Buffer | null;
-
-interface SecretCols {
-  id: number; name: string; current_version: number; max_versions: number; custom: string; created_at: number; updated_at: number; mac: Blob;
-  h_version: number | null; h_created_at: number; h_deleted_at: number | null; h_destroyed_at: number | null; h_json: unknown;
-}
-interface VersionCols {
-  secret_id: number; version: number; created_at: number; deleted_at: number | null; destroyed_at: number | null; key_id: number | null; ciphertext: Blob; mac: Blob;
-  json: unknown;
-}
 interface GetCols {
   id: number; current_version: number; max_versions: number; custom: string; created_at: number; updated_at: number;
   v_version: number | null; v_created_at: number; v_deleted_at: number | null; v_destroyed_at: number | null; v_key_id: number | null; v_ciphertext: Blob; v_json: unknown;

@@ -19,16 +19,8 @@ import type {
   AuditFilter, AuditHead, AuditRow, Awaitable, ExclusiveOptions, FileCapabilities, HeldLock, RawJoined, RawKey, RawListRow, RawMeta, RawOps, RawRecord, RawRewrap, RawSecret, RawStorage, RawVersion,
   StateRow, StoreCounts, WriteOptions,
 } from '../storage.js';
+import type { Blob, SecretCols, VersionCols } from '../columns.js';
 
-type Blob = Buffer | null;
-interface SecretCols {
-  id: number; name: string; current_version: number; max_versions: number; custom: string; created_at: number; updated_at: number; mac: Blob;
-  h_version: number | null; h_created_at: number; h_deleted_at: number | null; h_destroyed_at: number | null; h_json: unknown;
-}
-interface VersionCols {
-  secret_id: number; version: number; created_at: number; deleted_at: number | null; destroyed_at: number | null; key_id: number | null; ciphertext: Blob; mac: Blob;
-  json: unknown;
-}
 
 // A secret with its current version's state (h_*), which its MAC covers: always read together.
 const SECRET_COLS = `s.id, s.name, s.current_version, s.max_versions, s.custom, s.created_at, s.updated_at, s.mac,
