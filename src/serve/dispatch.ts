@@ -99,15 +99,15 @@ export class Dispatcher {
     } catch (e) {
       response = errorResponse(e);
     }
-    // With reads not audited (store config audit.reads false), a read answered is not recorded either.
-    const unloggedRead = response.status < 400 && (op === 'read' || op === 'list' || op === 'head') && !(await this.#readsAudited());
-    if (audited && audit.recorded === 0 && !unloggedRead) response = await this.#recordRequest(family, audit, response);
+    if (audited && audit.recorded === 0 && !(await this.#unloggedRead(op, response))) response = await this.#recordRequest(family, audit, response);
     this.o.services.metrics.record(family, response.status, (performance.now() - started) / 1000);
     return response;
   }
 
-  async #readsAudited(): Promise<boolean> {
-    return (await this.o.services.store.getConfig('audit.reads')) !== 'false';
+  /** With reads not audited (store config audit.reads false), a read answered is not recorded either. Asked only of a request with no entry yet. */
+  async #unloggedRead(op: Operation | undefined, response: HttpResponse): Promise<boolean> {
+    if (response.status >= 400 || !(op === 'read' || op === 'list' || op === 'head')) return false;
+    return (await this.o.services.store.getConfig('audit.reads')) === 'false';
   }
 
   #find(path: string): { route: Route; params: Record<string, string> } | undefined {
