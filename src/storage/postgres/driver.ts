@@ -38,6 +38,7 @@ import { commitUnknown, isConnectionLoss, postgresError } from './errors.js';
 import { APPLICATION_ID, PG_SCHEMA, SCHEMA_VERSION } from './schema.js';
 import { CHANGES_CHANNEL, ChangeListener, DIGEST_FINGERPRINT } from './changes.js';
 import type { Blob, SecretCols, VersionCols } from '../columns.js';
+import { Learned, OneTripOps, oneTripStatement, type Initial, type Known } from './one-trip.js';
 
 /** A writer waits this long for another host's write before E_LOCKED (as the SQLite driver's busy timeout). */
 export const BUSY_TIMEOUT_MS = 10_000;
@@ -46,6 +47,8 @@ const EXCLUSIVE_WAIT_MS = 10 * 60_000;
 /** The advisory lock keys (two int4s): the store's write lock and its exclusive lock, in the 'SBX1' class. */
 export const WRITE_LOCK = [APPLICATION_ID, 1] as const;
 export const EXCLUSIVE_LOCK = [APPLICATION_ID, 2] as const;
+/** Secret ids a one-trip write takes from the sequence at a time (those never used are gaps, as a rolled-back insert leaves). */
+const ID_BATCH = 32;
 /** Rows per query when a whole table is walked (sealing, verification). */
 const PAGE = 1000;
 
@@ -171,6 +174,7 @@ const SQL = {
   scanVersions: `SELECT s.name, s.updated_at AS secret_updated_at, ${V_COLS} FROM ${S}.versions v JOIN ${S}.secrets s ON s.id = v.secret_id
     WHERE (v.secret_id, v.version) > ($1, $2) ORDER BY v.secret_id, v.version LIMIT $3`,
   ...COPY_SQL,
+  takeIds: `SELECT nextval(${SECRET_ID_SEQ}) AS id FROM generate_series(1, $1::int)`,
 } as const;
 type Statement = keyof typeof SQL;
 
@@ -243,6 +247,9 @@ const OUTDATES: Partial<Record<Statement, Statement>> = {
   insertKey: 'primaryKeyId', updateKey: 'primaryKeyId', putState: 'stateMac', insertAudit: 'lastAudit', deleteAuditThrough: 'lastAudit',
 };
 
+/** Writes after which what a one-trip write takes as known is not followed (one-trip.ts): keys, a cut of the audit log. */
+const LOSES = new Set<Statement>(['insertKey', 'updateKey', 'deleteAuditThrough']);
+
 /**
  * A write transaction's round trips saved (the pool's connections
  * pipeline: a statement goes out without waiting for the answers before it,
@@ -270,15 +277,25 @@ class WriteTx {
   #failure: StoreError | undefined;
   /** BEGIN was answered: the connection was alive and the transaction is open. */
   begunOk = false;
+  /** The first reads' answers, as they were at BEGIN (for what a one-trip write may take as known after the commit). */
+  initial: Initial | undefined;
+  readonly learned = new Learned();
 
   constructor(readonly shown: string) {}
 
   begin(answer: Promise<unknown>): void {
     this.#begun = answer.then((results) => {
       const answers = results as pg.QueryResult[];
+      const first = answers.slice(answers.length - PREFETCHED.length);
       PREFETCHED.forEach((name, i) => {
-        if (!this.#spent.has(name)) this.#prefetched.set(name, answers[answers.length - PREFETCHED.length + i]!);
+        if (!this.#spent.has(name)) this.#prefetched.set(name, first[i]!);
       });
+      const [primary, stamp, last] = first.map((a) => a.rows[0] as Record<string, unknown> | undefined);
+      this.initial = {
+        primaryKeyId: (primary?.id as number | undefined) ?? null,
+        stamp: stamp?.mac as Uint8Array | undefined,
+        lastAudit: last ? { seq: last.seq as number, mac: last.mac as Uint8Array } : null,
+      };
       this.begunOk = true;
     }, (e: unknown) => {
       this.#beginFailure = postgresError(e, this.shown);
@@ -356,6 +373,8 @@ class PostgresOps implements RawOps {
       return;
     }
     tx.wrote(name);
+    if (LOSES.has(name)) tx.learned.lose();
+    else tx.learned.other();
     tx.send(this.db.query({ name: `sb_${name}`, text: SQL[name], values }));
   }
 
@@ -393,7 +412,9 @@ class PostgresOps implements RawOps {
 
   async findSecret(name: string): Promise<RawSecret | undefined> {
     const r = await this.#one<SecretCols>('findSecret', [name]);
-    return r && toSecret(r);
+    const row = r && toSecret(r);
+    this.tx?.learned.found(row);
+    return row;
   }
 
   async secretById(id: number): Promise<RawSecret | undefined> {
@@ -402,14 +423,17 @@ class PostgresOps implements RawOps {
   }
 
   async insertSecret(name: string, now: number): Promise<RawSecret> {
+    this.tx?.learned.inserted(name);
     return toSecret((await this.#one<SecretCols>('insertSecret', [name, now]))!);
   }
 
   async updateSecret(row: RawSecret): Promise<void> {
+    this.tx?.learned.wroteSecret(row);
     await this.#write('updateSecret', [row.currentVersion, row.maxVersions, row.custom, row.updatedAt, row.mac, row.id]);
   }
 
   async deleteSecret(id: number): Promise<void> {
+    this.tx?.learned.deletedSecret(id);
     await this.#write('deleteVersionsOf', [id]);
     await this.#write('deleteSecret', [id]);
   }
@@ -477,6 +501,7 @@ class PostgresOps implements RawOps {
   }
 
   async replaceCiphertext(r: RawVersion, fromKeyId: number): Promise<boolean> {
+    this.tx?.learned.other();
     return (await this.#run('replaceCiphertext', [r.keyId, r.ciphertext, r.mac, r.secretId, r.version, fromKeyId])) === 1;
   }
 
@@ -486,6 +511,7 @@ class PostgresOps implements RawOps {
   }
 
   async insertAudit(r: AuditRow): Promise<void> {
+    this.tx?.learned.audit(r);
     await this.#write('insertAudit', [r.seq, r.at, r.actor, r.pid, r.action, r.name, r.versions, r.outcome, r.detail, r.mac]);
   }
 
@@ -507,6 +533,7 @@ class PostgresOps implements RawOps {
   }
 
   async putState(row: StateRow): Promise<void> {
+    this.tx?.learned.state(row);
     await this.#write('putState', [row.digest, row.auditSeq, row.auditMac, row.mac]);
   }
 
@@ -520,6 +547,7 @@ class PostgresOps implements RawOps {
   }
 
   async deleteRecord(kind: string, id: string): Promise<boolean> {
+    this.tx?.learned.other();
     return (await this.#run('deleteRecord', [kind, id])) === 1;
   }
 
@@ -579,6 +607,7 @@ class PostgresOps implements RawOps {
   }
 
   async insertSecretRow(r: RawSecret): Promise<void> {
+    this.tx?.learned.lose();
     await this.#run('insertSecretRow', [r.id, r.name, r.currentVersion, r.maxVersions, r.custom, r.createdAt, r.updatedAt, r.mac]);
   }
 
@@ -587,10 +616,12 @@ class PostgresOps implements RawOps {
   }
 
   async raiseSecretIdHighWater(id: number): Promise<void> {
+    this.tx?.learned.lose();
     await this.#run('raiseSecretIdHighWater', [id]);
   }
 
   async deleteAllRows(): Promise<void> {
+    this.tx?.learned.lose();
     // Versions before their secrets (the foreign key); every other table stands alone.
     for (const table of ['Versions', 'Secrets', 'Keys', 'Meta', 'Audit', 'State', 'Records'] as const) await this.#run(`deleteAll${table}`, []);
   }
@@ -719,65 +750,189 @@ export class PostgresStorage implements RawStorage {
     this.#open();
     await this.#acquire();
     try {
-      for (let attempt = 1; ; attempt++) {
-        const client = await this.#connect();
-        let failed = false;
-        let inBody = false;
-        const tx = write ? new WriteTx(this.#shown) : undefined;
-        try {
-          if (write) this.#writers.add(serverPid(client));
-          if (tx) {
-            tx.begin(client.query(begin)); // answered before any answer of the body's is used
-          } else {
-            try {
-              await client.query(begin);
-            } catch (e) {
-              await client.query('ROLLBACK').catch(() => { failed = true; });
-              throw postgresError(e, this.#shown);
-            }
-          }
-          inBody = true;
-          let result: T;
-          try {
-            result = await fn(new PostgresOps(client, this.#shown, tx));
-          } catch (e) {
-            await tx?.failure();
-            // A failed multi-statement BEGIN (the write lock's wait ran out) left an aborted transaction open; a lost connection has rolled back.
-            await client.query('ROLLBACK').catch(() => { failed = true; });
-            throw e;
-          }
-          // COMMIT goes out behind the writes still on their way; if one of them failed, the server rolls back instead.
-          const committed = client.query('COMMIT');
-          const writeFailed = await tx?.failure();
-          if (tx && !tx.begunOk) {
-            await committed.catch(() => { failed = true; });
-            throw writeFailed; // BEGIN failed: nothing of this transaction was done
-          }
-          try {
-            await committed;
-          } catch (e) {
-            failed = true; // the server ended the transaction either way
-            const error = postgresError(e, this.#shown);
-            throw write && isConnectionLoss(error) ? commitUnknown(this.#shown) : error;
-          }
-          if (writeFailed) throw writeFailed;
-          return result;
-        } catch (e) {
-          if (isConnectionLoss(e)) failed = true;
-          // Nothing ran yet (the connection was dead at BEGIN), or only reads: on a new connection once more.
-          if (attempt === 1 && isConnectionLoss(e) && (!inBody || !write || !tx?.begunOk)) continue;
-          throw e;
-        } finally {
-          this.#give(client, failed);
-        }
-      }
+      return await this.#transactionHeld(begin, fn, write);
     } finally {
       this.#release();
     }
   }
 
-  write<T>(fn: (tx: RawOps) => Promise<T>, options: WriteOptions = {}): Promise<T> {
-    return this.#transaction(beginWrite(options.relaxed ?? false), fn, true);
+  /** #transaction, its turn taken. */
+  async #transactionHeld<T>(begin: string, fn: (tx: RawOps) => Promise<T>, write: boolean): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.#connect();
+      let failed = false;
+      let inBody = false;
+      const tx = write ? new WriteTx(this.#shown) : undefined;
+      try {
+        if (write) this.#writers.add(serverPid(client));
+        if (tx) {
+          tx.begin(client.query(begin)); // answered before any answer of the body's is used
+        } else {
+          try {
+            await client.query(begin);
+          } catch (e) {
+            await client.query('ROLLBACK').catch(() => { failed = true; });
+            throw postgresError(e, this.#shown);
+          }
+        }
+        inBody = true;
+        let result: T;
+        try {
+          result = await fn(new PostgresOps(client, this.#shown, tx));
+        } catch (e) {
+          await tx?.failure();
+          // A failed multi-statement BEGIN (the write lock's wait ran out) left an aborted transaction open; a lost connection has rolled back.
+          await client.query('ROLLBACK').catch(() => { failed = true; });
+          throw e;
+        }
+        // COMMIT goes out behind the writes still on their way; if one of them failed, the server rolls back instead.
+        const committed = client.query('COMMIT');
+        const writeFailed = await tx?.failure();
+        if (tx && !tx.begunOk) {
+          await committed.catch(() => { failed = true; });
+          throw writeFailed; // BEGIN failed: nothing of this transaction was done
+        }
+        try {
+          await committed;
+        } catch (e) {
+          failed = true; // the server ended the transaction either way
+          const error = postgresError(e, this.#shown);
+          throw write && isConnectionLoss(error) ? commitUnknown(this.#shown) : error;
+        }
+        if (writeFailed) throw writeFailed;
+        if (tx) this.#known = tx.learned.after(this.#known, tx.initial);
+        return result;
+      } catch (e) {
+        if (write) this.#known = undefined;
+        if (isConnectionLoss(e)) failed = true;
+        // Nothing ran yet (the connection was dead at BEGIN), or only reads: on a new connection once more.
+        if (attempt === 1 && isConnectionLoss(e) && (!inBody || !write || !tx?.begunOk)) continue;
+        throw e;
+      } finally {
+        this.#give(client, failed);
+      }
+    }
+  }
+
+  async write<T>(fn: (tx: RawOps) => Promise<T>, options: WriteOptions = {}): Promise<T> {
+    this.#open();
+    await this.#acquire();
+    try {
+      // A write whose commit may wait (relaxed: an audit entry of reads) gains nothing from one trip.
+      if (!options.relaxed) {
+        const done = await this.#oneTrip(fn);
+        if (done) return done.value;
+      }
+      return await this.#transactionHeld(beginWrite(options.relaxed ?? false), fn, true);
+    } finally {
+      this.#release();
+    }
+  }
+
+  // ---- a write in one round trip (one-trip.ts) ---------------------------
+
+  /** What this storage knows of the store as of its last commit; undefined after anything it could not follow. */
+  #known: Known | undefined;
+  /** One-trip writes that did not write, one after another (another host writing meanwhile); as many are then not tried. */
+  #misses = 0;
+  #skip = 0;
+  /**
+   * This storage writes new secrets: keep ids at hand (set when one was
+   * needed and none was; cleared for good when the role may not take ids
+   * from the sequence itself, and then new secrets go the ordinary way).
+   */
+  #wantIds = false;
+  #idsRefused = false;
+  /** Writes done in one trip, and ones tried that went the ordinary way after all (for tests and the bench). */
+  readonly oneTrips = { written: 0, missed: 0 };
+
+  /**
+   * `fn` as one statement, when everything it reads is known and the
+   * database is still as known; undefined when it was not written (then it
+   * runs again by the ordinary path). A statement that may have been
+   * written but whose answer was lost is the ordinary commit's "may or may
+   * not" error, never run again.
+   */
+  async #oneTrip<T>(fn: (tx: RawOps) => Promise<T>): Promise<{ value: T } | undefined> {
+    if (this.#skip > 0) {
+      this.#skip--;
+      return undefined;
+    }
+    const known = this.#known;
+    if (!known) return undefined;
+    if (this.#wantIds && known.ids.length === 0) await this.#takeIds(known);
+    const ops = new OneTripOps(known);
+    let value: T;
+    try {
+      value = await fn(ops);
+    } catch {
+      // Whatever it was (a read not known, a check failed on a row taken as known), the ordinary path finds out for itself.
+      if (ops.wantedId && !this.#idsRefused) this.#wantIds = true;
+      return undefined;
+    }
+    if (!ops.complete()) return undefined;
+    const { name, text, values } = oneTripStatement(ops, WRITE_LOCK);
+    let client: pg.PoolClient;
+    try {
+      client = await this.#connect();
+    } catch {
+      return undefined; // the ordinary path says why, or gets a connection after all
+    }
+    let failed = false;
+    try {
+      this.#writers.add(serverPid(client));
+      // BEGIN, the statement and COMMIT go out together: BEGIN's answer says whether the connection was alive before any of it ran.
+      const begun = client.query('BEGIN').then(() => undefined, (e: unknown) => e);
+      const written = client.query({ name: name.length <= 63 ? name : undefined, text, values }).then((r) => r.rows.length, (e: unknown) => e as Error);
+      const committed = client.query('COMMIT').then(() => undefined, (e: unknown) => e);
+      const beginError = await begun;
+      const rows = await written;
+      const commitError = await committed;
+      if (beginError !== undefined) {
+        failed = true;
+        return undefined; // nothing of it ran
+      }
+      if (typeof rows !== 'number') {
+        const error = postgresError(rows, this.#shown);
+        if (isConnectionLoss(error)) {
+          failed = true;
+          throw commitUnknown(this.#shown); // COMMIT went behind it: it may have been written
+        }
+        return this.#missed(); // refused (a name that exists after all, say): the COMMIT rolled it back
+      }
+      if (commitError !== undefined) {
+        failed = true;
+        const error = postgresError(commitError, this.#shown);
+        throw isConnectionLoss(error) ? commitUnknown(this.#shown) : error;
+      }
+      if (rows !== 1) return this.#missed();
+      this.#known = ops.next();
+      this.#misses = 0;
+      this.oneTrips.written++;
+      return { value };
+    } finally {
+      this.#give(client, failed);
+    }
+  }
+
+  /** The database was not as known: forget it, and after misses in a row try less often (1, 2, 4 … 32 writes skipped). */
+  #missed(): undefined {
+    this.#known = undefined;
+    this.oneTrips.missed++;
+    this.#skip = Math.min(2 ** this.#misses, 64) - 1;
+    this.#misses++;
+    return undefined;
+  }
+
+  /** Ids for new secrets, from the sequence the ordinary insert takes them from (a role without USAGE on it: never). */
+  async #takeIds(known: Known): Promise<void> {
+    try {
+      const r = await this.#pool.query({ name: 'sb_takeIds', text: SQL.takeIds, values: [ID_BATCH] });
+      for (const row of (r.rows as { id: number }[]).reverse()) known.ids.push(row.id);
+    } catch {
+      this.#wantIds = false;
+      this.#idsRefused = true;
+    }
   }
 
   read<T>(fn: (tx: RawOps) => Promise<T>): Promise<T> {
