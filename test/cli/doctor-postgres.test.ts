@@ -148,11 +148,15 @@ describe('store doctor on the test cluster (fsync off)', () => {
     async function roleWith(db: TestDatabase, grants: string[]): Promise<{ role: string; url: string }> {
       const role = `sbd_${db.name.slice(4)}`;
       await asAdmin((a) => a.query(`CREATE ROLE ${role} LOGIN`));
-      onTestFinished(() => asAdmin((a) => a.query(`DROP ROLE IF EXISTS ${role}`)));
+      onTestFinished(async () => {
+        await asAdmin((a) => a.query(`DROP ROLE IF EXISTS ${role}`));
+      });
       await asAdmin(async (a) => {
         for (const g of grants) await a.query(`GRANT ${g} TO ${role}`);
       }, db.name);
-      onTestFinished(() => asAdmin((a) => a.query(`DROP OWNED BY ${role}`), db.name));
+      onTestFinished(async () => {
+        await asAdmin((a) => a.query(`DROP OWNED BY ${role}`), db.name);
+      });
       return { role, url: db.url.replace(/user=[^&]+/, `user=${role}`) };
     }
 

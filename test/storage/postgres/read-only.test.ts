@@ -51,11 +51,15 @@ async function opened(url: string, key: string, readOnly?: boolean): Promise<Sto
 async function roleWith(db: TestDatabase, grants: string[]): Promise<{ role: string; url: string }> {
   const role = `sbr_${db.name.slice(4)}`;
   await asAdmin((a) => a.query(`CREATE ROLE ${role} LOGIN`));
-  onTestFinished(() => asAdmin((a) => a.query(`DROP ROLE IF EXISTS ${role}`)));
+  onTestFinished(async () => {
+    await asAdmin((a) => a.query(`DROP ROLE IF EXISTS ${role}`));
+  });
   await asAdmin(async (a) => {
     for (const g of grants) await a.query(`GRANT ${g} TO ${role}`);
   }, db.name);
-  onTestFinished(() => asAdmin((a) => a.query(`DROP OWNED BY ${role}`), db.name)); // before the role goes (hooks run last first)
+  onTestFinished(async () => {
+    await asAdmin((a) => a.query(`DROP OWNED BY ${role}`), db.name);
+  }); // before the role goes (hooks run last first)
   return { role, url: db.url.replace(/user=[^&]+/, `user=${role}`) };
 }
 
@@ -110,9 +114,9 @@ describe('a store in PostgreSQL opened read-only', () => {
       expect(storage.readOnly).toMatchObject({ cause: 'asked' });
       expect((await failure(storage.write(async () => undefined))).code).toBe('E_READ_ONLY');
       // Straight to the operations, as a bug would: a single statement, and a statement in a read transaction.
-      const single = await failure(storage.readOne((ops) => ops.putMeta({ key: 'x', value: 'y', mac: null })));
+      const single = await failure(storage.readOne(async (ops) => { await ops.putMeta({ key: 'x', value: 'y', mac: null }); }));
       expect([single.code, single.message]).toEqual(['E_READ_ONLY', expect.stringContaining('25006')]);
-      expect((await failure(storage.read((tx) => tx.deleteMeta('format')))).code).toBe('E_READ_ONLY');
+      expect((await failure(storage.read(async (tx) => { await tx.deleteMeta('format'); }))).code).toBe('E_READ_ONLY');
     } finally {
       await storage.close();
     }
