@@ -124,6 +124,20 @@ describe('a store in PostgreSQL opened read-only', () => {
   });
 });
 
+describe('a server that takes no writes in the session', () => {
+  it('default_transaction_read_only on for the database (as on a standby): the store opens read-only, saying why', async () => {
+    const { db, key } = await pgStore(false);
+    await asAdmin((a) => a.query(`ALTER DATABASE ${db.name} SET default_transaction_read_only = on`));
+    const store = await opened(db.url, key);
+    expect(store.readOnly).toBe(true);
+    expect((await store.status()).readOnly).toBe('the database server takes no writes in this session (a standby, or default_transaction_read_only is on)');
+    expect((await store.get('app/db')).value.text()).toBe('two');
+    const put = await failure(store.put('app/db', 'three'));
+    expect(put.code).toBe('E_READ_ONLY');
+    expect(put.hints[0]).toContain('point the store at the primary server');
+  });
+});
+
 describe('a role that may only read the store\'s tables', () => {
   const SELECT_ONLY = ['USAGE ON SCHEMA strongbox', 'SELECT ON ALL TABLES IN SCHEMA strongbox'];
 
