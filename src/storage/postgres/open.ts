@@ -154,8 +154,7 @@ class Client extends pg.Client {
 export function poolFor(location: PostgresLocation, options: { readOnly?: boolean } = {}): pg.Pool {
   const pool = new pg.Pool({
     Client,
-    connectionString: location.connectionString,
-    ...(options.readOnly ? { options: '-c default_transaction_read_only=on' } : {}),
+    connectionString: options.readOnly ? withReadOnlySessions(location.connectionString) : location.connectionString,
     max: POOL_MAX,
     connectionTimeoutMillis: location.connectTimeoutMs,
     idleTimeoutMillis: 10_000,
@@ -171,6 +170,19 @@ export function poolFor(location: PostgresLocation, options: { readOnly?: boolea
   pool.on('error', () => {});
   pool.on('connect', watchConnection);
   return pool;
+}
+
+/**
+ * The connection string with default_transaction_read_only on added to the
+ * session options the URL (`options=`) or PGOPTIONS already give: in the
+ * URL, since node-postgres lets the URL's parameters override its config.
+ */
+function withReadOnlySessions(connectionString: string, env: Record<string, string | undefined> = process.env): string {
+  const q = connectionString.indexOf('?');
+  const params = new URLSearchParams(q < 0 ? '' : connectionString.slice(q + 1));
+  const given = params.get('options') ?? env.PGOPTIONS;
+  params.set('options', `${given ? `${given} ` : ''}-c default_transaction_read_only=on`);
+  return `${q < 0 ? connectionString : connectionString.slice(0, q)}?${params.toString()}`;
 }
 
 /** A connection of its own for the read cache's change detector (changes.ts): it only LISTENs. */

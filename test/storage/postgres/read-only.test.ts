@@ -120,6 +120,14 @@ describe('a store in PostgreSQL opened read-only', () => {
     } finally {
       await storage.close();
     }
+    // Session options of the URL's own are kept, and do not take the read-only one away (node-postgres lets the URL override its config).
+    const withOptions = await openPostgresStore(`${db.url}&options=${encodeURIComponent('-c statement_timeout=5000')}`, true);
+    try {
+      const e = await failure(withOptions.readOne(async (ops) => { await ops.putMeta({ key: 'x', value: 'y', mac: null }); }));
+      expect([e.code, e.message]).toEqual(['E_READ_ONLY', expect.stringContaining('25006')]);
+    } finally {
+      await withOptions.close();
+    }
     expect((await asAdmin((a) => a.query("SELECT count(*) AS n FROM strongbox.meta WHERE key IN ('x', 'format')"), db.name)).rows[0].n).toBe('1');
   });
 });
