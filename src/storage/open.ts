@@ -4,10 +4,9 @@
  * at that path. The PostgreSQL driver and node-postgres are loaded only for
  * a URL, so a command on a store file starts as fast as before.
  */
-import { StoreError } from '../errors.js';
 import type { RawStorage } from './storage.js';
 import type { ReadOnlyReason } from './read-only.js';
-import { isPostgresLocator, shownLocator } from './locator.js';
+import { isPostgresLocator } from './locator.js';
 import { SqliteStorage } from './sqlite/driver.js';
 import { createStoreFile, openStoreFileFor } from './sqlite/open.js';
 
@@ -33,8 +32,7 @@ export async function createStorage(locator: string): Promise<OpenedStorage> {
 
 /**
  * The existing store at `locator`, migrated to the newest schema. `readOnly`
- * as OpenOptions.readOnly: a store file may be opened read-only; a database
- * store only read-write (true is refused with E_USAGE).
+ * as OpenOptions.readOnly, for a store file and a database store alike.
  * @throws E_NO_STORE, E_NOT_A_STORE, E_SCHEMA_TOO_NEW, E_IO, E_LOCKED, E_USAGE; E_READ_ONLY (an older file, read-only)
  */
 export async function openStorage(locator: string, readOnly?: boolean): Promise<OpenedStorage> {
@@ -42,9 +40,6 @@ export async function openStorage(locator: string, readOnly?: boolean): Promise<
     const file = await openStoreFileFor(locator, readOnly);
     return new SqliteStorage(file.db, file.readOnly);
   }
-  if (readOnly === true) {
-    throw new StoreError('E_USAGE', `${shownLocator(locator)}: a PostgreSQL store has no read-only mode (yet): open it read-write`);
-  }
   const { openPostgresStore } = await import('./postgres/open.js');
-  return openPostgresStore(locator);
+  return openPostgresStore(locator, readOnly);
 }

@@ -6,11 +6,13 @@
  */
 import { StoreError } from '../errors.js';
 
-/** Why a store is open read-only: its file system, a permission, or the caller asked. */
+/** Why a store is open read-only: its file system, a permission, the caller asked, or (PostgreSQL) the role or the server. */
 export interface ReadOnlyReason {
-  cause: 'read-only' | 'denied' | 'asked';
-  /** The directory or file that cannot be written (the store file when asked). */
+  cause: 'read-only' | 'denied' | 'asked' | 'database';
+  /** The directory or file that cannot be written (the store file when asked); for 'database', the reason in words. */
   where: string;
+  /** What to do to write it, where a file's advice would be wrong (a store in a database server). */
+  hints?: string[];
 }
 
 /** The reason in words, for messages: "the file system holding /x is read-only". */
@@ -22,13 +24,14 @@ export function describeReadOnly(r: ReadOnlyReason): string {
       return `this user may not write ${r.where}`;
     case 'asked':
       return 'it was opened read-only on request';
+    case 'database':
+      return r.where;
   }
 }
 
 /** A change (or anything that writes) on a read-only store. */
 export function changeRefused(path: string, reason: ReadOnlyReason): StoreError {
-  return new StoreError('E_READ_ONLY', `cannot change the store ${path}: it is open read-only here (${describeReadOnly(reason)})`, [
-    'make changes as a user who can write the store file and its directory',
-  ]);
+  return new StoreError('E_READ_ONLY', `cannot change the store ${path}: it is open read-only here (${describeReadOnly(reason)})`,
+    reason.hints ?? ['make changes as a user who can write the store file and its directory']);
 }
 

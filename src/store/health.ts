@@ -1,9 +1,10 @@
 /**
  * `store doctor`: a store's health as a list of findings, each saying what to
  * do. The checks need no master key where they can (the file, its modes, the
- * lock); the rest (integrity, audit chain, key ages, rotations) open the
- * store, and are reported as skipped when no usable key was given. Nothing
- * found is thrown: every problem is a finding.
+ * lock; for a store in PostgreSQL those of health-database.ts instead); the
+ * rest (integrity, audit chain, key ages, rotations) open the store, and are
+ * reported as skipped when no usable key was given. Nothing found is thrown:
+ * every problem is a finding.
  */
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -17,7 +18,7 @@ import { writeBlocked } from '../storage/sqlite/errors.js';
 import { describeReadOnly } from './read-only.js';
 import { shellWord } from '../platform/shell-quote.js';
 import { SCHEMA_VERSION } from '../storage/sqlite/schema.js';
-import { refuseDatabaseStore } from './file-only.js';
+import { isPostgresLocator } from '../storage/locator.js';
 
 /** ok: sound; warn: worth doing something about; fail: broken or unsafe; skip: could not be checked. */
 export type FindingLevel = 'ok' | 'warn' | 'fail' | 'skip';
@@ -56,14 +57,14 @@ export const DEFAULT_MAX_KEY_AGE_MS = 90 * DAY_MS;
 /** Secret names listed in one finding; `store due` lists them all. */
 const NAMES_SHOWN = 5;
 /** Checks that need the store opened with its master key. */
-const KEYED_CHECKS = ['integrity', 'audit-log', 'key-age', 'rewrap', 'rotation', 'expiry'] as const;
+export const KEYED_CHECKS = ['integrity', 'audit-log', 'key-age', 'rewrap', 'rotation', 'expiry'] as const;
 
 /** An age in whole days, rounded down, as doctor's findings say it (`90 days`). */
 function wholeDays(ms: number): string {
   return `${Math.floor(ms / DAY_MS)} days`;
 }
 
-function describe(e: unknown): string {
+export function describe(e: unknown): string {
   if (e instanceof StoreError) return e.message;
   return (e as NodeJS.ErrnoException)?.code ?? (e as Error)?.message ?? String(e);
 }
@@ -86,7 +87,7 @@ function names(list: { name: string }[]): string {
   return list.length > NAMES_SHOWN ? `${shown} and ${list.length - NAMES_SHOWN} more` : shown;
 }
 
-class Findings {
+export class Findings {
   readonly list: Finding[] = [];
   add(check: string, level: FindingLevel, message: string, fix?: string): void {
     this.list.push({ check, level, message, ...(fix !== undefined ? { fix } : {}) });
@@ -165,7 +166,7 @@ function checkDirectory(path: string, f: Findings): void {
 }
 
 /** A key file must be 0600, as ssh wants of a private key. */
-function checkKeyFile(keyFile: string | undefined, f: Findings): void {
+export function checkKeyFile(keyFile: string | undefined, f: Findings): void {
   if (keyFile === undefined) return;
   let st;
   try {
@@ -203,7 +204,8 @@ async function checkIntegrity(store: Store, deep: boolean, f: Findings): Promise
   const r = await store.verify({ deep });
   if (r.ok) {
     const how = deep ? `all ${r.decrypted} decrypt` : 'each one\'s data key is there (--deep decrypts them)';
-    f.add('integrity', 'ok', `SQLite structure, master key and data keys sound; every row authenticated and the state digest exact; ${r.versions} version(s): ${how}`);
+    const sound = isPostgresLocator(store.path) ? 'Master key and data keys sound' : 'SQLite structure, master key and data keys sound';
+    f.add('integrity', 'ok', `${sound}; every row authenticated and the state digest exact; ${r.versions} version(s): ${how}`);
     return;
   }
   const more = r.problems.length + r.moreProblems - 3;
@@ -219,8 +221,11 @@ async function checkAuditLog(store: Store, f: Findings): Promise<void> {
     return;
   }
   const p = r.firstProblem!;
+  const who = isPostgresLocator(store.path)
+    ? 'the table was edited outside Strongbox: find which roles can write strongbox.audit'
+    : `the file was edited outside Strongbox: find who can write ${shellWord(store.path)}`;
   f.add('audit-log', 'fail', `audit log broken at entry ${p.seq}: ${p.problem}`,
-    `the file was edited outside Strongbox: find who can write ${shellWord(store.path)}, and compare with a backup (store --store FILE audit); the ${r.entries} entries before it are intact`);
+    `${who}, and compare with a backup (store --store FILE audit); the ${r.entries} entries before it are intact`);
 }
 
 async function checkKeys(store: Store, now: number, maxAgeMs: number, f: Findings): Promise<void> {
@@ -266,7 +271,7 @@ async function checkRotations(store: Store, now: number, f: Findings): Promise<v
 }
 
 /** Open the store, or say why not (and whether that is a failure or only a check that could not run). */
-async function openForChecks(path: string, master: MasterKeyChoice | undefined, f: Findings, now?: () => number): Promise<Store | undefined> {
+export async function openForChecks(path: string, master: MasterKeyChoice | undefined, f: Findings, now?: () => number): Promise<Store | undefined> {
   if (master === undefined) {
     f.add('master-key', 'skip', 'skipped: no master key given');
     return undefined;
@@ -299,7 +304,10 @@ async function openForChecks(path: string, master: MasterKeyChoice | undefined, 
  * are recorded in the audit log as usual.
  */
 export async function checkHealth(path: string, master: MasterKeyChoice | undefined, options: HealthOptions = {}): Promise<HealthReport> {
-  refuseDatabaseStore(path, 'store doctor', ['check a PostgreSQL store with: store verify (--deep decrypts every version)']);
+  if (isPostgresLocator(path)) {
+    const { checkDatabaseHealth } = await import('./health-database.js');
+    return checkDatabaseHealth(path, master, options);
+  }
   const f = new Findings();
   const now = options.now ?? Date.now;
   const file = checkStoreFile(path, f);
@@ -315,24 +323,36 @@ export async function checkHealth(path: string, master: MasterKeyChoice | undefi
   if (!store) {
     if (file) for (const check of KEYED_CHECKS) f.add(check, 'skip', 'skipped: needs the store opened with its master key');
   } else {
-    try {
-      const guarded = async (check: string, fn: () => Promise<void>) => {
-        try {
-          await fn();
-        } catch (e) {
-          // A read-only store refuses what it would have to log: nothing is wrong with it.
-          if (e instanceof StoreError && e.code === 'E_READ_ONLY') f.add(check, 'skip', `skipped: ${describe(e)}`, e.hints.join('; '));
-          else f.add(check, 'fail', `the check could not run: ${describe(e)}`);
-        }
-      };
-      await guarded('integrity', () => checkIntegrity(store, options.deep ?? false, f));
-      await guarded('audit-log', () => checkAuditLog(store, f));
-      await guarded('key-age', () => checkKeys(store, now(), maxKeyAgeMs, f));
-      await guarded('rotation', () => checkRotations(store, now(), f));
-    } finally {
-      await store.close();
-    }
+    await runKeyedChecks(store, options, f);
   }
+  return reportOf(path, f);
+}
+
+/** The checks of an opened store (integrity, audit chain, keys, rotations); closes it. */
+export async function runKeyedChecks(store: Store, options: HealthOptions, f: Findings): Promise<void> {
+  const now = options.now ?? Date.now;
+  const maxKeyAgeMs = options.maxKeyAgeMs ?? DEFAULT_MAX_KEY_AGE_MS;
+  try {
+    const guarded = async (check: string, fn: () => Promise<void>) => {
+      try {
+        await fn();
+      } catch (e) {
+        // A read-only store refuses what it would have to log: nothing is wrong with it.
+        if (e instanceof StoreError && e.code === 'E_READ_ONLY') f.add(check, 'skip', `skipped: ${describe(e)}`, e.hints.join('; '));
+        else f.add(check, 'fail', `the check could not run: ${describe(e)}`);
+      }
+    };
+    await guarded('integrity', () => checkIntegrity(store, options.deep ?? false, f));
+    await guarded('audit-log', () => checkAuditLog(store, f));
+    await guarded('key-age', () => checkKeys(store, now(), maxKeyAgeMs, f));
+    await guarded('rotation', () => checkRotations(store, now(), f));
+  } finally {
+    await store.close();
+  }
+}
+
+/** The findings as doctor reports them. */
+export function reportOf(path: string, f: Findings): HealthReport {
   const counts: Record<FindingLevel, number> = { ok: 0, warn: 0, fail: 0, skip: 0 };
   for (const x of f.list) counts[x.level]++;
   return { path, ok: counts.fail === 0, findings: f.list, counts };

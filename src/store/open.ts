@@ -50,7 +50,8 @@ export interface OpenOptions {
   /**
    * Open the store for reading only (openStore; initStore ignores it). By
    * default a store this process cannot write (a read-only mount, a file or
-   * directory it may not write) is opened read-only, and any other
+   * directory it may not write; in PostgreSQL a role without write grants,
+   * or a server taking no writes) is opened read-only, and any other
    * read-write; true: read-only even when it could write; false: read-write
    * or fail (E_IO), as before read-only consumers existed. A read-only store
    * refuses every change, backup, verify and export with E_READ_ONLY, and

@@ -17,15 +17,14 @@ export { changeRefused, describeReadOnly, type ReadOnlyReason } from '../storage
 export function unloggedReadRefused(path: string, reason: ReadOnlyReason): StoreError {
   return new StoreError('E_READ_ONLY', `${path} audits reads, and it is open read-only here (${describeReadOnly(reason)}): a read that cannot be logged is refused`, [
     'to let read-only consumers read it, turn read auditing off as a user who can write the store: store config set audit.reads false',
-    'or give this user write access to the store file and its directory, so its reads are logged',
+    ...(reason.hints ?? ['or give this user write access to the store file and its directory, so its reads are logged']),
   ]);
 }
 
 /** An operation the store always logs (`what`: "a backup"), on a read-only store. */
 export function unloggedOperationRefused(path: string, reason: ReadOnlyReason, what: string): StoreError {
-  return new StoreError('E_READ_ONLY', `${path}: ${what} is always recorded in the audit log, and the store is open read-only here (${describeReadOnly(reason)})`, [
-    'run it as a user who can write the store file and its directory',
-  ]);
+  return new StoreError('E_READ_ONLY', `${path}: ${what} is always recorded in the audit log, and the store is open read-only here (${describeReadOnly(reason)})`,
+    reason.hints ?? ['run it as a user who can write the store file and its directory']);
 }
 
 /** Held by an open store's context when it is read-only. */

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { FAILED_FILE, READY_FILE, startCluster, type ClusterInfo } from './postgres-cluster.js';
+import { FAILED_FILE, READY_FILE, startCluster, type ClusterInfo, type ClusterOptions } from './postgres-cluster.js';
 import { socketUrl, tcpUrl } from './postgres.js';
 
 export interface OwnCluster {
@@ -26,9 +26,9 @@ export interface OwnCluster {
   stop(): Promise<void>;
 }
 
-/** Start a cluster for this test file and wait until it accepts connections. */
-export async function ownCluster(): Promise<OwnCluster> {
-  const cluster = startCluster();
+/** Start a cluster for this test file (`options`: settings beside the tests' own) and wait until it accepts connections. */
+export async function ownCluster(options: ClusterOptions = {}): Promise<OwnCluster> {
+  const cluster = startCluster(options);
   await cluster.started;
   if (existsSync(join(cluster.dir, FAILED_FILE))) {
     const why = readFileSync(join(cluster.dir, FAILED_FILE), 'utf8');

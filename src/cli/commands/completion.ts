@@ -14,6 +14,10 @@ import { completionSpec } from '../completion/spec.js';
 import { bashScript } from '../completion/bash.js';
 import { zshScript } from '../completion/zsh.js';
 import { fishScript } from '../completion/fish.js';
+import { quickLocator } from '../completion/quick-store.js';
+import { isPostgresLocator } from '../../storage/locator.js';
+import { openStore } from '../../store/open.js';
+import { sourceForOpen } from '../master.js';
 
 function isRegularFile(path: string): boolean {
   try {
@@ -36,8 +40,9 @@ Load it with:
   bash:  source <(store completion bash)         (in ~/.bashrc)
   zsh:   source <(store completion zsh)          (in ~/.zshrc, after compinit)
   fish:  store completion fish | source          (in ~/.config/fish/config.fish)
-Secret names come from the store the command line (or STORE_PATH) names, and
-only when it opens without a prompt: a key file, STORE_MASTER_KEY,
+Secret names come from the store the command line (or STORE_PATH, or a
+profile) names, a file or a PostgreSQL URL (given up after 2 s when the server
+does not answer), and only when it opens without a prompt: a key file, STORE_MASTER_KEY,
 STORE_PASSPHRASE(_FILE) or an HSM PIN given the same way. Of the command line
 only --store, --profile and --keyfile are used (never --module or a
 passphrase or PIN file: set those in the environment or a profile).`)
@@ -55,14 +60,19 @@ passphrase or PIN file: set those in the environment or a profile).`)
       if (what !== 'names') throw new StoreError('E_USAGE', `__complete takes names, not "${what}"`);
       // Names hold none of * ? [, so anything else typed cannot start one (and must not become a glob).
       if (prefix !== '' && nameProblem(prefix) !== undefined && nameProblem(`${prefix}x`) !== undefined) return;
-      // A key, passphrase or PIN file that is a terminal or a FIFO would block the TAB press.
+      // A key, passphrase or PIN file that is a terminal or a FIFO would block the TAB press (a store URL is no file).
       const g = ctx.globals(cmd);
-      const files = [g.store, g.keyfile, g.passphraseFile, g.pinFile].filter((f): f is string => f !== undefined);
+      const files = [isPostgresLocator(g.store) ? undefined : g.store, g.keyfile, g.passphraseFile, g.pinFile].filter((f): f is string => f !== undefined);
       if (!files.every(isRegularFile)) return;
       const quiet: Io = Object.create(ctx.io, { env: { value: { ...ctx.io.env, STORE_NO_PROMPT: '1' } } }) as Io;
       let names: string[];
       try {
-        names = await new Context(quiet).withStore(cmd, async (store) => (await store.list({ pattern: prefix })).map((s) => s.name));
+        const store = await openStore(quickLocator(g.store, process.env), sourceForOpen(g, quiet));
+        try {
+          names = (await store.list({ pattern: prefix })).map((s) => s.name);
+        } finally {
+          await store.close();
+        }
       } catch (e) {
         if (e instanceof StoreError) return; // no store, no key without a prompt, locked...: nothing to offer
         throw e;

@@ -35,7 +35,7 @@ function render(r: HealthReport, p: Palette): string {
 export function registerDoctor(program: Command, ctx: Context): void {
   program
     .command('doctor')
-    .description('check the store: file modes, integrity, audit chain, key ages, due rotations, the lock; each finding with what to do')
+    .description('check the store: file modes (for PostgreSQL: server, grants, durability settings), integrity, audit chain, key ages, due rotations, the lock; each finding with what to do')
     .option('--deep', 'also decrypt every version (as store verify --deep)')
     .option('--strict', 'exit 10 on warnings too, not only on failures')
     .option('--max-key-age <duration>', 'warn when the primary data key is older than this (default 90d)', parseDuration)
@@ -44,7 +44,10 @@ export function registerDoctor(program: Command, ctx: Context): void {
 Exit status: 0 when nothing failed (warnings allowed unless --strict), 10 otherwise;
 1 when doctor itself failed.
 Checks that need the master key are skipped when none is given; on a terminal a
-passphrase is asked for as usual.`)
+passphrase is asked for as usual. For a store in PostgreSQL the file's checks
+give way to the server's: reached, schema version, an interrupted migrate's
+copy, the role's grants, the exclusive lock, fsync, full_page_writes and
+synchronous_commit.`)
     .action(async (opts: { deep?: boolean; strict?: boolean; maxKeyAge?: number; json?: boolean }, cmd: Command) => {
       if (opts.maxKeyAge !== undefined && opts.maxKeyAge <= 0) throw new StoreError('E_USAGE', '--max-key-age must be longer than 0');
       const g = ctx.globals(cmd);

@@ -42,6 +42,7 @@ export const ENVIRONMENT: readonly Entry[] = [
   { name: 'PGPORT', meaning: 'a store in PostgreSQL: the port when its URL names none (default 5432)' },
   { name: 'PGPASSFILE', meaning: 'a store in PostgreSQL: the password file (default ~/.pgpass; ignored when group or others may read it)' },
   { name: 'PGCONNECT_TIMEOUT', meaning: 'a store in PostgreSQL: seconds to wait for a connection when its URL has no connect_timeout (default 10)' },
+  { name: 'PGOPTIONS', meaning: 'a store in PostgreSQL: session options (-c name=value) when its URL has no options=; a store opened read-only adds default_transaction_read_only=on to them' },
 ];
 
 export const FILES: readonly Entry[] = [

@@ -59,7 +59,7 @@ export function dropPostgresStore(locator: string, options: { schema: boolean })
 }
 
 /** The mark a store's tables carry while a copy into them is not yet verified (a comment: nothing of the store's rows). */
-const INCOMPLETE = 'strongbox: an unverified copy of a store (store migrate); not yet a store to use';
+export const INCOMPLETE = 'strongbox: an unverified copy of a store (store migrate); not yet a store to use';
 
 /**
  * Mark the tables of the store `locator` names as holding an unverified

@@ -33,7 +33,7 @@ import type {
   AuditFilter, AuditHead, AuditRow, ExclusiveOptions, HeldLock, RawJoined, RawKey, RawListRow, RawMeta, RawOps, RawRecord, RawRewrap, RawSecret, RawStorage,
   RawVersion, StateRow, StoreCounts, WriteOptions,
 } from '../storage.js';
-import type { ReadOnlyReason } from '../read-only.js';
+import { changeRefused, type ReadOnlyReason } from '../read-only.js';
 import { commitUnknown, isConnectionLoss, postgresError } from './errors.js';
 import { APPLICATION_ID, PG_SCHEMA, SCHEMA_VERSION } from './schema.js';
 import { CHANGES_CHANNEL, ChangeListener, DIGEST_FINGERPRINT } from './changes.js';
@@ -662,9 +662,10 @@ export class PostgresStorage implements RawStorage {
    * `listener`: a new client for the read cache's change detector (none: no
    * changeCounter, and a cache lives by its TTL).
    */
-  constructor(pool: pg.Pool, shown: string, listener?: () => pg.Client) {
+  constructor(pool: pg.Pool, shown: string, listener?: () => pg.Client, readOnly?: ReadOnlyReason) {
     this.#pool = pool;
     this.#shown = shown;
+    this.#readOnly = readOnly;
     this.#direct = new PostgresOps(pool, shown);
     if (listener) {
       pool.on('remove', (client) => this.#writers.delete(serverPid(client)));
@@ -687,9 +688,11 @@ export class PostgresStorage implements RawStorage {
     return this.#shown;
   }
 
-  /** A server store is never opened read-only (a role without write grants is refused as the server refuses it). */
+  readonly #readOnly: ReadOnlyReason | undefined;
+
+  /** Why this storage may not write (asked, a role without write grants, a server taking no writes); undefined when it may. */
   get readOnly(): ReadOnlyReason | undefined {
-    return undefined;
+    return this.#readOnly;
   }
 
   /** Nothing to take again: every statement sees the server's current state. */
@@ -815,6 +818,8 @@ export class PostgresStorage implements RawStorage {
   }
 
   async write<T>(fn: (tx: RawOps) => Promise<T>, options: WriteOptions = {}): Promise<T> {
+    // Refused before the server is asked, as the SQLite driver refuses; the server would refuse it too (read-only sessions, or grants).
+    if (this.#readOnly) throw changeRefused(this.#shown, this.#readOnly);
     this.#open();
     await this.#acquire();
     try {

@@ -26,6 +26,8 @@ import { postgresError } from './errors.js';
 import { passfilePassword, type PassfileTarget } from './passfile.js';
 import { APPLICATION_ID, PG_SCHEMA, SCHEMA_VERSION, migrationSql } from './schema.js';
 import { PostgresStorage, WRITE_LOCK, BUSY_TIMEOUT_MS, watchConnection } from './driver.js';
+import { grantHint, WRITABLE_COLUMNS } from './grants.js';
+import { describeReadOnly, type ReadOnlyReason } from '../read-only.js';
 
 /** How long to wait for a connection unless the URL or PGCONNECT_TIMEOUT says otherwise. */
 const CONNECT_TIMEOUT_S = 10;
@@ -144,11 +146,15 @@ class Client extends pg.Client {
   }
 }
 
-/** A pool of connections to the store's database. Nothing is connected until it is used. */
-export function poolFor(location: PostgresLocation): pg.Pool {
+/**
+ * A pool of connections to the store's database. Nothing is connected until it is used.
+ * `readOnly`: every session starts with default_transaction_read_only on, so the server
+ * refuses a write on any of them, a single statement's as a transaction's.
+ */
+export function poolFor(location: PostgresLocation, options: { readOnly?: boolean } = {}): pg.Pool {
   const pool = new pg.Pool({
     Client,
-    connectionString: location.connectionString,
+    connectionString: options.readOnly ? withReadOnlySessions(location.connectionString) : location.connectionString,
     max: POOL_MAX,
     connectionTimeoutMillis: location.connectTimeoutMs,
     idleTimeoutMillis: 10_000,
@@ -166,6 +172,19 @@ export function poolFor(location: PostgresLocation): pg.Pool {
   return pool;
 }
 
+/**
+ * The connection string with default_transaction_read_only on added to the
+ * session options the URL (`options=`) or PGOPTIONS already give: in the
+ * URL, since node-postgres lets the URL's parameters override its config.
+ */
+function withReadOnlySessions(connectionString: string, env: Record<string, string | undefined> = process.env): string {
+  const q = connectionString.indexOf('?');
+  const params = new URLSearchParams(q < 0 ? '' : connectionString.slice(q + 1));
+  const given = params.get('options') ?? env.PGOPTIONS;
+  params.set('options', `${given ? `${given} ` : ''}-c default_transaction_read_only=on`);
+  return `${q < 0 ? connectionString : connectionString.slice(0, q)}?${params.toString()}`;
+}
+
 /** A connection of its own for the read cache's change detector (changes.ts): it only LISTENs. */
 function listenerFor(location: PostgresLocation): () => pg.Client {
   return () => new Client({
@@ -179,13 +198,14 @@ function listenerFor(location: PostgresLocation): () => pg.Client {
 const WRITE_LOCK_SQL = `SET LOCAL lock_timeout = '${BUSY_TIMEOUT_MS}ms'; SELECT pg_advisory_xact_lock(${WRITE_LOCK[0]}, ${WRITE_LOCK[1]})`;
 
 /**
- * The schema version of the store in the pool's database.
+ * The schema version of the store in the pool's database (and, `withGrants`,
+ * whether this session can write it: grants.ts WRITABLE_COLUMNS).
  * @throws E_NO_STORE (no store there), E_NOT_A_STORE, E_SCHEMA_TOO_NEW
  */
-async function schemaVersion(db: pg.Pool | pg.PoolClient, shown: string): Promise<number> {
-  let rows: { application_id: number; version: number }[];
+async function schemaVersion(db: pg.Pool | pg.PoolClient, shown: string, withGrants = false): Promise<OpeningProbe> {
+  let rows: (OpeningProbe & { application_id: number })[];
   try {
-    rows = (await db.query(`SELECT application_id, version FROM ${PG_SCHEMA}.schema_version WHERE id = 1`)).rows;
+    rows = (await db.query(`SELECT application_id, version${withGrants ? `, ${WRITABLE_COLUMNS}` : ''} FROM ${PG_SCHEMA}.schema_version WHERE id = 1`)).rows;
   } catch (e) {
     if ((e as { code?: unknown }).code === '42P01') {
       throw new StoreError('E_NO_STORE', `no store in ${shown} (it has no ${PG_SCHEMA}.schema_version table)`, ['create one with: store init']);
@@ -197,7 +217,7 @@ async function schemaVersion(db: pg.Pool | pg.PoolClient, shown: string): Promis
   if (row.version > SCHEMA_VERSION) {
     throw new StoreError('E_SCHEMA_TOO_NEW', `${shown} has schema version ${row.version}; this program knows up to ${SCHEMA_VERSION}`, ['upgrade Strongbox to open this store']);
   }
-  return row.version;
+  return row;
 }
 
 /** Run `fn` in a transaction holding the store's write lock, on a connection of its own. */
@@ -260,22 +280,59 @@ export async function createPostgresStore(locator: string): Promise<PostgresStor
 }
 
 /**
- * Open the store in the URL's database, migrating it forward (under the
- * store's write lock, in one transaction) when it is older.
- * @throws E_NO_STORE, E_NOT_A_STORE, E_SCHEMA_TOO_NEW, E_USAGE, E_IO, E_LOCKED
+ * Why the store cannot be written through this connection, from the opening
+ * query's answer (grants.ts); undefined when it can.
  */
-export async function openPostgresStore(locator: string): Promise<PostgresStorage> {
+function writeBlocked(probe: OpeningProbe, shown: string): ReadOnlyReason | undefined {
+  if (probe.cannot_write !== '') {
+    return { cause: 'database', where: `the database role ${probe.role} may not write it: it lacks ${probe.cannot_write}`, hints: [grantHint(probe.role)] };
+  }
+  if (probe.server_read_only) {
+    return {
+      cause: 'database', where: 'the database server takes no writes in this session (a standby, or default_transaction_read_only is on)',
+      hints: [`point the store at the primary server, or turn default_transaction_read_only off for this role and database (${shown})`],
+    };
+  }
+  return undefined;
+}
+
+interface OpeningProbe { version: number; cannot_write: string; server_read_only: boolean; role: string }
+
+/** An older store cannot be read before it is migrated, which writes. */
+function upgradeRefused(shown: string, reason: ReadOnlyReason, version: number): StoreError {
+  return new StoreError('E_READ_ONLY', `${shown} has schema version ${version}, which must be migrated to ${SCHEMA_VERSION} before this program reads it, which writes, and it is open read-only here (${describeReadOnly(reason)})`, [
+    'open it once read-write with a role that may write it (any command migrates it), then read it here again',
+  ]);
+}
+
+/**
+ * Open the store in the URL's database, migrating it forward (under the
+ * store's write lock, in one transaction) when it is older. `readOnly` as
+ * OpenOptions.readOnly: true opens it read-only, every session of the pool
+ * read-only at the server too; by default a role that may not write it (or a
+ * server that takes no writes) opens it read-only; false insists on writing.
+ * @throws E_NO_STORE, E_NOT_A_STORE, E_SCHEMA_TOO_NEW, E_USAGE, E_IO (also: readOnly false and it cannot be written),
+ *   E_LOCKED; E_READ_ONLY (an older store, read-only)
+ */
+export async function openPostgresStore(locator: string, readOnly?: boolean): Promise<PostgresStorage> {
   const location = postgresLocation(locator);
-  const pool = poolFor(location);
+  const pool = poolFor(location, { readOnly: readOnly === true });
   const { shown } = location;
   try {
-    if ((await schemaVersion(pool, shown)) < SCHEMA_VERSION) {
+    const probe = await schemaVersion(pool, shown, true);
+    const blocked = readOnly === true ? undefined : writeBlocked(probe, shown);
+    if (blocked && readOnly === false) throw new StoreError('E_IO', `${shown} cannot be written here: ${describeReadOnly(blocked)}`, blocked.hints ?? []);
+    const reason: ReadOnlyReason | undefined = readOnly === true
+      ? { cause: 'asked', where: shown, hints: ['open it without readOnly to change it'] }
+      : blocked;
+    if (probe.version < SCHEMA_VERSION) {
+      if (reason) throw upgradeRefused(shown, reason, probe.version);
       await locked(pool, shown, async (client) => {
-        const now = await schemaVersion(client, shown);
+        const now = (await schemaVersion(client, shown)).version;
         for (const sql of now < SCHEMA_VERSION ? migrationSql(now) : []) await client.query(sql);
       });
     }
-    return new PostgresStorage(pool, shown, listenerFor(location));
+    return new PostgresStorage(pool, shown, listenerFor(location), reason);
   } catch (e) {
     await pool.end().catch(() => {});
     throw e;

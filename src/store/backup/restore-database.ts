@@ -19,6 +19,7 @@ import { copyFileInto } from '../../storage/sqlite/files.js';
 import { copyStorage, holdsNoRows } from '../../storage/copy.js';
 import { copyTarget, type CopyTarget } from '../migrate/target.js';
 import { privateTemp, removeTemp, renamed } from './files.js';
+import { shellWord } from '../../platform/shell-quote.js';
 import { VerificationError, type VerifyReport } from './verify.js';
 import { verifyDeeplyWithChain, verifyStoreCopy } from './verify-copy.js';
 import type { RestoreOptions, RestoreReport } from './restore.js';
@@ -77,7 +78,16 @@ export async function restoreIntoDatabase(url: string, backupFile: string, maste
             await copyStorage(c.storage.raw, target.storage, { replace: true, onProgress: options.onCopyProgress, between: () => lock.check(), targetShown: target.shown });
             filled = true;
             // The same bytes, read back through the other driver: a last look before saying it is done.
-            const landed = await verifyStoreCopy(target.storage, c.master, c.header.storeId, target.shown);
+            let landed: VerifyReport;
+            try {
+              landed = await verifyStoreCopy(target.storage, c.master, c.header.storeId, target.shown);
+              // Problems found while the lock's connection went too (a server restarting): rows the read-back lost, not
+              // findings about them. A read-back that verified stands, lock or not: the commit was before.
+              if (!landed.ok) lock.check();
+            } catch (e) {
+              if (e instanceof StoreError && e.code === 'E_LOCKED') throw committedUnchecked(target.shown, backupFile, e);
+              throw e;
+            }
             if (!landed.ok) throw failed(landed, `the restored store in ${target.shown} failed verification`, tmp, backupFile, 'run store verify --deep on it');
             await target.keep();
             return {
@@ -101,6 +111,18 @@ export async function restoreIntoDatabase(url: string, backupFile: string, maste
   } finally {
     removeTemp(tmp);
   }
+}
+
+/**
+ * The restore's transaction committed, but reading it back was cut off (a
+ * lost connection, a server restarting): the store holds the backup's rows,
+ * unchecked. Exit 75 as any lost connection, saying so, and not to restore again.
+ */
+function committedUnchecked(shown: string, backupFile: string, cause: StoreError): StoreError {
+  return new StoreError('E_LOCKED', `${shown}: the rows of ${backupFile} were restored (their transaction committed), but the connection was lost while they were read back to verify them (${cause.message.startsWith(`${shown}: `) ? cause.message.slice(shown.length + 2) : cause.message})`, [
+    `check the restored store once the server answers: store --store ${shellWord(shown)} verify --deep`,
+    'there is no need to restore again unless that verification fails',
+  ]);
 }
 
 function failed(report: VerifyReport, what: string, tmp: string, backupFile: string, outcome: string): VerificationError {
