@@ -632,6 +632,23 @@ function serverPid(client: pg.ClientBase): number {
   return (client as unknown as { processID: number | null }).processID ?? -1;
 }
 
+/**
+ * `fn`'s statements written to the socket at once. A pipelining client
+ * sends each statement as it is made, one system call each (BEGIN, a
+ * statement, COMMIT: three); with the stream corked around them they go
+ * in one. node-postgres keeps its socket as `connection.stream`.
+ */
+function corked<T>(client: pg.ClientBase, fn: () => T): T {
+  const stream = (client as unknown as { connection?: { stream?: { cork?: () => void; uncork?: () => void } } }).connection?.stream;
+  if (typeof stream?.cork !== 'function' || typeof stream.uncork !== 'function') return fn();
+  stream.cork();
+  try {
+    return fn();
+  } finally {
+    stream.uncork();
+  }
+}
+
 const BEGIN_READ = 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY';
 /**
  * One round trip: the transaction, a bounded wait for the write lock, the
@@ -886,10 +903,12 @@ export class PostgresStorage implements RawStorage {
     let failed = false;
     try {
       this.#writers.add(serverPid(client));
-      // BEGIN, the statement and COMMIT go out together: BEGIN's answer says whether the connection was alive before any of it ran.
-      const begun = client.query('BEGIN').then(() => undefined, (e: unknown) => e);
-      const written = client.query({ name: name.length <= 63 ? name : undefined, text, values }).then((r) => r.rows.length, (e: unknown) => e as Error);
-      const committed = client.query('COMMIT').then(() => undefined, (e: unknown) => e);
+      // BEGIN, the statement and COMMIT go out together, in one write to the socket: BEGIN's answer says whether the connection was alive before any of it ran.
+      const [begun, written, committed] = corked(client, () => [
+        client.query('BEGIN').then(() => undefined, (e: unknown) => e),
+        client.query({ name: name.length <= 63 ? name : undefined, text, values }).then((r) => r.rows.length, (e: unknown) => e as Error),
+        client.query('COMMIT').then(() => undefined, (e: unknown) => e),
+      ] as const);
       const beginError = await begun;
       const rows = await written;
       const commitError = await committed;
