@@ -71,6 +71,8 @@ function newSecret(id: number, name: string, now: number): RawSecret {
 }
 
 export class OneTripOps implements RawOps {
+  /** Secret rows answered from what is known, by id: only these may be replaced. */
+  readonly #found = new Map<number, RawSecret>();
   /** Names answered as absent, each of which must then be inserted (else the answer was a guess nobody checks). */
   readonly #absent = new Set<string>();
   /** Secrets this write inserts (by id) and the final row of each. */
@@ -109,7 +111,10 @@ export class OneTripOps implements RawOps {
 
   findSecret(name: string): RawSecret | undefined {
     const row = this.known.secrets.get(name);
-    if (row) return row;
+    if (row) {
+      this.#found.set(row.id, row);
+      return row;
+    }
     this.#absent.add(name);
     return undefined;
   }
@@ -130,7 +135,7 @@ export class OneTripOps implements RawOps {
       this.inserted.set(row.id, row);
       return;
     }
-    const before = this.replaced.get(row.id)?.old ?? [...this.known.secrets.values()].find((r) => r.id === row.id);
+    const before = this.replaced.get(row.id)?.old ?? this.#found.get(row.id);
     if (!before || before.name !== row.name) no();
     this.replaced.set(row.id, { old: before!, row });
   }
