@@ -31,6 +31,8 @@ interface Model {
 }
 interface Real {
   store: Store;
+  /** A second store open on the same place (another process or host): SwitchHostCmd makes it the one commands go to. */
+  other: Store;
   /** The store's path or URL. */
   locator: string;
   key: Uint8Array;
@@ -268,6 +270,25 @@ class ReopenCmd implements fc.AsyncCommand<Model, Real> {
   }
 }
 
+/**
+ * Commands go to the other store from now on, as when two processes (two
+ * hosts, on PostgreSQL) take turns: each must see the other's writes, and
+ * what either kept of its own last write (a read cache, a PostgreSQL
+ * store's one-trip writes) must never answer for the other's.
+ */
+class SwitchHostCmd implements fc.AsyncCommand<Model, Real> {
+  check(): boolean {
+    return true;
+  }
+  async run(_m: Model, r: Real): Promise<void> {
+    r.ran.add('switchHost');
+    [r.store, r.other] = [r.other, r.store];
+  }
+  toString(): string {
+    return 'switch host';
+  }
+}
+
 /** Whole-store check: list() summaries, every name's history, every version's read. */
 class CheckAllCmd implements fc.AsyncCommand<Model, Real> {
   check(): boolean {
@@ -332,10 +353,11 @@ const commandArbs = [
   nameArb.map((n) => new PurgeCmd(n)),
   fc.constant(new ReopenCmd()),
   fc.constant(new CheckAllCmd()),
+  fc.constant(new SwitchHostCmd()),
 ];
 
 /** Every kind of command, each of which must have run in every driver's runs. */
-const KINDS = ['put', 'get', 'delete', 'undelete', 'destroy', 'rollback', 'purge', 'reopen', 'checkAll'];
+const KINDS = ['put', 'get', 'delete', 'undelete', 'destroy', 'rollback', 'purge', 'reopen', 'checkAll', 'switchHost'];
 
 /**
  * Runs per driver. A PostgreSQL run takes about ten times a SQLite one
@@ -355,7 +377,8 @@ describe.each(DRIVERS)('store model (fc.commands) on $name', (driver) => {
       fc.asyncProperty(fc.commands(commandArbs, { maxCommands: 50, size: 'max' }), async (cmds) => {
         const place = await driver.place();
         const key = new Uint8Array(randomBytes(32));
-        const real: Real = { store: await initStore(place.locator, rawKey(key)), locator: place.locator, key, ran };
+        const store = await initStore(place.locator, rawKey(key));
+        const real: Real = { store, other: await openStore(place.locator, rawKey(key)), locator: place.locator, key, ran };
         const model: Model = { secrets: new Map() };
         try {
           await fc.asyncModelRun(() => ({ model, real }), cmds);
@@ -364,6 +387,7 @@ describe.each(DRIVERS)('store model (fc.commands) on $name', (driver) => {
           await new CheckAllCmd().run(model, real);
         } finally {
           await real.store.close();
+          await real.other.close();
           await place.remove();
         }
       }),
