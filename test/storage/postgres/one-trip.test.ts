@@ -9,10 +9,11 @@
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createPostgresStore, openPostgresStore } from '../../../src/storage/postgres/open.js';
-import type { PostgresStorage } from '../../../src/storage/postgres/driver.js';
+import pg from 'pg';
+import { WRITE_LOCK, type PostgresStorage } from '../../../src/storage/postgres/driver.js';
 import type { AuditRow, RawOps, RawStorage } from '../../../src/storage/storage.js';
 import { createKeyFile, initStore, keyFile, openStore, StoreError, type Store } from '../../../src/index.js';
-import { asAdmin, freshDatabase } from '../../helpers/postgres.js';
+import { asAdmin, freshDatabase, postgresCluster, socketUrl } from '../../helpers/postgres.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill);
@@ -55,6 +56,20 @@ async function hosts(): Promise<{ one: PostgresStorage; two: RawStorage; db: str
   return { one, two, db: db.name };
 }
 
+/** A connection of the superuser's holding the store's write lock (as an ordinary write transaction does) until released. */
+async function lockHolder(database: string): Promise<{ release(): Promise<void> }> {
+  const client = new pg.Client({ connectionString: socketUrl(await postgresCluster(), database) });
+  await client.connect();
+  await client.query('BEGIN');
+  await client.query(`SELECT pg_advisory_xact_lock(${WRITE_LOCK[0]}, ${WRITE_LOCK[1]})`);
+  return {
+    release: async () => {
+      await client.query('COMMIT');
+      await client.end();
+    },
+  };
+}
+
 async function versionsOf(s: RawStorage, name: string): Promise<number[]> {
   return s.read(async (tx) => {
     const secret = await tx.findSecret(name);
@@ -91,6 +106,30 @@ describe('PostgreSQL writes in one round trip', () => {
     expect(one.oneTrips.missed).toBe(1);
     expect(await versionsOf(two, 'a')).toEqual([1, 2, 3, 4, 5]);
     expect(await two.read(async (tx) => (await tx.auditPage(0, 100)).map((e) => e.seq))).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('another host\'s write that only saves the state row (no audit entry, no secret) is enough to stop a one-trip write', async () => {
+    const { one, two } = await hosts();
+    for (let i = 0; i < 3; i++) await one.write((tx) => put(tx, 'a'));
+    const missed = one.oneTrips.missed;
+    const s = await two.read(async (tx) => tx.state());
+    await two.write(async (tx) => tx.putState({ ...s!, mac: bytes(32, 0xee) }));
+    await one.write((tx) => put(tx, 'a'));
+    expect(one.oneTrips.missed).toBe(missed + 1);
+  });
+
+  it('while another transaction holds the write lock, a one-trip write does not go past it: the write waits for the lock', async () => {
+    const { one, db } = await hosts();
+    for (let i = 0; i < 3; i++) await one.write((tx) => put(tx, 'a'));
+    const missed = one.oneTrips.missed;
+    const holder = await lockHolder(db);
+    let done = false;
+    const writing = one.write((tx) => put(tx, 'a')).then((r) => { done = true; return r; });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(done).toBe(false);
+    await holder.release();
+    expect((await writing).version).toBe(4);
+    expect(one.oneTrips.missed).toBe(missed + 1);
   });
 
   it('a name another host made meanwhile is not taken as new: its insert is refused, and the ordinary path finds the secret', async () => {
