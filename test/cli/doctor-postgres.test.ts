@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { createKeyFile, initStore, keyFile } from '../../src/index.js';
 import { APPLICATION_ID } from '../../src/storage/postgres/schema.js';
 import { INCOMPLETE } from '../../src/storage/postgres/copy-target.js';
-import { asAdmin, freshDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { asAdmin, freshDatabase, roleWith, type TestDatabase } from '../helpers/postgres.js';
 import { ownCluster, type OwnCluster } from '../helpers/postgres-own-cluster.js';
 import { runInProcess } from '../helpers/in-process.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -144,26 +144,11 @@ describe('store doctor on the test cluster (fsync off)', () => {
   });
 
   describe('a role\'s grants', () => {
-    /** A login role on `db` with these grants, dropped when the test ends. */
-    async function roleWith(db: TestDatabase, grants: string[]): Promise<{ role: string; url: string }> {
-      const role = `sbd_${db.name.slice(4)}`;
-      await asAdmin((a) => a.query(`CREATE ROLE ${role} LOGIN`));
-      onTestFinished(async () => {
-        await asAdmin((a) => a.query(`DROP ROLE IF EXISTS ${role}`));
-      });
-      await asAdmin(async (a) => {
-        for (const g of grants) await a.query(`GRANT ${g} TO ${role}`);
-      }, db.name);
-      onTestFinished(async () => {
-        await asAdmin((a) => a.query(`DROP OWNED BY ${role}`), db.name);
-      });
-      return { role, url: db.url.replace(/user=[^&]+/, `user=${role}`) };
-    }
-
+    
     it('SELECT only: the store is read-only here (a warning naming what is missing); the checks the store logs are skipped', async () => {
       const db = await freshDatabase();
       const key = await storeAt(db.url);
-      const { role, url } = await roleWith(db, ['USAGE ON SCHEMA strongbox', 'SELECT ON ALL TABLES IN SCHEMA strongbox']);
+      const { role, url } = await roleWith(db, ['USAGE ON SCHEMA strongbox', 'SELECT ON ALL TABLES IN SCHEMA strongbox'], 'sbd');
       const { report } = await doctor(url, key);
       expect(failed(report)).toEqual(['durability']); // the test cluster's fsync; the rest warnings at most
       expect(finding(report, 'schema').message).toBe(`${url} is a Strongbox store, schema 5; read-only here: the role ${role} lacks INSERT on strongbox.audit, INSERT, UPDATE on strongbox.state`);
@@ -179,7 +164,7 @@ describe('store doctor on the test cluster (fsync off)', () => {
     it('no SELECT on the versions: the role cannot read the store (fail); all but DELETE on the audit table and the sequence: a warning for prune and restore', async () => {
       const db = await freshDatabase();
       const key = await storeAt(db.url);
-      const { role, url } = await roleWith(db, ['USAGE ON SCHEMA strongbox', 'SELECT ON ALL TABLES IN SCHEMA strongbox']);
+      const { role, url } = await roleWith(db, ['USAGE ON SCHEMA strongbox', 'SELECT ON ALL TABLES IN SCHEMA strongbox'], 'sbd');
       await asAdmin((a) => a.query(`REVOKE SELECT ON strongbox.versions FROM ${role}`), db.name);
       const blind = await doctor(url, key);
       expect(blind.status).toBe(10);

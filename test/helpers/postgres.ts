@@ -85,3 +85,23 @@ export async function freshDatabase(): Promise<TestDatabase> {
   }
   return db;
 }
+
+/**
+ * A login role of its own on `db`, granted `grants` (SQL after GRANT … TO
+ * role), and the database's URL as that role; the role and what it owns are
+ * dropped when the test ends. `prefix` keeps roles of different test files apart.
+ */
+export async function roleWith(db: TestDatabase, grants: string[], prefix: string): Promise<{ role: string; url: string }> {
+  const role = `${prefix}_${db.name.slice(4)}`;
+  await asAdmin((a) => a.query(`CREATE ROLE ${role} LOGIN`));
+  onTestFinished(async () => {
+    await asAdmin((a) => a.query(`DROP ROLE IF EXISTS ${role}`));
+  });
+  await asAdmin(async (a) => {
+    for (const g of grants) await a.query(`GRANT ${g} TO ${role}`);
+  }, db.name);
+  onTestFinished(async () => {
+    await asAdmin((a) => a.query(`DROP OWNED BY ${role}`), db.name);
+  }); // before the role goes (hooks run last first)
+  return { role, url: db.url.replace(/user=[^&]+/, `user=${role}`) };
+}

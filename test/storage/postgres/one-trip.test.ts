@@ -12,9 +12,10 @@ import { createPostgresStore, openPostgresStore } from '../../../src/storage/pos
 import pg from 'pg';
 import { WRITE_LOCK, type PostgresStorage } from '../../../src/storage/postgres/driver.js';
 import type { AuditRow, RawOps, RawStorage } from '../../../src/storage/storage.js';
-import { createKeyFile, initStore, keyFile, openStore, StoreError, type Store } from '../../../src/index.js';
+import { createKeyFile, initStore, keyFile, openStore, type Store } from '../../../src/index.js';
 import { asAdmin, freshDatabase, postgresCluster, socketUrl } from '../../helpers/postgres.js';
 import { tempDir } from '../../helpers/tmp.js';
+import { rejectionCode } from '../../helpers/errors.js';
 
 const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill);
 expect.addEqualityTesters([
@@ -186,16 +187,6 @@ describe('A Store on PostgreSQL, writing in one round trip', () => {
     return { store, other, db: db.name };
   }
 
-  async function codeOf(p: Promise<unknown>): Promise<string> {
-    try {
-      await p;
-    } catch (e) {
-      if (e instanceof StoreError) return e.code;
-      throw e;
-    }
-    throw new Error('expected a StoreError');
-  }
-
   it('two hosts writing the same names in turn: every version numbered without a gap, the store verifies', async () => {
     const { store, other } = await pgStores();
     const writes: [Store, string][] = [];
@@ -215,7 +206,7 @@ describe('A Store on PostgreSQL, writing in one round trip', () => {
     const { store, db } = await pgStores();
     for (let i = 0; i < 3; i++) await store.put('app/db', `v${i}`);
     await asAdmin((c) => c.query('UPDATE strongbox.secrets SET current_version = 2 WHERE name = $1', ['app/db']), db);
-    expect(await codeOf(store.put('app/db', 'after the edit'))).toBe('E_TAMPERED');
+    expect(await rejectionCode(store.put('app/db', 'after the edit'))).toBe('E_TAMPERED');
     await asAdmin((c) => c.query('UPDATE strongbox.secrets SET current_version = 3 WHERE name = $1', ['app/db']), db);
     expect((await store.get('app/db')).version).toBe(3);
 
@@ -223,7 +214,7 @@ describe('A Store on PostgreSQL, writing in one round trip', () => {
     await store.put('app/other', 'y');
     const before = await asAdmin(async (c) => (await c.query('SELECT count(*)::int AS n FROM strongbox.audit')).rows[0].n as number, db);
     await asAdmin((c) => c.query('DELETE FROM strongbox.audit WHERE seq = (SELECT max(seq) FROM strongbox.audit)'), db);
-    expect(await codeOf(store.put('app/other', 'onto a cut log'))).toBe('E_TAMPERED');
+    expect(await rejectionCode(store.put('app/other', 'onto a cut log'))).toBe('E_TAMPERED');
     const after = await asAdmin(async (c) => (await c.query('SELECT count(*)::int AS n FROM strongbox.audit')).rows[0].n as number, db);
     expect(after).toBe(before - 1);
     expect((await asAdmin((c) => c.query('SELECT count(*)::int AS n FROM strongbox.versions v JOIN strongbox.secrets s ON s.id = v.secret_id WHERE s.name = $1', ['app/other']), db)).rows[0].n).toBe(2);

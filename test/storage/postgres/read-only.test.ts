@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createKeyFile, initStore, keyFile, openStore, StoreError, type Store } from '../../../src/index.js';
 import { openPostgresStore } from '../../../src/storage/postgres/open.js';
-import { asAdmin, freshDatabase, type TestDatabase } from '../../helpers/postgres.js';
+import { asAdmin, freshDatabase, roleWith, type TestDatabase } from '../../helpers/postgres.js';
 import { runInProcess } from '../../helpers/in-process.js';
 import { tempDir } from '../../helpers/tmp.js';
 
@@ -47,21 +47,6 @@ async function opened(url: string, key: string, readOnly?: boolean): Promise<Sto
   return store;
 }
 
-/** A login role of its own on `db`, granted `grants` (SQL after GRANT … TO role), dropped when the test ends. */
-async function roleWith(db: TestDatabase, grants: string[]): Promise<{ role: string; url: string }> {
-  const role = `sbr_${db.name.slice(4)}`;
-  await asAdmin((a) => a.query(`CREATE ROLE ${role} LOGIN`));
-  onTestFinished(async () => {
-    await asAdmin((a) => a.query(`DROP ROLE IF EXISTS ${role}`));
-  });
-  await asAdmin(async (a) => {
-    for (const g of grants) await a.query(`GRANT ${g} TO ${role}`);
-  }, db.name);
-  onTestFinished(async () => {
-    await asAdmin((a) => a.query(`DROP OWNED BY ${role}`), db.name);
-  }); // before the role goes (hooks run last first)
-  return { role, url: db.url.replace(/user=[^&]+/, `user=${role}`) };
-}
 
 /** Every change and always-logged operation is refused with E_READ_ONLY; nothing reaches the audit log. */
 async function refusesChanges(store: Store, db: TestDatabase): Promise<StoreError> {
@@ -151,7 +136,7 @@ describe('a role that may only read the store\'s tables', () => {
 
   it('opens it read-only (the missing grants named); with audit.reads on its reads are refused, as a file\'s read-only consumers are', async () => {
     const { db, key } = await pgStore();
-    const { role, url } = await roleWith(db, SELECT_ONLY);
+    const { role, url } = await roleWith(db, SELECT_ONLY, 'sbr');
     const store = await opened(url, key);
     expect(store.readOnly).toBe(true);
     const why = (await store.status()).readOnly!;
@@ -171,7 +156,7 @@ describe('a role that may only read the store\'s tables', () => {
 
   it('with audit.reads off its reads work; the CLI says read-only in status and refuses a set with exit 1, E_READ_ONLY', async () => {
     const { db, key } = await pgStore(false);
-    const { url } = await roleWith(db, SELECT_ONLY);
+    const { url } = await roleWith(db, SELECT_ONLY, 'sbr');
     const store = await opened(url, key);
     expect((await store.get('app/api')).value.text()).toBe('key');
 
@@ -189,7 +174,7 @@ describe('a role that may only read the store\'s tables', () => {
     const { db, key } = await pgStore();
     const { url } = await roleWith(db, [
       'USAGE ON SCHEMA strongbox', 'SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA strongbox',
-    ]);
+    ], 'sbr');
     await asAdmin((a) => a.query(`REVOKE DELETE ON strongbox.audit FROM ${url.match(/user=([^&]+)/)![1]}`), db.name);
     const store = await opened(url, key);
     expect(store.readOnly).toBe(false);
