@@ -249,6 +249,19 @@ export function storageContract(driver: string, fresh: () => Promise<ContractSto
       });
     }));
 
+    it('a purged secret\'s id is never handed out again, the highest one\'s neither', () => withStore(async ({ storage }) => {
+      const ids = await storage.write(async (tx) => [await secretWith(tx, 'a', 1), await secretWith(tx, 'b', 1), await secretWith(tx, 'c', 2)]);
+      await storage.write(async (tx) => tx.deleteSecret(ids[2]!));
+      expect(await storage.read(async (tx) => tx.secretIdHighWater())).toBe(ids[2]);
+      const next = await storage.write(async (tx) => (await tx.insertSecret('d', 300)).id);
+      expect(next).toBeGreaterThan(ids[2]!);
+      await storage.write(async (tx) => {
+        await tx.deleteSecret(next);
+        await tx.deleteSecret(ids[0]!);
+      });
+      expect(await storage.write(async (tx) => (await tx.insertSecret('e', 400)).id)).toBeGreaterThan(next);
+    }));
+
     it('writeStart, where a driver offers it, answers what primaryKeyId, stateMac and lastAudit answer', () => withStore(async ({ storage }) => {
       const singles = async (tx: RawOps) => ({ primaryKeyId: await tx.primaryKeyId(), stateMac: await tx.stateMac(), lastAudit: await tx.lastAudit() });
       const both = () => storage.write(async (tx) => (tx.writeStart ? [await tx.writeStart(), await singles(tx)] : undefined));

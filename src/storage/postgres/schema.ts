@@ -109,6 +109,13 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
     );
     `,
   },
+  {
+    // 6: the SQLite file's secrets table stopped using AUTOINCREMENT, whose counter cost every put a page (the
+    // SQLite migration of the same number). Here ids come from the identity sequence, which nothing lowers:
+    // nothing changes but the version.
+    version: 6,
+    sql: 'SELECT 1',
+  },
 ];
 
 /**

@@ -22,6 +22,15 @@ import type {
 import type { Blob, SecretCols, VersionCols } from '../columns.js';
 
 
+/**
+ * The counter of secret ids: the highest id ever handed out whose secret may
+ * since have been purged, in sqlite_sequence's 'secrets' row. AUTOINCREMENT
+ * wrote it with every new secret until schema 6; since then the driver keeps
+ * it and a purge writes it (deleteSecret), so copies, backups and tools read
+ * it where it always was. Missing (an edited file): no purged id is known.
+ */
+const SECRET_ID_HIGH = "coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'secrets'), 0)";
+
 // A secret with its current version's state (h_*), which its MAC covers: always read together.
 const SECRET_COLS = `s.id, s.name, s.current_version, s.max_versions, s.custom, s.created_at, s.updated_at, s.mac,
   h.version AS h_version, h.created_at AS h_created_at, h.deleted_at AS h_deleted_at, h.destroyed_at AS h_destroyed_at, h.json AS h_json`;
@@ -184,7 +193,9 @@ function prepare(db: Database, path: string) {
     findSecret: p(`SELECT ${SECRET_COLS} FROM secrets s ${WITH_HEAD} WHERE s.name = ?`),
     secretById: p(`SELECT ${SECRET_COLS} FROM secrets s ${WITH_HEAD} WHERE s.id = ?`),
     // Every column given (no schema default is trusted), so the new row is known without reading it back (RETURNING costs a put 3 µs).
-    insertSecret: p(`INSERT INTO secrets (name, current_version, max_versions, custom, created_at, updated_at) VALUES (?, 0, 0, '{}', ?, ?)`),
+    // The id is above every id in use and above the counter of ids purged (SECRET_ID_HIGH): never one handed out before.
+    insertSecret: p(`INSERT INTO secrets (id, name, current_version, max_versions, custom, created_at, updated_at)
+      VALUES (max(coalesce((SELECT max(id) FROM secrets), 0), ${SECRET_ID_HIGH}) + 1, ?, 0, 0, '{}', ?, ?)`),
     updateSecret: p('UPDATE secrets SET current_version = ?, max_versions = ?, custom = ?, updated_at = ?, mac = ? WHERE id = ?'),
     deleteVersionsOf: p('DELETE FROM versions WHERE secret_id = ?'),
     deleteSecret: p('DELETE FROM secrets WHERE id = ?'),
@@ -403,6 +414,7 @@ export class SqliteStorage implements RawStorage {
   deleteSecret(id: number): void {
     this.#s.deleteVersionsOf.run(id);
     this.#s.deleteSecret.run(id);
+    this.raiseSecretIdHighWater(id); // the id purged is never handed out again
   }
 
   readVersion(name: string, version?: number): Awaitable<RawJoined | undefined> {
@@ -738,9 +750,10 @@ export class SqliteStorage implements RawStorage {
 
 /**
  * The statements of a raw copy: every table a page at a time in key order,
- * a secret inserted with its own id, and the AUTOINCREMENT counter of secret
- * ids (sqlite_sequence), which remembers ids of purged secrets so they are
- * never handed out again.
+ * a secret inserted with its own id, and the counter of secret ids
+ * (SECRET_ID_HIGH), which remembers ids of purged secrets so they are never
+ * handed out again. Purges raise it too (deleteSecret), so these are
+ * prepared by the first purge of a connection as well.
  */
 function prepareCopy(db: Database, path: string) {
   const p = (sql: string) => declaredAsWritten(db.prepare(sql), path);
@@ -751,8 +764,7 @@ function prepareCopy(db: Database, path: string) {
       recordsPage: p('SELECT kind, id, value, mac FROM records WHERE (kind, id) > (?, ?) ORDER BY kind, id LIMIT ?'),
       insertSecretRow: p(`INSERT INTO secrets (id, name, current_version, max_versions, custom, created_at, updated_at, mac)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-      secretIdHighWater: p(`SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'secrets'), 0),
-        coalesce((SELECT max(id) FROM secrets), 0)) AS high`).pluck(),
+      secretIdHighWater: p(`SELECT max(${SECRET_ID_HIGH}, coalesce((SELECT max(id) FROM secrets), 0)) AS high`).pluck(),
       raiseSequence: p("UPDATE sqlite_sequence SET seq = ? WHERE name = 'secrets' AND seq < ?"),
       startSequence: p("INSERT INTO sqlite_sequence (name, seq) SELECT 'secrets', ? WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'secrets')"),
       // Versions before their secrets (the foreign key); every other table stands alone.
