@@ -297,13 +297,6 @@ export interface RawJoined { secret: RawSecret; version: RawVersion | undefined 
 export interface RawListRow { secret: RawSecret; oldestVersion: number; versionCount: number }
 export interface RawRewrap { name: string; row: RawVersion }
 
-/** What a write transaction reads first (RawOps.writeStart), as the three single reads would return it. */
-export interface WriteStart {
-  primaryKeyId: number | undefined;
-  stateMac: Uint8Array | undefined;
-  lastAudit: AuditHead | undefined;
-}
-
 /** The digest of the whole state and the end of the audit chain, under one MAC. */
 export interface StateRow {
   digest: Uint8Array;
@@ -355,14 +348,6 @@ export interface RawOps {
   /** The state row's MAC alone (cheap: tells whether the row is still the one this process last wrote). */
   stateMac(): Awaitable<Uint8Array | undefined>;
   putState(row: StateRow): Awaitable<void>;
-  /**
-   * Optional: primaryKeyId(), stateMac() and lastAudit() in one read, what
-   * nearly every write transaction asks first (a put asks all three). A
-   * driver whose statements cost more than their work offers it; the guard
-   * asks it once per write and falls back to the single reads for a table
-   * the transaction has written since.
-   */
-  writeStart?(): Awaitable<WriteStart>;
 
   /** Every row of a kind, in a stable order: sealing and verifying the whole state. */
   eachSecret(fn: (row: RawSecret) => void): Awaitable<void>;

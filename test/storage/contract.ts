@@ -262,24 +262,6 @@ export function storageContract(driver: string, fresh: () => Promise<ContractSto
       expect(await storage.write(async (tx) => (await tx.insertSecret('e', 400)).id)).toBeGreaterThan(next);
     }));
 
-    it('writeStart, where a driver offers it, answers what primaryKeyId, stateMac and lastAudit answer', () => withStore(async ({ storage }) => {
-      const singles = async (tx: RawOps) => ({ primaryKeyId: await tx.primaryKeyId(), stateMac: await tx.stateMac(), lastAudit: await tx.lastAudit() });
-      const both = () => storage.write(async (tx) => (tx.writeStart ? [await tx.writeStart(), await singles(tx)] : undefined));
-      const empty = await both();
-      if (!empty) return; // optional: the guard asks the single reads instead
-      expect(empty[0]).toEqual({ primaryKeyId: undefined, stateMac: undefined, lastAudit: undefined });
-      expect(empty[0]).toEqual(empty[1]);
-      await storage.write(async (tx) => {
-        await tx.insertKey({ id: 9, version: 1, status: 'active', createdAt: 1, wrapped: bytes(60, 1), mac: bytes(32, 1) });
-        await tx.insertKey({ id: 5, version: 2, status: 'primary', createdAt: 2, wrapped: bytes(60, 2), mac: bytes(32, 2) });
-        for (let seq = 1; seq <= 3; seq++) await tx.insertAudit(audit(seq));
-        await tx.putState({ digest: bytes(2048, 3), auditSeq: 3, auditMac: bytes(32, 3), mac: bytes(32, 0x5a) });
-      });
-      const full = (await both())!;
-      expect(full[0]).toEqual({ primaryKeyId: 5, stateMac: bytes(32, 0x5a), lastAudit: { seq: 3, mac: bytes(32, 3) } });
-      expect(full[0]).toEqual(full[1]);
-    }));
-
     it('a transaction that fails leaves nothing behind, and the error comes out as it was thrown', () => withStore(async ({ storage }) => {
       const boom = new Error('the body failed');
       await expect(storage.write(async (tx) => {

@@ -17,7 +17,7 @@ import { WalIndexLook } from './wal-index.js';
 import type { KeyStatus } from '../../crypto/keyset.js';
 import type {
   AuditFilter, AuditHead, AuditRow, Awaitable, ExclusiveOptions, FileCapabilities, HeldLock, RawJoined, RawKey, RawListRow, RawMeta, RawOps, RawRecord, RawRewrap, RawSecret, RawStorage, RawVersion,
-  StateRow, StoreCounts, WriteOptions, WriteStart,
+  StateRow, StoreCounts, WriteOptions,
 } from '../storage.js';
 import type { Blob, SecretCols, VersionCols } from '../columns.js';
 
@@ -235,9 +235,6 @@ function prepare(db: Database, path: string) {
         AND (@since IS NULL OR at >= @since) AND (@until IS NULL OR at <= @until)
       ORDER BY seq LIMIT @limit`),
     deleteAuditThrough: p('DELETE FROM audit WHERE seq <= ?'),
-    // primaryKeyId, stateMac and lastAudit at once (writeStart): one statement where a put made three.
-    writeStart: p(`SELECT (SELECT id FROM data_keys WHERE status = 'primary') AS primary_id, (SELECT mac FROM state WHERE id = 1) AS state_mac,
-      a.seq AS audit_seq, a.mac AS audit_mac FROM (SELECT 1) LEFT JOIN (SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1) a`).raw(true),
     state: p('SELECT digest, audit_seq, audit_mac, mac FROM state WHERE id = 1'),
     stateMac: p('SELECT mac FROM state WHERE id = 1').pluck(),
     putState: p(`INSERT INTO state (id, digest, audit_seq, audit_mac, mac) VALUES (1, ?, ?, ?, ?)
@@ -517,15 +514,6 @@ export class SqliteStorage implements RawStorage {
   stateMac(): Uint8Array | undefined {
     const m = this.#s.stateMac.get() as Blob | undefined;
     return m ? bytes(m)! : undefined;
-  }
-
-  writeStart(): WriteStart {
-    const [primaryKeyId, stateMac, seq, mac] = this.#s.writeStart.get() as [number | null, Blob, number | null, Blob];
-    return {
-      primaryKeyId: primaryKeyId ?? undefined,
-      stateMac: stateMac ? bytes(stateMac)! : undefined,
-      lastAudit: seq === null ? undefined : { seq, mac: bytes(mac)! },
-    };
   }
 
   putState(row: StateRow): void {

@@ -12,7 +12,7 @@ import { lthashElement, macMatches } from '../../crypto/mac.js';
 import type {
   AuditFilter, AuditHead, AuditRow, KeyRow, RawJoined, RawKey, RawMeta, RawOps, RawRecord, RawSecret, RawStorage, RawVersion, RecordEntry, RewrapRow,
   ScannedVersion, SecretAndVersion, SecretListRow, SecretRow, Storage, StorageOps, StoreCounts, VersionHead, VersionRow,
-  ExclusiveOptions, FileCapabilities, HeldLock, WriteOptions, WriteStart, Awaitable,
+  ExclusiveOptions, FileCapabilities, HeldLock, WriteOptions,
 } from '../../storage/storage.js';
 import { place, RowAuthenticator, tampered } from './rows.js';
 
@@ -59,9 +59,9 @@ export class StateCache {
    * finish(), right before its commit. Should that commit fail, the stored
    * MAC is not the cached one, and the next transaction reads the row again.
    */
-  async get(storedMac: () => Awaitable<Uint8Array | undefined>): Promise<LiveState | undefined> {
+  async get(raw: RawOps): Promise<LiveState | undefined> {
     if (!this.#mac || !this.#state) return undefined;
-    const stored = await storedMac();
+    const stored = await raw.stateMac();
     return stored && macMatches(this.#mac, stored) ? this.#state : undefined;
   }
 
@@ -159,41 +159,22 @@ export class GuardedTx implements StorageOps {
   /** Version rows this transaction wrote, by "secret id:version": the state a secret row's MAC must cover. */
   readonly #versions = new Map<string, RawVersion>();
   readonly #check: RowChecks;
-  /** A write's first reads in one (RawOps.writeStart), once asked; undefined before, or where the driver has none. */
-  #start: WriteStart | undefined;
-  /** Tables this transaction wrote, whose values in #start are then out of date. */
-  #keysWritten = false;
-  #auditWritten = false;
 
-  /**
-   * `remember`: keep the rows checked, for the writes of the same transaction (not for the long-lived single-read view).
-   * `writing`: a write transaction, whose first reads are taken together when the driver can.
-   */
+  /** `remember`: keep the rows checked, for the writes of the same transaction (not for the long-lived single-read view). */
   constructor(
     private readonly raw: RawOps,
     private readonly auth: RowAuthenticator,
     private readonly cache: StateCache,
     private readonly remember = true,
-    private readonly writing = false,
   ) {
     this.#check = new RowChecks(auth);
-  }
-
-  /** The write's first reads, taken together once; undefined outside a write or where the driver cannot. */
-  async #opening(): Promise<WriteStart | undefined> {
-    if (!this.writing || !this.raw.writeStart) return undefined;
-    return (this.#start ??= await this.raw.writeStart());
   }
 
   // ---- the digest -------------------------------------------------------
 
   async #live(): Promise<LiveState> {
     if (!this.#state) {
-      // Asked once per transaction, before its own state row is written: the opening read is still current.
-      this.#state = await this.cache.get(async () => {
-        const start = await this.#opening();
-        return start ? start.stateMac : await this.raw.stateMac();
-      });
+      this.#state = await this.cache.get(this.raw);
       if (!this.#state) {
         const loaded = await loadState(this.raw, this.auth);
         this.#state = loaded.state;
@@ -485,15 +466,13 @@ export class GuardedTx implements StorageOps {
 
   async insertKey(k: KeyRow): Promise<void> {
     const row: RawKey = { ...k, mac: this.auth.key(k) };
-    this.#keysWritten = true;
     await this.raw.insertKey(row);
     this.#swap(null, row.mac);
   }
 
   async primaryKeyId(): Promise<number | undefined> {
     // Unchecked on purpose: it only tells a writer whether to reload the keyset, and the reload checks every key row.
-    const start = this.#keysWritten ? undefined : await this.#opening();
-    return start ? start.primaryKeyId : await this.raw.primaryKeyId();
+    return await this.raw.primaryKeyId();
   }
 
   async #updateKey(id: number, patch: Partial<KeyRow>): Promise<void> {
@@ -501,7 +480,6 @@ export class GuardedTx implements StorageOps {
     if (!old) throw tampered(`data key id ${id.toString(16)}`, 'vanished during the transaction');
     const { mac: _, ...fields } = { ...old, ...patch };
     const row: RawKey = { ...fields, mac: this.auth.key(fields) };
-    this.#keysWritten = true;
     await this.raw.updateKey(row);
     this.#swap(old.mac, row.mac);
   }
@@ -548,14 +526,12 @@ export class GuardedTx implements StorageOps {
     // of entries (audit-batch.ts) checks the stored end once, not once each.
     if (this.#auditHead === undefined) {
       const head = await this.auditHead();
-      const start = this.#auditWritten ? undefined : await this.#opening();
-      const last = start ? start.lastAudit : await this.raw.lastAudit();
+      const last = await this.raw.lastAudit();
       const intact = head === undefined ? last === undefined : last !== undefined && last.seq === head.seq && macMatches(head.mac, last.mac);
       if (!intact) {
         throw tampered('the audit log', `does not end at its authenticated last entry ${head?.seq ?? 0} (it ends at ${last?.seq ?? 'no entry'}): entries were removed or added`);
       }
     }
-    this.#auditWritten = true;
     await this.raw.insertAudit(row);
     this.#auditHead = { seq: row.seq, mac: row.mac };
     this.#dirty = true;
@@ -567,7 +543,6 @@ export class GuardedTx implements StorageOps {
 
   /** Audit rows are not in the digest (the chain covers them); where the kept chain starts is the authenticated `audit_start` entry. */
   async deleteAuditThrough(seq: number): Promise<void> {
-    this.#auditWritten = true;
     await this.raw.deleteAuditThrough(seq);
   }
 
@@ -631,7 +606,7 @@ export class GuardedStorage implements Storage {
   /** `fn` over a guarded view of the driver's transaction, the state row saved before it commits. */
   #changing<T>(fn: (tx: StorageOps) => Promise<T>): (raw: RawOps) => Promise<T> {
     return async (raw) => {
-      const tx = new GuardedTx(raw, this.auth, this.#cache, true, true);
+      const tx = new GuardedTx(raw, this.auth, this.#cache);
       const result = await fn(tx);
       await tx.finish();
       // Counted before the commit: whoever asks from here on reads again, and a read waits for this transaction to end.

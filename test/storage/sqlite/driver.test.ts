@@ -31,15 +31,6 @@ async function freshSqlite() {
 storageContract('SQLite', freshSqlite);
 
 describe('SQLite driver: the file capabilities', () => {
-  it("offers writeStart, so the contract's check of it runs here", async () => {
-    const s = await freshSqlite();
-    try {
-      expect(await s.storage.write(async (tx) => tx.writeStart?.())).toEqual({ primaryKeyId: undefined, stateMac: undefined, lastAudit: undefined });
-    } finally {
-      await s.cleanup();
-    }
-  });
-
   it('checkpoints, checks the file and snapshots it online', async () => {
     const s = await freshSqlite();
     try {
