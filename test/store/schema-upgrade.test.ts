@@ -1,7 +1,8 @@
 /**
  * Stores written by older schemas open in this program. Schema 5 (secret ids
- * from AUTOINCREMENT): its secrets table rebuilt without it, every row as it
- * was, and ids of purged secrets still never handed out again. Schemas 3 and 4
+ * from AUTOINCREMENT, versions indexed by data key): its secrets table
+ * rebuilt without it, every row as it was, ids of purged secrets still never
+ * handed out again, and a rewrap still reaches every version. Schemas 3 and 4
  * (rows authenticated; 4 with records; before each version recorded whether
  * it holds JSON): migrated, every version plain bytes, no MAC changed. Schema 2 (before rows
  * were authenticated) and schema 1 (before the audit log): migrated, every
@@ -101,6 +102,7 @@ describe('a schema-5 store (test/fixtures/store-schema5.db, before secret ids dr
     try {
       expect(after.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
       expect(after.prepare("SELECT sql FROM sqlite_schema WHERE name = 'secrets'").pluck().get()).not.toMatch(/AUTOINCREMENT/i);
+      expect(after.prepare("SELECT name FROM sqlite_schema WHERE tbl_name = 'versions' AND type = 'index'").pluck().all()).toEqual([]);
       const rows = after.prepare('SELECT * FROM secrets ORDER BY id').all() as { id: number; name: string }[];
       expect(rows.slice(0, 4)).toEqual(secretsBefore);
       expect(after.prepare('SELECT * FROM versions WHERE secret_id <= 4 ORDER BY secret_id, version').all()).toEqual(versionsBefore);
@@ -114,8 +116,17 @@ describe('a schema-5 store (test/fixtures/store-schema5.db, before secret ids dr
       after.close();
     }
     const again = await openStore(path, rawKey(KEY));
-    expect(await again.verify({ deep: true })).toMatchObject({ ok: true });
-    await again.close();
+    try {
+      expect(await again.verify({ deep: true })).toMatchObject({ ok: true });
+      // A rewrap without the index by key it had: every version with a value, two at a time, each batch on from the last.
+      const rotated = await again.rotateKeys({ batchSize: 2 });
+      expect([rotated.rewrapped, rotated.toRewrap, rotated.batches]).toEqual([7, 7, 4]);
+      expect((await again.status()).keys.map((k) => [k.version, k.status, k.versions])).toEqual([[1, 'retired', 0], [2, 'primary', 7]]);
+      expect((await again.get('app/db-password', { version: 1 })).value.text()).toBe('s5-password-1');
+      expect(await again.verify({ deep: true })).toMatchObject({ ok: true });
+    } finally {
+      await again.close();
+    }
   });
 });
 

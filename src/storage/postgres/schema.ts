@@ -110,9 +110,10 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
     `,
   },
   {
-    // 6: the SQLite file's secrets table stopped using AUTOINCREMENT, whose counter cost every put a page (the
-    // SQLite migration of the same number). Here ids come from the identity sequence, which nothing lowers:
-    // nothing changes but the version.
+    // 6: the SQLite file's secrets table stopped using AUTOINCREMENT and its versions lost their index by data
+    // key, each a page of every put's commit there (the SQLite migration of the same number). Here ids come from
+    // the identity sequence, which nothing lowers, and the index by key stays (a rewrap reads it in the order the
+    // SQLite file walks its table): nothing changes but the version.
     version: 6,
     sql: 'SELECT 1',
   },

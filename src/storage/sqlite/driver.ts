@@ -17,7 +17,7 @@ import { WalIndexLook } from './wal-index.js';
 import type { KeyStatus } from '../../crypto/keyset.js';
 import type {
   AuditFilter, AuditHead, AuditRow, Awaitable, ExclusiveOptions, FileCapabilities, HeldLock, RawJoined, RawKey, RawListRow, RawMeta, RawOps, RawRecord, RawRewrap, RawSecret, RawStorage, RawVersion,
-  StateRow, StoreCounts, WriteOptions,
+  StateRow, StoreCounts, VersionPlace, WriteOptions,
 } from '../storage.js';
 import type { Blob, SecretCols, VersionCols } from '../columns.js';
 
@@ -223,8 +223,11 @@ function prepare(db: Database, path: string) {
     insertKey: p('INSERT INTO data_keys (id, version, status, created_at, wrapped, mac) VALUES (?, ?, ?, ?, ?, ?)'),
     updateKey: p('UPDATE data_keys SET status = ?, wrapped = ?, mac = ? WHERE id = ?'),
     primaryKeyId: p("SELECT id FROM data_keys WHERE status = 'primary'").pluck(),
+    // In primary key order from `after` on: no index on key_id (schema 6; every put paid a page for one), so a
+    // rewrap walks the table once, batch after batch, each stopping once it has `limit` rows under the key.
     versionsUnderKey: p(`SELECT s.name, v.secret_id, v.version, v.created_at, v.deleted_at, v.destroyed_at, v.key_id, v.ciphertext, v.mac, v.json
-      FROM versions v JOIN secrets s ON s.id = v.secret_id WHERE v.key_id = ? LIMIT ?`),
+      FROM versions v JOIN secrets s ON s.id = v.secret_id WHERE (v.secret_id, v.version) > (?, ?) AND v.key_id = ?
+      ORDER BY v.secret_id, v.version LIMIT ?`),
     replaceCiphertext: p(`UPDATE versions SET key_id = ?, ciphertext = ?, mac = ?
       WHERE secret_id = ? AND version = ? AND key_id = ?`),
     lastAudit: p('SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1'),
@@ -475,8 +478,8 @@ export class SqliteStorage implements RawStorage {
     return this.#s.primaryKeyId.get() as number | undefined;
   }
 
-  versionsUnderKey(keyId: number, limit: number): RawRewrap[] {
-    const rows = this.#s.versionsUnderKey.all(keyId, limit) as (VersionCols & { name: string })[];
+  versionsUnderKey(keyId: number, limit: number, after: VersionPlace = { secretId: 0, version: 0 }): RawRewrap[] {
+    const rows = this.#s.versionsUnderKey.all(after.secretId, after.version, keyId, limit) as (VersionCols & { name: string })[];
     return rows.map((r) => ({ name: r.name, row: toVersion(r) }));
   }
 

@@ -95,12 +95,17 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE versions ADD COLUMN json INTEGER NOT NULL DEFAULT 0;
   `,
-  // 6: secret ids without AUTOINCREMENT, which wrote its counter (the 'secrets' row of sqlite_sequence) in the commit of
-  // every new secret: one page of every put's commit. The counter stays where it was, now kept by the driver and written
+  // 6: two pages fewer in every put's commit.
+  // Secret ids without AUTOINCREMENT, which wrote its counter (the 'secrets' row of sqlite_sequence) in the commit of
+  // every new secret. The counter stays where it was, now kept by the driver and written
   // only when a purge removes an id above it (src/storage/sqlite/driver.ts): a new secret still takes an id above it and
   // above every id in use, so no id is ever handed out twice. The table is rebuilt as SQLite's ALTER TABLE page says (with
   // foreign keys off, see migrate()), every row and MAC as it was; dropping the old table drops its counter, kept first.
+  // And no index of versions by data key, which every new version wrote: a rewrap, its only reader, now walks the
+  // versions in (secret id, version) order once, batch after batch (SqliteStorage.versionsUnderKey), and counting
+  // versions per key scans the table that the other counts of the same call scan anyway.
   `
+  DROP INDEX versions_by_key;
   CREATE TEMP TABLE secret_id_high AS
     SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'secrets'), 0), coalesce((SELECT max(id) FROM secrets), 0)) AS high;
   CREATE TABLE secrets_v6 (

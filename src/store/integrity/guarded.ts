@@ -12,7 +12,7 @@ import { lthashElement, macMatches } from '../../crypto/mac.js';
 import type {
   AuditFilter, AuditHead, AuditRow, KeyRow, RawJoined, RawKey, RawMeta, RawOps, RawRecord, RawSecret, RawStorage, RawVersion, RecordEntry, RewrapRow,
   ScannedVersion, SecretAndVersion, SecretListRow, SecretRow, Storage, StorageOps, StoreCounts, VersionHead, VersionRow,
-  ExclusiveOptions, FileCapabilities, HeldLock, WriteOptions,
+  ExclusiveOptions, FileCapabilities, HeldLock, VersionPlace, WriteOptions,
 } from '../../storage/storage.js';
 import { place, RowAuthenticator, tampered } from './rows.js';
 
@@ -492,8 +492,8 @@ export class GuardedTx implements StorageOps {
     await this.#updateKey(id, { wrapped });
   }
 
-  async versionsUnderKey(keyId: number, limit: number): Promise<RewrapRow[]> {
-    return (await this.raw.versionsUnderKey(keyId, limit)).map(({ name, row }) => {
+  async versionsUnderKey(keyId: number, limit: number, after?: VersionPlace): Promise<RewrapRow[]> {
+    return (await this.raw.versionsUnderKey(keyId, limit, after)).map(({ name, row }) => {
       this.#check.version(name, row, row.secretId);
       if (row.ciphertext === null || row.keyId === null) throw tampered(place.version(name, row), 'names a data key but holds no ciphertext');
       this.#rewrap.set(`${row.secretId}:${row.version}`, row);
@@ -683,7 +683,7 @@ export class GuardedStorage implements Storage {
   counts() { return this.read((tx) => tx.counts()); }
   keys() { return this.read((tx) => tx.keys()); }
   primaryKeyId() { return this.read((tx) => tx.primaryKeyId()); }
-  versionsUnderKey(keyId: number, limit: number) { return this.read((tx) => tx.versionsUnderKey(keyId, limit)); }
+  versionsUnderKey(keyId: number, limit: number, after?: VersionPlace) { return this.read((tx) => tx.versionsUnderKey(keyId, limit, after)); }
   auditHead() { return this.read((tx) => tx.auditHead()); }
   auditPage(afterSeq: number, limit: number, filter?: AuditFilter) { return this.read((tx) => tx.auditPage(afterSeq, limit, filter)); }
   setMeta(key: string, value: string) { return this.write((tx) => tx.setMeta(key, value)); }
