@@ -25,6 +25,8 @@ const sha256: (data: Uint8Array) => Uint8Array = typeof nodeCrypto.hash === 'fun
  * message into `message(length)` right after the inner padded key.
  */
 export class Hmac {
+  /** Where the message starts in room()'s buffer: right after the inner padded key. */
+  static readonly MESSAGE_AT = BLOCK;
   #inner: Buffer;
   readonly #outer = Buffer.alloc(BLOCK + MAC_BYTES);
 

@@ -59,6 +59,12 @@ export interface KeyRow {
   wrapped: Uint8Array | null;
 }
 
+/** Where a version sits in (secret id, version) order. */
+export interface VersionPlace {
+  secretId: number;
+  version: number;
+}
+
 /** A version waiting to be re-encrypted under the primary key. */
 export interface RewrapRow {
   secretId: number;
@@ -148,8 +154,12 @@ export interface StorageOps {
   primaryKeyId(): Promise<number | undefined>;
   setKeyStatus(id: number, status: KeyRow['status']): Promise<void>;
   setKeyWrapping(id: number, wrapped: Uint8Array | null): Promise<void>;
-  /** Up to `limit` versions still sealed under data key `keyId`. */
-  versionsUnderKey(keyId: number, limit: number): Promise<RewrapRow[]>;
+  /**
+   * Up to `limit` versions still sealed under data key `keyId`, in (secret id,
+   * version) order, after `after` when given: a rewrap passes the last one
+   * of a batch, so each batch reads on from where the one before stopped.
+   */
+  versionsUnderKey(keyId: number, limit: number, after?: VersionPlace): Promise<RewrapRow[]>;
   /** Replace a version's ciphertext only if it is still under `fromKeyId`; false when it moved on. */
   replaceCiphertext(secretId: number, version: number, fromKeyId: number, toKeyId: number, ciphertext: Uint8Array): Promise<boolean>;
 
@@ -335,7 +345,7 @@ export interface RawOps {
   insertKey(row: RawKey): Awaitable<void>;
   updateKey(row: RawKey): Awaitable<void>;
   primaryKeyId(): Awaitable<number | undefined>;
-  versionsUnderKey(keyId: number, limit: number): Awaitable<RawRewrap[]>;
+  versionsUnderKey(keyId: number, limit: number, after?: VersionPlace): Awaitable<RawRewrap[]>;
   /** Write `row` only if the stored version is still under `fromKeyId`. */
   replaceCiphertext(row: RawVersion, fromKeyId: number): Awaitable<boolean>;
 

@@ -42,32 +42,40 @@ const GENESIS_LABEL = utf8.encode('strongbox/audit/v1');
 
 /**
  * What an entry's MAC covers: the previous MAC, then each field, numbers as
- * u64 big-endian and text length-prefixed (u64) UTF-8, written into one buffer
- * (this runs on every audited operation, reads included).
+ * u64 big-endian and text length-prefixed (u64) UTF-8, written straight into
+ * the HMAC's buffer at `at` (this runs on every audited operation, reads
+ * included); the length written.
  */
-function chainedBytes(previous: Uint8Array, r: Omit<AuditRow, 'mac'>): Buffer {
-  const texts = [r.actor, r.action, r.name ?? '', r.versions ?? '', r.outcome, r.detail ?? ''];
-  let size = previous.length + 3 * 8;
-  for (const t of texts) size += 8 + Buffer.byteLength(t, 'utf8');
-  const out = Buffer.allocUnsafe(size);
-  out.set(previous, 0);
-  let off = previous.length;
-  const u64 = (n: number) => {
-    out.writeUInt32BE(Math.floor(n / 0x1_0000_0000), off);
-    out.writeUInt32BE(n >>> 0, off + 4);
-    off += 8;
-  };
-  const lp = (t: string) => {
-    const len = out.write(t, off + 8, 'utf8');
-    u64(len);
-    off += len;
-  };
-  u64(r.seq);
-  u64(r.at);
-  lp(texts[0]!);
-  u64(r.pid);
-  for (const t of texts.slice(1)) lp(t);
-  return out;
+function writeChained(hmac: Hmac, at: number, previous: Uint8Array, r: Omit<AuditRow, 'mac'>): number {
+  const name = r.name ?? '';
+  const versions = r.versions ?? '';
+  const detail = r.detail ?? '';
+  const size = previous.length + 3 * 8 + 6 * 8 + Buffer.byteLength(r.actor, 'utf8') + Buffer.byteLength(r.action, 'utf8') + Buffer.byteLength(name, 'utf8')
+    + Buffer.byteLength(versions, 'utf8') + Buffer.byteLength(r.outcome, 'utf8') + Buffer.byteLength(detail, 'utf8');
+  const out = hmac.room(size);
+  out.set(previous, at);
+  let off = u64(out, at + previous.length, r.seq);
+  off = u64(out, off, r.at);
+  off = lp(out, off, r.actor);
+  off = u64(out, off, r.pid);
+  off = lp(out, off, r.action);
+  off = lp(out, off, name);
+  off = lp(out, off, versions);
+  off = lp(out, off, r.outcome);
+  off = lp(out, off, detail);
+  return off - at;
+}
+
+function u64(out: Buffer, off: number, n: number): number {
+  out.writeUInt32BE(Math.floor(n / 0x1_0000_0000), off);
+  out.writeUInt32BE(n >>> 0, off + 4);
+  return off + 8;
+}
+
+function lp(out: Buffer, off: number, t: string): number {
+  const len = out.write(t, off + 8, 'utf8');
+  u64(out, off, len);
+  return off + 8 + len;
 }
 
 /** Header entry: where the kept audit chain starts after retention (see Store.pruneAudit). */
@@ -109,7 +117,7 @@ export class AuditLog {
 
   #mac(previous: Uint8Array, row: Omit<AuditRow, 'mac'>): Uint8Array {
     if (!this.#key) throw new Error('audit log: used after close');
-    return this.#hmac.of(chainedBytes(previous, row));
+    return this.#hmac.mac(writeChained(this.#hmac, Hmac.MESSAGE_AT, previous, row));
   }
 
   /**

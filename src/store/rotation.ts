@@ -12,7 +12,7 @@ import { openValue, sealValue } from '../crypto/envelope.js';
 import { wipe } from '../crypto/bytes.js';
 import { canDestroy, canRetire, demote } from '../crypto/keyset-manager.js';
 import { reloadKeyset, wrapKey, type KeysetHolder } from './keys.js';
-import type { HeldLock, Storage } from '../storage/storage.js';
+import type { HeldLock, Storage, VersionPlace } from '../storage/storage.js';
 import type { AuditLog } from './audit.js';
 
 export interface RotateOptions {
@@ -98,6 +98,8 @@ async function rewrapAll(c: RotationContext, lock: HeldLock, batchSize: number, 
   let interrupted = false;
   onProgress?.(0, total);
   rewrap: for (const old of oldKeys) {
+    // Where the last batch stopped: the next reads on from there, so the whole rewrap reads the table once.
+    let after: VersionPlace = { secretId: 0, version: 0 };
     for (;;) {
       await pause(); // a Ctrl-C handler runs here, between two transactions
       if (signal?.aborted && done < total) {
@@ -106,8 +108,9 @@ async function rewrapAll(c: RotationContext, lock: HeldLock, batchSize: number, 
       }
       lock.check();
       const started = performance.now();
-      const n = await c.storage.write(async (tx) => {
-        const rows = await tx.versionsUnderKey(old.id, batchSize);
+      // The batch's last place is taken only once it committed: a body run again after a conflict starts where this one did.
+      const { n, last } = await c.storage.write(async (tx) => {
+        const rows = await tx.versionsUnderKey(old.id, batchSize, after);
         for (const r of rows) {
           const plaintext = openValue(c.keyset, c.header.storeId, r.name, r.version, r.ciphertext);
           try {
@@ -117,10 +120,12 @@ async function rewrapAll(c: RotationContext, lock: HeldLock, batchSize: number, 
             wipe(plaintext);
           }
         }
-        return rows.length;
+        const end = rows[rows.length - 1];
+        return { n: rows.length, last: end && { secretId: end.secretId, version: end.version } };
       });
       longestBatchMs = Math.max(longestBatchMs, performance.now() - started);
-      if (n === 0) break;
+      if (n === 0 || !last) break;
+      after = last;
       batches++;
       done += n;
       onProgress?.(Math.min(done, total), total);

@@ -26,7 +26,9 @@ export async function insertSealed(
   version: Pick<VersionRow, 'version' | 'createdAt' | 'deletedAt' | 'json'>, plaintext: Uint8Array,
 ): Promise<void> {
   const { blob, keyId } = sealValue(c.keyset.primary()!, c.header.storeId, secret.name, version.version, plaintext);
-  await tx.insertVersion(secret.id, { ...version, destroyedAt: null, keyId, ciphertext: blob });
+  await tx.insertVersion(secret.id, {
+    version: version.version, createdAt: version.createdAt, deletedAt: version.deletedAt, destroyedAt: null, keyId, ciphertext: blob, json: version.json,
+  });
 }
 
 /**
@@ -43,7 +45,8 @@ export async function appendVersion(
   const version = secret.currentVersion + 1;
   await insertSealed(tx, c, secret, { version, createdAt: now, deletedAt: null, json }, plaintext);
   await tx.updateSecret({ ...secret, currentVersion: version, updatedAt: now });
-  return { version, pruned: await pruneVersions(tx, c, secret) };
+  // No await where nothing is pruned (the default keeps every version).
+  return { version, pruned: versionsKept(c, secret.maxVersions) > 0 ? await pruneVersions(tx, c, secret) : [] };
 }
 
 /** How many versions a secret keeps: its own max versions, else the store default; 0 keeps them all. */

@@ -3,8 +3,8 @@
  * or its PostgreSQL tables, in the same plain shape: for checking that a copy
  * between drivers (migrate, backup, restore) kept every table byte for byte.
  * Bytes as hex, integers as numbers, NULL as null; plus the highest secret id
- * the store has handed out (SQLite's AUTOINCREMENT counter, PostgreSQL's
- * identity sequence).
+ * the store has handed out (SQLite's counter of secret ids in sqlite_sequence,
+ * PostgreSQL's identity sequence).
  */
 import Database from 'better-sqlite3';
 import type pg from 'pg';
@@ -41,8 +41,10 @@ export function sqliteRows(path: string): StoreRows {
     for (const [t, order] of Object.entries(TABLES)) {
       tables[t] = (db.prepare(`SELECT * FROM ${t} ORDER BY ${order}`).all() as Record<string, unknown>[]).map(plain);
     }
-    const seq = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'secrets'").pluck().get() as number | undefined;
-    return { tables, secretIdHighWater: seq ?? 0 };
+    // The counter of purged ids (written by purges since schema 6, by every new secret before) or the highest id in use.
+    const high = db.prepare(`SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'secrets'), 0),
+      coalesce((SELECT max(id) FROM secrets), 0))`).pluck().get() as number;
+    return { tables, secretIdHighWater: high };
   } finally {
     db.close();
   }

@@ -249,6 +249,38 @@ export function storageContract(driver: string, fresh: () => Promise<ContractSto
       });
     }));
 
+    it('versions under a key: in (secret id, version) order, a batch at a time from where the last one stopped', () => withStore(async ({ storage }) => {
+      const ids = await storage.write(async (tx) => {
+        const a = await secretWith(tx, 'a', 3);
+        const b = await secretWith(tx, 'b', 2);
+        await tx.insertVersion(version(b, 3, 8)); // under another key: never listed for 7
+        const c = await secretWith(tx, 'c', 1);
+        return [a, b, c];
+      });
+      const places = (rows: { row: RawVersion }[]) => rows.map((r) => [r.row.secretId, r.row.version]);
+      await storage.read(async (tx) => {
+        const first = await tx.versionsUnderKey(7, 4);
+        expect(places(first)).toEqual([[ids[0], 1], [ids[0], 2], [ids[0], 3], [ids[1], 1]]);
+        const next = await tx.versionsUnderKey(7, 4, { secretId: ids[1]!, version: 1 });
+        expect(places(next)).toEqual([[ids[1], 2], [ids[2], 1]]);
+        expect(await tx.versionsUnderKey(7, 4, { secretId: ids[2]!, version: 1 })).toEqual([]);
+        expect(places(await tx.versionsUnderKey(8, 4, { secretId: ids[0]!, version: 9 }))).toEqual([[ids[1], 3]]);
+      });
+    }));
+
+    it('a purged secret\'s id is never handed out again, the highest one\'s neither', () => withStore(async ({ storage }) => {
+      const ids = await storage.write(async (tx) => [await secretWith(tx, 'a', 1), await secretWith(tx, 'b', 1), await secretWith(tx, 'c', 2)]);
+      await storage.write(async (tx) => tx.deleteSecret(ids[2]!));
+      expect(await storage.read(async (tx) => tx.secretIdHighWater())).toBe(ids[2]);
+      const next = await storage.write(async (tx) => (await tx.insertSecret('d', 300)).id);
+      expect(next).toBeGreaterThan(ids[2]!);
+      await storage.write(async (tx) => {
+        await tx.deleteSecret(next);
+        await tx.deleteSecret(ids[0]!);
+      });
+      expect(await storage.write(async (tx) => (await tx.insertSecret('e', 400)).id)).toBeGreaterThan(next);
+    }));
+
     it('a transaction that fails leaves nothing behind, and the error comes out as it was thrown', () => withStore(async ({ storage }) => {
       const boom = new Error('the body failed');
       await expect(storage.write(async (tx) => {

@@ -1,5 +1,8 @@
 /**
- * Stores written by older schemas open in this program. Schemas 3 and 4
+ * Stores written by older schemas open in this program. Schema 5 (secret ids
+ * from AUTOINCREMENT, versions indexed by data key): its secrets table
+ * rebuilt without it, every row as it was, ids of purged secrets still never
+ * handed out again, and a rewrap still reaches every version. Schemas 3 and 4
  * (rows authenticated; 4 with records; before each version recorded whether
  * it holds JSON): migrated, every version plain bytes, no MAC changed. Schema 2 (before rows
  * were authenticated) and schema 1 (before the audit log): migrated, every
@@ -68,6 +71,65 @@ for (const [schema, password] of [[3, 's3-password-2'], [4, 's4-password-2']] as
   });
 }
 
+describe('a schema-5 store (test/fixtures/store-schema5.db, before secret ids dropped AUTOINCREMENT)', () => {
+  it('opens: the secrets table rebuilt with every row and MAC as it was; a purged id is never handed out again', async () => {
+    const path = copyOf('store-schema5.db');
+    const raw = new Database(path, { readonly: true });
+    expect(raw.pragma('user_version', { simple: true })).toBe(5);
+    const secretsBefore = raw.prepare('SELECT * FROM secrets ORDER BY id').all() as { id: number }[];
+    const versionsBefore = raw.prepare('SELECT * FROM versions ORDER BY secret_id, version').all();
+    // Written by the release before: ids 1-4 in use, 5 and 6 purged (6 the last handed out).
+    expect(secretsBefore.map((r) => r.id)).toEqual([1, 2, 3, 4]);
+    expect(raw.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'secrets'").pluck().get()).toBe(6);
+    raw.close();
+    const store = await openStore(path, rawKey(KEY));
+    try {
+      expect((await store.status()).schemaVersion).toBe(SCHEMA_VERSION);
+      expect((await store.get('app/db-password')).value.text()).toBe('s5-password-2');
+      expect((await store.get('app/config')).json).toBe(true);
+      await expect(store.get('app/api-key')).rejects.toMatchObject({ code: 'E_DELETED' });
+      await expect(store.get('other/token', { version: 1 })).rejects.toMatchObject({ code: 'E_DESTROYED' });
+      expect(await store.verify({ deep: true })).toMatchObject({ ok: true, problems: [] });
+      expect(await store.verifyAudit()).toMatchObject({ ok: true });
+      await store.put('app/new', 'after the upgrade');
+      await store.put('app/newer', 'and another');
+      await store.purge('app/newer'); // the highest id in use, purged by this program
+      await store.put('app/newest', 'last');
+    } finally {
+      await store.close();
+    }
+    const after = new Database(path, { readonly: true });
+    try {
+      expect(after.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      expect(after.prepare("SELECT sql FROM sqlite_schema WHERE name = 'secrets'").pluck().get()).not.toMatch(/AUTOINCREMENT/i);
+      expect(after.prepare("SELECT name FROM sqlite_schema WHERE tbl_name = 'versions' AND type = 'index'").pluck().all()).toEqual([]);
+      const rows = after.prepare('SELECT * FROM secrets ORDER BY id').all() as { id: number; name: string }[];
+      expect(rows.slice(0, 4)).toEqual(secretsBefore);
+      expect(after.prepare('SELECT * FROM versions WHERE secret_id <= 4 ORDER BY secret_id, version').all()).toEqual(versionsBefore);
+      // Above the purged 6, though 4 was the highest in use; and above 8, purged after the upgrade.
+      expect(rows.slice(4).map((r) => [r.id, r.name])).toEqual([[7, 'app/new'], [9, 'app/newest']]);
+      // The versions still follow their secrets: the key survived the rebuild.
+      expect(after.pragma('foreign_key_list(versions)')).toMatchObject([{ table: 'secrets', from: 'secret_id', to: 'id', on_delete: 'CASCADE' }]);
+      expect(after.pragma('foreign_key_check')).toEqual([]);
+      expect(after.pragma('integrity_check', { simple: true })).toBe('ok');
+    } finally {
+      after.close();
+    }
+    const again = await openStore(path, rawKey(KEY));
+    try {
+      expect(await again.verify({ deep: true })).toMatchObject({ ok: true });
+      // A rewrap without the index by key it had: every version with a value, two at a time, each batch on from the last.
+      const rotated = await again.rotateKeys({ batchSize: 2 });
+      expect([rotated.rewrapped, rotated.toRewrap, rotated.batches]).toEqual([7, 7, 4]);
+      expect((await again.status()).keys.map((k) => [k.version, k.status, k.versions])).toEqual([[1, 'retired', 0], [2, 'primary', 7]]);
+      expect((await again.get('app/db-password', { version: 1 })).value.text()).toBe('s5-password-1');
+      expect(await again.verify({ deep: true })).toMatchObject({ ok: true });
+    } finally {
+      await again.close();
+    }
+  });
+});
+
 describe('a schema-2 store (test/fixtures/store-schema2.db)', () => {
   it('opens: migrated and sealed, every value and state as written', async () => {
     const path = copyOf('store-schema2.db');
@@ -76,7 +138,7 @@ describe('a schema-2 store (test/fixtures/store-schema2.db)', () => {
     try {
       const status = await store.status();
       expect(status.schemaVersion).toBe(SCHEMA_VERSION);
-      expect(SCHEMA_VERSION).toBe(5);
+      expect(SCHEMA_VERSION).toBe(6);
       expect(status.keys.map((k) => [k.version, k.status])).toEqual([[1, 'retired'], [2, 'primary']]);
       expect((await store.get('app/db-password')).value.text()).toBe('v2-password-2');
       expect((await store.get('app/db-password', { version: 1 })).value.text()).toBe('v2-password-1');

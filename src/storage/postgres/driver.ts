@@ -31,7 +31,7 @@ import { StoreError } from '../../errors.js';
 import type { KeyStatus } from '../../crypto/keyset.js';
 import type {
   AuditFilter, AuditHead, AuditRow, ExclusiveOptions, HeldLock, RawJoined, RawKey, RawListRow, RawMeta, RawOps, RawRecord, RawRewrap, RawSecret, RawStorage,
-  RawVersion, StateRow, StoreCounts, WriteOptions,
+  RawVersion, StateRow, StoreCounts, VersionPlace, WriteOptions,
 } from '../storage.js';
 import { changeRefused, type ReadOnlyReason } from '../read-only.js';
 import { commitUnknown, isConnectionLoss, postgresError } from './errors.js';
@@ -143,7 +143,7 @@ const SQL = {
   updateKey: `UPDATE ${S}.data_keys SET status = $1, wrapped = $2, mac = $3 WHERE id = $4`,
   primaryKeyId: `SELECT id FROM ${S}.data_keys WHERE status = 'primary'`,
   versionsUnderKey: `SELECT s.name, ${V_COLS} FROM ${S}.versions v JOIN ${S}.secrets s ON s.id = v.secret_id
-    WHERE v.key_id = $1 ORDER BY v.secret_id, v.version LIMIT $2`,
+    WHERE v.key_id = $1 AND (v.secret_id, v.version) > ($2, $3) ORDER BY v.secret_id, v.version LIMIT $4`,
   replaceCiphertext: `UPDATE ${S}.versions SET key_id = $1, ciphertext = $2, mac = $3
     WHERE secret_id = $4 AND version = $5 AND key_id = $6`,
   lastAudit: `SELECT seq, mac FROM ${S}.audit ORDER BY seq DESC LIMIT 1`,
@@ -495,8 +495,8 @@ class PostgresOps implements RawOps {
     return (await this.#one<{ id: number }>('primaryKeyId'))?.id;
   }
 
-  async versionsUnderKey(keyId: number, limit: number): Promise<RawRewrap[]> {
-    const rows = await this.#rows<VersionCols & { name: string }>('versionsUnderKey', [keyId, limit]);
+  async versionsUnderKey(keyId: number, limit: number, after: VersionPlace = { secretId: 0, version: 0 }): Promise<RawRewrap[]> {
+    const rows = await this.#rows<VersionCols & { name: string }>('versionsUnderKey', [keyId, after.secretId, after.version, limit]);
     return rows.map((r) => ({ name: r.name, row: toVersion(r) }));
   }
 

@@ -109,6 +109,14 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
     );
     `,
   },
+  {
+    // 6: the SQLite file's secrets table stopped using AUTOINCREMENT and its versions lost their index by data
+    // key, each a page of every put's commit there (the SQLite migration of the same number). Here ids come from
+    // the identity sequence, which nothing lowers, and the index by key stays (a rewrap reads it in the order the
+    // SQLite file walks its table): nothing changes but the version.
+    version: 6,
+    sql: 'SELECT 1',
+  },
 ];
 
 /**

@@ -95,15 +95,57 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE versions ADD COLUMN json INTEGER NOT NULL DEFAULT 0;
   `,
+  // 6: two pages fewer in every put's commit.
+  // Secret ids without AUTOINCREMENT, which wrote its counter (the 'secrets' row of sqlite_sequence) in the commit of
+  // every new secret. The counter stays where it was, now kept by the driver and written
+  // only when a purge removes an id above it (src/storage/sqlite/driver.ts): a new secret still takes an id above it and
+  // above every id in use, so no id is ever handed out twice. The table is rebuilt as SQLite's ALTER TABLE page says (with
+  // foreign keys off, see migrate()), every row and MAC as it was; dropping the old table drops its counter, kept first.
+  // And no index of versions by data key, which every new version wrote: a rewrap, its only reader, now walks the
+  // versions in (secret id, version) order once, batch after batch (SqliteStorage.versionsUnderKey), and counting
+  // versions per key scans the table that the other counts of the same call scan anyway.
+  `
+  DROP INDEX versions_by_key;
+  CREATE TEMP TABLE secret_id_high AS
+    SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'secrets'), 0), coalesce((SELECT max(id) FROM secrets), 0)) AS high;
+  CREATE TABLE secrets_v6 (
+    id              INTEGER PRIMARY KEY,
+    name            TEXT NOT NULL UNIQUE,
+    current_version INTEGER NOT NULL,
+    max_versions    INTEGER NOT NULL DEFAULT 0,
+    custom          TEXT NOT NULL DEFAULT '{}',
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    mac             BLOB
+  );
+  INSERT INTO secrets_v6 (id, name, current_version, max_versions, custom, created_at, updated_at, mac)
+    SELECT id, name, current_version, max_versions, custom, created_at, updated_at, mac FROM secrets;
+  DROP TABLE secrets;
+  ALTER TABLE secrets_v6 RENAME TO secrets;
+  INSERT INTO sqlite_sequence (name, seq) SELECT 'secrets', high FROM temp.secret_id_high;
+  DROP TABLE temp.secret_id_high;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** Apply every migration from `from` up, in one transaction. */
+/**
+ * Apply every migration from `from` up, in one transaction. Foreign keys are
+ * off meanwhile (the setting cannot change inside a transaction): a table
+ * rebuilt under them (6) would take its dependants' rows with it when the old
+ * one is dropped (versions cascade from secrets). Rows are moved, never
+ * changed, so none breaks a key that held before.
+ */
 export function migrate(db: Database, from: number): void {
-  db.transaction(() => {
-    for (let v = from; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]!);
-    db.pragma(`application_id = ${APPLICATION_ID}`);
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
-  }).immediate();
+  const foreignKeys = db.pragma('foreign_keys', { simple: true }) as number;
+  db.pragma('foreign_keys = OFF');
+  try {
+    db.transaction(() => {
+      for (let v = from; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]!);
+      db.pragma(`application_id = ${APPLICATION_ID}`);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }).immediate();
+  } finally {
+    db.pragma(`foreign_keys = ${foreignKeys ? 'ON' : 'OFF'}`);
+  }
 }

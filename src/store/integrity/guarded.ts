@@ -12,7 +12,7 @@ import { lthashElement, macMatches } from '../../crypto/mac.js';
 import type {
   AuditFilter, AuditHead, AuditRow, KeyRow, RawJoined, RawKey, RawMeta, RawOps, RawRecord, RawSecret, RawStorage, RawVersion, RecordEntry, RewrapRow,
   ScannedVersion, SecretAndVersion, SecretListRow, SecretRow, Storage, StorageOps, StoreCounts, VersionHead, VersionRow,
-  ExclusiveOptions, FileCapabilities, HeldLock, WriteOptions,
+  ExclusiveOptions, FileCapabilities, HeldLock, VersionPlace, WriteOptions,
 } from '../../storage/storage.js';
 import { place, RowAuthenticator, tampered } from './rows.js';
 
@@ -282,20 +282,29 @@ export class GuardedTx implements StorageOps {
   }
 
   async updateSecret(s: SecretRow): Promise<void> {
-    const old = await this.#storedSecret(s.id);
-    const head = s.currentVersion === old.currentVersion ? old.head : await this.#headOf(s.id, s.currentVersion);
+    const old = this.#secrets.get(s.id) ?? await this.#storedSecret(s.id);
+    const head = s.currentVersion === old.currentVersion ? old.head : this.#written(s.id, s.currentVersion) ?? await this.#headOf(s.id, s.currentVersion);
     await this.#writeSecret(old, {
-      ...old, currentVersion: s.currentVersion, maxVersions: s.maxVersions, custom: JSON.stringify(s.custom), updatedAt: s.updatedAt, head,
+      id: old.id, name: old.name, currentVersion: s.currentVersion, maxVersions: s.maxVersions, custom: JSON.stringify(s.custom),
+      createdAt: old.createdAt, updatedAt: s.updatedAt, head,
     });
   }
 
-  /** Replace the checked row `old` with `fields` under a new MAC. */
+  /** Replace the checked row `old` with `fields` (taken over as the new row) under a new MAC. */
   async #writeSecret(old: RawSecret, fields: Omit<RawSecret, 'mac'>): Promise<void> {
-    const row: RawSecret = { ...fields, mac: this.auth.secret(fields) };
+    const oldMac = old.mac; // `fields` may be `old` itself (a row inserted and left as it was)
+    const row = fields as RawSecret;
+    row.mac = this.auth.secret(fields);
     await this.raw.updateSecret(row);
-    this.#swap(old.mac, row.mac); // a row inserted in this transaction has no MAC yet: nothing leaves the digest
+    this.#swap(oldMac, row.mac); // a row inserted in this transaction has no MAC yet: nothing leaves the digest
     this.#secrets.set(row.id, row);
     this.#fresh.delete(row.id);
+  }
+
+  /** The state of a version this transaction wrote (a put's new current version), without an await; undefined for any other. */
+  #written(id: number, version: number): VersionHead | undefined {
+    const v = this.#versions.get(`${id}:${version}`);
+    return v && { createdAt: v.createdAt, deletedAt: v.deletedAt, destroyedAt: v.destroyedAt, json: v.json };
   }
 
   /** The state of version `version` of secret `id` as this transaction leaves it: what the secret row's MAC covers. */
@@ -377,9 +386,12 @@ export class GuardedTx implements StorageOps {
   }
 
   async insertVersion(secretId: number, v: VersionRow): Promise<void> {
-    const name = (await this.#storedSecret(secretId)).name;
-    const fields = { ...v, secretId };
-    const row: RawVersion = { ...fields, mac: this.auth.version(name, fields) };
+    const name = (this.#secrets.get(secretId) ?? await this.#storedSecret(secretId)).name;
+    const row: RawVersion = {
+      secretId, version: v.version, createdAt: v.createdAt, deletedAt: v.deletedAt, destroyedAt: v.destroyedAt, keyId: v.keyId, ciphertext: v.ciphertext,
+      json: v.json, mac: null,
+    };
+    row.mac = this.auth.version(name, row);
     await this.raw.insertVersion(row);
     this.#swap(null, row.mac);
     this.#versions.set(`${secretId}:${v.version}`, row);
@@ -480,8 +492,8 @@ export class GuardedTx implements StorageOps {
     await this.#updateKey(id, { wrapped });
   }
 
-  async versionsUnderKey(keyId: number, limit: number): Promise<RewrapRow[]> {
-    return (await this.raw.versionsUnderKey(keyId, limit)).map(({ name, row }) => {
+  async versionsUnderKey(keyId: number, limit: number, after?: VersionPlace): Promise<RewrapRow[]> {
+    return (await this.raw.versionsUnderKey(keyId, limit, after)).map(({ name, row }) => {
       this.#check.version(name, row, row.secretId);
       if (row.ciphertext === null || row.keyId === null) throw tampered(place.version(name, row), 'names a data key but holds no ciphertext');
       this.#rewrap.set(`${row.secretId}:${row.version}`, row);
@@ -671,7 +683,7 @@ export class GuardedStorage implements Storage {
   counts() { return this.read((tx) => tx.counts()); }
   keys() { return this.read((tx) => tx.keys()); }
   primaryKeyId() { return this.read((tx) => tx.primaryKeyId()); }
-  versionsUnderKey(keyId: number, limit: number) { return this.read((tx) => tx.versionsUnderKey(keyId, limit)); }
+  versionsUnderKey(keyId: number, limit: number, after?: VersionPlace) { return this.read((tx) => tx.versionsUnderKey(keyId, limit, after)); }
   auditHead() { return this.read((tx) => tx.auditHead()); }
   auditPage(afterSeq: number, limit: number, filter?: AuditFilter) { return this.read((tx) => tx.auditPage(afterSeq, limit, filter)); }
   setMeta(key: string, value: string) { return this.write((tx) => tx.setMeta(key, value)); }
