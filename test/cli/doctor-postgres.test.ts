@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { join } from 'node:path';
 import { createKeyFile, initStore, keyFile } from '../../src/index.js';
-import { APPLICATION_ID } from '../../src/storage/postgres/schema.js';
+import { APPLICATION_ID, SCHEMA_VERSION } from '../../src/storage/postgres/schema.js';
 import { INCOMPLETE } from '../../src/storage/postgres/copy-target.js';
 import { asAdmin, freshDatabase, roleWith, type TestDatabase } from '../helpers/postgres.js';
 import { ownCluster, type OwnCluster } from '../helpers/postgres-own-cluster.js';
@@ -67,7 +67,7 @@ describe('store doctor on a durable server', () => {
     expect(report.findings.map((f) => f.check)).toEqual(CHECKS);
     expect(report).toMatchObject({ path: url, ok: true, counts: { ok: CHECKS.length, warn: 0, fail: 0, skip: 0 } });
     expect(finding(report, 'server').message).toMatch(new RegExp(`reached: PostgreSQL \\d+.*, database ${name}, role `));
-    expect(finding(report, 'schema').message).toBe(`${url} is a Strongbox store, schema 5`);
+    expect(finding(report, 'schema').message).toBe(`${url} is a Strongbox store, schema ${SCHEMA_VERSION}`);
     expect(finding(report, 'durability').message).toBe('fsync on, full_page_writes on, synchronous_commit on: a committed write survives a crash of the server');
     expect(finding(report, 'integrity').message).toMatch(/^Master key and data keys sound; every row authenticated/);
 
@@ -137,7 +137,7 @@ describe('store doctor on the test cluster (fsync off)', () => {
     await asAdmin((a) => a.query('COMMENT ON TABLE strongbox.meta IS NULL; UPDATE strongbox.schema_version SET version = 99'), db.name);
     const newer = await doctor(db.url, key);
     expect(finding(newer.report, 'schema')).toEqual({
-      check: 'schema', level: 'fail', message: `${db.url} has schema version 99; this program knows up to 5`, fix: 'upgrade Strongbox to a version that knows this schema',
+      check: 'schema', level: 'fail', message: `${db.url} has schema version 99; this program knows up to ${SCHEMA_VERSION}`, fix: 'upgrade Strongbox to a version that knows this schema',
     });
     expect(levels(newer.report)).toMatchObject({ integrity: 'skip', 'audit-log': 'skip' });
     expect((await asAdmin((a) => a.query('SELECT version, application_id FROM strongbox.schema_version'), db.name)).rows[0]).toEqual({ version: 99, application_id: String(APPLICATION_ID) });
@@ -151,7 +151,7 @@ describe('store doctor on the test cluster (fsync off)', () => {
       const { role, url } = await roleWith(db, ['USAGE ON SCHEMA strongbox', 'SELECT ON ALL TABLES IN SCHEMA strongbox'], 'sbd');
       const { report } = await doctor(url, key);
       expect(failed(report)).toEqual(['durability']); // the test cluster's fsync; the rest warnings at most
-      expect(finding(report, 'schema').message).toBe(`${url} is a Strongbox store, schema 5; read-only here: the role ${role} lacks INSERT on strongbox.audit, INSERT, UPDATE on strongbox.state`);
+      expect(finding(report, 'schema').message).toBe(`${url} is a Strongbox store, schema ${SCHEMA_VERSION}; read-only here: the role ${role} lacks INSERT on strongbox.audit, INSERT, UPDATE on strongbox.state`);
       const grants = finding(report, 'grants');
       expect(grants.level).toBe('warn');
       expect(grants.message).toContain('it may read the store but not change it (it lacks INSERT, UPDATE, DELETE on strongbox.meta');
