@@ -85,17 +85,16 @@ export class Dispatcher {
       const found = this.#find(path);
       family = found?.route.family ?? 'unknown';
       audited = family !== 'sys-health';
-      // A use-limited token's use is a store change: it records the request (the token is not known yet).
-      const caller = found?.route.auth === 'none' ? undefined : await withAuditContext(audit, () => this.#caller(req));
+      const caller = found?.route.auth === 'none' ? undefined : await this.#caller(req, audit);
       audit.detail = Dispatcher.describe(req, caller);
       if (!found) throw new VaultError(404, undefined);
       op = operationOf(req);
       const handler = found.route.handlers[op];
       if (!handler) throw new VaultError(405, 'unsupported operation');
       if (caller && this.o.rateLimit && !this.o.rateLimit.take(caller.entry.accessor)) throw new VaultError(429, 'request rate limit exceeded');
-      const ctx = new RouteContext(req, path, op, found.params, this.o.services, caller);
+      const ctx = new RouteContext(req, path, op, found.params, this.o.services, caller, audit);
       if (caller && !found.route.skipAcl) await this.#authorize(ctx, found.route, audit);
-      response = await withAuditContext(audit, () => handler(ctx));
+      response = found.route.auditsOwnReads?.includes(op) ? await handler(ctx) : await withAuditContext(audit, () => handler(ctx));
     } catch (e) {
       response = errorResponse(e);
     }
@@ -118,11 +117,19 @@ export class Dispatcher {
     }
   }
 
-  /** The caller's token, checked and counted (a use-limited token uses one up); 403 when missing or not valid. */
-  async #caller(req: HttpRequest): Promise<Caller> {
+  /**
+   * The caller's token, checked and counted (a use-limited token uses one
+   * up); 403 when missing or not valid. Only a lookup that changes the store
+   * (a use taken, a dead token removed) runs in the request's audit context:
+   * entering it costs every promise from then on (Route.auditsOwnReads).
+   */
+  async #caller(req: HttpRequest, audit: AuditContext): Promise<Caller> {
     const token = tokenOf(req);
     if (!token) throw permissionDenied();
-    const entry = await this.o.services.tokens.use(token);
+    const tokens = this.o.services.tokens;
+    const asIs = await tokens.usableAsIs(token);
+    // A use-limited token's use is a store change: it records the request (the token is not known yet).
+    const entry = asIs === 'use' ? await withAuditContext(audit, () => tokens.use(token)) : asIs;
     if (!entry) throw permissionDenied();
     const acl = await this.o.services.policies.acl(entry.policies);
     return { token, entry, acl };

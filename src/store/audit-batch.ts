@@ -20,7 +20,7 @@
  */
 import { StoreError } from '../errors.js';
 import type { AuditEntry, AuditLog } from './audit.js';
-import { currentAuditContext, inAuditContext } from './audit-context.js';
+import { capturedAuditContext, inAuditContext, type AuditFlow } from './audit-context.js';
 import type { GuardedStorage } from './integrity/guarded.js';
 
 /** Entries per transaction at most: a flood of reads does not hold the write lock for one long commit. */
@@ -61,17 +61,18 @@ export class AuditBatcher {
   constructor(private readonly target: AuditTarget) {}
 
   /**
-   * Append `entry` (with the current flow's request context, taken now) in
-   * the next commit. Resolves once that commit has committed.
-   * @param gather wait for the end of this turn of the event loop before committing, so that other requests' entries join (default: when the entry is made in an audit context, i.e. for a server's request)
+   * Append `entry` (with the current flow's request context, taken now, or
+   * `flow`, taken by the caller when its operation began) in the next
+   * commit. Resolves once that commit has committed.
+   * @param gather wait for the end of this turn of the event loop before committing, so that other requests' entries join (default: when the entry is made for a request, i.e. a server's)
    * @throws E_CLOSED after close(); whatever the commit failed with (E_TAMPERED for a cut log, E_IO…)
    */
-  append(entry: AuditEntry, gather = currentAuditContext() !== undefined): Promise<void> {
+  append(entry: AuditEntry, gather?: boolean, flow: AuditFlow | undefined = capturedAuditContext()): Promise<void> {
     if (this.#closed) return Promise.reject(new StoreError('E_CLOSED', 'the store is closed'));
-    const e = inAuditContext(entry);
+    const e = inAuditContext(entry, flow);
     if (!this.#busy) {
       this.#busy = true;
-      if (!gather) return this.#commit([e]);
+      if (!(gather ?? flow !== undefined)) return this.#commit([e]);
       const batch = newBatch();
       batch.entries.push(e);
       this.#queue.push(batch);

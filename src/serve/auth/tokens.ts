@@ -412,6 +412,22 @@ export class TokenStore {
   }
 
   /**
+   * What use(token) answers when answering changes nothing in the store: the
+   * entry of a live token without a use limit, or undefined for a token that
+   * is not stored; 'use' when only use() can answer, by a change with an
+   * audit entry of its own (a use-limited token takes a use, a dead one is
+   * removed). Lets a server make the common lookup outside an audit context.
+   */
+  async usableAsIs(token: string): Promise<TokenEntry | undefined | 'use'> {
+    const hash = hashOfToken(token);
+    if (hash === undefined) return undefined;
+    const chain = await this.#cache.get(`token:${hash}`, () => this.#chain(this.#outside, hash));
+    const found = chain && this.#judge(chain);
+    if (found === undefined) return undefined;
+    return 'dead' in found || found.entry.numUses !== 0 ? 'use' : found.entry;
+  }
+
+  /**
    * A request made with the token: lookup, and for a token of limited uses
    * one use taken, in one transaction. The entry shows the uses left after
    * this one; the last use revokes the token (and shows 0).

@@ -23,6 +23,7 @@ export function kvDataRoute(mount: string): Route {
     match: under(`${mount}/data`, 'required'),
     handlers: { read, write, patch, delete: remove },
     exists: (ctx) => secretExists(ctx, ctx.params.rest!),
+    auditsOwnReads: ['read'],
   };
 }
 
@@ -35,7 +36,7 @@ async function read(ctx: RouteContext) {
     version = Number(q) || undefined; // 0 means the latest
   }
   const settings = await ctx.services.kv.effective(name);
-  const entry = await ctx.services.store.getEntry(name, version === undefined ? {} : { version });
+  const entry = await ctx.auditedRead(() => ctx.services.store.getEntry(name, version === undefined ? {} : { version }));
   const metadata = entryMetadata(entry, settings);
   if (!entry.value || !readableAt(entry, settings, ctx.services.now())) {
     entry.value?.wipe();
