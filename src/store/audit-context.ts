@@ -36,6 +36,12 @@ export interface AuditContext {
 export interface AuditFlow {
   detail: string;
   ctx: AuditContext;
+  /**
+   * Handed over by handOverAuditContext: the caller started its requests
+   * together (a server, once per turn of the event loop), so their entries
+   * may share a commit made as soon as the microtasks under way have run.
+   */
+  handed?: true;
 }
 
 const current = new AsyncLocalStorage<AuditFlow | undefined>();
@@ -101,7 +107,7 @@ export function withAuditContext<T>(ctx: AuditContext, fn: () => T): T {
 export function handOverAuditContext<T>(ctx: AuditContext, fn: () => T): T {
   const detail = boundedAuditText(ctx.detail);
   const outer = handed;
-  handed = detail === '' ? undefined : { detail, ctx };
+  handed = detail === '' ? undefined : { detail, ctx, handed: true };
   try {
     return fn();
   } finally {

@@ -2,11 +2,12 @@
 // what `store serve` does on its KV read path instead of entering
 // AsyncLocalStorage): the read's entry, or its failure's, carries the request
 // as withAuditContext's would; the context lasts only for the synchronous
-// start of the call.
+// start of the call; reads started together share one commit.
 import { describe, expect, it } from 'vitest';
 import { type AuditRecord, type Store } from '../../src/index.js';
 import { currentAuditContext, handOverAuditContext, type AuditContext } from '../../src/store/audit-context.js';
 import { freshStore } from '../helpers/store.js';
+import { commitsDuring } from '../helpers/wal.js';
 
 async function entries(store: Store): Promise<AuditRecord[]> {
   const out: AuditRecord[] = [];
@@ -52,5 +53,27 @@ describe('handOverAuditContext', () => {
     const added = (await entries(store)).slice(before);
     expect(added.map((e) => e.detail ?? null)).toEqual([null, null]);
     expect(ctx.recorded).toBe(0);
+  });
+
+  it('reads started together, each with its own request, share one commit made in their turn, and keep their own request', async () => {
+    const { store, path } = await storeWith(17);
+    const before = (await entries(store)).length;
+    let values: string[] = [];
+    const read = (i: number) => handOverAuditContext({ detail: `GET /v1/secret/data/s${i}` }, () => store.get(`s${i}`)).then((s) => s.value.text());
+    const commits = await commitsDuring(path, async () => {
+      // As a server's requests of one turn: all started from one callback, after its once-a-turn check; one more the next turn.
+      values = await new Promise<string[]>((resolve, reject) => {
+        setImmediate(() => {
+          const next = new Promise<string>((done, fail) => setImmediate(() => read(16).then(done, fail)));
+          Promise.all([...Array.from({ length: 16 }, (_, i) => read(i)), next]).then(resolve, reject);
+        });
+      });
+    });
+    expect(values).toEqual(Array.from({ length: 17 }, (_, i) => `value-${i}`));
+    // The turn's 16 do not wait for the next turn: its read commits on its own.
+    expect(commits).toBe(2);
+    const added = (await entries(store)).slice(before);
+    expect(added.map((e) => `${e.name} ${e.detail}`).sort()).toEqual(Array.from({ length: 17 }, (_, i) => `s${i} [GET /v1/secret/data/s${i}]`).sort());
+    expect(await store.verifyAudit()).toMatchObject({ ok: true });
   });
 });
