@@ -31,7 +31,7 @@ import type { RecordEntry } from '../../storage/storage.js';
 import { credentialHash, MAX_CREDENTIAL_LENGTH, newAccessor, newToken, TOKEN_PREFIX } from './credentials.js';
 import { parseDuration } from './duration.js';
 import { policyNames, ROOT_POLICY, tokenPolicies } from './policy-names.js';
-import { RecordCache } from '../record-cache.js';
+import { NOT_CACHED, RecordCache } from '../record-cache.js';
 
 export const TOKEN_KIND = 'token';
 export const ACCESSOR_KIND = 'token-accessor';
@@ -421,7 +421,18 @@ export class TokenStore {
   async usableAsIs(token: string): Promise<TokenEntry | undefined | 'use'> {
     const hash = hashOfToken(token);
     if (hash === undefined) return undefined;
-    const chain = await this.#cache.get(`token:${hash}`, () => this.#chain(this.#outside, hash));
+    return this.#asIs(await this.#cache.get(`token:${hash}`, () => this.#chain(this.#outside, hash)));
+  }
+
+  /** usableAsIs's answer at once when the token's chain is cached, else NOT_CACHED. */
+  usableAsIsCached(token: string): TokenEntry | undefined | 'use' | typeof NOT_CACHED {
+    const hash = hashOfToken(token);
+    if (hash === undefined) return undefined;
+    const chain = this.#cache.cached<Chain | undefined>(`token:${hash}`);
+    return chain === NOT_CACHED ? NOT_CACHED : this.#asIs(chain);
+  }
+
+  #asIs(chain: Chain | undefined): TokenEntry | undefined | 'use' {
     const found = chain && this.#judge(chain);
     if (found === undefined) return undefined;
     return 'dead' in found || found.entry.numUses !== 0 ? 'use' : found.entry;
