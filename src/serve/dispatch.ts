@@ -14,7 +14,7 @@ import { operationOf, type Operation, type Route, type Router } from './router.j
 import { RouteContext, type Caller, type ServeServices } from './route-context.js';
 import type { HttpRequest, HttpResponse } from './http/types.js';
 import type { RateLimiter } from './rate-limit.js';
-import type { RecordCache } from './record-cache.js';
+import { NOT_CACHED, type RecordCache } from './record-cache.js';
 import type { Capability } from './acl/index.js';
 
 export interface DispatchOptions {
@@ -65,14 +65,23 @@ export class Dispatcher {
 
   /** What the audit log and metrics call a request: never a token, never a value. */
   static describe(req: HttpRequest, caller: Caller | undefined): string {
-    const who = caller ? `accessor=${caller.entry.accessor}` : 'accessor=-';
-    return `${who} from=${req.remoteAddress} ${req.method} ${req.path.replace(TOKEN_IN_PATH, 'hvs.***')}`;
+    return Dispatcher.#by(caller, Dispatcher.#what(req));
+  }
+
+  /** The request part of describe: `from=… METHOD path`. */
+  static #what(req: HttpRequest): string {
+    return `from=${req.remoteAddress} ${req.method} ${req.path.replace(TOKEN_IN_PATH, 'hvs.***')}`;
+  }
+
+  static #by(caller: Caller | undefined, what: string): string {
+    return `${caller ? `accessor=${caller.entry.accessor}` : 'accessor=-'} ${what}`;
   }
 
   async handle(req: HttpRequest): Promise<HttpResponse> {
     const started = performance.now();
     let family = 'unknown';
-    const audit: AuditContext = { detail: Dispatcher.describe(req, undefined), recorded: 0 };
+    const what = Dispatcher.#what(req);
+    const audit: AuditContext = { detail: Dispatcher.#by(undefined, what), recorded: 0 };
     let response: HttpResponse;
     let audited = true;
     let op: Operation | undefined;
@@ -85,17 +94,23 @@ export class Dispatcher {
       const found = this.#find(path);
       family = found?.route.family ?? 'unknown';
       audited = family !== 'sys-health';
-      // A use-limited token's use is a store change: it records the request (the token is not known yet).
-      const caller = found?.route.auth === 'none' ? undefined : await withAuditContext(audit, () => this.#caller(req));
-      audit.detail = Dispatcher.describe(req, caller);
+      let caller: Caller | undefined;
+      if (found?.route.auth !== 'none') {
+        const known = this.#caller(req, audit);
+        caller = known instanceof Promise ? await known : known;
+      }
+      audit.detail = Dispatcher.#by(caller, what);
       if (!found) throw new VaultError(404, undefined);
       op = operationOf(req);
       const handler = found.route.handlers[op];
       if (!handler) throw new VaultError(405, 'unsupported operation');
       if (caller && this.o.rateLimit && !this.o.rateLimit.take(caller.entry.accessor)) throw new VaultError(429, 'request rate limit exceeded');
-      const ctx = new RouteContext(req, path, op, found.params, this.o.services, caller);
-      if (caller && !found.route.skipAcl) await this.#authorize(ctx, found.route, audit);
-      response = await withAuditContext(audit, () => handler(ctx));
+      const ctx = new RouteContext(req, path, op, found.params, this.o.services, caller, audit);
+      if (caller && !found.route.skipAcl) {
+        const decided = this.#authorize(ctx, found.route, audit);
+        if (decided) await decided;
+      }
+      response = found.route.auditsOwnReads?.includes(op) ? await handler(ctx) : await withAuditContext(audit, () => handler(ctx));
     } catch (e) {
       response = errorResponse(e);
     }
@@ -118,22 +133,46 @@ export class Dispatcher {
     }
   }
 
-  /** The caller's token, checked and counted (a use-limited token uses one up); 403 when missing or not valid. */
-  async #caller(req: HttpRequest): Promise<Caller> {
+  /**
+   * The caller's token, checked and counted (a use-limited token uses one
+   * up); 403 when missing or not valid. Only a lookup that changes the store
+   * (a use taken, a dead token removed) runs in the request's audit context:
+   * entering it costs every promise from then on (Route.auditsOwnReads).
+   */
+  #caller(req: HttpRequest, audit: AuditContext): Caller | Promise<Caller> {
     const token = tokenOf(req);
     if (!token) throw permissionDenied();
-    const entry = await this.o.services.tokens.use(token);
+    // All of it cached (the store unchanged since): answered at once, without a promise.
+    const asIs = this.o.services.tokens.usableAsIsCached(token);
+    if (asIs !== NOT_CACHED && asIs !== 'use') {
+      if (!asIs) throw permissionDenied();
+      const acl = this.o.services.policies.aclCached(asIs.policies);
+      if (acl !== NOT_CACHED) return { token, entry: asIs, acl };
+    }
+    return this.#callerLoaded(token, audit);
+  }
+
+  async #callerLoaded(token: string, audit: AuditContext): Promise<Caller> {
+    const tokens = this.o.services.tokens;
+    const asIs = await tokens.usableAsIs(token);
+    // A use-limited token's use is a store change: it records the request (the token is not known yet).
+    const entry = asIs === 'use' ? await withAuditContext(audit, () => tokens.use(token)) : asIs;
     if (!entry) throw permissionDenied();
     const acl = await this.o.services.policies.acl(entry.policies);
     return { token, entry, acl };
   }
 
-  async #authorize(ctx: RouteContext, route: Route, audit: AuditContext): Promise<void> {
-    const acl = ctx.self.acl;
+  /** 403 unless the caller's policies allow the request; a promise only when a write must ask whether its target exists. */
+  #authorize(ctx: RouteContext, route: Route, audit: AuditContext): Promise<void> | undefined {
     if (ctx.op !== 'write') {
-      if (!acl.allows(ctx.path, CAPABILITY[ctx.op])) throw permissionDenied();
-      return;
+      if (!ctx.self.acl.allows(ctx.path, CAPABILITY[ctx.op])) throw permissionDenied();
+      return undefined;
     }
+    return this.#authorizeWrite(ctx, route, audit);
+  }
+
+  async #authorizeWrite(ctx: RouteContext, route: Route, audit: AuditContext): Promise<void> {
+    const acl = ctx.self.acl;
     // A write is a create when its target does not exist yet; ask only when the policies tell the two apart.
     const create = acl.allows(ctx.path, 'create');
     const update = acl.allows(ctx.path, 'update');

@@ -33,8 +33,9 @@ export function stringifyWithRaw(value: unknown): string {
   return text.replace(/"\\u0000raw(\d+)\\u0000"/g, (_m, i: string) => raws[Number(i)]!);
 }
 
+/** The fields are shared (frozen): the transport writes the lines of a frozen set once (response-writer.ts). */
 export function json(status: number, body: unknown): HttpResponse {
-  return { status, headers: { ...JSON_HEADERS }, body: stringifyWithRaw(body) };
+  return { status, headers: JSON_HEADERS, body: stringifyWithRaw(body) };
 }
 
 export interface EnvelopeExtras {
@@ -57,7 +58,7 @@ export function envelope(data: unknown, extras: EnvelopeExtras = {}, status = 20
   if (dataText !== undefined) body += `,"data":${dataText}`;
   body += `,"wrap_info":null,"warnings":${stringifyWithRaw(extras.warnings ?? null)},"auth":${stringifyWithRaw(extras.auth ?? null)}`;
   if (extras.mountType) body += `,"mount_type":${JSON.stringify(extras.mountType)}`;
-  return { status, headers: { ...JSON_HEADERS }, body: `${body}}` };
+  return { status, headers: JSON_HEADERS, body: `${body}}` };
 }
 
 /**

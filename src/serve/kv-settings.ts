@@ -5,7 +5,7 @@
  * Max versions are the store's own: a secret's `maxVersions`, and the
  * store's default for the mount.
  */
-import { RecordCache } from './record-cache.js';
+import { NOT_CACHED, RecordCache } from './record-cache.js';
 import type { Store } from '../store/store.js';
 
 export interface KvKeySettings {
@@ -51,6 +51,11 @@ export class KvSettings {
       const [m, k] = await Promise.all([this.mount(), this.key(name)]);
       return Object.freeze({ casRequired: m.casRequired || k.casRequired, deleteVersionAfter: k.deleteVersionAfter || m.deleteVersionAfter });
     });
+  }
+
+  /** effective(name) at once when it is cached, else NOT_CACHED. */
+  effectiveCached(name: string): KvKeySettings | typeof NOT_CACHED {
+    return this.#cache.cached<KvKeySettings>(`kv:${name}`);
   }
 
   async setMount(update: Partial<KvKeySettings>, detail: string): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import { StoreError } from '../errors.js';
 import { Acl, checkPolicyName, DEFAULT_POLICY_NAME, DEFAULT_POLICY_TEXT, parsePolicy, ROOT_POLICY_NAME, type AclPolicy } from './acl/index.js';
-import { RecordCache } from './record-cache.js';
+import { NOT_CACHED, RecordCache } from './record-cache.js';
 import type { Store } from '../store/store.js';
 
 const KIND = 'acl-policy';
@@ -25,6 +25,11 @@ export class PolicyStore {
    */
   async acl(names: readonly string[]): Promise<Acl> {
     return this.#cache.get(`acl:${names.join('\n')}`, async () => Acl.of(await this.load(names)));
+  }
+
+  /** acl(names) at once when it is cached, else NOT_CACHED. */
+  aclCached(names: readonly string[]): Acl | typeof NOT_CACHED {
+    return this.#cache.cached<Acl>(`acl:${names.join('\n')}`);
   }
 
   /** The policy's text, or undefined when there is none by that name. */

@@ -24,6 +24,9 @@ import type { Store } from '../store/store.js';
 /** Entries at most: when full, everything is dropped (a flood of distinct keys cannot grow it without bound). */
 export const MAX_CACHED = 10_000;
 
+/** RecordCache.cached's answer when `key` would have to be loaded. */
+export const NOT_CACHED: unique symbol = Symbol('not cached');
+
 export class RecordCache {
   /** The change counter the entries were read under. */
   #counter: number | undefined;
@@ -59,6 +62,17 @@ export class RecordCache {
       });
     });
     return this.#turn;
+  }
+
+  /**
+   * What get(key) would answer without loading, or NOT_CACHED: for callers
+   * that answer at once when everything they need is cached, with no
+   * promise in between (a server's every request asks several).
+   */
+  cached<T>(key: string): T | typeof NOT_CACHED {
+    const counter = this.#current(!this.#checked);
+    if (counter !== undefined && this.#entries.has(key)) return this.#entries.get(key) as T;
+    return NOT_CACHED;
   }
 
   /**

@@ -1,5 +1,6 @@
 /** What a route handler is given: the request, its caller, and the server's services. */
 import { parseBody, type Body } from './request-body.js';
+import { handOverAuditContext, type AuditContext } from '../store/audit-context.js';
 import type { Store } from '../store/store.js';
 import type { Acl } from './acl/acl.js';
 import type { TokenEntry, TokenStore } from './auth/tokens.js';
@@ -46,7 +47,19 @@ export class RouteContext {
     readonly params: Record<string, string>,
     readonly services: ServeServices,
     readonly caller: Caller | undefined,
+    /** What the request's audit entries say it was (its detail final once the caller is known). */
+    readonly audit?: AuditContext,
   ) {}
+
+  /**
+   * Start a store read (get, getEntry, describe, history, list) with this
+   * request's audit context handed to it: for handlers run outside
+   * withAuditContext (Route.auditsOwnReads). Call the store method directly
+   * in `read`, with no await before it.
+   */
+  auditedRead<T>(read: () => T): T {
+    return this.audit ? handOverAuditContext(this.audit, read) : read();
+  }
 
   /** The JSON body (`{}` when there is none). @throws 400 when it is not a JSON object */
   body(): Body {

@@ -30,6 +30,14 @@ export interface Route {
   exists?(ctx: RouteContext): Promise<boolean>;
   /** The route checks policies itself (token self-service, preflight) or needs none. */
   skipAcl?: boolean;
+  /**
+   * Operations whose handler changes nothing in the store and passes the
+   * request's audit context to each audited read itself
+   * (RouteContext.auditedRead): they run outside AsyncLocalStorage, which,
+   * once entered, costs every promise the process makes. The others run
+   * inside withAuditContext.
+   */
+  auditsOwnReads?: readonly Operation[];
 }
 
 /** The operation an HTTP request asks for. */

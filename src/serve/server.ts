@@ -120,11 +120,13 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   });
   sealedAtStart = (await unsealer.first()) === undefined;
 
-  const handle = async (req: HttpRequest): Promise<HttpResponse> => {
-    const serving = unsealer.served ?? (await unsealer.unsealedForRequest());
+  const handleSealed = async (req: HttpRequest): Promise<HttpResponse> => {
+    const serving = await unsealer.unsealedForRequest();
     if (serving) return serving.dispatcher.handle(req);
     return sealedResponse(req, { nowMs: now(), version: o.version });
   };
+  // Unsealed, the dispatcher's promise itself: no async wrapper around every request.
+  const handle = (req: HttpRequest): Promise<HttpResponse> => unsealer.served?.dispatcher.handle(req) ?? handleSealed(req);
   try {
     http = createHttpServer(handle, { ...(o.limits ? { limits: o.limits } : {}), ...(o.tls ? { tls: o.tls } : {}) });
     const address = await http.listen(o.listen);

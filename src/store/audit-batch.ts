@@ -12,7 +12,11 @@
  * the end of the current turn of the event loop (setImmediate, not a timer),
  * so the requests that the same turn brings in, each from its own socket,
  * share it. A commit runs in a few microtasks, so without this each request
- * would find the batcher idle and commit alone.
+ * would find the batcher idle and commit alone. A server that starts the
+ * requests of a turn together (store serve: after its once-a-turn check)
+ * hands their context over (handOverAuditContext), and their entries commit
+ * as soon as the microtasks under way have run: waiting for the next turn
+ * would split each turn's requests over two commits.
  *
  * Fail closed: each caller's promise settles only with the commit that holds
  * its entry, and if that commit fails every caller in it gets the error, so
@@ -20,7 +24,7 @@
  */
 import { StoreError } from '../errors.js';
 import type { AuditEntry, AuditLog } from './audit.js';
-import { currentAuditContext, inAuditContext } from './audit-context.js';
+import { capturedAuditContext, inAuditContext, type AuditFlow } from './audit-context.js';
 import type { GuardedStorage } from './integrity/guarded.js';
 
 /** Entries per transaction at most: a flood of reads does not hold the write lock for one long commit. */
@@ -61,21 +65,24 @@ export class AuditBatcher {
   constructor(private readonly target: AuditTarget) {}
 
   /**
-   * Append `entry` (with the current flow's request context, taken now) in
-   * the next commit. Resolves once that commit has committed.
-   * @param gather wait for the end of this turn of the event loop before committing, so that other requests' entries join (default: when the entry is made in an audit context, i.e. for a server's request)
+   * Append `entry` (with the current flow's request context, taken now, or
+   * `flow`, taken by the caller when its operation began) in the next
+   * commit. Resolves once that commit has committed.
+   * @param gather wait before committing, so that other requests' entries join (default: when the entry is made for a request, i.e. a server's): until the end of this turn of the event loop, or, for a context handed over (handOverAuditContext: requests started together), until the microtasks under way have run
    * @throws E_CLOSED after close(); whatever the commit failed with (E_TAMPERED for a cut log, E_IO…)
    */
-  append(entry: AuditEntry, gather = currentAuditContext() !== undefined): Promise<void> {
+  append(entry: AuditEntry, gather?: boolean, flow: AuditFlow | undefined = capturedAuditContext()): Promise<void> {
     if (this.#closed) return Promise.reject(new StoreError('E_CLOSED', 'the store is closed'));
-    const e = inAuditContext(entry);
+    const e = inAuditContext(entry, flow);
     if (!this.#busy) {
       this.#busy = true;
-      if (!gather) return this.#commit([e]);
+      if (!(gather ?? flow !== undefined)) return this.#commit([e]);
       const batch = newBatch();
       batch.entries.push(e);
       this.#queue.push(batch);
-      setImmediate(this.#next);
+      // A tick queued from a microtask runs once the microtask queue is empty: after every request started with this one has made its entry.
+      if (flow?.handed) process.nextTick(this.#next);
+      else setImmediate(this.#next);
       return batch.done;
     }
     let last = this.#queue[this.#queue.length - 1];

@@ -33,12 +33,21 @@ export interface AuditContext {
 }
 
 /** The flow's request: its bounded detail, and the caller's context object (for its count). */
-interface Current {
+export interface AuditFlow {
   detail: string;
   ctx: AuditContext;
+  /**
+   * Handed over by handOverAuditContext: the caller started its requests
+   * together (a server, once per turn of the event loop), so their entries
+   * may share a commit made as soon as the microtasks under way have run.
+   */
+  handed?: true;
 }
 
-const current = new AsyncLocalStorage<Current | undefined>();
+const current = new AsyncLocalStorage<AuditFlow | undefined>();
+
+/** The context handOverAuditContext gives for the synchronous extent of its call. */
+let handed: AuditFlow | undefined;
 
 /**
  * Control characters (C0, DEL, C1) and the Unicode line and paragraph
@@ -84,18 +93,44 @@ export function withAuditContext<T>(ctx: AuditContext, fn: () => T): T {
   return current.run(detail === '' ? undefined : { detail, ctx }, fn);
 }
 
+/**
+ * Run `fn` with `ctx` as the request of the audited read it starts, without
+ * AsyncLocalStorage: the context is given only for fn's synchronous part,
+ * where the store's reads (get, getEntry, describe, history, list) take it
+ * (capturedAuditContext), before their first await. A change (put, delete,
+ * changeRecords…) appends its entry later, and would not see it: changes
+ * need withAuditContext. For a server's hot path: once any
+ * AsyncLocalStorage has been entered, Node 20 runs its hooks for every
+ * promise the process makes from then on.
+ * `ctx.detail` follows withAuditContext's rules.
+ */
+export function handOverAuditContext<T>(ctx: AuditContext, fn: () => T): T {
+  const detail = boundedAuditText(ctx.detail);
+  const outer = handed;
+  handed = detail === '' ? undefined : { detail, ctx, handed: true };
+  try {
+    return fn();
+  } finally {
+    handed = outer;
+  }
+}
+
+/** The request the current call runs for: handed over (handOverAuditContext) or the flow's (withAuditContext). */
+export function capturedAuditContext(): AuditFlow | undefined {
+  return handed ?? current.getStore();
+}
+
 /** The current flow's request description (already bounded), if it runs inside withAuditContext. */
 export function currentAuditContext(): string | undefined {
-  return current.getStore()?.detail;
+  return capturedAuditContext()?.detail;
 }
 
 /**
- * `e` as the current flow's request made it: its own detail followed by the
+ * `e` as the current flow's request (or `flow`, captured earlier) made it: its own detail followed by the
  * request's in square brackets (`app/* [GET /v1/…]`, or `[GET /v1/…]` for an
  * entry without a detail of its own). `e` itself when there is no context.
  */
-export function inAuditContext(e: AuditEntry): AuditEntry {
-  const flow = current.getStore();
+export function inAuditContext(e: AuditEntry, flow: AuditFlow | undefined = capturedAuditContext()): AuditEntry {
   if (flow === undefined) return e;
   flow.ctx.recorded = (flow.ctx.recorded ?? 0) + 1;
   const request = flow.detail;

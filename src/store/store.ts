@@ -23,6 +23,7 @@ import { outcomeOf, reported, type EventSink, type StoreOperation } from './even
 import type { AuditEntry } from './audit.js';
 import { changeRefused, refuseUnlogged, unloggedReadRefused } from './read-only.js';
 import { AuditBatcher } from './audit-batch.js';
+import { capturedAuditContext } from './audit-context.js';
 import { checkRequestRecord, type RequestRecord } from './audit-request.js';
 import type { StoreContext } from './context.js';
 import { writeBackup, type BackupOptions, type BackupReport } from './backup/backup.js';
@@ -142,16 +143,18 @@ export class Store {
     const c = this.#ctx();
     // Fail closed before the read: a value never leaves a read that cannot be logged.
     if (c.header.auditReads && c.readOnly) throw unloggedReadRefused(c.path, c.readOnly.reason);
+    // The request this read is for, taken before the first await (a context handed over lasts only until then).
+    const flow = capturedAuditContext();
     let result: T;
     try {
       result = await fn();
     } catch (e) {
-      if (c.header.auditReads) await this.#recordFailure(entry.action, entry.name, e, true);
+      if (c.header.auditReads) await this.#recordFailure(entry.action, entry.name, e, true, flow);
       throw e;
     }
     if (c.header.auditReads) {
       const versions = versionsOf?.(result);
-      await this.#audits.append({ ...entry, ...(versions ? { versions } : {}), outcome: 'ok' });
+      await this.#audits.append({ ...entry, ...(versions ? { versions } : {}), outcome: 'ok' }, undefined, flow);
     }
     return result;
   }
@@ -161,7 +164,7 @@ export class Store {
    * leaves the file exactly as it was; everything else that failed (not
    * found, check-and-set, tampered, locked…) is an attempt worth recording.
    */
-  async #recordFailure(action: string, name: string | undefined, e: unknown, relaxed: boolean): Promise<void> {
+  async #recordFailure(action: string, name: string | undefined, e: unknown, relaxed: boolean, flow = capturedAuditContext()): Promise<void> {
     if (this.#closed || (e instanceof StoreError && REFUSED_INPUT.has(e.code))) return;
     const c = this.#c;
     const entry: AuditEntry = {
@@ -170,7 +173,7 @@ export class Store {
       ...(name !== undefined && nameProblem(name) === undefined ? { name } : {}),
     };
     try {
-      if (relaxed) await this.#audits.append(entry);
+      if (relaxed) await this.#audits.append(entry, undefined, flow);
       else await c.storage.write((tx) => c.audit.append(tx, entry));
     } catch {
       // The operation failed already; that failure is what the caller must see.

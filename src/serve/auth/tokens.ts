@@ -31,7 +31,7 @@ import type { RecordEntry } from '../../storage/storage.js';
 import { credentialHash, MAX_CREDENTIAL_LENGTH, newAccessor, newToken, TOKEN_PREFIX } from './credentials.js';
 import { parseDuration } from './duration.js';
 import { policyNames, ROOT_POLICY, tokenPolicies } from './policy-names.js';
-import { RecordCache } from '../record-cache.js';
+import { NOT_CACHED, RecordCache } from '../record-cache.js';
 
 export const TOKEN_KIND = 'token';
 export const ACCESSOR_KIND = 'token-accessor';
@@ -409,6 +409,33 @@ export class TokenStore {
   async lookup(token: string): Promise<TokenEntry | undefined> {
     const hash = hashOfToken(token);
     return hash === undefined ? undefined : this.#live(hash);
+  }
+
+  /**
+   * What use(token) answers when answering changes nothing in the store: the
+   * entry of a live token without a use limit, or undefined for a token that
+   * is not stored; 'use' when only use() can answer, by a change with an
+   * audit entry of its own (a use-limited token takes a use, a dead one is
+   * removed). Lets a server make the common lookup outside an audit context.
+   */
+  async usableAsIs(token: string): Promise<TokenEntry | undefined | 'use'> {
+    const hash = hashOfToken(token);
+    if (hash === undefined) return undefined;
+    return this.#asIs(await this.#cache.get(`token:${hash}`, () => this.#chain(this.#outside, hash)));
+  }
+
+  /** usableAsIs's answer at once when the token's chain is cached, else NOT_CACHED. */
+  usableAsIsCached(token: string): TokenEntry | undefined | 'use' | typeof NOT_CACHED {
+    const hash = hashOfToken(token);
+    if (hash === undefined) return undefined;
+    const chain = this.#cache.cached<Chain | undefined>(`token:${hash}`);
+    return chain === NOT_CACHED ? NOT_CACHED : this.#asIs(chain);
+  }
+
+  #asIs(chain: Chain | undefined): TokenEntry | undefined | 'use' {
+    const found = chain && this.#judge(chain);
+    if (found === undefined) return undefined;
+    return 'dead' in found || found.entry.numUses !== 0 ? 'use' : found.entry;
   }
 
   /**

@@ -76,6 +76,24 @@ function bodyAllowed(status: number): boolean {
   return status !== 204 && status !== 304;
 }
 
+/** The lines of frozen field sets, checked and written once (handlers share one set for every JSON response). */
+const frozenLines = new WeakMap<Readonly<Record<string, string>>, string>();
+
+/** A handler's fields as header lines, those the transport owns left out. @throws E_USAGE for a field that cannot be sent */
+function fieldLines(fields: Readonly<Record<string, string>>): string {
+  let lines = frozenLines.get(fields);
+  if (lines !== undefined) return lines;
+  lines = '';
+  for (const name in fields) {
+    const value = fields[name];
+    if (typeof value !== 'string' || !TOKEN.test(name) || !SAFE_VALUE.test(value)) throw new StoreError('E_USAGE', `response header ${JSON.stringify(name)} cannot be sent`);
+    if (OWNED.has(name.toLowerCase())) continue;
+    lines += `${name}: ${value}\r\n`;
+  }
+  if (Object.isFrozen(fields)) frozenLines.set(fields, lines);
+  return lines;
+}
+
 export interface SerializedResponse {
   head: string;
   body: string | Buffer | undefined;
@@ -90,14 +108,7 @@ export function serializeResponse(response: HttpResponse, framing: ResponseFrami
   if (!Number.isInteger(status) || status < 200 || status > 599) throw new StoreError('E_USAGE', `response status ${String(status)} is not 200-599`);
   let head = statusLine(status);
   const fields = response.headers;
-  if (fields !== undefined) {
-    for (const name in fields) {
-      const value = fields[name];
-      if (typeof value !== 'string' || !TOKEN.test(name) || !SAFE_VALUE.test(value)) throw new StoreError('E_USAGE', `response header ${JSON.stringify(name)} cannot be sent`);
-      if (OWNED.has(name.toLowerCase())) continue;
-      head += `${name}: ${value}\r\n`;
-    }
-  }
+  if (fields !== undefined) head += fieldLines(fields);
   let body = response.body;
   if (body !== undefined && typeof body !== 'string' && !Buffer.isBuffer(body)) throw new StoreError('E_USAGE', 'response body must be a string or a Buffer');
   if (bodyAllowed(status)) {

@@ -6,6 +6,7 @@
 import { StoreError } from '../../errors.js';
 import { envelope, noContent, RawJson } from '../envelope.js';
 import { rawMember } from '../json-member.js';
+import { NOT_CACHED } from '../record-cache.js';
 import { mergePatch, parsedData, vaultData } from '../kv-values.js';
 import { intField } from '../request-body.js';
 import { under, type Route } from '../router.js';
@@ -23,6 +24,7 @@ export function kvDataRoute(mount: string): Route {
     match: under(`${mount}/data`, 'required'),
     handlers: { read, write, patch, delete: remove },
     exists: (ctx) => secretExists(ctx, ctx.params.rest!),
+    auditsOwnReads: ['read'],
   };
 }
 
@@ -34,8 +36,9 @@ async function read(ctx: RouteContext) {
     if (!/^\d+$/.test(q)) throw badRequest('version must be a whole number');
     version = Number(q) || undefined; // 0 means the latest
   }
-  const settings = await ctx.services.kv.effective(name);
-  const entry = await ctx.services.store.getEntry(name, version === undefined ? {} : { version });
+  const cached = ctx.services.kv.effectiveCached(name);
+  const settings = cached !== NOT_CACHED ? cached : await ctx.services.kv.effective(name);
+  const entry = await ctx.auditedRead(() => ctx.services.store.getEntry(name, version === undefined ? {} : { version }));
   const metadata = entryMetadata(entry, settings);
   if (!entry.value || !readableAt(entry, settings, ctx.services.now())) {
     entry.value?.wipe();
