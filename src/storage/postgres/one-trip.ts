@@ -53,13 +53,14 @@ export interface Known {
 /** At most this many secret rows are kept; past it the map starts again. */
 const MAX_SECRETS = 4096;
 
-export function rememberSecret(known: Known, row: RawSecret): void {
+/** Keep `row` as the known row of its name (a host writing many names keeps the last few thousand). */
+function rememberSecret(known: Known, row: RawSecret): void {
   if (known.secrets.size >= MAX_SECRETS && !known.secrets.has(row.name)) known.secrets.clear();
   known.secrets.set(row.name, row);
 }
 
 /** The write asked for something `Known` cannot answer or keep: it runs by the ordinary path. */
-export class Unspeculated extends Error {}
+class Unspeculated extends Error {}
 
 const no = (): never => {
   throw new Unspeculated();
@@ -70,6 +71,11 @@ function newSecret(id: number, name: string, now: number): RawSecret {
   return { id, name, currentVersion: 0, maxVersions: 0, custom: '{}', createdAt: now, updatedAt: now, head: null, mac: null };
 }
 
+/**
+ * A write's operations answered from `Known` and kept, not sent: what the
+ * write reads must be known (else Unspeculated), and what it writes becomes
+ * one statement (oneTripStatement).
+ */
 export class OneTripOps implements RawOps {
   /** Secret rows answered from what is known, by id: only these may be replaced. */
   readonly #found = new Map<number, RawSecret>();
@@ -215,7 +221,7 @@ class Sql {
 }
 
 /** The write lock's keys, as the ordinary path takes it (driver.ts). */
-export interface LockKeys { readonly 0: number; readonly 1: number }
+interface LockKeys { readonly 0: number; readonly 1: number }
 
 /**
  * The one statement of a write from `ops` (complete()): the state row
