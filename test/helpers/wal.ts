@@ -5,7 +5,7 @@
  * WAL's current generation (its salts) counts the commits since the WAL was
  * last restarted, without asking the code under test.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 
 export interface WalCommits {
   /** The WAL generation (its salts): counts from two calls compare only when it is the same. */
@@ -38,4 +38,16 @@ export async function commitsDuring(dbPath: string, fn: () => Promise<unknown>):
   const after = walCommits(dbPath);
   if (after.generation !== before.generation && before.commits > 0) throw new Error('the WAL restarted during the measure: commits cannot be counted');
   return after.generation === before.generation ? after.commits - before.commits : after.commits;
+}
+
+/** Bytes 18-19 of a SQLite file's header: 1 = rollback journal, 2 = WAL. */
+export function journalByte(path: string): number {
+  const b = Buffer.alloc(20);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, b, 0, 20, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return b[18]!;
 }

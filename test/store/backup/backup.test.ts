@@ -1,7 +1,7 @@
 // Backup, restore and verify through the library, on real files in temp dirs.
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
@@ -11,6 +11,7 @@ import { gravestCode } from '../../../src/store/backup/verify.js';
 import { withExclusiveLock } from '../../../src/platform/lock.js';
 import { onlineBackup } from '../../../src/storage/sqlite/files.js';
 import { tempDir } from '../../helpers/tmp.js';
+import { journalByte } from '../../helpers/wal.js';
 import { everyValue, flipValue, freshStore, reopenStore as open } from '../../helpers/store.js';
 
 const fresh = (dir?: string) => freshStore({}, dir);
@@ -26,18 +27,6 @@ async function fill(store: Store): Promise<void> {
   await store.put('ops/token', 'tok-2');
   await store.delete('app/api', { versions: [1] });
   await store.destroy('ops/token', [1]);
-}
-
-/** Bytes 18-19 of a SQLite header: 1 = rollback journal, 2 = WAL. */
-function journalByte(path: string): number {
-  const b = Buffer.alloc(20);
-  const fd = openSync(path, 'r');
-  try {
-    readSync(fd, b, 0, 20, 0);
-  } finally {
-    closeSync(fd);
-  }
-  return b[18]!;
 }
 
 const mode = (path: string) => statSync(path).mode & 0o777;

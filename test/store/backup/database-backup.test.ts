@@ -1,5 +1,5 @@
 // Backup of a store in PostgreSQL (its rows into a new, verified store file) and restore into one, through the library.
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -10,6 +10,7 @@ import { asAdmin, freshDatabase, type TestDatabase } from '../../helpers/postgre
 import { postgresRows, sqliteRows } from '../../helpers/rows.js';
 import { everyValue, flipValue, freshStore } from '../../helpers/store.js';
 import { tempDir } from '../../helpers/tmp.js';
+import { journalByte } from '../../helpers/wal.js';
 
 async function failure(p: Promise<unknown>): Promise<StoreError> {
   const e = await p.then(() => undefined, (err: unknown) => err);
@@ -34,17 +35,6 @@ async function pgStore(): Promise<{ db: TestDatabase; master: MasterKeySource; s
   await store.destroy('ops/token', [1]);
   await store.changeRecords({ action: 'token.create' }, (tx) => tx.put('token', 'abc', '{}'));
   return { db, master: keyFile(key), store, dir };
-}
-
-function journalByte(path: string): number {
-  const b = Buffer.alloc(20);
-  const fd = openSync(path, 'r');
-  try {
-    readSync(fd, b, 0, 20, 0);
-  } finally {
-    closeSync(fd);
-  }
-  return b[18]!;
 }
 
 const temps = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.tmp') || f.includes('.tmp-'));
