@@ -42,4 +42,34 @@ describe('SqliteStorage.readVersion: the MAC each read needs', () => {
       db.close();
     }
   });
+
+  it('the ciphertext and the MAC come apart exactly (they arrive as one blob): none, empty, text, and MAC-less', async () => {
+    const { store, path } = await freshStore();
+    await store.put('a', 'v1');
+    await store.close();
+    const db = new Database(path);
+    const raw = new SqliteStorage(await openStoreFile(path));
+    try {
+      const stored = db.prepare("SELECT ciphertext, mac FROM versions WHERE version = 1").get() as { ciphertext: Buffer; mac: Buffer };
+      const named = (await raw.readVersion('a', 1))!.version!;
+      expect(Buffer.from(named.ciphertext!).equals(stored.ciphertext)).toBe(true);
+      expect(Buffer.from(named.mac!).equals(stored.mac)).toBe(true);
+      db.prepare('UPDATE versions SET ciphertext = NULL').run();
+      expect((await raw.readVersion('a', 1))!.version).toMatchObject({ ciphertext: null });
+      expect(Buffer.from((await raw.readVersion('a', 1))!.version!.mac!).equals(stored.mac)).toBe(true);
+      db.prepare("UPDATE versions SET ciphertext = x''").run();
+      expect((await raw.readVersion('a', 1))!.version!.ciphertext).toHaveLength(0);
+      // An edit that makes the column text with multi-byte characters: split by bytes, so the MAC stays the MAC.
+      db.prepare("UPDATE versions SET ciphertext = 'éé'").run();
+      const edited = (await raw.readVersion('a', 1))!.version!;
+      expect(Buffer.from(edited.ciphertext!).equals(Buffer.from('éé'))).toBe(true);
+      expect(Buffer.from(edited.mac!).equals(stored.mac)).toBe(true);
+      db.prepare('UPDATE versions SET mac = NULL').run();
+      expect((await raw.readVersion('a', 1))!.version!.mac).toBeNull();
+      expect(Buffer.from((await raw.readVersion('a', 1))!.version!.ciphertext!).equals(Buffer.from('éé'))).toBe(true);
+    } finally {
+      await raw.close();
+      db.close();
+    }
+  });
 });
