@@ -131,8 +131,8 @@ export interface StorageOps {
   updateSecret(row: SecretRow): Promise<void>;
   deleteSecret(id: number): Promise<void>;
 
-  /** `version` undefined: the current version. */
-  readVersion(name: string, version?: number): Promise<SecretAndVersion | undefined>;
+  /** `version` undefined: the current version. The answer at once when the driver has it at once (SQLite: the get path has no await). */
+  readVersion(name: string, version?: number): Awaitable<SecretAndVersion | undefined>;
   /** The current version with its whole secret row (the metadata a KV read answers with), in one read. */
   readCurrent(name: string): Promise<{ secret: SecretRow; version: VersionRow | undefined } | undefined>;
   /** The newest version created at or before `at` (ms). */
@@ -396,7 +396,7 @@ export interface RawStorage extends StorageTransactions<RawOps> {
    * path: one statement needs no snapshot, and beginning one costs as much
    * as the read). It still waits for a transaction of this connection.
    */
-  readOne<T>(fn: (ops: RawOps) => Promise<T>): Promise<T>;
+  readOne<R>(fn: (ops: RawOps) => R): R | Promise<Awaited<R>>;
   /**
    * A read cache's change detector, optional: a number that is not the one
    * it returned last whenever a write by another connection (another store

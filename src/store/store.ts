@@ -47,7 +47,7 @@ import { listKeys, storeStatus } from './status.js';
 import { auditEntries, pruneAudit, verifyAudit } from './audit-ops.js';
 import { getConfig, setConfig } from './config.js';
 import { changeRecords, checkAudit, listRecords, readRecord, type RecordAudit, type RecordTx } from './records.js';
-import type { RecordEntry } from '../storage/storage.js';
+import type { Awaitable, RecordEntry } from '../storage/storage.js';
 import type {
   AuditPruneReport, AuditQuery, AuditRecord, AuditVerifyReport, GetOptions, KeyInfo, ListOptions, MetadataUpdate, PutOptions, SecretDetail, SecretMetadata, SecretSummary,
   SecretVersion, StoreStatus, VersionEntry, VersionInfo, VersionsOptions, WriteResult,
@@ -201,13 +201,19 @@ export class Store {
    * the TTL is served from memory, and so not audited.
    * @throws E_NOT_FOUND, E_DELETED, E_DESTROYED, E_TAMPERED, E_INVALID_NAME, E_USAGE
    */
-  async get(name: string, options: GetOptions = {}): Promise<SecretVersion> {
-    if (this.#plain) return this.#getRecorded(name, options);
-    return this.#getObserved(name, options);
+  get(name: string, options: GetOptions = {}): Promise<SecretVersion> {
+    if (!this.#plain) return this.#getObserved(name, options);
+    // Not async: on the hot path the read answers at once, and its one promise is made here.
+    try {
+      const read = this.#getRecorded(name, options);
+      return read instanceof Promise ? read : Promise.resolve(read);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** A read of the store file, audited when reads are. */
-  #getRecorded(name: string, options: GetOptions): Promise<SecretVersion> {
+  #getRecorded(name: string, options: GetOptions): Awaitable<SecretVersion> {
     const c = this.#ctx();
     // The hot path: with reads not audited, one read and one AEAD open, no extra async hops.
     if (!c.header.auditReads) return readSecret(c, name, options);

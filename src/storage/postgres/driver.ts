@@ -963,12 +963,12 @@ export class PostgresStorage implements RawStorage {
     return this.#transaction(BEGIN_READ, fn, false);
   }
 
-  readOne<T>(fn: (ops: RawOps) => Promise<T>): Promise<T> {
+  readOne<R>(fn: (ops: RawOps) => R): Promise<Awaited<R>> {
     if (this.#closed) return Promise.reject(new StoreError('E_CLOSED', `${this.#shown}: the store is closed`));
     return this.#held ? this.#queuedOne(fn) : this.#single(fn);
   }
 
-  async #queuedOne<T>(fn: (ops: RawOps) => Promise<T>): Promise<T> {
+  async #queuedOne<R>(fn: (ops: RawOps) => R): Promise<Awaited<R>> {
     await this.#acquire();
     try {
       return await this.#single(fn);
@@ -978,12 +978,12 @@ export class PostgresStorage implements RawStorage {
   }
 
   /** One statement on any connection of the pool; once more on another when the first was found dead. */
-  async #single<T>(fn: (ops: RawOps) => Promise<T>): Promise<T> {
+  async #single<R>(fn: (ops: RawOps) => R): Promise<Awaited<R>> {
     try {
       return await fn(this.#direct);
     } catch (e) {
       if (!isConnectionLoss(e)) throw e;
-      return fn(this.#direct);
+      return await fn(this.#direct);
     }
   }
 

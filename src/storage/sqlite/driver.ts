@@ -681,11 +681,11 @@ export class SqliteStorage implements RawStorage {
     return this.#transaction(this.#beginDeferred, fn);
   }
 
-  readOne<T>(fn: (ops: RawOps) => Promise<T>): Promise<T> {
+  readOne<R>(fn: (ops: RawOps) => R): R | Promise<Awaited<R>> {
     return this.#held ? this.#queuedOne(fn) : fn(this);
   }
 
-  async #queuedOne<T>(fn: (ops: RawOps) => Promise<T>): Promise<T> {
+  async #queuedOne<R>(fn: (ops: RawOps) => R): Promise<Awaited<R>> {
     await this.#acquire();
     try {
       return await fn(this);

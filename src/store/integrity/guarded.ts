@@ -10,7 +10,7 @@
 import { LtHash } from '../../crypto/lthash.js';
 import { lthashElement, macMatches } from '../../crypto/mac.js';
 import type {
-  AuditFilter, AuditHead, AuditRow, KeyRow, RawJoined, RawKey, RawMeta, RawOps, RawRecord, RawSecret, RawStorage, RawVersion, RecordEntry, RewrapRow,
+  AuditFilter, AuditHead, Awaitable, AuditRow, KeyRow, RawJoined, RawKey, RawMeta, RawOps, RawRecord, RawSecret, RawStorage, RawVersion, RecordEntry, RewrapRow,
   ScannedVersion, SecretAndVersion, SecretListRow, SecretRow, Storage, StorageOps, StoreCounts, VersionHead, VersionRow,
   ExclusiveOptions, FileCapabilities, HeldLock, VersionPlace, WriteOptions,
 } from '../../storage/storage.js';
@@ -350,8 +350,14 @@ export class GuardedTx implements StorageOps {
     return j;
   }
 
-  async readVersion(name: string, version?: number): Promise<SecretAndVersion | undefined> {
-    const j = await this.raw.readVersion(name, version);
+  readVersion(name: string, version?: number): Awaitable<SecretAndVersion | undefined> {
+    const j = this.raw.readVersion(name, version);
+    // No await when the driver answered at once: the get path's only read, with nothing to wait for.
+    if (j instanceof Promise) return j.then((r) => this.#picked(name, r, version));
+    return this.#picked(name, j, version);
+  }
+
+  #picked(name: string, j: RawJoined | undefined, version: number | undefined): SecretAndVersion | undefined {
     return version === undefined ? this.#current(name, j) : this.#named(name, j, version);
   }
 
@@ -667,7 +673,7 @@ export class GuardedStorage implements Storage {
   }
 
   /** A single read outside a transaction (the get path: one statement, no transaction to begin). */
-  #one<T>(fn: (tx: GuardedTx) => Promise<T>): Promise<T> {
+  #one<R>(fn: (tx: GuardedTx) => R): R | Promise<Awaited<R>> {
     return this.raw.readOne((ops) => fn(this.#directFor(ops)));
   }
 
