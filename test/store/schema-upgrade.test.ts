@@ -1,5 +1,7 @@
 /**
- * Stores written by older schemas open in this program. Schema 5 (secret ids
+ * Stores written by older schemas open in this program. Schema 6 (secrets
+ * in a rowid table): rebuilt in name order, every row, MAC and the counter of
+ * ids as they were. Schema 5 (secret ids
  * from AUTOINCREMENT, versions indexed by data key): its secrets table
  * rebuilt without it, every row as it was, ids of purged secrets still never
  * handed out again, and a rewrap still reaches every version. Schemas 3 and 4
@@ -130,6 +132,66 @@ describe('a schema-5 store (test/fixtures/store-schema5.db, before secret ids dr
   });
 });
 
+describe('a schema-6 store (test/fixtures/store-schema6.db, before secrets were kept in name order)', () => {
+  it('opens: the secrets table rebuilt WITHOUT ROWID, every row, MAC and the id counter as they were', async () => {
+    const path = copyOf('store-schema6.db');
+    const raw = new Database(path, { readonly: true });
+    expect(raw.pragma('user_version', { simple: true })).toBe(6);
+    expect(raw.prepare("SELECT sql FROM sqlite_schema WHERE name = 'secrets'").pluck().get()).not.toMatch(/WITHOUT ROWID/i);
+    const secretsBefore = raw.prepare('SELECT * FROM secrets ORDER BY id').all() as { id: number }[];
+    const versionsBefore = raw.prepare('SELECT * FROM versions ORDER BY secret_id, version').all();
+    // Written by the release before (the schema-5 fixture upgraded, then written to): 8, purged under schema 6, the last id handed out.
+    expect(secretsBefore.map((r) => r.id)).toEqual([1, 2, 3, 4, 7]);
+    expect(raw.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'secrets'").pluck().get()).toBe(8);
+    raw.close();
+    const store = await openStore(path, rawKey(KEY));
+    try {
+      expect((await store.status()).schemaVersion).toBe(SCHEMA_VERSION);
+      expect((await store.get('app/db-password')).value.text()).toBe('s6-password-3');
+      expect((await store.get('app/made-under-6')).value.text()).toBe('written by schema 6');
+      expect((await store.get('app/config')).json).toBe(true);
+      await expect(store.get('app/api-key')).rejects.toMatchObject({ code: 'E_DELETED' });
+      await expect(store.get('other/token', { version: 1 })).rejects.toMatchObject({ code: 'E_DESTROYED' });
+      expect((await store.list()).map((s) => s.name)).toEqual(['app/api-key', 'app/config', 'app/db-password', 'app/made-under-6', 'other/token']);
+      expect(await store.verify({ deep: true })).toMatchObject({ ok: true, problems: [] });
+      expect(await store.verifyAudit()).toMatchObject({ ok: true });
+      await store.put('app/after-7', 'written by schema 7');
+      await store.put('app/db-password', 's7-password-4');
+    } finally {
+      await store.close();
+    }
+    const after = new Database(path, { readonly: true });
+    try {
+      expect(after.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      expect(after.prepare("SELECT sql FROM sqlite_schema WHERE name = 'secrets'").pluck().get()).toMatch(/WITHOUT ROWID/i);
+      const rows = after.prepare('SELECT * FROM secrets ORDER BY id').all() as { id: number; name: string }[];
+      expect(rows.filter((r) => r.name !== 'app/db-password').slice(0, 4)).toEqual(secretsBefore.filter((r) => r.id !== 1));
+      expect(after.prepare('SELECT * FROM versions WHERE secret_id <= 7 AND NOT (secret_id = 1 AND version = 4) ORDER BY secret_id, version').all()).toEqual(versionsBefore);
+      // Above the 8 purged under schema 6, though 7 was the highest in use: the counter came through the rebuild.
+      expect(rows.find((r) => r.name === 'app/after-7')!.id).toBe(9);
+      expect(after.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'secrets'").pluck().all()).toEqual([8]);
+      expect(after.pragma('foreign_key_list(versions)')).toMatchObject([{ table: 'secrets', from: 'secret_id', to: 'id', on_delete: 'CASCADE' }]);
+      expect(after.pragma('foreign_key_check')).toEqual([]);
+      expect(after.pragma('integrity_check', { simple: true })).toBe('ok');
+    } finally {
+      after.close();
+    }
+    const again = await openStore(path, rawKey(KEY));
+    try {
+      expect(await again.verify({ deep: true })).toMatchObject({ ok: true });
+      expect((await again.get('app/db-password')).value.text()).toBe('s7-password-4');
+      // A rewrap joins each version to its secret by id, through the id's index now.
+      const rotated = await again.rotateKeys({ batchSize: 2 });
+      expect(rotated.rewrapped).toBe(rotated.toRewrap);
+      expect((await again.status()).keys.map((k) => [k.version, k.status])).toEqual([[1, 'retired'], [2, 'primary']]);
+      expect((await again.get('app/db-password', { version: 3 })).value.text()).toBe('s6-password-3');
+      expect(await again.verify({ deep: true })).toMatchObject({ ok: true });
+    } finally {
+      await again.close();
+    }
+  });
+});
+
 describe('a schema-2 store (test/fixtures/store-schema2.db)', () => {
   it('opens: migrated and sealed, every value and state as written', async () => {
     const path = copyOf('store-schema2.db');
@@ -138,7 +200,7 @@ describe('a schema-2 store (test/fixtures/store-schema2.db)', () => {
     try {
       const status = await store.status();
       expect(status.schemaVersion).toBe(SCHEMA_VERSION);
-      expect(SCHEMA_VERSION).toBe(6);
+      expect(SCHEMA_VERSION).toBe(7);
       expect(status.keys.map((k) => [k.version, k.status])).toEqual([[1, 'retired'], [2, 'primary']]);
       expect((await store.get('app/db-password')).value.text()).toBe('v2-password-2');
       expect((await store.get('app/db-password', { version: 1 })).value.text()).toBe('v2-password-1');

@@ -125,6 +125,31 @@ export const MIGRATIONS: readonly string[] = [
   INSERT INTO sqlite_sequence (name, seq) SELECT 'secrets', high FROM temp.secret_id_high;
   DROP TABLE temp.secret_id_high;
   `,
+  // 7: secrets kept in the order of their names (WITHOUT ROWID, the name the primary key), so a get finds its secret
+  // in one b-tree search instead of two (the name's index, then the table), about a twentieth of a get; ids stay
+  // unique (the foreign key of versions and every join by id use that index). Rebuilt as 6 was, every row and MAC
+  // as it was, the counter of ids (sqlite_sequence's 'secrets' row) set again to what it held.
+  `
+  CREATE TEMP TABLE secret_id_high AS
+    SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'secrets'), 0), coalesce((SELECT max(id) FROM secrets), 0)) AS high;
+  CREATE TABLE secrets_v7 (
+    id              INTEGER NOT NULL UNIQUE,
+    name            TEXT NOT NULL PRIMARY KEY,
+    current_version INTEGER NOT NULL,
+    max_versions    INTEGER NOT NULL DEFAULT 0,
+    custom          TEXT NOT NULL DEFAULT '{}',
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    mac             BLOB
+  ) WITHOUT ROWID;
+  INSERT INTO secrets_v7 (id, name, current_version, max_versions, custom, created_at, updated_at, mac)
+    SELECT id, name, current_version, max_versions, custom, created_at, updated_at, mac FROM secrets;
+  DROP TABLE secrets;
+  ALTER TABLE secrets_v7 RENAME TO secrets;
+  DELETE FROM sqlite_sequence WHERE name = 'secrets';
+  INSERT INTO sqlite_sequence (name, seq) SELECT 'secrets', high FROM temp.secret_id_high;
+  DROP TABLE temp.secret_id_high;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -132,7 +157,7 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 /**
  * Apply every migration from `from` up, in one transaction. Foreign keys are
  * off meanwhile (the setting cannot change inside a transaction): a table
- * rebuilt under them (6) would take its dependants' rows with it when the old
+ * rebuilt under them (6, 7) would take its dependants' rows with it when the old
  * one is dropped (versions cascade from secrets). Rows are moved, never
  * changed, so none breaks a key that held before.
  */
