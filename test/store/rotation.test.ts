@@ -96,6 +96,27 @@ describe('rotateKeys', () => {
     expect(row).toEqual({ status: 'destroyed', wrapped: null });
   });
 
+  it('two secrets whose names were swapped in the file: the rewrap stops E_TAMPERED and seals nothing under a swapped name', async () => {
+    const { path, store } = await fresh();
+    await store.put('s/a', 'value of a');
+    await store.put('s/b', 'value of b');
+    await store.close();
+    const db = new Database(path);
+    db.exec("UPDATE secrets SET name = 's/tmp' WHERE name = 's/a'; UPDATE secrets SET name = 's/a' WHERE name = 's/b'; UPDATE secrets SET name = 's/b' WHERE name = 's/tmp'");
+    const keysBefore = db.prepare('SELECT secret_id, version, key_id, ciphertext FROM versions ORDER BY secret_id, version').all();
+    db.close();
+    const again = await openStore(path, rawKey(KEY));
+    try {
+      // The rewrap joins each version to its secret's (swapped) name: opening the old value under it fails.
+      await expect(again.rotateKeys()).rejects.toMatchObject({ code: 'E_TAMPERED' });
+    } finally {
+      await again.close();
+    }
+    const after = new Database(path, { readonly: true });
+    expect(after.prepare('SELECT secret_id, version, key_id, ciphertext FROM versions ORDER BY secret_id, version').all()).toEqual(keysBefore);
+    after.close();
+  });
+
   it('refuses a bad batch size', async () => {
     const { store } = await fresh();
     await expect(store.rotateKeys({ batchSize: 0 })).rejects.toMatchObject({ code: 'E_USAGE' });

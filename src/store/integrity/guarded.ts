@@ -148,8 +148,8 @@ export class GuardedTx implements StorageOps {
   #rowsChanged = false;
   /** MACs of secret rows checked in this transaction, by id: an update subtracts the old row without reading it again. */
   readonly #secrets = new Map<number, RawSecret>();
-  /** Version rows checked by versionsUnderKey, for replaceCiphertext. */
-  readonly #rewrap = new Map<string, RawVersion>();
+  /** Version rows checked by versionsUnderKey, with the name the read joined to each, for replaceCiphertext. */
+  readonly #rewrap = new Map<string, { row: RawVersion; name: string }>();
   /** The audit chain's new end, set in the state row at finish(). */
   #auditHead: AuditHead | undefined;
   /** Elements entering (n > 0) or leaving (n < 0) the digest at finish(), by MAC. */
@@ -502,15 +502,18 @@ export class GuardedTx implements StorageOps {
     return (await this.raw.versionsUnderKey(keyId, limit, after)).map(({ name, row }) => {
       this.#check.version(name, row, row.secretId);
       if (row.ciphertext === null || row.keyId === null) throw tampered(place.version(name, row), 'names a data key but holds no ciphertext');
-      this.#rewrap.set(`${row.secretId}:${row.version}`, row);
+      this.#rewrap.set(`${row.secretId}:${row.version}`, { row, name });
       return { secretId: row.secretId, name, version: row.version, keyId: row.keyId, ciphertext: row.ciphertext };
     });
   }
 
   async replaceCiphertext(secretId: number, version: number, fromKeyId: number, toKeyId: number, ciphertext: Uint8Array): Promise<boolean> {
-    const old = this.#rewrap.get(`${secretId}:${version}`);
-    if (!old) throw new Error('replaceCiphertext: the version was not read by versionsUnderKey in this transaction');
-    const name = (await this.#storedSecret(secretId)).name;
+    const read = this.#rewrap.get(`${secretId}:${version}`);
+    if (!read) throw new Error('replaceCiphertext: the version was not read by versionsUnderKey in this transaction');
+    // The name the read joined is not read again from the secret's row (a statement and a MAC a version): a
+    // version's MAC binds its secret's id, not the name, which only names the place in messages; and the caller
+    // opened the old value under that name, which its AEAD binds, before sealing the new one under it.
+    const { row: old, name } = read;
     const fields = { ...old, keyId: toKeyId, ciphertext };
     const row: RawVersion = { ...fields, mac: this.auth.version(name, fields) };
     if (!await this.raw.replaceCiphertext(row, fromKeyId)) return false;
