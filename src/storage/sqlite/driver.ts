@@ -203,11 +203,12 @@ function prepare(db: Database, path: string) {
     deleteMeta: p('DELETE FROM meta WHERE key = ?'),
     findSecret: p(`SELECT ${SECRET_COLS} FROM secrets s ${WITH_HEAD} WHERE s.name = ?`),
     secretById: p(`SELECT ${SECRET_COLS} FROM secrets s ${WITH_HEAD} WHERE s.id = ?`),
-    // Every column given (no schema default is trusted), so the new row is known without reading it back; RETURNING
-    // hands back its id (a table without rowids has no last-inserted one).
     // The id is above every id in use and above the counter of ids purged (SECRET_ID_HIGH): never one handed out before.
+    // Taken first, then given (a table without rowids has no last-inserted one; RETURNING costs more than the two).
+    nextSecretId: p(`SELECT max(coalesce((SELECT max(id) FROM secrets), 0), ${SECRET_ID_HIGH}) + 1 AS next_id`).pluck(),
+    // Every column given (no schema default is trusted), so the new row is known without reading it back.
     insertSecret: p(`INSERT INTO secrets (id, name, current_version, max_versions, custom, created_at, updated_at)
-      VALUES (max(coalesce((SELECT max(id) FROM secrets), 0), ${SECRET_ID_HIGH}) + 1, ?, 0, 0, '{}', ?, ?) RETURNING id`).pluck(),
+      VALUES (?, ?, 0, 0, '{}', ?, ?)`),
     // Found by name, the table's key (one search); the id must match too, or nothing is written.
     updateSecret: p('UPDATE secrets SET current_version = ?, max_versions = ?, custom = ?, updated_at = ?, mac = ? WHERE name = ? AND id = ?'),
     deleteVersionsOf: p('DELETE FROM versions WHERE secret_id = ?'),
@@ -416,7 +417,8 @@ export class SqliteStorage implements RawStorage {
   }
 
   insertSecret(name: string, now: number): RawSecret {
-    const id = this.#s.insertSecret.get(name, now, now) as number;
+    const id = this.#s.nextSecretId.get() as number;
+    this.#s.insertSecret.run(id, name, now, now);
     return { id, name, currentVersion: 0, maxVersions: 0, custom: '{}', createdAt: now, updatedAt: now, mac: null, head: null };
   }
 
