@@ -22,6 +22,13 @@ import { tempDir } from '../helpers/tmp.js';
 
 const KEY = new Uint8Array(32).fill(0x5a);
 
+/** A file whose secrets table was rebuilt: the versions still follow their secrets (the key survived), and SQLite finds nothing wrong. */
+function expectRebuiltSound(db: Database.Database): void {
+  expect(db.pragma('foreign_key_list(versions)')).toMatchObject([{ table: 'secrets', from: 'secret_id', to: 'id', on_delete: 'CASCADE' }]);
+  expect(db.pragma('foreign_key_check')).toEqual([]);
+  expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+}
+
 function copyOf(fixture: string): string {
   const path = join(tempDir(), 'old.db');
   copyFileSync(`test/fixtures/${fixture}`, path);
@@ -110,10 +117,7 @@ describe('a schema-5 store (test/fixtures/store-schema5.db, before secret ids dr
       expect(after.prepare('SELECT * FROM versions WHERE secret_id <= 4 ORDER BY secret_id, version').all()).toEqual(versionsBefore);
       // Above the purged 6, though 4 was the highest in use; and above 8, purged after the upgrade.
       expect(rows.slice(4).map((r) => [r.id, r.name])).toEqual([[7, 'app/new'], [9, 'app/newest']]);
-      // The versions still follow their secrets: the key survived the rebuild.
-      expect(after.pragma('foreign_key_list(versions)')).toMatchObject([{ table: 'secrets', from: 'secret_id', to: 'id', on_delete: 'CASCADE' }]);
-      expect(after.pragma('foreign_key_check')).toEqual([]);
-      expect(after.pragma('integrity_check', { simple: true })).toBe('ok');
+      expectRebuiltSound(after);
     } finally {
       after.close();
     }
@@ -170,9 +174,7 @@ describe('a schema-6 store (test/fixtures/store-schema6.db, before secrets were 
       // Above the 8 purged under schema 6, though 7 was the highest in use: the counter came through the rebuild.
       expect(rows.find((r) => r.name === 'app/after-7')!.id).toBe(9);
       expect(after.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'secrets'").pluck().all()).toEqual([8]);
-      expect(after.pragma('foreign_key_list(versions)')).toMatchObject([{ table: 'secrets', from: 'secret_id', to: 'id', on_delete: 'CASCADE' }]);
-      expect(after.pragma('foreign_key_check')).toEqual([]);
-      expect(after.pragma('integrity_check', { simple: true })).toBe('ok');
+      expectRebuiltSound(after);
     } finally {
       after.close();
     }
