@@ -72,12 +72,12 @@ function toVersion(r: VersionCols): RawVersion {
  * from another place fails its MAC without being compared. The current
  * version is checked through its secret's MAC (which covers its state), a
  * named version through its own: each read carries the one MAC it needs.
- */
-/**
- * The get path's columns, with the ciphertext and the MAC (`mac`: the secret's or the version's) as one blob,
- * ciphertext first, and the ciphertext's length to split them: better-sqlite3 makes each blob a Buffer of its
- * own in C++ (about 1 µs each, a tenth of a get), and SQLite's || joins two blobs byte for byte
- * (octet_length: a column an edit made text is split by its bytes too, and then fails its checks).
+ *
+ * The ciphertext and that MAC (`mac`: the secret's or the version's) come as
+ * one blob, ciphertext first, with the ciphertext's length to split them:
+ * better-sqlite3 makes each blob a Buffer of its own in C++ (about 1 µs
+ * each), and SQLite's || joins two blobs byte for byte (octet_length: a
+ * column an edit made text is split by its bytes too, and then fails its checks).
  */
 const getCols = (mac: string) => `s.id, s.current_version, s.max_versions, s.custom, s.created_at, s.updated_at,
   v.version, v.created_at, v.deleted_at, v.destroyed_at, v.key_id, octet_length(v.ciphertext) AS cipher_length, v.json,

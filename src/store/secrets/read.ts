@@ -19,8 +19,9 @@ const LIST_PAGE = 500;
 /**
  * Read the current version, a given version, or the version current at a time.
  * The answer itself when the storage answered at once (SQLite: no await on
- * the whole path, about a tenth of a get); a promise otherwise. Throws
- * rather than rejects on bad input: the caller makes it a rejection.
+ * the whole path, and no promise made until Store.get makes its one); a
+ * promise otherwise. Throws rather than rejects on bad input: the caller
+ * makes it a rejection.
  */
 export function readSecret(c: StoreContext, name: string, options: GetOptions): Awaitable<SecretVersion> {
   checkName(name);
