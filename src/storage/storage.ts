@@ -160,8 +160,13 @@ export interface StorageOps {
    * of a batch, so each batch reads on from where the one before stopped.
    */
   versionsUnderKey(keyId: number, limit: number, after?: VersionPlace): Promise<RewrapRow[]>;
-  /** Replace a version's ciphertext only if it is still under `fromKeyId`; false when it moved on. */
-  replaceCiphertext(secretId: number, version: number, fromKeyId: number, toKeyId: number, ciphertext: Uint8Array): Promise<boolean>;
+  /**
+   * Replace the ciphertext of a version that versionsUnderKey returned as
+   * `read` (in this transaction or an earlier one), only if the stored row is
+   * still exactly as read; false when it changed meanwhile (another writer
+   * deleted, destroyed or purged it), and then nothing is written.
+   */
+  replaceCiphertext(read: RewrapRow, toKeyId: number, ciphertext: Uint8Array): Promise<boolean>;
 
   /**
    * The authenticated end of the audit chain (undefined: empty log).
@@ -346,8 +351,8 @@ export interface RawOps {
   updateKey(row: RawKey): Awaitable<void>;
   primaryKeyId(): Awaitable<number | undefined>;
   versionsUnderKey(keyId: number, limit: number, after?: VersionPlace): Awaitable<RawRewrap[]>;
-  /** Write `row` only if the stored version is still under `fromKeyId`. */
-  replaceCiphertext(row: RawVersion, fromKeyId: number): Awaitable<boolean>;
+  /** Write `row` only if the stored version is still as read: under `from.keyId`, with the MAC `from.mac`. */
+  replaceCiphertext(row: RawVersion, from: { keyId: number; mac: Uint8Array }): Awaitable<boolean>;
 
   lastAudit(): Awaitable<AuditHead | undefined>;
   insertAudit(row: AuditRow): Awaitable<void>;

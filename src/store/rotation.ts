@@ -1,8 +1,10 @@
 /**
  * Data-key rotation (docs/design.md §4 rotate-keys): a new primary key, then
  * rewrap — every version still under an older key is opened and sealed again
- * under the primary, in short BEGIN IMMEDIATE batches so other processes'
- * writers wait at most one batch (readers never wait, WAL). All progress
+ * under the primary, batch by batch: read and sealed anew outside the write
+ * lock, then written in one short BEGIN IMMEDIATE transaction, so other
+ * processes' writers wait at most one batch's writes (readers never wait,
+ * WAL). All progress
  * lives in the rows themselves: a run killed at any point leaves every
  * version under some key we hold, and the next run picks up what is left.
  * Keys that nothing references any more become `retired`.
@@ -12,7 +14,8 @@ import { openValue, sealValue } from '../crypto/envelope.js';
 import { wipe } from '../crypto/bytes.js';
 import { canDestroy, canRetire, demote } from '../crypto/keyset-manager.js';
 import { reloadKeyset, wrapKey, type KeysetHolder } from './keys.js';
-import type { HeldLock, Storage, VersionPlace } from '../storage/storage.js';
+import type { HeldLock, RewrapRow, Storage, VersionPlace } from '../storage/storage.js';
+import type { DataKey } from '../crypto/keyset.js';
 import type { AuditLog } from './audit.js';
 
 export interface RotateOptions {
@@ -41,7 +44,10 @@ export interface RotateReport {
   /** Age of the primary before this run, in ms. */
   previousPrimaryAgeMs: number;
   rewrapped: number;
-  /** Versions under older keys when the rewrap began: all of them are rewrapped unless `interrupted`. */
+  /**
+   * Versions under older keys when the rewrap began: all of them are rewrapped unless `interrupted`, but for
+   * those another writer destroyed or purged meanwhile (nothing is left of them to rewrap).
+   */
   toRewrap: number;
   /** True when `signal` stopped the run: `toRewrap - rewrapped` versions stay under older keys (which still open them). */
   interrupted: boolean;
@@ -78,15 +84,36 @@ async function addPrimary(c: RotationContext): Promise<number> {
 }
 
 /**
- * Between batches: let timers run (the lock refresh, a progress bar), and
- * leave the write lock free long enough for the other processes' writers,
- * which poll for it every millisecond, to get in: they wait one batch, not
- * the whole rewrap.
+ * Between two batches' write transactions the write lock stays free at least
+ * this long, for the other processes' writers, which poll for it every
+ * millisecond: they wait for one batch's writes, not the whole rewrap. The
+ * next batch's reading and sealing fill the gap (some milliseconds for 200
+ * versions); a sleep tops up what is left, as with small batches.
  */
 const BATCH_GAP_MS = 3;
-const pause = () => new Promise<void>((resolve) => setTimeout(resolve, BATCH_GAP_MS));
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** A turn of the event loop: timers (the lock refresh, a progress bar) and a Ctrl-C handler run. */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** Re-encrypt every version not under the primary, batch by batch, until done or `signal` is aborted. */
+/** `r`'s value sealed anew under `primary`, for the same name and version. */
+function reseal(c: RotationContext, primary: DataKey, r: RewrapRow): { keyId: number; blob: Uint8Array } {
+  const plaintext = openValue(c.keyset, c.header.storeId, r.name, r.version, r.ciphertext);
+  try {
+    return sealValue(primary, c.header.storeId, r.name, r.version, plaintext);
+  } finally {
+    wipe(plaintext);
+  }
+}
+
+/**
+ * Re-encrypt every version not under the primary, batch by batch, until done
+ * or `signal` is aborted. Each batch is read (every row checked) and sealed
+ * anew outside the write lock, then written in one short transaction, each
+ * version only if it is still exactly as read (its key and MAC): a version
+ * another writer changed meanwhile is read again by the next batch, one
+ * deleted or destroyed is left as it now is. So other writers wait only for
+ * a batch's writes, never for its decryption and encryption.
+ */
 async function rewrapAll(c: RotationContext, lock: HeldLock, batchSize: number, onProgress?: RotateOptions['onProgress'], signal?: AbortSignal) {
   const primary = c.keyset.primary()!;
   const byKey = (await c.storage.counts()).byKey;
@@ -96,40 +123,43 @@ async function rewrapAll(c: RotationContext, lock: HeldLock, batchSize: number, 
   let batches = 0;
   let longestBatchMs = 0;
   let interrupted = false;
+  let lastWrite = -Infinity;
   onProgress?.(0, total);
   rewrap: for (const old of oldKeys) {
     // Where the last batch stopped: the next reads on from there, so the whole rewrap reads the table once.
     let after: VersionPlace = { secretId: 0, version: 0 };
     for (;;) {
-      await pause(); // a Ctrl-C handler runs here, between two transactions
+      await turn();
       if (signal?.aborted && done < total) {
         interrupted = true;
         break rewrap;
       }
       lock.check();
+      const rows = await c.storage.versionsUnderKey(old.id, batchSize, after);
+      if (rows.length === 0) break;
+      const sealed = rows.map((r) => reseal(c, primary, r));
+      const rest = BATCH_GAP_MS - (performance.now() - lastWrite);
+      if (rest > 0) await sleep(rest);
       const started = performance.now();
-      // The batch's last place is taken only once it committed: a body run again after a conflict starts where this one did.
-      const { n, last } = await c.storage.write(async (tx) => {
-        const rows = await tx.versionsUnderKey(old.id, batchSize, after);
-        for (const r of rows) {
-          const plaintext = openValue(c.keyset, c.header.storeId, r.name, r.version, r.ciphertext);
-          try {
-            const sealed = sealValue(primary, c.header.storeId, r.name, r.version, plaintext);
-            await tx.replaceCiphertext(r.secretId, r.version, old.id, sealed.keyId, sealed.blob);
-          } finally {
-            wipe(plaintext);
-          }
+      // The first version that changed since it was read (-1: none); a body run again after a conflict writes the same.
+      const { written, changed } = await c.storage.write(async (tx) => {
+        let n = 0;
+        let first = -1;
+        for (let i = 0; i < rows.length; i++) {
+          if (await tx.replaceCiphertext(rows[i]!, sealed[i]!.keyId, sealed[i]!.blob)) n++;
+          else if (first < 0) first = i;
         }
-        const end = rows[rows.length - 1];
-        return { n: rows.length, last: end && { secretId: end.secretId, version: end.version } };
+        return { written: n, changed: first };
       });
-      longestBatchMs = Math.max(longestBatchMs, performance.now() - started);
-      if (n === 0 || !last) break;
-      after = last;
+      lastWrite = performance.now();
+      longestBatchMs = Math.max(longestBatchMs, lastWrite - started);
       batches++;
-      done += n;
+      done += written;
       onProgress?.(Math.min(done, total), total);
-      if (n < batchSize) break;
+      // On from the last version read, or from just before the first one that changed, which the next batch reads again.
+      const resume = changed < 0 ? rows[rows.length - 1]! : changed > 0 ? rows[changed - 1]! : undefined;
+      if (resume) after = { secretId: resume.secretId, version: resume.version };
+      if (changed < 0 && rows.length < batchSize) break;
     }
   }
   return { rewrapped: done, toRewrap: total, interrupted, batches, longestBatchMs };

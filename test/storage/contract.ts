@@ -121,7 +121,7 @@ export function storageContract(driver: string, fresh: () => Promise<ContractSto
       // Rewrites carry the row's flag, but the flag is written once, at insert.
       await storage.write(async (tx) => {
         await tx.updateVersion({ ...version(id, 1, null, false), deletedAt: 9, destroyedAt: 10 });
-        await tx.replaceCiphertext({ ...version(id, 3, 8, false), ciphertext: bytes(5, 9) }, 7);
+        await tx.replaceCiphertext({ ...version(id, 3, 8, false), ciphertext: bytes(5, 9) }, { keyId: 7, mac: version(id, 3).mac! });
       });
       expect(flags(await storage.read(async (tx) => tx.listVersions(id)))).toEqual([[1, true], [2, false], [3, true]]);
     }));
@@ -135,9 +135,12 @@ export function storageContract(driver: string, fresh: () => Promise<ContractSto
       });
       const rows = await storage.read(async (tx) => tx.listVersions(id));
       expect(rows.map((r) => [r.version, r.deletedAt, r.destroyedAt, r.keyId, r.ciphertext])).toEqual([[1, 9, 10, null, null], [3, null, null, 7, bytes(43, 3)]]);
-      const moved = await storage.write(async (tx) => tx.replaceCiphertext({ ...version(id, 3, 8), ciphertext: bytes(5, 9) }, 7));
-      const stale = await storage.write(async (tx) => tx.replaceCiphertext({ ...version(id, 3, 9), ciphertext: bytes(5, 1) }, 7));
-      expect([moved, stale]).toEqual([true, false]);
+      const asRead = { keyId: 7, mac: version(id, 3).mac! };
+      const moved = await storage.write(async (tx) => tx.replaceCiphertext({ ...version(id, 3, 8), ciphertext: bytes(5, 9) }, asRead));
+      // No longer under the key it was read under, or under it with another MAC (changed since it was read): nothing written.
+      const stale = await storage.write(async (tx) => tx.replaceCiphertext({ ...version(id, 3, 9), ciphertext: bytes(5, 1) }, asRead));
+      const otherMac = await storage.write(async (tx) => tx.replaceCiphertext({ ...version(id, 3, 9), ciphertext: bytes(5, 1) }, { keyId: 8, mac: bytes(32, 0x99) }));
+      expect([moved, stale, otherMac]).toEqual([true, false, false]);
       const under = await storage.read(async (tx) => [await tx.versionsUnderKey(8, 10), await tx.versionsUnderKey(7, 10)]);
       expect(under[0]!.map((r) => [r.name, r.row.version, r.row.ciphertext])).toEqual([['s', 3, bytes(5, 9)]]);
       expect(under[1]).toEqual([]);

@@ -3,6 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { initStore, openStore, rawKey, keyFile, passphrase, type Store } from '../../src/index.js';
+import { openContext } from '../../src/store/open.js';
+import { rotateKeys } from '../../src/store/rotation.js';
+import type { GuardedStorage } from '../../src/store/integrity/guarded.js';
 import { tempDir } from '../helpers/tmp.js';
 import { everyValue } from '../helpers/store.js';
 
@@ -115,6 +118,52 @@ describe('rotateKeys', () => {
     const after = new Database(path, { readonly: true });
     expect(after.prepare('SELECT secret_id, version, key_id, ciphertext FROM versions ORDER BY secret_id, version').all()).toEqual(keysBefore);
     after.close();
+  });
+
+  it('a version another writer changes between a batch\'s read and its write is read again, one destroyed meanwhile stays destroyed', async () => {
+    const { path, store } = await fresh();
+    for (const [name, versions] of [['s/a', 2], ['s/b', 1], ['s/c', 2]] as const) {
+      for (let v = 1; v <= versions; v++) await store.put(name, `${name} v${v}`);
+    }
+    // The rotation runs on a context of its own, whose reads the test can step in after: the first batch is
+    // read and sealed anew, then another handle soft-deletes s/a v2 (a new MAC) and destroys s/b v1 before it is written.
+    const c = await openContext(path, rawKey(KEY));
+    let steppedIn = false;
+    const storage = new Proxy(c.storage, {
+      get(target, prop) {
+        if (prop === 'versionsUnderKey') {
+          return async (...args: Parameters<GuardedStorage['versionsUnderKey']>) => {
+            const rows = await target.versionsUnderKey(...args);
+            if (!steppedIn) {
+              steppedIn = true;
+              expect(rows.map((r) => `${r.name} v${r.version}`)).toEqual(['s/a v1', 's/a v2', 's/b v1']);
+              await store.delete('s/a', { versions: [2] });
+              await store.destroy('s/b', [1]);
+            }
+            return rows;
+          };
+        }
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    try {
+      const report = await rotateKeys({ ...c, storage }, { batchSize: 3 });
+      expect(steppedIn).toBe(true);
+      // Five versions were under the old key; the destroyed one has no ciphertext left to rewrap.
+      expect(report).toMatchObject({ toRewrap: 5, rewrapped: 4, interrupted: false, retired: [1] });
+    } finally {
+      await c.storage.close();
+      c.keyset.wipe();
+    }
+    expect((await store.keys()).map((k) => [k.version, k.status])).toEqual([[1, 'retired'], [2, 'primary']]);
+    expect(await store.verify({ deep: true })).toMatchObject({ ok: true, problems: [] });
+    expect((await store.history('s/a')).map((v) => [v.version, v.deletedAt !== undefined])).toEqual([[1, false], [2, true]]);
+    await store.undelete('s/a', { versions: [2] });
+    expect((await store.get('s/a', { version: 2 })).value.text()).toBe('s/a v2');
+    expect((await store.history('s/b'))[0]).toMatchObject({ version: 1, destroyedAt: expect.any(Date) });
+    expect((await store.get('s/c', { version: 1 })).value.text()).toBe('s/c v1');
+    await store.close();
   });
 
   it('refuses a bad batch size', async () => {

@@ -145,7 +145,7 @@ const SQL = {
   versionsUnderKey: `SELECT s.name, ${V_COLS} FROM ${S}.versions v JOIN ${S}.secrets s ON s.id = v.secret_id
     WHERE v.key_id = $1 AND (v.secret_id, v.version) > ($2, $3) ORDER BY v.secret_id, v.version LIMIT $4`,
   replaceCiphertext: `UPDATE ${S}.versions SET key_id = $1, ciphertext = $2, mac = $3
-    WHERE secret_id = $4 AND version = $5 AND key_id = $6`,
+    WHERE secret_id = $4 AND version = $5 AND key_id = $6 AND mac = $7`,
   lastAudit: `SELECT seq, mac FROM ${S}.audit ORDER BY seq DESC LIMIT 1`,
   insertAudit: `INSERT INTO ${S}.audit (seq, at, actor, pid, action, name, versions, outcome, detail, mac)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
@@ -500,9 +500,9 @@ class PostgresOps implements RawOps {
     return rows.map((r) => ({ name: r.name, row: toVersion(r) }));
   }
 
-  async replaceCiphertext(r: RawVersion, fromKeyId: number): Promise<boolean> {
+  async replaceCiphertext(r: RawVersion, from: { keyId: number; mac: Uint8Array }): Promise<boolean> {
     this.tx?.learned.other();
-    return (await this.#run('replaceCiphertext', [r.keyId, r.ciphertext, r.mac, r.secretId, r.version, fromKeyId])) === 1;
+    return (await this.#run('replaceCiphertext', [r.keyId, r.ciphertext, r.mac, r.secretId, r.version, from.keyId, from.mac])) === 1;
   }
 
   async lastAudit(): Promise<AuditHead | undefined> {

@@ -243,7 +243,7 @@ function prepare(db: Database, path: string) {
       FROM versions v JOIN secrets s ON s.id = v.secret_id WHERE (v.secret_id, v.version) > (?, ?) AND v.key_id = ?
       ORDER BY v.secret_id, v.version LIMIT ?`),
     replaceCiphertext: p(`UPDATE versions SET key_id = ?, ciphertext = ?, mac = ?
-      WHERE secret_id = ? AND version = ? AND key_id = ?`),
+      WHERE secret_id = ? AND version = ? AND key_id = ? AND mac = ?`),
     lastAudit: p('SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1'),
     insertAudit: p(`INSERT INTO audit (seq, at, actor, pid, action, name, versions, outcome, detail, mac)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -498,8 +498,8 @@ export class SqliteStorage implements RawStorage {
     return rows.map((r) => ({ name: r.name, row: toVersion(r) }));
   }
 
-  replaceCiphertext(r: RawVersion, fromKeyId: number): boolean {
-    return this.#s.replaceCiphertext.run(r.keyId, buffer(r.ciphertext), buffer(r.mac), r.secretId, r.version, fromKeyId).changes === 1;
+  replaceCiphertext(r: RawVersion, from: { keyId: number; mac: Uint8Array }): boolean {
+    return this.#s.replaceCiphertext.run(r.keyId, buffer(r.ciphertext), buffer(r.mac), r.secretId, r.version, from.keyId, buffer(from.mac)).changes === 1;
   }
 
   lastAudit(): AuditHead | undefined {

@@ -16,6 +16,14 @@ import type {
 } from '../../storage/storage.js';
 import { place, RowAuthenticator, tampered } from './rows.js';
 
+/**
+ * The checked version row behind each row versionsUnderKey handed out, with
+ * the name the read joined to it: what replaceCiphertext writes anew, in the
+ * same transaction or a later one (a rewrap reads and seals a batch outside
+ * the write lock). Held as long as the caller holds the row it was given.
+ */
+const rewrapSources = new WeakMap<RewrapRow, { row: RawVersion; name: string }>();
+
 /** The state row as a write transaction holds it. */
 interface LiveState {
   digest: LtHash;
@@ -148,8 +156,6 @@ export class GuardedTx implements StorageOps {
   #rowsChanged = false;
   /** MACs of secret rows checked in this transaction, by id: an update subtracts the old row without reading it again. */
   readonly #secrets = new Map<number, RawSecret>();
-  /** Version rows checked by versionsUnderKey, with the name the read joined to each, for replaceCiphertext. */
-  readonly #rewrap = new Map<string, { row: RawVersion; name: string }>();
   /** The audit chain's new end, set in the state row at finish(). */
   #auditHead: AuditHead | undefined;
   /** Elements entering (n > 0) or leaving (n < 0) the digest at finish(), by MAC. */
@@ -502,21 +508,24 @@ export class GuardedTx implements StorageOps {
     return (await this.raw.versionsUnderKey(keyId, limit, after)).map(({ name, row }) => {
       this.#check.version(name, row, row.secretId);
       if (row.ciphertext === null || row.keyId === null) throw tampered(place.version(name, row), 'names a data key but holds no ciphertext');
-      this.#rewrap.set(`${row.secretId}:${row.version}`, { row, name });
-      return { secretId: row.secretId, name, version: row.version, keyId: row.keyId, ciphertext: row.ciphertext };
+      const handed: RewrapRow = { secretId: row.secretId, name, version: row.version, keyId: row.keyId, ciphertext: row.ciphertext };
+      rewrapSources.set(handed, { row, name });
+      return handed;
     });
   }
 
-  async replaceCiphertext(secretId: number, version: number, fromKeyId: number, toKeyId: number, ciphertext: Uint8Array): Promise<boolean> {
-    const read = this.#rewrap.get(`${secretId}:${version}`);
-    if (!read) throw new Error('replaceCiphertext: the version was not read by versionsUnderKey in this transaction');
+  async replaceCiphertext(read: RewrapRow, toKeyId: number, ciphertext: Uint8Array): Promise<boolean> {
+    const source = rewrapSources.get(read);
+    if (!source) throw new Error('replaceCiphertext: the version was not read by versionsUnderKey');
     // The name the read joined is not read again from the secret's row (a statement and a MAC a version): a
     // version's MAC binds its secret's id, not the name, which only names the place in messages; and the caller
     // opened the old value under that name, which its AEAD binds, before sealing the new one under it.
-    const { row: old, name } = read;
+    const { row: old, name } = source;
     const fields = { ...old, keyId: toKeyId, ciphertext };
     const row: RawVersion = { ...fields, mac: this.auth.version(name, fields) };
-    if (!await this.raw.replaceCiphertext(row, fromKeyId)) return false;
+    // Written only over the row as it was checked (its key and its MAC, which every change of a row replaces):
+    // the old element leaves the digest because it is the one stored, and nothing changed since is overwritten.
+    if (!await this.raw.replaceCiphertext(row, { keyId: old.keyId!, mac: old.mac! })) return false;
     this.#swap(old.mac, row.mac);
     return true;
   }
@@ -706,8 +715,8 @@ export class GuardedStorage implements Storage {
   insertKey(row: KeyRow) { return this.write((tx) => tx.insertKey(row)); }
   setKeyStatus(id: number, status: KeyRow['status']) { return this.write((tx) => tx.setKeyStatus(id, status)); }
   setKeyWrapping(id: number, wrapped: Uint8Array | null) { return this.write((tx) => tx.setKeyWrapping(id, wrapped)); }
-  replaceCiphertext(secretId: number, version: number, from: number, to: number, ciphertext: Uint8Array) {
-    return this.write((tx) => tx.replaceCiphertext(secretId, version, from, to, ciphertext));
+  replaceCiphertext(read: RewrapRow, toKeyId: number, ciphertext: Uint8Array) {
+    return this.write((tx) => tx.replaceCiphertext(read, toKeyId, ciphertext));
   }
   insertAudit(row: AuditRow) { return this.write((tx) => tx.insertAudit(row)); }
   deleteAuditThrough(seq: number) { return this.write((tx) => tx.deleteAuditThrough(seq)); }
