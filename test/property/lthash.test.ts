@@ -29,6 +29,17 @@ describe('LtHash16', () => {
     }), { numRuns: 200 });
   });
 
+  it('update(added, removed) is adding and removing one by one, whatever the two counts', () => {
+    fc.assert(fc.property(fc.array(mac, { maxLength: 5 }), fc.array(mac, { maxLength: 7 }), fc.array(mac, { maxLength: 7 }), (start, added, removed) => {
+      const oneByOne = digestOf(start);
+      const together = oneByOne.clone();
+      for (const m of added) oneByOne.add(lthashElement(m));
+      for (const m of removed) oneByOne.remove(lthashElement(m));
+      together.update(added.map(lthashElement), removed.map(lthashElement));
+      expect(together.toBytes()).toEqual(oneByOne.toBytes());
+    }), { numRuns: 300 });
+  });
+
   it('its byte form round-trips, and a wrong length is refused', () => {
     fc.assert(fc.property(fc.array(mac, { maxLength: 5 }), (macs) => {
       const d = digestOf(macs);

@@ -17,12 +17,14 @@ import type {
 import { place, RowAuthenticator, tampered } from './rows.js';
 
 /**
- * The checked version row behind each row versionsUnderKey handed out, with
- * the name the read joined to it: what replaceCiphertext writes anew, in the
- * same transaction or a later one (a rewrap reads and seals a batch outside
- * the write lock). Held as long as the caller holds the row it was given.
+ * Where each row versionsUnderKey hands out keeps the checked version row it
+ * was made from: what replaceCiphertext writes anew, in the same transaction
+ * or a later one (a rewrap reads and seals a batch outside the write lock).
+ * A property under a symbol of this module's own, so no caller can forge one;
+ * a WeakMap did the same job at a cost the rewrap of every version paid.
  */
-const rewrapSources = new WeakMap<RewrapRow, { row: RawVersion; name: string }>();
+const CHECKED = Symbol('the checked version row');
+type CheckedRewrapRow = RewrapRow & { [CHECKED]?: RawVersion };
 
 /** The state row as a write transaction holds it. */
 interface LiveState {
@@ -224,10 +226,13 @@ export class GuardedTx implements StorageOps {
     if (!this.#dirty) return;
     const s = await this.#live();
     try {
+      const added: Uint8Array[] = [];
+      const removed: Uint8Array[] = [];
       for (const { mac, n } of this.#pending.values()) {
         const element = lthashElement(mac);
-        for (let i = 0; i < Math.abs(n); i++) (n > 0 ? s.digest.add(element) : s.digest.remove(element));
+        for (let i = 0; i < Math.abs(n); i++) (n > 0 ? added : removed).push(element);
       }
+      s.digest.update(added, removed);
       if (this.#auditHead) {
         s.auditSeq = this.#auditHead.seq;
         s.auditMac = this.#auditHead.mac;
@@ -508,21 +513,22 @@ export class GuardedTx implements StorageOps {
     return (await this.raw.versionsUnderKey(keyId, limit, after)).map(({ name, row }) => {
       this.#check.version(name, row, row.secretId);
       if (row.ciphertext === null || row.keyId === null) throw tampered(place.version(name, row), 'names a data key but holds no ciphertext');
-      const handed: RewrapRow = { secretId: row.secretId, name, version: row.version, keyId: row.keyId, ciphertext: row.ciphertext };
-      rewrapSources.set(handed, { row, name });
+      const handed: CheckedRewrapRow = { secretId: row.secretId, name, version: row.version, keyId: row.keyId, ciphertext: row.ciphertext, [CHECKED]: row };
       return handed;
     });
   }
 
   async replaceCiphertext(read: RewrapRow, toKeyId: number, ciphertext: Uint8Array): Promise<boolean> {
-    const source = rewrapSources.get(read);
-    if (!source) throw new Error('replaceCiphertext: the version was not read by versionsUnderKey');
+    const old = (read as CheckedRewrapRow)[CHECKED];
+    if (!old) throw new Error('replaceCiphertext: the version was not read by versionsUnderKey');
     // The name the read joined is not read again from the secret's row (a statement and a MAC a version): a
     // version's MAC binds its secret's id, not the name, which only names the place in messages; and the caller
     // opened the old value under that name, which its AEAD binds, before sealing the new one under it.
-    const { row: old, name } = source;
-    const fields = { ...old, keyId: toKeyId, ciphertext };
-    const row: RawVersion = { ...fields, mac: this.auth.version(name, fields) };
+    const row: RawVersion = {
+      secretId: old.secretId, version: old.version, createdAt: old.createdAt, deletedAt: old.deletedAt, destroyedAt: old.destroyedAt,
+      keyId: toKeyId, ciphertext, json: old.json, mac: null,
+    };
+    row.mac = this.auth.version(read.name, row);
     // Written only over the row as it was checked (its key and its MAC, which every change of a row replaces):
     // the old element leaves the digest because it is the one stored, and nothing changed since is overwritten.
     if (!await this.raw.replaceCiphertext(row, { keyId: old.keyId!, mac: old.mac! })) return false;
