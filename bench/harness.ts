@@ -182,3 +182,23 @@ export function scratchDir(label: string, base = tmpdir()): string {
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
+
+/**
+ * The check and the two context rows of a put paired against the rows it
+ * writes, written raw (bench/put.ts on SQLite, bench/postgres.ts): `prefix`
+ * names the driver's rows ('' or 'pg '), `count` is what the floor's tables
+ * hold after `n` of its puts.
+ */
+export function putsRowsResult(
+  prefix: string, r: Paired, ops: number, n: number, count: { s: number; v: number; a: number }, floorDetail: string,
+): Row[] {
+  const floor = `${prefix}floor-put (a put's rows)`;
+  check(count.s === n && count.v === n && count.a === n, `${floor}: ${n} of each row written`);
+  return [
+    { name: floor, opsPerSec: r.floor, ratio: null, target: '—', mark: 'info', detail: floorDetail },
+    {
+      name: `${prefix}put vs a put's rows`, opsPerSec: r.subject, ratio: r.ratio, ratioKind: 'throughput', floor, target: '—', mark: 'info',
+      detail: `the same puts against the raw rows they write, ${r.rounds}×${ops} commits/side`,
+    },
+  ];
+}

@@ -39,7 +39,7 @@ import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { poolFor, postgresLocation } from '../src/storage/postgres/open.js';
 import { firstByteOf, nameOf, readOrder, valueOf } from './data.js';
-import { check, equalBytes, median, now, paired, percentile, QUICK, removeDir, scratchDir, size, type Row } from './harness.js';
+import { check, equalBytes, median, now, paired, percentile, putsRowsResult, QUICK, removeDir, scratchDir, size, type Row } from './harness.js';
 import { ramDir } from './sqlite.js';
 import { copyStoreRows, postgresMissing, startServer, type BenchServer } from './pg-server.js';
 import { Hosts } from './pg-hosts.js';
@@ -429,19 +429,10 @@ async function putsRows(
   };
   try {
     const r = await paired(rounds, ops, floorRows, libPut, warm);
-    const count = (await client.query('SELECT (SELECT count(*) FROM bench_floor.secrets)::int AS s, (SELECT count(*) FROM bench_floor.versions)::int AS v, (SELECT count(*) FROM bench_floor.audit)::int AS a')).rows[0] as { s: number; v: number; a: number };
-    check(count.s === n && count.v === n && count.a === n, `pg floor-put (a put's rows): ${n} of each row written`);
     check(written() > 0, 'pg put: written');
-    return [
-      {
-        name: 'pg floor-put (a put\'s rows)', opsPerSec: r.floor, ratio: null, target: '—', mark: 'info',
-        detail: 'BEGIN + the 4 rows a put writes (secret, version, audit entry, 2 KiB state) + COMMIT, pipelined: one round trip, no reads or checks',
-      },
-      {
-        name: 'pg put vs a put\'s rows', opsPerSec: r.subject, ratio: r.ratio, ratioKind: 'throughput', floor: 'pg floor-put (a put\'s rows)', target: '—', mark: 'info',
-        detail: `the same puts against the raw rows they write, ${r.rounds}×${ops} commits/side`,
-      },
-    ];
+    const count = (await client.query('SELECT (SELECT count(*) FROM bench_floor.secrets)::int AS s, (SELECT count(*) FROM bench_floor.versions)::int AS v, (SELECT count(*) FROM bench_floor.audit)::int AS a')).rows[0] as { s: number; v: number; a: number };
+    return putsRowsResult('pg ', r, ops, n, count,
+      'BEGIN + the 4 rows a put writes (secret, version, audit entry, 2 KiB state) + COMMIT, pipelined: one round trip, no reads or checks');
   } finally {
     client.release();
   }

@@ -18,7 +18,7 @@ import { open, seal } from '../src/crypto/aead.js';
 import { Hmac } from '../src/crypto/mac.js';
 import { randomBytes } from '../src/crypto/random.js';
 import { nameOf, valueOf } from './data.js';
-import { check, equalBytes, paired, QUICK, removeDir, scratchDir, size, type Row } from './harness.js';
+import { check, equalBytes, paired, putsRowsResult, QUICK, removeDir, scratchDir, size, type Row } from './harness.js';
 import { openFloor } from './sqlite.js';
 
 const TARGET_RATE = 2_000;
@@ -155,19 +155,10 @@ async function putsRows(
     };
     const before = written();
     const r = await paired(rounds, ops, floorRows, libLoop, warm);
-    const count = db.prepare('SELECT (SELECT count(*) FROM secrets) AS s, (SELECT count(*) FROM versions) AS v, (SELECT count(*) FROM audit) AS a').get() as { s: number; v: number; a: number };
-    check(count.s === n && count.v === n && count.a === n, `floor-put (a put's rows): ${n} of each row written`);
     check(written() > before, 'put: written against a put\'s rows');
-    return [
-      {
-        name: 'floor-put (a put\'s rows)', opsPerSec: r.floor, ratio: null, target: '—', mark: 'info',
-        detail: 'BEGIN IMMEDIATE + the 4 rows a put writes (secret, version, audit entry, 2 KiB state) + COMMIT; no reads, checks or digest',
-      },
-      {
-        name: 'put vs a put\'s rows', opsPerSec: r.subject, ratio: r.ratio, ratioKind: 'throughput', floor: 'floor-put (a put\'s rows)', target: '—', mark: 'info',
-        detail: `the same puts against the raw rows they write, ${r.rounds}×${ops} commits/side`,
-      },
-    ];
+    const count = db.prepare('SELECT (SELECT count(*) FROM secrets) AS s, (SELECT count(*) FROM versions) AS v, (SELECT count(*) FROM audit) AS a').get() as { s: number; v: number; a: number };
+    return putsRowsResult('', r, ops, n, count,
+      'BEGIN IMMEDIATE + the 4 rows a put writes (secret, version, audit entry, 2 KiB state) + COMMIT; no reads, checks or digest');
   } finally {
     db.close();
   }
