@@ -4,9 +4,9 @@
  * under the primary, batch by batch: read and sealed anew outside the write
  * lock, then written in one short BEGIN IMMEDIATE transaction, so other
  * processes' writers wait at most one batch's writes (readers never wait,
- * WAL). All progress
- * lives in the rows themselves: a run killed at any point leaves every
- * version under some key we hold, and the next run picks up what is left.
+ * WAL). All progress lives in the rows themselves: a run killed at any point
+ * leaves every version under some key we hold, and the next run picks up
+ * what is left.
  * Keys that nothing references any more become `retired`.
  */
 import { StoreError } from '../errors.js';
