@@ -81,6 +81,39 @@ describe.each(DRIVERS)('row edits on $name', (driver) => {
     });
   });
 
+  describe('a ciphertext is bound to its row', () => {
+    it('the ciphertext of a purged secret put into the row of one made again under its name is E_TAMPERED, and verify finds it', async () => {
+      const { store, path, key } = await freshStore();
+      await store.put('app/db', 'old password');
+      await store.put('app/db', 'old password 2');
+      const [old1, old2] = await sql(path, async (db) => {
+        const id = await secretId(db, 'app/db');
+        return [
+          await db.value<Uint8Array>('SELECT ciphertext FROM versions WHERE secret_id = ? AND version = 1', id),
+          await db.value<Uint8Array>('SELECT ciphertext FROM versions WHERE secret_id = ? AND version = 2', id),
+        ];
+      });
+      // Made again: versions 1 and 2 again, in the same places (store, name, version) the AEAD binds.
+      await store.purge('app/db');
+      await store.put('app/db', 'new password');
+      await store.put('app/db', 'new password 2');
+      await store.close();
+      await sql(path, async (db) => {
+        const id = await secretId(db, 'app/db');
+        await db.run('UPDATE versions SET ciphertext = ? WHERE secret_id = ? AND version = 1', old1, id);
+        await db.run('UPDATE versions SET ciphertext = ? WHERE secret_id = ? AND version = 2', old2, id);
+      });
+      const again = await opened(path, key);
+      try {
+        await expect(again.get('app/db')).rejects.toMatchObject({ code: 'E_TAMPERED', message: expect.stringContaining('app/db version 2') });
+        await expect(again.get('app/db', { version: 1 })).rejects.toMatchObject({ code: 'E_TAMPERED', message: expect.stringContaining('app/db version 1') });
+      } finally {
+        await again.close();
+      }
+      expect((await verifyProblems(path, key)).join('\n')).toMatch(/E_TAMPERED: app\/db version 1 was altered[\s\S]*app\/db version 2 was altered/);
+    });
+  });
+
   describe('row state is authenticated', () => {
     it('current_version moved back: get is E_TAMPERED, verify says so', async () => {
       const { path, key } = await made();

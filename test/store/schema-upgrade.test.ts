@@ -10,10 +10,13 @@
  * were authenticated) and schema 1 (before the audit log): migrated, every
  * row sealed with its MAC at the first open with the master key, every value,
  * state, key, setting and audit entry as it was, and from then on protected.
- * The fixtures are committed files written by the releases before.
+ * Schema 7 (version MACs v1, which do not bind the ciphertext): opens as it
+ * was, and once its versions are rewritten (a rewrap) a purged secret's old
+ * ciphertext put back is refused. The fixtures are committed files written by
+ * the releases before.
  */
 import Database from 'better-sqlite3';
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStore, rawKey } from '../../src/index.js';
@@ -194,6 +197,54 @@ describe('a schema-6 store (test/fixtures/store-schema6.db, before secrets were 
   });
 });
 
+describe('a schema-7 store (test/fixtures/store-schema7.db, before version MACs bound their ciphertexts)', () => {
+  it('opens as it was, its versions under the v1 MACs; once rewrapped, a purged secret\'s ciphertext put back is E_TAMPERED', async () => {
+    const path = copyOf('store-schema7.db');
+    // Written by the release before: app/p purged and made again, and its first life's version 1 kept aside.
+    const purged = JSON.parse(readFileSync('test/fixtures/store-schema7-purged.json', 'utf8')) as { name: string; version: number; ciphertext: string };
+    const raw = new Database(path, { readonly: true });
+    expect(raw.pragma('user_version', { simple: true })).toBe(7);
+    const versionsBefore = raw.prepare('SELECT * FROM versions ORDER BY secret_id, version').all();
+    raw.close();
+    const store = await openStore(path, rawKey(KEY));
+    try {
+      expect((await store.status()).schemaVersion).toBe(SCHEMA_VERSION);
+      expect((await store.get('app/a')).value.text()).toBe('s7-a-2');
+      expect((await store.get('app/a', { version: 1 })).value.text()).toBe('s7-a-1');
+      expect((await store.get('app/json')).json).toBe(true);
+      expect((await store.get('app/p')).value.text()).toBe('s7-second-life');
+      expect(await store.verify({ deep: true })).toMatchObject({ ok: true, problems: [] });
+      expect(await store.verifyAudit()).toMatchObject({ ok: true });
+    } finally {
+      await store.close();
+    }
+    const opened = new Database(path, { readonly: true });
+    // Nothing rewritten by opening: the rows keep their v1 MACs (still accepted) until they are next written.
+    expect(opened.prepare('SELECT * FROM versions ORDER BY secret_id, version').all()).toEqual(versionsBefore);
+    opened.close();
+    const again = await openStore(path, rawKey(KEY));
+    try {
+      // A rewrap writes every version, each under its v2 MAC.
+      const rotated = await again.rotateKeys();
+      expect(rotated.rewrapped).toBe(rotated.toRewrap);
+    } finally {
+      await again.close();
+    }
+    const db = new Database(path);
+    db.prepare("UPDATE versions SET ciphertext = ? WHERE version = ? AND secret_id = (SELECT id FROM secrets WHERE name = ?)")
+      .run(Buffer.from(purged.ciphertext, 'hex'), purged.version, purged.name);
+    db.close();
+    const replayed = await openStore(path, rawKey(KEY));
+    try {
+      await expect(replayed.get('app/p')).rejects.toMatchObject({ code: 'E_TAMPERED' });
+      expect((await replayed.verify({ deep: true })).problems.map((p) => p.message).join('\n')).toMatch(/app\/p version 1 was altered/);
+      expect((await replayed.get('app/a')).value.text()).toBe('s7-a-2');
+    } finally {
+      await replayed.close();
+    }
+  });
+});
+
 describe('a schema-2 store (test/fixtures/store-schema2.db)', () => {
   it('opens: migrated and sealed, every value and state as written', async () => {
     const path = copyOf('store-schema2.db');
@@ -202,7 +253,7 @@ describe('a schema-2 store (test/fixtures/store-schema2.db)', () => {
     try {
       const status = await store.status();
       expect(status.schemaVersion).toBe(SCHEMA_VERSION);
-      expect(SCHEMA_VERSION).toBe(7);
+      expect(SCHEMA_VERSION).toBe(8);
       expect(status.keys.map((k) => [k.version, k.status])).toEqual([[1, 'retired'], [2, 'primary']]);
       expect((await store.get('app/db-password')).value.text()).toBe('v2-password-2');
       expect((await store.get('app/db-password', { version: 1 })).value.text()).toBe('v2-password-1');

@@ -57,6 +57,8 @@ interface GetCols {
   id: number; current_version: number; max_versions: number; custom: string; created_at: number; updated_at: number;
   v_version: number | null; v_created_at: number; v_deleted_at: number | null; v_destroyed_at: number | null; v_key_id: number | null; v_ciphertext: Blob; v_json: unknown;
   mac: Blob;
+  /** The current version's own MAC, read with the secret's (readCurrent only). */
+  v_mac?: Blob;
 }
 interface RecordCols { kind: string; id: string; value: string; mac: Blob }
 
@@ -118,7 +120,7 @@ const SQL = {
   updateSecret: `UPDATE ${S}.secrets SET current_version = $1, max_versions = $2, custom = $3, updated_at = $4, mac = $5 WHERE id = $6`,
   deleteVersionsOf: `DELETE FROM ${S}.versions WHERE secret_id = $1`,
   deleteSecret: `DELETE FROM ${S}.secrets WHERE id = $1`,
-  readCurrent: `SELECT ${GET_COLS}, s.mac FROM ${S}.secrets s
+  readCurrent: `SELECT ${GET_COLS}, s.mac, v.mac AS v_mac FROM ${S}.secrets s
     LEFT JOIN ${S}.versions v ON v.secret_id = s.id AND v.version = s.current_version WHERE s.name = $1`,
   readVersion: `SELECT ${GET_COLS}, v.mac FROM ${S}.secrets s
     LEFT JOIN ${S}.versions v ON v.secret_id = s.id AND v.version = $1 WHERE s.name = $2`,
@@ -201,7 +203,7 @@ function toVersion(r: VersionCols): RawVersion {
   };
 }
 
-/** A get's row, as the SQLite driver's toFound: `current` reads carry the secret's MAC, others the version's. */
+/** A get's row, as the SQLite driver's toFound: `current` reads carry the secret's MAC and the version's, others the version's. */
 function toFound(name: string, r: GetCols | undefined, current: boolean): RawJoined | undefined {
   if (!r) return undefined;
   const hasVersion = r.v_version !== null;
@@ -214,7 +216,7 @@ function toFound(name: string, r: GetCols | undefined, current: boolean): RawJoi
   if (!hasVersion) return { secret, version: undefined };
   const version: RawVersion = {
     secretId: r.id, version: r.v_version!, createdAt: r.v_created_at, deletedAt: r.v_deleted_at, destroyedAt: r.v_destroyed_at,
-    keyId: r.v_key_id, ciphertext: r.v_ciphertext, json, mac: current ? null : r.mac,
+    keyId: r.v_key_id, ciphertext: r.v_ciphertext, json, mac: current ? r.v_mac ?? null : r.mac,
   };
   return { secret, version };
 }

@@ -123,6 +123,13 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
     version: 7,
     sql: 'SELECT 1',
   },
+  {
+    // 8: version rows' MACs bind their ciphertexts (src/store/integrity/rows.ts), as in the SQLite file: no table
+    // changes, only the version, so a program that knows only the v1 MACs refuses the store instead of reading
+    // every newer row as tampered.
+    version: 8,
+    sql: 'SELECT 1',
+  },
 ];
 
 /**

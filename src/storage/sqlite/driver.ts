@@ -71,38 +71,46 @@ function toVersion(r: VersionCols): RawVersion {
  * asked by: the guard MACs each row under the place it asked for, so a row
  * from another place fails its MAC without being compared. The current
  * version is checked through its secret's MAC (which covers its state), a
- * named version through its own: each read carries the one MAC it needs.
+ * named version through its own; the current version's own MAC comes too,
+ * for it binds the ciphertext (src/store/integrity/rows.ts).
  *
- * The ciphertext and that MAC (`mac`: the secret's or the version's) come as
- * one blob, ciphertext first, with the ciphertext's length to split them:
- * better-sqlite3 makes each blob a Buffer of its own in C++ (about 1 µs
- * each), and SQLite's || joins two blobs byte for byte (octet_length: a
- * column an edit made text is split by its bytes too, and then fails its checks).
+ * The ciphertext and those MACs (the secret's, for the current version, then
+ * the version's) come as one blob, ciphertext first, with the lengths to
+ * split them: better-sqlite3 makes each blob a Buffer of its own in C++
+ * (about 1 µs each), and SQLite's || joins blobs byte for byte (octet_length:
+ * a column an edit made text is split by its bytes too, and then fails its checks).
  */
-const getCols = (mac: string) => `s.id, s.current_version, s.max_versions, s.custom, s.created_at, s.updated_at,
+const getCols = (current: boolean) => `s.id, s.current_version, s.max_versions, s.custom, s.created_at, s.updated_at,
   v.version, v.created_at, v.deleted_at, v.destroyed_at, v.key_id, octet_length(v.ciphertext) AS cipher_length, v.json,
-  CAST(coalesce(v.ciphertext, x'') || coalesce(${mac}, x'') AS BLOB) AS cipher_mac`;
-type GetRow = [number, number, number, string, number, number, number | null, number, number | null, number | null, number | null, number | null, unknown, Buffer];
+  ${current ? 'octet_length(s.mac)' : 'NULL'} AS secret_mac_length,
+  CAST(coalesce(v.ciphertext, x'') || ${current ? "coalesce(s.mac, x'') || " : ''}coalesce(v.mac, x'') AS BLOB) AS cipher_mac`;
+type GetRow = [
+  number, number, number, string, number, number, number | null, number, number | null, number | null, number | null, number | null, unknown,
+  number | null, Buffer,
+];
 
-/** `current`: the version read is the secret's current one, so the MAC read is the secret's; else the version's. */
+/** `current`: the version read is the secret's current one, read with the secret's MAC before its own. */
 function toFound(name: string, r: GetRow | undefined, current: boolean): RawJoined | undefined {
   if (!r) return undefined;
   const hasVersion = r[6] !== null;
   const json = flag(r[12]);
   const cipherLength = r[11];
-  const ciphertext = cipherLength === null ? null : r[13].subarray(0, cipherLength);
+  const blob = r[14];
+  const ciphertext = cipherLength === null ? null : blob.subarray(0, cipherLength);
   // A NULL MAC and an empty one are both no MAC (neither ever matches).
-  const mac = r[13].length > (cipherLength ?? 0) ? r[13].subarray(cipherLength ?? 0) : null;
+  const secretMacAt = cipherLength ?? 0;
+  const versionMacAt = secretMacAt + (r[13] ?? 0);
+  const secretMac = versionMacAt > secretMacAt ? blob.subarray(secretMacAt, versionMacAt) : null;
+  const versionMac = blob.length > versionMacAt ? blob.subarray(versionMacAt) : null;
   // Blobs stay the Buffers better-sqlite3 made (Uint8Arrays): one allocation fewer each, on the hottest path.
   const secret: RawSecret = {
     id: r[0], name, currentVersion: r[1], maxVersions: r[2], custom: r[3], createdAt: r[4], updatedAt: r[5],
     head: current && hasVersion ? { createdAt: r[7], deletedAt: r[8], destroyedAt: r[9], json } : null,
-    mac: current ? mac : null,
+    mac: secretMac,
   };
   if (!hasVersion) return { secret, version: undefined };
   const version: RawVersion = {
-    secretId: r[0], version: r[6]!, createdAt: r[7], deletedAt: r[8], destroyedAt: r[9], keyId: r[10], ciphertext, json,
-    mac: current ? null : mac,
+    secretId: r[0], version: r[6]!, createdAt: r[7], deletedAt: r[8], destroyedAt: r[9], keyId: r[10], ciphertext, json, mac: versionMac,
   };
   return { secret, version };
 }
@@ -213,11 +221,11 @@ function prepare(db: Database, path: string) {
     updateSecret: p('UPDATE secrets SET current_version = ?, max_versions = ?, custom = ?, updated_at = ?, mac = ? WHERE name = ? AND id = ?'),
     deleteVersionsOf: p('DELETE FROM versions WHERE secret_id = ?'),
     deleteSecret: p('DELETE FROM secrets WHERE id = ?'),
-    readCurrent: p(`SELECT ${getCols('s.mac')} FROM secrets s
+    readCurrent: p(`SELECT ${getCols(true)} FROM secrets s
       LEFT JOIN versions v ON v.secret_id = s.id AND v.version = s.current_version WHERE s.name = ?`).raw(true),
-    readVersion: p(`SELECT ${getCols('v.mac')} FROM secrets s
+    readVersion: p(`SELECT ${getCols(false)} FROM secrets s
       LEFT JOIN versions v ON v.secret_id = s.id AND v.version = ? WHERE s.name = ?`).raw(true),
-    readAt: p(`SELECT ${getCols('v.mac')} FROM secrets s
+    readAt: p(`SELECT ${getCols(false)} FROM secrets s
       LEFT JOIN versions v ON v.secret_id = s.id AND v.version = (
         SELECT max(version) FROM versions WHERE secret_id = s.id AND created_at <= ?)
       WHERE s.name = ?`).raw(true),

@@ -150,6 +150,14 @@ export const MIGRATIONS: readonly string[] = [
   INSERT INTO sqlite_sequence (name, seq) SELECT 'secrets', high FROM temp.secret_id_high;
   DROP TABLE temp.secret_id_high;
   `,
+  // 8: a version row's MAC binds its ciphertext (v2, src/store/integrity/rows.ts), so that an old ciphertext of a
+  // purged secret cannot pass as the value of one made again under its name. Nothing in the tables changes: the
+  // rows written before keep their v1 MACs, which reads still accept, until they are next written (a rewrap writes
+  // them all). The version moves so that a program knowing only v1 refuses the store rather than reading every newer
+  // version as tampered.
+  `
+  SELECT 1;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -138,9 +138,13 @@ export class RowChecks {
     RowAuthenticator.check(this.auth.record({ kind, id, value: r.value }), r.mac, place.record(kind, id));
   }
 
-  /** A version row, which must belong to `secretId` (and be `version`, when given). */
+  /**
+   * A version row, which must belong to `secretId` (and be `version`, when
+   * given). A row written before schema 8 carries the v1 MAC, which does not
+   * bind the ciphertext (rows.ts), until it is next written.
+   */
   version(name: string, r: RawVersion, secretId: number, version?: number): void {
-    RowAuthenticator.check(this.auth.version(name, r), r.mac, place.version(name, r));
+    if (!macMatches(this.auth.version(name, r), r.mac)) RowAuthenticator.check(this.auth.versionV1(name, r), r.mac, place.version(name, r));
     if (r.secretId !== secretId || (version !== undefined && r.version !== version)) {
       throw tampered(place.version(name, { version: version ?? r.version }), 'was asked for, but another row was found');
     }
@@ -336,9 +340,10 @@ export class GuardedTx implements StorageOps {
   // ---- versions ---------------------------------------------------------
 
   /**
-   * A read of the current version: one MAC, the secret's, which covers the
-   * current version's state as read (the value's AEAD binds the rest). The
-   * rows are taken as they are: no custom metadata parsed, no copies.
+   * A read of the current version: two MACs, the secret's, which covers the
+   * current version's state as read, and the version's own, which binds its
+   * ciphertext (the value's AEAD binds the rest). The rows are taken as they
+   * are: no custom metadata parsed, no copies.
    */
   #current(name: string, j: RawJoined | undefined): SecretAndVersion | undefined {
     if (!j) return undefined;
@@ -347,6 +352,7 @@ export class GuardedTx implements StorageOps {
     if (!j.version && j.secret.currentVersion > 0) {
       throw tampered(place.version(name, { version: j.secret.currentVersion }), 'is the current version, but its row is missing');
     }
+    if (j.version) this.#check.version(name, j.version, j.secret.id, j.secret.currentVersion);
     return j;
   }
 

@@ -24,6 +24,7 @@ const LABELS = {
   key: 'strongbox/row/key/v1',
   secret: 'strongbox/row/secret/v1',
   version: 'strongbox/row/version/v1',
+  versionBound: 'strongbox/row/version/v2',
   record: 'strongbox/row/record/v1',
   state: 'strongbox/state/v1',
 } as const;
@@ -168,6 +169,13 @@ export function tampered(where: string, what: string): TamperedError {
   return new TamperedError(`${where} ${what}`);
 }
 
+/** The bytes of a ciphertext a version's MAC covers: the format header (5 bytes) and the nonce (24). */
+export const CIPHERTEXT_HEAD_BYTES = 29;
+
+function ciphertextHead(ciphertext: unknown): unknown {
+  return ciphertext instanceof Uint8Array ? ciphertext.subarray(0, CIPHERTEXT_HEAD_BYTES) : ciphertext;
+}
+
 /** `label ‖ store id`, length-prefixed: the fixed start of every MAC'd message of a kind. */
 function prefix(label: string, storeId: Uint8Array): Uint8Array {
   const l = Buffer.from(label, 'utf8');
@@ -193,7 +201,8 @@ export class RowAuthenticator {
     this.#canon = new Canon(this.#hmac);
     this.#prefix = {
       meta: prefix(LABELS.meta, storeId), key: prefix(LABELS.key, storeId), secret: prefix(LABELS.secret, storeId),
-      version: prefix(LABELS.version, storeId), record: prefix(LABELS.record, storeId), state: prefix(LABELS.state, storeId),
+      version: prefix(LABELS.version, storeId), versionBound: prefix(LABELS.versionBound, storeId),
+      record: prefix(LABELS.record, storeId), state: prefix(LABELS.state, storeId),
     };
   }
 
@@ -230,11 +239,33 @@ export class RowAuthenticator {
     });
   }
 
-  /** Bound to (secret id, version); the name is the secret row's, itself authenticated. */
-  version(name: string, r: Omit<RawVersion, 'mac' | 'ciphertext'>): Uint8Array {
-    return this.#mac('version', () => place.version(name, r), (c) => c
-      .int(r.secretId, 'secret_id').int(r.version, 'version').int(r.createdAt, 'created_at')
-      .optInt(r.deletedAt, 'deleted_at').optInt(r.destroyedAt, 'destroyed_at').optInt(r.keyId, 'key_id').contentType(r.json, 'json'));
+  /**
+   * A version row's MAC (v2, schema 8 on): bound to (secret id, version), and
+   * to its ciphertext through the ciphertext's head (its format byte, key id
+   * and nonce; nothing once destroyed). The value's AEAD binds the ciphertext
+   * to (store, name, version) only, which a secret made again after a purge
+   * shares with the one purged: without the head, an old ciphertext of the
+   * purged secret put into the new one's row would open as its value. No one
+   * can make another ciphertext with the same nonce without the data key.
+   * The name is the secret row's, itself authenticated.
+   */
+  version(name: string, r: Omit<RawVersion, 'mac'>): Uint8Array {
+    return this.#mac('versionBound', () => place.version(name, r), (c) => this.#versionFields(c, r)
+      .optBytes(ciphertextHead(r.ciphertext), 'ciphertext'));
+  }
+
+  /**
+   * The v1 MAC of a version row, which every version written before schema 8
+   * carries until it is next written (a rewrap writes them all): it does not
+   * cover the ciphertext. Checked only where the v2 MAC does not match.
+   */
+  versionV1(name: string, r: Omit<RawVersion, 'mac' | 'ciphertext'>): Uint8Array {
+    return this.#mac('version', () => place.version(name, r), (c) => this.#versionFields(c, r));
+  }
+
+  #versionFields(c: Canon, r: Omit<RawVersion, 'mac' | 'ciphertext'>): Canon {
+    return c.int(r.secretId, 'secret_id').int(r.version, 'version').int(r.createdAt, 'created_at')
+      .optInt(r.deletedAt, 'deleted_at').optInt(r.destroyedAt, 'destroyed_at').optInt(r.keyId, 'key_id').contentType(r.json, 'json');
   }
 
   /** Bound to (kind, id): a record moved to another kind or id fails its MAC there. */

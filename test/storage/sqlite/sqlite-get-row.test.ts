@@ -1,7 +1,8 @@
 /**
- * The driver's get-path reads carry the one MAC each read needs: a read of
- * the current version the secret's (which covers the current version's
- * state), a read of a named version that version's. Bytes come back exactly,
+ * The driver's get-path reads carry the MACs each read needs: a read of the
+ * current version the secret's (which covers the current version's state)
+ * and the version's own (which binds its ciphertext), a read of a named
+ * version that version's. Bytes come back exactly,
  * and a missing row or MAC comes back as undefined or null, never as another
  * row's bytes.
  */
@@ -13,7 +14,7 @@ import { openStoreFile } from '../../../src/storage/sqlite/open.js';
 import { freshStore } from '../../helpers/store.js';
 
 describe('SqliteStorage.readVersion: the MAC each read needs', () => {
-  it('the secret MAC and head with the current version, the version MAC with a named one', async () => {
+  it('the secret MAC, head and version MAC with the current version, the version MAC with a named one', async () => {
     const { store, path } = await freshStore();
     await store.put('a', 'v1');
     await store.put('a', 'v2');
@@ -21,22 +22,32 @@ describe('SqliteStorage.readVersion: the MAC each read needs', () => {
     await store.close();
     const secretMac = randomBytes(32);
     const versionMac = randomBytes(32);
+    const currentMac = randomBytes(32);
     const db = new Database(path);
     db.prepare("UPDATE secrets SET mac = ? WHERE name = 'a'").run(secretMac);
     db.prepare('UPDATE versions SET mac = ? WHERE version = 1').run(versionMac);
+    db.prepare('UPDATE versions SET mac = ? WHERE version = 2').run(currentMac);
     const raw = new SqliteStorage(await openStoreFile(path));
     try {
       const current = (await raw.readVersion('a'))!;
       expect(Buffer.from(current.secret.mac!).equals(secretMac)).toBe(true);
       expect(current.secret.head).toMatchObject({ deletedAt: expect.any(Number), destroyedAt: null });
-      expect(current.version).toMatchObject({ version: 2, mac: null });
+      expect(current.version).toMatchObject({ version: 2 });
+      expect(Buffer.from(current.version!.mac!).equals(currentMac)).toBe(true);
       const named = (await raw.readVersion('a', 1))!;
       expect(Buffer.from(named.version!.mac!).equals(versionMac)).toBe(true);
       expect(named.secret).toMatchObject({ mac: null, head: null });
       expect((await raw.readVersion('a', 7))!.version).toBeUndefined();
       expect(await raw.readVersion('b')).toBeUndefined();
+      // A MAC that is NULL, or shorter than it should be, splits as itself: never bytes of its neighbour.
       db.prepare('UPDATE secrets SET mac = NULL').run();
-      expect((await raw.readVersion('a'))!.secret.mac).toBeNull();
+      const noSecretMac = (await raw.readVersion('a'))!;
+      expect(noSecretMac.secret.mac).toBeNull();
+      expect(Buffer.from(noSecretMac.version!.mac!).equals(currentMac)).toBe(true);
+      db.prepare("UPDATE secrets SET mac = x'0102'").run();
+      db.prepare('UPDATE versions SET mac = NULL WHERE version = 2').run();
+      const shortMac = (await raw.readVersion('a'))!;
+      expect([Buffer.from(shortMac.secret.mac!).toString('hex'), shortMac.version!.mac]).toEqual(['0102', null]);
     } finally {
       await raw.close();
       db.close();

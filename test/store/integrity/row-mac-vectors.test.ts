@@ -25,8 +25,8 @@ describe('row MAC format v1', () => {
     expect(hex(a.key(v.rows.keyDestroyed))).toBe(v.macs.keyDestroyed);
     expect(hex(a.secret(v.rows.secret))).toBe(v.macs.secret);
     expect(hex(a.secret(v.rows.secretNoHead))).toBe(v.macs.secretNoHead);
-    expect(hex(a.version('app/db-password', v.rows.version))).toBe(v.macs.version);
-    expect(hex(a.version('app/db-password', v.rows.versionDestroyed))).toBe(v.macs.versionDestroyed);
+    expect(hex(a.versionV1('app/db-password', v.rows.version))).toBe(v.macs.version);
+    expect(hex(a.versionV1('app/db-password', v.rows.versionDestroyed))).toBe(v.macs.versionDestroyed);
   });
 
   it('a header entry is HMAC-SHA256(key, lp(label) ‖ lp(store id) ‖ lp(key) ‖ lp(value)), as docs/integrity.md says', () => {
