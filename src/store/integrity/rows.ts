@@ -170,7 +170,7 @@ export function tampered(where: string, what: string): TamperedError {
 }
 
 /** The bytes of a ciphertext a version's MAC covers: the format header (5 bytes) and the nonce (24). */
-export const CIPHERTEXT_HEAD_BYTES = 29;
+const CIPHERTEXT_HEAD_BYTES = 29;
 
 function ciphertextHead(ciphertext: unknown): unknown {
   return ciphertext instanceof Uint8Array ? ciphertext.subarray(0, CIPHERTEXT_HEAD_BYTES) : ciphertext;
