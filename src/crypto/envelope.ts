@@ -5,10 +5,10 @@
  * check failed; library errors are replaced, never wrapped.
  */
 import { StoreError, TamperedError } from '../errors.js';
-import { AeadOpenError, open, seal } from './aead.js';
+import { AeadOpenError, NONCE_BYTES, open, seal } from './aead.js';
 import { aadFor } from './aad.js';
-import { concat } from './bytes.js';
-import { encodeHeader, parseBlob } from './format.js';
+import { concat, wipe } from './bytes.js';
+import { encodeHeader, HEADER_BYTES, parseBlob } from './format.js';
 import type { DataKey, Keyset } from './keyset.js';
 
 /**
@@ -55,6 +55,29 @@ export function openValue(keyset: Keyset, storeId: Uint8Array, name: string, ver
   } catch (e) {
     if (e instanceof AeadOpenError) throw new TamperedError(`cannot decrypt ${what}: data was altered or moved`);
     throw e;
+  }
+}
+
+/**
+ * The value stored as `name`@`version` (`blob`) sealed again under `key`
+ * for a rewrap, with its nonce kept. A nonce must never repeat under one
+ * key; under two keys it may, for XChaCha20 derives its subkey from key and
+ * nonce together and the keys are independent. And it never repeats under
+ * `key` with another plaintext: a nonce is drawn at random for one value in
+ * one place (the AAD), and a rewrap carries it only to that same value in
+ * that same place. Keeping it keeps the secret row's MAC, which covers its
+ * current version's nonce (src/store/integrity/rows.ts), standing.
+ */
+export function resealValue(keyset: Keyset, key: DataKey, storeId: Uint8Array, name: string, version: number, blob: Uint8Array): SealedValue {
+  const plaintext = openValue(keyset, storeId, name, version, blob);
+  try {
+    if (!key.material) throw new StoreError('E_TAMPERED', `data key ${key.version} has no material`);
+    if (parseBlob(blob, place(name, version)).keyId === key.id) throw new Error(`reseal: ${place(name, version)} is already under data key ${key.version}`);
+    const header = encodeHeader(key.id);
+    const nonce = blob.subarray(HEADER_BYTES, HEADER_BYTES + NONCE_BYTES);
+    return { blob: concat(header, seal(key.material, plaintext, aadFor(header, storeId, name, version), nonce)), keyId: key.id };
+  } finally {
+    wipe(plaintext);
   }
 }
 

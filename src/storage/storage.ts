@@ -298,7 +298,11 @@ export type Mac = Uint8Array | null;
  */
 export interface RawMeta { key: string; value: string; mac: Mac }
 /** The state of a secret's current version, which the secret row's MAC covers too: a get of the current version checks one MAC. */
-export interface VersionHead { createdAt: number; deletedAt: number | null; destroyedAt: number | null; json: boolean }
+export interface VersionHead {
+  createdAt: number; deletedAt: number | null; destroyedAt: number | null; json: boolean;
+  /** Its ciphertext's nonce (columns.ts headNonce; null once destroyed), which ties the one MAC to the value's ciphertext (schema 9). */
+  nonce: Uint8Array | null;
+}
 export interface RawSecret {
   id: number; name: string; currentVersion: number; maxVersions: number; custom: string; createdAt: number; updatedAt: number;
   /** The current version's state as stored in its row (null when there is no such row). */

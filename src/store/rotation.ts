@@ -10,7 +10,7 @@
  * Keys that nothing references any more become `retired`.
  */
 import { StoreError } from '../errors.js';
-import { openValue, sealValue } from '../crypto/envelope.js';
+import { resealValue } from '../crypto/envelope.js';
 import { wipe } from '../crypto/bytes.js';
 import { canDestroy, canRetire, demote } from '../crypto/keyset-manager.js';
 import { reloadKeyset, wrapKey, type KeysetHolder } from './keys.js';
@@ -95,16 +95,6 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** A turn of the event loop: timers (the lock refresh, a progress bar) and a Ctrl-C handler run. */
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** `r`'s value sealed anew under `primary`, for the same name and version. */
-function reseal(c: RotationContext, primary: DataKey, r: RewrapRow): { keyId: number; blob: Uint8Array } {
-  const plaintext = openValue(c.keyset, c.header.storeId, r.name, r.version, r.ciphertext);
-  try {
-    return sealValue(primary, c.header.storeId, r.name, r.version, plaintext);
-  } finally {
-    wipe(plaintext);
-  }
-}
-
 /**
  * Re-encrypt every version not under the primary, batch by batch, until done
  * or `signal` is aborted. Each batch is read (every row checked) and sealed
@@ -137,7 +127,7 @@ async function rewrapAll(c: RotationContext, lock: HeldLock, batchSize: number, 
       lock.check();
       const rows = await c.storage.versionsUnderKey(old.id, batchSize, after);
       if (rows.length === 0) break;
-      const sealed = rows.map((r) => reseal(c, primary, r));
+      const sealed = rows.map((r) => resealValue(c.keyset, primary, c.header.storeId, r.name, r.version, r.ciphertext));
       const rest = BATCH_GAP_MS - (performance.now() - lastWrite);
       if (rest > 0) await sleep(rest);
       const started = performance.now();

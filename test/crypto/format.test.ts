@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { seal, open, OVERHEAD, KEY_BYTES } from '../../src/crypto/aead.js';
 import { aadFor } from '../../src/crypto/aad.js';
 import { concat } from '../../src/crypto/bytes.js';
-import { blobKeyId, openValue, sealValue } from '../../src/crypto/envelope.js';
+import { blobKeyId, openValue, resealValue, sealValue } from '../../src/crypto/envelope.js';
 import { FORMAT_V1, HEADER_BYTES, encodeHeader, parseBlob } from '../../src/crypto/format.js';
 import { Keyset, type DataKey } from '../../src/crypto/keyset.js';
 import { randomBytes } from '../../src/crypto/random.js';
@@ -183,6 +183,24 @@ describe('envelope: sealValue / openValue', () => {
     expect(codeOf(() => openValue(new Keyset(), storeId, 'n', 1, blob))).toBe('E_TAMPERED');
     const destroyed = new Keyset([{ id: primary.id, version: 1, status: 'destroyed', createdAt: 0 }]);
     expect(codeOf(() => openValue(destroyed, storeId, 'n', 1, blob))).toBe('E_TAMPERED');
+  });
+
+  it('resealValue: the same value and place under the new key with the same nonce; never under the key it is under', () => {
+    const two = new Keyset([
+      { id: 1, version: 1, status: 'active', createdAt: 0, material },
+      { id: 2, version: 2, status: 'primary', createdAt: 0, material: randomBytes(KEY_BYTES) },
+    ]);
+    const { blob } = sealValue(two.byId(1)!, storeId, 'db/pass', 2, pt);
+    const moved = resealValue(two, two.byId(2)!, storeId, 'db/pass', 2, blob);
+    expect(moved.keyId).toBe(2);
+    expect(blobKeyId(moved.blob, 'db/pass', 2)).toBe(2);
+    expect(toHex(moved.blob.subarray(HEADER_BYTES, HEADER_BYTES + 24))).toBe(toHex(blob.subarray(HEADER_BYTES, HEADER_BYTES + 24)));
+    expect(toHex(moved.blob.subarray(HEADER_BYTES + 24))).not.toBe(toHex(blob.subarray(HEADER_BYTES + 24)));
+    expect(openValue(two, storeId, 'db/pass', 2, moved.blob)).toEqual(pt);
+    expect(codeOf(() => openValue(two, storeId, 'db/pass', 1, moved.blob))).toBe('E_TAMPERED');
+    expect(() => resealValue(two, two.byId(2)!, storeId, 'db/pass', 2, moved.blob)).toThrow(/already under data key 2/);
+    // Only what opens is sealed again: a value that does not open in its place is E_TAMPERED, and nothing is made.
+    expect(codeOf(() => resealValue(two, two.byId(2)!, storeId, 'db/pass', 3, blob))).toBe('E_TAMPERED');
   });
 
   it('sealValue refuses a key without material (E_TAMPERED)', () => {

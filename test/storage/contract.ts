@@ -80,10 +80,12 @@ export function storageContract(driver: string, fresh: () => Promise<ContractSto
       await storage.read(async (tx) => {
         const s = (await tx.findSecret('app/db'))!;
         expect(s).toMatchObject({ id, name: 'app/db', currentVersion: 3, maxVersions: 0, custom: '{}', createdAt: 100, updatedAt: 200, mac: bytes(32, 0x77) });
-        expect(s.head).toEqual({ createdAt: 1_003, deletedAt: null, destroyedAt: null, json: false });
+        // The head's nonce is the ciphertext's bytes 5 to 29, the same whether cut out in SQL or from the ciphertext read.
+        expect(s.head).toEqual({ createdAt: 1_003, deletedAt: null, destroyedAt: null, json: false, nonce: bytes(24, 3) });
         expect(await tx.secretById(id)).toEqual(s);
         const current = (await tx.readVersion('app/db'))!;
         expect(current.secret.mac).toEqual(bytes(32, 0x77));
+        expect(current.secret.head).toEqual(s.head);
         expect(current.version).toMatchObject({ version: 3, ciphertext: bytes(43, 3) });
         const named = (await tx.readVersion('app/db', 2))!;
         expect(named.version).toMatchObject({ version: 2, ciphertext: bytes(42, 2), mac: bytes(32, 0x42) });
@@ -106,7 +108,7 @@ export function storageContract(driver: string, fresh: () => Promise<ContractSto
       });
       const flags = (rows: RawVersion[]) => rows.map((r) => [r.version, r.json]);
       await storage.read(async (tx) => {
-        expect((await tx.findSecret('j'))!.head).toEqual({ createdAt: 1_003, deletedAt: null, destroyedAt: null, json: true });
+        expect((await tx.findSecret('j'))!.head).toEqual({ createdAt: 1_003, deletedAt: null, destroyedAt: null, json: true, nonce: bytes(24, 3) });
         const current = (await tx.readVersion('j'))!;
         expect([current.version!.json, current.secret.head?.json]).toEqual([true, true]);
         expect((await tx.readVersion('j', 2))!.version!.json).toBe(false);
@@ -124,6 +126,9 @@ export function storageContract(driver: string, fresh: () => Promise<ContractSto
         await tx.replaceCiphertext({ ...version(id, 3, 8, false), ciphertext: bytes(5, 9) }, { keyId: 7, mac: version(id, 3).mac! });
       });
       expect(flags(await storage.read(async (tx) => tx.listVersions(id)))).toEqual([[1, true], [2, false], [3, true]]);
+      // A ciphertext too short to hold a nonce gives the bytes it has, from both reads alike.
+      const heads = await storage.read(async (tx) => [(await tx.findSecret('j'))!.head, (await tx.readVersion('j'))!.secret.head]);
+      expect(heads).toEqual([{ createdAt: 1_003, deletedAt: null, destroyedAt: null, json: true, nonce: new Uint8Array(0) }, heads[0]]);
     }));
 
     it('a version row is updated, deleted and replaced only as asked', () => withStore(async ({ storage }) => {

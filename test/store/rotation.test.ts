@@ -35,6 +35,35 @@ describe('rotateKeys', () => {
     await store.close();
   });
 
+  it('a rewrap keeps each value\'s nonce under its new key, so no secret row is written again', async () => {
+    const { path, store } = await fresh();
+    await fill(store, 21);
+    const read = () => {
+      const db = new Database(path, { readonly: true });
+      try {
+        return {
+          secrets: db.prepare('SELECT name, mac FROM secrets ORDER BY name').all(),
+          versions: db.prepare('SELECT secret_id, version, ciphertext FROM versions ORDER BY secret_id, version').all() as { ciphertext: Buffer }[],
+        };
+      } finally {
+        db.close();
+      }
+    };
+    const before = read();
+    expect((await store.rotateKeys()).rewrapped).toBe(21);
+    const after = read();
+    // Secret rows, whose MACs cover their current versions' nonces, are byte for byte as they were.
+    expect(after.secrets).toEqual(before.secrets);
+    const parts = (b: Buffer) => [b.subarray(1, 5).toString('hex'), b.subarray(5, 29).toString('hex'), b.subarray(29).toString('hex')];
+    after.versions.forEach((v, i) => {
+      const [keyBefore, nonceBefore, sealedBefore] = parts(before.versions[i]!.ciphertext);
+      const [keyAfter, nonceAfter, sealedAfter] = parts(v.ciphertext);
+      expect([keyAfter === keyBefore, nonceAfter, sealedAfter === sealedBefore]).toEqual([false, nonceBefore, false]);
+    });
+    expect((await store.get('s/0')).value.text()).toBe('value-14');
+    await store.close();
+  });
+
   it('--no-rewrap leaves old versions under their (now active) key; a later run finishes', async () => {
     const { store } = await fresh();
     await fill(store, 10);

@@ -37,7 +37,7 @@ import { changeRefused, type ReadOnlyReason } from '../read-only.js';
 import { commitUnknown, isConnectionLoss, postgresError } from './errors.js';
 import { APPLICATION_ID, PG_SCHEMA, SCHEMA_VERSION } from './schema.js';
 import { CHANGES_CHANNEL, ChangeListener, DIGEST_FINGERPRINT } from './changes.js';
-import type { Blob, SecretCols, VersionCols } from '../columns.js';
+import { headNonce, NONCE_FROM, NONCE_LENGTH, type Blob, type SecretCols, type VersionCols } from '../columns.js';
 import { Learned, OneTripOps, oneTripStatement, type Initial, type Known } from './one-trip.js';
 
 /** A writer waits this long for another host's write before E_LOCKED (as the SQLite driver's busy timeout). */
@@ -64,7 +64,8 @@ interface RecordCols { kind: string; id: string; value: string; mac: Blob }
 
 // A secret with its current version's state (h_*), which its MAC covers: always read together.
 const SECRET_COLS = `s.id, s.name, s.current_version, s.max_versions, s.custom, s.created_at, s.updated_at, s.mac,
-  h.version AS h_version, h.created_at AS h_created_at, h.deleted_at AS h_deleted_at, h.destroyed_at AS h_destroyed_at, h.json AS h_json`;
+  h.version AS h_version, h.created_at AS h_created_at, h.deleted_at AS h_deleted_at, h.destroyed_at AS h_destroyed_at, h.json AS h_json,
+  substring(h.ciphertext from ${NONCE_FROM + 1} for ${NONCE_LENGTH}) AS h_nonce`;
 const WITH_HEAD = `LEFT JOIN ${S}.versions h ON h.secret_id = s.id AND h.version = s.current_version`;
 const VERSION_COLS = 'secret_id, version, created_at, deleted_at, destroyed_at, key_id, ciphertext, mac, json';
 const V_COLS = 'v.secret_id, v.version, v.created_at, v.deleted_at, v.destroyed_at, v.key_id, v.ciphertext, v.mac, v.json';
@@ -192,7 +193,9 @@ function toSecret(r: SecretCols): RawSecret {
   return {
     id: r.id, name: r.name, currentVersion: r.current_version, maxVersions: r.max_versions, custom: r.custom,
     createdAt: r.created_at, updatedAt: r.updated_at, mac: r.mac,
-    head: r.h_version === null ? null : { createdAt: r.h_created_at, deletedAt: r.h_deleted_at, destroyedAt: r.h_destroyed_at, json: flag(r.h_json) },
+    head: r.h_version === null ? null : {
+      createdAt: r.h_created_at, deletedAt: r.h_deleted_at, destroyedAt: r.h_destroyed_at, json: flag(r.h_json), nonce: r.h_nonce as Uint8Array | null,
+    },
   };
 }
 
@@ -210,7 +213,9 @@ function toFound(name: string, r: GetCols | undefined, current: boolean): RawJoi
   const json = flag(r.v_json);
   const secret: RawSecret = {
     id: r.id, name, currentVersion: r.current_version, maxVersions: r.max_versions, custom: r.custom, createdAt: r.created_at, updatedAt: r.updated_at,
-    head: current && hasVersion ? { createdAt: r.v_created_at, deletedAt: r.v_deleted_at, destroyedAt: r.v_destroyed_at, json } : null,
+    head: current && hasVersion
+      ? { createdAt: r.v_created_at, deletedAt: r.v_deleted_at, destroyedAt: r.v_destroyed_at, json, nonce: headNonce(r.v_ciphertext) as Uint8Array | null }
+      : null,
     mac: current ? r.mac : null,
   };
   if (!hasVersion) return { secret, version: undefined };

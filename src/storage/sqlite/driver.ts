@@ -19,7 +19,7 @@ import type {
   AuditFilter, AuditHead, AuditRow, Awaitable, ExclusiveOptions, FileCapabilities, HeldLock, RawJoined, RawKey, RawListRow, RawMeta, RawOps, RawRecord, RawRewrap, RawSecret, RawStorage, RawVersion,
   StateRow, StoreCounts, VersionPlace, WriteOptions,
 } from '../storage.js';
-import type { Blob, SecretCols, VersionCols } from '../columns.js';
+import { headNonce, NONCE_FROM, NONCE_LENGTH, type Blob, type SecretCols, type VersionCols } from '../columns.js';
 
 
 /**
@@ -33,7 +33,8 @@ const SECRET_ID_HIGH = "coalesce((SELECT seq FROM sqlite_sequence WHERE name = '
 
 // A secret with its current version's state (h_*), which its MAC covers: always read together.
 const SECRET_COLS = `s.id, s.name, s.current_version, s.max_versions, s.custom, s.created_at, s.updated_at, s.mac,
-  h.version AS h_version, h.created_at AS h_created_at, h.deleted_at AS h_deleted_at, h.destroyed_at AS h_destroyed_at, h.json AS h_json`;
+  h.version AS h_version, h.created_at AS h_created_at, h.deleted_at AS h_deleted_at, h.destroyed_at AS h_destroyed_at, h.json AS h_json,
+  substr(h.ciphertext, ${NONCE_FROM + 1}, ${NONCE_LENGTH}) AS h_nonce`;
 const WITH_HEAD = 'LEFT JOIN versions h ON h.secret_id = s.id AND h.version = s.current_version';
 const VERSION_COLS = 'secret_id, version, created_at, deleted_at, destroyed_at, key_id, ciphertext, mac, json';
 function bytes(b: Blob): Uint8Array | null {
@@ -54,7 +55,9 @@ function toSecret(r: SecretCols): RawSecret {
   return {
     id: r.id, name: r.name, currentVersion: r.current_version, maxVersions: r.max_versions, custom: r.custom,
     createdAt: r.created_at, updatedAt: r.updated_at, mac: bytes(r.mac),
-    head: r.h_version === null ? null : { createdAt: r.h_created_at, deletedAt: r.h_deleted_at, destroyedAt: r.h_destroyed_at, json: flag(r.h_json) },
+    head: r.h_version === null ? null : {
+      createdAt: r.h_created_at, deletedAt: r.h_deleted_at, destroyedAt: r.h_destroyed_at, json: flag(r.h_json), nonce: r.h_nonce as Uint8Array | null,
+    },
   };
 }
 
@@ -105,7 +108,7 @@ function toFound(name: string, r: GetRow | undefined, current: boolean): RawJoin
   // Blobs stay the Buffers better-sqlite3 made (Uint8Arrays): one allocation fewer each, on the hottest path.
   const secret: RawSecret = {
     id: r[0], name, currentVersion: r[1], maxVersions: r[2], custom: r[3], createdAt: r[4], updatedAt: r[5],
-    head: current && hasVersion ? { createdAt: r[7], deletedAt: r[8], destroyedAt: r[9], json } : null,
+    head: current && hasVersion ? { createdAt: r[7], deletedAt: r[8], destroyedAt: r[9], json, nonce: headNonce(ciphertext) as Uint8Array | null } : null,
     mac: secretMac,
   };
   if (!hasVersion) return { secret, version: undefined };

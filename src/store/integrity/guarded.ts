@@ -15,6 +15,14 @@ import type {
   ExclusiveOptions, FileCapabilities, HeldLock, VersionPlace, WriteOptions,
 } from '../../storage/storage.js';
 import { place, RowAuthenticator, tampered } from './rows.js';
+import { headNonce } from '../../storage/columns.js';
+import { FORMAT_V1 } from '../../crypto/format.js';
+import { equalBytes } from '../../crypto/bytes.js';
+
+/** The state of a version that its secret's row MAC covers while it is the current one. */
+function headOf(v: RawVersion): VersionHead {
+  return { createdAt: v.createdAt, deletedAt: v.deletedAt, destroyedAt: v.destroyedAt, json: v.json, nonce: headNonce(v.ciphertext) as Uint8Array | null };
+}
 
 /**
  * Where each row versionsUnderKey hands out keeps the checked version row it
@@ -124,10 +132,16 @@ export class RowChecks {
     RowAuthenticator.check(this.auth.key(r), r.mac, place.key(r));
   }
 
-  /** `name`: the name the secret was asked for by, when it was. */
-  secret(r: RawSecret, name?: string): void {
-    RowAuthenticator.check(this.auth.secret(r), r.mac, place.secret(r));
+  /**
+   * `name`: the name the secret was asked for by, when it was. True when the
+   * row carries the v2 MAC, which covers its current version's nonce; false
+   * for a row written before schema 9, whose v1 MAC does not (rows.ts).
+   */
+  secret(r: RawSecret, name?: string): boolean {
+    const bound = macMatches(this.auth.secret(r), r.mac);
+    if (!bound) RowAuthenticator.check(this.auth.secretV1(r), r.mac, place.secret(r));
     if (name !== undefined && r.name !== name) throw tampered(`secret ${name}`, `was asked for, but the row found is ${place.secret(r)}`);
+    return bound;
   }
 
   /**
@@ -319,13 +333,13 @@ export class GuardedTx implements StorageOps {
   /** The state of a version this transaction wrote (a put's new current version), without an await; undefined for any other. */
   #written(id: number, version: number): VersionHead | undefined {
     const v = this.#versions.get(`${id}:${version}`);
-    return v && { createdAt: v.createdAt, deletedAt: v.deletedAt, destroyedAt: v.destroyedAt, json: v.json };
+    return v && headOf(v);
   }
 
   /** The state of version `version` of secret `id` as this transaction leaves it: what the secret row's MAC covers. */
   async #headOf(id: number, version: number): Promise<VersionHead | null> {
     const v = this.#versions.get(`${id}:${version}`) ?? (await this.#versionsOf(await this.#storedSecret(id))).find((r) => r.version === version);
-    return v ? { createdAt: v.createdAt, deletedAt: v.deletedAt, destroyedAt: v.destroyedAt, json: v.json } : null;
+    return v ? headOf(v) : null;
   }
 
   async deleteSecret(id: number): Promise<void> {
@@ -340,19 +354,28 @@ export class GuardedTx implements StorageOps {
   // ---- versions ---------------------------------------------------------
 
   /**
-   * A read of the current version: two MACs, the secret's, which covers the
-   * current version's state as read, and the version's own, which binds its
-   * ciphertext (the value's AEAD binds the rest). The rows are taken as they
-   * are: no custom metadata parsed, no copies.
+   * A read of the current version: one MAC, the secret's, which covers the
+   * current version's state and nonce as read (the driver takes the nonce
+   * from the ciphertext it returns); the value's AEAD binds the header and
+   * the rest of the ciphertext to (name, version). So the row a get uses is
+   * authenticated whole without the version's own MAC, which is checked as
+   * well only where the secret's cannot stand for it: a secret row written
+   * before schema 9 (its v1 MAC covers no nonce), or a ciphertext of a
+   * format this program does not know, which is tampered unless the
+   * version's MAC says it is as written. The rows are taken as they are: no
+   * custom metadata parsed, no copies.
    */
   #current(name: string, j: RawJoined | undefined): SecretAndVersion | undefined {
     if (!j) return undefined;
-    this.#check.secret(j.secret, name);
+    const bound = this.#check.secret(j.secret, name);
+    const v = j.version;
     // The current version's row is never pruned: a secret row that names one it lacks was edited.
-    if (!j.version && j.secret.currentVersion > 0) {
+    if (!v && j.secret.currentVersion > 0) {
       throw tampered(place.version(name, { version: j.secret.currentVersion }), 'is the current version, but its row is missing');
     }
-    if (j.version) this.#check.version(name, j.version, j.secret.id, j.secret.currentVersion);
+    if (v && !(bound && v.version === j.secret.currentVersion && (v.ciphertext === null || v.ciphertext[0] === FORMAT_V1))) {
+      this.#check.version(name, v, j.secret.id, j.secret.currentVersion);
+    }
     return j;
   }
 
@@ -434,11 +457,7 @@ export class GuardedTx implements StorageOps {
       this.#swap(old.mac, row.mac);
       this.#versions.set(`${secretId}:${row.version}`, row);
       // The secret row's MAC covers its current version's state: it changes with it.
-      if (row.version === secret.currentVersion) {
-        await this.#writeSecret(secret, {
-          ...secret, head: { createdAt: row.createdAt, deletedAt: row.deletedAt, destroyedAt: row.destroyedAt, json: row.json },
-        });
-      }
+      if (row.version === secret.currentVersion) await this.#writeSecret(secret, { ...secret, head: headOf(row) });
     }
   }
 
@@ -527,6 +546,10 @@ export class GuardedTx implements StorageOps {
   async replaceCiphertext(read: RewrapRow, toKeyId: number, ciphertext: Uint8Array): Promise<boolean> {
     const old = (read as CheckedRewrapRow)[CHECKED];
     if (!old) throw new Error('replaceCiphertext: the version was not read by versionsUnderKey');
+    // The secret row's MAC covers its current version's nonce: a rewrap keeps it, and so leaves that row as it is.
+    if (!equalBytes(headNonce(ciphertext) as Uint8Array, headNonce(old.ciphertext) as Uint8Array)) {
+      throw new Error('replaceCiphertext: a rewrapped value keeps its nonce');
+    }
     // The name the read joined is not read again from the secret's row (a statement and a MAC a version): a
     // version's MAC binds its secret's id, not the name, which only names the place in messages; and the caller
     // opened the old value under that name, which its AEAD binds, before sealing the new one under it.

@@ -10,9 +10,11 @@
  * a number belongs or a NULL where a value must be, and such a row is
  * E_TAMPERED naming the row, not a TypeError later on.
  *
- * Not covered by a row MAC: a version's ciphertext, which its AEAD tag
- * already binds to (store id, name, version); and audit entries, which are
- * hash-chained (src/store/audit.ts) with the chain's end in the state row.
+ * A version's ciphertext is covered by its head: the version row's MAC
+ * covers the format byte, key id and nonce, the secret row's MAC its current
+ * version's nonce, and the AEAD tag binds the rest to (store id, name,
+ * version). Audit entries are not row-MAC'd: they are hash-chained
+ * (src/store/audit.ts) with the chain's end in the state row.
  */
 import { TamperedError } from '../../errors.js';
 import { Hmac, macMatches } from '../../crypto/mac.js';
@@ -23,6 +25,7 @@ const LABELS = {
   meta: 'strongbox/row/meta/v1',
   key: 'strongbox/row/key/v1',
   secret: 'strongbox/row/secret/v1',
+  secretBound: 'strongbox/row/secret/v2',
   version: 'strongbox/row/version/v1',
   versionBound: 'strongbox/row/version/v2',
   record: 'strongbox/row/record/v1',
@@ -201,6 +204,7 @@ export class RowAuthenticator {
     this.#canon = new Canon(this.#hmac);
     this.#prefix = {
       meta: prefix(LABELS.meta, storeId), key: prefix(LABELS.key, storeId), secret: prefix(LABELS.secret, storeId),
+      secretBound: prefix(LABELS.secretBound, storeId),
       version: prefix(LABELS.version, storeId), versionBound: prefix(LABELS.versionBound, storeId),
       record: prefix(LABELS.record, storeId), state: prefix(LABELS.state, storeId),
     };
@@ -227,16 +231,38 @@ export class RowAuthenticator {
       .int(r.id, 'id').int(r.version, 'version').text(r.status, 'status').int(r.createdAt, 'created_at').optBytes(r.wrapped, 'wrapped'));
   }
 
-  /** Covers the current version's state too (its head, with its content type), so that a get of the current version checks this one MAC. */
+  /**
+   * A secret row's MAC (v2, schema 9 on): its fields and its current
+   * version's state, including that version's nonce, so that a get of the
+   * current version checks this one MAC and not the version's too. The
+   * nonce ties the MAC to one ciphertext as the version MAC's head does (a
+   * purged secret's old ciphertext, made again under the same name and
+   * version, has another nonce), and a rewrap keeps it, so the secret row
+   * is not written again when its current version is rewrapped. Not the key
+   * id: the AEAD binds the header, and only the key that made the
+   * ciphertext opens it.
+   */
   secret(r: Omit<RawSecret, 'mac'>): Uint8Array {
-    return this.#mac('secret', () => place.secret(r), (c) => {
-      c.int(r.id, 'id').text(r.name, 'name').int(r.currentVersion, 'current_version').int(r.maxVersions, 'max_versions')
-        .text(r.custom, 'custom').int(r.createdAt, 'created_at').int(r.updatedAt, 'updated_at');
-      const h = r.head;
-      if (h === null) c.optInt(null, 'current version');
-      else c.optInt(1, 'current version').int(h.createdAt, 'current version created_at').optInt(h.deletedAt, 'current version deleted_at')
-        .optInt(h.destroyedAt, 'current version destroyed_at').contentType(h.json, 'current version json');
-    });
+    return this.#mac('secretBound', () => place.secret(r), (c) => this.#secretFields(c, r)
+      .optBytes(r.head === null ? null : r.head.nonce, 'current version nonce'));
+  }
+
+  /**
+   * The v1 MAC of a secret row, which rows written before schema 9 carry
+   * until they are next written: it covers its current version's state but
+   * not its nonce, so a get that finds it checks the version's MAC as well.
+   */
+  secretV1(r: Omit<RawSecret, 'mac'>): Uint8Array {
+    return this.#mac('secret', () => place.secret(r), (c) => this.#secretFields(c, r));
+  }
+
+  #secretFields(c: Canon, r: Omit<RawSecret, 'mac'>): Canon {
+    c.int(r.id, 'id').text(r.name, 'name').int(r.currentVersion, 'current_version').int(r.maxVersions, 'max_versions')
+      .text(r.custom, 'custom').int(r.createdAt, 'created_at').int(r.updatedAt, 'updated_at');
+    const h = r.head;
+    if (h === null) return c.optInt(null, 'current version');
+    return c.optInt(1, 'current version').int(h.createdAt, 'current version created_at').optInt(h.deletedAt, 'current version deleted_at')
+      .optInt(h.destroyedAt, 'current version destroyed_at').contentType(h.json, 'current version json');
   }
 
   /**

@@ -26,14 +26,14 @@ describe('row MACs of JSON versions', () => {
     const a = auth();
     expect(hex(a.versionV1('app/db-password', v.rows.versionJson))).toBe(v.macs.versionJson);
     expect(hex(a.versionV1('app/db-password', v.rows.versionJsonDestroyed))).toBe(v.macs.versionJsonDestroyed);
-    expect(hex(a.secret(v.rows.secretJsonHead))).toBe(v.macs.secretJsonHead);
+    expect(hex(a.secretV1(v.rows.secretJsonHead))).toBe(v.macs.secretJsonHead);
   });
 
   it('the same rows with the flag false MAC exactly as their v1 twins; with it, differently', () => {
     const a = auth();
     expect(hex(a.versionV1('app/db-password', { ...v.rows.versionJson, json: false }))).toBe(v1.macs.version);
     expect(hex(a.versionV1('app/db-password', { ...v.rows.versionJsonDestroyed, json: false }))).toBe(v1.macs.versionDestroyed);
-    expect(hex(a.secret({ ...v.rows.secretJsonHead, head: { ...v.rows.secretJsonHead.head, json: false } }))).toBe(v1.macs.secret);
+    expect(hex(a.secretV1({ ...v.rows.secretJsonHead, head: { ...v.rows.secretJsonHead.head, json: false } }))).toBe(v1.macs.secret);
     expect(new Set([v.macs.versionJson, v.macs.versionJsonDestroyed, v.macs.secretJsonHead, ...Object.values(v1.macs)]).size)
       .toBe(3 + Object.keys(v1.macs).length);
   });
@@ -60,7 +60,7 @@ describe('row MACs of JSON versions', () => {
     const a = auth();
     for (const json of [2, 'x', null]) {
       expect(() => a.versionV1('app/db-password', { ...v.rows.versionJson, json })).toThrow(/app\/db-password version 2 is damaged: json is not 0 or 1/);
-      expect(() => a.secret({ ...v.rows.secretJsonHead, head: { ...v.rows.secretJsonHead.head, json } }))
+      expect(() => a.secretV1({ ...v.rows.secretJsonHead, head: { ...v.rows.secretJsonHead.head, json } }))
         .toThrow(/secret app\/db-password is damaged: current version json is not 0 or 1/);
     }
   });

@@ -23,8 +23,8 @@ describe('row MAC format v1', () => {
     expect(hex(a.meta(v.rows.meta))).toBe(v.macs.meta);
     expect(hex(a.key({ ...v.rows.key, wrapped: bytes(v.rows.key.wrapped) }))).toBe(v.macs.key);
     expect(hex(a.key(v.rows.keyDestroyed))).toBe(v.macs.keyDestroyed);
-    expect(hex(a.secret(v.rows.secret))).toBe(v.macs.secret);
-    expect(hex(a.secret(v.rows.secretNoHead))).toBe(v.macs.secretNoHead);
+    expect(hex(a.secretV1(v.rows.secret))).toBe(v.macs.secret);
+    expect(hex(a.secretV1(v.rows.secretNoHead))).toBe(v.macs.secretNoHead);
     expect(hex(a.versionV1('app/db-password', v.rows.version))).toBe(v.macs.version);
     expect(hex(a.versionV1('app/db-password', v.rows.versionDestroyed))).toBe(v.macs.versionDestroyed);
   });
