@@ -12,8 +12,10 @@
  * state, key, setting and audit entry as it was, and from then on protected.
  * Schema 7 (version MACs v1, which do not bind the ciphertext): opens as it
  * was, and once its versions are rewritten (a rewrap) a purged secret's old
- * ciphertext put back is refused. The fixtures are committed files written by
- * the releases before.
+ * ciphertext put back is refused. Schema 8 (secret MACs v1, which do not
+ * cover the current version's nonce): opens as it was, each get checking the
+ * version's MAC as well, and a secret row takes the v2 MAC when next
+ * written. The fixtures are committed files written by the releases before.
  */
 import Database from 'better-sqlite3';
 import { copyFileSync, readFileSync } from 'node:fs';
@@ -242,6 +244,48 @@ describe('a schema-7 store (test/fixtures/store-schema7.db, before version MACs 
     } finally {
       await replayed.close();
     }
+  });
+});
+
+describe('a schema-8 store (test/fixtures/store-schema8.db, before secret MACs covered their current versions\' nonces)', () => {
+  it('opens as it was; its v1 secret rows read through the version MACs too, and take the v2 MAC when next written', async () => {
+    const path = copyOf('store-schema8.db');
+    const rows = (db: Database.Database) => db.prepare('SELECT * FROM secrets ORDER BY name').all() as { name: string; mac: Buffer }[];
+    const raw = new Database(path, { readonly: true });
+    expect(raw.pragma('user_version', { simple: true })).toBe(8);
+    const before = rows(raw);
+    raw.close();
+    const store = await openStore(path, rawKey(KEY));
+    try {
+      expect((await store.status()).schemaVersion).toBe(SCHEMA_VERSION);
+      expect((await store.get('app/a')).value.text()).toBe('s8-a-2');
+      expect((await store.get('app/a', { version: 1 })).value.text()).toBe('s8-a-1');
+      expect((await store.get('app/json')).json).toBe(true);
+      expect((await store.get('app/rot')).value.text()).toBe('s8-rot-2');
+      await expect(store.get('app/gone')).rejects.toMatchObject({ code: 'E_DELETED' });
+      expect(await store.verify({ deep: true })).toMatchObject({ ok: true, problems: [] });
+      expect(await store.verifyAudit()).toMatchObject({ ok: true });
+      // Rewrapping leaves the secret rows as they were (each value keeps its nonce).
+      expect((await store.rotateKeys()).rewrapped).toBe(6);
+    } finally {
+      await store.close();
+    }
+    const opened = new Database(path);
+    expect(rows(opened)).toEqual(before);
+    // A flipped format byte in the current ciphertext of a v1 secret row: the version's MAC says E_TAMPERED.
+    opened.prepare("UPDATE versions SET ciphertext = CAST(x'02' || substr(ciphertext, 2) AS BLOB) WHERE version = 1 AND secret_id = (SELECT id FROM secrets WHERE name = 'app/json')").run();
+    opened.close();
+    const again = await openStore(path, rawKey(KEY));
+    try {
+      await expect(again.get('app/json')).rejects.toMatchObject({ code: 'E_TAMPERED', message: expect.stringContaining('app/json version 1') });
+      await again.put('app/a', 's9-a-3');
+      expect((await again.get('app/a')).value.text()).toBe('s9-a-3');
+    } finally {
+      await again.close();
+    }
+    const after = rows(new Database(path, { readonly: true }));
+    expect(after.map((r) => [r.name, r.mac.equals(before.find((b) => b.name === r.name)!.mac)]))
+      .toEqual([['app/a', false], ['app/gone', true], ['app/json', true], ['app/rot', true]]);
   });
 });
 
