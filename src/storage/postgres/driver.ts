@@ -57,7 +57,7 @@ interface GetCols {
   id: number; current_version: number; max_versions: number; custom: string; created_at: number; updated_at: number;
   v_version: number | null; v_created_at: number; v_deleted_at: number | null; v_destroyed_at: number | null; v_key_id: number | null; v_ciphertext: Blob; v_json: unknown;
   mac: Blob;
-  /** The current version's own MAC, read with the secret's (readCurrent only). */
+  /** The current version's own MAC, read with the secret's (readCurrent only; checked for a secret row older than schema 9). */
   v_mac?: Blob;
 }
 interface RecordCols { kind: string; id: string; value: string; mac: Blob }

@@ -73,9 +73,11 @@ function toVersion(r: VersionCols): RawVersion {
  * a dozen keys per row) and without the name, secret id or version they were
  * asked by: the guard MACs each row under the place it asked for, so a row
  * from another place fails its MAC without being compared. The current
- * version is checked through its secret's MAC (which covers its state), a
- * named version through its own; the current version's own MAC comes too,
- * for it binds the ciphertext (src/store/integrity/rows.ts).
+ * version is checked through its secret's MAC (which covers its state and,
+ * from schema 9, its nonce, cut here from the ciphertext read), a named
+ * version through its own; the current version's own MAC comes too, for a
+ * secret row older than schema 9, whose MAC covers no nonce
+ * (src/store/integrity/guarded.ts).
  *
  * The ciphertext and those MACs (the secret's, for the current version, then
  * the version's) come as one blob, ciphertext first, with the lengths to
