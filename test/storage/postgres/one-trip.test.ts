@@ -98,6 +98,42 @@ describe('PostgreSQL writes in one round trip', () => {
     expect(new Set(ids).size).toBe(4);
   });
 
+  it('the end of the audit log is found through its index under any plan: a long log adds no scan of it to a one-trip write', async () => {
+    const { one, db } = await hosts();
+    for (let i = 0; i < 3; i++) await one.write((tx) => put(tx, 'a'));
+    // A long log, as a year of audited reads leaves one, with fresh statistics.
+    await asAdmin(async (a) => {
+      await a.query(`INSERT INTO strongbox.audit (seq, at, actor, pid, action, outcome, mac)
+        SELECT g, g, 'ops', 1, 'get', 'ok', '\\x00'::bytea FROM generate_series(100, 30099) g`);
+      await a.query('ANALYZE strongbox.audit');
+    }, db);
+    const sent: { name: string; text: string; values: unknown[] }[] = [];
+    const query = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const config = args[0] as { name?: string } | string;
+      if (typeof config === 'object' && config.name?.startsWith('sb_one')) sent.push(config as (typeof sent)[number]);
+      return (query as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof query;
+    try {
+      await one.write((tx) => put(tx, 'a'));
+    } finally {
+      pg.Client.prototype.query = query;
+    }
+    expect(sent).toHaveLength(1);
+    // The plan a prepared statement settles on after its first runs: no parameter's value known.
+    const plan = await asAdmin(async (a) => {
+      await a.query('SET plan_cache_mode = force_generic_plan');
+      await a.query(`PREPARE one_trip AS ${sent[0]!.text}`);
+      // EXECUTE takes its arguments as literals (a bind message has none to give it).
+      const literal = (v: unknown) => (v === null ? 'NULL'
+        : v instanceof Uint8Array ? `'\\x${Buffer.from(v).toString('hex')}'` : a.escapeLiteral(String(v)));
+      const r = await a.query(`EXPLAIN (COSTS OFF) EXECUTE one_trip(${sent[0]!.values.map(literal).join(', ')})`);
+      return r.rows.map((row: Record<string, string>) => row['QUERY PLAN']).join('\n');
+    }, db);
+    expect(plan).toMatch(/Index Only Scan Backward using audit_pkey on audit/);
+    expect(plan).not.toMatch(/Seq Scan on audit/);
+  });
+
   it('another host\'s write in between: nothing is written in one trip, and the ordinary path numbers after it', async () => {
     const { one, two } = await hosts();
     for (let i = 0; i < 3; i++) await one.write((tx) => put(tx, 'a'));
