@@ -69,6 +69,8 @@ const SECRET_COLS = `s.id, s.name, s.current_version, s.max_versions, s.custom, 
 const WITH_HEAD = `LEFT JOIN ${S}.versions h ON h.secret_id = s.id AND h.version = s.current_version`;
 const VERSION_COLS = 'secret_id, version, created_at, deleted_at, destroyed_at, key_id, ciphertext, mac, json';
 const V_COLS = 'v.secret_id, v.version, v.created_at, v.deleted_at, v.destroyed_at, v.key_id, v.ciphertext, v.mac, v.json';
+/** A version's secret (`s`), by one lookup of its id (SQL's comment says why); preceded by LEFT where a version may lack one. */
+const NAME_OF_V = `JOIN LATERAL (SELECT name, updated_at FROM ${S}.secrets WHERE id = v.secret_id LIMIT 1) s ON true`;
 // The get path's columns: the secret's, and the version's (absent when there is no such version).
 const GET_COLS = `s.id, s.current_version, s.max_versions, s.custom, s.created_at, s.updated_at,
   v.version AS v_version, v.created_at AS v_created_at, v.deleted_at AS v_deleted_at, v.destroyed_at AS v_destroyed_at,
@@ -107,8 +109,17 @@ const COPY_SQL = {
   deleteAllRecords: `DELETE FROM ${S}.records`,
 } as const;
 
-/** Every statement the driver runs, by name: prepared once per connection under `sb_<name>`. */
-const SQL = {
+/**
+ * Every statement the driver runs, by name: prepared once per connection
+ * under `sb_<name>`, but for PLANNED_EACH_TIME. A version's secret name is
+ * looked up row by row (a LATERAL subquery with LIMIT 1, which the planner
+ * cannot turn into a join): as a join, the generic plan of a prepared
+ * statement merged the page of versions with the secrets' index read from
+ * its start, so each page cost as much as all the secrets before it and a
+ * walk of every version grew with the square of the store.
+ * test/storage/postgres/plans.test.ts checks the plans on a large store.
+ */
+export const SQL = {
   getMeta: `SELECT value FROM ${S}.meta WHERE key = $1`,
   metaRow: `SELECT key, value, mac FROM ${S}.meta WHERE key = $1`,
   allMeta: `SELECT key, value, mac FROM ${S}.meta ORDER BY key`,
@@ -145,7 +156,7 @@ const SQL = {
   insertKey: `INSERT INTO ${S}.data_keys (id, version, status, created_at, wrapped, mac) VALUES ($1, $2, $3, $4, $5, $6)`,
   updateKey: `UPDATE ${S}.data_keys SET status = $1, wrapped = $2, mac = $3 WHERE id = $4`,
   primaryKeyId: `SELECT id FROM ${S}.data_keys WHERE status = 'primary'`,
-  versionsUnderKey: `SELECT s.name, ${V_COLS} FROM ${S}.versions v JOIN ${S}.secrets s ON s.id = v.secret_id
+  versionsUnderKey: `SELECT s.name, ${V_COLS} FROM ${S}.versions v ${NAME_OF_V}
     WHERE v.key_id = $1 AND (v.secret_id, v.version) > ($2, $3) ORDER BY v.secret_id, v.version LIMIT $4`,
   replaceCiphertext: `UPDATE ${S}.versions SET key_id = $1, ciphertext = $2, mac = $3
     WHERE secret_id = $4 AND version = $5 AND key_id = $6 AND mac = $7`,
@@ -172,14 +183,28 @@ const SQL = {
   // Whole-table walks, a page at a time after the last row seen.
   eachRecord: `SELECT kind, id, value, mac FROM ${S}.records WHERE (kind, id) > ($1, $2) ORDER BY kind, id LIMIT $3`,
   eachSecret: `SELECT ${SECRET_COLS} FROM ${S}.secrets s ${WITH_HEAD} WHERE s.id > $1 ORDER BY s.id LIMIT $2`,
-  eachVersion: `SELECT s.name, ${V_COLS} FROM ${S}.versions v LEFT JOIN ${S}.secrets s ON s.id = v.secret_id
+  eachVersion: `SELECT s.name, ${V_COLS} FROM ${S}.versions v LEFT ${NAME_OF_V}
     WHERE (v.secret_id, v.version) > ($1, $2) ORDER BY v.secret_id, v.version LIMIT $3`,
-  scanVersions: `SELECT s.name, s.updated_at AS secret_updated_at, ${V_COLS} FROM ${S}.versions v JOIN ${S}.secrets s ON s.id = v.secret_id
+  scanVersions: `SELECT s.name, s.updated_at AS secret_updated_at, ${V_COLS} FROM ${S}.versions v ${NAME_OF_V}
     WHERE (v.secret_id, v.version) > ($1, $2) ORDER BY v.secret_id, v.version LIMIT $3`,
   ...COPY_SQL,
   takeIds: `SELECT nextval(${SECRET_ID_SEQ}) AS id FROM generate_series(1, $1::int)`,
 } as const;
 type Statement = keyof typeof SQL;
+
+/**
+ * Planned with its values each time it runs, never prepared: which index
+ * finds the versions under a data key depends on how many there are (all of
+ * them as a rotation starts, a few at its end), which a generic plan cannot
+ * know (it took the primary key and filtered by key, a scan of every version
+ * for a rare one). Planning costs a fraction of a millisecond a page.
+ */
+const PLANNED_EACH_TIME = new Set<Statement>(['versionsUnderKey']);
+
+/** The query for statement `name`: prepared by name, or, for PLANNED_EACH_TIME, unnamed. */
+export function statement(name: Statement, values: unknown[]): pg.QueryConfig {
+  return PLANNED_EACH_TIME.has(name) ? { text: SQL[name], values } : { name: `sb_${name}`, text: SQL[name], values };
+}
 
 /**
  * A version's stored `json` column (0 or 1) as the flag; any other stored
@@ -351,7 +376,7 @@ class PostgresOps implements RawOps {
     const tx = this.tx;
     if (tx === undefined) {
       try {
-        return await this.db.query({ name: `sb_${name}`, text: SQL[name], values });
+        return await this.db.query(statement(name, values));
       } catch (e) {
         throw postgresError(e, this.shown);
       }
@@ -361,7 +386,7 @@ class PostgresOps implements RawOps {
     let answer: pg.QueryResult | undefined;
     let error: unknown;
     try {
-      answer = await this.db.query({ name: `sb_${name}`, text: SQL[name], values });
+      answer = await this.db.query(statement(name, values));
     } catch (e) {
       error = e;
     }
@@ -382,7 +407,7 @@ class PostgresOps implements RawOps {
     tx.wrote(name);
     if (LOSES.has(name)) tx.learned.lose();
     else tx.learned.other();
-    tx.send(this.db.query({ name: `sb_${name}`, text: SQL[name], values }));
+    tx.send(this.db.query(statement(name, values)));
   }
 
   async #rows<R>(name: Statement, values: unknown[] = []): Promise<R[]> {
