@@ -167,6 +167,13 @@ export interface StorageOps {
    * deleted, destroyed or purged it), and then nothing is written.
    */
   replaceCiphertext(read: RewrapRow, toKeyId: number, ciphertext: Uint8Array): Promise<boolean>;
+  /**
+   * Give the secret rows with ids above `afterId` (up to `limit`, in id
+   * order) that still carry a MAC of an older format the current one, each
+   * checked first; the last id looked at (undefined: none left) and how many
+   * were written.
+   */
+  remacSecrets(afterId: number, limit: number): Promise<{ lastId: number | undefined; written: number }>;
 
   /**
    * The authenticated end of the audit chain (undefined: empty log).

@@ -23,6 +23,7 @@ import type { StoreContext } from './context.js';
 import { ReadCache, type CacheOptions } from './read-cache.js';
 import { checkHook, EventSink, type EventHook } from './events.js';
 import type { ReadOnlyView } from './read-only.js';
+import { markSecretMacsCurrent } from './secret-macs.js';
 
 export interface OpenOptions {
   /** Clock in ms since the epoch (tests). */
@@ -209,6 +210,7 @@ export async function initStore(path: string, master: MasterKeySource, options: 
     await storage.write(async (tx) => {
       await writeHeader(tx, header);
       await tx.setMeta('integrity_key', integrityKey.wrapped);
+      await markSecretMacsCurrent(tx);
       await tx.insertKey(row);
       await audit.append(tx, { action: 'init', outcome: 'ok', detail: `master ${params.kind}` });
     });

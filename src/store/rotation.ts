@@ -11,6 +11,7 @@
  */
 import { StoreError } from '../errors.js';
 import { resealValue } from '../crypto/envelope.js';
+import { upgradeSecretMacs } from './secret-macs.js';
 import { wipe } from '../crypto/bytes.js';
 import { canDestroy, canRetire, demote } from '../crypto/keyset-manager.js';
 import { reloadKeyset, wrapKey, type KeysetHolder } from './keys.js';
@@ -193,10 +194,12 @@ export async function rotateKeys(c: RotationContext, options: RotateOptions = {}
       ? { rewrapped: 0, toRewrap: 0, interrupted: false, batches: 0, longestBatchMs: 0 }
       : await rewrapAll(c, lock, batchSize, options.onProgress, options.signal);
     const interrupted = stoppedEarly || work.interrupted;
+    // Secret rows from before schema 9 take the v2 MAC too: after this run every get checks one MAC.
+    const remaced = interrupted || options.signal?.aborted ? 0 : await upgradeSecretMacs(c.storage, lock);
     const left = work.toRewrap - work.rewrapped;
     const retired = await retireUnused(c, (r) =>
       `primary key ${primaryVersion}${due ? ' (new)' : ''}; rewrapped ${work.rewrapped}${interrupted ? ` of ${work.toRewrap}, interrupted with ${left} left` : ''}` +
-      `${r.length ? `; retired ${r.join(',')}` : ''}`, interrupted ? 'E_INTERRUPTED' : 'ok');
+      `${r.length ? `; retired ${r.join(',')}` : ''}${remaced ? `; ${remaced} secret rows given the v2 MAC` : ''}`, interrupted ? 'E_INTERRUPTED' : 'ok');
     await reloadKeyset(c);
     return {
       rotated: due,

@@ -15,13 +15,15 @@
  * ciphertext put back is refused. Schema 8 (secret MACs v1, which do not
  * cover the current version's nonce): opens as it was, each get checking the
  * version's MAC as well, and a secret row takes the v2 MAC when next
- * written. The fixtures are committed files written by the releases before.
+ * written, or all of them at the next rotate-keys. The fixtures are
+ * committed files written by the releases before.
  */
 import Database from 'better-sqlite3';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openStore, rawKey } from '../../src/index.js';
+import { migrateStore, openStore, rawKey } from '../../src/index.js';
+import { asAdmin, freshDatabase } from '../helpers/postgres.js';
 import { SCHEMA_VERSION } from '../../src/storage/sqlite/schema.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -248,9 +250,11 @@ describe('a schema-7 store (test/fixtures/store-schema7.db, before version MACs 
 });
 
 describe('a schema-8 store (test/fixtures/store-schema8.db, before secret MACs covered their current versions\' nonces)', () => {
-  it('opens as it was; its v1 secret rows read through the version MACs too, and take the v2 MAC when next written', async () => {
+  const rows = (db: Database.Database) => db.prepare('SELECT * FROM secrets ORDER BY name').all() as { name: string; mac: Buffer }[];
+  const withoutMac = (r: { mac: Buffer }) => ({ ...r, mac: undefined });
+
+  it('opens as it was; its v1 secret rows read through the version MACs too; rotate-keys gives them the v2 MAC, once', async () => {
     const path = copyOf('store-schema8.db');
-    const rows = (db: Database.Database) => db.prepare('SELECT * FROM secrets ORDER BY name').all() as { name: string; mac: Buffer }[];
     const raw = new Database(path, { readonly: true });
     expect(raw.pragma('user_version', { simple: true })).toBe(8);
     const before = rows(raw);
@@ -265,23 +269,68 @@ describe('a schema-8 store (test/fixtures/store-schema8.db, before secret MACs c
       await expect(store.get('app/gone')).rejects.toMatchObject({ code: 'E_DELETED' });
       expect(await store.verify({ deep: true })).toMatchObject({ ok: true, problems: [] });
       expect(await store.verifyAudit()).toMatchObject({ ok: true });
-      // Rewrapping leaves the secret rows as they were (each value keeps its nonce).
-      expect((await store.rotateKeys()).rewrapped).toBe(6);
     } finally {
       await store.close();
     }
-    const opened = new Database(path);
-    expect(rows(opened)).toEqual(before);
-    // A flipped format byte in the current ciphertext of a v1 secret row: the version's MAC says E_TAMPERED.
-    opened.prepare("UPDATE versions SET ciphertext = CAST(x'02' || substr(ciphertext, 2) AS BLOB) WHERE version = 1 AND secret_id = (SELECT id FROM secrets WHERE name = 'app/json')").run();
-    opened.close();
+    // Opening and reading wrote nothing.
+    expect(rows(new Database(path, { readonly: true }))).toEqual(before);
+    const rotating = await openStore(path, rawKey(KEY));
+    try {
+      expect((await rotating.rotateKeys()).rewrapped).toBe(6);
+      const entries = [];
+      for await (const e of rotating.auditEntries({ action: 'rotate-keys' })) entries.push(e);
+      expect(entries.at(-1)?.detail).toMatch(/; 4 secret rows given the v2 MAC$/);
+    } finally {
+      await rotating.close();
+    }
+    // Every secret row has a new MAC (v2) and is otherwise as it was; the store verifies and reads as before.
+    const upgraded = rows(new Database(path, { readonly: true }));
+    expect(upgraded.map(withoutMac)).toEqual(before.map(withoutMac));
+    expect(upgraded.filter((r, i) => r.mac.equals(before[i]!.mac))).toEqual([]);
     const again = await openStore(path, rawKey(KEY));
     try {
-      await expect(again.get('app/json')).rejects.toMatchObject({ code: 'E_TAMPERED', message: expect.stringContaining('app/json version 1') });
-      await again.put('app/a', 's9-a-3');
-      expect((await again.get('app/a')).value.text()).toBe('s9-a-3');
+      expect(await again.verify({ deep: true })).toMatchObject({ ok: true, problems: [] });
+      expect((await again.get('app/a')).value.text()).toBe('s8-a-2');
+      // The store now says every row is v2: another rotation writes no secret row.
+      await again.rotateKeys();
     } finally {
       await again.close();
+    }
+    expect(rows(new Database(path, { readonly: true }))).toEqual(upgraded);
+  });
+
+  it('moved into PostgreSQL as it is (migrate copies rows, MACs and all): rotate-keys gives its secret rows the v2 MAC there too', async () => {
+    const db = await freshDatabase();
+    await migrateStore(copyOf('store-schema8.db'), db.url, rawKey(KEY));
+    const macs = () => asAdmin(async (a) => (await a.query('SELECT name, mac FROM strongbox.secrets ORDER BY name')).rows as { name: string; mac: Buffer }[], db.name);
+    const before = await macs();
+    expect(before.map((r) => r.name)).toEqual(['app/a', 'app/gone', 'app/json', 'app/rot']);
+    const store = await openStore(db.url, rawKey(KEY));
+    try {
+      expect((await store.get('app/a')).value.text()).toBe('s8-a-2');
+      await store.rotateKeys();
+      expect(await store.verify({ deep: true })).toMatchObject({ ok: true, problems: [] });
+      expect((await store.get('app/rot')).value.text()).toBe('s8-rot-2');
+    } finally {
+      await store.close();
+    }
+    const after = await macs();
+    expect(after.filter((r, i) => r.mac.equals(before[i]!.mac))).toEqual([]);
+  });
+
+  it('a v1 secret row: a flipped format byte in its current ciphertext is E_TAMPERED by the version\'s MAC; a put gives the row the v2 MAC', async () => {
+    const path = copyOf('store-schema8.db');
+    const before = rows(new Database(path, { readonly: true }));
+    const db = new Database(path);
+    db.prepare("UPDATE versions SET ciphertext = CAST(x'02' || substr(ciphertext, 2) AS BLOB) WHERE version = 1 AND secret_id = (SELECT id FROM secrets WHERE name = 'app/json')").run();
+    db.close();
+    const store = await openStore(path, rawKey(KEY));
+    try {
+      await expect(store.get('app/json')).rejects.toMatchObject({ code: 'E_TAMPERED', message: expect.stringContaining('app/json version 1') });
+      await store.put('app/a', 's9-a-3');
+      expect((await store.get('app/a')).value.text()).toBe('s9-a-3');
+    } finally {
+      await store.close();
     }
     const after = rows(new Database(path, { readonly: true }));
     expect(after.map((r) => [r.name, r.mac.equals(before.find((b) => b.name === r.name)!.mac)]))

@@ -565,6 +565,18 @@ export class GuardedTx implements StorageOps {
     return true;
   }
 
+  async remacSecrets(afterId: number, limit: number): Promise<{ lastId: number | undefined; written: number }> {
+    const rows = await this.raw.secretsPage(afterId, limit);
+    let written = 0;
+    for (const r of rows) {
+      if (this.#check.secret(r)) continue;
+      const { mac: _, ...fields } = r;
+      await this.#writeSecret(r, fields);
+      written++;
+    }
+    return { lastId: rows.at(-1)?.id, written };
+  }
+
   // ---- audit ------------------------------------------------------------
 
   async auditHead(): Promise<AuditHead | undefined> {
@@ -737,6 +749,7 @@ export class GuardedStorage implements Storage {
   keys() { return this.read((tx) => tx.keys()); }
   primaryKeyId() { return this.read((tx) => tx.primaryKeyId()); }
   versionsUnderKey(keyId: number, limit: number, after?: VersionPlace) { return this.read((tx) => tx.versionsUnderKey(keyId, limit, after)); }
+  remacSecrets(afterId: number, limit: number) { return this.write((tx) => tx.remacSecrets(afterId, limit)); }
   auditHead() { return this.read((tx) => tx.auditHead()); }
   auditPage(afterSeq: number, limit: number, filter?: AuditFilter) { return this.read((tx) => tx.auditPage(afterSeq, limit, filter)); }
   setMeta(key: string, value: string) { return this.write((tx) => tx.setMeta(key, value)); }
