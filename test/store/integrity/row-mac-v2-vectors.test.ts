@@ -8,6 +8,7 @@ import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { RowAuthenticator } from '../../../src/store/integrity/rows.js';
+import { i64, lp, opt } from '../../helpers/row-encoding.js';
 import type { RawVersion } from '../../../src/storage/storage.js';
 
 const v = JSON.parse(readFileSync('test/vectors/row-mac-v2.json', 'utf8'));
@@ -24,10 +25,6 @@ describe('row MAC format v2 (version rows)', () => {
   });
 
   it('is HMAC-SHA256(key, lp(label v2) ‖ lp(store id) ‖ the v1 fields ‖ 1 ‖ lp(the ciphertext\'s first 29 bytes)), as docs/integrity.md says', () => {
-    const u32 = (n: number) => Buffer.from([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
-    const lp = (b: Buffer) => Buffer.concat([u32(b.length), b]);
-    const i64 = (n: number) => Buffer.concat([u32(Math.floor(n / 0x1_0000_0000)), u32(n >>> 0)]);
-    const opt = (n: number | null) => (n === null ? Buffer.from([0]) : Buffer.concat([Buffer.from([1]), i64(n)]));
     const r = v.rows.version;
     const message = Buffer.concat([
       lp(Buffer.from('strongbox/row/version/v2')), lp(Buffer.from(v.storeId, 'hex')),
