@@ -15,8 +15,7 @@ import { upgradeSecretMacs } from './secret-macs.js';
 import { wipe } from '../crypto/bytes.js';
 import { canDestroy, canRetire, demote } from '../crypto/keyset-manager.js';
 import { reloadKeyset, wrapKey, type KeysetHolder } from './keys.js';
-import type { HeldLock, RewrapRow, Storage, VersionPlace } from '../storage/storage.js';
-import type { DataKey } from '../crypto/keyset.js';
+import type { HeldLock, Storage, VersionPlace } from '../storage/storage.js';
 import type { AuditLog } from './audit.js';
 
 export interface RotateOptions {
