@@ -565,6 +565,7 @@ export class GuardedTx implements StorageOps {
     return true;
   }
 
+  /** Each secret row of the page checked; one under a v1 MAC written again as it is, under the v2 MAC (the digest swaps its element). */
   async remacSecrets(afterId: number, limit: number): Promise<{ lastId: number | undefined; written: number }> {
     const rows = await this.raw.secretsPage(afterId, limit);
     let written = 0;
