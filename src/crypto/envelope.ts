@@ -26,11 +26,11 @@ function place(name: string, version: number): string {
   return `${name} version ${version}`;
 }
 
-/** Seal `plaintext` as `name`@`version` of store `storeId` under `key`. */
-export function sealValue(key: DataKey, storeId: Uint8Array, name: string, version: number, plaintext: Uint8Array): SealedValue {
+/** Seal `plaintext` as `name`@`version` of store `storeId` under `key`, with a random nonce unless given one (resealValue). */
+export function sealValue(key: DataKey, storeId: Uint8Array, name: string, version: number, plaintext: Uint8Array, nonce?: Uint8Array): SealedValue {
   if (!key.material) throw new StoreError('E_TAMPERED', `data key ${key.version} has no material`);
   const header = encodeHeader(key.id);
-  const sealed = seal(key.material, plaintext, aadFor(header, storeId, name, version));
+  const sealed = seal(key.material, plaintext, aadFor(header, storeId, name, version), nonce);
   return { blob: concat(header, sealed), keyId: key.id };
 }
 
@@ -71,11 +71,8 @@ export function openValue(keyset: Keyset, storeId: Uint8Array, name: string, ver
 export function resealValue(keyset: Keyset, key: DataKey, storeId: Uint8Array, name: string, version: number, blob: Uint8Array): SealedValue {
   const plaintext = openValue(keyset, storeId, name, version, blob);
   try {
-    if (!key.material) throw new StoreError('E_TAMPERED', `data key ${key.version} has no material`);
-    if (parseBlob(blob, place(name, version)).keyId === key.id) throw new Error(`reseal: ${place(name, version)} is already under data key ${key.version}`);
-    const header = encodeHeader(key.id);
-    const nonce = blob.subarray(HEADER_BYTES, HEADER_BYTES + NONCE_BYTES);
-    return { blob: concat(header, seal(key.material, plaintext, aadFor(header, storeId, name, version), nonce)), keyId: key.id };
+    if (blobKeyId(blob, name, version) === key.id) throw new Error(`reseal: ${place(name, version)} is already under data key ${key.version}`);
+    return sealValue(key, storeId, name, version, plaintext, blob.subarray(HEADER_BYTES, HEADER_BYTES + NONCE_BYTES));
   } finally {
     wipe(plaintext);
   }
