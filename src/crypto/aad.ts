@@ -31,6 +31,17 @@ export function aadFor(header: Uint8Array, storeId: Uint8Array, name: string, ve
   return out;
 }
 
+/**
+ * The AAD aadFor builds for the same place under another header of the same
+ * length (a rewrap's new key id): the header is the first field, so it is
+ * the old AAD with those bytes replaced.
+ */
+export function aadWithHeader(aad: Uint8Array, header: Uint8Array): Uint8Array {
+  const out = aad.slice();
+  out.set(header, 4);
+  return out;
+}
+
 function isAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
   return true;

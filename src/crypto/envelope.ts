@@ -5,9 +5,11 @@
  * check failed; library errors are replaced, never wrapped.
  */
 import { StoreError, TamperedError } from '../errors.js';
-import { AeadOpenError, NONCE_BYTES, open, seal } from './aead.js';
-import { aadFor } from './aad.js';
-import { concat, wipe } from './bytes.js';
+import { AeadOpenError, KEY_BYTES, NONCE_BYTES, open, seal } from './aead.js';
+import { aadFor, aadWithHeader } from './aad.js';
+import { concat, readU32be, wipe } from './bytes.js';
+import type { Resealed, ResealJob } from './reseal-worker.js';
+import { xchachaIetfNonce, xchachaSubkey } from './xchacha.js';
 import { encodeHeader, HEADER_BYTES, parseBlob } from './format.js';
 import type { DataKey, Keyset } from './keyset.js';
 
@@ -40,6 +42,17 @@ export function sealValue(key: DataKey, storeId: Uint8Array, name: string, versi
  * @throws StoreError E_UNSUPPORTED_FORMAT for an unknown format byte
  */
 export function openValue(keyset: Keyset, storeId: Uint8Array, name: string, version: number, blob: Uint8Array | null): Uint8Array {
+  const { header, key, sealed, what } = stored(keyset, name, version, blob);
+  try {
+    return open(key, sealed, aadFor(header, storeId, name, version));
+  } catch (e) {
+    if (e instanceof AeadOpenError) throw altered(what);
+    throw e;
+  }
+}
+
+/** The parts of a stored blob and the material of the key it names, checked before any AEAD runs. */
+function stored(keyset: Keyset, name: string, version: number, blob: Uint8Array | null): { header: Uint8Array; key: Uint8Array; sealed: Uint8Array; what: string } {
   const what = place(name, version);
   // A live version without a ciphertext can only come from an edit of the file.
   if (blob === null) throw new TamperedError(`cannot decrypt ${what}: its ciphertext is missing`);
@@ -50,13 +63,10 @@ export function openValue(keyset: Keyset, storeId: Uint8Array, name: string, ver
   if (!key?.material) {
     throw new TamperedError(`cannot decrypt ${what}: it names data key ${keyId.toString(16)}, which this store does not hold`);
   }
-  try {
-    return open(key.material, sealed, aadFor(header, storeId, name, version));
-  } catch (e) {
-    if (e instanceof AeadOpenError) throw new TamperedError(`cannot decrypt ${what}: data was altered or moved`);
-    throw e;
-  }
+  return { header, key: key.material, sealed, what };
 }
+
+const altered = (what: string) => new TamperedError(`cannot decrypt ${what}: data was altered or moved`);
 
 /**
  * The value stored as `name`@`version` (`blob`) sealed again under `key`
@@ -76,6 +86,44 @@ export function resealValue(keyset: Keyset, key: DataKey, storeId: Uint8Array, n
   } finally {
     wipe(plaintext);
   }
+}
+
+/** A value made ready to be resealed by the worker (reseal-worker.ts), and what its new blob is made of. */
+export interface PreparedReseal {
+  job: ResealJob;
+  /** The new header and the kept nonce: the new blob is these, then what the worker returns. */
+  prefix: Uint8Array;
+  keyId: number;
+  what: string;
+}
+
+/**
+ * resealValue's work, split for the worker: every check it makes before any
+ * AEAD runs, the AADs, the row's MAC (its digest element is made there too), and the two XChaCha20 subkeys (old key, then `key`,
+ * both with the kept nonce) written into `subkeys` (64 bytes), which the
+ * caller hands to the worker.
+ */
+export function prepareReseal(keyset: Keyset, key: DataKey, storeId: Uint8Array, name: string, version: number, blob: Uint8Array | null, mac: Uint8Array, subkeys: Uint8Array): PreparedReseal {
+  const { header, key: oldKey, sealed, what } = stored(keyset, name, version, blob);
+  if (!key.material) throw new StoreError('E_TAMPERED', `data key ${key.version} has no material`);
+  if (readU32be(header, 1) === key.id) throw new Error(`reseal: ${what} is already under data key ${key.version}`);
+  const nonce = sealed.subarray(0, NONCE_BYTES);
+  xchachaSubkey(oldKey, nonce, subkeys.subarray(0, KEY_BYTES));
+  xchachaSubkey(key.material, nonce, subkeys.subarray(KEY_BYTES, 2 * KEY_BYTES));
+  const newHeader = encodeHeader(key.id);
+  const oldAad = aadFor(header, storeId, name, version);
+  return {
+    job: { iv: xchachaIetfNonce(nonce), oldAad, newAad: aadWithHeader(oldAad, newHeader), body: sealed.subarray(NONCE_BYTES), mac },
+    prefix: concat(newHeader, nonce),
+    keyId: key.id,
+    what,
+  };
+}
+
+/** The resealed value from the worker's answer for `p` (null: the old value did not open), with the read row's digest element. @throws TamperedError */
+export function resealed(p: PreparedReseal, answer: Resealed | null): SealedValue & { readElement: Uint8Array } {
+  if (answer === null) throw altered(p.what);
+  return { blob: concat(p.prefix, answer.body), keyId: p.keyId, readElement: answer.readElement };
 }
 
 /** The key id a blob names, without opening it (for rewrap bookkeeping). */

@@ -72,6 +72,8 @@ export interface RewrapRow {
   version: number;
   keyId: number;
   ciphertext: Uint8Array;
+  /** The version row's MAC as read and checked: what its element in the state digest is made from. */
+  mac: Uint8Array;
 }
 
 /** One audit entry as stored: metadata only, never a value. */
@@ -165,8 +167,10 @@ export interface StorageOps {
    * `read` (in this transaction or an earlier one), only if the stored row is
    * still exactly as read; false when it changed meanwhile (another writer
    * deleted, destroyed or purged it), and then nothing is written.
+   * `readElement`, when the caller has it, is lthashElement(read.mac), the
+   * element leaving the digest (the rewrap's worker makes it on another CPU).
    */
-  replaceCiphertext(read: RewrapRow, toKeyId: number, ciphertext: Uint8Array): Promise<boolean>;
+  replaceCiphertext(read: RewrapRow, toKeyId: number, ciphertext: Uint8Array, readElement?: Uint8Array): Promise<boolean>;
   /**
    * Give the secret rows with ids above `afterId` (up to `limit`, in id
    * order) that still carry a MAC of an older format the current one, each

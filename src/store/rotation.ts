@@ -10,12 +10,16 @@
  * Keys that nothing references any more become `retired`.
  */
 import { StoreError } from '../errors.js';
-import { resealValue } from '../crypto/envelope.js';
+import { availableParallelism } from 'node:os';
+import { prepareReseal, resealed, resealValue, type SealedValue } from '../crypto/envelope.js';
+import { ResealWorker } from '../crypto/reseal-worker.js';
+import type { DataKey } from '../crypto/keyset.js';
+import { KEY_BYTES } from '../crypto/aead.js';
 import { upgradeSecretMacs } from './secret-macs.js';
 import { wipe } from '../crypto/bytes.js';
 import { canDestroy, canRetire, demote } from '../crypto/keyset-manager.js';
 import { reloadKeyset, wrapKey, type KeysetHolder } from './keys.js';
-import type { HeldLock, Storage, VersionPlace } from '../storage/storage.js';
+import type { HeldLock, RewrapRow, Storage, VersionPlace } from '../storage/storage.js';
 import type { AuditLog } from './audit.js';
 
 export interface RotateOptions {
@@ -35,6 +39,12 @@ export interface RotateOptions {
    * Aborted before the lock is held, no new key is made either.
    */
   signal?: AbortSignal;
+  /**
+   * Open and seal in a worker thread, on another CPU, while this thread reads
+   * the next batch and writes the last (default: when there are at least
+   * 1,000 versions to rewrap and the host has more than one CPU).
+   */
+  parallel?: boolean;
 }
 
 export interface RotateReport {
@@ -56,6 +66,8 @@ export interface RotateReport {
   batches: number;
   /** The longest single batch transaction, in ms: what a concurrent writer may have waited. */
   longestBatchMs: number;
+  /** True when the rewrap's opening and sealing ran in a worker thread (RotateOptions.parallel). */
+  parallel: boolean;
   durationMs: number;
 }
 
@@ -95,6 +107,9 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** A turn of the event loop: timers (the lock refresh, a progress bar) and a Ctrl-C handler run. */
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** From this many versions to rewrap, a worker thread seals (when the host has a second CPU): below it, starting one costs more than it saves. */
+const PARALLEL_FROM = 1_000;
+
 /**
  * Re-encrypt every version not under the primary, batch by batch, until done
  * or `signal` is aborted. Each batch is read (every row checked) and sealed
@@ -103,56 +118,105 @@ const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
  * another writer changed meanwhile is read again by the next batch, one
  * deleted or destroyed is left as it now is. So other writers wait only for
  * a batch's writes, never for its decryption and encryption.
+ *
+ * With a worker (options.parallel), the next batch is read and sealed there
+ * while this one is written; it is dropped, and read again from the right
+ * place, when the write finds a version changed.
  */
-async function rewrapAll(c: RotationContext, lock: HeldLock, batchSize: number, onProgress?: RotateOptions['onProgress'], signal?: AbortSignal) {
+async function rewrapAll(c: RotationContext, lock: HeldLock, batchSize: number, options: RotateOptions) {
+  const { onProgress, signal } = options;
   const primary = c.keyset.primary()!;
   const byKey = (await c.storage.counts()).byKey;
   const oldKeys = c.keyset.info().filter((k) => k.id !== primary.id && (byKey.get(k.id) ?? 0) > 0);
   const total = oldKeys.reduce((n, k) => n + (byKey.get(k.id) ?? 0), 0);
+  const parallel = total > 0 && (options.parallel ?? (total >= PARALLEL_FROM && availableParallelism() > 1));
+  const worker = parallel ? new ResealWorker() : undefined;
+  /** A batch read and checked, and its values sealed anew (by the worker: on their way). */
+  const readBatch = async (keyId: number, after: VersionPlace): Promise<Batch> => {
+    const rows = await c.storage.versionsUnderKey(keyId, batchSize, after);
+    const sealed = worker
+      ? resealInWorker(worker, c, primary, rows)
+      : Promise.resolve(rows.map((r) => resealValue(c.keyset, primary, c.header.storeId, r.name, r.version, r.ciphertext)));
+    sealed.catch(() => undefined); // seen when awaited, or dropped with its batch
+    return { rows, sealed };
+  };
   let done = 0;
   let batches = 0;
   let longestBatchMs = 0;
   let interrupted = false;
   let lastWrite = -Infinity;
   onProgress?.(0, total);
-  rewrap: for (const old of oldKeys) {
-    // Where the last batch stopped: the next reads on from there, so the whole rewrap reads the table once.
-    let after: VersionPlace = { secretId: 0, version: 0 };
-    for (;;) {
-      await turn();
-      if (signal?.aborted && done < total) {
-        interrupted = true;
-        break rewrap;
-      }
-      lock.check();
-      const rows = await c.storage.versionsUnderKey(old.id, batchSize, after);
-      if (rows.length === 0) break;
-      const sealed = rows.map((r) => resealValue(c.keyset, primary, c.header.storeId, r.name, r.version, r.ciphertext));
-      const rest = BATCH_GAP_MS - (performance.now() - lastWrite);
-      if (rest > 0) await sleep(rest);
-      const started = performance.now();
-      // The first version that changed since it was read (-1: none); a body run again after a conflict writes the same.
-      const { written, changed } = await c.storage.write(async (tx) => {
-        let n = 0;
-        let first = -1;
-        for (let i = 0; i < rows.length; i++) {
-          if (await tx.replaceCiphertext(rows[i]!, sealed[i]!.keyId, sealed[i]!.blob)) n++;
-          else if (first < 0) first = i;
+  try {
+    rewrap: for (const old of oldKeys) {
+      // Where the last batch stopped: the next reads on from there, so the whole rewrap reads the table once.
+      let after: VersionPlace = { secretId: 0, version: 0 };
+      let next: Promise<Batch> | undefined;
+      for (;;) {
+        await turn();
+        if (signal?.aborted && done < total) {
+          interrupted = true;
+          break rewrap;
         }
-        return { written: n, changed: first };
-      });
-      lastWrite = performance.now();
-      longestBatchMs = Math.max(longestBatchMs, lastWrite - started);
-      batches++;
-      done += written;
-      onProgress?.(Math.min(done, total), total);
-      // On from the last version read, or from just before the first one that changed, which the next batch reads again.
-      const resume = changed < 0 ? rows[rows.length - 1]! : changed > 0 ? rows[changed - 1]! : undefined;
-      if (resume) after = { secretId: resume.secretId, version: resume.version };
-      if (changed < 0 && rows.length < batchSize) break;
+        lock.check();
+        const { rows, sealed: sealing } = await (next ?? readBatch(old.id, after));
+        next = undefined;
+        if (rows.length === 0) break;
+        if (worker && rows.length === batchSize) {
+          next = readBatch(old.id, placeOf(rows[rows.length - 1]!));
+          next.catch(() => undefined);
+        }
+        const sealed = await sealing;
+        const rest = BATCH_GAP_MS - (performance.now() - lastWrite);
+        if (rest > 0) await sleep(rest);
+        const started = performance.now();
+        // The first version that changed since it was read (-1: none); a body run again after a conflict writes the same.
+        const { written, changed } = await c.storage.write(async (tx) => {
+          let n = 0;
+          let first = -1;
+          for (let i = 0; i < rows.length; i++) {
+            if (await tx.replaceCiphertext(rows[i]!, sealed[i]!.keyId, sealed[i]!.blob, sealed[i]!.readElement)) n++;
+            else if (first < 0) first = i;
+          }
+          return { written: n, changed: first };
+        });
+        lastWrite = performance.now();
+        longestBatchMs = Math.max(longestBatchMs, lastWrite - started);
+        batches++;
+        done += written;
+        onProgress?.(Math.min(done, total), total);
+        // On from the last version read, or from just before the first one that changed, which the next batch reads again.
+        const resume = changed < 0 ? rows[rows.length - 1]! : changed > 0 ? rows[changed - 1]! : undefined;
+        if (resume) after = placeOf(resume);
+        if (changed >= 0) next = undefined;
+        if (changed < 0 && rows.length < batchSize) break;
+      }
     }
+  } finally {
+    await worker?.close();
   }
-  return { rewrapped: done, toRewrap: total, interrupted, batches, longestBatchMs };
+  return { rewrapped: done, toRewrap: total, interrupted, batches, longestBatchMs, parallel };
+}
+
+interface Batch {
+  rows: RewrapRow[];
+  /** Each row's value sealed anew; from the worker, with the element its read MAC leaves the digest with. */
+  sealed: Promise<(SealedValue & { readElement?: Uint8Array })[]>;
+}
+
+const placeOf = (r: RewrapRow): VersionPlace => ({ secretId: r.secretId, version: r.version });
+
+/** A batch sealed by the worker: checked and made ready here, the subkeys handed over (zeroed here if they cannot be). */
+async function resealInWorker(worker: ResealWorker, c: RotationContext, primary: DataKey, rows: readonly RewrapRow[]): Promise<(SealedValue & { readElement: Uint8Array })[]> {
+  const keys = new Uint8Array(2 * KEY_BYTES * rows.length);
+  let prepared;
+  try {
+    prepared = rows.map((r, i) => prepareReseal(c.keyset, primary, c.header.storeId, r.name, r.version, r.ciphertext, r.mac, keys.subarray(2 * KEY_BYTES * i, 2 * KEY_BYTES * (i + 1))));
+  } catch (e) {
+    wipe(keys);
+    throw e;
+  }
+  const bodies = await worker.reseal(keys, prepared.map((p) => p.job));
+  return prepared.map((p, i) => resealed(p, bodies[i]!));
 }
 
 /** Every non-primary key that no version references becomes `retired`; the run is audited in the same transaction. */
@@ -190,8 +254,8 @@ export async function rotateKeys(c: RotationContext, options: RotateOptions = {}
     const due = !stoppedEarly && (options.ifOlderThanMs === undefined || previousPrimaryAgeMs >= options.ifOlderThanMs);
     const primaryVersion = due ? await addPrimary(c) : current.version;
     const work = options.rewrap === false
-      ? { rewrapped: 0, toRewrap: 0, interrupted: false, batches: 0, longestBatchMs: 0 }
-      : await rewrapAll(c, lock, batchSize, options.onProgress, options.signal);
+      ? { rewrapped: 0, toRewrap: 0, interrupted: false, batches: 0, longestBatchMs: 0, parallel: false }
+      : await rewrapAll(c, lock, batchSize, options);
     const interrupted = stoppedEarly || work.interrupted;
     // Secret rows from before schema 9 take the v2 MAC too: after this run every get checks one MAC.
     const remaced = interrupted || options.signal?.aborted ? 0 : await upgradeSecretMacs(c.storage, lock);

@@ -178,7 +178,7 @@ class GetCmd implements fc.AsyncCommand<Model, Real> {
 type RotateMode = 'full' | 'cron' | 'no-rewrap';
 
 class RotateCmd implements fc.AsyncCommand<Model, Real> {
-  constructor(readonly h: H, readonly mode: RotateMode, readonly batch: number) {}
+  constructor(readonly h: H, readonly mode: RotateMode, readonly batch: number, readonly parallel: boolean) {}
   check = () => true;
   async run(m: Model, r: Real): Promise<void> {
     r.ran.add(`rotate ${this.mode}`);
@@ -186,11 +186,14 @@ class RotateCmd implements fc.AsyncCommand<Model, Real> {
     const pending = await notUnderPrimary(r);
     const report = await r.handles[this.h].rotateKeys({
       batchSize: this.batch,
+      parallel: this.parallel,
       ...(this.mode === 'cron' ? { ifOlderThanMs: THIRTY_DAYS } : {}),
       ...(this.mode === 'no-rewrap' ? { rewrap: false } : {}),
     });
     // Every key in these runs is seconds old: cron makes no new key.
     expect(report.rotated).toBe(this.mode !== 'cron');
+    // The worker seals when asked to and there is something to seal.
+    expect(report.parallel).toBe(this.parallel && this.mode !== 'no-rewrap' && report.toRewrap > 0);
     expect(await sqlKeys(r)).toHaveLength(this.mode === 'cron' ? keysBefore : keysBefore + 1);
     if (this.mode === 'no-rewrap') {
       expect(report.rewrapped).toBe(0);
@@ -203,12 +206,12 @@ class RotateCmd implements fc.AsyncCommand<Model, Real> {
     await checkInvariants(m, r);
     await checkAllValues(m, r);
   }
-  toString = () => `rotateKeys[${this.h}](${this.mode}, batch ${this.batch})`;
+  toString = () => `rotateKeys[${this.h}](${this.mode}, batch ${this.batch}${this.parallel ? ', parallel' : ''})`;
 }
 
 /** A rotation that dies right after its first committed batch. */
 class KilledRotateCmd implements fc.AsyncCommand<Model, Real> {
-  constructor(readonly h: H, readonly cron: boolean, readonly batch: number) {}
+  constructor(readonly h: H, readonly cron: boolean, readonly batch: number, readonly parallel: boolean) {}
   check = () => true;
   async run(m: Model, r: Real): Promise<void> {
     const before = await sqlKeys(r);
@@ -218,6 +221,7 @@ class KilledRotateCmd implements fc.AsyncCommand<Model, Real> {
     try {
       await r.handles[this.h].rotateKeys({
         batchSize: this.batch,
+        parallel: this.parallel,
         ...(this.cron ? { ifOlderThanMs: THIRTY_DAYS } : {}),
         onProgress: (done) => {
           if (done > 0) {
@@ -245,7 +249,7 @@ class KilledRotateCmd implements fc.AsyncCommand<Model, Real> {
     await checkInvariants(m, r);
     await checkAllValues(m, r);
   }
-  toString = () => `killedRotateKeys[${this.h}](${this.cron ? 'cron, ' : ''}batch ${this.batch})`;
+  toString = () => `killedRotateKeys[${this.h}](${this.cron ? 'cron, ' : ''}batch ${this.batch}${this.parallel ? ', parallel' : ''})`;
 }
 
 class RotateMasterCmd implements fc.AsyncCommand<Model, Real> {
@@ -314,9 +318,9 @@ const put = fc.tuple(handle, name, fc.string({ minLength: 1, maxLength: 24 })).m
 const commands = [
   put, put, put, put,
   fc.tuple(handle, name, fc.option(fc.nat(), { nil: undefined })).map(([h, n, p]) => new GetCmd(h, n, p)),
-  fc.tuple(handle, fc.constantFrom<RotateMode>('full', 'cron', 'no-rewrap'), batch).map(([h, mode, b]) => new RotateCmd(h, mode, b)),
-  fc.tuple(handle, fc.boolean(), batch).map(([h, cron, b]) => new KilledRotateCmd(h, cron, b)),
-  fc.tuple(handle, fc.boolean(), batch).map(([h, cron, b]) => new KilledRotateCmd(h, cron, b)),
+  fc.tuple(handle, fc.constantFrom<RotateMode>('full', 'cron', 'no-rewrap'), batch, fc.boolean()).map(([h, mode, b, p]) => new RotateCmd(h, mode, b, p)),
+  fc.tuple(handle, fc.boolean(), batch, fc.boolean()).map(([h, cron, b, p]) => new KilledRotateCmd(h, cron, b, p)),
+  fc.tuple(handle, fc.boolean(), batch, fc.boolean()).map(([h, cron, b, p]) => new KilledRotateCmd(h, cron, b, p)),
   handle.map((h) => new RotateMasterCmd(h)),
   handle.map((h) => new ReopenCmd(h)),
   fc.tuple(handle, fc.nat()).map(([h, p]) => new DestroyKeyCmd(h, p)),

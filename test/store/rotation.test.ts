@@ -20,13 +20,17 @@ async function fill(store: Store, n: number): Promise<void> {
   for (let i = 0; i < n; i++) await store.put(`s/${i % 7}`, `value-${i}`);
 }
 
-describe('rotateKeys', () => {
-  it('makes a new primary, rewraps every version under it, retires the old key', async () => {
+/** Each rewrap test runs with the values sealed in this thread and in the worker (RotateOptions.parallel). */
+const SEALING = [{ sealing: 'in this thread', parallel: false }, { sealing: 'in a worker thread', parallel: true }];
+
+describe.each(SEALING)('rotateKeys, sealing $sealing', ({ parallel }) => {
+  it('makes a new primary, rewraps every version under it, retires the old key; the digest and every value check out', async () => {
     const { store } = await fresh();
     await fill(store, 40);
     const before = await everyValue(store);
-    const r = await store.rotateKeys({ batchSize: 7 });
-    expect(r).toMatchObject({ rotated: true, primaryVersion: 2, rewrapped: 40, retired: [1] });
+    const r = await store.rotateKeys({ batchSize: 7, parallel });
+    expect(r).toMatchObject({ rotated: true, primaryVersion: 2, rewrapped: 40, retired: [1], parallel });
+    expect(await store.verify({ deep: true })).toMatchObject({ ok: true, problems: [] });
     expect(r.batches).toBe(6); // 40 versions in batches of 7
     const keys = await store.keys();
     expect(keys.map((k) => [k.version, k.status, k.versions])).toEqual([[1, 'retired', 0], [2, 'primary', 40]]);
@@ -50,7 +54,7 @@ describe('rotateKeys', () => {
       }
     };
     const before = read();
-    expect((await store.rotateKeys()).rewrapped).toBe(21);
+    expect(await store.rotateKeys({ parallel })).toMatchObject({ rewrapped: 21, parallel });
     const after = read();
     // Secret rows, whose MACs cover their current versions' nonces, are byte for byte as they were.
     expect(after.secrets).toEqual(before.secrets);
@@ -64,6 +68,76 @@ describe('rotateKeys', () => {
     await store.close();
   });
 
+  it('two secrets whose names were swapped in the file: the rewrap stops E_TAMPERED and seals nothing under a swapped name', async () => {
+    const { path, store } = await fresh();
+    await store.put('s/a', 'value of a');
+    await store.put('s/b', 'value of b');
+    await store.close();
+    const db = new Database(path);
+    db.exec("UPDATE secrets SET name = 's/tmp' WHERE name = 's/a'; UPDATE secrets SET name = 's/a' WHERE name = 's/b'; UPDATE secrets SET name = 's/b' WHERE name = 's/tmp'");
+    const keysBefore = db.prepare('SELECT secret_id, version, key_id, ciphertext FROM versions ORDER BY secret_id, version').all();
+    db.close();
+    const again = await openStore(path, rawKey(KEY));
+    try {
+      // The rewrap joins each version to its secret's (swapped) name: opening the old value under it fails.
+      await expect(again.rotateKeys({ parallel })).rejects.toMatchObject({ code: 'E_TAMPERED' });
+    } finally {
+      await again.close();
+    }
+    const after = new Database(path, { readonly: true });
+    expect(after.prepare('SELECT secret_id, version, key_id, ciphertext FROM versions ORDER BY secret_id, version').all()).toEqual(keysBefore);
+    after.close();
+  });
+
+  it('a version another writer changes between a batch\'s read and its write is read again, one destroyed meanwhile stays destroyed', async () => {
+    const { path, store } = await fresh();
+    for (const [name, versions] of [['s/a', 2], ['s/b', 1], ['s/c', 2]] as const) {
+      for (let v = 1; v <= versions; v++) await store.put(name, `${name} v${v}`);
+    }
+    // The rotation runs on a context of its own, whose reads the test can step in after: the first batch is
+    // read and sealed anew, then another handle soft-deletes s/a v2 (a new MAC) and destroys s/b v1 before it is written.
+    const c = await openContext(path, rawKey(KEY));
+    let steppedIn = false;
+    const storage = new Proxy(c.storage, {
+      get(target, prop) {
+        if (prop === 'versionsUnderKey') {
+          return async (...args: Parameters<GuardedStorage['versionsUnderKey']>) => {
+            const rows = await target.versionsUnderKey(...args);
+            if (!steppedIn) {
+              steppedIn = true;
+              expect(rows.map((r) => `${r.name} v${r.version}`)).toEqual(['s/a v1', 's/a v2', 's/b v1']);
+              await store.delete('s/a', { versions: [2] });
+              await store.destroy('s/b', [1]);
+            }
+            return rows;
+          };
+        }
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    try {
+      const report = await rotateKeys({ ...c, storage }, { batchSize: 3, parallel });
+      expect(steppedIn).toBe(true);
+      // Five versions were under the old key; the destroyed one has no ciphertext left to rewrap.
+      expect(report).toMatchObject({ toRewrap: 5, rewrapped: 4, interrupted: false, retired: [1], parallel });
+    } finally {
+      await c.storage.close();
+      c.keyset.wipe();
+    }
+    expect((await store.keys()).map((k) => [k.version, k.status])).toEqual([[1, 'retired'], [2, 'primary']]);
+    expect(await store.verify({ deep: true })).toMatchObject({ ok: true, problems: [] });
+    expect((await store.history('s/a')).map((v) => [v.version, v.deletedAt !== undefined])).toEqual([[1, false], [2, true]]);
+    await store.undelete('s/a', { versions: [2] });
+    expect((await store.get('s/a', { version: 2 })).value.text()).toBe('s/a v2');
+    expect((await store.history('s/b'))[0]).toMatchObject({ version: 1, destroyedAt: expect.any(Date) });
+    expect((await store.get('s/c', { version: 1 })).value.text()).toBe('s/c v1');
+    await store.close();
+  });
+
+});
+
+describe('rotateKeys', () => {
   it('--no-rewrap leaves old versions under their (now active) key; a later run finishes', async () => {
     const { store } = await fresh();
     await fill(store, 10);
@@ -126,73 +200,6 @@ describe('rotateKeys', () => {
     const row = db.prepare('SELECT status, wrapped FROM data_keys WHERE version = 1').get() as { status: string; wrapped: Buffer | null };
     db.close();
     expect(row).toEqual({ status: 'destroyed', wrapped: null });
-  });
-
-  it('two secrets whose names were swapped in the file: the rewrap stops E_TAMPERED and seals nothing under a swapped name', async () => {
-    const { path, store } = await fresh();
-    await store.put('s/a', 'value of a');
-    await store.put('s/b', 'value of b');
-    await store.close();
-    const db = new Database(path);
-    db.exec("UPDATE secrets SET name = 's/tmp' WHERE name = 's/a'; UPDATE secrets SET name = 's/a' WHERE name = 's/b'; UPDATE secrets SET name = 's/b' WHERE name = 's/tmp'");
-    const keysBefore = db.prepare('SELECT secret_id, version, key_id, ciphertext FROM versions ORDER BY secret_id, version').all();
-    db.close();
-    const again = await openStore(path, rawKey(KEY));
-    try {
-      // The rewrap joins each version to its secret's (swapped) name: opening the old value under it fails.
-      await expect(again.rotateKeys()).rejects.toMatchObject({ code: 'E_TAMPERED' });
-    } finally {
-      await again.close();
-    }
-    const after = new Database(path, { readonly: true });
-    expect(after.prepare('SELECT secret_id, version, key_id, ciphertext FROM versions ORDER BY secret_id, version').all()).toEqual(keysBefore);
-    after.close();
-  });
-
-  it('a version another writer changes between a batch\'s read and its write is read again, one destroyed meanwhile stays destroyed', async () => {
-    const { path, store } = await fresh();
-    for (const [name, versions] of [['s/a', 2], ['s/b', 1], ['s/c', 2]] as const) {
-      for (let v = 1; v <= versions; v++) await store.put(name, `${name} v${v}`);
-    }
-    // The rotation runs on a context of its own, whose reads the test can step in after: the first batch is
-    // read and sealed anew, then another handle soft-deletes s/a v2 (a new MAC) and destroys s/b v1 before it is written.
-    const c = await openContext(path, rawKey(KEY));
-    let steppedIn = false;
-    const storage = new Proxy(c.storage, {
-      get(target, prop) {
-        if (prop === 'versionsUnderKey') {
-          return async (...args: Parameters<GuardedStorage['versionsUnderKey']>) => {
-            const rows = await target.versionsUnderKey(...args);
-            if (!steppedIn) {
-              steppedIn = true;
-              expect(rows.map((r) => `${r.name} v${r.version}`)).toEqual(['s/a v1', 's/a v2', 's/b v1']);
-              await store.delete('s/a', { versions: [2] });
-              await store.destroy('s/b', [1]);
-            }
-            return rows;
-          };
-        }
-        const value = Reflect.get(target, prop, target) as unknown;
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
-    try {
-      const report = await rotateKeys({ ...c, storage }, { batchSize: 3 });
-      expect(steppedIn).toBe(true);
-      // Five versions were under the old key; the destroyed one has no ciphertext left to rewrap.
-      expect(report).toMatchObject({ toRewrap: 5, rewrapped: 4, interrupted: false, retired: [1] });
-    } finally {
-      await c.storage.close();
-      c.keyset.wipe();
-    }
-    expect((await store.keys()).map((k) => [k.version, k.status])).toEqual([[1, 'retired'], [2, 'primary']]);
-    expect(await store.verify({ deep: true })).toMatchObject({ ok: true, problems: [] });
-    expect((await store.history('s/a')).map((v) => [v.version, v.deletedAt !== undefined])).toEqual([[1, false], [2, true]]);
-    await store.undelete('s/a', { versions: [2] });
-    expect((await store.get('s/a', { version: 2 })).value.text()).toBe('s/a v2');
-    expect((await store.history('s/b'))[0]).toMatchObject({ version: 1, destroyedAt: expect.any(Date) });
-    expect((await store.get('s/c', { version: 1 })).value.text()).toBe('s/c v1');
-    await store.close();
   });
 
   it('refuses a bad batch size', async () => {

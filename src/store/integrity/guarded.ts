@@ -178,8 +178,8 @@ export class GuardedTx implements StorageOps {
   readonly #secrets = new Map<number, RawSecret>();
   /** The audit chain's new end, set in the state row at finish(). */
   #auditHead: AuditHead | undefined;
-  /** Elements entering (n > 0) or leaving (n < 0) the digest at finish(), by MAC. */
-  readonly #pending = new Map<string, { mac: Uint8Array; n: number }>();
+  /** Elements entering (n > 0) or leaving (n < 0) the digest at finish(), by MAC; with the element when the caller made it. */
+  readonly #pending = new Map<string, { mac: Uint8Array; n: number; element?: Uint8Array }>();
   /** Secret rows inserted in this transaction and not yet MAC'd. */
   readonly #fresh = new Set<number>();
   /** Version rows this transaction wrote, by "secret id:version": the state a secret row's MAC must cover. */
@@ -214,9 +214,10 @@ export class GuardedTx implements StorageOps {
    * Replace one row's element in the digest: `from` leaves, `to` enters
    * (either may be absent). Applied in finish(), where a row that entered and
    * left in the same transaction cancels out without being expanded.
+   * `fromElement`: lthashElement(from), when the caller already has it.
    */
-  #swap(from: Uint8Array | null | undefined, to: Uint8Array | null | undefined): void {
-    if (from) this.#delta(from, -1);
+  #swap(from: Uint8Array | null | undefined, to: Uint8Array | null | undefined, fromElement?: Uint8Array): void {
+    if (from) this.#delta(from, -1, fromElement);
     if (to) this.#delta(to, 1);
     this.#dirty = true;
     this.#rowsChanged = true;
@@ -227,11 +228,12 @@ export class GuardedTx implements StorageOps {
     return this.#rowsChanged;
   }
 
-  #delta(mac: Uint8Array, sign: 1 | -1): void {
+  #delta(mac: Uint8Array, sign: 1 | -1, element?: Uint8Array): void {
     const key = Buffer.from(mac.buffer, mac.byteOffset, mac.byteLength).toString('latin1');
-    const n = (this.#pending.get(key)?.n ?? 0) + sign;
+    const had = this.#pending.get(key);
+    const n = (had?.n ?? 0) + sign;
     if (n === 0) this.#pending.delete(key);
-    else this.#pending.set(key, { mac, n });
+    else this.#pending.set(key, { mac, n, element: element ?? had?.element });
   }
 
   /** MAC the rows inserted and left as they were, and save the state row if this transaction changed it. */
@@ -246,8 +248,8 @@ export class GuardedTx implements StorageOps {
     try {
       const added: Uint8Array[] = [];
       const removed: Uint8Array[] = [];
-      for (const { mac, n } of this.#pending.values()) {
-        const element = lthashElement(mac);
+      for (const { mac, n, element: made } of this.#pending.values()) {
+        const element = made ?? lthashElement(mac);
         for (let i = 0; i < Math.abs(n); i++) (n > 0 ? added : removed).push(element);
       }
       s.digest.update(added, removed);
@@ -538,12 +540,12 @@ export class GuardedTx implements StorageOps {
     return (await this.raw.versionsUnderKey(keyId, limit, after)).map(({ name, row }) => {
       this.#check.version(name, row, row.secretId);
       if (row.ciphertext === null || row.keyId === null) throw tampered(place.version(name, row), 'names a data key but holds no ciphertext');
-      const handed: CheckedRewrapRow = { secretId: row.secretId, name, version: row.version, keyId: row.keyId, ciphertext: row.ciphertext, [CHECKED]: row };
+      const handed: CheckedRewrapRow = { secretId: row.secretId, name, version: row.version, keyId: row.keyId, ciphertext: row.ciphertext, mac: row.mac!, [CHECKED]: row };
       return handed;
     });
   }
 
-  async replaceCiphertext(read: RewrapRow, toKeyId: number, ciphertext: Uint8Array): Promise<boolean> {
+  async replaceCiphertext(read: RewrapRow, toKeyId: number, ciphertext: Uint8Array, readElement?: Uint8Array): Promise<boolean> {
     const old = (read as CheckedRewrapRow)[CHECKED];
     if (!old) throw new Error('replaceCiphertext: the version was not read by versionsUnderKey');
     // The secret row's MAC covers its current version's nonce: a rewrap keeps it, and so leaves that row as it is.
@@ -561,7 +563,7 @@ export class GuardedTx implements StorageOps {
     // Written only over the row as it was checked (its key and its MAC, which every change of a row replaces):
     // the old element leaves the digest because it is the one stored, and nothing changed since is overwritten.
     if (!await this.raw.replaceCiphertext(row, { keyId: old.keyId!, mac: old.mac! })) return false;
-    this.#swap(old.mac, row.mac);
+    this.#swap(old.mac, row.mac, readElement);
     return true;
   }
 
@@ -764,8 +766,8 @@ export class GuardedStorage implements Storage {
   insertKey(row: KeyRow) { return this.write((tx) => tx.insertKey(row)); }
   setKeyStatus(id: number, status: KeyRow['status']) { return this.write((tx) => tx.setKeyStatus(id, status)); }
   setKeyWrapping(id: number, wrapped: Uint8Array | null) { return this.write((tx) => tx.setKeyWrapping(id, wrapped)); }
-  replaceCiphertext(read: RewrapRow, toKeyId: number, ciphertext: Uint8Array) {
-    return this.write((tx) => tx.replaceCiphertext(read, toKeyId, ciphertext));
+  replaceCiphertext(read: RewrapRow, toKeyId: number, ciphertext: Uint8Array, readElement?: Uint8Array) {
+    return this.write((tx) => tx.replaceCiphertext(read, toKeyId, ciphertext, readElement));
   }
   insertAudit(row: AuditRow) { return this.write((tx) => tx.insertAudit(row)); }
   deleteAuditThrough(seq: number) { return this.write((tx) => tx.deleteAuditThrough(seq)); }

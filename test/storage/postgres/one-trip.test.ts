@@ -34,7 +34,7 @@ async function put(tx: RawOps, name: string): Promise<{ id: number; version: num
   const version = secret.currentVersion + 1;
   const at = 1_000 + version;
   await tx.insertVersion({ secretId: secret.id, version, createdAt: at, deletedAt: null, destroyedAt: null, keyId: primary!, ciphertext: bytes(40, version), mac: bytes(32, version), json: false });
-  await tx.updateSecret({ ...secret, currentVersion: version, updatedAt: at, head: { createdAt: at, deletedAt: null, destroyedAt: null, json: false }, mac: bytes(32, 100 + version) });
+  await tx.updateSecret({ ...secret, currentVersion: version, updatedAt: at, head: { createdAt: at, deletedAt: null, destroyedAt: null, json: false, nonce: null }, mac: bytes(32, 100 + version) });
   const seq = (last?.seq ?? 0) + 1;
   await tx.insertAudit(audit(seq));
   stateMacs++;
