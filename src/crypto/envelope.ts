@@ -99,9 +99,10 @@ export interface PreparedReseal {
 
 /**
  * resealValue's work, split for the worker: every check it makes before any
- * AEAD runs, the AADs, the row's MAC (its digest element is made there too), and the two XChaCha20 subkeys (old key, then `key`,
- * both with the kept nonce) written into `subkeys` (64 bytes), which the
- * caller hands to the worker.
+ * AEAD runs, then the job — the AADs, the row's MAC (the worker expands it
+ * into the row's digest element too) — and the two XChaCha20 subkeys (the
+ * old key's, then `key`'s, both with the kept nonce) written into `subkeys`
+ * (64 bytes), which the caller hands to the worker.
  */
 export function prepareReseal(keyset: Keyset, key: DataKey, storeId: Uint8Array, name: string, version: number, blob: Uint8Array | null, mac: Uint8Array, subkeys: Uint8Array): PreparedReseal {
   const { header, key: oldKey, sealed, what } = stored(keyset, name, version, blob);

@@ -1,17 +1,19 @@
 /**
  * A rewrap's opening and sealing, done on a second CPU: a worker thread
- * reseals one batch while the main thread writes the one before and reads
- * the next (src/store/rotation.ts), so a rotation of 100,000 versions is not
- * held to one core's AEAD speed.
+ * reseals one batch while the main thread writes the one before
+ * (src/store/rotation.ts), so a rotation of 100,000 versions is not held to
+ * one core's AEAD speed. It also expands each read row's MAC into the LtHash
+ * element that leaves the digest (as lthashElement in mac.ts does), one less
+ * thing for the write transaction.
  *
  * The main thread derives each value's XChaCha20 subkeys (xchacha.ts), and
  * the worker runs the IETF ChaCha20-Poly1305 under them from node:crypto
- * (OpenSSL). That keeps the
- * worker to node's built-in modules: its source is a string given to
- * `new Worker(…, { eval: true })`, which works alike from the sources, the
- * ESM and CommonJS bundles and the CLI, none of which has to ship or find a
- * file for it. test/crypto/reseal-worker.test.ts checks that the worker's
- * output is byte for byte what aead.ts's seal gives.
+ * (OpenSSL). That keeps the worker to node's built-in modules: its source is
+ * a string given to `new Worker(…, { eval: true })`, which works alike from
+ * the sources, the ESM and CommonJS bundles and the CLI, none of which has
+ * to ship or find a file for it. test/crypto/reseal-worker.test.ts checks
+ * that the worker's output is byte for byte what aead.ts's seal gives, and
+ * its elements lthashElement's.
  *
  * A batch goes over as two ArrayBuffers, transferred (not copied): the jobs,
  * packed, and the subkeys, which the worker zeroes when the batch is done.
