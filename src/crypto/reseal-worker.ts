@@ -171,11 +171,14 @@ export class ResealWorker {
     // Loaded here, not at start-up: only a rotation of many versions needs it.
     const { Worker: WorkerThread } = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
     this.#worker = new WorkerThread(SOURCE, { eval: true });
-    this.#worker.unref(); // a rotation that is abandoned must not keep the process alive
+    // It keeps the process alive only while it owes an answer: a caller awaiting one must not see the process exit
+    // under it, and a worker left idle must not hold a process that is done.
+    this.#worker.unref();
     this.#worker.on('message', ({ id, answer }: { id: number; answer: ArrayBuffer }) => {
       const p = this.#pending.get(id);
       if (!p) return;
       this.#pending.delete(id);
+      if (this.#pending.size === 0) this.#worker.unref();
       try {
         p.resolve(unpack(answer, p.count));
       } catch (e) {
@@ -214,6 +217,7 @@ export class ResealWorker {
     const id = this.#next++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { count: jobs.length, resolve, reject });
+      this.#worker.ref();
       this.#worker.postMessage({ id, count: jobs.length, keys: keys.buffer, jobs: packed }, [keys.buffer as ArrayBuffer, packed]);
     });
   }
