@@ -63,7 +63,7 @@ const FIXED = 12 + IV_BYTES + MAC_BYTES;
 const SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createCipheriv, createDecipheriv } = require('node:crypto');
-const TAG = ${TAG_BYTES}, KEY = ${KEY_BYTES}, IV = ${IV_BYTES}, MAC = ${MAC_BYTES}, FIXED = ${FIXED}, FAILED = 0xffffffff;
+const TAG = ${TAG_BYTES}, KEY = ${KEY_BYTES}, IV = ${IV_BYTES}, FIXED = ${FIXED}, FAILED = 0xffffffff;
 const ZEROS = Buffer.alloc(${LTHASH_BYTES}), COUNTER = Buffer.alloc(16);
 parentPort.on('message', ({ id, count, keys, jobs }) => {
   const k = new Uint8Array(keys);
@@ -104,8 +104,14 @@ parentPort.on('message', ({ id, count, keys, jobs }) => {
   } finally {
     k.fill(0);
   }
-  const out = Buffer.concat(parts);
-  const answer = out.buffer.slice(out.byteOffset, out.byteOffset + out.length);
+  // An ArrayBuffer of its own to transfer (Buffer.concat may hand out a slice of a shared pool).
+  const answer = new ArrayBuffer(parts.reduce((n, p) => n + p.length, 0));
+  const out = new Uint8Array(answer);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
   parentPort.postMessage({ id, answer }, [answer]);
 });
 `;
@@ -116,7 +122,8 @@ const FAILED = 0xffffffff;
 function pack(jobs: readonly ResealJob[]): ArrayBuffer {
   let size = 0;
   for (const j of jobs) size += FIXED + j.oldAad.length + j.newAad.length + j.body.length;
-  const out = Buffer.alloc(size);
+  const packed = new ArrayBuffer(size);
+  const out = Buffer.from(packed); // a view, not a copy
   let at = 0;
   for (const j of jobs) {
     if (j.iv.length !== IV_BYTES || j.mac.length !== MAC_BYTES || j.body.length < TAG_BYTES) throw new RangeError('reseal: a 12-byte IV, a 32-byte MAC and a body that holds a tag');
@@ -133,7 +140,7 @@ function pack(jobs: readonly ResealJob[]): ArrayBuffer {
     out.set(j.body, at);
     at += j.body.length;
   }
-  return out.buffer.slice(out.byteOffset, out.byteOffset + out.length) as ArrayBuffer;
+  return packed;
 }
 
 /** Each job's result from the worker's answer, or null where the old value did not open. */
