@@ -23,18 +23,19 @@ async function audited(store: Store, action: string) {
 }
 
 describe('rotateKeys with a signal', () => {
-  it('stops between two batches: whole batches rewrapped, the report says so, a run that makes no key finishes', async () => {
+  // With a worker, the third batch is already read and sealed there when the signal comes: it is dropped unwritten.
+  it.each([false, true])('stops between two batches (sealing in a worker: %s): whole batches rewrapped, the report says so, a run that makes no key finishes', async (parallel) => {
     const { store } = await freshStore();
     await fill(store, 50);
     const before = await everyValue(store);
     const controller = new AbortController();
     const r = await store.rotateKeys({
-      batchSize: 10, signal: controller.signal,
+      batchSize: 10, signal: controller.signal, parallel,
       onProgress: (done) => {
         if (done >= 20) controller.abort(); // as a Ctrl-C during the third batch's pause would
       },
     });
-    expect(r).toMatchObject({ rotated: true, primaryVersion: 2, rewrapped: 20, toRewrap: 50, interrupted: true, batches: 2, retired: [] });
+    expect(r).toMatchObject({ rotated: true, primaryVersion: 2, rewrapped: 20, toRewrap: 50, interrupted: true, batches: 2, retired: [], parallel });
     expect((await store.keys()).map((k) => [k.version, k.status, k.versions])).toEqual([[1, 'active', 30], [2, 'primary', 20]]);
     expect(await everyValue(store)).toEqual(before); // both keys still open what they hold
     expect((await audited(store, 'rotate-keys')).at(-1)).toMatchObject({ outcome: 'E_INTERRUPTED', detail: 'primary key 2 (new); rewrapped 20 of 50, interrupted with 30 left' });
