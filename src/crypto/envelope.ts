@@ -7,10 +7,10 @@
 import { StoreError, TamperedError } from '../errors.js';
 import { AeadOpenError, KEY_BYTES, NONCE_BYTES, open, seal } from './aead.js';
 import { aadFor, aadWithHeader } from './aad.js';
-import { concat, readU32be, wipe } from './bytes.js';
+import { concat, wipe } from './bytes.js';
 import type { Resealed, ResealJob } from './reseal-worker.js';
 import { xchachaIetfNonce, xchachaSubkey } from './xchacha.js';
-import { encodeHeader, HEADER_BYTES, parseBlob } from './format.js';
+import { encodeHeader, HEADER_BYTES, parseBlob, type ParsedBlob } from './format.js';
 import type { DataKey, Keyset } from './keyset.js';
 
 /**
@@ -30,10 +30,16 @@ function place(name: string, version: number): string {
 
 /** Seal `plaintext` as `name`@`version` of store `storeId` under `key`, with a random nonce unless given one (resealValue). */
 export function sealValue(key: DataKey, storeId: Uint8Array, name: string, version: number, plaintext: Uint8Array, nonce?: Uint8Array): SealedValue {
-  if (!key.material) throw new StoreError('E_TAMPERED', `data key ${key.version} has no material`);
+  const material = materialOf(key);
   const header = encodeHeader(key.id);
-  const sealed = seal(key.material, plaintext, aadFor(header, storeId, name, version), nonce);
+  const sealed = seal(material, plaintext, aadFor(header, storeId, name, version), nonce);
   return { blob: concat(header, sealed), keyId: key.id };
+}
+
+/** The material of a key to seal under. */
+function materialOf(key: DataKey): Uint8Array {
+  if (!key.material) throw new StoreError('E_TAMPERED', `data key ${key.version} has no material`);
+  return key.material;
 }
 
 /**
@@ -42,28 +48,37 @@ export function sealValue(key: DataKey, storeId: Uint8Array, name: string, versi
  * @throws StoreError E_UNSUPPORTED_FORMAT for an unknown format byte
  */
 export function openValue(keyset: Keyset, storeId: Uint8Array, name: string, version: number, blob: Uint8Array | null): Uint8Array {
-  const { header, key, sealed, what } = stored(keyset, name, version, blob);
+  const what = place(name, version);
+  const { header, keyId, sealed } = storedBlob(blob, what);
   try {
-    return open(key, sealed, aadFor(header, storeId, name, version));
+    return open(openingKey(keyset, keyId, what), sealed, aadFor(header, storeId, name, version));
   } catch (e) {
     if (e instanceof AeadOpenError) throw altered(what);
     throw e;
   }
 }
 
-/** The parts of a stored blob and the material of the key it names, checked before any AEAD runs. */
-function stored(keyset: Keyset, name: string, version: number, blob: Uint8Array | null): { header: Uint8Array; key: Uint8Array; sealed: Uint8Array; what: string } {
-  const what = place(name, version);
+/** A stored ciphertext's parts, checked before any AEAD runs. */
+function storedBlob(blob: Uint8Array | null, what: string): ParsedBlob {
   // A live version without a ciphertext can only come from an edit of the file.
   if (blob === null) throw new TamperedError(`cannot decrypt ${what}: its ciphertext is missing`);
   // A damaged file can hold a number or text in the ciphertext column: the row MACs do not cover it (the AEAD does).
   if (!(blob instanceof Uint8Array)) throw new TamperedError(`cannot decrypt ${what}: its ciphertext is not bytes`);
-  const { header, keyId, sealed } = parseBlob(blob, what);
+  return parseBlob(blob, what);
+}
+
+/** The material of the key a ciphertext names. */
+function openingKey(keyset: Keyset, keyId: number, what: string): Uint8Array {
   const key = keyset.byId(keyId);
   if (!key?.material) {
     throw new TamperedError(`cannot decrypt ${what}: it names data key ${keyId.toString(16)}, which this store does not hold`);
   }
-  return { header, key: key.material, sealed, what };
+  return key.material;
+}
+
+/** A rewrap seals under another key than the one a value is under (the nonce it keeps must not meet the same key twice). */
+function refuseSameKey(keyId: number, key: DataKey, what: string): void {
+  if (keyId === key.id) throw new Error(`reseal: ${what} is already under data key ${key.version}`);
 }
 
 const altered = (what: string) => new TamperedError(`cannot decrypt ${what}: data was altered or moved`);
@@ -81,7 +96,8 @@ const altered = (what: string) => new TamperedError(`cannot decrypt ${what}: dat
 export function resealValue(keyset: Keyset, key: DataKey, storeId: Uint8Array, name: string, version: number, blob: Uint8Array): SealedValue {
   const plaintext = openValue(keyset, storeId, name, version, blob);
   try {
-    if (blobKeyId(blob, name, version) === key.id) throw new Error(`reseal: ${place(name, version)} is already under data key ${key.version}`);
+    const what = place(name, version);
+    refuseSameKey(parseBlob(blob, what).keyId, key, what);
     return sealValue(key, storeId, name, version, plaintext, blob.subarray(HEADER_BYTES, HEADER_BYTES + NONCE_BYTES));
   } finally {
     wipe(plaintext);
@@ -105,12 +121,14 @@ export interface PreparedReseal {
  * (64 bytes), which the caller hands to the worker.
  */
 export function prepareReseal(keyset: Keyset, key: DataKey, storeId: Uint8Array, name: string, version: number, blob: Uint8Array | null, mac: Uint8Array, subkeys: Uint8Array): PreparedReseal {
-  const { header, key: oldKey, sealed, what } = stored(keyset, name, version, blob);
-  if (!key.material) throw new StoreError('E_TAMPERED', `data key ${key.version} has no material`);
-  if (readU32be(header, 1) === key.id) throw new Error(`reseal: ${what} is already under data key ${key.version}`);
+  const what = place(name, version);
+  const { header, keyId, sealed } = storedBlob(blob, what);
+  const oldKey = openingKey(keyset, keyId, what);
+  const material = materialOf(key);
+  refuseSameKey(keyId, key, what);
   const nonce = sealed.subarray(0, NONCE_BYTES);
   xchachaSubkey(oldKey, nonce, subkeys.subarray(0, KEY_BYTES));
-  xchachaSubkey(key.material, nonce, subkeys.subarray(KEY_BYTES, 2 * KEY_BYTES));
+  xchachaSubkey(material, nonce, subkeys.subarray(KEY_BYTES, 2 * KEY_BYTES));
   const newHeader = encodeHeader(key.id);
   const oldAad = aadFor(header, storeId, name, version);
   return {

@@ -47,6 +47,9 @@ export interface Resealed {
   readElement: Uint8Array;
 }
 
+/** The length the worker answers for a value that did not open. */
+const FAILED = 0xffffffff;
+
 /** A job's fixed part: three lengths, the IV, the MAC. */
 const FIXED = 12 + IV_BYTES + MAC_BYTES;
 
@@ -63,7 +66,7 @@ const FIXED = 12 + IV_BYTES + MAC_BYTES;
 const SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createCipheriv, createDecipheriv } = require('node:crypto');
-const TAG = ${TAG_BYTES}, KEY = ${KEY_BYTES}, IV = ${IV_BYTES}, FIXED = ${FIXED}, FAILED = 0xffffffff;
+const TAG = ${TAG_BYTES}, KEY = ${KEY_BYTES}, IV = ${IV_BYTES}, FIXED = ${FIXED}, FAILED = ${FAILED};
 const ZEROS = Buffer.alloc(${LTHASH_BYTES}), COUNTER = Buffer.alloc(16);
 parentPort.on('message', ({ id, count, keys, jobs }) => {
   const k = new Uint8Array(keys);
@@ -116,7 +119,6 @@ parentPort.on('message', ({ id, count, keys, jobs }) => {
 });
 `;
 
-const FAILED = 0xffffffff;
 
 /** The jobs in the worker's packed form, in a buffer of their own to transfer. */
 function pack(jobs: readonly ResealJob[]): ArrayBuffer {

@@ -3,6 +3,9 @@
  * of a version row, as both drivers' queries name them: one table layout,
  * whichever database holds it.
  */
+import { NONCE_BYTES } from '../crypto/aead.js';
+import { HEADER_BYTES } from '../crypto/format.js';
+
 export type Blob = Buffer | null;
 
 export interface SecretCols {
@@ -19,8 +22,8 @@ export interface SecretCols {
  * it out in SQL for the reads that do not fetch the ciphertext, and with
  * headNonce where they do, and both must give the same bytes.
  */
-export const NONCE_FROM = 5;
-export const NONCE_LENGTH = 24;
+export const NONCE_FROM = HEADER_BYTES;
+export const NONCE_LENGTH = NONCE_BYTES;
 
 /**
  * A stored ciphertext's nonce as SQL's substr gives it: bytes 5 to 29, fewer

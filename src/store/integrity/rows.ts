@@ -19,6 +19,8 @@
 import { TamperedError } from '../../errors.js';
 import { Hmac, macMatches } from '../../crypto/mac.js';
 import { wipe } from '../../crypto/bytes.js';
+import { NONCE_BYTES } from '../../crypto/aead.js';
+import { HEADER_BYTES } from '../../crypto/format.js';
 import type { KeyRow, RawMeta, RawRecord, RawSecret, RawVersion } from '../../storage/storage.js';
 
 const LABELS = {
@@ -173,7 +175,7 @@ export function tampered(where: string, what: string): TamperedError {
 }
 
 /** The bytes of a ciphertext a version's MAC covers: the format header (5 bytes) and the nonce (24). */
-const CIPHERTEXT_HEAD_BYTES = 29;
+const CIPHERTEXT_HEAD_BYTES = HEADER_BYTES + NONCE_BYTES;
 
 function ciphertextHead(ciphertext: unknown): unknown {
   return ciphertext instanceof Uint8Array ? ciphertext.subarray(0, CIPHERTEXT_HEAD_BYTES) : ciphertext;
