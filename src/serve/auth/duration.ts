@@ -28,7 +28,9 @@ function seconds(n: number, field: string): number {
 /** A Go duration string ("1h30m", "1.5h", "90s"): its length in seconds, or undefined when it is not one. */
 function goDuration(text: string): number | undefined {
   if (text === '0') return 0;
-  const part = /([0-9]*(?:\.[0-9]*)?)([a-zµμ]+)/gy;
+  // µ and μ (Go's two spellings of the micro sign) escaped: the CLI bundle stays ASCII, so V8 keeps its
+  // source as one byte a character (scripts/bundle-cli.mjs).
+  const part = /([0-9]*(?:\.[0-9]*)?)([a-z\u00b5\u03bc]+)/gy;
   let total = 0;
   let at = 0;
   while (at < text.length) {
