@@ -1,13 +1,15 @@
 import { processIo } from './io.js';
 import { run } from './main.js';
 
+const io = processIo();
+
 // `store list | head`: a reader that went away is not an error worth a stack trace.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+(io.stdout as unknown as NodeJS.EventEmitter).on('error', (e: NodeJS.ErrnoException) => {
   if (e.code === 'EPIPE') process.exit(0);
   throw e;
 });
 
-// Exit through exitCode, not process.exit(), so stdout drains first when piped.
-void run(process.argv.slice(2), processIo()).then((status) => {
+// Exit through exitCode, not process.exit(), so stdout drains first when it is Node's stream.
+void run(process.argv.slice(2), io).then((status) => {
   process.exitCode = status;
 });

@@ -2,13 +2,15 @@
  * The CLI's window on the process: streams, environment, terminals. Injected
  * so `run()` can be driven in-process; the only layer that touches stdio.
  */
-import type { Readable, Writable } from 'node:stream';
-import { isatty } from 'node:tty';
+import type { Readable } from 'node:stream';
+import { FdOutput, isTerminal, type Output } from './fd-output.js';
+
+export type { Output } from './fd-output.js';
 
 export interface Io {
   stdin: Readable;
-  stdout: Writable;
-  stderr: Writable;
+  stdout: Output;
+  stderr: Output;
   env: Record<string, string | undefined>;
   stdinIsTTY: boolean;
   stdoutIsTTY: boolean;
@@ -16,27 +18,30 @@ export interface Io {
 }
 
 export function processIo(): Io {
+  const stdoutIsTTY = isTerminal(1);
+  const stderrIsTTY = isTerminal(2);
   return {
     // A getter: making process.stdin costs ~2 ms of start-up, and most commands never read it.
     get stdin() {
       return process.stdin;
     },
-    stdout: process.stdout,
-    stderr: process.stderr,
+    // A terminal gets Node's own stream; a pipe or a file is written directly (fd-output.ts).
+    stdout: stdoutIsTTY ? process.stdout : new FdOutput(1, () => process.stdout),
+    stderr: stderrIsTTY ? process.stderr : new FdOutput(2, () => process.stderr),
     env: process.env,
-    stdinIsTTY: isatty(0),
-    stdoutIsTTY: isatty(1),
-    stderrIsTTY: isatty(2),
+    stdinIsTTY: isTerminal(0),
+    stdoutIsTTY,
+    stderrIsTTY,
   };
 }
 
 /** Write and wait until the stream has taken it (binary-safe, no newline added). */
-export function write(stream: Writable, data: Uint8Array | string): Promise<void> {
+export function write(stream: Output, data: Uint8Array | string): Promise<void> {
   return new Promise((resolve, reject) => {
     stream.write(data, (err) => (err ? reject(err) : resolve()));
   });
 }
 
-export function line(stream: Writable, text: string): Promise<void> {
+export function line(stream: Output, text: string): Promise<void> {
   return write(stream, `${text}\n`);
 }

@@ -4,7 +4,7 @@
  * passphrase store can still ask for the passphrase. No terminal: undefined.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { ReadStream } from 'node:tty';
+import { createRequire } from 'node:module';
 
 export async function promptHidden(question: string): Promise<Uint8Array | undefined> {
   let fd: number;
@@ -13,6 +13,8 @@ export async function promptHidden(question: string): Promise<Uint8Array | undef
   } catch {
     return undefined; // no controlling terminal: cron, CI, a pipe
   }
+  // node:tty (and node:net behind it) only now: every command's start would pay ~2 ms for it (fd-output.ts).
+  const { ReadStream } = createRequire(import.meta.url)('node:tty') as typeof import('node:tty');
   const input = new ReadStream(fd);
   input.setRawMode(true);
   writeSync(fd, question);

@@ -94,6 +94,19 @@ describe('a real process', () => {
     // The kernel's pipe buffer and Node's stream buffers hold a little more than the limit; never the whole.
     expect(accepted).toBeLessThan(16 * MiB);
   }, 60_000);
+
+  it('`store get big | head -c 1`: a reader that goes away mid-value ends the command quietly, exit 0', async () => {
+    const MiB = 1024 * 1024;
+    cliOk(store('init', '--master', 'keyfile', '--max-value-bytes', String(MiB)));
+    cliOk(store('set', 'big'), { input: Buffer.alloc(MiB, 0x61) });
+    // More than a pipe holds (64 KiB), written straight to the pipe (src/cli/fd-output.ts): EPIPE once it is closed.
+    const child = spawn(process.execPath, [CLI, ...store('get', 'big')], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const status = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    expect({ status, stderr }).toEqual({ status: 0, stderr: '' });
+  }, 60_000);
 });
 
 describe('store run: a real store process and its child', () => {
