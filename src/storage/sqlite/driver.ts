@@ -205,8 +205,6 @@ function declaredAsWritten<S extends Statement>(stmt: S, path: string): S {
 function prepare(db: Database, path: string) {
   db.pragma('busy_timeout = 0'); // waiting is done by patiently(), in short polls
   const begin = { immediate: db.prepare('BEGIN IMMEDIATE'), deferred: db.prepare('BEGIN DEFERRED'), commit: db.prepare('COMMIT'), rollback: db.prepare('ROLLBACK') };
-  const syncNormal = db.prepare('PRAGMA synchronous = NORMAL');
-  const syncFull = db.prepare('PRAGMA synchronous = FULL');
   const p = (sql: string) => declaredAsWritten(db.prepare(sql), path);
   const statements = {
     getMeta: p('SELECT value FROM meta WHERE key = ?').pluck(),
@@ -277,7 +275,7 @@ function prepare(db: Database, path: string) {
     // The read cache's change detector (changeCounter).
     dataVersion: p('PRAGMA data_version').pluck(),
   };
-  return [statements, begin, syncNormal, syncFull] as const;
+  return [statements, begin] as const;
 }
 type Prepared = ReturnType<typeof prepare>;
 
@@ -290,8 +288,6 @@ export class SqliteStorage implements RawStorage {
   #beginDeferred!: Statement;
   #commit!: Statement;
   #rollback!: Statement;
-  #syncNormal!: Prepared[2];
-  #syncFull!: Prepared[3];
 
   readonly #path: string;
   readonly #readOnly: ReadOnlyFile | undefined;
@@ -320,7 +316,7 @@ export class SqliteStorage implements RawStorage {
   #attach(db: Database): void {
     try {
       let begin: Prepared[1];
-      [this.#s, begin, this.#syncNormal, this.#syncFull] = prepare(db, this.#path);
+      [this.#s, begin] = prepare(db, this.#path);
       ({ immediate: this.#beginImmediate, deferred: this.#beginDeferred, commit: this.#commit, rollback: this.#rollback } = begin);
     } catch (e) {
       db.close();
@@ -660,7 +656,7 @@ export class SqliteStorage implements RawStorage {
     else this.#held = true;
     try {
       // synchronous applies to the commits made while it is set; it cannot change inside a transaction.
-      if (relaxed) this.#syncNormal.run();
+      if (relaxed) this.#synchronous('NORMAL');
       const deadline = Date.now() + BUSY_TIMEOUT_MS;
       for (;;) {
         try {
@@ -684,9 +680,20 @@ export class SqliteStorage implements RawStorage {
         }
       }
     } finally {
-      if (relaxed) this.#syncFull.run();
+      if (relaxed) this.#synchronous('FULL');
       this.#release();
     }
+  }
+
+  /**
+   * Set PRAGMA synchronous. SQLite sets it while it *prepares* the statement,
+   * not when the statement runs, so a statement prepared once and run again
+   * may set nothing (it did, until the first FULL that ran expired it: the
+   * first relaxed commit of every connection, a CLI read's only one, waited
+   * for the disk). exec prepares it anew each time.
+   */
+  #synchronous(level: 'NORMAL' | 'FULL'): void {
+    this.#db.exec(`PRAGMA synchronous = ${level}`);
   }
 
   async write<T>(fn: (tx: RawOps) => Promise<T>, options: WriteOptions = {}): Promise<T> {

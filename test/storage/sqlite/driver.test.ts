@@ -30,6 +30,27 @@ async function freshSqlite() {
 
 storageContract('SQLite', freshSqlite);
 
+describe('SQLite driver: relaxed writes', () => {
+  it('commit with synchronous NORMAL, from the first one on, and every other write with FULL', async () => {
+    const db = createStoreFile(join(tempDir(), 'store.db'));
+    const storage = new SqliteStorage(db);
+    try {
+      const level = () => db.pragma('synchronous', { simple: true }); // 1 NORMAL, 2 FULL
+      const seen: number[] = [];
+      for (const relaxed of [true, false, true, true, false]) {
+        await storage.write(async (tx) => {
+          seen.push(level() as number);
+          await tx.putMeta({ key: 'k', value: String(seen.length), mac: null });
+        }, { relaxed });
+      }
+      expect(seen).toEqual([1, 2, 1, 1, 2]);
+      expect(level()).toBe(2);
+    } finally {
+      await storage.close();
+    }
+  });
+});
+
 describe('SQLite driver: the file capabilities', () => {
   it('checkpoints, checks the file and snapshots it online', async () => {
     const s = await freshSqlite();
