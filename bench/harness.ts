@@ -190,15 +190,15 @@ export function removeDir(dir: string): void {
  * hold after `n` of its puts.
  */
 export function putsRowsResult(
-  prefix: string, r: Paired, ops: number, n: number, count: { s: number; v: number; a: number }, floorDetail: string,
+  prefix: string, r: Paired, ops: number, n: number, count: { s: number; v: number; a: number }, floorDetail: string, what: 'rows' | 'work' = 'rows',
 ): Row[] {
-  const floor = `${prefix}floor-put (a put's rows)`;
+  const floor = `${prefix}floor-put (a put's ${what})`;
   check(count.s === n && count.v === n && count.a === n, `${floor}: ${n} of each row written`);
   return [
     { name: floor, opsPerSec: r.floor, ratio: null, target: '—', mark: 'info', detail: floorDetail },
     {
-      name: `${prefix}put vs a put's rows`, opsPerSec: r.subject, ratio: r.ratio, ratioKind: 'throughput', floor, target: '—', mark: 'info',
-      detail: `the same puts against the raw rows they write, ${r.rounds}×${ops} commits/side`,
+      name: `${prefix}put vs a put's ${what}`, opsPerSec: r.subject, ratio: r.ratio, ratioKind: 'throughput', floor, target: '—', mark: 'info',
+      detail: `the same puts against ${what === 'rows' ? 'the raw rows they write' : 'all their work done raw'}, ${r.rounds}×${ops} commits/side`,
     },
   ];
 }
