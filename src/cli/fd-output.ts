@@ -9,7 +9,7 @@
  * files too.
  */
 import { EventEmitter } from 'node:events';
-import { fstatSync, statSync, writeSync } from 'node:fs';
+import { fstatSync, statSync, writeSync, type Stats } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Writable } from 'node:stream';
 
@@ -24,13 +24,23 @@ export interface Output {
  * other character device may be, and isatty tells. A closed descriptor is not one.
  */
 export function isTerminal(fd: number): boolean {
+  let stats: Stats;
   try {
-    const stats = fstatSync(fd);
-    if (!stats.isCharacterDevice() || stats.rdev === statSync('/dev/null').rdev) return false;
+    stats = fstatSync(fd);
   } catch {
     return false;
   }
+  if (!stats.isCharacterDevice() || isDevNull(stats)) return false;
   return (createRequire(import.meta.url)('node:tty') as typeof import('node:tty')).isatty(fd);
+}
+
+/** Whether `stats` are /dev/null's (a system without one leaves the question to isatty). */
+function isDevNull(stats: Stats): boolean {
+  try {
+    return stats.rdev === statSync('/dev/null').rdev;
+  } catch {
+    return false;
+  }
 }
 
 /**
