@@ -4,7 +4,7 @@ import { run } from './main.js';
 const io = processIo();
 
 // `store list | head`: a reader that went away is not an error worth a stack trace.
-(io.stdout as unknown as NodeJS.EventEmitter).on('error', (e: NodeJS.ErrnoException) => {
+io.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code === 'EPIPE') process.exit(0);
   throw e;
 });

@@ -17,7 +17,10 @@ export interface Io {
   stderrIsTTY: boolean;
 }
 
-export function processIo(): Io {
+/** The process's own io: its stdout, Node's stream or an FdOutput, reports write errors as an 'error' event (bin.ts). */
+export type ProcessIo = Io & { stdout: Output & NodeJS.EventEmitter };
+
+export function processIo(): ProcessIo {
   const stdoutIsTTY = isTerminal(1);
   const stderrIsTTY = isTerminal(2);
   return {
