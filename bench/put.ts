@@ -149,7 +149,7 @@ async function putsRows(
     const begin = db.prepare('BEGIN IMMEDIATE');
     const commit = db.prepare('COMMIT');
     const secret = db.prepare('INSERT INTO secrets (id, name, current_version, max_versions, custom, created_at, updated_at, mac) VALUES (?, ?, 1, 0, \'{}\', ?, ?, ?)');
-    const version = db.prepare('INSERT INTO versions (secret_id, version, created_at, key_id, ciphertext, mac, json) VALUES (?, 1, ?, 1, ?, ?, 0)');
+    const version = db.prepare('INSERT INTO versions (place, secret_id, version, created_at, key_id, ciphertext, mac, json) VALUES (CAST(? AS INTEGER) * 4294967296 + 1, ?, 1, ?, 1, ?, ?, 0)');
     const audit = db.prepare("INSERT INTO audit (seq, at, actor, pid, action, name, versions, outcome, detail, mac) VALUES (?, ?, 'bench', ?, 'put', ?, '[1]', 'ok', NULL, ?)");
     const state = db.prepare('UPDATE state SET digest = ?, audit_seq = ?, audit_mac = ?, mac = ? WHERE id = 1');
     const reads = {
@@ -175,7 +175,7 @@ async function putsRows(
         const secretMac = rowMac(i);
         const versionMac = rowMac(-i);
         secret.run(i, name, now, now, secretMac);
-        version.run(i, now, seal(key, value, aad), versionMac);
+        version.run(i, i, now, seal(key, value, aad), versionMac);
         audit.run(i, now, process.pid, name, auditMac);
         if (work) {
           sum.update([lthashElement(secretMac), lthashElement(versionMac)], []);

@@ -79,6 +79,13 @@ export interface RawDb {
    * schema), but the tables' owner may drop a NOT NULL: NULL.
    */
   wrongKind(table: string, column: string): Promise<string>;
+  /**
+   * The SET list of an UPDATE that moves a version row, whole, to secret id
+   * `secretId` and number `version` (SQL expressions over the row as it
+   * was). PostgreSQL finds a version by those two columns; SQLite by its
+   * key, `place` (schema 10), which moves with them.
+   */
+  moveVersion(secretId: string, version: string): string;
   close(): Promise<void>;
 }
 
@@ -128,6 +135,7 @@ function sqliteRaw(path: string): RawDb {
     columns: async (table: string) => (db.pragma(`table_info(${table})`) as { name: string; type: string }[])
       .map((c) => ({ name: c.name, kind: c.type === 'INTEGER' ? 'integer' : c.type === 'BLOB' ? 'blob' : 'text' })),
     wrongKind: async () => "'x'",
+    moveVersion: (secretId, version) => `secret_id = ${secretId}, version = ${version}, place = (${secretId}) * 4294967296 + (${version})`,
     close: async () => {
       if (db.open) db.close();
     },
@@ -220,6 +228,7 @@ async function postgresRaw(locator: string): Promise<RawDb> {
       await client.query(`ALTER TABLE ${table} ALTER COLUMN ${column} DROP NOT NULL`);
       return 'NULL';
     },
+    moveVersion: (secretId, version) => `secret_id = ${secretId}, version = ${version}`,
     close: async () => {
       if (closed) return;
       closed = true;

@@ -4,7 +4,9 @@
  * between drivers (migrate, backup, restore) kept every table byte for byte.
  * Bytes as hex, integers as numbers, NULL as null; plus the highest secret id
  * the store has handed out (SQLite's counter of secret ids in sqlite_sequence,
- * PostgreSQL's identity sequence).
+ * PostgreSQL's identity sequence). A SQLite version row's key (`place`,
+ * schema 10) is its secret id and number in one integer, which PostgreSQL's
+ * rows do not carry: it is checked against them and left out.
  */
 import Database from 'better-sqlite3';
 import type pg from 'pg';
@@ -41,6 +43,10 @@ export function sqliteRows(path: string): StoreRows {
     for (const [t, order] of Object.entries(TABLES)) {
       tables[t] = (db.prepare(`SELECT * FROM ${t} ORDER BY ${order}`).all() as Record<string, unknown>[]).map(plain);
     }
+    tables.versions = tables.versions!.map(({ place, ...row }) => {
+      if (place !== Number(row.secret_id) * 2 ** 32 + Number(row.version)) throw new Error(`version row ${row.secret_id}:${row.version} sits under key ${place}`);
+      return row;
+    });
     // The counter of purged ids (written by purges since schema 6, by every new secret before) or the highest id in use.
     const high = db.prepare(`SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'secrets'), 0),
       coalesce((SELECT max(id) FROM secrets), 0))`).pluck().get() as number;

@@ -53,7 +53,7 @@ describe.each(DRIVERS)('row edits on $name', (driver) => {
   describe('a read authenticates what was asked for', () => {
     it('a version row renumbered to another secret (the b-tree left out of order) is E_TAMPERED, never another value', async () => {
       const { path, key } = await made();
-      await sql(path, async (db) => db.run('UPDATE versions SET secret_id = 9 WHERE secret_id = ? AND version = 2', await secretId(db, 't/1')));
+      await sql(path, async (db) => db.run(`UPDATE versions SET ${db.moveVersion('9', 'version')} WHERE secret_id = ? AND version = 2`, await secretId(db, 't/1')));
       const store = await opened(path, key);
       try {
         for (const get of [() => store.get('t/1'), () => store.get('t/1', { version: 2 }), () => store.get('t/1', { version: 3 })]) {
@@ -70,7 +70,7 @@ describe.each(DRIVERS)('row edits on $name', (driver) => {
 
     it('a version row renumbered within its secret (v2 → v4, current moved to 4) fails to open: the value is bound to its version', async () => {
       const { path, key } = await made();
-      await sql(path, async (db) => db.run('UPDATE versions SET version = 4 WHERE secret_id = ? AND version = 2', await secretId(db, 't/1')));
+      await sql(path, async (db) => db.run(`UPDATE versions SET ${db.moveVersion('secret_id', '4')} WHERE secret_id = ? AND version = 2`, await secretId(db, 't/1')));
       const store = await opened(path, key);
       try {
         await expect(store.get('t/1', { version: 4 })).rejects.toMatchObject({ code: 'E_TAMPERED' });
@@ -341,5 +341,76 @@ describe.each(DRIVERS)('row edits on $name', (driver) => {
         await store.close();
       }
     });
+  });
+});
+
+/**
+ * SQLite finds a version row by its key, `place` (secret id × 2^32 + number,
+ * schema 10), and the row also holds its secret id and number as columns.
+ * An edit that changes one and not the other is never read as another
+ * version's value, and verify names the row.
+ */
+describe('a SQLite version row whose key and columns disagree', () => {
+  const sqlite = DRIVERS.find((d) => d.name === 'sqlite')!;
+
+  async function made(): Promise<{ path: string; key: Uint8Array; id: number }> {
+    const { store, locator, key } = await freshStoreOn(sqlite);
+    await store.put('t/1', 'one');
+    await store.put('t/1', 'two');
+    await store.put('t/1', 'three');
+    await store.put('u/1', 'other');
+    await store.close();
+    const id = await withRaw(sqlite, locator, (db) => secretId(db, 't/1'));
+    return { path: locator, key, id };
+  }
+
+  async function outcome(store: Store, name: string, version?: number): Promise<string> {
+    return store.get(name, version === undefined ? {} : { version }).then((s) => `value ${s.value.text()} v${s.version}`, (e: { code?: string }) => e.code ?? String(e));
+  }
+
+  it('the key moved alone (v2 under v4\'s key): v4 is E_TAMPERED, v2 is gone, never "two" for another version', async () => {
+    const { path, key, id } = await made();
+    await withRaw(sqlite, path, (db) => db.run('UPDATE versions SET place = place + 2 WHERE secret_id = ? AND version = 2', id));
+    const store = await opened(path, key);
+    try {
+      expect(await outcome(store, 't/1', 4)).toBe('E_TAMPERED');
+      expect(await outcome(store, 't/1', 2)).toMatch(/^E_(TAMPERED|NOT_FOUND)$/);
+      expect(await outcome(store, 't/1')).toBe('value three v3');
+    } finally {
+      await store.close();
+    }
+    expect((await verifyProblems(path, key)).join('\n')).toMatch(/1 version row\(s\) not under the key their secret id and number give/);
+  });
+
+  it('the key moved alone to another secret: that secret\'s read never answers t/1\'s value', async () => {
+    const { path, key, id } = await made();
+    await withRaw(sqlite, path, async (db) => {
+      const other = await secretId(db, 'u/1');
+      await db.run('DELETE FROM versions WHERE secret_id = ? AND version = 1', other);
+      await db.run(`UPDATE versions SET place = ${other} * 4294967296 + 1 WHERE secret_id = ? AND version = 1`, id);
+    });
+    const store = await opened(path, key);
+    try {
+      expect(await outcome(store, 'u/1')).toBe('E_TAMPERED');
+      expect(await outcome(store, 'u/1', 1)).toBe('E_TAMPERED');
+    } finally {
+      await store.close();
+    }
+    expect((await verifyProblems(path, key)).join('\n')).toMatch(/not under the key their secret id and number give/);
+  });
+
+  it('the columns edited alone (the key kept): reads answer the exact value or E_TAMPERED, and verify names the row', async () => {
+    for (const set of ['secret_id = secret_id + 1', 'version = 4']) {
+      const { path, key, id } = await made();
+      await withRaw(sqlite, path, (db) => db.run(`UPDATE versions SET ${set} WHERE secret_id = ? AND version = 2`, id));
+      const store = await opened(path, key);
+      try {
+        expect(['value two v2', 'E_TAMPERED']).toContain(await outcome(store, 't/1', 2));
+        expect(await outcome(store, 't/1')).toBe('value three v3');
+      } finally {
+        await store.close();
+      }
+      expect((await verifyProblems(path, key)).join('\n')).toMatch(/not under the key their secret id and number give/);
+    }
   });
 });

@@ -106,7 +106,7 @@ describe.each(DRIVERS)('swapped rows on $name', (driver) => {
       await withDb(f.path, (db) => db.tx(async () => {
         const bId = await db.value<number>("SELECT id FROM secrets WHERE name = 'b'");
         await db.run('DELETE FROM versions WHERE secret_id = ? AND version = 1', bId);
-        await db.run("UPDATE versions SET secret_id = ? WHERE version = 1 AND secret_id = (SELECT id FROM secrets WHERE name = 'a')", bId);
+        await db.run(`UPDATE versions SET ${db.moveVersion(String(bId), 'version')} WHERE version = 1 AND secret_id = (SELECT id FROM secrets WHERE name = 'a')`);
       }));
       const store = await openStore(f.path, keyFile(f.kf));
       try {

@@ -15,8 +15,11 @@
  * ciphertext put back is refused. Schema 8 (secret MACs v1, which do not
  * cover the current version's nonce): opens as it was, each get checking the
  * version's MAC as well, and a secret row takes the v2 MAC when next
- * written, or all of them at the next rotate-keys. The fixtures are
- * committed files written by the releases before.
+ * written, or all of them at the next rotate-keys. Schema 9 (versions in a
+ * table WITHOUT ROWID, where a value of a kilobyte or more spilled out of
+ * its row): its versions moved to the rowid table keyed by secret and
+ * number, every row, MAC and value as it was. The fixtures are committed
+ * files written by the releases before.
  */
 import Database from 'better-sqlite3';
 import { copyFileSync, readFileSync } from 'node:fs';
@@ -29,10 +32,13 @@ import { tempDir } from '../helpers/tmp.js';
 
 const KEY = new Uint8Array(32).fill(0x5a);
 
-/** A file whose secrets table was rebuilt: the versions still follow their secrets (the key survived), and SQLite finds nothing wrong. */
+/** A version row's columns as every schema has them (schema 10 adds its key, `place`, computed from two of them). */
+const VERSION_COLUMNS = 'secret_id, version, created_at, deleted_at, destroyed_at, key_id, ciphertext, mac, json';
+
+/** A migrated file: every version still follows its secret, each under the key its secret and number give, and SQLite finds nothing wrong. */
 function expectRebuiltSound(db: Database.Database): void {
-  expect(db.pragma('foreign_key_list(versions)')).toMatchObject([{ table: 'secrets', from: 'secret_id', to: 'id', on_delete: 'CASCADE' }]);
-  expect(db.pragma('foreign_key_check')).toEqual([]);
+  expect(db.prepare('SELECT count(*) FROM versions WHERE secret_id NOT IN (SELECT id FROM secrets)').pluck().get()).toBe(0);
+  expect(db.prepare('SELECT count(*) FROM versions WHERE place IS NOT secret_id * 4294967296 + version').pluck().get()).toBe(0);
   expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
 }
 
@@ -93,7 +99,7 @@ describe('a schema-5 store (test/fixtures/store-schema5.db, before secret ids dr
     const raw = new Database(path, { readonly: true });
     expect(raw.pragma('user_version', { simple: true })).toBe(5);
     const secretsBefore = raw.prepare('SELECT * FROM secrets ORDER BY id').all() as { id: number }[];
-    const versionsBefore = raw.prepare('SELECT * FROM versions ORDER BY secret_id, version').all();
+    const versionsBefore = raw.prepare(`SELECT ${VERSION_COLUMNS} FROM versions ORDER BY secret_id, version`).all();
     // Written by the release before: ids 1-4 in use, 5 and 6 purged (6 the last handed out).
     expect(secretsBefore.map((r) => r.id)).toEqual([1, 2, 3, 4]);
     expect(raw.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'secrets'").pluck().get()).toBe(6);
@@ -121,7 +127,7 @@ describe('a schema-5 store (test/fixtures/store-schema5.db, before secret ids dr
       expect(after.prepare("SELECT name FROM sqlite_schema WHERE tbl_name = 'versions' AND type = 'index'").pluck().all()).toEqual([]);
       const rows = after.prepare('SELECT * FROM secrets ORDER BY id').all() as { id: number; name: string }[];
       expect(rows.slice(0, 4)).toEqual(secretsBefore);
-      expect(after.prepare('SELECT * FROM versions WHERE secret_id <= 4 ORDER BY secret_id, version').all()).toEqual(versionsBefore);
+      expect(after.prepare(`SELECT ${VERSION_COLUMNS} FROM versions WHERE secret_id <= 4 ORDER BY secret_id, version`).all()).toEqual(versionsBefore);
       // Above the purged 6, though 4 was the highest in use; and above 8, purged after the upgrade.
       expect(rows.slice(4).map((r) => [r.id, r.name])).toEqual([[7, 'app/new'], [9, 'app/newest']]);
       expectRebuiltSound(after);
@@ -150,7 +156,7 @@ describe('a schema-6 store (test/fixtures/store-schema6.db, before secrets were 
     expect(raw.pragma('user_version', { simple: true })).toBe(6);
     expect(raw.prepare("SELECT sql FROM sqlite_schema WHERE name = 'secrets'").pluck().get()).not.toMatch(/WITHOUT ROWID/i);
     const secretsBefore = raw.prepare('SELECT * FROM secrets ORDER BY id').all() as { id: number }[];
-    const versionsBefore = raw.prepare('SELECT * FROM versions ORDER BY secret_id, version').all();
+    const versionsBefore = raw.prepare(`SELECT ${VERSION_COLUMNS} FROM versions ORDER BY secret_id, version`).all();
     // Written by the release before (the schema-5 fixture upgraded, then written to): 8, purged under schema 6, the last id handed out.
     expect(secretsBefore.map((r) => r.id)).toEqual([1, 2, 3, 4, 7]);
     expect(raw.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'secrets'").pluck().get()).toBe(8);
@@ -177,7 +183,7 @@ describe('a schema-6 store (test/fixtures/store-schema6.db, before secrets were 
       expect(after.prepare("SELECT sql FROM sqlite_schema WHERE name = 'secrets'").pluck().get()).toMatch(/WITHOUT ROWID/i);
       const rows = after.prepare('SELECT * FROM secrets ORDER BY id').all() as { id: number; name: string }[];
       expect(rows.filter((r) => r.name !== 'app/db-password').slice(0, 4)).toEqual(secretsBefore.filter((r) => r.id !== 1));
-      expect(after.prepare('SELECT * FROM versions WHERE secret_id <= 7 AND NOT (secret_id = 1 AND version = 4) ORDER BY secret_id, version').all()).toEqual(versionsBefore);
+      expect(after.prepare(`SELECT ${VERSION_COLUMNS} FROM versions WHERE secret_id <= 7 AND NOT (secret_id = 1 AND version = 4) ORDER BY secret_id, version`).all()).toEqual(versionsBefore);
       // Above the 8 purged under schema 6, though 7 was the highest in use: the counter came through the rebuild.
       expect(rows.find((r) => r.name === 'app/after-7')!.id).toBe(9);
       expect(after.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'secrets'").pluck().all()).toEqual([8]);
@@ -208,7 +214,7 @@ describe('a schema-7 store (test/fixtures/store-schema7.db, before version MACs 
     const purged = JSON.parse(readFileSync('test/fixtures/store-schema7-purged.json', 'utf8')) as { name: string; version: number; ciphertext: string };
     const raw = new Database(path, { readonly: true });
     expect(raw.pragma('user_version', { simple: true })).toBe(7);
-    const versionsBefore = raw.prepare('SELECT * FROM versions ORDER BY secret_id, version').all();
+    const versionsBefore = raw.prepare(`SELECT ${VERSION_COLUMNS} FROM versions ORDER BY secret_id, version`).all();
     raw.close();
     const store = await openStore(path, rawKey(KEY));
     try {
@@ -224,7 +230,7 @@ describe('a schema-7 store (test/fixtures/store-schema7.db, before version MACs 
     }
     const opened = new Database(path, { readonly: true });
     // Nothing rewritten by opening: the rows keep their v1 MACs (still accepted) until they are next written.
-    expect(opened.prepare('SELECT * FROM versions ORDER BY secret_id, version').all()).toEqual(versionsBefore);
+    expect(opened.prepare(`SELECT ${VERSION_COLUMNS} FROM versions ORDER BY secret_id, version`).all()).toEqual(versionsBefore);
     opened.close();
     const again = await openStore(path, rawKey(KEY));
     try {
@@ -338,6 +344,60 @@ describe('a schema-8 store (test/fixtures/store-schema8.db, before secret MACs c
   });
 });
 
+describe('a schema-9 store (test/fixtures/store-schema9.db, before versions were kept in a rowid table)', () => {
+  it('opens: its versions moved under their new key, every row, MAC and value as it was, values of 3 and 20 KB among them', async () => {
+    const path = copyOf('store-schema9.db');
+    const raw = new Database(path, { readonly: true });
+    expect(raw.pragma('user_version', { simple: true })).toBe(9);
+    const versionsBefore = raw.prepare(`SELECT ${VERSION_COLUMNS} FROM versions ORDER BY secret_id, version`).all();
+    const secretsBefore = raw.prepare('SELECT * FROM secrets ORDER BY name').all();
+    raw.close();
+    expect(versionsBefore).toHaveLength(9);
+    const store = await openStore(path, rawKey(KEY));
+    try {
+      expect((await store.status()).schemaVersion).toBe(SCHEMA_VERSION);
+      expect((await store.get('app/a')).value.text()).toBe('s9-a-2');
+      expect((await store.get('app/a', { version: 1 })).value.text()).toBe('s9-a-1');
+      expect((await store.get('app/big')).value.text()).toBe('B'.repeat(20000));
+      expect((await store.get('app/big', { version: 1 })).value.text()).toBe('b'.repeat(3000));
+      expect((await store.get('app/json')).json).toBe(true);
+      await expect(store.get('app/gone')).rejects.toMatchObject({ code: 'E_DELETED' });
+      await expect(store.get('app/partly', { version: 1 })).rejects.toMatchObject({ code: 'E_DESTROYED' });
+      expect((await store.get('app/partly')).value.text()).toBe('s9-partly-2');
+      await expect(store.get('app/purged')).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+      expect((await store.list()).map((e) => [e.name, e.versions])).toEqual([
+        ['app/a', 2], ['app/after', 1], ['app/big', 2], ['app/gone', 1], ['app/json', 1], ['app/partly', 2],
+      ]);
+      expect(await store.verify({ deep: true })).toMatchObject({ ok: true, problems: [] });
+      expect(await store.verifyAudit()).toMatchObject({ ok: true });
+    } finally {
+      await store.close();
+    }
+    const after = new Database(path, { readonly: true });
+    try {
+      expect(after.prepare(`SELECT ${VERSION_COLUMNS} FROM versions ORDER BY secret_id, version`).all()).toEqual(versionsBefore);
+      expect(after.prepare('SELECT * FROM secrets ORDER BY name').all()).toEqual(secretsBefore);
+      expect(after.prepare("SELECT sql FROM sqlite_schema WHERE name = 'versions'").pluck().get()).toMatch(/place\s+INTEGER PRIMARY KEY/);
+      expectRebuiltSound(after);
+    } finally {
+      after.close();
+    }
+    // Written to under the new schema: the purged secret's id (6) is still never handed out again.
+    const again = await openStore(path, rawKey(KEY));
+    try {
+      await again.put('app/new', 's10-new-1');
+      await again.put('app/big', 'C'.repeat(5000));
+      expect((await again.get('app/big')).value.text()).toBe('C'.repeat(5000));
+      expect(await again.verify({ deep: true })).toMatchObject({ ok: true, problems: [] });
+    } finally {
+      await again.close();
+    }
+    const last = new Database(path, { readonly: true });
+    expect(last.prepare("SELECT id FROM secrets WHERE name = 'app/new'").pluck().get()).toBe(8);
+    last.close();
+  });
+});
+
 describe('a schema-2 store (test/fixtures/store-schema2.db)', () => {
   it('opens: migrated and sealed, every value and state as written', async () => {
     const path = copyOf('store-schema2.db');
@@ -346,7 +406,7 @@ describe('a schema-2 store (test/fixtures/store-schema2.db)', () => {
     try {
       const status = await store.status();
       expect(status.schemaVersion).toBe(SCHEMA_VERSION);
-      expect(SCHEMA_VERSION).toBe(9);
+      expect(SCHEMA_VERSION).toBe(10);
       expect(status.keys.map((k) => [k.version, k.status])).toEqual([[1, 'retired'], [2, 'primary']]);
       expect((await store.get('app/db-password')).value.text()).toBe('v2-password-2');
       expect((await store.get('app/db-password', { version: 1 })).value.text()).toBe('v2-password-1');

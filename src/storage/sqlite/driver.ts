@@ -11,7 +11,7 @@ import { changedSince, type FileStamp, type ReadOnlyReason } from './read-only.j
 import { changeRefused } from '../read-only.js';
 import { onlineBackup } from './files.js';
 import { withExclusiveLock } from '../../platform/lock.js';
-import { SCHEMA_VERSION } from './schema.js';
+import { SCHEMA_VERSION, versionPlace, versionsOfSecret } from './schema.js';
 import { isBusy, storeFileError } from './errors.js';
 import { WalIndexLook } from './wal-index.js';
 import type { KeyStatus } from '../../crypto/keyset.js';
@@ -35,7 +35,7 @@ const SECRET_ID_HIGH = "coalesce((SELECT seq FROM sqlite_sequence WHERE name = '
 const SECRET_COLS = `s.id, s.name, s.current_version, s.max_versions, s.custom, s.created_at, s.updated_at, s.mac,
   h.version AS h_version, h.created_at AS h_created_at, h.deleted_at AS h_deleted_at, h.destroyed_at AS h_destroyed_at, h.json AS h_json,
   substr(h.ciphertext, ${NONCE_FROM + 1}, ${NONCE_LENGTH}) AS h_nonce`;
-const WITH_HEAD = 'LEFT JOIN versions h ON h.secret_id = s.id AND h.version = s.current_version';
+const WITH_HEAD = `LEFT JOIN versions h ON h.place = ${versionPlace('s.id', 's.current_version')}`;
 const VERSION_COLS = 'secret_id, version, created_at, deleted_at, destroyed_at, key_id, ciphertext, mac, json';
 function bytes(b: Blob): Uint8Array | null {
   return b === null ? null : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
@@ -222,21 +222,20 @@ function prepare(db: Database, path: string) {
       VALUES (?, ?, 0, 0, '{}', ?, ?)`),
     // Found by name, the table's key (one search); the id must match too, or nothing is written.
     updateSecret: p('UPDATE secrets SET current_version = ?, max_versions = ?, custom = ?, updated_at = ?, mac = ? WHERE name = ? AND id = ?'),
-    deleteVersionsOf: p('DELETE FROM versions WHERE secret_id = ?'),
+    deleteVersionsOf: p(`DELETE FROM versions WHERE ${versionsOfSecret('?')}`),
     deleteSecret: p('DELETE FROM secrets WHERE id = ?'),
     readCurrent: p(`SELECT ${getCols(true)} FROM secrets s
-      LEFT JOIN versions v ON v.secret_id = s.id AND v.version = s.current_version WHERE s.name = ?`).raw(true),
+      LEFT JOIN versions v ON v.place = ${versionPlace('s.id', 's.current_version')} WHERE s.name = ?`).raw(true),
     readVersion: p(`SELECT ${getCols(false)} FROM secrets s
-      LEFT JOIN versions v ON v.secret_id = s.id AND v.version = ? WHERE s.name = ?`).raw(true),
+      LEFT JOIN versions v ON v.place = ${versionPlace('s.id', '?')} WHERE s.name = ?`).raw(true),
     readAt: p(`SELECT ${getCols(false)} FROM secrets s
-      LEFT JOIN versions v ON v.secret_id = s.id AND v.version = (
-        SELECT max(version) FROM versions WHERE secret_id = s.id AND created_at <= ?)
+      LEFT JOIN versions v ON v.place = ${versionPlace('s.id', `(SELECT max(version) FROM versions WHERE ${versionsOfSecret('s.id')} AND created_at <= ?)`)}
       WHERE s.name = ?`).raw(true),
-    listVersions: p(`SELECT ${VERSION_COLS} FROM versions WHERE secret_id = ? ORDER BY version`),
-    insertVersion: p(`INSERT INTO versions (${VERSION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    listVersions: p(`SELECT ${VERSION_COLS} FROM versions WHERE ${versionsOfSecret('?')} ORDER BY place`),
+    insertVersion: p(`INSERT INTO versions (place, ${VERSION_COLS}) VALUES (${versionPlace('?', '?')}, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     updateVersion: p(`UPDATE versions SET deleted_at = ?, destroyed_at = ?, key_id = ?, ciphertext = ?, mac = ?
-      WHERE secret_id = ? AND version = ?`),
-    deleteVersions: p('DELETE FROM versions WHERE secret_id = ? AND version IN (SELECT value FROM json_each(?))'),
+      WHERE place = ${versionPlace('?', '?')}`),
+    deleteVersions: p(`DELETE FROM versions WHERE place IN (SELECT ${versionPlace('?', 'value')} FROM json_each(?))`),
     listPrefix: p(`${LIST_SQL} WHERE s.name > ? AND s.name >= ? AND s.name < ? ${LIST_TAIL}`),
     countSecrets: p('SELECT count(*) FROM secrets').pluck(),
     countVersions: p(`SELECT count(*) AS versions,
@@ -251,10 +250,10 @@ function prepare(db: Database, path: string) {
     // In primary key order from `after` on: no index on key_id (schema 6; every put paid a page for one), so a
     // rewrap walks the table once, batch after batch, each stopping once it has `limit` rows under the key.
     versionsUnderKey: p(`SELECT s.name, v.secret_id, v.version, v.created_at, v.deleted_at, v.destroyed_at, v.key_id, v.ciphertext, v.mac, v.json
-      FROM versions v JOIN secrets s ON s.id = v.secret_id WHERE (v.secret_id, v.version) > (?, ?) AND v.key_id = ?
-      ORDER BY v.secret_id, v.version LIMIT ?`),
+      FROM versions v JOIN secrets s ON s.id = v.secret_id WHERE v.place > ${versionPlace('?', '?')} AND v.key_id = ?
+      ORDER BY v.place LIMIT ?`),
     replaceCiphertext: p(`UPDATE versions SET key_id = ?, ciphertext = ?, mac = ?
-      WHERE secret_id = ? AND version = ? AND key_id = ? AND mac = ?`),
+      WHERE place = ${versionPlace('?', '?')} AND key_id = ? AND mac = ?`),
     lastAudit: p('SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1'),
     insertAudit: p(`INSERT INTO audit (seq, at, actor, pid, action, name, versions, outcome, detail, mac)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -436,7 +435,7 @@ export class SqliteStorage implements RawStorage {
   }
 
   deleteSecret(id: number): void {
-    this.#s.deleteVersionsOf.run(id);
+    this.#s.deleteVersionsOf.run(id, id);
     this.#s.deleteSecret.run(id);
     this.raiseSecretIdHighWater(id); // the id purged is never handed out again
   }
@@ -453,11 +452,11 @@ export class SqliteStorage implements RawStorage {
   }
 
   listVersions(secretId: number): RawVersion[] {
-    return (this.#s.listVersions.all(secretId) as VersionCols[]).map(toVersion);
+    return (this.#s.listVersions.all(secretId, secretId) as VersionCols[]).map(toVersion);
   }
 
   insertVersion(r: RawVersion): void {
-    this.#s.insertVersion.run(r.secretId, r.version, r.createdAt, r.deletedAt, r.destroyedAt, r.keyId, buffer(r.ciphertext), buffer(r.mac), r.json ? 1 : 0);
+    this.#s.insertVersion.run(r.secretId, r.version, r.secretId, r.version, r.createdAt, r.deletedAt, r.destroyedAt, r.keyId, buffer(r.ciphertext), buffer(r.mac), r.json ? 1 : 0);
   }
 
   updateVersion(r: RawVersion): void {
@@ -576,7 +575,7 @@ export class SqliteStorage implements RawStorage {
 
   eachVersion(fn: (row: RawVersion, name: string) => void): void {
     this.#eachVersion ??= declaredAsWritten(this.#db.prepare(`SELECT s.name, v.secret_id, v.version, v.created_at, v.deleted_at, v.destroyed_at,
-      v.key_id, v.ciphertext, v.mac, v.json FROM versions v LEFT JOIN secrets s ON s.id = v.secret_id ORDER BY v.secret_id, v.version`), this.#path);
+      v.key_id, v.ciphertext, v.mac, v.json FROM versions v LEFT JOIN secrets s ON s.id = v.secret_id ORDER BY v.place`), this.#path);
     for (const r of this.#eachVersion.iterate() as IterableIterator<VersionCols & { name: string | null }>) fn(toVersion(r), r.name ?? `secret id ${r.secret_id}`);
   }
 
@@ -745,6 +744,11 @@ export class SqliteStorage implements RawStorage {
     const problems = rows.map((r) => r.integrity_check).filter((m) => m !== 'ok');
     const fk = this.#db.pragma('foreign_key_check') as unknown[];
     if (fk.length > 0) problems.push(`${fk.length} row(s) break a foreign key`);
+    // What the versions' foreign key checked before schema 10, and the key each version row must sit under.
+    const orphans = this.#db.prepare('SELECT count(*) FROM versions v WHERE NOT EXISTS (SELECT 1 FROM secrets s WHERE s.id = v.secret_id)').pluck().get() as number;
+    if (orphans > 0) problems.push(`${orphans} version row(s) of no secret (a secret_id no secret has)`);
+    const misplaced = this.#db.prepare(`SELECT count(*) FROM versions WHERE place IS NOT ${versionPlace('secret_id', 'version')}`).pluck().get() as number;
+    if (misplaced > 0) problems.push(`${misplaced} version row(s) not under the key their secret id and number give`);
     return problems;
   }
 
@@ -762,7 +766,7 @@ export class SqliteStorage implements RawStorage {
     try {
       this.#scan ??= declaredAsWritten(this.#db.prepare(`SELECT v.secret_id, s.name, s.updated_at, v.version, v.created_at, v.deleted_at, v.destroyed_at,
         v.key_id, v.ciphertext, v.mac, v.json FROM versions v JOIN secrets s ON s.id = v.secret_id
-        WHERE (v.secret_id, v.version) > (?, ?) ORDER BY v.secret_id, v.version LIMIT ?`), this.#path);
+        WHERE v.place > ${versionPlace('?', '?')} ORDER BY v.place LIMIT ?`), this.#path);
       const rows = this.#scan.all(afterSecretId, afterVersion, limit) as (VersionCols & { name: string; updated_at: number })[];
       return rows.map((r) => ({ ...toVersion(r), name: r.name, secretUpdatedAt: r.updated_at }));
     } catch (e) {
@@ -786,7 +790,7 @@ function prepareCopy(db: Database, path: string) {
   try {
     return {
       secretsPage: p(`SELECT ${SECRET_COLS} FROM secrets s ${WITH_HEAD} WHERE s.id > ? ORDER BY s.id LIMIT ?`),
-      versionsPage: p(`SELECT ${VERSION_COLS} FROM versions WHERE (secret_id, version) > (?, ?) ORDER BY secret_id, version LIMIT ?`),
+      versionsPage: p(`SELECT ${VERSION_COLS} FROM versions WHERE place > ${versionPlace('?', '?')} ORDER BY place LIMIT ?`),
       recordsPage: p('SELECT kind, id, value, mac FROM records WHERE (kind, id) > (?, ?) ORDER BY kind, id LIMIT ?'),
       insertSecretRow: p(`INSERT INTO secrets (id, name, current_version, max_versions, custom, created_at, updated_at, mac)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -802,7 +806,7 @@ function prepareCopy(db: Database, path: string) {
 }
 
 const LIST_SQL = `SELECT ${SECRET_COLS},
-  (SELECT min(version) FROM versions WHERE secret_id = s.id) AS oldest,
-  (SELECT count(*) FROM versions WHERE secret_id = s.id) AS n
+  (SELECT version FROM versions WHERE ${versionsOfSecret('s.id')} ORDER BY place LIMIT 1) AS oldest,
+  (SELECT count(*) FROM versions WHERE ${versionsOfSecret('s.id')}) AS n
   FROM secrets s ${WITH_HEAD}`;
 const LIST_TAIL = 'ORDER BY s.name LIMIT ?';

@@ -3,6 +3,7 @@
  * on real store files in a temp dir, a second connection to the same file
  * standing in for another process; and what only a file store offers.
  */
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SqliteStorage } from '../../../src/storage/sqlite/driver.js';
@@ -29,6 +30,49 @@ async function freshSqlite() {
 }
 
 storageContract('SQLite', freshSqlite);
+
+describe('SQLite driver: versions under their integer key (schema 10)', () => {
+  it('keys versions exactly at the highest secret id, where secret id × 2^32 no longer fits a double', async () => {
+    const path = join(tempDir(), 'store.db');
+    const storage = new SqliteStorage(createStoreFile(path));
+    const top = 2 ** 31 - 1; // the highest id the table takes: secret id × 2^32 + version stays below 2^63
+    const neighbour = top - 1;
+    const version = (secretId: number, v: number) => ({
+      secretId, version: v, createdAt: 1000 + v, deletedAt: null, destroyedAt: null, keyId: 7, ciphertext: new Uint8Array(40).fill(v), mac: new Uint8Array(32).fill(v), json: false,
+    });
+    try {
+      await storage.write(async (tx) => {
+        for (const [id, name] of [[neighbour, 'n/1'], [top, 't/1']] as const) {
+          await tx.insertSecretRow({ id, name, currentVersion: 3, maxVersions: 0, custom: '{}', createdAt: 1, updatedAt: 1, head: null, mac: new Uint8Array(32) });
+          for (const v of [1, 2, 3]) await tx.insertVersion(version(id, v));
+        }
+      });
+      await storage.read(async (tx) => {
+        expect((await tx.readVersion('t/1'))!.version).toMatchObject({ secretId: top, version: 3 });
+        expect((await tx.readVersion('t/1', 2))!.version).toMatchObject({ secretId: top, version: 2, createdAt: 1002 });
+        expect((await tx.readVersion('n/1', 1))!.version).toMatchObject({ secretId: neighbour, version: 1 });
+        expect((await tx.listVersions(top)).map((r) => r.version)).toEqual([1, 2, 3]);
+        expect((await tx.versionsUnderKey(7, 10, { secretId: neighbour, version: 3 })).map((r) => [r.name, r.row.version])).toEqual([['t/1', 1], ['t/1', 2], ['t/1', 3]]);
+      });
+      await storage.write(async (tx) => tx.deleteVersions(top, [2]));
+      await storage.read(async (tx) => {
+        expect((await tx.listVersions(top)).map((r) => r.version)).toEqual([1, 3]);
+        expect((await tx.listVersions(neighbour)).map((r) => r.version)).toEqual([1, 2, 3]);
+      });
+    } finally {
+      await storage.close();
+    }
+    // Each key is exact in 64-bit integers: read as BigInt, not through a double.
+    const db = new Database(path, { readonly: true });
+    try {
+      const keys = db.prepare('SELECT place, secret_id, version FROM versions ORDER BY place').safeIntegers().all() as { place: bigint; secret_id: bigint; version: bigint }[];
+      expect(keys).toHaveLength(5);
+      for (const k of keys) expect(k.place).toBe(k.secret_id * 2n ** 32n + k.version);
+    } finally {
+      db.close();
+    }
+  });
+});
 
 describe('SQLite driver: relaxed writes', () => {
   it('commit with synchronous NORMAL, from the first one on, and every other write with FULL', async () => {

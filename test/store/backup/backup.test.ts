@@ -164,17 +164,16 @@ describe('verifyStore', () => {
     ]);
   });
 
-  it('structural damage: a row breaking a foreign key is E_NOT_A_STORE', async () => {
+  it('structural damage: a version of no secret is E_NOT_A_STORE', async () => {
     const { store, path, key } = await fresh();
     await fill(store);
     await store.close();
     const db = new Database(path);
-    db.pragma('foreign_keys = OFF');
-    db.prepare('INSERT INTO versions (secret_id, version, created_at, key_id, ciphertext) VALUES (999, 1, 0, NULL, NULL)').run();
+    db.prepare('INSERT INTO versions (place, secret_id, version, created_at, key_id, ciphertext) VALUES (999 * 4294967296 + 1, 999, 1, 0, NULL, NULL)').run();
     db.close();
     const r = await (await open(path, key)).verify();
     expect(r.ok).toBe(false);
-    expect(r.problems[0]).toEqual({ code: 'E_NOT_A_STORE', message: expect.stringContaining('foreign key') });
+    expect(r.problems[0]).toEqual({ code: 'E_NOT_A_STORE', message: expect.stringContaining('1 version row(s) of no secret') });
     expect(gravestCode(r.problems)).toBe('E_NOT_A_STORE');
   });
 });
