@@ -55,7 +55,8 @@ const PARAMS_PER_INSERT = 30_000;
  * Put the rows of the closed store file at `file` in place of those of the
  * PostgreSQL store in `database` (made by initStore, so its schema is in
  * place). The two schemas are the same at the same version, column for
- * column, and the rows' bytes mean the same in both, so the copy is the
+ * column but for the file's key of versions (`place`, left out), and the
+ * rows' bytes mean the same in both, so the copy is the
  * same store: it opens with the file's master key, and every row read is
  * checked against its MAC as usual.
  */
@@ -66,7 +67,8 @@ export async function copyStoreRows(file: string, info: ClusterInfo, database: s
       await c.query('BEGIN');
       await c.query(`TRUNCATE ${TABLES.map((t) => `strongbox.${t}`).join(', ')}`);
       for (const table of TABLES) {
-        const cols = (db.pragma(`table_info(${table})`) as { name: string }[]).map((r) => r.name);
+        // The file's versions carry their key (`place`, schema 10) as a column of its own; PostgreSQL's are keyed by their columns.
+        const cols = (db.pragma(`table_info(${table})`) as { name: string }[]).map((r) => r.name).filter((c) => !(table === 'versions' && c === 'place'));
         const per = Math.floor(PARAMS_PER_INSERT / cols.length);
         const rows = db.prepare(`SELECT ${cols.join(', ')} FROM ${table}`).raw(true).all() as unknown[][];
         for (let at = 0; at < rows.length; at += per) {
