@@ -22,7 +22,7 @@ import { encodeHeader } from '../src/crypto/format.js';
 import { randomBytes } from '../src/crypto/random.js';
 import { expectedSum, nameOf, readOrder, VALUE_BYTES, valueOf } from './data.js';
 import { check, equalBytes, now, paired, QUICK, removeDir, scratchDir, size, type Row } from './harness.js';
-import { copyDatabase, openFloor, ramDir } from './sqlite.js';
+import { copyDatabase, openFloor, ramDir, type FloorDb } from './sqlite.js';
 
 const TARGET_RATIO = 0.6;
 
@@ -87,34 +87,16 @@ export async function benchGet(notes: string[]): Promise<Row[]> {
       check(got.version === 1 && equalBytes(got.value.expose(), want), `get: ${names[i]} reads back its value`);
     }
 
-    // The timed loops fold each value's first byte into a sum, checked afterwards.
-    let fPos = 0;
-    let fSum = 0;
-    let lPos = 0;
-    let lSum = 0;
-    const s = store;
-    const floorLoop = (n: number) => {
-      for (let k = 0; k < n; k++) {
-        const blob = floor.select.get(names[order[fPos++ % order.length]!]!)!;
-        fSum += open(key, blob, aad)[0]!;
-      }
-    };
-    const libLoop = async (n: number) => {
-      for (let k = 0; k < n; k++) {
-        const v = await s.get(names[order[lPos++ % order.length]!]!);
-        lSum += v.value.expose()[0]!;
-      }
-    };
-    const r = await paired(rounds, ops, floorLoop, libLoop, Math.min(ops, 20_000));
-    check(fSum === expectedSum(order, 0, fPos), 'floor-get: every timed read returned its value');
-    check(lSum === expectedSum(order, 0, lPos), 'get: every timed read returned its value');
+    const loops = new ReadLoops(floor, key, aad, names, order);
+    const r = await paired(rounds, ops, loops.floorLoop, loops.storeLoop(store), Math.min(ops, 20_000));
+    loops.check('get');
 
     // The default: every read also appends an audit entry (a write transaction, not fsynced).
     await store.setConfig('audit.reads', 'true');
     const auditedOps = Math.max(200, Math.floor(ops / 10));
-    fPos = fSum = lPos = lSum = 0;
-    const ra = await paired(rounds, auditedOps, floorLoop, libLoop, Math.min(auditedOps, 2_000));
-    check(lSum === expectedSum(order, 0, lPos), 'get (audited): every timed read returned its value');
+    loops.reset();
+    const ra = await paired(rounds, auditedOps, loops.floorLoop, loops.storeLoop(store), Math.min(auditedOps, 2_000));
+    loops.check('get (audited)');
 
     // The opt-in read cache, every name already in it: a timed read is a hit (a copy out of a Map).
     await store.setConfig('audit.reads', 'false');
@@ -122,18 +104,11 @@ export async function benchGet(notes: string[]): Promise<Row[]> {
     let rc: Awaited<ReturnType<typeof paired>>;
     try {
       for (const n of names) await cachedStore.get(n);
-      const cs = cachedStore;
-      const cachedLoop = async (n: number) => {
-        for (let k = 0; k < n; k++) {
-          const v = await cs.get(names[order[lPos++ % order.length]!]!);
-          lSum += v.value.expose()[0]!;
-        }
-      };
-      fPos = fSum = lPos = lSum = 0;
-      rc = await paired(rounds, ops, floorLoop, cachedLoop, Math.min(ops, 20_000));
-      check(lSum === expectedSum(order, 0, lPos), 'get (cached): every timed read returned its value');
+      loops.reset();
+      rc = await paired(rounds, ops, loops.floorLoop, loops.storeLoop(cachedStore), Math.min(ops, 20_000));
+      loops.check('get (cached)');
       const stats = cachedStore.cacheStats()!;
-      check(stats.misses === rows && stats.hits === lPos, 'get (cached): every timed read was a cache hit');
+      check(stats.misses === rows && stats.hits === loops.storeReads, 'get (cached): every timed read was a cache hit');
     } finally {
       await cachedStore.close();
     }
@@ -196,6 +171,54 @@ export async function benchGet(notes: string[]): Promise<Row[]> {
   }
 }
 
+/**
+ * The paired read loops over `order`: the floor's read and open, and a
+ * store's get. Each folds every value's first byte into a sum, which check()
+ * holds against the values written: every timed read was real and returned
+ * its own value.
+ */
+class ReadLoops {
+  #floorPos = 0;
+  #floorSum = 0;
+  #storePos = 0;
+  #storeSum = 0;
+
+  constructor(
+    private readonly floor: FloorDb, private readonly key: Uint8Array, private readonly aad: Uint8Array,
+    private readonly names: string[], private readonly order: Uint32Array,
+  ) {}
+
+  readonly floorLoop = (n: number): void => {
+    for (let k = 0; k < n; k++) {
+      const blob = this.floor.select.get(this.names[this.order[this.#floorPos++ % this.order.length]!]!)!;
+      this.#floorSum += open(this.key, blob, this.aad)[0]!;
+    }
+  };
+
+  storeLoop(store: Store): (n: number) => Promise<void> {
+    return async (n) => {
+      for (let k = 0; k < n; k++) {
+        const v = await store.get(this.names[this.order[this.#storePos++ % this.order.length]!]!);
+        this.#storeSum += v.value.expose()[0]!;
+      }
+    };
+  }
+
+  /** How many reads the store's loop has made since the last reset. */
+  get storeReads(): number {
+    return this.#storePos;
+  }
+
+  check(what: string): void {
+    check(this.#floorSum === expectedSum(this.order, 0, this.#floorPos), `the floor of ${what}: every timed read returned its value`);
+    check(this.#storeSum === expectedSum(this.order, 0, this.#storePos), `${what}: every timed read returned its value`);
+  }
+
+  reset(): void {
+    this.#floorPos = this.#floorSum = this.#storePos = this.#storeSum = 0;
+  }
+}
+
 const LARGE_VALUE_BYTES = 2048;
 
 /**
@@ -229,19 +252,9 @@ async function largeValueRows(dir: string, rounds: number): Promise<Row[]> {
       check(equalBytes(open(key, floor.select.get(names[i]!)!, aad), want), `floor-get (2 KiB): ${names[i]} reads back its value`);
       check(equalBytes((await store.get(names[i]!)).value.expose(), want), `get (2 KiB): ${names[i]} reads back its value`);
     }
-    let fPos = 0;
-    let fSum = 0;
-    let lPos = 0;
-    let lSum = 0;
-    const s = store;
-    const floorLoop = (n: number) => {
-      for (let k = 0; k < n; k++) fSum += open(key, floor.select.get(names[order[fPos++ % order.length]!]!)!, aad)[0]!;
-    };
-    const libLoop = async (n: number) => {
-      for (let k = 0; k < n; k++) lSum += (await s.get(names[order[lPos++ % order.length]!]!)).value.expose()[0]!;
-    };
-    const r = await paired(rounds, ops, floorLoop, libLoop, Math.min(ops, 5_000));
-    check(fSum === expectedSum(order, 0, fPos) && lSum === expectedSum(order, 0, lPos), 'get (2 KiB): every timed read returned its value');
+    const loops = new ReadLoops(floor, key, aad, names, order);
+    const r = await paired(rounds, ops, loops.floorLoop, loops.storeLoop(store), Math.min(ops, 5_000));
+    loops.check('get (2 KiB)');
 
     // list reads every name's metadata and no value: the time for all of them, best of three.
     let best = Infinity;
