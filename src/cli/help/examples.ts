@@ -149,7 +149,7 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     { line: 'store --store postgres://app@db.internal/secrets migrate --to ./store.db --json', does: 'and back into a new store file; the report as JSON' },
   ],
   verify: [
-    { line: 'store verify', does: 'integrity, foreign keys, master key, every version\'s key' },
+    { line: 'store verify', does: 'the file\'s structure, every row\'s MAC, the state digest, master key, every version\'s key' },
     { line: 'store verify --deep --json', does: 'also decrypt every version; the report as JSON' },
   ],
   rotate: [

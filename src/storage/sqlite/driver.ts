@@ -797,7 +797,7 @@ function prepareCopy(db: Database, path: string) {
       secretIdHighWater: p(`SELECT max(${SECRET_ID_HIGH}, coalesce((SELECT max(id) FROM secrets), 0)) AS high`).pluck(),
       raiseSequence: p("UPDATE sqlite_sequence SET seq = ? WHERE name = 'secrets' AND seq < ?"),
       startSequence: p("INSERT INTO sqlite_sequence (name, seq) SELECT 'secrets', ? WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'secrets')"),
-      // Versions before their secrets (the foreign key); every other table stands alone.
+      // Versions before their secrets (the order the foreign key of schemas up to 9 asked for; harmless since).
       deleteAll: ['versions', 'secrets', 'data_keys', 'meta', 'audit', 'state', 'records'].map((t) => p(`DELETE FROM ${t}`)),
     };
   } catch (e) {
