@@ -130,27 +130,35 @@ export function readDetail(c: StoreContext, name: string): Promise<SecretDetail>
  * Names and metadata (never values), a page at a time. `context` is asked
  * again for each page, so a store closed meanwhile stops the listing (E_CLOSED).
  */
-export async function* secretEntries(context: () => StoreContext, options: ListOptions): AsyncGenerator<SecretSummary> {
+async function* summaryPages(context: () => StoreContext, options: ListOptions): AsyncGenerator<SecretSummary[]> {
   const { prefix, test } = namePattern(options.pattern ?? '');
   let after = '';
   for (;;) {
     const page: SecretListRow[] = await context().storage.listSecrets(prefix, after, LIST_PAGE);
+    const summaries: SecretSummary[] = [];
     for (const r of page) {
       if (test && !test(r.name)) continue;
-      yield {
+      summaries.push({
         ...metadataOf(r, r.oldestVersion),
         versions: r.versionCount,
         state: r.currentDestroyed ? 'destroyed' : r.currentDeleted ? 'deleted' : 'live',
-      };
+      });
     }
+    yield summaries;
     if (page.length < LIST_PAGE) return;
     after = page[page.length - 1]!.name;
   }
 }
 
+/** The summaries one by one, as summaryPages reads them. */
+export async function* secretEntries(context: () => StoreContext, options: ListOptions): AsyncGenerator<SecretSummary> {
+  for await (const page of summaryPages(context, options)) yield* page;
+}
+
 /** All matching secrets' summaries, sorted by name. */
 export async function listSecrets(context: () => StoreContext, options: ListOptions): Promise<SecretSummary[]> {
+  // A page at a time: an async generator's every yield is a turn of the microtask queue.
   const out: SecretSummary[] = [];
-  for await (const s of secretEntries(context, options)) out.push(s);
+  for await (const page of summaryPages(context, options)) for (const s of page) out.push(s);
   return out;
 }
