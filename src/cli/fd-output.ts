@@ -34,13 +34,19 @@ export function isTerminal(fd: number): boolean {
   return (createRequire(import.meta.url)('node:tty') as typeof import('node:tty')).isatty(fd);
 }
 
+/** /dev/null's device number, looked up once (a cron job has it on all three descriptors); null where there is none. */
+let devNullRdev: number | null | undefined;
+
 /** Whether `stats` are /dev/null's (a system without one leaves the question to isatty). */
 function isDevNull(stats: Stats): boolean {
-  try {
-    return stats.rdev === statSync('/dev/null').rdev;
-  } catch {
-    return false;
+  if (devNullRdev === undefined) {
+    try {
+      devNullRdev = statSync('/dev/null').rdev;
+    } catch {
+      devNullRdev = null;
+    }
   }
+  return stats.rdev === devNullRdev;
 }
 
 /**

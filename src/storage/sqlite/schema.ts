@@ -208,7 +208,7 @@ export function versionPlace(secretId: string, version: string): string {
 
 /** SQL true for the versions of the secret whose id is the SQL expression `secretId`: one range of keys. */
 export function versionsOfSecret(secretId: string): string {
-  return `place BETWEEN CAST(${secretId} AS INTEGER) * 4294967296 AND CAST(${secretId} AS INTEGER) * 4294967296 + 4294967295`;
+  return `place BETWEEN ${versionPlace(secretId, '0')} AND ${versionPlace(secretId, '4294967295')}`;
 }
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
