@@ -201,79 +201,112 @@ function declaredAsWritten<S extends Statement>(stmt: S, path: string): S {
   return stmt;
 }
 
-/** Every statement the driver runs, prepared once per connection (`path`: the store file, for messages). */
+/**
+ * An object whose properties are `makers`' statements, each prepared on its
+ * first use and kept for the connection's life. A command uses a few of the
+ * driver's forty-odd statements (`store get`: eight), and preparing them all
+ * at open was ~2 ms of its start-up. A statement that does not prepare (the
+ * schema's text was altered) fails where it is first used, inside the read
+ * or write that needs it, as E_NOT_A_STORE (translate); a column's name is
+ * checked for every table at open (checkColumnNames).
+ */
+function preparedOnUse<T extends Record<string, () => Statement>>(makers: T): { readonly [K in keyof T]: ReturnType<T[K]> } {
+  const made: Partial<Record<keyof T, Statement>> = {};
+  const statements = {} as { [K in keyof T]: ReturnType<T[K]> };
+  for (const name of Object.keys(makers) as (keyof T)[]) {
+    Object.defineProperty(statements, name, { enumerable: true, get: () => (made[name] ??= makers[name]!()) });
+  }
+  return statements;
+}
+
+/**
+ * Every column of every table named in lower case, as the schema was written
+ * (see declaredAsWritten): one look at open for all of them, so an altered
+ * name is E_NOT_A_STORE there, before any row is read, whichever statement
+ * would have read it.
+ */
+function checkColumnNames(db: Database, path: string): void {
+  const names = db.prepare("SELECT p.name FROM sqlite_schema m, pragma_table_info(m.name) p WHERE m.type = 'table'").pluck().all() as string[];
+  const altered = names.find((name) => name !== name.toLowerCase());
+  if (altered !== undefined) {
+    throw new StoreError('E_NOT_A_STORE', `${path}: the store file's schema is damaged (a column is named ${JSON.stringify(altered)})`, ['restore it from a backup']);
+  }
+}
+
+/** Every statement the driver runs, each prepared once per connection on first use (`path`: the store file, for messages). */
 function prepare(db: Database, path: string) {
+  checkColumnNames(db, path); // a read, so before the wait below is taken away: a writer may hold the -wal a moment
   db.pragma('busy_timeout = 0'); // waiting is done by patiently(), in short polls
   const begin = { immediate: db.prepare('BEGIN IMMEDIATE'), deferred: db.prepare('BEGIN DEFERRED'), commit: db.prepare('COMMIT'), rollback: db.prepare('ROLLBACK') };
   const p = (sql: string) => declaredAsWritten(db.prepare(sql), path);
-  const statements = {
-    getMeta: p('SELECT value FROM meta WHERE key = ?').pluck(),
-    metaRow: p('SELECT key, value, mac FROM meta WHERE key = ?'),
-    allMeta: p('SELECT key, value, mac FROM meta ORDER BY key'),
-    putMeta: p('INSERT INTO meta (key, value, mac) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, mac = excluded.mac'),
-    deleteMeta: p('DELETE FROM meta WHERE key = ?'),
-    findSecret: p(`SELECT ${SECRET_COLS} FROM secrets s ${WITH_HEAD} WHERE s.name = ?`),
-    secretById: p(`SELECT ${SECRET_COLS} FROM secrets s ${WITH_HEAD} WHERE s.id = ?`),
+  const statements = preparedOnUse({
+    getMeta: () => p('SELECT value FROM meta WHERE key = ?').pluck(),
+    metaRow: () => p('SELECT key, value, mac FROM meta WHERE key = ?'),
+    allMeta: () => p('SELECT key, value, mac FROM meta ORDER BY key'),
+    putMeta: () => p('INSERT INTO meta (key, value, mac) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, mac = excluded.mac'),
+    deleteMeta: () => p('DELETE FROM meta WHERE key = ?'),
+    findSecret: () => p(`SELECT ${SECRET_COLS} FROM secrets s ${WITH_HEAD} WHERE s.name = ?`),
+    secretById: () => p(`SELECT ${SECRET_COLS} FROM secrets s ${WITH_HEAD} WHERE s.id = ?`),
     // The id is above every id in use and above the counter of ids purged (SECRET_ID_HIGH): never one handed out before.
     // Taken first, then given (a table without rowids has no last-inserted one; RETURNING costs more than the two).
-    nextSecretId: p(`SELECT max(coalesce((SELECT max(id) FROM secrets), 0), ${SECRET_ID_HIGH}) + 1 AS next_id`).pluck(),
+    nextSecretId: () => p(`SELECT max(coalesce((SELECT max(id) FROM secrets), 0), ${SECRET_ID_HIGH}) + 1 AS next_id`).pluck(),
     // Every column given (no schema default is trusted), so the new row is known without reading it back.
-    insertSecret: p(`INSERT INTO secrets (id, name, current_version, max_versions, custom, created_at, updated_at)
+    insertSecret: () => p(`INSERT INTO secrets (id, name, current_version, max_versions, custom, created_at, updated_at)
       VALUES (?, ?, 0, 0, '{}', ?, ?)`),
     // Found by name, the table's key (one search); the id must match too, or nothing is written.
-    updateSecret: p('UPDATE secrets SET current_version = ?, max_versions = ?, custom = ?, updated_at = ?, mac = ? WHERE name = ? AND id = ?'),
-    deleteVersionsOf: p(`DELETE FROM versions WHERE ${versionsOfSecret('?')}`),
-    deleteSecret: p('DELETE FROM secrets WHERE id = ?'),
-    readCurrent: p(`SELECT ${getCols(true)} FROM secrets s
+    updateSecret: () => p('UPDATE secrets SET current_version = ?, max_versions = ?, custom = ?, updated_at = ?, mac = ? WHERE name = ? AND id = ?'),
+    deleteVersionsOf: () => p(`DELETE FROM versions WHERE ${versionsOfSecret('?')}`),
+    deleteSecret: () => p('DELETE FROM secrets WHERE id = ?'),
+    readCurrent: () => p(`SELECT ${getCols(true)} FROM secrets s
       LEFT JOIN versions v ON v.place = ${versionPlace('s.id', 's.current_version')} WHERE s.name = ?`).raw(true),
-    readVersion: p(`SELECT ${getCols(false)} FROM secrets s
+    readVersion: () => p(`SELECT ${getCols(false)} FROM secrets s
       LEFT JOIN versions v ON v.place = ${versionPlace('s.id', '?')} WHERE s.name = ?`).raw(true),
-    readAt: p(`SELECT ${getCols(false)} FROM secrets s
+    readAt: () => p(`SELECT ${getCols(false)} FROM secrets s
       LEFT JOIN versions v ON v.place = ${versionPlace('s.id', `(SELECT max(version) FROM versions WHERE ${versionsOfSecret('s.id')} AND created_at <= ?)`)}
       WHERE s.name = ?`).raw(true),
-    listVersions: p(`SELECT ${VERSION_COLS} FROM versions WHERE ${versionsOfSecret('?')} ORDER BY place`),
-    insertVersion: p(`INSERT INTO versions (place, ${VERSION_COLS}) VALUES (${versionPlace('?', '?')}, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    updateVersion: p(`UPDATE versions SET deleted_at = ?, destroyed_at = ?, key_id = ?, ciphertext = ?, mac = ?
+    listVersions: () => p(`SELECT ${VERSION_COLS} FROM versions WHERE ${versionsOfSecret('?')} ORDER BY place`),
+    insertVersion: () => p(`INSERT INTO versions (place, ${VERSION_COLS}) VALUES (${versionPlace('?', '?')}, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    updateVersion: () => p(`UPDATE versions SET deleted_at = ?, destroyed_at = ?, key_id = ?, ciphertext = ?, mac = ?
       WHERE place = ${versionPlace('?', '?')}`),
-    deleteVersions: p(`DELETE FROM versions WHERE place IN (SELECT ${versionPlace('?', 'value')} FROM json_each(?))`),
-    listPrefix: p(`${LIST_SQL} WHERE s.name > ? AND s.name >= ? AND s.name < ? ${LIST_TAIL}`),
-    countSecrets: p('SELECT count(*) FROM secrets').pluck(),
-    countVersions: p(`SELECT count(*) AS versions,
+    deleteVersions: () => p(`DELETE FROM versions WHERE place IN (SELECT ${versionPlace('?', 'value')} FROM json_each(?))`),
+    listPrefix: () => p(`${LIST_SQL} WHERE s.name > ? AND s.name >= ? AND s.name < ? ${LIST_TAIL}`),
+    countSecrets: () => p('SELECT count(*) FROM secrets').pluck(),
+    countVersions: () => p(`SELECT count(*) AS versions,
       coalesce(sum(deleted_at IS NULL AND destroyed_at IS NULL), 0) AS live,
       coalesce(sum(deleted_at IS NOT NULL AND destroyed_at IS NULL), 0) AS deleted,
       coalesce(sum(destroyed_at IS NOT NULL), 0) AS destroyed FROM versions`),
-    countByKey: p('SELECT key_id, count(*) AS n FROM versions WHERE key_id IS NOT NULL GROUP BY key_id'),
-    keys: p('SELECT id, version, status, created_at, wrapped, mac FROM data_keys ORDER BY version'),
-    insertKey: p('INSERT INTO data_keys (id, version, status, created_at, wrapped, mac) VALUES (?, ?, ?, ?, ?, ?)'),
-    updateKey: p('UPDATE data_keys SET status = ?, wrapped = ?, mac = ? WHERE id = ?'),
-    primaryKeyId: p("SELECT id FROM data_keys WHERE status = 'primary'").pluck(),
+    countByKey: () => p('SELECT key_id, count(*) AS n FROM versions WHERE key_id IS NOT NULL GROUP BY key_id'),
+    keys: () => p('SELECT id, version, status, created_at, wrapped, mac FROM data_keys ORDER BY version'),
+    insertKey: () => p('INSERT INTO data_keys (id, version, status, created_at, wrapped, mac) VALUES (?, ?, ?, ?, ?, ?)'),
+    updateKey: () => p('UPDATE data_keys SET status = ?, wrapped = ?, mac = ? WHERE id = ?'),
+    primaryKeyId: () => p("SELECT id FROM data_keys WHERE status = 'primary'").pluck(),
     // In primary key order from `after` on: no index on key_id (schema 6; every put paid a page for one), so a
     // rewrap walks the table once, batch after batch, each stopping once it has `limit` rows under the key.
-    versionsUnderKey: p(`SELECT s.name, v.secret_id, v.version, v.created_at, v.deleted_at, v.destroyed_at, v.key_id, v.ciphertext, v.mac, v.json
+    versionsUnderKey: () => p(`SELECT s.name, v.secret_id, v.version, v.created_at, v.deleted_at, v.destroyed_at, v.key_id, v.ciphertext, v.mac, v.json
       FROM versions v JOIN secrets s ON s.id = v.secret_id WHERE v.place > ${versionPlace('?', '?')} AND v.key_id = ?
       ORDER BY v.place LIMIT ?`),
-    replaceCiphertext: p(`UPDATE versions SET key_id = ?, ciphertext = ?, mac = ?
+    replaceCiphertext: () => p(`UPDATE versions SET key_id = ?, ciphertext = ?, mac = ?
       WHERE place = ${versionPlace('?', '?')} AND key_id = ? AND mac = ?`),
-    lastAudit: p('SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1'),
-    insertAudit: p(`INSERT INTO audit (seq, at, actor, pid, action, name, versions, outcome, detail, mac)
+    lastAudit: () => p('SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1'),
+    insertAudit: () => p(`INSERT INTO audit (seq, at, actor, pid, action, name, versions, outcome, detail, mac)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    auditPage: p(`SELECT seq, at, actor, pid, action, name, versions, outcome, detail, mac FROM audit
+    auditPage: () => p(`SELECT seq, at, actor, pid, action, name, versions, outcome, detail, mac FROM audit
       WHERE seq > @after AND (@name IS NULL OR name = @name) AND (@action IS NULL OR action = @action)
         AND (@since IS NULL OR at >= @since) AND (@until IS NULL OR at <= @until)
       ORDER BY seq LIMIT @limit`),
-    deleteAuditThrough: p('DELETE FROM audit WHERE seq <= ?'),
-    state: p('SELECT digest, audit_seq, audit_mac, mac FROM state WHERE id = 1'),
-    stateMac: p('SELECT mac FROM state WHERE id = 1').pluck(),
-    putState: p(`INSERT INTO state (id, digest, audit_seq, audit_mac, mac) VALUES (1, ?, ?, ?, ?)
+    deleteAuditThrough: () => p('DELETE FROM audit WHERE seq <= ?'),
+    state: () => p('SELECT digest, audit_seq, audit_mac, mac FROM state WHERE id = 1'),
+    stateMac: () => p('SELECT mac FROM state WHERE id = 1').pluck(),
+    putState: () => p(`INSERT INTO state (id, digest, audit_seq, audit_mac, mac) VALUES (1, ?, ?, ?, ?)
       ON CONFLICT(id) DO UPDATE SET digest = excluded.digest, audit_seq = excluded.audit_seq, audit_mac = excluded.audit_mac, mac = excluded.mac`),
-    getRecord: p('SELECT kind, id, value, mac FROM records WHERE kind = ? AND id = ?'),
-    putRecord: p(`INSERT INTO records (kind, id, value, mac) VALUES (?, ?, ?, ?)
+    getRecord: () => p('SELECT kind, id, value, mac FROM records WHERE kind = ? AND id = ?'),
+    putRecord: () => p(`INSERT INTO records (kind, id, value, mac) VALUES (?, ?, ?, ?)
       ON CONFLICT(kind, id) DO UPDATE SET value = excluded.value, mac = excluded.mac`),
-    deleteRecord: p('DELETE FROM records WHERE kind = ? AND id = ?'),
-    listRecords: p('SELECT kind, id, value, mac FROM records WHERE kind = ? ORDER BY id'),
+    deleteRecord: () => p('DELETE FROM records WHERE kind = ? AND id = ?'),
+    listRecords: () => p('SELECT kind, id, value, mac FROM records WHERE kind = ? ORDER BY id'),
     // The read cache's change detector (changeCounter).
-    dataVersion: p('PRAGMA data_version').pluck(),
-  };
+    dataVersion: () => p('PRAGMA data_version').pluck(),
+  });
   return [statements, begin] as const;
 }
 type Prepared = ReturnType<typeof prepare>;
