@@ -13,3 +13,7 @@ io.stdout.on('error', (e: NodeJS.ErrnoException) => {
 void run(process.argv.slice(2), io).then((status) => {
   process.exitCode = status;
 });
+
+// Once nothing is left to run ('beforeExit': every write has drained), exit at once: Node would go on to free
+// the whole heap and environment first, which is ~2 ms of a short command such as `store get`, for nothing.
+process.once('beforeExit', () => process.exit());
