@@ -3,19 +3,33 @@
  * SHA-256 and ChaCha20 come from node:crypto (OpenSSL): both run on every
  * get and put, and the native calls are 3× faster here than the pure-JS ones
  * (1.3 µs vs 4 µs for a 120-byte HMAC; 3 µs vs 9 µs for 2 KiB of keystream).
+ * Until a process has loaded node:crypto for something else (randomness, an
+ * element, a long message), its SHA-256 comes from WebAssembly instead
+ * (wasm/sha256.ts): `store get` then never loads node:crypto at all.
  */
-import * as nodeCrypto from 'node:crypto';
-import { createCipheriv } from 'node:crypto';
 import { LTHASH_BYTES } from './lthash.js';
 import { equalBytes, wipe } from './bytes.js';
+import { nodeCrypto, nodeCryptoIfLoaded } from '../platform/node-crypto.js';
+import { WASM_SHA256_MAX, wasmSha256 } from './wasm/sha256.js';
 
 export const MAC_BYTES = 32;
 const BLOCK = 64;
 
-/** One-shot SHA-256 (Node ≥ 20.12 has crypto.hash; older ones take the streaming API). */
-const sha256: (data: Uint8Array) => Uint8Array = typeof nodeCrypto.hash === 'function'
-  ? (data) => nodeCrypto.hash('sha256', data, 'buffer')
-  : (data) => nodeCrypto.createHash('sha256').update(data).digest();
+/** OpenSSL's one-shot SHA-256 (Node ≥ 20.12 has crypto.hash; older ones take the streaming API). */
+let nativeSha256: ((data: Uint8Array) => Buffer) | undefined;
+
+/** SHA-256 of `data`: the same digest from either source (test/crypto/sha256-wasm.test.ts holds them to it). */
+function sha256(data: Uint8Array): Buffer {
+  if (nativeSha256 === undefined) {
+    // A long message (a big value's MAC) is worth loading node:crypto for; a short one is not.
+    const c = nodeCryptoIfLoaded() ?? (data.length > WASM_SHA256_MAX ? nodeCrypto() : undefined);
+    if (c === undefined) return wasmSha256(data);
+    nativeSha256 = typeof c.hash === 'function'
+      ? (d) => c.hash('sha256', d, 'buffer')
+      : (d) => c.createHash('sha256').update(d).digest();
+  }
+  return nativeSha256(data);
+}
 
 /**
  * HMAC-SHA256 (RFC 2104) under one key, for many short messages: the padded
@@ -68,6 +82,28 @@ export class Hmac {
   }
 }
 
+/**
+ * HKDF-SHA256 (RFC 5869) for up to 32 bytes of output: the extract step and
+ * one expand step, on this module's HMAC, so a process that has not loaded
+ * node:crypto derives keys on WebAssembly too (a key-file `store get`).
+ * `salt` of at most 64 bytes (an empty one is HashLen zeros, as the RFC says).
+ */
+export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  if (!Number.isInteger(length) || length < 1 || length > MAC_BYTES) throw new RangeError(`hkdfSha256: ${length} bytes of output, not 1 to ${MAC_BYTES}`);
+  const extract = new Hmac(salt);
+  const prk = extract.of(ikm);
+  extract.wipe();
+  const expand = new Hmac(prk);
+  wipe(prk);
+  expand.room(info.length + 1).set(info, Hmac.MESSAGE_AT);
+  expand.room(info.length + 1)[Hmac.MESSAGE_AT + info.length] = 1; // T(1) = HMAC(PRK, info || 0x01)
+  const t1 = expand.mac(info.length + 1);
+  expand.wipe();
+  const okm = new Uint8Array(t1.subarray(0, length)); // a copy (Buffer's slice would be a view of what is wiped next)
+  wipe(t1);
+  return okm;
+}
+
 /** Constant-time check of a stored MAC (null or a wrong length never matches). */
 export function macMatches(expected: Uint8Array, stored: Uint8Array | null | undefined): boolean {
   return stored != null && stored.length === MAC_BYTES && equalBytes(expected, stored);
@@ -82,7 +118,7 @@ const IV = new Uint8Array(16);
  * element is as unpredictable as the LtHash security argument needs.
  */
 export function lthashElement(mac: Uint8Array): Uint8Array {
-  const c = createCipheriv('chacha20', mac, IV);
+  const c = nodeCrypto().createCipheriv('chacha20', mac, IV);
   const out = c.update(ZEROS);
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }

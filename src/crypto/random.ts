@@ -1,19 +1,9 @@
 /** The only source of randomness in Strongbox: the OS CSPRNG. */
-import { createRequire } from 'node:module';
+import { nodeCrypto } from '../platform/node-crypto.js';
 
-type NodeCrypto = typeof import('node:crypto');
-let nodeCrypto: NodeCrypto | undefined;
-
-/**
- * node:crypto is loaded on first use, not at start-up (~8 ms): reading a
- * secret needs no randomness, and `store get` is mostly start-up.
- */
-function crypto(): NodeCrypto {
-  return (nodeCrypto ??= createRequire(import.meta.url)('node:crypto') as NodeCrypto);
-}
-
+/** node:crypto is loaded on first use (platform/node-crypto.ts): reading a secret needs no randomness. */
 export function randomBytes(length: number): Uint8Array {
-  return crypto().randomFillSync(new Uint8Array(length));
+  return nodeCrypto().randomFillSync(new Uint8Array(length));
 }
 
 /** A random unsigned 32-bit integer (data key ids). */

@@ -1,9 +1,9 @@
 /** Files written whole: a reader never sees half of one. */
 import { closeSync, fchmodSync, fsyncSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { StoreError } from '../errors.js';
 import { createExclusive } from './exclusive-file.js';
+import { nodeCrypto } from './node-crypto.js';
 
 /**
  * Write `data` to `path` through a temp file in the same directory and a
@@ -13,7 +13,7 @@ import { createExclusive } from './exclusive-file.js';
  */
 export function writeFileAtomic(path: string, data: Uint8Array | string, mode = 0o600): void {
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = join(dirname(path), `.${basename(path)}.${nodeCrypto().randomBytes(6).toString('hex')}.tmp`);
   let fd: number;
   try {
     fd = createExclusive(tmp);

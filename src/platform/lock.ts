@@ -21,9 +21,9 @@
 import { closeSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { StoreError } from '../errors.js';
 import { createExclusive } from './exclusive-file.js';
+import { nodeCrypto } from './node-crypto.js';
 import { hostTag, isAlive } from './process.js';
 
 export interface LockOptions {
@@ -72,7 +72,7 @@ interface Claim {
 
 /** Leave this call's claim on the lock of `path` (see the module comment); its file. */
 function writeClaim(path: string): string {
-  const file = `${path}.lock-claim-${hostTag()}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const file = `${path}.lock-claim-${hostTag()}-${process.pid}-${nodeCrypto().randomBytes(4).toString('hex')}`;
   try {
     closeSync(createExclusive(file));
   } catch (e) {

@@ -1,6 +1,6 @@
 /** Who runs where: telling a live process from a dead one, on this host. */
-import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
+import { nodeCrypto } from './node-crypto.js';
 
 /** True when a process `pid` exists on this host (one of another user counts: it is alive). */
 export function isAlive(pid: number): boolean {
@@ -18,5 +18,5 @@ export function isAlive(pid: number): boolean {
  * over the network). Host names may hold any character; this never does.
  */
 export function hostTag(): string {
-  return createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+  return nodeCrypto().createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
 }

@@ -4,7 +4,7 @@
  * store id as salt derives the key-encryption key, so one key file shared by
  * two stores still gives each its own KEK.
  */
-import { hkdfSync } from 'node:crypto';
+import { hkdfSha256 } from '../mac.js';
 import { open, seal, KEY_BYTES } from '../aead.js';
 import { utf8, wipe } from '../bytes.js';
 import type { MasterKey, MasterKind } from './master-key.js';
@@ -47,6 +47,6 @@ class RawMasterKey implements MasterKey {
  */
 export function rawMasterKey(kind: MasterKind, root: Uint8Array, storeId: Uint8Array): MasterKey {
   if (root.length !== MASTER_KEY_BYTES) throw new RangeError(`master key expected ${MASTER_KEY_BYTES} bytes, got ${root.length}`);
-  // OpenSSL's HKDF, not noble's: this runs once per process, in a cold one (~1 ms of `store get` in pure JS).
-  return new RawMasterKey(kind, new Uint8Array(hkdfSync('sha256', root, storeId, KEK_INFO, KEY_BYTES)));
+  // Not noble's HKDF: this runs once per process, in a cold one, where pure JS was ~1 ms of `store get` (mac.ts).
+  return new RawMasterKey(kind, hkdfSha256(root, storeId, KEK_INFO, KEY_BYTES));
 }
