@@ -329,7 +329,7 @@ export class SqliteStorage implements RawStorage {
   /**
    * `readOnly`: the file was opened read-only (openStoreFileFor): every write
    * is refused with E_READ_ONLY before SQLite is asked.
-   * @throws E_NOT_A_STORE when the file's schema is damaged (a statement does not prepare)
+   * @throws E_NOT_A_STORE when the file's schema is damaged (a column's name altered; a statement that no longer prepares fails at its first use)
    */
   constructor(db: Database, readOnly?: ReadOnlyFile) {
     this.#path = readOnly?.path ?? db.name;

@@ -2,9 +2,11 @@
  * A column name whose case was changed in the schema's text (one flipped bit:
  * `ciphertext` → `ciphertexT`) still matches in SQL, since SQLite compares
  * names regardless of case, but rows read as objects would lack the field the
- * driver reads. The driver checks the names its statements return when it
- * prepares them, so such a store is E_NOT_A_STORE at open, never a TypeError
- * on a later read.
+ * driver reads. The driver checks every table's column names when it opens
+ * the file, so such a store is E_NOT_A_STORE at open, never a TypeError on a
+ * later read. A column renamed outright leaves the statements that name it
+ * unprepared: those are prepared on first use, and fail there, as
+ * E_NOT_A_STORE too.
  */
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -42,6 +44,21 @@ describe('column names as the schema declares them', () => {
       await expect(openStore(path, rawKey(key))).rejects.toMatchObject({ code: 'E_NOT_A_STORE', message: expect.stringContaining(`"${to}"`) });
     });
   }
+
+  it('versions.ciphertext renamed outright: the store opens (no read at open names it); the first read of a value is E_NOT_A_STORE, and so is every one after', async () => {
+    const { store, path, key } = await freshStore();
+    await store.put('a', 'v');
+    await store.close();
+    renameInSchema(path, 'versions', 'ciphertext', 'cipherblob');
+    const again = await openStore(path, rawKey(key));
+    try {
+      for (let i = 0; i < 2; i++) {
+        await expect(again.get('a')).rejects.toMatchObject({ code: 'E_NOT_A_STORE', message: expect.stringContaining('schema or rows are damaged') });
+      }
+    } finally {
+      await again.close();
+    }
+  });
 
   it('the untouched store opens and reads', async () => {
     const { store, path, key } = await freshStore();
