@@ -4,8 +4,8 @@
  * get and put, and the native calls are 3× faster here than the pure-JS ones
  * (1.3 µs vs 4 µs for a 120-byte HMAC; 3 µs vs 9 µs for 2 KiB of keystream).
  * Until a process has loaded node:crypto for something else (randomness, an
- * element, a long message), its SHA-256 comes from WebAssembly instead
- * (wasm/sha256.ts): `store get` then never loads node:crypto at all.
+ * element, a long message) or made a thousand hashes, its SHA-256 comes from
+ * WebAssembly instead (wasm/sha256.ts): `store get` never loads node:crypto.
  */
 import { LTHASH_BYTES } from './lthash.js';
 import { equalBytes, wipe } from './bytes.js';
@@ -17,12 +17,20 @@ const BLOCK = 64;
 
 /** OpenSSL's one-shot SHA-256 (Node ≥ 20.12 has crypto.hash; older ones take the streaming API). */
 let nativeSha256: ((data: Uint8Array) => Buffer) | undefined;
+/**
+ * Hashes made in WebAssembly before the MACs load node:crypto themselves: a
+ * process that makes more is a long-running one (a server, a library
+ * reading), where the ~2.7 ms load is nothing and OpenSSL is faster on the
+ * 2 KiB state row. A `store get` makes 34.
+ */
+const WASM_HASHES = 1000;
+let wasmHashes = 0;
 
 /** SHA-256 of `data`: the same digest from either source (test/crypto/sha256-wasm.test.ts holds them to it). */
 function sha256(data: Uint8Array): Buffer {
   if (nativeSha256 === undefined) {
     // A long message (a big value's MAC) is worth loading node:crypto for; a short one is not.
-    const c = nodeCryptoIfLoaded() ?? (data.length > WASM_SHA256_MAX ? nodeCrypto() : undefined);
+    const c = nodeCryptoIfLoaded() ?? (data.length > WASM_SHA256_MAX || ++wasmHashes > WASM_HASHES ? nodeCrypto() : undefined);
     if (c === undefined) return wasmSha256(data);
     nativeSha256 = typeof c.hash === 'function'
       ? (d) => c.hash('sha256', d, 'buffer')
