@@ -30,8 +30,12 @@ let wasmHashes = 0;
 function sha256(data: Uint8Array): Buffer {
   if (nativeSha256 === undefined) {
     // A long message (a big value's MAC) is worth loading node:crypto for; a short one is not.
-    const c = nodeCryptoIfLoaded() ?? (data.length > WASM_SHA256_MAX || ++wasmHashes > WASM_HASHES ? nodeCrypto() : undefined);
-    if (c === undefined) return wasmSha256(data);
+    let c = nodeCryptoIfLoaded() ?? (data.length > WASM_SHA256_MAX || ++wasmHashes > WASM_HASHES ? nodeCrypto() : undefined);
+    if (c === undefined) {
+      const digest = wasmSha256(data);
+      if (digest !== undefined) return digest;
+      c = nodeCrypto(); // no WebAssembly in this Node (node --jitless)
+    }
     nativeSha256 = typeof c.hash === 'function'
       ? (d) => c.hash('sha256', d, 'buffer')
       : (d) => c.createHash('sha256').update(d).digest();

@@ -31,6 +31,15 @@ describe('the bundled launcher', () => {
     expect(r.stderr).toContain('strongbox: code cache accepted');
   });
 
+  it('reads and writes under node --jitless, a Node without WebAssembly: the MACs take their SHA-256 from node:crypto', () => {
+    const jitless = { env: { NODE_OPTIONS: '--jitless' } };
+    cliOk(store('init', '--master', 'keyfile'), jitless);
+    cliOk(store('set', 'app/db'), { ...jitless, input: 'no wasm' });
+    expect(cliOk(store('get', 'app/db'), jitless).out).toBe('no wasm');
+    expect(cliOk(store('verify', '--deep'), jitless).status).toBe(0);
+    expect(cliOk(store('get', 'app/db')).out).toBe('no wasm'); // and the same MACs with WebAssembly
+  });
+
   it('--debug traces name the bundle by its path in the package, never the build machine\'s', () => {
     cliOk(store('init', '--master', 'keyfile'));
     const r = cli(store('--debug', 'get', 'missing'));

@@ -30,21 +30,29 @@ interface Sha256Module {
 declare const WebAssembly: {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object) => { exports: { memory: { buffer: ArrayBuffer }; digest: (at: number, blocks: number) => void } };
-};
+} | undefined;
 
-let loaded: Sha256Module | undefined;
+/** The module once made; null where this Node has no WebAssembly (`node --jitless`). */
+let loaded: Sha256Module | null | undefined;
 
-function load(): Sha256Module {
+function load(): Sha256Module | null {
+  if (typeof WebAssembly === 'undefined') return null;
   // Compiled and instantiated synchronously: the module is under a kilobyte.
   const { exports } = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(SHA256_WASM_BASE64, 'base64')));
   // The memory never grows (one page holds the longest message), so these views stay valid.
   return { memory: new Uint8Array(exports.memory.buffer), view: new DataView(exports.memory.buffer), digest: exports.digest };
 }
 
-/** SHA-256 of `data` (at most WASM_SHA256_MAX bytes), as a fresh 32-byte Buffer. */
-export function wasmSha256(data: Uint8Array): Buffer {
+/**
+ * SHA-256 of `data` (at most WASM_SHA256_MAX bytes), as a fresh 32-byte
+ * Buffer; undefined where this Node has no WebAssembly (the caller then
+ * uses node:crypto).
+ */
+export function wasmSha256(data: Uint8Array): Buffer | undefined {
   if (data.length > WASM_SHA256_MAX) throw new RangeError(`wasmSha256: ${data.length} bytes is more than ${WASM_SHA256_MAX}`);
-  const m = (loaded ??= load());
+  if (loaded === undefined) loaded = load();
+  const m = loaded;
+  if (m === null) return undefined;
   const blocks = (data.length + 72) >>> 6; // the message, 0x80, zeros, and its 64-bit length: whole 64-byte blocks
   const end = MESSAGE_AT + blocks * 64;
   m.memory.set(data, MESSAGE_AT);
