@@ -32,15 +32,19 @@ declare const WebAssembly: {
   Instance: new (module: object) => { exports: { memory: { buffer: ArrayBuffer }; digest: (at: number, blocks: number) => void } };
 } | undefined;
 
-/** The module once made; null where this Node has no WebAssembly (`node --jitless`). */
+/** The module once made; null where this Node has no WebAssembly (`node --jitless`) or may not compile it. */
 let loaded: Sha256Module | null | undefined;
 
 function load(): Sha256Module | null {
   if (typeof WebAssembly === 'undefined') return null;
-  // Compiled and instantiated synchronously: the module is under a kilobyte.
-  const { exports } = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(SHA256_WASM_BASE64, 'base64')));
-  // The memory never grows (one page holds the longest message), so these views stay valid.
-  return { memory: new Uint8Array(exports.memory.buffer), view: new DataView(exports.memory.buffer), digest: exports.digest };
+  try {
+    // Compiled and instantiated synchronously: the module is under a kilobyte.
+    const { exports } = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(SHA256_WASM_BASE64, 'base64')));
+    // The memory never grows (one page holds the longest message), so these views stay valid.
+    return { memory: new Uint8Array(exports.memory.buffer), view: new DataView(exports.memory.buffer), digest: exports.digest };
+  } catch {
+    return null; // an embedder that forbids compiling WebAssembly: the caller uses node:crypto
+  }
 }
 
 /**
