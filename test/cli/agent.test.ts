@@ -13,6 +13,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { scryptSync } from 'node:crypto';
 import { Database } from '../../src/storage/sqlite/native.js';
 import { agent, keyFile, openStore, type MasterKeySource } from '../../src/index.js';
+import type { MasterKey } from '../../src/crypto/master/master-key.js';
 import { rawMasterKey } from '../../src/crypto/master/raw-master.js';
 import { encodeFrame } from '../../src/crypto/master/agent/protocol.js';
 import { runInProcessOk } from '../helpers/in-process.js';
@@ -328,6 +329,24 @@ describe('store unlock', () => {
 });
 
 describe('the library through the agent', () => {
+  it('a key from the agent, once its store is closed, refuses to be used (E_AGENT); the agent goes on serving new connections', async () => {
+    unlock();
+    const source = agent({ env });
+    let held: MasterKey | undefined;
+    const watched: MasterKeySource = { ...source, unlock: async (id, params) => (held = await source.unlock(id, params)) };
+    const s = await openStore(ws.db, watched);
+    expect((await s.get('app/db')).value.expose()).toEqual(new TextEncoder().encode(VALUE));
+    await s.close();
+    await expect(held!.unwrap(new Uint8Array(48), new Uint8Array(1))).rejects.toMatchObject({ code: 'E_AGENT', message: expect.stringContaining('closed') });
+    const again = await openStore(ws.db, agent({ env }));
+    try {
+      expect((await again.get('app/db')).value.expose()).toEqual(new TextEncoder().encode(VALUE));
+    } finally {
+      await again.close();
+    }
+  });
+
+
   it('opens an unlocked store with agent(), and without the agent needs its fallback', async () => {
     await expect(openStore(ws.db, agent({ env }))).rejects.toMatchObject({ code: 'E_MASTER_KEY' });
     unlock();

@@ -75,7 +75,7 @@ export class AgentConnection {
    * @throws AgentError when the agent refuses, fails or does not answer
    */
   async request(head: Omit<RequestHead, 'id'>, fields: Uint8Array[] = []): Promise<Frame<ReplyHead>> {
-    if (this.#socket.destroyed) throw new AgentConnectionLost('the agent connection is closed');
+    if (this.#closed || this.#socket.destroyed) throw new AgentConnectionLost('the agent connection is closed');
     const id = this.#nextId++;
     const reply = new Promise<Frame<ReplyHead>>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -95,9 +95,19 @@ export class AgentConnection {
     return frame;
   }
 
+  /**
+   * End the connection: the agent sees it end and closes its side, and this
+   * side goes with it. Ended, not destroyed: the socket holds no process open
+   * meanwhile (it is unref'd), so a command that is done exits at once,
+   * where destroying it first cost a short command ~0.5 ms (Node builds
+   * process.stderr to compare the socket with it).
+   */
   close(): void {
-    this.#socket.destroy();
+    this.#closed = true;
+    this.#socket.end();
   }
+
+  #closed = false;
 }
 
 /**
