@@ -4,12 +4,12 @@
  * the key id a key-file bundle records, and the opening of the header's key
  * check, which tells a wrong key (E_WRONG_MASTER_KEY) from a damaged file.
  */
-import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { WrongMasterKeyError } from '../../errors.js';
 import { AeadOpenError, KEY_BYTES, open } from '../aead.js';
 import { concat, equalBytes, hex, utf8, wipe } from '../bytes.js';
 import { BUNDLE_SCRYPT_LIMITS, checkScryptParams, scrypt, type ScryptParams } from '../kdf.js';
+import { hkdfSha256 } from '../mac.js';
 import { randomBytes } from '../random.js';
 import { CHECK_BYTES, CHECK_PLAINTEXT, HKDF_SALT_BYTES, KEY_ID_BYTES, SCRYPT_SALT_BYTES, checkAad, type BundleHeader } from './header.js';
 import { lp } from './wire.js';
@@ -23,7 +23,7 @@ export function bundleKeyId(fileKey: Uint8Array): Uint8Array {
 }
 
 function bundleKeyFromRoot(root: Uint8Array, salt: Uint8Array): Uint8Array {
-  return hkdf(sha256, root, salt, KEY_INFO, KEY_BYTES);
+  return hkdfSha256(root, salt, KEY_INFO, KEY_BYTES);
 }
 
 /** A fresh header for a passphrase bundle (random salt); counts filled in by the writer. */
