@@ -107,8 +107,9 @@ export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, 
   extract.wipe();
   const expand = new Hmac(prk);
   wipe(prk);
-  expand.room(info.length + 1).set(info, Hmac.MESSAGE_AT);
-  expand.room(info.length + 1)[Hmac.MESSAGE_AT + info.length] = 1; // T(1) = HMAC(PRK, info || 0x01)
+  const message = expand.room(info.length + 1); // T(1) = HMAC(PRK, info || 0x01)
+  message.set(info, Hmac.MESSAGE_AT);
+  message[Hmac.MESSAGE_AT + info.length] = 1;
   const t1 = expand.mac(info.length + 1);
   expand.wipe();
   const okm = new Uint8Array(t1.subarray(0, length)); // a copy (Buffer's slice would be a view of what is wiped next)

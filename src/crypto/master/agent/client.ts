@@ -41,6 +41,8 @@ export class AgentConnection {
   readonly #socket: Socket;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
+  /** close() was called: the socket may still be ending, but takes no more requests. */
+  #closed = false;
 
   constructor(socket: Socket) {
     this.#socket = socket;
@@ -106,8 +108,6 @@ export class AgentConnection {
     this.#closed = true;
     this.#socket.end();
   }
-
-  #closed = false;
 }
 
 /**
