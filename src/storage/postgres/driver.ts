@@ -932,10 +932,16 @@ export class PostgresStorage implements RawStorage {
     } catch {
       return undefined; // the ordinary path says why, or gets a connection after all
     }
+    // A connection already known dead is not sent anything: the ordinary path takes a new one.
+    if (broken.has(client)) {
+      this.#give(client, true);
+      return undefined;
+    }
     let failed = false;
     try {
       this.#writers.add(serverPid(client));
-      // BEGIN, the statement and COMMIT go out together, in one write to the socket: BEGIN's answer says whether the connection was alive before any of it ran.
+      this.#known = undefined; // whatever comes back, known anew only from what it says (below, or the ordinary path)
+      // BEGIN, the statement and COMMIT go out together, in one write to the socket.
       const [begun, written, committed] = corked(client, () => [
         client.query('BEGIN').then(() => undefined, (e: unknown) => e),
         client.query({ name: name.length <= 63 ? name : undefined, text, values }).then((r) => r.rows.length, (e: unknown) => e as Error),
@@ -946,7 +952,11 @@ export class PostgresStorage implements RawStorage {
       const commitError = await committed;
       if (beginError !== undefined) {
         failed = true;
-        return undefined; // nothing of it ran
+        const error = postgresError(beginError, this.#shown);
+        // A connection lost once all three were sent may have lost only the answers: the server may have run
+        // and committed all of it. Running the write again would write it twice, so it is the commit's "may
+        // or may not" error, as when COMMIT's own answer is lost.
+        throw isConnectionLoss(error) ? commitUnknown(this.#shown) : error;
       }
       if (typeof rows !== 'number') {
         const error = postgresError(rows, this.#shown);

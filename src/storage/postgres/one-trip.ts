@@ -34,6 +34,7 @@ import type {
   AuditHead, AuditRow, RawJoined, RawKey, RawListRow, RawMeta, RawOps, RawRecord, RawRewrap, RawSecret, RawVersion, StateRow, StoreCounts,
 } from '../storage.js';
 import { PG_SCHEMA } from './schema.js';
+import { NONCE_FROM, NONCE_LENGTH } from '../columns.js';
 import { CHANGES_CHANNEL, DIGEST_FINGERPRINT } from './changes.js';
 
 const S = PG_SCHEMA;
@@ -257,7 +258,8 @@ export function oneTripStatement(ops: OneTripOps, lock: LockKeys): { name: strin
         AND s.max_versions = ${q.p(old.maxVersions, 'bigint')} AND s.custom = ${q.p(old.custom, 'text')} AND s.created_at = ${q.p(old.createdAt, 'bigint')}
         AND s.updated_at = ${q.p(old.updatedAt, 'bigint')} AND s.mac = ${q.p(old.mac, 'bytea')}
         AND ${h === null ? 'h.version IS NULL' : `h.created_at = ${q.p(h.createdAt, 'bigint')} AND h.deleted_at IS NOT DISTINCT FROM ${q.p(h.deletedAt, 'bigint')}
-          AND h.destroyed_at IS NOT DISTINCT FROM ${q.p(h.destroyedAt, 'bigint')} AND h.json = ${q.p(h.json ? 1 : 0, 'integer')}`})`);
+          AND h.destroyed_at IS NOT DISTINCT FROM ${q.p(h.destroyedAt, 'bigint')} AND h.json = ${q.p(h.json ? 1 : 0, 'integer')}
+          AND substring(h.ciphertext from ${NONCE_FROM + 1} for ${NONCE_LENGTH}) IS NOT DISTINCT FROM ${q.p(h.nonce, 'bytea')}`})`);
   }
   const parts = [
     `d AS (UPDATE ${S}.state SET digest = ${q.p(st.digest, 'bytea')}, audit_seq = ${q.p(st.auditSeq, 'bigint')}, audit_mac = ${q.p(st.auditMac, 'bytea')}, mac = ${q.p(st.mac, 'bytea')}

@@ -6,6 +6,7 @@
  * all, a row was edited, the audit log was cut — nothing of it is written
  * and the write runs by the ordinary path, which sees the database as it is.
  */
+import net from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createPostgresStore, openPostgresStore } from '../../../src/storage/postgres/open.js';
@@ -13,9 +14,10 @@ import pg from 'pg';
 import { WRITE_LOCK, type PostgresStorage } from '../../../src/storage/postgres/driver.js';
 import type { AuditRow, RawOps, RawStorage } from '../../../src/storage/storage.js';
 import { createKeyFile, initStore, keyFile, openStore, type Store } from '../../../src/index.js';
-import { asAdmin, freshDatabase, postgresCluster, socketUrl } from '../../helpers/postgres.js';
+import { asAdmin, freshDatabase, postgresCluster, socketUrl, tcpUrl } from '../../helpers/postgres.js';
+import { headNonce, NONCE_FROM } from '../../../src/storage/columns.js';
 import { tempDir } from '../../helpers/tmp.js';
-import { rejectionCode } from '../../helpers/errors.js';
+import { rejectionCode, rejectionError as caught } from '../../helpers/errors.js';
 
 const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill);
 expect.addEqualityTesters([
@@ -33,8 +35,11 @@ async function put(tx: RawOps, name: string): Promise<{ id: number; version: num
   const secret = await tx.findSecret(name) ?? await tx.insertSecret(name, 1_000);
   const version = secret.currentVersion + 1;
   const at = 1_000 + version;
-  await tx.insertVersion({ secretId: secret.id, version, createdAt: at, deletedAt: null, destroyedAt: null, keyId: primary!, ciphertext: bytes(40, version), mac: bytes(32, version), json: false });
-  await tx.updateSecret({ ...secret, currentVersion: version, updatedAt: at, head: { createdAt: at, deletedAt: null, destroyedAt: null, json: false, nonce: null }, mac: bytes(32, 100 + version) });
+  const ciphertext = bytes(40, version);
+  await tx.insertVersion({ secretId: secret.id, version, createdAt: at, deletedAt: null, destroyedAt: null, keyId: primary!, ciphertext, mac: bytes(32, version), json: false });
+  // The head as the guard makes it (src/store/integrity/guarded.ts): its nonce cut from the version's ciphertext.
+  const head = { createdAt: at, deletedAt: null, destroyedAt: null, json: false, nonce: headNonce(ciphertext) as Uint8Array };
+  await tx.updateSecret({ ...secret, currentVersion: version, updatedAt: at, head, mac: bytes(32, 100 + version) });
   const seq = (last?.seq ?? 0) + 1;
   await tx.insertAudit(audit(seq));
   stateMacs++;
@@ -254,5 +259,67 @@ describe('A Store on PostgreSQL, writing in one round trip', () => {
     const after = await asAdmin(async (c) => (await c.query('SELECT count(*)::int AS n FROM strongbox.audit')).rows[0].n as number, db);
     expect(after).toBe(before - 1);
     expect((await asAdmin((c) => c.query('SELECT count(*)::int AS n FROM strongbox.versions v JOIN strongbox.secrets s ON s.id = v.secret_id WHERE s.name = $1', ['app/other']), db)).rows[0].n).toBe(2);
+  });
+
+  it('the current version\'s nonce edited in the database: a put in one trip refuses it as the ordinary path does', async () => {
+    const { store, db } = await pgStores();
+    await store.put('app/x', 'one');
+    await store.put('app/x', 'two'); // the storage now knows app/x: the next put would go in one trip
+    await asAdmin((c) => c.query(`UPDATE strongbox.versions SET ciphertext = overlay(ciphertext placing '\\xdeadbeef'::bytea from ${NONCE_FROM + 1})
+      WHERE version = 2 AND secret_id = (SELECT id FROM strongbox.secrets WHERE name = 'app/x')`), db);
+    expect(await rejectionCode(store.put('app/x', 'three'))).toBe('E_TAMPERED');
+    const versions = await asAdmin((c) => c.query(`SELECT count(*)::int AS n FROM strongbox.versions v JOIN strongbox.secrets s ON s.id = v.secret_id WHERE s.name = 'app/x'`), db);
+    expect(versions.rows[0].n).toBe(2);
+  });
+
+  it('a one-trip write whose answers are lost after the server ran it: "may or may not" (retryable), never written twice', async () => {
+    const db = await freshDatabase();
+    // A TCP proxy to the cluster that, once armed, passes on the next packet holding a one-trip statement and then
+    // resets the client's connection: the server runs BEGIN, the statement and COMMIT; no answer comes back.
+    let armed = false;
+    const proxy = net.createServer((client) => {
+      const server = net.connect(db.cluster.port, '127.0.0.1');
+      let cut = false;
+      client.on('data', (d) => {
+        server.write(d);
+        if (armed && d.includes('sb_one_')) {
+          armed = false;
+          cut = true;
+          client.resetAndDestroy();
+          setTimeout(() => server.end(), 500);
+        }
+      });
+      server.on('data', (d) => { if (!cut) client.write(d); });
+      client.on('error', () => { if (!cut) server.destroy(); });
+      server.on('error', () => client.destroy());
+      client.on('close', () => { if (!cut) server.destroy(); });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    onTestFinished(() => new Promise<void>((r) => proxy.close(() => r())));
+    const url = tcpUrl(db.cluster, db.name).replace(`:${db.cluster.port}/`, `:${(proxy.address() as net.AddressInfo).port}/`);
+    const key = join(tempDir(), 'master.key');
+    createKeyFile(key);
+    const store = await initStore(url, keyFile(key));
+    onTestFinished(() => store.close());
+    await store.put('app/db', 'v1');
+    await store.put('app/db', 'v2');
+    const cutPut = async (value: string, cas?: number) => {
+      armed = true;
+      const e = await caught(store.put('app/db', value, cas === undefined ? {} : { cas }));
+      expect(armed, 'the proxy cut a one-trip exchange').toBe(false);
+      expect([e.code, e.message]).toEqual(['E_LOCKED', expect.stringContaining('it may or may not have been made')]);
+    };
+    // With check-and-set: not a false E_CAS_MISMATCH from running it again; without: not a second version.
+    await cutPut('three', 2);
+    expect((await store.put('app/db', 'v4')).version).toBe(4); // the ordinary path, which learns the store anew
+    await cutPut('five');
+    const history = await store.history('app/db');
+    expect(history.map((v) => v.version)).toEqual([1, 2, 3, 4, 5]);
+    const values = [];
+    for (const v of history) values.push(new TextDecoder().decode((await store.get('app/db', { version: v.version })).value.expose()));
+    expect(values).toEqual(['v1', 'v2', 'three', 'v4', 'five']);
+    expect((await store.put('app/db', 'six')).version).toBe(6); // and the store goes on
+    expect((await store.verify({ deep: true })).ok).toBe(true);
+    expect((await store.verifyAudit()).ok).toBe(true);
   });
 });
