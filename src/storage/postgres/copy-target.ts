@@ -7,7 +7,7 @@
  * init` or migrate starts afresh). Each runs on a connection of its own:
  * the copying process holds the store's exclusive lock on another one.
  */
-import { PG_SCHEMA } from './schema.js';
+import { INCOMPLETE, INCOMPLETE_NOTE_SQL, PG_SCHEMA } from './schema.js';
 import { postgresError } from './errors.js';
 import { poolFor, postgresLocation } from './open.js';
 import { BUSY_TIMEOUT_MS, WRITE_LOCK } from './driver.js';
@@ -59,13 +59,14 @@ export function dropPostgresStore(locator: string, options: { schema: boolean })
 }
 
 /** The mark a store's tables carry while a copy into them is not yet verified (a comment: nothing of the store's rows). */
-export const INCOMPLETE = 'strongbox: an unverified copy of a store (store migrate); not yet a store to use';
+export { INCOMPLETE };
 
 /**
  * Mark the tables of the store `locator` names as holding an unverified
  * copy, or take the mark off once the copy verified. A copy killed before
  * that leaves the mark, and the next copy into the database knows the rows
- * for its own leftovers, to be replaced, rather than a store to keep.
+ * for its own leftovers, to be replaced, rather than a store to keep. Tables
+ * with the mark are not opened as a store (open.ts) but by the copy's checks.
  */
 export function markIncompleteCopy(locator: string, incomplete: boolean): Promise<void> {
   return onItsOwn(locator, async (query) => {
@@ -73,10 +74,29 @@ export function markIncompleteCopy(locator: string, incomplete: boolean): Promis
   });
 }
 
-/** Whether the store's tables carry the mark of an unverified copy. */
-export function isIncompleteCopy(locator: string): Promise<boolean> {
+/**
+ * What the mark of an unverified copy says of the store's tables: none;
+ * 'untouched', the rows of one copy and nothing since; 'written', rows
+ * written after the copy (or by more than one transaction), as a program
+ * that did not heed the mark (a Strongbox from before open.ts refused
+ * marked tables) leaves them.
+ */
+export type CopyMark = 'none' | 'untouched' | 'written';
+
+/**
+ * Whether the store's tables carry the mark of an unverified copy, and if so
+ * whether their rows are still only that copy's. A copy is one transaction,
+ * so every row it wrote has the same xmin; every write to a store changes at
+ * least its state row in a transaction of its own, so a copy written to since
+ * has rows of two transactions or more. (schema_version is left out: the
+ * tables are made, or migrated, by another transaction than the copy.)
+ */
+export function incompleteCopy(locator: string): Promise<CopyMark> {
   return onItsOwn(locator, async (query) => {
-    const [row] = await query(`SELECT obj_description(to_regclass('${PG_SCHEMA}.meta'), 'pg_class') AS note`) as { note: string | null }[];
-    return row!.note === INCOMPLETE;
+    const [row] = await query(`SELECT ${INCOMPLETE_NOTE_SQL} AS note`) as { note: string | null }[];
+    if (row!.note !== INCOMPLETE) return 'none';
+    const rows = TABLES.filter((t) => t !== 'schema_version').map((t) => `SELECT xmin::text AS x FROM ${PG_SCHEMA}.${t}`).join(' UNION ALL ');
+    const [seen] = await query(`SELECT count(*)::int AS n FROM (SELECT DISTINCT x FROM (${rows}) r LIMIT 2) d`) as { n: number }[];
+    return seen!.n <= 1 ? 'untouched' : 'written';
   });
 }

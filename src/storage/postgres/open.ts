@@ -24,7 +24,7 @@ import { StoreError } from '../../errors.js';
 import { shownLocator } from '../locator.js';
 import { postgresError } from './errors.js';
 import { passfilePassword, type PassfileTarget } from './passfile.js';
-import { APPLICATION_ID, PG_SCHEMA, SCHEMA_VERSION, migrationSql } from './schema.js';
+import { APPLICATION_ID, INCOMPLETE, INCOMPLETE_NOTE_SQL, PG_SCHEMA, SCHEMA_VERSION, migrationSql } from './schema.js';
 import { PostgresStorage, WRITE_LOCK, BUSY_TIMEOUT_MS, watchConnection } from './driver.js';
 import { grantHint, WRITABLE_COLUMNS } from './grants.js';
 import { describeReadOnly, type ReadOnlyReason } from '../read-only.js';
@@ -198,14 +198,16 @@ function listenerFor(location: PostgresLocation): () => pg.Client {
 const WRITE_LOCK_SQL = `SET LOCAL lock_timeout = '${BUSY_TIMEOUT_MS}ms'; SELECT pg_advisory_xact_lock(${WRITE_LOCK[0]}, ${WRITE_LOCK[1]})`;
 
 /**
- * The schema version of the store in the pool's database (and, `withGrants`,
- * whether this session can write it: grants.ts WRITABLE_COLUMNS).
+ * The schema version of the store in the pool's database (and, `opening`,
+ * whether this session can write it: grants.ts WRITABLE_COLUMNS, and the
+ * unverified-copy mark on its tables: all in the one query an open makes).
  * @throws E_NO_STORE (no store there), E_NOT_A_STORE, E_SCHEMA_TOO_NEW
  */
-async function schemaVersion(db: pg.Pool | pg.PoolClient, shown: string, withGrants = false): Promise<OpeningProbe> {
+async function schemaVersion(db: pg.Pool | pg.PoolClient, shown: string, opening = false): Promise<OpeningProbe> {
   let rows: (OpeningProbe & { application_id: number })[];
   try {
-    rows = (await db.query(`SELECT application_id, version${withGrants ? `, ${WRITABLE_COLUMNS}` : ''} FROM ${PG_SCHEMA}.schema_version WHERE id = 1`)).rows;
+    const more = opening ? `, ${WRITABLE_COLUMNS}, ${INCOMPLETE_NOTE_SQL} AS copy_note` : '';
+    rows = (await db.query(`SELECT application_id, version${more} FROM ${PG_SCHEMA}.schema_version WHERE id = 1`)).rows;
   } catch (e) {
     if ((e as { code?: unknown }).code === '42P01') {
       throw new StoreError('E_NO_STORE', `no store in ${shown} (it has no ${PG_SCHEMA}.schema_version table)`, ['create one with: store init']);
@@ -296,7 +298,29 @@ function writeBlocked(probe: OpeningProbe, shown: string): ReadOnlyReason | unde
   return undefined;
 }
 
-interface OpeningProbe { version: number; cannot_write: string; server_read_only: boolean; role: string }
+interface OpeningProbe { version: number; cannot_write: string; server_read_only: boolean; role: string; copy_note?: string | null }
+
+/**
+ * Tables marked as an interrupted migrate's unverified copy (schema.ts
+ * INCOMPLETE) are no store to use: their rows were never verified, and the
+ * next migrate into the database replaces them. Refused, so nothing reads
+ * them as a store, nor writes to them.
+ */
+function unverifiedCopyRefused(shown: string): StoreError {
+  return new StoreError('E_NOT_A_STORE', `${shown} holds an unverified copy of a store, left by an interrupted store migrate: not a store to use`, [
+    'run the same store migrate again: it replaces the copy, verifies it and then opens as a store',
+    `or drop it, as the tables' owner: DROP SCHEMA ${PG_SCHEMA} CASCADE (and store init or migrate into the database afresh)`,
+  ]);
+}
+
+export interface PostgresOpenOptions {
+  /**
+   * Open tables marked as an interrupted migrate's unverified copy too: only
+   * for the copy's own checks (src/store/migrate/target.ts: a migrate or a
+   * restore that replaces, or verifies, what is there).
+   */
+  unverifiedCopy?: boolean;
+}
 
 /** An older store cannot be read before it is migrated, which writes. */
 function upgradeRefused(shown: string, reason: ReadOnlyReason, version: number): StoreError {
@@ -311,15 +335,18 @@ function upgradeRefused(shown: string, reason: ReadOnlyReason, version: number):
  * OpenOptions.readOnly: true opens it read-only, every session of the pool
  * read-only at the server too; by default a role that may not write it (or a
  * server that takes no writes) opens it read-only; false insists on writing.
+ * Tables that carry an interrupted migrate's unverified-copy mark are refused
+ * (E_NOT_A_STORE) unless `options.unverifiedCopy`.
  * @throws E_NO_STORE, E_NOT_A_STORE, E_SCHEMA_TOO_NEW, E_USAGE, E_IO (also: readOnly false and it cannot be written),
  *   E_LOCKED; E_READ_ONLY (an older store, read-only)
  */
-export async function openPostgresStore(locator: string, readOnly?: boolean): Promise<PostgresStorage> {
+export async function openPostgresStore(locator: string, readOnly?: boolean, options: PostgresOpenOptions = {}): Promise<PostgresStorage> {
   const location = postgresLocation(locator);
   const pool = poolFor(location, { readOnly: readOnly === true });
   const { shown } = location;
   try {
     const probe = await schemaVersion(pool, shown, true);
+    if (probe.copy_note === INCOMPLETE && !options.unverifiedCopy) throw unverifiedCopyRefused(shown);
     const blocked = readOnly === true ? undefined : writeBlocked(probe, shown);
     if (blocked && readOnly === false) throw new StoreError('E_IO', `${shown} cannot be written here: ${describeReadOnly(blocked)}`, blocked.hints ?? []);
     const reason: ReadOnlyReason | undefined = readOnly === true

@@ -22,6 +22,17 @@ export const PG_SCHEMA = 'strongbox';
 export const APPLICATION_ID = 0x53425831;
 
 /**
+ * The mark a store's tables carry while a copy into them (store migrate) is
+ * not yet verified: a comment on `strongbox.meta`, nothing of the store's
+ * rows. Tables with it are no store to use: opening them is refused
+ * (open.ts), but for the migrate that checks its own copy.
+ */
+export const INCOMPLETE = 'strongbox: an unverified copy of a store (store migrate); not yet a store to use';
+
+/** The mark's text, or null, as a column of a query on the store's database. */
+export const INCOMPLETE_NOTE_SQL = `obj_description(to_regclass('${PG_SCHEMA}.meta'), 'pg_class')`;
+
+/**
  * Each step takes a store to `version` from the one before it. There were
  * no PostgreSQL stores before schema 5, so the first step makes schema 5 at
  * once; a later schema appends a step that alters what the one before made,

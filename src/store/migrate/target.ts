@@ -16,14 +16,19 @@ import { existsSync, linkSync, mkdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreError } from '../../errors.js';
 import { isPostgresLocator, shownLocator } from '../../storage/locator.js';
-import { createStorage, openStorage, type OpenedStorage } from '../../storage/open.js';
+import { createStorage, type OpenedStorage } from '../../storage/open.js';
 import { holdsNoRows } from '../../storage/copy.js';
 import type { HeldLock } from '../../storage/storage.js';
 import { removeLeftovers, tempNameBeside } from '../leftovers.js';
 import { fsFail, refuseExisting, removeTemp, renamed, syncDir, syncFile } from '../backup/files.js';
 import { setJournalMode } from '../../storage/sqlite/files.js';
+import type { CopyMark } from '../../storage/postgres/copy-target.js';
 
-/** What a target held when it was claimed: no row, the rows of an interrupted migrate's unverified copy, or a store. */
+/**
+ * What a target held when it was claimed: no row, the rows of an interrupted
+ * migrate's unverified copy (marked, and not written to since), or a store
+ * (among them a marked copy that was written to: its writes are kept).
+ */
 export type TargetState = 'empty' | 'leftover' | 'store';
 
 export interface CopyTarget {
@@ -107,12 +112,22 @@ function storeThere(shown: string): StoreError {
   ]);
 }
 
+/** A marked copy someone wrote to after it was copied (a program that did not heed the mark): not replaced unasked. */
+function writtenCopyThere(shown: string): StoreError {
+  return new StoreError('E_STORE_EXISTS', `${shown} holds an interrupted store migrate's unverified copy that was written to after it was copied: it is not replaced, so those writes are not lost`, [
+    "if its writes are not wanted, drop it as the tables' owner (DROP SCHEMA strongbox CASCADE) and run the migrate again",
+    "to keep it as a store instead, take the mark off as the tables' owner (COMMENT ON TABLE strongbox.meta IS NULL) and check it with store verify --deep",
+  ]);
+}
+
 /**
  * The store in the PostgreSQL database `locator` names: its tables made
- * when there are none, else opened. A migrate takes a database whose tables
+ * when there are none, else opened (an unverified copy's too: opened only
+ * here, to be replaced or checked). A migrate takes a database whose tables
  * hold no row, or only an interrupted migrate's unverified copy (marked as
- * such), and marks the tables until its own copy verified; a restore takes
- * any, and replaces what is there.
+ * such, and written to by nobody since: incompleteCopy), and marks the
+ * tables until its own copy verified; a restore takes any, and replaces
+ * what is there (and takes any mark off once it verified).
  * @throws E_STORE_EXISTS (a migrate's database holds a store); E_NOT_A_STORE, E_LOCKED, E_IO, E_NO_STORE
  */
 async function databaseTarget(locator: string, purpose: CopyPurpose): Promise<CopyTarget> {
@@ -125,16 +140,22 @@ async function databaseTarget(locator: string, purpose: CopyPurpose): Promise<Co
     storage = await createStorage(locator);
   } catch (e) {
     if (!(e instanceof StoreError) || e.code !== 'E_STORE_EXISTS') throw e;
-    storage = await openStorage(locator);
+    const { openPostgresStore } = await import('../../storage/postgres/open.js');
+    storage = await openPostgresStore(locator, undefined, { unverifiedCopy: true });
     made = false;
   }
-  const look = async (): Promise<TargetState> => {
-    if (await storage.read((tx) => holdsNoRows(tx))) return 'empty';
-    return (await pg.isIncompleteCopy(locator)) ? 'leftover' : 'store';
+  const look = async (): Promise<{ state: TargetState; mark: CopyMark }> => {
+    const mark = await pg.incompleteCopy(locator);
+    if (await storage.read((tx) => holdsNoRows(tx))) return { state: 'empty', mark };
+    return { state: mark === 'untouched' ? 'leftover' : 'store', mark };
   };
+  const refused = (mark: CopyMark) => (mark === 'written' ? writtenCopyThere(shown) : storeThere(shown));
   // Said at once, before any lock: the database may be the source itself, whose exclusive lock the migrate holds.
   try {
-    if (!made && purpose === 'migrate' && (await look()) === 'store') throw storeThere(shown);
+    if (!made && purpose === 'migrate') {
+      const seen = await look();
+      if (seen.state === 'store') throw refused(seen.mark);
+    }
   } catch (e) {
     await storage.close();
     throw e;
@@ -146,10 +167,11 @@ async function databaseTarget(locator: string, purpose: CopyPurpose): Promise<Co
     shown,
     exclusive: (fn, options) => storage.exclusive(fn, options),
     async claim() {
-      state = await look(); // another process may have filled the tables this one made, before this one held the lock
-      marked = state === 'leftover';
+      const seen = await look(); // another process may have filled the tables this one made, before this one held the lock
+      state = seen.state;
+      marked = seen.mark !== 'none'; // a restore that replaces a marked copy takes the mark off too, once verified
       if (purpose === 'migrate') {
-        if (state === 'store') throw storeThere(shown);
+        if (state === 'store') throw refused(seen.mark);
         if (!marked) await pg.markIncompleteCopy(locator, true);
         marked = true;
       }

@@ -190,6 +190,27 @@ describe('restore into a store in PostgreSQL', () => {
     expect(forced).toMatchObject({ forced: true, replacedStoreId: (await store.status()).storeId, storeId: (await fileStore.status()).storeId });
   });
 
+  it('into the tables a migrate killed while copying left (empty, marked unverified): restored, the mark taken off, and it opens', async () => {
+    const { store: fileStore, key } = await freshStore();
+    await fileStore.put('from/file', 'v');
+    const file = join(tempDir(), 'file-store-backup.db');
+    await fileStore.backup(file);
+    const db = await freshDatabase();
+    // What the migrate left: its tables made and claimed (marked), the copy's transaction never committed.
+    const { copyTarget } = await import('../../../src/store/migrate/target.js');
+    const target = await copyTarget(db.url, 'migrate');
+    await target.exclusive(() => target.claim());
+    await target.close();
+    const note = () => asAdmin(async (a) => (await a.query("SELECT obj_description('strongbox.meta'::regclass, 'pg_class') AS note")).rows[0] as { note: string | null }, db.name);
+    expect((await note()).note).toContain('unverified copy');
+
+    expect(await restoreStore(db.url, file, rawKey(key))).toMatchObject({ replacedStoreId: null, secrets: 1 });
+    expect(await note()).toEqual({ note: null });
+    const onPg = await openStore(db.url, rawKey(key));
+    onTestFinished(() => onPg.close());
+    expect((await onPg.get('from/file')).value.text()).toBe('v');
+  });
+
   it('a tampered backup or a wrong key: refused, the database store unchanged; a missing backup is E_NO_STORE', async () => {
     const { db, master, store, dir } = await pgStore();
     const file = join(dir, 'backup.db');

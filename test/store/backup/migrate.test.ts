@@ -46,6 +46,31 @@ function openWith(locator: string, key: Uint8Array): Promise<Store> {
 
 const temps = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.tmp') || f.includes('.tmp-'));
 
+/**
+ * What a migrate killed while it verified leaves at `url`: the migrate's own
+ * steps (the target claimed and marked, the copy committed) up to its
+ * verification, which never ran, nor anything after it.
+ */
+async function interruptedMigrate(from: string, url: string): Promise<void> {
+  const { openStorage } = await import('../../../src/storage/open.js');
+  const { copyStorage } = await import('../../../src/storage/copy.js');
+  const { copyTarget } = await import('../../../src/store/migrate/target.js');
+  const source = await openStorage(from);
+  try {
+    const target = await copyTarget(url, 'migrate');
+    try {
+      await target.exclusive(async () => {
+        const replace = (await target.claim()) === 'leftover';
+        await copyStorage(source, target.storage, { replace, targetShown: target.shown });
+      });
+    } finally {
+      await target.close();
+    }
+  } finally {
+    await source.close();
+  }
+}
+
 describe('migrateStore', () => {
   it('SQLite → PostgreSQL → SQLite: every table byte for byte, the secret id counter too; both copies verified --deep', async () => {
     const { store, path, key, dir } = await freshStore();
@@ -209,6 +234,68 @@ describe('migrateStore', () => {
     expect(await postgresRows(db.name)).toEqual(rows);
     // Marked done: the next migrate into it finds a store.
     expect((await failure(migrateStore(other.path, db.url, rawKey(other.key)))).code).toBe('E_STORE_EXISTS');
+  });
+
+  it('a copy left unverified by an interrupted migrate is not opened as a store (E_NOT_A_STORE), read-write nor read-only; the next migrate replaces it, and then it opens', async () => {
+    const { store, path, key } = await freshStore();
+    await fill(store);
+    const values = await everyValue(store);
+    const db = await freshDatabase();
+    await interruptedMigrate(path, db.url);
+    expect(await asAdmin(async (a) => (await a.query("SELECT obj_description('strongbox.meta'::regclass, 'pg_class') AS note")).rows[0], db.name))
+      .toEqual({ note: expect.stringContaining('unverified copy') });
+
+    for (const readOnly of [undefined, true, false]) {
+      const e = await failure(openStore(db.url, rawKey(key), { readOnly }));
+      expect(e.code).toBe('E_NOT_A_STORE');
+      expect(e.message).toContain('unverified copy of a store, left by an interrupted store migrate');
+      expect(e.hints.join('\n')).toMatch(/store migrate again[\s\S]*drop it/);
+    }
+    const { openStorage } = await import('../../../src/storage/open.js');
+    expect((await failure(openStorage(db.url))).code).toBe('E_NOT_A_STORE');
+
+    // Untouched since (nothing could open it), it is the leftover the next migrate replaces and verifies.
+    const rows = sqliteRows(path);
+    const r = await migrateStore(path, db.url, rawKey(key));
+    expect(r.verified.ok).toBe(true);
+    expect(await postgresRows(db.name)).toEqual(rows);
+    // Its verification wrote nothing to the copy: still the rows of one transaction, as one killed while verifying leaves them.
+    const { incompleteCopy, markIncompleteCopy } = await import('../../../src/storage/postgres/copy-target.js');
+    expect(await incompleteCopy(db.url)).toBe('none');
+    await markIncompleteCopy(db.url, true);
+    expect(await incompleteCopy(db.url)).toBe('untouched');
+    await markIncompleteCopy(db.url, false);
+    const there = await openWith(db.url, key);
+    expect(await everyValue(there)).toEqual(values);
+  });
+
+  it('an interrupted migrate\'s marked copy that was written to since (as a program that did not heed the mark could) is not replaced by the next migrate of any store: E_STORE_EXISTS, its rows kept', async () => {
+    const { store, path, key } = await freshStore();
+    await fill(store);
+    const db = await freshDatabase();
+    await interruptedMigrate(path, db.url);
+    // A write the mark did not stop: made with the mark off, then the mark as the interrupted migrate left it.
+    const { markIncompleteCopy } = await import('../../../src/storage/postgres/copy-target.js');
+    await markIncompleteCopy(db.url, false);
+    const writer = await openStore(db.url, rawKey(key));
+    await writer.put('written/after', 'w');
+    await writer.close();
+    await markIncompleteCopy(db.url, true);
+    const written = await postgresRows(db.name);
+
+    const other = await freshStore();
+    await other.store.put('other/x', 'x');
+    const e = await failure(migrateStore(other.path, db.url, rawKey(other.key)));
+    expect(e.code).toBe('E_STORE_EXISTS');
+    expect(e.message).toContain('written to after it was copied');
+    expect(e.hints.join('\n')).toContain('DROP SCHEMA strongbox CASCADE');
+    // Nor by a migrate of the same store.
+    expect((await failure(migrateStore(path, db.url, rawKey(key)))).code).toBe('E_STORE_EXISTS');
+    expect(await postgresRows(db.name)).toEqual(written);
+    // Still refused as a store until someone takes the mark off; then it opens with the write in it.
+    expect((await failure(openStore(db.url, rawKey(key)))).code).toBe('E_NOT_A_STORE');
+    await asAdmin((a) => a.query('COMMENT ON TABLE strongbox.meta IS NULL'), db.name);
+    expect((await (await openWith(db.url, key)).get('written/after')).value.text()).toBe('w');
   });
 
   it('an empty set of tables left by an interrupted run is filled; a write to the source after its snapshot is reported', async () => {
