@@ -9,7 +9,7 @@
  */
 import { withAuditContext, type AuditContext } from '../store/audit-context.js';
 import { errors } from './envelope.js';
-import { errorResponse, permissionDenied, VaultError } from './vault-error.js';
+import { errorResponse, pathForLog, permissionDenied, VaultError } from './vault-error.js';
 import { operationOf, type Operation, type Route, type Router } from './router.js';
 import { RouteContext, type Caller, type ServeServices } from './route-context.js';
 import type { HttpRequest, HttpResponse } from './http/types.js';
@@ -41,13 +41,6 @@ function tokenOf(req: HttpRequest): string | undefined {
   return undefined;
 }
 
-/**
- * A token written into the path: Vault's retired URL forms
- * (`auth/token/lookup/<token>`, `…/revoke/<token>`) put it there, and
- * clients may still send them. The path goes into the audit log; the token must not.
- */
-const TOKEN_IN_PATH = /hvs\.[A-Za-z0-9_-]+/g;
-
 const CAPABILITY: Record<Exclude<Operation, 'write'>, Capability> = { read: 'read', head: 'read', list: 'list', patch: 'patch', delete: 'delete' };
 
 /** An audit outcome for a status: 'ok', or the error code that status answers. */
@@ -70,7 +63,7 @@ export class Dispatcher {
 
   /** The request part of describe: `from=… METHOD path`. */
   static #what(req: HttpRequest): string {
-    return `from=${req.remoteAddress} ${req.method} ${req.path.replace(TOKEN_IN_PATH, 'hvs.***')}`;
+    return `from=${req.remoteAddress} ${req.method} ${pathForLog(req.path)}`;
   }
 
   static #by(caller: Caller | undefined, what: string): string {

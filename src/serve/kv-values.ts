@@ -15,18 +15,15 @@
  */
 import { RawJson } from './envelope.js';
 import type { SecretBytes } from '../crypto/secret.js';
-
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+import { tryUtf8 } from '../crypto/bytes.js';
 
 /** The `data` of a read: the stored JSON text, or the bytes wrapped as `value`. */
 export function vaultData(value: SecretBytes, json: boolean): RawJson | Record<string, string> {
   const bytes = value.expose();
   if (json) return new RawJson(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'));
-  try {
-    return { value: strictUtf8.decode(bytes) };
-  } catch {
-    return { value_base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64') };
-  }
+  // Strict (no replacement characters) and keeping a leading BOM: the text is the value's bytes exactly.
+  const text = tryUtf8(bytes);
+  return text !== undefined ? { value: text } : { value_base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64') };
 }
 
 /** The stored JSON text of a version, parsed (for a merge-PATCH). */
@@ -37,7 +34,8 @@ export function parsedData(value: SecretBytes, json: boolean): Record<string, un
 
 /**
  * RFC 7386 JSON merge patch: members of `patch` replace those of `target`,
- * objects merge recursively, `null` removes.
+ * objects merge recursively, `null` removes. Every member is data, even one
+ * named `__proto__` (JSON.parse makes it an own member, and so must we).
  */
 export function mergePatch(target: unknown, patch: unknown): unknown {
   if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
@@ -46,7 +44,11 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
     : {};
   for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
     if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k], v);
+    else {
+      // Not `out[k] = …`: for '__proto__' that sets the prototype, and the member is lost.
+      const merged = mergePatch(Object.hasOwn(out, k) ? out[k] : undefined, v);
+      Object.defineProperty(out, k, { value: merged, enumerable: true, writable: true, configurable: true });
+    }
   }
   return out;
 }

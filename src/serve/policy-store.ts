@@ -76,6 +76,8 @@ export class PolicyStore {
     if (name === ROOT_POLICY_NAME || name === DEFAULT_POLICY_NAME) {
       throw new StoreError('E_USAGE', `the ${name} policy is built in and cannot be deleted`);
     }
+    // No policy has a name that breaks the rules (write checks them): nothing to delete, and such a name stays out of the audit log.
+    checkPolicyName(name);
     return this.store.changeRecords({ action: 'acl.delete', detail: name }, async (tx) => {
       const deleted = await tx.delete(KIND, name);
       if (!deleted && options.mustExist) throw new StoreError('E_NOT_FOUND', `no policy named ${name}`);

@@ -78,18 +78,25 @@ export class Router {
 /**
  * A matcher for `prefix` followed by a rest. `rest: 'required'` needs a
  * non-empty rest not ending in '/' (a secret path), 'optional' allows the
- * empty rest and trailing slashes (list paths), 'none' wants the prefix
- * alone.
+ * empty rest and a rest ending in '/' (list paths), 'none' wants the prefix
+ * alone, and 'list' the prefix with or without one '/' (a route that only
+ * lists).
+ *
+ * The rest is given exactly as sent, never trimmed: the policies are
+ * checked on the path as sent, so a handler must act on that name and no
+ * other (`prod/db/` is not `prod/db`, as in Vault). Only a list may ignore
+ * one trailing '/': Vault adds one to every list path, and so does the ACL.
  */
-export function under(prefix: string, rest: 'required' | 'optional' | 'none'): (path: string) => Record<string, string> | undefined {
+export function under(prefix: string, rest: 'required' | 'optional' | 'none' | 'list'): (path: string) => Record<string, string> | undefined {
   const bare = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
   const withSlash = `${bare}/`;
   return (path): Record<string, string> | undefined => {
-    if (rest === 'none') return path === bare || path === withSlash ? {} : undefined;
+    if (rest === 'none') return path === bare ? {} : undefined;
+    if (rest === 'list') return path === bare || path === withSlash ? {} : undefined;
     if (path === bare) return rest === 'optional' ? { rest: '' } : undefined;
     if (!path.startsWith(withSlash)) return undefined;
     const tail = path.slice(withSlash.length);
     if (rest === 'required') return tail !== '' && !tail.endsWith('/') ? { rest: tail } : undefined;
-    return { rest: tail.replace(/\/+$/, '') };
+    return { rest: tail };
   };
 }

@@ -23,6 +23,25 @@ export const permissionDenied = (): VaultError => new VaultError(403, 'permissio
 export const notFound = (): VaultError => new VaultError(404, undefined);
 export const methodNotAllowed = (): VaultError => new VaultError(405, 'unsupported operation');
 
+/**
+ * A token written into the path: Vault's retired URL forms
+ * (`auth/token/lookup/<token>`, `…/revoke/<token>`) put it there, and
+ * clients may still send them.
+ */
+const TOKEN_IN_PATH = /hvs\.[A-Za-z0-9_-]+/g;
+
+/**
+ * A value typed into the path (`secret/data/DB_PASSWORD=hunter2`): the
+ * NAME=value habit the store and the CLI guard against (src/store/names.ts).
+ * What follows '=' in a segment may be a value.
+ */
+const VALUE_IN_PATH = /=[^/]*/g;
+
+/** A path (or part of one) as the audit log and messages may show it: a token or a value cut out. */
+export function pathForLog(path: string): string {
+  return path.replace(TOKEN_IN_PATH, 'hvs.***').replace(VALUE_IN_PATH, '=***');
+}
+
 /** The fixed text of the KV plugin, which some clients match. */
 export const CAS_MISMATCH = 'check-and-set parameter did not match the current version';
 

@@ -136,6 +136,12 @@ describe('sealedResponse', () => {
     });
     expect(sealedResponse(req('HEAD', '/v1/sys/health?sealedcode=200'), { nowMs: 0, version: 'x' }).status).toBe(200);
     expect(sealedResponse(req('GET', '/v1/sys/health?sealedcode=abc'), { nowMs: 0, version: 'x' }).status).toBe(400);
+    // Only codes a response can carry: anything else would fail when the answer is written.
+    for (const q of ['sealedcode=999', 'sealedcode=100', 'sealedcode=000', 'activecode=600']) {
+      const r = sealedResponse(req('GET', `/v1/sys/health?${q}`), { nowMs: 0, version: 'x' });
+      expect(r.status, q).toBe(400);
+      expect(JSON.parse(String(r.body)).errors[0], q).toMatch(/code must be an HTTP status code from 200 to 599$/);
+    }
     for (const [method, target] of [['POST', '/v1/sys/health'], ['GET', '/v1/secret/data/a'], ['LIST', '/v1/secret/metadata'], ['GET', '/']]) {
       const r = sealedResponse(req(method!, target!), { nowMs: 0, version: 'x' });
       expect(r.status).toBe(503);

@@ -4,6 +4,7 @@
  * request comes is in acl.ts.
  */
 import { StoreError } from '../../errors.js';
+import { quotedIfSafe } from '../../store/names.js';
 import { CAPABILITIES, LEGACY_POLICIES, isCapability, normalizeCapabilities, type Capability } from './capabilities.js';
 import { PolicySyntaxError, invalidPolicy, parseSyntax, shown, type SyntaxItem, type SyntaxNode } from './syntax.js';
 
@@ -40,7 +41,8 @@ const RESERVED_NAMES = new Set([ROOT_POLICY_NAME, 'response-wrapping', 'control-
  */
 export function checkPolicyName(name: string): void {
   const problem = policyNameProblem(name);
-  if (problem) throw new StoreError('E_USAGE', `invalid policy name${name.length <= 64 && /^[\x21-\x7e]*$/.test(name) ? ` "${name}"` : ''}: ${problem}`);
+  // Quoted only as the store quotes a secret name: short, printable, and no '=' (what follows it may be a value).
+  if (problem) throw new StoreError('E_USAGE', `invalid policy name${quotedIfSafe(name)}: ${problem}`);
 }
 
 function policyNameProblem(name: unknown): string | undefined {

@@ -15,7 +15,7 @@ import type { Store } from '../../store/store.js';
 import type { RecordTx } from '../../store/records.js';
 import { credentialHash, MAX_CREDENTIAL_LENGTH, newUuid } from './credentials.js';
 import { parseDuration } from './duration.js';
-import { policyNames } from './policy-names.js';
+import { policyNames, ROOT_POLICY } from './policy-names.js';
 import type { TokenEntry, TokenStore } from './tokens.js';
 
 export const ROLE_KIND = 'approle-role';
@@ -26,7 +26,7 @@ export const APPROLE_LOGIN_PATH = 'auth/approle/login';
 export interface AppRoleRole {
   name: string;
   roleId: string;
-  /** Sorted; `default` is added to the token unless the role has `root`. */
+  /** Sorted, never `root` (an auth method makes no root token); `default` is added to the token. */
   tokenPolicies: string[];
   /** Seconds; 0: the store's default TTL. */
   tokenTtl: number;
@@ -151,6 +151,9 @@ function metadataOf(value: unknown): Record<string, string> | null {
   return entries.length === 0 ? null : Object.fromEntries(entries) as Record<string, string>;
 }
 
+/** Vault's words for a login that would make a root token. */
+const NO_ROOT_TOKENS = 'auth methods cannot create root tokens';
+
 /** The role with the fields of a Vault role write applied (those absent keep their value). */
 function applyFields(role: AppRoleRole, fields: Record<string, unknown>): AppRoleRole {
   const next = { ...role };
@@ -158,6 +161,8 @@ function applyFields(role: AppRoleRole, fields: Record<string, unknown>): AppRol
   // hvac sends token_policies as "a,b"; node-vault sends the older `policies`.
   if (given('token_policies')) next.tokenPolicies = policyNames(fields.token_policies, 'token_policies');
   else if (given('policies')) next.tokenPolicies = policyNames(fields.policies, 'policies');
+  // A login would hand anyone holding a secret-id a token that allows everything (Vault refuses it too).
+  if (next.tokenPolicies.includes(ROOT_POLICY)) throw usage(`${NO_ROOT_TOKENS}: a role's token policies cannot hold root`);
   if (given('token_ttl')) next.tokenTtl = parseDuration(fields.token_ttl, 'token_ttl');
   if (given('token_max_ttl')) next.tokenMaxTtl = parseDuration(fields.token_max_ttl, 'token_max_ttl');
   if (given('token_num_uses')) next.tokenNumUses = count(fields.token_num_uses, 'token_num_uses');
@@ -340,6 +345,8 @@ export class AppRole {
       orphan: true,
       meta: { ...found.entry.metadata, role_name: role.name },
     }, { path: APPROLE_LOGIN_PATH, displayName: 'approle', maxTtlSeconds: role.tokenMaxTtl });
+    // Roles are refused root when written; a role record holding it anyway (written before that check, or by hand) makes none either.
+    if (draft.entry.policies.includes(ROOT_POLICY)) throw usage(NO_ROOT_TOKENS);
     await this.store.changeRecords({ action: 'approle.login', detail: `role ${role.name}, accessor ${draft.entry.accessor}` }, async (tx) => {
       const now = await this.#roleByRoleId(tx, roleId);
       const still = now && JSON.stringify(now) === JSON.stringify(role) ? await this.#secretIdFor(tx, now, secretId) : undefined;

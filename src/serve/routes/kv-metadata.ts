@@ -5,6 +5,7 @@
  * plugin's path_metadata.go, over the store.
  */
 import { StoreError } from '../../errors.js';
+import { checkName } from '../../store/names.js';
 import { envelope, noContent } from '../envelope.js';
 import { boolField, durationField, goDuration, intField, parseGoBool, stringMapField } from '../request-body.js';
 import { under, type Route } from '../router.js';
@@ -25,9 +26,18 @@ export function kvMetadataRoute(mount: string): Route {
   };
 }
 
+/**
+ * The secret a read, write or delete names: the path's rest as sent, which
+ * the policies were checked on. A rest ending in '/' (`prod/db/`) is not
+ * trimmed to another secret's name: it names none, and is refused (400).
+ */
+function secretName(ctx: RouteContext): string {
+  return checkName(ctx.params.rest!);
+}
+
 async function read(ctx: RouteContext) {
-  const name = ctx.params.rest!;
-  if (name === '') throw notFound();
+  if (ctx.params.rest === '') throw notFound();
+  const name = secretName(ctx);
   const [detail, own, effective] = await Promise.all([
     ctx.services.store.describe(name),
     ctx.services.kv.key(name),
@@ -58,7 +68,9 @@ async function read(ctx: RouteContext) {
 
 /** The direct children of a folder: keys, and sub-folders ending in '/'. None: 404. */
 async function list(ctx: RouteContext) {
-  const folder = ctx.params.rest!;
+  // One trailing '/' is the list form (the ACL reads a list's path with one); more would be an empty segment, which no key has.
+  const folder = ctx.params.rest!.replace(/\/$/, '');
+  if (folder.endsWith('/')) throw notFound();
   const prefix = folder === '' ? '' : `${folder}/`;
   const excludeDeleted = parseGoBool(ctx.req.query.get('exclude_deleted') ?? 'false') === true;
   const keys = new Set<string>();
@@ -74,8 +86,8 @@ async function list(ctx: RouteContext) {
 }
 
 async function write(ctx: RouteContext) {
-  const name = ctx.params.rest!;
-  if (name === '') throw badRequest('missing path');
+  if (ctx.params.rest === '') throw badRequest('missing path');
+  const name = secretName(ctx);
   const body = ctx.body();
   const maxVersions = intField(body, 'max_versions');
   if (maxVersions !== undefined && maxVersions < 0) throw badRequest('max_versions must be 0 or more');
@@ -104,8 +116,8 @@ async function write(ctx: RouteContext) {
 
 /** Every version and the metadata; a missing key is still 204. */
 async function remove(ctx: RouteContext) {
-  const name = ctx.params.rest!;
-  if (name === '') throw badRequest('missing path');
+  if (ctx.params.rest === '') throw badRequest('missing path');
+  const name = secretName(ctx);
   try {
     await ctx.services.store.purge(name);
   } catch (e) {

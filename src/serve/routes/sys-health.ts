@@ -15,18 +15,23 @@ export function sysHealthRoute(): Route {
   return { family: 'sys-health', auth: 'none', skipAcl: true, match: (p) => (p === 'sys/health' ? {} : undefined), handlers: { read: health, head: health } };
 }
 
+/** A status code asked for by query: only 200-599, what the transport sends (a 1xx or a 999 would fail as the answer is written). */
 function code(query: URLSearchParams, param: string, fallback: number): number {
   const q = query.get(param);
   if (q === null || q === '') return fallback;
-  if (!/^\d{3}$/.test(q)) throw badRequest(`${param} must be an HTTP status code`);
-  return Number(q);
+  const n = /^\d{3}$/.test(q) ? Number(q) : 0;
+  if (n < 200 || n > 599) throw badRequest(`${param} must be an HTTP status code from 200 to 599`);
+  return n;
 }
 
-/** The status the query asks for in this state. @throws 400 for a code that is not one */
+/** The status the query asks for in this state. @throws 400 for a code that is not one, whether or not it applies now */
 export function parseHealthQuery(query: URLSearchParams, sealed: boolean): { status: number } {
   const standbyOk = parseGoBool(query.get('standbyok') ?? 'false') === true;
   void standbyOk; // never a standby: accepted for compatibility
-  return { status: sealed ? code(query, 'sealedcode', 503) : code(query, 'activecode', 200) };
+  // Both checked: a bad sealedcode shows while the server is up, not first when it is sealed.
+  const active = code(query, 'activecode', 200);
+  const sealedCode = code(query, 'sealedcode', 503);
+  return { status: sealed ? sealedCode : active };
 }
 
 /** The body; as Vault does, a sealed server names no cluster (it cannot read its id yet). */

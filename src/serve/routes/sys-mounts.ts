@@ -7,7 +7,7 @@
  * `data` and older clients at the top level, so it is in both).
  */
 import { envelope, envelopeAndTopLevel } from '../envelope.js';
-import { VaultError } from '../vault-error.js';
+import { pathForLog, VaultError } from '../vault-error.js';
 import type { Route } from '../router.js';
 import type { RouteContext } from '../route-context.js';
 import { errors } from '../envelope.js';
@@ -47,7 +47,7 @@ async function mountOf(ctx: RouteContext) {
   const rest = ctx.params.rest!.replace(/^\/+/, '');
   const mount = ctx.services.mount;
   if (rest !== mount && !rest.startsWith(`${mount}/`)) {
-    const asked = `${rest.split('/')[0] ?? ''}/`;
+    const asked = pathForLog(`${rest.split('/')[0] ?? ''}/`);
     throw new VaultError(403, undefined, errors(403, [`preflight capability check returned 403, please ensure client's policies grant access to path "${asked}"`]));
   }
   return envelope({ ...mountInfo(ctx), path: `${mount}/` });

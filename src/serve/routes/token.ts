@@ -12,7 +12,7 @@ import { authObject, lookupData } from '../auth/token-view.js';
 import type { RouteContext } from '../route-context.js';
 
 export function tokenRoutes(): Route[] {
-  const fixed = (path: string, family: string, handlers: Route['handlers']): Route => ({ family, match: under(`auth/token/${path}`, 'none'), handlers });
+  const fixed = (path: string, family: string, handlers: Route['handlers'], rest: 'none' | 'list' = 'none'): Route => ({ family, match: under(`auth/token/${path}`, rest), handlers });
   return [
     fixed('create', 'token-create', { write: create }),
     fixed('create-orphan', 'token-create', { write: (ctx) => create(ctx, true) }),
@@ -24,7 +24,7 @@ export function tokenRoutes(): Route[] {
     fixed('renew', 'token-renew', { write: renew }),
     fixed('revoke', 'token-revoke', { write: revoke }),
     fixed('revoke-accessor', 'token-revoke', { write: revokeAccessor }),
-    fixed('accessors', 'token-accessors', { list: accessors }),
+    fixed('accessors', 'token-accessors', { list: accessors }, 'list'),
   ];
 }
 

@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { verifyStore, type AuditRecord, type Store } from '../../../src/index.js';
-import { AppRole, InvalidLoginError, isInvalidLogin, roleData, SECRET_ID_KIND } from '../../../src/serve/auth/approle.js';
+import { AppRole, InvalidLoginError, isInvalidLogin, roleData, ROLE_KIND, SECRET_ID_KIND } from '../../../src/serve/auth/approle.js';
 import { TokenStore } from '../../../src/serve/auth/tokens.js';
 import { freshStore } from '../../helpers/store.js';
 
@@ -69,6 +69,17 @@ describe('roles', () => {
     expect(await approle.listRoles()).toEqual([]);
     expect(await store.listRecords('approle-role-id')).toEqual([]);
   });
+
+  it('refuses the root policy, in any spelling: auth methods cannot create root tokens', async () => {
+    const { approle } = await setup();
+    await approle.createOrUpdateRole('web', { token_policies: 'app' });
+    for (const fields of [{ token_policies: 'root' }, { token_policies: 'app, ROOT ' }, { policies: ['default', 'root'] }, { token_policies: ['app,root'] }]) {
+      await expect(approle.createOrUpdateRole('web', fields), JSON.stringify(fields)).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringContaining('auth methods cannot create root tokens') });
+      await expect(approle.createOrUpdateRole('new', fields), JSON.stringify(fields)).rejects.toMatchObject({ code: 'E_USAGE' });
+    }
+    expect((await approle.readRole('web'))!.tokenPolicies).toEqual(['app']);
+    expect(await approle.listRoles()).toEqual(['web']);
+  });
 });
 
 describe('login', () => {
@@ -92,6 +103,17 @@ describe('login', () => {
     expect((await tokens.renew(token, '5h')).expireAt).toBe(entry.maxExpireAt);
     const login = (await auditOf(store)).find((e) => e.action === 'approle.login')!;
     expect(login).toMatchObject({ outcome: 'ok', detail: `role web, accessor ${entry.accessor}` });
+  });
+
+  it('never makes a root token, even from a role record that holds root (written before roles were checked): refused, nothing spent', async () => {
+    const { approle, store } = await setup();
+    const role = await approle.createOrUpdateRole('web', { token_policies: 'app', secret_id_num_uses: 1 });
+    const sid = await approle.generateSecretId('web');
+    await store.changeRecords({ action: 'test.put' }, (tx) => tx.put(ROLE_KIND, 'web', JSON.stringify({ ...role, tokenPolicies: ['root'] })));
+    await expect(approle.login(role.roleId, sid.secretId)).rejects.toMatchObject({ code: 'E_USAGE', message: 'auth methods cannot create root tokens' });
+    expect(await store.listRecords('token')).toEqual([]);
+    expect(await store.listRecords(SECRET_ID_KIND)).toHaveLength(1);
+    expect((await auditOf(store)).filter((e) => e.action === 'approle.login' && e.outcome === 'ok')).toEqual([]);
   });
 
   it('secret_id_num_uses: each login takes one; the last removes the secret-id; then it is refused, and the refusal audited', async () => {
