@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { StoreError } from '../errors.js';
+import { notShown } from './error-report.js';
 import { line, write, type Io } from './io.js';
 import { jsonLine, stamped } from './json-output.js';
 import { sourceForOpen, type MasterOptions } from './master.js';
@@ -77,7 +78,7 @@ export class Context {
 export function wholeNumber(option: string, min = 0): (text: string) => number {
   return (text: string) => {
     const n = /^\d+$/.test(text) ? Number(text) : NaN;
-    if (!Number.isSafeInteger(n) || n < min) throw new StoreError('E_USAGE', `${option} takes a whole number from ${min} up, not "${text}"`);
+    if (!Number.isSafeInteger(n) || n < min) throw new StoreError('E_USAGE', `${option} takes a whole number from ${min} up${notShown(text)}`);
     return n;
   };
 }

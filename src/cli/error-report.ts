@@ -21,10 +21,23 @@ export interface Failure {
 
 /**
  * commander quotes an unknown option whole: in --password=hunter2 the part
- * after '=' is a value, so it is cut from anything commander says.
+ * after '=' is a value, so it is cut from anything commander says. It quotes
+ * an option's or argument's refused value too (`argument 'x=hunter2' is
+ * invalid`, for --master's choices): one that holds '=' is cut whole.
  */
 export function withoutOptionValues(text: string): string {
-  return text.replace(/('-[^'=\s]*=)[^']*'/g, "$1…'");
+  return text.replace(/('-[^'=\s]*=)[^']*'/g, "$1…'").replace(/((?:argument|value) )'[^'\n]*=[^'\n]*'/g, "$1'…'");
+}
+
+/**
+ * `, not "TEXT"`: how a message tells the option value it refuses, when it
+ * may be shown: short, printable, and without '=' (README: no error quotes a
+ * name, pattern or option that holds '=', since what follows '=' may be a
+ * value: --cas abc=hunter2). Otherwise nothing: the message names the option only.
+ */
+export function notShown(text: unknown, max = 80): string {
+  if (typeof text !== 'string' || text.length > max || !/^[\x20-\x7e]*$/.test(text) || text.includes('=')) return '';
+  return `, not "${text}"`;
 }
 
 /** The command's path from the root, as typed: `store audit prune`. */

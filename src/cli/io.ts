@@ -3,6 +3,8 @@
  * so `run()` can be driven in-process; the only layer that touches stdio.
  */
 import type { Readable } from 'node:stream';
+import { StoreError } from '../errors.js';
+import { EXIT, EXIT_FOR } from './exit-codes.js';
 import { FdOutput, isTerminal, type Output } from './fd-output.js';
 
 export type { Output } from './fd-output.js';
@@ -35,6 +37,59 @@ export function processIo(): ProcessIo {
     stdinIsTTY: isTerminal(0),
     stdoutIsTTY,
     stderrIsTTY,
+  };
+}
+
+/** A failed write to the process's `what` (stdout, stderr), as run() tells it: `cannot write to stdout: ENOSPC`. */
+export function outputFailed(what: string, e: unknown): StoreError {
+  if (e instanceof StoreError) return e;
+  return new StoreError('E_IO', `cannot write to ${what}: ${(e as NodeJS.ErrnoException | undefined)?.code ?? 'error'}`);
+}
+
+/** `out` whose writes that fail give their callback outputFailed(what, error), not the bare system error. */
+function reportingErrors(out: Output, what: string): Output {
+  return {
+    write: (data, done) => out.write(data, done && ((err) => done(err ? outputFailed(what, err) : err))),
+  };
+}
+
+/**
+ * `io` as run() uses it: a write to stdout or stderr that fails (a full disk:
+ * `store get x > /dev/full`) rejects with E_IO naming the stream, which the
+ * command's error reporting tells as any other failure. The other members
+ * are io's own (stdin stays a getter: see processIo).
+ */
+export function withWriteErrors(io: Io): Io {
+  const wrapped = Object.defineProperties({}, Object.getOwnPropertyDescriptors(io)) as Io;
+  return Object.defineProperties(wrapped, {
+    stdout: { value: reportingErrors(io.stdout, 'stdout'), enumerable: true, writable: true, configurable: true },
+    stderr: { value: reportingErrors(io.stderr, 'stderr'), enumerable: true, writable: true, configurable: true },
+  });
+}
+
+/**
+ * What the process does with its stdout's 'error' events (bin.ts). A reader
+ * that went away (EPIPE: `store list | head`) ends the process quietly, with
+ * 0: not an error worth a message. Any other error (ENOSPC, EIO) is not
+ * thrown, which would end the process with a stack trace: the failed write's
+ * callback carries it to run(), which tells it as E_IO. `finish` is for a
+ * write that had no callback (commander's help, --version): a run that would
+ * otherwise end with 0 says then that stdout failed, and ends with E_IO's status.
+ */
+export function watchStdoutErrors(stdout: NodeJS.EventEmitter, stderr: Output, exit: (status: number) => void = (status) => process.exit(status)): {
+  finish(status: number): number;
+} {
+  let failed: unknown;
+  stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') exit(EXIT.ok);
+    else failed ??= e;
+  });
+  return {
+    finish(status) {
+      if (failed === undefined || status !== EXIT.ok) return status;
+      stderr.write(`store: error: ${outputFailed('stdout', failed).message}\n`);
+      return EXIT_FOR.E_IO;
+    },
   };
 }
 

@@ -18,7 +18,7 @@ export function stamped<T extends object>(report: T, at: Date = new Date()): { t
 }
 
 /**
- * What set, rollback and rotate print of a write with --json: the version
+ * What set, rollback, rotate and edit print of a write with --json: the version
  * written. The secret's custom metadata, which the library's WriteResult also
  * carries (a Vault write answers it), stays out: `store meta` prints it.
  */

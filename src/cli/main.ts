@@ -10,7 +10,7 @@ import { Context } from './context.js';
 import { ErrorReport, withoutOptionValues } from './error-report.js';
 import { addExamples } from './help/examples.js';
 import { exitStatusFooter } from './help/exit-status.js';
-import type { Io } from './io.js';
+import { withWriteErrors, type Io } from './io.js';
 /** The program's version (a test holds it equal to package.json's). */
 export const VERSION = '0.1.0';
 
@@ -142,7 +142,9 @@ function versionRequest(argv: string[]): { json: boolean } | undefined {
 }
 
 /** Run the CLI with `argv` (without node and script); resolves to the exit status. */
-export async function run(argv: string[], io: Io): Promise<number> {
+export async function run(argv: string[], given: Io): Promise<number> {
+  // A write to stdout or stderr that fails (ENOSPC) rejects with E_IO, told below as any other failure.
+  const io = withWriteErrors(given);
   const ctx = new Context(io);
   const debug = argv.includes('--debug');
   // Not commander's .version(): its --version would shadow `get --version N`.

@@ -3,6 +3,7 @@
  * then (for a passphrase) a prompt on the terminal. Never argv for secrets.
  */
 import { StoreError } from '../errors.js';
+import { quotedIfSafe } from '../store/names.js';
 import { masterFamily, type MasterKeySource, type MasterKind, type MasterParams } from '../crypto/master/master-key.js';
 import { passphrase } from '../crypto/master/passphrase.js';
 import { keyFile } from '../crypto/master/keyfile.js';
@@ -42,11 +43,14 @@ async function passphraseSource(opts: MasterOptions, io: Io, creating: boolean):
   }
 }
 
-function readPin(opts: MasterOptions, io: Io): Promise<Uint8Array> {
-  return readSecretInput({
+async function readPin(opts: MasterOptions, io: Io): Promise<Uint8Array> {
+  const pin = await readSecretInput({
     what: 'PKCS#11 PIN', file: opts.pinFile, fromEnv: io.env.STORE_PKCS11_PIN, noPrompt: promptsForbidden(io.env),
     hints: ['use --pin-file FILE or STORE_PKCS11_PIN, or run on a terminal to be asked'],
   }, false);
+  // A PIN file is one a person writes, and some editors start it with a UTF-8 BOM (EF BB BF), which no
+  // PIN means: skip it, as the PIN's UTF-8 decoding always did before it came to keep a BOM (for values).
+  return pin[0] === 0xef && pin[1] === 0xbb && pin[2] === 0xbf ? pin.subarray(3) : pin;
 }
 
 async function hsmSource(opts: MasterOptions, io: Io, params?: MasterParams): Promise<MasterKeySource> {
@@ -113,7 +117,7 @@ export async function sourceForInit(kind: MasterKind, opts: MasterOptions, io: I
     case 'pkcs11':
       return hsmSource(opts, io);
     default:
-      throw new StoreError('E_USAGE', `unknown master key kind "${kind}"; choose passphrase, keyfile, env or pkcs11`);
+      throw new StoreError('E_USAGE', `unknown master key kind${quotedIfSafe(kind)}; choose passphrase, keyfile, env or pkcs11`);
   }
 }
 

@@ -3,6 +3,7 @@
  * nothing otherwise (cron mail and CI logs get the one-line summary instead).
  */
 import { StoreError } from '../errors.js';
+import { notShown } from './error-report.js';
 import type { Io } from './io.js';
 
 const WIDTH = 30;
@@ -73,7 +74,7 @@ const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 8
 /** "30d", "12h", "90m", "45s", "2w" to milliseconds. */
 export function parseDuration(text: string): number {
   const m = /^(\d+)([smhdw])$/.exec(text.trim());
-  if (!m) throw new StoreError('E_USAGE', `a duration is a number and a unit (s, m, h, d, w), like 30d, not "${text}"`);
+  if (!m) throw new StoreError('E_USAGE', `a duration is a number and a unit (s, m, h, d, w), like 30d${notShown(text)}`);
   return Number(m[1]) * UNIT_MS[m[2]!]!;
 }
 

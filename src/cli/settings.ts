@@ -62,7 +62,9 @@ function activeProfile(asked: string | undefined, env: Env, file: ProfilesFile |
   if (name === undefined) {
     return file?.default !== undefined ? { name: file.default, from: 'default', body: file.profiles[file.default]! } : undefined;
   }
-  const how = asked !== undefined ? `--profile ${name}` : `STORE_PROFILE=${name}`;
+  // The name as given, unless it holds '=' (what follows may be a value: README, no error quotes it).
+  const shown = name.includes('=') ? '(a name holding \'=\', not shown)' : name;
+  const how = asked !== undefined ? `--profile ${shown}` : `STORE_PROFILE=${shown}`;
   if (!file) throw new StoreError('E_USAGE', `${how}: there is no config file ${where}`, ['create it with a "profiles" object (see the README, "Profiles")']);
   if (!Object.hasOwn(file.profiles, name)) {
     const known = Object.keys(file.profiles);

@@ -235,7 +235,11 @@ export class RecordsDecoder {
   #parse(bytes: Uint8Array, at: string): Fields {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(utf8Strict.decode(bytes));
+      let text = utf8Strict.decode(bytes);
+      // `age -d` gives a file a person may edit and seal again: an editor's BOM before the first line is
+      // skipped (as the decoder did before it came to keep a BOM, for values). A BOM anywhere else is refused.
+      if (!this.#header && this.#line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      parsed = JSON.parse(text);
     } catch {
       // JSON.parse's message quotes the input, which may be a value: never pass it on.
       if (!this.#header) throw notRecords();

@@ -1,8 +1,13 @@
 /** Byte helpers: shape checks (never echo content), concat, constant-time compare, wipe. */
 
 export const utf8 = new TextEncoder();
-/** Decodes UTF-8, throwing on bytes that are not valid UTF-8 (never replacing them). */
-export const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+/**
+ * Decodes UTF-8, throwing on bytes that are not valid UTF-8 (never replacing them).
+ * ignoreBOM: a leading EF BB BF is part of the text (U+FEFF), not dropped: a secret's
+ * value must read back byte for byte. A reader of a file a person edits that means to
+ * skip a BOM does so itself, where it reads that file.
+ */
+export const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Concatenate byte arrays into one new array. */
 export function concat(...parts: Uint8Array[]): Uint8Array {
@@ -46,7 +51,7 @@ export function wipe(...arrays: (Uint8Array | undefined | null)[]): void {
   for (const a of arrays) a?.fill(0);
 }
 
-/** Decode UTF-8 or return undefined when the bytes are not valid UTF-8. */
+/** Decode UTF-8 (a leading BOM kept, as U+FEFF) or return undefined when the bytes are not valid UTF-8. */
 export function tryUtf8(b: Uint8Array): string | undefined {
   try {
     return utf8Strict.decode(b);

@@ -58,6 +58,16 @@ export type { StoreContext } from './context.js';
 /** Failures that happen before the store is touched: not audited (see #recordFailure). */
 const REFUSED_INPUT = new Set<string>(['E_USAGE', 'E_INVALID_NAME', 'E_INVALID_VALUE', 'E_VALUE_TOO_LARGE']);
 
+/**
+ * A list's audit detail: its pattern ('*' for none). A pattern that holds '='
+ * is left out, as every message leaves it out: `store list FOO=hunter2` is the
+ * NAME=value habit, and what follows '=' may be a value.
+ */
+function listDetail(pattern: string | undefined): string {
+  if (!pattern) return '*';
+  return pattern.includes('=') ? "(a pattern holding '=', not recorded)" : pattern;
+}
+
 export class Store {
   readonly #c: StoreContext;
   #closed = false;
@@ -303,7 +313,7 @@ export class Store {
 
   /** All matching secrets' summaries, sorted by name. */
   async list(options: ListOptions = {}): Promise<SecretSummary[]> {
-    return this.#observe('list', undefined, () => this.#read({ action: 'list', detail: options.pattern || '*' }, () => listSecrets(this.#context, options)));
+    return this.#observe('list', undefined, () => this.#read({ action: 'list', detail: listDetail(options.pattern) }, () => listSecrets(this.#context, options)));
   }
 
   /** Soft-delete versions (the current one by default); undelete restores them. @throws E_NOT_FOUND */

@@ -144,6 +144,16 @@ printf 'swap holds old-value' > "$1.swp"; ln "$1.swp" "${keep}/swap"`);
     expect(await value('app/new')).toBe('created');
   });
 
+  it('--json prints exactly {name, version, createdAt, changed}: never the secret\'s custom metadata', async () => {
+    await ok(['meta', 'app/db', '--set', 'owner=ops-METADATA']);
+    const r = await ok(['edit', 'app/db', '--json'], { EDITOR: editor(`printf 'edited' > "$1"`) });
+    const o = JSON.parse(r.out) as Record<string, unknown>;
+    expect(Object.keys(o).sort()).toEqual(['changed', 'createdAt', 'name', 'version']);
+    expect(o).toMatchObject({ name: 'app/db', version: 2, changed: true });
+    expect(r.out).not.toContain('METADATA');
+    expect(await value('app/db')).toBe('edited');
+  });
+
   it('an emptied value is refused without --allow-empty', async () => {
     const emptying = editor(`: > "$1"`);
     expect((await store(['edit', 'app/db'], { EDITOR: emptying })).status).toBe(2);

@@ -33,6 +33,14 @@ describe('store with a PKCS#11 master key', () => {
     expect(JSON.parse((await runInProcess([...hsmArgs(), 'status', '--json'])).out).masterKind).toBe('pkcs11');
   });
 
+  it('a PIN file an editor started with a UTF-8 BOM still logs in (the BOM is not part of the PIN)', async () => {
+    const bomPin = join(ws.dir, 'pin-bom');
+    writeFileSync(bomPin, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(`${USER_PIN}\r\n`)]), { mode: 0o600 });
+    const r = await runInProcess(['--store', ws.db, '--module', hsm.module, '--pin-file', bomPin, 'get', 'db/password']);
+    expect(r.status, r.err).toBe(0);
+    expect(r.out).toBe('from-the-hsm');
+  });
+
   it('a wrong PIN, a missing module, a missing token or no PIN each give a clear error', async () => {
     const wrong = await runInProcess(['--store', ws.db, '--module', hsm.module, 'get', 'db/password'], { env: { STORE_PKCS11_PIN: '0000' } });
     expect(wrong.status).toBe(5);

@@ -9,20 +9,21 @@ import { openStore, peekStore } from '../../store/open.js';
 import { masterFamily } from '../../crypto/master/master-key.js';
 import { hex, wipe } from '../../crypto/bytes.js';
 import { forgetInAgent, privateAgentSocket } from '../../crypto/master/agent/client.js';
-import { agentDir, ensureAgentDir } from '../../crypto/master/agent/paths.js';
+import { agentSocketPath, ensureAgentDir } from '../../crypto/master/agent/paths.js';
 import { handToAgent, keepPassphraseRoot, type RootKeeper, type UnlockedRoot } from '../../crypto/master/agent/unlock.js';
 import { MAX_UNLOCK_MS } from '../../agent/server.js';
 import { parseDuration } from '../progress.js';
 import { readPassphrase } from '../master.js';
 import type { Context } from '../context.js';
-import { resolve } from 'node:path';
+import { notShown } from '../error-report.js';
+import { dirname, resolve } from 'node:path';
 import { isPostgresLocator, shownLocator } from '../../storage/locator.js';
 
 const DEFAULT_FOR = '15m';
 
 function unlockFor(text: string): number {
   const ms = parseDuration(text);
-  if (ms <= 0 || ms > MAX_UNLOCK_MS) throw new StoreError('E_USAGE', `--for takes 1s up to 7d, not "${text}"`);
+  if (ms <= 0 || ms > MAX_UNLOCK_MS) throw new StoreError('E_USAGE', `--for takes 1s up to 7d${notShown(text)}`);
   return ms;
 }
 
@@ -71,8 +72,8 @@ unwrapping for commands and library calls, and exits when the time runs out or
 on store lock. Unlocking again asks again and restarts the time.`)
     .action(async (opts: { for?: number; json?: boolean }, cmd: Command) => {
       const ttlMs = opts.for ?? unlockFor(DEFAULT_FOR);
-      // Before the passphrase is asked for: a directory we would refuse anyway.
-      ensureAgentDir(agentDir(ctx.io.env));
+      // Before the passphrase is asked for: a directory we would refuse anyway, or a socket path too long to bind.
+      ensureAgentDir(dirname(agentSocketPath(ctx.io.env)));
       const { root, storeId, path } = await verifiedRoot(ctx, cmd);
       try {
         const { held, pid } = await handToAgent(ctx.io.env, process.argv[1]!, { storeId: hex(storeId), ttlMs }, root);

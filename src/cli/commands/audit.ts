@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { StoreError } from '../../errors.js';
 import { CONFIG_KEYS, type ConfigKey } from '../../store/header.js';
 import { table, type Context } from '../context.js';
+import { notShown } from '../error-report.js';
+import { quotedIfSafe } from '../../store/names.js';
 import { parseDuration } from '../progress.js';
 
 interface AuditOptions {
@@ -15,7 +17,7 @@ interface AuditOptions {
 
 function checkTime(option: string, text: string | undefined): void {
   if (text !== undefined && !Number.isFinite(Date.parse(text))) {
-    throw new StoreError('E_USAGE', `${option} takes an ISO 8601 time such as 2026-01-31T12:00:00Z, not "${text}"`);
+    throw new StoreError('E_USAGE', `${option} takes an ISO 8601 time such as 2026-01-31T12:00:00Z${notShown(text)}`);
   }
 }
 
@@ -89,7 +91,7 @@ For cron: store audit prune --before 180d`)
 function cutoff(text: string): number {
   if (/^\d+[smhdw]$/.test(text.trim())) return Date.now() - parseDuration(text);
   const t = Date.parse(text);
-  if (!Number.isFinite(t)) throw new StoreError('E_USAGE', `--before takes an ISO 8601 time such as 2026-01-31T00:00:00Z or an age such as 90d, not "${text}"`);
+  if (!Number.isFinite(t)) throw new StoreError('E_USAGE', `--before takes an ISO 8601 time such as 2026-01-31T00:00:00Z or an age such as 90d${notShown(text)}`);
   return t;
 }
 
@@ -97,7 +99,7 @@ export function registerConfig(program: Command, ctx: Context): void {
   const config = program.command('config').description(`store settings (${CONFIG_KEYS.join(', ')})`);
   const known = (key: string): ConfigKey => {
     if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
-      throw new StoreError('E_USAGE', `unknown setting "${key}"; known: ${CONFIG_KEYS.join(', ')}`);
+      throw new StoreError('E_USAGE', `unknown setting${quotedIfSafe(key)}; known: ${CONFIG_KEYS.join(', ')}`);
     }
     return key as ConfigKey;
   };

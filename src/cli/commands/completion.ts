@@ -7,6 +7,7 @@
 import { statSync } from 'node:fs';
 import { Argument, type Command } from 'commander';
 import { StoreError } from '../../errors.js';
+import { notShown } from '../error-report.js';
 import { nameProblem } from '../../store/names.js';
 import { Context } from '../context.js';
 import { write, type Io } from '../io.js';
@@ -57,7 +58,7 @@ passphrase or PIN file: set those in the environment or a profile).`)
     .argument('<what>', 'names')
     .argument('[prefix]', 'the start of the name', '')
     .action(async (what: string, prefix: string, _opts: unknown, cmd: Command) => {
-      if (what !== 'names') throw new StoreError('E_USAGE', `__complete takes names, not "${what}"`);
+      if (what !== 'names') throw new StoreError('E_USAGE', `__complete takes names${notShown(what)}`);
       // Names hold none of * ? [, so anything else typed cannot start one (and must not become a glob).
       if (prefix !== '' && nameProblem(prefix) !== undefined && nameProblem(`${prefix}x`) !== undefined) return;
       // A key, passphrase or PIN file that is a terminal or a FIFO would block the TAB press (a store URL is no file).

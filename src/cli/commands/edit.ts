@@ -15,6 +15,7 @@ import type { Store } from '../../store/store.js';
 import { readFileAtMost } from '../bounded-read.js';
 import { EditSignals, editorCommand, runEditor, signalExitStatus, type EditorExit } from '../editor.js';
 import { EXIT } from '../exit-codes.js';
+import { writtenJson } from '../json-output.js';
 import { childEnv } from '../secret-env.js';
 import { stripNewline } from '../secret-input.js';
 import type { Context } from '../context.js';
@@ -159,7 +160,8 @@ refused (exit 2): store set NAME --file F writes those.`)
               `run store edit ${name} again to edit the current value`,
             ]);
           }
-          if (opts.json) await ctx.json({ ...r, changed: true });
+          // The version written, as set prints it: not the rest of the WriteResult (the secret's custom metadata).
+          if (opts.json) await ctx.json({ ...writtenJson(r), changed: true });
           else await ctx.out(`${r.name}: version ${r.version}`);
         } finally {
           wipe(before.value, edited);

@@ -3,6 +3,7 @@ import { tryUtf8, toBase64 } from '../../crypto/bytes.js';
 import { StoreError } from '../../errors.js';
 import { write } from '../io.js';
 import { wholeNumber, type Context } from '../context.js';
+import { notShown } from '../error-report.js';
 import { SecretBytes } from '../../crypto/secret.js';
 import { fieldOf } from '../get-field.js';
 
@@ -43,7 +44,7 @@ export function registerGet(program: Command, ctx: Context): void {
     .addHelpText('after', CLIP_HELP)
     .action(async (name: string, opts: GetOptions, cmd: Command) => {
       if (opts.at !== undefined && !Number.isFinite(Date.parse(opts.at))) {
-        throw new StoreError('E_USAGE', `--at takes an ISO 8601 time such as 2026-01-31T12:00:00Z, not "${opts.at}"`);
+        throw new StoreError('E_USAGE', `--at takes an ISO 8601 time such as 2026-01-31T12:00:00Z${notShown(opts.at)}`);
       }
       // Checked before the store is opened: no passphrase asked for nothing.
       const clip = opts.clip ? await import('../get-clip.js').then((m) => m.clipPlan(opts, ctx.io.env)) : undefined;

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { StoreError } from '../../errors.js';
+import { notShown } from '../error-report.js';
 import { wholeNumber, type Context } from '../context.js';
 
 function keyValue(text: string, previous: Record<string, string> = {}): Record<string, string> {
   const eq = text.indexOf('=');
-  if (eq < 1) throw new StoreError('E_USAGE', `--set takes KEY=VALUE, not "${text}"`);
+  if (eq < 1) throw new StoreError('E_USAGE', `--set takes KEY=VALUE${notShown(text)}`);
   return { ...previous, [text.slice(0, eq)]: text.slice(eq + 1) };
 }
 

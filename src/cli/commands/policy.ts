@@ -7,6 +7,7 @@ import { addGenerateOptions, generateBytes, generatePlan, type GenerateOptions }
 import { stripNewline } from '../secret-input.js';
 import { parseDuration } from '../progress.js';
 import { table, type Context } from '../context.js';
+import { notShown } from '../error-report.js';
 import { EXIT } from '../exit-codes.js';
 import { writtenJson } from '../json-output.js';
 
@@ -20,7 +21,7 @@ interface RotateOptions extends GenerateOptions {
 function duration(option: string): (text: string) => number {
   return (text: string) => {
     const n = parseDuration(text);
-    if (n <= 0) throw new StoreError('E_USAGE', `${option} must be longer than 0, not "${text}"`);
+    if (n <= 0) throw new StoreError('E_USAGE', `${option} must be longer than 0${notShown(text)}`);
     return n;
   };
 }

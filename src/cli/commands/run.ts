@@ -10,6 +10,7 @@ import { jsonLine } from '../json-output.js';
 import { writeFileAtomic } from '../../platform/atomic-file.js';
 import { readStreamAtMost } from '../bounded-read.js';
 import type { Context } from '../context.js';
+import { notShown } from '../error-report.js';
 import { childEnv, collect, nameList, resolveEnv, type EnvEntry, type EnvSelection } from '../secret-env.js';
 import { MAX_INDENT, parseTemplate, renderTemplate } from '../template.js';
 
@@ -142,7 +143,7 @@ prints {"KEY": "value"}; shell prints export KEY='value' for eval or source.`)
         opts.format = 'json';
       }
       if (!['dotenv', 'json', 'shell'].includes(opts.format)) {
-        throw new StoreError('E_USAGE', `--format is dotenv, json or shell, not "${opts.format}"`);
+        throw new StoreError('E_USAGE', `--format is dotenv, json or shell${notShown(opts.format)}`);
       }
       const text = await ctx.withStore(cmd, async (store) => formatEnv(await resolveEnv(store, selection(opts)), opts.format));
       await write(ctx.io.stdout, text);

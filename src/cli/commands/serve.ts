@@ -10,6 +10,7 @@
 import { closeSync, existsSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
 import { StoreError } from '../../errors.js';
+import { notShown } from '../error-report.js';
 import { openStore } from '../../store/open.js';
 import { createExclusive } from '../../platform/exclusive-file.js';
 import { startServer, type ListenTarget, type RunningServer } from '../../serve/server.js';
@@ -39,7 +40,7 @@ export function parseListen(text: string): ListenTarget {
   }
   const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new StoreError('E_USAGE', `--listen takes HOST:PORT or unix:PATH, not "${text.slice(0, 80)}"`);
+  if (!m || port > 65535) throw new StoreError('E_USAGE', `--listen takes HOST:PORT or unix:PATH${notShown(text)}`);
   return { host: m[1] ?? m[2]!, port };
 }
 

@@ -5,6 +5,7 @@ import type { AuditSummary } from '../../store/audit-summary.js';
 import type { StoreStats } from '../../store/stats.js';
 import { writeFileAtomic } from '../../platform/atomic-file.js';
 import type { Context } from '../context.js';
+import { notShown } from '../error-report.js';
 import { EXIT } from '../exit-codes.js';
 import { write } from '../io.js';
 import { jsonLine, stamped } from '../json-output.js';
@@ -67,7 +68,7 @@ The file holds counts and times only, never a secret's name or value.`)
     .action(async (opts: { format?: string; json?: boolean; output?: string; verifyAudit?: boolean }, cmd: Command) => {
       if (opts.json && opts.format !== undefined && opts.format !== 'json') throw new StoreError('E_USAGE', '--json and --format exclude each other');
       const format = (opts.json ? 'json' : opts.format ?? 'text') as Format;
-      if (!FORMATS.includes(format)) throw new StoreError('E_USAGE', `--format is ${FORMATS.join(', ')}, not "${format}"`);
+      if (!FORMATS.includes(format)) throw new StoreError('E_USAGE', `--format is ${FORMATS.join(', ')}${notShown(format)}`);
       const stats = await ctx.withStore(cmd, (store) => store.stats({ verifyAudit: opts.verifyAudit }));
       const out = format === 'json' ? jsonLine(stamped(stats)) : format === 'prometheus' ? prometheusText(stats) : text(stats);
       // 0644: node_exporter runs as its own user, and the file holds no secret.

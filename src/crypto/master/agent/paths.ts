@@ -26,8 +26,28 @@ export function agentDir(env: Env): string {
   return join(absolute(env.TMPDIR) ?? tmpdir(), `strongbox-${process.getuid?.() ?? 'user'}`);
 }
 
+/**
+ * The longest path a Unix socket can bind or connect to, in bytes: sun_path
+ * holds 108 on Linux, 104 on macOS and the BSDs, one of them the final NUL.
+ * Node does not refuse a longer one: it cuts it short, and the agent would
+ * bind that cut path, outside its private directory.
+ */
+export const MAX_SOCKET_PATH_BYTES = process.platform === 'linux' ? 107 : 103;
+
+/**
+ * The agent's socket: `agent.sock` in agentDir.
+ * @throws E_AGENT when that path is too long for a Unix socket (a long XDG_RUNTIME_DIR or TMPDIR)
+ */
 export function agentSocketPath(env: Env): string {
-  return join(agentDir(env), 'agent.sock');
+  const path = join(agentDir(env), 'agent.sock');
+  const bytes = Buffer.byteLength(path);
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    const from = absolute(env.XDG_RUNTIME_DIR) ? 'XDG_RUNTIME_DIR' : 'TMPDIR';
+    throw new StoreError('E_AGENT', `the agent socket path ${path} is ${bytes} bytes, longer than the ${MAX_SOCKET_PATH_BYTES} a Unix socket path can be`, [
+      `set ${from} to a shorter directory for store unlock and the commands that use the agent`,
+    ]);
+  }
+  return path;
 }
 
 function notPrivate(dir: string, why: string): StoreError {
