@@ -2,11 +2,11 @@
  * Ctrl-C during long work. The SIGINT handling itself with a fake signal
  * source; then real SIGINTs sent to the built CLI: rotate-keys stops between
  * two batches, says how far it got, exits 130 and `--resume` finishes; an
- * import stopped before its write says nothing was imported; a second Ctrl-C
- * ends the process at once.
+ * import stopped before its write says nothing was imported; an export
+ * stopped leaves no file; a second Ctrl-C ends the process at once.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, constants, openSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -229,5 +229,25 @@ describe('Ctrl-C during an import', () => {
     const r = await importWaitingOnPassphrase(2);
     expect(r.signal).toBe('SIGINT');
     expect(r.stderr).not.toContain('store: error');
+  });
+});
+
+describe('Ctrl-C during an export', () => {
+  it('stops between records: exit 130, no file under the name asked for, no temp file beside it', async () => {
+    const values = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`APP_S${i}`, `value-${i}-${'x'.repeat(200)}`]));
+    const plain = join(ws.dir, 'many.json');
+    writeFileSync(plain, JSON.stringify(values), { mode: 0o600 });
+    await ok(['import', plain]);
+    const out = join(ws.dir, 'out');
+    mkdirSync(out);
+    const run = startCli(store('export', '--plaintext', '--format', 'env', join(out, 'all.env')));
+    // Once its temp file exists the export is under way, its Ctrl-C handler in place: then Ctrl-C.
+    await until('the export to start', () => (readdirSync(out).some((f) => f.includes('.export-')) ? true : undefined));
+    run.child.kill('SIGINT');
+    const r = await run.exited;
+    expect(r.status, r.stderr).toBe(130);
+    expect(r.stderr).toContain('store: stopping the export: nothing will be written (Ctrl-C again to stop at once)\n');
+    expect(r.stderr).toMatch(/store: error: the export to \S+all\.env was interrupted: nothing was written\n/);
+    expect(readdirSync(out)).toEqual([]);
   });
 });

@@ -68,9 +68,17 @@ async function dumpWith(store: Store, c: Awaited<ReturnType<typeof openContext>>
   return out;
 }
 
-/** What an --all-versions export carries of a store: destroyed versions and secrets with nothing left dropped. */
+/**
+ * What an --all-versions export carries of a store, as an import makes it
+ * again: destroyed versions and secrets with nothing left dropped, but a
+ * destroyed current version, which the import records as destroyed at the
+ * secret's last update (docs/export-format.md).
+ */
 export function exportable(d: DumpedSecret[]): DumpedSecret[] {
   return d
     .map((s) => ({ ...s, versions: s.versions.filter((v) => v.state !== 'destroyed') }))
-    .filter((s) => s.versions.length > 0);
+    .filter((s) => s.versions.length > 0)
+    .map((s) => (s.versions.some((v) => v.version === s.currentVersion)
+      ? s
+      : { ...s, versions: [...s.versions, { version: s.currentVersion, createdAt: s.updatedAt, state: 'destroyed', destroyedAt: s.updatedAt }] }));
 }

@@ -137,12 +137,21 @@ A plaintext export takes each current live value; JSON needs UTF-8 values, .env 
       if (opts.scryptLogN !== undefined) checkScryptParams({ ...DEFAULT_SCRYPT, logN: opts.scryptLogN }, BUNDLE_SCRYPT_LIMITS);
       // Before the store is opened: a bad recipient or file fails first.
       const recipients = [...opts.recipient, ...opts.recipientsFile.flatMap((f) => readAgeRecipientsFile(f))];
+      // Ctrl-C stops the export between records, and its temp file goes with it (not while a passphrase is asked for).
+      const stoppable = async (run: (signal: AbortSignal) => Promise<ExportReport>): Promise<ExportReport> => {
+        const interrupt = interruptible(ctx.io, 'stopping the export: nothing will be written');
+        try {
+          return await run(interrupt.signal);
+        } finally {
+          interrupt.dispose();
+        }
+      };
       await ctx.withStore(cmd, async (store) => {
         let report: ExportReport;
         if (toAge) {
-          report = await store.exportBundle(file, { recipients, armor: opts.armor, prefix: opts.prefix, allVersions: opts.allVersions });
+          report = await stoppable((signal) => store.exportBundle(file, { recipients, armor: opts.armor, prefix: opts.prefix, allVersions: opts.allVersions, signal }));
         } else if (opts.plaintext) {
-          report = await store.exportPlain(file, { format: opts.format!, prefix: opts.prefix });
+          report = await stoppable((signal) => store.exportPlain(file, { format: opts.format!, prefix: opts.prefix, signal }));
           await ctx.note(`warning: ${file} holds ${report.secrets} secret value(s) in plain text: protect it and delete it when done`);
         } else {
           let key: BundleKey;
@@ -158,7 +167,7 @@ A plaintext export takes each current live value; JSON needs UTF-8 values, .env 
             key = { passphrase: pw, scrypt: opts.scryptLogN !== undefined ? { logN: opts.scryptLogN } : undefined };
           }
           try {
-            report = await store.exportBundle(file, { key, prefix: opts.prefix, allVersions: opts.allVersions });
+            report = await stoppable((signal) => store.exportBundle(file, { key, prefix: opts.prefix, allVersions: opts.allVersions, signal }));
           } finally {
             pw?.fill(0);
           }

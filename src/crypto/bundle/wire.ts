@@ -19,6 +19,9 @@ export function unsupported(what: string): StoreError {
 
 export { lp } from '../bytes.js';
 
+/** The furthest time from 1970, either way, that a JavaScript Date holds (ms; ECMA-262 §21.4.1.1). */
+const MAX_DATE_MS = 8.64e15;
+
 export class Out {
   readonly #b: Uint8Array;
   readonly #v: DataView;
@@ -90,7 +93,8 @@ export class In {
     this.#need(8);
     const n = Number(this.#v.getBigInt64(this.#o));
     this.#o += 8;
-    if (!Number.isSafeInteger(n)) throw damaged(`${this.what} holds a time out of range`);
+    // Every i64 is a time in ms: refuse one no Date can hold, or every later read of it would fail.
+    if (!Number.isSafeInteger(n) || Math.abs(n) > MAX_DATE_MS) throw damaged(`${this.what} holds a time out of range`);
     return n;
   }
   bytes(n: number): Uint8Array {

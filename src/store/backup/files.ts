@@ -63,12 +63,12 @@ export function syncDir(dir: string): void {
 }
 
 /** Give `tmp` the name `path` only if nothing has it: link fails with EEXIST where rename would overwrite. */
-export function placeNew(tmp: string, path: string): void {
+export function placeNew(tmp: string, path: string, what = 'the backup'): void {
   try {
     linkSync(tmp, path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new StoreError('E_STORE_EXISTS', `${path} appeared while the backup was being written`, ['nothing was overwritten; choose another name']);
+    if (code === 'EEXIST') throw new StoreError('E_STORE_EXISTS', `${path} appeared while ${what} was being written`, ['nothing was overwritten; choose another name']);
     throw new StoreError('E_IO', `cannot create ${path}: ${code ?? 'error'}`);
   }
   unlinkSync(tmp);

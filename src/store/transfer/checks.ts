@@ -1,4 +1,4 @@
-/** Checks of export and import options, and how names appear in messages (never values). */
+/** Checks of export and import options, how names appear in messages (never values), and the looks at Ctrl-C. */
 import { StoreError } from '../../errors.js';
 import { CONFLICT_POLICIES, type ConflictPolicy } from './types.js';
 
@@ -22,4 +22,34 @@ export function checkPrefix(prefix: string | undefined): string {
   if (prefix === undefined) return '';
   if (typeof prefix !== 'string' || prefix.length > 256) throw usage('a prefix must be a string of at most 256 characters');
   return prefix;
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Records between two looks at the abort signal in a long export or import (a look costs two turns of the event loop). */
+export const RECORDS_BETWEEN_LOOKS = 256;
+
+/**
+ * Let pending events run (a Ctrl-C handler among them: a signal that came
+ * during synchronous work waits for the event loop's poll, which lies between
+ * two turns of setImmediate), then throw `stopped()` if `signal` was aborted.
+ */
+export async function stopIfAborted(signal: AbortSignal | undefined, stopped: () => StoreError): Promise<void> {
+  if (!signal) return;
+  await yieldToEventLoop();
+  await yieldToEventLoop();
+  if (signal.aborted) throw stopped();
+}
+
+/** An export stopped by its abort signal: its temp file is removed, and nothing has the name asked for. */
+export function exportInterrupted(path: string): StoreError {
+  return new StoreError('E_INTERRUPTED', `the export to ${path} was interrupted: nothing was written`, ['run it again: it starts from the beginning']);
+}
+
+/** Called before each record of an export: every RECORDS_BETWEEN_LOOKS calls, it stops the export if its signal was aborted. */
+export type Look = () => Promise<void> | undefined;
+
+export function looker(signal: AbortSignal | undefined, path: string): Look {
+  let n = 0;
+  return () => (signal && ++n % RECORDS_BETWEEN_LOOKS === 0 ? stopIfAborted(signal, () => exportInterrupted(path)) : undefined);
 }

@@ -22,7 +22,7 @@ import type { Store } from '../store.js';
 import type { StoreContext } from '../context.js';
 import type { StorageOps } from '../../storage/storage.js';
 import { newBundleKey } from './bundle-key.js';
-import { checkPrefix, usage } from './checks.js';
+import { checkPrefix, looker, usage, type Look } from './checks.js';
 import { MemorySink, withNewFile, type Sink } from './files.js';
 import { auditExport, plaintextOf, selection, snapshot } from './snapshot.js';
 import { MAX_AGE_BUNDLE_BYTES, type ExportOptions, type ExportReport } from './types.js';
@@ -39,7 +39,7 @@ export async function writeBundleExport(c: StoreContext, path: string, options: 
   const allVersions = options.allVersions ?? false;
   if (options.recipients !== undefined) {
     if (options.key !== undefined) throw usage('give an export key (a v1 bundle) or age recipients, not both');
-    return exportAge(c, path, await checkRecipients(options.recipients), options.armor ?? false, prefix, allVersions);
+    return exportAge(c, path, await checkRecipients(options.recipients), options.armor ?? false, prefix, allVersions, looker(options.signal, path));
   }
   if (options.key === undefined) throw usage('an export needs a key ({ passphrase }, { keyFile } or { key }) or age recipients');
   if (options.armor) throw usage('armor is for age bundles (recipients); a v1 bundle is binary');
@@ -51,7 +51,7 @@ export async function writeBundleExport(c: StoreContext, path: string, options: 
         keyKind: header.kind, bytes: 0,
       };
       if (header.keyId) report.keyId = hex(header.keyId);
-      await writeRecords(c, tx, sink, bundleKey, header, report, prefix);
+      await writeRecords(c, tx, sink, bundleKey, header, report, prefix, looker(options.signal, path));
       report.bytes = sink.bytes;
       return report;
     }).then((report) => auditExport(c, report)));
@@ -66,11 +66,13 @@ export async function writeBundleExport(c: StoreContext, path: string, options: 
  */
 async function writeRecords(
   c: StoreContext, tx: StorageOps, sink: Pick<Sink, 'write'>, key: Uint8Array, header: BundleHeader, report: ExportReport, prefix: string,
+  look: Look,
 ): Promise<void> {
   const { allVersions } = header;
   // First pass: counts (the header states them), and whether any version is JSON; second: the records.
   let json = false;
   for await (const s of selection(tx, prefix, allVersions)) {
+    await look();
     report.skippedDestroyed += s.destroyed;
     if (s.versions.length === 0) {
       report.skippedNotLive.push(s.secret.name);
@@ -90,6 +92,7 @@ async function writeRecords(
       updatedAt: s.updatedAt, custom: s.custom, versionCount: versions.length,
     }));
     for (const v of versions) {
+      await look();
       const value = await plaintextOf(c, tx, s.name, v.version);
       try {
         sink.write(writer.version({ version: v.version, createdAt: v.createdAt, deletedAt: v.deletedAt, value, ...(v.json ? { json: true as const } : {}) }));
@@ -107,7 +110,7 @@ async function writeRecords(
  * (src/crypto/age-records.ts) through typage's encrypter to the file.
  */
 async function exportAge(
-  c: StoreContext, path: string, recipients: string[], armor: boolean, prefix: string, allVersions: boolean,
+  c: StoreContext, path: string, recipients: string[], armor: boolean, prefix: string, allVersions: boolean, look: Look,
 ): Promise<ExportReport> {
   const spoolKey = randomBytes(32);
   try {
@@ -119,7 +122,7 @@ async function exportAge(
       const header = keyFileHeader(spoolKey, { allVersions, createdAt: c.now() });
       await snapshot(c, spool, async (tx) => {
         Object.assign(report, { secrets: 0, versions: 0, skippedNotLive: [], skippedDestroyed: 0 });
-        await writeRecords(c, tx, spool, spoolKey, header, report, prefix);
+        await writeRecords(c, tx, spool, spoolKey, header, report, prefix, look);
       });
       const staged = new Bundle(bytesSource(spool.take()));
       try {
@@ -131,6 +134,7 @@ async function exportAge(
         const parts: Uint8Array[] = [];
         let size = 0;
         for (;;) {
+          await look();
           const { done, value } = await cipher.read();
           if (done) break;
           size += value.length;

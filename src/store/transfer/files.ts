@@ -1,26 +1,43 @@
 /**
- * The files export and import touch: an output file is created new (never
- * overwritten) with mode 0600 and removed again on failure; an input file
+ * The files export and import touch: an output file is written under a
+ * private temp name beside its own (mode 0600) and takes its name, which
+ * nothing may hold, only once it is whole; an input file
  * must be a regular file, read by position (a bundle, as a ByteSource) or
  * whole within a bound (an age bundle, a plaintext file).
  */
-import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, lstatSync, openSync, readSync, rmSync, writeSync, type Stats } from 'node:fs';
+import { dirname } from 'node:path';
 import { StoreError } from '../../errors.js';
 import { concat, wipe } from '../../crypto/bytes.js';
 import { Bundle } from '../../crypto/bundle/reader.js';
 import { createExclusive } from '../../platform/exclusive-file.js';
 import { readWhole } from '../../platform/read-whole.js';
 import { usage } from './checks.js';
+import { removeLeftovers, tempNameBeside } from '../leftovers.js';
+import { placeNew, syncDir } from '../backup/files.js';
 
 const FLUSH_BYTES = 1024 * 1024;
 
-/** Create `path` for writing: new file only (never overwrite), mode 0600. */
-export function createNew(path: string): number {
+const exists = (path: string) => usage(`${path} already exists; export never overwrites a file`, ['remove it, or choose another file name']);
+
+/** Fail unless nothing at all is at `path` (a dangling symlink counts as something). */
+function refuseExisting(path: string): void {
   try {
-    return createExclusive(path);
+    lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new StoreError('E_IO', `cannot check ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  throw exists(path);
+}
+
+/** Create the temp file `tmp` for the output `path`: new file only, mode 0600. */
+function createTemp(tmp: string, path: string): number {
+  try {
+    return createExclusive(tmp);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw usage(`${path} already exists; export never overwrites a file`, ['remove it, or choose another file name']);
+    if (code === 'ENOENT') throw new StoreError('E_IO', `cannot create ${path}: the directory ${dirname(path)} does not exist`);
     throw new StoreError('E_IO', `cannot create ${path}: ${code ?? 'error'}`);
   }
 }
@@ -78,26 +95,37 @@ export class Sink {
   }
 }
 
-/** Run `fn` on a new 0600 file; on failure the file is removed, on success synced to disk. */
+/**
+ * Run `fn` on a new 0600 file that gets the name `path` only once it is
+ * whole: it is written as `.<name>.export-<host>-<pid>-<random>.tmp` beside
+ * `path`, synced, and linked into place (never over a file that appeared
+ * meanwhile). On failure the temp file is removed; a run killed outright
+ * leaves it, and the next export into that directory removes it
+ * (src/store/leftovers.ts). So `path` never holds part of an export.
+ */
 export async function withNewFile<T>(path: string, wipeChunks: boolean, fn: (sink: Sink) => Promise<T>): Promise<T> {
-  const fd = createNew(path);
-  const sink = new Sink(fd, wipeChunks);
-  let ok = false;
+  refuseExisting(path);
+  // A killed earlier export left its temp file here (a plaintext one holds values in clear): remove it first.
+  removeLeftovers(dirname(path), 'export');
+  const tmp = tempNameBeside(path, 'export');
+  let fd: number | undefined = createTemp(tmp, path);
   try {
+    const sink = new Sink(fd, wipeChunks);
     const out = await fn(sink);
     sink.flush();
     fsyncSync(fd);
-    ok = true;
+    closeSync(fd);
+    fd = undefined;
+    try {
+      placeNew(tmp, path, 'the export');
+    } catch (e) {
+      throw e instanceof StoreError && e.code === 'E_STORE_EXISTS' ? exists(path) : e;
+    }
+    syncDir(dirname(path));
     return out;
   } finally {
-    closeSync(fd);
-    if (!ok) {
-      try {
-        unlinkSync(path);
-      } catch {
-        // already gone: nothing to clean up
-      }
-    }
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmp, { force: true });
   }
 }
 

@@ -21,11 +21,12 @@ import { BundleWriter } from '../../crypto/bundle/writer.js';
 import { readAgeIdentities } from '../../crypto/age-identity.js';
 import { randomBytes } from '../../crypto/random.js';
 import { customImportProblem } from '../custom-metadata.js';
+import { checkJsonObject } from '../content.js';
 import { nameProblem } from '../names.js';
 import type { Store } from '../store.js';
 import type { StoreContext } from '../context.js';
 import { bundleKeyFor } from './bundle-key.js';
-import { checkPolicy, shown, usage } from './checks.js';
+import { checkPolicy, RECORDS_BETWEEN_LOOKS, shown, usage } from './checks.js';
 import { MemorySink, openBundleFile, readBounded, readHead } from './files.js';
 import { stopIfInterrupted, writeImport, type Importer } from './importer.js';
 import { LineSplitter } from './lines.js';
@@ -34,9 +35,6 @@ import {
   ImportRefusedError, MAX_AGE_BUNDLE_BYTES,
   type AgeIdentity, type BundleImportOptions, type BundleInfo, type ConflictPolicy, type ImportFormat, type ImportReport,
 } from './types.js';
-
-/** Bundle records checked between two looks at the abort signal (each look lets the event loop run). */
-const RECORDS_BETWEEN_LOOKS = 256;
 
 function infoOf(h: BundleHeader): BundleInfo {
   const info: BundleInfo = { kind: h.kind, allVersions: h.allVersions, createdAt: new Date(h.createdAt), secrets: h.secrets, versions: h.versions };
@@ -116,12 +114,13 @@ async function importRecords(
   for (const rec of file.records(key)) {
     if (rec.type === 'secret') {
       current = rec;
-      const problem = nameProblem(rec.name) ?? customImportProblem(rec.custom);
+      const problem = nameProblem(rec.name) ?? customImportProblem(rec.custom) ?? versionProblem(rec.currentVersion);
       if (problem) problems.push(`${shown(rec.name)}: ${problem}`);
     } else {
-      if (rec.value.length > limit) {
-        problems.push(`${current!.name} version ${rec.version}: the value is ${rec.value.length} bytes; this store takes at most ${limit}`);
-      }
+      const problem = rec.value.length > limit
+        ? `the value is ${rec.value.length} bytes; this store takes at most ${limit}`
+        : rec.json ? jsonProblem(rec.value) : undefined;
+      if (problem) problems.push(`${current!.name} version ${rec.version}: ${problem}`);
       wipe(rec.value);
     }
     if (++seen % RECORDS_BETWEEN_LOOKS === 0) await stopIfInterrupted(signal, path);
@@ -162,6 +161,24 @@ async function importRecords(
     }
     await close();
   });
+}
+
+/** The highest version number a store holds (its schema's limit): a secret already there could take no new version. */
+const LAST_VERSION = 0xffffffff;
+
+function versionProblem(currentVersion: number): string | undefined {
+  return currentVersion >= LAST_VERSION ? `its current version ${currentVersion} leaves no room for another (the last is ${LAST_VERSION - 1})` : undefined;
+}
+
+/** Why a version marked JSON is not the text of a JSON object (as a put would refuse it), or undefined. The reason never quotes the value. */
+function jsonProblem(value: Uint8Array): string | undefined {
+  try {
+    checkJsonObject(value);
+    return undefined;
+  } catch (e) {
+    if (e instanceof StoreError) return `it is marked JSON, but ${e.message}`;
+    throw e;
+  }
 }
 
 /**

@@ -12,6 +12,7 @@ import type { StoreContext } from '../context.js';
 import { appendVersion, insertSealed, pruneVersions, versionsKept } from '../versions.js';
 import type { SecretRow, StorageOps } from '../../storage/storage.js';
 import type { ConflictPolicy, ImportActionKind, ImportFormat, ImportReport } from './types.js';
+import { stopIfAborted } from './checks.js';
 
 function emptyReport(path: string, format: ImportFormat, dryRun: boolean, onConflict: ConflictPolicy): ImportReport {
   return {
@@ -20,24 +21,11 @@ function emptyReport(path: string, format: ImportFormat, dryRun: boolean, onConf
   };
 }
 
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/**
- * Let pending events run (a Ctrl-C handler among them: a signal that came
- * during synchronous work waits for the event loop's poll, which lies between
- * two turns of setImmediate), then reject with E_INTERRUPTED if `signal` was
- * aborted. Only called before the import's transaction, so "nothing was
- * imported" is always true when it rejects.
- */
-export async function stopIfInterrupted(signal: AbortSignal | undefined, path: string): Promise<void> {
-  if (!signal) return;
-  await yieldToEventLoop();
-  await yieldToEventLoop();
-  if (signal.aborted) {
-    throw new StoreError('E_INTERRUPTED', `the import of ${path} was interrupted before anything was written: nothing was imported`, [
-      'run it again: it starts from the beginning (an import writes everything in one transaction, or nothing)',
-    ]);
-  }
+/** stopIfAborted (./checks.ts) for an import: only called before its transaction, so "nothing was imported" is always true. */
+export function stopIfInterrupted(signal: AbortSignal | undefined, path: string): Promise<void> {
+  return stopIfAborted(signal, () => new StoreError('E_INTERRUPTED', `the import of ${path} was interrupted before anything was written: nothing was imported`, [
+    'run it again: it starts from the beginning (an import writes everything in one transaction, or nothing)',
+  ]));
 }
 
 /**
@@ -190,6 +178,14 @@ export class Importer {
       return;
     }
     const next = { ...row, ...fields };
+    if (!versions.includes(fields.currentVersion)) {
+      // An export leaves every destroyed version out, the current one too (it has no value to carry), and
+      // the secret keeps its number: record that version as destroyed here, as it is in the source, so a
+      // get says so (not a missing current version, which reads as a damaged store) and a put goes on after it.
+      await this.tx.insertVersion(row.id, {
+        version: fields.currentVersion, createdAt: fields.updatedAt, deletedAt: null, destroyedAt: fields.updatedAt, keyId: null, ciphertext: null, json: false,
+      });
+    }
     await this.tx.updateSecret(next);
     await this.audit(row.name, versions);
     this.report.pruned += (await pruneVersions(this.tx, this.c, next)).length;

@@ -17,7 +17,7 @@ import { nameProblem } from '../names.js';
 import { refuseUnlogged } from '../read-only.js';
 import type { Store } from '../store.js';
 import type { StoreContext } from '../context.js';
-import { checkPolicy, checkPrefix, shown, usage } from './checks.js';
+import { checkPolicy, checkPrefix, looker, shown, usage } from './checks.js';
 import { readBounded, withNewFile } from './files.js';
 import { stopIfInterrupted, writeImport } from './importer.js';
 import { auditExport, plaintextOf, selection, snapshot } from './snapshot.js';
@@ -63,6 +63,7 @@ export async function writePlainExport(c: StoreContext, path: string, options: P
   const prefix = checkPrefix(options.prefix);
   const format = options.format;
   if (format !== 'json' && format !== 'env') throw usage(`a plaintext export format is json or env, not "${String(format)}"`);
+  const look = looker(options.signal, path);
   return withNewFile(path, true, (sink) => snapshot(c, sink, async (tx) => {
     const report: ExportReport = {
       path, format, secrets: 0, versions: 0, allVersions: false, skippedNotLive: [], skippedDestroyed: 0, bytes: 0,
@@ -78,6 +79,7 @@ export async function writePlainExport(c: StoreContext, path: string, options: P
         problems.push(`${s.name}: a .env name holds only letters, digits and _ . - (no '/')`);
         continue;
       }
+      await look();
       const value = await plaintextOf(c, tx, s.name, versions[0]!.version);
       try {
         const text = tryUtf8(value);
@@ -97,6 +99,7 @@ export async function writePlainExport(c: StoreContext, path: string, options: P
     sink.write(utf8.encode(format === 'json' ? '{' : '# Strongbox plaintext export: this file holds secret values in clear text\n'));
     for await (const { secret: s, versions } of selection(tx, prefix, false)) {
       if (versions.length === 0) continue;
+      await look();
       const value = await plaintextOf(c, tx, s.name, versions[0]!.version);
       const text = tryUtf8(value)!;
       wipe(value);
@@ -168,6 +171,7 @@ export async function importPlainInto(c: StoreContext, path: string, options: Pl
   let text = tryUtf8(bytes);
   wipe(bytes);
   if (text === undefined) throw new ImportRefusedError(path, ['the file is not UTF-8 text']);
+  // A file a person edits: a BOM an editor put first is not part of the first name or value (tryUtf8 keeps it).
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
 
   const { entries, problems } = parsePlain(text, format);

@@ -72,11 +72,15 @@ export interface ExportOptions {
   prefix?: string;
   /** Every version that is not destroyed; default: each secret's current live version only. */
   allVersions?: boolean;
+  /** Looked at between records: once aborted, the export stops (E_INTERRUPTED) and leaves no file. */
+  signal?: AbortSignal;
 }
 
 export interface PlainExportOptions {
   format: PlainFormat;
   prefix?: string;
+  /** As ExportOptions.signal. */
+  signal?: AbortSignal;
 }
 
 export interface ExportReport {

@@ -66,6 +66,22 @@ describe('encrypted bundle round trip', () => {
     expect(await code(dst.get('gone'))).toBe('E_DELETED');
   });
 
+  it('--all-versions of a secret whose current version is destroyed: the import says destroyed too, and verifies', async () => {
+    const { store: src, dir } = await fresh();
+    await src.put('app/x', 'one');
+    await src.put('app/x', 'two');
+    await src.destroy('app/x', [2]);
+    const file = join(dir, 'out.sbx');
+    expect(await src.exportBundle(file, { key: PW, allVersions: true })).toMatchObject({ secrets: 1, versions: 1, skippedDestroyed: 1 });
+    const { store: dst } = await fresh();
+    await dst.importBundle(file, { key: PW });
+    expect(await code(dst.get('app/x'))).toBe('E_DESTROYED');
+    expect(new TextDecoder().decode((await dst.get('app/x', { version: 1 })).value.expose())).toBe('one');
+    expect((await dst.list()).map((s) => [s.name, s.currentVersion])).toEqual([['app/x', 2]]);
+    expect((await dst.verify({ deep: true })).ok).toBe(true);
+    expect((await dst.put('app/x', 'three')).version).toBe(3);
+  });
+
   it('without --all-versions: each current live version, keeping its number and time; the rest skipped', async () => {
     const { store: src, dir } = await populated();
     const file = join(dir, 'out.sbx');
