@@ -16,6 +16,13 @@
  * counter is undefined, so caches read the store; it is made again, with a
  * growing pause, and once it listens again the counter moves on, since
  * notifications sent meanwhile are lost.
+ *
+ * A connection can also die without a word: a NAT or firewall that drops
+ * an idle connection, a host that vanished. Nothing arrives, no error
+ * either, and TCP's keepalive would take hours to tell. So the listener
+ * asks the server something every HEARTBEAT_MS; an answer that does not
+ * come within HEARTBEAT_TIMEOUT_MS counts as a lost connection (and the
+ * asking itself keeps such a middlebox from counting it idle).
  */
 import type pg from 'pg';
 import { PG_SCHEMA } from './schema.js';
@@ -30,8 +37,16 @@ function refs(client: pg.Client): { ref(): void; unref(): void } {
   return client as unknown as { ref(): void; unref(): void };
 }
 
+/** node-postgres keeps a client's socket as `connection.stream`, which its types do not declare. */
+function socketOf(client: pg.Client): { destroy(): void } | undefined {
+  return (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
+}
+
 const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 5_000;
+/** How often a listening connection is asked whether it is alive, and how long its answer may take. */
+export const HEARTBEAT_MS = 5_000;
+export const HEARTBEAT_TIMEOUT_MS = 5_000;
 
 export class ChangeListener {
   #client: pg.Client | undefined;
@@ -42,6 +57,7 @@ export class ChangeListener {
   #fingerprint: string | null = null;
   #retryMs = RETRY_FIRST_MS;
   #retry: NodeJS.Timeout | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
 
   /**
    * `connect`: a new, unconnected client to the store's database; `own`:
@@ -66,8 +82,11 @@ export class ChangeListener {
       if (failed) return;
       failed = true;
       this.#listening = false;
+      clearInterval(this.#heartbeat);
       if (this.#client === client) this.#client = undefined;
       client.end().catch(() => {});
+      // A connection that died without a word never answers end()'s goodbye either: let go of its socket.
+      socketOf(client)?.destroy();
       if (this.#closed) return;
       this.#retry = setTimeout(() => this.#start(), this.#retryMs);
       this.#retry.unref();
@@ -93,6 +112,12 @@ export class ChangeListener {
         this.#counter++; // anything may have changed while nobody listened
         this.#listening = true;
         this.#retryMs = RETRY_FIRST_MS;
+        this.#heartbeat = setInterval(() => {
+          const silent = setTimeout(down, HEARTBEAT_TIMEOUT_MS);
+          silent.unref();
+          client.query('SELECT 1').then(() => clearTimeout(silent), down);
+        }, HEARTBEAT_MS);
+        this.#heartbeat.unref();
       } catch {
         down();
       }
@@ -103,6 +128,7 @@ export class ChangeListener {
     this.#closed = true;
     this.#listening = false;
     if (this.#retry) clearTimeout(this.#retry);
+    clearInterval(this.#heartbeat);
     const client = this.#client;
     this.#client = undefined;
     if (!client) return;

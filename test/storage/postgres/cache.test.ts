@@ -5,15 +5,18 @@
  * its TTL of an hour (NOTICE_MS at most, on a loaded test machine; a
  * notification arrives after its commit, not with it). Audit-only
  * writes (another host's audited reads) and its own writes do not empty it.
- * A lost listening connection means no cached reads until it is back.
+ * A lost listening connection means no cached reads until it is back, and
+ * one that died without a word is found out by its heartbeat.
  */
 import { execFile } from 'node:child_process';
+import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createKeyFile, initStore, keyFile, openStore, type Store } from '../../../src/index.js';
 import { CLI, cleanEnv } from '../../cli/run-cli.js';
-import { asAdmin, freshDatabase, type TestDatabase } from '../../helpers/postgres.js';
+import { asAdmin, freshDatabase, tcpUrl, type TestDatabase } from '../../helpers/postgres.js';
+import { HEARTBEAT_MS, HEARTBEAT_TIMEOUT_MS } from '../../../src/storage/postgres/changes.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 const HOUR = 3_600_000;
@@ -139,6 +142,48 @@ describe('read cache on PostgreSQL, with other hosts writing', () => {
     await listening(cached); // made again, and entries are served again
     expect(await text(cached, 'app/db')).toBe('two');
   });
+
+  it('a listening connection that dies without a word (a NAT dropping it) is found out by its heartbeat: the cache stops serving', async () => {
+    const db = await freshDatabase();
+    // A TCP proxy to the cluster that, once told, swallows everything on the listening connection both ways, closing
+    // nothing: what a middlebox that dropped the connection leaves. The pool's connections pass as before.
+    let silent = false;
+    const proxy = net.createServer((client) => {
+      const server = net.connect(db.cluster.port, '127.0.0.1');
+      let listens = false;
+      client.on('data', (d) => {
+        if (d.includes('LISTEN strongbox_changes')) listens = true;
+        if (!(silent && listens)) server.write(d);
+      });
+      server.on('data', (d) => { if (!(silent && listens)) client.write(d); });
+      client.on('error', () => server.destroy());
+      server.on('error', () => client.destroy());
+      client.on('close', () => server.destroy());
+      server.on('close', () => client.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    onTestFinished(() => new Promise<void>((r) => proxy.close(() => r())));
+    const key = join(tempDir(), 'master.key');
+    createKeyFile(key);
+    const writer = await initStore(db.url, keyFile(key));
+    onTestFinished(() => writer.close());
+    await writer.put('app/db', 'one');
+    const viaProxy = tcpUrl(db.cluster, db.name).replace(`:${db.cluster.port}/`, `:${(proxy.address() as net.AddressInfo).port}/`);
+    const cached = await openStore(viaProxy, keyFile(key), { cache: { ttlMs: HOUR } });
+    onTestFinished(() => cached.close());
+    await listening(cached);
+
+    silent = true;
+    await writer.put('app/db', 'two'); // its notification goes nowhere
+    const deadline = Date.now() + HEARTBEAT_MS + HEARTBEAT_TIMEOUT_MS + NOTICE_MS;
+    while ((await text(cached, 'app/db')) !== 'two') {
+      if (Date.now() > deadline) throw new Error('the cache still served the old value after a heartbeat should have found the connection dead');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    silent = false;
+    await listening(cached); // a new listening connection, and hits again
+    expect(await text(cached, 'app/db')).toBe('two');
+  }, 60_000);
 
   it('a process with a cached store ends when its work is done, whether it closes the store or forgets to', async () => {
     const { db, key } = await twoHosts();
