@@ -38,6 +38,8 @@ export function sealValue(key: DataKey, storeId: Uint8Array, name: string, versi
 
 /** The material of a key to seal under. */
 function materialOf(key: DataKey): Uint8Array {
+  // A bug, not a store's state: code that kept a key past its keyset's wipe. Fail rather than seal under nothing.
+  if (key.wiped) throw new Error(`data key ${key.version} was used after its keyset was wiped`);
   if (!key.material) throw new StoreError('E_TAMPERED', `data key ${key.version} has no material`);
   return key.material;
 }

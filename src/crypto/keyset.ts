@@ -19,8 +19,10 @@ export interface DataKeyInfo {
 }
 
 export interface DataKey extends DataKeyInfo {
-  /** 32 bytes of key material; absent once destroyed. */
+  /** 32 bytes of key material; absent once destroyed, or once its keyset was wiped. */
   material?: Uint8Array;
+  /** Its keyset was wiped (replaced by a reload): the material is gone from memory, not destroyed in the store. */
+  wiped?: true;
 }
 
 export class Keyset {
@@ -64,8 +66,17 @@ export class Keyset {
   }
 
   /** Zero every key's material; the keyset is unusable afterwards. */
+  /**
+   * Zero every key's material and let go of it: a key object someone still
+   * holds then has no material, so sealing or opening under it fails
+   * (envelope.ts) instead of using 32 zero bytes as a key.
+   */
   wipe(): void {
-    for (const k of this.#byId.values()) wipe(k.material);
+    for (const k of this.#byId.values()) {
+      wipe(k.material);
+      k.material = undefined;
+      k.wiped = true;
+    }
     this.#byId.clear();
   }
 

@@ -84,8 +84,12 @@ const MAX_BATCH = 10_000;
 /** Make a new primary: the old one becomes `active` (decrypt only). One transaction. */
 async function addPrimary(c: RotationContext): Promise<number> {
   const fresh = c.keyset.generate(c.now(), 'primary');
-  const row = await wrapKey(c.master, c.header.storeId, fresh);
-  wipe(fresh.material);
+  let row;
+  try {
+    row = await wrapKey(c.master, c.header.storeId, fresh);
+  } finally {
+    wipe(fresh.material); // an HSM that fails to wrap it leaves no copy behind either
+  }
   const old = c.keyset.primary();
   await c.storage.write(async (tx) => {
     if (old) await tx.setKeyStatus(old.id, demote(old));
@@ -125,7 +129,10 @@ const PARALLEL_FROM = 1_000;
  */
 async function rewrapAll(c: RotationContext, lock: HeldLock, batchSize: number, options: RotateOptions) {
   const { onProgress, signal } = options;
-  const primary = c.keyset.primary()!;
+  // A copy of its own: a reload of the keyset in this process (a keys() or verify() between two batches) wipes
+  // the keys it replaces, and sealing went on under the wiped, all-zero material.
+  const current = c.keyset.primary()!;
+  const primary: DataKey = { ...current, material: current.material?.slice() };
   const byKey = (await c.storage.counts()).byKey;
   const oldKeys = c.keyset.info().filter((k) => k.id !== primary.id && (byKey.get(k.id) ?? 0) > 0);
   const total = oldKeys.reduce((n, k) => n + (byKey.get(k.id) ?? 0), 0);
@@ -195,6 +202,7 @@ async function rewrapAll(c: RotationContext, lock: HeldLock, batchSize: number, 
     }
   } finally {
     await worker?.close();
+    wipe(primary.material);
   }
   return { rewrapped: done, toRewrap: total, interrupted, batches, longestBatchMs, parallel };
 }

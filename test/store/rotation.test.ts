@@ -39,6 +39,20 @@ describe.each(SEALING)('rotateKeys, sealing $sealing', ({ parallel }) => {
     await store.close();
   });
 
+  it('the keyset reloaded in this process between two batches (keys(), verify()) changes nothing the rewrap seals with', async () => {
+    const { store } = await fresh();
+    await fill(store, 60);
+    const before = await everyValue(store);
+    let reloads = 0;
+    // Each progress report lets a keys() run before the next batch; it reloads the keyset, which wipes the old one's keys.
+    const r = await store.rotateKeys({ batchSize: 10, parallel, onProgress: () => void store.keys().then(() => reloads++) });
+    expect(r).toMatchObject({ rotated: true, rewrapped: 60, retired: [1] });
+    expect(reloads).toBeGreaterThan(3);
+    expect(await everyValue(store)).toEqual(before);
+    expect(await store.verify({ deep: true })).toMatchObject({ ok: true, problems: [] });
+    await store.close();
+  });
+
   it('a rewrap keeps each value\'s nonce under its new key, so no secret row is written again', async () => {
     const { path, store } = await fresh();
     await fill(store, 21);
