@@ -399,6 +399,67 @@ describe('a SQLite version row whose key and columns disagree', () => {
     expect((await verifyProblems(path, key)).join('\n')).toMatch(/not under the key their secret id and number give/);
   });
 
+  /** Every library call that reads t/1's versions by their place, or orders them by it, and what it answers. */
+  async function placedReads(store: Store, at: number): Promise<Record<string, string>> {
+    const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: { code?: string }) => e.code ?? String(e));
+    return {
+      history: await code(store.history('t/1')),
+      at: await store.get('t/1', { at }).then((s) => `value ${s.value.text()} v${s.version}`, (e: { code?: string }) => e.code ?? String(e)),
+      destroy: await code(store.destroy('t/1', [1])),
+      delete: await code(store.delete('t/1', { versions: [1] })),
+      prune: await code(store.setMetadata('t/1', { maxVersions: 1 })),
+    };
+  }
+
+  it('a version row moved within its secret (or two swapped), then put back: what reads and writes by place did is E_TAMPERED, nothing laundered', async () => {
+    const edits = {
+      'v1 moved after v3': ['UPDATE versions SET place = place + 1000 WHERE secret_id = ? AND version = 1'],
+      'v2 and v3 swapped (by time, now finds v2\'s row at v3\'s place)': [
+        'UPDATE versions SET place = -place WHERE secret_id = ? AND version = 2',
+        'UPDATE versions SET place = place - 1 WHERE secret_id = ? AND version = 3',
+        'UPDATE versions SET place = -place + 1 WHERE secret_id = ? AND version = 2',
+      ],
+    };
+    for (const [what, sqls] of Object.entries(edits)) {
+      const { path, key, id } = await made();
+      await withRaw(sqlite, path, async (db) => {
+        for (const q of sqls) await db.run(q, id);
+      });
+      const store = await opened(path, key);
+      try {
+        const r = await placedReads(store, Date.now() + 1000);
+        // By time, now: v3, the exact value when v3 is where it belongs; never v2's value.
+        expect(['value three v3', 'E_TAMPERED'], what).toContain(r.at);
+        expect({ ...r, at: undefined }, what).toEqual({ history: 'E_TAMPERED', destroy: 'E_TAMPERED', delete: 'E_TAMPERED', prune: 'E_TAMPERED' });
+      } finally {
+        await store.close();
+      }
+    }
+  });
+
+  it('retention never prunes by place: with a row moved, a put that prunes fails whole and the row put back is as before', async () => {
+    const { path, key, id } = await made();
+    const store = await opened(path, key);
+    await store.setMetadata('t/1', { maxVersions: 3 });
+    await store.close();
+    await withRaw(sqlite, path, (db) => db.run('UPDATE versions SET place = place + 1000 WHERE secret_id = ? AND version = 1', id));
+    const again = await opened(path, key);
+    try {
+      expect(await again.put('t/1', 'four').then(() => 'ok', (e: { code?: string }) => e.code)).toBe('E_TAMPERED');
+    } finally {
+      await again.close();
+    }
+    await withRaw(sqlite, path, (db) => db.run('UPDATE versions SET place = place - 1000 WHERE secret_id = ? AND version = 1', id));
+    const after = await opened(path, key);
+    try {
+      expect((await after.history('t/1')).map((v) => v.version)).toEqual([1, 2, 3]);
+      expect(await outcome(after, 't/1', 2)).toBe('value two v2');
+      expect((await after.verify({ deep: true })).ok).toBe(true);
+    } finally {
+      await after.close();
+    }
+  });
+
   it('the columns edited alone (the key kept): reads answer the exact value or E_TAMPERED, and verify names the row', async () => {
     for (const set of ['secret_id = secret_id + 1', 'version = 4']) {
       const { path, key, id } = await made();

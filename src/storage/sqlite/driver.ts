@@ -5,7 +5,7 @@
  * synchronous transaction.
  */
 import { Database, type Statement } from './native.js';
-import { StoreError } from '../../errors.js';
+import { StoreError, TamperedError } from '../../errors.js';
 import { BUSY_TIMEOUT_MS, type ReadOnlyFile } from './open.js';
 import { changedSince, type FileStamp, type ReadOnlyReason } from './read-only.js';
 import { changeRefused } from '../read-only.js';
@@ -61,6 +61,21 @@ function toSecret(r: SecretCols): RawSecret {
   };
 }
 
+/**
+ * SQL true when a version row sits at its place: the table's key, `place`,
+ * is secret_id * 2^32 + version (schema.ts versionPlace), and only those two
+ * columns are under the row's MAC. A row moved to another place (by someone
+ * without the master key) still carries an authentic MAC, so every read that
+ * finds rows by place, or orders them by it, asks for this too (`placed`).
+ */
+const PLACED = `place = ${versionPlace('secret_id', 'version')} AS placed`;
+
+/** A version row read with PLACED: refused unless it sits at its place. */
+function toPlacedVersion(r: VersionCols & { placed: number }): RawVersion {
+  if (r.placed !== 1) throw new TamperedError(`version ${String(r.version)} of secret id ${String(r.secret_id)} is not where its row belongs: rows of the store were moved`);
+  return toVersion(r);
+}
+
 function toVersion(r: VersionCols): RawVersion {
   return {
     secretId: r.secret_id, version: r.version, createdAt: r.created_at, deletedAt: r.deleted_at, destroyedAt: r.destroyed_at,
@@ -88,10 +103,11 @@ function toVersion(r: VersionCols): RawVersion {
 const getCols = (current: boolean) => `s.id, s.current_version, s.max_versions, s.custom, s.created_at, s.updated_at,
   v.version, v.created_at, v.deleted_at, v.destroyed_at, v.key_id, octet_length(v.ciphertext) AS cipher_length, v.json,
   ${current ? 'octet_length(s.mac)' : 'NULL'} AS secret_mac_length,
-  CAST(coalesce(v.ciphertext, x'') || ${current ? "coalesce(s.mac, x'') || " : ''}coalesce(v.mac, x'') AS BLOB) AS cipher_mac`;
+  CAST(coalesce(v.ciphertext, x'') || ${current ? "coalesce(s.mac, x'') || " : ''}coalesce(v.mac, x'') AS BLOB) AS cipher_mac
+  ${current ? '' : `, v.place = ${versionPlace('v.secret_id', 'v.version')} AS placed`}`;
 type GetRow = [
   number, number, number, string, number, number, number | null, number, number | null, number | null, number | null, number | null, unknown,
-  number | null, Buffer,
+  number | null, Buffer, (number | null)?,
 ];
 
 /** `current`: the version read is the secret's current one, read with the secret's MAC before its own. */
@@ -114,6 +130,8 @@ function toFound(name: string, r: GetRow | undefined, current: boolean): RawJoin
     mac: secretMac,
   };
   if (!hasVersion) return { secret, version: undefined };
+  // A named version (or one found by time) is taken from its place: its row must be the one that belongs there.
+  if (r[15] === 0) throw new TamperedError(`version ${String(r[6])} of ${name} is not where its row belongs: rows of the store were moved`);
   const version: RawVersion = {
     secretId: r[0], version: r[6]!, createdAt: r[7], deletedAt: r[8], destroyedAt: r[9], keyId: r[10], ciphertext, json, mac: versionMac,
   };
@@ -264,11 +282,12 @@ function prepare(db: Database, path: string) {
     readAt: () => p(`SELECT ${getCols(false)} FROM secrets s
       LEFT JOIN versions v ON v.place = ${versionPlace('s.id', `(SELECT max(version) FROM versions WHERE ${versionsOfSecret('s.id')} AND created_at <= ?)`)}
       WHERE s.name = ?`).raw(true),
-    listVersions: () => p(`SELECT ${VERSION_COLS} FROM versions WHERE ${versionsOfSecret('?')} ORDER BY place`),
+    listVersions: () => p(`SELECT ${VERSION_COLS}, ${PLACED} FROM versions WHERE ${versionsOfSecret('?')} ORDER BY place`),
     insertVersion: () => p(`INSERT INTO versions (place, ${VERSION_COLS}) VALUES (${versionPlace('?', '?')}, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     updateVersion: () => p(`UPDATE versions SET deleted_at = ?, destroyed_at = ?, key_id = ?, ciphertext = ?, mac = ?
-      WHERE place = ${versionPlace('?', '?')}`),
-    deleteVersions: () => p(`DELETE FROM versions WHERE place IN (SELECT ${versionPlace('?', 'value')} FROM json_each(?))`),
+      WHERE place = ${versionPlace('?', '?')} AND secret_id = ? AND version = ?`),
+    deleteVersions: () => p(`DELETE FROM versions WHERE place IN (SELECT ${versionPlace('?', 'value')} FROM json_each(?)) AND secret_id = ?
+      AND place = ${versionPlace('secret_id', 'version')}`),
     listPrefix: () => p(`${LIST_SQL} WHERE s.name > ? AND s.name >= ? AND s.name < ? ${LIST_TAIL}`),
     countSecrets: () => p('SELECT count(*) FROM secrets').pluck(),
     countVersions: () => p(`SELECT count(*) AS versions,
@@ -282,7 +301,8 @@ function prepare(db: Database, path: string) {
     primaryKeyId: () => p("SELECT id FROM data_keys WHERE status = 'primary'").pluck(),
     // In primary key order from `after` on: no index on key_id (schema 6; every put paid a page for one), so a
     // rewrap walks the table once, batch after batch, each stopping once it has `limit` rows under the key.
-    versionsUnderKey: () => p(`SELECT s.name, v.secret_id, v.version, v.created_at, v.deleted_at, v.destroyed_at, v.key_id, v.ciphertext, v.mac, v.json
+    versionsUnderKey: () => p(`SELECT s.name, v.secret_id, v.version, v.created_at, v.deleted_at, v.destroyed_at, v.key_id, v.ciphertext, v.mac, v.json,
+        v.${PLACED}
       FROM versions v JOIN secrets s ON s.id = v.secret_id WHERE v.place > ${versionPlace('?', '?')} AND v.key_id = ?
       ORDER BY v.place LIMIT ?`),
     replaceCiphertext: () => p(`UPDATE versions SET key_id = ?, ciphertext = ?, mac = ?
@@ -485,7 +505,7 @@ export class SqliteStorage implements RawStorage {
   }
 
   listVersions(secretId: number): RawVersion[] {
-    return (this.#s.listVersions.all(secretId, secretId) as VersionCols[]).map(toVersion);
+    return (this.#s.listVersions.all(secretId, secretId) as (VersionCols & { placed: number })[]).map(toPlacedVersion);
   }
 
   insertVersion(r: RawVersion): void {
@@ -493,11 +513,15 @@ export class SqliteStorage implements RawStorage {
   }
 
   updateVersion(r: RawVersion): void {
-    this.#s.updateVersion.run(r.deletedAt, r.destroyedAt, r.keyId, buffer(r.ciphertext), buffer(r.mac), r.secretId, r.version);
+    const { changes } = this.#s.updateVersion.run(r.deletedAt, r.destroyedAt, r.keyId, buffer(r.ciphertext), buffer(r.mac), r.secretId, r.version, r.secretId, r.version);
+    // The guard checked the row it rewrites; one that is not at its place any more was moved meanwhile, and nothing is written.
+    if (changes !== 1) throw new TamperedError(`version ${r.version} of secret id ${r.secretId} was not where its row belongs when it was written`);
   }
 
   deleteVersions(secretId: number, versions: number[]): void {
-    if (versions.length > 0) this.#s.deleteVersions.run(secretId, versionList(versions));
+    if (versions.length === 0) return;
+    const { changes } = this.#s.deleteVersions.run(secretId, versionList(versions), secretId);
+    if (changes !== versions.length) throw new TamperedError(`versions of secret id ${secretId} to be removed were not where their rows belong`);
   }
 
   listSecrets(prefix: string, after: string, limit: number): RawListRow[] {
@@ -535,8 +559,8 @@ export class SqliteStorage implements RawStorage {
   }
 
   versionsUnderKey(keyId: number, limit: number, after: VersionPlace = { secretId: 0, version: 0 }): RawRewrap[] {
-    const rows = this.#s.versionsUnderKey.all(after.secretId, after.version, keyId, limit) as (VersionCols & { name: string })[];
-    return rows.map((r) => ({ name: r.name, row: toVersion(r) }));
+    const rows = this.#s.versionsUnderKey.all(after.secretId, after.version, keyId, limit) as (VersionCols & { name: string; placed: number })[];
+    return rows.map((r) => ({ name: r.name, row: toPlacedVersion(r) }));
   }
 
   replaceCiphertext(r: RawVersion, from: { keyId: number; mac: Uint8Array }): boolean {

@@ -472,7 +472,8 @@ export class GuardedTx implements StorageOps {
   }
 
   async pruneVersions(secretId: number, keep: number): Promise<number[]> {
-    const all = await this.#versionsOf(await this.#storedSecret(secretId));
+    // The oldest by number, whatever order the driver read them in.
+    const all = (await this.#versionsOf(await this.#storedSecret(secretId))).sort((a, b) => a.version - b.version);
     const doomed = all.slice(0, Math.max(0, all.length - keep));
     for (const v of doomed) this.#swap(v.mac, null);
     await this.raw.deleteVersions(secretId, doomed.map((v) => v.version));

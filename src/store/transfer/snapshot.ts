@@ -4,6 +4,7 @@
  * that must be written before the exported file is kept.
  */
 import { openValue } from '../../crypto/envelope.js';
+import { TamperedError } from '../../errors.js';
 import { requireKey, withFreshKeyset } from '../keys.js';
 import type { StoreContext } from '../context.js';
 import type { SecretRow, StorageOps, VersionRow } from '../../storage/storage.js';
@@ -40,7 +41,8 @@ export async function* selection(tx: StorageOps, prefix: string, allVersions: bo
 /** The plaintext of a version in a read transaction. The caller wipes it. */
 export async function plaintextOf(c: StoreContext, tx: StorageOps, name: string, version: number): Promise<Uint8Array> {
   const found = (await tx.readVersion(name, version))?.version;
-  if (!found || found.destroyedAt !== null) throw new Error(`export: ${name} version ${version} vanished inside one snapshot`);
+  // Listed in this snapshot, gone when read in it: only an edit of the file moves a row so.
+  if (!found || found.destroyedAt !== null) throw new TamperedError(`${name} version ${version} was listed but is not where its row belongs`);
   requireKey(c.keyset, found.keyId); // else reload the keyset, then start over
   return openValue(c.keyset, c.header.storeId, name, version, found.ciphertext);
 }
