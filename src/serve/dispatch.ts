@@ -158,7 +158,7 @@ export class Dispatcher {
   /** 403 unless the caller's policies allow the request; a promise only when a write must ask whether its target exists. */
   #authorize(ctx: RouteContext, route: Route, audit: AuditContext): Promise<void> | undefined {
     if (ctx.op !== 'write') {
-      if (!ctx.self.acl.allows(ctx.path, CAPABILITY[ctx.op])) throw permissionDenied();
+      if (!ctx.self.acl.allows(ctx.path, CAPABILITY[ctx.op], route.sudo)) throw permissionDenied();
       return undefined;
     }
     return this.#authorizeWrite(ctx, route, audit);
@@ -167,12 +167,14 @@ export class Dispatcher {
   async #authorizeWrite(ctx: RouteContext, route: Route, audit: AuditContext): Promise<void> {
     const acl = ctx.self.acl;
     // A write is a create when its target does not exist yet; ask only when the policies tell the two apart.
-    const create = acl.allows(ctx.path, 'create');
-    const update = acl.allows(ctx.path, 'update');
+    const create = acl.allows(ctx.path, 'create', route.sudo);
+    const update = acl.allows(ctx.path, 'update', route.sudo);
     if (create && update) return;
     if (!create && !update) throw permissionDenied();
     const exists = route.exists ? await withAuditContext(audit, () => route.exists!(ctx)) : true;
     if (exists ? !update : !create) throw permissionDenied();
+    // Allowed only as a create: the handler writes so that a target made since this check is refused (RouteContext.createOnly).
+    if (!exists) ctx.createOnly = true;
   }
 
   /** One audit entry for a request that made no store operation; a request that cannot be logged is not answered (503). */

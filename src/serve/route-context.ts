@@ -38,6 +38,12 @@ export interface Caller {
 
 export class RouteContext {
   #body: Body | undefined;
+  /**
+   * The write was allowed only because its target did not exist (the
+   * policies grant create, not update): the handler must write so that a
+   * target created since that check is refused, atomically (KV: cas 0).
+   */
+  createOnly = false;
 
   constructor(
     readonly req: HttpRequest,

@@ -31,6 +31,12 @@ export interface Route {
   /** The route checks policies itself (token self-service, preflight) or needs none. */
   skipAcl?: boolean;
   /**
+   * One of Vault's root-protected paths (a backend's PathsSpecial.Root, such
+   * as auth/token/accessors): a caller other than root needs `sudo` on the
+   * path as well as the operation's capability.
+   */
+  sudo?: boolean;
+  /**
    * Operations whose handler changes nothing in the store and passes the
    * request's audit context to each audited read itself
    * (RouteContext.auditedRead): they run outside AsyncLocalStorage, which,

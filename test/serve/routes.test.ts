@@ -230,3 +230,149 @@ describe('sys/health status codes', () => {
     expect(c.closedByServer).toBe(false);
   });
 });
+
+/** A token made by `parent` through auth/token/create with this body; the response. */
+async function createToken(parent: string, body: Record<string, unknown>, path = 'auth/token/create') {
+  return call('POST', path, parent, body);
+}
+
+/** How many tokens the store holds (root's view of auth/token/accessors). */
+async function tokenCount(): Promise<number> {
+  return (await list('auth/token/accessors', server.rootToken)).json.data.keys.length;
+}
+
+describe('what a token may make (Vault handleCreateCommon)', () => {
+  it('a use-limited token makes no token: create, create-orphan and no_parent are 400 and write nothing', async () => {
+    expect((await call('PUT', 'sys/policies/acl/minter', server.rootToken, {
+      policy: 'path "auth/token/create*" { capabilities = ["update", "sudo"] }',
+    })).status).toBe(204);
+    const limited = (await createToken(server.rootToken, { policies: ['minter'], num_uses: 20 })).json.auth.client_token as string;
+    const limitedRoot = (await createToken(server.rootToken, { policies: ['root'], num_uses: 20 })).json.auth.client_token as string;
+    const before = await tokenCount();
+    for (const t of [limited, limitedRoot]) {
+      for (const [path, body] of [
+        ['auth/token/create', { policies: ['minter'] }],
+        ['auth/token/create', {}],
+        ['auth/token/create', { num_uses: 0, no_parent: true }],
+        ['auth/token/create-orphan', { policies: ['minter'] }],
+      ] as const) {
+        const r = await createToken(t, body, path);
+        expect(r.status, `${path} ${JSON.stringify(body)}`).toBe(400);
+        expect(r.json.errors).toEqual(['restricted use token cannot generate child tokens']);
+      }
+    }
+    expect(await tokenCount()).toBe(before);
+    // Still a token for everything else: it looks itself up (one use more).
+    expect((await call('GET', 'auth/token/lookup-self', limited)).json.data.num_uses).toBe(15);
+    // An unlimited token makes use-limited ones.
+    const free = (await createToken(server.rootToken, { policies: ['minter'] })).json.auth.client_token as string;
+    expect((await createToken(free, { policies: ['minter'], num_uses: 2 })).json.auth.num_uses).toBe(2);
+  });
+
+  it('an expiring root token makes no root token that never expires (400); with a TTL it may', async () => {
+    const expiring = (await createToken(server.rootToken, { policies: ['root'], ttl: '1h' })).json.auth.client_token as string;
+    for (const body of [{ policies: ['root'] }, {}, { policies: ['root'], no_parent: true }]) {
+      const r = await createToken(expiring, body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.json.errors).toEqual(['expiring root tokens cannot create non-expiring root tokens']);
+    }
+    const bounded = await createToken(expiring, { policies: ['root'], ttl: '10m' });
+    expect(bounded.status).toBe(200);
+    expect(bounded.json.auth).toMatchObject({ policies: ['root'], lease_duration: 600 });
+    // The non-expiring root token still makes non-expiring ones.
+    expect((await createToken(server.rootToken, { policies: ['root'] })).json.auth.lease_duration).toBe(0);
+  });
+
+  it('default: a parent without it gives it neither by default nor when asked; a parent with it passes it on', async () => {
+    expect((await call('PUT', 'sys/policies/acl/nodefault', server.rootToken, {
+      policy: 'path "auth/token/create" { capabilities = ["update"] }',
+    })).status).toBe(204);
+    const bare = (await createToken(server.rootToken, { policies: ['nodefault'], no_default_policy: true })).json.auth;
+    expect(bare.policies).toEqual(['nodefault']);
+    const child = await createToken(bare.client_token, { policies: ['nodefault'] });
+    expect(child.status).toBe(200);
+    expect(child.json.auth.policies).toEqual(['nodefault']);
+    expect((await createToken(bare.client_token, {})).json.auth.policies).toEqual(['nodefault']);
+    for (const policies of [['default'], ['nodefault', 'default']]) expect((await createToken(bare.client_token, { policies })).status).toBe(403);
+    const withDefault = (await createToken(server.rootToken, { policies: ['nodefault'] })).json.auth;
+    expect((await createToken(withDefault.client_token, { policies: ['nodefault'] })).json.auth.policies).toEqual(['default', 'nodefault']);
+  });
+});
+
+describe('root-protected and self paths need what Vault needs', () => {
+  it('LIST auth/token/accessors needs sudo as well as list (root needs neither)', async () => {
+    const listOnly = await tokenWithPolicy('accessors-list', 'path "auth/token/accessors*" { capabilities = ["list"] }');
+    const withSudo = await tokenWithPolicy('accessors-sudo', 'path "auth/token/accessors*" { capabilities = ["list", "sudo"] }');
+    const sudoOnly = await tokenWithPolicy('accessors-sudo-only', 'path "auth/token/accessors*" { capabilities = ["sudo"] }');
+    for (const path of ['auth/token/accessors', 'auth/token/accessors/']) {
+      expect((await list(path, listOnly)).status, path).toBe(403);
+      expect((await call('GET', `${path}?list=true`, listOnly)).status, path).toBe(403);
+      expect((await list(path, sudoOnly)).status, path).toBe(403);
+      const ok = await list(path, withSudo);
+      expect(ok.status, path).toBe(200);
+      expect(ok.json.data.keys.length).toBeGreaterThan(0);
+      expect((await list(path, server.rootToken)).status, path).toBe(200);
+    }
+    const v = nodeVault({ endpoint: server.addr, token: listOnly });
+    await expect(v.request({ path: '/auth/token/accessors', method: 'LIST' })).rejects.toMatchObject({ response: { statusCode: 403 } });
+  });
+
+  it('sys/capabilities-self needs update on it: the default policy grants it, a token without default is refused', async () => {
+    expect((await call('PUT', 'sys/policies/acl/caps-app', server.rootToken, {
+      policy: 'path "secret/data/caps/*" { capabilities = ["read"] }',
+    })).status).toBe(204);
+    const body = { paths: ['secret/data/caps/x', 'sys/policies/acl/admin'] };
+    const bare = (await createToken(server.rootToken, { policies: ['caps-app'], no_default_policy: true })).json.auth.client_token as string;
+    const r = await call('POST', 'sys/capabilities-self', bare, body);
+    expect(r.status).toBe(403);
+    expect(r.json.errors).toEqual(['permission denied']);
+    const usual = (await createToken(server.rootToken, { policies: ['caps-app'] })).json.auth.client_token as string;
+    const ok = await call('POST', 'sys/capabilities-self', usual, body);
+    expect(ok.status).toBe(200);
+    expect(ok.json.data).toMatchObject({ 'secret/data/caps/x': ['read'], 'sys/policies/acl/admin': ['deny'] });
+    expect((await call('POST', 'sys/capabilities-self', server.rootToken, body)).json.data['secret/data/caps/x']).toEqual(['root']);
+  });
+});
+
+describe('a create-only policy (create without update) never updates', () => {
+  it('concurrent first writes to one new key: exactly one is written, the others are refused as an update is (403)', async () => {
+    const t = await tokenWithPolicy('drop-box', 'path "secret/data/dropbox/*" { capabilities = ["create"] }');
+    for (let k = 0; k < 8; k++) {
+      const rs = await Promise.all(Array.from({ length: 12 }, (_, i) => call('POST', `secret/data/dropbox/k${k}`, t, { data: { v: i } })));
+      const statuses = rs.map((r) => r.status).sort();
+      expect(statuses, `k${k}`).toEqual([200, ...Array(11).fill(403)]);
+      for (const r of rs.filter((x) => x.status === 403)) expect(r.json.errors).toEqual(['permission denied']);
+      expect((await call('GET', `secret/metadata/dropbox/k${k}`, server.rootToken)).json.data.current_version).toBe(1);
+    }
+  });
+
+  it('sequentially: the second write is 403; cas 0 creates, another cas is a mismatch on a key that does not exist', async () => {
+    const t = await tokenWithPolicy('drop-seq', 'path "secret/data/dropseq/*" { capabilities = ["create"] }');
+    expect((await call('POST', 'secret/data/dropseq/a', t, { data: { v: 1 } })).status).toBe(200);
+    expect((await call('POST', 'secret/data/dropseq/a', t, { data: { v: 2 } })).status).toBe(403);
+    expect((await call('POST', 'secret/data/dropseq/a', t, { data: { v: 2 }, options: { cas: 1 } })).status).toBe(403);
+    expect((await call('POST', 'secret/data/dropseq/b', t, { data: { v: 1 }, options: { cas: 0 } })).status).toBe(200);
+    const mismatch = await call('POST', 'secret/data/dropseq/c', t, { data: { v: 1 }, options: { cas: 1 } });
+    expect(mismatch.status).toBe(400);
+    expect(mismatch.json.errors).toEqual(['check-and-set parameter did not match the current version']);
+    expect((await call('GET', 'secret/metadata/dropseq/c', server.rootToken)).status).toBe(404);
+    // With create and update, writes go on as before.
+    const rw = await tokenWithPolicy('drop-rw', 'path "secret/data/dropseq/*" { capabilities = ["create", "update"] }');
+    expect((await call('POST', 'secret/data/dropseq/a', rw, { data: { v: 3 } })).json.data.version).toBe(2);
+  });
+
+  it('metadata: max_versions and custom_metadata are never set through a create-only grant, even racing a first write', async () => {
+    const t = await tokenWithPolicy('meta-drop', 'path "secret/metadata/metadrop/*" { capabilities = ["create"] }');
+    for (let k = 0; k < 10; k++) {
+      const name = `metadrop/k${k}`;
+      const meta = () => Array.from({ length: 8 }, () => call('POST', `secret/metadata/${name}`, t, { max_versions: 1, custom_metadata: { owner: 'dropper' } }));
+      // Metadata writes sent before, with and after the first write of the data: some are checked before it and act after it.
+      const rs = await Promise.all([...meta(), call('POST', `secret/data/${name}`, server.rootToken, { data: { v: 1 } }), ...meta()]);
+      expect(rs[8]!.status).toBe(200);
+      for (const r of rs.filter((_, i) => i !== 8)) expect([400, 403], name).toContain(r.status);
+      expect((await call('GET', `secret/metadata/${name}`, server.rootToken)).json.data, name).toMatchObject({ max_versions: 0, custom_metadata: null });
+    }
+    // On a name with no secret, the settings kept apart from it are still a create.
+    expect((await call('POST', 'secret/metadata/metadrop/fresh', t, { cas_required: true })).status).toBe(204);
+  });
+});

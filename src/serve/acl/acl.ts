@@ -72,16 +72,18 @@ export class Acl {
    * May a request with this capability go to `path` (the API path without
    * `/v1/`, e.g. `secret/data/app/db`)? For 'list' the path is taken as Vault
    * sees a LIST: with a trailing '/' added when missing. 'deny' is never
-   * "allowed": it is not something a request asks for.
+   * "allowed": it is not something a request asks for. `withSudo`: the same
+   * rule must grant `sudo` as well (Vault's root-protected paths).
    */
-  allows(path: string, capability: Capability): boolean {
+  allows(path: string, capability: Capability, withSudo = false): boolean {
     if (capability === 'deny') return false;
     if (this.isRoot) return true;
     let p = withoutLeadingSlashes(path);
     const list = capability === 'list';
     if (list && !p.endsWith('/')) p += '/';
     const bits = this.lookup(p, list);
-    return (bits & DENY_BIT) === 0 && (bits & CAPABILITY_BITS[capability]) !== 0;
+    const need = CAPABILITY_BITS[capability] | (withSudo ? CAPABILITY_BITS.sudo : 0);
+    return (bits & DENY_BIT) === 0 && (bits & need) === need;
   }
 
   /**

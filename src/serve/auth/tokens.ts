@@ -17,7 +17,9 @@
  *   no increment is given), capped at the hard limit. A token without expiry
  *   or not renewable does not renew.
  * - `num_uses` counts the uses left (0: unlimited); the use that takes it to
- *   0 revokes the token.
+ *   0 revokes the token. A use-limited token makes no tokens (its children
+ *   would escape the count), as in Vault.
+ * - A root token that expires makes no root token that never expires.
  * - A token made by another (not an orphan) lives only as long as its
  *   parent: revoking a token revokes its children, recursively, and a lookup
  *   of a child whose parent expired finds it dead.
@@ -30,7 +32,7 @@ import type { RecordTx } from '../../store/records.js';
 import type { RecordEntry } from '../../storage/storage.js';
 import { credentialHash, MAX_CREDENTIAL_LENGTH, newAccessor, newToken, TOKEN_PREFIX } from './credentials.js';
 import { parseDuration } from './duration.js';
-import { policyNames, ROOT_POLICY, tokenPolicies } from './policy-names.js';
+import { DEFAULT_POLICY, policyNames, ROOT_POLICY, tokenPolicies } from './policy-names.js';
 import { NOT_CACHED, RecordCache } from '../record-cache.js';
 
 export const TOKEN_KIND = 'token';
@@ -45,7 +47,7 @@ export const DEFAULT_MAX_TTL_SECONDS = 768 * 3600;
 /** A token as stored (JSON in its record): everything but the token itself. */
 export interface TokenEntry {
   accessor: string;
-  /** Sorted; `default` included unless asked otherwise; `root` alone for a root token. */
+  /** Sorted; `default` included unless asked otherwise (or its non-root parent lacks it); `root` alone for a root token. */
   policies: string[];
   displayName: string;
   meta: Record<string, string> | null;
@@ -126,6 +128,10 @@ interface Chain {
   entries: readonly TokenEntry[];
   orphaned: boolean;
 }
+
+/** Vault's answers (400) to a child asked of a use-limited token, and to a non-expiring root token asked of an expiring one. */
+export const RESTRICTED_USE = 'restricted use token cannot generate child tokens';
+export const EXPIRING_ROOT = 'expiring root tokens cannot create non-expiring root tokens';
 
 /** Tokens made by tokens: deeper chains than this are not made by this code. */
 const MAX_CHAIN = 256;
@@ -334,17 +340,22 @@ export class TokenStore {
    */
   draft(parent: TokenEntry | undefined, request: TokenRequest, how: IssueOptions): DraftToken {
     if (typeof request !== 'object' || request === null) throw usage('a token request is an object');
+    // A use-limited token would escape its count through children (create, create-orphan and no_parent alike), as in Vault.
+    if (parent && parent.numUses > 0) throw usage(RESTRICTED_USE);
     const noDefault = optionalBoolean(request.noDefaultPolicy, 'no_default_policy') ?? false;
     const asked = request.policies === undefined
-      ? (parent?.policies ?? []).filter((p) => p !== 'default')
+      ? (parent?.policies ?? []).filter((p) => p !== DEFAULT_POLICY)
       : policyNames(request.policies, 'policies');
-    if (parent && !parent.policies.includes(ROOT_POLICY)) {
-      // A token gives no more than it holds (Vault: "child policies must be subset of parent").
-      if (asked.some((p) => p !== 'default' && !parent.policies.includes(p))) {
+    const limited = parent !== undefined && !parent.policies.includes(ROOT_POLICY);
+    if (limited) {
+      // A token gives no more than it holds, `default` included (Vault: "child policies must be subset of parent").
+      if (asked.some((p) => !parent.policies.includes(p))) {
         throw new StoreError('E_PERMISSION_DENIED', "a token's policies must be a subset of its parent's");
       }
     }
-    const policies = tokenPolicies(asked, noDefault);
+    // `default` is added for a non-root parent only when that parent has it (Vault's handleCreateCommon).
+    const addDefault = !noDefault && (!limited || parent.policies.includes(DEFAULT_POLICY));
+    const policies = tokenPolicies(asked, !addDefault);
     const root = policies.includes(ROOT_POLICY);
     const explicitMaxTtl = request.explicitMaxTtl === undefined ? 0 : parseDuration(request.explicitMaxTtl, 'explicit_max_ttl');
     const asksTtl = request.ttl === undefined ? 0 : parseDuration(request.ttl, 'ttl');
@@ -353,6 +364,8 @@ export class TokenStore {
     const limit = [explicitMaxTtl, maxTtl].filter((s) => s > 0).reduce((a, b) => Math.min(a, b), Infinity);
     let ttl = asksTtl > 0 ? asksTtl : root ? 0 : this.defaultTtlSeconds;
     if (limit !== Infinity && (ttl === 0 || ttl > limit)) ttl = limit;
+    // A root token that expires makes no root token that never does (Vault: its TTL 0 and the parent's not).
+    if (ttl === 0 && parent && (parent.creationTtl !== 0 || parent.expireAt !== null)) throw usage(EXPIRING_ROOT);
     const numUses = request.numUses === undefined ? 0 : wholeNumber(request.numUses, 'num_uses');
     const orphan = optionalBoolean(request.orphan, 'no_parent') ?? false;
     const renewable = optionalBoolean(request.renewable, 'renewable') ?? true;
@@ -388,6 +401,7 @@ export class TokenStore {
       const parentHash = await this.#hashOfAccessor(tx, parent.accessor);
       const alive = parentHash === undefined ? undefined : await this.#resolve(tx, parentHash);
       if (!alive || 'dead' in alive) throw permissionDenied();
+      if (alive.entry.numUses > 0) throw usage(RESTRICTED_USE);
     }
     await tx.put(TOKEN_KIND, draft.hash, JSON.stringify(draft.entry));
     await tx.put(ACCESSOR_KIND, draft.entry.accessor, JSON.stringify({ token: draft.hash }));

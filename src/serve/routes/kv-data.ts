@@ -10,7 +10,7 @@ import { NOT_CACHED } from '../record-cache.js';
 import { mergePatch, parsedData, vaultData } from '../kv-values.js';
 import { intField } from '../request-body.js';
 import { under, type Route } from '../router.js';
-import { badRequest, notFound, VaultError } from '../vault-error.js';
+import { badRequest, notFound, permissionDenied, VaultError } from '../vault-error.js';
 import { entryMetadata, readableAt, secretExists, versionMetadata } from './kv-shared.js';
 import type { WriteResult } from '../../store/types.js';
 import type { RouteContext } from '../route-context.js';
@@ -84,8 +84,28 @@ async function write(ctx: RouteContext) {
   const { cas, settings } = await writeChecks(ctx, name);
   // The `data` object's own bytes, as sent: a read answers exactly these.
   const text = rawMember(ctx.bodyText(), 'data')!;
-  const written = await ctx.services.store.put(name, Buffer.from(text, 'utf8'), { json: true, ...(cas !== undefined ? { cas } : {}) });
+  const written = ctx.createOnly
+    ? await createOnlyPut(ctx, name, text, cas)
+    : await ctx.services.store.put(name, Buffer.from(text, 'utf8'), { json: true, ...(cas !== undefined ? { cas } : {}) });
   return envelope(writtenMetadata(written, settings), KV);
+}
+
+/**
+ * A write the policies allow only as a create (create without update): the
+ * secret had no version when the dispatcher checked, and the write is made
+ * with cas 0, so that the store refuses it atomically if one was written
+ * since (concurrent first writes: one creates, the others would update).
+ * Answered as the same write made after the other is (403); a cas other
+ * than 0 is a mismatch with a secret that does not exist, as Vault answers.
+ */
+async function createOnlyPut(ctx: RouteContext, name: string, text: string, cas: number | undefined): Promise<WriteResult> {
+  if (cas !== undefined && cas !== 0) throw new StoreError('E_CAS_MISMATCH', 'check-and-set mismatch');
+  try {
+    return await ctx.services.store.put(name, Buffer.from(text, 'utf8'), { json: true, cas: 0 });
+  } catch (e) {
+    if (e instanceof StoreError && e.code === 'E_CAS_MISMATCH') throw permissionDenied();
+    throw e;
+  }
 }
 
 function writtenMetadata(written: WriteResult, settings: KvKeySettings): Record<string, unknown> {

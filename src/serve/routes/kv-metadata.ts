@@ -98,20 +98,28 @@ async function write(ctx: RouteContext) {
   const dva = durationField(body, 'delete_version_after');
   if (dva !== undefined) settings.deleteVersionAfter = dva;
   if (maxVersions !== undefined || custom !== undefined) {
+    // Allowed only as a create (the secret had no version when checked): these change an existing secret, so they are
+    // refused as they are for a secret with none, never applied to one written since (an update the policies do not allow).
+    if (ctx.createOnly) throw needsVersion(name);
     try {
       await ctx.services.store.setMetadata(name, {
         ...(maxVersions !== undefined ? { maxVersions } : {}),
         ...(custom !== undefined ? { custom } : {}),
       });
     } catch (e) {
-      if (e instanceof StoreError && e.code === 'E_NOT_FOUND') {
-        throw badRequest(`max_versions and custom_metadata need ${name} to hold a version first: write its data, then its metadata`);
-      }
+      if (e instanceof StoreError && e.code === 'E_NOT_FOUND') throw needsVersion(name);
       throw e;
     }
   }
+  // cas_required and delete_version_after are kept apart from the secret (kv-settings.ts), and a create-only caller may
+  // set them on a name with no secret: set at the moment a first version is being written elsewhere, they are what the
+  // same caller could have set just before it, so no check of the secret is made with them.
   if (Object.keys(settings).length > 0) await ctx.services.kv.setKey(name, settings);
   return noContent();
+}
+
+function needsVersion(name: string) {
+  return badRequest(`max_versions and custom_metadata need ${name} to hold a version first: write its data, then its metadata`);
 }
 
 /** Every version and the metadata; a missing key is still 204. */

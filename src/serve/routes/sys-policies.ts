@@ -14,7 +14,8 @@ export function sysPolicyRoutes(): Route[] {
   return [
     { family, match: under('sys/policies/acl', 'optional'), handlers: { list, read: (ctx) => (ctx.params.rest ? read(ctx) : list(ctx)), write, delete: remove } },
     { family, match: under('sys/policy', 'optional'), handlers: { read: (ctx) => (ctx.params.rest ? read(ctx, true) : listLegacy(ctx)), write, delete: remove } },
-    { family: 'sys-capabilities', skipAcl: true, match: under('sys/capabilities-self', 'none'), handlers: { write: capabilitiesSelf } },
+    // Checked as Vault checks it: update on sys/capabilities-self (the default policy grants it).
+    { family: 'sys-capabilities', match: under('sys/capabilities-self', 'none'), handlers: { write: capabilitiesSelf } },
   ];
 }
 

@@ -9,6 +9,7 @@ import { boolField, stringField, stringMapField } from '../request-body.js';
 import { under, type Route } from '../router.js';
 import { badRequest, permissionDenied } from '../vault-error.js';
 import { authObject, lookupData } from '../auth/token-view.js';
+import { RESTRICTED_USE } from '../auth/tokens.js';
 import type { RouteContext } from '../route-context.js';
 
 export function tokenRoutes(): Route[] {
@@ -24,13 +25,16 @@ export function tokenRoutes(): Route[] {
     fixed('renew', 'token-renew', { write: renew }),
     fixed('revoke', 'token-revoke', { write: revoke }),
     fixed('revoke-accessor', 'token-revoke', { write: revokeAccessor }),
-    fixed('accessors', 'token-accessors', { list: accessors }, 'list'),
+    // Root-protected in Vault (PathsSpecial.Root "accessors*"): list and sudo.
+    { ...fixed('accessors', 'token-accessors', { list: accessors }, 'list'), sudo: true },
   ];
 }
 
 async function create(ctx: RouteContext, orphan = false) {
   const body = ctx.body();
   const parent = ctx.self.entry;
+  // Vault's first check: a use-limited token would escape its count through children (the token store checks again as stored).
+  if (parent.numUses > 0) throw badRequest(RESTRICTED_USE);
   const noParent = orphan || boolField(body, 'no_parent') === true;
   // Only root or a sudo grant on the path may make a token that outlives its maker, as in Vault.
   if (noParent && !ctx.self.acl.isRoot && !ctx.self.acl.allows(ctx.path, 'sudo')) {

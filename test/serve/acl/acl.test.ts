@@ -128,6 +128,18 @@ describe('capabilities and the capability asked', () => {
     expect(acl(rule('sys/x', 'read')).allows('sys/x', 'sudo')).toBe(false);
   });
 
+  it('withSudo: the deciding rule must grant sudo as well as the capability (a root-protected path); root always may', () => {
+    const a = acl(rule('auth/token/accessors/', 'list'), rule('sys/both', 'update', 'sudo'), rule('sys/sudo-only', 'sudo'));
+    expect(a.allows('auth/token/accessors', 'list')).toBe(true);
+    expect(a.allows('auth/token/accessors', 'list', true)).toBe(false);
+    expect(acl(rule('auth/token/accessors/', 'list', 'sudo')).allows('auth/token/accessors', 'list', true)).toBe(true);
+    expect(a.allows('sys/both', 'update', true)).toBe(true);
+    expect(a.allows('sys/sudo-only', 'update', true)).toBe(false);
+    expect(acl(rule('sys/*', 'update', 'sudo'), rule('sys/x', 'update')).allows('sys/x', 'update', true)).toBe(false);
+    expect(acl(rule('x', 'deny'), rule('x', 'list', 'sudo')).allows('x', 'list', true)).toBe(false);
+    expect(Acl.of([{ name: ROOT_POLICY_NAME, rules: [] }]).allows('auth/token/accessors', 'list', true)).toBe(true);
+  });
+
   it('legacy write grants create/read/update/delete/list but not patch', () => {
     const a = acl('path "secret/*" { policy = "write" }');
     expect(a.allows('secret/x', 'update')).toBe(true);

@@ -262,6 +262,58 @@ describe('parents and children', () => {
   });
 });
 
+describe('what a parent may give (Vault handleCreateCommon)', () => {
+  it('a use-limited token makes no child, orphan or not; nothing is written', async () => {
+    const { tokens, store } = await setup();
+    const limited = await tokens.create(undefined, { numUses: 5 });
+    const before = (await store.listRecords(TOKEN_KIND)).length;
+    for (const request of [{}, { numUses: 0 }, { orphan: true }, { numUses: 3, policies: ['default'] }]) {
+      const refused = await tokens.create(limited.entry, request).catch((e: Error) => e);
+      expect(refused).toMatchObject({ code: 'E_USAGE', message: 'restricted use token cannot generate child tokens' });
+    }
+    // Checked again against the entry as stored: a parent with uses left, whatever the caller passed.
+    const stale = { ...limited.entry, numUses: 0 };
+    await expect(tokens.create(stale, {})).rejects.toMatchObject({ code: 'E_USAGE', message: 'restricted use token cannot generate child tokens' });
+    expect((await store.listRecords(TOKEN_KIND)).length).toBe(before);
+    // An unlimited token still makes use-limited children.
+    const free = await tokens.create(undefined, {});
+    expect((await tokens.create(free.entry, { numUses: 2 })).entry.numUses).toBe(2);
+  });
+
+  it('an expiring root token makes no root token that never expires; one with a TTL it may', async () => {
+    const { tokens } = await setup();
+    const expiring = await tokens.create(undefined, { policies: ['root'], ttl: '1h' });
+    const capped = await tokens.create(undefined, { policies: ['root'], explicitMaxTtl: '2h' });
+    expect(capped.entry.expireAt).not.toBeNull();
+    for (const parent of [expiring, capped]) {
+      await expect(tokens.create(parent.entry, { policies: ['root'] })).rejects.toMatchObject({
+        code: 'E_USAGE', message: 'expiring root tokens cannot create non-expiring root tokens',
+      });
+      await expect(tokens.create(parent.entry, {})).rejects.toMatchObject({ code: 'E_USAGE' }); // inherits root
+      expect((await tokens.create(parent.entry, { policies: ['root'], ttl: '10m' })).entry).toMatchObject({ policies: ['root'], creationTtl: 600 });
+      expect((await tokens.create(parent.entry, { policies: ['web'] })).entry.expireAt).not.toBeNull();
+    }
+    const forever = await tokens.create(undefined, { policies: ['root'] });
+    expect((await tokens.create(forever.entry, { policies: ['root'] })).entry.expireAt).toBeNull();
+  });
+
+  it('default: a non-root parent without it neither passes it on nor gives it when asked; root and the operator do', async () => {
+    const { tokens } = await setup();
+    const bare = await tokens.create(undefined, { policies: ['a'], noDefaultPolicy: true });
+    expect(bare.entry.policies).toEqual(['a']);
+    expect((await tokens.create(bare.entry, {})).entry.policies).toEqual(['a']);
+    expect((await tokens.create(bare.entry, { policies: ['a'] })).entry.policies).toEqual(['a']);
+    await expect(tokens.create(bare.entry, { policies: ['a', 'default'] })).rejects.toMatchObject({ code: 'E_PERMISSION_DENIED' });
+    await expect(tokens.create(bare.entry, { policies: ['default'] })).rejects.toMatchObject({ code: 'E_PERMISSION_DENIED' });
+    // A parent with default passes it on, unless asked not to.
+    const withDefault = await tokens.create(undefined, { policies: ['a'] });
+    expect((await tokens.create(withDefault.entry, {})).entry.policies).toEqual(['a', 'default']);
+    expect((await tokens.create(withDefault.entry, { policies: ['a'], noDefaultPolicy: true })).entry.policies).toEqual(['a']);
+    const root = await tokens.create(undefined, { policies: ['root'] });
+    expect((await tokens.create(root.entry, { policies: ['z'] })).entry.policies).toEqual(['default', 'z']);
+  });
+});
+
 describe('what the store keeps', () => {
   it('never a token in clear: not in the file, its WAL, the audit log or a listing; only hashes and accessors', async () => {
     const { tokens, store, path } = await setup();
