@@ -9,13 +9,13 @@
  * one that died without a word is found out by its heartbeat.
  */
 import { execFile } from 'node:child_process';
-import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createKeyFile, initStore, keyFile, openStore, type Store } from '../../../src/index.js';
 import { CLI, cleanEnv } from '../../cli/run-cli.js';
-import { asAdmin, freshDatabase, tcpUrl, type TestDatabase } from '../../helpers/postgres.js';
+import { asAdmin, freshDatabase, type TestDatabase } from '../../helpers/postgres.js';
+import { proxyTo } from '../../helpers/tcp-proxy.js';
 import { HEARTBEAT_MS, HEARTBEAT_TIMEOUT_MS } from '../../../src/storage/postgres/changes.js';
 import { tempDir } from '../../helpers/tmp.js';
 
@@ -148,27 +148,21 @@ describe('read cache on PostgreSQL, with other hosts writing', () => {
     // A TCP proxy to the cluster that, once told, swallows everything on the listening connection both ways, closing
     // nothing: what a middlebox that dropped the connection leaves. The pool's connections pass as before.
     let silent = false;
-    const proxy = net.createServer((client) => {
-      const server = net.connect(db.cluster.port, '127.0.0.1');
+    const { url: viaProxy } = await proxyTo(db, () => {
       let listens = false;
-      client.on('data', (d) => {
-        if (d.includes('LISTEN strongbox_changes')) listens = true;
-        if (!(silent && listens)) server.write(d);
-      });
-      server.on('data', (d) => { if (!(silent && listens)) client.write(d); });
-      client.on('error', () => server.destroy());
-      server.on('error', () => client.destroy());
-      client.on('close', () => server.destroy());
-      server.on('close', () => client.destroy());
+      return {
+        fromClient: (d) => {
+          if (d.includes('LISTEN strongbox_changes')) listens = true;
+          return !(silent && listens);
+        },
+        fromServer: () => !(silent && listens),
+      };
     });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-    onTestFinished(() => new Promise<void>((r) => proxy.close(() => r())));
     const key = join(tempDir(), 'master.key');
     createKeyFile(key);
     const writer = await initStore(db.url, keyFile(key));
     onTestFinished(() => writer.close());
     await writer.put('app/db', 'one');
-    const viaProxy = tcpUrl(db.cluster, db.name).replace(`:${db.cluster.port}/`, `:${(proxy.address() as net.AddressInfo).port}/`);
     const cached = await openStore(viaProxy, keyFile(key), { cache: { ttlMs: HOUR } });
     onTestFinished(() => cached.close());
     await listening(cached);

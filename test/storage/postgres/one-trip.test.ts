@@ -6,7 +6,6 @@
  * all, a row was edited, the audit log was cut — nothing of it is written
  * and the write runs by the ordinary path, which sees the database as it is.
  */
-import net from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createPostgresStore, openPostgresStore } from '../../../src/storage/postgres/open.js';
@@ -14,9 +13,10 @@ import pg from 'pg';
 import { WRITE_LOCK, type PostgresStorage } from '../../../src/storage/postgres/driver.js';
 import type { AuditRow, RawOps, RawStorage } from '../../../src/storage/storage.js';
 import { createKeyFile, initStore, keyFile, openStore, type Store } from '../../../src/index.js';
-import { asAdmin, freshDatabase, postgresCluster, socketUrl, tcpUrl } from '../../helpers/postgres.js';
+import { asAdmin, freshDatabase, postgresCluster, socketUrl } from '../../helpers/postgres.js';
 import { headNonce, NONCE_FROM } from '../../../src/storage/columns.js';
 import { tempDir } from '../../helpers/tmp.js';
+import { proxyTo } from '../../helpers/tcp-proxy.js';
 import { rejectionCode, rejectionError as caught } from '../../helpers/errors.js';
 
 const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill);
@@ -277,26 +277,15 @@ describe('A Store on PostgreSQL, writing in one round trip', () => {
     // A TCP proxy to the cluster that, once armed, passes on the next packet holding a one-trip statement and then
     // resets the client's connection: the server runs BEGIN, the statement and COMMIT; no answer comes back.
     let armed = false;
-    const proxy = net.createServer((client) => {
-      const server = net.connect(db.cluster.port, '127.0.0.1');
-      let cut = false;
-      client.on('data', (d) => {
-        server.write(d);
+    const { url } = await proxyTo(db, (c) => ({
+      fromClient: (d) => {
         if (armed && d.includes('sb_one_')) {
           armed = false;
-          cut = true;
-          client.resetAndDestroy();
-          setTimeout(() => server.end(), 500);
+          queueMicrotask(() => c.cut()); // once this chunk has gone on to the server
         }
-      });
-      server.on('data', (d) => { if (!cut) client.write(d); });
-      client.on('error', () => { if (!cut) server.destroy(); });
-      server.on('error', () => client.destroy());
-      client.on('close', () => { if (!cut) server.destroy(); });
-    });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-    onTestFinished(() => new Promise<void>((r) => proxy.close(() => r())));
-    const url = tcpUrl(db.cluster, db.name).replace(`:${db.cluster.port}/`, `:${(proxy.address() as net.AddressInfo).port}/`);
+        return true;
+      },
+    }));
     const key = join(tempDir(), 'master.key');
     createKeyFile(key);
     const store = await initStore(url, keyFile(key));
