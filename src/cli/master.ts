@@ -4,7 +4,7 @@
  */
 import { StoreError } from '../errors.js';
 import { quotedIfSafe } from '../store/names.js';
-import { masterFamily, type MasterKeySource, type MasterKind, type MasterParams } from '../crypto/master/master-key.js';
+import { masterFamily, masterKeyNotGiven, type MasterKeySource, type MasterKind, type MasterParams } from '../crypto/master/master-key.js';
 import { passphrase } from '../crypto/master/passphrase.js';
 import { keyFile } from '../crypto/master/keyfile.js';
 import { envKey } from '../crypto/master/raw-key.js';
@@ -23,8 +23,9 @@ export interface MasterOptions {
   scryptLogN?: number;
 }
 
+/** No key given at all (doctor skips for this one; a key given or recorded that fails is another error). */
 function missing(message: string, hints: string[]): StoreError {
-  return new StoreError('E_MASTER_KEY', message, hints);
+  return masterKeyNotGiven(message, hints);
 }
 
 export function readPassphrase(opts: MasterOptions, io: Io, confirm: boolean): Promise<Uint8Array> {

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { StoreError } from '../errors.js';
 import { promptHidden } from './prompt.js';
+import { masterKeyNotGiven } from '../crypto/master/master-key.js';
 
 /** Drop one trailing newline (and a CR before it): what `echo` and editors add to a file. */
 export function stripNewline(b: Uint8Array): Uint8Array {
@@ -46,10 +47,10 @@ export async function readSecretInput(src: SecretSource, confirm: boolean): Prom
     }
   }
   if (src.fromEnv) return new TextEncoder().encode(src.fromEnv);
-  if (src.noPrompt) throw new StoreError('E_MASTER_KEY', `no ${src.what} given (STORE_NO_PROMPT is set, so none was asked for)`, src.hints);
+  if (src.noPrompt) throw masterKeyNotGiven(`no ${src.what} given (STORE_NO_PROMPT is set, so none was asked for)`, src.hints);
   const label = src.what[0]!.toUpperCase() + src.what.slice(1);
   const first = await promptHidden(`${label}: `);
-  if (!first) throw new StoreError('E_MASTER_KEY', `no ${src.what} given`, src.hints);
+  if (!first) throw masterKeyNotGiven(`no ${src.what} given`, src.hints);
   if (confirm) {
     const again = await promptHidden(`${label} again: `);
     const same = again !== undefined && Buffer.from(first).equals(Buffer.from(again));

@@ -3,12 +3,15 @@
  * do. The checks need no master key where they can (the file, its modes, the
  * lock; for a store in PostgreSQL those of health-database.ts instead); the
  * rest (integrity, audit chain, key ages, rotations) open the store, and are
- * reported as skipped when no usable key was given. Nothing found is thrown:
+ * reported as skipped when no key was given (none recorded either); a key
+ * given or recorded that cannot be used (a key file moved away, an HSM token
+ * or key object gone) fails the master-key check. Nothing found is thrown:
  * every problem is a finding.
  */
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreError } from '../errors.js';
+import { isMasterKeyNotGiven } from '../crypto/master/master-key.js';
 import { lockState } from '../platform/lock.js';
 import { openStore, type MasterKeyChoice } from './open.js';
 import type { Store } from './store.js';
@@ -283,8 +286,13 @@ export async function openForChecks(path: string, master: MasterKeyChoice | unde
   } catch (e) {
     const code = e instanceof StoreError ? e.code : undefined;
     const hint = e instanceof StoreError ? e.hints.join('; ') : '';
-    if (code === 'E_MASTER_KEY') {
+    if (code === 'E_MASTER_KEY' && isMasterKeyNotGiven(e)) {
+      // No key at all (none given, none recorded): doctor never fails for want of a master key.
       f.add('master-key', 'skip', `skipped: ${describe(e)}`, hint || 'give the master key to run the checks that need it');
+    } else if (code === 'E_MASTER_KEY') {
+      // A key given or recorded (a key file, an HSM token and key) that cannot be used: the store cannot be opened as configured.
+      f.add('master-key', 'fail', `the store's master key cannot be used: ${describe(e)}`,
+        hint || 'restore the key (the key file, or the HSM token and key object) or give the right one; without it the store cannot be opened');
     } else if (code === 'E_INSECURE_KEYFILE' && f.failed('key-file')) {
       f.add('master-key', 'skip', 'skipped: the key file is refused (see key-file)');
     } else if (code === 'E_WRONG_MASTER_KEY') {

@@ -12,7 +12,7 @@
  * async (docs/design.md §8).
  */
 import { StoreError } from '../errors.js';
-import type { MasterKeySource } from '../crypto/master/master-key.js';
+import { checkMasterKeySource, type MasterKeySource } from '../crypto/master/master-key.js';
 import { SecretBytes } from '../crypto/secret.js';
 import { destroyKey, rotateKeys, type RotateOptions, type RotateReport } from './rotation.js';
 import { rotateMaster } from './master-rotation.js';
@@ -38,7 +38,7 @@ import {
 } from './policy.js';
 import { takeStats, type StatsOptions, type StoreStats } from './stats.js';
 import { summarizeAudit, type AuditSummary } from './audit-summary.js';
-import { checkVersionNumber, selectorOf } from './secrets/checks.js';
+import { checkClock, checkPath, checkVersionNumber, optionalString, optionsObject, requiredObject, selectorOf, usage } from './secrets/checks.js';
 import { checkCas, putSecret, rollbackSecret } from './secrets/write.js';
 import { listSecrets, readDetail, readEntry, readHistory, readSecret, secretEntries } from './secrets/read.js';
 import { destroyVersions, purgeSecret, setDeleted } from './secrets/lifecycle.js';
@@ -66,6 +66,32 @@ const REFUSED_INPUT = new Set<string>(['E_USAGE', 'E_INVALID_NAME', 'E_INVALID_V
 function listDetail(pattern: string | undefined): string {
   if (!pattern) return '*';
   return pattern.includes('=') ? "(a pattern holding '=', not recorded)" : pattern;
+}
+
+/** list's and entries' options, checked. @throws E_USAGE */
+function listOptions(options: ListOptions | undefined): ListOptions {
+  const o = optionsObject(options, 'list options');
+  optionalString(o.pattern, 'pattern');
+  return o;
+}
+
+/** auditEntries' filter, checked (its times are checked as they are read). @throws E_USAGE */
+function auditQuery(filter: AuditQuery | undefined): AuditQuery {
+  const q = optionsObject(filter, 'the audit filter');
+  optionalString(q.name, 'the audit filter\'s name');
+  optionalString(q.action, 'the audit filter\'s action');
+  return q;
+}
+
+/** A setting's name, checked to be a string (config.ts checks it is one there is). @throws E_USAGE */
+function checkConfigKey(key: ConfigKey): ConfigKey {
+  if (typeof key !== 'string') throw usage('a setting\'s name is a string, such as audit.reads');
+  return key;
+}
+
+/** An async generator whose first step runs `make`: a bad argument then rejects the first next(), never throws at the call. */
+async function* deferred<T>(make: () => AsyncGenerator<T>): AsyncGenerator<T> {
+  yield* make();
 }
 
 export class Store {
@@ -198,6 +224,7 @@ export class Store {
     return this.#observe('put', name, async () => {
       const c = this.#ctx();
       checkName(name);
+      options = optionsObject(options, 'put options');
       checkCas(options.cas);
       const written = await this.#change('put', name, () => putSecret(c, name, value, options));
       if (this.#scrubPending) await this.#scrub();
@@ -215,7 +242,7 @@ export class Store {
     if (!this.#plain) return this.#getObserved(name, options);
     // Not async: on the hot path the read answers at once, and its one promise is made here.
     try {
-      const read = this.#getRecorded(name, options);
+      const read = this.#getRecorded(name, optionsObject(options, 'get options'));
       return read instanceof Promise ? read : Promise.resolve(read);
     } catch (e) {
       return Promise.reject(e);
@@ -239,6 +266,7 @@ export class Store {
     let cached = false;
     try {
       this.#ctx();
+      options = optionsObject(options, 'get options');
       const cache = this.#cache;
       const selector = cache && selectorOf(options);
       let result: SecretVersion;
@@ -286,7 +314,8 @@ export class Store {
   async getEntry(name: string, options: { version?: number } = {}): Promise<VersionEntry> {
     return this.#observe('getEntry', name, () => {
       const c = this.#ctx();
-      return this.#read({ action: 'get', name }, () => readEntry(c, name, options.version), (e) => [e.version]);
+      const { version } = optionsObject(options, 'getEntry options');
+      return this.#read({ action: 'get', name }, () => readEntry(c, name, version), (e) => [e.version]);
     });
   }
 
@@ -308,12 +337,15 @@ export class Store {
 
   /** Names and metadata (never values), a page at a time: safe for very large stores. */
   entries(options: ListOptions = {}): AsyncGenerator<SecretSummary> {
-    return secretEntries(this.#context, options);
+    return deferred(() => secretEntries(this.#context, listOptions(options)));
   }
 
   /** All matching secrets' summaries, sorted by name. */
   async list(options: ListOptions = {}): Promise<SecretSummary[]> {
-    return this.#observe('list', undefined, () => this.#read({ action: 'list', detail: listDetail(options.pattern) }, () => listSecrets(this.#context, options)));
+    return this.#observe('list', undefined, () => {
+      const o = listOptions(options);
+      return this.#read({ action: 'list', detail: listDetail(o.pattern) }, () => listSecrets(this.#context, o));
+    });
   }
 
   /** Soft-delete versions (the current one by default); undelete restores them. @throws E_NOT_FOUND */
@@ -321,7 +353,8 @@ export class Store {
     return this.#observe('delete', name, () => {
       const c = this.#ctx();
       checkName(name);
-      return this.#change('delete', name, () => setDeleted(c, 'delete', name, options.versions, options.skipMissing));
+      const o = optionsObject(options, 'delete options');
+      return this.#change('delete', name, () => setDeleted(c, 'delete', name, o.versions, o.skipMissing));
     });
   }
 
@@ -330,7 +363,8 @@ export class Store {
     return this.#observe('undelete', name, () => {
       const c = this.#ctx();
       checkName(name);
-      return this.#change('undelete', name, () => setDeleted(c, 'undelete', name, options.versions, options.skipMissing));
+      const o = optionsObject(options, 'undelete options');
+      return this.#change('undelete', name, () => setDeleted(c, 'undelete', name, o.versions, o.skipMissing));
     });
   }
 
@@ -343,7 +377,8 @@ export class Store {
     return this.#observe('destroy', name, async () => {
       const c = this.#ctx();
       checkName(name);
-      const done = await this.#change('destroy', name, () => destroyVersions(c, name, versions, options.skipMissing));
+      const o = optionsObject(options, 'destroy options');
+      const done = await this.#change('destroy', name, () => destroyVersions(c, name, versions, o.skipMissing));
       await this.#scrub();
       return done;
     });
@@ -378,7 +413,9 @@ export class Store {
     return this.#observe('rollback', name, () => {
       const c = this.#ctx();
       checkName(name);
-      return this.#change('rollback', name, () => rollbackSecret(c, name, version, options.cas));
+      const { cas } = optionsObject(options, 'rollback options');
+      checkCas(cas);
+      return this.#change('rollback', name, () => rollbackSecret(c, name, version, cas));
     });
   }
 
@@ -398,6 +435,7 @@ export class Store {
     return this.#observe('setMetadata', name, () => {
       const c = this.#ctx();
       checkName(name);
+      requiredObject(update, 'the metadata update');
       return this.#change('metadata.set', name, () => updateMetadata(c, name, update));
     });
   }
@@ -416,7 +454,9 @@ export class Store {
   async rotateKeys(options: RotateOptions = {}): Promise<RotateReport> {
     return this.#observe('rotateKeys', undefined, () => {
       const c = this.#ctx();
-      return this.#change('rotate-keys', undefined, () => rotateKeys(c, options));
+      const o = optionsObject(options, 'rotateKeys options');
+      if (o.ifOlderThanMs !== undefined && typeof o.ifOlderThanMs !== 'number') throw usage('ifOlderThanMs must be a number of milliseconds, 0 or more');
+      return this.#change('rotate-keys', undefined, () => rotateKeys(c, o));
     });
   }
 
@@ -429,9 +469,10 @@ export class Store {
   async destroyKey(keyVersion: number, options: { wait?: boolean } = {}): Promise<void> {
     return this.#observe('destroyKey', undefined, async () => {
       const c = this.#ctx();
+      const o = optionsObject(options, 'destroyKey options');
       await this.#change('keys.destroy', undefined, () => {
         checkVersionNumber(keyVersion, 'key version');
-        return destroyKey(c, keyVersion, options);
+        return destroyKey(c, keyVersion, o);
       });
     });
   }
@@ -443,7 +484,9 @@ export class Store {
   async rotateMaster(next: MasterKeySource, options: { wait?: boolean } = {}): Promise<void> {
     return this.#observe('rotateMaster', undefined, async () => {
       const c = this.#ctx();
-      const key = await this.#change('rotate-master', undefined, () => rotateMaster(c, next, options));
+      checkMasterKeySource(next);
+      const o = optionsObject(options, 'rotateMaster options');
+      const key = await this.#change('rotate-master', undefined, () => rotateMaster(c, next, o));
       c.master.close();
       c.master = key;
     });
@@ -451,7 +494,7 @@ export class Store {
 
   /** Audit entries, oldest first, a page at a time; filtered by name, action and time. */
   auditEntries(filter: AuditQuery = {}): AsyncGenerator<AuditRecord> {
-    return auditEntries(this.#context, filter);
+    return deferred(() => auditEntries(this.#context, auditQuery(filter)));
   }
 
   /** Check the audit chain: the first entry that was edited, dropped, moved or inserted, if any. */
@@ -471,19 +514,22 @@ export class Store {
   async pruneAudit(options: { before: Date | number | string }): Promise<AuditPruneReport> {
     return this.#observe('pruneAudit', undefined, () => {
       const c = this.#ctx();
+      requiredObject(options, 'pruneAudit options ({ before })');
       return this.#change('audit.prune', undefined, () => pruneAudit(c, options));
     });
   }
 
   /** A store setting (see CONFIG_KEYS). */
   async getConfig(key: ConfigKey): Promise<string> {
-    return this.#observe('getConfig', undefined, () => getConfig(this.#ctx(), key));
+    return this.#observe('getConfig', undefined, () => getConfig(this.#ctx(), checkConfigKey(key)));
   }
 
   /** Change a store setting; audited. */
   async setConfig(key: ConfigKey, value: string): Promise<void> {
     return this.#observe('setConfig', undefined, () => {
       const c = this.#ctx();
+      checkConfigKey(key);
+      if (typeof value !== 'string') throw usage('a setting\'s value is a string');
       return this.#change('config.set', undefined, () => setConfig(c, key, value));
     });
   }
@@ -496,7 +542,10 @@ export class Store {
    * @throws E_STORE_EXISTS (never overwrites), E_IO, E_READ_ONLY; with `verify`, VerificationError (E_TAMPERED, E_NOT_A_STORE)
    */
   async backup(file: string, options: BackupOptions = {}): Promise<BackupReport> {
-    return this.#observe('backupStore', undefined, () => writeBackup(this.#ctx(), file, options));
+    return this.#observe('backupStore', undefined, () => {
+      const c = this.#ctx();
+      return writeBackup(c, checkPath(file, 'the backup file'), optionsObject(options, 'backup options'));
+    });
   }
 
   /**
@@ -507,7 +556,10 @@ export class Store {
    * @throws E_READ_ONLY
    */
   async verify(options: VerifyOptions = {}): Promise<VerifyReport> {
-    return this.#observe('verifyStore', undefined, () => verifyAndRecord(this.#ctx(), options));
+    return this.#observe('verifyStore', undefined, () => {
+      const c = this.#ctx();
+      return verifyAndRecord(c, optionsObject(options, 'verify options'));
+    });
   }
 
   /**
@@ -517,7 +569,10 @@ export class Store {
    * @throws E_USAGE (file exists), E_IO, E_MASTER_KEY, E_INSECURE_KEYFILE, E_TAMPERED, E_READ_ONLY
    */
   async exportBundle(path: string, options: ExportOptions): Promise<ExportReport> {
-    return this.#observe('exportStore', undefined, () => writeBundleExport(this.#ctx(), path, options));
+    return this.#observe('exportStore', undefined, () => {
+      const c = this.#ctx();
+      return writeBundleExport(c, checkPath(path, 'the export file'), requiredObject(options, 'exportBundle options ({ key } or { recipients })'));
+    });
   }
 
   /**
@@ -526,7 +581,12 @@ export class Store {
    * @throws E_USAGE, E_INVALID_VALUE, E_IO, E_TAMPERED, E_READ_ONLY
    */
   async exportPlain(path: string, options: PlainExportOptions): Promise<ExportReport> {
-    return this.#observe('exportPlain', undefined, () => writePlainExport(this.#ctx(), path, options));
+    return this.#observe('exportPlain', undefined, () => {
+      const c = this.#ctx();
+      const o = requiredObject(options, 'exportPlain options ({ format })');
+      if (typeof o.format !== 'string') throw usage('a plaintext export\'s format is "json" or "env"');
+      return writePlainExport(c, checkPath(path, 'the export file'), o);
+    });
   }
 
   /**
@@ -538,6 +598,8 @@ export class Store {
   async importBundle(path: string, options: BundleImportOptions): Promise<ImportReport> {
     return this.#observe('importBundle', undefined, () => {
       const c = this.#ctx();
+      checkPath(path, 'the bundle file');
+      requiredObject(options, 'importBundle options ({ key } or { identities })');
       if (options.dryRun) return importBundleInto(c, path, options);
       return this.#change('import', undefined, () => importBundleInto(c, path, options));
     });
@@ -551,6 +613,8 @@ export class Store {
   async importPlain(path: string, options: PlainImportOptions = {}): Promise<ImportReport> {
     return this.#observe('importPlain', undefined, () => {
       const c = this.#ctx();
+      checkPath(path, 'the import file');
+      options = optionsObject(options, 'importPlain options');
       if (options.dryRun) return importPlainInto(c, path, options);
       return this.#change('import', undefined, () => importPlainInto(c, path, options));
     });
@@ -596,6 +660,7 @@ export class Store {
   async policyStatus(name: string, now?: Clock): Promise<PolicyStatus | undefined> {
     return this.#observe('policyStatus', name, () => {
       const c = this.#ctx();
+      checkClock(now);
       return this.#read({ action: 'metadata.get', name }, () => readPolicyStatus(c, name, now));
     });
   }
@@ -607,27 +672,51 @@ export class Store {
    * @throws E_USAGE on malformed policy metadata
    */
   async expiryOf(name: string): Promise<Date | undefined> {
-    return this.#observe('expiryOf', name, () => readExpiry(this.#ctx(), name));
+    return this.#observe('expiryOf', name, async () => {
+      const c = this.#ctx();
+      checkName(name);
+      await readMetadata(c, name); // E_NOT_FOUND, as policyStatus
+      return readExpiry(c, name);
+    });
   }
 
   /** Live secrets whose rotation is due or whose value expired at `now`, most overdue first; audited as a listing. */
   async dueSecrets(now?: Clock): Promise<DueSecret[]> {
-    return this.#observe('dueSecrets', undefined, () => this.#read({ action: 'list', detail: '*' }, () => findDueSecrets(this.#context, now)));
+    return this.#observe('dueSecrets', undefined, () => {
+      checkClock(now);
+      return this.#read({ action: 'list', detail: '*' }, () => findDueSecrets(this.#context, now));
+    });
   }
 
   /** dueSecrets among the given summaries (`entries()` for a report that must not be audited per run). */
   async dueAmong(secrets: Iterable<SecretSummary> | AsyncIterable<SecretSummary>, now?: Clock): Promise<DueSecret[]> {
-    return this.#observe('dueAmong', undefined, () => findDue(this.#ctx(), secrets, now));
+    return this.#observe('dueAmong', undefined, () => {
+      const c = this.#ctx();
+      const s = secrets as Partial<Iterable<SecretSummary> & AsyncIterable<SecretSummary>> | null;
+      if (typeof s !== 'object' || s === null || (typeof s[Symbol.iterator] !== 'function' && typeof s[Symbol.asyncIterator] !== 'function')) {
+        throw usage('dueAmong takes the secrets\' summaries: an array, or an iterable such as store.entries()');
+      }
+      checkClock(now);
+      return findDue(c, secrets, now);
+    });
   }
 
   /** Store-wide numbers for monitoring (`store stats`); counts only, never a name; not audited, as status. */
   async stats(options: StatsOptions = {}): Promise<StoreStats> {
-    return this.#observe('stats', undefined, () => takeStats(this.#context, options));
+    return this.#observe('stats', undefined, () => {
+      const o = optionsObject(options, 'stats options');
+      if (o.now !== undefined && typeof o.now !== 'number') throw usage('stats\' now is milliseconds since the epoch');
+      checkClock(o.now);
+      return takeStats(this.#context, o);
+    });
   }
 
   /** The audit log at a glance: entries, its ends, and (with `verify`, which walks it all) whether the chain is intact. */
   async auditSummary(options: { verify?: boolean } = {}): Promise<AuditSummary> {
-    return this.#observe('auditSummary', undefined, () => summarizeAudit(this.#ctx(), options.verify ?? false));
+    return this.#observe('auditSummary', undefined, () => {
+      const c = this.#ctx();
+      return summarizeAudit(c, optionsObject(options, 'auditSummary options').verify ?? false);
+    });
   }
 
   /**
@@ -662,7 +751,8 @@ export class Store {
    * cache several times for that request.
    */
   changeCounter(options: { recheck?: boolean } = {}): number | undefined {
-    return this.#ctx().storage.changeCounter(options.recheck ?? true);
+    const c = this.#ctx();
+    return c.storage.changeCounter(optionsObject(options, 'changeCounter options').recheck ?? true);
   }
 
   /**

@@ -185,9 +185,11 @@ describe('store doctor finds', () => {
   });
 
   it('no master key: file checks run, the rest are skipped, exit 0; a wrong key fails, exit 1', async () => {
-    renameSync(ws.key, `${ws.key}.away`); // the key file the store recorded at init is gone, and none is given
-    const noKey = await doctor([], ['--store', ws.db]);
-    renameSync(`${ws.key}.away`, ws.key);
+    // A store whose key is in STORE_MASTER_KEY records no key file: with the variable unset, no key is given at all.
+    const envDb = `${ws.dir}/env.db`;
+    const envKey = randomBytes(32).toString('base64');
+    await runInProcessOk(['--store', envDb, 'init', '--master', 'env'], { env: { STORE_MASTER_KEY: envKey } });
+    const noKey = await doctor([], ['--store', envDb]);
     expect(noKey.status).toBe(0);
     expect(noKey.report.findings.map((f) => f.check)).toEqual(CHECKS.filter((c) => c !== 'key-file'));
     expect(finding(noKey.report, 'master-key')).toMatchObject({ level: 'skip', fix: expect.stringContaining('--keyfile') });
@@ -199,6 +201,18 @@ describe('store doctor finds', () => {
     const wrong = await doctor([], ['--store', ws.db, '--keyfile', other]);
     expect(wrong.status).toBe(10);
     expect(finding(wrong.report, 'master-key')).toMatchObject({ level: 'fail', fix: expect.stringContaining('master key') });
+  });
+
+  it('the key file the store recorded at init moved away: master-key fails, exit 10 (not a skip)', async () => {
+    renameSync(ws.key, `${ws.key}.away`); // none is given: the recorded one is what the store is configured with
+    const moved = await doctor([], ['--store', ws.db]);
+    renameSync(`${ws.key}.away`, ws.key);
+    expect(moved.status).toBe(10);
+    expect(moved.report.ok).toBe(false);
+    const f = finding(moved.report, 'master-key');
+    expect(f).toMatchObject({ level: 'fail', message: expect.stringContaining('cannot read key file'), fix: expect.stringContaining('--keyfile') });
+    for (const c of ['integrity', 'audit-log', 'key-age', 'rewrap', 'rotation', 'expiry']) expect(finding(moved.report, c).level).toBe('skip');
+    expect((await doctor()).status).toBe(0); // back in place: all well
   });
 
   it('no store at the path: store-file fails, exit 1; not a store: the same', async () => {

@@ -106,7 +106,12 @@ printf 'swap holds old-value' > "$1.swp"; ln "$1.swp" "${keep}/swap"`);
       expect(r.out).toBe('');
     }
     const json = await ok(['edit', 'app/db', '--json'], { EDITOR: editor('true') });
-    expect(JSON.parse(json.out)).toEqual({ name: 'app/db', version: 1, changed: false });
+    // The same shape as a written edit's, {name, version, createdAt, changed}: createdAt is the current version's.
+    const createdAt = JSON.parse((await ok(['get', 'app/db', '--json'])).out).createdAt as string;
+    expect(JSON.parse(json.out)).toEqual({ name: 'app/db', version: 1, createdAt, changed: false });
+    expect(Object.keys(JSON.parse(json.out))).toEqual(['name', 'version', 'createdAt', 'changed']);
+    const none = await ok(['edit', 'app/none', '--json'], { EDITOR: editor('true') });
+    expect(JSON.parse(none.out)).toEqual({ name: 'app/none', version: null, createdAt: null, changed: false });
     expect(await versions('app/db')).toBe(1);
   });
 

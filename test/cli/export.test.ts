@@ -225,6 +225,35 @@ describe('store export --plaintext / import of JSON and .env', () => {
     for (const [k, v] of Object.entries(values)) expect((await runInProcess(target('get', `app/${k}`))).out).toBe(v);
   });
 
+  it('--prefix P in a plaintext export takes P off the names, and import --prefix P puts it back: the help\'s example works', async () => {
+    const out = join(ws.dir, 'app.env');
+    // The example of store export --help, as it is written there.
+    const r = await runInProcess(store('export', out, '--plaintext', '--format', 'env', '--prefix', 'app/'));
+    expect(r.status, r.err).toBe(0);
+    expect(parseDotenv(readFileSync(out))).toEqual({ api: 'api-1', db: 'db-2' });
+    const i = await runInProcess(target('import', out, '--prefix', 'app/'));
+    expect(i.status, i.err).toBe(0);
+    expect((await runInProcess(target('get', 'app/db'))).out).toBe('db-2');
+    expect((await runInProcess(target('get', 'app/api'))).out).toBe('api-1');
+    expect((await runInProcess(target('list', '--json'))).out).not.toContain('other');
+
+    const json = join(ws.dir, 'app.json');
+    expect((await runInProcess(store('export', json, '--plaintext', '--format', 'json', '--prefix', 'app/'))).status).toBe(0);
+    expect(JSON.parse(readFileSync(json, 'utf8'))).toEqual({ api: 'api-1', db: 'db-2' });
+  });
+
+  it('.env export of names that still hold / after the prefix: the hint says how --prefix takes it off, not to "leave these out"', async () => {
+    expect((await runInProcess(store('set', 'app/deep/key'), { input: 'v' })).status).toBe(0);
+    const out = join(ws.dir, 'deep.env');
+    const r = await runInProcess(store('export', out, '--plaintext', '--format', 'env', '--prefix', 'app/'));
+    expect(r.status).toBe(2);
+    expect(r.err).toContain('app/deep/key');
+    expect(r.err).not.toContain('app/db');
+    expect(r.err).not.toMatch(/leave these out/);
+    expect(r.err).toMatch(/--prefix P exports only the secrets under P, with P taken off their names/);
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('.env export refuses names with / and non-UTF-8 values, naming them, writing nothing', async () => {
     expect((await runInProcess(store('set', 'BIN'), { input: new Uint8Array([0xff, 0x00]) })).status).toBe(0);
     const out = join(ws.dir, 'out.env');

@@ -2,6 +2,7 @@
 // rotate-keys, rotate-master between the HSM and a key file, and the clear
 // errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { softHsm, USER_PIN, type SoftHsm } from '../helpers/softhsm.js';
@@ -55,6 +56,26 @@ describe('store with a PKCS#11 master key', () => {
       'init', '--master', 'pkcs11', '--token-label', 'no-such-token', '--key-label', 'k']);
     expect(noToken.status).toBe(6);
     expect(noToken.err).toMatch(/no PKCS#11 token labelled "no-such-token".*cli-token/);
+  });
+
+  it('doctor: the store\'s HSM token deleted is a failed master-key check (exit 10), not a skip; no PIN given is a skip', async () => {
+    const db = join(ws.dir, 'doomed.db');
+    hsm.initToken('doomed-token');
+    const init = await runInProcess(['--store', db, '--module', hsm.module, '--pin-file', pinFile, 'init', '--master', 'pkcs11',
+      '--token-label', 'doomed-token', '--key-label', 'k']);
+    expect(init.status, init.err).toBe(0);
+    const healthy = await runInProcess(['--store', db, '--pin-file', pinFile, 'doctor', '--json']);
+    expect(healthy.status, healthy.out).toBe(0);
+    // No PIN at all (and none can be asked for): the checks that need the key are skipped, as for any store.
+    const noPin = await runInProcess(['--store', db, 'doctor', '--json'], { env: { STORE_NO_PROMPT: '1' } });
+    expect(noPin.status).toBe(0);
+    expect((JSON.parse(noPin.out) as { findings: { check: string; level: string }[] }).findings.find((f) => f.check === 'master-key')?.level).toBe('skip');
+
+    execFileSync('softhsm2-util', ['--delete-token', '--token', 'doomed-token'], { env: { ...process.env, SOFTHSM2_CONF: hsm.conf }, stdio: 'ignore' });
+    const gone = await runInProcess(['--store', db, '--pin-file', pinFile, 'doctor', '--json']);
+    expect(gone.status).toBe(10);
+    const f = (JSON.parse(gone.out) as { findings: { check: string; level: string; message: string }[] }).findings.find((x) => x.check === 'master-key');
+    expect(f).toMatchObject({ level: 'fail', message: expect.stringContaining('doomed-token') });
   });
 
   it('rotate-master moves from the HSM to a key file and back; each old key stops working', async () => {

@@ -11,6 +11,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { initStore, openStore, rawKey, StoreError, type InitOptions, type Store } from '../../src/index.js';
+import * as sb from '../../src/index.js';
 import { SCHEMA_VERSION } from '../../src/storage/sqlite/schema.js';
 import { tempDir } from '../helpers/tmp.js';
 import { rejectionCode as code, rejectionError as errorOf } from '../helpers/errors.js';
@@ -373,3 +374,209 @@ describe('paths (SQLite files)', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 });
+
+/** What a call ends with: 'OK', the StoreError's code, or what else it threw (a sync throw, a rejection, or a failing async iteration). */
+async function outcomeOf(call: () => unknown): Promise<string> {
+  try {
+    let r = call();
+    if (r instanceof Promise) r = await r;
+    if (r && typeof (r as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') for await (const _ of r as AsyncIterable<unknown>) void _;
+    return 'OK';
+  } catch (e) {
+    return e instanceof StoreError ? e.code : `not a StoreError: ${(e as Error)?.constructor?.name} ${String((e as Error)?.message ?? e)}`;
+  }
+}
+
+describe('bad arguments to the public API → StoreError, never TypeError/RangeError (SQLite)', () => {
+  const sqlite = DRIVERS.find((d) => d.name === 'sqlite')!;
+  const u = undefined as never;
+  const n = null as never;
+  /** `x` as any type: the calls below give what the types forbid, as a JavaScript caller can. */
+  const as = (x: unknown) => x as never;
+
+  it('a number as a passphrase is refused (never that many zero bytes); strings and bytes still work', async () => {
+    for (const bad of [1234, 1.5, -1, Infinity, NaN, 1n, Symbol('s'), null, undefined, {}, [1, 2], new ArrayBuffer(8), () => 'pw']) {
+      expect(await outcomeOf(() => sb.passphrase(as(bad))), String(typeof bad)).toBe('E_MASTER_KEY');
+    }
+    expect(await outcomeOf(() => sb.passphrase('pw', n))).toBe('E_MASTER_KEY');
+    const dir = tempDir();
+    const fast = { scrypt: { logN: 15 } };
+    const s = await initStore(join(dir, 'a.db'), sb.passphrase('correct horse', fast));
+    await s.close();
+    // A store made with a passphrase opens with its bytes (a Buffer is a Uint8Array), and not with zero bytes.
+    await (await openStore(join(dir, 'a.db'), sb.passphrase(Buffer.from('correct horse')))).close();
+    expect(await code(openStore(join(dir, 'a.db'), sb.passphrase(new Uint8Array(13))))).toBe('E_WRONG_MASTER_KEY');
+  });
+
+  it('pkcs11() checks the type of every option before any PKCS#11 call (a numeric PIN never reaches C_Login)', async () => {
+    const module = '/nonexistent/libpkcs11.so'; // never loaded: each of these is refused at the call
+    const cases: [string, unknown][] = [
+      ['pin number', { module, pin: 1234 }],
+      ['pin 1.5', { module, pin: 1.5 }],
+      ['pin object', { module, pin: {} }],
+      ['pin missing', { module }],
+      ['module number', { module: 123, pin: '1234' }],
+      ['module missing', { pin: '1234' }],
+      ['tokenLabel number', { module, pin: '1234', tokenLabel: 5 }],
+      ['keyLabel object', { module, pin: '1234', keyLabel: {} }],
+      ['create string', { module, pin: '1234', create: 'yes' }],
+      ['null', null],
+      ['undefined', undefined],
+      ['a string', 'x'],
+    ];
+    for (const [what, options] of cases) expect(await outcomeOf(() => sb.pkcs11(as(options))), what).toBe('E_MASTER_KEY');
+    expect(errorOfSync(() => sb.pkcs11(as({ module, pin: '1234', tokenLabel: 5 }))).message).toMatch(/token label must be a string/);
+    expect(errorOfSync(() => sb.pkcs11(as({ module, pin: 1234 }))).message).toMatch(/PIN must be a string or a Uint8Array/);
+    // Well-typed options make a source (the module is only loaded at create or unlock).
+    expect(sb.pkcs11({ module, pin: '1234' }).kind).toBe('pkcs11');
+    expect(sb.pkcs11({ module, pin: new Uint8Array([49, 50]), tokenLabel: 't', keyLabel: 'k', create: true }).kind).toBe('pkcs11');
+  });
+
+  it('every public method and function refuses malformed arguments with E_USAGE (E_MASTER_KEY for a key source)', async () => {
+    const f = await freshStoreOn(sqlite);
+    const { store, locator: p } = f;
+    await store.put('a', 'v1');
+    const key = rawKey(f.key);
+    const dir = tempDir();
+    const file = (stem: string) => join(dir, `${stem}-${Math.random().toString(36).slice(2)}`);
+    const before = await snapshot(store);
+    const cases: [string, () => unknown, string][] = [
+      // null (or another non-object) as the options object
+      ['get(a, null)', () => store.get('a', n), 'E_USAGE'],
+      ['get(a, 5)', () => store.get('a', as(5)), 'E_USAGE'],
+      ['put(a, x, null)', () => store.put('a', 'x', n), 'E_USAGE'],
+      ['getEntry(a, null)', () => store.getEntry('a', n), 'E_USAGE'],
+      ['delete(a, null)', () => store.delete('a', n), 'E_USAGE'],
+      ['undelete(a, null)', () => store.undelete('a', n), 'E_USAGE'],
+      ['destroy(a, [1], null)', () => store.destroy('a', [1], n), 'E_USAGE'],
+      ['list(null)', () => store.list(n), 'E_USAGE'],
+      ['entries(null)', () => store.entries(n), 'E_USAGE'],
+      ['verify(null)', () => store.verify(n), 'E_USAGE'],
+      ['stats(null)', () => store.stats(n), 'E_USAGE'],
+      ['rotateKeys(null)', () => store.rotateKeys(n), 'E_USAGE'],
+      ['rotateMaster(k, null)', () => store.rotateMaster(rawKey(new Uint8Array(32).fill(9)), n), 'E_USAGE'],
+      ['destroyKey(1, null)', () => store.destroyKey(1, n), 'E_USAGE'],
+      ['rollback(a, 1, null)', () => store.rollback('a', 1, n), 'E_USAGE'],
+      ['auditEntries(null)', () => store.auditEntries(n), 'E_USAGE'],
+      ['auditSummary(null)', () => store.auditSummary(n), 'E_USAGE'],
+      ['changeCounter(null)', () => store.changeCounter(n), 'E_USAGE'],
+      ['backup(f, null)', () => store.backup(file('bk'), n), 'E_USAGE'],
+      ['importPlain(f, null)', () => store.importPlain(file('imp'), n), 'E_USAGE'],
+      ['openStore(p, k, null)', () => openStore(p, key, n), 'E_USAGE'],
+      ['initStore(p, k, null)', () => initStore(file('init'), key, n), 'E_USAGE'],
+      ['checkHealth(p, k, null)', () => sb.checkHealth(p, key, n), 'E_USAGE'],
+      // required arguments left out
+      ['setMetadata(a)', () => store.setMetadata('a', u), 'E_USAGE'],
+      ['setMetadata(a, null)', () => store.setMetadata('a', n), 'E_USAGE'],
+      ['pruneAudit()', () => store.pruneAudit(u), 'E_USAGE'],
+      ['exportBundle(f)', () => store.exportBundle(file('eb'), u), 'E_USAGE'],
+      ['exportPlain(f)', () => store.exportPlain(file('ep'), u), 'E_USAGE'],
+      ['importBundle(f)', () => store.importBundle(file('ib'), u), 'E_USAGE'],
+      ['backup(Symbol)', () => store.backup(as(Symbol('s'))), 'E_USAGE'],
+      ['importPlain({toString})', () => store.importPlain(as({ toString() { throw new Error('boom'); } })), 'E_USAGE'],
+      // option values of the wrong type
+      ['list({pattern: 123})', () => store.list(as({ pattern: 123 })), 'E_USAGE'],
+      ['entries({pattern: 123})', () => store.entries(as({ pattern: 123 })), 'E_USAGE'],
+      ['auditEntries({name: {}})', () => store.auditEntries(as({ name: {} })), 'E_USAGE'],
+      ['auditEntries({action: []})', () => store.auditEntries(as({ action: [] })), 'E_USAGE'],
+      ['auditEntries({since: Symbol})', () => store.auditEntries(as({ since: Symbol('s') })), 'E_USAGE'],
+      ['get(a, {at: 1e300})', () => store.get('a', { at: 1e300 }), 'E_USAGE'],
+      ['get(a, {at: 2**53+2})', () => store.get('a', { at: 2 ** 53 + 2 }), 'E_USAGE'],
+      ['get(a, {at: Symbol})', () => store.get('a', as({ at: Symbol('s') })), 'E_USAGE'],
+      ['pruneAudit({before: 1e300})', () => store.pruneAudit({ before: 1e300 }), 'E_USAGE'],
+      ['pruneAudit({before: () => 1})', () => store.pruneAudit(as({ before: () => 1 })), 'E_USAGE'],
+      ['pruneAudit({before: 1n})', () => store.pruneAudit(as({ before: 1n })), 'E_USAGE'],
+      ['rollback(a, 1, {cas: Symbol})', () => store.rollback('a', 1, as({ cas: Symbol('s') })), 'E_USAGE'],
+      ['rotateKeys({ifOlderThanMs: "1"})', () => store.rotateKeys(as({ ifOlderThanMs: '1' })), 'E_USAGE'],
+      ['getConfig(Symbol)', () => store.getConfig(as(Symbol('s'))), 'E_USAGE'],
+      ['setConfig(audit.reads, Symbol)', () => store.setConfig('audit.reads', as(Symbol('s'))), 'E_USAGE'],
+      ['policyStatus(a, "str")', () => store.policyStatus('a', as('str')), 'E_USAGE'],
+      ['policyStatus(a, null)', () => store.policyStatus('a', n), 'E_USAGE'],
+      ['policyStatus(a, invalid Date)', () => store.policyStatus('a', new Date(NaN)), 'E_USAGE'],
+      ['dueSecrets("str")', () => store.dueSecrets(as('str')), 'E_USAGE'],
+      ['dueAmong(undefined)', () => store.dueAmong(u), 'E_USAGE'],
+      ['dueAmong("str")', () => store.dueAmong(as('str')), 'E_USAGE'],
+      ['dueAmong(5)', () => store.dueAmong(as(5)), 'E_USAGE'],
+      ['expiryOf({})', () => store.expiryOf(as({})), 'E_INVALID_NAME'],
+      // master-key sources
+      ['openStore(p, undefined)', () => openStore(p, u), 'E_MASTER_KEY'],
+      ['openStore(p, "str")', () => openStore(p, as('str')), 'E_MASTER_KEY'],
+      ['openStore(p, {})', () => openStore(p, as({})), 'E_MASTER_KEY'],
+      ['initStore(f, null)', () => initStore(file('init'), n), 'E_MASTER_KEY'],
+      ['rotateMaster(undefined)', () => store.rotateMaster(u), 'E_MASTER_KEY'],
+      ['rotateMaster("x")', () => store.rotateMaster(as('x')), 'E_MASTER_KEY'],
+      ['keyFile(undefined)', () => sb.keyFile(u), 'E_MASTER_KEY'],
+      ['keyFile(123)', () => sb.keyFile(as(123)), 'E_MASTER_KEY'],
+      ['keyFile(f, null)', () => sb.keyFile(file('k'), n), 'E_MASTER_KEY'],
+      ['rawKey(undefined)', () => rawKey(u), 'E_MASTER_KEY'],
+      ['rawKey(32)', () => rawKey(as(32)), 'E_MASTER_KEY'],
+      ['agent(null)', () => sb.agent(n), 'E_MASTER_KEY'],
+      ['checkHealth(p, "x")', () => sb.checkHealth(p, as('x')), 'E_MASTER_KEY'],
+      ['openStore(p, () => 5)', () => openStore(p, as(() => 5)), 'E_MASTER_KEY'],
+      ['createKeyFile(Symbol)', () => sb.createKeyFile(as(Symbol('s'))), 'E_MASTER_KEY'],
+      ['exportPlain(f, {format: {toString}})', () => store.exportPlain(file('ep'), as({ format: { toString() { throw new Error('boom'); } } })), 'E_USAGE'],
+      ['migrateStore(p, f, 5)', () => sb.migrateStore(p, file('m'), as(5)), 'E_MASTER_KEY'],
+      ['restoreStore(f, f, null)', () => sb.restoreStore(file('r'), file('b'), n), 'E_MASTER_KEY'],
+      // paths and stores
+      ['openStore(undefined, k)', () => openStore(u, key), 'E_USAGE'],
+      ['openStore(123, k)', () => openStore(as(123), key), 'E_USAGE'],
+      ['openStore("a\\0b", k)', () => openStore('a\0b', key), 'E_USAGE'],
+      ['initStore(undefined, k)', () => initStore(u, key), 'E_USAGE'],
+      ['checkHealth(Symbol)', () => sb.checkHealth(as(Symbol('s')), key), 'E_USAGE'],
+      ['migrateStore(undefined, f, k)', () => sb.migrateStore(u, file('m'), key), 'E_USAGE'],
+      ['backupStore(undefined)', () => sb.backupStore(u, file('bs')), 'E_USAGE'],
+      ['verifyStore(undefined)', () => sb.verifyStore(u), 'E_USAGE'],
+      ['collectStats(undefined)', () => sb.collectStats(u), 'E_USAGE'],
+      ['policyStatus(store, a, "str")', () => sb.policyStatus(store, 'a', as('str')), 'E_USAGE'],
+      ['dueSecrets(store, "str")', () => sb.dueSecrets(store, as('str')), 'E_USAGE'],
+      ['dueAmong(store, undefined)', () => sb.dueAmong(store, u), 'E_USAGE'],
+      ['dueAmong(store, "str")', () => sb.dueAmong(store, as('str')), 'E_USAGE'],
+      ['dueSecrets({})', () => sb.dueSecrets(as({})), 'E_USAGE'],
+      ['exportPlain(null, f, opts)', () => sb.exportPlain(n, file('x'), { format: 'json' }), 'E_USAGE'],
+      ['parseRequirement(undefined)', () => sb.parseRequirement(u), 'E_USAGE'],
+      ['parseRequirement(5)', () => sb.parseRequirement(as(5)), 'E_USAGE'],
+      ['parseRule(undefined)', () => sb.parseRule(u), 'E_USAGE'],
+      ['parseRule(["pem"])', () => sb.parseRule(as(['pem'])), 'E_USAGE'],
+      ['checkSecrets(store, undefined)', () => sb.checkSecrets(store, u), 'E_USAGE'],
+      ['checkSecrets(store, [undefined])', () => sb.checkSecrets(store, [u]), 'E_USAGE'],
+      ['checkSecrets(undefined, [])', () => sb.checkSecrets(u, []), 'E_USAGE'],
+    ];
+    const got = [];
+    for (const [what, call, want] of cases) got.push([what, await outcomeOf(call), want]);
+    expect(got.filter(([, outcome, want]) => outcome !== want)).toEqual([]);
+    expect(await snapshot(store)).toEqual(before);
+  });
+
+  it('expiryOf checks the name as policyStatus does: E_INVALID_NAME, E_NOT_FOUND; undefined only for a secret without an expiry', async () => {
+    const { store } = await freshStoreOn(sqlite);
+    await store.put('a', 'v');
+    for (const bad of [123, null, undefined, 'BAD NAME', '', {}]) {
+      expect(await outcomeOf(() => store.expiryOf(as(bad))), String(bad)).toBe('E_INVALID_NAME');
+      expect(await outcomeOf(() => sb.expiryOf(store, as(bad))), String(bad)).toBe('E_INVALID_NAME');
+    }
+    expect(await outcomeOf(() => store.expiryOf('nope'))).toBe('E_NOT_FOUND');
+    expect(await outcomeOf(() => store.policyStatus('nope'))).toBe('E_NOT_FOUND');
+    expect(await store.expiryOf('a')).toBeUndefined();
+    await store.setPolicy('a', { rotateEveryMs: 60_000, expiresAfterMs: 120_000 });
+    expect(await store.expiryOf('a')).toBeInstanceOf(Date);
+  });
+
+  it('times at the edges of a Date are accepted, beyond them refused', async () => {
+    const { store } = await freshStoreOn(sqlite);
+    await store.put('a', 'v');
+    expect(await code(store.get('a', { at: 8.64e15 + 1 }))).toBe('E_USAGE');
+    expect((await store.get('a', { at: 8.64e15 })).version).toBe(1);
+    expect(await code(store.get('a', { at: -8.64e15 }))).toBe('E_NOT_FOUND'); // before the secret existed
+    expect((await store.pruneAudit({ before: -8.64e15 })).removed).toBe(0);
+  });
+});
+
+function errorOfSync(fn: () => unknown): StoreError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof StoreError) return e;
+    throw e;
+  }
+  throw new Error('expected a StoreError');
+}

@@ -44,7 +44,8 @@ export function registerDoctor(program: Command, ctx: Context): void {
 Exit status: 0 when nothing failed (warnings allowed unless --strict), 10 otherwise;
 1 when doctor itself failed.
 Checks that need the master key are skipped when none is given; on a terminal a
-passphrase is asked for as usual. For a store in PostgreSQL the file's checks
+passphrase is asked for as usual. A key given or recorded that cannot be used
+(the key file recorded at init moved away, the HSM token or key gone) fails. For a store in PostgreSQL the file's checks
 give way to the server's: reached, schema version, an interrupted migrate's
 copy, the role's grants, the exclusive lock, fsync, full_page_writes and
 synchronous_commit.`)

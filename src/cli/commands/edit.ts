@@ -33,12 +33,12 @@ interface EditOptions {
  * secret exist without a current version, the write's check-and-set
  * against 0 refuses it.
  */
-async function current(store: Store, name: string): Promise<{ value: Uint8Array; version: number; json: boolean }> {
+async function current(store: Store, name: string): Promise<{ value: Uint8Array; version: number; createdAt: Date | null; json: boolean }> {
   try {
     const s = await store.get(name);
-    return { value: s.value.expose(), version: s.version, json: s.json };
+    return { value: s.value.expose(), version: s.version, createdAt: s.createdAt, json: s.json };
   } catch (e) {
-    if (e instanceof StoreError && e.code === 'E_NOT_FOUND') return { value: new Uint8Array(0), version: 0, json: false };
+    if (e instanceof StoreError && e.code === 'E_NOT_FOUND') return { value: new Uint8Array(0), version: 0, createdAt: null, json: false };
     throw e;
   }
 }
@@ -146,7 +146,8 @@ refused (exit 2): store set NAME --file F writes those.`)
           const value = opts.keepNewline || endsWithNewline(before.value) ? edited : stripNewline(edited);
           if (equalBytes(value, before.value)) {
             await ctx.note(before.version === 0 ? `${name} left empty: not created` : `${name} unchanged: no new version written`);
-            if (opts.json) await ctx.json({ name, version: before.version || null, changed: false });
+            // The shape of a written edit's: the current version (none for a secret left uncreated) and when it was written.
+            if (opts.json) await ctx.json({ name, version: before.version || null, createdAt: before.createdAt, changed: false });
             return;
           }
           let r;

@@ -99,7 +99,7 @@ export function registerExport(program: Command, ctx: Context): void {
     .command('export')
     .description('write secrets to an encrypted bundle another store can import (or, with --plaintext, to JSON or .env)')
     .argument('<file>', 'the file to create (never overwritten; mode 0600)')
-    .option('--prefix <prefix>', 'only secrets whose names start with this')
+    .option('--prefix <prefix>', 'only secrets whose names start with this (--plaintext: written with it taken off, as import --prefix adds it)')
     .option('--all-versions', 'every version that is not destroyed, with its state (default: each current live version)')
     .option('--recipient <age1…>', 'write an age bundle this age public key can open (repeat for several people; age -d opens it too)', collect, [])
     .option('--recipients-file <path>', 'age recipients, one per line, # comments (as age -R); repeatable', collect, [])

@@ -49,7 +49,11 @@ export function registerGet(program: Command, ctx: Context): void {
       // Checked before the store is opened: no passphrase asked for nothing.
       const clip = opts.clip ? await import('../get-clip.js').then((m) => m.clipPlan(opts, ctx.io.env)) : undefined;
       await ctx.withStore(cmd, async (store) => {
-        const expiry = await store.expiryOf(name);
+        // No such secret: the get below fails with it, and is audited as a failed read.
+        const expiry = await store.expiryOf(name).catch((e: unknown) => {
+          if (e instanceof StoreError && e.code === 'E_NOT_FOUND') return undefined;
+          throw e;
+        });
         if (expiry !== undefined && Date.now() >= expiry.getTime()) {
           const what = `${name} expired at ${expiry.toISOString()} (rotation policy)`;
           if (opts.strict) throw new StoreError('E_NOT_FOUND', what, [`rotate it: store rotate ${name}`]);

@@ -122,7 +122,7 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   export: [
     { line: 'store export app.sbx --prefix app/', does: 'the secrets under app/ into a bundle sealed with a passphrase (asked)' },
     { line: 'store export all.sbx --all-versions --recipient-keyfile ./transfer.key', does: 'every version, sealed to a key file' },
-    { line: 'store export app.env --plaintext --format env --prefix app/', does: 'clear text as a .env file (warns; never overwrites)' },
+    { line: 'store export app.env --plaintext --format env --prefix app/', does: 'the secrets under app/ in clear text as a .env file, app/ taken off their names (warns; never overwrites); store import app.env --prefix app/ puts it back' },
     { line: 'store export team.age --prefix app/ --recipient age1qqexample --recipients-file team.txt', does: 'an age file each recipient opens alone (store import --identity, or age -d)' },
   ],
   import: [

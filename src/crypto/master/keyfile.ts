@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { StoreError } from '../../errors.js';
 import { makeDirDurable, nodeFileOps, writeNewFileDurably, type FileOps } from '../../platform/durable-file.js';
 import { toBase64, wipe } from '../bytes.js';
-import { masterKeyMissing, type MasterKeySource } from './master-key.js';
+import { masterKeyMissing, sourceOptions, typeName, type MasterKeySource } from './master-key.js';
 import { randomBytes } from '../random.js';
 import { MASTER_KEY_BYTES } from './raw-master.js';
 import { decodeMasterKey, rawKeySource } from './raw-key.js';
@@ -26,6 +26,7 @@ export interface KeyFileOptions {
  * @throws E_IO
  */
 export function createKeyFile(path: string, ops: FileOps = nodeFileOps): void {
+  checkKeyFilePath(path);
   const key = randomBytes(MASTER_KEY_BYTES);
   const text = Buffer.from(`${toBase64(key)}\n`);
   wipe(key);
@@ -71,6 +72,13 @@ export function readKeyFile(path: string): Uint8Array {
   }
 }
 
+/** A key file path as the caller gave it. @throws E_MASTER_KEY */
+function checkKeyFilePath(path: unknown): void {
+  if (typeof path !== 'string' || path.length === 0 || path.includes('\0')) {
+    throw masterKeyMissing(`the key file path must be a non-empty string${typeof path === 'string' ? ' without NUL' : `, not ${typeName(path)}`}`);
+  }
+}
+
 /** Far more than a key file's 44 bytes of base64 and a newline or some whitespace. */
 const MAX_KEY_FILE_BYTES = 4096;
 
@@ -80,6 +88,8 @@ const MAX_KEY_FILE_BYTES = 4096;
  * parameters), so that later commands find the key without being told again.
  */
 export function keyFile(path: string, options: KeyFileOptions = {}): MasterKeySource {
+  checkKeyFilePath(path);
+  options = sourceOptions(options, 'keyFile()');
   return rawKeySource('keyfile', async (creating) => {
     if (creating && options.create && !existsSync(path)) createKeyFile(path, options.fileOps);
     return readKeyFile(path);

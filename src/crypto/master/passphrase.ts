@@ -1,7 +1,7 @@
 /** Master key from a passphrase: scrypt with a random 16-byte salt kept in the store header. */
-import { fromBase64, toBase64, utf8, wipe } from '../bytes.js';
+import { fromBase64, toBase64, wipe } from '../bytes.js';
 import { DEFAULT_SCRYPT, checkScryptParams, scrypt, type ScryptParams } from '../kdf.js';
-import { checkFamily, masterKeyMissing, type MasterKeySource, type MasterParams } from './master-key.js';
+import { checkFamily, masterKeyMissing, secretCopy, sourceOptions, type MasterKeySource, type MasterParams } from './master-key.js';
 import { randomBytes } from '../random.js';
 import { rawMasterKey } from './raw-master.js';
 import { StoreError } from '../../errors.js';
@@ -38,7 +38,8 @@ export function passphraseRoot(pw: Uint8Array, params: MasterParams): Promise<Ui
  * the key is derived; a source therefore unlocks or creates once.
  */
 export function passphrase(secret: string | Uint8Array, options: PassphraseOptions = {}): MasterKeySource {
-  const pw = typeof secret === 'string' ? utf8.encode(secret) : new Uint8Array(secret);
+  options = sourceOptions(options, 'passphrase()');
+  const pw = secretCopy(secret, 'passphrase');
   if (pw.length === 0) throw masterKeyMissing('the passphrase is empty');
 
   let used = false;

@@ -1,6 +1,6 @@
 /** Master keys that are 32 raw bytes: from the caller, the environment, or a key file. */
 import { fromBase64, wipe } from '../bytes.js';
-import { checkFamily, masterKeyMissing, type MasterKeySource, type MasterKind } from './master-key.js';
+import { checkFamily, masterKeyMissing, masterKeyNotGiven, typeName, type MasterKeySource, type MasterKind } from './master-key.js';
 import { MASTER_KEY_BYTES, rawMasterKey } from './raw-master.js';
 
 /**
@@ -43,6 +43,7 @@ export function decodeMasterKey(text: string, where: string): Uint8Array {
 
 /** A master key given as 32 bytes by the caller (copied; the caller keeps its own). */
 export function rawKey(key: Uint8Array): MasterKeySource {
+  if (!(key instanceof Uint8Array)) throw masterKeyMissing(`a raw master key is a Uint8Array of ${MASTER_KEY_BYTES} bytes, not ${typeName(key)}`);
   if (key.length !== MASTER_KEY_BYTES) throw masterKeyMissing(`a raw master key must be ${MASTER_KEY_BYTES} bytes`);
   const copy = new Uint8Array(key);
   return rawKeySource('raw', async () => new Uint8Array(copy));
@@ -52,7 +53,7 @@ export function rawKey(key: Uint8Array): MasterKeySource {
 export function envKey(variable = 'STORE_MASTER_KEY', env: NodeJS.ProcessEnv = process.env): MasterKeySource {
   return rawKeySource('env', async () => {
     const text = env[variable];
-    if (!text) throw masterKeyMissing(`${variable} is not set`, [`export ${variable} with a base64 32-byte key`]);
+    if (!text) throw masterKeyNotGiven(`${variable} is not set`, [`export ${variable} with a base64 32-byte key`]);
     return decodeMasterKey(text, variable);
   });
 }

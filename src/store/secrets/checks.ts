@@ -4,6 +4,7 @@
  * calls for, and the metadata a secret row reports.
  */
 import { StoreError } from '../../errors.js';
+import { typeName } from '../../crypto/master/master-key.js';
 import { LATEST, type Selector } from '../read-cache.js';
 import type { SecretAndVersion, SecretRow, VersionRow } from '../../storage/storage.js';
 import type { GetOptions, SecretMetadata, VersionState } from '../types.js';
@@ -23,10 +24,60 @@ export function checkVersions(versions: readonly number[] | undefined): number[]
   return [...new Set(versions.map((v) => checkVersionNumber(v)))];
 }
 
+/** The furthest a time may be from the epoch, either way, in ms: the range of a Date. */
+export const MAX_TIME_MS = 8.64e15;
+
+/**
+ * A time the caller gave: a Date, an ISO 8601 string or ms since the epoch,
+ * within a Date's range (±8.64e15 ms). @throws E_USAGE
+ */
 export function toTime(at: Date | number | string): number {
-  const t = at instanceof Date ? at.getTime() : typeof at === 'number' ? at : Date.parse(at);
-  if (!Number.isFinite(t)) throw usage('the time must be a date, an ISO 8601 string or milliseconds since the epoch');
+  const t = at instanceof Date ? at.getTime() : typeof at === 'number' ? at : typeof at === 'string' ? Date.parse(at) : NaN;
+  if (!Number.isFinite(t) || Math.abs(t) > MAX_TIME_MS) {
+    throw usage('the time must be a date, an ISO 8601 string or milliseconds since the epoch (within ±8.64e15)');
+  }
   return t;
+}
+
+/** A clock reading given as `now` (a Date or ms since the epoch), undefined for the store's clock. @throws E_USAGE */
+export function checkClock<T extends Date | number>(now: T | undefined): T | undefined {
+  if (now === undefined) return undefined;
+  if (!(now instanceof Date) && typeof now !== 'number') throw usage(`now must be a Date or milliseconds since the epoch, not ${typeName(now)}`);
+  toTime(now);
+  return now;
+}
+
+function isPlainObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A public method's options object: undefined is {} (no options); an object
+ * is itself; anything else (null, a number, a string, an array) is E_USAGE.
+ */
+export function optionsObject<T extends object>(value: T | undefined, what: string): T {
+  if (value === undefined) return {} as T;
+  if (!isPlainObject(value)) throw usage(`${what} must be an object, not ${typeName(value)}`);
+  return value as T;
+}
+
+/** An object argument that must be given (setMetadata's update, pruneAudit's and an export's options). @throws E_USAGE */
+export function requiredObject<T extends object>(value: T, what: string): T {
+  if (!isPlainObject(value)) throw usage(`${what} must be an object, not ${typeName(value)}`);
+  return value;
+}
+
+/** An optional string option. @throws E_USAGE */
+export function optionalString(value: unknown, what: string): string | undefined {
+  if (value !== undefined && typeof value !== 'string') throw usage(`${what} must be a string, not ${typeName(value)}`);
+  return value;
+}
+
+/** A file path or store locator argument: a non-empty string without NUL. @throws E_USAGE */
+export function checkPath(path: unknown, what = 'the path'): string {
+  if (typeof path !== 'string' || path.length === 0) throw usage(`${what} must be a non-empty string, not ${typeof path === 'string' ? 'empty' : typeName(path)}`);
+  if (path.includes('\0')) throw usage(`${what} holds a NUL character`);
+  return path;
 }
 
 /** What a get may be cached as: the current version or version N; undefined for a time query or a malformed version (not cached). */

@@ -53,6 +53,8 @@ export function envLine(name: string, value: string): string | undefined {
 /**
  * Write each current live value under `prefix` in plain text, as a JSON
  * object `{"name": "value"}` or a .env file, to `path` (a new file, 0600).
+ * Each name is written with `prefix` taken off (app/DB_URL under app/ is
+ * DB_URL), as importPlain's `prefix` puts it back on.
  * Values must be UTF-8 (and, for .env, names without '/' and values dotenv
  * can read back unchanged); otherwise nothing is written and every offending
  * secret is named.
@@ -64,6 +66,7 @@ export async function writePlainExport(c: StoreContext, path: string, options: P
   const format = options.format;
   if (format !== 'json' && format !== 'env') throw usage(`a plaintext export format is json or env, not "${String(format)}"`);
   const look = looker(options.signal, path);
+  const written = (name: string) => name.slice(prefix.length); // every name selected starts with the prefix
   return withNewFile(path, true, (sink) => snapshot(c, sink, async (tx) => {
     const report: ExportReport = {
       path, format, secrets: 0, versions: 0, allVersions: false, skippedNotLive: [], skippedDestroyed: 0, bytes: 0,
@@ -75,8 +78,8 @@ export async function writePlainExport(c: StoreContext, path: string, options: P
         report.skippedNotLive.push(s.name);
         continue;
       }
-      if (format === 'env' && !ENV_NAME.test(s.name)) {
-        problems.push(`${s.name}: a .env name holds only letters, digits and _ . - (no '/')`);
+      if (format === 'env' && !ENV_NAME.test(written(s.name))) {
+        problems.push(`${s.name}: a .env name holds only letters, digits and _ . - (no '/')${prefix ? ` after the prefix ${JSON.stringify(prefix)}` : ''}`);
         continue;
       }
       await look();
@@ -84,7 +87,7 @@ export async function writePlainExport(c: StoreContext, path: string, options: P
       try {
         const text = tryUtf8(value);
         if (text === undefined) problems.push(`${s.name}: the value is not UTF-8 text`);
-        else if (format === 'env' && envLine(s.name, text) === undefined) {
+        else if (format === 'env' && envLine(written(s.name), text) === undefined) {
           problems.push(`${s.name}: the value cannot be quoted so that dotenv reads it back unchanged`);
         }
       } finally {
@@ -93,7 +96,7 @@ export async function writePlainExport(c: StoreContext, path: string, options: P
     }
     if (problems.length > 0) {
       throw new StoreError('E_INVALID_VALUE', `cannot export as ${format}, nothing was written:${problems.map((p) => `\n  ${p}`).join('')}`, [
-        'use an encrypted export (it carries any bytes and every name), or leave these out with --prefix',
+        'use an encrypted export (it carries any bytes and every name); for a .env file, --prefix P exports only the secrets under P, with P taken off their names (P/NAME is written NAME; store import --prefix P puts it back)',
       ]);
     }
     sink.write(utf8.encode(format === 'json' ? '{' : '# Strongbox plaintext export: this file holds secret values in clear text\n'));
@@ -104,8 +107,8 @@ export async function writePlainExport(c: StoreContext, path: string, options: P
       const text = tryUtf8(value)!;
       wipe(value);
       const entry = format === 'json'
-        ? `${report.secrets === 0 ? '' : ','}\n  ${JSON.stringify(s.name)}: ${JSON.stringify(text)}`
-        : envLine(s.name, text)!;
+        ? `${report.secrets === 0 ? '' : ','}\n  ${JSON.stringify(written(s.name))}: ${JSON.stringify(text)}`
+        : envLine(written(s.name), text)!;
       sink.write(utf8.encode(entry));
       report.secrets++;
       report.versions++;

@@ -38,6 +38,17 @@ describe('store --version', () => {
     }
   });
 
+  it('README\'s example of --version --json has the shape and schema this build prints', async () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const example = /`store --version --json` prints[\s\S]*?`(\{"version"[^`]*\})`/.exec(readme)?.[1];
+    expect(example, 'no --version --json example in README.md').toBeDefined();
+    const shown = JSON.parse(example!) as Record<string, unknown>;
+    const actual = JSON.parse((await runInProcess(['--version', '--json'])).out) as Record<string, unknown>;
+    expect(Object.keys(shown)).toEqual(Object.keys(actual));
+    expect({ ...shown, version: actual.version, node: actual.node }).toEqual(actual);
+    expect(shown.schema).toBe(SCHEMA_VERSION);
+  });
+
   it('with anything else it is not the version: get --version N, or a stray option', async () => {
     const dir = tempDir();
     const base = ['--store', join(dir, 's.db'), '--keyfile', join(dir, 'k')];

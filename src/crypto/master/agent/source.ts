@@ -1,6 +1,6 @@
 /** The unlock agent as a master-key source for the library and the CLI. */
 import { StoreError } from '../../../errors.js';
-import type { MasterKeySource } from '../master-key.js';
+import { masterKeyNotGiven, sourceOptions, type MasterKeySource } from '../master-key.js';
 import { agentKeyFor } from './held-key.js';
 import type { Env } from './paths.js';
 
@@ -24,6 +24,7 @@ export interface AgentSourceOptions {
  * @example openStore(path, agent({ fallback: () => passphrase(askUser()) }))
  */
 export function agent(options: AgentSourceOptions = {}): MasterKeySource {
+  options = sourceOptions(options, 'agent()');
   const env = options.env ?? process.env;
   return {
     kind: 'passphrase',
@@ -43,7 +44,7 @@ export function agent(options: AgentSourceOptions = {}): MasterKeySource {
       }
       if (held) return held;
       if (!fallback) {
-        throw new StoreError('E_MASTER_KEY', 'this store is not unlocked', ['run store unlock (it asks the passphrase once)']);
+        throw masterKeyNotGiven('this store is not unlocked', ['run store unlock (it asks the passphrase once)']);
       }
       const source = typeof fallback === 'function' ? await fallback() : fallback;
       return source.unlock(storeId, params);

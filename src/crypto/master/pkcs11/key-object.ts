@@ -97,7 +97,12 @@ function checkKeyPolicy(t: TokenSession, key: Handle, keyLabel: string): void {
   }
 }
 
-export function findOrCreateKey(t: TokenSession, keyLabel: string, create: boolean): Handle {
+/**
+ * The store's key object on the token; with `create`, made when there is none.
+ * `opening`: for a store that exists (its key was there when it was made),
+ * so that a missing key is one that was deleted, not one to create.
+ */
+export function findOrCreateKey(t: TokenSession, keyLabel: string, create: boolean, opening = false): Handle {
   const found = findKeys(t, keyLabel);
   if (found.length > 1) {
     throw masterKeyMissing(`several AES keys on token ${JSON.stringify(t.tokenLabel)} are labelled ${JSON.stringify(keyLabel)}`, [
@@ -107,9 +112,12 @@ export function findOrCreateKey(t: TokenSession, keyLabel: string, create: boole
   let key = found[0];
   if (!key) {
     if (!create) {
-      throw masterKeyMissing(`no AES key labelled ${JSON.stringify(keyLabel)} on token ${JSON.stringify(t.tokenLabel)}`, [
-        'check the key label; at init, ask for the key to be created',
-      ]);
+      throw masterKeyMissing(`no AES key labelled ${JSON.stringify(keyLabel)} on token ${JSON.stringify(t.tokenLabel)}`, opening
+        ? [
+          'the store was made with this key, and the token no longer holds it (deleted, or the token was re-initialised): without it the store cannot be opened',
+          'restore the token (or the key object) from its backup, or restore the store from a backup made under a master key you still have (store restore FILE)',
+        ]
+        : ['check the key label; to make a new key at init, ask for it to be created (store init creates it; the library: pkcs11({ ..., create: true }))']);
     }
     key = generateKey(t, keyLabel);
   }

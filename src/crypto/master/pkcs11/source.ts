@@ -12,7 +12,7 @@
  */
 import { StoreError } from '../../../errors.js';
 import { tryUtf8, utf8, wipe } from '../../bytes.js';
-import { checkFamily, masterKeyMissing, type MasterKey, type MasterKeySource, type MasterParams } from '../master-key.js';
+import { checkFamily, masterKeyMissing, secretCopy, sourceOptions, typeName, type MasterKey, type MasterKeySource, type MasterParams } from '../master-key.js';
 import { findOrCreateKey } from './key-object.js';
 import { loadPkcs11js } from './module.js';
 import { openToken, trimLabel } from './session.js';
@@ -40,7 +40,8 @@ export interface Pkcs11Options {
 
 function checkLabel(label: string | undefined, what: string, maxBytes: number): string | undefined {
   if (label === undefined) return undefined;
-  if (typeof label !== 'string' || trimLabel(label).length === 0) throw masterKeyMissing(`the PKCS#11 ${what} is empty`);
+  if (typeof label !== 'string') throw masterKeyMissing(`the PKCS#11 ${what} must be a string, not ${typeName(label)}`);
+  if (trimLabel(label).length === 0) throw masterKeyMissing(`the PKCS#11 ${what} is empty`);
   if (utf8.encode(label).length > maxBytes) throw masterKeyMissing(`the PKCS#11 ${what} is longer than ${maxBytes} bytes`);
   return label;
 }
@@ -74,11 +75,17 @@ function readParams(params: MasterParams): { tokenLabel: string; keyLabel: strin
  *     tokenLabel: 'strongbox', keyLabel: 'master', pin, create: true }));
  */
 export function pkcs11(options: Pkcs11Options): MasterKeySource {
+  // Every option is checked before any PKCS#11 call: a PIN of the wrong type must never reach C_Login (a real token counts wrong PINs).
+  if (options === undefined) throw masterKeyMissing('pkcs11() takes { module, pin, tokenLabel?, keyLabel?, create? }');
+  options = sourceOptions(options, 'pkcs11()');
+  if (options.module !== undefined && typeof options.module !== 'string') throw masterKeyMissing(`the PKCS#11 module path must be a string, not ${typeName(options.module)}`);
   if (typeof options.module !== 'string' || options.module.length === 0) throw masterKeyMissing('no PKCS#11 module path given');
+  if (options.create !== undefined && typeof options.create !== 'boolean') throw masterKeyMissing('the PKCS#11 create option must be true or false');
   const modulePath = options.module;
   const tokenOption = checkLabel(options.tokenLabel, 'token label', MAX_TOKEN_LABEL_BYTES);
   const keyOption = checkLabel(options.keyLabel, 'key label', MAX_KEY_LABEL_BYTES);
-  let pin: Uint8Array | undefined = typeof options.pin === 'string' ? utf8.encode(options.pin) : new Uint8Array(options.pin);
+  if (options.pin === undefined) throw masterKeyMissing('no PKCS#11 PIN given');
+  let pin: Uint8Array | undefined = secretCopy(options.pin, 'PKCS#11 PIN');
   if (pin.length === 0) throw masterKeyMissing('the PKCS#11 PIN is empty');
 
   /** The PIN as C_Login takes it (a string: pkcs11js accepts nothing else); the byte copy is wiped. */
@@ -96,7 +103,8 @@ export function pkcs11(options: Pkcs11Options): MasterKeySource {
     const p11 = await loadPkcs11js();
     const token = openToken(p11, modulePath, trimLabel(tokenLabel), pinText, creating && options.create === true);
     try {
-      const key = findOrCreateKey(token, keyLabel, creating && options.create === true);
+      // Opening with the label the store recorded: a key that is not there was deleted (another hint than a mistyped label's).
+      const key = findOrCreateKey(token, keyLabel, creating && options.create === true, !creating && keyOption === undefined);
       return new Pkcs11MasterKey(token, key, keyLabel);
     } catch (e) {
       token.release();

@@ -264,6 +264,46 @@ describe('pkcs11 master key (SoftHSM2)', () => {
     expect(await countKeys(MAIN, 'absent-too')).toBe(0);
   });
 
+  it('the store\'s key object deleted from the token: E_MASTER_KEY at open, whose hint says the key is gone (not "create it at init")', async () => {
+    const path = storePath();
+    await (await initStore(path, source({ keyLabel: 'to-be-deleted', create: true }))).close();
+    await __TESTS.withSession({ module: hsm.module, tokenLabel: MAIN, pin: PIN }, (lib, session, p) => {
+      lib.C_FindObjectsInit(session, [{ type: p.CKA_CLASS, value: p.CKO_SECRET_KEY }, { type: p.CKA_LABEL, value: 'to-be-deleted' }]);
+      const found = lib.C_FindObjects(session, 2);
+      lib.C_FindObjectsFinal(session);
+      expect(found.length).toBe(1);
+      lib.C_DestroyObject(session, found[0]!);
+    });
+    const e = await errorOf(openStore(path, pkcs11({ module: hsm.module, pin: PIN })));
+    expect(e.code).toBe('E_MASTER_KEY');
+    expect(e.message).toContain('"to-be-deleted"');
+    const hints = e.hints.join('\n');
+    expect(hints).not.toMatch(/at init/);
+    expect(hints).toMatch(/no longer holds it/);
+    expect(hints).toMatch(/restore the token/);
+    // At init without create, the hint is to ask for the key to be created.
+    const fresh = await errorOf(initStore(storePath(), source({ keyLabel: 'never-made' })));
+    expect(fresh.hints.join('\n')).toMatch(/create: true/);
+  });
+
+  it('a PIN that is not a string or bytes is refused before any PKCS#11 call', async () => {
+    const path = storePath();
+    await (await initStore(path, source({ keyLabel: 'pin-type', create: true }))).close();
+    for (const pin of [1234, 1.5, null, {}]) {
+      const e = (() => {
+        try {
+          pkcs11({ module: hsm.module, pin } as unknown as Pkcs11Options);
+        } catch (x) {
+          return x as StoreError;
+        }
+        return undefined;
+      })();
+      expect(e?.code, String(pin)).toBe('E_MASTER_KEY');
+      expect(__TESTS.loadedModules()).toBe(0); // the module was never loaded
+    }
+    await (await openStore(path, pkcs11({ module: hsm.module, pin: new TextEncoder().encode(PIN) }))).close();
+  });
+
   it('another key of the token is a wrong master key, found at open', async () => {
     const path = storePath();
     await (await initStore(path, source({ keyLabel: 'key-a', create: true }))).close();
