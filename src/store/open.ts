@@ -16,7 +16,7 @@ import { createStorage, openStorage, type OpenedStorage } from '../storage/open.
 import { GuardedStorage } from './integrity/guarded.js';
 import { RowAuthenticator } from './integrity/rows.js';
 import { emptyState, sealRows } from './integrity/state.js';
-import { TamperedError } from '../errors.js';
+import { TamperedError, WrongMasterKeyError } from '../errors.js';
 import type { Storage } from '../storage/storage.js';
 import { Store } from './store.js';
 import type { StoreContext } from './context.js';
@@ -255,23 +255,44 @@ export async function openContext(path: string, master: MasterKeyChoice, options
   if (options.readOnly !== undefined && typeof options.readOnly !== 'boolean') throw new StoreError('E_USAGE', 'readOnly must be true or false');
   const raw = await openStorage(path, options.readOnly);
   const shown = raw.path; // a URL without its password
-  let key: MasterKey | undefined;
-  let storage: GuardedStorage | undefined;
   try {
-    const params = await raw.read((tx) => readHeader(tx, shown));
-    const source = typeof master === 'function' ? await master(params.master) : master;
-    key = await source.unlock(params.storeId, params.master);
-    const opened = await authenticate(raw, shown, key);
-    storage = opened.storage;
-    const header = opened.header;
-    const keyset = await unwrapKeyset(key, header.storeId, await storage.keys());
-    const audit = await openAudit(raw, storage, header, key, options, now);
-    return { path: shown, storage, header, master: key, keyset, now, audit, ...hooks, ...readOnlyView(raw) };
+    for (let attempt = 1; ; attempt++) {
+      const params = await raw.read((tx) => readHeader(tx, shown));
+      let key: MasterKey | undefined;
+      let storage: GuardedStorage | undefined;
+      let keyset: Keyset | undefined;
+      try {
+        const source = typeof master === 'function' ? await master(params.master) : master;
+        key = await source.unlock(params.storeId, params.master);
+        const opened = await authenticate(raw, shown, key);
+        storage = opened.storage;
+        const header = opened.header;
+        keyset = await unwrapKeyset(key, header.storeId, await storage.keys());
+        const audit = await openAudit(raw, storage, header, key, options, now);
+        return { path: shown, storage, header, master: key, keyset, now, audit, ...hooks, ...readOnlyView(raw) };
+      } catch (e) {
+        key?.close();
+        storage?.abandon();
+        keyset?.wipe();
+        // The header, the integrity key and the keys are read one after another: a rotate-master that committed
+        // in between mixes the old with the new (a false E_TAMPERED, or E_WRONG_MASTER_KEY). Then open again, as of now.
+        if (attempt < OPEN_ATTEMPTS && (e instanceof TamperedError || e instanceof WrongMasterKeyError) && await masterChangedSince(raw, params)) continue;
+        throw e;
+      }
+    }
   } catch (e) {
-    key?.close();
-    await (storage ?? raw).close();
+    await raw.close();
     throw e;
   }
+}
+
+/** Opens begun again when the master key was rotated in the middle of one. */
+const OPEN_ATTEMPTS = 3;
+
+/** Whether the store's master key parameters or check changed since `params` were read (a rotate-master committed). */
+async function masterChangedSince(raw: OpenedStorage, params: StoreHeader): Promise<boolean> {
+  const now = await raw.read((tx) => readHeader(tx, raw.path)).catch(() => undefined);
+  return now !== undefined && (now.masterCheck !== params.masterCheck || JSON.stringify(now.master) !== JSON.stringify(params.master));
 }
 
 
