@@ -9,8 +9,10 @@
  *   next request arrives, has headersTimeoutMs for the whole head (408);
  * - body: from the end of the head, bodyTimeoutMs for the whole body (408);
  * - idle: a keep-alive connection between requests is closed after idleTimeoutMs;
- * - drain: a response the client does not read within idleTimeoutMs ends the connection;
- * - linger: after the last response, the connection is half-closed and what
+ * - drain: a response the client does not read within idleTimeoutMs ends the
+ *   connection; the last response (Connection: close) gets the same time to
+ *   be flushed before the connection is half-closed;
+ * - linger: once the last response is flushed, the connection is half-closed and what
  *   the client still sends is read and dropped for a moment, so that a
  *   close with unread bytes does not reset the connection before the client
  *   has read the answer (a 413 sent while the body is still coming).
@@ -53,6 +55,8 @@ export class Connection {
   #ending = false;
   #peerEnded = false;
   #paused = false;
+  /** The server is closing and destroyWhenFlushed watches the socket: no timer of ours any more. */
+  #flushWatched = false;
   #served = 0;
   #timer: NodeJS.Timeout | undefined;
   #timerKind: TimerKind | undefined;
@@ -216,13 +220,26 @@ export class Connection {
       this.#paused = false;
       this.#socket.resume();
     }
-    if (this.#host.closing) this.#destroyWhenFlushed();
-    else this.#arm('linger', LINGER_MS);
+    if (this.#host.closing) {
+      this.#destroyWhenFlushed();
+    } else if (this.#socket.writableFinished) {
+      this.#arm('linger', LINGER_MS);
+    } else {
+      // The response is still going out: it gets what a keep-alive one gets to drain, then the linger.
+      this.#arm('drain', this.#host.limits.idleTimeoutMs);
+      this.#socket.once('finish', () => {
+        if (this.#flushWatched || this.#socket.destroyed) return;
+        this.#clearTimer();
+        this.#arm('linger', LINGER_MS);
+      });
+    }
   }
 
   #destroyWhenFlushed(): void {
+    if (this.#flushWatched) return;
+    this.#flushWatched = true;
     this.#clearTimer();
-    destroyWhenFlushed(this.#socket);
+    destroyWhenFlushed(this.#socket, this.#host.limits.idleTimeoutMs);
   }
 
   #arm(kind: TimerKind, ms: number): void {
@@ -264,14 +281,15 @@ export class Connection {
 
 /**
  * Destroy a socket that has been ended once its last bytes are out (at the
- * latest after LINGER_MS): what close() does instead of lingering.
+ * latest after `flushMs`, the time a client has to read a response):
+ * what close() does instead of lingering.
  */
-export function destroyWhenFlushed(socket: Socket): void {
+export function destroyWhenFlushed(socket: Socket, flushMs: number): void {
   if (socket.writableFinished || socket.destroyed) {
     socket.destroy();
     return;
   }
-  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  const timer = setTimeout(() => socket.destroy(), flushMs);
   socket.once('finish', () => socket.destroy());
   socket.once('close', () => clearTimeout(timer));
 }

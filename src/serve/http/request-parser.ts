@@ -70,6 +70,16 @@ const SEMICOLON = 0x3b;
 
 /** A chunk-size line (size and extensions) longer than this is refused. */
 const MAX_CHUNK_LINE_BYTES = 1024;
+/**
+ * Chunked framing (size lines with their extensions, the CRLF after each
+ * chunk's data) may exceed the data it frames by at most this much; more is
+ * refused (413). So a chunked body's wire bytes stay within twice the body
+ * limit plus this, and a client cannot make the parser work through
+ * unbounded framing: many tiny chunks, or padded extensions, are refused.
+ */
+export const CHUNK_FRAMING_SLACK_BYTES = 16 * 1024;
+/** The first allocation of a body buffer; it grows by doubling up to the body's limit. */
+const MIN_BODY_CAPACITY = 4096;
 
 const EMPTY = Buffer.alloc(0);
 const MORE: ParseStep = Object.freeze({ type: 'more' });
@@ -131,8 +141,16 @@ export class RequestParser {
   #head: RequestHead | undefined;
   /** Body bytes still to come in the current Content-Length body or chunk. */
   #remaining = 0;
+  /**
+   * The body so far, copied out of the socket's buffers (never a view into
+   * them, which would keep each whole read alive): its first #bodyBytes
+   * bytes; its size at most twice that (or MIN_BODY_CAPACITY), and never
+   * more than the body's limit.
+   */
+  #body: Buffer = EMPTY;
   #bodyBytes = 0;
-  #pieces: Buffer[] = [];
+  /** Chunked framing bytes of the current body (see CHUNK_FRAMING_SLACK_BYTES). */
+  #framingBytes = 0;
 
   constructor(limits: ParserLimits) {
     this.#limits = limits;
@@ -149,9 +167,29 @@ export class RequestParser {
     return this.#buf.length - this.#pos + this.#queuedBytes;
   }
 
-  /** Some bytes of a request not yet complete have arrived (a connection in this state is not idle). */
+  /**
+   * Some bytes of a request not yet complete have arrived (a connection in
+   * this state is not idle). Empty lines before a request line do not count:
+   * they are skipped (and count against the head limit), but a client that
+   * ends a request with an extra CRLF has not started the next one.
+   */
   get inProgress(): boolean {
-    return this.#phase !== Phase.Head || this.#headBytes > 0 || this.bufferedBytes > 0;
+    return this.#phase !== Phase.Head || this.#method !== '' || this.#bufferedNonEmpty();
+  }
+
+  /** Whether a byte other than CR or LF waits unparsed (a partial line). */
+  #bufferedNonEmpty(): boolean {
+    const buf = this.#buf;
+    for (let i = this.#pos; i < buf.length; i++) if (buf[i] !== CR && buf[i] !== LF) return true;
+    for (const q of this.#queued) for (let i = 0; i < q.length; i++) if (q[i] !== CR && q[i] !== LF) return true;
+    return false;
+  }
+
+  /** Bytes the parser holds: its unparsed input and its body buffer (for tests of its memory bound). */
+  get retainedBytes(): number {
+    let n = this.#buf.length + this.#body.length;
+    for (const q of this.#queued) n += q.length;
+    return n;
   }
 
   /** The head is complete and its body is being read. */
@@ -171,7 +209,8 @@ export class RequestParser {
       this.#pos = 0;
       this.#queued = [];
       this.#queuedBytes = 0;
-      this.#pieces = [];
+      this.#body = EMPTY;
+      this.#bodyBytes = 0;
       return { type: 'reject', status: e.status, message: e.message };
     }
   }
@@ -219,6 +258,7 @@ export class RequestParser {
           if (this.#buf.length - this.#pos < 2) return MORE;
           if (this.#buf[this.#pos] !== CR || this.#buf[this.#pos + 1] !== LF) refuse(400, 'malformed chunked body: chunk data not followed by CRLF');
           this.#pos += 2;
+          this.#countFraming(2);
           this.#phase = Phase.ChunkSize;
           break;
         }
@@ -232,15 +272,15 @@ export class RequestParser {
   }
 
   #complete(head: RequestHead): ParseStep {
-    const pieces = this.#pieces;
-    const body = pieces.length === 0 ? EMPTY : pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, this.#bodyBytes);
+    const body = this.#bodyBytes === 0 ? EMPTY : this.#body.subarray(0, this.#bodyBytes);
     this.#phase = Phase.Head;
     this.#headBytes = 0;
     this.#method = '';
     this.#headers = Object.create(null) as Record<string, string>;
     this.#head = undefined;
-    this.#pieces = [];
+    this.#body = EMPTY;
     this.#bodyBytes = 0;
+    this.#framingBytes = 0;
     if (this.#pos === this.#buf.length) {
       // Let go of the socket's chunk now that everything in it is parsed.
       this.#buf = EMPTY;
@@ -366,7 +406,16 @@ export class RequestParser {
     const available = this.#buf.length - this.#pos;
     const take = available < this.#remaining ? available : this.#remaining;
     if (take === 0) return;
-    this.#pieces.push(this.#buf.subarray(this.#pos, this.#pos + take));
+    const need = this.#bodyBytes + take;
+    if (need > this.#body.length) {
+      // Grow by doubling, up to what this body can hold: its declared length, or the limit.
+      const head = this.#head!;
+      const cap = head.framing.kind === 'length' ? head.framing.length : this.#limits.maxBodyBytes;
+      const grown = Buffer.allocUnsafe(Math.min(cap, Math.max(need, this.#body.length * 2, MIN_BODY_CAPACITY)));
+      this.#body.copy(grown, 0, 0, this.#bodyBytes);
+      this.#body = grown;
+    }
+    this.#buf.copy(this.#body, this.#bodyBytes, this.#pos, this.#pos + take);
     this.#pos += take;
     this.#remaining -= take;
     this.#bodyBytes += take;
@@ -405,6 +454,7 @@ export class RequestParser {
       for (; i < end; i++) if (FIELD_VALUE[buf[i]!] !== 1) refuse(400, 'malformed chunked body: control character in a chunk extension');
     }
     this.#pos = lf + 1;
+    this.#countFraming(lf + 1 - start);
     if (size === 0) {
       this.#phase = Phase.Trailer;
       this.#headBytes = 0;
@@ -413,6 +463,14 @@ export class RequestParser {
       this.#remaining = size;
     }
     return true;
+  }
+
+  /** Count chunked framing; refused (413) once it outgrows the data by more than the slack. */
+  #countFraming(bytes: number): void {
+    this.#framingBytes += bytes;
+    if (this.#framingBytes > this.#bodyBytes + CHUNK_FRAMING_SLACK_BYTES) {
+      refuse(413, `chunked framing too large for its data (over ${CHUNK_FRAMING_SLACK_BYTES} bytes more than the body): chunks too small or chunk extensions too long`);
+    }
   }
 
   /** Trailer fields until the empty line; they are checked, counted against the head limit, and dropped. */

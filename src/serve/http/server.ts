@@ -141,7 +141,7 @@ class TransportServer implements HttpServer, ConnectionHost {
       // The callback runs once every connection, including those still in a TLS handshake, is gone.
       this.#server.close(() => resolve());
       for (const connection of this.#connections) connection.shutdown();
-      for (const socket of this.#refused) destroyWhenFlushed(socket);
+      for (const socket of this.#refused) destroyWhenFlushed(socket, LINGER_MS); // a 503 is short
     });
     return this.#closed;
   }

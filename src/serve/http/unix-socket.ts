@@ -22,7 +22,19 @@ import { withExclusiveLock } from '../../platform/lock.js';
 /** How long to wait for a concurrent start's lock on the same path. */
 const LOCK_WAIT_MS = 4000;
 
+/**
+ * The longest socket path the system takes, in bytes with the terminating
+ * NUL: the size of sockaddr_un's sun_path (108 on Linux, 104 on macOS and the
+ * BSDs). Node does not refuse a longer path: it is cut short, so the socket
+ * would be bound at another path (and the error is a misleading ENOENT).
+ */
+export const MAX_SOCKET_PATH_BYTES = process.platform === 'linux' ? 108 : 104;
+
 export async function listenOnUnixSocket(server: Server, socketPath: string): Promise<void> {
+  const bytes = Buffer.byteLength(socketPath);
+  if (bytes + 1 > MAX_SOCKET_PATH_BYTES) {
+    throw new StoreError('E_USAGE', `cannot listen on ${socketPath}: the socket path is ${bytes} bytes long, and this system allows at most ${MAX_SOCKET_PATH_BYTES - 1} (${MAX_SOCKET_PATH_BYTES} with the terminating NUL); choose a shorter path`);
+  }
   await withExclusiveLock(socketPath, async () => {
     await removeStaleSocket(socketPath);
     await bindOwnerOnly(server, socketPath);

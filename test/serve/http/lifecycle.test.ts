@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import { lstatSync, writeFileSync, existsSync } from 'node:fs';
+import { lstatSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../helpers/tmp.js';
@@ -170,6 +170,35 @@ describe('Unix socket', () => {
       await server.close();
     }
     expect(existsSync(socketPath)).toBe(false);
+  });
+
+  it('refuses a socket path longer than the system allows (E_USAGE), leaving no file behind', async () => {
+    const dir = tempDir();
+    const limit = process.platform === 'linux' ? 108 : 104; // sun_path, with the terminating NUL
+    const name = (length: number) => join(dir, 's'.repeat(length - dir.length - 1));
+    const tooLong = name(limit);
+    expect(Buffer.byteLength(tooLong)).toBe(limit);
+    const server = createHttpServer(echoHandler().handler);
+    try {
+      await expect(server.listen({ socketPath: tooLong })).rejects.toMatchObject({
+        code: 'E_USAGE',
+        message: expect.stringContaining(`is ${limit} bytes long, and this system allows at most ${limit - 1}`),
+      });
+    } finally {
+      await server.close();
+    }
+    expect(readdirSync(dir).filter((f) => !f.endsWith('.lock'))).toEqual([]);
+    // The longest path that fits still works.
+    const longest = name(limit - 1);
+    const ok = createHttpServer(echoHandler().handler);
+    try {
+      await ok.listen({ socketPath: longest });
+      const client = await RawClient.connect({ path: longest });
+      client.send(GET('/'));
+      expect((await client.response()).status).toBe(200);
+    } finally {
+      await ok.close();
+    }
   });
 
   it('takes over a stale socket file, but never a live socket or a file that is not a socket', async () => {

@@ -3,7 +3,9 @@
  * one byte at a time, so a request split anywhere by TCP parses the same.
  */
 import { describe, expect, it } from 'vitest';
-import { RequestParser, type ParseStep, type ParsedRequest } from '../../../src/serve/http/request-parser.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { CHUNK_FRAMING_SLACK_BYTES, RequestParser, type ParseStep, type ParsedRequest } from '../../../src/serve/http/request-parser.js';
 
 const LIMITS = { maxHeaderBytes: 1024, maxBodyBytes: 100 };
 
@@ -279,5 +281,123 @@ describe('bodies', () => {
     parser.feed(Buffer.from('k'));
     expect(parser.next().type).toBe('request');
     expect([parser.inProgress, parser.inBody, parser.bufferedBytes]).toEqual([false, false, 0]);
+  });
+
+  it('empty lines before a request line do not put a request in progress', () => {
+    const parser = new RequestParser(LIMITS);
+    parser.feed(Buffer.from('POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok\r\n'));
+    expect(parser.next().type).toBe('head');
+    expect(parser.next().type).toBe('request');
+    expect(parser.next().type).toBe('more');
+    expect(parser.inProgress).toBe(false);
+    parser.feed(Buffer.from('\r\n\r'));
+    expect(parser.next().type).toBe('more');
+    expect(parser.inProgress).toBe(false);
+    parser.feed(Buffer.from('\nG'));
+    expect(parser.next().type).toBe('more');
+    expect(parser.inProgress).toBe(true);
+    // The skipped lines still count against the head limit.
+    const flood = new RequestParser(LIMITS);
+    flood.feed(Buffer.from('\r\n'.repeat(600)));
+    expect(flood.next()).toMatchObject({ type: 'reject', status: 431 });
+  });
+});
+
+describe('memory of a chunked body', () => {
+  const chunked = 'POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n';
+
+  /** Feed `parts` one at a time, pulling after each; the steps that are not 'more'. */
+  function feedAll(parser: RequestParser, parts: Iterable<Buffer>): ParseStep[] {
+    const out: ParseStep[] = [];
+    for (const part of parts) {
+      parser.feed(part);
+      for (let step = parser.next(); step.type !== 'more'; step = parser.next()) {
+        out.push(step);
+        if (step.type === 'reject') return out;
+      }
+    }
+    return out;
+  }
+
+  it('does not keep the socket buffers a chunk arrived in: memory stays near the data', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const limits = { maxHeaderBytes: 1024, maxBodyBytes: 4 * 1024 * 1024 };
+    const parser = new RequestParser(limits);
+    expect(feedAll(parser, [Buffer.from(chunked)]).map((s) => s.type)).toEqual(['head']);
+    // 64 data bytes per chunk, each chunk in a read of its own whose buffer is 1 KiB (as a socket read can be).
+    const chunks = limits.maxBodyBytes / 64;
+    function* reads(): Generator<Buffer> {
+      for (let i = 0; i < chunks; i++) {
+        const wire = Buffer.from(`40\r\n${String.fromCharCode(0x41 + (i % 26)).repeat(64)}\r\n`, 'latin1');
+        const read = Buffer.allocUnsafeSlow(1024).subarray(0, wire.length);
+        wire.copy(read);
+        yield read;
+      }
+    }
+    gc();
+    const before = process.memoryUsage();
+    expect(feedAll(parser, reads())).toEqual([]);
+    gc();
+    const after = process.memoryUsage();
+    const grown = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
+    // The data is 4 MiB; keeping the reads (1 KiB each, and a Buffer object) would be over 70 MiB.
+    expect(grown).toBeLessThan(3 * limits.maxBodyBytes);
+    expect(parser.retainedBytes).toBeLessThanOrEqual(limits.maxBodyBytes + 1024);
+    const [done] = feedAll(parser, [Buffer.from('0\r\n\r\n')]);
+    expect(done?.type).toBe('request');
+    const body = (done as Extract<ParseStep, { type: 'request' }>).request.body;
+    expect(body.length).toBe(limits.maxBodyBytes);
+    expect(body.subarray(0, 65).toString('latin1')).toBe(`${'A'.repeat(64)}B`);
+  });
+
+  it('refuses a body of many 1-byte chunks (413) long before its framing outweighs the limit', () => {
+    const limits = { maxHeaderBytes: 1024, maxBodyBytes: 1024 * 1024 };
+    const parser = new RequestParser(limits);
+    let fed = 0;
+    function* reads(): Generator<Buffer> {
+      yield Buffer.from(chunked);
+      for (let i = 0; i < limits.maxBodyBytes; i++) {
+        fed++;
+        yield Buffer.from('1\r\nx\r\n');
+      }
+    }
+    const out = feedAll(parser, reads());
+    const last = out[out.length - 1];
+    expect(last?.type).toBe('reject');
+    expect(last).toMatchObject({ status: 413 });
+    expect((last as { message: string }).message).toMatch(/chunked framing too large/);
+    expect(fed).toBeLessThan(CHUNK_FRAMING_SLACK_BYTES); // ~4 framing bytes more than data per chunk
+    expect(parser.retainedBytes).toBe(0);
+  });
+
+  it('refuses chunks padded with long extensions (413)', () => {
+    const limits = { maxHeaderBytes: 1024, maxBodyBytes: 1024 * 1024 };
+    const parser = new RequestParser(limits);
+    let fed = 0;
+    function* reads(): Generator<Buffer> {
+      yield Buffer.from(chunked);
+      for (let i = 0; i < 100_000; i++) {
+        fed++;
+        yield Buffer.from(`1;${'e'.repeat(1000)}\r\nx\r\n`);
+      }
+    }
+    const out = feedAll(parser, reads());
+    expect(out[out.length - 1]).toMatchObject({ type: 'reject', status: 413 });
+    expect(fed).toBeLessThan(20);
+  });
+
+  it('still takes bodies in small chunks with some framing to spare, and large chunks up to the limit', () => {
+    // 8-byte chunks: 3 framing bytes ('8\r\n') + 2 ('\r\n') per 8 data bytes.
+    const small = `${chunked}${'8;e=1\r\n12345678\r\n'.repeat(100)}0\r\n\r\n`;
+    const [r] = requests(small, { maxHeaderBytes: 1024, maxBodyBytes: 800 });
+    expect(r!.body.toString()).toBe('12345678'.repeat(100));
+    const big = `${chunked}4000\r\n${'a'.repeat(0x4000)}\r\n4000\r\n${'b'.repeat(0x4000)}\r\n0\r\n\r\n`;
+    const [b] = requests(big, { maxHeaderBytes: 1024, maxBodyBytes: 0x8000 });
+    expect(b!.body.length).toBe(0x8000);
+    expect(b!.body.subarray(0x3fff, 0x4001).toString()).toBe('ab');
+    // A Content-Length body split into many reads is whole too.
+    const [c] = requests(`POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5000\r\n\r\n${'z'.repeat(5000)}`, { maxHeaderBytes: 1024, maxBodyBytes: 5000 });
+    expect(c!.body.toString()).toBe('z'.repeat(5000));
   });
 });
