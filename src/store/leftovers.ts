@@ -3,7 +3,8 @@
  * them. `store backup` writes a full copy of the store as
  * `.<name>.backup-<host>-<pid>-<random>.tmp` beside the destination (restore
  * as `.<store>.restore-…` beside the store, migrate as `.<name>.migrate-…`
- * beside a new store file, export as `.<name>.export-…` beside its file) and renames it into
+ * beside a new store file, export as `.<name>.export-…` beside its file, init as `.<name>.init-…`
+ * beside the new store: init-target.ts) and renames it into
  * place; a run killed by SIGKILL, the OOM killer or a power cut leaves that
  * copy behind. The next run removes such leftovers from the directory,
  * sparing any a run in progress could own: the pid in the name is checked on
@@ -15,7 +16,7 @@ import { basename, dirname, join } from 'node:path';
 import { randomBytes } from '../crypto/random.js';
 import { hostTag, isAlive } from '../platform/process.js';
 
-export type TempLabel = 'backup' | 'restore' | 'migrate' | 'export';
+export type TempLabel = 'backup' | 'restore' | 'migrate' | 'export' | 'init';
 
 /** A file of another host, or with no pid in its name, is taken for a leftover only after this long untouched. */
 export const FOREIGN_LEFTOVER_AGE_MS = 24 * 60 * 60 * 1000;

@@ -12,7 +12,7 @@ import { AuditLog, type AuditActor } from './audit.js';
 import { userInfo } from 'node:os';
 import { DEFAULT_MAX_VALUE_BYTES, MAX_VALUE_BYTES_LIMIT, headerText, readHeader, writeHeader, type StoreHeader } from './header.js';
 import { upgradeRefused } from '../storage/sqlite/open.js';
-import { createStorage, openStorage, type OpenedStorage } from '../storage/open.js';
+import { openStorage, type OpenedStorage } from '../storage/open.js';
 import { GuardedStorage } from './integrity/guarded.js';
 import { RowAuthenticator } from './integrity/rows.js';
 import { emptyState, sealRows } from './integrity/state.js';
@@ -24,6 +24,7 @@ import { ReadCache, type CacheOptions } from './read-cache.js';
 import { checkHook, EventSink, type EventHook } from './events.js';
 import type { ReadOnlyView } from './read-only.js';
 import { markSecretMacsCurrent } from './secret-macs.js';
+import { initTarget, type InitTarget } from './init-target.js';
 
 export interface OpenOptions {
   /** Clock in ms since the epoch (tests). */
@@ -193,6 +194,7 @@ export async function initStore(path: string, master: MasterKeySource, options: 
   const { key, params } = await master.create(storeId);
   const keyset = new Keyset();
   let raw: OpenedStorage | undefined;
+  let target: InitTarget | undefined;
   try {
     const first = keyset.generate(created, 'primary');
     keyset.add(first);
@@ -204,8 +206,10 @@ export async function initStore(path: string, master: MasterKeySource, options: 
       maxValueBytes, defaultMaxVersions: maxVersions, auditKey: auditKey.wrapped, auditReads: true,
     };
     const audit = new AuditLog(auditKey.key, storeId, options.actor ?? defaultActor(), now);
-    raw = await createStorage(path);
-    const storage = new GuardedStorage(raw, new RowAuthenticator(integrityKey.key, storeId));
+    // A store file is built under a temporary name and placed at `path` only once complete (init-target.ts).
+    target = await initTarget(path);
+    raw = target.storage;
+    let storage = new GuardedStorage(raw, new RowAuthenticator(integrityKey.key, storeId));
     await storage.raw.write((raw) => emptyState(raw, storage.auth));
     await storage.write(async (tx) => {
       await writeHeader(tx, header);
@@ -214,12 +218,19 @@ export async function initStore(path: string, master: MasterKeySource, options: 
       await tx.insertKey(row);
       await audit.append(tx, { action: 'init', outcome: 'ok', detail: `master ${params.kind}` });
     });
+    if (target.place) {
+      raw = undefined;
+      await storage.close(); // folds its -wal into the file before it is linked into place
+      raw = await target.place();
+      ({ storage } = await authenticate(raw, raw.path, key));
+    }
     return new Store({ path: raw.path, storage, header, master: key, keyset, now, audit, ...hooks });
   } catch (e) {
     keyset.wipe();
     key.close();
     await raw?.close();
-    throw e;
+    target?.discard();
+    throw target ? target.named(e) : e;
   }
 }
 
@@ -287,7 +298,7 @@ export async function openContext(path: string, master: MasterKeyChoice, options
 }
 
 /** Opens begun again when the master key was rotated in the middle of one. */
-const OPEN_ATTEMPTS = 3;
+const OPEN_ATTEMPTS = 5;
 
 /** Whether the store's master key parameters or check changed since `params` were read (a rotate-master committed). */
 async function masterChangedSince(raw: OpenedStorage, params: StoreHeader): Promise<boolean> {

@@ -107,6 +107,10 @@ export class Store {
   readonly #context = (): StoreContext => this.#ctx();
   /** Audit entries without a change of their own (reads, failed reads, requests), group-committed. */
   readonly #audits: AuditBatcher;
+  /** The storage's change detector (RawStorage.changeCounter), when it has one. */
+  readonly #changes: (() => number | undefined) | undefined;
+  /** What the detector said when audit.reads was last read from the header (at the open: when this Store was made); undefined: unknown. */
+  #headerSeen: number | undefined;
 
   constructor(context: StoreContext) {
     this.#c = context;
@@ -116,6 +120,11 @@ export class Store {
     // Other connections' writes drop the cached reads as soon as the driver notices them.
     const raw = context.storage.raw;
     if (this.#cache && raw.changeCounter) this.#cache.follow(() => raw.changeCounter!());
+    this.#changes = raw.changeCounter ? () => raw.changeCounter!() : undefined;
+    // The header was read as the store was opened: commits from here on make it stale (#headerStale). A store in a
+    // database server starts its detector (a listening connection) only at its first read, so a process that never
+    // reads (a CLI write) opens none; its first answer then counts as a change, and the header is read again once.
+    if (context.storage.file) this.#headerSeen = this.#changes?.();
     this.#plain = !this.#cache && !this.#events;
   }
 
@@ -174,13 +183,42 @@ export class Store {
     return reported(this.#events, operation, name, fn);
   }
 
+  /**
+   * Whether audit.reads may have changed since this Store last read it from
+   * the header: another connection (process, handle, host) committed since,
+   * as the storage's change detector shows (SQLite's data_version behind a
+   * look at the WAL index, PostgreSQL's notifications; a read-only
+   * snapshot's refresh counts as a change too). Nothing is queried when no
+   * one committed. When the detector cannot tell just now (this connection
+   * is inside another operation's read snapshot, which a read of the header
+   * would see just the same; PostgreSQL's listener reconnecting), the header
+   * is kept until it can: the counter moves on then, so no change is lost.
+   * A driver without a detector keeps the header read at open.
+   */
+  #headerStale(): boolean {
+    if (this.#changes === undefined) return false;
+    const now = this.#changes();
+    return now !== undefined && now !== this.#headerSeen;
+  }
+
+  /** Read audit.reads again from the authenticated header (another process may have changed it: `store config set`). */
+  async #reloadHeader(): Promise<void> {
+    // Taken before the read: a commit while it runs leaves the header stale for the next look.
+    const now = this.#changes?.();
+    const value = await this.#c.storage.getMeta('config.audit.reads');
+    this.#c.header.auditReads = value !== 'false';
+    this.#headerSeen = now;
+  }
+
   /** Run a read and record it (unless reads are not audited); a read that cannot be recorded fails. */
   async #read<T>(entry: Omit<AuditEntry, 'outcome'>, fn: () => Promise<T> | T, versionsOf?: (result: T) => number[]): Promise<T> {
     const c = this.#ctx();
-    // Fail closed before the read: a value never leaves a read that cannot be logged.
-    if (c.header.auditReads && c.readOnly) throw unloggedReadRefused(c.path, c.readOnly.reason);
     // The request this read is for, taken before the first await (a context handed over lasts only until then).
     const flow = capturedAuditContext();
+    // Another process may have turned read auditing on (or off) since this one last looked.
+    if (this.#headerStale()) await this.#reloadHeader();
+    // Fail closed before the read: a value never leaves a read that cannot be logged.
+    if (c.header.auditReads && c.readOnly) throw unloggedReadRefused(c.path, c.readOnly.reason);
     let result: T;
     try {
       result = await fn();
@@ -202,6 +240,11 @@ export class Store {
    */
   async #recordFailure(action: string, name: string | undefined, e: unknown, relaxed: boolean, flow = capturedAuditContext()): Promise<void> {
     if (this.#closed || (e instanceof StoreError && REFUSED_INPUT.has(e.code))) return;
+    // Not recorded: the operation already waited the whole busy timeout for the write lock another connection holds,
+    // and the failure's entry would need that same lock: a second full wait (the caller told "locked" after twice the
+    // documented timeout), most likely to fail the same way. Skipped rather than tried with a short wait, which would
+    // succeed only when the lock came free in that moment, and then record nothing the caller's error does not say.
+    if (e instanceof StoreError && e.code === 'E_LOCKED') return;
     const c = this.#c;
     const entry: AuditEntry = {
       action,
@@ -252,8 +295,9 @@ export class Store {
   /** A read of the store file, audited when reads are. */
   #getRecorded(name: string, options: GetOptions): Awaitable<SecretVersion> {
     const c = this.#ctx();
-    // The hot path: with reads not audited, one read and one AEAD open, no extra async hops.
-    if (!c.header.auditReads) return readSecret(c, name, options);
+    // The hot path: with reads not audited (and no other connection's commit since that was read from the
+    // header: a look at the change counter, no query), one read and one AEAD open, no extra async hops.
+    if (!c.header.auditReads && !this.#headerStale()) return readSecret(c, name, options);
     return this.#read({ action: 'get', name }, () => readSecret(this.#ctx(), name, options), (s) => [s.version]);
   }
 
@@ -521,7 +565,12 @@ export class Store {
 
   /** A store setting (see CONFIG_KEYS). */
   async getConfig(key: ConfigKey): Promise<string> {
-    return this.#observe('getConfig', undefined, () => getConfig(this.#ctx(), checkConfigKey(key)));
+    return this.#observe('getConfig', undefined, async () => {
+      const c = this.#ctx();
+      checkConfigKey(key);
+      if (this.#headerStale()) await this.#reloadHeader();
+      return getConfig(c, key);
+    });
   }
 
   /** Change a store setting; audited. */

@@ -21,7 +21,7 @@ import { removeLeftovers } from '../leftovers.js';
 import { recordMaintenance } from '../maintenance-times.js';
 import { setJournalMode } from '../../storage/sqlite/files.js';
 import { refuseUnlogged } from '../read-only.js';
-import { fileOf, placeNew, privateTemp, refuseExisting, removeTemp, renamed, syncDir, syncFile } from './files.js';
+import { fileOf, identityOf, placeNew, privateTemp, refuseExisting, removeTemp, renamed, syncDir, syncFile, unplace } from './files.js';
 import { VerificationError, inspect, type Inspected, type VerifyOptions, type VerifyReport } from './verify.js';
 import { writeRowBackup } from './row-backup.js';
 
@@ -108,12 +108,20 @@ export async function writeBackup(c: StoreContext, file: string, options: Backup
       }
     }
     const bytes = statSync(tmp).size;
+    const placed = identityOf(tmp);
     placeNew(tmp, file);
     syncDir(dirname(file));
-    await c.storage.write(async (tx) => {
-      await c.audit.append(tx, { action: 'backup', outcome: 'ok', detail: file });
-      await recordMaintenance(tx, 'backup', c.now());
-    });
+    try {
+      await c.storage.write(async (tx) => {
+        await c.audit.append(tx, { action: 'backup', outcome: 'ok', detail: file });
+        await recordMaintenance(tx, 'backup', c.now());
+      });
+    } catch (e) {
+      // Not recorded (the store busy past the timeout, a full disk): no backup either, as promised above, so a retry can
+      // use the same name. Removed only while it is still the file placed here.
+      unplace(file, placed);
+      throw e;
+    }
     return { file, storeId: storeIdHex(c.header), bytes, durationMs: performance.now() - started, verified };
   } catch (e) {
     // Writing the copy is what fails on a full disk (ENOSPC, SQLITE_FULL): say so, naming the file the user gave.

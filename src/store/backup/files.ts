@@ -1,5 +1,5 @@
 /** The file steps of backup and restore: private temp files beside the target, durable syncs, names taken only when free. */
-import { closeSync, fsyncSync, linkSync, lstatSync, openSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, fchmodSync, fchownSync, fstatSync, fsyncSync, linkSync, lstatSync, openSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { createExclusive } from '../../platform/exclusive-file.js';
 import { dirname } from 'node:path';
 import { StoreError } from '../../errors.js';
@@ -72,6 +72,69 @@ export function placeNew(tmp: string, path: string, what = 'the backup'): void {
     throw new StoreError('E_IO', `cannot create ${path}: ${code ?? 'error'}`);
   }
   unlinkSync(tmp);
+}
+
+/** What names a file's inode: taken of a temp file before placeNew, for unplace. */
+export interface FileIdentity {
+  dev: number;
+  ino: number;
+}
+
+export function identityOf(path: string): FileIdentity {
+  const st = statSync(path);
+  return { dev: st.dev, ino: st.ino };
+}
+
+/**
+ * Take back a file placeNew put at `path` when what had to follow failed
+ * (the commit recording it): removed only while it is still the file that
+ * was placed (`placed`, the temp file's identity), so a file someone put
+ * there meanwhile is left alone. Best effort; the caller rethrows its error.
+ */
+export function unplace(path: string, placed: FileIdentity): void {
+  try {
+    const st = lstatSync(path);
+    if (st.dev !== placed.dev || st.ino !== placed.ino) return;
+    unlinkSync(path);
+    syncDir(dirname(path));
+  } catch {
+    // gone already, or cannot be removed: the caller's error is what it reports
+  }
+}
+
+/**
+ * Give the new file `tmp` (made 0600, owned by this process) the owner,
+ * group and mode (`old`: its stat) of the file it is about to replace, so whoever could
+ * use the store before a restore still can after it (an app user that reads
+ * it through its group, a service user that owns it while root restores).
+ * The mode is the old file's permission bits, never more. Where the owner or
+ * group cannot be given (not root, and the old file is someone else's, or
+ * in a group this user is not in), the new file stays this user's, and the
+ * group's bits are dropped unless its group is the old one: a mode meant
+ * for the old group never goes to another.
+ */
+export function keepOwnerAndMode(tmp: string, old: { uid: number; gid: number; mode: number }): void {
+  const fd = openSync(tmp, 'r');
+  try {
+    const mine = fstatSync(fd);
+    if (mine.uid !== old.uid || mine.gid !== old.gid) {
+      try {
+        fchownSync(fd, old.uid, old.gid);
+      } catch {
+        try {
+          if (mine.gid !== old.gid) fchownSync(fd, -1, old.gid); // the group alone: a member may give it
+        } catch {
+          // the new file stays this user's, in its group
+        }
+      }
+    }
+    const now = fstatSync(fd);
+    let mode = old.mode & 0o777;
+    if (now.gid !== old.gid) mode &= ~0o070;
+    fchmodSync(fd, mode);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Error messages about a temp copy should name the file the user gave. */

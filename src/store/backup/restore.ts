@@ -13,7 +13,7 @@ import { openContext, type MasterKeyChoice } from '../open.js';
 import { closeContext, type StoreContext } from '../context.js';
 import { removeLeftovers } from '../leftovers.js';
 import { copyFileInto, setJournalMode, settle, storeIdOf, whileQuiesced } from '../../storage/sqlite/files.js';
-import { exists, fsFail, privateTemp, removeTemp, renamed, sameFile, syncDir, syncFile } from './files.js';
+import { exists, fsFail, keepOwnerAndMode, privateTemp, removeTemp, renamed, sameFile, syncDir, syncFile } from './files.js';
 import { sizeOf } from '../../platform/file-size.js';
 import { VerificationError, inspect, type VerifyReport } from './verify.js';
 import { isPostgresLocator } from '../../storage/locator.js';
@@ -135,11 +135,15 @@ async function swapIn(tmp: string, path: string, now: number): Promise<string | 
     const name = keepName(path, now);
     const links: string[] = [];
     try {
+      // Taken first: the kept links below are made 0600, and they are the old file's inode.
+      const old = statSync(path);
       for (const s of ['', ...present()]) {
         linkSync(`${path}${s}`, `${name}${s}`);
         links.push(`${name}${s}`);
         chmodSync(`${name}${s}`, 0o600);
       }
+      // The restored store is used by whoever used the one it replaces: its owner, group and mode stay.
+      keepOwnerAndMode(tmp, old);
       renameSync(tmp, path);
     } catch (e) {
       for (const l of links) rmSync(l, { force: true }); // the store at the path is untouched
@@ -163,7 +167,8 @@ function liveStoreId(path: string): { present: boolean; id: string | undefined }
  * Replace the store at `path` with the backup `backupFile`. The backup is
  * copied beside the store (0600) and that copy is verified first: the
  * master key `master` opens it, SQLite's checks pass, every version decrypts.
- * Then, under the store's exclusive lock, the copy is renamed over the store;
+ * Then, under the store's exclusive lock, the copy is given the replaced
+ * file's owner, group and mode (keepOwnerAndMode) and renamed over the store;
  * the previous file is kept as `<path>.pre-restore-<time>` (0600). A backup
  * of another store (another store id) is refused unless `force`; with no
  * store at `path`, the backup is simply installed. Nothing at `path` changes
