@@ -55,6 +55,9 @@ import type {
 
 export type { StoreContext } from './context.js';
 
+/** How soon a long-lived Store follows audit.reads changed by another connection, in ms (#headerStale). */
+export const FOLLOW_MS = 100;
+
 /** Failures that happen before the store is touched: not audited (see #recordFailure). */
 const REFUSED_INPUT = new Set<string>(['E_USAGE', 'E_INVALID_NAME', 'E_INVALID_VALUE', 'E_VALUE_TOO_LARGE']);
 
@@ -111,6 +114,8 @@ export class Store {
   readonly #changes: (() => number | undefined) | undefined;
   /** What the detector said when audit.reads was last read from the header (at the open: when this Store was made); undefined: unknown. */
   #headerSeen: number | undefined;
+  /** performance.now() from which #headerStale looks at the change counter again. */
+  #nextLook = 0;
 
   constructor(context: StoreContext) {
     this.#c = context;
@@ -195,10 +200,17 @@ export class Store {
    * is kept until it can: the counter moves on then, so no change is lost.
    * A driver without a detector keeps the header read at open.
    */
-  #headerStale(): boolean {
+  #headerStale(always = false): boolean {
     if (this.#changes === undefined) return false;
+    // At most one look per FOLLOW_MS: the look is a read of the WAL index (a system call, ~1 µs), a few per cent of
+    // a get; a setting another process changed is followed within that time.
+    const t = performance.now();
+    if (t < this.#nextLook && !always) return false;
     const now = this.#changes();
-    return now !== undefined && now !== this.#headerSeen;
+    const stale = now !== undefined && now !== this.#headerSeen;
+    // Stale: looked at again on the next call (the one that reads the header anew), not FOLLOW_MS from now.
+    this.#nextLook = stale ? 0 : t + FOLLOW_MS;
+    return stale;
   }
 
   /** Read audit.reads again from the authenticated header (another process may have changed it: `store config set`). */
@@ -568,7 +580,7 @@ export class Store {
     return this.#observe('getConfig', undefined, async () => {
       const c = this.#ctx();
       checkConfigKey(key);
-      if (this.#headerStale()) await this.#reloadHeader();
+      if (this.#headerStale(true)) await this.#reloadHeader();
       return getConfig(c, key);
     });
   }

@@ -8,6 +8,13 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { createKeyFile, initStore, keyFile, openStore, type Store } from '../../../src/index.js';
 import { freshDatabase } from '../../helpers/postgres.js';
 import { tempDir } from '../../helpers/tmp.js';
+import { FOLLOW_MS } from '../../../src/store/store.js';
+
+/** Set audit.reads through `store`, then wait as long as a long-lived Store may take to follow it (FOLLOW_MS). */
+async function following(store: { setConfig(key: 'audit.reads', value: string): Promise<unknown> }, value: 'true' | 'false'): Promise<void> {
+  await store.setConfig('audit.reads', value);
+  await new Promise((resolve) => setTimeout(resolve, FOLLOW_MS + 20));
+}
 
 const NOTICE_MS = 5_000;
 
@@ -33,7 +40,7 @@ describe('audit.reads set by another host, on PostgreSQL', () => {
     const owner = await initStore(db.url, keyFile(key));
     onTestFinished(() => owner.close());
     await owner.put('app/db', 'one');
-    await owner.setConfig('audit.reads', 'false');
+    await following(owner, 'false');
     const lived = await openStore(db.url, keyFile(key));
     onTestFinished(() => lived.close());
     await lived.get('app/db'); // starts its change detector
@@ -41,7 +48,7 @@ describe('audit.reads set by another host, on PostgreSQL', () => {
     await lived.get('app/db');
     expect(await gets(owner)).toBe(0);
 
-    await owner.setConfig('audit.reads', 'true');
+    await following(owner, 'true');
     await until('its gets are audited', async () => {
       await lived.get('app/db');
       return (await gets(owner)) > 0;
