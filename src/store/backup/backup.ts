@@ -72,6 +72,27 @@ async function verifyCopy(c: StoreContext, tmp: string, shownAs: string, onProgr
 }
 
 /**
+ * Give the finished copy `tmp` the name `file` and record the backup (its
+ * audit entry and time). A backup not recorded (the store busy past the
+ * timeout, a full disk) is no backup either: the file placed is taken away
+ * again, while it is still the one placed here, so a retry can use the name.
+ */
+export async function keepBackup(c: StoreContext, tmp: string, file: string): Promise<void> {
+  const placed = identityOf(tmp);
+  placeNew(tmp, file);
+  syncDir(dirname(file));
+  try {
+    await c.storage.write(async (tx) => {
+      await c.audit.append(tx, { action: 'backup', outcome: 'ok', detail: file });
+      await recordMaintenance(tx, 'backup', c.now());
+    });
+  } catch (e) {
+    unplace(file, placed);
+    throw e;
+  }
+}
+
+/**
  * Write a consistent snapshot of the open store to `file`, a new file of mode
  * 0600, while other processes keep reading and writing. The copy is written
  * under a temporary name beside `file` and linked into place only once
@@ -108,20 +129,7 @@ export async function writeBackup(c: StoreContext, file: string, options: Backup
       }
     }
     const bytes = statSync(tmp).size;
-    const placed = identityOf(tmp);
-    placeNew(tmp, file);
-    syncDir(dirname(file));
-    try {
-      await c.storage.write(async (tx) => {
-        await c.audit.append(tx, { action: 'backup', outcome: 'ok', detail: file });
-        await recordMaintenance(tx, 'backup', c.now());
-      });
-    } catch (e) {
-      // Not recorded (the store busy past the timeout, a full disk): no backup either, as promised above, so a retry can
-      // use the same name. Removed only while it is still the file placed here.
-      unplace(file, placed);
-      throw e;
-    }
+    await keepBackup(c, tmp, file);
     return { file, storeId: storeIdHex(c.header), bytes, durationMs: performance.now() - started, verified };
   } catch (e) {
     // Writing the copy is what fails on a full disk (ENOSPC, SQLITE_FULL): say so, naming the file the user gave.

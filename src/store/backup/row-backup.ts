@@ -16,11 +16,10 @@ import { copyStorage } from '../../storage/copy.js';
 import { storeFileError } from '../../storage/sqlite/errors.js';
 import { setJournalMode } from '../../storage/sqlite/files.js';
 import { removeLeftovers, tempNameBeside } from '../leftovers.js';
-import { recordMaintenance } from '../maintenance-times.js';
-import { identityOf, placeNew, refuseExisting, removeTemp, renamed, syncDir, syncFile, unplace } from './files.js';
+import { refuseExisting, removeTemp, renamed, syncFile } from './files.js';
 import { VerificationError } from './verify.js';
 import { verifyStoreCopy } from './verify-copy.js';
-import type { BackupOptions, BackupReport } from './backup.js';
+import { keepBackup, type BackupOptions, type BackupReport } from './backup.js';
 
 /** @throws E_IO when `dir` is not an existing directory */
 function refuseMissingDir(dir: string): void {
@@ -69,20 +68,7 @@ export async function writeRowBackup(c: StoreContext, file: string, options: Bac
     setJournalMode(tmp, 'delete');
     syncFile(tmp);
     const bytes = statSync(tmp).size;
-    const placed = identityOf(tmp);
-    placeNew(tmp, file);
-    syncDir(dir);
-    try {
-      await c.storage.write(async (tx) => {
-        await c.audit.append(tx, { action: 'backup', outcome: 'ok', detail: file });
-        await recordMaintenance(tx, 'backup', c.now());
-      });
-    } catch (e) {
-      // Not recorded (the store busy past the timeout, a full disk): no backup either, as promised above, so a retry can
-      // use the same name. Removed only while it is still the file placed here.
-      unplace(file, placed);
-      throw e;
-    }
+    await keepBackup(c, tmp, file);
     return { file, storeId: storeIdHex(c.header), bytes, durationMs: performance.now() - started, verified };
   } catch (e) {
     // Writing the copy is what fails on a full disk (ENOSPC, SQLITE_FULL): say so, naming the file the user gave.
