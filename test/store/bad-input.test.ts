@@ -14,7 +14,7 @@ import { initStore, openStore, rawKey, StoreError, type InitOptions, type Store 
 import * as sb from '../../src/index.js';
 import { SCHEMA_VERSION } from '../../src/storage/sqlite/schema.js';
 import { tempDir } from '../helpers/tmp.js';
-import { rejectionCode as code, rejectionError as errorOf } from '../helpers/errors.js';
+import { errorOf as errorOfSync, rejectionCode as code, rejectionError as errorOf } from '../helpers/errors.js';
 import { DRIVERS, freshStoreOn, withRaw, type StoreDriver } from '../helpers/drivers.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -570,13 +570,3 @@ describe('bad arguments to the public API → StoreError, never TypeError/RangeE
     expect((await store.pruneAudit({ before: -8.64e15 })).removed).toBe(0);
   });
 });
-
-function errorOfSync(fn: () => unknown): StoreError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof StoreError) return e;
-    throw e;
-  }
-  throw new Error('expected a StoreError');
-}

@@ -5,6 +5,7 @@
  * magic version, format byte or key kind is E_UNSUPPORTED_FORMAT.
  */
 import { StoreError } from '../../errors.js';
+import { MAX_DATE_MS } from '../../platform/dates.js';
 
 /** Any fault in a bundle past its magic line: one code, E_TAMPERED, whatever the cause. */
 export function damaged(what: string): StoreError {
@@ -18,9 +19,6 @@ export function unsupported(what: string): StoreError {
 }
 
 export { lp } from '../bytes.js';
-
-/** The furthest time from 1970, either way, that a JavaScript Date holds (ms; ECMA-262 §21.4.1.1). */
-const MAX_DATE_MS = 8.64e15;
 
 export class Out {
   readonly #b: Uint8Array;

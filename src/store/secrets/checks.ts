@@ -4,6 +4,7 @@
  * calls for, and the metadata a secret row reports.
  */
 import { StoreError } from '../../errors.js';
+import { MAX_DATE_MS } from '../../platform/dates.js';
 import { typeName } from '../../crypto/master/master-key.js';
 import { LATEST, type Selector } from '../read-cache.js';
 import type { SecretAndVersion, SecretRow, VersionRow } from '../../storage/storage.js';
@@ -24,8 +25,6 @@ export function checkVersions(versions: readonly number[] | undefined): number[]
   return [...new Set(versions.map((v) => checkVersionNumber(v)))];
 }
 
-/** The furthest a time may be from the epoch, either way, in ms: the range of a Date. */
-export const MAX_TIME_MS = 8.64e15;
 
 /**
  * A time the caller gave: a Date, an ISO 8601 string or ms since the epoch,
@@ -33,7 +32,7 @@ export const MAX_TIME_MS = 8.64e15;
  */
 export function toTime(at: Date | number | string): number {
   const t = at instanceof Date ? at.getTime() : typeof at === 'number' ? at : typeof at === 'string' ? Date.parse(at) : NaN;
-  if (!Number.isFinite(t) || Math.abs(t) > MAX_TIME_MS) {
+  if (!Number.isFinite(t) || Math.abs(t) > MAX_DATE_MS) {
     throw usage('the time must be a date, an ISO 8601 string or milliseconds since the epoch (within ±8.64e15)');
   }
   return t;

@@ -12,13 +12,19 @@ import { freshStore, reopenStore } from '../../helpers/store.js';
 
 const isRoot = process.getuid?.() === 0;
 
+/** A store with a backup beside it, closed: the store's path, the backup and the key. */
+async function backedUp(): Promise<{ path: string; file: string; key: Uint8Array }> {
+  const { store, path, dir, key } = await freshStore();
+  await store.put('a/x', 'v1');
+  const file = join(dir, 'backup.db');
+  await store.backup(file);
+  await store.close();
+  return { path, file, key };
+}
+
 describe('restore keeps the store file\'s owner and mode', () => {
   it('a store of mode 0640 stays 0640 after a restore', async () => {
-    const { store, path, dir, key } = await freshStore();
-    await store.put('a/x', 'v1');
-    const file = join(dir, 'backup.db');
-    await store.backup(file);
-    await store.close();
+    const { path, file, key } = await backedUp();
     chmodSync(path, 0o640);
     await restoreStore(path, file, rawKey(key));
     expect(statSync(path).mode & 0o777).toBe(0o640);
@@ -26,11 +32,7 @@ describe('restore keeps the store file\'s owner and mode', () => {
   });
 
   it.runIf(isRoot)('a store owned by another user and group (restored by root) keeps its owner, group and mode', async () => {
-    const { store, path, dir, key } = await freshStore();
-    await store.put('a/x', 'v1');
-    const file = join(dir, 'backup.db');
-    await store.backup(file);
-    await store.close();
+    const { path, file, key } = await backedUp();
     chownSync(path, 65534, 65533);
     chmodSync(path, 0o640);
     await restoreStore(path, file, rawKey(key));
@@ -39,10 +41,7 @@ describe('restore keeps the store file\'s owner and mode', () => {
   });
 
   it('a store of mode 0600 stays 0600 (nothing looser)', async () => {
-    const { store, path, dir, key } = await freshStore();
-    const file = join(dir, 'backup.db');
-    await store.backup(file);
-    await store.close();
+    const { path, file, key } = await backedUp();
     chmodSync(path, 0o600);
     await restoreStore(path, file, rawKey(key));
     expect(statSync(path).mode & 0o777).toBe(0o600);
