@@ -22,7 +22,10 @@
  * either, and TCP's keepalive would take hours to tell. So the listener
  * asks the server something every HEARTBEAT_MS; an answer that does not
  * come within HEARTBEAT_TIMEOUT_MS counts as a lost connection (and the
- * asking itself keeps such a middlebox from counting it idle).
+ * asking itself keeps such a middlebox from counting it idle). Making the
+ * connection and starting to listen has the same time limit: a connection
+ * that goes silent before it listens would otherwise wait for ever, and
+ * the cache would never serve again.
  */
 import type pg from 'pg';
 import { PG_SCHEMA } from './schema.js';
@@ -81,6 +84,7 @@ export class ChangeListener {
     const down = () => {
       if (failed) return;
       failed = true;
+      clearTimeout(starting);
       this.#listening = false;
       clearInterval(this.#heartbeat);
       if (this.#client === client) this.#client = undefined;
@@ -92,6 +96,8 @@ export class ChangeListener {
       this.#retry.unref();
       this.#retryMs = Math.min(RETRY_MAX_MS, this.#retryMs * 2);
     };
+    const starting = setTimeout(down, HEARTBEAT_TIMEOUT_MS);
+    starting.unref();
     client.on('error', down);
     client.on('end', down);
     client.on('notification', (n) => {
@@ -107,6 +113,7 @@ export class ChangeListener {
         await client.query(`LISTEN ${CHANGES_CHANNEL}`);
         // After LISTEN: a write committed since is either in this digest or notified after it.
         const row = (await client.query(`SELECT ${DIGEST_FINGERPRINT} AS fingerprint FROM ${PG_SCHEMA}.state WHERE id = 1`)).rows[0] as { fingerprint: string } | undefined;
+        clearTimeout(starting);
         if (failed || this.#closed) return;
         this.#fingerprint = row?.fingerprint ?? null;
         this.#counter++; // anything may have changed while nobody listened

@@ -38,25 +38,29 @@ async function twoHosts(auditReads = false): Promise<{ db: TestDatabase; key: st
   return { db, key, writer, cached };
 }
 
-/** Wait until `fn` holds, checking every few ms; fail after NOTICE_MS. */
-async function until(what: string, fn: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + NOTICE_MS;
+/** Wait until `fn` holds, checking every few ms; fail after `ms`. */
+async function until(what: string, fn: () => boolean | Promise<boolean>, ms = NOTICE_MS): Promise<void> {
+  const deadline = Date.now() + ms;
   while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`not within ${NOTICE_MS} ms: ${what}`);
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
 }
 
 const text = async (store: Store, name: string) => (await store.get(name)).value.text();
 
-/** Until the store serves hits: its listening connection is up (a get of a cached name is a hit). */
+/**
+ * Until the store serves hits: its listening connection is up (a get of a
+ * cached name is a hit). A listener made again after a loss may first sit
+ * out its pause between tries (5 s at most), so this waits that much more.
+ */
 async function listening(store: Store): Promise<void> {
   await text(store, 'app/db');
   await until('the cache serves hits', async () => {
     const hits = store.cacheStats()!.hits;
     await text(store, 'app/db');
     return store.cacheStats()!.hits > hits;
-  });
+  }, 5_000 + NOTICE_MS);
 }
 
 /** Until the cached store's get of `name` returns `want` (a cached get notices a change it was told of), at most NOTICE_MS. */
@@ -145,17 +149,20 @@ describe('read cache on PostgreSQL, with other hosts writing', () => {
 
   it('a listening connection that dies without a word (a NAT dropping it) is found out by its heartbeat: the cache stops serving', async () => {
     const db = await freshDatabase();
-    // A TCP proxy to the cluster that, once told, swallows everything on the listening connection both ways, closing
-    // nothing: what a middlebox that dropped the connection leaves. The pool's connections pass as before.
-    let silent = false;
+    // A TCP proxy to the cluster that, once told, swallows everything both ways on the connections listening by then,
+    // closing nothing: what a middlebox that dropped them leaves. The pool's connections, and a listening connection
+    // made after, pass as before.
+    let listeners = 0;
+    let silentBelow = 0;
     const { url: viaProxy } = await proxyTo(db, () => {
-      let listens = false;
+      let listener: number | undefined;
+      const passes = () => listener === undefined || listener >= silentBelow;
       return {
         fromClient: (d) => {
-          if (d.includes('LISTEN strongbox_changes')) listens = true;
-          return !(silent && listens);
+          if (listener === undefined && d.includes('LISTEN strongbox_changes')) listener = listeners++;
+          return passes();
         },
-        fromServer: () => !(silent && listens),
+        fromServer: passes,
       };
     });
     const key = join(tempDir(), 'master.key');
@@ -167,16 +174,51 @@ describe('read cache on PostgreSQL, with other hosts writing', () => {
     onTestFinished(() => cached.close());
     await listening(cached);
 
-    silent = true;
+    silentBelow = listeners;
     await writer.put('app/db', 'two'); // its notification goes nowhere
     const deadline = Date.now() + HEARTBEAT_MS + HEARTBEAT_TIMEOUT_MS + NOTICE_MS;
     while ((await text(cached, 'app/db')) !== 'two') {
       if (Date.now() > deadline) throw new Error('the cache still served the old value after a heartbeat should have found the connection dead');
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    silent = false;
     await listening(cached); // a new listening connection, and hits again
+    expect(listeners).toBe(silentBelow + 1);
     expect(await text(cached, 'app/db')).toBe('two');
+  }, 60_000);
+
+  it('a listening connection that goes silent before it listens is given up after the time a heartbeat has, and made again', async () => {
+    const db = await freshDatabase();
+    // The first connection that asks to LISTEN is swallowed from then on, both ways: its LISTEN never gets an answer.
+    let listeners = 0;
+    const { url: viaProxy } = await proxyTo(db, () => {
+      let listener: number | undefined;
+      const passes = () => listener !== 0;
+      return {
+        fromClient: (d) => {
+          if (listener === undefined && d.includes('LISTEN strongbox_changes')) listener = listeners++;
+          return passes();
+        },
+        fromServer: passes,
+      };
+    });
+    const key = join(tempDir(), 'master.key');
+    createKeyFile(key);
+    const writer = await initStore(db.url, keyFile(key));
+    onTestFinished(() => writer.close());
+    await writer.put('app/db', 'one');
+    const cached = await openStore(viaProxy, keyFile(key), { cache: { ttlMs: HOUR } });
+    onTestFinished(() => cached.close());
+    const deadline = Date.now() + HEARTBEAT_TIMEOUT_MS + NOTICE_MS;
+    for (;;) {
+      const hits = cached.cacheStats()!.hits;
+      expect(await text(cached, 'app/db')).toBe('one');
+      if (cached.cacheStats()!.hits > hits) break;
+      if (Date.now() > deadline) throw new Error('the cache never served: the silent listening connection was never given up');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(listeners).toBe(2);
+    await writer.put('app/db', 'two'); // heard on the second connection
+    await reads(cached, 'app/db', 'two');
   }, 60_000);
 
   it('a process with a cached store ends when its work is done, whether it closes the store or forgets to', async () => {
