@@ -12,6 +12,7 @@ import { readWhole } from '../platform/read-whole.js';
 import { makeDirDurable, nodeFileOps, writeNewFileDurably, type FileOps } from '../platform/durable-file.js';
 import { generateAgeIdentity, parseIdentities, parseRecipients, recipientOf } from './age.js';
 import { wipe } from './bytes.js';
+import { typeName } from './master/master-key.js';
 
 /** Far more than a few dozen identities with comments; age itself reads at most 16 MiB. */
 const MAX_IDENTITY_FILE_BYTES = 1024 * 1024;
@@ -59,6 +60,13 @@ function readSmallFile(path: string, rules: FileRules): Uint8Array {
 const IDENTITY_FILE: FileRules = { what: 'age identity file', max: MAX_IDENTITY_FILE_BYTES, private: true, code: 'E_MASTER_KEY' };
 const RECIPIENTS_FILE: FileRules = { what: 'age recipients file', max: MAX_RECIPIENTS_FILE_BYTES, private: false, code: 'E_IO' };
 
+/** A path as a library caller gave it: a non-empty string without NUL. @throws E_USAGE */
+function checkAgePath(path: unknown, what: string): void {
+  if (typeof path !== 'string' || path.length === 0 || path.includes('\0')) {
+    throw new StoreError('E_USAGE', `${what} must be a non-empty string${typeof path === 'string' ? ' without NUL' : `, not ${typeName(path)}`}`);
+  }
+}
+
 /**
  * The bytes of an identity file, checked like a key file (regular, mode 0600,
  * bounded). The caller wipes them.
@@ -75,6 +83,7 @@ export function readAgeIdentityFile(path: string): Uint8Array {
  * @throws StoreError E_IO
  */
 export function readAgeRecipientsFile(path: string): string[] {
+  checkAgePath(path, 'the age recipients file path');
   return parseRecipients(Buffer.from(readSmallFile(path, RECIPIENTS_FILE)).toString('utf8'));
 }
 
@@ -83,6 +92,7 @@ export function readAgeRecipientsFile(path: string): string[] {
  * @throws StoreError E_MASTER_KEY, E_INSECURE_KEYFILE
  */
 export async function readAgeIdentities(path: string): Promise<string[]> {
+  checkAgePath(path, 'the age identity file path');
   const bytes = readAgeIdentityFile(path);
   try {
     return await parseIdentities(bytes, `age identity file ${path}`);
@@ -98,6 +108,8 @@ export async function readAgeIdentities(path: string): Promise<string[]> {
  * @throws StoreError E_USAGE (the file exists), E_IO
  */
 export async function createAgeIdentityFile(path: string, now: Date = new Date(), ops: FileOps = nodeFileOps): Promise<string> {
+  checkAgePath(path, 'the age identity file path');
+  if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw new StoreError('E_USAGE', `the creation time must be a valid Date, not ${typeName(now)}`);
   const { identity, recipient } = await generateAgeIdentity();
   const created = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
   const text = Buffer.from(`# created: ${created}\n# public key: ${recipient}\n${identity}\n`, 'latin1');

@@ -540,6 +540,14 @@ describe('bad arguments to the public API → StoreError, never TypeError/RangeE
       ['checkSecrets(store, undefined)', () => sb.checkSecrets(store, u), 'E_USAGE'],
       ['checkSecrets(store, [undefined])', () => sb.checkSecrets(store, [u]), 'E_USAGE'],
       ['checkSecrets(undefined, [])', () => sb.checkSecrets(u, []), 'E_USAGE'],
+      // age files
+      ['createAgeIdentityFile(undefined)', () => sb.createAgeIdentityFile(u), 'E_USAGE'],
+      ['createAgeIdentityFile(5)', () => sb.createAgeIdentityFile(as(5)), 'E_USAGE'],
+      ['createAgeIdentityFile(f, "today")', () => sb.createAgeIdentityFile(file('age-id'), as('today')), 'E_USAGE'],
+      ['createAgeIdentityFile(f, invalid Date)', () => sb.createAgeIdentityFile(file('age-id2'), new Date(NaN)), 'E_USAGE'],
+      ['readAgeRecipientsFile(undefined)', () => sb.readAgeRecipientsFile(u), 'E_USAGE'],
+      ['readAgeRecipientsFile(5)', () => sb.readAgeRecipientsFile(as(5)), 'E_USAGE'],
+      ['ageRecipientsOfFile(null)', () => sb.ageRecipientsOfFile(n), 'E_USAGE'],
     ];
     const got = [];
     for (const [what, call, want] of cases) got.push([what, await outcomeOf(call), want]);
