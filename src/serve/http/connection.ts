@@ -16,8 +16,13 @@
  *   the client still sends is read and dropped for a moment, so that a
  *   close with unread bytes does not reset the connection before the client
  *   has read the answer (a 413 sent while the body is still coming).
+ *
+ * A request's body is counted against the server's body budget from its
+ * first byte until its handler returns, or until the connection closes if
+ * no handler has it.
  */
 import type { Socket } from 'node:net';
+import type { BodyBudget } from './body-budget.js';
 import { RequestParser, type ParsedRequest } from './request-parser.js';
 import { CONTINUE, errorResponse, serializeResponse, writeSerialized, type SerializedResponse } from './response-writer.js';
 import type { HttpHandler, HttpRequest, HttpResponse, TransportLimits } from './types.js';
@@ -29,11 +34,15 @@ export const LINGER_MS = 2000;
 
 const INTERNAL_ERROR: HttpResponse = errorResponse(500, 'internal error while handling the request');
 const EXPECTATION_FAILED: HttpResponse = errorResponse(417, 'only "Expect: 100-continue" is supported');
+/** On the parser's 503 (the body budget is spent): other requests will soon give theirs back. */
+const RETRY_SOON = Object.freeze({ 'retry-after': '1' });
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
   readonly handler: HttpHandler;
   readonly limits: TransportLimits;
+  /** Shared by all connections: what their request bodies may hold together. */
+  readonly bodyBudget: BodyBudget;
   /** `Keep-Alive: timeout=N\r\n`, precomputed. */
   readonly keepAliveLine: string;
   /** The server is closing: answer what is in flight with Connection: close, accept nothing new. */
@@ -65,13 +74,15 @@ export class Connection {
     this.#socket = socket;
     this.#host = host;
     this.#remoteAddress = remoteAddress;
-    this.#parser = new RequestParser(host.limits);
+    this.#parser = new RequestParser(host.limits, host.bodyBudget);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('end', () => this.#onPeerEnd());
     socket.on('error', () => undefined); // a client that resets: 'close' follows and cleans up
     socket.on('close', () => {
       this.#clearTimer();
+      // A handler still at work has the body: #dispatch gives it back when the handler returns.
+      if (!this.#busy) this.#parser.releaseBodies();
       host.forget(this);
     });
     this.#arm('head', host.limits.headersTimeoutMs);
@@ -112,7 +123,7 @@ export class Connection {
           this.#waitForBytes();
           return;
         case 'reject':
-          this.#answerAndEnd(errorResponse(step.status, step.message));
+          this.#answerAndEnd(errorResponse(step.status, step.message, step.status === 503 ? RETRY_SOON : undefined));
           return;
         case 'head':
           if (step.head.expect === 'other') {
@@ -177,6 +188,7 @@ export class Connection {
       response = INTERNAL_ERROR;
       keepAlive = false;
     }
+    this.#parser.releaseBodies(); // the body is not needed any more
     if (this.#socket.destroyed) return; // the client left; 'close' cleans up
     keepAlive &&= !this.#host.closing;
     const headRequest = head.method === 'HEAD';

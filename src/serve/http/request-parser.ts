@@ -22,7 +22,12 @@
  * - HTTP/1.0 and HTTP/1.1 only (505 for other versions); a method must be a
  *   token, a target visible ASCII without '#' (400).
  * Empty lines before a request line are skipped, as RFC 9112 asks.
+ *
+ * Given a budget shared with other connections, body buffers are taken from
+ * it as they grow (a body that does not fit is refused with 503), and given
+ * back on `releaseBodies`, or at once when the request is refused.
  */
+import type { BodyBudget } from './body-budget.js';
 import { splitTarget } from './request-target.js';
 
 export type BodyFraming = { kind: 'none' } | { kind: 'length'; length: number } | { kind: 'chunked' };
@@ -80,6 +85,7 @@ const MAX_CHUNK_LINE_BYTES = 1024;
 export const CHUNK_FRAMING_SLACK_BYTES = 16 * 1024;
 /** The first allocation of a body buffer; it grows by doubling up to the body's limit. */
 const MIN_BODY_CAPACITY = 4096;
+const BUDGET_SPENT = 'too many request bodies in flight';
 
 const EMPTY = Buffer.alloc(0);
 const MORE: ParseStep = Object.freeze({ type: 'more' });
@@ -151,9 +157,13 @@ export class RequestParser {
   #bodyBytes = 0;
   /** Chunked framing bytes of the current body (see CHUNK_FRAMING_SLACK_BYTES). */
   #framingBytes = 0;
+  readonly #budget: BodyBudget | undefined;
+  /** What this parser has taken from the budget: the current body buffer, and bodies handed out before `releaseBodies`. */
+  #held = 0;
 
-  constructor(limits: ParserLimits) {
+  constructor(limits: ParserLimits, budget?: BodyBudget) {
     this.#limits = limits;
+    this.#budget = budget;
   }
 
   feed(chunk: Buffer): void {
@@ -192,6 +202,16 @@ export class RequestParser {
     return n;
   }
 
+  /**
+   * Give back to the budget what the bodies held: once the body last handed
+   * out is no longer needed (its handler has returned), or when the
+   * connection is gone (a body being read is then dropped with the parser).
+   */
+  releaseBodies(): void {
+    this.#budget?.give(this.#held);
+    this.#held = 0;
+  }
+
   /** The head is complete and its body is being read. */
   get inBody(): boolean {
     return this.#phase !== Phase.Head && this.#phase !== Phase.Rejected;
@@ -211,6 +231,7 @@ export class RequestParser {
       this.#queuedBytes = 0;
       this.#body = EMPTY;
       this.#bodyBytes = 0;
+      this.releaseBodies();
       return { type: 'reject', status: e.status, message: e.message };
     }
   }
@@ -411,7 +432,9 @@ export class RequestParser {
       // Grow by doubling, up to what this body can hold: its declared length, or the limit.
       const head = this.#head!;
       const cap = head.framing.kind === 'length' ? head.framing.length : this.#limits.maxBodyBytes;
-      const grown = Buffer.allocUnsafe(Math.min(cap, Math.max(need, this.#body.length * 2, MIN_BODY_CAPACITY)));
+      const size = Math.min(cap, Math.max(need, this.#body.length * 2, MIN_BODY_CAPACITY));
+      this.#hold(size - this.#body.length);
+      const grown = Buffer.allocUnsafe(size);
       this.#body.copy(grown, 0, 0, this.#bodyBytes);
       this.#body = grown;
     }
@@ -423,6 +446,13 @@ export class RequestParser {
       this.#buf = EMPTY;
       this.#pos = 0;
     }
+  }
+
+  /** Take `bytes` more for the body buffer from the budget, before allocating them; refused (503) when they do not fit. */
+  #hold(bytes: number): void {
+    if (this.#budget === undefined) return;
+    if (!this.#budget.take(bytes)) refuse(503, BUDGET_SPENT);
+    this.#held += bytes;
   }
 
   /** chunk-size [ chunk-ext ] CRLF; false when the line is not complete yet. */

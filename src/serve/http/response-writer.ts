@@ -25,9 +25,9 @@ export const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 /** The only media type Vault clients accept for error bodies, spelled exactly. */
 export const JSON_TYPE = 'application/json';
 
-/** An error the transport answers itself: `{"errors":["<text>"]}`. */
-export function errorResponse(status: number, message: string): HttpResponse {
-  return { status, headers: { 'content-type': JSON_TYPE }, body: JSON.stringify({ errors: [message] }) };
+/** An error the transport answers itself: `{"errors":["<text>"]}`, with `headers` besides its type. */
+export function errorResponse(status: number, message: string, headers?: Record<string, string>): HttpResponse {
+  return { status, headers: { 'content-type': JSON_TYPE, ...headers }, body: JSON.stringify({ errors: [message] }) };
 }
 
 const REASONS: Record<number, string> = {

@@ -9,12 +9,14 @@
  * the rest are parsed here (request-parser.ts).
  *
  * This file accepts connections (answering 503 beyond maxConnections),
- * listens on TCP or a Unix socket, swaps TLS certificates, and closes
- * gracefully; connection.ts serves each connection.
+ * holds the body budget its connections share, listens on TCP or a Unix
+ * socket, swaps TLS certificates, and closes gracefully; connection.ts
+ * serves each connection.
  */
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { StoreError } from '../../errors.js';
+import { BodyBudget } from './body-budget.js';
 import { Connection, LINGER_MS, destroyWhenFlushed, type ConnectionHost } from './connection.js';
 import { errorResponse, serializeResponse, writeSerialized } from './response-writer.js';
 import { listenOnUnixSocket } from './unix-socket.js';
@@ -40,6 +42,7 @@ export function createHttpServer(handler: HttpHandler, options: HttpServerOption
 class TransportServer implements HttpServer, ConnectionHost {
   readonly handler: HttpHandler;
   readonly limits: TransportLimits;
+  readonly bodyBudget: BodyBudget;
   readonly keepAliveLine: string;
   readonly #onHandlerError: HttpServerOptions['onHandlerError'];
   readonly #server: Server;
@@ -55,6 +58,7 @@ class TransportServer implements HttpServer, ConnectionHost {
   constructor(handler: HttpHandler, options: HttpServerOptions) {
     this.handler = handler;
     this.limits = checkLimits({ ...DEFAULT_LIMITS, ...options.limits });
+    this.bodyBudget = new BodyBudget(this.limits.maxBodyBytesInFlight);
     // Tells clients when an idle connection will be closed, so they do not send on one as it goes.
     // Rounded down; under a second there is nothing true to say in whole seconds.
     const idleSeconds = Math.floor(this.limits.idleTimeoutMs / 1000);
@@ -97,6 +101,10 @@ class TransportServer implements HttpServer, ConnectionHost {
 
   get openConnections(): number {
     return this.#connections.size;
+  }
+
+  get bodyBytesInFlight(): number {
+    return this.bodyBudget.inUse;
   }
 
   async listen(where: ListenAddress): Promise<string> {
@@ -201,6 +209,10 @@ function checkLimits(limits: TransportLimits): TransportLimits {
     if (!Number.isSafeInteger(value) || value <= 0) throw new StoreError('E_USAGE', `transport limit ${name} must be a positive integer, got ${String(value)}`);
     // setTimeout turns anything longer into 1 ms.
     if (name.endsWith('Ms') && value > MAX_TIMER_MS) throw new StoreError('E_USAGE', `transport limit ${name} must be at most ${MAX_TIMER_MS} ms`);
+  }
+  // Less, and a body within maxBodyBytes could never be read whole.
+  if (limits.maxBodyBytesInFlight < limits.maxBodyBytes) {
+    throw new StoreError('E_USAGE', `transport limit maxBodyBytesInFlight (${limits.maxBodyBytesInFlight}) must be at least maxBodyBytes (${limits.maxBodyBytes})`);
   }
   return limits;
 }

@@ -39,6 +39,12 @@ export type HttpHandler = (req: HttpRequest) => Promise<HttpResponse>;
 export interface TransportLimits {
   /** Largest request body (declared or de-chunked); more gets 413. */
   maxBodyBytes: number;
+  /**
+   * Memory all request bodies may hold together, server-wide, while they are
+   * read or handled (their buffers' size, which grows by doubling); at least
+   * maxBodyBytes. A body that would take more gets 503 and its connection is closed.
+   */
+  maxBodyBytesInFlight: number;
   /** Largest request head (request line and header fields), and largest chunked trailer; more gets 431. */
   maxHeaderBytes: number;
   /** The whole request head must arrive within this (slow-loris); else 408 and close. */
@@ -53,6 +59,7 @@ export interface TransportLimits {
 
 export const DEFAULT_LIMITS: Readonly<TransportLimits> = Object.freeze({
   maxBodyBytes: 32 * 1024 * 1024,
+  maxBodyBytesInFlight: 128 * 1024 * 1024,
   maxHeaderBytes: 16 * 1024,
   headersTimeoutMs: 10_000,
   bodyTimeoutMs: 30_000,
@@ -75,6 +82,8 @@ export interface HttpServer {
   /** New connections use this pair from now on (SIGHUP reload); open ones keep theirs. */
   setTls(tls: TlsPair): void;
   readonly openConnections: number;
+  /** Bytes request bodies hold now, being read or with the handler (at most maxBodyBytesInFlight). */
+  readonly bodyBytesInFlight: number;
 }
 
 export interface HttpServerOptions {
