@@ -25,6 +25,11 @@ function decode(text: string | undefined): KvKeySettings {
   return { casRequired: v.casRequired === true, deleteVersionAfter: typeof v.deleteVersionAfter === 'number' ? v.deleteVersionAfter : 0 };
 }
 
+/** The smaller of two delete_version_after, 0 (none) at a level counting as unset there: the KV plugin's rule (delete_version_after.go). */
+function sooner(a: number, b: number): number {
+  return a > 0 && b > 0 ? Math.min(a, b) : a || b;
+}
+
 export class KvSettings {
   readonly #cache: RecordCache;
 
@@ -42,14 +47,14 @@ export class KvSettings {
   }
 
   /**
-   * What applies to `name`: CAS required if either says so; the key's
-   * delete_version_after, else the mount's. Kept while the store is
-   * unchanged (every KV read asks), so callers must not change what they get.
+   * What applies to `name`: CAS required if either says so; the smaller
+   * delete_version_after of the two. Kept while the store is unchanged
+   * (every KV read asks), so callers must not change what they get.
    */
   async effective(name: string): Promise<KvKeySettings> {
     return this.#cache.get(`kv:${name}`, async () => {
       const [m, k] = await Promise.all([this.mount(), this.key(name)]);
-      return Object.freeze({ casRequired: m.casRequired || k.casRequired, deleteVersionAfter: k.deleteVersionAfter || m.deleteVersionAfter });
+      return Object.freeze({ casRequired: m.casRequired || k.casRequired, deleteVersionAfter: sooner(k.deleteVersionAfter, m.deleteVersionAfter) });
     });
   }
 

@@ -70,12 +70,24 @@ export function stringListField(body: Body, field: string): string[] | undefined
   }).filter((s) => s !== '');
 }
 
-/** Version numbers: `[1,2]`, `["1","2"]` (the CLI) or `"1,2"`. */
+/** Text that is a whole number as Go's ParseInt reads one in base 10 (a sign, then digits), within the safe range; else undefined. */
+export function wholeNumber(text: string): number | undefined {
+  if (!/^[-+]?\d+$/.test(text)) return undefined;
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/**
+ * Version numbers: `[1,2]`, `["1","2"]` (the CLI) or `"1,2"`. Any whole
+ * number: 0 or less names no version, which the caller skips as the plugin
+ * does; what is not a whole number is refused (400), as it is in Vault.
+ */
 export function versionsField(body: Body, field = 'versions'): number[] {
   const list = stringListField(body, field) ?? [];
   return list.map((s) => {
-    if (!/^\d+$/.test(s)) throw badRequest(`${field} must hold version numbers`);
-    return Number(s);
+    const n = wholeNumber(s);
+    if (n === undefined) throw badRequest(`${field} must hold version numbers`);
+    return n;
   });
 }
 

@@ -8,10 +8,10 @@ import { envelope, noContent, RawJson } from '../envelope.js';
 import { rawMember } from '../json-member.js';
 import { NOT_CACHED } from '../record-cache.js';
 import { mergePatch, parsedData, vaultData } from '../kv-values.js';
-import { intField } from '../request-body.js';
+import { intField, wholeNumber } from '../request-body.js';
 import { under, type Route } from '../router.js';
 import { badRequest, notFound, permissionDenied, VaultError } from '../vault-error.js';
-import { entryMetadata, readableAt, secretExists, versionMetadata } from './kv-shared.js';
+import { entryMetadata, readableAt, requireMergePatch, secretExists, versionMetadata } from './kv-shared.js';
 import type { WriteResult } from '../../store/types.js';
 import type { RouteContext } from '../route-context.js';
 import type { KvKeySettings } from '../kv-settings.js';
@@ -33,8 +33,9 @@ async function read(ctx: RouteContext) {
   const q = ctx.req.query.get('version');
   let version: number | undefined;
   if (q !== null && q !== '') {
-    if (!/^\d+$/.test(q)) throw badRequest('version must be a whole number');
-    version = Number(q) || undefined; // 0 means the latest
+    const n = wholeNumber(q);
+    if (n === undefined) throw badRequest('version must be a whole number');
+    version = n > 0 ? n : undefined; // 0 or less means the latest, as in the plugin
   }
   const cached = ctx.services.kv.effectiveCached(name);
   const settings = cached !== NOT_CACHED ? cached : await ctx.services.kv.effective(name);
@@ -59,6 +60,8 @@ function casOf(ctx: RouteContext): number | undefined {
   const options = ctx.body().options;
   if (options === undefined || options === null) return undefined;
   if (typeof options !== 'object' || Array.isArray(options)) throw badRequest('options must be an object');
+  // A cas given as null is given, and is 0 (only if absent): the plugin decodes it so (validateCheckAndSetOption).
+  if ((options as Record<string, unknown>).cas === null) return 0;
   return intField(options as Record<string, unknown>, 'cas');
 }
 
@@ -112,14 +115,27 @@ function writtenMetadata(written: WriteResult, settings: KvKeySettings): Record<
   return versionMetadata({ version: written.version, createdAt: written.createdAt, state: 'live', json: true }, settings, written.custom);
 }
 
+/** How many times a PATCH without the client's cas is made before it is answered as a check-and-set mismatch. */
+const PATCH_TRIES = 10;
+
 async function patch(ctx: RouteContext) {
-  const type = (ctx.req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/merge-patch+json') {
-    throw new VaultError(415, `PATCH requires Content-Type application/merge-patch+json`);
-  }
+  requireMergePatch(ctx);
   const name = ctx.params.rest!;
   const data = dataOf(ctx);
   const { cas, settings } = await writeChecks(ctx, name);
+  for (let tries = 1; ; tries++) {
+    try {
+      return await patchLatest(ctx, name, data, cas, settings);
+    } catch (e) {
+      // Without the client's cas, a mismatch means another write landed between this read and this write. Vault holds
+      // the secret's lock through both, so every patch lands: read, merge and write again. The client's cas is answered as is.
+      if (cas !== undefined || tries === PATCH_TRIES || !(e instanceof StoreError && e.code === 'E_CAS_MISMATCH')) throw e;
+    }
+  }
+}
+
+/** Merge `data` into the latest version and write the result, checked and set against the version read. */
+async function patchLatest(ctx: RouteContext, name: string, data: Record<string, unknown>, cas: number | undefined, settings: KvKeySettings) {
   let entry;
   try {
     entry = await ctx.services.store.getEntry(name);
@@ -138,7 +154,7 @@ async function patch(ctx: RouteContext) {
   } finally {
     entry.value.wipe();
   }
-  // The version read is the one patched: a write in between fails the check-and-set (the client retries).
+  // The version read is the one patched: a write in between fails the check-and-set (patch tries again).
   const written = await ctx.services.store.put(name, Buffer.from(merged, 'utf8'), { json: true, cas: entry.version });
   return envelope(writtenMetadata(written, settings), KV);
 }

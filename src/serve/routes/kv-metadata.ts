@@ -1,17 +1,17 @@
 /**
  * `{mount}/metadata/{path}`: a secret's metadata and its versions', list the
  * keys under a folder, change max versions, custom metadata, cas_required
- * and delete_version_after, and delete a secret with every version. The KV
- * plugin's path_metadata.go, over the store.
+ * and delete_version_after (a write, or a merge-PATCH), and delete a secret
+ * with every version. The KV plugin's path_metadata.go, over the store.
  */
 import { StoreError } from '../../errors.js';
 import { checkName } from '../../store/names.js';
 import { envelope, noContent } from '../envelope.js';
-import { boolField, durationField, goDuration, intField, parseGoBool, stringMapField } from '../request-body.js';
+import { boolField, durationField, goDuration, intField, parseGoBool, stringMapField, type Body } from '../request-body.js';
 import { under, type Route } from '../router.js';
 import { badRequest, notFound } from '../vault-error.js';
-import { vaultTime } from '../kv-values.js';
-import { deletionTime, secretExists } from './kv-shared.js';
+import { mergePatch, vaultTime } from '../kv-values.js';
+import { deletionTime, oneAtATime, requireMergePatch, secretExists } from './kv-shared.js';
 import type { RouteContext } from '../route-context.js';
 import type { KvKeySettings } from '../kv-settings.js';
 
@@ -21,7 +21,7 @@ export function kvMetadataRoute(mount: string): Route {
   return {
     family: 'kv-metadata',
     match: under(`${mount}/metadata`, 'optional'),
-    handlers: { read, list, write, delete: remove },
+    handlers: { read, list, write, patch, delete: remove },
     exists: (ctx) => secretExists(ctx, ctx.params.rest!),
   };
 }
@@ -85,18 +85,64 @@ async function list(ctx: RouteContext) {
   return envelope({ keys: [...keys].sort() }, KV);
 }
 
-async function write(ctx: RouteContext) {
-  if (ctx.params.rest === '') throw badRequest('missing path');
-  const name = secretName(ctx);
-  const body = ctx.body();
+/** What a metadata write or patch changes; undefined: left as it is. */
+interface MetadataChange {
+  maxVersions: number | undefined;
+  /** The whole custom map, as it is to be. */
+  custom: Record<string, string> | undefined;
+  settings: Partial<KvKeySettings>;
+}
+
+/** The change a body asks for, checked; for a patch, `patching` is the stored custom map its custom_metadata merges into. */
+function metadataChange(body: Body, patching?: Record<string, string>): MetadataChange {
   const maxVersions = intField(body, 'max_versions');
   if (maxVersions !== undefined && maxVersions < 0) throw badRequest('max_versions must be 0 or more');
-  const custom = stringMapField(body, 'custom_metadata');
   const settings: Partial<KvKeySettings> = {};
   const cas = boolField(body, 'cas_required');
   if (cas !== undefined) settings.casRequired = cas;
   const dva = durationField(body, 'delete_version_after');
   if (dva !== undefined) settings.deleteVersionAfter = dva;
+  return { maxVersions, custom: customOf(body, patching), settings };
+}
+
+function customOf(body: Body, patching: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (patching === undefined || body.custom_metadata === undefined) return stringMapField(body, 'custom_metadata');
+  // RFC 7386 over the stored map: null removes a member (null for the whole field, every one); the result is checked as a write's.
+  return stringMapField({ custom_metadata: mergePatch(patching, body.custom_metadata) ?? {} }, 'custom_metadata');
+}
+
+async function write(ctx: RouteContext) {
+  if (ctx.params.rest === '') throw badRequest('missing path');
+  const name = secretName(ctx);
+  const change = metadataChange(ctx.body());
+  await oneAtATime(ctx, name, () => apply(ctx, name, change));
+  return noContent();
+}
+
+/**
+ * `vault kv metadata patch`: the fields given are merged into the secret's
+ * metadata (custom_metadata member by member), the others kept; 404 for a
+ * secret with none.
+ */
+async function patch(ctx: RouteContext) {
+  requireMergePatch(ctx);
+  if (ctx.params.rest === '') throw badRequest('missing path');
+  const name = secretName(ctx);
+  await oneAtATime(ctx, name, async () => {
+    let stored: Record<string, string>;
+    try {
+      stored = (await ctx.services.store.getMetadata(name)).custom;
+    } catch (e) {
+      if (e instanceof StoreError && e.code === 'E_NOT_FOUND') throw notFound();
+      throw e;
+    }
+    await apply(ctx, name, metadataChange(ctx.body(), stored));
+  });
+  return noContent();
+}
+
+/** Make a metadata change: max versions and custom metadata on the secret (which must hold a version), the settings beside it. */
+async function apply(ctx: RouteContext, name: string, { maxVersions, custom, settings }: MetadataChange): Promise<void> {
   if (maxVersions !== undefined || custom !== undefined) {
     // Allowed only as a create (the secret had no version when checked): these change an existing secret, so they are
     // refused as they are for a secret with none, never applied to one written since (an update the policies do not allow).
@@ -115,7 +161,6 @@ async function write(ctx: RouteContext) {
   // set them on a name with no secret: set at the moment a first version is being written elsewhere, they are what the
   // same caller could have set just before it, so no check of the secret is made with them.
   if (Object.keys(settings).length > 0) await ctx.services.kv.setKey(name, settings);
-  return noContent();
 }
 
 function needsVersion(name: string) {

@@ -1,7 +1,8 @@
 /**
  * `{mount}/delete|undelete|destroy/{path}` with `{"versions":[...]}`: soft
- * delete, restore, or erase for good. Versions that do not exist are
- * skipped, as the KV plugin does (path_delete.go, path_destroy.go).
+ * delete, restore, or erase for good. Versions that do not exist (and
+ * numbers of 0 or less) are skipped, as the KV plugin does (path_delete.go,
+ * path_destroy.go).
  */
 import { StoreError } from '../../errors.js';
 import { noContent } from '../envelope.js';
@@ -23,8 +24,11 @@ export function kvVersionsRoutes(mount: string): Route[] {
 
 async function act(ctx: RouteContext, action: Action) {
   const name = ctx.params.rest!;
-  const versions = versionsField(ctx.body());
-  if (versions.length === 0) throw badRequest('No version number provided');
+  const listed = versionsField(ctx.body());
+  if (listed.length === 0) throw badRequest('No version number provided');
+  // The plugin looks each number up among the secret's versions: 0 or less names none, and is skipped as a missing one is.
+  const versions = listed.filter((v) => v > 0);
+  if (versions.length === 0) return noContent();
   const store = ctx.services.store;
   try {
     if (action === 'destroy') await store.destroy(name, versions, { skipMissing: true });
