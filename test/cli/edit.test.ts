@@ -175,6 +175,32 @@ printf 'swap holds old-value' > "$1.swp"; ln "$1.swp" "${keep}/swap"`);
     expect(existsSync(join(dir, 'args.log'))).toBe(false);
   });
 
+  it('refuses what the editor saved when it is not UTF-8 (exit 2): nothing written, the file removed, no byte of it told', async () => {
+    const r = await store(['edit', 'app/db'], { EDITOR: editor(`printf 'bad-\\377-bytes\\n' > "$1"`) });
+    expect(r.status, r.err).toBe(2);
+    expect(r.err).toContain('store: error: the editor saved app/db in bytes that are not UTF-8 text: nothing written');
+    expect(r.err).not.toContain('bad-');
+    expect(await value('app/db')).toBe('old-value');
+    expect(await versions('app/db')).toBe(1);
+    expect(readdirSync(runtime)).toEqual([]);
+    // And the value is still one the next edit takes.
+    await ok(['edit', 'app/db'], { EDITOR: editor(`printf 'fixed\\n' > "$1"`) });
+    expect(await value('app/db')).toBe('fixed');
+  });
+
+  it('a BOM is text: one the editor saved (or the value had) is kept byte for byte', async () => {
+    await ok(['edit', 'app/db'], { EDITOR: editor(`printf '\\357\\273\\277with-bom\\n' > "$1"`) });
+    expect((await ok(['get', 'app/db'])).bytes).toEqual(Buffer.from('\ufeffwith-bom'));
+    await ok(['edit', 'app/db'], { EDITOR: editor(`sed -i 's/with/still/' "$1"`) });
+    expect((await ok(['get', 'app/db'])).bytes).toEqual(Buffer.from('\ufeffstill-bom'));
+  });
+
+  it('an editor command that starts with variable assignments gets them (LANG=C vim)', async () => {
+    const ed = editor(`printf '%s' "$EDIT_MARK" > "$1"`);
+    await ok(['edit', 'app/db'], { EDITOR: `EDIT_MARK=from-editor-var ${ed}` });
+    expect(await value('app/db')).toBe('from-editor-var');
+  });
+
   it('a deleted current version is not edited (exit 3)', async () => {
     await ok(['delete', 'app/db']);
     expect((await store(['edit', 'app/db'], { EDITOR: editor('true') })).status).toBe(3);

@@ -5,6 +5,7 @@ import { restoreStore } from '../../store/backup/restore.js';
 import { gravestCode, VerificationError, type VerifyReport } from '../../store/backup/verify.js';
 import type { Context } from '../context.js';
 import { sourceForOpen } from '../master.js';
+import { stopOnSignals } from '../interrupt.js';
 import { copyThenVerifyBars, progressBar } from '../progress.js';
 import { forgetStoreInAgent } from '../../crypto/master/agent/client.js';
 
@@ -46,17 +47,33 @@ export function registerBackup(program: Command, ctx: Context): void {
     .argument('<file>', 'the backup file to create (an existing file is never overwritten)')
     .option('--verify', 'open the new backup and decrypt every version before keeping it (always done for a store in PostgreSQL)')
     .option('--json', 'print the report as JSON')
+    .addHelpText('after', `
+The copy is written under a temp name beside FILE (.NAME.backup-….tmp, mode 0600) and takes its
+name once whole. Ctrl-C, SIGTERM or SIGHUP stops the backup at its next step and removes that
+file: exit 130 (Ctrl-C), 143 (SIGTERM) or 129 (SIGHUP). A store file of up to 64 MiB is copied
+in one step, which a signal does not cut short: unless --verify's steps follow, the backup then
+finishes, and says the signal came too late.`)
     .action(async (file: string, opts: { verify?: boolean; json?: boolean }, cmd: Command) => {
       await ctx.withStore(cmd, async (store) => {
-        const bars = copyThenVerifyBars(ctx.io, 'backup');
-        let r;
-        try {
-          r = await store.backup(file, { verify: opts.verify ?? false, onProgress: bars.onProgress, onVerifyProgress: bars.onVerifyProgress });
-        } catch (e) {
-          return reportFailure(ctx, e, opts.json);
-        } finally {
-          bars.end();
-        }
+        // Stopped at the next progress report (between two steps of the copy or of the verification): the
+        // backup fails, so its temp file is removed. Undefined: stopped by SIGTERM or SIGHUP, told, the exit status set.
+        const r = await stopOnSignals(ctx, 'stopping the backup: nothing will be kept', opts.json ?? false, async (signal) => {
+          const bars = copyThenVerifyBars(ctx.io, 'backup');
+          const looked = (report: (done: number, total: number) => void) => (done: number, total: number) => {
+            if (signal.aborted) {
+              throw new StoreError('E_INTERRUPTED', `the backup to ${file} was interrupted: nothing was kept`, ['run it again: it starts from the beginning']);
+            }
+            report(done, total);
+          };
+          try {
+            return await store.backup(file, { verify: opts.verify ?? false, onProgress: looked(bars.onProgress), onVerifyProgress: looked(bars.onVerifyProgress) });
+          } catch (e) {
+            return reportFailure(ctx, e, opts.json);
+          } finally {
+            bars.end();
+          }
+        }, (sig) => `${sig} came too late to stop the backup: it finished, and ${file} is kept`);
+        if (!r) return;
         if (opts.json) return ctx.report(r);
         const verified = r.verified ? `; verified: ${counts(r.verified)} decrypted` : '';
         return ctx.out(`backed up store ${r.storeId} to ${r.file}: ${mib(r.bytes)} in ${seconds(r.durationMs)}${verified}`);

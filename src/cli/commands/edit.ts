@@ -13,8 +13,9 @@ import { createScratchFile, removeScratch, scratchParent, SCRATCH_PREFIX } from 
 import { checkName } from '../../store/names.js';
 import type { Store } from '../../store/store.js';
 import { readFileAtMost } from '../bounded-read.js';
-import { EditSignals, editorCommand, runEditor, signalExitStatus, type EditorExit } from '../editor.js';
+import { EditSignals, editorCommand, runEditor, type EditorExit } from '../editor.js';
 import { EXIT } from '../exit-codes.js';
+import { signalExitStatus } from '../interrupt.js';
 import { writtenJson } from '../json-output.js';
 import { childEnv } from '../secret-env.js';
 import { stripNewline } from '../secret-input.js';
@@ -100,9 +101,9 @@ export function registerEdit(program: Command, ctx: Context): void {
     .option('--allow-empty', 'accept an empty value')
     .option('--json', 'print {name, version, createdAt, changed} (never the value)')
     .addHelpText('after', `
-The editor is $VISUAL, else $EDITOR, else vi, run as sh -c '<editor> "$@"' with the
-file's path as its only argument (so "code --wait" works), with this terminal, and
-with no STORE_* variable. The file is 0600 in a new 0700 directory named
+The editor is $VISUAL, else $EDITOR, else vi, run as sh -c 'exec <editor> "$@"' with
+the file's path as its only argument (so "code --wait" works), with this terminal,
+and with no STORE_* variable. The file is 0600 in a new 0700 directory named
 ${SCRATCH_PREFIX}XXXXXX under $XDG_RUNTIME_DIR, else /dev/shm (both kept in memory),
 else the temp directory (with a warning). When the editor exits the file as
 created (even if the editor renamed a new file over it) and every file in the
@@ -116,7 +117,8 @@ unchanged. Editors end a file with a newline: one is dropped
 unless the value already ended with one (--keep-newline keeps it). The new
 version is written only if the secret's current version is still the one read
 (else exit 4, and the edit is not kept). Values that are not UTF-8 text are
-refused (exit 2): store set NAME --file F writes those.`)
+refused (exit 2), before the editor starts or, for what it saved, with nothing
+written: store set NAME --file F writes those.`)
     .action(async (name: string, opts: EditOptions, cmd: Command) => {
       checkName(name);
       await ctx.withStore(cmd, async (store) => {
@@ -143,6 +145,12 @@ refused (exit 2): store set NAME --file F writes those.`)
             return;
           }
           edited = outcome.edited;
+          // The value went to the editor as text, and comes back as text or not at all (a BOM is text: kept as saved).
+          if (tryUtf8(edited) === undefined) {
+            throw new StoreError('E_INVALID_VALUE', `the editor saved ${name} in bytes that are not UTF-8 text: nothing written`, [
+              `save the file as UTF-8 (vim: :set fileencoding=utf-8), or write a value of any bytes with store set ${name} --file FILE`,
+            ]);
+          }
           const value = opts.keepNewline || endsWithNewline(before.value) ? edited : stripNewline(edited);
           if (equalBytes(value, before.value)) {
             await ctx.note(before.version === 0 ? `${name} left empty: not created` : `${name} unchanged: no new version written`);

@@ -8,7 +8,7 @@ import { createKeyFile } from '../../crypto/master/keyfile.js';
 import { detectImportFormat } from '../../store/transfer/import.js';
 import type { AgeIdentity, BundleKey, ConflictPolicy, ExportReport, ImportReport, PlainFormat } from '../../store/transfer/types.js';
 import { wholeNumber, type Context } from '../context.js';
-import { interruptible } from '../interrupt.js';
+import { interruptible, stopOnSignals } from '../interrupt.js';
 import { write, type Io } from '../io.js';
 import { promptsForbidden, readSecretInput } from '../secret-input.js';
 
@@ -114,7 +114,11 @@ export function registerExport(program: Command, ctx: Context): void {
 The global --passphrase-file is the store's own passphrase; the bundle's is --export-passphrase-file.
 With --recipient or --recipients-file the bundle is an age file: each recipient's identity opens it
 alone (store import --identity KEY, or age -d -i KEY, which prints its records as JSON Lines).
-A plaintext export takes each current live value; JSON needs UTF-8 values, .env also names without '/'.`)
+A plaintext export takes each current live value; JSON needs UTF-8 values, .env also names without '/'.
+The file is written under a temp name beside FILE (.NAME.export-….tmp, mode 0600) and takes its
+name once whole. Ctrl-C, SIGTERM or SIGHUP stops the export between records and removes that
+file: exit 130 (Ctrl-C), 143 (SIGTERM) or 129 (SIGHUP). One that comes after the last look
+between records is too late: the export finishes, and says so.`)
     .action(async (file: string, opts: ExportCliOptions, cmd: Command) => {
       const toAge = opts.recipient.length > 0 || opts.recipientsFile.length > 0;
       if (opts.plaintext) {
@@ -137,22 +141,18 @@ A plaintext export takes each current live value; JSON needs UTF-8 values, .env 
       if (opts.scryptLogN !== undefined) checkScryptParams({ ...DEFAULT_SCRYPT, logN: opts.scryptLogN }, BUNDLE_SCRYPT_LIMITS);
       // Before the store is opened: a bad recipient or file fails first.
       const recipients = [...opts.recipient, ...opts.recipientsFile.flatMap((f) => readAgeRecipientsFile(f))];
-      // Ctrl-C stops the export between records, and its temp file goes with it (not while a passphrase is asked for).
-      const stoppable = async (run: (signal: AbortSignal) => Promise<ExportReport>): Promise<ExportReport> => {
-        const interrupt = interruptible(ctx.io, 'stopping the export: nothing will be written');
-        try {
-          return await run(interrupt.signal);
-        } finally {
-          interrupt.dispose();
-        }
-      };
+      // Ctrl-C, SIGTERM or SIGHUP stops the export between records, and its temp file goes with it (not while a
+      // passphrase is asked for). Undefined: stopped by SIGTERM or SIGHUP, told, and the exit status set.
+      const stoppable = (run: (signal: AbortSignal) => Promise<ExportReport>): Promise<ExportReport | undefined> =>
+        stopOnSignals(ctx, 'stopping the export: nothing will be written', opts.json ?? false, run,
+          (signal) => `${signal} came too late to stop the export: it finished, and ${file} was written`);
       await ctx.withStore(cmd, async (store) => {
-        let report: ExportReport;
+        let report: ExportReport | undefined;
         if (toAge) {
           report = await stoppable((signal) => store.exportBundle(file, { recipients, armor: opts.armor, prefix: opts.prefix, allVersions: opts.allVersions, signal }));
         } else if (opts.plaintext) {
           report = await stoppable((signal) => store.exportPlain(file, { format: opts.format!, prefix: opts.prefix, signal }));
-          await ctx.note(`warning: ${file} holds ${report.secrets} secret value(s) in plain text: protect it and delete it when done`);
+          if (report) await ctx.note(`warning: ${file} holds ${report.secrets} secret value(s) in plain text: protect it and delete it when done`);
         } else {
           let key: BundleKey;
           let pw: Uint8Array | undefined;
@@ -172,6 +172,7 @@ A plaintext export takes each current live value; JSON needs UTF-8 values, .env 
             pw?.fill(0);
           }
         }
+        if (!report) return;
         if (opts.json) return ctx.report(report);
         await ctx.out(summaryOfExport(report));
         if (report.format === 'age') await ctx.note(`each recipient opens it with: store import ${file} --identity KEYFILE (or age -d -i KEYFILE ${file})`);

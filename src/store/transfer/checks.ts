@@ -46,10 +46,23 @@ export function exportInterrupted(path: string): StoreError {
   return new StoreError('E_INTERRUPTED', `the export to ${path} was interrupted: nothing was written`, ['run it again: it starts from the beginning']);
 }
 
-/** Called before each record of an export: every RECORDS_BETWEEN_LOOKS calls, it stops the export if its signal was aborted. */
+/** Time between two looks at most, whatever the records' size: a few large values take as long as many small ones. */
+export const MS_BETWEEN_LOOKS = 100;
+
+/**
+ * Called before each record of an export: every RECORDS_BETWEEN_LOOKS calls,
+ * or once MS_BETWEEN_LOOKS have passed since the last look, it stops the
+ * export if its signal was aborted.
+ */
 export type Look = () => Promise<void> | undefined;
 
 export function looker(signal: AbortSignal | undefined, path: string): Look {
   let n = 0;
-  return () => (signal && ++n % RECORDS_BETWEEN_LOOKS === 0 ? stopIfAborted(signal, () => exportInterrupted(path)) : undefined);
+  let last = performance.now();
+  return () => {
+    if (!signal) return undefined;
+    if (++n % RECORDS_BETWEEN_LOOKS !== 0 && performance.now() - last < MS_BETWEEN_LOOKS) return undefined;
+    last = performance.now();
+    return stopIfAborted(signal, () => exportInterrupted(path));
+  };
 }
