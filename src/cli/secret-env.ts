@@ -6,11 +6,11 @@
  */
 import { tryUtf8 } from '../crypto/bytes.js';
 import { StoreError } from '../errors.js';
-import { checkName, quotedIfSafe } from '../store/names.js';
+import { nameProblem, quotedIfSafe } from '../store/names.js';
 import type { Store } from '../store/store.js';
 
 export interface EnvSelection {
-  /** Secrets under this prefix; the prefix is stripped from the variable name. */
+  /** Secrets under this prefix (whole segments: `a/b` is `a/b/`); the prefix is stripped from the variable name. */
   prefix?: string;
   /** `VAR=name` pairs (a full secret name), repeatable. */
   env?: string[];
@@ -26,12 +26,61 @@ export interface EnvEntry {
   value: string;
 }
 
+/** Which secret goes into which variable; `explicit` when an `--env VAR=name` asked for it. */
+export interface PlannedEntry {
+  variable: string;
+  name: string;
+  explicit?: true;
+}
+
 const VARIABLE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** The variable name for `name` under `prefix`: prefix stripped, uppercased, other chars `_`. */
 export function variableFor(name: string, prefix = ''): string {
   const rest = prefix && name.startsWith(prefix) ? name.slice(prefix.length) : name;
   return rest.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}
+
+/**
+ * The prefix as secret names start with it: whole segments, so a '/' is
+ * added when it has none (app/prod takes app/prod/db, never
+ * app/production/db); '' (all names) stays ''.
+ * @throws E_USAGE for what no secret name starts with: a glob (a prefix is
+ * never a pattern: `store list` takes those), '=' (then not shown: it may
+ * be a value), an empty or '.' segment.
+ */
+export function namePrefix(prefix: string | undefined): string {
+  if (prefix === undefined || prefix === '') return '';
+  const segments = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+  if (/[*?[\]]/.test(segments)) {
+    throw new StoreError('E_USAGE', `--prefix takes the start of secret names, not a pattern${quotedIfSafe(prefix)}: * ? [ ] are in no secret's name`, [
+      'give the segments the names start with, as in --prefix app/prod/; store list PATTERN takes globs',
+    ]);
+  }
+  const problem = nameProblem(segments);
+  if (problem) throw new StoreError('E_USAGE', `--prefix takes the start of secret names, whole segments such as app/prod/${quotedIfSafe(prefix)}: ${problem}`);
+  return `${segments}/`;
+}
+
+/** After an `--env VAR=...` that names no secret: what follows '=' is never shown, as it may be a value. */
+const NAME_NOT_VALUE = "(the part after = is a secret's name, never a value; values come from the store)";
+
+/** An `--env VAR=name` whose name is no secret's. */
+function noSuchSecret(variable: string): StoreError {
+  return new StoreError('E_NOT_FOUND', `--env ${variable}: no such secret ${NAME_NOT_VALUE}`, ['see the names with: store list']);
+}
+
+/**
+ * Whether a secret `name` exists, looked up in the names and metadata
+ * (entries(), which the store does not audit), its value not read. An
+ * `--env VAR=value` typed by habit then fails before any get: a get that
+ * misses is audited under the name asked for, and that name would be the
+ * value. The get of a name found is audited as any read.
+ */
+async function exists(store: Store, name: string): Promise<boolean> {
+  // Names are listed in byte order, so a name comes before every longer one that starts with it.
+  for await (const s of store.entries({ pattern: name })) return s.name === name;
+  return false;
 }
 
 /** Parse repeatable `--env VAR=name` values (commander collector). */
@@ -52,9 +101,9 @@ export function nameList(text: string): string[] {
  * `--env` pairs were given; an explicit `--env` for a secret replaces its
  * derived variable. Two secrets for one variable is a usage error naming both.
  */
-export async function planEnv(store: Store, sel: EnvSelection): Promise<{ variable: string; name: string }[]> {
-  const prefix = sel.prefix ?? '';
-  const explicit: { variable: string; name: string }[] = [];
+export async function planEnv(store: Store, sel: EnvSelection): Promise<PlannedEntry[]> {
+  const prefix = namePrefix(sel.prefix);
+  const explicit: PlannedEntry[] = [];
   for (const pair of sel.env ?? []) {
     const eq = pair.indexOf('=');
     const variable = eq > 0 ? pair.slice(0, eq) : '';
@@ -66,8 +115,14 @@ export async function planEnv(store: Store, sel: EnvSelection): Promise<{ variab
         'the value comes from the store: the part after = names the secret holding it',
       ]);
     }
-    checkName(name); // before it is quoted in any message below
-    explicit.push({ variable, name });
+    // Not a name, or no secret's: what follows '=' may be a value (DB_PASSWORD=hunter2), so only the variable is named.
+    const problem = nameProblem(name);
+    if (problem) {
+      throw new StoreError('E_INVALID_NAME', `--env ${variable}: not a secret's name ${NAME_NOT_VALUE}: ${problem}`, [
+        'the value comes from the store: the part after = names the secret holding it',
+      ]);
+    }
+    explicit.push({ variable, name, explicit: true });
   }
   // Scoping mistakes must not be silent: the whole store only when asked for, and never nothing.
   const scoped = sel.prefix !== undefined || sel.only !== undefined;
@@ -75,6 +130,7 @@ export async function planEnv(store: Store, sel: EnvSelection): Promise<{ variab
   if (!sel.all && !scoped && explicit.length === 0) {
     throw new StoreError('E_USAGE', 'say which secrets to take: --prefix P, --only a,b, --env VAR=name, or --all for every secret in the store');
   }
+  for (const { variable, name } of explicit) if (!(await exists(store, name))) throw noSuchSecret(variable);
   const derivedWanted = scoped || sel.all === true;
   let derived: string[] = [];
   if (derivedWanted) {
@@ -82,7 +138,7 @@ export async function planEnv(store: Store, sel: EnvSelection): Promise<{ variab
       derived = sel.only.map((n) => prefix + n);
     } else {
       // Only the live ones: a deleted current version is not an error when taking a whole prefix.
-      // list() treats * ? [ as a glob; names cannot hold them, so a prefix stays a prefix.
+      // list() treats * ? [ as a glob: namePrefix refused them, so a prefix stays a prefix.
       derived = (await store.list({ pattern: prefix })).filter((s) => s.state === 'live').map((s) => s.name);
     }
   }
@@ -133,10 +189,12 @@ const OWN_VARIABLE = /^STORE_/i;
  * is still given: it was asked for.
  */
 export function childEnv(base: Record<string, string | undefined>, entries: readonly EnvEntry[], override = true): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
+  // No prototype: a variable named __proto__ is set like any other (on {} it would set the object's prototype),
+  // and toString or constructor is unset until set (on {} it would be Object.prototype's, so "already set").
+  const env: NodeJS.ProcessEnv = Object.create(null) as NodeJS.ProcessEnv;
   for (const [k, v] of Object.entries(base)) if (v !== undefined && !OWN_VARIABLE.test(k)) env[k] = v;
   // With override off (--no-override), a variable the environment already sets keeps its value, as dotenv's default.
-  for (const e of entries) if (override || env[e.variable] === undefined) env[e.variable] = e.value;
+  for (const e of entries) if (override || !Object.hasOwn(env, e.variable)) env[e.variable] = e.value;
   return env;
 }
 
@@ -144,8 +202,15 @@ export function childEnv(base: Record<string, string | undefined>, entries: read
 export async function resolveEnv(store: Store, sel: EnvSelection): Promise<EnvEntry[]> {
   const plan = await planEnv(store, sel);
   const out: EnvEntry[] = [];
-  for (const { variable, name } of plan) {
-    const s = await store.get(name);
+  for (const { variable, name, explicit } of plan) {
+    let s;
+    try {
+      s = await store.get(name);
+    } catch (e) {
+      // Removed since planEnv found it: still not a message that shows what followed '='.
+      if (explicit && e instanceof StoreError && e.code === 'E_NOT_FOUND') throw noSuchSecret(variable);
+      throw e;
+    }
     try {
       out.push({ variable, name, value: envText(name, s.value.expose()) });
     } finally {

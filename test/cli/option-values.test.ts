@@ -31,7 +31,7 @@ describe('an option value that holds =', () => {
     [['unlock', '--for', 'x=hunter2'], /a duration is a number and a unit/],
     [['audit', '--since', 'x=hunter2'], /--since takes an ISO 8601 time/],
     [['audit', 'prune', '--before', 'x=hunter2'], /--before takes an ISO 8601 time/],
-    [['env', '--all', '--format', 'x=hunter2'], /--format is dotenv, json or shell/],
+    [['env', '--all', '--format', 'x=hunter2'], /--format is dotenv, json, shell or fish/],
     [['stats', '--format', 'x=hunter2'], /--format is text, json, prometheus/],
     [['policy', 'set', 'x', '--rotate-every', 'x=hunter2'], /a duration is a number and a unit/],
     [['get', 'x', '--clip-seconds', 'x=hunter2'], /--clip-seconds takes a whole number/],

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, openSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type { Command } from 'commander';
 import { StoreError } from '../../errors.js';
 import { envLine } from '../../store/transfer/plaintext.js';
-import { shellQuote } from '../../platform/shell-quote.js';
+import { fishQuote, shellQuote } from '../../platform/shell-quote.js';
 import { write } from '../io.js';
 import { jsonLine } from '../json-output.js';
 import { writeFileAtomic } from '../../platform/atomic-file.js';
@@ -22,10 +22,15 @@ interface SelectionOpts {
 }
 
 const MAPPING_HELP = `
+--prefix P takes the secrets whose names start with the segments P: app/prod
+(or app/prod/) takes app/prod/db-password, never app/production/key. It is not
+a pattern: * ? [ are refused (store list takes patterns).
 Variable names: a secret's name with the --prefix stripped, uppercased, and every
 character other than A-Z and 0-9 turned into _ (app/prod/db-password under
 --prefix app/prod/ is DB_PASSWORD). --env VAR=name maps a secret (its full name)
 to a variable of your choice, replacing its derived name; it may be repeated.
+The part after = is a secret's name, never a value: a name that is no secret's
+is an error naming VAR only.
 --only a,b takes just those names (relative to the prefix). --all takes every
 live secret in the store; without --prefix, --only, --env or --all nothing is
 taken (an error, not a silent whole store), and a selection that finds no live
@@ -34,7 +39,7 @@ Values must be UTF-8 without NUL bytes.`;
 
 function addSelection(c: Command): Command {
   return c
-    .option('--prefix <prefix>', 'take the secrets under this name prefix (stripped from the variable names)')
+    .option('--prefix <prefix>', 'take the secrets under this name prefix, whole segments (a/b is a/b/; stripped from the variable names)')
     .option('--env <VAR=name>', 'map a secret to a variable explicitly (repeatable)', collect)
     .option('--only <names>', 'only these comma-separated names (relative to the prefix)', nameList)
     .option('--all', 'take every live secret in the store (never the default)');
@@ -44,21 +49,97 @@ function selection(opts: SelectionOpts): EnvSelection {
   return { prefix: opts.prefix, env: opts.env, only: opts.only, all: opts.all };
 }
 
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/**
+ * Signals while the command runs, as env(1) or exec would have them (they are
+ * not there at all): the command gets what was sent to it, once.
+ * SIGINT and SIGQUIT are what a terminal sends (Ctrl-C, Ctrl-\) to its whole
+ * foreground process group, the command included: store lets them by and
+ * waits for the command. A second copy from store would be one too many (a
+ * program that counts Ctrl-Cs, or stops cleanly at the first and at once at
+ * the second, would see two); the price is that one sent to store's pid alone
+ * does not reach the command either. SIGTERM and SIGHUP are sent to a pid
+ * (kill, a supervisor) and passed on, SIGHUP except after a terminal hangup
+ * (hungUp).
+ */
+const LET_BY = ['SIGINT', 'SIGQUIT'] as const;
+const PASSED_ON = ['SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * Signals store ends by when the command did, so that the shell sees what it
+ * would see of the command itself (bash stops a loop at a command killed by
+ * SIGINT, not at one that exited 130): those whose default action ends a
+ * process without a core dump and that Node leaves at their default. Not
+ * SIGPIPE (Node ignores it) nor SIGUSR1 (it starts Node's inspector); not
+ * those that dump core (SIGQUIT, SIGABRT, SIGSEGV, ...), since a core file of
+ * store would hold the values it read. For those store exits 128+N, as a shell
+ * reports them.
+ */
+const ENDS_STORE = new Set<string>(['SIGHUP', 'SIGINT', 'SIGKILL', 'SIGTERM', 'SIGALRM', 'SIGUSR2', 'SIGVTALRM', 'SIGPROF', 'SIGIO', 'SIGPOLL', 'SIGPWR', 'SIGSTKFLT']);
+
+/** Whether this process has a controlling terminal: /dev/tty opens (it no longer does once the terminal hung up). */
+function hasTerminal(): boolean {
+  try {
+    closeSync(openSync('/dev/tty', fsConstants.O_RDONLY | fsConstants.O_NOCTTY | fsConstants.O_NONBLOCK));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether this process leads its session (Linux: /proc/self/stat); undefined when that cannot be told. */
+function leadsSession(): boolean | undefined {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    // pid (comm) state ppid pgrp session ...: comm may hold spaces and ')', so count from the last ')'.
+    const session = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
+    return Number.isInteger(session) ? session === process.pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether a SIGHUP is a terminal hangup that reached the command without us.
+ * When a terminal hangs up, the kernel takes it from every process of its
+ * session and sends SIGHUP to the session's leader alone. When that leader is
+ * a shell and store one of its jobs, the shell sends SIGHUP to each job's
+ * whole process group (and, as it exits, the kernel sends the foreground one
+ * another): the command has it already. When store is the leader (ssh -t
+ * host store run ..., setsid, script -c), it came to store alone: passed on.
+ * So: not passed on when store had a terminal, has none now, and does not
+ * lead its session. A SIGHUP from kill, the terminal still there, is passed
+ * on; so is one where the session's leader cannot be told (no /proc): two
+ * SIGHUPs are better than none.
+ */
+function hungUp(hadTerminal: boolean): boolean {
+  return hadTerminal && !hasTerminal() && leadsSession() === false;
+}
+
+/** How the command ended: its exit status (128+N if signal N ended it) and that signal. */
+interface ChildEnd {
+  status: number;
+  signal: NodeJS.Signals | null;
+}
 
 /** A template is a config file, not a data set: more than this on stdin is refused unread. */
 const MAX_TEMPLATE_BYTES = 16 * 1024 * 1024;
 
-/** Start `argv` with `env`, forward signals, resolve to its exit status (128+n if a signal ended it). */
-function runChild(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+/** Start `argv` with `env`, let signals by or pass them on (see LET_BY), resolve to how it ended. */
+function runChild(argv: string[], env: NodeJS.ProcessEnv): Promise<ChildEnd> {
   return new Promise((resolve, reject) => {
+    const hadTerminal = hasTerminal();
     const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', env });
-    const forward = (sig: NodeJS.Signals) => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+    const running = () => child.exitCode === null && child.signalCode === null;
+    // Listening is what keeps store alive through them: without a listener SIGINT and SIGQUIT would end store.
+    const letBy = () => {};
+    const passOn = (sig: NodeJS.Signals) => {
+      if (running() && !(sig === 'SIGHUP' && hungUp(hadTerminal))) child.kill(sig);
     };
-    for (const sig of SIGNALS) process.on(sig, forward);
+    for (const sig of LET_BY) process.on(sig, letBy);
+    for (const sig of PASSED_ON) process.on(sig, passOn);
     const done = () => {
-      for (const sig of SIGNALS) process.off(sig, forward);
+      for (const sig of LET_BY) process.off(sig, letBy);
+      for (const sig of PASSED_ON) process.off(sig, passOn);
     };
     child.once('error', (e: NodeJS.ErrnoException) => {
       done();
@@ -67,23 +148,27 @@ function runChild(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     });
     child.once('exit', (code, signal) => {
       done();
-      if (signal) resolve(128 + (osConstants.signals[signal] ?? 0));
-      else resolve(code ?? 1);
+      if (signal) resolve({ status: 128 + (osConstants.signals[signal] ?? 0), signal });
+      else resolve({ status: code ?? 1, signal: null });
     });
   });
 }
 
+/** `store env`'s formats. shell is POSIX (sh, bash, zsh); fish quotes differently (shell-quote.ts). */
+const FORMATS = ['dotenv', 'json', 'shell', 'fish'];
+
 function formatEnv(entries: EnvEntry[], format: string): string {
   if (format === 'json') return jsonLine(Object.fromEntries(entries.map((e) => [e.variable, e.value])));
-  if (format === 'shell') {
+  if (format === 'shell' || format === 'fish') {
     const bad = entries.find((e) => !/^[A-Za-z_]/.test(e.variable));
     if (bad) throw new StoreError('E_USAGE', `${bad.name} maps to ${bad.variable}, not a shell variable name`, ['map it with --env VAR=name']);
+    if (format === 'fish') return entries.map((e) => `set -gx ${e.variable} ${fishQuote(e.value)}\n`).join('');
     return entries.map((e) => `export ${e.variable}=${shellQuote(e.value)}\n`).join('');
   }
   return entries
     .map((e) => {
       const line = envLine(e.variable, e.value);
-      if (line === undefined) throw new StoreError('E_INVALID_VALUE', `${e.name} cannot be written so that dotenv reads it back unchanged`, ['use --format json or shell']);
+      if (line === undefined) throw new StoreError('E_INVALID_VALUE', `${e.name} cannot be written so that dotenv reads it back unchanged`, ['use --format json, shell or fish']);
       return line;
     })
     .join('');
@@ -101,9 +186,14 @@ The command is started without a shell, with the variables added to the current
 environment minus every STORE_* variable (the master key, passphrase, PIN and
 key file that unlock the store are not passed on). By default a secret replaces
 a variable of the same name already set; with --no-override the environment's
-value is kept. stdio passes through, SIGINT, SIGTERM and SIGHUP are forwarded, and
-store exits with the command's status (128+N if signal N ended it). Values are
-never put in argv or on disk.`)
+value is kept. stdio passes through. Ctrl-C and Ctrl-\\ (SIGINT, SIGQUIT) reach
+the command from the terminal, once: store waits for it, and does not pass on
+one sent to store alone. SIGTERM and SIGHUP sent to store are passed on (a
+terminal hangup, which the shell sends the command too, is not sent twice).
+store exits with the command's status; when a signal ended the command, store
+ends by the same signal, as the shell would see of the command itself (one that
+dumps core, such as SIGQUIT, gives exit 128+N instead: no core file of store).
+Values are never put in argv or on disk.`)
     .action(async (argv: string[], opts: SelectionOpts & { override: boolean }, cmd: Command) => {
       let root: Command = cmd;
       while (root.parent) root = root.parent;
@@ -113,9 +203,9 @@ never put in argv or on disk.`)
       const entries = await ctx.withStore(cmd, (store) => resolveEnv(store, selection(opts)));
       const env = childEnv(ctx.io.env, entries, opts.override);
       entries.length = 0;
-      let status: number;
+      let end: ChildEnd;
       try {
-        status = await runChild(argv, env);
+        end = await runChild(argv, env);
       } catch (e) {
         const exitStatus = (e as { exitStatus?: number }).exitStatus;
         if (e instanceof StoreError && exitStatus !== undefined) {
@@ -125,25 +215,35 @@ never put in argv or on disk.`)
         }
         throw e;
       }
-      // The command's status is store's.
-      ctx.exitStatus = status;
+      // The command's status is store's; a signal that ended it ends store too (ENDS_STORE). Only the CLI's own
+      // process does that (its io is the process's): run(argv, io) with another io, as the in-process tests
+      // call it, must not kill its caller, and gets 128+N. So does a process the signal somehow did not end.
+      if (end.signal && ENDS_STORE.has(end.signal) && ctx.io.env === process.env) process.kill(process.pid, end.signal);
+      ctx.exitStatus = end.status;
     });
 
   addSelection(program.command('env'))
     .description('print secrets as environment variable assignments (values in clear text)')
-    .option('--format <format>', 'dotenv, json or shell', 'dotenv')
+    .option('--format <format>', 'dotenv, json, shell (sh, bash, zsh) or fish', 'dotenv')
     .option('--json', 'the same as --format json')
     .addHelpText('after', `${MAPPING_HELP}
 
-dotenv prints KEY="value" lines the dotenv package reads back unchanged; json
-prints {"KEY": "value"}; shell prints export KEY='value' for eval or source.`)
+Formats:
+  dotenv  KEY='value' lines the dotenv package reads back unchanged, in single
+          quotes so that a shell sourcing the file (set -a; . ./.env) takes $
+          and \` in a value as text too; a value holding ' or a CR is written
+          in double quotes (dotenv's \\n and \\r), where a shell would expand $
+  json    {"KEY": "value"}
+  shell   export KEY='value' lines for sh, bash and zsh (eval or source)
+  fish    set -gx KEY 'value' lines for fish (source): fish reads \\\\ and \\' in
+          single quotes, so shell output is not safe for it`)
     .action(async (opts: SelectionOpts & { format: string; json?: boolean }, cmd: Command) => {
       if (opts.json) {
         if (cmd.getOptionValueSource('format') === 'cli' && opts.format !== 'json') throw new StoreError('E_USAGE', '--json and --format exclude each other');
         opts.format = 'json';
       }
-      if (!['dotenv', 'json', 'shell'].includes(opts.format)) {
-        throw new StoreError('E_USAGE', `--format is dotenv, json or shell${notShown(opts.format)}`);
+      if (!FORMATS.includes(opts.format)) {
+        throw new StoreError('E_USAGE', `--format is dotenv, json, shell or fish${notShown(opts.format)}`);
       }
       const text = await ctx.withStore(cmd, async (store) => formatEnv(await resolveEnv(store, selection(opts)), opts.format));
       await write(ctx.io.stdout, text);

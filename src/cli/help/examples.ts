@@ -176,8 +176,9 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     { line: 'store run --only db-password,api-key --prefix app/ --no-override -- ./deploy.sh', does: 'two secrets, keeping variables already set' },
   ],
   env: [
-    { line: 'store env --prefix app/prod/ > .env', does: 'KEY="value" lines as dotenv reads them (values in clear text)' },
+    { line: 'store env --prefix app/prod/ > .env', does: "KEY='value' lines as dotenv reads them (values in clear text)" },
     { line: 'source <(store env --prefix app/ --format shell)', does: 'export the secrets into the current shell (bash, zsh)' },
+    { line: 'store env --prefix app/ --format fish | source', does: 'the same in fish' },
     { line: 'store env --env DB_PASSWORD=app/db-password --json', does: 'one secret as {"DB_PASSWORD": "…"}' },
   ],
   inject: [

@@ -29,23 +29,48 @@ const MAX_PLAIN_FILE_BYTES = 256 * 1024 * 1024;
 const ENV_NAME = /^[A-Za-z0-9_.-]+$/;
 
 /**
- * `NAME=<value>\n` such that dotenv's parser reads back exactly `value`, or
- * undefined when no quoting does (dotenv has no escape for a backslash or a
- * quote inside double quotes). Each candidate is checked by parsing it.
+ * What follows a line when it is checked: a line of each quote whose value
+ * starts with '#'. dotenv's parser lets a quoted value run on past its
+ * closing quote when a backslash is before it (`K='x\'`), across lines, up to
+ * a later quote followed by a comment or the end of a line, as here: the
+ * value would take in the lines after it. A line is written only when dotenv
+ * reads it the same with these after it.
+ */
+const PROBE_KEYS = ['__strongbox_probe_1', '__strongbox_probe_2', '__strongbox_probe_3'];
+const PROBE = `${PROBE_KEYS[0]}='#'\n${PROBE_KEYS[1]}="#"\n${PROBE_KEYS[2]}=\`#\`\n`;
+
+/** Whether dotenv reads `line` as `name` = `value`, alone and with PROBE after it. */
+function readsBack(line: string, name: string, value: string): boolean {
+  const alone = parseDotenv(line);
+  const keys = Object.keys(alone);
+  if (keys.length !== 1 || keys[0] !== name || alone[name] !== value) return false;
+  const followed = parseDotenv(line + PROBE);
+  return Object.keys(followed).length === 1 + PROBE_KEYS.length && followed[name] === value && PROBE_KEYS.every((k) => followed[k] === '#');
+}
+
+/**
+ * `NAME=<value>\n` such that dotenv's parser reads back exactly `value`,
+ * alone and with other such lines after it, or undefined when no quoting does
+ * (dotenv has no escape for a backslash or a quote inside double quotes).
+ * Single quotes when dotenv reads them back: a shell that sources the file
+ * (`set -a; . ./.env`) then reads the same, $ and \` in it as text. Not for a
+ * value holding ' (dotenv may still read it, a shell would not). Then double
+ * quotes (a value with ' or a CR: dotenv writes \n and \r there, and a shell
+ * would expand $ and \` in them), backquotes, none (a value that ends with a
+ * backslash, which no quote can follow). Each candidate is checked by parsing
+ * it.
  */
 export function envLine(name: string, value: string): string | undefined {
   if (!ENV_NAME.test(name)) return undefined;
   const candidates = [
+    ...(value.includes("'") ? [] : [`'${value}'`]),
     `"${value.replace(/\n/g, '\\n').replace(/\r/g, '\\r')}"`,
-    `'${value}'`,
     `\`${value}\``,
     value,
   ];
   for (const quoted of candidates) {
     const line = `${name}=${quoted}\n`;
-    const back = parseDotenv(line);
-    const keys = Object.keys(back);
-    if (keys.length === 1 && keys[0] === name && back[name] === value) return line;
+    if (readsBack(line, name, value)) return line;
   }
   return undefined;
 }
