@@ -90,7 +90,31 @@ export function versionList(text: string): number[] {
 
 /** Render rows as aligned columns. */
 export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
-  return [fmt(header), ...rows.map(fmt)].join('\n');
+  const widths = columnWidths(header);
+  for (const r of rows) widenColumns(widths, r);
+  const lines = [tableLine(header, widths)];
+  for (const r of rows) lines.push(tableLine(r, widths));
+  return lines.join('\n');
+}
+
+/**
+ * The widths of `table`'s columns before any row: its header's. Widened row by
+ * row (widenColumns), in a loop: never Math.max(...rows), whose spread of
+ * every row overflows the stack beyond ~120k rows.
+ */
+export function columnWidths(header: string[]): number[] {
+  return header.map((h) => h.length);
+}
+
+/** Make each column at least as wide as this row's cell in it. */
+export function widenColumns(widths: number[], row: string[]): void {
+  for (let i = 0; i < widths.length; i++) {
+    const n = (row[i] ?? '').length;
+    if (n > widths[i]!) widths[i] = n;
+  }
+}
+
+/** One line of a table whose column widths are `widths` (no newline; the last cell is not padded). */
+export function tableLine(row: string[], widths: number[]): string {
+  return row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
 }

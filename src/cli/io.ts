@@ -103,3 +103,34 @@ export function write(stream: Output, data: Uint8Array | string): Promise<void> 
 export function line(stream: Output, text: string): Promise<void> {
   return write(stream, `${text}\n`);
 }
+
+/** What `chunked` gathers before it writes: big enough that a write per chunk costs nothing, small enough to keep memory flat. */
+export const CHUNK_CHARS = 64 * 1024;
+
+/**
+ * Output written as it is made, a chunk of about `size` characters at a
+ * time, each awaited as `write` awaits it: a long listing (store audit) is
+ * never one string in memory, and a slow reader holds the command back
+ * rather than letting its output pile up. `end` writes what is left; what
+ * was gathered but not written when the caller fails is dropped, so output
+ * shorter than a chunk is all or nothing, as a single write was.
+ */
+export function chunked(stream: Output, size: number = CHUNK_CHARS): { add(text: string): Promise<void>; end(): Promise<void> } {
+  let parts: string[] = [];
+  let held = 0;
+  const flush = async () => {
+    if (parts.length === 0) return;
+    const text = parts.join('');
+    parts = [];
+    held = 0;
+    await write(stream, text);
+  };
+  return {
+    async add(text) {
+      parts.push(text);
+      held += text.length;
+      if (held >= size) await flush();
+    },
+    end: flush,
+  };
+}

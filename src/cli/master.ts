@@ -8,6 +8,7 @@ import { masterFamily, masterKeyNotGiven, type MasterKeySource, type MasterKind,
 import { passphrase } from '../crypto/master/passphrase.js';
 import { keyFile } from '../crypto/master/keyfile.js';
 import { envKey } from '../crypto/master/raw-key.js';
+import { trustedRecordedModule } from '../crypto/master/pkcs11/trusted-module.js';
 import type { Io } from './io.js';
 import { promptsForbidden, readSecretInput } from './secret-input.js';
 
@@ -54,9 +55,22 @@ async function readPin(opts: MasterOptions, io: Io): Promise<Uint8Array> {
   return pin[0] === 0xef && pin[1] === 0xbb && pin[2] === 0xbf ? pin.subarray(3) : pin;
 }
 
+/**
+ * The module to load: one the user gave (--module, STORE_PKCS11_MODULE or a
+ * profile) as given; else the path the store recorded at init, but only
+ * from a trusted directory (trusted-module.ts), as it comes from the store
+ * file and is loaded before anything in that file can be authenticated.
+ * Checked before the PIN is read: a refused module never gets to see it.
+ */
+function hsmModule(opts: MasterOptions, io: Io, params?: MasterParams): string | undefined {
+  const given = opts.module ?? io.env.STORE_PKCS11_MODULE;
+  if (given !== undefined) return given;
+  const hint = typeof params?.moduleHint === 'string' && params.moduleHint ? params.moduleHint : undefined;
+  return hint === undefined ? undefined : trustedRecordedModule(hint, io.env.STORE_PKCS11_PROVIDERS);
+}
+
 async function hsmSource(opts: MasterOptions, io: Io, params?: MasterParams): Promise<MasterKeySource> {
-  const hint = typeof params?.moduleHint === 'string' ? params.moduleHint : undefined;
-  const module = opts.module ?? io.env.STORE_PKCS11_MODULE ?? hint;
+  const module = hsmModule(opts, io, params);
   if (!module) throw missing('no PKCS#11 module given', ['use --module PATH or STORE_PKCS11_MODULE (SoftHSM2: /usr/lib/softhsm/libsofthsm2.so)']);
   const creating = params === undefined;
   if (creating && (!opts.tokenLabel || !opts.keyLabel)) {

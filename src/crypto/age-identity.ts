@@ -9,7 +9,7 @@ import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreError } from '../errors.js';
 import { readWhole } from '../platform/read-whole.js';
-import { makeDirDurable, nodeFileOps, writeNewFileDurably, type FileOps } from '../platform/durable-file.js';
+import { makeDirDurable, nodeFileOps, placeNewFileDurably, type FileOps } from '../platform/durable-file.js';
 import { generateAgeIdentity, parseIdentities, parseRecipients, recipientOf } from './age.js';
 import { wipe } from './bytes.js';
 import { typeName } from './master/master-key.js';
@@ -115,7 +115,7 @@ export async function createAgeIdentityFile(path: string, now: Date = new Date()
   const text = Buffer.from(`# created: ${created}\n# public key: ${recipient}\n${identity}\n`, 'latin1');
   try {
     makeDirDurable(dirname(path), 0o700, ops);
-    writeNewFileDurably(path, text, 0o600, ops);
+    placeNewFileDurably(path, text, 0o600, 'age-identity', ops);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw new StoreError('E_USAGE', `${path} already exists; an identity file is never overwritten`, ['choose another file name']);

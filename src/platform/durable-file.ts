@@ -7,10 +7,17 @@
  *
  * Every call goes through a `FileOps`, so a test can record the order of the
  * real calls (node:fs by default) and check what was durable when.
+ *
+ * placeNewFileDurably goes one step further for a file that must never be
+ * seen half written at its name (a key file): it is written under a temp
+ * name beside it and linked into place whole, so a process killed between
+ * creating it and writing it leaves no empty file where the next run looks.
  */
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, constants, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { createExclusive } from './exclusive-file.js';
+import { nodeCrypto } from './node-crypto.js';
+import { hostTag, isAlive } from './process.js';
 
 /** The file-system calls a durable new file is made of. */
 export interface FileOps {
@@ -25,6 +32,8 @@ export interface FileOps {
   /** fsync a directory, so the names created in it are on disk. */
   syncDir(dir: string): void;
   unlink(path: string): void;
+  /** Give the file at `existing` the name `path` as well (link(2)): fails with EEXIST when `path` is taken, never replacing it. */
+  link(existing: string, path: string): void;
 }
 
 /** Errors of fsync on a directory that mean "this file system cannot", not "it failed". */
@@ -51,6 +60,7 @@ export const nodeFileOps: FileOps = {
     }
   },
   unlink: (path) => unlinkSync(path),
+  link: (existing, path) => linkSync(existing, path),
 };
 
 /**
@@ -77,6 +87,52 @@ export function makeDirDurable(dir: string, mode: number, ops: FileOps = nodeFil
  * a Node errno error, is thrown.
  */
 export function writeNewFileDurably(path: string, data: Uint8Array, mode: number, ops: FileOps = nodeFileOps): void {
+  writeNewFile(path, data, mode, ops);
+  ops.syncDir(dirname(path));
+}
+
+/**
+ * Create `path` holding `data` (mode `mode`), never over an existing file,
+ * such that the name only ever shows the whole file: the data is written
+ * to a new temp file beside it (`.<name>.<label>-<host>-<pid>-<random>.tmp`,
+ * created O_EXCL with the mode), fsynced and closed, then linked to `path`
+ * (link(2) fails with EEXIST where rename would replace), the temp name
+ * removed, and the directory fsynced: when this returns, the file and its
+ * name are on disk and the temp name is gone. On failure the temp file is
+ * removed and the error, a Node errno error (EEXIST: `path` is taken), is
+ * thrown; nothing is at `path` unless it was there before.
+ *
+ * A process killed half way leaves at most its temp file, never a partial
+ * file at `path`. Such leftovers may hold a key, so each call first removes
+ * those of `label` in the directory whose process is gone (the pid in the
+ * name, on this host; a file of another host once it is a day old), as
+ * store/leftovers.ts does for a store's temp copies.
+ */
+export function placeNewFileDurably(path: string, data: Uint8Array, mode: number, label: string, ops: FileOps = nodeFileOps): void {
+  if (!TEMP_LABEL.test(label)) throw new Error(`placeNewFileDurably: bad label ${JSON.stringify(label)}`);
+  const dir = dirname(path);
+  removeStaleTemps(dir, label);
+  const tmp = join(dir, `.${basename(path)}.${label}-${hostTag()}-${process.pid}-${nodeCrypto().randomBytes(6).toString('hex')}.tmp`);
+  writeNewFile(tmp, data, mode, ops);
+  try {
+    ops.link(tmp, path);
+  } catch (e) {
+    try {
+      ops.unlink(tmp);
+    } catch {
+      // the link's error is the one to tell; a temp name left is removed by a later call
+    }
+    throw e;
+  }
+  ops.unlink(tmp);
+  ops.syncDir(dir); // the new name and the temp name's removal, together
+}
+
+/** What a temp file's label may be: it is part of a name and of a pattern. */
+const TEMP_LABEL = /^[a-z][a-z0-9-]*$/;
+
+/** Create, write, fsync and close a new file; on failure it is removed. */
+function writeNewFile(path: string, data: Uint8Array, mode: number, ops: FileOps): void {
   const fd = ops.createExclusive(path, mode);
   try {
     ops.writeAll(fd, data);
@@ -90,5 +146,47 @@ export function writeNewFileDurably(path: string, data: Uint8Array, mode: number
     throw e;
   }
   ops.close(fd);
-  ops.syncDir(dirname(path));
+}
+
+/** A temp file of another host (whose pids mean nothing here) is taken for a leftover only after this long untouched. */
+export const FOREIGN_TEMP_AGE_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Remove from `dir` the temp files placeNewFileDurably made for `label` in
+ * processes that are gone (see there); best effort, silent. Returns the names removed.
+ */
+export function removeStaleTemps(dir: string, label: string, now: number = Date.now()): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  if (!TEMP_LABEL.test(label)) return [];
+  const pattern = new RegExp(`^\\..+\\.${label}-([0-9a-f]{8})-([1-9][0-9]*)-[0-9a-f]{12}\\.tmp$`);
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = pattern.exec(name);
+    if (!m) continue;
+    const pid = Number(m[2]);
+    let stale: boolean;
+    if (m[1] === hostTag()) {
+      stale = pid !== process.pid && !isAlive(pid);
+    } else {
+      try {
+        const st = lstatSync(join(dir, name));
+        stale = st.isFile() && now - st.mtimeMs > FOREIGN_TEMP_AGE_MS;
+      } catch {
+        stale = false; // gone already
+      }
+    }
+    if (!stale) continue;
+    try {
+      rmSync(join(dir, name), { force: true });
+      removed.push(name);
+    } catch {
+      // not ours to insist on: the next run tries again
+    }
+  }
+  return removed;
 }

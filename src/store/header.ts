@@ -68,9 +68,12 @@ export async function readHeader(store: MetaReader, path: string): Promise<Store
   if (format === undefined) throw new StoreError('E_NOT_A_STORE', `${path} has no Strongbox header`);
   if (format !== STORE_FORMAT) throw new StoreError('E_UNSUPPORTED_FORMAT', `${path} has store format "${format}"; this program reads ${STORE_FORMAT}`);
   const id = await tx.getMeta('store_id') ?? '';
+  // Read outside the try: an entry that fails its MAC (authenticated storage) is E_TAMPERED and stays so;
+  // only text that does not parse is a damaged header.
+  const masterText = await tx.getMeta('master') ?? '';
   let master: MasterParams;
   try {
-    master = JSON.parse(await tx.getMeta('master') ?? '') as MasterParams;
+    master = JSON.parse(masterText) as MasterParams;
   } catch {
     throw new StoreError('E_NOT_A_STORE', `${path} has a damaged header (master)`);
   }

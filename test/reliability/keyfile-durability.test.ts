@@ -1,16 +1,21 @@
 // A new key file is on disk — its bytes fsynced, then its name (the
 // directory fsynced) — before the store commit that makes it the only key,
 // at `init` and at `rotate-master`. The key file is written through a FileOps
-// (src/platform/durable-file.ts); here the real node:fs calls are recorded in
-// order, and at the directory's fsync the store file is read to show that
-// the commit depending on the key has not happened yet.
+// (src/platform/durable-file.ts), under a temp name beside it, and linked to
+// its name only once whole and fsynced (test/reliability/keyfile-kill.test.ts:
+// a kill on the way leaves nothing at the name); here the real node:fs calls
+// are recorded in order, and at the directory's fsync the store file is read
+// to show that the commit depending on the key has not happened yet.
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { initStore, keyFile, openStore } from '../../src/index.js';
 import { nodeFileOps, type FileOps } from '../../src/platform/durable-file.js';
 import { tempDir } from '../helpers/tmp.js';
+
+/** The temp name the key file `name` is written under before it is linked to its name. */
+const TEMP_OF = (name: string) => new RegExp(`/\\.${name.replace('.', '\\.')}\\.keyfile-[0-9a-f]{8}-${process.pid}-[0-9a-f]{12}\\.tmp$`);
 
 interface Call {
   op: string;
@@ -55,6 +60,10 @@ function recording(onDirSync: () => string): { ops: FileOps; calls: Call[] } {
       nodeFileOps.unlink(path);
       calls.push({ op: 'unlink', path });
     },
+    link: (existing, path) => {
+      nodeFileOps.link(existing, path);
+      calls.push({ op: `link ${existing}`, path });
+    },
   };
   return { ops, calls };
 }
@@ -71,7 +80,7 @@ function committedMasterCheck(db: string): string {
 }
 
 describe('a new key file is durable before the store depends on it', () => {
-  it('init: create, write, fsync, close, fsync(dir) of the new key file, all before the store file exists', async () => {
+  it('init: create, write, fsync, close of the temp file, link to the key file\'s name, fsync(dir), all before the store file exists', async () => {
     const dir = tempDir();
     const db = join(dir, 'store.db');
     const key = join(dir, 'keys', 'deep', 'master.key'); // directories created too: their names are synced
@@ -79,16 +88,22 @@ describe('a new key file is durable before the store depends on it', () => {
     const store = await initStore(db, keyFile(key, { create: true, fileOps: ops }));
     await store.close();
 
+    const tmp = calls[3]!.path!;
+    expect(tmp).toMatch(TEMP_OF('master.key'));
+    expect(dirname(tmp)).toBe(dirname(key));
     expect(calls).toEqual([
       { op: 'mkdirs', path: dirname(key) },
       { op: 'syncDir', path: dir, store: 'no store' }, // "keys" is new: its name is in dir
       { op: 'syncDir', path: join(dir, 'keys'), store: 'no store' }, // "deep"
-      { op: 'create', path: key },
-      { op: 'write', path: key },
-      { op: 'fsync', path: key },
-      { op: 'close', path: key },
-      { op: 'syncDir', path: dirname(key), store: 'no store' },
+      { op: 'create', path: tmp },
+      { op: 'write', path: tmp },
+      { op: 'fsync', path: tmp }, // the whole key on disk before it has its name
+      { op: 'close', path: tmp },
+      { op: `link ${tmp}`, path: key },
+      { op: 'unlink', path: tmp },
+      { op: 'syncDir', path: dirname(key), store: 'no store' }, // the name on disk (and the temp name gone)
     ]);
+    expect(existsSync(tmp)).toBe(false);
     expect(statSync(key).mode & 0o777).toBe(0o600);
     expect(readFileSync(key, 'utf8')).toMatch(/^[A-Za-z0-9+/]{43}=\n$/);
     (await openStore(db, keyFile(key))).close();
@@ -107,12 +122,16 @@ describe('a new key file is durable before the store depends on it', () => {
     await store.rotateMaster(keyFile(newKey, { create: true, fileOps: ops }));
     await store.close();
 
+    const tmp = calls[1]!.path!;
+    expect(tmp).toMatch(TEMP_OF('new.key'));
     expect(calls).toEqual([
       { op: 'mkdirs', path: dir },
-      { op: 'create', path: newKey },
-      { op: 'write', path: newKey },
-      { op: 'fsync', path: newKey },
-      { op: 'close', path: newKey },
+      { op: 'create', path: tmp },
+      { op: 'write', path: tmp },
+      { op: 'fsync', path: tmp },
+      { op: 'close', path: tmp },
+      { op: `link ${tmp}`, path: newKey },
+      { op: 'unlink', path: tmp },
       { op: 'syncDir', path: dir, store: before }, // durable, and not yet the key of record
     ]);
     expect(committedMasterCheck(db)).not.toBe(before); // then the commit
@@ -122,7 +141,7 @@ describe('a new key file is durable before the store depends on it', () => {
     await expect(openStore(db, keyFile(oldKey))).rejects.toMatchObject({ code: 'E_WRONG_MASTER_KEY' });
   });
 
-  it('a key file that cannot be written whole is removed, never left empty', () => {
+  it('a key file that cannot be written whole is removed (its temp file), and nothing is at its name', () => {
     const dir = tempDir();
     const key = join(dir, 'master.key');
     const failing: FileOps = { ...nodeFileOps, fsync: () => { throw Object.assign(new Error('EIO'), { code: 'EIO' }); } };
@@ -131,6 +150,7 @@ describe('a new key file is durable before the store depends on it', () => {
       (e) => {
         expect(e).toMatchObject({ code: 'E_IO' });
         expect(existsSync(key)).toBe(false);
+        expect(readdirSync(dir)).toEqual([]);
       },
     );
   });

@@ -181,6 +181,15 @@ describe.each(DRIVERS)('row edits on $name', (driver) => {
       }
     });
 
+    it('the master entry edited (still valid JSON, a field added) is E_TAMPERED, not E_NOT_A_STORE "damaged header"', async () => {
+      const { path, key } = await made();
+      await sql(path, (db) => db.run("UPDATE meta SET value = replace(value, '{', '{\"note\":\"x\",') WHERE key = 'master'"));
+      await expect(opened(path, key)).rejects.toMatchObject({ code: 'E_TAMPERED', message: expect.stringMatching(/header entry/) });
+      // An entry that is not JSON at all is still a damaged header, found before any key is asked for.
+      await sql(path, (db) => db.run("UPDATE meta SET value = '{not json' WHERE key = 'master'"));
+      await expect(opened(path, key)).rejects.toMatchObject({ code: 'E_NOT_A_STORE', message: expect.stringMatching(/damaged header \(master\)/) });
+    });
+
     it('a data key promoted to primary, or its row edited, fails at open', async () => {
       const { store, path, key } = await freshStore();
       await store.put('a', 'v');

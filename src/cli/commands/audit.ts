@@ -2,7 +2,10 @@
 import type { Command } from 'commander';
 import { StoreError } from '../../errors.js';
 import { CONFIG_KEYS, type ConfigKey } from '../../store/header.js';
-import { table, type Context } from '../context.js';
+import { columnWidths, tableLine, widenColumns, type Context } from '../context.js';
+import { chunked } from '../io.js';
+import type { Store } from '../../store/store.js';
+import type { AuditQuery, AuditRecord } from '../../store/types.js';
 import { notShown } from '../error-report.js';
 import { quotedIfSafe } from '../../store/names.js';
 import { parseDuration } from '../progress.js';
@@ -33,17 +36,8 @@ export function registerAudit(program: Command, ctx: Context): void {
     .action(async (opts: AuditOptions, cmd: Command) => {
       checkTime('--since', opts.since);
       checkTime('--until', opts.until);
-      await ctx.withStore(cmd, async (store) => {
-        const entries = [];
-        for await (const e of store.auditEntries({ name: opts.name, action: opts.action, since: opts.since, until: opts.until })) entries.push(e);
-        if (opts.json) return ctx.json(entries);
-        if (entries.length === 0) return ctx.note('no audit entries match');
-        return ctx.out(table(
-          ['SEQ', 'TIME', 'ACTOR', 'PID', 'ACTION', 'NAME', 'VERSIONS', 'OUTCOME', 'DETAIL'],
-          entries.map((e) => [String(e.seq), e.at.toISOString(), e.actor, String(e.pid), e.action, e.name ?? '-',
-            e.versions?.join(',') ?? '-', e.outcome, e.detail ?? '']),
-        ));
-      });
+      const filter: AuditQuery = { name: opts.name, action: opts.action, since: opts.since, until: opts.until };
+      await ctx.withStore(cmd, (store) => (opts.json ? auditJson(ctx, store, filter) : auditTable(ctx, store, filter)));
     });
 
   audit
@@ -85,6 +79,56 @@ For cron: store audit prune --before 180d`)
         return ctx.out(`removed ${r.removed} audit entries before ${new Date(before).toISOString()}`);
       });
     });
+}
+
+/*
+ * A log may hold millions of entries: both forms are written as the entries
+ * are read, a page at a time (store.auditEntries), in chunks that wait for
+ * stdout to take them (io.ts chunked), never as one array or one string, so
+ * memory stays flat however long the log. The output is byte for byte what
+ * printing the whole list at once gave.
+ */
+
+/** `--json`: one JSON array on one line, as ctx.json(entries) printed it. An error part way leaves it without its `]`. */
+async function auditJson(ctx: Context, store: Store, filter: AuditQuery): Promise<void> {
+  const out = chunked(ctx.io.stdout);
+  let sep = '[';
+  for await (const e of store.auditEntries(filter)) {
+    await out.add(sep + JSON.stringify(e));
+    sep = ',';
+  }
+  await out.add(sep === '[' ? '[]\n' : ']\n');
+  await out.end();
+}
+
+const AUDIT_COLUMNS = ['SEQ', 'TIME', 'ACTOR', 'PID', 'ACTION', 'NAME', 'VERSIONS', 'OUTCOME', 'DETAIL'];
+
+function auditRow(e: AuditRecord): string[] {
+  return [String(e.seq), e.at.toISOString(), e.actor, String(e.pid), e.action, e.name ?? '-', e.versions?.join(',') ?? '-', e.outcome, e.detail ?? ''];
+}
+
+/**
+ * The table, in two passes over the log: the first finds each column's
+ * width, the second writes the rows. Entries appended in between are left
+ * out (the second pass stops at the first pass's last entry), so every row
+ * printed was measured; entries pruned in between are simply not printed.
+ */
+async function auditTable(ctx: Context, store: Store, filter: AuditQuery): Promise<void> {
+  const widths = columnWidths(AUDIT_COLUMNS);
+  let last: number | undefined;
+  for await (const e of store.auditEntries(filter)) {
+    widenColumns(widths, auditRow(e));
+    last = e.seq;
+  }
+  if (last === undefined) return ctx.note('no audit entries match');
+  const out = chunked(ctx.io.stdout);
+  await out.add(tableLine(AUDIT_COLUMNS, widths));
+  for await (const e of store.auditEntries(filter)) {
+    if (e.seq > last) break;
+    await out.add(`\n${tableLine(auditRow(e), widths)}`);
+  }
+  await out.add('\n');
+  await out.end();
 }
 
 /** `--before`: an ISO 8601 time, or an age such as 90d (entries older than that). */

@@ -42,7 +42,10 @@ export function registerRotateMaster(program: Command, ctx: Context): void {
         // An agent holding the old key would now fail every open: make it forget.
         await forgetStoreInAgent(ctx.io.env, (await store.status()).storeId, (text) => void ctx.note(`warning: ${text}`));
         if (opts.json) return ctx.report({ masterKind: opts.to });
-        return ctx.out(`master key rotated to ${opts.to}${opts.newKeyfile ? ` (${opts.newKeyfile})` : ''}; the old key no longer opens this store`);
+        // True as said: a new key that is the store's own was refused (E_USAGE, master-rotation.ts). A passphrase
+        // makes a new key each time (a new salt), so the same passphrase again is a rotation, and it still opens.
+        const after = opts.to === 'passphrase' ? 'only the new passphrase opens this store' : 'the old key no longer opens this store';
+        return ctx.out(`master key rotated to ${opts.to}${opts.newKeyfile ? ` (${opts.newKeyfile})` : ''}; ${after}`);
       });
     });
 }

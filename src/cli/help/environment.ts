@@ -17,6 +17,7 @@ export const ENVIRONMENT: readonly Entry[] = [
   { name: 'STORE_PASSPHRASE', meaning: 'the passphrase itself (visible to processes that can read this environment)' },
   { name: 'STORE_MASTER_KEY', meaning: 'the master key itself, base64 of 32 bytes (the env master key kind: CI and containers)' },
   { name: 'STORE_PKCS11_MODULE', meaning: 'the PKCS#11 module of an HSM master key, as --module' },
+  { name: 'STORE_PKCS11_PROVIDERS', meaning: 'directories (colon-separated) the PKCS#11 module path a store recorded at init may also be loaded from when no module is given; by default only /usr/lib, /usr/lib64, /usr/local/lib, /usr/local/lib64, /lib and /lib64 (its real path counts): a module elsewhere must be given with --module or STORE_PKCS11_MODULE' },
   { name: 'STORE_PKCS11_PIN_FILE', meaning: 'a file holding the PKCS#11 PIN, as --pin-file' },
   { name: 'STORE_PKCS11_PIN', meaning: 'the PKCS#11 PIN itself' },
   { name: 'STORE_NO_PROMPT', meaning: 'when set (not empty or 0), never ask on the terminal: what would be asked for is an error' },

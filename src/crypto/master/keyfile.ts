@@ -5,7 +5,7 @@
 import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { StoreError } from '../../errors.js';
-import { makeDirDurable, nodeFileOps, writeNewFileDurably, type FileOps } from '../../platform/durable-file.js';
+import { makeDirDurable, nodeFileOps, placeNewFileDurably, type FileOps } from '../../platform/durable-file.js';
 import { toBase64, wipe } from '../bytes.js';
 import { masterKeyMissing, sourceOptions, typeName, type MasterKeySource } from './master-key.js';
 import { randomBytes } from '../random.js';
@@ -22,7 +22,13 @@ export interface KeyFileOptions {
 /**
  * Write a new key file (fails if one exists: never overwrite a key). It is on
  * disk, name included, when this returns: a store commit that makes it the
- * only key (init, rotate-master) must never outlive it in a power cut.
+ * only key (init, rotate-master) must never outlive it in a power cut. It
+ * is written under a temp name beside it and linked into place whole
+ * (durable-file.ts placeNewFileDurably), so a process killed on the way
+ * leaves no empty or partial key file at the path for the next run to
+ * trip over; the temp file it may leave (`.<name>.keyfile-<host>-<pid>-<random>.tmp`,
+ * 0600) holds key material, and the next key file created in that
+ * directory removes it once its process is gone.
  * @throws E_IO
  */
 export function createKeyFile(path: string, ops: FileOps = nodeFileOps): void {
@@ -32,7 +38,7 @@ export function createKeyFile(path: string, ops: FileOps = nodeFileOps): void {
   wipe(key);
   try {
     makeDirDurable(dirname(path), 0o700, ops);
-    writeNewFileDurably(path, text, 0o600, ops);
+    placeNewFileDurably(path, text, 0o600, 'keyfile', ops);
   } catch (e) {
     throw new StoreError('E_IO', `cannot create key file ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
   } finally {

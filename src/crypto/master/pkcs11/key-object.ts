@@ -1,9 +1,17 @@
 /**
  * The master key object inside the token: found by label, or generated at
- * create as AES-256, sensitive, never extractable, encrypt/decrypt only; a
- * key found is refused unless it meets that same policy.
+ * create as AES-256, private, sensitive, never extractable, encrypt/decrypt
+ * only; a key found is refused unless it meets that same policy.
+ *
+ * Searching and generating are two calls, and a token has no way to make a
+ * label unique: two processes creating one label at once both find nothing
+ * and both generate. So a key just generated is looked for again, and when
+ * the label names another key too, the one made here is destroyed before
+ * anything uses it and the create fails (E_LOCKED: run again). No process
+ * reports success while its label names two keys.
  */
 import type * as Pkcs11Js from 'pkcs11js';
+import { StoreError } from '../../../errors.js';
 import { masterKeyMissing } from '../master-key.js';
 import { ckrOf, type Handle, type P11 } from './module.js';
 import type { TokenSession } from './session.js';
@@ -67,7 +75,7 @@ function attrULong(v: Buffer | undefined): number | undefined {
   return v && v.length > 0 ? v.readUIntLE(0, Math.min(v.length, 6)) : undefined;
 }
 
-/** Refuse a key Strongbox would not have made: extractable, not sensitive, not AES-256, or unable to encrypt. */
+/** Refuse a key Strongbox would not have made: extractable, not sensitive, public, not AES-256, or unable to encrypt. */
 function checkKeyPolicy(t: TokenSession, key: Handle, keyLabel: string): void {
   const { lib, p11 } = t.module;
   let values: Map<number, Buffer>;
@@ -75,6 +83,7 @@ function checkKeyPolicy(t: TokenSession, key: Handle, keyLabel: string): void {
     const got = lib.C_GetAttributeValue(t.session, key, [
       { type: p11.CKA_SENSITIVE },
       { type: p11.CKA_EXTRACTABLE },
+      { type: p11.CKA_PRIVATE },
       { type: p11.CKA_VALUE_LEN },
       { type: p11.CKA_ENCRYPT },
       { type: p11.CKA_DECRYPT },
@@ -89,12 +98,50 @@ function checkKeyPolicy(t: TokenSession, key: Handle, keyLabel: string): void {
       'use another key label: init with create generates a suitable key',
     ]);
   }
+  if (attrBool(values.get(p11.CKA_PRIVATE)) !== true) {
+    // A public object can be used in a session that never logged in: anyone able to open one could unwrap without the PIN.
+    throw masterKeyMissing(`${where} is not private (CKA_PRIVATE is false): it can be used without logging in, so without the PIN`, [
+      'use another key label: init with create generates a suitable key',
+    ]);
+  }
   if (attrULong(values.get(p11.CKA_VALUE_LEN)) !== KEY_BYTES) {
     throw masterKeyMissing(`${where} is not an AES-256 key`);
   }
   if (attrBool(values.get(p11.CKA_ENCRYPT)) !== true || attrBool(values.get(p11.CKA_DECRYPT)) !== true) {
     throw masterKeyMissing(`${where} is not allowed to encrypt and decrypt (CKA_ENCRYPT, CKA_DECRYPT)`);
   }
+}
+
+/** Destroy a key this process generated; false when the token refused (the key is then left). */
+function destroyKey(t: TokenSession, key: Handle): boolean {
+  try {
+    t.module.lib.C_DestroyObject(t.session, key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * After generating `mine`: if the label names another key as well (another
+ * process generated one at the same moment), destroy `mine` and fail, so that
+ * the label is left to the other key and nothing of this process uses either.
+ * @throws E_LOCKED (run again), E_MASTER_KEY when the token cannot be searched
+ */
+function keepIfAlone(t: TokenSession, keyLabel: string, mine: Handle): void {
+  let found: Handle[];
+  try {
+    found = findKeys(t, keyLabel);
+  } catch (e) {
+    destroyKey(t, mine);
+    throw e;
+  }
+  if (found.length === 1 && found[0]!.equals(mine)) return;
+  const destroyed = destroyKey(t, mine);
+  const token = JSON.stringify(t.tokenLabel);
+  throw new StoreError('E_LOCKED', `another process created a key labelled ${JSON.stringify(keyLabel)} on token ${token} at the same moment; run again`, destroyed
+    ? ['nothing was made with the key this process generated, and it was removed from the token']
+    : [`the key this process generated could not be removed: the label now names several keys; delete one of them from token ${token} (with the token's tools) before running again`]);
 }
 
 /**
@@ -107,6 +154,7 @@ export function findOrCreateKey(t: TokenSession, keyLabel: string, create: boole
   if (found.length > 1) {
     throw masterKeyMissing(`several AES keys on token ${JSON.stringify(t.tokenLabel)} are labelled ${JSON.stringify(keyLabel)}`, [
       'give the master key a label of its own',
+      ...(create ? ['if another process is creating a key under this label right now, it removes its own when it sees this one: run again'] : []),
     ]);
   }
   let key = found[0];
@@ -120,6 +168,7 @@ export function findOrCreateKey(t: TokenSession, keyLabel: string, create: boole
         : ['check the key label; to make a new key at init, ask for it to be created (store init creates it; the library: pkcs11({ ..., create: true }))']);
     }
     key = generateKey(t, keyLabel);
+    keepIfAlone(t, keyLabel, key);
   }
   checkKeyPolicy(t, key, keyLabel);
   return key;

@@ -44,6 +44,8 @@ export interface LoadedModule {
 }
 
 const modules = new Map<string, LoadedModule>();
+/** How many times a module library was handed to the dynamic loader (for the tests). */
+let loadAttempts = 0;
 
 /** The name of a PKCS#11 return value (CKR_…), or a neutral word; never anything else from the error. */
 export function ckrOf(e: unknown): string {
@@ -69,6 +71,7 @@ export function acquireModule(p11: P11, path: string): LoadedModule {
     return cached;
   }
   const lib = new p11.PKCS11();
+  loadAttempts++;
   try {
     lib.load(path);
   } catch {
@@ -114,4 +117,9 @@ export function releaseModule(m: LoadedModule): void {
 /** How many modules are loaded (for the tests: every release must unload). */
 export function loadedModuleCount(): number {
   return modules.size;
+}
+
+/** How many times a module library was passed to dlopen in this process (for the tests: a refused module never is). */
+export function moduleLoadAttempts(): number {
+  return loadAttempts;
 }

@@ -4,7 +4,9 @@
  * leave the token; wrapping happens inside it.
  *
  * The store keeps only labels (token, key) and the mechanism name in its
- * header; the module path is given again at every open (kept as a hint).
+ * header; the module path is given again at every open (kept as a hint,
+ * which comes from the store file like the rest of the header, so it is
+ * not to be loaded unchecked: see trusted-module.ts, which the CLI uses).
  *
  * The parts, by job: module.ts loads pkcs11js and modules, session.ts opens
  * and logs in to a token, key-object.ts finds or makes the key and checks
@@ -26,7 +28,10 @@ const MAX_TOKEN_LABEL_BYTES = 32;
 const MAX_KEY_LABEL_BYTES = 128;
 
 export interface Pkcs11Options {
-  /** Path of the PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so). Not kept as authoritative: give it at every open. */
+  /**
+   * Path of the PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so), loaded as given. Not kept as authoritative:
+   * give it at every open; the `moduleHint` a store recorded comes from the store file, not to be passed here unchecked.
+   */
   module: string;
   /** Label of the token holding the key. Needed at create; at unlock the store's recorded label is used when absent. */
   tokenLabel?: string;
@@ -69,7 +74,8 @@ function readParams(params: MasterParams): { tokenLabel: string; keyLabel: strin
  * @returns a source of kind 'pkcs11'; its params record `tokenLabel`, `keyLabel`, `mechanism: 'AES-GCM'` and `moduleHint`
  * @throws E_MASTER_KEY (at call: empty PIN, module or label; at create/unlock: module not loadable, no such token,
  *   no such key, unsuitable key, token failure), E_WRONG_MASTER_KEY (the HSM refused the PIN; at unlock: a store of
- *   another family), E_UNSUPPORTED_FORMAT (unknown mechanism in the store header)
+ *   another family), E_UNSUPPORTED_FORMAT (unknown mechanism in the store header), E_LOCKED (at create: another
+ *   process generated a key under the same label at the same moment; the one generated here was removed: run again)
  * @example
  *   const store = await initStore(path, pkcs11({ module: '/usr/lib/softhsm/libsofthsm2.so',
  *     tokenLabel: 'strongbox', keyLabel: 'master', pin, create: true }));

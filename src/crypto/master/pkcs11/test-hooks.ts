@@ -1,5 +1,5 @@
 import type * as Pkcs11Js from 'pkcs11js';
-import { loadedModuleCount, loadPkcs11js, type Handle, type P11 } from './module.js';
+import { loadedModuleCount, loadPkcs11js, moduleLoadAttempts, type Handle, type P11 } from './module.js';
 import { openToken } from './session.js';
 
 /**
@@ -23,5 +23,9 @@ export const __TESTS = {
   },
   loadedModules(): number {
     return loadedModuleCount();
+  },
+  /** How many times a module library was handed to dlopen so far in this process. */
+  moduleLoads(): number {
+    return moduleLoadAttempts();
   },
 };
