@@ -13,11 +13,10 @@
  * name beside it and linked into place whole, so a process killed between
  * creating it and writing it leaves no empty file where the next run looks.
  */
-import { closeSync, constants, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, constants, fsyncSync, linkSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { createExclusive } from './exclusive-file.js';
-import { nodeCrypto } from './node-crypto.js';
-import { hostTag, isAlive } from './process.js';
+import { removeLeftovers, tempNameBeside, type TempLabel } from './leftovers.js';
 
 /** The file-system calls a durable new file is made of. */
 export interface FileOps {
@@ -105,14 +104,13 @@ export function writeNewFileDurably(path: string, data: Uint8Array, mode: number
  * A process killed half way leaves at most its temp file, never a partial
  * file at `path`. Such leftovers may hold a key, so each call first removes
  * those of `label` in the directory whose process is gone (the pid in the
- * name, on this host; a file of another host once it is a day old), as
- * store/leftovers.ts does for a store's temp copies.
+ * name, on this host; a file of another host once it is a day old):
+ * leftovers.ts, as for a store's temp copies.
  */
-export function placeNewFileDurably(path: string, data: Uint8Array, mode: number, label: string, ops: FileOps = nodeFileOps): void {
-  if (!TEMP_LABEL.test(label)) throw new Error(`placeNewFileDurably: bad label ${JSON.stringify(label)}`);
+export function placeNewFileDurably(path: string, data: Uint8Array, mode: number, label: TempLabel, ops: FileOps = nodeFileOps): void {
   const dir = dirname(path);
-  removeStaleTemps(dir, label);
-  const tmp = join(dir, `.${basename(path)}.${label}-${hostTag()}-${process.pid}-${nodeCrypto().randomBytes(6).toString('hex')}.tmp`);
+  removeLeftovers(dir, label);
+  const tmp = tempNameBeside(path, label);
   writeNewFile(tmp, data, mode, ops);
   try {
     ops.link(tmp, path);
@@ -127,9 +125,6 @@ export function placeNewFileDurably(path: string, data: Uint8Array, mode: number
   ops.unlink(tmp);
   ops.syncDir(dir); // the new name and the temp name's removal, together
 }
-
-/** What a temp file's label may be: it is part of a name and of a pattern. */
-const TEMP_LABEL = /^[a-z][a-z0-9-]*$/;
 
 /** Create, write, fsync and close a new file; on failure it is removed. */
 function writeNewFile(path: string, data: Uint8Array, mode: number, ops: FileOps): void {
@@ -148,45 +143,3 @@ function writeNewFile(path: string, data: Uint8Array, mode: number, ops: FileOps
   ops.close(fd);
 }
 
-/** A temp file of another host (whose pids mean nothing here) is taken for a leftover only after this long untouched. */
-export const FOREIGN_TEMP_AGE_MS = 24 * 60 * 60 * 1000;
-
-/**
- * Remove from `dir` the temp files placeNewFileDurably made for `label` in
- * processes that are gone (see there); best effort, silent. Returns the names removed.
- */
-export function removeStaleTemps(dir: string, label: string, now: number = Date.now()): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  if (!TEMP_LABEL.test(label)) return [];
-  const pattern = new RegExp(`^\\..+\\.${label}-([0-9a-f]{8})-([1-9][0-9]*)-[0-9a-f]{12}\\.tmp$`);
-  const removed: string[] = [];
-  for (const name of names) {
-    const m = pattern.exec(name);
-    if (!m) continue;
-    const pid = Number(m[2]);
-    let stale: boolean;
-    if (m[1] === hostTag()) {
-      stale = pid !== process.pid && !isAlive(pid);
-    } else {
-      try {
-        const st = lstatSync(join(dir, name));
-        stale = st.isFile() && now - st.mtimeMs > FOREIGN_TEMP_AGE_MS;
-      } catch {
-        stale = false; // gone already
-      }
-    }
-    if (!stale) continue;
-    try {
-      rmSync(join(dir, name), { force: true });
-      removed.push(name);
-    } catch {
-      // not ours to insist on: the next run tries again
-    }
-  }
-  return removed;
-}

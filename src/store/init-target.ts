@@ -17,7 +17,7 @@ import { createStorage, openStorage, type OpenedStorage } from '../storage/open.
 import { isPostgresLocator } from '../storage/locator.js';
 import { setJournalMode } from '../storage/sqlite/files.js';
 import { storeFileError } from '../storage/sqlite/errors.js';
-import { removeLeftovers, tempNameBeside } from './leftovers.js';
+import { removeLeftovers, tempNameBeside } from '../platform/leftovers.js';
 import { placeNew, refuseExisting, removeTemp, renamed, syncDir, syncFile } from './backup/files.js';
 
 export interface InitTarget {

@@ -11,7 +11,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createKeyFile, initStore, keyFile, openStore } from '../../src/index.js';
-import { nodeFileOps, removeStaleTemps, type FileOps } from '../../src/platform/durable-file.js';
+import { nodeFileOps, type FileOps } from '../../src/platform/durable-file.js';
+import { removeLeftovers } from '../../src/platform/leftovers.js';
 import { hostTag } from '../../src/platform/process.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -107,6 +108,6 @@ describe('temp key files left by killed runs', () => {
     createKeyFile(join(dir, 'master.key'));
     expect(readdirSync(dir).sort()).toEqual([live, foreignNew, other, 'master.key'].sort());
     // Another host's leftover goes once it is a day old.
-    expect(removeStaleTemps(dir, 'keyfile', Date.now() + 25 * 60 * 60 * 1000)).toEqual([foreignNew]);
+    expect(removeLeftovers(dir, 'keyfile', Date.now() + 25 * 60 * 60 * 1000)).toEqual([foreignNew]);
   });
 });

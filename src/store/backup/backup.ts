@@ -17,7 +17,7 @@ import type { StoreContext } from '../context.js';
 import { SqliteStorage } from '../../storage/sqlite/driver.js';
 import { openStoreFile } from '../../storage/sqlite/open.js';
 import { storeFileError } from '../../storage/sqlite/errors.js';
-import { removeLeftovers } from '../leftovers.js';
+import { removeLeftovers } from '../../platform/leftovers.js';
 import { recordMaintenance } from '../maintenance-times.js';
 import { setJournalMode } from '../../storage/sqlite/files.js';
 import { refuseUnlogged } from '../read-only.js';

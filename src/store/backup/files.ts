@@ -4,7 +4,7 @@ import { createExclusive } from '../../platform/exclusive-file.js';
 import { dirname } from 'node:path';
 import { StoreError } from '../../errors.js';
 import type { FileCapabilities } from '../../storage/storage.js';
-import { tempNameBeside, type TempLabel } from '../leftovers.js';
+import { tempNameBeside, type TempLabel } from '../../platform/leftovers.js';
 
 /** Fail unless nothing at all is at `path` (a dangling symlink counts as something). */
 export function refuseExisting(path: string, hint: string): void {

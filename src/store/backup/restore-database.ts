@@ -14,7 +14,7 @@ import { StoreError } from '../../errors.js';
 import { readHeader, storeIdHex } from '../header.js';
 import { openContext, type MasterKeyChoice } from '../open.js';
 import { closeContext, type StoreContext } from '../context.js';
-import { removeLeftovers } from '../leftovers.js';
+import { removeLeftovers } from '../../platform/leftovers.js';
 import { copyFileInto } from '../../storage/sqlite/files.js';
 import { copyStorage, holdsNoRows } from '../../storage/copy.js';
 import { copyTarget, type CopyTarget } from '../migrate/target.js';

@@ -11,7 +11,7 @@ import { storeIdHex } from '../header.js';
 import { withExclusiveLock } from '../../platform/lock.js';
 import { openContext, type MasterKeyChoice } from '../open.js';
 import { closeContext, type StoreContext } from '../context.js';
-import { removeLeftovers } from '../leftovers.js';
+import { removeLeftovers } from '../../platform/leftovers.js';
 import { copyFileInto, setJournalMode, settle, storeIdOf, whileQuiesced } from '../../storage/sqlite/files.js';
 import { exists, fsFail, keepOwnerAndMode, privateTemp, removeTemp, renamed, sameFile, syncDir, syncFile } from './files.js';
 import { sizeOf } from '../../platform/file-size.js';

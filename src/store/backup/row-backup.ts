@@ -15,7 +15,7 @@ import { createStorage, type OpenedStorage } from '../../storage/open.js';
 import { copyStorage } from '../../storage/copy.js';
 import { storeFileError } from '../../storage/sqlite/errors.js';
 import { setJournalMode } from '../../storage/sqlite/files.js';
-import { removeLeftovers, tempNameBeside } from '../leftovers.js';
+import { removeLeftovers, tempNameBeside } from '../../platform/leftovers.js';
 import { refuseExisting, removeTemp, renamed, syncFile } from './files.js';
 import { VerificationError } from './verify.js';
 import { verifyStoreCopy } from './verify-copy.js';

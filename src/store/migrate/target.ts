@@ -19,7 +19,7 @@ import { isPostgresLocator, shownLocator } from '../../storage/locator.js';
 import { createStorage, type OpenedStorage } from '../../storage/open.js';
 import { holdsNoRows } from '../../storage/copy.js';
 import type { HeldLock } from '../../storage/storage.js';
-import { removeLeftovers, tempNameBeside } from '../leftovers.js';
+import { removeLeftovers, tempNameBeside } from '../../platform/leftovers.js';
 import { fsFail, refuseExisting, removeTemp, renamed, syncDir, syncFile } from '../backup/files.js';
 import { setJournalMode } from '../../storage/sqlite/files.js';
 import type { CopyMark } from '../../storage/postgres/copy-target.js';

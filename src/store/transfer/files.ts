@@ -13,7 +13,7 @@ import { Bundle } from '../../crypto/bundle/reader.js';
 import { createExclusive } from '../../platform/exclusive-file.js';
 import { readWhole } from '../../platform/read-whole.js';
 import { usage } from './checks.js';
-import { removeLeftovers, tempNameBeside } from '../leftovers.js';
+import { removeLeftovers, tempNameBeside } from '../../platform/leftovers.js';
 import { placeNew, syncDir } from '../backup/files.js';
 
 const FLUSH_BYTES = 1024 * 1024;
@@ -101,7 +101,7 @@ export class Sink {
  * `path`, synced, and linked into place (never over a file that appeared
  * meanwhile). On failure the temp file is removed; a run killed outright
  * leaves it, and the next export into that directory removes it
- * (src/store/leftovers.ts). So `path` never holds part of an export.
+ * (src/platform/leftovers.ts). So `path` never holds part of an export.
  */
 export async function withNewFile<T>(path: string, wipeChunks: boolean, fn: (sink: Sink) => Promise<T>): Promise<T> {
   refuseExisting(path);

@@ -66,6 +66,28 @@ async function listening(store: Store): Promise<void> {
 /** Until the cached store's get of `name` returns `want` (a cached get notices a change it was told of), at most NOTICE_MS. */
 const reads = (store: Store, name: string, want: string) => until(`${name} reads ${want}`, async () => (await text(store, name)) === want);
 
+/**
+ * A TCP proxy to `db`'s cluster that numbers the connections asking to
+ * LISTEN (0, 1, ...) and, from then on, swallows everything both ways on
+ * those `silenced` says, closing nothing: what a middlebox that dropped them
+ * leaves. Other connections (the pool's) pass as before.
+ */
+async function listenerProxy(db: TestDatabase, silenced: (listener: number) => boolean): Promise<{ url: string; listeners: () => number }> {
+  let listeners = 0;
+  const { url } = await proxyTo(db, () => {
+    let listener: number | undefined;
+    const passes = () => listener === undefined || !silenced(listener);
+    return {
+      fromClient: (d) => {
+        if (listener === undefined && d.includes('LISTEN strongbox_changes')) listener = listeners++;
+        return passes();
+      },
+      fromServer: passes,
+    };
+  });
+  return { url, listeners: () => listeners };
+}
+
 describe('read cache on PostgreSQL, with other hosts writing', () => {
   it("another host's write reaches the cache by notification, far within the TTL, and hits resume after", async () => {
     const { writer, cached } = await twoHosts();
@@ -152,19 +174,9 @@ describe('read cache on PostgreSQL, with other hosts writing', () => {
     // A TCP proxy to the cluster that, once told, swallows everything both ways on the connections listening by then,
     // closing nothing: what a middlebox that dropped them leaves. The pool's connections, and a listening connection
     // made after, pass as before.
-    let listeners = 0;
     let silentBelow = 0;
-    const { url: viaProxy } = await proxyTo(db, () => {
-      let listener: number | undefined;
-      const passes = () => listener === undefined || listener >= silentBelow;
-      return {
-        fromClient: (d) => {
-          if (listener === undefined && d.includes('LISTEN strongbox_changes')) listener = listeners++;
-          return passes();
-        },
-        fromServer: passes,
-      };
-    });
+    const proxy = await listenerProxy(db, (listener) => listener < silentBelow);
+    const viaProxy = proxy.url;
     const key = join(tempDir(), 'master.key');
     createKeyFile(key);
     const writer = await initStore(db.url, keyFile(key));
@@ -174,7 +186,7 @@ describe('read cache on PostgreSQL, with other hosts writing', () => {
     onTestFinished(() => cached.close());
     await listening(cached);
 
-    silentBelow = listeners;
+    silentBelow = proxy.listeners();
     await writer.put('app/db', 'two'); // its notification goes nowhere
     const deadline = Date.now() + HEARTBEAT_MS + HEARTBEAT_TIMEOUT_MS + NOTICE_MS;
     while ((await text(cached, 'app/db')) !== 'two') {
@@ -182,25 +194,15 @@ describe('read cache on PostgreSQL, with other hosts writing', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     await listening(cached); // a new listening connection, and hits again
-    expect(listeners).toBe(silentBelow + 1);
+    expect(proxy.listeners()).toBe(silentBelow + 1);
     expect(await text(cached, 'app/db')).toBe('two');
   }, 60_000);
 
   it('a listening connection that goes silent before it listens is given up after the time a heartbeat has, and made again', async () => {
     const db = await freshDatabase();
     // The first connection that asks to LISTEN is swallowed from then on, both ways: its LISTEN never gets an answer.
-    let listeners = 0;
-    const { url: viaProxy } = await proxyTo(db, () => {
-      let listener: number | undefined;
-      const passes = () => listener !== 0;
-      return {
-        fromClient: (d) => {
-          if (listener === undefined && d.includes('LISTEN strongbox_changes')) listener = listeners++;
-          return passes();
-        },
-        fromServer: passes,
-      };
-    });
+    const proxy = await listenerProxy(db, (listener) => listener === 0);
+    const viaProxy = proxy.url;
     const key = join(tempDir(), 'master.key');
     createKeyFile(key);
     const writer = await initStore(db.url, keyFile(key));
@@ -216,7 +218,7 @@ describe('read cache on PostgreSQL, with other hosts writing', () => {
       if (Date.now() > deadline) throw new Error('the cache never served: the silent listening connection was never given up');
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    expect(listeners).toBe(2);
+    expect(proxy.listeners()).toBe(2);
     await writer.put('app/db', 'two'); // heard on the second connection
     await reads(cached, 'app/db', 'two');
   }, 60_000);

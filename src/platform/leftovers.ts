@@ -4,8 +4,9 @@
  * `.<name>.backup-<host>-<pid>-<random>.tmp` beside the destination (restore
  * as `.<store>.restore-…` beside the store, migrate as `.<name>.migrate-…`
  * beside a new store file, export as `.<name>.export-…` beside its file, init as `.<name>.init-…`
- * beside the new store: init-target.ts) and renames it into
- * place; a run killed by SIGKILL, the OOM killer or a power cut leaves that
+ * beside the new store: init-target.ts; a new key file or age identity as
+ * `.<name>.keyfile-…` / `.<name>.age-identity-…`: durable-file.ts) and
+ * renames or links it into place; a run killed by SIGKILL, the OOM killer or a power cut leaves that
  * copy behind. The next run removes such leftovers from the directory,
  * sparing any a run in progress could own: the pid in the name is checked on
  * its own host, and a file of another host (or from before names carried a
@@ -13,10 +14,10 @@
  */
 import { lstatSync, readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { randomBytes } from '../crypto/random.js';
-import { hostTag, isAlive } from '../platform/process.js';
+import { nodeCrypto } from './node-crypto.js';
+import { hostTag, isAlive } from './process.js';
 
-export type TempLabel = 'backup' | 'restore' | 'migrate' | 'export' | 'init';
+export type TempLabel = 'backup' | 'restore' | 'migrate' | 'export' | 'init' | 'keyfile' | 'age-identity';
 
 /** A file of another host, or with no pid in its name, is taken for a leftover only after this long untouched. */
 export const FOREIGN_LEFTOVER_AGE_MS = 24 * 60 * 60 * 1000;
@@ -26,7 +27,7 @@ const SIDE = '(?:-journal|-wal|-shm)?';
 
 /** The name of a new temp file for `label` beside `near`, carrying this host and pid. */
 export function tempNameBeside(near: string, label: TempLabel): string {
-  const random = Buffer.from(randomBytes(6)).toString('hex');
+  const random = nodeCrypto().randomBytes(6).toString('hex');
   return join(dirname(near), `.${basename(near)}.${label}-${hostTag()}-${process.pid}-${random}.tmp`);
 }
 
