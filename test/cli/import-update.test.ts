@@ -155,3 +155,12 @@ describe('import --on-conflict update', () => {
     expect(r.err).toMatch(/skip, overwrite, new-version, update/);
   });
 });
+
+describe('import --dry-run of a large file', () => {
+  it('lists 150,000 names (its plan is laid out without spreading every line into one call)', async () => {
+    const file = envFile(Array.from({ length: 150_000 }, (_, i) => `K${i}=v\n`).join(''));
+    const r = await ok(['import', file, '--prefix', 'big/', '--dry-run']);
+    expect(r.out.split('\n').filter((l) => l.includes('big/K')).length).toBe(150_000);
+    expect(JSON.parse((await ok(['list', '--json'])).out).some((s: { name: string }) => s.name.startsWith('big/'))).toBe(false);
+  }, 60_000);
+});

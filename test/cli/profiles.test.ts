@@ -214,3 +214,17 @@ describe('store profiles', () => {
     expect(none).toMatchObject({ active: null, settings: { store: { value: join(at('data'), 'strongbox', 'store.db'), from: 'default' } } });
   });
 });
+
+describe('store profiles never shows a database password', () => {
+  it('a PostgreSQL URL in a profile, --store or STORE_PATH is shown without its password, as status shows it', async () => {
+    const url = (where: string) => `postgres://app:Sup3rSecret-${where}@127.0.0.1:1/db?sslmode=disable&password=Param-${where}`;
+    writeConfig({ default: 'pg', profiles: { pg: { store: url('profile') } } });
+    for (const [args, env] of [[[], {}], [['--store', url('flag')], {}], [[], { STORE_PATH: url('env') }]] as const) {
+      for (const json of [false, true]) {
+        const r = await ok([...args, 'profiles', ...(json ? ['--json'] : [])], undefined, env);
+        expect(r.out).not.toMatch(/Sup3rSecret|Param-/);
+        expect(r.out).toContain('postgres://app@127.0.0.1:1/db?sslmode=disable');
+      }
+    }
+  });
+});

@@ -75,7 +75,9 @@ function summaryOfImport(r: ImportReport): string {
 
 /** A dry run's plan: one line per name, what would be done to it (names only, never values). */
 function planOfImport(r: ImportReport): string {
-  const width = Math.max(0, ...r.actions.map((a) => a.action.length));
+  // A loop, not Math.max(...): a spread of every action overflows the stack from ~126k of them.
+  let width = 0;
+  for (const a of r.actions) width = Math.max(width, a.action.length);
   return r.actions.map((a) => `  ${a.action.padEnd(width)}  ${a.name}\n`).join('');
 }
 

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { table, type Context } from '../context.js';
 import { profilesPath } from '../profiles.js';
 import type { SettingOrigin } from '../settings.js';
+import { shownLocator } from '../../storage/locator.js';
 
 const CHOSEN_BY = { flag: '--profile', env: 'STORE_PROFILE', default: 'the file\'s "default"' } as const;
 
@@ -19,11 +20,13 @@ export function registerProfiles(program: Command, ctx: Context): void {
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const file = ctx.profilesFile();
       const { settings, origins, profile } = ctx.resolve(cmd);
+      // A store's URL may carry the database's password: shown as status shows it, without.
+      const shown = <T>(name: string, value: T): T => (name === 'store' && typeof value === 'string' ? shownLocator(value) as T : value);
       const profiles = Object.entries(file?.profiles ?? {}).map(([name, body]) => ({
-        name, active: name === profile?.name, default: name === file?.default, ...body,
+        name, active: name === profile?.name, default: name === file?.default, ...body, ...(body.store === undefined ? {} : { store: shown('store', body.store) }),
       }));
       const resolved = Object.fromEntries(Object.entries(origins).map(([name, o]) => [
-        name, { value: settings[name as keyof typeof settings] ?? null, ...o },
+        name, { value: shown(name, settings[name as keyof typeof settings] ?? null), ...o },
       ]));
       if (opts.json) {
         return ctx.json({
