@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { flipValue } from '../helpers/store.js';
 import { runInProcess, runInProcessOk } from '../helpers/in-process.js';
 import { workspace } from './run-cli.js';
+import { setRotatedAt } from '../helpers/rotated-at.js';
 
 let ws: ReturnType<typeof workspace>;
 const store = (...args: string[]) => [...ws.base, ...args];
@@ -110,8 +111,8 @@ describe('store doctor finds', () => {
     await ok(['set', 'app/old'], 'x');
     await ok(['policy', 'set', 'app/db', '--rotate-every', '90d']);
     await ok(['policy', 'set', 'app/old', '--rotate-every', '30d', '--expires-after', '60d']);
-    await ok(['meta', 'app/db', '--set', `strongbox.rotated-at=${LONG_AGO}`]);
-    await ok(['meta', 'app/old', '--set', `strongbox.rotated-at=${LONG_AGO}`]);
+    await setRotatedAt(ws.db, ws.key, 'app/db', LONG_AGO);
+    await setRotatedAt(ws.db, ws.key, 'app/old', LONG_AGO);
     const { status, report } = await doctor();
     expect(status).toBe(0);
     expect(report.ok).toBe(true);

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runInProcess, runInProcessOk } from '../helpers/in-process.js';
+import { setRotatedAt } from '../helpers/rotated-at.js';
 import { workspace } from './run-cli.js';
 
 let ws: ReturnType<typeof workspace>;
@@ -17,6 +18,22 @@ beforeEach(async () => {
   await ok(['set', 'app/db'], 'hunter2');
 });
 afterEach(() => ws.cleanup());
+
+describe('the reserved strongbox.* metadata keys', () => {
+  it('meta --set refuses them, naming store policy and store rotate; nothing changes; --unset removes a policy', async () => {
+    await ok(['policy', 'set', 'app/db', '--rotate-every', '1s', '--expires-after', '1s']);
+    const before = (await ok(['meta', 'app/db', '--json'])).out;
+    for (const args of [['--set', 'strongbox.rotated-at=2099-01-01T00:00:00Z'], ['--set', 'strongbox.rotate-every=90d'], ['--set', 'owner=ops', '--set', 'Strongbox.X=1']]) {
+      const r = await runInProcess(store('meta', 'app/db', ...args));
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.err).toMatch(/reserved.*store policy/);
+    }
+    expect((await ok(['meta', 'app/db', '--json'])).out).toBe(before);
+    await ok(['meta', 'app/db', '--set', 'owner=ops']); // other keys as before
+    await ok(['meta', 'app/db', '--unset', 'strongbox.rotate-every', '--unset', 'strongbox.expires-after']);
+    expect(JSON.parse((await ok(['policy', 'show', 'app/db', '--json'])).out || 'null')).toBeNull();
+  });
+});
 
 describe('store policy set', () => {
   it('records the policy in custom metadata and reports the due date', async () => {
@@ -82,7 +99,7 @@ describe('store due', () => {
     await ok(['set', 'app/other'], 'x');
     await ok(['policy', 'set', 'app/db', '--rotate-every', '90d', '--expires-after', '365d']);
     await ok(['policy', 'set', 'app/other', '--rotate-every', '90d']);
-    await ok(['meta', 'app/db', '--set', `strongbox.rotated-at=${LONG_AGO}`]);
+    await setRotatedAt(ws.db, ws.key, 'app/db', LONG_AGO);
 
     const r = await runInProcess(store('due', '--json'));
     expect(r.status).toBe(10);
@@ -126,7 +143,7 @@ describe('store get --strict', () => {
   });
 
   it('an expired secret warns on stderr without --strict, fails with it and prints no value', async () => {
-    await ok(['meta', 'app/db', '--set', `strongbox.rotated-at=${LONG_AGO}`]);
+    await setRotatedAt(ws.db, ws.key, 'app/db', LONG_AGO);
     const warned = await runInProcess(store('get', 'app/db'));
     expect(warned.status).toBe(0);
     expect(warned.out).toBe('hunter2');

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { runInProcess, runInProcessOk } from '../helpers/in-process.js';
 import { workspace } from './run-cli.js';
+import { setRotatedAt } from '../helpers/rotated-at.js';
 
 let ws: ReturnType<typeof workspace>;
 const store = (...args: string[]) => [...ws.base, ...args];
@@ -106,8 +107,8 @@ async function populate(): Promise<void> {
   await ok(['policy', 'set', 'app/due', '--rotate-every', '90d']);
   await ok(['policy', 'set', 'app/expired', '--rotate-every', '30d', '--expires-after', '60d']);
   await ok(['policy', 'set', 'app/live', '--rotate-every', '90d']);
-  await ok(['meta', 'app/due', '--set', `strongbox.rotated-at=${LONG_AGO}`]);
-  await ok(['meta', 'app/expired', '--set', 'strongbox.rotated-at=2001-01-01T00:00:00.000Z']);
+  await setRotatedAt(ws.db, ws.key, 'app/due', LONG_AGO);
+  await setRotatedAt(ws.db, ws.key, 'app/expired', '2001-01-01T00:00:00.000Z');
 }
 
 describe('store stats --format prometheus', () => {

@@ -13,6 +13,23 @@ function collect(text: string, previous: string[] = []): string[] {
   return [...previous, text];
 }
 
+/**
+ * The `strongbox.*` keys hold a secret's rotation policy and last rotation
+ * (src/store/policy.ts), set by `store policy set` and `store rotate`, which
+ * check them. Set by hand they could hide an expired value (a rotated-at in
+ * the future) or, malformed, stop `store due` for every secret; so --set
+ * refuses them. --unset may remove them (that is how a policy is removed).
+ */
+function refuseReserved(keys: string[]): void {
+  const reserved = keys.find((k) => k.toLowerCase().startsWith('strongbox.'));
+  if (reserved !== undefined) {
+    throw new StoreError('E_USAGE', `${JSON.stringify(reserved)} is reserved: the strongbox.* keys are set by store policy set and store rotate`, [
+      'store policy set NAME --rotate-every 90d [--expires-after 365d]; store rotate NAME',
+      'to remove a policy: store meta NAME --unset strongbox.rotate-every --unset strongbox.expires-after',
+    ]);
+  }
+}
+
 export function registerMeta(program: Command, ctx: Context): void {
   program
     .command('meta')
@@ -26,6 +43,7 @@ export function registerMeta(program: Command, ctx: Context): void {
       await ctx.withStore(cmd, async (store) => {
         let m = await store.getMetadata(name);
         if (opts.maxVersions !== undefined || opts.set || opts.unset) {
+          refuseReserved(Object.keys(opts.set ?? {}));
           const custom = { ...m.custom, ...opts.set };
           for (const k of opts.unset ?? []) delete custom[k];
           m = await store.setMetadata(name, { maxVersions: opts.maxVersions, custom });
