@@ -264,8 +264,10 @@ async function checkRotations(store: Store, now: number, f: Findings): Promise<v
   const overdue = due.filter((d) => !d.expired);
   const expired = due.filter((d) => d.expired);
   const rotate = (list: { name: string }[]) => (list.length === 1 ? `store rotate ${shellWord(list[0]!.name)} [--generate]` : 'store rotate NAME [--generate] for each (store due lists them)');
-  if (overdue.length > 0) f.add('rotation', 'warn', `${overdue.length} secret(s) past their rotation date: ${names(overdue)}`, rotate(overdue));
-  else f.add('rotation', 'ok', 'no secret is past its rotation date');
+  // Expired ones are due too (store due lists them), but reported under expiry: said here, so neither line is false alone.
+  const andExpired = expired.length > 0 ? `; ${expired.length} more past it and expired (see expiry)` : '';
+  if (overdue.length > 0) f.add('rotation', 'warn', `${overdue.length} secret(s) past their rotation date: ${names(overdue)}${andExpired}`, rotate(overdue));
+  else f.add('rotation', 'ok', expired.length > 0 ? `no secret is past its rotation date but the ${expired.length} expired (see expiry)` : 'no secret is past its rotation date');
   if (expired.length > 0) {
     f.add('expiry', 'warn', `${expired.length} secret(s) expired: ${names(expired)} (store get --strict refuses them)`, rotate(expired));
   } else {

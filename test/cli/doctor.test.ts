@@ -117,14 +117,17 @@ describe('store doctor finds', () => {
     expect(status).toBe(0);
     expect(report.ok).toBe(true);
     expect(finding(report, 'rotation')).toEqual({
-      check: 'rotation', level: 'warn', message: '1 secret(s) past their rotation date: app/db', fix: 'store rotate app/db [--generate]',
+      check: 'rotation', level: 'warn', message: '1 secret(s) past their rotation date: app/db; 1 more past it and expired (see expiry)', fix: 'store rotate app/db [--generate]',
     });
     expect(finding(report, 'expiry')).toMatchObject({ level: 'warn', message: expect.stringContaining('app/old'), fix: 'store rotate app/old [--generate]' });
     expect(report.counts.warn).toBe(2);
     expect((await doctor(['--strict'])).status).toBe(10);
 
     await ok(['rotate', 'app/db', '--generate']);
+    // Only the expired one left: the rotation line must not say there is nothing to rotate.
+    expect(finding((await doctor()).report, 'rotation')).toMatchObject({ level: 'ok', message: 'no secret is past its rotation date but the 1 expired (see expiry)' });
     await ok(['rotate', 'app/old', '--generate']);
+    expect(finding((await doctor()).report, 'rotation')).toMatchObject({ level: 'ok', message: 'no secret is past its rotation date' });
     expect((await doctor(['--strict'])).status).toBe(0);
   });
 
