@@ -22,18 +22,10 @@ import type { StoreContext } from './context.js';
 import { listSecrets } from './secrets/read.js';
 import { readMetadata, updateMetadata } from './secrets/metadata.js';
 import { putSecret } from './secrets/write.js';
+import { policyOf, ROTATE_EVERY_KEY, EXPIRES_AFTER_KEY, ROTATED_AT_KEY, type RotationPolicy } from './policy-keys.js';
 import type { PutOptions, SecretMetadata, SecretSummary, WriteResult } from './types.js';
 
-export const ROTATE_EVERY_KEY = 'strongbox.rotate-every';
-export const EXPIRES_AFTER_KEY = 'strongbox.expires-after';
-export const ROTATED_AT_KEY = 'strongbox.rotated-at';
-
-export interface RotationPolicy {
-  /** Milliseconds between rotations. */
-  rotateEveryMs: number;
-  /** Milliseconds after the last rotation at which the value expires (none: never). */
-  expiresAfterMs?: number;
-}
+export { EXPIRES_AFTER_KEY, policyOf, ROTATE_EVERY_KEY, ROTATED_AT_KEY, type RotationPolicy } from './policy-keys.js';
 
 export interface DueSecret {
   name: string;
@@ -64,27 +56,6 @@ function checkDuration(what: string, v: unknown): number {
     throw new StoreError('E_USAGE', `${what} must be a whole number of milliseconds above 0`);
   }
   return v;
-}
-
-/** The policy in a custom metadata map; undefined when there is none. @throws E_USAGE on a malformed reserved key */
-export function policyOf(custom: Record<string, string>, name = 'the secret'): RotationPolicy | undefined {
-  const every = custom[ROTATE_EVERY_KEY];
-  const expires = custom[EXPIRES_AFTER_KEY];
-  if (every === undefined && expires === undefined) return undefined;
-  const parse = (key: string, text: string | undefined): number | undefined => {
-    if (text === undefined) return undefined;
-    const n = /^\d+$/.test(text) ? Number(text) : NaN;
-    if (!Number.isSafeInteger(n) || n <= 0) {
-      throw new StoreError('E_USAGE', `${name} has a malformed ${key} metadata entry`, ['set the policy again: store policy set NAME --rotate-every 90d']);
-    }
-    return n;
-  };
-  const rotateEveryMs = parse(ROTATE_EVERY_KEY, every);
-  const expiresAfterMs = parse(EXPIRES_AFTER_KEY, expires);
-  if (rotateEveryMs === undefined) {
-    throw new StoreError('E_USAGE', `${name} has ${EXPIRES_AFTER_KEY} but no ${ROTATE_EVERY_KEY}`, ['set the policy again: store policy set NAME --rotate-every 90d']);
-  }
-  return expiresAfterMs === undefined ? { rotateEveryMs } : { rotateEveryMs, expiresAfterMs };
 }
 
 /** A policy's durations, checked before the store is touched. @throws E_USAGE */

@@ -109,10 +109,33 @@ describe('rotation policy', () => {
       expect(await codeOfAsync(() => store.setPolicy('k', { rotateEveryMs: bad }))).toBe('E_USAGE');
       expect(await codeOfAsync(() => store.setPolicy('k', { rotateEveryMs: DAY, expiresAfterMs: bad }))).toBe('E_USAGE');
     }
-    await store.setMetadata('k', { custom: { [ROTATE_EVERY_KEY]: '90d' } });
-    expect(await codeOfAsync(() => store.dueSecrets())).toBe('E_USAGE');
-    expect(await store.policyStatus('k').catch((e: Error) => e.message)).toMatch(/malformed strongbox\.rotate-every/);
-    await store.setMetadata('k', { custom: {} });
+    // A malformed entry is refused as it is written (the reserved keys, below), so it never stops store due.
+    expect(await store.setMetadata('k', { custom: { [ROTATE_EVERY_KEY]: '90d' } }).catch((e: Error) => e.message)).toMatch(/malformed strongbox\.rotate-every/);
+    expect(await store.dueSecrets()).toEqual([]);
     expect(await store.policyStatus('k')).toBeUndefined();
+  });
+});
+
+describe('the reserved keys, whoever changes them', () => {
+  it('setMetadata refuses a policy entry that does not parse, a lone expires-after, or a rotated-at in the future; nothing changes and store due still works', async () => {
+    const { store } = await setup();
+    await store.put('a', 'v');
+    await store.put('b', 'v');
+    await store.setPolicy('a', { rotateEveryMs: DAY, expiresAfterMs: 2 * DAY });
+    await store.setPolicy('b', { rotateEveryMs: DAY });
+    const before = (await store.getMetadata('a')).custom;
+    const bad: Record<string, string>[] = [
+      { ...before, [ROTATE_EVERY_KEY]: '90d' },
+      { ...before, [EXPIRES_AFTER_KEY]: '-1' },
+      { [EXPIRES_AFTER_KEY]: before[EXPIRES_AFTER_KEY]! }, // rotate-every removed, expires-after left
+      { ...before, [ROTATED_AT_KEY]: new Date(T0 + DAY).toISOString() }, // a day ahead of the store's clock
+      { ...before, [ROTATED_AT_KEY]: 'yesterday' },
+    ];
+    for (const custom of bad) expect(await codeOfAsync(() => store.setMetadata('a', { custom })), JSON.stringify(custom)).toBe('E_USAGE');
+    expect((await store.getMetadata('a')).custom).toEqual(before);
+    expect((await store.dueSecrets(T0 + 3 * DAY)).map((d) => d.name)).toEqual(['a', 'b']);
+    // Both removed: no policy; other keys as ever; a rotated-at in the past is a rotation recorded.
+    await store.setMetadata('a', { custom: { owner: 'ops', [ROTATED_AT_KEY]: new Date(T0 - DAY).toISOString() } });
+    expect(await store.policyStatus('a')).toBeUndefined();
   });
 });

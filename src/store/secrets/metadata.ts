@@ -9,6 +9,7 @@ import { metadataOf, notFound, usage } from './checks.js';
 import type { StoreContext } from '../context.js';
 import type { SecretRow } from '../../storage/storage.js';
 import type { MetadataUpdate, SecretMetadata } from '../types.js';
+import { checkReservedChange } from '../policy-keys.js';
 
 export function readMetadata(c: StoreContext, name: string): Promise<SecretMetadata> {
   return c.storage.read(async (tx) => {
@@ -28,6 +29,7 @@ export function updateMetadata(c: StoreContext, name: string, update: MetadataUp
   return c.storage.write(async (tx) => {
     const secret = await tx.findSecret(name);
     if (!secret) throw notFound(name);
+    if (update.custom) checkReservedChange(name, secret.custom, update.custom, c.now());
     const next: SecretRow = {
       ...secret,
       maxVersions: update.maxVersions ?? secret.maxVersions,
