@@ -5,7 +5,6 @@
  * The signal handling itself with a fake signal source; then real signals
  * sent to the built CLI.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -15,7 +14,7 @@ import type { Io } from '../../src/cli/io.js';
 import { randomBytes } from '../../src/crypto/random.js';
 import { sink } from '../helpers/sink.js';
 import { runInProcessOk } from '../helpers/in-process.js';
-import { CLI, cleanEnv, workspace } from './run-cli.js';
+import { startCli, workspace } from './run-cli.js';
 
 function fakeSource(): SignalSource & { listening: () => StopSignal[]; killed: string[]; fire: (sig: StopSignal) => void } {
   const listeners: [StopSignal, () => void][] = [];
@@ -72,22 +71,6 @@ describe('interruptible with termination', () => {
 });
 
 // ---- the built CLI under real signals ----------------------------------------------------------
-
-interface Exit { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
-
-function startCli(args: string[]) {
-  const child = spawn(process.execPath, [CLI, ...args], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  const exited = new Promise<Exit>((done) => child.on('close', (status, signal) => {
-    clearTimeout(timer);
-    done({ status, signal, stdout, stderr });
-  }));
-  return { child, exited };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

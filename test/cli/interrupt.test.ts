@@ -5,7 +5,7 @@
  * import stopped before its write says nothing was imported; an export
  * stopped leaves no file; a second Ctrl-C ends the process at once.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { closeSync, constants, mkdirSync, openSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -15,7 +15,7 @@ import type { Io } from '../../src/cli/io.js';
 import { keyFile, openStore } from '../../src/index.js';
 import { sink } from '../helpers/sink.js';
 import { runInProcess, runInProcessOk } from '../helpers/in-process.js';
-import { CLI, cleanEnv, workspace } from './run-cli.js';
+import { CLI, startCli, workspace, type Exit } from './run-cli.js';
 
 function fakeSource(): SignalSource & { listeners: (() => void)[]; killed: string[]; fire: () => void } {
   const listeners: (() => void)[] = [];
@@ -82,22 +82,6 @@ describe('interruptible', () => {
 });
 
 // ---- the built CLI under real signals ----------------------------------------------------------
-
-interface Exit { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
-
-function startCli(args: string[]) {
-  const child = spawn(process.execPath, [CLI, ...args], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  const exited = new Promise<Exit>((done) => child.on('close', (status, signal) => {
-    clearTimeout(timer);
-    done({ status, signal, stdout, stderr });
-  }));
-  return { child, exited };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,5 +1,5 @@
 // Runs the built CLI (dist/bin/store.js) as a child process, as a user would.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -62,4 +62,22 @@ export function workspace(): { dir: string; db: string; key: string; base: strin
   const db = join(dir, 'store.db');
   const key = join(dir, 'master.key');
   return { dir, db, key, base: ['--store', db, '--keyfile', key], cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** How a CLI process started by startCli ended. */
+export interface Exit { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+/** The built CLI as a child process, not waited for (a test signals it): its process and how it ends (killed after a minute). */
+export function startCli(args: string[]) {
+  const child = spawn(process.execPath, [CLI, ...args], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const exited = new Promise<Exit>((done) => child.on('close', (status, signal) => {
+    clearTimeout(timer);
+    done({ status, signal, stdout, stderr });
+  }));
+  return { child, exited };
 }

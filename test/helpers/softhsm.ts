@@ -16,6 +16,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './tmp.js';
+import { __TESTS } from '../../src/crypto/master/pkcs11/test-hooks.js';
 
 const INSTALL_HINT = 'run scripts/install-softhsm.sh (or apt-get install softhsm2), or set SOFTHSM2_MODULE';
 
@@ -79,4 +80,19 @@ export function softHsm(): SoftHsm {
     },
   };
   return instance;
+}
+
+/** The AES key objects labelled `keyLabel` on the token `tokenLabel` of `module`, counted through PKCS#11 (up to 10). */
+export async function countKeys(module: string, tokenLabel: string, pin: string, keyLabel: string): Promise<number> {
+  return __TESTS.withSession({ module, tokenLabel, pin }, (lib, session, p) => {
+    lib.C_FindObjectsInit(session, [
+      { type: p.CKA_CLASS, value: p.CKO_SECRET_KEY },
+      { type: p.CKA_LABEL, value: keyLabel },
+    ]);
+    try {
+      return lib.C_FindObjects(session, 10).length;
+    } finally {
+      lib.C_FindObjectsFinal(session);
+    }
+  });
 }

@@ -7,14 +7,16 @@
  * label unique: two processes creating one label at once both find nothing
  * and both generate. So a key just generated is looked for again, and when
  * the label names another key too, the one made here is destroyed before
- * anything uses it and the create fails (E_LOCKED: run again). No process
- * reports success while its label names two keys.
+ * anything uses it and the create fails (E_LOCKED: run again). On one host,
+ * creations of a label also take turns (create-lock.ts), since a token's view
+ * of another process's new key may lag while both write.
  */
 import type * as Pkcs11Js from 'pkcs11js';
 import { StoreError } from '../../../errors.js';
 import { masterKeyMissing } from '../master-key.js';
 import { ckrOf, type Handle, type P11 } from './module.js';
 import type { TokenSession } from './session.js';
+import { withCreateLock } from './create-lock.js';
 
 const KEY_BYTES = 32;
 
@@ -150,6 +152,11 @@ function keepIfAlone(t: TokenSession, keyLabel: string, mine: Handle): void {
  * so that a missing key is one that was deleted, not one to create.
  */
 export function findOrCreateKey(t: TokenSession, keyLabel: string, create: boolean, opening = false): Handle {
+  // Creating: one at a time on this host (create-lock.ts), so a second creator searches after the first is done.
+  return create ? withCreateLock(t.tokenLabel, keyLabel, () => findOrMake(t, keyLabel, create, opening)) : findOrMake(t, keyLabel, create, opening);
+}
+
+function findOrMake(t: TokenSession, keyLabel: string, create: boolean, opening: boolean): Handle {
   const found = findKeys(t, keyLabel);
   if (found.length > 1) {
     throw masterKeyMissing(`several AES keys on token ${JSON.stringify(t.tokenLabel)} are labelled ${JSON.stringify(keyLabel)}`, [

@@ -10,7 +10,7 @@ import { pkcs11, type Pkcs11Options } from '../../../../src/crypto/master/pkcs11
 import { __TESTS } from '../../../../src/crypto/master/pkcs11/test-hooks.js';
 import { randomBytes } from '../../../../src/crypto/random.js';
 import { initStore, openStore, rawKey, StoreError, type MasterParams } from '../../../../src/index.js';
-import { softHsm, type SoftHsm } from '../../../helpers/softhsm.js';
+import { softHsm, type SoftHsm, countKeys as countKeysOn } from '../../../helpers/softhsm.js';
 import { tempDir } from '../../../helpers/tmp.js';
 
 // Distinctive PINs, so a test can prove no message ever carries one.
@@ -55,19 +55,7 @@ function storePath(): string {
 }
 
 /** The AES key objects labelled `keyLabel` on `tokenLabel`, read through PKCS#11. */
-async function countKeys(tokenLabel: string, keyLabel: string): Promise<number> {
-  return __TESTS.withSession({ module: hsm.module, tokenLabel, pin: PIN }, (lib, session, p) => {
-    lib.C_FindObjectsInit(session, [
-      { type: p.CKA_CLASS, value: p.CKO_SECRET_KEY },
-      { type: p.CKA_LABEL, value: keyLabel },
-    ]);
-    try {
-      return lib.C_FindObjects(session, 10).length;
-    } finally {
-      lib.C_FindObjectsFinal(session);
-    }
-  });
-}
+const countKeys = (tokenLabel: string, keyLabel: string) => countKeysOn(hsm.module, tokenLabel, PIN, keyLabel);
 
 describe('pkcs11 master key (SoftHSM2)', () => {
   it('initStore, put, get, close, openStore: the store round-trips through the token', async () => {
