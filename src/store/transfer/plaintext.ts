@@ -18,6 +18,7 @@ import { refuseUnlogged } from '../read-only.js';
 import type { Store } from '../store.js';
 import type { StoreContext } from '../context.js';
 import { checkPolicy, checkPrefix, looker, shown, usage } from './checks.js';
+import { readEnvStrict } from './env-lines.js';
 import { readBounded, withNewFile } from './files.js';
 import { stopIfInterrupted, writeImport } from './importer.js';
 import { auditExport, plaintextOf, selection, snapshot } from './snapshot.js';
@@ -171,9 +172,58 @@ export function parsePlain(text: string, format: PlainFormat): { entries: [strin
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       return { entries: [], problems: ['the JSON is not an object (expected {"name": "value", …})'] };
     }
-    return { entries: Object.entries(parsed), problems: [] };
+    return { entries: Object.entries(parsed), problems: duplicateJsonKeys(text) };
   }
-  return { entries: Object.entries(parseDotenv(text)), problems: [] };
+  return readEnvStrict(text);
+}
+
+/**
+ * The names that a JSON object (text that JSON.parse has read) holds more than
+ * once, each with the lines it is on: JSON.parse keeps the last silently. A
+ * scan of the top-level object only: each key is a string literal (decoded by
+ * JSON.parse, so "P\u0057" is PW), each value skipped by its brackets and
+ * strings, which the text, being valid JSON, balances.
+ */
+export function duplicateJsonKeys(text: string): string[] {
+  const lines = new Map<string, number[]>();
+  let line = 1;
+  let i = 0;
+  const blank = () => {
+    for (; i < text.length && /[ \t\n\r]/.test(text[i]!); i++) if (text[i] === '\n') line++;
+  };
+  const string = (): string => {
+    const start = i;
+    for (i++; text[i] !== '"'; i++) if (text[i] === '\\') i++;
+    i++;
+    return text.slice(start, i);
+  };
+  blank();
+  if (text[i] !== '{') return [];
+  i++;
+  blank();
+  while (i < text.length && text[i] === '"') {
+    const keyLine = line;
+    const key = JSON.parse(string()) as string;
+    lines.set(key, [...(lines.get(key) ?? []), keyLine]);
+    blank();
+    i++; // ':'
+    for (let depth = 0; i < text.length; ) {
+      const ch = text[i]!;
+      if (ch === '"') {
+        string();
+        continue;
+      }
+      if (depth === 0 && (ch === ',' || ch === '}')) break;
+      if (ch === '{' || ch === '[') depth++;
+      else if (ch === '}' || ch === ']') depth--;
+      else if (ch === '\n') line++;
+      i++;
+    }
+    if (text[i] === ',') i++;
+    blank();
+  }
+  return [...lines].filter(([, at]) => at.length > 1)
+    .map(([key, at]) => `${shown(key, `a name on line ${at[0]}`)} is set more than once, on lines ${at.join(', ')}`);
 }
 
 /**
