@@ -6,13 +6,12 @@
  * traps nothing and waits (as an editor waits for keys), after writing its
  * own pid to a file.
  */
-import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runInProcess } from '../helpers/in-process.js';
 import { tempDir } from '../helpers/tmp.js';
-import { CLI, cleanEnv } from './run-cli.js';
+import { startCli } from './run-cli.js';
 
 let dir: string;
 let runtime: string;
@@ -66,22 +65,17 @@ describe('store edit: SIGTERM and SIGHUP reach the editor', () => {
       const ed = join(dir, 'editor.sh');
       writeFileSync(ed, `#!/bin/sh\necho $$ > "${pidFile}.tmp" && mv "${pidFile}.tmp" "${pidFile}"\nwhile :; do sleep 0.1; done\n`);
       chmodSync(ed, 0o755);
-      const child = spawn(process.execPath, [CLI, ...base, 'edit', 'app/db'], {
-        env: cleanEnv({ XDG_RUNTIME_DIR: runtime, EDITOR: ed, VISUAL: undefined }),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let err = '';
-      child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const run = startCli([...base, 'edit', 'app/db'], { XDG_RUNTIME_DIR: runtime, EDITOR: ed, VISUAL: undefined });
       for (let i = 0; i < 400 && !existsSync(pidFile); i++) await sleep(25);
-      expect(existsSync(pidFile), err).toBe(true);
+      expect(existsSync(pidFile), 'the editor started').toBe(true);
       const editorPid = Number(readFileSync(pidFile, 'utf8'));
       expect(alive(editorPid)).toBe(true);
       expect(readdirSync(runtime)).toHaveLength(1);
 
-      child.kill(sig);
-      expect(await exited, err).toBe(status);
-      expect(err).toContain(`edit aborted by ${sig}: nothing written`);
+      run.child.kill(sig);
+      const end = await run.exited;
+      expect(end.status, end.stderr).toBe(status);
+      expect(end.stderr).toContain(`edit aborted by ${sig}: nothing written`);
       // store waited for the editor: it is gone by the time store has exited (a moment for the kernel to reap it).
       for (let i = 0; i < 20 && alive(editorPid); i++) await sleep(25);
       expect(alive(editorPid), 'the editor outlived store').toBe(false);

@@ -6,13 +6,12 @@
  * (the built CLI). XDG_RUNTIME_DIR points at a directory of each test's own,
  * so the scratch directory can be watched.
  */
-import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { runInProcess } from '../helpers/in-process.js';
 import { tempDir } from '../helpers/tmp.js';
-import { CLI, cleanEnv } from './run-cli.js';
+import { CLI, startCli } from './run-cli.js';
 import { scratchParent } from '../../src/platform/scratch-file.js';
 
 let dir: string;
@@ -222,19 +221,14 @@ describe('store edit and signals (the built CLI)', () => {
   it('SIGTERM while the editor runs: passed on, nothing written, the file removed, exit 143', async () => {
     const started = join(dir, 'started');
     const ed = editor(`printf 'late' > "$1"; echo go > "${started}"; sleep 5; printf 'too-late' > "$1"`);
-    const child = spawn(process.execPath, [CLI, ...base, 'edit', 'app/db'], {
-      env: cleanEnv({ XDG_RUNTIME_DIR: runtime, EDITOR: ed, VISUAL: undefined }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let err = '';
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const run = startCli([...base, 'edit', 'app/db'], { XDG_RUNTIME_DIR: runtime, EDITOR: ed, VISUAL: undefined });
     for (let i = 0; i < 200 && !existsSync(started); i++) await new Promise((r) => setTimeout(r, 25));
     expect(existsSync(started)).toBe(true);
     expect(readdirSync(runtime)).toHaveLength(1);
-    child.kill('SIGTERM');
-    expect(await exited).toBe(143);
-    expect(err).toContain('edit aborted by SIGTERM: nothing written');
+    run.child.kill('SIGTERM');
+    const end = await run.exited;
+    expect(end.status).toBe(143);
+    expect(end.stderr).toContain('edit aborted by SIGTERM: nothing written');
     expect(readdirSync(runtime)).toEqual([]);
     expect(await value('app/db')).toBe('old-value');
   });

@@ -67,9 +67,9 @@ export function workspace(): { dir: string; db: string; key: string; base: strin
 /** How a CLI process started by startCli ended. */
 export interface Exit { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
-/** The built CLI as a child process, not waited for (a test signals it): its process and how it ends (killed after a minute). */
-export function startCli(args: string[]) {
-  const child = spawn(process.execPath, [CLI, ...args], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+/** The built CLI as a child process, not waited for (a test signals it), with cleanEnv(`env`): its process and how it ends (killed after a minute). */
+export function startCli(args: string[], env: Record<string, string | undefined> = {}) {
+  const child = spawn(process.execPath, [CLI, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

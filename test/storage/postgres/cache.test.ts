@@ -88,6 +88,18 @@ async function listenerProxy(db: TestDatabase, silenced: (listener: number) => b
   return { url, listeners: () => listeners };
 }
 
+/** A writer on `db` with app/db = 'one', and a store with an hour's read cache reaching the same database at `url` (a proxy). */
+async function cachedThrough(db: TestDatabase, url: string): Promise<{ writer: Store; cached: Store }> {
+  const key = join(tempDir(), 'master.key');
+  createKeyFile(key);
+  const writer = await initStore(db.url, keyFile(key));
+  onTestFinished(() => writer.close());
+  await writer.put('app/db', 'one');
+  const cached = await openStore(url, keyFile(key), { cache: { ttlMs: HOUR } });
+  onTestFinished(() => cached.close());
+  return { writer, cached };
+}
+
 describe('read cache on PostgreSQL, with other hosts writing', () => {
   it("another host's write reaches the cache by notification, far within the TTL, and hits resume after", async () => {
     const { writer, cached } = await twoHosts();
@@ -176,14 +188,7 @@ describe('read cache on PostgreSQL, with other hosts writing', () => {
     // made after, pass as before.
     let silentBelow = 0;
     const proxy = await listenerProxy(db, (listener) => listener < silentBelow);
-    const viaProxy = proxy.url;
-    const key = join(tempDir(), 'master.key');
-    createKeyFile(key);
-    const writer = await initStore(db.url, keyFile(key));
-    onTestFinished(() => writer.close());
-    await writer.put('app/db', 'one');
-    const cached = await openStore(viaProxy, keyFile(key), { cache: { ttlMs: HOUR } });
-    onTestFinished(() => cached.close());
+    const { writer, cached } = await cachedThrough(db, proxy.url);
     await listening(cached);
 
     silentBelow = proxy.listeners();
@@ -202,14 +207,7 @@ describe('read cache on PostgreSQL, with other hosts writing', () => {
     const db = await freshDatabase();
     // The first connection that asks to LISTEN is swallowed from then on, both ways: its LISTEN never gets an answer.
     const proxy = await listenerProxy(db, (listener) => listener === 0);
-    const viaProxy = proxy.url;
-    const key = join(tempDir(), 'master.key');
-    createKeyFile(key);
-    const writer = await initStore(db.url, keyFile(key));
-    onTestFinished(() => writer.close());
-    await writer.put('app/db', 'one');
-    const cached = await openStore(viaProxy, keyFile(key), { cache: { ttlMs: HOUR } });
-    onTestFinished(() => cached.close());
+    const { writer, cached } = await cachedThrough(db, proxy.url);
     const deadline = Date.now() + HEARTBEAT_TIMEOUT_MS + NOTICE_MS;
     for (;;) {
       const hits = cached.cacheStats()!.hits;
